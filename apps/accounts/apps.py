@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Users (phone, DID, EVM address, reputation), OTP, JWT sessions, client organisations and API keys."""
+
+    name = "apps.accounts"
+    label = "accounts"

@@ -1,0 +1,70 @@
+"""Phone numbers as Cambodians type them, normalised to E.164 with `phonenumbers`.
+
+`012 345 678`, `+855 12 345 678`, `85512345678` and `0 12-345-678` are all +85512345678. Each way a number can
+be refused has its own error code, so the app can tell the user exactly what to fix.
+"""
+
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from phonenumbers import PhoneNumberType, carrier
+
+from apps.core.errors import ValidationFailed
+
+MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class PhoneInvalid(ValidationFailed):
+    code = "phone_invalid"
+    default_message = _("This is not a valid phone number.")
+
+
+class PhoneNotMobile(ValidationFailed):
+    code = "phone_not_mobile"
+    default_message = _("This phone number is not a mobile number.")
+
+
+class PhoneRegionNotAllowed(ValidationFailed):
+    code = "phone_region_not_allowed"
+    default_message = _("Phone numbers from this country are not accepted.")
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str
+    region: str
+    carrier: str  # as phonenumbers knows it from the number range ("Smart", "Cellcard", "Metfone"...), or ""
+
+
+def normalize_phone(
+    raw: str,
+    *,
+    require_mobile: bool = True,
+    allowed_regions: list[str] | None = None,
+) -> Phone:
+    """Parse and validate `raw`. `allowed_regions` defaults to PHONE_ALLOWED_REGIONS; pass [] to allow any."""
+    if allowed_regions is None:
+        allowed_regions = settings.PHONE_ALLOWED_REGIONS
+    text = (raw or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    # "85512345678" typed without the plus: a leading country code, not a national number.
+    if text and not text.startswith(("+", "0")) and digits.startswith("855") and len(digits) >= 11:
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, settings.PHONE_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        raise PhoneInvalid(details={"phone": raw}) from None
+    if not phonenumbers.is_valid_number(number):
+        raise PhoneInvalid(details={"phone": raw})
+    region = phonenumbers.region_code_for_number(number) or ""
+    if allowed_regions and region not in allowed_regions:
+        raise PhoneRegionNotAllowed(details={"region": region, "allowed": list(allowed_regions)})
+    if require_mobile and phonenumbers.number_type(number) not in MOBILE_TYPES:
+        raise PhoneNotMobile(details={"phone": raw})
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        region=region,
+        carrier=carrier.name_for_number(number, "en"),
+    )

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """The append-only audit log of every state-changing action by a person or the system."""
+
+    name = "apps.audit"
+    label = "audit"

@@ -1,0 +1,72 @@
+"""A real Celery worker process consumes from the configured broker (SQLite file, or Redis in CI)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+
+from apps.core.tasks import ping
+from peerpower.celery import app
+
+
+@pytest.fixture
+def worker(tmp_path):
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.test"}
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "peerpower",
+                "worker",
+                "-Q",
+                "high,default,low",
+                "--pool",
+                "solo",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()  # SIGTERM: warm shutdown, the worker finishes what it holds
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode is not None
+
+
+def test_configuration_is_production_like():
+    conf = app.conf
+    assert conf.task_always_eager is False
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.accept_content == ["json"]
+    assert {queue.name for queue in conf.task_queues} == {"high", "default", "low"}
+    assert conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
+
+
+@pytest.mark.parametrize("queue", ["high", "low"])
+def test_a_worker_process_runs_a_task(worker, queue):
+    started = time.monotonic()
+    result = ping.apply_async(args=[f"hello {queue}"], queue=queue)
+    assert result.get(timeout=60) == f"hello {queue}"
+    assert worker.poll() is None, "the worker should still be running"
+    assert time.monotonic() - started < 60

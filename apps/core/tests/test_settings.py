@@ -1,0 +1,106 @@
+"""Settings load in each mode; production refuses to start without its secrets and passes check --deploy."""
+
+import secrets
+
+import pytest
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "api.peerpower.example",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    ("module", "env", "expected_debug"),
+    [
+        ("peerpower.settings.development", {}, "True"),
+        ("peerpower.settings.test", {}, "False"),
+        ("peerpower.settings.production", PRODUCTION_ENV, "False"),
+    ],
+)
+def test_each_mode_loads(run_python, module, env, expected_debug):
+    result = run_python(
+        "-c",
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.DEBUG, settings.AUTH_USER_MODEL)",
+        settings=module,
+        env={"DEBUG": "", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [expected_debug, "accounts.User"]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
+def test_production_requires_its_secrets(run_python, missing):
+    env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
+    result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: "", **env})
+    assert result.returncode != 0
+    assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_passes_check_deploy_without_warnings(run_python):
+    result = run_python(
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        settings="peerpower.settings.production",
+        env=PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_settings_fail_check_deploy(run_python):
+    # The check is real: the development settings (DEBUG, no HSTS) must not pass it.
+    result = run_python(
+        "manage.py", "check", "--deploy", "--fail-level", "WARNING", settings="peerpower.settings.development"
+    )
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr + result.stdout  # DEBUG in deployment
+
+
+def test_database_url_selects_postgresql_with_pool(run_python):
+    result = run_python(
+        "-c",
+        "import django; django.setup(); from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['ENGINE'], d['OPTIONS']['pool']['max_size'], d['CONN_HEALTH_CHECKS'], d['CONN_MAX_AGE'])",
+        env={"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/peerpower", "DATABASE_POOL_MAX_SIZE": "7"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "7", "True", "0"]
+
+
+def test_replica_urls_add_replica_aliases(run_python):
+    result = run_python(
+        "-c",
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.DATABASE_REPLICAS, settings.DATABASES['replica_1']['HOST'])",
+        env={"DATABASE_REPLICA_URLS": "postgres://u@replica-a:5432/pp,postgres://u@replica-b:5432/pp"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['replica_0', 'replica_1'] replica-b"
+
+
+def test_without_redis_cache_and_broker_are_shared_files(run_python):
+    result = run_python(
+        "-c",
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.CACHES['default']['BACKEND'], settings.CELERY_BROKER_URL.split(':')[0])",
+        env={"REDIS_URL": "", "CELERY_BROKER_URL": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["apps.core.cache.SharedFileCache", "sqla+sqlite"]
+
+
+def test_redis_url_configures_cache_and_broker(run_python):
+    result = run_python(
+        "-c",
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.CACHES['default']['BACKEND'], settings.CELERY_BROKER_URL)",
+        env={"REDIS_URL": "redis://127.0.0.1:6379/3", "CELERY_BROKER_URL": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3"]

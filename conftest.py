@@ -1,0 +1,48 @@
+"""Fixtures shared by every app's tests."""
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    # Rate limits and cooldowns live in the cache; every test starts with none.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def run_python() -> Callable[..., subprocess.CompletedProcess]:
+    """Run Python code or manage.py in a fresh process with the given settings module and environment."""
+
+    def run(
+        *args: str, settings: str = "peerpower.settings.test", env: dict[str, str] | None = None, timeout: int = 120
+    ) -> subprocess.CompletedProcess:
+        environment = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})}
+        return subprocess.run(  # noqa: S603 - the test's own interpreter and arguments
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run

@@ -1,0 +1,278 @@
+"""PeerPower settings shared by every mode.
+
+Every value comes from the environment (12-factor) through django-environ; `.env.example` documents each variable.
+A `.env` file in the project root is read when present (development convenience, never committed).
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Runtime files of the embedded default (SQLite database, cache, broker); git-ignored.
+VAR_DIR = Path(env("PEERPOWER_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "django_ratelimit",
+    "apps.core",
+    "apps.accounts",
+    "apps.audit",
+    "apps.providers",
+    "apps.messaging",
+    "apps.delivery",
+    "apps.payments",
+    "apps.tokens",
+    "apps.incentives",
+]
+
+MIDDLEWARE = [
+    "apps.core.middleware.RequestContextMiddleware",
+    "apps.core.middleware.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "peerpower.urls"
+WSGI_APPLICATION = "peerpower.wsgi.application"
+ASGI_APPLICATION = "peerpower.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------------------------
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+# Seconds to wait for a pooled connection before failing (and /ready reporting the database down).
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)
+
+
+def _tune_database(config: dict) -> dict:
+    """PostgreSQL: psycopg 3 with Django's connection pool; SQLite: WAL and a busy timeout for several processes."""
+    config.setdefault("OPTIONS", {})
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # The pool replaces persistent connections (Django refuses CONN_MAX_AGE with a pool).
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"].setdefault("connect_timeout", 5)
+        if DATABASE_POOL_MAX_SIZE > 0:
+            config["OPTIONS"]["pool"] = {
+                "min_size": DATABASE_POOL_MIN_SIZE,
+                "max_size": DATABASE_POOL_MAX_SIZE,
+                "timeout": DATABASE_POOL_TIMEOUT,
+            }
+    elif config["ENGINE"] == "django.db.backends.sqlite3":
+        # Web, worker and beat share one file: WAL lets readers run beside the writer, IMMEDIATE avoids
+        # lock-upgrade deadlocks, and the busy timeout waits for the writer instead of failing.
+        config["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+        config["OPTIONS"].setdefault("timeout", 20)
+        config["OPTIONS"].setdefault(
+            "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        )
+    return config
+
+
+_tune_database(DATABASES["default"])
+
+# Read replicas: reads go to a replica unless the request or task has written (see apps.core.db_router).
+DATABASE_REPLICAS: list[str] = []
+for _index, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[])):
+    _alias = f"replica_{_index}"
+    DATABASES[_alias] = _tune_database(env.db_url_config(_url))
+    DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
+    DATABASE_REPLICAS.append(_alias)
+DATABASE_ROUTERS = ["apps.core.db_router.PrimaryReplicaRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, rate limits, locks ----------------------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="pp"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    # Without Redis the cache must still be shared by every process on the machine (web workers, Celery), or rate
+    # limits would not hold: files on disk, with add/incr made atomic by a file lock.
+    CACHES = {
+        "default": {
+            "BACKEND": "apps.core.cache.SharedFileCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="pp"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "apps.core.http.ratelimit_ip_key"
+# django-ratelimit only knows third-party cache classes by name; both of ours increment atomically.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
+# Number of reverse proxies in front of the web process whose X-Forwarded-For entries are trusted.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Auth -------------------------------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Phone numbers: parsed in this region when typed without a country code; accepted only from these regions.
+PHONE_DEFAULT_REGION = env("PHONE_DEFAULT_REGION", default="KH")
+PHONE_ALLOWED_REGIONS = env.list("PHONE_ALLOWED_REGIONS", default=["KH"])
+
+# --- Internationalisation --------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "km"
+LANGUAGES = [("km", "ខ្មែរ"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+# Stored in UTC; shown and windowed (caps, daily limits) in Cambodian time.
+TIME_ZONE = env("TIME_ZONE", default="Asia/Phnom_Penh")
+
+# --- Static files ----------------------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from it; collectstatic fills it
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- API --------------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if env.bool("API_BROWSABLE", default=False):
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PeerPower API",
+    "DESCRIPTION": "Peer-to-peer SMS delivery for Cambodia: clients submit messages, provider phones deliver them.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+}
+
+# --- Celery -----------------------------------------------------------------------------------------------------------
+# Broker: CELERY_BROKER_URL, else Redis, else a SQLite file that every process on this machine shares (a real broker,
+# not eager mode, so tasks behave as they do in production).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+CELERY_RESULT_BACKEND = (
+    env("CELERY_RESULT_BACKEND", default="") or REDIS_URL or f"db+sqlite:///{VAR_DIR / 'results.sqlite3'}"
+)
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+# Work is tracked in the database; results are kept only by tasks that ask for them.
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran, and given back to the broker if its worker dies: nothing is lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis re-delivers unacknowledged tasks after this long; it must exceed the longest countdown a retry uses.
+# (The SQLAlchemy transport hands its options to create_engine, which knows no such option.)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BROKER_URL.startswith("redis") else {}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Logging ----------------------------------------------------------------------------------------------------------
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env("LOG_FORMAT", default="json")  # json | console
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "apps.core.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "apps.core.logging.JsonFormatter"},
+        "console": {"()": "apps.core.logging.ConsoleFormatter"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": LOG_LEVEL},
+    },
+}
+
+# --- Metrics ----------------------------------------------------------------------------------------------------------
+# /metrics answers requests from these addresses (or networks), or carrying `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# --- Admin ------------------------------------------------------------------------------------------------------------
+ADMIN_URL = env("ADMIN_URL", default="admin/")

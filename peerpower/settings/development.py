@@ -1,0 +1,16 @@
+"""Development: the embedded default (SQLite, shared file cache, SQLite broker), readable logs, demo data allowed."""
+
+from peerpower.settings.base import *  # noqa: F403
+from peerpower.settings.base import LOGGING, REST_FRAMEWORK, env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="development-only-insecure-key-never-use-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+LOG_FORMAT = env("LOG_FORMAT", default="console")
+LOGGING["handlers"]["stdout"]["formatter"] = LOG_FORMAT
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+    "rest_framework.renderers.JSONRenderer",
+    "rest_framework.renderers.BrowsableAPIRenderer",
+]
+# The demo superuser command refuses to run outside development.
+DEMO_DATA_ALLOWED = True

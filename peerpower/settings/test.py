@@ -1,0 +1,31 @@
+"""Tests: the same stores as the mode under test (SQLite or PostgreSQL by DATABASE_URL, Redis by REDIS_URL), with
+fast password hashing and files kept apart from a developer's own `var/`."""
+
+from peerpower.settings.base import *  # noqa: F403
+from peerpower.settings.base import CACHES, DATABASES, LOGGING, REDIS_URL, VAR_DIR, env
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-with-enough-length-and-characters-0123456789"  # noqa: S105 - test settings only
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOG_FORMAT = "console"
+
+TEST_VAR_DIR = VAR_DIR / "test"
+TEST_VAR_DIR.mkdir(parents=True, exist_ok=True)
+if not REDIS_URL:
+    CACHES["default"]["LOCATION"] = str(TEST_VAR_DIR / "cache")
+CELERY_BROKER_URL = (
+    env("CELERY_BROKER_URL", default="") or REDIS_URL or f"sqla+sqlite:///{TEST_VAR_DIR / 'broker.sqlite3'}"
+)
+CELERY_RESULT_BACKEND = (
+    env("CELERY_RESULT_BACKEND", default="") or REDIS_URL or f"db+sqlite:///{TEST_VAR_DIR / 'results.sqlite3'}"
+)
+# A second alias on the same database, so the replica router can be exercised without a replica server.
+DATABASES["replica_test"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+DEMO_DATA_ALLOWED = True
+LOGGING["handlers"]["stdout"]["formatter"] = LOG_FORMAT
+# Tests do not run collectstatic, so there is no manifest to look hashed names up in.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,34 @@
+"""Top-level URLs: health, metrics, admin, the API and its documentation."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+
+admin.site.site_header = "PeerPower operations"
+admin.site.site_title = "PeerPower operations"
+admin.site.index_title = "Back office"
+
+api_patterns: list = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+# Apps add their API routes to api_patterns above this line; anything else under /api/ is a JSON 404.
+api_fallback = [re_path(r"^.*$", core_views.not_found, name="api-not-found")]
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("health", core_views.health, name="health"),
+    path("ready", core_views.ready, name="ready"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("api/", include(api_fallback)),
+]
+
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

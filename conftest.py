@@ -33,9 +33,14 @@ def run_python() -> Callable[..., subprocess.CompletedProcess]:
     """Run Python code or manage.py in a fresh process with the given settings module and environment."""
 
     def run(
-        *args: str, settings: str = "peerpower.settings.test", env: dict[str, str] | None = None, timeout: int = 120
+        *args: str,
+        settings: str = "peerpower.settings.test",
+        env: dict[str, str | None] | None = None,
+        timeout: int = 120,
     ) -> subprocess.CompletedProcess:
+        """`env` adds variables; a None value removes one from the inherited environment."""
         environment = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})}
+        environment = {name: value for name, value in environment.items() if value is not None}
         return subprocess.run(  # noqa: S603 - the test's own interpreter and arguments
             [sys.executable, *args],
             cwd=ROOT,

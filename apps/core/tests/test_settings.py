@@ -25,7 +25,7 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
         "import django; django.setup(); from django.conf import settings;"
         "print(settings.DEBUG, settings.AUTH_USER_MODEL)",
         settings=module,
-        env={"DEBUG": "", **env},
+        env={"DEBUG": None, **env},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [expected_debug, "accounts.User"]
@@ -34,7 +34,7 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
 def test_production_requires_its_secrets(run_python, missing):
     env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
-    result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: "", **env})
+    result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: None, **env})
     assert result.returncode != 0
     assert f"Set the {missing} environment variable" in result.stderr
 

@@ -9,8 +9,20 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.db import connections
 
 ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Close PostgreSQL connection pools before the test database is dropped (idle pooled connections block it)."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close()
+            if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+                connection.close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.db import connections
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 ROOT = Path(__file__).resolve().parent
 
@@ -63,3 +65,20 @@ def run_python() -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_client_for() -> Callable[..., APIClient]:
+    """`api_client_for(user)`: an API client signed in as `user` with a JWT access token, as the mobile app is."""
+
+    def make(user: object) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return make

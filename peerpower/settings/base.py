@@ -241,6 +241,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # (The SQLAlchemy transport hands its options to create_engine, which knows no such option.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BROKER_URL.startswith("redis") else {}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic jobs: each app adds its entries here; beat's database scheduler syncs them into its tables, where staff
+# can see them (and pause them) in the admin.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logging ----------------------------------------------------------------------------------------------------------

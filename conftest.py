@@ -11,7 +11,6 @@ import pytest
 from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 ROOT = Path(__file__).resolve().parent
 
@@ -32,6 +31,16 @@ def _fresh_cache() -> Iterator[None]:
     # Rate limits and cooldowns live in the cache; every test starts with none.
     cache.clear()
     yield
+
+
+@pytest.fixture
+def otp_outbox() -> Iterator[list]:
+    """Texts the OTP sender delivered during the test (settings.OTP_SENDER = "memory")."""
+    from apps.accounts.otp import MemoryOtpSender
+
+    MemoryOtpSender.outbox.clear()
+    yield MemoryOtpSender.outbox
+    MemoryOtpSender.outbox.clear()
 
 
 @pytest.fixture
@@ -76,9 +85,13 @@ def api_client() -> APIClient:
 def api_client_for() -> Callable[..., APIClient]:
     """`api_client_for(user)`: an API client signed in as `user` with a JWT access token, as the mobile app is."""
 
+    from apps.accounts.services import session_start
+
     def make(user: object) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        tokens = session_start(user=user, device_name="test device")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access}")
+        client.session_tokens = tokens
         return client
 
     return make

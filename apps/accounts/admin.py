@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from apps.accounts.models import User
+from apps.accounts import services
+from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
 
 
 class PhoneUserCreationForm(UserCreationForm):
@@ -35,3 +38,98 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("phone", "password1", "password2")}),)
+
+
+@admin.register(DeviceSession)
+class DeviceSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "name", "created_at", "last_used_at", "revoked_at", "ip")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__phone", "name")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "name", "created_at", "last_used_at", "revoked_at", "refresh_jti", "ip", "user_agent")
+    actions = ["revoke"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Sign out the selected sessions")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[DeviceSession]) -> None:
+        for session in queryset.filter(revoked_at__isnull=True):
+            services.session_revoke(session=session, actor=request.user)
+        self.message_user(request, "Sessions signed out.")
+
+
+@admin.register(OtpChallenge)
+class OtpChallengeAdmin(admin.ModelAdmin):
+    """OTP requests for support staff; the code itself is never shown (only its hash is stored at all)."""
+
+    list_display = ("phone", "purpose", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at")
+    list_filter = ("purpose",)
+    search_fields = ("=phone",)
+    fields = ("phone", "purpose", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "request_ip")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OtpChallenge | None = None) -> bool:
+        return False
+
+
+class ClientMembershipInline(admin.TabularInline):
+    model = ClientMembership
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at", "rate_per_second", "rate_per_day")
+    readonly_fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: ClientOrganization | None = None) -> bool:
+        return False  # keys are created through the API, which shows the secret once
+
+
+@admin.register(ClientOrganization)
+class ClientOrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "contact_email", "contact_phone", "created_at", "is_blocked")
+    list_filter = ("is_blocked",)
+    search_fields = ("name", "contact_email", "contact_phone", "memberships__user__phone")
+    inlines = [ClientMembershipInline, ApiKeyInline]
+    show_full_result_count = False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "organization", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("prefix", "name", "organization__name")
+    list_select_related = ("organization",)
+    fields = (
+        "organization",
+        "name",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "rate_per_second",
+        "rate_per_day",
+    )
+    readonly_fields = ("organization", "name", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key=key, actor=request.user)
+        self.message_user(request, "Keys revoked.")

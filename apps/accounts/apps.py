@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
 
     name = "apps.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from apps.accounts import checks, schema  # noqa: F401 - registers system checks and OpenAPI extensions

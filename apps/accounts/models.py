@@ -5,7 +5,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
-from apps.accounts.choices import Language
+from apps.accounts.choices import ChallengeKind, ClientRole, Language, OtpPurpose
 from apps.accounts.phone import normalize_phone
 from apps.core.errors import ValidationFailed
 
@@ -81,3 +81,126 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.display_name or self.phone
+
+
+class OtpChallenge(models.Model):
+    """A one-time code sent to a phone. Only the code's salted HMAC is stored.
+
+    Valid until `expires_at`, for at most OTP_MAX_ATTEMPTS wrong tries, and once: `consumed_at` is set by the one
+    successful verification. A newer challenge for the same phone and purpose supersedes older ones.
+    """
+
+    phone = models.CharField(max_length=16)
+    purpose = models.CharField(max_length=20, choices=OtpPurpose.choices, default=OtpPurpose.LOGIN)
+    code_hash = models.CharField(max_length=64)
+    salt = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    request_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="otp_phone_is_e164")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for {self.phone}"
+
+
+class DeviceSession(models.Model):
+    """A signed-in device: the refresh-token family that rotates on every refresh.
+
+    `refresh_jti` is the one refresh token that may be used next; presenting an older one means the token was
+    copied, and the whole session is revoked.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    refresh_jti = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at", "-last_used_at"], name="session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.name or 'unnamed device'}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdentityChallenge(models.Model):
+    """A nonce issued to a user to prove control of a DID key or an EVM wallet; used once, expires."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ChallengeKind.choices)
+    nonce = models.CharField(max_length=64, unique=True)
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} challenge for {self.user}"
+
+
+class ClientOrganization(models.Model):
+    """A business that sends SMS through PeerPower. Staff can block it (it then cannot send)."""
+
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=16, blank=True)
+    members = models.ManyToManyField(User, through="ClientMembership", related_name="client_organizations")
+    created_at = models.DateTimeField(default=timezone.now)
+    is_blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientMembership(models.Model):
+    """A user's role in a client organisation."""
+
+    organization = models.ForeignKey(ClientOrganization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="client_memberships")
+    role = models.CharField(max_length=10, choices=ClientRole.choices, default=ClientRole.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.organization}"
+
+
+class ApiKey(models.Model):
+    """A client system's credential. The secret is shown once; only its SHA-256 and a short prefix are kept
+    (the secret has 256 bits of entropy, so a fast hash is enough and keeps authentication to one indexed lookup).
+    """
+
+    organization = models.ForeignKey(ClientOrganization, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=20, help_text="The first characters of the key, to recognise it.")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Per-key limits the messaging API enforces; null means the platform default.
+    rate_per_second = models.PositiveIntegerField(null=True, blank=True)
+    rate_per_day = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

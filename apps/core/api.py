@@ -58,21 +58,22 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
 
     set_rollback()
-    drf_code = exc.default_code
+    # A DRF error raised with its own code (AuthenticationFailed(..., code="session_revoked")) keeps that code.
+    codes = exc.get_codes()
+    drf_code = codes if isinstance(codes, str) else exc.default_code
     code = PUBLIC_CODES.get(drf_code, drf_code)
     details: dict[str, Any] = {}
     if isinstance(exc, drf.ValidationError):
-        details = {"fields": exc.get_full_details()}
-        if not isinstance(exc.detail, dict):
-            details = {"errors": exc.get_full_details()}
+        full = exc.get_full_details()
+        details = {"fields": full} if isinstance(exc.detail, dict) else {"errors": full}
     elif isinstance(exc, drf.Throttled) and exc.wait is not None:
         details = {"retry_after": int(exc.wait + 0.999)}
-    elif str(exc.detail) != str(exc.default_detail):
+    elif drf_code in DRF_MESSAGES and str(exc.detail) != str(exc.default_detail):
         details = {"reason": str(exc.detail)}
 
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None) is not None:
         headers["Retry-After"] = str(int(exc.wait + 0.999))
-    message = DRF_MESSAGES.get(drf_code, exc.detail if isinstance(exc.detail, str) else exc.default_detail)
+    message = DRF_MESSAGES.get(drf_code) or (exc.detail if isinstance(exc.detail, str) else exc.default_detail)
     return Response(error_body(code, message, details), status=exc.status_code, headers=headers)

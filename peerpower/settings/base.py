@@ -4,6 +4,7 @@ Every value comes from the environment (12-factor) through django-environ; `.env
 A `.env` file in the project root is read when present (development convenience, never committed).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -188,7 +189,7 @@ STORAGES = {
 # --- API --------------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.authentication.SessionJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -279,3 +280,37 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Admin ------------------------------------------------------------------------------------------------------------
 ADMIN_URL = env("ADMIN_URL", default="admin/")
+
+# --- Identity: OTP, sessions, DID and wallet binding, API keys ------------------------------------------------------
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
+OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
+# django-ratelimit rates ("5/h", "30/h"): code requests per phone and per client IP, verifications per client IP.
+OTP_RATE_PER_PHONE = env("OTP_RATE_PER_PHONE", default="5/h")
+OTP_RATE_PER_IP = env("OTP_RATE_PER_IP", default="30/h")
+OTP_VERIFY_RATE_PER_IP = env("OTP_VERIFY_RATE_PER_IP", default="60/h")
+# How codes reach phones: "console" (development: the log is the only place a code appears) or a dotted path to an
+# apps.accounts.otp.OtpSender subclass. Production settings require it to be chosen explicitly.
+OTP_SENDER = env("OTP_SENDER", default="console")
+
+JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
+JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=30)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# Nonces for binding a DID key or an EVM wallet expire after this many seconds.
+IDENTITY_CHALLENGE_TTL_SECONDS = env.int("IDENTITY_CHALLENGE_TTL_SECONDS", default=600)
+# Sign-In with Ethereum (EIP-4361): the domain and URI the wallet is asked to sign for, and the chain
+# (Selendra mainnet is 1961).
+SIWE_DOMAIN = env("SIWE_DOMAIN", default="localhost:8000")
+SIWE_URI = env("SIWE_URI", default="http://localhost:8000")
+SIWE_CHAIN_ID = env.int("SIWE_CHAIN_ID", default=1961)
+
+# Client API keys start with this, so they are recognisable in code and in secret scanners.
+API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_live_")

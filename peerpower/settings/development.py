@@ -14,3 +14,5 @@ REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
 ]
 # The demo superuser command refuses to run outside development.
 DEMO_DATA_ALLOWED = True
+# Development keys say so, so they are never mistaken for production ones.
+API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_test_")

@@ -22,6 +22,10 @@ SECRET_KEY = required("SECRET_KEY")
 ALLOWED_HOSTS = [host.strip() for host in required("ALLOWED_HOSTS").split(",") if host.strip()]
 # Rate limits, locks and the broker need a store every machine shares.
 REDIS_URL = required("REDIS_URL")
+# The console sender writes codes to the log: production must name a real one.
+OTP_SENDER = required("OTP_SENDER")
+if OTP_SENDER == "console":
+    raise ImproperlyConfigured("OTP_SENDER=console writes codes to the log; choose a real sender in production.")
 
 # TLS ends at the load balancer, which tells us the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

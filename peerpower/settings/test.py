@@ -29,3 +29,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Sent codes are kept in apps.accounts.otp.MemoryOtpSender.outbox, where tests read them.
+OTP_SENDER = "memory"

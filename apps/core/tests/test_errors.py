@@ -2,7 +2,6 @@
 
 import pytest
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import User
 
@@ -45,10 +44,9 @@ def test_bad_token(client):
 
 
 @pytest.mark.django_db
-def test_permission_denied(client):
-    token = AccessToken.for_user(User.objects.create_user("+85512345678"))
-    response = client.get("/api/forbidden", HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert_shape(response, 403, "permission_denied")
+def test_permission_denied(api_client_for):
+    client = api_client_for(User.objects.create_user("+85512345678"))
+    assert_shape(client.get("/api/forbidden"), 403, "permission_denied")
 
 
 def test_not_found_from_view(client):

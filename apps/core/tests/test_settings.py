@@ -8,6 +8,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "api.peerpower.example",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "OTP_SENDER": "apps.accounts.otp.MemoryOtpSender",
 }
 
 
@@ -31,12 +32,31 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
     assert result.stdout.split() == [expected_debug, "accounts.User"]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "OTP_SENDER"])
 def test_production_requires_its_secrets(run_python, missing):
     env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
     result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: None, **env})
     assert result.returncode != 0
     assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_refuses_the_console_otp_sender(run_python):
+    result = run_python(
+        "manage.py", "check", settings="peerpower.settings.production", env={**PRODUCTION_ENV, "OTP_SENDER": "console"}
+    )
+    assert result.returncode != 0
+    assert "OTP_SENDER=console" in result.stderr
+
+
+def test_an_unknown_otp_sender_fails_the_system_check(run_python):
+    result = run_python(
+        "manage.py",
+        "check",
+        settings="peerpower.settings.production",
+        env={**PRODUCTION_ENV, "OTP_SENDER": "apps.nowhere.Sender"},
+    )
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr
 
 
 def test_production_passes_check_deploy_without_warnings(run_python):

@@ -1,0 +1,109 @@
+"""Input and output shapes of the identity API. Small payloads: the app runs on slow mobile data."""
+
+from rest_framework import serializers
+
+from apps.accounts.choices import Language
+from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
+
+
+class PhoneInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+
+
+class OtpIssuedOutput(serializers.Serializer):
+    expires_in = serializers.IntegerField(help_text="Seconds until the code expires.")
+    resend_after = serializers.IntegerField(help_text="Seconds before another code may be requested.")
+
+
+class OtpVerifyInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+    code = serializers.RegexField(r"^[0-9]{6}$", max_length=6)
+    device_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class UserOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "phone", "display_name", "preferred_language", "did", "evm_address", "reputation_score"]
+        read_only_fields = fields
+
+
+class ProfileInput(serializers.Serializer):
+    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
+
+
+class TokenPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class LoginOutput(TokenPairOutput):
+    user = UserOutput()
+
+
+class RefreshInput(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2000)
+
+
+class SessionOutput(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeviceSession
+        fields = ["id", "name", "created_at", "last_used_at", "current"]
+
+    def get_current(self, session: DeviceSession) -> bool:
+        current = getattr(self.context.get("user"), "device_session", None)
+        return current is not None and current.pk == session.pk
+
+
+class ChallengeOutput(serializers.Serializer):
+    nonce = serializers.CharField()
+    message = serializers.CharField(help_text="Sign exactly this text.")
+    expires_at = serializers.DateTimeField()
+
+
+class DidBindInput(serializers.Serializer):
+    did = serializers.CharField(max_length=200)
+    signature = serializers.CharField(max_length=200, help_text="Ed25519 signature of the challenge message, base64.")
+
+
+class WalletChallengeInput(serializers.Serializer):
+    address = serializers.CharField(max_length=42)
+
+
+class WalletBindInput(serializers.Serializer):
+    message = serializers.CharField(max_length=2000)
+    signature = serializers.CharField(max_length=200)
+
+
+class ClientInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+
+class ClientOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ClientOrganization
+        fields = ["id", "name", "contact_email", "contact_phone", "created_at", "is_blocked"]
+
+
+class ApiKeyInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    rate_per_second = serializers.IntegerField(min_value=1, max_value=10_000, required=False, allow_null=True)
+    rate_per_day = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False, allow_null=True)
+
+
+class ApiKeyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "rate_per_second", "rate_per_day"]
+
+
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    secret = serializers.CharField(help_text="Shown once. Store it now: it cannot be shown again.")
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = [*ApiKeyOutput.Meta.fields, "secret"]

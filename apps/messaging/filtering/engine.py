@@ -33,6 +33,7 @@ from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words
 from apps.messaging.filtering.text import Link, extract_links, iter_runs, normalize
 
 LOOKALIKE_WEIGHT = 80
+MIN_LABEL_AS_BRAND = 5
 IP_ADDRESS_URL_WEIGHT = 60
 PHISHING_LINK_CREDENTIAL_WEIGHT = 30
 PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT = 60
@@ -144,9 +145,10 @@ class ContentFilter:
         self._listed_domains = {rule.domain: rule for rule in domains if rule.kind != DomainRuleKind.OFFICIAL}
         self._official_domains = {rule.domain for rule in domains if rule.kind == DomainRuleKind.OFFICIAL}
         self._brands = {rule.brand for rule in domains if rule.kind == DomainRuleKind.OFFICIAL and rule.brand}
-        # The official domains' own first labels ("ababank", "acledabank") are imitated as often as the brands.
-        self._brand_labels = {domain.split(".")[0] for domain in self._official_domains} | self._brands
-        self.term_count = len(terms)
+        # The official domains' own first labels ("ababank", "acledabank") are imitated as often as the brands;
+        # short ones ("nbc") are too common elsewhere to compare with, so only the brand staff gave counts there.
+        labels = {domain.split(".")[0] for domain in self._official_domains}
+        self._brand_labels = {label for label in labels if len(label) >= MIN_LABEL_AS_BRAND} | self._brands
 
     # --- reading a message ---------------------------------------------------------------------------------------
 

@@ -82,12 +82,14 @@ def test_khmer_phishing_with_link_is_rejected():
     assert {"term_phishing", "lookalike_domain", "phishing_pattern"} <= set(decision.codes)
 
 
-@pytest.mark.parametrize("host", ["ab4bank.top", "aba-verify.xyz", "wing-pay.net", "secure.acledabank.com.kh.info"])
+@pytest.mark.parametrize(
+    "host", ["ab4bank.top", "aba-verify.xyz", "wing-pay.net", "secure.acledabank.com.kh.info", "bakong-verify.com"]
+)
 def test_lookalike_bank_domains(host):
     assert "lookalike_domain" in check_content(f"Please check https://{host}/x").codes
 
 
-@pytest.mark.parametrize("host", ["ababank.com", "mobile.ababank.com", "abacus-books.com", "wingsfood.com"])
+@pytest.mark.parametrize("host", ["ababank.com", "mobile.ababank.com", "abacus-books.com", "wingsfood.com", "nbc.com"])
 def test_official_and_unrelated_domains_are_not_lookalikes(host):
     assert "lookalike_domain" not in check_content(f"Please check https://{host}/x").codes
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -214,6 +215,20 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
 }
+
+# --- Messaging --------------------------------------------------------------------------------------------------------
+# The longest message a client may send, in SMS segments (each one is priced, sent and rewarded).
+MESSAGE_MAX_SEGMENTS = env.int("MESSAGE_MAX_SEGMENTS", default=10)
+# Content filter: a message scoring at least the hold score waits for staff review; at least the reject score, it is
+# refused. Term and rule weights are edited in the admin.
+CONTENT_FILTER_HOLD_SCORE = env.int("CONTENT_FILTER_HOLD_SCORE", default=50)
+CONTENT_FILTER_REJECT_SCORE = env.int("CONTENT_FILTER_REJECT_SCORE", default=100)
+# Seconds a process trusts its compiled filter before looking in the shared cache for staff edits.
+CONTENT_FILTER_RELOAD_SECONDS = env.float("CONTENT_FILTER_RELOAD_SECONDS", default=5.0)
+if MESSAGE_MAX_SEGMENTS < 1:
+    raise ImproperlyConfigured("MESSAGE_MAX_SEGMENTS must be at least 1.")
+if not 0 < CONTENT_FILTER_HOLD_SCORE <= CONTENT_FILTER_REJECT_SCORE:
+    raise ImproperlyConfigured("Set 0 < CONTENT_FILTER_HOLD_SCORE <= CONTENT_FILTER_REJECT_SCORE.")
 
 # --- Celery -----------------------------------------------------------------------------------------------------------
 # Broker: CELERY_BROKER_URL, else Redis, else a SQLite file that every process on this machine shares (a real broker,

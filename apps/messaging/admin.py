@@ -1,0 +1,190 @@
+"""Back office for the content filter and the network-wide phone lists. Every change goes through a service, so
+it is validated, audited and (for filter rules) reaches every process's compiled filter."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from apps.accounts.phone import normalize_phone
+from apps.core.errors import DomainError, ValidationFailed
+from apps.messaging import services
+from apps.messaging.choices import OptOutSource
+from apps.messaging.filtering.runtime import check_content, compiled_filter
+from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, OptOut
+from apps.messaging.validation import validate_body
+
+
+class FilterRuleAdmin(admin.ModelAdmin):
+    """Shared by terms and domain rules: saves, deletes and (de)activation go through the filter-rule services."""
+
+    list_editable = ("weight", "active")
+    actions = ("activate", "deactivate")
+    readonly_fields = ("created_at", "updated_at")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.filter_rule_save(rule=obj, actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        services.filter_rule_delete(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for rule in queryset:
+            services.filter_rule_delete(rule=rule, actor=request.user)
+
+    @admin.action(description="Activate the selected rules", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = services.filter_rules_set_active(rules=queryset, active=True, actor=request.user)
+        self.message_user(request, f"{changed} activated.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate the selected rules", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        changed = services.filter_rules_set_active(rules=queryset, active=False, actor=request.user)
+        self.message_user(request, f"{changed} deactivated.", messages.SUCCESS)
+
+
+class TryFilterForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), label="Message body")
+
+
+@admin.register(FilterTerm)
+class FilterTermAdmin(FilterRuleAdmin):
+    list_display = ("term", "language", "category", "weight", "active", "note", "updated_at")
+    list_filter = ("active", "language", "category")
+    search_fields = ("term", "note")
+    ordering = ("category", "-weight", "term")
+    fields = ("term", "language", "category", "weight", "active", "note", "created_at", "updated_at")
+    change_list_template = "admin/messaging/filterterm/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        try_view = self.admin_site.admin_view(self.try_filter_view)
+        return [path("try/", try_view, name="messaging_filterterm_try"), *super().get_urls()]
+
+    def try_filter_view(self, request: HttpRequest) -> HttpResponse:
+        """Run the live filter (as the send path would) on a body staff paste in, and show how it was read."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TryFilterForm(request.POST or None)
+        result: dict[str, Any] = {}
+        if request.method == "POST" and form.is_valid():
+            body = form.cleaned_data["body"]
+            try:
+                checked = validate_body(body)
+                result["segments"] = f"{checked.segments} ({checked.encoding}, {checked.units} units)"
+            except ValidationFailed as error:
+                result["body_error"] = f"{error.code}: {error.message}"
+            analysis = compiled_filter.get().analyse(body)
+            result["decision"] = check_content(body)
+            result["tokens"] = analysis.tokens
+            result["links"] = [link.host or link.text for link in analysis.links]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Try the content filter",
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/messaging/try_filter.html", context)
+
+
+@admin.register(DomainRule)
+class DomainRuleAdmin(FilterRuleAdmin):
+    list_display = ("domain", "kind", "weight", "brand", "active", "note", "updated_at")
+    list_filter = ("active", "kind")
+    search_fields = ("domain", "brand", "note")
+    ordering = ("kind", "domain")
+    fields = ("domain", "kind", "weight", "brand", "active", "note", "created_at", "updated_at")
+
+
+class PhoneFormMixin:
+    """Staff type numbers as people do; the list stores E.164."""
+
+    def clean_phone(self) -> str:
+        try:
+            return normalize_phone(self.cleaned_data["phone"]).e164
+        except DomainError as error:
+            raise forms.ValidationError(str(error.message), code=error.code) from None
+
+
+class OptOutForm(PhoneFormMixin, forms.ModelForm):
+    class Meta:
+        model = OptOut
+        fields = ("phone", "note")
+
+
+class BlockedRecipientForm(PhoneFormMixin, forms.ModelForm):
+    class Meta:
+        model = BlockedRecipient
+        fields = ("phone", "reason")
+
+
+class PhoneListAdmin(admin.ModelAdmin):
+    """Large tables: exact search by number (typed in any common form), no full counts, no per-row queries."""
+
+    search_fields = ("=phone",)
+    search_help_text = "Exact phone number, e.g. 012 345 678 or +85512345678."
+    show_full_result_count = False
+    list_select_related = ("created_by",)
+    list_per_page = 50
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        try:
+            search_term = normalize_phone(search_term, require_mobile=False, allowed_regions=[]).e164
+        except DomainError:
+            pass
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A listed number is never edited into another one: remove the entry and add the new number.
+        return ("phone", "created_at", "created_by") if obj is not None else ()
+
+    def remove(self, request: HttpRequest, phone: str) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.remove(request, obj.phone)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for entry in queryset:
+            self.remove(request, entry.phone)
+
+
+@admin.register(OptOut)
+class OptOutAdmin(PhoneListAdmin):
+    form = OptOutForm
+    list_display = ("phone", "source", "created_at", "created_by", "note")
+    list_filter = ("source", "created_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (*super().get_readonly_fields(request, obj), "source", "note") if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # an opt-out is the recipient's request: it is added or removed, never edited
+
+    def save_model(self, request: HttpRequest, obj: OptOut, form: Any, change: bool) -> None:
+        saved = services.opt_out_add(
+            phone=obj.phone, source=OptOutSource.STAFF, actor=request.user, note=form.cleaned_data["note"]
+        )
+        obj.pk = saved.pk
+
+    def remove(self, request: HttpRequest, phone: str) -> None:
+        services.opt_out_remove(phone=phone, actor=request.user)
+
+
+@admin.register(BlockedRecipient)
+class BlockedRecipientAdmin(PhoneListAdmin):
+    form = BlockedRecipientForm
+    list_display = ("phone", "reason", "created_at", "created_by")
+    list_filter = ("created_at",)
+
+    def save_model(self, request: HttpRequest, obj: BlockedRecipient, form: Any, change: bool) -> None:
+        saved = services.blocked_recipient_add(phone=obj.phone, reason=obj.reason, actor=request.user)
+        obj.pk = saved.pk
+
+    def remove(self, request: HttpRequest, phone: str) -> None:
+        services.blocked_recipient_remove(phone=phone, actor=request.user)

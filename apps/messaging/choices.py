@@ -1,0 +1,55 @@
+from django.db import models
+
+
+class Encoding(models.TextChoices):
+    """How an SMS body goes over the air; it decides how many characters fit in a segment."""
+
+    GSM7 = "gsm7", "GSM-7"
+    UCS2 = "ucs2", "UCS-2"
+
+
+class TermLanguage(models.TextChoices):
+    KHMER = "km", "ខ្មែរ"
+    ENGLISH = "en", "English"
+
+
+class TermCategory(models.TextChoices):
+    """What a filter term signals. A match is reported as the reason code `term_<category>`.
+
+    `urgency` and `credential` terms usually carry little or no weight of their own: they feed the phishing rule
+    (a link + urgency + a credential word together).
+    """
+
+    SCAM = "scam", "Scam"
+    GAMBLING = "gambling", "Gambling"
+    LOAN_SHARK = "loan_shark", "Loan shark"
+    PHISHING = "phishing", "Phishing"
+    ADULT = "adult", "Adult"
+    URGENCY = "urgency", "Urgency (phishing signal)"
+    CREDENTIAL = "credential", "Credential (phishing signal)"
+
+
+class DomainRuleKind(models.TextChoices):
+    SHORTENER = "shortener", "Link shortener"
+    BLOCKED = "blocked", "Blocked domain"
+    # A real bank's or wallet's domain: never scored, and its brand is what look-alike domains are compared with.
+    OFFICIAL = "official", "Official brand domain"
+
+
+class FilterAction(models.TextChoices):
+    ALLOW = "allow", "Allow"
+    HOLD = "hold", "Hold for review"
+    REJECT = "reject", "Reject"
+
+
+class OptOutSource(models.TextChoices):
+    STOP_KEYWORD = "stop_keyword", "STOP reply from the recipient"
+    STAFF = "staff", "Added by staff"
+    API = "api", "Requested through the API"
+
+
+class RecipientBlockReason(models.TextChoices):
+    """Stable codes the send API answers with (422) when a recipient may not be messaged."""
+
+    OPTED_OUT = "recipient_opted_out", "The recipient opted out"
+    BLOCKED = "recipient_blocked", "The recipient is blocked"

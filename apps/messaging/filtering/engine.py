@@ -1,0 +1,284 @@
+"""The content filter: a compiled term dictionary and link rules, applied to one message at a time.
+
+`ContentFilter` is built from plain specs (no database), so the benchmark and the admin's "try the filter" page
+use exactly what the send path uses; `apps.messaging.filtering.runtime` builds it from the admin-edited tables.
+
+Scoring (each reason is reported with its stable code and weight; the score is their sum):
+
+* ``term_<category>``: the weights of the dictionary terms found, per category. A term is a sequence of words;
+  at each position the longest term wins and its words are not matched again, so "online casino" is not also
+  counted as "casino". Khmer words come from the maximal-matching segmenter, English words are split on anything
+  that is not a letter or digit. A single-word English term also matches its plural with "s".
+* ``blocked_domain`` / ``link_shortener``: a link to a domain (or a subdomain of one) staff listed, with the
+  rule's weight, each rule counted once.
+* ``lookalike_domain``: a link whose host imitates a bank's or wallet's brand ("aba-verify.xyz", "ab4bank.top")
+  without being one of its official domains.
+* ``ip_address_url``: a link to a bare IP address; no bank or business sends those.
+* ``phishing_pattern``: a link (not to an official domain) together with a credential word (PIN, password,
+  code…), more if urgency words come with them: the shape of "URGENT: verify your PIN at http://…".
+* ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
+  the message.
+
+Outcome: `reject` at or above the reject score, `hold` at or above the hold score, else `allow`.
+"""
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from apps.messaging.choices import DomainRuleKind, FilterAction, TermCategory, TermLanguage
+from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words
+from apps.messaging.filtering.text import Link, extract_links, iter_runs, normalize
+
+LOOKALIKE_WEIGHT = 80
+MIN_LABEL_AS_BRAND = 5
+IP_ADDRESS_URL_WEIGHT = 60
+PHISHING_LINK_CREDENTIAL_WEIGHT = 30
+PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT = 60
+REPETITION_WEIGHT = 30
+
+# Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
+REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
+REPEATED_WORD_MIN_COUNT = 4
+REPEATED_WORD_MIN_SHARE = 0.3
+
+# Words that look-alike domains put next to a brand ("aba-verify", "wingpay", "acledakh").
+LOOKALIKE_BAIT = frozenset(
+    "bank pay kh online login verify secure support app mobile service card account update help care wallet".split()
+)
+# Digits and letter pairs that imitate letters in host names; "1" is read both as "l" and as "i".
+_HOST_LEET_L = str.maketrans("01345", "oleas")
+_HOST_LEET_I = str.maketrans("01345", "oieas")
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    term: str
+    language: str  # TermLanguage
+    category: str  # TermCategory
+    weight: int
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    domain: str
+    kind: str  # DomainRuleKind
+    weight: int
+    brand: str = ""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    weight: int
+    matches: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "weight": self.weight, "matches": list(self.matches)}
+
+
+@dataclass(frozen=True)
+class FilterDecision:
+    action: FilterAction
+    score: int
+    reasons: tuple[Reason, ...] = field(default=())
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": str(self.action), "score": self.score, "reasons": [r.as_dict() for r in self.reasons]}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the filter read in a message: its words (as segmented) and links."""
+
+    tokens: tuple[str, ...]
+    links: tuple[Link, ...]
+
+
+class ContentFilter:
+    """A compiled dictionary. Immutable once built; one instance serves every thread of a process."""
+
+    def __init__(
+        self,
+        *,
+        terms: Iterable[TermSpec],
+        domains: Iterable[DomainSpec],
+        khmer_words: Iterable[str] | None = None,
+        khmer_segment: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        """`khmer_words` defaults to the shipped word lists. `khmer_segment` replaces the dictionary segmenter
+        (the benchmark passes khmer-nltk's); terms are then split by it too."""
+        terms = [replace(term, term=" ".join(normalize(term.term).split())) for term in terms]
+        terms = [term for term in terms if term.term]
+        khmer_weights: dict[str, int] = {}
+        for term in terms:
+            if term.language == TermLanguage.KHMER:
+                for word in term.term.split():
+                    khmer_weights[word] = max(khmer_weights.get(word, 0), term.weight)
+        if khmer_segment is None:
+            words = base_khmer_words() if khmer_words is None else frozenset(khmer_words)
+            self.segmenter: KhmerSegmenter | None = KhmerSegmenter(words | khmer_weights.keys(), khmer_weights)
+            khmer_segment = self.segmenter.segment
+        else:
+            self.segmenter = None
+        self._segment_khmer = khmer_segment
+
+        # First word → [(words of the term, term)], longest first, for the longest match at each position.
+        self._terms_by_first_word: dict[str, list[tuple[tuple[str, ...], TermSpec]]] = defaultdict(list)
+        for term in terms:
+            words = self._words(term.term)
+            if not words:
+                continue
+            self._terms_by_first_word[words[0]].append((words, term))
+            if term.language == TermLanguage.ENGLISH and len(words) == 1 and not words[0].endswith("s"):
+                self._terms_by_first_word[words[0] + "s"].append(((words[0] + "s",), term))
+        for candidates in self._terms_by_first_word.values():
+            candidates.sort(key=lambda candidate: -len(candidate[0]))
+
+        domains = list(domains)
+        self._listed_domains = {rule.domain: rule for rule in domains if rule.kind != DomainRuleKind.OFFICIAL}
+        self._official_domains = {rule.domain for rule in domains if rule.kind == DomainRuleKind.OFFICIAL}
+        self._brands = {rule.brand for rule in domains if rule.kind == DomainRuleKind.OFFICIAL and rule.brand}
+        # The official domains' own first labels ("ababank", "acledabank") are imitated as often as the brands;
+        # short ones ("nbc") are too common elsewhere to compare with, so only the brand staff gave counts there.
+        labels = {domain.split(".")[0] for domain in self._official_domains}
+        self._brand_labels = {label for label in labels if len(label) >= MIN_LABEL_AS_BRAND} | self._brands
+
+    # --- reading a message ---------------------------------------------------------------------------------------
+
+    def _words(self, normalized: str) -> tuple[str, ...]:
+        words: list[str] = []
+        for is_khmer, run in iter_runs(normalized):
+            if is_khmer:
+                words.extend(self._segment_khmer(run))
+            else:
+                words.append(run)
+        return tuple(words)
+
+    def analyse(self, text: str) -> Analysis:
+        links, rest = extract_links(normalize(text))
+        return Analysis(tokens=self._words(rest), links=tuple(links))
+
+    # --- deciding ------------------------------------------------------------------------------------------------
+
+    def check(self, text: str, *, hold_score: int, reject_score: int) -> FilterDecision:
+        analysis = self.analyse(text)
+        reasons = self._term_reasons(analysis.tokens)
+        matched_categories = {reason.code for reason in reasons}
+        reasons += self._link_reasons(analysis.links)
+        outside_links = tuple(link for link in analysis.links if not self._is_official(link.host))
+        reasons += self._phishing_reasons(outside_links, matched_categories)
+        reasons += self._repetition_reasons(text, analysis.tokens)
+        reasons = [reason for reason in reasons if reason.weight > 0]
+        score = sum(reason.weight for reason in reasons)
+        if score >= reject_score:
+            action = FilterAction.REJECT
+        elif score >= hold_score:
+            action = FilterAction.HOLD
+        else:
+            action = FilterAction.ALLOW
+        return FilterDecision(action=action, score=score, reasons=tuple(reasons))
+
+    def _term_reasons(self, tokens: tuple[str, ...]) -> list[Reason]:
+        found: dict[str, dict[str, int]] = defaultdict(dict)  # category → term → weight (each term once)
+        index = self._terms_by_first_word
+        position, count = 0, len(tokens)
+        while position < count:
+            step = 1
+            for words, term in index.get(tokens[position], ()):
+                if tokens[position : position + len(words)] == words:
+                    found[term.category][term.term] = term.weight
+                    step = len(words)
+                    break
+            position += step
+        # Urgency and credential words are kept (weight or not) so the phishing rule can see them.
+        return [
+            Reason(code=f"term_{category}", weight=sum(terms.values()), matches=tuple(sorted(terms)))
+            for category, terms in sorted(found.items())
+        ]
+
+    def _link_reasons(self, links: tuple[Link, ...]) -> list[Reason]:
+        listed: dict[str, DomainSpec] = {}
+        lookalikes: list[str] = []
+        ip_hosts: list[str] = []
+        for link in links:
+            host = link.host
+            if not host:
+                continue
+            if link.is_ip_address:
+                ip_hosts.append(host)
+                continue
+            if self._is_official(host):
+                continue
+            rule = self._listed_rule(host)
+            if rule is not None:
+                listed[rule.domain] = rule
+            if self._imitates_brand(host):
+                lookalikes.append(host)
+        reasons: list[Reason] = []
+        for code, kind in (("blocked_domain", DomainRuleKind.BLOCKED), ("link_shortener", DomainRuleKind.SHORTENER)):
+            rules = [rule for rule in listed.values() if rule.kind == kind]
+            if rules:
+                weight = sum(rule.weight for rule in rules)
+                reasons.append(Reason(code=code, weight=weight, matches=tuple(sorted(r.domain for r in rules))))
+        if lookalikes:
+            reasons.append(Reason("lookalike_domain", LOOKALIKE_WEIGHT, tuple(sorted(set(lookalikes)))))
+        if ip_hosts:
+            reasons.append(Reason("ip_address_url", IP_ADDRESS_URL_WEIGHT, tuple(sorted(set(ip_hosts)))))
+        return reasons
+
+    def _phishing_reasons(self, links: tuple[Link, ...], categories: set[str]) -> list[Reason]:
+        if not links or f"term_{TermCategory.CREDENTIAL}" not in categories:
+            return []
+        if f"term_{TermCategory.URGENCY}" in categories:
+            return [Reason("phishing_pattern", PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT, ("link+credential+urgency",))]
+        return [Reason("phishing_pattern", PHISHING_LINK_CREDENTIAL_WEIGHT, ("link+credential",))]
+
+    def _repetition_reasons(self, text: str, tokens: tuple[str, ...]) -> list[Reason]:
+        matches: list[str] = []
+        if run := REPEATED_CHARACTER.search(text):
+            matches.append(run.group()[:16])
+        words = [token for token in tokens if len(token) > 1 and not token.isdigit()]
+        if len(words) >= REPEATED_WORD_MIN_COUNT:
+            word, count = Counter(words).most_common(1)[0]
+            if count >= REPEATED_WORD_MIN_COUNT and count >= REPEATED_WORD_MIN_SHARE * len(words):
+                matches.append(word)
+        return [Reason("repetition", REPETITION_WEIGHT, tuple(matches))] if matches else []
+
+    # --- domains -------------------------------------------------------------------------------------------------
+
+    def _is_official(self, host: str) -> bool:
+        return any(host == domain or host.endswith("." + domain) for domain in self._official_domains)
+
+    def _listed_rule(self, host: str) -> DomainSpec | None:
+        # The host and each parent domain: "x.bit.ly" is bit.ly's.
+        labels = host.split(".")
+        for index in range(len(labels) - 1):
+            rule = self._listed_domains.get(".".join(labels[index:]))
+            if rule is not None:
+                return rule
+        return None
+
+    def _imitates_brand(self, host: str) -> bool:
+        if not self._brand_labels:
+            return False
+        for skeleton in {host.translate(_HOST_LEET_L), host.translate(_HOST_LEET_I)}:
+            skeleton = skeleton.replace("rn", "m").replace("vv", "w")
+            parts = re.split(r"[.\-_]", skeleton)
+            for part in parts[:-1]:  # the last label is the top-level domain
+                for brand in self._brand_labels:
+                    if part == brand:
+                        return True
+                    if part.startswith(brand) and part[len(brand) :] in LOOKALIKE_BAIT:
+                        return True
+                    if part.endswith(brand) and part[: -len(brand)] in LOOKALIKE_BAIT:
+                        return True
+                    if len(brand) >= 6 and brand in part:  # "ababank" inside "myababankonline"
+                        return True
+        return False

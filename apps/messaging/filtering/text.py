@@ -1,0 +1,107 @@
+"""Turning an SMS body into what the filter matches on: normalised text, links, and word tokens.
+
+Plain Python, no Django: the word-list build script and the benchmark use it too.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Invisible characters that only split what a reader sees as one word: zero-width space, non-joiner, joiner, word
+# joiner, BOM, soft hyphen. Khmer writers put U+200B between words as a hint, and spammers put it inside words to
+# slip past filters; the filter finds word boundaries itself, so all of them go.
+_DROP = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Khmer digits are matched as ASCII digits.
+_KHMER_DIGITS = {0x17E0 + value: str(value) for value in range(10)}
+# Cyrillic and Greek letters that look Latin ("cаsino" with a Cyrillic а): read as the Latin letter.
+_CONFUSABLES = str.maketrans("аеорсухіјѕԁɡοαν", "aeopcyxijsdgoav")
+_TRANSLATION = {**_DROP, **_KHMER_DIGITS, **_CONFUSABLES}
+# Subscript DA and subscript TA look the same and are typed interchangeably (សួស្ដី / សួស្តី): one form.
+_COENG_DA = "\u17d2\u178a"
+_COENG_TA = "\u17d2\u178f"
+
+# Digits standing in for letters in words that also contain letters ("c4sino", "l0an").
+_LEET = str.maketrans("0134578", "oieastb")
+
+# A Khmer run: consonants, independent vowels, dependent vowels and signs, COENG, and the repetition sign ៗ.
+# Punctuation (។ ៕ …) and the riel sign ៛ end a run.
+KHMER_RUN = "\u1780-\u17d3\u17d7\u17dc\u17dd"
+_TOKEN = re.compile(rf"(?P<khmer>[{KHMER_RUN}]+)|(?P<word>[^\W_\u1780-\u17ff]+)")
+
+# Link-ish spans. URL characters are ASCII only, so Khmer text written straight after a link (Khmer has no spaces)
+# is not swallowed into it.
+_URL_CHARS = r"[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+_TLDS = (
+    "com|net|org|info|biz|xyz|top|vip|club|online|site|shop|store|link|click|live|life|app|io|co|me|ly|gl|cc|tk|ml|"
+    "ga|cf|gq|ws|asia|kh|sg|th|vn|my|ph|la|cn|ru|us|uk|in|fun|win|bet|casino|loan|money|cash|icu|cyou|buzz|cam|"
+    "work|today|pro|tv|to|gd|im|st|id|at"
+)
+_URL = re.compile(
+    rf"(?:https?://|www\.){_URL_CHARS}+"
+    # A bare IP address counts as a link only with a port or a path ("1.2.3.4/login"), not as a version number.
+    rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?::\d+)?/{_URL_CHARS}*"
+    rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}:\d+"
+    rf"|\b(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})\b(?:[/:?#]{_URL_CHARS}*)?"
+)
+_TRAILING_PUNCTUATION = ".,;:!?)]'"
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def normalize(text: str) -> str:
+    """The form both messages and dictionary terms are compared in: NFC, lower case, invisible characters removed,
+    Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA."""
+    text = unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
+    return text.replace(_COENG_DA, _COENG_TA)
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    host: str  # lower case, without "www." and port; "" when none could be read
+
+    @property
+    def is_ip_address(self) -> bool:
+        return bool(_IPV4.match(self.host))
+
+
+def extract_links(normalized: str) -> tuple[list[Link], str]:
+    """The links in a normalised text, and the text with each link replaced by a space."""
+    links: list[Link] = []
+    pieces: list[str] = []
+    position = 0
+    for match in _URL.finditer(normalized):
+        raw = match.group().rstrip(_TRAILING_PUNCTUATION)
+        links.append(Link(text=raw, host=host_of(raw)))
+        pieces.append(normalized[position : match.start()])
+        pieces.append(" ")
+        position = match.start() + len(raw)
+    if not links:
+        return links, normalized
+    pieces.append(normalized[position:])
+    return links, "".join(pieces)
+
+
+def host_of(url: str) -> str:
+    """The host of a link written with or without a scheme: lower case, no port, no leading "www."."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
+    return host.removeprefix("www.")
+
+
+def iter_runs(text: str) -> list[tuple[bool, str]]:
+    """Split a normalised, link-free text into (is_khmer, run) pieces; everything else (spaces, punctuation) goes.
+
+    A non-Khmer run is one word: letters and digits of any script. Words that mix letters and digits are read
+    with the digits as the letters they imitate ("c4sino" → "casino"), which leaves plain numbers alone.
+    """
+    runs: list[tuple[bool, str]] = []
+    for match in _TOKEN.finditer(text):
+        khmer = match.group("khmer")
+        if khmer is not None:
+            runs.append((True, khmer))
+            continue
+        word = match.group("word")
+        if not word.isdigit() and not word.isalpha() and any(char.isdigit() for char in word):
+            word = word.translate(_LEET)
+        runs.append((False, word))
+    return runs

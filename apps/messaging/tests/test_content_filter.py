@@ -1,0 +1,134 @@
+"""Filter decisions on real Khmer and English messages, with the starter rules the migration seeds."""
+
+import pytest
+
+from apps.messaging.choices import FilterAction
+from apps.messaging.filtering import check_content
+
+pytestmark = pytest.mark.django_db
+
+ALLOW, HOLD, REJECT = FilterAction.ALLOW, FilterAction.HOLD, FilterAction.REJECT
+
+LEGITIMATE = [
+    # OTP in Khmer: "Your PeerPower verification code is 482913. It is valid for 5 minutes. Do not share it."
+    "លេខកូដផ្ទៀងផ្ទាត់ PeerPower របស់អ្នកគឺ 482913។ លេខកូដនេះមានសុពលភាព 5 នាទី។ សូមកុំចែករំលែកជាមួយអ្នកដទៃ។",
+    # Bank notice: "Your account received 150.00 USD from SOK DARA on 12/03/2025 14:32. Balance 1,240.50 USD."
+    "ABA Bank: គណនី ***1234 របស់អ្នកបានទទួលប្រាក់ចំនួន 150.00 USD ពី SOK DARA នៅថ្ងៃទី 12/03/2025 ម៉ោង 14:32។ សមតុល្យ: 1,240.50 USD។",
+    # Election notice: "National Election Committee: check your name on the voter list" — ឆ្នោត inside បោះឆ្នោត.
+    "គណៈកម្មាធិការជាតិរៀបចំការបោះឆ្នោត៖ សូមពិនិត្យឈ្មោះរបស់អ្នកក្នុងបញ្ជីបោះឆ្នោត",
+    # Delivery: "Your parcel will be delivered tomorrow. Call 012345678 if you have questions."
+    "កញ្ចប់ឥវ៉ាន់របស់អ្នកនឹងដឹកជញ្ជូនដល់នៅថ្ងៃស្អែក។ សូមទូរស័ព្ទមកលេខ 012345678 ប្រសិនបើមានចម្ងល់។",
+    "Your PeerPower code is 482913. Never share this code with anyone, including our staff.",
+    "Log in at https://www.ababank.com with your password to see your new statement.",
+    "Your Smart 4G package expires today. Dial *888# to renew.",
+    "Reminder: your appointment at Calmette Hospital is tomorrow at 9:00. Reply to this message to reschedule.",
+]
+
+
+@pytest.mark.parametrize("body", LEGITIMATE)
+def test_legitimate_messages_are_allowed(body):
+    decision = check_content(body)
+    assert (decision.action, decision.score, decision.codes) == (ALLOW, 0, [])
+
+
+def test_khmer_loan_offer_is_held():
+    # "Need money urgently? Fast loan, no collateral, call 012345678."
+    decision = check_content("ត្រូវការលុយបន្ទាន់? កម្ចីរហ័ស គ្មានទ្រព្យធានា ទូរស័ព្ទមក 012345678")
+    assert decision.action == HOLD
+    assert decision.codes == ["term_loan_shark", "term_urgency"]
+    assert decision.score == 65
+
+
+def test_english_loan_offer_is_held():
+    decision = check_content("Need cash? Instant loan approved in 10 minutes, no collateral. Call 012345678")
+    assert decision.action == HOLD
+    assert decision.reasons[0].matches == ("instant loan", "no collateral")
+
+
+def test_prize_with_shortened_link_is_held():
+    # "Congratulations! Your number won a phone. Transfer 20$ delivery fee to receive the prize: bit.ly/…"
+    decision = check_content(
+        "អបអរសាទរ! លេខរបស់អ្នកបានឈ្នះរង្វាន់ទូរស័ព្ទ iPhone 15។ សូមផ្ទេរប្រាក់ 20$ ថ្លៃដឹកជញ្ជូនដើម្បីទទួលរង្វាន់៖ bit.ly/3xYzAbc"
+    )
+    assert decision.action == HOLD
+    assert set(decision.codes) == {"term_scam", "link_shortener"}
+
+
+def test_khmer_gambling_is_rejected():
+    # "Online casino, football betting, win millions! Register now www.win888.vip"
+    decision = check_content("កាស៊ីណូអនឡាញ ភ្នាល់បាល់ទាត់ ឈ្នះលុយរាប់លាន! ចុះឈ្មោះឥឡូវនេះ www.win888.vip")
+    assert decision.action == REJECT
+    gambling = decision.reasons[decision.codes.index("term_gambling")]
+    assert set(gambling.matches) == {"កាស៊ីណូ", "ភ្នាល់", "ឈ្នះលុយ"}
+
+
+def test_gambling_hidden_with_zero_width_spaces_is_still_found():
+    decision = check_content("កា\u200bស៊ី\u200bណូ ភ្នា\u200bល់ បាការ៉ា")
+    assert decision.action == REJECT
+
+
+def test_english_phishing_is_rejected():
+    decision = check_content(
+        "URGENT: Your ABA account has been suspended. Verify your PIN now at http://aba-verify.xyz/login"
+    )
+    assert decision.action == REJECT
+    assert {"term_phishing", "lookalike_domain", "phishing_pattern"} <= set(decision.codes)
+
+
+def test_khmer_phishing_with_link_is_rejected():
+    # "Urgent! Your account has been frozen. Click the link and enter your PIN immediately: http://acleda-kh.top/a"
+    decision = check_content("បន្ទាន់! គណនីរបស់អ្នកត្រូវបានបង្កក។ សូមចុចលើតំណ ហើយបញ្ចូលលេខសម្ងាត់ភ្លាមៗ៖ http://acleda-kh.top/a")
+    assert decision.action == REJECT
+    assert {"term_phishing", "lookalike_domain", "phishing_pattern"} <= set(decision.codes)
+
+
+@pytest.mark.parametrize(
+    "host", ["ab4bank.top", "aba-verify.xyz", "wing-pay.net", "secure.acledabank.com.kh.info", "bakong-verify.com"]
+)
+def test_lookalike_bank_domains(host):
+    assert "lookalike_domain" in check_content(f"Please check https://{host}/x").codes
+
+
+@pytest.mark.parametrize("host", ["ababank.com", "mobile.ababank.com", "abacus-books.com", "wingsfood.com", "nbc.com"])
+def test_official_and_unrelated_domains_are_not_lookalikes(host):
+    assert "lookalike_domain" not in check_content(f"Please check https://{host}/x").codes
+
+
+def test_ip_address_link():
+    decision = check_content("Your parcel is held at customs. Pay the processing fee at http://103.21.44.9/pay")
+    assert decision.action == HOLD
+    assert decision.codes == ["term_scam", "ip_address_url"]
+
+
+def test_heavy_repetition():
+    decision = check_content("WIN WIN WIN WIN big c4sino prizes!!!!!!!!!!")
+    assert "repetition" in decision.codes
+    assert "term_gambling" in decision.codes  # "c4sino" read as casino
+
+
+def test_repetition_ignores_long_numbers():
+    assert check_content("Your code is 000000, ref 11111111111").codes == []
+
+
+def test_english_terms_match_whole_words_and_plurals():
+    assert check_content("Greetings from Sussex and Essex").codes == []
+    assert check_content("Best casinos in town").codes == ["term_gambling"]
+
+
+def test_reasons_serialise_for_the_moderation_queue():
+    decision = check_content("Claim your prize today!")
+    assert decision.as_dict() == {
+        "action": "hold",
+        "score": 50,
+        "reasons": [{"code": "term_scam", "weight": 50, "matches": ["claim your prize"]}],
+    }
+
+
+def test_thresholds_are_settings(settings):
+    body = "Claim your prize today!"
+    settings.CONTENT_FILTER_HOLD_SCORE = 60
+    assert check_content(body).action == ALLOW
+    settings.CONTENT_FILTER_REJECT_SCORE = 60
+    assert check_content(body).action == ALLOW
+    settings.CONTENT_FILTER_HOLD_SCORE = settings.CONTENT_FILTER_REJECT_SCORE = 50
+    assert check_content(body).action == REJECT

@@ -1,0 +1,78 @@
+"""Khmer word segmentation by dictionary maximal matching, and the text normalisation in front of it."""
+
+from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words, khmer_clusters
+from apps.messaging.filtering.text import extract_links, iter_runs, normalize
+
+
+def test_clusters_keep_subscripts_and_vowels_with_their_consonant():
+    assert khmer_clusters("ស្ត្រី") == ["ស្ត្រី"]
+    assert khmer_clusters("កម្ពុជា") == ["ក", "ម្ពុ", "ជា"]
+    assert khmer_clusters("ភ្លាមៗ") == ["ភ្លា", "មៗ"]
+
+
+def test_shipped_word_list_is_loaded():
+    words = base_khmer_words()
+    assert len(words) > 7000
+    assert {"បោះឆ្នោត", "ធនាគារ", "លេខកូដ", "ទូរស័ព្ទ"} <= words
+
+
+def test_longest_reading_wins():
+    segmenter = KhmerSegmenter(["ការ", "ងារ", "ការងារ", "ល្អ"])
+    assert segmenter.segment("ការងារល្អ") == ["ការងារ", "ល្អ"]
+
+
+def test_unknown_clusters_are_merged_into_one_token():
+    segmenter = KhmerSegmenter(["សួស្តី"])
+    assert segmenter.segment("សួស្តីសុខាដារា") == ["សួស្តី", "សុខាដារា"]
+
+
+def test_a_reading_that_leaves_nothing_unknown_wins():
+    # កខគឃ + ង and កខ + គឃង are both two tokens; only the second knows every cluster.
+    segmenter = KhmerSegmenter(["កខគឃ", "កខ", "គឃង"])
+    assert segmenter.segment("កខគឃង") == ["កខ", "គឃង"]
+
+
+def test_equally_short_readings_prefer_the_weighted_term():
+    words = ["ប្រាក់", "ប្រាក់កម្ចី", "រហ័ស", "កម្ចីរហ័ស"]
+    plain = KhmerSegmenter(words, {"ប្រាក់កម្ចី": 5})
+    weighted = KhmerSegmenter(words, {"ប្រាក់កម្ចី": 5, "កម្ចីរហ័ស": 30})
+    assert plain.segment("ប្រាក់កម្ចីរហ័ស") == ["ប្រាក់កម្ចី", "រហ័ស"]
+    assert weighted.segment("ប្រាក់កម្ចីរហ័ស") == ["ប្រាក់", "កម្ចីរហ័ស"]
+
+
+def test_vote_is_one_word_not_lottery():
+    segmenter = KhmerSegmenter(base_khmer_words())
+    assert "ឆ្នោត" not in segmenter.segment("សូមអញ្ជើញទៅបោះឆ្នោត")
+    assert "ឆ្នោត" in segmenter.segment("ទិញឆ្នោតថ្ងៃនេះ")
+
+
+def test_normalize_removes_invisible_characters_and_unifies_spellings():
+    assert normalize("កាស\u200bីណូ") == "កាសីណូ"
+    assert normalize("សួស្ដី") == normalize("សួស្តី")  # subscript DA typed for subscript TA
+    assert normalize("លេខ ១២៣") == "លេខ 123"
+    assert normalize("CАSINO") == "casino"  # the А is Cyrillic
+
+
+def test_links_are_taken_out_before_words_and_stop_at_khmer_text():
+    links, rest = extract_links(normalize("ចុចលើ bit.ly/3xYz សូមអរគុណ https://ABA-verify.xyz/login?x=1។"))
+    assert [(link.text, link.host) for link in links] == [
+        ("bit.ly/3xyz", "bit.ly"),
+        ("https://aba-verify.xyz/login?x=1", "aba-verify.xyz"),
+    ]
+    assert "bit" not in rest and "សូមអរគុណ" in rest
+
+
+def test_ip_links_need_a_path_or_port_and_versions_are_not_links():
+    links, _ = extract_links("open 10.0.0.1/pay or 10.0.0.2:8080 — app version 1.2.3.4 now")
+    assert [link.host for link in links] == ["10.0.0.1", "10.0.0.2"]
+    assert all(link.is_ip_address for link in links)
+
+
+def test_runs_split_khmer_from_latin_and_read_leetspeak():
+    assert iter_runs("abaគណនី c4sino 2025 ok") == [
+        (False, "aba"),
+        (True, "គណនី"),
+        (False, "casino"),
+        (False, "2025"),
+        (False, "ok"),
+    ]

@@ -132,7 +132,7 @@ def provider_heartbeat(
     if sims_ready is not None:
         sims = Sim.objects.filter(provider_id=provider.pk, active=True)
         sims.filter(slot__in=sims_ready, ready=False).update(ready=True)
-        sims.exclude(slot__in=sims_ready).filter(ready=True).update(ready=False)
+        sims.exclude(slot__in=sims_ready).filter(ready=True).update(ready=False, matchable=False)
     sync_matchable(provider)
     return HeartbeatReply(
         next_interval=settings.PROVIDER_HEARTBEAT_INTERVAL,

@@ -29,6 +29,8 @@ class Caps:
     hourly: int
     daily: int
     warming_up: bool
+    # When the warm-up caps give way to the normal ones (None once they have).
+    warmup_ends_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Windows:
     day_key: int
     hour_ends_at: datetime
     day_ends_at: datetime
+    moment: datetime
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,15 @@ def sim_caps(*, created_at: datetime, hourly_cap: int | None, daily_cap: int | N
     """A SIM's caps at `now`: its own (or the default), never above the maximum, lowered while it warms up."""
     hourly = min(hourly_cap or settings.PROVIDER_SIM_HOURLY_CAP, settings.PROVIDER_SIM_HOURLY_CAP_MAX)
     daily = min(daily_cap or settings.PROVIDER_SIM_DAILY_CAP, settings.PROVIDER_SIM_DAILY_CAP_MAX)
-    warming_up = now < created_at + timedelta(days=settings.PROVIDER_SIM_WARMUP_DAYS)
-    if warming_up:
-        hourly = min(hourly, settings.PROVIDER_SIM_WARMUP_HOURLY_CAP)
-        daily = min(daily, settings.PROVIDER_SIM_WARMUP_DAILY_CAP)
-    return Caps(hourly=hourly, daily=daily, warming_up=warming_up)
+    warmup_ends_at = created_at + timedelta(days=settings.PROVIDER_SIM_WARMUP_DAYS)
+    if now >= warmup_ends_at:
+        return Caps(hourly=hourly, daily=daily, warming_up=False)
+    return Caps(
+        hourly=min(hourly, settings.PROVIDER_SIM_WARMUP_HOURLY_CAP),
+        daily=min(daily, settings.PROVIDER_SIM_WARMUP_DAILY_CAP),
+        warming_up=True,
+        warmup_ends_at=warmup_ends_at,
+    )
 
 
 def caps_for_sim(sim: Sim, *, now: datetime | None = None) -> Caps:
@@ -80,16 +87,20 @@ def cap_windows(moment: datetime) -> Windows:
         day_key=int(local.strftime("%Y%m%d")),
         hour_ends_at=(hour_start + timedelta(hours=1)).astimezone(ZoneInfo("UTC")),
         day_ends_at=next_day.astimezone(ZoneInfo("UTC")),
+        moment=moment,
     )
 
 
 def capped_until(*, caps: Caps, usage: Usage, windows: Windows) -> datetime | None:
     """When a SIM with this usage gets room again, or None if it has room now."""
     if usage.day >= caps.daily:
-        return windows.day_ends_at
-    if usage.hour >= caps.hourly:
-        return windows.hour_ends_at
-    return None
+        until = windows.day_ends_at
+    elif usage.hour >= caps.hourly:
+        until = windows.hour_ends_at
+    else:
+        return None
+    # The end of warm-up raises the caps: the SIM may have room again before the window ends.
+    return min(until, caps.warmup_ends_at) if caps.warmup_ends_at else until
 
 
 class CapCounter(Protocol):
@@ -148,9 +159,9 @@ if hour >= tonumber(ARGV[1]) or day >= tonumber(ARGV[2]) then
   return {0, hour, day}
 end
 hour = redis.call('INCR', KEYS[1])
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 day = redis.call('INCR', KEYS[2])
-redis.call('EXPIREAT', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return {1, hour, day}
 """
 # Refund one unit; a key that has expired is left alone (DECR would recreate it without an expiry).
@@ -179,6 +190,11 @@ class RedisCapCounter:
             f"peerpower:providers:cap:{sim_id}:d:{windows.day_key}",
         ]
 
+    @staticmethod
+    def seconds_left(ends_at: datetime, windows: Windows) -> int:
+        # Relative to the moment the windows were computed for (now, in production), plus a grace.
+        return int((ends_at - windows.moment).total_seconds()) + KEY_GRACE_SECONDS
+
     def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
         reserved, hour, day = self.client.eval(
             RESERVE_SCRIPT,
@@ -186,8 +202,8 @@ class RedisCapCounter:
             *self.keys(sim_id, windows),
             caps.hourly,
             caps.daily,
-            int(windows.hour_ends_at.timestamp()) + KEY_GRACE_SECONDS,
-            int(windows.day_ends_at.timestamp()) + KEY_GRACE_SECONDS,
+            self.seconds_left(windows.hour_ends_at, windows),
+            self.seconds_left(windows.day_ends_at, windows),
         )
         return Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
 

@@ -83,8 +83,9 @@ class Sim(models.Model):
 
     An active number belongs to one provider at a time (a removed SIM keeps its row, inactive, for history).
     `carrier` is the one matching uses: the SIM's own MCC-MNC when the app reports one, else the number range's.
-    `matchable` is kept equal to "active, ready, its provider active, online and reputable" by the services, so the
-    hot matching query scans a partial index of only the SIMs that can take work, ordered by `next_turn_at`.
+    `matchable` is kept equal to "active, ready, its provider active, online, reputable and with room for another
+    job" by the services, so the hot matching query scans a partial index of only the SIMs that can take work,
+    ordered by `next_turn_at`.
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims")

@@ -4,14 +4,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from apps.providers.choices import Availability, ProviderStatus
+from apps.providers.choices import Availability
 from apps.providers.errors import ProviderNotRegistered, SimNotFound
 from apps.providers.models import AvailabilityChange, Provider, Sim
-from apps.providers.services.availability import stale_before
+from apps.providers.services.availability import matchable_provider_filter, stale_before
 from apps.providers.services.caps import Usage, cap_counter, cap_windows
 
 # What matching needs of each candidate, read in the one query.
@@ -66,13 +65,10 @@ def sims_for_matching(
     """
     sims = Sim.objects.filter(
         Q(capped_until__isnull=True) | Q(capped_until__lte=now),
+        matchable_provider_filter(),
         carrier=carrier,
         matchable=True,
-        provider__status=ProviderStatus.ACTIVE,
-        provider__availability=Availability.ONLINE,
-        provider__reputation__gte=settings.PROVIDER_MIN_REPUTATION,
         provider__last_heartbeat_at__gte=stale_before(now),
-        provider__jobs_in_flight__lt=settings.PROVIDER_MAX_JOBS_IN_FLIGHT,
     )
     if provider_id is not None:
         sims = sims.filter(provider_id=provider_id)

@@ -4,9 +4,10 @@ A provider's effective availability is what matching sees. The provider chooses 
 marks providers offline after PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS missed heartbeats, and their next heartbeat
 restores what they chose. Each change is one `AvailabilityChange` row.
 
-`Sim.matchable` mirrors "SIM active and ready, provider active, online and above the minimum reputation" so the
-hot matching query scans only SIMs that can take work. Every service that changes one of those inputs calls
-`sync_matchable`; the sweep also repairs any drift (for example after PROVIDER_MIN_REPUTATION changes).
+`Sim.matchable` mirrors "SIM active and ready, provider active, online, above the minimum reputation and under its
+in-flight limit" so the hot matching query scans only SIMs that can take work, even when most providers are busy.
+Every service that changes one of those inputs keeps it in step; the sweep also repairs any drift (for example
+after PROVIDER_MIN_REPUTATION changes).
 """
 
 from dataclasses import dataclass
@@ -38,6 +39,19 @@ def provider_is_matchable(provider: Provider) -> bool:
         provider.status == ProviderStatus.ACTIVE
         and provider.availability == Availability.ONLINE
         and provider.reputation >= settings.PROVIDER_MIN_REPUTATION
+        and provider.jobs_in_flight < settings.PROVIDER_MAX_JOBS_IN_FLIGHT
+    )
+
+
+def matchable_provider_filter(prefix: str = "provider__") -> Q:
+    """The provider half of `matchable`, as a filter on SIMs (prefix "provider__") or on providers (prefix "")."""
+    return Q(
+        **{
+            f"{prefix}status": ProviderStatus.ACTIVE,
+            f"{prefix}availability": Availability.ONLINE,
+            f"{prefix}reputation__gte": settings.PROVIDER_MIN_REPUTATION,
+            f"{prefix}jobs_in_flight__lt": settings.PROVIDER_MAX_JOBS_IN_FLIGHT,
+        }
     )
 
 
@@ -52,17 +66,18 @@ def sync_matchable(provider: Provider) -> None:
 
 
 def sims_resync_matchable() -> int:
-    """Repair `matchable` wherever it disagrees with the state it mirrors; returns how many SIMs changed."""
-    should = Q(
-        active=True,
-        ready=True,
-        provider__status=ProviderStatus.ACTIVE,
-        provider__availability=Availability.ONLINE,
-        provider__reputation__gte=settings.PROVIDER_MIN_REPUTATION,
-    )
+    """Repair `matchable` wherever it disagrees with the state it mirrors; returns how many SIMs changed.
+
+    SIMs a matcher has locked right now are skipped (on PostgreSQL), so this never waits on, or deadlocks with,
+    a dispatch; the next sweep sees them.
+    """
+    should = Q(active=True, ready=True) & matchable_provider_filter()
+    sims = Sim.objects.all()
+    if connection.features.has_select_for_update_skip_locked:
+        sims = sims.select_for_update(skip_locked=True, of=("self",))
     with transaction.atomic():
-        wrongly_on = list(Sim.objects.filter(matchable=True).exclude(should).values_list("id", flat=True))
-        wrongly_off = list(Sim.objects.filter(should, matchable=False).values_list("id", flat=True))
+        wrongly_on = list(sims.filter(matchable=True).exclude(should).values_list("id", flat=True))
+        wrongly_off = list(sims.filter(should, matchable=False).values_list("id", flat=True))
         Sim.objects.filter(id__in=wrongly_on).update(matchable=False)
         Sim.objects.filter(id__in=wrongly_off, active=True, ready=True).update(matchable=True)
     return len(wrongly_on) + len(wrongly_off)

@@ -53,7 +53,7 @@ class Usage:
 @dataclass(frozen=True)
 class Reservation:
     reserved: bool
-    usage: Usage
+    usage: Usage | None  # the counts after the attempt, when the backend has them at no cost
 
 
 def sim_caps(*, created_at: datetime, hourly_cap: int | None, daily_cap: int | None, now: datetime) -> Caps:
@@ -128,10 +128,14 @@ class DatabaseCapCounter:
             day_count=Case(When(day_key=day, then=F("day_count") + 1), default=Value(1)),
             day_key=day,
         )
-        if not updated and not SimCounter.objects.filter(sim_id=sim_id).exists():
+        if updated:
+            # The counts are not read back: one round trip fewer on the hot path. The next refused reservation
+            # reports the SIM as capped instead.
+            return Reservation(reserved=True, usage=None)
+        if not SimCounter.objects.filter(sim_id=sim_id).exists():
             SimCounter.objects.get_or_create(sim_id=sim_id)
             return self.reserve(sim_id=sim_id, caps=caps, windows=windows)
-        return Reservation(reserved=bool(updated), usage=self.usage(sim_ids=[sim_id], windows=windows)[sim_id])
+        return Reservation(reserved=False, usage=self.usage(sim_ids=[sim_id], windows=windows)[sim_id])
 
     def release(self, *, sim_id: int, windows: Windows) -> None:
         counters = SimCounter.objects.filter(sim_id=sim_id)

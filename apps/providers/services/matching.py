@@ -32,6 +32,7 @@ from django.utils import timezone
 from apps.providers.choices import Availability, Carrier, MatchPriority, ProviderStatus
 from apps.providers.models import REPUTATION_MAX, Provider, Sim, StickySender
 from apps.providers.selectors import sims_for_matching
+from apps.providers.services.availability import matchable_provider_filter
 from apps.providers.services.caps import CapCounter, Windows, cap_counter, cap_windows, capped_until, sim_caps
 
 QUALITY_FLOOR = 0.02
@@ -195,13 +196,20 @@ def _reserve(
             if not Sim.objects.filter(pk=candidate.id, matchable=True).update(next_turn_at=turn, last_assigned_at=now):
                 raise _NoRoom  # removed or taken out of matching since the query read it
             reservation = counter.reserve(sim_id=candidate.id, caps=caps, windows=windows)
-            full_until = capped_until(caps=caps, usage=reservation.usage, windows=windows)
+            full_until = None
+            if reservation.usage is not None:
+                full_until = capped_until(caps=caps, usage=reservation.usage, windows=windows)
             if not reservation.reserved:
                 capped[candidate.id] = full_until or windows.hour_ends_at
                 raise _NoRoom
             if full_until:
                 # That was the last unit in this window: skip the SIM in queries, and queue it behind the window.
                 Sim.objects.filter(pk=candidate.id).update(capped_until=full_until, next_turn_at=max(turn, full_until))
+            if candidate.provider__jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
+                # The provider is (very likely) full: out of the index until a release, so that when everyone is
+                # busy a match does not walk every busy provider's SIMs. Had a release come in meanwhile, the
+                # next release or sweep puts the SIMs back.
+                Sim.objects.filter(provider_id=candidate.provider_id, matchable=True).update(matchable=False)
     except _NoRoom:
         return False
     return True
@@ -235,6 +243,10 @@ def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sm
     once). Not audited: the job's transition is the record.
     """
     Provider.objects.filter(pk=provider_id, jobs_in_flight__gt=0).update(jobs_in_flight=F("jobs_in_flight") - 1)
+    # Room again: the provider's usable SIMs go back into matching (a no-op unless it was full).
+    Sim.objects.filter(
+        matchable_provider_filter(), provider_id=provider_id, matchable=False, active=True, ready=True
+    ).update(matchable=True)
     if not sms_sent:
         Sim.objects.filter(pk=sim_id, capped_until__isnull=False).update(capped_until=None)
         cap_counter().release(sim_id=sim_id, windows=cap_windows(reserved_at))

@@ -16,6 +16,7 @@ from apps.providers.services import (
     provider_set_reputation,
     provider_suspend,
     sim_remove,
+    sims_resync_matchable,
     sticky_sender_remember,
 )
 from apps.providers.tests.factories import ProviderFactory, SimFactory, provider_with_sim
@@ -108,6 +109,29 @@ def test_in_flight_limit_is_reserved_and_released():
     assert provider.jobs_in_flight == 2
     release(first)
     assert provider_match(recipient_carrier=Carrier.SMART) is not None
+
+
+@override_settings(PROVIDER_MAX_JOBS_IN_FLIGHT=2)
+def test_a_full_provider_leaves_the_matching_index_until_a_release():
+    provider = provider_with_sim(Carrier.SMART)
+    sim = provider.sims.get()
+    first = provider_match(recipient_carrier=Carrier.SMART)
+    assert Sim.objects.get(pk=sim.pk).matchable  # room for one more
+    provider_match(recipient_carrier=Carrier.SMART)
+    assert not Sim.objects.get(pk=sim.pk).matchable
+    release(first)
+    assert Sim.objects.get(pk=sim.pk).matchable
+
+
+def test_the_sweep_repairs_matchable_flags_that_drifted():
+    kept = provider_with_sim(Carrier.SMART)
+    dropped = provider_with_sim(Carrier.SMART)
+    # Changes made behind the services' backs (or a setting changed): the flags no longer agree.
+    Provider.objects.filter(pk=dropped.pk).update(reputation=10)
+    Sim.objects.filter(provider=kept).update(matchable=False)
+    assert sims_resync_matchable() == 2
+    assert Sim.objects.get(provider=kept).matchable and not Sim.objects.get(provider=dropped).matchable
+    assert sims_resync_matchable() == 0
 
 
 @override_settings(PROVIDER_SIM_HOURLY_CAP=3, PROVIDER_MAX_JOBS_IN_FLIGHT=100)

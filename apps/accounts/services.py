@@ -200,6 +200,7 @@ def session_start(*, user: User, device_name: str = "", user_agent: str = "") ->
         )
         tokens = _issue_tokens(session)
         audit_record(actor=user, action="session.created", target=session, after={"name": session.name})
+    _mark_touched(session)  # just used: no need to record it again on the first request
     return tokens
 
 
@@ -294,8 +295,12 @@ SESSION_TOUCH_SECONDS = 300
 
 def session_touch(*, session: DeviceSession) -> None:
     """Keep `last_used_at` roughly current without a database write on every request (at most every 5 minutes)."""
-    if cache.add(f"session:touched:{session.pk}", 1, timeout=SESSION_TOUCH_SECONDS):
+    if _mark_touched(session):
         DeviceSession.objects.filter(pk=session.pk).update(last_used_at=timezone.now())
+
+
+def _mark_touched(session: DeviceSession) -> bool:
+    return cache.add(f"session:touched:{session.pk}", 1, timeout=SESSION_TOUCH_SECONDS)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

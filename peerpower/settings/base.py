@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -261,6 +262,48 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # can see them (and pause them) in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Providers -------------------------------------------------------------------------------------------------------
+# Registration: new providers are active at once, or pending until staff approve them in the admin.
+PROVIDER_AUTO_ACTIVATE = env.bool("PROVIDER_AUTO_ACTIVATE", default=False)
+PROVIDER_MAX_SIMS = env.int("PROVIDER_MAX_SIMS", default=2)
+# Heartbeats: the interval the server tells phones to use, and how many may be missed before the sweep marks a
+# provider offline (and matching stops trusting it).
+PROVIDER_HEARTBEAT_INTERVAL = env.int("PROVIDER_HEARTBEAT_INTERVAL", default=60)
+PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS = env.int("PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS", default=3)
+# Dotted path of `wake_up(provider_ids)`, called for providers the sweep has just marked offline. The default does
+# nothing; the push channel provides a real one (a data message over FCM that makes the app send a heartbeat).
+PROVIDER_WAKE_UP_HOOK = env("PROVIDER_WAKE_UP_HOOK", default="apps.providers.wakeup.wake_up_nobody")
+# Caps per SIM, so carriers do not block it: default and the most a provider may set, per local hour and day.
+PROVIDER_SIM_HOURLY_CAP = env.int("PROVIDER_SIM_HOURLY_CAP", default=30)
+PROVIDER_SIM_DAILY_CAP = env.int("PROVIDER_SIM_DAILY_CAP", default=200)
+PROVIDER_SIM_HOURLY_CAP_MAX = env.int("PROVIDER_SIM_HOURLY_CAP_MAX", default=50)
+PROVIDER_SIM_DAILY_CAP_MAX = env.int("PROVIDER_SIM_DAILY_CAP_MAX", default=300)
+# New SIMs warm up: lower caps for their first days on the network.
+PROVIDER_SIM_WARMUP_DAYS = env.int("PROVIDER_SIM_WARMUP_DAYS", default=7)
+PROVIDER_SIM_WARMUP_HOURLY_CAP = env.int("PROVIDER_SIM_WARMUP_HOURLY_CAP", default=10)
+PROVIDER_SIM_WARMUP_DAILY_CAP = env.int("PROVIDER_SIM_WARMUP_DAILY_CAP", default=60)
+PROVIDER_MAX_JOBS_IN_FLIGHT = env.int("PROVIDER_MAX_JOBS_IN_FLIGHT", default=3)
+# Matching: reputation (0-1000) below which a provider gets no work; how many earliest-turn SIMs the weighted
+# random pick chooses among; whether to prefer the provider who last delivered to the same recipient for the same
+# client, and for how many days that is remembered.
+PROVIDER_MIN_REPUTATION = env.int("PROVIDER_MIN_REPUTATION", default=300)
+PROVIDER_MATCH_POOL_SIZE = env.int("PROVIDER_MATCH_POOL_SIZE", default=8)
+PROVIDER_STICKY_SENDER = env.bool("PROVIDER_STICKY_SENDER", default=True)
+PROVIDER_STICKY_SENDER_DAYS = env.int("PROVIDER_STICKY_SENDER_DAYS", default=30)
+# The API shows both the effective and the chosen availability: one enum in the schema, not two.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["AvailabilityEnum"] = "apps.providers.choices.Availability"
+CELERY_BEAT_SCHEDULE["providers.sweep_offline"] = {
+    "task": "providers.sweep_offline",
+    "schedule": PROVIDER_HEARTBEAT_INTERVAL,
+    # A sweep that waited longer than one interval is superseded by the next one.
+    "options": {"queue": "default", "expires": PROVIDER_HEARTBEAT_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE["providers.prune_sticky_senders"] = {
+    "task": "providers.prune_sticky_senders",
+    "schedule": crontab(hour=3, minute=17),
+    "options": {"queue": "low"},
+}
 
 # --- Logging ----------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

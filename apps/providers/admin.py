@@ -1,0 +1,228 @@
+"""Back office for providers: find them (status, carrier, online, province, phone), see their SIMs, phones,
+heartbeat age and uptime, and approve / suspend / ban them. Every decision goes through a service, which audits it;
+the admin itself edits nothing that matching depends on."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.phone import normalize_phone
+from apps.core.errors import DomainError, ValidationFailed
+from apps.providers import services
+from apps.providers.choices import Carrier
+from apps.providers.models import AvailabilityChange, Device, Provider, Sim
+from apps.providers.selectors import provider_uptime
+
+
+class CarrierFilter(admin.SimpleListFilter):
+    title = "carrier"
+    parameter_name = "carrier"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(Carrier.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(sims__carrier=self.value(), sims__active=True).distinct()
+        return queryset
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+
+class SimInline(ReadOnlyInline):
+    model = Sim
+    fields = (
+        "msisdn",
+        "slot",
+        "carrier",
+        "carrier_detected",
+        "mcc_mnc",
+        "carrier_mismatch",
+        "verified_at",
+        "hourly_cap",
+        "daily_cap",
+        "active",
+        "ready",
+        "matchable",
+        "capped_until",
+        "last_assigned_at",
+        "created_at",
+    )
+    ordering = ("-active", "slot")
+
+
+class DeviceInline(ReadOnlyInline):
+    model = Device
+    fields = (
+        "token_end",
+        "platform",
+        "app_version",
+        "last_heartbeat_at",
+        "battery",
+        "charging",
+        "network_type",
+        "signal",
+        "updated_at",
+    )
+
+    @admin.display(description="FCM token")
+    def token_end(self, device: Device) -> str:
+        # Enough to tell tokens apart; the whole token is a push address and stays out of staff screens.
+        return f"…{device.fcm_token[-8:]}"
+
+
+def heartbeat_age(last: Any, now: Any) -> str:
+    if last is None:
+        return "never"
+    seconds = int((now - last).total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "phone",
+        "status",
+        "availability",
+        "province",
+        "carriers",
+        "reputation",
+        "jobs_in_flight",
+        "heartbeat",
+        "created_at",
+    )
+    list_filter = ("status", "availability", CarrierFilter, "province")
+    search_fields = ("user__phone", "sims__msisdn")
+    list_select_related = ("user",)
+    ordering = ("-created_at",)
+    show_full_result_count = False
+    inlines = (SimInline, DeviceInline)
+    actions = ("approve", "suspend", "ban")
+    fields = (
+        "user",
+        "status",
+        "approved_at",
+        "availability",
+        "chosen_availability",
+        "availability_changed_at",
+        "uptime_24h",
+        "uptime_7d",
+        "last_heartbeat_at",
+        "province",
+        "latitude",
+        "longitude",
+        "reputation",
+        "jobs_in_flight",
+        "jobs_delivered",
+        "jobs_failed",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        active_sims = Prefetch("sims", queryset=Sim.objects.filter(active=True), to_attr="active_sims")
+        return super().get_queryset(request).prefetch_related(active_sims)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        # Staff type numbers as people say them ("012 345 678"): search by the E.164 form when it parses.
+        try:
+            e164 = normalize_phone(search_term, require_mobile=False, allowed_regions=[]).e164
+        except ValidationFailed:
+            return super().get_search_results(request, queryset, search_term)
+        by_phone = queryset.filter(user__phone=e164) | queryset.filter(sims__msisdn=e164)
+        return by_phone.distinct(), True
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # providers register from the app
+
+    def has_delete_permission(self, request: HttpRequest, obj: Provider | None = None) -> bool:
+        return False  # ban instead: the history of what they sent must stay
+
+    @admin.display(description="phone", ordering="user__phone")
+    def phone(self, provider: Provider) -> str:
+        return provider.user.phone
+
+    @admin.display(description="carriers")
+    def carriers(self, provider: Provider) -> str:
+        return ", ".join(sorted({sim.get_carrier_display() for sim in provider.active_sims}))
+
+    @admin.display(description="heartbeat age", ordering="last_heartbeat_at")
+    def heartbeat(self, provider: Provider) -> str:
+        return heartbeat_age(provider.last_heartbeat_at, timezone.now())
+
+    @admin.display(description="uptime, last 24 h")
+    def uptime_24h(self, provider: Provider) -> str:
+        return f"{provider_uptime(provider=provider, since=timezone.now() - timedelta(days=1)):.0%}"
+
+    @admin.display(description="uptime, last 7 days")
+    def uptime_7d(self, provider: Provider) -> str:
+        return f"{provider_uptime(provider=provider, since=timezone.now() - timedelta(days=7)):.0%}"
+
+    def _act(self, request: HttpRequest, queryset: QuerySet, service: Any, verb: str) -> None:
+        done, refused = 0, []
+        for provider in queryset:
+            try:
+                service(provider=provider, actor=request.user, reason="admin action")
+                done += 1
+            except DomainError as error:
+                refused.append(f"{provider.user.phone} ({error.details.get('status', error.code)})")
+        if done:
+            self.message_user(request, f"{verb} {done} provider(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not {verb.lower()}: {', '.join(refused)}.", messages.WARNING)
+
+    @admin.action(description="Approve (or reinstate) selected providers")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, services.provider_approve, "Approved")
+
+    @admin.action(description="Suspend selected providers")
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, services.provider_suspend, "Suspended")
+
+    @admin.action(description="Ban selected providers")
+    def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, services.provider_ban, "Banned")
+
+
+@admin.register(AvailabilityChange)
+class AvailabilityChangeAdmin(admin.ModelAdmin):
+    """Read-only history of availability changes, the source of uptime."""
+
+    list_display = ("created_at", "provider", "previous", "availability", "reason")
+    list_filter = ("reason", "availability")
+    search_fields = ("=provider__user__phone",)
+    list_select_related = ("provider__user",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,234 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.providers.choices import (
+    Availability,
+    AvailabilityReason,
+    Carrier,
+    NetworkType,
+    Platform,
+    ProviderStatus,
+    Province,
+)
+
+REPUTATION_MIN = 0
+REPUTATION_MAX = 1000
+REPUTATION_DEFAULT = 500
+SIM_SLOT_MAX = 7
+SIGNAL_LEVEL_MAX = 4  # Android's SignalStrength.getLevel(): 0 (none) to 4 (great)
+
+
+class Provider(models.Model):
+    """A person whose phone sends PeerPower's SMS (one per user), and what matching needs to know about them now.
+
+    `availability` is the effective state matching uses; `chosen_availability` is what the provider last asked for.
+    They differ only while the offline sweep holds a provider offline for missed heartbeats: the next heartbeat
+    restores the chosen state. Every change of `availability` is kept in `AvailabilityChange` for uptime.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider")
+    status = models.CharField(max_length=16, choices=ProviderStatus.choices, default=ProviderStatus.PENDING)
+    availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.OFFLINE)
+    chosen_availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.OFFLINE)
+    availability_changed_at = models.DateTimeField(default=timezone.now)
+    province = models.CharField(max_length=32, choices=Province.choices, blank=True)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    reputation = models.PositiveSmallIntegerField(default=REPUTATION_DEFAULT)
+    # Reserved by matching, released by messaging when the job ends; bounded by PROVIDER_MAX_JOBS_IN_FLIGHT.
+    jobs_in_flight = models.PositiveIntegerField(default=0)
+    jobs_delivered = models.PositiveIntegerField(default=0)
+    jobs_failed = models.PositiveIntegerField(default=0)
+    # Copied from the device on each heartbeat, so matching and the sweep read one table.
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reputation__gte=REPUTATION_MIN, reputation__lte=REPUTATION_MAX),
+                name="provider_reputation_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True, longitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90, longitude__gte=-180, longitude__lte=180),
+                name="provider_location_complete_and_in_range",
+            ),
+            models.CheckConstraint(condition=Q(status__in=ProviderStatus.values), name="provider_status_valid"),
+            models.CheckConstraint(
+                condition=Q(availability__in=Availability.values, chosen_availability__in=Availability.values),
+                name="provider_availability_valid",
+            ),
+        ]
+        indexes = [
+            # The offline sweep: providers still counted as available, oldest heartbeat first.
+            models.Index(
+                fields=["last_heartbeat_at"],
+                condition=~Q(availability=Availability.OFFLINE),
+                name="provider_sweep_idx",
+            ),
+            models.Index(fields=["status", "availability"], name="provider_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"provider {self.pk} ({self.user.phone})" if self.user_id else f"provider {self.pk}"
+
+
+class Sim(models.Model):
+    """A SIM in a provider's phone: the number messages are sent from, its carrier, and its sending caps.
+
+    An active number belongs to one provider at a time (a removed SIM keeps its row, inactive, for history).
+    `carrier` is the one matching uses: the SIM's own MCC-MNC when the app reports one, else the number range's.
+    `matchable` is kept equal to "active, ready, its provider active, online, reputable and with room for another
+    job" by the services, so the hot matching query scans a partial index of only the SIMs that can take work,
+    ordered by `next_turn_at`.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims")
+    msisdn = models.CharField("MSISDN", max_length=16, help_text="E.164, e.g. +85512345678")
+    slot = models.PositiveSmallIntegerField(help_text="SIM slot in the phone, from 0.")
+    carrier = models.CharField(max_length=16, choices=Carrier.choices)
+    carrier_detected = models.CharField(
+        max_length=16, choices=Carrier.choices, help_text="From the number range (phonenumbers)."
+    )
+    mcc_mnc = models.CharField("MCC-MNC", max_length=6, blank=True, help_text="As reported by the app.")
+    carrier_mismatch = models.BooleanField(
+        default=False, help_text="The number range and the SIM's MCC-MNC name different carriers."
+    )
+    verified_at = models.DateTimeField(null=True, blank=True, help_text="Ownership proven by an OTP to this SIM.")
+    # The provider's own limits; empty means the network default. Never above PROVIDER_SIM_*_CAP_MAX.
+    hourly_cap = models.PositiveSmallIntegerField(null=True, blank=True)
+    daily_cap = models.PositiveIntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+    ready = models.BooleanField(default=True, help_text="In the phone and usable, as of the last heartbeat.")
+    matchable = models.BooleanField(default=False, editable=False)
+    # Fair-share turn: matching takes the earliest turns first and moves a chosen SIM's turn back by a stride
+    # inversely proportional to its provider's quality.
+    next_turn_at = models.DateTimeField(default=timezone.now)
+    # A cap was reached: no reservation can succeed before this time (a hint; the counters are the truth).
+    capped_until = models.DateTimeField(null=True, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["msisdn"], condition=Q(active=True), name="sim_active_msisdn_unique"),
+            models.UniqueConstraint(
+                fields=["provider", "slot"], condition=Q(active=True), name="sim_active_slot_unique"
+            ),
+            models.CheckConstraint(condition=Q(msisdn__startswith="+"), name="sim_msisdn_is_e164"),
+            models.CheckConstraint(condition=Q(slot__lte=SIM_SLOT_MAX), name="sim_slot_in_range"),
+            models.CheckConstraint(
+                condition=Q(hourly_cap__isnull=True) | Q(hourly_cap__gt=0), name="sim_hourly_cap_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(daily_cap__isnull=True) | Q(daily_cap__gt=0), name="sim_daily_cap_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(matchable=False) | Q(active=True, ready=True), name="sim_matchable_only_when_usable"
+            ),
+            models.CheckConstraint(
+                condition=Q(active=True, removed_at__isnull=True) | Q(active=False, removed_at__isnull=False),
+                name="sim_removed_at_iff_inactive",
+            ),
+        ]
+        indexes = [
+            # The hot matching query: SIMs that can take work on one carrier, earliest turn first.
+            models.Index(fields=["carrier", "next_turn_at"], condition=Q(matchable=True), name="sim_match_idx"),
+            models.Index(fields=["msisdn"], name="sim_msisdn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msisdn} ({self.get_carrier_display()}, slot {self.slot})"
+
+
+class SimCounter(models.Model):
+    """How many messages a SIM has been given in the current hour and day: the database backend of the caps.
+
+    Used only when Redis is not configured (Redis keys with expiry hold them otherwise). Windows are local
+    (Asia/Phnom_Penh) hours and days, stored as yyyymmddhh / yyyymmdd numbers; a reservation increments both in
+    one conditional UPDATE, so concurrent reservations can never push a count past its cap.
+    """
+
+    sim = models.OneToOneField(Sim, on_delete=models.CASCADE, primary_key=True, related_name="counter")
+    hour_key = models.PositiveIntegerField(default=0)
+    hour_count = models.PositiveIntegerField(default=0)
+    day_key = models.PositiveIntegerField(default=0)
+    day_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.sim_id}: {self.hour_count} this hour, {self.day_count} today"
+
+
+class Device(models.Model):
+    """A provider's phone as the push channel knows it: its FCM token (unique, replaced when FCM rotates it) and
+    the state it reported in its last heartbeat."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="devices")
+    fcm_token = models.CharField("FCM token", max_length=512, unique=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.ANDROID)
+    app_version = models.CharField(max_length=32)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    battery = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent.")
+    charging = models.BooleanField(null=True, blank=True)
+    network_type = models.CharField(max_length=16, choices=NetworkType.choices, blank=True)
+    signal = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Signal level 0-4.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(battery__isnull=True) | Q(battery__lte=100), name="device_battery_is_percent"
+            ),
+            models.CheckConstraint(
+                condition=Q(signal__isnull=True) | Q(signal__lte=SIGNAL_LEVEL_MAX), name="device_signal_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.app_version} of provider {self.provider_id}"
+
+
+class AvailabilityChange(models.Model):
+    """One change of a provider's effective availability, with when and why: the history uptime is computed from."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="availability_changes")
+    previous = models.CharField(max_length=16, choices=Availability.choices)
+    availability = models.CharField(max_length=16, choices=Availability.choices)
+    reason = models.CharField(max_length=32, choices=AvailabilityReason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["provider", "created_at"], name="availability_history_idx")]
+
+    def __str__(self) -> str:
+        return f"provider {self.provider_id}: {self.previous} -> {self.availability} ({self.reason})"
+
+
+class StickySender(models.Model):
+    """Who last delivered to a recipient for a client, so the next message to them comes from the same number.
+
+    `client_ref` is the client's identifier as a string: the client organisation model does not exist yet, and
+    messaging records deliveries here through `sticky_sender_remember` with whatever id it uses for a client.
+    """
+
+    client_ref = models.CharField(max_length=64)
+    recipient = models.CharField(max_length=16)
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    sim = models.ForeignKey(Sim, on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client_ref", "recipient"], name="sticky_sender_one_per_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_ref} -> {self.recipient}: provider {self.provider_id}"

@@ -1,0 +1,124 @@
+"""Input and output shapes of the providers API: short keys and no nesting beyond what the app uses, since
+phones post these over slow mobile data."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.providers.choices import Availability, Carrier, NetworkType, Platform, ProviderStatus, Province
+from apps.providers.models import SIGNAL_LEVEL_MAX, SIM_SLOT_MAX
+
+
+class SimInputSerializer(serializers.Serializer):
+    msisdn = serializers.CharField(max_length=32)
+    slot = serializers.IntegerField(min_value=0, max_value=SIM_SLOT_MAX)
+    mcc_mnc = serializers.RegexField(r"^\d{3}-?\d{2,3}$", required=False, allow_blank=True, default="")
+
+
+class DeviceInputSerializer(serializers.Serializer):
+    fcm_token = serializers.CharField(max_length=512)
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    app_version = serializers.CharField(max_length=32)
+
+
+class DeviceRegisterInputSerializer(DeviceInputSerializer):
+    previous_token = serializers.CharField(max_length=512, required=False, default="")
+
+
+class LocationSerializer(serializers.Serializer):
+    lat = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, coerce_to_string=False)
+    lng = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-180, max_value=180, coerce_to_string=False
+    )
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    sims = SimInputSerializer(many=True, allow_empty=False)
+    device = DeviceInputSerializer()
+    province = serializers.ChoiceField(choices=Province.choices, required=False, default="")
+    location = LocationSerializer(required=False, allow_null=True, default=None)
+
+    def validate_sims(self, sims: list) -> list:
+        if len(sims) > settings.PROVIDER_MAX_SIMS:
+            raise serializers.ValidationError(f"At most {settings.PROVIDER_MAX_SIMS} SIMs.", code="sim_limit_reached")
+        return sims
+
+
+class SimCapsInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    hourly_cap = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
+    daily_cap = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
+
+
+class ProviderUpdateInputSerializer(serializers.Serializer):
+    availability = serializers.ChoiceField(choices=Availability.choices, required=False)
+    province = serializers.ChoiceField(choices=Province.choices, required=False, allow_blank=True)
+    location = LocationSerializer(required=False, allow_null=True)
+    sims = SimCapsInputSerializer(many=True, required=False, help_text="Own caps per SIM; null means the default.")
+
+
+class HeartbeatInputSerializer(serializers.Serializer):
+    battery = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True, default=None)
+    charging = serializers.BooleanField(required=False, allow_null=True, default=None)
+    network = serializers.ChoiceField(choices=NetworkType.choices, required=False, default="")
+    signal = serializers.IntegerField(
+        min_value=0, max_value=SIGNAL_LEVEL_MAX, required=False, allow_null=True, default=None
+    )
+    sims_ready = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=SIM_SLOT_MAX),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Slots whose SIM is in the phone and usable.",
+    )
+    app_version = serializers.CharField(max_length=32, required=False, default="")
+    device = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Device id.")
+
+
+class CapsOutputSerializer(serializers.Serializer):
+    hourly = serializers.IntegerField()
+    daily = serializers.IntegerField()
+    warming_up = serializers.BooleanField()
+
+
+class SentOutputSerializer(serializers.Serializer):
+    hour = serializers.IntegerField()
+    day = serializers.IntegerField()
+
+
+class SimOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    msisdn = serializers.CharField()
+    slot = serializers.IntegerField()
+    carrier = serializers.ChoiceField(choices=Carrier.choices)
+    carrier_mismatch = serializers.BooleanField()
+    verified = serializers.BooleanField()
+    ready = serializers.BooleanField()
+    hourly_cap = serializers.IntegerField(allow_null=True, help_text="Own cap; null means the default.")
+    daily_cap = serializers.IntegerField(allow_null=True)
+    caps = CapsOutputSerializer(help_text="The caps in force now (warm-up and maximum applied).")
+    sent = SentOutputSerializer(help_text="Messages given to this SIM this local hour and day.")
+
+
+class ProviderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ProviderStatus.choices)
+    availability = serializers.ChoiceField(choices=Availability.choices)
+    chosen_availability = serializers.ChoiceField(choices=Availability.choices)
+    province = serializers.CharField()
+    location = LocationSerializer(allow_null=True)
+    reputation = serializers.IntegerField()
+    jobs_in_flight = serializers.IntegerField()
+    heartbeat_interval = serializers.IntegerField()
+    sims = SimOutputSerializer(many=True)
+
+
+class DeviceOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    app_version = serializers.CharField()
+
+
+class HeartbeatOutputSerializer(serializers.Serializer):
+    next = serializers.IntegerField(help_text="Seconds until the next heartbeat.")
+    jobs = serializers.IntegerField(help_text="Jobs reserved for this phone and not yet reported.")
+    availability = serializers.ChoiceField(choices=Availability.choices)

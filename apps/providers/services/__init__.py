@@ -1,0 +1,63 @@
+"""The providers app's writes. Import from here: `from apps.providers.services import provider_match`."""
+
+from apps.providers.services.availability import (
+    HeartbeatReply,
+    provider_heartbeat,
+    providers_sweep_offline,
+    sims_resync_matchable,
+)
+from apps.providers.services.matching import (
+    Assignment,
+    capacity_release,
+    provider_match,
+    sticky_sender_remember,
+    sticky_senders_prune,
+)
+from apps.providers.services.registry import (
+    UNSET,
+    DeviceInput,
+    Location,
+    SimCaps,
+    SimInput,
+    device_register,
+    device_remove,
+    provider_approve,
+    provider_ban,
+    provider_record_delivery,
+    provider_register,
+    provider_set_reputation,
+    provider_suspend,
+    provider_update,
+    sim_add,
+    sim_mark_verified,
+    sim_remove,
+)
+
+__all__ = [
+    "UNSET",
+    "Assignment",
+    "DeviceInput",
+    "HeartbeatReply",
+    "Location",
+    "SimCaps",
+    "SimInput",
+    "capacity_release",
+    "device_register",
+    "device_remove",
+    "provider_approve",
+    "provider_ban",
+    "provider_heartbeat",
+    "provider_match",
+    "provider_record_delivery",
+    "provider_register",
+    "provider_set_reputation",
+    "provider_suspend",
+    "provider_update",
+    "providers_sweep_offline",
+    "sim_add",
+    "sim_mark_verified",
+    "sim_remove",
+    "sims_resync_matchable",
+    "sticky_sender_remember",
+    "sticky_senders_prune",
+]

@@ -1,0 +1,231 @@
+"""Per-SIM sending caps: what they are for a SIM now (warm-up included), and exact counters of use per window.
+
+Carriers block SIMs that send too much, so each SIM has an hourly and a daily cap. Windows are local hours and
+days (settings.TIME_ZONE, Asia/Phnom_Penh). Counters live in Redis when REDIS_URL is set (one key per SIM and
+window, expiring after the window; a Lua script checks both caps and increments both keys atomically), otherwise in
+the `SimCounter` table (one conditional UPDATE that increments only while both counts are under their caps). Both
+are exact under any number of concurrent reservations.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import cache
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import redis
+from django.conf import settings
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from apps.providers.models import Sim, SimCounter
+
+# Keys outlive their window a little, so a release just after the boundary still finds the key it refunds.
+KEY_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Caps:
+    hourly: int
+    daily: int
+    warming_up: bool
+    # When the warm-up caps give way to the normal ones (None once they have).
+    warmup_ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The local hour and day a moment falls in: keys (yyyymmddhh, yyyymmdd) and when each ends (aware, UTC)."""
+
+    hour_key: int
+    day_key: int
+    hour_ends_at: datetime
+    day_ends_at: datetime
+    moment: datetime
+
+
+@dataclass(frozen=True)
+class Usage:
+    hour: int
+    day: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reserved: bool
+    usage: Usage | None  # the counts after the attempt, when the backend has them at no cost
+
+
+def sim_caps(*, created_at: datetime, hourly_cap: int | None, daily_cap: int | None, now: datetime) -> Caps:
+    """A SIM's caps at `now`: its own (or the default), never above the maximum, lowered while it warms up."""
+    hourly = min(hourly_cap or settings.PROVIDER_SIM_HOURLY_CAP, settings.PROVIDER_SIM_HOURLY_CAP_MAX)
+    daily = min(daily_cap or settings.PROVIDER_SIM_DAILY_CAP, settings.PROVIDER_SIM_DAILY_CAP_MAX)
+    warmup_ends_at = created_at + timedelta(days=settings.PROVIDER_SIM_WARMUP_DAYS)
+    if now >= warmup_ends_at:
+        return Caps(hourly=hourly, daily=daily, warming_up=False)
+    return Caps(
+        hourly=min(hourly, settings.PROVIDER_SIM_WARMUP_HOURLY_CAP),
+        daily=min(daily, settings.PROVIDER_SIM_WARMUP_DAILY_CAP),
+        warming_up=True,
+        warmup_ends_at=warmup_ends_at,
+    )
+
+
+def caps_for_sim(sim: Sim, *, now: datetime | None = None) -> Caps:
+    return sim_caps(
+        created_at=sim.created_at, hourly_cap=sim.hourly_cap, daily_cap=sim.daily_cap, now=now or timezone.now()
+    )
+
+
+def cap_windows(moment: datetime) -> Windows:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    local = moment.astimezone(zone)
+    hour_start = local.replace(minute=0, second=0, microsecond=0)
+    next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=zone)
+    return Windows(
+        hour_key=int(local.strftime("%Y%m%d%H")),
+        day_key=int(local.strftime("%Y%m%d")),
+        hour_ends_at=(hour_start + timedelta(hours=1)).astimezone(ZoneInfo("UTC")),
+        day_ends_at=next_day.astimezone(ZoneInfo("UTC")),
+        moment=moment,
+    )
+
+
+def capped_until(*, caps: Caps, usage: Usage, windows: Windows) -> datetime | None:
+    """When a SIM with this usage gets room again, or None if it has room now."""
+    if usage.day >= caps.daily:
+        until = windows.day_ends_at
+    elif usage.hour >= caps.hourly:
+        until = windows.hour_ends_at
+    else:
+        return None
+    # The end of warm-up raises the caps: the SIM may have room again before the window ends.
+    return min(until, caps.warmup_ends_at) if caps.warmup_ends_at else until
+
+
+class CapCounter(Protocol):
+    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation: ...
+
+    def release(self, *, sim_id: int, windows: Windows) -> None: ...
+
+    def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]: ...
+
+
+class DatabaseCapCounter:
+    """Counters in `SimCounter` rows. `reserve` must run inside the caller's transaction (it does in matching)."""
+
+    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
+        hour, day = windows.hour_key, windows.day_key
+        # A count from an older window is a zero: the row is reset to 1 for the new window as it is incremented.
+        # On PostgreSQL a concurrent UPDATE waits for the row lock and then re-checks this WHERE on the new row.
+        updated = SimCounter.objects.filter(
+            Q(sim_id=sim_id),
+            ~Q(hour_key=hour) | Q(hour_count__lt=caps.hourly),
+            ~Q(day_key=day) | Q(day_count__lt=caps.daily),
+        ).update(
+            hour_count=Case(When(hour_key=hour, then=F("hour_count") + 1), default=Value(1)),
+            hour_key=hour,
+            day_count=Case(When(day_key=day, then=F("day_count") + 1), default=Value(1)),
+            day_key=day,
+        )
+        if updated:
+            # The counts are not read back: one round trip fewer on the hot path. The next refused reservation
+            # reports the SIM as capped instead.
+            return Reservation(reserved=True, usage=None)
+        if not SimCounter.objects.filter(sim_id=sim_id).exists():
+            SimCounter.objects.get_or_create(sim_id=sim_id)
+            return self.reserve(sim_id=sim_id, caps=caps, windows=windows)
+        return Reservation(reserved=False, usage=self.usage(sim_ids=[sim_id], windows=windows)[sim_id])
+
+    def release(self, *, sim_id: int, windows: Windows) -> None:
+        counters = SimCounter.objects.filter(sim_id=sim_id)
+        counters.filter(hour_key=windows.hour_key, hour_count__gt=0).update(hour_count=F("hour_count") - 1)
+        counters.filter(day_key=windows.day_key, day_count__gt=0).update(day_count=F("day_count") - 1)
+
+    def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
+        found = {
+            sim_id: Usage(
+                hour=hour_count if hour_key == windows.hour_key else 0,
+                day=day_count if day_key == windows.day_key else 0,
+            )
+            for sim_id, hour_key, hour_count, day_key, day_count in SimCounter.objects.filter(
+                sim_id__in=sim_ids
+            ).values_list("sim_id", "hour_key", "hour_count", "day_key", "day_count")
+        }
+        return {sim_id: found.get(sim_id, Usage(0, 0)) for sim_id in sim_ids}
+
+
+# Both caps are checked before either key is touched, so a refused reservation changes nothing.
+RESERVE_SCRIPT = """
+local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
+local day = tonumber(redis.call('GET', KEYS[2]) or '0')
+if hour >= tonumber(ARGV[1]) or day >= tonumber(ARGV[2]) then
+  return {0, hour, day}
+end
+hour = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+day = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return {1, hour, day}
+"""
+# Refund one unit; a key that has expired is left alone (DECR would recreate it without an expiry).
+RELEASE_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  local value = tonumber(redis.call('GET', key) or '0')
+  if value > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+class RedisCapCounter:
+    def __init__(self, url: str) -> None:
+        self.client = _redis(url)
+
+    @staticmethod
+    def keys(sim_id: int, windows: Windows) -> list[str]:
+        return [
+            f"peerpower:providers:cap:{sim_id}:h:{windows.hour_key}",
+            f"peerpower:providers:cap:{sim_id}:d:{windows.day_key}",
+        ]
+
+    @staticmethod
+    def seconds_left(ends_at: datetime, windows: Windows) -> int:
+        # Relative to the moment the windows were computed for (now, in production), plus a grace.
+        return int((ends_at - windows.moment).total_seconds()) + KEY_GRACE_SECONDS
+
+    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
+        reserved, hour, day = self.client.eval(
+            RESERVE_SCRIPT,
+            2,
+            *self.keys(sim_id, windows),
+            caps.hourly,
+            caps.daily,
+            self.seconds_left(windows.hour_ends_at, windows),
+            self.seconds_left(windows.day_ends_at, windows),
+        )
+        return Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
+
+    def release(self, *, sim_id: int, windows: Windows) -> None:
+        self.client.eval(RELEASE_SCRIPT, 2, *self.keys(sim_id, windows))
+
+    def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
+        if not sim_ids:
+            return {}
+        values = self.client.mget([key for sim_id in sim_ids for key in self.keys(sim_id, windows)])
+        return {
+            sim_id: Usage(hour=int(values[2 * index] or 0), day=int(values[2 * index + 1] or 0))
+            for index, sim_id in enumerate(sim_ids)
+        }
+
+
+def cap_counter() -> CapCounter:
+    """Redis counters when REDIS_URL is configured, the database otherwise."""
+    if settings.REDIS_URL:
+        return RedisCapCounter(settings.REDIS_URL)
+    return DatabaseCapCounter()

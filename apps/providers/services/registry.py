@@ -1,0 +1,406 @@
+"""Registering providers and their SIMs and devices, their own settings, and staff decisions about them."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.accounts.phone import normalize_phone
+from apps.audit.services import audit_record
+from apps.providers.carriers import carrier_from_mcc_mnc, carrier_from_phonenumbers
+from apps.providers.choices import Availability, AvailabilityReason, Carrier, ProviderStatus
+from apps.providers.errors import (
+    CapAboveMaximum,
+    ProviderAlreadyRegistered,
+    ProviderNotActive,
+    ProviderStatusConflict,
+    SimAlreadyRegistered,
+    SimDuplicate,
+    SimLimitReached,
+    SimNotFound,
+    SimSlotTaken,
+)
+from apps.providers.models import REPUTATION_MAX, REPUTATION_MIN, Device, Provider, Sim, SimCounter
+from apps.providers.services.availability import change_availability, sync_matchable
+
+
+@dataclass(frozen=True)
+class SimInput:
+    msisdn: str
+    slot: int
+    mcc_mnc: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceInput:
+    fcm_token: str
+    platform: str
+    app_version: str
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: Decimal
+    longitude: Decimal
+
+
+@dataclass(frozen=True)
+class SimCaps:
+    sim_id: int
+    hourly_cap: int | None
+    daily_cap: int | None
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "not given", as distinct from None ("clear it")
+
+
+@transaction.atomic
+def provider_register(
+    *,
+    user: Any,
+    sims: list[SimInput],
+    device: DeviceInput,
+    province: str = "",
+    location: Location | None = None,
+) -> Provider:
+    """Make `user` a provider with their SIMs and phone: active at once if PROVIDER_AUTO_ACTIVATE, else pending."""
+    if Provider.objects.filter(user=user).exists():
+        raise ProviderAlreadyRegistered()
+    _refuse_duplicates(sims)
+    auto = settings.PROVIDER_AUTO_ACTIVATE
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            provider = Provider.objects.create(
+                user=user,
+                status=ProviderStatus.ACTIVE if auto else ProviderStatus.PENDING,
+                approved_at=now if auto else None,
+                province=province,
+                latitude=location.latitude if location else None,
+                longitude=location.longitude if location else None,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise ProviderAlreadyRegistered() from None  # a concurrent registration by the same user won
+    audit_record(
+        actor=user,
+        action="provider.registered",
+        target=provider,
+        after={"status": provider.status, "province": province, "sims": len(sims)},
+    )
+    for sim in sims:
+        sim_add(provider=provider, actor=user, msisdn=sim.msisdn, slot=sim.slot, mcc_mnc=sim.mcc_mnc)
+    device_register(
+        provider=provider,
+        actor=user,
+        fcm_token=device.fcm_token,
+        platform=device.platform,
+        app_version=device.app_version,
+    )
+    return provider
+
+
+def _refuse_duplicates(sims: list[SimInput]) -> None:
+    numbers = [normalize_phone(sim.msisdn).e164 for sim in sims]
+    slots = [sim.slot for sim in sims]
+    if len(set(numbers)) != len(numbers) or len(set(slots)) != len(slots):
+        raise SimDuplicate(details={"msisdns": numbers, "slots": slots})
+
+
+@transaction.atomic
+def sim_add(*, provider: Provider, actor: Any, msisdn: str, slot: int, mcc_mnc: str = "") -> Sim:
+    """Register a SIM in the provider's phone. The number is normalised and must be a mobile number of an allowed
+    region; its carrier comes from the SIM's MCC-MNC when the app sends one (a disagreement with the number range
+    is flagged, not refused: numbers are ported), else from the number range."""
+    # Lock the provider so two concurrent adds cannot both pass the SIM limit or take the same slot.
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    _refuse_if_not_active(provider)
+    phone = normalize_phone(msisdn)
+    detected = carrier_from_phonenumbers(phone.carrier)
+    carrier, mismatch = detected, False
+    if mcc_mnc:
+        carrier = carrier_from_mcc_mnc(mcc_mnc)
+        mismatch = detected not in (Carrier.UNKNOWN, carrier)
+    own_active = Sim.objects.filter(provider=provider, active=True)
+    if Sim.objects.filter(msisdn=phone.e164, active=True).exists():
+        raise SimAlreadyRegistered(details={"msisdn": phone.e164})
+    if own_active.filter(slot=slot).exists():
+        raise SimSlotTaken(details={"slot": slot})
+    if own_active.count() >= settings.PROVIDER_MAX_SIMS:
+        raise SimLimitReached(details={"max_sims": settings.PROVIDER_MAX_SIMS})
+    try:
+        with transaction.atomic():
+            sim = Sim.objects.create(
+                provider=provider,
+                msisdn=phone.e164,
+                slot=slot,
+                carrier=carrier,
+                carrier_detected=detected,
+                mcc_mnc="".join(ch for ch in mcc_mnc if ch.isdigit()),
+                carrier_mismatch=mismatch,
+            )
+    except IntegrityError:
+        # Another provider registered the same number at the same moment (the partial unique index decided).
+        raise SimAlreadyRegistered(details={"msisdn": phone.e164}) from None
+    SimCounter.objects.create(sim=sim)
+    sync_matchable(provider)
+    audit_record(
+        actor=actor,
+        action="provider.sim_added",
+        target=sim,
+        after={"msisdn": sim.msisdn, "slot": slot, "carrier": carrier, "carrier_mismatch": mismatch},
+    )
+    return sim
+
+
+@transaction.atomic
+def sim_remove(*, sim: Sim, actor: Any) -> None:
+    """Take a SIM out of service; its row stays (inactive) so past jobs still name it, and its number is free."""
+    sim = Sim.objects.select_for_update().get(pk=sim.pk)
+    if not sim.active:
+        raise SimNotFound()
+    Sim.objects.filter(pk=sim.pk).update(active=False, matchable=False, removed_at=timezone.now())
+    audit_record(actor=actor, action="provider.sim_removed", target=sim, before={"msisdn": sim.msisdn})
+
+
+@transaction.atomic
+def sim_mark_verified(*, sim: Sim, actor: Any) -> Sim:
+    """Record that ownership of the SIM was proven. The OTP-to-this-SIM flow (identity issue) calls this."""
+    sim = Sim.objects.select_for_update().get(pk=sim.pk)
+    if not sim.active:
+        raise SimNotFound()
+    if sim.verified_at is None:
+        sim.verified_at = timezone.now()
+        sim.save(update_fields=["verified_at"])
+        audit_record(actor=actor, action="provider.sim_verified", target=sim, after={"msisdn": sim.msisdn})
+    return sim
+
+
+@transaction.atomic
+def device_register(
+    *,
+    provider: Provider,
+    actor: Any,
+    fcm_token: str,
+    platform: str,
+    app_version: str,
+    previous_token: str = "",
+) -> Device:
+    """Register the phone's FCM token, or a rotated one (FCM replaces tokens; `previous_token` names the old one).
+
+    A token already known under another provider moves to this one: a token identifies an app install, and the
+    install is now signed in as this provider. Tokens never appear in the audit log.
+    """
+    existing = Device.objects.select_for_update().filter(fcm_token=fcm_token).first()
+    if existing is None and previous_token:
+        existing = Device.objects.select_for_update().filter(fcm_token=previous_token, provider=provider).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                device = Device.objects.create(
+                    provider=provider, fcm_token=fcm_token, platform=platform, app_version=app_version
+                )
+        except IntegrityError:
+            # The same token registered concurrently; the winner's row is the device.
+            existing = Device.objects.select_for_update().get(fcm_token=fcm_token)
+        else:
+            audit_record(actor=actor, action="provider.device_added", target=device, after=_meta(platform, app_version))
+            return device
+    return _device_update(existing, provider=provider, actor=actor, fcm_token=fcm_token, **_meta(platform, app_version))
+
+
+def _meta(platform: str, app_version: str) -> dict[str, str]:
+    return {"platform": platform, "app_version": app_version}
+
+
+def _device_update(
+    device: Device, *, provider: Provider, actor: Any, fcm_token: str, platform: str, app_version: str
+) -> Device:
+    before = {"provider": device.provider_id, **_meta(device.platform, device.app_version)}
+    rotated = device.fcm_token != fcm_token
+    device.provider, device.fcm_token, device.platform, device.app_version = provider, fcm_token, platform, app_version
+    device.save()  # also bumps updated_at: the device registered last takes heartbeats without a device id
+    after = {"provider": provider.pk, **_meta(platform, app_version)}
+    if rotated or before != after:
+        action = "provider.device_token_rotated" if rotated else "provider.device_updated"
+        audit_record(actor=actor, action=action, target=device, before=before, after=after)
+    return device
+
+
+@transaction.atomic
+def device_remove(*, device: Device, actor: Any = None, system_actor: str = "system") -> None:
+    """Forget a device (the push channel calls this when FCM says its token is dead)."""
+    audit_record(
+        actor=actor,
+        action="provider.device_removed",
+        target=device,
+        before={"provider": device.provider_id},
+        system_actor=system_actor,
+    )
+    Device.objects.filter(pk=device.pk).delete()
+
+
+@transaction.atomic
+def provider_update(
+    *,
+    provider: Provider,
+    actor: Any,
+    availability: str = UNSET,
+    province: str = UNSET,
+    location: Location | None = UNSET,
+    sim_caps: list[SimCaps] = (),
+) -> Provider:
+    """The provider's own changes: availability (online / busy / offline), province, location, SIM caps.
+
+    Suspended and banned providers may only go offline. Going online counts as a sign of life from the phone.
+    Caps must be within PROVIDER_SIM_*_CAP_MAX; None returns a SIM to the network default.
+    """
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    now = timezone.now()
+    before = _profile(provider)
+    if availability is not UNSET and availability != provider.chosen_availability:
+        if availability != Availability.OFFLINE:
+            _refuse_if_not_active(provider)
+            provider.last_heartbeat_at = now
+        provider.chosen_availability = availability
+        change_availability(provider, availability, reason=AvailabilityReason.PROVIDER, now=now)
+    if province is not UNSET:
+        provider.province = province
+    if location is not UNSET:
+        provider.latitude = location.latitude if location else None
+        provider.longitude = location.longitude if location else None
+    provider.save()
+    changed_caps = [_set_caps(provider, caps) for caps in sim_caps]
+    sync_matchable(provider)
+    after = _profile(provider)
+    if before != after or changed_caps:
+        audit_record(
+            actor=actor,
+            action="provider.updated",
+            target=provider,
+            before=before,
+            after={**after, **({"sim_caps": changed_caps} if changed_caps else {})},
+        )
+    return provider
+
+
+def _profile(provider: Provider) -> dict[str, Any]:
+    location = None
+    if provider.latitude is not None:
+        location = [str(provider.latitude), str(provider.longitude)]
+    return {"availability": provider.chosen_availability, "province": provider.province, "location": location}
+
+
+def _set_caps(provider: Provider, caps: SimCaps) -> dict[str, Any]:
+    sim = Sim.objects.filter(pk=caps.sim_id, provider=provider, active=True).first()
+    if sim is None:
+        raise SimNotFound(details={"sim": caps.sim_id})
+    too_high = {}
+    if caps.hourly_cap is not None and caps.hourly_cap > settings.PROVIDER_SIM_HOURLY_CAP_MAX:
+        too_high["hourly_cap"] = settings.PROVIDER_SIM_HOURLY_CAP_MAX
+    if caps.daily_cap is not None and caps.daily_cap > settings.PROVIDER_SIM_DAILY_CAP_MAX:
+        too_high["daily_cap"] = settings.PROVIDER_SIM_DAILY_CAP_MAX
+    if too_high:
+        raise CapAboveMaximum(details={"sim": sim.pk, "maximum": too_high})
+    # A raised cap may give a capped SIM room again; the counters decide at the next reservation.
+    Sim.objects.filter(pk=sim.pk).update(hourly_cap=caps.hourly_cap, daily_cap=caps.daily_cap, capped_until=None)
+    return {"sim": sim.pk, "hourly_cap": caps.hourly_cap, "daily_cap": caps.daily_cap}
+
+
+def _refuse_if_not_active(provider: Provider) -> None:
+    if provider.status in (ProviderStatus.SUSPENDED, ProviderStatus.BANNED):
+        raise ProviderNotActive(details={"status": provider.status})
+
+
+# Staff decisions: the statuses each may start from, where it leads, and its audit action.
+STATUS_MOVES = {
+    "approve": ({ProviderStatus.PENDING, ProviderStatus.SUSPENDED}, ProviderStatus.ACTIVE, "provider.approved"),
+    "suspend": ({ProviderStatus.PENDING, ProviderStatus.ACTIVE}, ProviderStatus.SUSPENDED, "provider.suspended"),
+    "ban": (
+        {ProviderStatus.PENDING, ProviderStatus.ACTIVE, ProviderStatus.SUSPENDED},
+        ProviderStatus.BANNED,
+        "provider.banned",
+    ),
+}
+
+
+def provider_approve(*, provider: Provider, actor: Any, reason: str = "") -> Provider:
+    """Staff: let a pending provider work, or reinstate a suspended one."""
+    return _provider_move(provider=provider, actor=actor, move="approve", reason=reason)
+
+
+def provider_suspend(*, provider: Provider, actor: Any, reason: str = "") -> Provider:
+    """Staff: stop giving the provider work until reinstated; they are taken offline."""
+    return _provider_move(provider=provider, actor=actor, move="suspend", reason=reason)
+
+
+def provider_ban(*, provider: Provider, actor: Any, reason: str = "") -> Provider:
+    """Staff: end the provider's work for good (there is no action that lifts a ban)."""
+    return _provider_move(provider=provider, actor=actor, move="ban", reason=reason)
+
+
+@transaction.atomic
+def _provider_move(*, provider: Provider, actor: Any, move: str, reason: str) -> Provider:
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    allowed_from, target, action = STATUS_MOVES[move]
+    if provider.status not in allowed_from:
+        raise ProviderStatusConflict(details={"status": provider.status, "action": move})
+    now = timezone.now()
+    before = {"status": provider.status}
+    provider.status = target
+    if target == ProviderStatus.ACTIVE and provider.approved_at is None:
+        provider.approved_at = now
+    if target != ProviderStatus.ACTIVE:
+        provider.chosen_availability = Availability.OFFLINE
+        change_availability(provider, Availability.OFFLINE, reason=AvailabilityReason.STAFF, now=now)
+    provider.save()
+    sync_matchable(provider)
+    audit_record(
+        actor=actor,
+        action=action,
+        target=provider,
+        before=before,
+        after={"status": target, **({"reason": reason} if reason else {})},
+    )
+    return provider
+
+
+@transaction.atomic
+def provider_set_reputation(
+    *, provider: Provider, reputation: int, actor: Any = None, system_actor: str = "system"
+) -> Provider:
+    """Set the provider's reputation (the delivery app's scoring calls this); matching needs the minimum."""
+    reputation = max(REPUTATION_MIN, min(REPUTATION_MAX, reputation))
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    before = {"reputation": provider.reputation}
+    if provider.reputation != reputation:
+        provider.reputation = reputation
+        provider.save(update_fields=["reputation", "updated_at"])
+        sync_matchable(provider)
+        audit_record(
+            actor=actor,
+            action="provider.reputation_set",
+            target=provider,
+            before=before,
+            after={"reputation": reputation},
+            system_actor=system_actor,
+        )
+    return provider
+
+
+def provider_record_delivery(*, provider_id: int, delivered: bool) -> None:
+    """Count a job's outcome toward the provider's success rate (the delivery app calls this once per job).
+
+    Not audited: it is a tally of outcomes that are themselves recorded by the delivery app.
+    """
+    field = "jobs_delivered" if delivered else "jobs_failed"
+    Provider.objects.filter(pk=provider_id).update(**{field: F(field) + 1})

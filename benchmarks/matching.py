@@ -1,0 +1,248 @@
+"""Benchmark of provider matching on PostgreSQL: 1k, 10k and 100k providers.
+
+For each size it loads providers (cumulatively) into a database of its own, then times `provider_match` (the whole
+service: hot query, weighted pick, reservation, commit) and the hot query alone, prints p50 / p99, and prints
+`EXPLAIN (ANALYZE, BUFFERS)` of the hot query. It also times a saturated network, where every online provider is at
+its in-flight limit and each match answers "no capacity".
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_providers_bench .venv/bin/python benchmarks/matching.py
+    (add REDIS_URL=redis://127.0.0.1:6379/3 to count caps in Redis; --sizes 1000 10000 --matches 500 for less)
+
+The database name must end in `_bench`: the script creates it if needed and empties its providers tables. This is
+a measurement, not a test: nothing here fails on a slow machine.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerpower.settings.development")
+os.environ["DEBUG"] = "false"  # no query log kept in memory
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+# Market shares of Cambodian mobile subscribers (roughly): who providers are, and who recipients are.
+CARRIER_SHARES = {"smart": 0.45, "metfone": 0.30, "cellcard": 0.22, "seatel": 0.03}
+BATCH = 5000
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    name = urlparse(url).path.lstrip("/")
+    if not name.endswith("_bench"):
+        sys.exit(f"refusing to use database {name!r}: its name must end in _bench (this script empties tables)")
+    maintenance = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def load(start: int, end: int, rng: random.Random) -> None:
+    """Providers start..end-1, each with one SIM (30% with a second on another carrier) and a phone."""
+    from django.utils import timezone
+
+    from apps.accounts.models import User
+    from apps.providers.models import Device, Provider, Sim, SimCounter
+
+    carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
+    now = timezone.now()
+    for batch_start in range(start, end, BATCH):
+        numbers = range(batch_start, min(end, batch_start + BATCH))
+        users = User.objects.bulk_create(
+            [User(phone=f"+85560{n:07d}", password="!", display_name=f"bench {n}") for n in numbers]  # noqa: S106
+        )
+        providers = []
+        for user in users:
+            roll = rng.random()
+            status = "active" if roll < 0.9 else ("pending" if roll < 0.95 else "suspended")
+            roll = rng.random()
+            availability = "online" if roll < 0.6 else ("busy" if roll < 0.7 else "offline")
+            providers.append(
+                Provider(
+                    user=user,
+                    status=status,
+                    availability=availability,
+                    chosen_availability=availability,
+                    reputation=rng.randint(200, 900),
+                    jobs_delivered=rng.randint(0, 500),
+                    jobs_failed=rng.randint(0, 40),
+                    last_heartbeat_at=now - timedelta(seconds=rng.uniform(0, 60)),
+                )
+            )
+        Provider.objects.bulk_create(providers)
+        sims = []
+        for provider in providers:
+            first = rng.choices(carriers, weights)[0]
+            owned = [first]
+            if rng.random() < 0.3:
+                owned.append(rng.choice([carrier for carrier in carriers if carrier != first]))
+            for slot, carrier in enumerate(owned):
+                sims.append(
+                    Sim(
+                        provider=provider,
+                        msisdn=f"+8557{slot}{provider.user.phone[-8:]}",
+                        slot=slot,
+                        carrier=carrier,
+                        carrier_detected=carrier,
+                        next_turn_at=now + timedelta(seconds=rng.uniform(-600, 600)),
+                        created_at=now - timedelta(days=rng.uniform(8, 400)),
+                    )
+                )
+        Sim.objects.bulk_create(sims)
+        SimCounter.objects.bulk_create([SimCounter(sim=sim) for sim in sims])
+        Device.objects.bulk_create(
+            [
+                Device(provider=provider, fcm_token=f"bench-token-{provider.pk}", app_version="1.0")
+                for provider in providers
+            ]
+        )
+
+
+def refresh_heartbeats() -> None:
+    """Phones that are up have all been heard from within the last interval, as the app would ensure."""
+    from django.db import connection
+
+    from apps.providers.services import sims_resync_matchable
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE providers_provider SET last_heartbeat_at = now() - random() * interval '60 seconds', "
+            "jobs_in_flight = 0 WHERE availability <> 'offline'"
+        )
+        cursor.execute("UPDATE providers_sim SET capped_until = NULL WHERE capped_until IS NOT NULL")
+    sims_resync_matchable()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE providers_provider; ANALYZE providers_sim;")
+
+
+def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], int]:
+    from django.utils import timezone
+
+    from apps.providers.selectors import sims_for_matching
+    from apps.providers.services import capacity_release, provider_match
+
+    carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
+    match_ms, query_ms, misses = [], [], 0
+    for _ in range(count):
+        carrier = rng.choices(carriers, weights)[0]
+        started = time.perf_counter()
+        list(sims_for_matching(carrier=carrier, now=timezone.now())[:8])
+        query_ms.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        assignment = provider_match(recipient_carrier=carrier)
+        match_ms.append((time.perf_counter() - started) * 1000)
+        if assignment is None:
+            misses += 1
+        else:
+            capacity_release(
+                provider_id=assignment.provider_id,
+                sim_id=assignment.sim_id,
+                reserved_at=assignment.reserved_at,
+                sms_sent=True,
+            )
+    return match_ms, query_ms, misses
+
+
+def explain(carrier: str) -> str:
+    from django.utils import timezone
+
+    from apps.providers.selectors import sims_for_matching
+
+    return sims_for_matching(carrier=carrier, now=timezone.now())[:8].explain(analyze=True, buffers=True)
+
+
+def time_saturated(carrier: str, repeats: int = 20) -> list[float]:
+    """Every provider is at its in-flight limit, as at the busiest moment: each match finds nothing."""
+    from django.conf import settings
+    from django.db import connection
+
+    from apps.providers.services import provider_match, sims_resync_matchable
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE providers_provider SET jobs_in_flight = %s WHERE availability = 'online'",
+            [settings.PROVIDER_MAX_JOBS_IN_FLIGHT],
+        )
+    sims_resync_matchable()  # what reservations would have done one by one
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        assert provider_match(recipient_carrier=carrier, allow_cross_carrier=False) is None
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--matches", type=int, default=2_000, help="timed matches per size")
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("set DATABASE_URL to a PostgreSQL database whose name ends in _bench")
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from apps.providers.models import Sim
+    from apps.providers.services import sims_resync_matchable
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE providers_stickysender, providers_availabilitychange, providers_simcounter, providers_device, "
+            "providers_sim, providers_provider, audit_auditlog RESTART IDENTITY CASCADE"
+        )
+        cursor.execute("DELETE FROM accounts_user WHERE phone LIKE '+85560%%'")
+    rng = random.Random(args.seed)
+    counters = "redis" if settings.REDIS_URL else "database"
+    print(f"PostgreSQL {connection.pg_version // 10000}, cap counters in {counters}, {args.matches} matches per size")
+    print(
+        f"{'providers':>10} {'sims':>8} {'match p50':>10} {'match p99':>10} {'query p50':>10} {'query p99':>10}"
+        f" {'no match':>9} {'full p50':>9} {'full p99':>9}"
+    )
+    loaded, plans = 0, {}
+    for size in sorted(args.sizes):
+        load(loaded, size, rng)
+        loaded = size
+        sims_resync_matchable()
+        refresh_heartbeats()
+        time_matches(200, rng)  # warm caches and the connection pool
+        refresh_heartbeats()
+        match_ms, query_ms, misses = time_matches(args.matches, rng)
+        plans[size] = explain("smart")
+        saturated = time_saturated("smart")
+        refresh_heartbeats()
+        sims = Sim.objects.count()
+        print(
+            f"{size:>10} {sims:>8} {statistics.median(match_ms):>8.2f}ms {percentile(match_ms, 0.99):>8.2f}ms"
+            f" {statistics.median(query_ms):>8.2f}ms {percentile(query_ms, 0.99):>8.2f}ms {misses:>9}"
+            f" {statistics.median(saturated):>7.1f}ms {percentile(saturated, 0.99):>7.1f}ms",
+            flush=True,
+        )
+    for size, plan in plans.items():
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the hot query for Smart at {size} providers:\n{plan}")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ api_patterns: list = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.providers.urls")),
+    path("", include("apps.messaging.api.urls")),
 ]
 # Apps add their API routes to api_patterns above this line; anything else under /api/ is a JSON 404.
 api_fallback = [re_path(r"^.*$", core_views.not_found, name="api-not-found")]

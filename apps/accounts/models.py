@@ -161,6 +161,13 @@ class ClientOrganization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     is_blocked = models.BooleanField(default=False)
     blocked_reason = models.CharField(max_length=200, blank=True)
+    # PeerPower itself, as the sender of its own messages (OTP codes); there is at most one.
+    is_system = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["is_system"], condition=models.Q(is_system=True), name="client_one_system")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -14,9 +14,18 @@ from django.urls import URLPattern, path
 from apps.accounts.phone import normalize_phone
 from apps.core.errors import DomainError, ValidationFailed
 from apps.messaging import services
-from apps.messaging.choices import OptOutSource
+from apps.messaging.choices import MessageStatus, OptOutSource
 from apps.messaging.filtering.runtime import check_content, compiled_filter
-from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, OptOut
+from apps.messaging.models import (
+    BlockedRecipient,
+    DeadLetter,
+    DomainRule,
+    FilterTerm,
+    HeldMessage,
+    Job,
+    Message,
+    OptOut,
+)
 from apps.messaging.validation import validate_body
 
 
@@ -188,3 +197,136 @@ class BlockedRecipientAdmin(PhoneListAdmin):
 
     def remove(self, request: HttpRequest, phone: str) -> None:
         services.blocked_recipient_remove(phone=phone, actor=request.user)
+
+
+class JobInline(admin.TabularInline):
+    model = Job
+    extra = 0
+    can_delete = False
+    fields = (
+        "attempt",
+        "status",
+        "provider",
+        "sim",
+        "cross_carrier",
+        "offered_at",
+        "deadline",
+        "sent_at",
+        "end_reason",
+    )
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MessageAdminBase(admin.ModelAdmin):
+    """Messages for staff: fast on millions of rows (no full counts, related rows joined, indexed searches)."""
+
+    list_display = (
+        "id",
+        "organization",
+        "to",
+        "carrier",
+        "status",
+        "status_reason",
+        "priority",
+        "segments",
+        "created_at",
+    )
+    list_filter = ("status", "priority", "carrier", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=id", "=reference", "=to")
+    list_select_related = ("organization",)
+    show_full_result_count = False
+    date_hierarchy = None
+    ordering = ("-created_at",)
+    inlines = [JobInline]
+    readonly_fields = [field.name for field in Message._meta.fields]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        # Staff paste numbers as people write them; look them up by their E.164 form.
+        try:
+            search_term = normalize_phone(search_term, require_mobile=False, allowed_regions=[]).e164
+        except ValidationFailed:
+            pass
+        if not search_term.lstrip("+").isdigit():
+            return queryset.filter(reference=search_term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(MessageAdminBase):
+    actions = ("requeue",)
+
+    @admin.action(description="Requeue the selected failed or expired messages", permissions=["change"])
+    def requeue(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _requeue(self, request, queryset)
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(MessageAdminBase):
+    actions = ("requeue",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(status__in=[MessageStatus.FAILED, MessageStatus.EXPIRED])
+
+    @admin.action(description="Requeue the selected messages", permissions=["change"])
+    def requeue(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _requeue(self, request, queryset)
+
+
+def _requeue(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    done = 0
+    for message in queryset.filter(status__in=[MessageStatus.FAILED, MessageStatus.EXPIRED]):
+        services.message_requeue(message=message, actor=request.user)
+        done += 1
+    model_admin.message_user(request, f"{done} message(s) requeued.")
+
+
+@admin.register(HeldMessage)
+class HeldMessageAdmin(MessageAdminBase):
+    list_display = ("id", "organization", "to", "filter_score", "reasons", "created_at", "expires_at")
+    actions = ("approve", "reject")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(status=MessageStatus.HELD)
+
+    @admin.display(description="reasons")
+    def reasons(self, message: Message) -> str:
+        return ", ".join(reason.get("code", "") for reason in message.filter_reasons)
+
+    @admin.action(description="Approve: send the selected messages", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for message in queryset:
+            services.message_moderate(message=message, approve=True, actor=request.user)
+        self.message_user(request, "Approved.")
+
+    @admin.action(description="Reject the selected messages", permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for message in queryset:
+            services.message_moderate(message=message, approve=False, actor=request.user)
+        self.message_user(request, "Rejected.", level=messages.WARNING)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "message", "provider", "status", "attempt", "cross_carrier", "offered_at", "deadline")
+    list_filter = ("status", "cross_carrier")
+    search_fields = ("=id", "=message__id")
+    list_select_related = ("message", "provider")
+    show_full_result_count = False
+    readonly_fields = [field.name for field in Job._meta.fields if field.name != "trace_token"]
+    exclude = ("trace_token",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,5 +1,7 @@
 from django.db import models
 
+from apps.providers.choices import MatchPriority
+
 
 class Encoding(models.TextChoices):
     """How an SMS body goes over the air; it decides how many characters fit in a segment."""
@@ -53,3 +55,37 @@ class RecipientBlockReason(models.TextChoices):
 
     OPTED_OUT = "recipient_opted_out", "The recipient opted out"
     BLOCKED = "recipient_blocked", "The recipient is blocked"
+
+
+class MessageStatus(models.TextChoices):
+    """Where a message is. `apps.messaging.state` holds the one table of legal moves between these."""
+
+    HELD = "held", "Held for review"
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned to a provider"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+# A message's priority is what matching weighs (low never falls back cross-carrier); each priority also has its
+# own Celery queue, so high-priority work never waits behind bulk.
+Priority = MatchPriority
+
+
+class JobStatus(models.TextChoices):
+    """A lease of one message to one provider's SIM. Offered, accepted and sent are live: at most one per message."""
+
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted by the phone"
+    SENT = "sent", "Sent by the phone"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Lease expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+LIVE_JOB_STATUSES = (JobStatus.OFFERED, JobStatus.ACCEPTED, JobStatus.SENT)

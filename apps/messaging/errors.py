@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Unprocessable, ValidationFailed
+from apps.core.errors import Conflict, PermissionDenied, RateLimited, Unprocessable, ValidationFailed
 
 
 class BodyEmpty(ValidationFailed):
@@ -33,3 +33,43 @@ class RecipientOptedOut(Unprocessable):
 class RecipientBlocked(Unprocessable):
     code = "recipient_blocked"
     default_message = _("Messages to this recipient are blocked.")
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    default_message = _("The message cannot move to that status from where it is.")
+
+
+class MessageNotCancellable(Conflict):
+    code = "message_not_cancellable"
+    default_message = _("The message can no longer be cancelled: it has been sent or has finished.")
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    default_message = _("This Idempotency-Key was already used with a different request.")
+
+
+class IdempotencyKeyInvalid(ValidationFailed):
+    code = "idempotency_key_invalid"
+    default_message = _("The Idempotency-Key header must be 1 to 255 printable characters.")
+
+
+class ContentRejected(Unprocessable):
+    code = "content_rejected"
+    default_message = _("The message was refused by the content filter.")
+
+
+class ClientBlocked(PermissionDenied):
+    code = "client_blocked"
+    default_message = _("This client account is blocked from sending messages.")
+
+
+class ScheduleInvalid(ValidationFailed):
+    code = "schedule_invalid"
+    default_message = _("scheduled_at must be in the future and before the message's validity ends.")
+
+
+class DailyQuotaExceeded(RateLimited):
+    code = "daily_quota_exceeded"
+    default_message = _("This API key has reached its daily message limit.")

@@ -7,8 +7,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.messaging.choices import DomainRuleKind, OptOutSource, TermCategory, TermLanguage
+from apps.messaging.choices import (
+    LIVE_JOB_STATUSES,
+    DomainRuleKind,
+    Encoding,
+    JobStatus,
+    MessageStatus,
+    OptOutSource,
+    Priority,
+    TermCategory,
+    TermLanguage,
+)
 from apps.messaging.filtering.text import KHMER_RUN, normalize
+from apps.providers.choices import Carrier
 
 WEIGHT_MAX = 1000
 _HAS_KHMER = re.compile(rf"[{KHMER_RUN}]")
@@ -167,3 +178,143 @@ class BlockedRecipient(PhoneListEntry):
             models.CheckConstraint(condition=~Q(reason=""), name="messaging_blocked_recipient_reason_given"),
         ]
         indexes = [models.Index(fields=["-created_at", "-id"], name="messaging_blocked_created_idx")]
+
+
+class Message(models.Model):
+    """One SMS a client asked us to deliver. This row is the truth: queues only signal that it needs work, and a
+    reconciler re-enqueues any message whose work was lost. Status changes only through `apps.messaging.state`.
+    """
+
+    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages")
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to = models.CharField("recipient", max_length=16, help_text="E.164")
+    carrier = models.CharField(max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN)
+    body = models.TextField()
+    encoding = models.CharField(max_length=4, choices=Encoding.choices)
+    segments = models.PositiveSmallIntegerField()
+    priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.NORMAL)
+    reference = models.CharField(max_length=100, blank=True, help_text="The client's own reference.")
+    callback_url = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    status_reason = models.CharField(max_length=64, blank=True)
+    filter_score = models.PositiveIntegerField(default=0)
+    filter_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="End of validity: not delivered by then, the message expires.")
+    # When the dispatcher should look at this message next. A queued message whose time has long passed has lost
+    # its task (broker message lost, worker crashed): the reconciler enqueues it again.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    dispatch_tries = models.PositiveIntegerField(default=0, help_text="Matching rounds that found no capacity.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Leases given to providers.")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="message_client_created_idx"),
+            models.Index(fields=["organization", "reference"], name="message_client_reference_idx"),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="message_queued_due_idx",
+            ),
+            models.Index(fields=["status", "-created_at"], name="message_status_created_idx"),
+            models.Index(fields=["to"], name="message_recipient_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(segments__gte=1), name="message_segments_positive"),
+            models.CheckConstraint(condition=Q(to__startswith="+"), name="message_to_is_e164"),
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} to {self.to} ({self.status})"
+
+
+class Job(models.Model):
+    """A lease: one message offered to one provider's SIM until `deadline`. The database allows at most one live
+    lease per message; an expired lease is re-matched to a different provider.
+
+    `trace_token` is the random secret that binds the phone's reports to this lease.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="jobs")
+    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="jobs")
+    sim = models.ForeignKey("providers.Sim", on_delete=models.PROTECT, related_name="jobs")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.OFFERED)
+    trace_token = models.CharField(max_length=64, unique=True)
+    attempt = models.PositiveSmallIntegerField(help_text="1 for the message's first lease, 2 for the next...")
+    cross_carrier = models.BooleanField(default=False)
+    sticky = models.BooleanField(default=False)
+    offered_at = models.DateTimeField(default=timezone.now)
+    reserved_at = models.DateTimeField(help_text="When the SIM's capacity was reserved (to release it exactly).")
+    deadline = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message"],
+                condition=Q(status__in=["offered", "accepted", "sent"]),
+                name="job_one_live_lease_per_message",
+            ),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["deadline"],
+                condition=Q(status__in=["offered", "accepted", "sent"]),
+                name="job_live_deadline_idx",
+            ),
+            models.Index(fields=["provider", "status"], name="job_provider_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.status}) for message {self.message_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_JOB_STATUSES
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a client's request with an `Idempotency-Key`, replayed for retries of the same
+    request and refused (409) for a different one. Kept at least MESSAGE_IDEMPOTENCY_HOURS."""
+
+    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique_per_client"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class HeldMessage(Message):
+    """The moderation queue: messages the content filter held for staff review (admin view only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "held message (moderation queue)"
+
+
+class DeadLetter(Message):
+    """Messages that failed or expired, with the reason; staff can requeue them (admin view only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead letter"

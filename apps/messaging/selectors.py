@@ -1,33 +1,47 @@
 """Reads of messaging data for the send path and the admin."""
 
-from django.db.models import CharField, Value
+from collections.abc import Iterable
+from datetime import datetime
 
+from django.db.models import CharField, QuerySet, Value
+
+from apps.accounts.models import ClientOrganization
+from apps.core.errors import NotFound
 from apps.messaging.choices import RecipientBlockReason
 from apps.messaging.filtering.engine import DomainSpec, TermSpec
-from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, OptOut
+from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Message, OptOut
 
 
 def recipient_block_reason(phone: str) -> str | None:
-    """Why `phone` (E.164) may not be messaged: `recipient_opted_out`, `recipient_blocked`, or None.
+    """Why `phone` (E.164) may not be messaged: `recipient_opted_out`, `recipient_blocked`, or None."""
+    return recipient_block_reasons([phone]).get(phone)
 
-    One query over both lists. An opt-out wins over a block: it is the person's own request, and the code a
-    client can act on (stop sending to them).
+
+def recipient_block_reasons(phones: Iterable[str]) -> dict[str, str]:
+    """For each of `phones` (E.164) that may not be messaged, why: one query over both lists, however many phones
+    (a bulk send checks its thousand recipients at once).
+
+    An opt-out wins over a block: it is the person's own request, and the code a client can act on (stop sending
+    to them).
     """
+    phones = list(set(phones))
+    if not phones:
+        return {}
     opted_out = (
-        OptOut.objects.filter(phone=phone)
+        OptOut.objects.filter(phone__in=phones)
         .order_by()
-        .values_list(Value(RecipientBlockReason.OPTED_OUT.value, output_field=CharField()))
+        .values_list("phone", Value(RecipientBlockReason.OPTED_OUT.value, output_field=CharField()))
     )
     blocked = (
-        BlockedRecipient.objects.filter(phone=phone)
+        BlockedRecipient.objects.filter(phone__in=phones)
         .order_by()
-        .values_list(Value(RecipientBlockReason.BLOCKED.value, output_field=CharField()))
+        .values_list("phone", Value(RecipientBlockReason.BLOCKED.value, output_field=CharField()))
     )
-    reasons = {reason for (reason,) in opted_out.union(blocked, all=True)}
-    for reason in (RecipientBlockReason.OPTED_OUT, RecipientBlockReason.BLOCKED):
-        if reason.value in reasons:
-            return reason.value
-    return None
+    reasons: dict[str, str] = {}
+    for phone, reason in opted_out.union(blocked, all=True):
+        if reasons.get(phone) != RecipientBlockReason.OPTED_OUT:
+            reasons[phone] = reason
+    return reasons
 
 
 def filter_terms_active() -> list[TermSpec]:
@@ -41,3 +55,32 @@ def filter_terms_active() -> list[TermSpec]:
 def domain_rules_active() -> list[DomainSpec]:
     rows = DomainRule.objects.filter(active=True).values_list("domain", "kind", "weight", "brand")
     return [DomainSpec(domain=domain, kind=kind, weight=weight, brand=brand) for domain, kind, weight, brand in rows]
+
+
+def messages_of_client(
+    *,
+    organization: ClientOrganization,
+    status: str | None = None,
+    reference: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Message]:
+    """A client's own messages, newest first (indexed on client and creation time)."""
+    queryset = Message.objects.filter(organization=organization)
+    if status:
+        queryset = queryset.filter(status=status)
+    if reference:
+        queryset = queryset.filter(reference=reference)
+    if created_after:
+        queryset = queryset.filter(created_at__gte=created_after)
+    if created_before:
+        queryset = queryset.filter(created_at__lt=created_before)
+    return queryset
+
+
+def message_of_client(*, organization: ClientOrganization, message_id: int) -> Message:
+    """One of the client's messages; another client's looks like it does not exist (404)."""
+    message = Message.objects.filter(organization=organization, pk=message_id).first()
+    if message is None:
+        raise NotFound()
+    return message

@@ -63,9 +63,13 @@ def validate_recipient(raw: str) -> Phone:
     """Normalise the recipient's number (phone_invalid, phone_not_mobile… on failure) and refuse one that opted
     out of the network or that staff blocked (422 recipient_opted_out / recipient_blocked)."""
     phone = normalize_phone(raw)
-    reason = recipient_block_reason(phone.e164)
-    if reason == RecipientBlockReason.OPTED_OUT:
-        raise RecipientOptedOut(details={"to": phone.e164})
-    if reason == RecipientBlockReason.BLOCKED:
-        raise RecipientBlocked(details={"to": phone.e164})
+    refuse_blocked(phone.e164, recipient_block_reason(phone.e164))
     return phone
+
+
+def refuse_blocked(e164: str, reason: str | None) -> None:
+    """Raise the coded error for a recipient's block reason (from `recipient_block_reason(s)`), if it has one."""
+    if reason == RecipientBlockReason.OPTED_OUT:
+        raise RecipientOptedOut(details={"to": e164})
+    if reason == RecipientBlockReason.BLOCKED:
+        raise RecipientBlocked(details={"to": e164})

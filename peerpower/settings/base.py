@@ -226,6 +226,27 @@ CONTENT_FILTER_HOLD_SCORE = env.int("CONTENT_FILTER_HOLD_SCORE", default=50)
 CONTENT_FILTER_REJECT_SCORE = env.int("CONTENT_FILTER_REJECT_SCORE", default=100)
 # Seconds a process trusts its compiled filter before looking in the shared cache for staff edits.
 CONTENT_FILTER_RELOAD_SECONDS = env.float("CONTENT_FILTER_RELOAD_SECONDS", default=5.0)
+# Validity: a message not delivered this many seconds after it is due expires (default 1 hour, at most 72 hours).
+MESSAGE_VALIDITY_DEFAULT_SECONDS = env.int("MESSAGE_VALIDITY_DEFAULT_SECONDS", default=3600)
+MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=72 * 3600)
+# Client API key limits when the key sets none: requests per second and messages per day.
+MESSAGE_RATE_PER_SECOND = env.int("MESSAGE_RATE_PER_SECOND", default=50)
+MESSAGE_QUOTA_PER_DAY = env.int("MESSAGE_QUOTA_PER_DAY", default=100_000)
+MESSAGE_BULK_MAX = env.int("MESSAGE_BULK_MAX", default=1000)
+# Idempotency keys are kept (and their first response replayed) for this many hours.
+MESSAGE_IDEMPOTENCY_HOURS = env.int("MESSAGE_IDEMPOTENCY_HOURS", default=48)
+# Leases given to providers before a message is dead-lettered as failed.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=3)
+# No capacity: wait base * 2^tries seconds (with jitter), capped, then match again - until validity ends.
+MESSAGE_DISPATCH_BACKOFF_BASE = env.float("MESSAGE_DISPATCH_BACKOFF_BASE", default=2.0)
+MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default=300.0)
+# A queued message this many seconds past its due time has lost its task; the reconciler enqueues it again.
+MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
+# How long a provider has to send a message once it is offered (the lease), in seconds.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+# What tells a phone it has a new job: a function taking the job id (the push channel's), or the default that sends
+# nothing and leaves phones to poll their offered jobs.
+MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.messaging.services.dispatch.job_offer_nothing")
 if MESSAGE_MAX_SEGMENTS < 1:
     raise ImproperlyConfigured("MESSAGE_MAX_SEGMENTS must be at least 1.")
 if not 0 < CONTENT_FILTER_HOLD_SCORE <= CONTENT_FILTER_REJECT_SCORE:
@@ -260,7 +281,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BRO
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs: each app adds its entries here; beat's database scheduler syncs them into its tables, where staff
 # can see them (and pause them) in the admin.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "messaging.expire-leases": {"task": "messaging.expire_leases", "schedule": 15.0, "options": {"queue": "high"}},
+    "messaging.reconcile": {"task": "messaging.reconcile", "schedule": 30.0, "options": {"queue": "default"}},
+    "messaging.prune-idempotency-keys": {
+        "task": "messaging.prune_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"queue": "low"},
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Providers -------------------------------------------------------------------------------------------------------

@@ -14,3 +14,43 @@ def _filter_rereads_rules():
 @pytest.fixture
 def staff(db):
     return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def organization(db):
+    from apps.accounts.services import client_create
+
+    return client_create(user=UserFactory(), name="Acme Bank")
+
+
+@pytest.fixture
+def api_key(organization):
+    from apps.accounts.services import api_key_create
+
+    key, secret = api_key_create(organization=organization, actor=None, name="server")
+    key.secret = secret
+    return key
+
+
+@pytest.fixture
+def client_api(api_key):
+    """An API client authenticated with the organisation's API key, as a client system is."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    return client
+
+
+@pytest.fixture
+def other_client_api(db):
+    """A different client organisation's API client."""
+    from rest_framework.test import APIClient
+
+    from apps.accounts.services import api_key_create, client_create
+
+    other = client_create(user=UserFactory(), name="Other Co")
+    _, secret = api_key_create(organization=other, actor=None, name="server")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client

@@ -1,0 +1,67 @@
+"""Client message API shapes."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.messaging.choices import MessageStatus, Priority
+from apps.messaging.models import Message
+
+
+class MessageInputSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=32)
+    body = serializers.CharField(max_length=2000, trim_whitespace=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    callback_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    validity_seconds = serializers.IntegerField(
+        min_value=60, max_value=settings.MESSAGE_VALIDITY_MAX_SECONDS, required=False, allow_null=True, default=None
+    )
+
+
+class BulkInputSerializer(serializers.Serializer):
+    # Items are validated one by one by the service, so one bad item does not refuse the others.
+    messages = serializers.ListField(
+        child=serializers.DictField(), min_length=1, max_length=settings.MESSAGE_BULK_MAX, allow_empty=False
+    )
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "status",
+            "status_reason",
+            "to",
+            "carrier",
+            "encoding",
+            "segments",
+            "priority",
+            "reference",
+            "created_at",
+            "scheduled_at",
+            "expires_at",
+            "sent_at",
+            "delivered_at",
+        ]
+
+
+class BulkItemOutputSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    message = MessageOutputSerializer(required=False)
+    error = serializers.DictField(required=False, help_text="{code, message, details} as for a single request.")
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    results = BulkItemOutputSerializer(many=True)
+
+
+class MessageFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=MessageStatus.choices, required=False)
+    reference = serializers.CharField(max_length=100, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)

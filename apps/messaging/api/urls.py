@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.messaging.api import views
+
+urlpatterns = [
+    path("messages/send", views.MessageSendView.as_view(), name="message-send"),
+    path("messages/bulk", views.MessageBulkView.as_view(), name="message-bulk"),
+    path("messages", views.MessageListView.as_view(), name="messages"),
+    path("messages/<int:message_id>", views.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:message_id>/cancel", views.MessageCancelView.as_view(), name="message-cancel"),
+]

@@ -1,0 +1,168 @@
+"""Client message API (API-key authentication). Views translate; services decide."""
+
+from collections.abc import Callable
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.authentication import ApiClient, ApiKeyAuthentication
+from apps.core.api import error_body
+from apps.core.pagination import CursorPagination
+from apps.messaging import selectors
+from apps.messaging.api.serializers import (
+    BulkInputSerializer,
+    BulkOutputSerializer,
+    MessageFilterSerializer,
+    MessageInputSerializer,
+    MessageOutputSerializer,
+)
+from apps.messaging.choices import MessageStatus
+from apps.messaging.errors import ContentRejected
+from apps.messaging.idempotency import idempotent_call, request_fingerprint
+from apps.messaging.services import MessageInput, message_cancel, message_submit, message_submit_bulk
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
+)
+
+
+class IsApiClient(IsAuthenticated):
+    """Only requests made with an API key (a client system), not a signed-in person's token."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, ApiClient)
+
+
+class ClientApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+
+
+def _message_input(data: dict) -> MessageInput:
+    serializer = MessageInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return MessageInput(**serializer.validated_data)
+
+
+def _submitted_body(message: Any) -> tuple[int, dict]:
+    """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected)."""
+    output = MessageOutputSerializer(message).data
+    if message.status == MessageStatus.REJECTED:
+        error = ContentRejected(details={"message": output, "reasons": message.filter_reasons})
+        return status.HTTP_422_UNPROCESSABLE_ENTITY, error_body(error.code, error.message, error.details)
+    return status.HTTP_202_ACCEPTED, output
+
+
+def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]]) -> Response:
+    """Run `submit` once per Idempotency-Key (when the client sends one) and answer with its result."""
+    code, body = idempotent_call(
+        organization=request.user.organization,
+        key=request.headers.get("Idempotency-Key"),
+        fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
+        call=submit,
+    )
+    return Response(body, status=code)
+
+
+class MessageSendView(ClientApiView):
+    @extend_schema(
+        request=MessageInputSerializer,
+        responses={202: MessageOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["messages"],
+    )
+    def post(self, request: Request) -> Response:
+        client: ApiClient = request.user
+        data = _message_input(request.data)
+
+        def submit() -> tuple[int, dict]:
+            return _submitted_body(message_submit(organization=client.organization, api_key=client.api_key, data=data))
+
+        return _idempotent_response(request, submit)
+
+
+class MessageBulkView(ClientApiView):
+    @extend_schema(
+        request=BulkInputSerializer,
+        responses={200: BulkOutputSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["messages"],
+    )
+    def post(self, request: Request) -> Response:
+        client: ApiClient = request.user
+        serializer = BulkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        items, refused = [], []
+        for index, raw in enumerate(serializer.validated_data["messages"]):
+            try:
+                items.append((index, _message_input(raw)))
+            except ValidationError as error:
+                refused.append(
+                    {
+                        "index": index,
+                        "ok": False,
+                        "error": error_body("validation_error", "Invalid input.", {"fields": error.get_full_details()}),
+                    }
+                )
+
+        def submit() -> tuple[int, dict]:
+            results = message_submit_bulk(
+                organization=client.organization, api_key=client.api_key, items=[item for _, item in items]
+            )
+            rows = list(refused)
+            for result in results:
+                index = items[result.index][0]
+                if result.error is not None:
+                    rows.append(
+                        {
+                            "index": index,
+                            "ok": False,
+                            "error": error_body(result.error.code, result.error.message, result.error.details),
+                        }
+                    )
+                else:
+                    code, body = _submitted_body(result.message)
+                    rows.append(
+                        {"index": index, "ok": code == 202, **({"message": body} if code == 202 else {"error": body})}
+                    )
+            rows.sort(key=lambda row: row["index"])
+            accepted = sum(1 for row in rows if row["ok"])
+            return status.HTTP_200_OK, {"accepted": accepted, "refused": len(rows) - accepted, "results": rows}
+
+        return _idempotent_response(request, submit)
+
+
+class MessageListView(ClientApiView):
+    pagination_class = CursorPagination
+
+    @extend_schema(
+        parameters=[MessageFilterSerializer], responses={200: MessageOutputSerializer(many=True)}, tags=["messages"]
+    )
+    def get(self, request: Request) -> Response:
+        filters = MessageFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.messages_of_client(organization=request.user.organization, **filters.validated_data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(MessageOutputSerializer(page, many=True).data)
+
+
+class MessageDetailView(ClientApiView):
+    @extend_schema(responses={200: MessageOutputSerializer}, tags=["messages"])
+    def get(self, request: Request, message_id: int) -> Response:
+        message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
+        return Response(MessageOutputSerializer(message).data)
+
+
+class MessageCancelView(ClientApiView):
+    @extend_schema(request=None, responses={200: MessageOutputSerializer}, tags=["messages"])
+    def post(self, request: Request, message_id: int) -> Response:
+        message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
+        return Response(MessageOutputSerializer(message_cancel(message=message)).data)

@@ -1,0 +1,76 @@
+"""Idempotency-Key for client requests: a retried request gets the first response; a different request with the
+same key gets 409. Concurrent duplicates create one message: the key row is inserted in the same transaction as
+the messages, so the second insert waits for the first to commit and then replays its response.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import ClientOrganization
+from apps.messaging.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
+from apps.messaging.models import IdempotencyKey
+
+
+def request_fingerprint(*, method: str, path: str, body: Any) -> str:
+    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_call(
+    *,
+    organization: ClientOrganization,
+    key: str | None,
+    fingerprint: str,
+    call: Callable[[], tuple[int, Any]],
+) -> tuple[int, Any]:
+    """Run `call` (returning status and JSON body) once per (client, key); replay its result for the same request.
+
+    Without a key, just run it. Errors raised by `call` are not remembered: the request can be retried.
+    """
+    if key is None:
+        return call()
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise IdempotencyKeyInvalid()
+    cutoff = timezone.now() - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
+    existing = IdempotencyKey.objects.filter(organization=organization, key=key, created_at__gte=cutoff).first()
+    if existing is not None:
+        return _replay(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            # An expired row with the same key is replaced, not replayed.
+            IdempotencyKey.objects.filter(organization=organization, key=key, created_at__lt=cutoff).delete()
+            status, body = call()
+            IdempotencyKey.objects.create(
+                organization=organization,
+                key=key,
+                request_hash=fingerprint,
+                response_status=status,
+                response_body=body,
+            )
+    except IntegrityError:
+        # Someone else with the same key committed first (a concurrent retry): answer with theirs.
+        existing = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+    return status, body
+
+
+def _replay(existing: IdempotencyKey, fingerprint: str) -> tuple[int, Any]:
+    if existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return existing.response_status, existing.response_body
+
+
+def idempotency_keys_prune() -> int:
+    """Forget keys older than MESSAGE_IDEMPOTENCY_HOURS."""
+    cutoff = timezone.now() - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,49 @@
+"""Messaging services: the rules (filter terms, opt-outs, blocks), accepting messages, and dispatching them."""
+
+from apps.messaging.services.dispatch import (
+    job_end,
+    jobs_expire_overdue,
+    message_dispatch,
+    message_requeue,
+    messages_reconcile,
+)
+from apps.messaging.services.rules import (
+    blocked_recipient_add,
+    blocked_recipient_remove,
+    filter_rule_delete,
+    filter_rule_save,
+    filter_rules_set_active,
+    opt_out_add,
+    opt_out_handle_reply,
+    opt_out_remove,
+)
+from apps.messaging.services.sending import (
+    BulkItemResult,
+    MessageInput,
+    message_cancel,
+    message_moderate,
+    message_submit,
+    message_submit_bulk,
+)
+
+__all__ = [
+    "BulkItemResult",
+    "MessageInput",
+    "blocked_recipient_add",
+    "blocked_recipient_remove",
+    "filter_rule_delete",
+    "filter_rule_save",
+    "filter_rules_set_active",
+    "job_end",
+    "jobs_expire_overdue",
+    "message_cancel",
+    "message_dispatch",
+    "message_moderate",
+    "message_requeue",
+    "message_submit",
+    "message_submit_bulk",
+    "messages_reconcile",
+    "opt_out_add",
+    "opt_out_handle_reply",
+    "opt_out_remove",
+]

@@ -1,0 +1,231 @@
+"""Accepting messages from clients: validate, filter, store, and signal the dispatcher after commit.
+
+The row is committed before anything is queued; a lost signal is recovered by the reconciler (see dispatch).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey, ClientOrganization
+from apps.accounts.phone import normalize_phone
+from apps.core.errors import DomainError
+from apps.core.ratelimit import rate_limit
+from apps.messaging.choices import FilterAction, MessageStatus, Priority
+from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotCancellable, ScheduleInvalid
+from apps.messaging.filtering.runtime import check_content
+from apps.messaging.models import Message
+from apps.messaging.selectors import recipient_block_reasons
+from apps.messaging.services.dispatch import enqueue_dispatch, job_end_for_message
+from apps.messaging.state import message_transition
+from apps.messaging.validation import refuse_blocked, validate_body
+from apps.providers.carriers import carrier_from_phonenumbers
+
+# Small clock differences between a client and us must not turn "send now" into an error.
+SCHEDULE_SKEW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class MessageInput:
+    to: str
+    body: str
+    priority: str = Priority.NORMAL
+    reference: str = ""
+    callback_url: str = ""
+    scheduled_at: datetime | None = None
+    validity_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class BulkItemResult:
+    index: int
+    message: Message | None = None
+    error: DomainError | None = None
+
+
+def message_submit(
+    *, organization: ClientOrganization, api_key: ApiKey | None, data: MessageInput, trusted: bool = False
+) -> Message:
+    """Accept one message. Raises a coded error for anything wrong with it; a message the content filter refuses
+    is stored as `rejected` (so staff can review false positives) and returned.
+
+    `trusted` is for PeerPower's own messages (OTP codes): no client limits and no content filter.
+    """
+    if not trusted:
+        _check_client(organization=organization, api_key=api_key, count=1)
+    block_reasons = recipient_block_reasons([normalize_phone(data.to).e164])
+    message = _prepare(
+        organization=organization, api_key=api_key, data=data, block_reasons=block_reasons, trusted=trusted
+    )
+    _store([message])
+    return message
+
+
+def message_submit_bulk(
+    *, organization: ClientOrganization, api_key: ApiKey | None, items: Sequence[MessageInput]
+) -> list[BulkItemResult]:
+    """Accept many messages at once: each item succeeds or fails on its own (partial success).
+
+    Recipients' opt-outs and blocks are checked in one query, and the accepted messages stored in one insert.
+    """
+    _check_client(organization=organization, api_key=api_key, count=len(items))
+    phones = []
+    for item in items:
+        try:
+            phones.append(normalize_phone(item.to).e164)
+        except DomainError:
+            continue  # reported for that item below
+    block_reasons = recipient_block_reasons(phones)
+    results: list[BulkItemResult] = []
+    prepared: list[Message] = []
+    for index, item in enumerate(items):
+        try:
+            message = _prepare(organization=organization, api_key=api_key, data=item, block_reasons=block_reasons)
+        except DomainError as error:
+            results.append(BulkItemResult(index=index, error=error))
+            continue
+        prepared.append(message)
+        results.append(BulkItemResult(index=index, message=message))
+    _store(prepared)
+    return results
+
+
+def _check_client(*, organization: ClientOrganization, api_key: ApiKey | None, count: int) -> None:
+    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota."""
+    if organization.is_blocked:
+        raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
+    if api_key is None:
+        return
+    per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
+    rate_limit(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
+    _consume_daily_quota(api_key=api_key, count=count)
+
+
+def _consume_daily_quota(*, api_key: ApiKey, count: int) -> None:
+    """Count `count` messages against the key's day (Asia/Phnom_Penh) and refuse the request if it would go over.
+
+    A fixed window in the shared cache, incremented atomically by the request's size; a refused request gives its
+    count back, so a client can retry with a smaller batch.
+    """
+    limit = api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY
+    now = timezone.localtime()
+    day_end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    key = f"messages:quota:{api_key.pk}:{now.date().isoformat()}"
+    cache.add(key, 0, timeout=int((day_end - now).total_seconds()) + 60)
+    used = cache.incr(key, count)
+    if used > limit:
+        cache.decr(key, count)
+        raise DailyQuotaExceeded(retry_after=int((day_end - now).total_seconds()) + 1)
+
+
+def _prepare(
+    *,
+    organization: ClientOrganization,
+    api_key: ApiKey | None,
+    data: MessageInput,
+    block_reasons: dict[str, str],
+    trusted: bool = False,
+) -> Message:
+    """Validate one message and build its (unsaved) row, status decided by the content filter."""
+    phone = normalize_phone(data.to)
+    refuse_blocked(phone.e164, block_reasons.get(phone.e164))
+    checked = validate_body(data.body)
+    now = timezone.now()
+    validity = data.validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
+    if not 1 <= validity <= settings.MESSAGE_VALIDITY_MAX_SECONDS:
+        raise ScheduleInvalid(code="validity_invalid", details={"max": settings.MESSAGE_VALIDITY_MAX_SECONDS})
+    scheduled_at = data.scheduled_at
+    if scheduled_at is not None:
+        if scheduled_at < now - SCHEDULE_SKEW or scheduled_at > now + timedelta(days=30):
+            raise ScheduleInvalid(details={"scheduled_at": scheduled_at.isoformat()})
+        scheduled_at = max(scheduled_at, now)
+    due = scheduled_at or now
+
+    status, reason, score, reasons = MessageStatus.QUEUED, "", 0, []
+    if not trusted:
+        decision = check_content(checked.body)
+        score, reasons = decision.score, [r.as_dict() for r in decision.reasons]
+        if decision.action == FilterAction.REJECT:
+            status, reason = MessageStatus.REJECTED, "content_rejected"
+        elif decision.action == FilterAction.HOLD:
+            status, reason = MessageStatus.HELD, "content_review"
+    return Message(
+        organization=organization,
+        api_key=api_key,
+        to=phone.e164,
+        carrier=carrier_from_phonenumbers(phone.carrier),
+        body=checked.body,
+        encoding=checked.encoding,
+        segments=checked.segments,
+        priority=data.priority,
+        reference=data.reference,
+        callback_url=data.callback_url,
+        status=status,
+        status_reason=reason,
+        filter_score=score,
+        filter_reasons=reasons,
+        created_at=now,
+        scheduled_at=scheduled_at,
+        expires_at=due + timedelta(seconds=validity),
+        next_attempt_at=due if status == MessageStatus.QUEUED else None,
+        finished_at=now if status == MessageStatus.REJECTED else None,
+    )
+
+
+def _store(messages: list[Message]) -> None:
+    if not messages:
+        return
+    with transaction.atomic():
+        Message.objects.bulk_create(messages)
+        queued = [m for m in messages if m.status == MessageStatus.QUEUED]
+        now = timezone.now()
+        for priority in Priority.values:
+            due_now = [m.pk for m in queued if m.priority == priority and m.next_attempt_at <= now]
+            if due_now:
+                enqueue_dispatch(due_now, priority=priority)
+        for message in queued:
+            if message.next_attempt_at > now:
+                delay = (message.next_attempt_at - now).total_seconds()
+                enqueue_dispatch([message.pk], priority=message.priority, countdown=delay)
+
+
+def message_cancel(*, message: Message, actor: Any = None) -> Message:
+    """Cancel a message that has not been sent yet (held, queued, or assigned but not reported sent)."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.status not in (MessageStatus.HELD, MessageStatus.QUEUED, MessageStatus.ASSIGNED):
+            raise MessageNotCancellable(details={"status": message.status})
+        if message.status == MessageStatus.ASSIGNED:
+            job_end_for_message(message=message, reason="cancelled")
+        message_transition(message=message, to=MessageStatus.CANCELLED, reason="cancelled_by_client")
+    return message
+
+
+def message_moderate(*, message: Message, approve: bool, actor: Any) -> Message:
+    """Staff decision on a held message: approve (it is queued and dispatched) or reject (the client sees
+    `rejected`, reason `content_rejected_by_staff`)."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if approve:
+            now = timezone.now()
+            moved = message_transition(
+                message=message,
+                to=MessageStatus.QUEUED,
+                reason="approved",
+                actor=actor,
+                audit=True,
+                next_attempt_at=now,
+            )
+            if moved:
+                enqueue_dispatch([message.pk], priority=message.priority)
+        else:
+            message_transition(
+                message=message, to=MessageStatus.REJECTED, reason="content_rejected_by_staff", actor=actor, audit=True
+            )
+    return message

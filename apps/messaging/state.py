@@ -1,0 +1,90 @@
+"""The message state machine: the one place a message's status changes.
+
+    held ──approve──▶ queued ──match──▶ assigned ──phone──▶ sent ──phone──▶ delivered
+      │                 ▲ │               │  │                │
+      │                 │ └─▶ cancelled ◀─┘  │                │
+      │                 └──lease expired / retryable failure──┘
+      └─▶ rejected          queued/assigned/sent ─▶ failed | expired   (dead letters; staff may requeue)
+
+Every change is a conditional update on the status the caller saw, so two workers can never both move the same
+message: the loser gets False and does nothing (every task stays safe to run twice).
+"""
+
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.messaging.choices import MessageStatus as S
+from apps.messaging.errors import IllegalTransition
+from apps.messaging.models import Message
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.HELD: frozenset({S.QUEUED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
+    S.QUEUED: frozenset({S.ASSIGNED, S.CANCELLED, S.EXPIRED, S.FAILED}),
+    S.ASSIGNED: frozenset({S.QUEUED, S.SENT, S.DELIVERED, S.CANCELLED, S.FAILED, S.EXPIRED}),
+    S.SENT: frozenset({S.DELIVERED, S.QUEUED, S.FAILED, S.EXPIRED}),
+    S.DELIVERED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+    # Dead letters: staff can put them back in the queue.
+    S.FAILED: frozenset({S.QUEUED}),
+    S.EXPIRED: frozenset({S.QUEUED}),
+}
+FINAL = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED, S.EXPIRED})
+# The moment each status is reached is kept on the message.
+TIMESTAMP_FIELDS = {S.ASSIGNED: "assigned_at", S.SENT: "sent_at", S.DELIVERED: "delivered_at"}
+
+
+def is_legal(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def message_transition(
+    *,
+    message: Message,
+    to: str,
+    reason: str = "",
+    actor: Any = None,
+    system_actor: str = "system",
+    audit: bool = False,
+    **fields: Any,
+) -> bool:
+    """Move `message` from the status it has (as loaded) to `to`, setting `fields` in the same update.
+
+    Raises IllegalTransition for a move the table does not allow; returns False (changing nothing) if another
+    process moved the message first. Runs in the caller's transaction. Staff actions pass `audit=True`; the
+    system's routine moves are recorded on the message and its jobs instead of in the audit log.
+    """
+    current = message.status
+    if not is_legal(current, to):
+        raise IllegalTransition(details={"from": current, "to": to})
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": to, "status_reason": reason, "updated_at": now, **fields}
+    if to in TIMESTAMP_FIELDS:
+        changes.setdefault(TIMESTAMP_FIELDS[to], now)
+    if to in FINAL:
+        changes.setdefault("finished_at", now)
+    elif current in FINAL:
+        changes["finished_at"] = None
+    updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
+    if updated != 1:
+        return False
+    for name, value in changes.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(message, name, value)
+    if any(isinstance(value, F) or hasattr(value, "resolve_expression") for value in changes.values()):
+        message.refresh_from_db(
+            fields=[name for name, value in changes.items() if hasattr(value, "resolve_expression")]
+        )
+    if audit:
+        audit_record(
+            actor=actor,
+            action=f"message.{to}",
+            target=message,
+            before={"status": current},
+            after={"status": to, "reason": reason},
+            system_actor=system_actor,
+        )
+    return True

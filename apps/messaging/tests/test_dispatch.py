@@ -1,0 +1,250 @@
+"""Dispatch: matching under a lease, waiting without capacity, lease expiry, dead letters, reconciliation."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.messaging.choices import JobStatus, MessageStatus, Priority
+from apps.messaging.errors import IllegalTransition
+from apps.messaging.models import Job, Message
+from apps.messaging.services import (
+    MessageInput,
+    jobs_expire_overdue,
+    message_cancel,
+    message_dispatch,
+    message_moderate,
+    message_requeue,
+    message_submit,
+    messages_reconcile,
+)
+from apps.messaging.state import message_transition
+from apps.providers.choices import Carrier
+from apps.providers.models import Provider
+from apps.providers.tests.factories import provider_with_sim
+
+pytestmark = pytest.mark.django_db
+
+CELLCARD_RECIPIENT = "012 345 678"
+
+
+@pytest.fixture
+def message(organization):
+    return message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="Your code is 1234")
+    )
+
+
+def test_no_provider_means_waiting_with_backoff_not_failure(message):
+    assert message_dispatch(message_id=message.pk) == "waiting"
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert message.dispatch_tries == 1
+    wait = (message.next_attempt_at - timezone.now()).total_seconds()
+    assert 0.5 <= wait <= 3.5  # base 2 s with +-50% jitter
+    # An early signal for a message that is backing off does nothing.
+    assert message_dispatch(message_id=message.pk) == "skipped"
+
+
+def test_backoff_grows_and_is_capped(settings):
+    from apps.messaging.services.dispatch import backoff_seconds
+
+    settings.MESSAGE_DISPATCH_BACKOFF_MAX = 60
+    assert all(4 <= backoff_seconds(2) <= 12 for _ in range(50))
+    assert all(30 <= backoff_seconds(20) <= 90 for _ in range(50))
+
+
+def test_waiting_message_expires_at_the_end_of_validity(message):
+    Message.objects.filter(pk=message.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert message_dispatch(message_id=message.pk) == "expired"
+    message.refresh_from_db()
+    assert (message.status, message.status_reason) == (MessageStatus.EXPIRED, "validity_ended")
+    assert message.finished_at is not None
+
+
+def test_on_net_provider_gets_a_lease(message):
+    provider_with_sim(Carrier.SMART)
+    cellcard = provider_with_sim(Carrier.CELLCARD)
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.ASSIGNED, 1)
+    job = Job.objects.get(message=message)
+    assert job.provider == cellcard and job.status == JobStatus.OFFERED and not job.cross_carrier
+    assert len(job.trace_token) >= 32
+    assert job.deadline <= message.expires_at
+    assert Provider.objects.get(pk=cellcard.pk).jobs_in_flight == 1
+    # Safe to run twice: the second run finds nothing to do.
+    assert message_dispatch(message_id=message.pk) == "skipped"
+    assert Job.objects.count() == 1
+
+
+def test_the_database_allows_one_live_lease_per_message(message):
+    provider = provider_with_sim(Carrier.CELLCARD)
+    message_dispatch(message_id=message.pk)
+    job = Job.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Job.objects.create(
+            message=message,
+            provider=provider,
+            sim=job.sim,
+            trace_token="another",
+            attempt=2,
+            reserved_at=timezone.now(),
+            deadline=timezone.now(),
+        )
+
+
+def test_expired_lease_goes_to_a_different_provider_then_dead_letters(message, settings):
+    settings.MESSAGE_MAX_ATTEMPTS = 2
+    first, second = provider_with_sim(Carrier.CELLCARD), provider_with_sim(Carrier.CELLCARD)
+    message_dispatch(message_id=message.pk)
+    first_job = Job.objects.get()
+    Job.objects.update(deadline=timezone.now() - timedelta(seconds=1))
+    assert jobs_expire_overdue() == 1
+    first_job.refresh_from_db()
+    message.refresh_from_db()
+    assert first_job.status == JobStatus.EXPIRED and first_job.end_reason == "lease_expired"
+    assert Provider.objects.get(pk=first_job.provider_id).jobs_in_flight == 0  # capacity released
+    assert (message.status, message.status_reason) == (MessageStatus.QUEUED, "lease_expired")
+
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    second_job = Job.objects.get(status=JobStatus.OFFERED)
+    assert {first_job.provider_id, second_job.provider_id} == {first.pk, second.pk}
+
+    Job.objects.filter(pk=second_job.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    jobs_expire_overdue()
+    message.refresh_from_db()
+    assert (message.status, message.status_reason) == (MessageStatus.FAILED, "max_attempts")
+    assert jobs_expire_overdue() == 0  # nothing left to expire
+
+
+def test_staff_requeue_of_a_dead_letter(message, staff):
+    message_transition(message=message, to=MessageStatus.FAILED, reason="max_attempts")
+    message_requeue(message=message, actor=staff)
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.status_reason) == (MessageStatus.QUEUED, 0, "requeued_by_staff")
+    assert message.expires_at > timezone.now()
+    from apps.audit.models import AuditLog
+
+    assert AuditLog.objects.filter(action="message.queued", actor=staff).exists()
+    provider_with_sim(Carrier.CELLCARD)
+    assert message_dispatch(message_id=message.pk) == "assigned"
+
+
+def test_reconciler_recovers_a_message_whose_task_was_lost(message, django_capture_on_commit_callbacks, settings):
+    provider_with_sim(Carrier.CELLCARD)
+    # The broker lost the dispatch signal: the message sits queued, long past due.
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks() as callbacks:
+        counts = messages_reconcile()
+    assert counts == {"requeued": 1, "expired": 0}
+    assert len(callbacks) == 1  # one dispatch signal, after commit
+    assert messages_reconcile() == {"requeued": 0, "expired": 0}  # not again while its new signal is fresh
+    assert message_dispatch(message_id=message.pk) == "assigned"
+
+
+def test_reconciler_expires_stale_queued_and_held_messages(organization, message):
+    held = message_submit(
+        organization=organization,
+        api_key=None,
+        data=MessageInput(to=CELLCARD_RECIPIENT, body="Win big at our casino tonight"),
+    )
+    assert held.status == MessageStatus.HELD
+    past = timezone.now() - timedelta(minutes=5)
+    Message.objects.update(expires_at=past, next_attempt_at=past)
+    Message.objects.filter(pk=held.pk).update(next_attempt_at=None)
+    assert messages_reconcile() == {"requeued": 0, "expired": 2}
+
+
+def test_held_message_approved_then_dispatched(organization, staff, django_capture_on_commit_callbacks):
+    held = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="Win big at our casino")
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        message_moderate(message=held, approve=True, actor=staff)
+    held.refresh_from_db()
+    assert held.status == MessageStatus.QUEUED and len(callbacks) == 1
+    provider_with_sim(Carrier.CELLCARD)
+    assert message_dispatch(message_id=held.pk) == "assigned"
+
+
+def test_held_message_rejected_by_staff(organization, staff):
+    held = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="Win big at our casino")
+    )
+    message_moderate(message=held, approve=False, actor=staff)
+    held.refresh_from_db()
+    assert (held.status, held.status_reason) == (MessageStatus.REJECTED, "content_rejected_by_staff")
+    assert message_dispatch(message_id=held.pk) == "skipped"
+
+
+def test_cancel_an_assigned_message_releases_the_lease(message):
+    provider = provider_with_sim(Carrier.CELLCARD)
+    message_dispatch(message_id=message.pk)
+    message_cancel(message=message)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.CANCELLED
+    assert Job.objects.get().status == JobStatus.CANCELLED
+    assert Provider.objects.get(pk=provider.pk).jobs_in_flight == 0
+
+
+def test_scheduled_message_is_not_dispatched_early(organization):
+    provider_with_sim(Carrier.CELLCARD)
+    later = timezone.now() + timedelta(hours=1)
+    message = message_submit(
+        organization=organization,
+        api_key=None,
+        data=MessageInput(to=CELLCARD_RECIPIENT, body="Reminder", scheduled_at=later),
+    )
+    assert message_dispatch(message_id=message.pk) == "skipped"
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    assert message_dispatch(message_id=message.pk) == "assigned"
+
+
+def test_low_priority_waits_for_on_net_capacity_while_high_falls_back(organization):
+    provider_with_sim(Carrier.SMART)  # no Cellcard SIM at all
+    low = message_submit(
+        organization=organization,
+        api_key=None,
+        data=MessageInput(to=CELLCARD_RECIPIENT, body="Newsletter", priority=Priority.LOW),
+    )
+    high = message_submit(
+        organization=organization,
+        api_key=None,
+        data=MessageInput(to="012 345 679", body="Your code", priority=Priority.HIGH),
+    )
+    assert message_dispatch(message_id=low.pk) == "waiting"
+    assert message_dispatch(message_id=high.pk) == "assigned"
+    job = Job.objects.get(message=high)
+    assert job.cross_carrier
+    high.refresh_from_db()
+    assert high.status_reason == "cross_carrier"
+
+
+class TestStateMachine:
+    @pytest.mark.parametrize(
+        ("start", "target"),
+        [
+            (MessageStatus.QUEUED, MessageStatus.DELIVERED),
+            (MessageStatus.QUEUED, MessageStatus.SENT),
+            (MessageStatus.DELIVERED, MessageStatus.FAILED),
+            (MessageStatus.CANCELLED, MessageStatus.QUEUED),
+            (MessageStatus.REJECTED, MessageStatus.QUEUED),
+            (MessageStatus.HELD, MessageStatus.ASSIGNED),
+        ],
+    )
+    def test_illegal_moves_are_refused(self, message, start, target):
+        Message.objects.filter(pk=message.pk).update(status=start)
+        message.refresh_from_db()
+        with pytest.raises(IllegalTransition) as error:
+            message_transition(message=message, to=target)
+        assert error.value.code == "illegal_transition"
+        message.refresh_from_db()
+        assert message.status == start
+
+    def test_a_stale_copy_loses_the_race(self, message):
+        stale = Message.objects.get(pk=message.pk)
+        assert message_transition(message=message, to=MessageStatus.CANCELLED) is True
+        assert message_transition(message=stale, to=MessageStatus.EXPIRED) is False
+        assert Message.objects.get(pk=message.pk).status == MessageStatus.CANCELLED

@@ -1,0 +1,67 @@
+"""Concurrent duplicates with one Idempotency-Key create one message; concurrent dispatchers lease a message once.
+
+Threads each use their own database connection and start together at a barrier. Runs on PostgreSQL, where
+requests really run in parallel (SQLite serialises writers).
+"""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from apps.messaging.models import Job, Message
+from apps.messaging.services import MessageInput, message_dispatch, message_submit
+from apps.providers.choices import Carrier
+from apps.providers.tests.factories import provider_with_sim
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="real parallel transactions: PostgreSQL"),
+]
+THREADS = 8
+
+
+def run_together(work, threads: int = THREADS) -> list:
+    barrier = threading.Barrier(threads)
+    results: list = []
+    errors: list = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=30)
+            results.append(work())
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_duplicates_create_one_message(api_key):
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}", HTTP_IDEMPOTENCY_KEY="same-key")
+        response = client.post("/api/messages/send", {"to": "012 345 678", "body": "hello"}, format="json")
+        return response.status_code, response.json()
+
+    results = run_together(post)
+    assert Message.objects.count() == 1
+    assert {status for status, _ in results} == {202}
+    assert {body["id"] for _, body in results} == {Message.objects.get().pk}
+
+
+def test_concurrent_dispatchers_lease_a_message_once(organization):
+    for _ in range(3):
+        provider_with_sim(Carrier.CELLCARD)
+    message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="hello"))
+    outcomes = run_together(lambda: message_dispatch(message_id=message.pk))
+    assert outcomes.count("assigned") == 1
+    assert Job.objects.filter(message=message).count() == 1

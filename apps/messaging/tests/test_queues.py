@@ -1,0 +1,73 @@
+"""Signals reach the broker after commit, on the queue of the message's priority (high never waits behind low)."""
+
+import pytest
+
+from apps.messaging.choices import Priority
+from apps.messaging.filtering.runtime import publish_rules_changed
+from apps.messaging.models import FilterTerm
+from apps.messaging.services import MessageInput, message_submit, message_submit_bulk
+from peerpower.celery import app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUEUES = ("high", "default", "low")
+
+
+def queue_sizes() -> dict[str, int]:
+    with app.connection_for_write() as connection, connection.channel() as channel:
+        return {name: channel.queue_declare(queue=name, passive=True).message_count for name in QUEUES}
+
+
+@pytest.fixture(autouse=True)
+def empty_queues():
+    with app.connection_for_write() as connection, connection.channel() as channel:
+        for name in QUEUES:
+            channel.queue_declare(queue=name)
+            channel.queue_purge(name)
+    yield
+    with app.connection_for_write() as connection, connection.channel() as channel:
+        for name in QUEUES:
+            channel.queue_purge(name)
+
+
+def submit(organization, priority, to="012 345 678"):
+    return message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=to, body="hello", priority=priority)
+    )
+
+
+def test_each_priority_has_its_own_queue(organization):
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.HIGH)
+    submit(organization, Priority.NORMAL)
+    assert queue_sizes() == {"high": 1, "default": 1, "low": 2}
+
+
+def test_a_bulk_request_sends_one_signal_per_priority(organization):
+    items = [MessageInput(to=f"010 123 {n:03d}", body="x", priority=Priority.LOW) for n in range(20)]
+    items.append(MessageInput(to="010 123 999", body="x", priority=Priority.HIGH))
+    message_submit_bulk(organization=organization, api_key=None, items=items)
+    assert queue_sizes() == {"high": 1, "default": 0, "low": 1}
+
+
+def test_nothing_is_queued_when_the_transaction_rolls_back(organization):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        submit(organization, Priority.HIGH)
+        raise RuntimeError("the caller failed after submitting")
+    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
+
+
+def test_held_messages_are_not_queued(organization):
+    # Transactional tests empty the tables between tests (seeded rules included), so bring the term along.
+    FilterTerm.objects.update_or_create(
+        term="casino", language="en", defaults={"category": "gambling", "weight": 60, "active": True}
+    )
+    publish_rules_changed()
+    message = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="Win big at our casino")
+    )
+    assert message.status == "held"
+    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}

@@ -6,3 +6,6 @@ class DeliveryConfig(AppConfig):
 
     name = "apps.delivery"
     label = "delivery"
+
+    def ready(self) -> None:
+        from apps.delivery import checks  # noqa: F401 - registers system checks

@@ -401,3 +401,17 @@ SIWE_CHAIN_ID = env.int("SIWE_CHAIN_ID", default=1961)
 
 # Client API keys start with this, so they are recognisable in code and in secret scanners.
 API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_live_")
+
+# --- Push (FCM) -------------------------------------------------------------------------------------------------------
+# How jobs reach provider phones: "fcm" (Firebase Cloud Messaging through firebase-admin), "log" (only logged; the
+# development default, no Firebase account needed) or a dotted path to an apps.delivery.push.PushBackend subclass.
+PUSH_BACKEND = env("PUSH_BACKEND", default="fcm")
+# The service-account JSON file from the Firebase console (a secret: mount it, never commit it). google-auth fetches
+# access tokens from the `token_uri` inside it.
+FCM_CREDENTIALS_FILE = env("FCM_CREDENTIALS_FILE", default="")
+# Firebase project the pushes are sent in; empty means the service account's own project.
+FCM_PROJECT_ID = env("FCM_PROJECT_ID", default="")
+# FCM HTTP v1 base URL: Google's, or a local fake speaking the same protocol (`manage.py fcm_fake`).
+FCM_ENDPOINT = env("FCM_ENDPOINT", default="https://fcm.googleapis.com")
+# Seconds one FCM HTTP request may take (firebase-admin's default of 120 would hold a worker far past any lease).
+FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)

@@ -16,3 +16,6 @@ REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
 DEMO_DATA_ALLOWED = True
 # Development keys say so, so they are never mistaken for production ones.
 API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_test_")
+# Pushes are only logged, so development needs no Firebase account. For real pushes over the wire, run the local
+# fake (`manage.py fcm_fake`) and export the variables it prints (PUSH_BACKEND=fcm, FCM_ENDPOINT, ...).
+PUSH_BACKEND = env("PUSH_BACKEND", default="log")

@@ -6,7 +6,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from peerpower.settings.base import *  # noqa: F403
-from peerpower.settings.base import env
+from peerpower.settings.base import PUSH_BACKEND, env
 
 
 def required(name: str) -> str:
@@ -26,6 +26,11 @@ REDIS_URL = required("REDIS_URL")
 OTP_SENDER = required("OTP_SENDER")
 if OTP_SENDER == "console":
     raise ImproperlyConfigured("OTP_SENDER=console writes codes to the log; choose a real sender in production.")
+# Jobs must reach phones: the log backend only writes pushes to the log.
+if PUSH_BACKEND == "log":
+    raise ImproperlyConfigured("PUSH_BACKEND=log only logs pushes; use fcm (or a real backend) in production.")
+if PUSH_BACKEND == "fcm":
+    FCM_CREDENTIALS_FILE = required("FCM_CREDENTIALS_FILE")
 
 # TLS ends at the load balancer, which tells us the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -31,3 +31,5 @@ STORAGES = {
 }
 # Sent codes are kept in apps.accounts.otp.MemoryOtpSender.outbox, where tests read them.
 OTP_SENDER = "memory"
+# Tests that push choose a backend themselves (the FCM ones point firebase-admin at the local fake).
+PUSH_BACKEND = "log"

@@ -1,15 +1,29 @@
 """Settings load in each mode; production refuses to start without its secrets and passes check --deploy."""
 
 import secrets
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
+from apps.delivery.fcm_fake import write_service_account
+
+# Production pushes through FCM, whose service-account file the system checks read.
+FCM_CREDENTIALS_FILE = Path(settings.TEST_VAR_DIR) / "production-fcm-service-account.json"
 PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "api.peerpower.example",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "OTP_SENDER": "apps.accounts.otp.MemoryOtpSender",
+    "FCM_CREDENTIALS_FILE": str(FCM_CREDENTIALS_FILE),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fcm_credentials_file() -> None:
+    write_service_account(
+        FCM_CREDENTIALS_FILE, token_uri="https://oauth2.googleapis.com/token", project_id="peerpower-settings-test"
+    )
 
 
 @pytest.mark.parametrize(
@@ -32,7 +46,7 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
     assert result.stdout.split() == [expected_debug, "accounts.User"]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "OTP_SENDER"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "OTP_SENDER", "FCM_CREDENTIALS_FILE"])
 def test_production_requires_its_secrets(run_python, missing):
     env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
     result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: None, **env})
@@ -46,6 +60,21 @@ def test_production_refuses_the_console_otp_sender(run_python):
     )
     assert result.returncode != 0
     assert "OTP_SENDER=console" in result.stderr
+
+
+def test_production_refuses_the_log_push_backend(run_python):
+    result = run_python(
+        "manage.py", "check", settings="peerpower.settings.production", env={**PRODUCTION_ENV, "PUSH_BACKEND": "log"}
+    )
+    assert result.returncode != 0
+    assert "PUSH_BACKEND=log" in result.stderr
+
+
+def test_a_missing_fcm_credentials_file_fails_the_system_check(run_python, tmp_path):
+    env = {**PRODUCTION_ENV, "FCM_CREDENTIALS_FILE": str(tmp_path / "not-there.json")}
+    result = run_python("manage.py", "check", settings="peerpower.settings.production", env=env)
+    assert result.returncode != 0
+    assert "delivery.E002" in result.stderr
 
 
 def test_an_unknown_otp_sender_fails_the_system_check(run_python):

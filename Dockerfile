@@ -22,12 +22,11 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=peerpower:peerpower . /app
-# Static files and message catalogues are built into the image; these throwaway values only let settings load.
-RUN SECRET_KEY=build-only ALLOWED_HOSTS=localhost REDIS_URL=redis://localhost:6379/0 \
-        python manage.py collectstatic --no-input -v 0 \
-    && SECRET_KEY=build-only ALLOWED_HOSTS=localhost REDIS_URL=redis://localhost:6379/0 \
-        python manage.py compilemessages -v 0 \
-    && mkdir -p /app/var && chown -R peerpower:peerpower /app/var /app/staticfiles
+# Static files and message catalogues are built into the image. They do not depend on secrets, so the build uses
+# the development settings (same static storage) rather than inventing production secrets.
+RUN DJANGO_SETTINGS_MODULE=peerpower.settings.development python manage.py collectstatic --no-input -v 0 \
+    && DJANGO_SETTINGS_MODULE=peerpower.settings.development python manage.py compilemessages -v 0 \
+    && rm -rf /app/var && mkdir -p /app/var && chown -R peerpower:peerpower /app/var /app/staticfiles
 USER peerpower
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -304,6 +304,7 @@ class FcmFake:
             self._token_failures.clear()
             self._next_failures.clear()
             self._token_grants = 0
+            self._sent_count = 0
             self.latency_seconds = 0
 
     # --- request handling (called from handler threads) ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, PermissionDenied, RateLimited, Unprocessable, ValidationFailed
+from apps.core.errors import Conflict, NotFound, PermissionDenied, RateLimited, Unprocessable, ValidationFailed
 
 
 class BodyEmpty(ValidationFailed):
@@ -73,3 +73,13 @@ class ScheduleInvalid(ValidationFailed):
 class DailyQuotaExceeded(RateLimited):
     code = "daily_quota_exceeded"
     default_message = _("This API key has reached its daily message limit.")
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+    default_message = _("No such job for this provider.")
+
+
+class LeaseExpired(Conflict):
+    code = "lease_expired"
+    default_message = _("This job's lease has ended; it may have gone to another provider.")

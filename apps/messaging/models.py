@@ -257,6 +257,10 @@ class Job(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=64, blank=True)
+    # Pushes sent for this offer (the first, and a re-push if the phone did not acknowledge in time).
+    push_attempts = models.PositiveSmallIntegerField(default=0)
+    last_pushed_at = models.DateTimeField(null=True, blank=True)
+    last_push_error = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

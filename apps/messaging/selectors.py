@@ -2,14 +2,17 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import CharField, QuerySet, Value
+from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
 from apps.core.errors import NotFound
-from apps.messaging.choices import RecipientBlockReason
+from apps.messaging.choices import JobStatus, RecipientBlockReason
+from apps.messaging.errors import JobNotFound
 from apps.messaging.filtering.engine import DomainSpec, TermSpec
-from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Message, OptOut
+from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Job, Message, OptOut
 
 
 def recipient_block_reason(phone: str) -> str | None:
@@ -84,3 +87,20 @@ def message_of_client(*, organization: ClientOrganization, message_id: int) -> M
     if message is None:
         raise NotFound()
     return message
+
+
+def jobs_offered_to(*, user: Any) -> QuerySet[Job]:
+    """The jobs waiting for the signed-in provider's phone to acknowledge them (its pull): one indexed query."""
+    return (
+        Job.objects.filter(provider__user=user, status=JobStatus.OFFERED, deadline__gt=timezone.now())
+        .order_by("offered_at", "pk")
+        .only("pk", "status", "offered_at", "deadline")
+    )
+
+
+def job_of_provider(*, user: Any, job_id: int) -> Job:
+    """One of the signed-in provider's own jobs, with its message; another provider's looks like it does not exist."""
+    job = Job.objects.select_related("message").filter(provider__user=user, pk=job_id).first()
+    if job is None:
+        raise JobNotFound()
+    return job

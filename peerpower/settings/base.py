@@ -244,8 +244,8 @@ MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
-# What tells a phone it has a new job: a function taking the job id (the push channel's), or the default that sends
-# nothing and leaves phones to poll their offered jobs.
+# What tells a phone it has a new job: a function taking the job id. By default the push channel's (an FCM push from a
+# high-priority worker); apps.messaging.services.dispatch.job_offer_nothing leaves phones to poll their offered jobs.
 MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.messaging.services.dispatch.job_offer_nothing")
 if MESSAGE_MAX_SEGMENTS < 1:
     raise ImproperlyConfigured("MESSAGE_MAX_SEGMENTS must be at least 1.")
@@ -300,9 +300,9 @@ PROVIDER_MAX_SIMS = env.int("PROVIDER_MAX_SIMS", default=2)
 # provider offline (and matching stops trusting it).
 PROVIDER_HEARTBEAT_INTERVAL = env.int("PROVIDER_HEARTBEAT_INTERVAL", default=60)
 PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS = env.int("PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS", default=3)
-# Dotted path of `wake_up(provider_ids)`, called for providers the sweep has just marked offline. The default does
-# nothing; the push channel provides a real one (a data message over FCM that makes the app send a heartbeat).
-PROVIDER_WAKE_UP_HOOK = env("PROVIDER_WAKE_UP_HOOK", default="apps.providers.wakeup.wake_up_nobody")
+# Dotted path of `wake_up(provider_ids)`, called for providers the sweep has just marked offline: by default the push
+# channel's (a data message that makes the app send a heartbeat); apps.providers.wakeup.wake_up_nobody does nothing.
+PROVIDER_WAKE_UP_HOOK = env("PROVIDER_WAKE_UP_HOOK", default="apps.delivery.services.providers_wake_up")
 # Caps per SIM, so carriers do not block it: default and the most a provider may set, per local hour and day.
 PROVIDER_SIM_HOURLY_CAP = env.int("PROVIDER_SIM_HOURLY_CAP", default=30)
 PROVIDER_SIM_DAILY_CAP = env.int("PROVIDER_SIM_DAILY_CAP", default=200)
@@ -415,3 +415,14 @@ FCM_PROJECT_ID = env("FCM_PROJECT_ID", default="")
 FCM_ENDPOINT = env("FCM_ENDPOINT", default="https://fcm.googleapis.com")
 # Seconds one FCM HTTP request may take (firebase-admin's default of 120 would hold a worker far past any lease).
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
+# A phone must acknowledge an offered job this many seconds after its push; otherwise it is pushed once more, and
+# then given to another provider.
+JOB_ACK_SECONDS = env.int("JOB_ACK_SECONDS", default=30)
+# Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
+PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
+PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)
+CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {
+    "task": "delivery.ack_timeouts",
+    "schedule": 10.0,
+    "options": {"queue": "high", "expires": 10},
+}

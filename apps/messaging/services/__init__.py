@@ -7,6 +7,7 @@ from apps.messaging.services.dispatch import (
     message_requeue,
     messages_reconcile,
 )
+from apps.messaging.services.jobs import job_accept, job_release_and_rematch
 from apps.messaging.services.rules import (
     blocked_recipient_add,
     blocked_recipient_remove,
@@ -34,7 +35,9 @@ __all__ = [
     "filter_rule_delete",
     "filter_rule_save",
     "filter_rules_set_active",
+    "job_accept",
     "job_end",
+    "job_release_and_rematch",
     "jobs_expire_overdue",
     "message_cancel",
     "message_dispatch",

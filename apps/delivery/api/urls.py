@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.delivery.api import views
+
+urlpatterns = [
+    path("providers/me/jobs", views.ProviderJobsView.as_view(), name="provider-jobs"),
+    path("jobs/<int:job_id>", views.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:job_id>/ack", views.JobAckView.as_view(), name="job-ack"),
+]

@@ -1,0 +1,148 @@
+"""The push channel for jobs: offering a job to its phone, re-pushing when it is not acknowledged, giving it to
+another provider when the phone cannot be reached, and waking up providers whose heartbeat is late.
+
+Pushes happen outside transactions (they are slow and cannot be rolled back). Whatever a push does, the phone can
+always find its offered jobs by polling (`GET /api/providers/me/jobs`), so no job depends on push alone.
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from apps.delivery.push import PushOutcome, PushRequest, PushResult, push_send_many
+from apps.messaging.choices import JobStatus
+from apps.messaging.models import Job
+from apps.messaging.services import job_release_and_rematch
+from apps.providers.models import Device
+from apps.providers.services import device_remove
+
+logger = logging.getLogger("peerpower.push")
+
+# Jobs re-pushed or released per run of the acknowledgement sweep.
+SWEEP_BATCH = 500
+
+
+def job_offer_push_later(job_id: int) -> None:
+    """MESSAGING_JOB_OFFER_HOOK: push the new job from a worker of the high-priority queue (dispatch goes on)."""
+    from apps.delivery.tasks import push_job
+
+    push_job.apply_async(args=[job_id], queue="high")
+
+
+def job_push(*, job_id: int, retry: int = 0) -> str:
+    """Push an offered job to its provider's phone(s) and act on the outcome:
+
+    - sent: recorded on the job (the acknowledgement sweep re-pushes once if no ack comes);
+    - dead token (uninstalled app, rotated token): the device is forgotten; with no device left the job goes to
+      another provider at once;
+    - transient error (quota, unavailable): the caller retries with backoff up to PUSH_MAX_RETRIES, then the job
+      goes to another provider;
+    - anything else: the job goes to another provider.
+    Returns "sent", "retry", "released" or "skipped" (the job is no longer offered, or the phone has no device and
+    must poll).
+    """
+    job = Job.objects.select_related("provider").filter(pk=job_id, status=JobStatus.OFFERED).first()
+    if job is None:
+        return "skipped"
+    devices = list(Device.objects.filter(provider_id=job.provider_id))
+    if not devices:
+        return "skipped"
+    ttl = max(int((job.deadline - timezone.now()).total_seconds()), 0)
+    if ttl == 0:
+        return "skipped"  # the lease sweep ends it
+    results = push_send_many(requests=[_offer(device, job, ttl) for device in devices])
+    _record_push(job, results)
+    outcome = _act_on(job, devices, results, retry=retry)
+    return outcome
+
+
+def _offer(device: Device, job: Job, ttl: int) -> PushRequest:
+    # Only the job id and kind: the phone fetches everything else over the authenticated API.
+    return PushRequest(token=device.fcm_token, data={"job": str(job.pk), "kind": "job"}, ttl_seconds=ttl)
+
+
+def _record_push(job: Job, results: list[PushResult]) -> None:
+    failed = next((result.error_code or result.outcome.value for result in results if result.outcome != "sent"), "")
+    Job.objects.filter(pk=job.pk).update(
+        push_attempts=F("push_attempts") + 1, last_pushed_at=timezone.now(), last_push_error=failed[:64]
+    )
+
+
+def _act_on(job: Job, devices: list[Device], results: list[PushResult], *, retry: int) -> str:
+    outcomes = {result.outcome for result in results}
+    for device, result in zip(devices, results, strict=True):
+        if result.outcome == PushOutcome.TOKEN_DEAD:
+            device_remove(device=device, system_actor="push")
+    if PushOutcome.SENT in outcomes:
+        return "sent"
+    if PushOutcome.RETRYABLE in outcomes and retry < settings.PUSH_MAX_RETRIES:
+        return "retry"
+    reason = "push_token_dead" if outcomes == {PushOutcome.TOKEN_DEAD} else "push_failed"
+    job_release_and_rematch(job_id=job.pk, reason=reason)
+    return "released"
+
+
+def push_retry_delay(retry: int) -> float:
+    """Seconds before retry number `retry` + 1 of a transient push failure: exponential, with jitter."""
+    return settings.PUSH_RETRY_BASE_SECONDS * 2**retry * random.uniform(0.75, 1.25)
+
+
+def jobs_ack_timeouts(*, now: datetime | None = None) -> dict[str, int]:
+    """Offered jobs not acknowledged within JOB_ACK_SECONDS of their last push: re-push once (in one batch for
+    all of them), then give the job to another provider."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOB_ACK_SECONDS)
+    overdue = list(
+        Job.objects.filter(status=JobStatus.OFFERED, deadline__gt=now, offered_at__lte=cutoff)
+        .exclude(last_pushed_at__gt=cutoff)
+        .order_by("offered_at")[:SWEEP_BATCH]
+    )
+    counts = {"repushed": 0, "released": 0}
+    to_repush = []
+    for job in overdue:
+        if job.push_attempts >= 2:
+            if job_release_and_rematch(job_id=job.pk, reason="no_ack"):
+                counts["released"] += 1
+        else:
+            to_repush.append(job)
+    if to_repush:
+        counts["repushed"] = _repush(to_repush, now=now)
+    return counts
+
+
+def _repush(jobs: list[Job], *, now: datetime) -> int:
+    devices_by_provider: dict[int, list[Device]] = {}
+    for device in Device.objects.filter(provider_id__in={job.provider_id for job in jobs}):
+        devices_by_provider.setdefault(device.provider_id, []).append(device)
+    pairs = [(job, device) for job in jobs for device in devices_by_provider.get(job.provider_id, [])]
+    for job in jobs:
+        if job.provider_id not in devices_by_provider:
+            # No device to push to: count the attempt so the next sweep hands the job to someone else.
+            Job.objects.filter(pk=job.pk).update(push_attempts=F("push_attempts") + 1, last_pushed_at=now)
+    ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job in jobs}
+    results = push_send_many(requests=[_offer(device, job, ttl[job.pk]) for job, device in pairs])
+    by_job: dict[int, tuple[list[Device], list[PushResult]]] = {}
+    for (job, device), result in zip(pairs, results, strict=True):
+        devices, job_results = by_job.setdefault(job.pk, ([], []))
+        devices.append(device)
+        job_results.append(result)
+    jobs_by_id = {job.pk: job for job in jobs}
+    for job_id, (devices, job_results) in by_job.items():
+        _record_push(jobs_by_id[job_id], job_results)
+        # A re-push is the last try: transient failures are not retried again.
+        _act_on(jobs_by_id[job_id], devices, job_results, retry=settings.PUSH_MAX_RETRIES)
+    return len(by_job)
+
+
+def providers_wake_up(provider_ids: list[int]) -> None:
+    """PROVIDER_WAKE_UP_HOOK: a data push that makes the app send a heartbeat (providers whose heartbeat is late).
+    Dead tokens are forgotten, as for job pushes."""
+    devices = list(Device.objects.filter(provider_id__in=provider_ids))
+    requests = [PushRequest(token=device.fcm_token, data={"kind": "wake"}, ttl_seconds=300) for device in devices]
+    for device, result in zip(devices, push_send_many(requests=requests), strict=True):
+        if result.outcome == PushOutcome.TOKEN_DEAD:
+            device_remove(device=device, system_actor="push")

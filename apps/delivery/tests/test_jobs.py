@@ -1,0 +1,177 @@
+"""Jobs reach phones: push through real firebase-admin to the local FCM fake, acknowledgement, re-push, re-match,
+dead tokens, the pull fallback with ETag, and wake-up pushes."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.services import client_create
+from apps.accounts.tests.factories import UserFactory
+from apps.delivery.services import job_push, jobs_ack_timeouts, providers_wake_up
+from apps.messaging.choices import JobStatus, MessageStatus
+from apps.messaging.models import Job, Message
+from apps.messaging.services import MessageInput, message_dispatch, message_submit
+from apps.providers.choices import Carrier
+from apps.providers.models import Device
+from apps.providers.tests.factories import provider_with_sim
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def message():
+    organization = client_create(user=UserFactory(), name="Acme")
+    return message_submit(
+        organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="Your code is 1234")
+    )
+
+
+@pytest.fixture
+def job(message):
+    provider_with_sim(Carrier.CELLCARD)
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    return Job.objects.select_related("provider").get(message=message)
+
+
+def device_of(job) -> Device:
+    return Device.objects.get(provider=job.provider)
+
+
+def test_offer_push_carries_only_the_job_id_and_kind(fcm_fake, job):
+    assert job_push(job_id=job.pk) == "sent"
+    [received] = fcm_fake.accepted
+    assert received.token == device_of(job).fcm_token
+    assert received.data == {"job": str(job.pk), "kind": "job"}
+    assert received.android["priority"] == "high"
+    ttl = float(received.android["ttl"].rstrip("s"))
+    assert 0 < (job.deadline - timezone.now()).total_seconds() - ttl < 5
+    assert "notification" not in received.message  # data-only
+    job.refresh_from_db()
+    assert (job.push_attempts, job.last_push_error) == (1, "")
+
+
+def test_dead_token_retires_the_device_and_rematches_at_once(fcm_fake, job, message):
+    other = provider_with_sim(Carrier.CELLCARD)
+    fcm_fake.fail_token(device_of(job).fcm_token, "UNREGISTERED")
+    assert job_push(job_id=job.pk) == "released"
+    job.refresh_from_db()
+    message.refresh_from_db()
+    assert (job.status, job.end_reason) == (JobStatus.EXPIRED, "push_token_dead")
+    assert not Device.objects.filter(provider=job.provider).exists()
+    assert message.status == MessageStatus.QUEUED
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert Job.objects.get(message=message, status=JobStatus.OFFERED).provider == other
+
+
+def test_transient_errors_are_retried_then_succeed(fcm_fake, job):
+    fcm_fake.fail_next("QUOTA_EXCEEDED")
+    assert job_push(job_id=job.pk) == "retry"
+    assert job_push(job_id=job.pk, retry=1) == "sent"
+    assert len(fcm_fake.accepted) == 1
+    job.refresh_from_db()
+    assert job.push_attempts == 2
+
+
+def test_transient_errors_past_the_retries_rematch(fcm_fake, job, message, settings):
+    fcm_fake.fail_next("QUOTA_EXCEEDED", count=5)
+    assert job_push(job_id=job.pk, retry=settings.PUSH_MAX_RETRIES) == "released"
+    job.refresh_from_db()
+    assert (job.status, job.end_reason, job.last_push_error) == (JobStatus.EXPIRED, "push_failed", "QUOTA_EXCEEDED")
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+
+
+def test_no_ack_means_one_repush_then_another_provider(fcm_fake, job, message):
+    other = provider_with_sim(Carrier.CELLCARD)
+    job_push(job_id=job.pk)
+    back = timezone.now() - timedelta(seconds=31)
+    Job.objects.filter(pk=job.pk).update(offered_at=back, last_pushed_at=back)
+    assert jobs_ack_timeouts() == {"repushed": 1, "released": 0}
+    assert len(fcm_fake.accepted) == 2
+    Job.objects.filter(pk=job.pk).update(last_pushed_at=back)
+    assert jobs_ack_timeouts() == {"repushed": 0, "released": 1}
+    job.refresh_from_db()
+    assert (job.status, job.end_reason) == (JobStatus.EXPIRED, "no_ack")
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert Job.objects.get(message=message, status=JobStatus.OFFERED).provider == other
+
+
+def test_an_acknowledged_job_is_not_repushed(fcm_fake, job, api_client_for):
+    job_push(job_id=job.pk)
+    api_client_for(job.provider.user).post(f"/api/jobs/{job.pk}/ack")
+    back = timezone.now() - timedelta(seconds=120)
+    Job.objects.filter(pk=job.pk).update(offered_at=back, last_pushed_at=back)
+    assert jobs_ack_timeouts() == {"repushed": 0, "released": 0}
+
+
+def test_ack_returns_what_the_phone_needs(job, message, api_client_for):
+    client = api_client_for(job.provider.user)
+    response = client.post(f"/api/jobs/{job.pk}/ack")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == job.pk and body["status"] == "accepted"
+    assert (body["message_id"], body["to"], body["body"]) == (message.pk, "+85512345678", "Your code is 1234")
+    assert (body["encoding"], body["segments"]) == ("gsm7", 1)
+    assert body["trace_token"] == job.trace_token and body["deadline"]
+    assert client.post(f"/api/jobs/{job.pk}/ack").json() == body  # acknowledging twice is harmless
+    assert client.get(f"/api/jobs/{job.pk}").json()["status"] == "accepted"
+
+
+def test_another_provider_or_a_stranger_cannot_ack_or_read(job, api_client_for, api_client):
+    other = provider_with_sim(Carrier.SMART)
+    for client, status in ((api_client_for(other.user), 404), (api_client_for(UserFactory()), 404), (api_client, 401)):
+        assert client.post(f"/api/jobs/{job.pk}/ack").status_code == status
+        assert client.get(f"/api/jobs/{job.pk}").status_code == status
+    job.refresh_from_db()
+    assert job.status == JobStatus.OFFERED
+
+
+def test_ack_after_the_lease_ended(job, api_client_for):
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    response = api_client_for(job.provider.user).post(f"/api/jobs/{job.pk}/ack")
+    assert (response.status_code, response.json()["code"]) == (409, "lease_expired")
+
+
+def test_pull_lists_only_the_callers_offered_jobs_with_etag(job, api_client_for, django_assert_max_num_queries):
+    client = api_client_for(job.provider.user)
+    with django_assert_max_num_queries(2):  # the session and the jobs
+        first = client.get("/api/providers/me/jobs", {"status": "offered"})
+    assert [entry["id"] for entry in first.json()] == [job.pk]
+    etag = first["ETag"]
+    again = client.get("/api/providers/me/jobs", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag
+    client.post(f"/api/jobs/{job.pk}/ack")
+    changed = client.get("/api/providers/me/jobs", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed.json() == []
+    other = provider_with_sim(Carrier.SMART)
+    assert api_client_for(other.user).get("/api/providers/me/jobs").json() == []
+    unsupported = client.get("/api/providers/me/jobs", {"status": "sent"})
+    assert unsupported.json()["code"] == "status_not_supported"
+
+
+def test_wake_up_push_and_dead_tokens(fcm_fake):
+    alive, dead = provider_with_sim(Carrier.SMART), provider_with_sim(Carrier.METFONE)
+    fcm_fake.fail_token(Device.objects.get(provider=dead).fcm_token, "UNREGISTERED")
+    providers_wake_up([alive.pk, dead.pk])
+    assert [message.data for message in fcm_fake.accepted] == [{"kind": "wake"}]
+    assert Device.objects.filter(provider=alive).exists()
+    assert not Device.objects.filter(provider=dead).exists()
+
+
+def test_dispatch_hands_the_new_job_to_the_push_channel(message, django_capture_on_commit_callbacks, settings):
+    settings.MESSAGING_JOB_OFFER_HOOK = "apps.delivery.tests.test_jobs.record_offer"
+    OFFERS.clear()
+    provider_with_sim(Carrier.CELLCARD)
+    with django_capture_on_commit_callbacks(execute=True):
+        message_dispatch(message_id=message.pk)
+    assert OFFERS == [Job.objects.get(message=message).pk]
+    assert Message.objects.get(pk=message.pk).status == MessageStatus.ASSIGNED
+
+
+OFFERS: list[int] = []
+
+
+def record_offer(job_id: int) -> None:
+    """A stand-in push channel for the hook test: the hook is a setting, like an email backend."""
+    OFFERS.append(job_id)

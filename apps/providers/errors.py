@@ -58,3 +58,8 @@ class CapAboveMaximum(ValidationFailed):
 class DeviceNotRegistered(Conflict):
     code = "device_not_registered"
     default_message = _("Register this phone's push token first.")
+
+
+class SimAlreadyVerified(Conflict):
+    code = "sim_already_verified"
+    default_message = _("This SIM's ownership is already verified.")

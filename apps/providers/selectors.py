@@ -103,3 +103,9 @@ def provider_uptime(*, provider: Provider, since: datetime, until: datetime | No
     if state == Availability.ONLINE:
         online += until - cursor
     return online / (until - since)
+
+
+def provider_ids_holding_number(e164: str) -> set[int]:
+    """Providers with an active SIM on this number: never given a message to it (a code sent to verify a SIM must
+    not reach the very provider claiming it)."""
+    return set(Sim.objects.filter(msisdn=e164, active=True).values_list("provider_id", flat=True))

@@ -85,6 +85,10 @@ class SentOutputSerializer(serializers.Serializer):
     day = serializers.IntegerField()
 
 
+class SimVerifyInputSerializer(serializers.Serializer):
+    code = serializers.RegexField(r"^[0-9]{6}$", max_length=6)
+
+
 class SimOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     msisdn = serializers.CharField()

@@ -4,12 +4,14 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api.serializers import OtpIssuedOutput
 from apps.providers import serializers as s
 from apps.providers import services
 from apps.providers.models import Provider, Sim
@@ -139,6 +141,36 @@ class SimDetailView(APIView):
         sim = sim_of_provider(provider=provider, sim_id=sim_id)
         services.sim_remove(sim=sim, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SimVerificationView(APIView):
+    @extend_schema(
+        operation_id="providers_me_sims_verification_request",
+        request=None,
+        responses={202: OtpIssuedOutput},
+        summary="Send a verification code to this SIM's number",
+    )
+    def post(self, request: Request, sim_id: int) -> Response:
+        sim = sim_of_provider(provider=provider_for_user(request.user), sim_id=sim_id)
+        issued = services.sim_verification_request(sim=sim, language=get_language() or "km")
+        return Response(OtpIssuedOutput(issued).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SimVerifyView(APIView):
+    @extend_schema(
+        operation_id="providers_me_sims_verify",
+        request=s.SimVerifyInputSerializer,
+        responses={200: s.SimOutputSerializer},
+        summary="Prove the SIM is yours with the code it received",
+    )
+    def post(self, request: Request, sim_id: int) -> Response:
+        sim = sim_of_provider(provider=provider_for_user(request.user), sim_id=sim_id)
+        data = s.SimVerifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sim = services.sim_verify(sim=sim, code=data.validated_data["code"], actor=request.user)
+        now = timezone.now()
+        body = _sim_data(sim, sim_usage([sim], now=now)[sim.pk], now)
+        return Response(s.SimOutputSerializer(body).data)
 
 
 class DeviceView(APIView):

@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus, Priority
 from apps.messaging.models import Job, Message
 from apps.messaging.state import message_transition
+from apps.providers.selectors import provider_ids_holding_number
 from apps.providers.services.matching import capacity_release, provider_match
 
 logger = logging.getLogger("peerpower.dispatch")
@@ -59,10 +60,11 @@ def message_dispatch(*, message_id: int) -> str:
             return "expired"
         if message.next_attempt_at and message.next_attempt_at > now + timedelta(seconds=1):
             return "skipped"  # an early signal (scheduled, or backing off): its own task comes later
-        earlier = set(message.jobs.values_list("provider_id", flat=True))
+        # Not the providers who already had it, nor one holding the recipient's own number.
+        excluded = set(message.jobs.values_list("provider_id", flat=True)) | provider_ids_holding_number(message.to)
         assignment = provider_match(
             recipient_carrier=message.carrier,
-            exclude_provider_ids=earlier,
+            exclude_provider_ids=excluded,
             priority=message.priority,
             client_ref=str(message.organization_id),
             recipient=message.to,

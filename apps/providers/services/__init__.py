@@ -32,6 +32,7 @@ from apps.providers.services.registry import (
     sim_mark_verified,
     sim_remove,
 )
+from apps.providers.services.verification import sim_verification_request, sim_verify
 
 __all__ = [
     "UNSET",
@@ -57,6 +58,8 @@ __all__ = [
     "sim_add",
     "sim_mark_verified",
     "sim_remove",
+    "sim_verification_request",
+    "sim_verify",
     "sims_resync_matchable",
     "sticky_sender_remember",
     "sticky_senders_prune",

@@ -418,6 +418,11 @@ FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
 # A phone must acknowledge an offered job this many seconds after its push; otherwise it is pushed once more, and
 # then given to another provider.
 JOB_ACK_SECONDS = env.int("JOB_ACK_SECONDS", default=30)
+# Delivery reports: unsigned reports are accepted (and flagged) while the app rollout needs it; a delivery reported
+# sooner than this many seconds after the offer is flagged as implausible; phones' clocks may run this far ahead.
+REPORTS_ALLOW_UNSIGNED = env.bool("REPORTS_ALLOW_UNSIGNED", default=True)
+REPORT_MIN_DELIVERY_SECONDS = env.float("REPORT_MIN_DELIVERY_SECONDS", default=2.0)
+REPORT_CLOCK_SKEW_SECONDS = env.int("REPORT_CLOCK_SKEW_SECONDS", default=120)
 # Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
 PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)

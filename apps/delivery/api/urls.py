@@ -6,4 +6,6 @@ urlpatterns = [
     path("providers/me/jobs", views.ProviderJobsView.as_view(), name="provider-jobs"),
     path("jobs/<int:job_id>", views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/ack", views.JobAckView.as_view(), name="job-ack"),
+    path("jobs/<int:job_id>/report", views.JobReportView.as_view(), name="job-report"),
+    path("jobs/reports", views.JobReportBatchView.as_view(), name="job-reports"),
 ]

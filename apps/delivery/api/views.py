@@ -2,15 +2,20 @@
 
 import hashlib
 
+from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import ValidationFailed
+from apps.core.api import error_body
+from apps.core.errors import DomainError, ValidationFailed
+from apps.delivery import reports
+from apps.delivery.choices import ReportStatus, SendError
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to
@@ -73,3 +78,91 @@ class JobAckView(APIView):
     @extend_schema(request=None, responses={200: JobOutput}, tags=["jobs"])
     def post(self, request: Request, job_id: int) -> Response:
         return Response(JobOutput(job_accept(job_id=job_id, user=request.user)).data)
+
+
+class ReportInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ReportStatus.choices)
+    error_code = serializers.ChoiceField(choices=SendError.choices, required=False, allow_blank=True, default="")
+    occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
+    parts = serializers.IntegerField(min_value=1, max_value=255, required=False, allow_null=True, default=None)
+    signature = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_occurred_at(self, value: str) -> str:
+        if parse_datetime(value) is None or parse_datetime(value).tzinfo is None:
+            raise serializers.ValidationError("Use ISO 8601 with a time zone, e.g. 2026-11-26T09:15:02Z.")
+        return value
+
+
+class BatchReportInput(ReportInput):
+    job_id = serializers.IntegerField(min_value=1)
+
+
+class BatchInput(serializers.Serializer):
+    reports = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=500)
+
+
+class ReportOutput(serializers.Serializer):
+    job_id = serializers.IntegerField(source="report.job_id")
+    status = serializers.CharField(source="report.status")
+    duplicate = serializers.BooleanField()
+    applied = serializers.BooleanField(source="report.applied")
+    flags = serializers.ListField(child=serializers.CharField())
+    job_status = serializers.CharField()
+    message_status = serializers.CharField()
+
+
+def _report_input(data: dict, job_id: int) -> reports.ReportInput:
+    return reports.ReportInput(
+        job_id=job_id,
+        status=data["status"],
+        occurred_at=parse_datetime(data["occurred_at"]),
+        occurred_at_text=data["occurred_at"],
+        error_code=data["error_code"],
+        parts=data["parts"],
+        signature=data["signature"],
+    )
+
+
+class JobReportView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReportInput, responses={200: ReportOutput}, tags=["jobs"])
+    def post(self, request: Request, job_id: int) -> Response:
+        serializer = ReportInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = reports.report_submit(user=request.user, data=_report_input(serializer.validated_data, job_id))
+        return Response(ReportOutput(result).data)
+
+
+class JobReportBatchView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=BatchInput, responses={200: ReportOutput(many=True)}, tags=["jobs"])
+    def post(self, request: Request) -> Response:
+        batch = BatchInput(data=request.data)
+        batch.is_valid(raise_exception=True)
+        rows: list[dict] = []
+        items, positions = [], []
+        for index, raw in enumerate(batch.validated_data["reports"]):
+            item = BatchReportInput(data=raw)
+            if not item.is_valid():
+                error = ValidationError(item.errors)
+                rows.append(
+                    {
+                        "index": index,
+                        "ok": False,
+                        "error": error_body("validation_error", "Invalid input.", {"fields": error.get_full_details()}),
+                    }
+                )
+                continue
+            items.append(_report_input(item.validated_data, item.validated_data["job_id"]))
+            positions.append(index)
+        for index, result in zip(positions, reports.reports_submit_batch(user=request.user, items=items), strict=True):
+            if isinstance(result, DomainError):
+                rows.append(
+                    {"index": index, "ok": False, "error": error_body(result.code, result.message, result.details)}
+                )
+            else:
+                rows.append({"index": index, "ok": True, **ReportOutput(result).data})
+        rows.sort(key=lambda row: row["index"])
+        return Response({"results": rows})

@@ -1,0 +1,45 @@
+from django.db import models
+
+
+class ReportStatus(models.TextChoices):
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class SendError(models.TextChoices):
+    """Why a phone could not send, as Android's SmsManager reports it. Retryable ones send the message to another
+    provider; final ones fail the message (another phone would fail the same way)."""
+
+    GENERIC_FAILURE = "generic_failure", "Generic failure"
+    NO_SERVICE = "no_service", "No service"
+    RADIO_OFF = "radio_off", "Radio off"
+    NULL_PDU = "null_pdu", "No PDU"
+    LIMIT_EXCEEDED = "limit_exceeded", "Sending limit exceeded"
+    NETWORK_REJECT = "network_reject", "Rejected by the network"
+    INVALID_NUMBER = "invalid_number", "Invalid recipient number"
+    INVALID_FORMAT = "invalid_format", "Message format refused"
+    OTHER = "other", "Other"
+
+
+RETRYABLE_SEND_ERRORS = frozenset(
+    {
+        SendError.GENERIC_FAILURE,
+        SendError.NO_SERVICE,
+        SendError.RADIO_OFF,
+        SendError.NULL_PDU,
+        SendError.LIMIT_EXCEEDED,
+        SendError.NETWORK_REJECT,
+        SendError.OTHER,
+    }
+)
+
+
+class ReportFlag(models.TextChoices):
+    """What was odd about a report; anti-fraud rules read these."""
+
+    LATE = "late", "Arrived after the lease ended (the message may have gone twice)"
+    UNSIGNED = "unsigned", "Not signed with the provider's DID key"
+    NO_ACK = "no_ack", "Reported without the job being acknowledged"
+    FAST_DELIVERY = "fast_delivery", "Delivered implausibly soon after the offer"
+    DELIVERED_BEFORE_SENT = "delivered_before_sent", "Delivered before it was sent"

@@ -161,6 +161,10 @@ class ClientOrganization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     is_blocked = models.BooleanField(default=False)
     blocked_reason = models.CharField(max_length=200, blank=True)
+    # Append a short code to every SMS, which the recipient can check at /api/verify/{code} (anti-phishing).
+    verification_codes = models.BooleanField(
+        default=False, help_text="Append a verification code to each SMS, so recipients can check who sent it."
+    )
     # PeerPower itself, as the sender of its own messages (OTP codes); there is at most one.
     is_system = models.BooleanField(default=False, editable=False)
 

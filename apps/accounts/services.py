@@ -458,16 +458,38 @@ def wallet_unbind(*, user: User) -> User:
 # Client organisations and API keys
 
 
-def client_create(*, user: User, name: str, contact_email: str = "", contact_phone: str = "") -> ClientOrganization:
+def client_create(
+    *, user: User, name: str, contact_email: str = "", contact_phone: str = "", verification_codes: bool = False
+) -> ClientOrganization:
     """Create a client organisation owned by `user`."""
     if contact_phone:
         contact_phone = normalize_phone(contact_phone, require_mobile=False, allowed_regions=[]).e164
     with transaction.atomic():
         organization = ClientOrganization.objects.create(
-            name=name, contact_email=contact_email, contact_phone=contact_phone
+            name=name, contact_email=contact_email, contact_phone=contact_phone, verification_codes=verification_codes
         )
         ClientMembership.objects.create(organization=organization, user=user, role=ClientRole.OWNER)
         audit_record(actor=user, action="client.created", target=organization, after={"name": name})
+    return organization
+
+
+CLIENT_EDITABLE = ("name", "contact_email", "contact_phone", "verification_codes")
+
+
+def client_update(*, organization: ClientOrganization, actor: User, **changes: object) -> ClientOrganization:
+    """The owner changes the organisation's name, contacts, or whether SMS carry a verification code."""
+    changes = {name: value for name, value in changes.items() if name in CLIENT_EDITABLE}
+    if changes.get("contact_phone"):
+        changes["contact_phone"] = normalize_phone(
+            str(changes["contact_phone"]), require_mobile=False, allowed_regions=[]
+        ).e164
+    with transaction.atomic():
+        before = {name: getattr(organization, name) for name in changes}
+        for name, value in changes.items():
+            setattr(organization, name, value)
+        if changes:
+            organization.save(update_fields=list(changes))
+            audit_record(actor=actor, action="client.updated", target=organization, before=before, after=changes)
     return organization
 
 

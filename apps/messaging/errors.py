@@ -83,3 +83,8 @@ class JobNotFound(NotFound):
 class LeaseExpired(Conflict):
     code = "lease_expired"
     default_message = _("This job's lease has ended; it may have gone to another provider.")
+
+
+class VerificationCodeUnknown(NotFound):
+    code = "verification_code_unknown"
+    default_message = _("No message sent through PeerPower carries this code. Treat the SMS with suspicion.")

@@ -199,6 +199,8 @@ class Message(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
     filter_score = models.PositiveIntegerField(default=0)
     filter_reasons = models.JSONField(default=list, blank=True)
+    # For clients that opted in: the code appended to the SMS, which the recipient can check at /api/verify/{code}.
+    verification_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)

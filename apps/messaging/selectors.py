@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.accounts.models import ClientOrganization
 from apps.core.errors import NotFound
 from apps.messaging.choices import JobStatus, RecipientBlockReason
-from apps.messaging.errors import JobNotFound
+from apps.messaging.errors import JobNotFound, VerificationCodeUnknown
 from apps.messaging.filtering.engine import DomainSpec, TermSpec
 from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Job, Message, OptOut
 
@@ -104,3 +104,12 @@ def job_of_provider(*, user: Any, job_id: int) -> Job:
     if job is None:
         raise JobNotFound()
     return job
+
+
+def message_by_verification_code(code: str) -> Message:
+    """The message an SMS recipient asks about, by the code appended to it (case-insensitive, spaces ignored)."""
+    normalized = "".join(code.split()).upper()
+    message = Message.objects.select_related("organization").filter(verification_code=normalized).first()
+    if message is None:
+        raise VerificationCodeUnknown()
+    return message

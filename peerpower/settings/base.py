@@ -233,6 +233,10 @@ MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=7
 MESSAGE_RATE_PER_SECOND = env.int("MESSAGE_RATE_PER_SECOND", default=50)
 MESSAGE_QUOTA_PER_DAY = env.int("MESSAGE_QUOTA_PER_DAY", default=100_000)
 MESSAGE_BULK_MAX = env.int("MESSAGE_BULK_MAX", default=1000)
+# Verification codes appended to SMS of clients that opted in: the text added ({code} is replaced).
+MESSAGE_VERIFICATION_SUFFIX = env("MESSAGE_VERIFICATION_SUFFIX", default="\nVerify: peerpower.app/v/{code}")
+# Code checks per client IP (GET /api/verify/{code}), as a django-ratelimit rate.
+MESSAGE_VERIFY_RATE_PER_IP = env("MESSAGE_VERIFY_RATE_PER_IP", default="30/m")
 # Idempotency keys are kept (and their first response replayed) for this many hours.
 MESSAGE_IDEMPOTENCY_HOURS = env.int("MESSAGE_IDEMPOTENCY_HOURS", default=48)
 # Leases given to providers before a message is dead-lettered as failed.

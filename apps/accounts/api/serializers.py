@@ -82,12 +82,15 @@ class ClientInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
     contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    verification_codes = serializers.BooleanField(
+        required=False, default=False, help_text="Append a code recipients can check at /api/verify/{code}."
+    )
 
 
 class ClientOutput(serializers.ModelSerializer):
     class Meta:
         model = ClientOrganization
-        fields = ["id", "name", "contact_email", "contact_phone", "created_at", "is_blocked"]
+        fields = ["id", "name", "contact_email", "contact_phone", "verification_codes", "created_at", "is_blocked"]
 
 
 class ApiKeyInput(serializers.Serializer):

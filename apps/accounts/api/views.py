@@ -173,6 +173,16 @@ class ClientDetailView(APIView):
         membership = selectors.client_membership(user=request.user, client_id=client_id)
         return Response(s.ClientOutput(membership.organization).data)
 
+    @extend_schema(request=s.ClientInput(partial=True), responses={200: s.ClientOutput}, tags=["clients"])
+    def patch(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        serializer = s.ClientInput(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        organization = services.client_update(
+            organization=membership.organization, actor=request.user, **serializer.validated_data
+        )
+        return Response(s.ClientOutput(organization).data)
+
 
 class ApiKeyListView(APIView):
     permission_classes = [IsAuthenticated]

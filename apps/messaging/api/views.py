@@ -3,18 +3,21 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.authentication import ApiClient, ApiKeyAuthentication
 from apps.core.api import error_body
+from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
+from apps.core.ratelimit import rate_limit
 from apps.messaging import selectors
 from apps.messaging.api.serializers import (
     BulkInputSerializer,
@@ -166,3 +169,24 @@ class MessageCancelView(ClientApiView):
     def post(self, request: Request, message_id: int) -> Response:
         message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
         return Response(MessageOutputSerializer(message_cancel(message=message)).data)
+
+
+class VerificationOutputSerializer(serializers.Serializer):
+    code = serializers.CharField(source="verification_code")
+    sender = serializers.CharField(source="organization.name", help_text="The business that sent the SMS.")
+    sent_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField()
+
+
+class VerifyView(APIView):
+    """Public: anyone who received an SMS with a PeerPower verification code can check who sent it. Rate-limited
+    per address, and it tells nothing about the recipient or the text."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: VerificationOutputSerializer}, tags=["verify"])
+    def get(self, request: Request, code: str) -> Response:
+        rate_limit(group="messages.verify.ip", key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
+        message = selectors.message_by_verification_code(code)
+        return Response(VerificationOutputSerializer(message).data)

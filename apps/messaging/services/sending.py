@@ -3,6 +3,7 @@
 The row is committed before anything is queued; a lost signal is recovered by the reconciler (see dispatch).
 """
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
@@ -136,6 +137,13 @@ def _prepare(
     phone = normalize_phone(data.to)
     refuse_blocked(phone.e164, block_reasons.get(phone.e164))
     checked = validate_body(data.body)
+    filtered_text = checked.body  # the client's own words; the appended code is ours
+    verification_code = None
+    if organization.verification_codes and not trusted:
+        verification_code = new_verification_code()
+        checked = validate_body(
+            checked.body + settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", verification_code)
+        )
     now = timezone.now()
     validity = data.validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
     if not 1 <= validity <= settings.MESSAGE_VALIDITY_MAX_SECONDS:
@@ -149,7 +157,7 @@ def _prepare(
 
     status, reason, score, reasons = MessageStatus.QUEUED, "", 0, []
     if not trusted:
-        decision = check_content(checked.body)
+        decision = check_content(filtered_text)
         score, reasons = decision.score, [r.as_dict() for r in decision.reasons]
         if decision.action == FilterAction.REJECT:
             status, reason = MessageStatus.REJECTED, "content_rejected"
@@ -170,6 +178,7 @@ def _prepare(
         status_reason=reason,
         filter_score=score,
         filter_reasons=reasons,
+        verification_code=verification_code,
         created_at=now,
         scheduled_at=scheduled_at,
         expires_at=due + timedelta(seconds=validity),
@@ -178,11 +187,19 @@ def _prepare(
     )
 
 
+def new_verification_code() -> str:
+    """8 characters without look-alikes (no 0/O, 1/I/L): easy to read off a phone, 32^8 possibilities."""
+    return "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(8))
+
+
+VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
 def _store(messages: list[Message]) -> None:
     if not messages:
         return
     with transaction.atomic():
-        Message.objects.bulk_create(messages)
+        _insert(messages)
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         now = timezone.now()
         for priority in Priority.values:
@@ -193,6 +210,23 @@ def _store(messages: list[Message]) -> None:
             if message.next_attempt_at > now:
                 delay = (message.next_attempt_at - now).total_seconds()
                 enqueue_dispatch([message.pk], priority=message.priority, countdown=delay)
+
+
+def _insert(messages: list[Message], tries: int = 3) -> None:
+    """Insert the rows; a verification code that is already taken (one chance in about 10^12) gets a new one."""
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create(messages)
+    except IntegrityError:
+        coded = [message for message in messages if message.verification_code]
+        if not coded or tries <= 1:
+            raise
+        for message in coded:
+            suffix = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
+            message.verification_code = new_verification_code()
+            fresh = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
+            message.body = message.body.removesuffix(suffix) + fresh
+        _insert(messages, tries - 1)
 
 
 def message_cancel(*, message: Message, actor: Any = None) -> Message:

@@ -43,3 +43,24 @@ class ReportFlag(models.TextChoices):
     NO_ACK = "no_ack", "Reported without the job being acknowledged"
     FAST_DELIVERY = "fast_delivery", "Delivered implausibly soon after the offer"
     DELIVERED_BEFORE_SENT = "delivered_before_sent", "Delivered before it was sent"
+
+
+class FraudRule(models.TextChoices):
+    """Why a provider was flagged. Strikes count toward automatic suspension; other flags are for staff to read."""
+
+    FAST_DELIVERY = "fast_delivery", "Delivered implausibly fast"
+    DELIVERED_BEFORE_SENT = "delivered_before_sent", "Delivered before sent"
+    NO_ACK = "no_ack", "Reported without acknowledging the job"
+    UNBOUND_DEVICE = "unbound_device", "Report from a device not bound to the provider"
+    SHARED_DEVICE = "shared_device", "One phone under several providers"
+    SHARED_SIM = "shared_sim", "One SIM number under several providers"
+    SUCCESS_OUTLIER = "success_outlier", "Success rate far above the carrier's"
+    BURST = "burst", "Burst of deliveries"
+    CANARY_MISSED = "canary_missed", "Audit message reported delivered but never arrived"
+
+
+class CanaryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for delivery"
+    CONFIRMED = "confirmed", "Arrived at the audit phone"
+    MISSED = "missed", "Reported delivered, never arrived"
+    UNDELIVERED = "undelivered", "Not delivered by any provider"

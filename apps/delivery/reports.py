@@ -24,6 +24,7 @@ from apps.accounts.did import verify_did_signature
 from apps.accounts.errors import DidMalformed, DidSignatureInvalid
 from apps.core.errors import DomainError, ValidationFailed
 from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError
+from apps.delivery.fraud import fraud_check_report, outcome_record
 from apps.delivery.models import DeliveryReport
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound
@@ -66,6 +67,7 @@ class ReportInput:
     error_code: str = ""
     parts: int | None = None
     signature: str = ""
+    device_id: int | None = None  # the reporting phone's device id (from its registration), if it sends one
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def report_submit(*, user: Any, data: ReportInput) -> ReportResult:
     REPORTS.labels(status=report.status, applied=str(report.applied).lower()).inc()
     for flag in report.flags:
         REPORT_FLAGS.labels(flag=flag).inc()
+    fraud_check_report(report=report, job=job, device_id=data.device_id)
     return _result(report, Job.objects.select_related("message").get(pk=job.pk), duplicate=False)
 
 
@@ -197,6 +200,7 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
             fields["sent_at"] = data.occurred_at
         message_transition(message=message, to=MessageStatus.DELIVERED, **fields)
     provider_record_delivery(provider_id=job.provider_id, delivered=True)
+    outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="delivered", when=data.occurred_at)
     sticky_sender_remember(
         client_ref=str(message.organization_id), recipient=message.to, provider_id=job.provider_id, sim_id=job.sim_id
     )
@@ -211,6 +215,7 @@ def _apply_failed(job: Job, data: ReportInput) -> None:
     if data.error_code in RETRYABLE_SEND_ERRORS:
         # This phone could not send it; another one may. Counts against the provider's success rate.
         provider_record_delivery(provider_id=job.provider_id, delivered=False)
+        outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="failed", when=data.occurred_at)
         message_requeue_or_dead_letter(message=message, reason=f"provider_failed:{data.error_code}", now=timezone.now())
     else:
         # The recipient's side is the problem (e.g. invalid number): every phone would fail the same way.

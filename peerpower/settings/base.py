@@ -427,6 +427,25 @@ JOB_ACK_SECONDS = env.int("JOB_ACK_SECONDS", default=30)
 REPORTS_ALLOW_UNSIGNED = env.bool("REPORTS_ALLOW_UNSIGNED", default=True)
 REPORT_MIN_DELIVERY_SECONDS = env.float("REPORT_MIN_DELIVERY_SECONDS", default=2.0)
 REPORT_CLOCK_SKEW_SECONDS = env.int("REPORT_CLOCK_SKEW_SECONDS", default=120)
+# Anti-fraud: strikes within a window that suspend a provider automatically; deliveries per provider per minute
+# counted as a burst; a provider's daily success rate this far above its carrier's (with at least the minimum volume)
+# is an outlier.
+FRAUD_STRIKES_TO_SUSPEND = env.int("FRAUD_STRIKES_TO_SUSPEND", default=3)
+FRAUD_STRIKE_WINDOW_DAYS = env.int("FRAUD_STRIKE_WINDOW_DAYS", default=30)
+FRAUD_BURST_PER_MINUTE = env.int("FRAUD_BURST_PER_MINUTE", default=10)
+FRAUD_OUTLIER_MARGIN = env.float("FRAUD_OUTLIER_MARGIN", default=0.15)
+FRAUD_OUTLIER_MIN_VOLUME = env.int("FRAUD_OUTLIER_MIN_VOLUME", default=50)
+# Audit recipients: phones the network owns (comma-separated E.164 numbers, any carriers) that receive canary
+# messages; each canary run sends one to each number with this probability. Their receiving app confirms arrival at
+# POST /api/audit/inbound with AUDIT_INBOUND_TOKEN; a canary reported delivered but unconfirmed this many seconds
+# later is a fraud strike.
+AUDIT_RECIPIENTS = env.list("AUDIT_RECIPIENTS", default=[])
+AUDIT_CANARY_PROBABILITY = env.float("AUDIT_CANARY_PROBABILITY", default=0.2)
+AUDIT_CONFIRM_WINDOW_SECONDS = env.int("AUDIT_CONFIRM_WINDOW_SECONDS", default=600)
+AUDIT_INBOUND_TOKEN = env("AUDIT_INBOUND_TOKEN", default="")
+CELERY_BEAT_SCHEDULE["delivery.fraud-scan"] = {"task": "delivery.fraud_scan", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["delivery.canaries-send"] = {"task": "delivery.canaries_send", "schedule": 300.0}
+CELERY_BEAT_SCHEDULE["delivery.canaries-judge"] = {"task": "delivery.canaries_judge", "schedule": 60.0}
 # Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
 PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)

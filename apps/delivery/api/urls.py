@@ -8,4 +8,5 @@ urlpatterns = [
     path("jobs/<int:job_id>/ack", views.JobAckView.as_view(), name="job-ack"),
     path("jobs/<int:job_id>/report", views.JobReportView.as_view(), name="job-report"),
     path("jobs/reports", views.JobReportBatchView.as_view(), name="job-reports"),
+    path("audit/inbound", views.AuditInboundView.as_view(), name="audit-inbound"),
 ]

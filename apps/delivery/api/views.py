@@ -1,20 +1,24 @@
 """The phone's jobs API (JWT of the provider): poll offered jobs, acknowledge one, read it."""
 
 import hashlib
+import secrets
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.phone import normalize_phone
 from apps.core.api import error_body
 from apps.core.errors import DomainError, ValidationFailed
 from apps.delivery import reports
+from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
@@ -86,6 +90,9 @@ class ReportInput(serializers.Serializer):
     occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
     parts = serializers.IntegerField(min_value=1, max_value=255, required=False, allow_null=True, default=None)
     signature = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    device = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None, help_text="This phone's device id."
+    )
 
     def validate_occurred_at(self, value: str) -> str:
         if parse_datetime(value) is None or parse_datetime(value).tzinfo is None:
@@ -120,6 +127,7 @@ def _report_input(data: dict, job_id: int) -> reports.ReportInput:
         error_code=data["error_code"],
         parts=data["parts"],
         signature=data["signature"],
+        device_id=data["device"],
     )
 
 
@@ -166,3 +174,34 @@ class JobReportBatchView(APIView):
                 rows.append({"index": index, "ok": True, **ReportOutput(result).data})
         rows.sort(key=lambda row: row["index"])
         return Response({"results": rows})
+
+
+class AuditPhone(BasePermission):
+    """The network's own receiving phones, with AUDIT_INBOUND_TOKEN (no token configured: nobody)."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        token = settings.AUDIT_INBOUND_TOKEN
+        presented = request.headers.get("Authorization", "")
+        return bool(token) and secrets.compare_digest(presented, f"Bearer {token}")
+
+
+class InboundInput(serializers.Serializer):
+    to = serializers.CharField(max_length=32, help_text="The audit phone's own number.")
+    body = serializers.CharField(max_length=2000)
+
+
+class InboundOutput(serializers.Serializer):
+    matched = serializers.BooleanField()
+
+
+class AuditInboundView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AuditPhone]
+
+    @extend_schema(request=InboundInput, responses={202: InboundOutput}, tags=["audit"])
+    def post(self, request: Request) -> Response:
+        data = InboundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        to = normalize_phone(data.validated_data["to"]).e164
+        canary = canary_inbound(to=to, body=data.validated_data["body"])
+        return Response({"matched": canary is not None}, status=202)

@@ -25,6 +25,7 @@ from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus, 
 from apps.messaging.models import Job, Message
 from apps.messaging.state import message_transition
 from apps.providers.selectors import provider_ids_holding_number
+from apps.providers.services import provider_reputation_outcome
 from apps.providers.services.matching import capacity_release, provider_match
 
 logger = logging.getLogger("peerpower.dispatch")
@@ -166,9 +167,13 @@ def jobs_expire_overdue(*, now: datetime | None = None) -> int:
         )
         for job in jobs:
             was_sent = job.status == JobStatus.SENT
+            took_it = job.status in (JobStatus.ACCEPTED, JobStatus.SENT)
             if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
                 continue
             expired += 1
+            if took_it:
+                # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
+                provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
             message = job.message
             if message.status in (MessageStatus.ASSIGNED, MessageStatus.SENT):
                 message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)

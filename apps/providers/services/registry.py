@@ -6,7 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, IntegerField, Value
+from django.db.models.functions import Cast, Greatest, Least, Round
 from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
@@ -404,3 +405,41 @@ def provider_record_delivery(*, provider_id: int, delivered: bool) -> None:
     """
     field = "jobs_delivered" if delivered else "jobs_failed"
     Provider.objects.filter(pk=provider_id).update(**{field: F(field) + 1})
+
+
+# How far each kind of outcome moves the reputation: toward 1000 (good) or 0 (bad), by this share of the distance.
+REPUTATION_OUTCOMES: dict[str, tuple[int, float]] = {
+    "delivered": (REPUTATION_MAX, 0.02),
+    "failed": (REPUTATION_MIN, 0.03),
+    "timeout": (REPUTATION_MIN, 0.05),  # took a job and neither sent it nor gave it back
+    "canary_confirmed": (REPUTATION_MAX, 0.1),  # proven delivery of an audit message
+}
+
+
+def provider_reputation_outcome(*, provider_id: int, outcome: str) -> None:
+    """Feed one outcome of the provider's work into its reputation (see REPUTATION_OUTCOMES)."""
+    toward, weight = REPUTATION_OUTCOMES[outcome]
+    provider_reputation_nudge(provider_id=provider_id, toward=toward, weight=weight)
+
+
+def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float) -> None:
+    """Move the reputation a step `weight` (0-1) of the way toward `toward`: an exponentially weighted score that
+    every outcome updates (delivery, failure, timeout, canary). One UPDATE, no lock.
+
+    Not audited: a running score fed by outcomes that are themselves recorded (reports, jobs, fraud flags).
+    """
+    step = Cast(Round((Value(toward) - F("reputation")) * Value(weight)), output_field=IntegerField())
+    clamped = Greatest(Least(F("reputation") + step, Value(REPUTATION_MAX)), Value(REPUTATION_MIN))
+    Provider.objects.filter(pk=provider_id).update(reputation=clamped)
+    provider = Provider.objects.filter(pk=provider_id).first()
+    if provider is not None:
+        sync_matchable(provider)  # matching skips providers below PROVIDER_MIN_REPUTATION
+
+
+def provider_reputation_penalty(*, provider_id: int, points: int) -> None:
+    """Take `points` off the reputation at once (a fraud strike). Not audited here: the strike is."""
+    clamped = Greatest(F("reputation") - Value(points), Value(REPUTATION_MIN))
+    Provider.objects.filter(pk=provider_id).update(reputation=clamped)
+    provider = Provider.objects.filter(pk=provider_id).first()
+    if provider is not None:
+        sync_matchable(provider)

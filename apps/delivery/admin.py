@@ -1,0 +1,108 @@
+"""Back office for proof of delivery: reports, fraud flags and strikes (with blacklist actions), canaries, rates."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.delivery.models import Canary, DeliveryReport, DeliveryStat, FraudFlag
+from apps.providers.models import Device, Provider, Sim
+from apps.providers.services import device_remove, provider_ban, sim_remove
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DeliveryReport)
+class DeliveryReportAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "job",
+        "provider",
+        "status",
+        "error_code",
+        "occurred_at",
+        "received_at",
+        "signed",
+        "applied",
+        "flags",
+    )
+    list_filter = ("status", "signed", "applied")
+    search_fields = ("=job__id", "=job__message__id")
+    list_select_related = ("job", "provider")
+
+
+@admin.register(FraudFlag)
+class FraudFlagAdmin(ReadOnlyAdmin):
+    """Suspicious activity and strikes, newest first; blacklist actions act on the flagged providers."""
+
+    list_display = ("created_at", "provider", "rule", "strike", "job", "details", "cleared_at")
+    list_filter = ("rule", "strike", ("cleared_at", admin.EmptyFieldListFilter))
+    search_fields = ("=provider__id", "provider__user__phone")
+    list_select_related = ("provider", "job")
+    actions = ("clear_strikes", "ban_providers", "forget_devices", "remove_sims")
+
+    @admin.action(description="Clear the selected strikes (false alarms)")
+    def clear_strikes(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for flag in queryset.filter(strike=True, cleared_at__isnull=True):
+            FraudFlag.objects.filter(pk=flag.pk).update(cleared_at=timezone.now())
+            audit_record(actor=request.user, action="fraud.strike_cleared", target=flag)
+        self.message_user(request, "Strikes cleared.")
+
+    @admin.action(description="Ban the flagged providers")
+    def ban_providers(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for provider in Provider.objects.filter(pk__in=queryset.values("provider_id")):
+            provider_ban(provider=provider, actor=request.user, reason="fraud")
+        self.message_user(request, "Providers banned.")
+
+    @admin.action(description="Blacklist the flagged providers' phones (forget their devices)")
+    def forget_devices(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for device in Device.objects.filter(provider__in=queryset.values("provider_id")):
+            device_remove(device=device, actor=request.user)
+        self.message_user(request, "Devices removed.")
+
+    @admin.action(description="Blacklist the flagged providers' SIMs (remove them)")
+    def remove_sims(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for sim in Sim.objects.filter(provider__in=queryset.values("provider_id"), active=True):
+            sim_remove(sim=sim, actor=request.user)
+        self.message_user(request, "SIMs removed.")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("delivery.change_fraudflag")  # actions need it; the form stays read-only
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in FraudFlag._meta.fields]
+
+
+@admin.register(Canary)
+class CanaryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "message", "status", "confirmed_at", "judged_at")
+    list_filter = ("status",)
+    list_select_related = ("message",)
+
+
+@admin.register(DeliveryStat)
+class DeliveryStatAdmin(ReadOnlyAdmin):
+    """Daily success rates per provider, and per carrier (rows without a provider)."""
+
+    list_display = ("day", "carrier", "provider", "delivered", "failed", "rate")
+    list_filter = ("carrier", ("provider", admin.EmptyFieldListFilter), "day")
+    list_select_related = ("provider",)
+    ordering = ("-day", "carrier")
+
+    @admin.display(description="success rate")
+    def rate(self, stat: DeliveryStat) -> str:
+        return "-" if stat.success_rate is None else f"{stat.success_rate:.1%}"

@@ -1,0 +1,198 @@
+"""Anti-fraud: our providers are strangers, so their word is checked.
+
+- Per report: implausibly fast deliveries, delivered before sent, reports without an acknowledgement, a report
+  from a device not bound to the provider, bursts of deliveries.
+- Periodically (`fraud_scan`): one phone or SIM appearing under several providers, success rates far above the
+  carrier's norm.
+- Canaries (see `apps.delivery.canaries`): an audit message reported delivered that never arrived.
+
+Findings are `FraudFlag`s; strikes count toward automatic suspension and cost reputation. Everything is audited.
+Outcomes also feed the daily success rates and the reputation score (`outcome_record`).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from apps.audit.models import AuditLog
+from apps.audit.services import audit_record
+from apps.delivery.choices import FraudRule, ReportFlag, ReportStatus
+from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
+from apps.messaging.models import Job
+from apps.providers.choices import ProviderStatus
+from apps.providers.models import Provider, Sim
+from apps.providers.services import provider_reputation_outcome, provider_reputation_penalty, provider_suspend
+
+# A strike costs this much reputation at once (outcomes move it gradually: see REPUTATION_OUTCOMES in providers).
+STRIKE_PENALTY = 150
+# Report flags that are strikes on their own (a fake report is the likely explanation), and those only noted.
+STRIKE_FLAGS = {
+    ReportFlag.FAST_DELIVERY: FraudRule.FAST_DELIVERY,
+    ReportFlag.DELIVERED_BEFORE_SENT: FraudRule.DELIVERED_BEFORE_SENT,
+}
+NOTE_FLAGS = {ReportFlag.NO_ACK: FraudRule.NO_ACK}
+# How far back the periodic scan looks for shared phones and SIMs.
+SHARING_WINDOW = timedelta(days=30)
+
+
+def fraud_flag(
+    *, provider_id: int, rule: str, strike: bool, job: Job | None = None, details: dict | None = None
+) -> FraudFlag | None:
+    """Record a finding once (per provider, rule and job); a strike costs reputation and may suspend the provider.
+    Returns None when this job was already flagged for this rule."""
+    try:
+        with transaction.atomic():
+            flag = FraudFlag.objects.create(
+                provider_id=provider_id, rule=rule, strike=strike, job=job, details=details or {}
+            )
+            audit_record(
+                action="fraud.strike" if strike else "fraud.flag",
+                target_type="providers.provider",
+                target_id=provider_id,
+                after={"rule": rule, "job": job.pk if job else None, **(details or {})},
+                system_actor="fraud",
+            )
+    except IntegrityError:
+        return None
+    if strike:
+        provider_reputation_penalty(provider_id=provider_id, points=STRIKE_PENALTY)
+        _suspend_if_too_many_strikes(provider_id)
+    return flag
+
+
+def _suspend_if_too_many_strikes(provider_id: int) -> None:
+    since = timezone.now() - timedelta(days=settings.FRAUD_STRIKE_WINDOW_DAYS)
+    strikes = FraudFlag.objects.filter(
+        provider_id=provider_id, strike=True, cleared_at__isnull=True, created_at__gte=since
+    ).count()
+    if strikes < settings.FRAUD_STRIKES_TO_SUSPEND:
+        return
+    provider = Provider.objects.filter(pk=provider_id, status=ProviderStatus.ACTIVE).first()
+    if provider is not None:
+        provider_suspend(provider=provider, actor=None, reason=f"{strikes} fraud strikes")
+
+
+def fraud_check_report(*, report: DeliveryReport, job: Job, device_id: int | None = None) -> list[FraudFlag]:
+    """Turn a report's oddities into flags and strikes. Called after the report is stored."""
+    found = []
+    for flag in report.flags:
+        if flag in STRIKE_FLAGS:
+            found.append(fraud_flag(provider_id=job.provider_id, rule=STRIKE_FLAGS[flag], strike=True, job=job))
+        elif flag in NOTE_FLAGS and report.status == ReportStatus.DELIVERED:
+            found.append(fraud_flag(provider_id=job.provider_id, rule=NOTE_FLAGS[flag], strike=False, job=job))
+    if device_id is not None and not job.provider.devices.filter(pk=device_id).exists():
+        found.append(
+            fraud_flag(
+                provider_id=job.provider_id,
+                rule=FraudRule.UNBOUND_DEVICE,
+                strike=True,
+                job=job,
+                details={"device": device_id},
+            )
+        )
+    if report.status == ReportStatus.DELIVERED and report.applied:
+        found.append(_check_burst(job))
+    return [flag for flag in found if flag is not None]
+
+
+def _check_burst(job: Job) -> FraudFlag | None:
+    """More deliveries in a minute than a phone can send (carriers allow a few dozen an hour) look invented."""
+    now = timezone.now()
+    recent = DeliveryReport.objects.filter(
+        provider_id=job.provider_id, status=ReportStatus.DELIVERED, received_at__gte=now - timedelta(minutes=1)
+    ).count()
+    if recent <= settings.FRAUD_BURST_PER_MINUTE:
+        return None
+    already = FraudFlag.objects.filter(
+        provider_id=job.provider_id, rule=FraudRule.BURST, created_at__gte=now - timedelta(minutes=10)
+    ).exists()
+    if already:
+        return None
+    return fraud_flag(provider_id=job.provider_id, rule=FraudRule.BURST, strike=False, details={"per_minute": recent})
+
+
+def fraud_scan(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic rules: shared phones, shared SIMs and success-rate outliers. Safe to run repeatedly (a
+    provider is flagged for the same finding at most once a day)."""
+    now = now or timezone.now()
+    counts = {"shared_device": 0, "shared_sim": 0, "success_outlier": 0}
+    for providers, evidence in _shared_devices(now):
+        counts["shared_device"] += _flag_each(providers, FraudRule.SHARED_DEVICE, evidence, now)
+    for providers, evidence in _shared_sims(now):
+        counts["shared_sim"] += _flag_each(providers, FraudRule.SHARED_SIM, evidence, now)
+    for provider_id, evidence in _success_outliers(now):
+        counts["success_outlier"] += _flag_each([provider_id], FraudRule.SUCCESS_OUTLIER, evidence, now)
+    return counts
+
+
+def _flag_each(provider_ids: list[int], rule: str, evidence: dict, now: datetime) -> int:
+    flagged = 0
+    for provider_id in provider_ids:
+        if FraudFlag.objects.filter(
+            provider_id=provider_id, rule=rule, created_at__gte=now - timedelta(days=1)
+        ).exists():
+            continue
+        if fraud_flag(provider_id=provider_id, rule=rule, strike=False, details=evidence):
+            flagged += 1
+    return flagged
+
+
+def _shared_devices(now: datetime) -> list[tuple[list[int], dict]]:
+    """A phone (its app install) that moved from one provider to another: the registry records each move."""
+    moves = AuditLog.objects.filter(action="provider.device_updated", created_at__gte=now - SHARING_WINDOW)
+    found = []
+    for before, after, device in moves.values_list("before__provider", "after__provider", "target_id"):
+        if before and after and before != after:
+            found.append(([int(before), int(after)], {"device": device}))
+    return found
+
+
+def _shared_sims(now: datetime) -> list[tuple[list[int], dict]]:
+    """One SIM number registered by several providers (now, or removed recently)."""
+    recent = Sim.objects.filter(Q(active=True) | Q(removed_at__gte=now - SHARING_WINDOW))
+    shared = recent.values("msisdn").annotate(providers=Count("provider", distinct=True)).filter(providers__gt=1)
+    found = []
+    for row in shared:
+        providers = sorted(set(recent.filter(msisdn=row["msisdn"]).values_list("provider_id", flat=True)))
+        found.append((providers, {"msisdn": row["msisdn"]}))
+    return found
+
+
+def _success_outliers(now: datetime) -> list[tuple[int, dict]]:
+    """Providers whose success rate today is far above their carrier's: honest phones fail sometimes."""
+    today = timezone.localdate(now)
+    carriers = {
+        stat.carrier: stat.success_rate for stat in DeliveryStat.objects.filter(day=today, provider__isnull=True)
+    }
+    found = []
+    stats = DeliveryStat.objects.filter(day=today, provider__isnull=False).annotate(volume=F("delivered") + F("failed"))
+    for stat in stats.filter(volume__gte=settings.FRAUD_OUTLIER_MIN_VOLUME):
+        norm = carriers.get(stat.carrier)
+        if norm is not None and stat.success_rate - norm >= settings.FRAUD_OUTLIER_MARGIN:
+            found.append((stat.provider_id, {"rate": round(stat.success_rate, 3), "carrier_rate": round(norm, 3)}))
+    return found
+
+
+def outcome_record(*, provider_id: int, carrier: str, outcome: str, when: datetime | None = None) -> None:
+    """An outcome of a provider's job: counted in the day's success rates (provider and carrier) when it is a
+    delivery or a failure, and fed into the provider's reputation."""
+    if outcome in ("delivered", "failed"):
+        day = timezone.localdate(when or timezone.now())
+        for provider in (provider_id, None):
+            _bump(day=day, carrier=carrier, provider_id=provider, field=outcome)
+    provider_reputation_outcome(provider_id=provider_id, outcome=outcome)
+
+
+def _bump(*, day: Any, carrier: str, provider_id: int | None, field: str) -> None:
+    rows = DeliveryStat.objects.filter(day=day, carrier=carrier, provider_id=provider_id)
+    if rows.update(**{field: F(field) + 1}):
+        return
+    try:
+        with transaction.atomic():
+            DeliveryStat.objects.create(day=day, carrier=carrier, provider_id=provider_id, **{field: 1})
+    except IntegrityError:  # created by a concurrent outcome
+        rows.update(**{field: F(field) + 1})

@@ -160,7 +160,7 @@ def jobs_expire_overdue(*, now: datetime | None = None) -> int:
     expired = 0
     with transaction.atomic():
         jobs = list(
-            Job.objects.select_for_update(skip_locked=True)
+            Job.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status__in=LIVE_JOB_STATUSES, deadline__lte=now)
             .select_related("message")
             .order_by("deadline")[:SWEEP_BATCH]
@@ -191,15 +191,18 @@ def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
             .filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now - grace)
             .order_by("next_attempt_at")[:SWEEP_BATCH]
         )
+        due: dict[str, list[int]] = {}
         for message in stuck:
             if message.expires_at <= now:
                 if message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended"):
                     counts["expired"] += 1
-                continue
-            # Push the due time forward so the next reconcile does not enqueue it again while its task is waiting.
-            Message.objects.filter(pk=message.pk).update(next_attempt_at=now)
-            enqueue_dispatch([message.pk], priority=message.priority)
-            counts["requeued"] += 1
+            else:
+                due.setdefault(message.priority, []).append(message.pk)
+        # Push the due time forward so the next reconcile does not enqueue them again while their task waits.
+        Message.objects.filter(pk__in=[pk for ids in due.values() for pk in ids]).update(next_attempt_at=now)
+        for priority, ids in due.items():
+            enqueue_dispatch(ids, priority=priority)
+            counts["requeued"] += len(ids)
         # Held messages also expire when their validity ends, so a forgotten review does not send a stale SMS.
         for message in Message.objects.select_for_update(skip_locked=True).filter(
             status=MessageStatus.HELD, expires_at__lte=now

@@ -9,3 +9,4 @@ class DeliveryConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.delivery import checks  # noqa: F401 - registers system checks
+        from apps.delivery.webhooks import tasks  # noqa: F401 - registers the webhook tasks with Celery

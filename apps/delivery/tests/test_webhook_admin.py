@@ -1,5 +1,5 @@
-"""The webhook back office: endpoints with their state, events with deliveries and attempts, and the audited
-re-enable and resend actions."""
+"""The webhook back office: endpoints with their state (edited and deleted through the services), events with
+deliveries and attempts, and the audited re-enable and resend actions."""
 
 import pytest
 from django.urls import reverse
@@ -92,6 +92,46 @@ def test_staff_resend_events_and_deliveries(admin_client, sent_events, staff):
     assert AuditLog.objects.filter(action="webhook_delivery.resent", actor=staff).count() == 3
 
 
-def test_nothing_is_added_or_deleted_by_hand(admin_client, endpoint):
+def change_form(endpoint, **fields):
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": endpoint.event_types,
+        "active": "on" if endpoint.active else "",
+        **fields,
+    }
+
+
+def test_staff_edit_an_endpoint_through_the_service(admin_client, endpoint, staff, settings):
+    url = reverse("admin:delivery_webhookendpoint_change", args=[endpoint.pk])
+    response = admin_client.post(url, change_form(endpoint, event_types=["message.failed"], active=""))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    endpoint.refresh_from_db()
+    assert (endpoint.event_types, endpoint.active) == (["message.failed"], False)
+    audit = AuditLog.objects.get(action="webhook_endpoint.updated")
+    assert (audit.actor, audit.after) == (staff, {"event_types": ["message.failed"], "active": False})
+
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    refused = admin_client.post(url, change_form(endpoint, url="http://169.254.169.254/latest"))
+    assert refused.status_code == 200
+    assert [e.code for e in refused.context["adminform"].form.errors.as_data()["url"]] == [
+        "webhook_url_private_address"
+    ]
+    assert WebhookEndpoint.objects.get().url == endpoint.url
+
+
+def test_staff_delete_an_endpoint_through_the_service(admin_client, sent_events, endpoint, staff):
+    WebhookDelivery.objects.filter(endpoint=endpoint).update(status="pending", next_attempt_at=timezone.now())
+    response = admin_client.post(reverse("admin:delivery_webhookendpoint_delete", args=[endpoint.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEndpoint.objects.exists()
+    assert AuditLog.objects.get(action="webhook_endpoint.deleted").actor == staff
+    kept = WebhookDelivery.objects.filter(target="endpoint")
+    assert {(d.status, d.status_reason, d.endpoint_id) for d in kept} == {("cancelled", "endpoint_deleted", None)}
+
+
+def test_endpoints_are_created_by_clients_and_events_by_the_system(admin_client, sent_events):
     assert admin_client.get(reverse("admin:delivery_webhookendpoint_add")).status_code == 403
-    assert admin_client.get(reverse("admin:delivery_webhookendpoint_delete", args=[endpoint.pk])).status_code == 403
+    assert admin_client.get(reverse("admin:delivery_webhookevent_add")).status_code == 403
+    event = sent_events[0]
+    assert admin_client.get(reverse("admin:delivery_webhookevent_delete", args=[event.pk])).status_code == 403

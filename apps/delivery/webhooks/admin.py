@@ -1,10 +1,12 @@
 """Back office for webhooks: endpoints (with why one was disabled, and re-enabling), events with their deliveries
-and every attempt, and resending. Actions go through the services, so they are audited. Read-only otherwise:
-clients manage their endpoints through the API."""
+and every attempt, and resending. Staff edit and delete endpoints, re-enable and resend through the services, so
+everything is checked and audited; endpoints are created by clients (who are shown the secret), events and
+deliveries only by the system."""
 
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -14,6 +16,9 @@ from django.utils.safestring import mark_safe
 
 from apps.core.errors import DomainError
 from apps.delivery.webhooks import services
+from apps.delivery.webhooks.addresses import webhook_url_check
+from apps.delivery.webhooks.choices import WebhookEventType
+from apps.delivery.webhooks.errors import WebhookUrlRefused
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -50,6 +55,24 @@ class DisabledFilter(admin.SimpleListFilter):
         return queryset
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "event_types", "active")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if self.instance.pk is None or url != self.instance.url:
+            try:
+                webhook_url_check(url)
+            except WebhookUrlRefused as error:
+                raise forms.ValidationError(str(error.message), code=error.code) from None
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = (
@@ -65,9 +88,35 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_filter = ("active", DisabledFilter)
     search_fields = ("=id", "url", "organization__name")
     list_select_related = ("organization",)
+    form = WebhookEndpointForm
     exclude = ("secret", "previous_secret")
     readonly_fields = ("secret_hint", "deliveries_link")
     actions = ("enable",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        editable = set(WebhookEndpointForm.Meta.fields)
+        return [name for name in super().get_readonly_fields(request, obj) if name not in editable]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        services.webhook_endpoint_update(
+            endpoint=obj,
+            actor=request.user,
+            url=data["url"],
+            event_types=data["event_types"],
+            description=data["description"],
+            active=data["active"],
+        )
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        services.webhook_endpoint_delete(endpoint=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
 
     @admin.display(description="state")
     def state(self, endpoint: WebhookEndpoint) -> str:

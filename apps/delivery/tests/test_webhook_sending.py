@@ -224,6 +224,7 @@ def test_deliveries_stop_when_the_client_switches_the_endpoint_off(endpoint, rec
     webhook_endpoint_update(endpoint=endpoint, actor=None, active=False)
     assert send(delivery) == "cancelled"
     assert (reloaded(delivery).status, delivery.status_reason) == ("cancelled", "endpoint_inactive")
+    assert delivery.attempt_count == 0 and not WebhookAttempt.objects.exists()
     assert receiver.requests == []
 
 

@@ -120,8 +120,14 @@ def _endpoint_refuses(endpoint: WebhookEndpoint | None, event_type: str) -> str:
 
 
 def _release(*, delivery: WebhookDelivery, token: str, status: str, reason: str) -> None:
+    """End a claimed delivery without a request (the claim's count of attempts is given back)."""
     WebhookDelivery.objects.filter(pk=delivery.pk, claim_token=token).update(
-        status=status, status_reason=reason, next_attempt_at=None, locked_until=None, claim_token=""
+        status=status,
+        status_reason=reason,
+        next_attempt_at=None,
+        locked_until=None,
+        claim_token="",
+        attempt_count=F("attempt_count") - 1,
     )
 
 

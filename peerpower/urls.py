@@ -16,6 +16,7 @@ api_patterns: list = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("apps.delivery.webhooks.api.urls")),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.providers.urls")),
     path("", include("apps.messaging.api.urls")),

@@ -1,8 +1,30 @@
+"""The delivery app's models: reports, fraud flags, canaries and daily rates here; webhooks in their own package,
+imported here, where Django looks for them."""
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.delivery.choices import CanaryStatus, FraudRule, ReportStatus, SendError
+from apps.delivery.webhooks.models import (
+    WebhookAttempt,
+    WebhookCallbackSecret,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+__all__ = [
+    "Canary",
+    "DeliveryReport",
+    "DeliveryStat",
+    "FraudFlag",
+    "WebhookAttempt",
+    "WebhookCallbackSecret",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]
 
 
 class DeliveryReport(models.Model):

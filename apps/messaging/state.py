@@ -35,6 +35,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 FINAL = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED, S.EXPIRED})
 # The moment each status is reached is kept on the message.
 TIMESTAMP_FIELDS = {S.ASSIGNED: "assigned_at", S.SENT: "sent_at", S.DELIVERED: "delivered_at"}
+# Statuses the client is told about by webhook (apps.delivery.webhooks maps each to its event type).
+CLIENT_NOTIFIED = frozenset({S.SENT, S.DELIVERED, S.FAILED, S.EXPIRED, S.REJECTED})
 
 
 def is_legal(current: str, target: str) -> bool:
@@ -55,7 +57,8 @@ def message_transition(
 
     Raises IllegalTransition for a move the table does not allow; returns False (changing nothing) if another
     process moved the message first. Runs in the caller's transaction. Staff actions pass `audit=True`; the
-    system's routine moves are recorded on the message and its jobs instead of in the audit log.
+    system's routine moves are recorded on the message and its jobs instead of in the audit log. A move to a status
+    in CLIENT_NOTIFIED also stores the client's webhook event (`apps.delivery.webhooks.webhook_events_emit`).
     """
     current = message.status
     if not is_legal(current, to):
@@ -87,4 +90,10 @@ def message_transition(
             after={"status": to, "reason": reason},
             system_actor=system_actor,
         )
+    if to in CLIENT_NOTIFIED:
+        # Store the client's webhook event and deliveries in this same transaction; they are sent after it commits.
+        # Imported here because delivery depends on messaging, not the other way round.
+        from apps.delivery.webhooks.services import webhook_events_emit
+
+        webhook_events_emit(message=message, status=to)
     return True

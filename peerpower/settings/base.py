@@ -338,6 +338,45 @@ CELERY_BEAT_SCHEDULE["providers.prune_sticky_senders"] = {
     "options": {"queue": "low"},
 }
 
+# --- Webhooks ---------------------------------------------------------------------------------------------------------
+# SSRF guard: refuse webhook URLs whose host is (or resolves to) a private, loopback, link-local, multicast, reserved
+# or unspecified address. Only tests and the local demo turn this on.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Refuse plain-http webhook URLs (at registration and when sending).
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=True)
+# Seconds to open a connection to a client's endpoint, and to wait for each read of its answer.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_READ_TIMEOUT_SECONDS = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", default=10.0)
+# Retries: base * 2^(failures - 1) seconds with +-50% jitter, capped, for at most the window (3 days) after the event.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 3600.0)
+WEBHOOK_RETRY_WINDOW_SECONDS = env.int("WEBHOOK_RETRY_WINDOW_SECONDS", default=3 * 24 * 3600)
+# An endpoint is disabled (until staff re-enable it) once it has failed this many attempts in a row AND has had no
+# success for this many seconds: a short outage of a busy endpoint does not disable it, a dead one does.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=24 * 3600)
+# After a secret is rotated the old one keeps signing (beside the new one) this many seconds; 0 drops it at once.
+WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
+# Seconds a process trusts its cached list of a client's endpoints (changes through the API clear it at once).
+WEBHOOK_ENDPOINT_CACHE_SECONDS = env.int("WEBHOOK_ENDPOINT_CACHE_SECONDS", default=60)
+# A pending delivery this many seconds past due has lost its task; the sweeper enqueues it again.
+WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+# Events (with their deliveries and attempts) are deleted this many days after they were created (hourly job).
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
+if WEBHOOK_RETRY_BASE_SECONDS <= 0 or WEBHOOK_RETRY_MAX_SECONDS < WEBHOOK_RETRY_BASE_SECONDS:
+    raise ImproperlyConfigured("Set 0 < WEBHOOK_RETRY_BASE_SECONDS <= WEBHOOK_RETRY_MAX_SECONDS.")
+CELERY_BEAT_SCHEDULE["delivery.webhook_sweep"] = {
+    "task": "delivery.webhook_sweep",
+    "schedule": 30.0,
+    "options": {"queue": "default", "expires": 30},
+}
+CELERY_BEAT_SCHEDULE["delivery.webhook_prune"] = {
+    "task": "delivery.webhook_prune",
+    "schedule": crontab(minute=41),
+    "options": {"queue": "low"},
+}
+
 # --- Logging ----------------------------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="json")  # json | console

@@ -19,3 +19,6 @@ API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_test_")
 # Pushes are only logged, so development needs no Firebase account. For real pushes over the wire, run the local
 # fake (`manage.py fcm_fake`) and export the variables it prints (PUSH_BACKEND=fcm, FCM_ENDPOINT, ...).
 PUSH_BACKEND = env("PUSH_BACKEND", default="log")
+# The local demo's webhook receivers run on this machine, over plain http.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=False)

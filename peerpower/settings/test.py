@@ -33,3 +33,6 @@ STORAGES = {
 OTP_SENDER = "memory"
 # Tests that push choose a backend themselves (the FCM ones point firebase-admin at the local fake).
 PUSH_BACKEND = "log"
+# Webhook tests post to a receiver on 127.0.0.1 over plain http; the SSRF tests switch the guard back on.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+WEBHOOK_REQUIRE_HTTPS = False

@@ -134,6 +134,13 @@ def _prepare(
     trusted: bool = False,
 ) -> Message:
     """Validate one message and build its (unsaved) row, status decided by the content filter."""
+    if data.callback_url:
+        # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
+        # webhook sender resolves and checks the host again before every request. Imported here: delivery depends
+        # on messaging, not the other way round.
+        from apps.delivery.webhooks.addresses import webhook_url_check
+
+        webhook_url_check(data.callback_url, resolve=False)
     phone = normalize_phone(data.to)
     refuse_blocked(phone.e164, block_reasons.get(phone.e164))
     checked = validate_body(data.body)

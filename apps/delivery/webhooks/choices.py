@@ -1,0 +1,35 @@
+from django.db import models
+
+
+class WebhookEventType(models.TextChoices):
+    """What a client can subscribe to: a message reaching one of the statuses it cares about."""
+
+    MESSAGE_SENT = "message.sent", "Message sent"
+    MESSAGE_DELIVERED = "message.delivered", "Message delivered"
+    MESSAGE_FAILED = "message.failed", "Message failed"
+    MESSAGE_EXPIRED = "message.expired", "Message expired"
+    MESSAGE_REJECTED = "message.rejected", "Message rejected"
+
+
+class DeliveryTarget(models.TextChoices):
+    """Where a delivery goes: one of the client's registered endpoints, or the message's own callback URL."""
+
+    ENDPOINT = "endpoint", "Webhook endpoint"
+    CALLBACK_URL = "callback_url", "Message callback URL"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed (gave up)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AttemptOutcome(models.TextChoices):
+    """How one HTTP request went. Only `succeeded` (a 2xx answer) ends a delivery; everything else is retried."""
+
+    SUCCEEDED = "succeeded", "Succeeded (2xx)"
+    HTTP_ERROR = "http_error", "Answered, not 2xx"
+    TIMEOUT = "timeout", "Timed out"
+    CONNECTION_ERROR = "connection_error", "Connection failed"
+    ADDRESS_REFUSED = "address_refused", "Address refused (private or not allowed)"

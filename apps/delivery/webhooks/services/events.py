@@ -1,0 +1,152 @@
+"""Events: emitted when a message reaches a status clients hear about; resent by staff; pruned when old."""
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from apps.delivery.metrics import WEBHOOK_EVENTS
+from apps.delivery.webhooks.choices import DeliveryStatus, DeliveryTarget, WebhookEventType
+from apps.delivery.webhooks.errors import WebhookEndpointNotEnabled
+from apps.delivery.webhooks.models import WebhookDelivery, WebhookEvent
+from apps.delivery.webhooks.selectors import webhook_targets_of
+from apps.delivery.webhooks.services.endpoints import audit
+from apps.delivery.webhooks.services.sending import deliveries_enqueue
+from apps.messaging.api.serializers import MessageOutputSerializer
+from apps.messaging.choices import MessageStatus
+from apps.messaging.models import Message
+
+EVENT_TYPE_BY_STATUS: dict[str, str] = {
+    MessageStatus.SENT: WebhookEventType.MESSAGE_SENT,
+    MessageStatus.DELIVERED: WebhookEventType.MESSAGE_DELIVERED,
+    MessageStatus.FAILED: WebhookEventType.MESSAGE_FAILED,
+    MessageStatus.EXPIRED: WebhookEventType.MESSAGE_EXPIRED,
+    MessageStatus.REJECTED: WebhookEventType.MESSAGE_REJECTED,
+}
+PRUNE_BATCH = 1000
+
+
+def _event_body(*, public_id: str, event_type: str, created_at: datetime, message: Message) -> str:
+    """The JSON every attempt posts: the event's id, type and time, and the message as the client API shows it."""
+    payload = {
+        "id": public_id,
+        "type": event_type,
+        "created_at": serializers.DateTimeField().to_representation(created_at),
+        "data": {"message": MessageOutputSerializer(message).data},
+    }
+    return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None:
+    """Tell the message's client that it reached `status`: store the event and one delivery per enabled endpoint
+    subscribed to its type, plus one to the message's callback URL, and signal the sender after commit.
+
+    Called by `apps.messaging.state.message_transition` inside the caller's transaction, right after the status
+    changed, with the message as it now is; nothing is sent until that transaction commits, and nothing is stored
+    if it rolls back. Statuses without an event type, and clients nobody listens for, cost one cache read.
+    Returns the event, or None when there was nobody to tell.
+    """
+    event_type = EVENT_TYPE_BY_STATUS.get(status)
+    if event_type is None:
+        return None
+    targets = [t for t in webhook_targets_of(organization_id=message.organization_id) if event_type in t.event_types]
+    if not targets and not message.callback_url:
+        return None
+    now = timezone.now()
+    public_id = f"evt_{secrets.token_hex(12)}"
+    retry_until = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS)
+    # Joins the caller's transaction if there is one (no savepoint on the hot path); commits both rows otherwise.
+    with transaction.atomic(savepoint=False):
+        event = WebhookEvent.objects.create(
+            public_id=public_id,
+            organization_id=message.organization_id,
+            message_id=message.pk,
+            type=event_type,
+            created_at=now,
+            body=_event_body(public_id=public_id, event_type=event_type, created_at=now, message=message),
+        )
+        deliveries = [
+            WebhookDelivery(
+                event=event,
+                target=DeliveryTarget.ENDPOINT,
+                endpoint_id=target.id,
+                url=target.url,
+                next_attempt_at=now,
+                retry_until=retry_until,
+                created_at=now,
+            )
+            for target in targets
+        ]
+        if message.callback_url:
+            deliveries.append(
+                WebhookDelivery(
+                    event=event,
+                    target=DeliveryTarget.CALLBACK_URL,
+                    url=message.callback_url,
+                    next_attempt_at=now,
+                    retry_until=retry_until,
+                    created_at=now,
+                )
+            )
+        WebhookDelivery.objects.bulk_create(deliveries)
+    transaction.on_commit(lambda: WEBHOOK_EVENTS.labels(type=event_type).inc())
+    deliveries_enqueue([delivery.pk for delivery in deliveries])
+    return event
+
+
+def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Any, now: datetime | None = None) -> WebhookDelivery:
+    """Staff: send a delivery again, whatever became of it, with a fresh retry window. Refused (409) when its
+    endpoint is switched off, disabled or deleted: re-enable the endpoint first."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        endpoint = delivery.endpoint
+        if delivery.target == DeliveryTarget.ENDPOINT and (endpoint is None or not endpoint.is_enabled):
+            raise WebhookEndpointNotEnabled(details={"delivery": delivery.pk, "endpoint": delivery.endpoint_id})
+        before = {"status": delivery.status, "attempts": delivery.attempt_count}
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.PENDING,
+            status_reason="resent",
+            next_attempt_at=now,
+            retry_until=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS),
+        )
+        audit(
+            actor=actor, action="webhook_delivery.resent", target=delivery, before=before, after={"status": "pending"}
+        )
+        deliveries_enqueue([delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def webhook_event_resend(*, event: WebhookEvent, actor: Any, now: datetime | None = None) -> int:
+    """Staff: resend an event to each of its targets that can still take it. Returns how many were resent."""
+    resent = 0
+    for delivery in event.deliveries.all():
+        try:
+            webhook_delivery_resend(delivery=delivery, actor=actor, now=now)
+        except WebhookEndpointNotEnabled:
+            continue
+        resent += 1
+    return resent
+
+
+def webhook_events_prune(*, now: datetime | None = None) -> int:
+    """Delete events older than WEBHOOK_EVENT_RETENTION_DAYS (with their deliveries and attempts), except those
+    still owed to someone. One batch per call; returns how many events were deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.WEBHOOK_EVENT_RETENTION_DAYS)
+    with transaction.atomic():
+        ids = list(
+            WebhookEvent.objects.filter(created_at__lt=cutoff)
+            .exclude(deliveries__status=DeliveryStatus.PENDING)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:PRUNE_BATCH]
+        )
+        WebhookEvent.objects.filter(pk__in=ids).delete()
+    return len(ids)

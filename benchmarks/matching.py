@@ -128,6 +128,7 @@ def refresh_heartbeats() -> None:
 
 
 def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], int]:
+    from django.conf import settings
     from django.utils import timezone
 
     from apps.providers.selectors import sims_for_matching
@@ -138,7 +139,7 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
     for _ in range(count):
         carrier = rng.choices(carriers, weights)[0]
         started = time.perf_counter()
-        list(sims_for_matching(carrier=carrier, now=timezone.now())[:8])
+        sims_for_matching(carriers=[carrier], now=timezone.now(), limit=settings.PROVIDER_MATCH_POOL_SIZE)
         query_ms.append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
@@ -157,11 +158,18 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
 
 
 def explain(carrier: str) -> str:
+    from django.conf import settings
+    from django.db import connection
     from django.utils import timezone
 
-    from apps.providers.selectors import sims_for_matching
+    from apps.providers.selectors import sims_for_matching_query
 
-    return sims_for_matching(carrier=carrier, now=timezone.now())[:8].explain(analyze=True, buffers=True)
+    sql, params = sims_for_matching_query(
+        carriers=[carrier], now=timezone.now(), limit=settings.PROVIDER_MATCH_POOL_SIZE
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        return "\n".join(line for (line,) in cursor.fetchall())
 
 
 def time_saturated(carrier: str, repeats: int = 20) -> list[float]:

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from apps.providers.choices import Availability, Carrier, MatchPriority, ProviderStatus
 from apps.providers.models import REPUTATION_MAX, Provider, Sim, StickySender
-from apps.providers.selectors import sims_for_matching
+from apps.providers.selectors import Candidate, sims_for_matching, sims_of_sticky_sender
 from apps.providers.services.availability import matchable_provider_filter
 from apps.providers.services.caps import CapCounter, Windows, cap_counter, cap_windows, capped_until, sim_caps
 
@@ -68,24 +68,24 @@ def provider_quality(*, reputation: int, delivered: int, failed: int) -> float:
     return max(reputation / REPUTATION_MAX * success, QUALITY_FLOOR)
 
 
-def candidate_weight(candidate: Any, *, now: datetime) -> float:
+def candidate_weight(candidate: Candidate, *, now: datetime) -> float:
     """A candidate's score: quality x spare load x heartbeat freshness."""
     quality = provider_quality(
-        reputation=candidate.provider__reputation,
-        delivered=candidate.provider__jobs_delivered,
-        failed=candidate.provider__jobs_failed,
+        reputation=candidate.provider_reputation,
+        delivered=candidate.provider_jobs_delivered,
+        failed=candidate.provider_jobs_failed,
     )
-    load = 1 - candidate.provider__jobs_in_flight / settings.PROVIDER_MAX_JOBS_IN_FLIGHT
+    load = 1 - candidate.provider_jobs_in_flight / settings.PROVIDER_MAX_JOBS_IN_FLIGHT
     interval = settings.PROVIDER_HEARTBEAT_INTERVAL
     limit = interval * settings.PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS
-    age = (now - candidate.provider__last_heartbeat_at).total_seconds()
+    age = (now - candidate.provider_last_heartbeat_at).total_seconds()
     freshness = 1.0
     if age > interval and limit > interval:
         freshness = max(FRESHNESS_FLOOR, 1 - (1 - FRESHNESS_FLOOR) * (age - interval) / (limit - interval))
     return max(quality * load * freshness, 1e-9)
 
 
-def _weighted_order(candidates: list[Any], *, now: datetime) -> list[Any]:
+def _weighted_order(candidates: list[Candidate], *, now: datetime) -> list[Candidate]:
     # Efraimidis-Spirakis: sorting by u ** (1 / w) gives a weighted random order without replacement; its first
     # element is a draw proportional to weight, the rest are the fallbacks if that one's capacity is gone.
     keyed = [(math.log(1 - _random.random()) / candidate_weight(c, now=now), c) for c in candidates]
@@ -135,32 +135,30 @@ def provider_match(
 def _match_sticky(
     carrier: str, client_ref: str, recipient: str, excluded: set[int], **context: Any
 ) -> Assignment | None:
-    remembered_after = context["now"] - timedelta(days=settings.PROVIDER_STICKY_SENDER_DAYS)
-    sticky = (
-        StickySender.objects.filter(client_ref=client_ref, recipient=recipient, updated_at__gte=remembered_after)
-        .values_list("provider_id", "sim_id")
-        .first()
+    candidates = sims_of_sticky_sender(
+        client_ref=client_ref,
+        recipient=recipient,
+        carrier=carrier,
+        now=context["now"],
+        remembered_after=context["now"] - timedelta(days=settings.PROVIDER_STICKY_SENDER_DAYS),
+        exclude_provider_ids=excluded,
     )
-    if sticky is None or sticky[0] in excluded:
-        return None
-    provider_id, sim_id = sticky
-    candidates = list(sims_for_matching(carrier=carrier, now=context["now"], provider_id=provider_id))
-    candidates.sort(key=lambda candidate: candidate.id != sim_id)  # the same number first, then the provider's other
-    for candidate in candidates:
+    for candidate in candidates:  # the same number first, then the provider's other SIMs
         if _reserve(candidate, **context):
             return _assignment(candidate, cross_carrier=False, sticky=True, now=context["now"])
     return None
 
 
 def _match_pool(carriers: list[str], excluded: set[int], *, cross_carrier: bool, **context: Any) -> Assignment | None:
-    now, size, tried = context["now"], settings.PROVIDER_MATCH_POOL_SIZE, set()
+    now, tried = context["now"], set()
     for _ in range(MATCH_ROUNDS):
-        pool: list[Any] = []
-        # One index walk per carrier (each is ordered by turn); merged, the earliest turns overall form the pool.
-        for carrier in carriers:
-            query = sims_for_matching(carrier=carrier, now=now, exclude_provider_ids=excluded, exclude_sim_ids=tried)
-            pool += list(query[:size])
-        pool = sorted(pool, key=lambda candidate: candidate.next_turn_at)[:size]
+        pool = sims_for_matching(
+            carriers=carriers,
+            now=now,
+            limit=settings.PROVIDER_MATCH_POOL_SIZE,
+            exclude_provider_ids=excluded,
+            exclude_sim_ids=tried,
+        )
         if not pool:
             return None
         for candidate in _weighted_order(pool, now=now):
@@ -171,15 +169,15 @@ def _match_pool(carriers: list[str], excluded: set[int], *, cross_carrier: bool,
 
 
 def _reserve(
-    candidate: Any, *, now: datetime, counter: CapCounter, windows: Windows, capped: dict[int, datetime]
+    candidate: Candidate, *, now: datetime, counter: CapCounter, windows: Windows, capped: dict[int, datetime]
 ) -> bool:
     caps = sim_caps(
         created_at=candidate.created_at, hourly_cap=candidate.hourly_cap, daily_cap=candidate.daily_cap, now=now
     )
     quality = provider_quality(
-        reputation=candidate.provider__reputation,
-        delivered=candidate.provider__jobs_delivered,
-        failed=candidate.provider__jobs_failed,
+        reputation=candidate.provider_reputation,
+        delivered=candidate.provider_jobs_delivered,
+        failed=candidate.provider_jobs_failed,
     )
     stride = timedelta(seconds=3600 / settings.PROVIDER_SIM_HOURLY_CAP / quality)
     turn = max(now, candidate.next_turn_at) + stride
@@ -205,7 +203,7 @@ def _reserve(
             if full_until:
                 # That was the last unit in this window: skip the SIM in queries, and queue it behind the window.
                 Sim.objects.filter(pk=candidate.id).update(capped_until=full_until, next_turn_at=max(turn, full_until))
-            if candidate.provider__jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
+            if candidate.provider_jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
                 # The provider is (very likely) full: out of the index until a release, so that when everyone is
                 # busy a match does not walk every busy provider's SIMs. Had a release come in meanwhile, the
                 # next release or sweep puts the SIMs back.
@@ -222,7 +220,7 @@ def _remember_capped(capped: dict[int, datetime]) -> None:
         Sim.objects.filter(pk=sim_id).update(capped_until=until)
 
 
-def _assignment(candidate: Any, *, cross_carrier: bool, sticky: bool, now: datetime) -> Assignment:
+def _assignment(candidate: Candidate, *, cross_carrier: bool, sticky: bool, now: datetime) -> Assignment:
     return Assignment(
         provider_id=candidate.provider_id,
         sim_id=candidate.id,

@@ -2,8 +2,9 @@
 
 For each size it loads providers (cumulatively) into a database of its own, then times `provider_match` (the whole
 service: hot query, weighted pick, reservation, commit) and the hot query alone, prints p50 / p99, and prints
-`EXPLAIN (ANALYZE, BUFFERS)` of the hot query. It also times a saturated network, where every online provider is at
-its in-flight limit and each match answers "no capacity".
+`EXPLAIN (ANALYZE, BUFFERS)` of the hot query and of the reservation statement (run, then rolled back). It also
+times a saturated network, where every online provider is at its in-flight limit and each match answers "no
+capacity".
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_providers_bench .venv/bin/python benchmarks/matching.py
     (add REDIS_URL=redis://127.0.0.1:6379/3 to count caps in Redis; --sizes 1000 10000 --matches 500 for less)
@@ -172,6 +173,34 @@ def explain(carrier: str) -> str:
         return "\n".join(line for (line,) in cursor.fetchall())
 
 
+def explain_reservation(carrier: str) -> str:
+    """The reservation statement for the first candidate, run and rolled back (EXPLAIN ANALYZE executes it)."""
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from apps.providers.models import Sim
+    from apps.providers.selectors import sims_for_matching
+    from apps.providers.services.caps import cap_windows, caps_for_sim
+    from apps.providers.services.matching import reservation_statement
+
+    now = timezone.now()
+    candidate = sims_for_matching(carriers=[carrier], now=now, limit=1)[0]
+    sql, params = reservation_statement(
+        candidate,
+        caps=caps_for_sim(Sim.objects.get(pk=candidate.id), now=now),
+        turn=now + timedelta(minutes=2),
+        now=now,
+        windows=cap_windows(now),
+        counted_here=not settings.REDIS_URL,
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        transaction.set_rollback(True)
+    return plan
+
+
 def time_saturated(carrier: str, repeats: int = 20) -> list[float]:
     """Every provider is at its in-flight limit, as at the busiest moment: each match finds nothing."""
     from django.conf import settings
@@ -229,7 +258,7 @@ def main() -> None:
         f"{'providers':>10} {'sims':>8} {'match p50':>10} {'match p99':>10} {'query p50':>10} {'query p99':>10}"
         f" {'no match':>9} {'full p50':>9} {'full p99':>9}"
     )
-    loaded, plans = 0, {}
+    loaded, plans, reservation_plans = 0, {}, {}
     for size in sorted(args.sizes):
         load(loaded, size, rng)
         loaded = size
@@ -239,6 +268,7 @@ def main() -> None:
         refresh_heartbeats()
         match_ms, query_ms, misses = time_matches(args.matches, rng)
         plans[size] = explain("smart")
+        reservation_plans[size] = explain_reservation("smart")
         saturated = time_saturated("smart")
         refresh_heartbeats()
         sims = Sim.objects.count()
@@ -250,6 +280,8 @@ def main() -> None:
         )
     for size, plan in plans.items():
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the hot query for Smart at {size} providers:\n{plan}")
+    for size, plan in reservation_plans.items():
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the reservation ({counters} counters) at {size} providers:\n{plan}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ For each size it loads providers (cumulatively) into a database of its own, then
 service: hot query, weighted pick, reservation, commit) and the hot query alone, prints p50 / p99, and prints
 `EXPLAIN (ANALYZE, BUFFERS)` of the hot query and of the reservation statement (run, then rolled back). It also
 times a saturated network, where every online provider is at its in-flight limit and each match answers "no
-capacity".
+capacity" (20 matches: the first one after every SIM left the index at once walks the dead index entries, so
+"full p99" is that one), matches as dispatch makes them, with a sticky-sender lookup first ("sticky"), and, as a
+yardstick of the machine at that moment, the cheapest durable write: one-row UPDATE and COMMIT ("write").
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_providers_bench .venv/bin/python benchmarks/matching.py
     (add REDIS_URL=redis://127.0.0.1:6379/3 to count caps in Redis; --sizes 1000 10000 --matches 500 for less)
@@ -128,15 +130,18 @@ def refresh_heartbeats() -> None:
         cursor.execute("ANALYZE providers_provider; ANALYZE providers_sim;")
 
 
-def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], int]:
+def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], list[float], int]:
+    """Times the hot query alone, the whole match, and (as a yardstick of what the machine allows at that moment)
+    the cheapest durable write: a transaction updating one row, which waits for the same commit as a match."""
     from django.conf import settings
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from apps.providers.selectors import sims_for_matching
     from apps.providers.services import capacity_release, provider_match
 
     carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
-    match_ms, query_ms, misses = [], [], 0
+    match_ms, query_ms, write_ms, misses = [], [], [], 0
     for _ in range(count):
         carrier = rng.choices(carriers, weights)[0]
         started = time.perf_counter()
@@ -148,14 +153,46 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
         match_ms.append((time.perf_counter() - started) * 1000)
         if assignment is None:
             misses += 1
-        else:
+            continue
+        capacity_release(
+            provider_id=assignment.provider_id,
+            sim_id=assignment.sim_id,
+            reserved_at=assignment.reserved_at,
+            sms_sent=True,
+        )
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE providers_provider SET jobs_in_flight = jobs_in_flight WHERE id = %s", [assignment.provider_id]
+            )
+        write_ms.append((time.perf_counter() - started) * 1000)
+    return match_ms, query_ms, write_ms, misses
+
+
+def time_sticky_matches(count: int, rng: random.Random) -> list[float]:
+    """Matches as dispatch makes them: for a client and a recipient, so the sticky sender is looked up first.
+    Recipients recur (1,000 of them), and each delivery is remembered, so about half the matches find one."""
+    from apps.providers.services import capacity_release, provider_match, sticky_sender_remember
+
+    carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
+    recipients = [(f"+8551{n:07d}", carrier) for n, carrier in enumerate(rng.choices(carriers, weights, k=1000))]
+    samples = []
+    for _ in range(count):
+        recipient, carrier = rng.choice(recipients)
+        started = time.perf_counter()
+        assignment = provider_match(recipient_carrier=carrier, client_ref="bench", recipient=recipient)
+        samples.append((time.perf_counter() - started) * 1000)
+        if assignment is not None:
+            sticky_sender_remember(
+                client_ref="bench", recipient=recipient, provider_id=assignment.provider_id, sim_id=assignment.sim_id
+            )
             capacity_release(
                 provider_id=assignment.provider_id,
                 sim_id=assignment.sim_id,
                 reserved_at=assignment.reserved_at,
                 sms_sent=True,
             )
-    return match_ms, query_ms, misses
+    return samples
 
 
 def explain(carrier: str) -> str:
@@ -256,7 +293,8 @@ def main() -> None:
     print(f"PostgreSQL {connection.pg_version // 10000}, cap counters in {counters}, {args.matches} matches per size")
     print(
         f"{'providers':>10} {'sims':>8} {'match p50':>10} {'match p99':>10} {'query p50':>10} {'query p99':>10}"
-        f" {'no match':>9} {'full p50':>9} {'full p99':>9}"
+        f" {'no match':>9} {'full p50':>9} {'full p99':>9} {'sticky p50':>11} {'sticky p99':>11}"
+        f" {'write p50':>10} {'write p99':>10}"
     )
     loaded, plans, reservation_plans = 0, {}, {}
     for size in sorted(args.sizes):
@@ -266,7 +304,8 @@ def main() -> None:
         refresh_heartbeats()
         time_matches(200, rng)  # warm caches and the connection pool
         refresh_heartbeats()
-        match_ms, query_ms, misses = time_matches(args.matches, rng)
+        match_ms, query_ms, write_ms, misses = time_matches(args.matches, rng)
+        sticky_ms = time_sticky_matches(args.matches, rng)
         plans[size] = explain("smart")
         reservation_plans[size] = explain_reservation("smart")
         saturated = time_saturated("smart")
@@ -275,7 +314,9 @@ def main() -> None:
         print(
             f"{size:>10} {sims:>8} {statistics.median(match_ms):>8.2f}ms {percentile(match_ms, 0.99):>8.2f}ms"
             f" {statistics.median(query_ms):>8.2f}ms {percentile(query_ms, 0.99):>8.2f}ms {misses:>9}"
-            f" {statistics.median(saturated):>7.1f}ms {percentile(saturated, 0.99):>7.1f}ms",
+            f" {statistics.median(saturated):>7.1f}ms {percentile(saturated, 0.99):>7.1f}ms"
+            f" {statistics.median(sticky_ms):>9.2f}ms {percentile(sticky_ms, 0.99):>9.2f}ms"
+            f" {statistics.median(write_ms):>8.2f}ms {percentile(write_ms, 0.99):>8.2f}ms",
             flush=True,
         )
     for size, plan in plans.items():

@@ -2,8 +2,11 @@
 
 For each size it loads providers (cumulatively) into a database of its own, then times `provider_match` (the whole
 service: hot query, weighted pick, reservation, commit) and the hot query alone, prints p50 / p99, and prints
-`EXPLAIN (ANALYZE, BUFFERS)` of the hot query. It also times a saturated network, where every online provider is at
-its in-flight limit and each match answers "no capacity".
+`EXPLAIN (ANALYZE, BUFFERS)` of the hot query and of the reservation statement (run, then rolled back). It also
+times a saturated network, where every online provider is at its in-flight limit and each match answers "no
+capacity" (20 matches: the first one after every SIM left the index at once walks the dead index entries, so
+"full p99" is that one), matches as dispatch makes them, with a sticky-sender lookup first ("sticky"), and, as a
+yardstick of the machine at that moment, the cheapest durable write: one-row UPDATE and COMMIT ("write").
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_providers_bench .venv/bin/python benchmarks/matching.py
     (add REDIS_URL=redis://127.0.0.1:6379/3 to count caps in Redis; --sizes 1000 10000 --matches 500 for less)
@@ -127,18 +130,22 @@ def refresh_heartbeats() -> None:
         cursor.execute("ANALYZE providers_provider; ANALYZE providers_sim;")
 
 
-def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], int]:
+def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[float], list[float], int]:
+    """Times the hot query alone, the whole match, and (as a yardstick of what the machine allows at that moment)
+    the cheapest durable write: a transaction updating one row, which waits for the same commit as a match."""
+    from django.conf import settings
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from apps.providers.selectors import sims_for_matching
     from apps.providers.services import capacity_release, provider_match
 
     carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
-    match_ms, query_ms, misses = [], [], 0
+    match_ms, query_ms, write_ms, misses = [], [], [], 0
     for _ in range(count):
         carrier = rng.choices(carriers, weights)[0]
         started = time.perf_counter()
-        list(sims_for_matching(carrier=carrier, now=timezone.now())[:8])
+        sims_for_matching(carriers=[carrier], now=timezone.now(), limit=settings.PROVIDER_MATCH_POOL_SIZE)
         query_ms.append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
@@ -146,22 +153,89 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
         match_ms.append((time.perf_counter() - started) * 1000)
         if assignment is None:
             misses += 1
-        else:
+            continue
+        capacity_release(
+            provider_id=assignment.provider_id,
+            sim_id=assignment.sim_id,
+            reserved_at=assignment.reserved_at,
+            sms_sent=True,
+        )
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE providers_provider SET jobs_in_flight = jobs_in_flight WHERE id = %s", [assignment.provider_id]
+            )
+        write_ms.append((time.perf_counter() - started) * 1000)
+    return match_ms, query_ms, write_ms, misses
+
+
+def time_sticky_matches(count: int, rng: random.Random) -> list[float]:
+    """Matches as dispatch makes them: for a client and a recipient, so the sticky sender is looked up first.
+    Recipients recur (1,000 of them), and each delivery is remembered, so about half the matches find one."""
+    from apps.providers.services import capacity_release, provider_match, sticky_sender_remember
+
+    carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
+    recipients = [(f"+8551{n:07d}", carrier) for n, carrier in enumerate(rng.choices(carriers, weights, k=1000))]
+    samples = []
+    for _ in range(count):
+        recipient, carrier = rng.choice(recipients)
+        started = time.perf_counter()
+        assignment = provider_match(recipient_carrier=carrier, client_ref="bench", recipient=recipient)
+        samples.append((time.perf_counter() - started) * 1000)
+        if assignment is not None:
+            sticky_sender_remember(
+                client_ref="bench", recipient=recipient, provider_id=assignment.provider_id, sim_id=assignment.sim_id
+            )
             capacity_release(
                 provider_id=assignment.provider_id,
                 sim_id=assignment.sim_id,
                 reserved_at=assignment.reserved_at,
                 sms_sent=True,
             )
-    return match_ms, query_ms, misses
+    return samples
 
 
 def explain(carrier: str) -> str:
+    from django.conf import settings
+    from django.db import connection
     from django.utils import timezone
 
-    from apps.providers.selectors import sims_for_matching
+    from apps.providers.selectors import sims_for_matching_query
 
-    return sims_for_matching(carrier=carrier, now=timezone.now())[:8].explain(analyze=True, buffers=True)
+    sql, params = sims_for_matching_query(
+        carriers=[carrier], now=timezone.now(), limit=settings.PROVIDER_MATCH_POOL_SIZE
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        return "\n".join(line for (line,) in cursor.fetchall())
+
+
+def explain_reservation(carrier: str) -> str:
+    """The reservation statement for the first candidate, run and rolled back (EXPLAIN ANALYZE executes it)."""
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from apps.providers.models import Sim
+    from apps.providers.selectors import sims_for_matching
+    from apps.providers.services.caps import cap_windows, caps_for_sim
+    from apps.providers.services.matching import reservation_statement
+
+    now = timezone.now()
+    candidate = sims_for_matching(carriers=[carrier], now=now, limit=1)[0]
+    sql, params = reservation_statement(
+        candidate,
+        caps=caps_for_sim(Sim.objects.get(pk=candidate.id), now=now),
+        turn=now + timedelta(minutes=2),
+        now=now,
+        windows=cap_windows(now),
+        counted_here=not settings.REDIS_URL,
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        transaction.set_rollback(True)
+    return plan
 
 
 def time_saturated(carrier: str, repeats: int = 20) -> list[float]:
@@ -219,9 +293,10 @@ def main() -> None:
     print(f"PostgreSQL {connection.pg_version // 10000}, cap counters in {counters}, {args.matches} matches per size")
     print(
         f"{'providers':>10} {'sims':>8} {'match p50':>10} {'match p99':>10} {'query p50':>10} {'query p99':>10}"
-        f" {'no match':>9} {'full p50':>9} {'full p99':>9}"
+        f" {'no match':>9} {'full p50':>9} {'full p99':>9} {'sticky p50':>11} {'sticky p99':>11}"
+        f" {'write p50':>10} {'write p99':>10}"
     )
-    loaded, plans = 0, {}
+    loaded, plans, reservation_plans = 0, {}, {}
     for size in sorted(args.sizes):
         load(loaded, size, rng)
         loaded = size
@@ -229,19 +304,25 @@ def main() -> None:
         refresh_heartbeats()
         time_matches(200, rng)  # warm caches and the connection pool
         refresh_heartbeats()
-        match_ms, query_ms, misses = time_matches(args.matches, rng)
+        match_ms, query_ms, write_ms, misses = time_matches(args.matches, rng)
+        sticky_ms = time_sticky_matches(args.matches, rng)
         plans[size] = explain("smart")
+        reservation_plans[size] = explain_reservation("smart")
         saturated = time_saturated("smart")
         refresh_heartbeats()
         sims = Sim.objects.count()
         print(
             f"{size:>10} {sims:>8} {statistics.median(match_ms):>8.2f}ms {percentile(match_ms, 0.99):>8.2f}ms"
             f" {statistics.median(query_ms):>8.2f}ms {percentile(query_ms, 0.99):>8.2f}ms {misses:>9}"
-            f" {statistics.median(saturated):>7.1f}ms {percentile(saturated, 0.99):>7.1f}ms",
+            f" {statistics.median(saturated):>7.1f}ms {percentile(saturated, 0.99):>7.1f}ms"
+            f" {statistics.median(sticky_ms):>9.2f}ms {percentile(sticky_ms, 0.99):>9.2f}ms"
+            f" {statistics.median(write_ms):>8.2f}ms {percentile(write_ms, 0.99):>8.2f}ms",
             flush=True,
         )
     for size, plan in plans.items():
         print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the hot query for Smart at {size} providers:\n{plan}")
+    for size, plan in reservation_plans.items():
+        print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the reservation ({counters} counters) at {size} providers:\n{plan}")
 
 
 if __name__ == "__main__":

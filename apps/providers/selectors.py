@@ -1,34 +1,19 @@
 """Reads: the provider of a user, the hot matching query, SIM usage and uptime."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.conf import settings
+from django.db import connection, connections, router
+from django.db.models import Prefetch
 from django.utils import timezone
 
-from apps.providers.choices import Availability
+from apps.providers.choices import Availability, ProviderStatus
 from apps.providers.errors import ProviderNotRegistered, SimNotFound
 from apps.providers.models import AvailabilityChange, Provider, Sim
-from apps.providers.services.availability import matchable_provider_filter, stale_before
+from apps.providers.services.availability import stale_before
 from apps.providers.services.caps import Usage, cap_counter, cap_windows
-
-# What matching needs of each candidate, read in the one query.
-CANDIDATE_FIELDS = (
-    "id",
-    "provider_id",
-    "msisdn",
-    "carrier",
-    "next_turn_at",
-    "created_at",
-    "hourly_cap",
-    "daily_cap",
-    "provider__reputation",
-    "provider__jobs_delivered",
-    "provider__jobs_failed",
-    "provider__jobs_in_flight",
-    "provider__last_heartbeat_at",
-)
 
 
 def provider_for_user(user: Any) -> Provider:
@@ -48,36 +33,155 @@ def sim_of_provider(*, provider: Provider, sim_id: int) -> Sim:
     return sim
 
 
-def sims_for_matching(
+class Candidate(NamedTuple):
+    """A SIM that can take a job now, with what the pick and the reservation need of it and of its provider."""
+
+    id: int
+    provider_id: int
+    msisdn: str
+    carrier: str
+    next_turn_at: datetime
+    created_at: datetime
+    hourly_cap: int | None
+    daily_cap: int | None
+    provider_reputation: int
+    provider_jobs_delivered: int
+    provider_jobs_failed: int
+    provider_jobs_in_flight: int
+    provider_last_heartbeat_at: datetime
+
+
+# The hot query is written in SQL rather than built with the ORM: building and compiling the queryset cost about
+# three times what PostgreSQL takes to plan and run it (see benchmarks/RESULTS.md). It is plain SQL that SQLite
+# runs too. The columns are Candidate's fields, in order.
+_CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.msisdn, sim.carrier, sim.next_turn_at, sim.created_at,
+    sim.hourly_cap, sim.daily_cap, provider.reputation, provider.jobs_delivered, provider.jobs_failed,
+    provider.jobs_in_flight, provider.last_heartbeat_at"""
+_DATETIME_INDEXES = tuple(
+    Candidate._fields.index(name) for name in ("next_turn_at", "created_at", "provider_last_heartbeat_at")
+)
+
+
+def _eligible(*, now: datetime, excluded_providers: list[int], excluded_sims: list[int]) -> tuple[str, list[Any]]:
+    """The WHERE clause (after the carrier) shared by the matching queries: `matchable` mirrored from the state in
+    `Sim.matchable`'s docstring, checked again on the provider (a stale flag must never let an ineligible provider
+    through), plus what changes too often to be mirrored (caps reached, heartbeat age, load)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        "sim.matchable AND (sim.capped_until IS NULL OR sim.capped_until <= %s)"
+        " AND provider.status = %s AND provider.availability = %s AND provider.reputation >= %s"
+        " AND provider.jobs_in_flight < %s AND provider.last_heartbeat_at >= %s"
+    )
+    params: list[Any] = [
+        adapt(now),
+        ProviderStatus.ACTIVE.value,
+        Availability.ONLINE.value,
+        settings.PROVIDER_MIN_REPUTATION,
+        settings.PROVIDER_MAX_JOBS_IN_FLIGHT,
+        adapt(stale_before(now)),
+    ]
+    if excluded_providers:
+        sql += f" AND sim.provider_id NOT IN ({', '.join(['%s'] * len(excluded_providers))})"
+        params += excluded_providers
+    if excluded_sims:
+        sql += f" AND sim.id NOT IN ({', '.join(['%s'] * len(excluded_sims))})"
+        params += excluded_sims
+    return sql, params
+
+
+def sims_for_matching_query(
     *,
-    carrier: str,
+    carriers: Sequence[str],
     now: datetime,
+    limit: int,
     exclude_provider_ids: Iterable[int] = (),
     exclude_sim_ids: Iterable[int] = (),
-    provider_id: int | None = None,
-) -> QuerySet:
-    """The hot query: SIMs on `carrier` that can take a job now, earliest fair-share turn first.
-
-    It walks the partial index `sim_match_idx` (carrier, next_turn_at WHERE matchable) and joins each SIM's
-    provider by primary key, so with a LIMIT it reads only a few rows however many providers there are. The
-    provider conditions that `matchable` mirrors are checked again here, so a stale flag can never let an
-    ineligible provider through; the heartbeat and load conditions change too often to be mirrored.
-    """
-    sims = Sim.objects.filter(
-        Q(capped_until__isnull=True) | Q(capped_until__lte=now),
-        matchable_provider_filter(),
-        carrier=carrier,
-        matchable=True,
-        provider__last_heartbeat_at__gte=stale_before(now),
-    )
-    if provider_id is not None:
-        sims = sims.filter(provider_id=provider_id)
+) -> tuple[str, list[Any]]:
+    """SQL and parameters of the hot query (see `sims_for_matching`); the benchmark EXPLAINs it."""
     excluded_providers, excluded_sims = list(exclude_provider_ids), list(exclude_sim_ids)
-    if excluded_providers:
-        sims = sims.exclude(provider_id__in=excluded_providers)
-    if excluded_sims:
-        sims = sims.exclude(id__in=excluded_sims)
-    return sims.order_by("next_turn_at").values_list(*CANDIDATE_FIELDS, named=True)
+    walks, params = [], []
+    for carrier in carriers:
+        where, where_params = _eligible(now=now, excluded_providers=excluded_providers, excluded_sims=excluded_sims)
+        walks.append(
+            f"SELECT {_CANDIDATE_COLUMNS} FROM providers_sim sim"  # noqa: S608 - constant SQL and placeholders only
+            " JOIN providers_provider provider ON provider.id = sim.provider_id"
+            f" WHERE sim.carrier = %s AND {where} ORDER BY sim.next_turn_at LIMIT %s"
+        )
+        params += [carrier, *where_params, limit]
+    if len(walks) == 1:
+        return walks[0], params
+    # One index walk per carrier, each ordered by turn; merged, the earliest turns overall.
+    merged = " UNION ALL ".join(f"SELECT * FROM ({walk}) AS walk_{index}" for index, walk in enumerate(walks))  # noqa: S608 - constant SQL and placeholders only
+    return f"{merged} ORDER BY next_turn_at LIMIT %s", [*params, limit]
+
+
+def sims_for_matching(
+    *,
+    carriers: Sequence[str],
+    now: datetime,
+    limit: int,
+    exclude_provider_ids: Iterable[int] = (),
+    exclude_sim_ids: Iterable[int] = (),
+) -> list[Candidate]:
+    """The hot query: up to `limit` SIMs on any of `carriers` that can take a job now, earliest fair-share turn
+    first.
+
+    Each carrier's part walks the partial index `sim_match_idx` (carrier, next_turn_at WHERE matchable) and joins
+    each SIM's provider by primary key, so it reads only a few rows however many providers there are. The provider
+    conditions that `matchable` mirrors are checked again, so a stale flag can never let an ineligible provider
+    through; the heartbeat and load conditions change too often to be mirrored.
+    """
+    sql, params = sims_for_matching_query(
+        carriers=carriers,
+        now=now,
+        limit=limit,
+        exclude_provider_ids=exclude_provider_ids,
+        exclude_sim_ids=exclude_sim_ids,
+    )
+    return _candidates(sql, params)
+
+
+def sims_of_sticky_sender(
+    *,
+    client_ref: str,
+    recipient: str,
+    carrier: str,
+    now: datetime,
+    remembered_after: datetime,
+    exclude_provider_ids: Iterable[int] = (),
+) -> list[Candidate]:
+    """The SIMs on `carrier` that can take a job now of the provider who last delivered to `recipient` for
+    `client_ref` (if remembered since `remembered_after`): the very SIM that delivered first, then the provider's
+    others by turn. One query: the sticky sender is looked up for every dispatched message."""
+    where, params = _eligible(now=now, excluded_providers=list(exclude_provider_ids), excluded_sims=[])
+    sql = (
+        f"SELECT {_CANDIDATE_COLUMNS} FROM providers_stickysender sticky"  # noqa: S608 - constant SQL and placeholders only
+        " JOIN providers_sim sim ON sim.provider_id = sticky.provider_id"
+        " JOIN providers_provider provider ON provider.id = sim.provider_id"
+        " WHERE sticky.client_ref = %s AND sticky.recipient = %s AND sticky.updated_at >= %s"
+        f" AND sim.carrier = %s AND {where}"
+        " ORDER BY CASE WHEN sim.id = sticky.sim_id THEN 0 ELSE 1 END, sim.next_turn_at"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    return _candidates(sql, [client_ref, recipient, adapt(remembered_after), carrier, *params])
+
+
+def _candidates(sql: str, params: list[Any]) -> list[Candidate]:
+    database = connections[router.db_for_read(Sim)]  # where the ORM would have read (the primary in a transaction)
+    with database.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if database.vendor == "postgresql":
+        return [Candidate._make(row) for row in rows]
+    # Other databases hand raw queries' datetimes back as text; the ORM's converter parses them.
+    convert = database.ops.convert_datetimefield_value
+    candidates = []
+    for row in rows:
+        values = list(row)
+        for index in _DATETIME_INDEXES:
+            values[index] = convert(values[index], None, database)
+        candidates.append(Candidate._make(values))
+    return candidates
 
 
 def sim_usage(sims: list[Sim], *, now: datetime | None = None) -> dict[int, Usage]:

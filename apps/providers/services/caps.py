@@ -112,7 +112,11 @@ class CapCounter(Protocol):
 
 
 class DatabaseCapCounter:
-    """Counters in `SimCounter` rows. `reserve` must run inside the caller's transaction (it does in matching)."""
+    """Counters in `SimCounter` rows. `reserve` must run inside the caller's transaction (it does in matching).
+
+    On PostgreSQL matching does not call `reserve`: the same conditional increment is part of its one reservation
+    statement (`RESERVE_WITH_DATABASE_COUNTER_SQL` in `matching`); a change to one must be made to the other.
+    """
 
     def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
         hour, day = windows.hour_key, windows.day_key

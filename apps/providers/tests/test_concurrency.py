@@ -3,15 +3,17 @@ connection, match at the same moment (released together by a barrier)."""
 
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from apps.providers.choices import Carrier
-from apps.providers.models import Provider
+from apps.providers.models import Provider, Sim
 from apps.providers.selectors import sim_usage
-from apps.providers.services import provider_match
+from apps.providers.services import capacity_release, provider_match
 from apps.providers.tests.factories import provider_with_sim
 
 pytestmark = [
@@ -74,3 +76,45 @@ def test_capacity_across_many_providers_is_used_exactly(counter_backend):
     assert len(assignments) == 8
     assert per_provider == {provider.pk: 2 for provider in providers}
     assert set(Provider.objects.values_list("jobs_in_flight", flat=True)) == {2}
+
+
+def lockable_elsewhere(provider_id: int) -> bool:
+    """Whether another connection can lock the provider's row right now, without waiting."""
+    outcome: list[bool] = []
+
+    def work() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM providers_provider WHERE id = %s FOR UPDATE NOWAIT", [provider_id])
+            outcome.append(True)
+        except OperationalError:
+            outcome.append(False)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(timeout=30)
+    return outcome == [True]
+
+
+@override_settings(PROVIDER_SIM_HOURLY_CAP=1, PROVIDER_MATCH_POOL_SIZE=1)
+def test_a_refused_attempt_gives_back_its_locks_before_the_next(counter_backend):
+    full = provider_with_sim(Carrier.SMART)
+    free = provider_with_sim(Carrier.SMART)
+    full_sim = full.sims.get()
+    early = timezone.now() - timedelta(hours=1)
+    Sim.objects.filter(pk=full_sim.pk).update(next_turn_at=early)
+    used = provider_match(recipient_carrier=Carrier.SMART)
+    assert used.provider_id == full.pk  # its one unit this hour
+    capacity_release(provider_id=full.pk, sim_id=full_sim.pk, reserved_at=used.reserved_at, sms_sent=True)
+    # A stale hint: matching still tries the full SIM first, and its counter refuses.
+    Sim.objects.filter(pk=full_sim.pk).update(capped_until=None, next_turn_at=early)
+    with transaction.atomic():
+        assignment = provider_match(recipient_carrier=Carrier.SMART)
+        assert assignment.provider_id == free.pk
+        # Still inside the transaction: the refused provider's row is neither locked nor changed.
+        assert lockable_elsewhere(full.pk)
+        assert not lockable_elsewhere(free.pk)
+    full.refresh_from_db()
+    assert full.jobs_in_flight == 0

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.tokens",
     "apps.incentives",
+    "apps.simulator",
 ]
 
 MIDDLEWARE = [

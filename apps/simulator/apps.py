@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class SimulatorConfig(AppConfig):
+    """The fleet simulator: virtual phones and clients that drive a running PeerPower through its public API."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "apps.simulator"
+    verbose_name = "Fleet simulator"
+
+    def ready(self) -> None:
+        from apps.simulator import checks  # noqa: F401 - registers the system check

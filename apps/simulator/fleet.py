@@ -1,0 +1,332 @@
+"""Virtual phones and clients that drive a running PeerPower only through its public interfaces.
+
+Phones sign in with OTP, bind a did:key, register as providers with SIMs on Cambodian carriers, and then react to
+the pushes that reach the simulator's FCM fake: acknowledge, "send" after a realistic delay, report sent and
+delivered (signed with the DID key), or fail, or go offline after acknowledging. A share of them are dishonest:
+they report delivered without sending. Honest phones that "send" to an audit number make that audit phone confirm
+it (`POST /api/audit/inbound`), as the network's real receiving phones do.
+
+Clients sign in, create a client organisation and an API key, and submit messages over HTTP at the chosen rate.
+
+The phones' work is driven by one scheduler (a heap of timed steps) and a pool of HTTP threads, so thousands of
+phones in flight do not need thousands of sleeping threads.
+"""
+
+import base64
+import heapq
+import itertools
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from multiformats import multibase, multicodec
+
+from apps.delivery.fcm_fake import FcmFake
+from apps.simulator.otp import simulated_code
+
+# Mobile prefixes (leading 0) and the SIM's MCC-MNC per carrier; six more digits make a valid number.
+CARRIERS = {
+    "smart": (("010", "015", "016", "069", "070", "081", "086", "093", "098"), "456-06"),
+    "cellcard": (("011", "012", "014", "017", "061", "077", "078", "085", "089", "092", "095", "099"), "456-01"),
+    "metfone": (("060", "066", "067", "068", "090", "097"), "456-08"),
+}
+
+ENGLISH = (
+    "Your verification code is {code}. It expires in 5 minutes.",
+    "Your order #{code} has been shipped and will arrive tomorrow.",
+    "Reminder: your appointment is on Monday at 9:00. Reply STOP to opt out.",
+    "Payment of ${amount} received. Thank you for banking with us.",
+)
+KHMER = (
+    "លេខកូដផ្ទៀងផ្ទាត់របស់អ្នកគឺ {code}។ វានឹងផុតកំណត់ក្នុងរយៈពេល ៥ នាទី។",
+    "ការបញ្ជាទិញរបស់អ្នក #{code} ត្រូវបានដឹកជញ្ជូនហើយ។",
+    "សូមរំលឹក៖ ការណាត់ជួបរបស់អ្នកនៅថ្ងៃច័ន្ទ ម៉ោង ៩ ព្រឹក។",
+    "យើងបានទទួលការទូទាត់ ${amount}។ សូមអរគុណ។",
+)
+
+
+def random_number(carrier: str, rng: random.Random) -> str:
+    prefixes, _ = CARRIERS[carrier]
+    return f"{rng.choice(prefixes)}{rng.randint(2, 9)}{rng.randint(0, 99999):05d}"
+
+
+def to_e164(local: str) -> str:
+    return "+855" + local[1:]
+
+
+def message_body(rng: random.Random, khmer_share: float) -> str:
+    templates = KHMER if rng.random() < khmer_share else ENGLISH
+    return rng.choice(templates).format(code=f"{rng.randint(0, 999999):06d}", amount=rng.randint(1, 500))
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+def expect(response: httpx.Response, *statuses: int) -> dict[str, Any]:
+    if response.status_code not in statuses:
+        raise ApiError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}")
+    return response.json() if response.content else {}
+
+
+def sign_in(http: httpx.Client, phone_local: str) -> str:
+    """OTP sign-in as a real user does; the code comes from the simulator's OTP sender."""
+    expect(http.post("/api/auth/otp/request", json={"phone": phone_local}), 202)
+    code = None
+    for _ in range(100):
+        code = simulated_code(to_e164(phone_local))
+        if code:
+            break
+        time.sleep(0.05)
+    if not code:
+        raise ApiError(f"no OTP code for {phone_local}: is the server's OTP_SENDER the simulator's?")
+    body = expect(http.post("/api/auth/otp/verify", json={"phone": phone_local, "code": code}), 200)
+    return body["access"]
+
+
+class Scheduler:
+    """Runs callables at given monotonic times on a thread pool."""
+
+    def __init__(self, threads: int) -> None:
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        self._condition = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="phone")
+        self._stopped = False
+        self.errors: Counter[str] = Counter()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def at(self, when: float, step: Callable[[], None]) -> None:
+        with self._condition:
+            heapq.heappush(self._heap, (when, next(self._counter), step))
+            self._condition.notify()
+
+    def soon(self, step: Callable[[], None]) -> None:
+        self.at(time.monotonic(), step)
+
+    def _run(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - a phone's trouble is counted, not fatal to the run
+            self.errors[type(error).__name__ + ": " + str(error)[:120]] += 1
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._condition.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, step = heapq.heappop(self._heap)
+            self._pool.submit(self._run, step)
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class Behaviour:
+    """How the virtual phones act; delays are in seconds."""
+
+    send_delay: tuple[float, float] = (0.5, 1.5)
+    deliver_delay: tuple[float, float] = (1.6, 3.0)
+    fail_share: float = 0.03
+    offline_share: float = 0.01  # per job: acknowledge, then go offline (the job is never reported)
+    offline_seconds: tuple[float, float] = (30.0, 90.0)  # how long until the phone is back
+    dishonest_share: float = 0.1
+
+
+@dataclass
+class Ledger:
+    """What the phones really did (the ground truth the server's view is checked against)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sent_by: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # message id -> phone ids
+    faked: Counter[int] = field(default_factory=Counter)  # message id -> delivered reports without sending
+    pushes: int = 0
+    acks: int = 0
+    reports: Counter[str] = field(default_factory=Counter)
+    audit_confirmations: int = 0
+
+    def sent_twice(self) -> list[int]:
+        with self.lock:
+            return [message_id for message_id, phones in self.sent_by.items() if len(phones) > 1]
+
+
+class VirtualPhone:
+    def __init__(self, index: int, carrier: str, honest: bool, rng: random.Random) -> None:
+        self.index = index
+        self.carrier = carrier
+        self.honest = honest
+        self.number = random_number(carrier, rng)
+        self.fcm_token = f"sim-{index}-{rng.getrandbits(64):016x}"
+        self.key = Ed25519PrivateKey.generate()
+        raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.did = "did:key:" + multibase.encode(multicodec.wrap("ed25519-pub", raw), "base58btc")
+        self.offline = False
+        self.headers: dict[str, str] = {}
+        self.provider_id: int | None = None
+        self.device_id: int | None = None
+
+    def sign(self, text: str) -> str:
+        return base64.b64encode(self.key.sign(text.encode())).decode()
+
+    def enrol(self, http: httpx.Client, rng: random.Random) -> None:
+        """Sign in, bind the DID key, register as a provider with one or two SIMs on the phone's carrier."""
+        self.headers = {"Authorization": f"Bearer {sign_in(http, self.number)}"}
+        challenge = expect(http.post("/api/me/did/challenge", headers=self.headers), 201)
+        bind = {"did": self.did, "signature": self.sign(challenge["message"])}
+        expect(http.post("/api/me/did", json=bind, headers=self.headers), 200)
+        _, mcc_mnc = CARRIERS[self.carrier]
+        sims = [{"msisdn": self.number, "slot": 0, "mcc_mnc": mcc_mnc}]
+        if rng.random() < 0.3:
+            sims.append({"msisdn": random_number(self.carrier, rng), "slot": 1, "mcc_mnc": mcc_mnc})
+        registration = {
+            "sims": sims,
+            "device": {"fcm_token": self.fcm_token, "platform": "android", "app_version": "1.0.0-sim"},
+            "province": "phnom_penh",
+        }
+        body = expect(http.post("/api/providers/register", json=registration, headers=self.headers), 201, 200)
+        self.provider_id = body.get("id")
+        devices = body.get("devices") or []
+        self.device_id = devices[0]["id"] if devices and isinstance(devices[0], dict) else None
+
+    def go_online(self, http: httpx.Client) -> None:
+        expect(http.patch("/api/providers/me", json={"availability": "online"}, headers=self.headers), 200)
+
+    def heartbeat(self, http: httpx.Client) -> None:
+        if not self.offline:
+            expect(http.post("/api/providers/me/heartbeat", json={"battery": 80}, headers=self.headers), 200)
+
+
+class Fleet:
+    """The virtual phones, fed by the FCM fake's pushes."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        behaviour: Behaviour,
+        scheduler: Scheduler,
+        audit_numbers: set[str],
+        audit_token: str,
+        rng: random.Random,
+    ) -> None:
+        self.http = http
+        self.behaviour = behaviour
+        self.scheduler = scheduler
+        self.audit_numbers = audit_numbers
+        self.audit_token = audit_token
+        self.rng = rng
+        self.phones: dict[str, VirtualPhone] = {}  # by FCM token
+        self.ledger = Ledger()
+
+    def add(self, phone: VirtualPhone) -> None:
+        self.phones[phone.fcm_token] = phone
+
+    def on_push(self, token: str | None, data: dict[str, str] | None) -> None:
+        phone = self.phones.get(token or "")
+        if phone is None or not data or data.get("kind") != "job":
+            return
+        with self.ledger.lock:
+            self.ledger.pushes += 1
+        if phone.offline:
+            return
+        self.scheduler.soon(lambda: self._ack(phone, int(data["job"])))
+
+    def _ack(self, phone: VirtualPhone, job_id: int) -> None:
+        response = self.http.post(f"/api/jobs/{job_id}/ack", headers=phone.headers)
+        if response.status_code != 200:
+            return  # already acknowledged (a repeated push) or given to someone else meanwhile
+        job = response.json()
+        with self.ledger.lock:
+            self.ledger.acks += 1
+        behaviour, rng = self.behaviour, self.rng
+        if rng.random() < behaviour.offline_share:
+            # The battery died: no report, no acks, no heartbeats until it is back; the lease will expire.
+            phone.offline = True
+            back = time.monotonic() + rng.uniform(*behaviour.offline_seconds)
+            self.scheduler.at(back, lambda: self._back_online(phone))
+            return
+        delay = rng.uniform(*behaviour.send_delay)
+        self.scheduler.at(time.monotonic() + delay, lambda: self._send(phone, job))
+
+    def _back_online(self, phone: VirtualPhone) -> None:
+        phone.offline = False
+        phone.go_online(self.http)
+        phone.heartbeat(self.http)
+
+    def _send(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
+        rng = self.rng
+        if phone.honest and rng.random() < self.behaviour.fail_share:
+            self._report(phone, job, "failed", error_code=rng.choice(["generic_failure", "no_service", "radio_off"]))
+            return
+        if phone.honest:
+            with self.ledger.lock:
+                self.ledger.sent_by[job["message_id"]].append(phone.index)
+            if job["to"] in self.audit_numbers:
+                # The network's own phone received it and says so.
+                expect(
+                    self.http.post(
+                        "/api/audit/inbound",
+                        json={"to": job["to"], "body": job["body"]},
+                        headers={"Authorization": f"Bearer {self.audit_token}"},
+                    ),
+                    200,
+                    202,
+                )
+                with self.ledger.lock:
+                    self.ledger.audit_confirmations += 1
+        self._report(phone, job, "sent")
+        delay = rng.uniform(*self.behaviour.deliver_delay)
+        self.scheduler.at(time.monotonic() + delay, lambda: self._deliver(phone, job))
+
+    def _deliver(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
+        if not phone.honest:
+            with self.ledger.lock:
+                self.ledger.faked[job["message_id"]] += 1
+        self._report(phone, job, "delivered")
+
+    def _report(self, phone: VirtualPhone, job: dict[str, Any], status: str, error_code: str = "") -> None:
+        occurred_at = now_text()
+        text = f"peerpower-report\n{job['id']}\n{status}\n{occurred_at}\n{job['trace_token']}"
+        report = {"status": status, "occurred_at": occurred_at, "signature": phone.sign(text)}
+        if error_code:
+            report["error_code"] = error_code
+        response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
+        expect(response, 200, 201)
+        with self.ledger.lock:
+            self.ledger.reports[status] += 1
+
+
+class SimulatorFcm(FcmFake):
+    """The FCM fake, handing every accepted push to the fleet as a phone would receive it."""
+
+    def __init__(self, *, on_push: Callable[[str | None, dict | None], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.on_push = on_push
+
+    def _send(self, project_id: str, body: Any, headers: dict[str, str]) -> tuple[int, dict, dict]:
+        answer = super()._send(project_id, body, headers)
+        if answer[0] == 200 and self.on_push is not None and isinstance(body, dict):
+            message = body.get("message") or {}
+            self.on_push(message.get("token"), message.get("data"))
+        return answer

@@ -1,0 +1,200 @@
+"""The server side of a simulation: gunicorn, Celery workers and beat, started as child processes with the settings a
+simulation needs, on the simulator's own database and stores. They stop with the simulation."""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.db import connection
+
+from apps.simulator.checks import SIMULATOR_SENDER
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this process uses, so the servers see the same one (a test database included)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@dataclass
+class ServerConfig:
+    web_workers: int = 2
+    worker_processes: int = 1
+    worker_concurrency: int = 2
+    max_jobs_in_flight: int = 3
+    lease_seconds: int = 60
+    ack_seconds: int = 5
+    audit_recipients: tuple[str, ...] = ()
+    audit_confirm_seconds: int = 10
+    log_dir: Path | None = None
+    log_level: str = "WARNING"
+    dispatch_backoff_max: float = 300.0
+
+
+class Servers:
+    """Starts web, workers and beat; `stop()` (or leaving the `with` block) ends them, gracefully first."""
+
+    def __init__(self, config: ServerConfig, *, fcm_endpoint: str, fcm_credentials: Path, project_id: str) -> None:
+        self.config = config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.audit_token = secrets.token_urlsafe(24)
+        self.fcm = (fcm_endpoint, fcm_credentials, project_id)
+        self._processes: list[subprocess.Popen] = []
+        self._logs: list = []
+
+    def environment(self) -> dict[str, str]:
+        config = self.config
+        endpoint, credentials, project_id = self.fcm
+        huge = "100000000"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "peerpower.settings.development",
+            "DATABASE_URL": database_url(),
+            "PEERPOWER_VAR_DIR": str(settings.VAR_DIR),
+            "DEBUG": "false",
+            "LOG_LEVEL": config.log_level,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "OTP_SENDER": SIMULATOR_SENDER,
+            "OTP_RATE_PER_PHONE": "1000000/h",
+            "OTP_RATE_PER_IP": "1000000/h",
+            "OTP_VERIFY_RATE_PER_IP": "1000000/h",
+            "JWT_ACCESS_MINUTES": "600",
+            "PUSH_BACKEND": "fcm",
+            "FCM_ENDPOINT": endpoint,
+            "FCM_CREDENTIALS_FILE": str(credentials),
+            "FCM_PROJECT_ID": project_id,
+            # Virtual phones send far more than a real SIM may: lift the per-SIM limits and the burst rule that
+            # exists because of them, or the simulation would only measure the caps.
+            "PROVIDER_SIM_WARMUP_DAYS": "0",
+            "PROVIDER_SIM_HOURLY_CAP": huge,
+            "PROVIDER_SIM_DAILY_CAP": huge,
+            "PROVIDER_SIM_HOURLY_CAP_MAX": huge,
+            "PROVIDER_SIM_DAILY_CAP_MAX": huge,
+            "FRAUD_BURST_PER_MINUTE": huge,
+            "FRAUD_OUTLIER_MIN_VOLUME": huge,
+            "PROVIDER_MAX_JOBS_IN_FLIGHT": str(config.max_jobs_in_flight),
+            "MESSAGE_RATE_PER_SECOND": "100000",
+            "MESSAGE_QUOTA_PER_DAY": huge,
+            "MESSAGE_DISPATCH_BACKOFF_MAX": str(config.dispatch_backoff_max),
+            "JOB_LEASE_SECONDS": str(config.lease_seconds),
+            "JOB_ACK_SECONDS": str(config.ack_seconds),
+            "REPORTS_ALLOW_UNSIGNED": "false",
+            "AUDIT_RECIPIENTS": ",".join(config.audit_recipients),
+            "AUDIT_INBOUND_TOKEN": self.audit_token,
+            "AUDIT_CONFIRM_WINDOW_SECONDS": str(config.audit_confirm_seconds),
+            # The simulator sends canaries itself, so a run knows how many there were.
+            "AUDIT_CANARY_PROBABILITY": "0",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log_dir = self.config.log_dir or Path(settings.VAR_DIR) / "simulator"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / f"{name}.log", "ab")
+        self._logs.append(log)
+        process = subprocess.Popen(  # noqa: S603 - our own executables, fixed arguments
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
+        )
+        self._processes.append(process)
+
+    def start(self) -> "Servers":
+        env = self.environment()
+        bin_dir = Path(sys.executable).parent
+        config = self.config
+        self._spawn(
+            "web",
+            [
+                str(bin_dir / "gunicorn"),
+                "-c",
+                "python:peerpower.gunicorn_config",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(config.web_workers),
+                "peerpower.wsgi",
+            ],
+            env,
+        )
+        for index in range(config.worker_processes):
+            self._spawn(
+                f"worker-{index}",
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "peerpower",
+                    "worker",
+                    "-Q",
+                    "high,default,low",
+                    "--concurrency",
+                    str(config.worker_concurrency),
+                    "--hostname",
+                    f"sim{index}-{self.port}@%h",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env,
+            )
+        schedule = Path(settings.VAR_DIR) / "simulator" / f"beat-{self.port}"
+        self._spawn(
+            "beat",
+            [str(bin_dir / "celery"), "-A", "peerpower", "beat", "--loglevel", "WARNING", "--schedule", str(schedule)],
+            env,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in self._processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see var/simulator/*.log")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the web server did not answer /health in time; see var/simulator/web.log")
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in self._processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in self._logs:
+            log.close()
+        self._processes.clear()
+
+    def __enter__(self) -> "Servers":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

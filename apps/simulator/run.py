@@ -1,0 +1,421 @@
+"""One simulation run: start the servers and the FCM fake, enrol phones and clients, submit traffic, wait until
+every message is final, judge the canaries, and summarise what happened — from the phones' own ledger (what was
+really sent) and from the database (what the system believes)."""
+
+import random
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min
+from django.test.utils import override_settings
+
+from apps.delivery.canaries import canaries_judge, canary_send
+from apps.delivery.models import Canary, FraudFlag
+from apps.messaging.choices import MessageStatus
+from apps.messaging.models import Job, Message
+from apps.providers.models import Provider
+from apps.providers.services import provider_approve
+from apps.simulator.fleet import (
+    CARRIERS,
+    Behaviour,
+    Fleet,
+    Scheduler,
+    SimulatorFcm,
+    VirtualPhone,
+    expect,
+    message_body,
+    random_number,
+    sign_in,
+    to_e164,
+)
+from apps.simulator.processes import ServerConfig, Servers
+
+FINAL = {
+    MessageStatus.DELIVERED,
+    MessageStatus.FAILED,
+    MessageStatus.EXPIRED,
+    MessageStatus.REJECTED,
+    MessageStatus.CANCELLED,
+}
+
+
+@dataclass
+class SimulationConfig:
+    providers: int = 10
+    clients: int = 2
+    messages: int = 200
+    rate: float = 20.0  # messages per second submitted
+    bulk_share: float = 0.2  # share of messages that go through /bulk
+    bulk_size: int = 50
+    khmer_share: float = 0.6
+    canaries: int = 20
+    audit_phones: int = 4  # per carrier
+    canary_carrier: str | None = None  # send canaries only to the audit phones on this carrier
+    validity_seconds: int = 300
+    settle_timeout: float = 180.0
+    seed: int | None = None
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    servers: ServerConfig = field(default_factory=ServerConfig)
+    http_threads: int = 32
+    submit_threads: int = 8
+
+
+@dataclass
+class Summary:
+    submitted: int = 0
+    refused: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    lost: int = 0
+    lost_detail: list[str] = field(default_factory=list)
+    sent_twice: int = 0
+    sent_twice_db: int = 0
+    assigned_latency: dict[str, float] = field(default_factory=dict)
+    delivered_latency: dict[str, float] = field(default_factory=dict)
+    submit_seconds: float = 0
+    total_seconds: float = 0
+    throughput: float = 0
+    canaries: int = 0
+    canaries_missed: int = 0
+    dishonest: int = 0
+    dishonest_caught: int = 0
+    honest_flagged: int = 0
+    phone_errors: dict[str, int] = field(default_factory=dict)
+    pushes: int = 0
+    acks: int = 0
+    faked_deliveries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.sent_twice == 0 and self.sent_twice_db == 0
+
+    def lines(self) -> list[str]:
+        def percentiles(values: dict[str, float]) -> str:
+            if not values:
+                return "n/a"
+            return " ".join(f"{name} {value * 1000:.0f} ms" for name, value in values.items())
+
+        statuses = self.statuses
+        return [
+            f"submitted      {self.submitted} (refused by the API: {self.refused})",
+            f"delivered      {statuses.get('delivered', 0)}",
+            f"failed         {statuses.get('failed', 0)}",
+            f"expired        {statuses.get('expired', 0)}",
+            f"other final    rejected {statuses.get('rejected', 0)}, cancelled {statuses.get('cancelled', 0)}",
+            f"lost           {self.lost}  (must be 0: accepted, but not final when the run ended)",
+            *(f"  not final    {detail}" for detail in self.lost_detail[:10]),
+            f"sent twice     {self.sent_twice}  (must be 0: phones that really sent one message; database: "
+            f"{self.sent_twice_db})",
+            f"submit→assigned   {percentiles(self.assigned_latency)}",
+            f"submit→delivered  {percentiles(self.delivered_latency)}",
+            f"throughput     {self.throughput:.1f} messages/s delivered or failed over {self.total_seconds:.1f} s "
+            f"(submission took {self.submit_seconds:.1f} s)",
+            f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
+            f"{self.faked_deliveries} deliveries faked by dishonest phones",
+            f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
+            f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
+            f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
+        ]
+
+
+def percentile_summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    values = sorted(values)
+
+    def at(share: float) -> float:
+        return values[min(len(values) - 1, int(share * len(values)))]
+
+    return {"p50": statistics.median(values), "p90": at(0.90), "p99": at(0.99), "max": values[-1]}
+
+
+class Simulation:
+    def __init__(self, config: SimulationConfig, *, progress: Callable[[int, int], None] | None = None) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.progress = progress
+        self.message_ids: list[int] = []
+        self.refused = 0
+        self._ids_lock = threading.Lock()
+
+    # --- setup ----------------------------------------------------------------------------------------------------
+    def _audit_numbers(self) -> list[str]:
+        # Several per carrier: matching remembers who last delivered to a number (sticky sender), so with one audit
+        # phone per carrier every canary would go to the same provider.
+        return [random_number(carrier, self.rng) for carrier in CARRIERS for _ in range(self.config.audit_phones)]
+
+    def _enrol_phones(self, http: httpx.Client, fleet: Fleet) -> list[VirtualPhone]:
+        config = self.config
+        carriers = list(CARRIERS)
+        dishonest = max(1, round(config.providers * config.behaviour.dishonest_share)) if config.providers > 1 else 0
+        if config.behaviour.dishonest_share == 0:
+            dishonest = 0
+        phones = [
+            VirtualPhone(index, carriers[index % len(carriers)], honest=index >= dishonest, rng=self.rng)
+            for index in range(config.providers)
+        ]
+        for phone in phones:
+            phone.enrol(http, self.rng)
+            fleet.add(phone)
+            provider = Provider.objects.get(user__phone=to_e164(phone.number))
+            phone.provider_id = provider.pk
+            if provider.status != "active":
+                provider_approve(provider=provider, actor=None, reason="fleet simulator")
+            phone.go_online(http)
+            phone.heartbeat(http)
+        return phones
+
+    def _enrol_clients(self, http: httpx.Client) -> list[str]:
+        keys = []
+        for index in range(self.config.clients):
+            number = random_number("smart", self.rng)
+            headers = {"Authorization": f"Bearer {sign_in(http, number)}"}
+            client = expect(http.post("/api/clients", json={"name": f"Simulated client {index}"}, headers=headers), 201)
+            key = expect(
+                http.post(
+                    f"/api/clients/{client['id']}/api-keys",
+                    json={"name": "simulator", "rate_per_second": 10_000},
+                    headers=headers,
+                ),
+                201,
+            )
+            keys.append(key["secret"])
+        return keys
+
+    # --- traffic ----------------------------------------------------------------------------------------------------
+    def _plan(self) -> list[list[dict[str, Any]]]:
+        """The requests to make: each a list of messages (one for /send, several for /bulk)."""
+        config, rng = self.config, self.rng
+        carriers = list(CARRIERS)
+        requests: list[list[dict[str, Any]]] = []
+        # The chance that a request is a bulk one, so that `bulk_share` of the messages go through /bulk.
+        share, size = config.bulk_share, max(2, config.bulk_size)
+        bulk_chance = share / (size * (1 - share) + share) if share < 1 else 1.0
+        remaining = config.messages
+        while remaining > 0:
+            size = min(config.bulk_size, remaining) if rng.random() < bulk_chance else 1
+            batch = []
+            for _ in range(size):
+                batch.append(
+                    {
+                        "to": random_number(rng.choice(carriers), rng),
+                        "body": message_body(rng, config.khmer_share),
+                        "priority": rng.choices(["high", "normal", "low"], weights=[2, 6, 2])[0],
+                        "validity_seconds": config.validity_seconds,
+                    }
+                )
+            requests.append(batch)
+            remaining -= size
+        return requests
+
+    def _submit(self, http: httpx.Client, keys: list[str], requests: list[list[dict[str, Any]]]) -> None:
+        config = self.config
+        start = time.monotonic()
+        schedule, sent_before = [], 0
+        for batch in requests:
+            schedule.append((start + sent_before / config.rate, batch))
+            sent_before += len(batch)
+        cursor = iter(enumerate(schedule))
+        cursor_lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with cursor_lock:
+                    item = next(cursor, None)
+                if item is None:
+                    return
+                index, (when, batch) = item
+                pause = when - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                headers = {"Authorization": f"Bearer {keys[index % len(keys)]}"}
+                if len(batch) == 1:
+                    response = http.post("/api/messages/send", json=batch[0], headers=headers)
+                    if response.status_code == 202:
+                        ids = [response.json()["id"]]
+                    else:
+                        ids = []
+                        with self._ids_lock:
+                            self.refused += 1
+                else:
+                    body = expect(http.post("/api/messages/bulk", json={"messages": batch}, headers=headers), 200, 202)
+                    ids = [result["message"]["id"] for result in body["results"] if result["ok"]]
+                    with self._ids_lock:
+                        self.refused += body["refused"]
+                with self._ids_lock:
+                    self.message_ids.extend(ids)
+
+        threads = [threading.Thread(target=worker, name=f"client-{n}") for n in range(config.submit_threads)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _canaries(self, audit_numbers: list[str], stop: threading.Event, duration: float) -> list[int]:
+        """Canaries spread over the submission, as the beat task mixes them into traffic."""
+        if self.config.canary_carrier:
+            prefixes, _ = CARRIERS[self.config.canary_carrier]
+            audit_numbers = [number for number in audit_numbers if "0" + number[4:6] in prefixes]
+        ids = []
+        count = self.config.canaries
+        for index in range(count):
+            if stop.wait(duration / max(1, count) if index else 0.5):
+                break
+            ids.append(canary_send(to=self.rng.choice(audit_numbers)).message_id)
+        connection.close()  # this thread's own connection
+        return ids
+
+    def _final_count(self, ids: list[int]) -> int:
+        final = 0
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            final += Message.objects.filter(pk__in=chunk, status__in=FINAL).count()
+        return final
+
+    # --- the run ----------------------------------------------------------------------------------------------------
+    def run(self) -> Summary:
+        config = self.config
+        audit_numbers = self._audit_numbers()
+        audit_e164 = [to_e164(number) for number in audit_numbers]
+        config.servers.audit_recipients = tuple(audit_e164)
+        scheduler = Scheduler(config.http_threads)
+        fleet: Fleet | None = None
+
+        def on_push(token: str | None, data: dict | None) -> None:
+            if fleet is not None:
+                fleet.on_push(token, data)
+
+        credentials = Path(settings.VAR_DIR) / "simulator" / "fcm-service-account.json"
+        with SimulatorFcm(on_push=on_push) as fcm:
+            fcm.write_service_account(credentials)
+            servers = Servers(
+                config.servers, fcm_endpoint=fcm.endpoint, fcm_credentials=credentials, project_id=fcm.project_id
+            )
+            try:
+                servers.start()
+                limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
+                with httpx.Client(base_url=servers.url, timeout=30, limits=limits) as http:
+                    fleet = Fleet(
+                        http=http,
+                        behaviour=config.behaviour,
+                        scheduler=scheduler,
+                        audit_numbers=set(audit_e164),
+                        audit_token=servers.audit_token,
+                        rng=self.rng,
+                    )
+                    phones = self._enrol_phones(http, fleet)
+                    keys = self._enrol_clients(http)
+                    return self._drive(http, fleet, phones, keys, audit_e164)
+            finally:
+                scheduler.stop()
+                servers.stop()
+
+    def _drive(
+        self, http: httpx.Client, fleet: Fleet, phones: list[VirtualPhone], keys: list[str], audit: list[str]
+    ) -> Summary:
+        config = self.config
+        requests = self._plan()
+        stop = threading.Event()
+        canary_ids: list[int] = []
+        expected_duration = config.messages / config.rate
+        canary_thread = threading.Thread(
+            target=lambda: canary_ids.extend(self._canaries(audit, stop, expected_duration)), name="canaries"
+        )
+
+        def heartbeats() -> None:
+            while not stop.wait(30):
+                for phone in phones:
+                    fleet.scheduler.soon(lambda phone=phone: phone.heartbeat(http))
+
+        heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
+        started = time.monotonic()
+        canary_thread.start()
+        heartbeat_thread.start()
+        self._submit(http, keys, requests)
+        submit_seconds = time.monotonic() - started
+        canary_thread.join()
+
+        ids = [*self.message_ids, *canary_ids]
+        deadline = time.monotonic() + config.settle_timeout
+        final = self._final_count(ids)
+        while final < len(ids) and time.monotonic() < deadline:
+            if self.progress:
+                self.progress(final, len(ids))
+            time.sleep(0.5)
+            final = self._final_count(ids)
+        if self.progress:
+            self.progress(final, len(ids))
+        total_seconds = time.monotonic() - started
+        stop.set()
+
+        # Canary judgement: after the confirmation window, as the beat task would do it every minute.
+        with override_settings(AUDIT_CONFIRM_WINDOW_SECONDS=config.servers.audit_confirm_seconds):
+            wait_until = time.monotonic() + config.servers.audit_confirm_seconds + 1
+            while time.monotonic() < wait_until:
+                time.sleep(0.5)
+            canaries_judge()
+        time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
+        return self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
+
+    def _summarise(
+        self,
+        fleet: Fleet,
+        phones: list[VirtualPhone],
+        ids: list[int],
+        canary_ids: list[int],
+        submit_seconds: float,
+        total_seconds: float,
+    ) -> Summary:
+        summary = Summary(submitted=len(self.message_ids), refused=self.refused)
+        messages = Message.objects.filter(pk__in=self.message_ids)
+        summary.statuses = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+        summary.lost = len(ids) - self._final_count(ids)
+        if summary.lost:
+            for message in Message.objects.filter(pk__in=ids).exclude(status__in=FINAL)[:10]:
+                jobs = ", ".join(f"job {job.pk} {job.status} {job.end_reason}".strip() for job in message.jobs.all())
+                summary.lost_detail.append(f"message {message.pk} {message.status} attempts: {jobs or 'none'}")
+        summary.sent_twice = len(fleet.ledger.sent_twice())
+        summary.sent_twice_db = (
+            Job.objects.filter(message_id__in=ids, sent_at__isnull=False)
+            .values("message_id")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .count()
+        )
+        rows = messages.annotate(first_offer=Min("jobs__offered_at")).values_list(
+            "created_at", "first_offer", "delivered_at"
+        )
+        assigned, delivered = [], []
+        for created, offered, delivered_at in rows:
+            if offered:
+                assigned.append((offered - created).total_seconds())
+            if delivered_at:
+                delivered.append((delivered_at - created).total_seconds())
+        summary.assigned_latency = percentile_summary(assigned)
+        summary.delivered_latency = percentile_summary(delivered)
+        summary.submit_seconds = submit_seconds
+        summary.total_seconds = total_seconds
+        finished = sum(summary.statuses.get(status, 0) for status in ("delivered", "failed"))
+        summary.throughput = finished / total_seconds if total_seconds else 0
+        summary.canaries = len(canary_ids)
+        summary.canaries_missed = Canary.objects.filter(message_id__in=canary_ids, status="missed").count()
+        struck = set(
+            FraudFlag.objects.filter(provider_id__in=[p.provider_id for p in phones], strike=True)
+            .values_list("provider_id", flat=True)
+            .distinct()
+        )
+        summary.dishonest = sum(1 for p in phones if not p.honest)
+        summary.dishonest_caught = sum(1 for p in phones if not p.honest and p.provider_id in struck)
+        summary.honest_flagged = sum(1 for p in phones if p.honest and p.provider_id in struck)
+        summary.phone_errors = dict(fleet.scheduler.errors.most_common(5))
+        summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
+        summary.faked_deliveries = sum(fleet.ledger.faked.values())
+        return summary

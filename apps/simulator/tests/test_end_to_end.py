@@ -1,0 +1,57 @@
+"""End to end: real web server, a real Celery worker and beat, the FCM fake and virtual phones, on PostgreSQL and
+Redis. Every message reaches a final state, none is lost or sent twice, and the dishonest phone is struck."""
+
+import pytest
+from django.db import connection
+
+from apps.simulator.fleet import Behaviour
+from apps.simulator.processes import ServerConfig
+from apps.simulator.run import Simulation, SimulationConfig
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="the worker and web processes must share the test database: PostgreSQL (SQLite's is in memory)",
+    ),
+]
+
+
+def test_small_fleet_end_to_end():
+    config = SimulationConfig(
+        providers=3,  # one per carrier; the first (Smart) is dishonest
+        clients=1,
+        messages=24,
+        rate=12,
+        bulk_share=0.5,
+        bulk_size=8,
+        canaries=4,
+        audit_phones=1,
+        canary_carrier="smart",  # the dishonest phone's carrier: matching prefers on-net
+        settle_timeout=120,  # only waits as long as it takes; a busy CI machine needs the margin
+        seed=8,
+        behaviour=Behaviour(
+            send_delay=(0.2, 0.5),
+            deliver_delay=(2.0, 2.3),
+            fail_share=0.1,
+            offline_share=0,
+            dishonest_share=1 / 3,
+        ),
+        servers=ServerConfig(
+            web_workers=1,
+            worker_concurrency=2,
+            max_jobs_in_flight=10,
+            dispatch_backoff_max=4,
+            audit_confirm_seconds=2,
+        ),
+    )
+    summary = Simulation(config).run()
+
+    assert summary.submitted == 24 and summary.refused == 0
+    assert summary.lost == 0, "\n".join("\n".join(summary.lines()))
+    assert summary.sent_twice == 0 and summary.sent_twice_db == 0, "\n".join(summary.lines())
+    assert sum(summary.statuses.values()) == 24
+    assert summary.statuses.get("delivered", 0) > 0
+    assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
+    assert summary.honest_flagged == 0, "\n".join(summary.lines())
+    assert summary.phone_errors == {}, "\n".join(summary.lines())

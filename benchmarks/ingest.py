@@ -1,0 +1,205 @@
+"""Ingest benchmark on a real server: `POST /api/messages/send` against the framework's floor, then bulk ingest.
+
+Starts gunicorn (sync workers, 127.0.0.1, a free port) on `benchmarks.ingest_settings`, which adds a bare DRF view
+that authenticates the API key like the send endpoint and inserts one row (`benchmarks/ingest_urls.py`). Then, in
+the same run, alternates timed rounds of the floor and of the real send endpoint under the same concurrency, and
+prints requests/s, p50 and p99 of each and the ratio. Finally posts `/api/messages/bulk` with 1,000 recipients a
+request and prints recipients/s.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sim_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/15 .venv/bin/python benchmarks/ingest.py
+
+The load generator runs on the same machine as the server (and, on 2 cores, competes with it): the figures are a
+floor for what the server does, and the ratio is the fair comparison. No Celery worker runs: the dispatch tasks the
+send endpoint enqueues stay in the broker, which this script empties (CELERY_BROKER_URL's Redis database) at the end.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerpower.settings.development")
+os.environ["DEBUG"] = "false"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def api_key() -> str:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from apps.accounts.models import User
+    from apps.accounts.services import api_key_create, client_create
+
+    call_command("migrate", verbosity=0, interactive=False)
+    phone = f"+85512{random.randint(200000, 999999)}"
+    user = User.objects.create_user(phone=phone)
+    organization = client_create(user=user, name="Ingest benchmark")
+    _, secret = api_key_create(organization=organization, actor=user, name="bench", rate_per_second=10_000)
+    return secret
+
+
+def recipient(rng: random.Random) -> str:
+    prefix = rng.choice(["10", "12", "15", "16", "17", "77", "78", "89", "92", "97", "60", "66"])
+    return f"0{prefix}{rng.randint(200000, 999999)}"
+
+
+BODIES = (
+    "Your verification code is {n}. It expires in 5 minutes.",
+    "លេខកូដផ្ទៀងផ្ទាត់របស់អ្នកគឺ {n}។ វានឹងផុតកំណត់ក្នុងរយៈពេល ៥ នាទី។",
+)
+
+
+def load(url: str, path: str, key: str, *, concurrency: int, seconds: float) -> tuple[int, float, list[float], int]:
+    """`concurrency` threads post for `seconds`; returns (requests, wall seconds, latencies, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker(seed: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            while time.monotonic() < stop_at:
+                body = {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
+                started = time.perf_counter()
+                response = http.post(path, json=body)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if response.status_code == 202:
+                        latencies.append(elapsed)
+                    else:
+                        errors += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(latencies), time.monotonic() - started, latencies, errors
+
+
+def bulk(url: str, key: str, *, requests: int, size: int) -> tuple[float, int]:
+    rng = random.Random(9)
+    accepted = 0
+    started = time.monotonic()
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+        for _ in range(requests):
+            batch = [
+                {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
+                for _ in range(size)
+            ]
+            response = http.post("/api/messages/bulk", json={"messages": batch})
+            response.raise_for_status()
+            accepted += response.json()["accepted"]
+    return time.monotonic() - started, accepted
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--seconds", type=float, default=10, help="length of one timed round (default 10)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each endpoint, alternating (default 2)")
+    parser.add_argument("--bulk-requests", type=int, default=5)
+    parser.add_argument("--bulk-size", type=int, default=1000)
+    args = parser.parse_args()
+
+    key = api_key()
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.ingest_settings",
+        "MESSAGE_RATE_PER_SECOND": "100000",
+        "MESSAGE_QUOTA_PER_DAY": "100000000",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    bin_dir = Path(sys.executable).parent
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+        [
+            str(bin_dir / "gunicorn"),
+            "-c",
+            "python:peerpower.gunicorn_config",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "peerpower.wsgi",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        # Warm-up: imports, the content filter's first compile, connection pools.
+        load(url, "/api/messages/send", key, concurrency=2, seconds=2)
+        load(url, "/bench/floor", key, concurrency=2, seconds=1)
+        results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": []}
+        for _ in range(args.rounds):
+            for name, path in (("floor", "/bench/floor"), ("send", "/api/messages/send")):
+                results[name].append(load(url, path, key, concurrency=args.concurrency, seconds=args.seconds))
+        print(
+            f"ingest: gunicorn {args.workers} sync workers, {args.concurrency} client threads, "
+            f"{args.rounds}×{args.seconds:.0f} s per endpoint, "
+            f"database {urlparse(env.get('DATABASE_URL', 'sqlite:')).scheme}"
+        )
+        rates = {}
+        for name, rounds in results.items():
+            count = sum(r[0] for r in rounds)
+            wall = sum(r[1] for r in rounds)
+            latencies = [x for r in rounds for x in r[2]]
+            errors = sum(r[3] for r in rounds)
+            rates[name] = count / wall
+            print(
+                f"  {name:5} {rates[name]:7.1f} req/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   "
+                f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   errors {errors}"
+            )
+        print(f"  ratio send/floor: {rates['send'] / rates['floor']:.2f} (target ≥ 0.7)")
+        seconds, accepted = bulk(url, key, requests=args.bulk_requests, size=args.bulk_size)
+        print(
+            f"bulk: {args.bulk_requests} requests × {args.bulk_size} recipients: {accepted / seconds:.0f} "
+            f"recipients/s ({seconds / args.bulk_requests:.2f} s per request)"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        if broker.startswith("redis://"):
+            import redis
+
+            redis.Redis.from_url(broker).flushdb()
+
+
+if __name__ == "__main__":
+    main()

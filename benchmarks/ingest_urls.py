@@ -1,0 +1,29 @@
+"""The application's URLs plus the framework's floor for the ingest benchmark: a DRF view that authenticates the
+API key exactly as `POST /api/messages/send` does and inserts one row, and nothing else. Benchmark-only: served by
+`benchmarks/ingest.py`'s own server, never by the project's URLconf."""
+
+from django.urls import include, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.authentication import ApiKeyAuthentication
+from apps.audit.models import AuditLog
+from apps.messaging.api.views import IsApiClient
+
+
+class FloorView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsApiClient]
+
+    def post(self, request: Request) -> Response:
+        row = AuditLog.objects.create(
+            actor_label="bench", action="bench.floor", target_type="bench", after={"to": request.data.get("to")}
+        )
+        return Response({"id": row.pk}, status=202)
+
+
+urlpatterns = [
+    path("bench/floor", FloorView.as_view()),
+    path("", include("peerpower.urls")),
+]

@@ -142,7 +142,7 @@ def _check_signature(*, job: Job, data: ReportInput) -> list[str]:
 
 def _apply(*, job_id: int, data: ReportInput, flags: list[str]) -> DeliveryReport:
     """Store the report and, if its lease is live, move the job and message. Runs in the caller's transaction."""
-    job = Job.objects.select_for_update(of=("self",)).select_related("message").get(pk=job_id)
+    job = Job.objects.select_for_update(of=("self",)).select_related("message__organization").get(pk=job_id)
     report = DeliveryReport(
         job=job,
         provider_id=job.provider_id,
@@ -183,10 +183,12 @@ def _oddities(*, job: Job, data: ReportInput) -> list[str]:
 
 
 def _apply_sent(job: Job, data: ReportInput) -> None:
-    Job.objects.filter(pk=job.pk, status__in=[JobStatus.OFFERED, JobStatus.ACCEPTED]).update(
-        status=JobStatus.SENT, sent_at=data.occurred_at
-    )
     message = job.message
+    # Once sent, the job is never handed to another phone (that would send the SMS twice): the lease now runs to
+    # the end of the message's validity, waiting for the delivery report.
+    Job.objects.filter(pk=job.pk, status__in=[JobStatus.OFFERED, JobStatus.ACCEPTED]).update(
+        status=JobStatus.SENT, sent_at=data.occurred_at, deadline=max(job.deadline, message.expires_at)
+    )
     if message.status == MessageStatus.ASSIGNED:
         message_transition(message=message, to=MessageStatus.SENT, sent_at=data.occurred_at)
 
@@ -201,9 +203,15 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
         message_transition(message=message, to=MessageStatus.DELIVERED, **fields)
     provider_record_delivery(provider_id=job.provider_id, delivered=True)
     outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="delivered", when=data.occurred_at)
-    sticky_sender_remember(
-        client_ref=str(message.organization_id), recipient=message.to, provider_id=job.provider_id, sim_id=job.sim_id
-    )
+    if not message.organization.is_system:
+        # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach
+        # any provider, or a dishonest one that once delivered there would never be audited again.
+        sticky_sender_remember(
+            client_ref=str(message.organization_id),
+            recipient=message.to,
+            provider_id=job.provider_id,
+            sim_id=job.sim_id,
+        )
 
 
 def _apply_failed(job: Job, data: ReportInput) -> None:

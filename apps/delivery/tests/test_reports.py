@@ -221,3 +221,37 @@ class TestSignatures:
     def test_a_provider_without_a_did_cannot_sign(self, phone, job):
         response = report(phone, job, "sent", signature="AAAA")
         assert response.json()["code"] == "report_signature_invalid"
+
+
+def test_a_sent_job_is_never_handed_to_another_phone(phone, job, message):
+    """Once the phone reports sent, the lease runs to the end of validity; if delivery is never confirmed the
+    message expires rather than going to a second phone (which would send the SMS twice)."""
+    provider_with_sim(Carrier.CELLCARD)
+    age_offer(job)
+    report(phone, job, "sent")
+    job.refresh_from_db()
+    message.refresh_from_db()
+    assert job.deadline == message.expires_at
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    jobs_expire_overdue()
+    message.refresh_from_db()
+    assert (message.status, message.status_reason) == (MessageStatus.EXPIRED, "delivery_unconfirmed")
+    assert Job.objects.filter(message=message).count() == 1
+    assert message_dispatch(message_id=message.pk) == "skipped"
+
+
+def test_peerpowers_own_messages_do_not_stick_to_a_provider(api_client_for):
+    from apps.messaging.otp import system_client
+    from apps.providers.models import StickySender
+
+    message = message_submit(
+        organization=system_client(), api_key=None, data=MessageInput(to="012 345 678", body="x"), trusted=True
+    )
+    provider_with_sim(Carrier.CELLCARD)
+    message_dispatch(message_id=message.pk)
+    job = Job.objects.get(message=message)
+    client = api_client_for(job.provider.user)
+    client.post(f"/api/jobs/{job.pk}/ack")
+    age_offer(job)
+    assert report(client, job, "delivered").json()["message_status"] == "delivered"
+    assert not StickySender.objects.exists()

@@ -171,11 +171,17 @@ def jobs_expire_overdue(*, now: datetime | None = None) -> int:
             if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
                 continue
             expired += 1
+            message = job.message
+            if was_sent:
+                # The SMS went out; only its delivery was never confirmed. Sending it again through another phone
+                # would deliver it twice, so the message ends here instead of going back to the queue.
+                if message.status == MessageStatus.SENT:
+                    message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
+                continue
             if took_it:
                 # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
                 provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
-            message = job.message
-            if message.status in (MessageStatus.ASSIGNED, MessageStatus.SENT):
+            if message.status == MessageStatus.ASSIGNED:
                 message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
     return expired
 

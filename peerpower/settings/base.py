@@ -251,7 +251,7 @@ MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", def
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 # What tells a phone it has a new job: a function taking the job id. By default the push channel's (an FCM push from a
 # high-priority worker); apps.messaging.services.dispatch.job_offer_nothing leaves phones to poll their offered jobs.
-MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.messaging.services.dispatch.job_offer_nothing")
+MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.delivery.services.job_offer_push_later")
 if MESSAGE_MAX_SEGMENTS < 1:
     raise ImproperlyConfigured("MESSAGE_MAX_SEGMENTS must be at least 1.")
 if not 0 < CONTENT_FILTER_HOLD_SCORE <= CONTENT_FILTER_REJECT_SCORE:

@@ -175,3 +175,11 @@ OFFERS: list[int] = []
 def record_offer(job_id: int) -> None:
     """A stand-in push channel for the hook test: the hook is a setting, like an email backend."""
     OFFERS.append(job_id)
+
+
+def test_by_default_new_jobs_are_pushed_by_the_push_channel(settings):
+    from django.utils.module_loading import import_string
+
+    from apps.delivery.services import job_offer_push_later
+
+    assert import_string(settings.MESSAGING_JOB_OFFER_HOOK) is job_offer_push_later

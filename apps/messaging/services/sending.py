@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import normalize_phone
+from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError
-from apps.core.ratelimit import rate_limit
+from apps.core.ratelimit import Window, rate_window
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
 from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotCancellable, ScheduleInvalid
 from apps.messaging.filtering.runtime import check_content
@@ -98,31 +98,37 @@ def message_submit_bulk(
 
 
 def _check_client(*, organization: ClientOrganization, api_key: ApiKey | None, count: int) -> None:
-    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota."""
+    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota.
+
+    Both limits are counted in one round trip to the shared cache. A request the rate limit refuses gives its
+    messages back to the quota, so only accepted requests use it up.
+    """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
     if api_key is None:
         return
     per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
-    rate_limit(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
-    _consume_daily_quota(api_key=api_key, count=count)
+    rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
+    quota = _daily_quota_window(api_key=api_key)
+    hits, used = counters_add([rate.count(), quota.count(count)])
+    if hits > rate.limit:
+        counter_give_back(quota.key, count)
+        rate.refuse_over(hits)
+    if used > quota.limit:
+        # Given back, so a client can retry with a smaller batch.
+        counter_give_back(quota.key, count)
+        raise DailyQuotaExceeded(retry_after=quota.seconds_left)
 
 
-def _consume_daily_quota(*, api_key: ApiKey, count: int) -> None:
-    """Count `count` messages against the key's day (Asia/Phnom_Penh) and refuse the request if it would go over.
-
-    A fixed window in the shared cache, incremented atomically by the request's size; a refused request gives its
-    count back, so a client can retry with a smaller batch.
-    """
-    limit = api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY
+def _daily_quota_window(*, api_key: ApiKey) -> Window:
+    """The key's daily message quota: a fixed window from midnight to midnight, Asia/Phnom_Penh."""
     now = timezone.localtime()
     day_end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    key = f"messages:quota:{api_key.pk}:{now.date().isoformat()}"
-    cache.add(key, 0, timeout=int((day_end - now).total_seconds()) + 60)
-    used = cache.incr(key, count)
-    if used > limit:
-        cache.decr(key, count)
-        raise DailyQuotaExceeded(retry_after=int((day_end - now).total_seconds()) + 1)
+    return Window(
+        key=f"messages:quota:{api_key.pk}:{now.date().isoformat()}",
+        limit=api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY,
+        seconds_left=int((day_end - now).total_seconds()) + 1,
+    )
 
 
 def _prepare(

@@ -1,5 +1,6 @@
 """POST /api/messages/send and /bulk: validation codes, content filter outcomes, idempotency, limits."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -175,6 +176,15 @@ class TestLimits:
         assert int(refused["Retry-After"]) > 0
         assert send(client_api).status_code == 202  # the refused batch's two were given back: one is left
         assert send(client_api).json()["code"] == "daily_quota_exceeded"
+
+    def test_a_request_refused_by_the_rate_limit_does_not_use_the_daily_quota(self, client_api, api_key):
+        ApiKey.objects.filter(pk=api_key.pk).update(rate_per_second=1, rate_per_day=3)
+        codes = [send(client_api).json().get("code") for _ in range(3)]
+        # Three requests within milliseconds cross at most one window boundary: one or two are refused.
+        assert 1 <= codes.count("rate_limited") <= 2
+        time.sleep(1.05)
+        # At most two were accepted; had the refused ones counted, the day's three would be used up.
+        assert send(client_api).status_code == 202
 
 
 class TestBulk:

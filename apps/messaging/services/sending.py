@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
-from apps.accounts.phone import normalize_phone
+from apps.accounts.phone import Phone, normalize_phone
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError
 from apps.core.ratelimit import Window, rate_window
@@ -61,9 +61,14 @@ def message_submit(
     """
     if not trusted:
         _check_client(organization=organization, api_key=api_key, count=1)
-    block_reasons = recipient_block_reasons([normalize_phone(data.to).e164])
+    phone = normalize_phone(data.to)
     message = _prepare(
-        organization=organization, api_key=api_key, data=data, block_reasons=block_reasons, trusted=trusted
+        organization=organization,
+        api_key=api_key,
+        data=data,
+        block_reasons=recipient_block_reasons([phone.e164]),
+        trusted=trusted,
+        phone=phone,
     )
     _store([message])
     return message
@@ -139,8 +144,10 @@ def _prepare(
     data: MessageInput,
     block_reasons: dict[str, str],
     trusted: bool = False,
+    phone: Phone | None = None,
 ) -> Message:
-    """Validate one message and build its (unsaved) row, status decided by the content filter."""
+    """Validate one message and build its (unsaved) row, status decided by the content filter. `phone` is
+    `data.to` already normalised, when the caller has it."""
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
         # webhook sender resolves and checks the host again before every request. Imported here: delivery depends
@@ -148,7 +155,8 @@ def _prepare(
         from apps.delivery.webhooks.addresses import webhook_url_check
 
         webhook_url_check(data.callback_url, resolve=False)
-    phone = normalize_phone(data.to)
+    if phone is None:
+        phone = normalize_phone(data.to)
     refuse_blocked(phone.e164, block_reasons.get(phone.e164))
     checked = validate_body(data.body)
     filtered_text = checked.body  # the client's own words; the appended code is ours

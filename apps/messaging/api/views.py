@@ -25,6 +25,7 @@ from apps.messaging.api.serializers import (
     MessageFilterSerializer,
     MessageInputSerializer,
     MessageOutputSerializer,
+    message_input_data,
     message_output,
 )
 from apps.messaging.choices import MessageStatus
@@ -50,9 +51,7 @@ class ClientApiView(APIView):
 
 
 def _message_input(data: dict) -> MessageInput:
-    serializer = MessageInputSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return MessageInput(**serializer.validated_data)
+    return MessageInput(**message_input_data(data))
 
 
 def _submitted_body(message: Any) -> tuple[int, dict]:

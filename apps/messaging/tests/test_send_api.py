@@ -61,6 +61,28 @@ def test_each_validation_failure_has_its_code(client_api, payload, status, code)
     assert not Message.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("null", "No data provided"), ('["to", "body"]', "Invalid data. Expected a dictionary, but got list.")],
+)
+def test_a_request_body_that_is_not_an_object_is_a_validation_error(client_api, body, message):
+    response = client_api.post("/api/messages/send", body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.json()["details"]["fields"]["non_field_errors"][0]["message"] == message
+
+
+def test_one_request_leaves_nothing_behind_for_the_next(client_api):
+    refused = send(client_api, priority="urgent", reference="r" * 101)
+    assert set(refused.json()["details"]["fields"]) == {"priority", "reference"}
+    first = send(client_api, priority="high", reference="order-1", validity_seconds=600).json()
+    second = send(client_api).json()
+    assert (first["priority"], first["reference"]) == ("high", "order-1")
+    assert (second["priority"], second["reference"]) == ("normal", "")
+    assert Message.objects.get(pk=second["id"]).expires_at - Message.objects.get(pk=second["id"]).created_at > (
+        timedelta(minutes=59)
+    )
+
+
 def test_opted_out_and_blocked_recipients_are_422(client_api):
     opt_out_add(phone="+85512345678", source="staff")
     blocked_recipient_add(phone="+85510123456", reason="complaint", actor=None)

@@ -125,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     key = api_key()
+    load_before = os.getloadavg()
     import socket
 
     with socket.socket() as sock:
@@ -186,6 +187,8 @@ def main() -> None:
                 f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   errors {errors}"
             )
         print(f"  ratio send/floor: {rates['send'] / rates['floor']:.2f} (target ≥ 0.7)")
+        # The machine is usually shared: say how busy it was (1-minute load average, this run's own load included).
+        print(f"  load average: {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after the timed rounds")
         seconds, accepted = bulk(url, key, requests=args.bulk_requests, size=args.bulk_size)
         print(
             f"bulk: {args.bulk_requests} requests × {args.bulk_size} recipients: {accepted / seconds:.0f} "

@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import CharField, QuerySet, Value
+from django.db import connections, router
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
@@ -27,21 +28,24 @@ def recipient_block_reasons(phones: Iterable[str]) -> dict[str, str]:
     An opt-out wins over a block: it is the person's own request, and the code a client can act on (stop sending
     to them).
     """
-    phones = list(set(phones))
+    phones = sorted(set(phones))
     if not phones:
         return {}
-    opted_out = (
-        OptOut.objects.filter(phone__in=phones)
-        .order_by()
-        .values_list("phone", Value(RecipientBlockReason.OPTED_OUT.value, output_field=CharField()))
-    )
-    blocked = (
-        BlockedRecipient.objects.filter(phone__in=phones)
-        .order_by()
-        .values_list("phone", Value(RecipientBlockReason.BLOCKED.value, output_field=CharField()))
-    )
+    # Written as SQL: every single send runs this, and building the same UNION through the ORM cost about four
+    # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both phone columns are unique, so indexed.
+    database = router.db_for_read(OptOut)
+    quote = connections[database].ops.quote_name
+    placeholders = ", ".join(["%s"] * len(phones))
+    # Table names from the models; every value is a query parameter.
+    opt_outs = f"SELECT phone, %s FROM {quote(OptOut._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+    blocks = f"SELECT phone, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+    sql = f"{opt_outs} UNION ALL {blocks}"
+    params = [RecipientBlockReason.OPTED_OUT.value, *phones, RecipientBlockReason.BLOCKED.value, *phones]
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     reasons: dict[str, str] = {}
-    for phone, reason in opted_out.union(blocked, all=True):
+    for phone, reason in rows:
         if reasons.get(phone) != RecipientBlockReason.OPTED_OUT:
             reasons[phone] = reason
     return reasons

@@ -25,6 +25,8 @@ from apps.messaging.api.serializers import (
     MessageFilterSerializer,
     MessageInputSerializer,
     MessageOutputSerializer,
+    message_input_data,
+    message_output,
 )
 from apps.messaging.choices import MessageStatus
 from apps.messaging.errors import ContentRejected
@@ -49,14 +51,12 @@ class ClientApiView(APIView):
 
 
 def _message_input(data: dict) -> MessageInput:
-    serializer = MessageInputSerializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return MessageInput(**serializer.validated_data)
+    return MessageInput(**message_input_data(data))
 
 
 def _submitted_body(message: Any) -> tuple[int, dict]:
     """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected)."""
-    output = MessageOutputSerializer(message).data
+    output = message_output(message)
     if message.status == MessageStatus.REJECTED:
         error = ContentRejected(details={"message": output, "reasons": message.filter_reasons})
         return status.HTTP_422_UNPROCESSABLE_ENTITY, error_body(error.code, error.message, error.details)
@@ -65,12 +65,16 @@ def _submitted_body(message: Any) -> tuple[int, dict]:
 
 def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]]) -> Response:
     """Run `submit` once per Idempotency-Key (when the client sends one) and answer with its result."""
-    code, body = idempotent_call(
-        organization=request.user.organization,
-        key=request.headers.get("Idempotency-Key"),
-        fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
-        call=submit,
-    )
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        code, body = submit()  # nothing to remember, so no fingerprint of the request to compute
+    else:
+        code, body = idempotent_call(
+            organization=request.user.organization,
+            key=key,
+            fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
+            call=submit,
+        )
     return Response(body, status=code)
 
 

@@ -5,19 +5,20 @@ The row is committed before anything is queued; a lost signal is recovered by th
 
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
-from apps.accounts.phone import normalize_phone
+from apps.accounts.phone import Phone, normalize_phone
+from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError
-from apps.core.ratelimit import rate_limit
+from apps.core.ratelimit import Window, rate_window
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
 from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotCancellable, ScheduleInvalid
 from apps.messaging.filtering.runtime import check_content
@@ -60,9 +61,14 @@ def message_submit(
     """
     if not trusted:
         _check_client(organization=organization, api_key=api_key, count=1)
-    block_reasons = recipient_block_reasons([normalize_phone(data.to).e164])
+    phone = normalize_phone(data.to)
     message = _prepare(
-        organization=organization, api_key=api_key, data=data, block_reasons=block_reasons, trusted=trusted
+        organization=organization,
+        api_key=api_key,
+        data=data,
+        block_reasons=recipient_block_reasons([phone.e164]),
+        trusted=trusted,
+        phone=phone,
     )
     _store([message])
     return message
@@ -98,31 +104,37 @@ def message_submit_bulk(
 
 
 def _check_client(*, organization: ClientOrganization, api_key: ApiKey | None, count: int) -> None:
-    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota."""
+    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota.
+
+    Both limits are counted in one round trip to the shared cache. A request the rate limit refuses gives its
+    messages back to the quota, so only accepted requests use it up.
+    """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
     if api_key is None:
         return
     per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
-    rate_limit(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
-    _consume_daily_quota(api_key=api_key, count=count)
+    rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
+    quota = _daily_quota_window(api_key=api_key)
+    hits, used = counters_add([rate.count(), quota.count(count)])
+    if hits > rate.limit:
+        counter_give_back(quota.key, count)
+        rate.refuse_over(hits)
+    if used > quota.limit:
+        # Given back, so a client can retry with a smaller batch.
+        counter_give_back(quota.key, count)
+        raise DailyQuotaExceeded(retry_after=quota.seconds_left)
 
 
-def _consume_daily_quota(*, api_key: ApiKey, count: int) -> None:
-    """Count `count` messages against the key's day (Asia/Phnom_Penh) and refuse the request if it would go over.
-
-    A fixed window in the shared cache, incremented atomically by the request's size; a refused request gives its
-    count back, so a client can retry with a smaller batch.
-    """
-    limit = api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY
+def _daily_quota_window(*, api_key: ApiKey) -> Window:
+    """The key's daily message quota: a fixed window from midnight to midnight, Asia/Phnom_Penh."""
     now = timezone.localtime()
     day_end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    key = f"messages:quota:{api_key.pk}:{now.date().isoformat()}"
-    cache.add(key, 0, timeout=int((day_end - now).total_seconds()) + 60)
-    used = cache.incr(key, count)
-    if used > limit:
-        cache.decr(key, count)
-        raise DailyQuotaExceeded(retry_after=int((day_end - now).total_seconds()) + 1)
+    return Window(
+        key=f"messages:quota:{api_key.pk}:{now.date().isoformat()}",
+        limit=api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY,
+        seconds_left=int((day_end - now).total_seconds()) + 1,
+    )
 
 
 def _prepare(
@@ -132,8 +144,10 @@ def _prepare(
     data: MessageInput,
     block_reasons: dict[str, str],
     trusted: bool = False,
+    phone: Phone | None = None,
 ) -> Message:
-    """Validate one message and build its (unsaved) row, status decided by the content filter."""
+    """Validate one message and build its (unsaved) row, status decided by the content filter. `phone` is
+    `data.to` already normalised, when the caller has it."""
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
         # webhook sender resolves and checks the host again before every request. Imported here: delivery depends
@@ -141,7 +155,8 @@ def _prepare(
         from apps.delivery.webhooks.addresses import webhook_url_check
 
         webhook_url_check(data.callback_url, resolve=False)
-    phone = normalize_phone(data.to)
+    if phone is None:
+        phone = normalize_phone(data.to)
     refuse_blocked(phone.e164, block_reasons.get(phone.e164))
     checked = validate_body(data.body)
     filtered_text = checked.body  # the client's own words; the appended code is ours
@@ -205,7 +220,11 @@ VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 def _store(messages: list[Message]) -> None:
     if not messages:
         return
-    with transaction.atomic():
+    # One message outside any transaction needs none of its own: its INSERT commits by itself (autocommit), and
+    # the dispatch signal registered after it runs at once, after the row is committed, as on_commit promises.
+    # That saves the BEGIN and COMMIT round trips on the single-send path.
+    single = len(messages) == 1 and not transaction.get_connection().in_atomic_block
+    with nullcontext() if single else transaction.atomic():
         _insert(messages)
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         now = timezone.now()
@@ -220,12 +239,21 @@ def _store(messages: list[Message]) -> None:
 
 
 def _insert(messages: list[Message], tries: int = 3) -> None:
-    """Insert the rows; a verification code that is already taken (one chance in about 10^12) gets a new one."""
+    """Insert the rows; a verification code that is already taken (one chance in about 10^12) gets a new one.
+
+    Only rows with a verification code can be retried, so only they pay for a savepoint (inside a transaction) to
+    retry from; in autocommit a failed INSERT leaves nothing to roll back.
+    """
+    coded = [message for message in messages if message.verification_code]
+    savepoint = bool(coded) and transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
-            Message.objects.bulk_create(messages)
+        with transaction.atomic() if savepoint else nullcontext():
+            if len(messages) == 1:
+                # One row: a plain INSERT, without the transaction bulk_create opens around its batches.
+                messages[0].save(force_insert=True)
+            else:
+                Message.objects.bulk_create(messages)
     except IntegrityError:
-        coded = [message for message in messages if message.verification_code]
         if not coded or tries <= 1:
             raise
         for message in coded:

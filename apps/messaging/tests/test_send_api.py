@@ -1,5 +1,6 @@
 """POST /api/messages/send and /bulk: validation codes, content filter outcomes, idempotency, limits."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -58,6 +59,28 @@ def test_each_validation_failure_has_its_code(client_api, payload, status, code)
     assert response.status_code == status, response.json()
     assert response.json()["code"] == code
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [("null", "No data provided"), ('["to", "body"]', "Invalid data. Expected a dictionary, but got list.")],
+)
+def test_a_request_body_that_is_not_an_object_is_a_validation_error(client_api, body, message):
+    response = client_api.post("/api/messages/send", body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.json()["details"]["fields"]["non_field_errors"][0]["message"] == message
+
+
+def test_one_request_leaves_nothing_behind_for_the_next(client_api):
+    refused = send(client_api, priority="urgent", reference="r" * 101)
+    assert set(refused.json()["details"]["fields"]) == {"priority", "reference"}
+    first = send(client_api, priority="high", reference="order-1", validity_seconds=600).json()
+    second = send(client_api).json()
+    assert (first["priority"], first["reference"]) == ("high", "order-1")
+    assert (second["priority"], second["reference"]) == ("normal", "")
+    assert Message.objects.get(pk=second["id"]).expires_at - Message.objects.get(pk=second["id"]).created_at > (
+        timedelta(minutes=59)
+    )
 
 
 def test_opted_out_and_blocked_recipients_are_422(client_api):
@@ -175,6 +198,15 @@ class TestLimits:
         assert int(refused["Retry-After"]) > 0
         assert send(client_api).status_code == 202  # the refused batch's two were given back: one is left
         assert send(client_api).json()["code"] == "daily_quota_exceeded"
+
+    def test_a_request_refused_by_the_rate_limit_does_not_use_the_daily_quota(self, client_api, api_key):
+        ApiKey.objects.filter(pk=api_key.pk).update(rate_per_second=1, rate_per_day=3)
+        codes = [send(client_api).json().get("code") for _ in range(3)]
+        # Three requests within milliseconds cross at most one window boundary: one or two are refused.
+        assert 1 <= codes.count("rate_limited") <= 2
+        time.sleep(1.05)
+        # At most two were accepted; had the refused ones counted, the day's three would be used up.
+        assert send(client_api).status_code == 202
 
 
 class TestBulk:

@@ -1,0 +1,84 @@
+"""Fixed-window counters: several in one call, created with their window's lifetime, on every cache backend the
+project runs (Redis when REDIS_URL is set, the embedded default's shared file cache, local memory)."""
+
+import multiprocessing
+import time
+
+import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.test import override_settings
+
+from apps.core.counters import Count, counter_give_back, counters_add
+
+
+@pytest.fixture(params=["configured", "shared-file", "local-memory"])
+def backend(request, tmp_path):
+    """The cache the tests run with (Redis on the PostgreSQL run), and the fallbacks."""
+    if request.param == "configured":
+        yield request.param
+        return
+    config = {
+        "shared-file": {"BACKEND": "apps.core.cache.SharedFileCache", "LOCATION": str(tmp_path)},
+        "local-memory": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "counters"},
+    }[request.param]
+    with override_settings(CACHES={"default": config}):
+        cache.clear()
+        yield request.param
+
+
+def test_counts_several_counters_in_one_call(backend):
+    assert counters_add([Count("a", 1, 60), Count("b", 5, 60)]) == [1, 5]
+    assert counters_add([Count("a", 1, 60), Count("b", 5, 60)]) == [2, 10]
+    assert counters_add([Count("b", 2, 60)]) == [12]
+    assert (cache.get("a"), cache.get("b")) == (2, 12)  # readable through the ordinary cache API
+    assert counters_add([]) == []
+
+
+def test_a_counter_starts_again_when_its_window_is_over(backend):
+    assert counters_add([Count("short", 3, 1)]) == [3]
+    time.sleep(1.1)
+    assert counters_add([Count("short", 3, 1)]) == [3]
+
+
+def test_the_first_count_sets_the_lifetime_and_later_ones_keep_it(backend):
+    counters_add([Count("kept", 1, 1)])
+    counters_add([Count("kept", 1, 3600)])  # a later count does not extend the window
+    time.sleep(1.1)
+    assert cache.get("kept") is None
+
+
+def test_giving_back(backend):
+    counters_add([Count("quota", 5, 60)])
+    counter_give_back("quota", 2)
+    assert cache.get("quota") == 3
+    counter_give_back("gone", 2)  # an expired counter: nothing to give back, no error
+    assert cache.get("gone") is None
+
+
+def test_on_redis_every_counter_has_an_expiry():
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("REDIS_URL not set")
+    counters_add([Count("expiring", 1, 30), Count("expiring", 1, 30)])
+    client = backend._cache.get_client(write=True)
+    assert 0 < client.ttl(backend.make_and_validate_key("expiring")) <= 30
+
+
+def _count_many(location: str, times: int) -> None:
+    with override_settings(CACHES={"default": {"BACKEND": "apps.core.cache.SharedFileCache", "LOCATION": location}}):
+        for _ in range(times):
+            counters_add([Count("shared", 1, 60), Count("batch", 2, 60)])
+
+
+def test_counts_from_several_processes_are_not_lost_on_the_file_cache(tmp_path):
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_count_many, args=(str(tmp_path), 50)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    with override_settings(
+        CACHES={"default": {"BACKEND": "apps.core.cache.SharedFileCache", "LOCATION": str(tmp_path)}}
+    ):
+        assert (cache.get("shared"), cache.get("batch")) == (200, 400)

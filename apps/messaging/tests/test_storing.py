@@ -1,0 +1,95 @@
+"""Storing accepted messages: a single send outside a transaction is one INSERT committed before its dispatch
+signal; a verification code that is already taken is replaced, with or without a surrounding transaction."""
+
+import threading
+
+import pytest
+from celery.signals import before_task_publish
+from django.conf import settings
+from django.db import connection, connections, transaction
+
+from apps.accounts.models import ClientOrganization
+from apps.messaging.models import Message
+from apps.messaging.services import MessageInput, message_submit
+from apps.messaging.services.sending import _store
+
+BODY = "Your Acme balance is 12.50 USD"
+
+
+def _committed(message_ids: list[int]) -> bool:
+    """Whether another connection (another process, as a Celery worker is) sees these rows."""
+    seen: list[bool] = []
+
+    def look() -> None:
+        try:
+            seen.append(Message.objects.filter(pk__in=message_ids).count() == len(message_ids))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join(30)
+    return seen == [True]
+
+
+def _with_codes(organization: ClientOrganization) -> ClientOrganization:
+    ClientOrganization.objects.filter(pk=organization.pk).update(verification_codes=True)
+    organization.refresh_from_db()
+    return organization
+
+
+def _copy_taking_code(message: Message, code: str) -> Message:
+    """An unsaved message like `message` whose verification code is `code`, as if the generator had drawn it."""
+    fields = {f.attname: getattr(message, f.attname) for f in Message._meta.concrete_fields if not f.primary_key}
+    suffix = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
+    fields["body"] = message.body.removesuffix(suffix) + settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", code)
+    fields["verification_code"] = code
+    return Message(**fields)
+
+
+def _assert_stored_with_a_fresh_code(message: Message, taken: str) -> None:
+    message.refresh_from_db()
+    assert message.verification_code and message.verification_code != taken
+    assert message.body == BODY + settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_send_is_committed_before_its_dispatch_signal(organization):
+    published: list[bool] = []
+
+    def on_publish(sender=None, body=None, **kwargs):
+        if sender == "messaging.dispatch_messages":
+            published.append(_committed(body[0][0]))
+
+    before_task_publish.connect(on_publish, weak=False)
+    try:
+        message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body=BODY))
+    finally:
+        before_task_publish.disconnect(on_publish)
+    assert not connection.in_atomic_block
+    assert _committed([message.pk])
+    assert published and all(published)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_taken_verification_code_is_replaced_outside_a_transaction(organization):
+    organization = _with_codes(organization)
+    first = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body=BODY))
+    clash = _copy_taking_code(first, first.verification_code)
+    _store([clash])
+    _assert_stored_with_a_fresh_code(clash, taken=first.verification_code)
+    assert _committed([first.pk, clash.pk])
+
+
+@pytest.mark.django_db
+def test_a_taken_verification_code_is_replaced_inside_a_transaction(organization):
+    organization = _with_codes(organization)
+    first = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body=BODY))
+    clashes = [_copy_taking_code(first, first.verification_code), _copy_taking_code(first, "ABCDEFGH")]
+    with transaction.atomic():
+        _store(clashes)
+        # The savepoint rolled back only the failed INSERT: the transaction goes on.
+        assert Message.objects.count() == 3
+    for clash in clashes:
+        _assert_stored_with_a_fresh_code(clash, taken=first.verification_code)
+    assert len({first.verification_code, *(c.verification_code for c in clashes)}) == 3

@@ -150,6 +150,8 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
+# django-ratelimit's decorator (view-level limits) counts in the default cache; the services' own limits
+# (apps.core.ratelimit) count there too, in one round trip per check.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_IP_META_KEY = "apps.core.http.ratelimit_ip_key"
 # django-ratelimit only knows third-party cache classes by name; both of ours increment atomically.
@@ -236,7 +238,7 @@ MESSAGE_QUOTA_PER_DAY = env.int("MESSAGE_QUOTA_PER_DAY", default=100_000)
 MESSAGE_BULK_MAX = env.int("MESSAGE_BULK_MAX", default=1000)
 # Verification codes appended to SMS of clients that opted in: the text added ({code} is replaced).
 MESSAGE_VERIFICATION_SUFFIX = env("MESSAGE_VERIFICATION_SUFFIX", default="\nVerify: peerpower.app/v/{code}")
-# Code checks per client IP (GET /api/verify/{code}), as a django-ratelimit rate.
+# Code checks per client IP (GET /api/verify/{code}), as a rate such as "30/m" (apps.core.ratelimit).
 MESSAGE_VERIFY_RATE_PER_IP = env("MESSAGE_VERIFY_RATE_PER_IP", default="30/m")
 # Idempotency keys are kept (and their first response replayed) for this many hours.
 MESSAGE_IDEMPOTENCY_HOURS = env.int("MESSAGE_IDEMPOTENCY_HOURS", default=48)
@@ -416,7 +418,7 @@ ADMIN_URL = env("ADMIN_URL", default="admin/")
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
 OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
-# django-ratelimit rates ("5/h", "30/h"): code requests per phone and per client IP, verifications per client IP.
+# Rates ("5/h", "30/h"; apps.core.ratelimit): code requests per phone and per client IP, verifications per client IP.
 OTP_RATE_PER_PHONE = env("OTP_RATE_PER_PHONE", default="5/h")
 OTP_RATE_PER_IP = env("OTP_RATE_PER_IP", default="30/h")
 OTP_VERIFY_RATE_PER_IP = env("OTP_VERIFY_RATE_PER_IP", default="60/h")

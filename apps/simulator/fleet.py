@@ -152,6 +152,9 @@ class Behaviour:
     offline_share: float = 0.01  # per job: acknowledge, then go offline (the job is never reported)
     offline_seconds: tuple[float, float] = (30.0, 90.0)  # how long until the phone is back
     dishonest_share: float = 0.1
+    # 0: each report is its own request (POST /api/jobs/{id}/report); above 0: a phone collects its reports for this
+    # many seconds and sends them in one request (POST /api/jobs/reports), as the app does when it is busy.
+    report_batch_seconds: float = 0.0
 
 
 @dataclass
@@ -185,6 +188,8 @@ class VirtualPhone:
         self.headers: dict[str, str] = {}
         self.provider_id: int | None = None
         self.device_id: int | None = None
+        self.outbox: list[dict[str, Any]] = []  # reports waiting for the next batch
+        self.outbox_lock = threading.Lock()
 
     def sign(self, text: str) -> str:
         return base64.b64encode(self.key.sign(text.encode())).decode()
@@ -311,10 +316,30 @@ class Fleet:
         report = {"status": status, "occurred_at": occurred_at, "signature": phone.sign(text)}
         if error_code:
             report["error_code"] = error_code
-        response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
-        expect(response, 200, 201)
+        window = self.behaviour.report_batch_seconds
+        if window <= 0:
+            response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
+            expect(response, 200, 201)
+            with self.ledger.lock:
+                self.ledger.reports[status] += 1
+            return
+        with phone.outbox_lock:
+            phone.outbox.append({"job_id": job["id"], **report})
+            first = len(phone.outbox) == 1
+        if first:
+            self.scheduler.at(time.monotonic() + window, lambda: self._flush_reports(phone))
+
+    def _flush_reports(self, phone: VirtualPhone) -> None:
+        with phone.outbox_lock:
+            batch, phone.outbox = phone.outbox, []
+        if not batch:
+            return
+        body = expect(self.http.post("/api/jobs/reports", json={"reports": batch}, headers=phone.headers), 200)
+        refused = [row for row in body["results"] if not row["ok"]]
+        if refused:
+            raise ApiError(f"POST /api/jobs/reports: {len(refused)} refused, first {refused[0]['error']}")
         with self.ledger.lock:
-            self.ledger.reports[status] += 1
+            self.ledger.reports.update(report["status"] for report in batch)
 
 
 class SimulatorFcm(FcmFake):

@@ -44,7 +44,7 @@ def test_small_fleet_end_to_end():
             fail_share=0.1,
             offline_share=0,
             dishonest_share=1 / 3,
-            report_batch_seconds=0.3,  # the batch report endpoint, as busy phones use it
+            batch_seconds=0.3,  # the batch acknowledgement and report endpoints, as busy phones use them
         ),
         servers=ServerConfig(
             web_workers=1,

@@ -35,11 +35,12 @@ class Command(BaseCommand):
         parser.add_argument("--audit-phones", type=int, default=4, help="audit phones per carrier (default 4)")
         parser.add_argument("--fast", action="store_true", help="phones send and deliver in ~0.1 s (load runs)")
         parser.add_argument(
-            "--report-batch",
+            "--batch",
             type=float,
             default=0.0,
             metavar="SECONDS",
-            help="phones collect their reports this long and send them in one request (default 0: one by one)",
+            help="phones collect acknowledgements and reports this long and send each kind in one request "
+            "(default 0: one by one)",
         )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-processes", type=int, default=1, help="Celery worker processes to start")
@@ -59,7 +60,7 @@ class Command(BaseCommand):
             fail_share=options["fail"],
             offline_share=options["offline"],
             dishonest_share=options["dishonest"],
-            report_batch_seconds=options["report_batch"],
+            batch_seconds=options["batch"],
         )
         if options["fast"]:
             behaviour.send_delay, behaviour.deliver_delay = (0.02, 0.1), (0.02, 0.1)

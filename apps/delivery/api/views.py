@@ -88,13 +88,24 @@ class AckBatchInput(serializers.Serializer):
     jobs = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
 
 
+class AckResultOutput(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    job = JobOutput(required=False, help_text="The job, as `POST /api/jobs/{id}/ack` returns it (when ok).")
+    error = serializers.DictField(required=False, help_text="{code, message, details} (when not ok).")
+
+
+class AckBatchOutput(serializers.Serializer):
+    results = AckResultOutput(many=True)
+
+
 class JobAckBatchView(APIView):
     """Acknowledge several offered jobs in one request (a phone that received a burst of pushes). Each job
     succeeds or fails on its own, with the same codes as acknowledging it alone."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=AckBatchInput, responses={200: None}, tags=["jobs"])
+    @extend_schema(operation_id="jobs_ack_batch", request=AckBatchInput, responses={200: AckBatchOutput}, tags=["jobs"])
     def post(self, request: Request) -> Response:
         batch = AckBatchInput(data=request.data)
         batch.is_valid(raise_exception=True)

@@ -38,6 +38,7 @@ def main() -> None:
         "--dishonest=0",
         "--fail=0",
         "--offline=0",
+        "--batch=0.5",
         "--canaries=0",
         f"--providers={args.providers}",
         "--clients=4",

@@ -152,6 +152,10 @@ class Behaviour:
     offline_share: float = 0.01  # per job: acknowledge, then go offline (the job is never reported)
     offline_seconds: tuple[float, float] = (30.0, 90.0)  # how long until the phone is back
     dishonest_share: float = 0.1
+    # 0: each acknowledgement and report is its own request (POST /api/jobs/{id}/ack, /api/jobs/{id}/report); above
+    # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
+    # /api/jobs/reports), as the app does when it is busy.
+    batch_seconds: float = 0.0
 
 
 @dataclass
@@ -185,6 +189,10 @@ class VirtualPhone:
         self.headers: dict[str, str] = {}
         self.provider_id: int | None = None
         self.device_id: int | None = None
+        self.outbox: list[dict[str, Any]] = []  # reports waiting for the next batch
+        self.acks: list[int] = []  # job ids waiting for the next batch acknowledgement
+        self.taken: set[int] = set()  # jobs this phone has acknowledged
+        self.outbox_lock = threading.Lock()
 
     def sign(self, text: str) -> str:
         return base64.b64encode(self.key.sign(text.encode())).decode()
@@ -250,13 +258,38 @@ class Fleet:
             self.ledger.pushes += 1
         if phone.offline:
             return
-        self.scheduler.soon(lambda: self._ack(phone, int(data["job"])))
+        job_id = int(data["job"])
+        if self.behaviour.batch_seconds <= 0:
+            self.scheduler.soon(lambda: self._ack(phone, job_id))
+            return
+        with phone.outbox_lock:
+            phone.acks.append(job_id)
+            first = len(phone.acks) == 1
+        if first:
+            self.scheduler.at(time.monotonic() + self.behaviour.batch_seconds, lambda: self._flush_acks(phone))
 
     def _ack(self, phone: VirtualPhone, job_id: int) -> None:
         response = self.http.post(f"/api/jobs/{job_id}/ack", headers=phone.headers)
-        if response.status_code != 200:
-            return  # already acknowledged (a repeated push) or given to someone else meanwhile
-        job = response.json()
+        if response.status_code == 200:
+            self._accepted(phone, response.json())
+        # Otherwise already acknowledged (a repeated push) or given to someone else meanwhile.
+
+    def _flush_acks(self, phone: VirtualPhone) -> None:
+        with phone.outbox_lock:
+            job_ids, phone.acks = list(dict.fromkeys(phone.acks)), []
+        if not job_ids:
+            return
+        body = expect(self.http.post("/api/jobs/ack", json={"jobs": job_ids}, headers=phone.headers), 200)
+        for row in body["results"]:
+            if row["ok"]:
+                self._accepted(phone, row["job"])
+
+    def _accepted(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
+        """The phone has the job: send it after a while, or go offline with it."""
+        with phone.outbox_lock:
+            if job["id"] in phone.taken:
+                return  # a repeated push raced the first acknowledgement: the app knows its jobs
+            phone.taken.add(job["id"])
         with self.ledger.lock:
             self.ledger.acks += 1
         behaviour, rng = self.behaviour, self.rng
@@ -311,10 +344,30 @@ class Fleet:
         report = {"status": status, "occurred_at": occurred_at, "signature": phone.sign(text)}
         if error_code:
             report["error_code"] = error_code
-        response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
-        expect(response, 200, 201)
+        window = self.behaviour.batch_seconds
+        if window <= 0:
+            response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
+            expect(response, 200, 201)
+            with self.ledger.lock:
+                self.ledger.reports[status] += 1
+            return
+        with phone.outbox_lock:
+            phone.outbox.append({"job_id": job["id"], **report})
+            first = len(phone.outbox) == 1
+        if first:
+            self.scheduler.at(time.monotonic() + window, lambda: self._flush_reports(phone))
+
+    def _flush_reports(self, phone: VirtualPhone) -> None:
+        with phone.outbox_lock:
+            batch, phone.outbox = phone.outbox, []
+        if not batch:
+            return
+        body = expect(self.http.post("/api/jobs/reports", json={"reports": batch}, headers=phone.headers), 200)
+        refused = [row for row in body["results"] if not row["ok"]]
+        if refused:
+            raise ApiError(f"POST /api/jobs/reports: {len(refused)} refused, first {refused[0]['error']}")
         with self.ledger.lock:
-            self.ledger.reports[status] += 1
+            self.ledger.reports.update(report["status"] for report in batch)
 
 
 class SimulatorFcm(FcmFake):

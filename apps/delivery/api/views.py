@@ -23,7 +23,7 @@ from apps.delivery.choices import ReportStatus, SendError
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to
-from apps.messaging.services import job_accept
+from apps.messaging.services import job_accept, jobs_accept
 
 
 class OfferedJobOutput(serializers.ModelSerializer):
@@ -82,6 +82,42 @@ class JobAckView(APIView):
     @extend_schema(request=None, responses={200: JobOutput}, tags=["jobs"])
     def post(self, request: Request, job_id: int) -> Response:
         return Response(JobOutput(job_accept(job_id=job_id, user=request.user)).data)
+
+
+class AckBatchInput(serializers.Serializer):
+    jobs = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
+
+
+class AckResultOutput(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    job = JobOutput(required=False, help_text="The job, as `POST /api/jobs/{id}/ack` returns it (when ok).")
+    error = serializers.DictField(required=False, help_text="{code, message, details} (when not ok).")
+
+
+class AckBatchOutput(serializers.Serializer):
+    results = AckResultOutput(many=True)
+
+
+class JobAckBatchView(APIView):
+    """Acknowledge several offered jobs in one request (a phone that received a burst of pushes). Each job
+    succeeds or fails on its own, with the same codes as acknowledging it alone."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="jobs_ack_batch", request=AckBatchInput, responses={200: AckBatchOutput}, tags=["jobs"])
+    def post(self, request: Request) -> Response:
+        batch = AckBatchInput(data=request.data)
+        batch.is_valid(raise_exception=True)
+        job_ids = batch.validated_data["jobs"]
+        rows = []
+        for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=request.user), strict=True):
+            if isinstance(result, DomainError):
+                error = error_body(result.code, result.message, result.details)
+                rows.append({"job_id": job_id, "ok": False, "error": error})
+            else:
+                rows.append({"job_id": job_id, "ok": True, "job": JobOutput(result).data})
+        return Response({"results": rows})
 
 
 class ReportInput(serializers.Serializer):

@@ -133,6 +133,47 @@ def test_ack_after_the_lease_ended(job, api_client_for):
     assert (response.status_code, response.json()["code"]) == (409, "lease_expired")
 
 
+def test_batch_ack_answers_each_job_on_its_own(job, message, api_client_for):
+    organization = message.organization
+    second = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
+    third = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 670", body="Yo"))
+    assert message_dispatch(message_id=second.pk) == message_dispatch(message_id=third.pk) == "assigned"
+    mine, ended = Job.objects.get(message=second), Job.objects.get(message=third)
+    assert mine.provider_id == ended.provider_id == job.provider_id
+    Job.objects.filter(pk=ended.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    smart_message = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to="010 345 678", body="Hey")
+    )
+    provider_with_sim(Carrier.SMART)
+    assert message_dispatch(message_id=smart_message.pk) == "assigned"
+    theirs = Job.objects.get(message=smart_message)
+    client = api_client_for(job.provider.user)
+
+    response = client.post("/api/jobs/ack", {"jobs": [job.pk, theirs.pk, mine.pk, ended.pk, 999999]}, format="json")
+
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [row["job_id"] for row in rows] == [job.pk, theirs.pk, mine.pk, ended.pk, 999999]
+    assert [row["ok"] for row in rows] == [True, False, True, False, False]
+    codes = [row["error"]["code"] for row in rows if not row["ok"]]
+    assert codes == ["job_not_found", "lease_expired", "job_not_found"]
+    assert rows[0]["job"]["status"] == rows[2]["job"]["status"] == "accepted"
+    assert (rows[2]["job"]["to"], rows[2]["job"]["body"]) == ("+85512345679", "Hi")
+    statuses = dict(Job.objects.values_list("pk", "status"))
+    assert (statuses[job.pk], statuses[mine.pk]) == (JobStatus.ACCEPTED, JobStatus.ACCEPTED)
+    assert (statuses[theirs.pk], statuses[ended.pk]) == (JobStatus.OFFERED, JobStatus.OFFERED)
+    again = client.post("/api/jobs/ack", {"jobs": [job.pk]}, format="json").json()["results"]
+    assert again == [rows[0]]  # acknowledging twice is harmless
+
+
+@pytest.mark.parametrize("body", [{}, {"jobs": []}, {"jobs": ["x"]}, {"jobs": [0]}, {"jobs": list(range(1, 502))}])
+def test_batch_ack_refuses_bad_input(job, api_client_for, body):
+    response = api_client_for(job.provider.user).post("/api/jobs/ack", body, format="json")
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    job.refresh_from_db()
+    assert job.status == JobStatus.OFFERED
+
+
 def test_pull_lists_only_the_callers_offered_jobs_with_etag(job, api_client_for, django_assert_max_num_queries):
     client = api_client_for(job.provider.user)
     with django_assert_max_num_queries(2):  # the session and the jobs

@@ -7,7 +7,7 @@ from apps.messaging.services.dispatch import (
     message_requeue,
     messages_reconcile,
 )
-from apps.messaging.services.jobs import job_accept, job_release_and_rematch
+from apps.messaging.services.jobs import job_accept, job_release_and_rematch, jobs_accept
 from apps.messaging.services.rules import (
     blocked_recipient_add,
     blocked_recipient_remove,
@@ -38,6 +38,7 @@ __all__ = [
     "job_accept",
     "job_end",
     "job_release_and_rematch",
+    "jobs_accept",
     "jobs_expire_overdue",
     "message_cancel",
     "message_dispatch",

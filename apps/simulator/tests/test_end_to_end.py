@@ -33,6 +33,9 @@ def test_small_fleet_end_to_end():
         canaries=4,
         audit_phones=1,
         canary_carrier="smart",  # the dishonest phone's carrier: matching prefers on-net
+        # A message whose only on-net phone failed it and that may not go cross-carrier waits for capacity until
+        # its validity ends (expired is final); the settle window covers that.
+        validity_seconds=60,
         settle_timeout=120,  # only waits as long as it takes; a busy CI machine needs the margin
         seed=8,
         behaviour=Behaviour(
@@ -41,6 +44,7 @@ def test_small_fleet_end_to_end():
             fail_share=0.1,
             offline_share=0,
             dishonest_share=1 / 3,
+            batch_seconds=0.3,  # the batch acknowledgement and report endpoints, as busy phones use them
         ),
         servers=ServerConfig(
             web_workers=1,

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--providers", type=int, default=20, help="virtual provider phones (default 10)")
+        parser.add_argument("--providers", type=int, default=20, help="virtual provider phones (default 20)")
         parser.add_argument("--clients", type=int, default=2, help="client organisations with API keys (default 2)")
         parser.add_argument("--messages", type=int, default=200, help="messages to submit (default 200)")
         parser.add_argument("--rate", type=float, default=5.0, help="messages per second submitted (default 5)")
@@ -34,6 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--canaries", type=int, default=20, help="canaries to audit phones (default 20)")
         parser.add_argument("--audit-phones", type=int, default=4, help="audit phones per carrier (default 4)")
         parser.add_argument("--fast", action="store_true", help="phones send and deliver in ~0.1 s (load runs)")
+        parser.add_argument(
+            "--batch",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="phones collect acknowledgements and reports this long and send each kind in one request "
+            "(default 0: one by one)",
+        )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-processes", type=int, default=1, help="Celery worker processes to start")
         parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size of each Celery worker")
@@ -49,7 +57,10 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", verbosity=0, interactive=False)
         behaviour = Behaviour(
-            fail_share=options["fail"], offline_share=options["offline"], dishonest_share=options["dishonest"]
+            fail_share=options["fail"],
+            offline_share=options["offline"],
+            dishonest_share=options["dishonest"],
+            batch_seconds=options["batch"],
         )
         if options["fast"]:
             behaviour.send_delay, behaviour.deliver_delay = (0.02, 0.1), (0.02, 0.1)

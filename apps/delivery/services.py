@@ -26,15 +26,17 @@ logger = logging.getLogger("peerpower.push")
 SWEEP_BATCH = 500
 
 
-def job_offer_push_later(job_id: int) -> None:
-    """MESSAGING_JOB_OFFER_HOOK: push the new job from a worker of the high-priority queue (dispatch goes on)."""
-    from apps.delivery.tasks import push_job
+def job_offer_push_later(job_ids: list[int]) -> None:
+    """MESSAGING_JOB_OFFER_HOOK: push a dispatch batch's new jobs, all in one task of the high-priority queue (so
+    dispatch goes on while FCM answers)."""
+    from apps.delivery.tasks import push_jobs
 
-    push_job.apply_async(args=[job_id], queue="high")
+    push_jobs.apply_async(args=[list(job_ids)], queue="high")
 
 
-def job_push(*, job_id: int, retry: int = 0) -> str:
-    """Push an offered job to its provider's phone(s) and act on the outcome:
+def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
+    """Push offered jobs to their providers' phones, all in one `push_send_many` (FCM: one send_each per 100), and
+    act on each job's outcome:
 
     - sent: recorded on the job (the acknowledgement sweep re-pushes once if no ack comes);
     - dead token (uninstalled app, rotated token): the device is forgotten; with no device left the job goes to
@@ -42,22 +44,58 @@ def job_push(*, job_id: int, retry: int = 0) -> str:
     - transient error (quota, unavailable): the caller retries with backoff up to PUSH_MAX_RETRIES, then the job
       goes to another provider;
     - anything else: the job goes to another provider.
-    Returns "sent", "retry", "released" or "skipped" (the job is no longer offered, or the phone has no device and
-    must poll).
+    Returns each job's "sent", "retry", "released" or "skipped" (the job is no longer offered, its lease is over,
+    or the phone has no device and must poll). Queries: the jobs, their devices, one UPDATE for the jobs whose
+    pushes all went out (one more per job with a failure).
     """
-    job = Job.objects.select_related("provider").filter(pk=job_id, status=JobStatus.OFFERED).first()
-    if job is None:
-        return "skipped"
-    devices = list(Device.objects.filter(provider_id=job.provider_id))
-    if not devices:
-        return "skipped"
-    ttl = max(int((job.deadline - timezone.now()).total_seconds()), 0)
-    if ttl == 0:
-        return "skipped"  # the lease sweep ends it
-    results = push_send_many(requests=[_offer(device, job, ttl) for device in devices])
-    _record_push(job, results)
-    outcome = _act_on(job, devices, results, retry=retry)
-    return outcome
+    now = timezone.now()
+    outcomes = {job_id: "skipped" for job_id in job_ids}
+    jobs = [
+        job
+        for job in Job.objects.filter(pk__in=job_ids, status=JobStatus.OFFERED)
+        if int((job.deadline - now).total_seconds()) > 0  # else the lease sweep ends it
+    ]
+    devices_by_provider = _devices_of(jobs)
+    jobs = [job for job in jobs if job.provider_id in devices_by_provider]
+    ttl = {job.pk: int((job.deadline - now).total_seconds()) for job in jobs}
+    outcomes.update(_push_and_act(jobs, devices_by_provider, ttl=ttl, retry=retry, now=now))
+    return outcomes
+
+
+def job_push(*, job_id: int, retry: int = 0) -> str:
+    """`jobs_push` for one job."""
+    return jobs_push(job_ids=[job_id], retry=retry)[job_id]
+
+
+def _devices_of(jobs: list[Job]) -> dict[int, list[Device]]:
+    devices_by_provider: dict[int, list[Device]] = {}
+    if jobs:
+        for device in Device.objects.filter(provider_id__in={job.provider_id for job in jobs}).order_by("pk"):
+            devices_by_provider.setdefault(device.provider_id, []).append(device)
+    return devices_by_provider
+
+
+def _push_and_act(
+    jobs: list[Job], devices_by_provider: dict[int, list[Device]], *, ttl: dict[int, int], retry: int, now: datetime
+) -> dict[int, str]:
+    pairs = [(job, device) for job in jobs for device in devices_by_provider.get(job.provider_id, [])]
+    results = push_send_many(requests=[_offer(device, job, ttl[job.pk]) for job, device in pairs])
+    by_job: dict[int, tuple[Job, list[Device], list[PushResult]]] = {}
+    for (job, device), result in zip(pairs, results, strict=True):
+        _, devices, job_results = by_job.setdefault(job.pk, (job, [], []))
+        devices.append(device)
+        job_results.append(result)
+    all_sent = [job_id for job_id, (_, _, rs) in by_job.items() if all(r.outcome == PushOutcome.SENT for r in rs)]
+    if all_sent:
+        Job.objects.filter(pk__in=all_sent).update(
+            push_attempts=F("push_attempts") + 1, last_pushed_at=now, last_push_error=""
+        )
+    outcomes = dict.fromkeys(all_sent, "sent")
+    for job_id, (job, devices, job_results) in by_job.items():
+        if job_id not in outcomes:
+            _record_push(job, job_results)
+            outcomes[job_id] = _act_on(job, devices, job_results, retry=retry)
+    return outcomes
 
 
 def _offer(device: Device, job: Job, ttl: int) -> PushRequest:
@@ -115,27 +153,15 @@ def jobs_ack_timeouts(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def _repush(jobs: list[Job], *, now: datetime) -> int:
-    devices_by_provider: dict[int, list[Device]] = {}
-    for device in Device.objects.filter(provider_id__in={job.provider_id for job in jobs}):
-        devices_by_provider.setdefault(device.provider_id, []).append(device)
-    pairs = [(job, device) for job in jobs for device in devices_by_provider.get(job.provider_id, [])]
+    devices_by_provider = _devices_of(jobs)
     for job in jobs:
         if job.provider_id not in devices_by_provider:
             # No device to push to: count the attempt so the next sweep hands the job to someone else.
             Job.objects.filter(pk=job.pk).update(push_attempts=F("push_attempts") + 1, last_pushed_at=now)
-    ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job in jobs}
-    results = push_send_many(requests=[_offer(device, job, ttl[job.pk]) for job, device in pairs])
-    by_job: dict[int, tuple[list[Device], list[PushResult]]] = {}
-    for (job, device), result in zip(pairs, results, strict=True):
-        devices, job_results = by_job.setdefault(job.pk, ([], []))
-        devices.append(device)
-        job_results.append(result)
-    jobs_by_id = {job.pk: job for job in jobs}
-    for job_id, (devices, job_results) in by_job.items():
-        _record_push(jobs_by_id[job_id], job_results)
-        # A re-push is the last try: transient failures are not retried again.
-        _act_on(jobs_by_id[job_id], devices, job_results, retry=settings.PUSH_MAX_RETRIES)
-    return len(by_job)
+    pushed = [job for job in jobs if job.provider_id in devices_by_provider]
+    ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job in pushed}
+    # A re-push is the last try: transient failures are not retried again.
+    return len(_push_and_act(pushed, devices_by_provider, ttl=ttl, retry=settings.PUSH_MAX_RETRIES, now=now))
 
 
 def providers_wake_up(provider_ids: list[int]) -> None:

@@ -5,15 +5,26 @@ from celery import shared_task
 from apps.core.locks import distributed_lock
 from apps.delivery.canaries import canaries_judge, canaries_send
 from apps.delivery.fraud import fraud_scan
-from apps.delivery.services import job_push, jobs_ack_timeouts, push_retry_delay
+from apps.delivery.services import jobs_ack_timeouts, jobs_push, push_retry_delay
+
+
+@shared_task(name="delivery.push_jobs")
+def push_jobs(job_ids: list[int], retry: int = 0) -> dict[str, int]:
+    """Push new jobs (a dispatch batch's); those that met a transient failure are retried together, with backoff."""
+    outcomes = jobs_push(job_ids=job_ids, retry=retry)
+    again = [job_id for job_id, outcome in outcomes.items() if outcome == "retry"]
+    if again:
+        push_jobs.apply_async(args=[again, retry + 1], queue="high", countdown=push_retry_delay(retry))
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
 
 
 @shared_task(name="delivery.push_job")
-def push_job(job_id: int, retry: int = 0) -> str:
-    outcome = job_push(job_id=job_id, retry=retry)
-    if outcome == "retry":
-        push_job.apply_async(args=[job_id, retry + 1], queue="high", countdown=push_retry_delay(retry))
-    return outcome
+def push_job(job_id: int, retry: int = 0) -> dict[str, int]:
+    """Kept for tasks published before `push_jobs` replaced it."""
+    return push_jobs(job_ids=[job_id], retry=retry)
 
 
 @shared_task(name="delivery.ack_timeouts")

@@ -43,6 +43,19 @@ def is_legal(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
+def _changes(current: str, to: str, reason: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a move from `current` to `to` writes: the status, its reason and moment, and `fields`."""
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": to, "status_reason": reason, "updated_at": now, **fields}
+    if to in TIMESTAMP_FIELDS:
+        changes.setdefault(TIMESTAMP_FIELDS[to], now)
+    if to in FINAL:
+        changes.setdefault("finished_at", now)
+    elif current in FINAL:
+        changes["finished_at"] = None
+    return changes
+
+
 def message_transition(
     *,
     message: Message,
@@ -63,14 +76,7 @@ def message_transition(
     current = message.status
     if not is_legal(current, to):
         raise IllegalTransition(details={"from": current, "to": to})
-    now = timezone.now()
-    changes: dict[str, Any] = {"status": to, "status_reason": reason, "updated_at": now, **fields}
-    if to in TIMESTAMP_FIELDS:
-        changes.setdefault(TIMESTAMP_FIELDS[to], now)
-    if to in FINAL:
-        changes.setdefault("finished_at", now)
-    elif current in FINAL:
-        changes["finished_at"] = None
+    changes = _changes(current, to, reason, fields)
     updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
     if updated != 1:
         return False
@@ -97,3 +103,32 @@ def message_transition(
 
         webhook_events_emit(message=message, status=to)
     return True
+
+
+def messages_transition(*, messages: list[Message], to: str, reason: str = "", **fields: Any) -> int:
+    """The bulk form of `message_transition`, for the dispatcher: move `messages`, which all have the same status
+    and whose rows the caller holds locked (`select_for_update`), to `to` in one UPDATE, setting `fields` (plain
+    values: expressions would have to be read back per message). Returns how many moved; the caller holding the locks
+    expects all of them, and anything less means a caller broke that rule.
+
+    Only for routine system moves: not for staff actions (audited) nor for statuses the client is told about (each
+    stores a webhook event): those go through `message_transition` one by one.
+    """
+    if not messages:
+        return 0
+    current = messages[0].status
+    if any(message.status != current for message in messages):
+        raise ValueError("messages_transition moves messages that all have the same status.")
+    if not is_legal(current, to):
+        raise IllegalTransition(details={"from": current, "to": to})
+    if to in CLIENT_NOTIFIED:
+        raise ValueError(f"A move to {to} notifies the client: use message_transition.")
+    if any(hasattr(value, "resolve_expression") for value in fields.values()):
+        raise ValueError("messages_transition takes plain values, not expressions.")
+    changes = _changes(current, to, reason, fields)
+    updated = Message.objects.filter(pk__in=[message.pk for message in messages], status=current).update(**changes)
+    if updated == len(messages):
+        for message in messages:
+            for name, value in changes.items():
+                setattr(message, name, value)
+    return updated

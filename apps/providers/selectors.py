@@ -213,3 +213,13 @@ def provider_ids_holding_number(e164: str) -> set[int]:
     """Providers with an active SIM on this number: never given a message to it (a code sent to verify a SIM must
     not reach the very provider claiming it)."""
     return set(Sim.objects.filter(msisdn=e164, active=True).values_list("provider_id", flat=True))
+
+
+def provider_ids_holding_numbers(numbers: Iterable[str]) -> dict[str, set[int]]:
+    """`provider_ids_holding_number` for many numbers in one query (the dispatcher's batches): number → providers."""
+    holders: dict[str, set[int]] = {}
+    for msisdn, provider_id in Sim.objects.filter(msisdn__in=set(numbers), active=True).values_list(
+        "msisdn", "provider_id"
+    ):
+        holders.setdefault(msisdn, set()).add(provider_id)
+    return holders

@@ -247,12 +247,17 @@ MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=3)
 # No capacity: wait base * 2^tries seconds (with jitter), capped, then match again - until validity ends.
 MESSAGE_DISPATCH_BACKOFF_BASE = env.float("MESSAGE_DISPATCH_BACKOFF_BASE", default=2.0)
 MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default=300.0)
+# Due messages one dispatcher takes per transaction (locked together, matched, leased in one INSERT, pushed together).
+# Each match leaves two released savepoints (subtransactions) in the batch's transaction; past 64 PostgreSQL's
+# per-backend subtransaction cache overflows and every session's snapshots get slower while it runs, so keep
+# 2 x batch under 64.
+MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=25)
 # A queued message this many seconds past its due time has lost its task; the reconciler enqueues it again.
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
-# What tells a phone it has a new job: a function taking the job id. By default the push channel's (an FCM push from a
-# high-priority worker); apps.messaging.services.dispatch.job_offer_nothing leaves phones to poll their offered jobs.
+# What tells phones they have new jobs: a function taking a list of job ids. By default the push channel's (FCM pushes
+# from a high-priority worker); apps.messaging.services.dispatch.job_offer_nothing leaves phones to poll their jobs.
 MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.delivery.services.job_offer_push_later")
 if MESSAGE_MAX_SEGMENTS < 1:
     raise ImproperlyConfigured("MESSAGE_MAX_SEGMENTS must be at least 1.")

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.services import client_create
 from apps.accounts.tests.factories import UserFactory
-from apps.delivery.services import job_push, jobs_ack_timeouts, providers_wake_up
+from apps.delivery.services import job_push, jobs_ack_timeouts, jobs_push, providers_wake_up
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, message_dispatch, message_submit
@@ -80,6 +80,31 @@ def test_transient_errors_past_the_retries_rematch(fcm_fake, job, message, setti
     assert (job.status, job.end_reason, job.last_push_error) == (JobStatus.EXPIRED, "push_failed", "QUOTA_EXCEEDED")
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED
+
+
+def test_a_batch_of_jobs_is_pushed_at_once_and_each_outcome_handled(fcm_fake, job, settings):
+    settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 1  # one job per phone
+    organization = job.message.organization
+    others = []
+    for n in range(3):
+        provider_with_sim(Carrier.CELLCARD)
+        data = MessageInput(to=f"012 345 70{n}", body="x")
+        other = message_submit(organization=organization, api_key=None, data=data)
+        assert message_dispatch(message_id=other.pk) == "assigned"
+        others.append(Job.objects.get(message=other))
+    dead, busy, fine = others
+    fcm_fake.fail_token(device_of(dead).fcm_token, "UNREGISTERED")
+    fcm_fake.fail_token(device_of(busy).fcm_token, "QUOTA_EXCEEDED")
+    job_ids = [job.pk, dead.pk, busy.pk, fine.pk]
+    outcomes = jobs_push(job_ids=job_ids)
+    assert outcomes == {job.pk: "sent", dead.pk: "released", busy.pk: "retry", fine.pk: "sent"}
+    assert sorted(int(m.data["job"]) for m in fcm_fake.accepted) == sorted([job.pk, fine.pk])
+    assert Job.objects.filter(pk__in=[job.pk, fine.pk], push_attempts=1, last_push_error="").count() == 2
+    assert Job.objects.get(pk=busy.pk).last_push_error == "QUOTA_EXCEEDED"
+    assert Job.objects.get(pk=dead.pk).status == JobStatus.EXPIRED  # released: its message goes to another phone
+    assert not Device.objects.filter(provider_id=dead.provider_id).exists()  # the dead token is forgotten
+    # A job no longer offered is not pushed again.
+    assert jobs_push(job_ids=[dead.pk]) == {dead.pk: "skipped"}
 
 
 def test_no_ack_means_one_repush_then_another_provider(fcm_fake, job, message):
@@ -206,16 +231,16 @@ def test_dispatch_hands_the_new_job_to_the_push_channel(message, django_capture_
     provider_with_sim(Carrier.CELLCARD)
     with django_capture_on_commit_callbacks(execute=True):
         message_dispatch(message_id=message.pk)
-    assert OFFERS == [Job.objects.get(message=message).pk]
+    assert OFFERS == [[Job.objects.get(message=message).pk]]
     assert Message.objects.get(pk=message.pk).status == MessageStatus.ASSIGNED
 
 
-OFFERS: list[int] = []
+OFFERS: list[list[int]] = []
 
 
-def record_offer(job_id: int) -> None:
+def record_offer(job_ids: list[int]) -> None:
     """A stand-in push channel for the hook test: the hook is a setting, like an email backend."""
-    OFFERS.append(job_id)
+    OFFERS.append(job_ids)
 
 
 def test_by_default_new_jobs_are_pushed_by_the_push_channel(settings):

@@ -5,7 +5,10 @@ from apps.messaging.services.dispatch import (
     jobs_expire_overdue,
     message_dispatch,
     message_requeue,
+    messages_dispatch,
+    messages_dispatch_due,
     messages_reconcile,
+    messages_wake,
 )
 from apps.messaging.services.jobs import job_accept, job_release_and_rematch, jobs_accept
 from apps.messaging.services.rules import (
@@ -46,7 +49,10 @@ __all__ = [
     "message_requeue",
     "message_submit",
     "message_submit_bulk",
+    "messages_dispatch",
+    "messages_dispatch_due",
     "messages_reconcile",
+    "messages_wake",
     "opt_out_add",
     "opt_out_handle_reply",
     "opt_out_remove",

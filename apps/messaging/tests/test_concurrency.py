@@ -11,7 +11,7 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, message_dispatch, message_submit
+from apps.messaging.services import MessageInput, message_dispatch, message_submit, messages_dispatch_due
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
 
@@ -65,3 +65,18 @@ def test_concurrent_dispatchers_lease_a_message_once(organization):
     outcomes = run_together(lambda: message_dispatch(message_id=message.pk))
     assert outcomes.count("assigned") == 1
     assert Job.objects.filter(message=message).count() == 1
+
+
+def test_parallel_batch_dispatchers_lease_each_message_once(organization, settings):
+    settings.MESSAGE_DISPATCH_BATCH = 5
+    for _ in range(6):
+        provider_with_sim(Carrier.CELLCARD)
+    messages = [
+        message_submit(organization=organization, api_key=None, data=MessageInput(to=f"012 345 6{n:02d}", body="hi"))
+        for n in range(16)
+    ]
+    counts = run_together(lambda: messages_dispatch_due(priority="normal"), threads=4)
+    # Each took its own rows (SKIP LOCKED): together they took every message once.
+    assert sum(count["taken"] for count in counts) == 16
+    assert Job.objects.count() == 16
+    assert set(Job.objects.values_list("message_id", flat=True)) == {message.pk for message in messages}

@@ -17,9 +17,11 @@ from apps.messaging.services import (
     message_moderate,
     message_requeue,
     message_submit,
+    messages_dispatch_due,
     messages_reconcile,
 )
-from apps.messaging.state import message_transition
+from apps.messaging.services.dispatch import job_end
+from apps.messaging.state import message_transition, messages_transition
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
 from apps.providers.tests.factories import provider_with_sim
@@ -222,7 +224,99 @@ def test_low_priority_waits_for_on_net_capacity_while_high_falls_back(organizati
     assert high.status_reason == "cross_carrier"
 
 
+def submit(organization, to, **fields):
+    return message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=to, body="Your code is 1234", **fields)
+    )
+
+
+OFFERS: list[list[int]] = []
+
+
+def record_offers(job_ids: list[int]) -> None:
+    """A stand-in push channel (MESSAGING_JOB_OFFER_HOOK is a setting, like an email backend)."""
+    OFFERS.append(job_ids)
+
+
+def test_a_batch_leases_every_due_message_of_its_priority_once(
+    organization, settings, django_capture_on_commit_callbacks
+):
+    settings.MESSAGING_JOB_OFFER_HOOK = "apps.messaging.tests.test_dispatch.record_offers"
+    OFFERS.clear()
+    for _ in range(3):
+        provider_with_sim(Carrier.CELLCARD)
+    due = [submit(organization, f"012 345 6{n:02d}") for n in range(5)]
+    scheduled = submit(organization, "012 345 699", scheduled_at=timezone.now() + timedelta(hours=1))
+    urgent = submit(organization, "012 345 698", priority=Priority.HIGH)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 5, "assigned": 5}
+
+    jobs = Job.objects.filter(message__in=due)
+    assert sorted(jobs.values_list("message_id", flat=True)) == sorted(message.pk for message in due)
+    assigned = Message.objects.filter(pk__in=[m.pk for m in due], status=MessageStatus.ASSIGNED)
+    assert assigned.filter(attempts=1, next_attempt_at=None, assigned_at__isnull=False).count() == 5
+    # The whole batch goes to the push channel at once.
+    assert [sorted(ids) for ids in OFFERS] == [sorted(jobs.values_list("pk", flat=True))]
+    # Not due yet, or of another priority (its own queue and dispatcher): left alone.
+    assert Message.objects.get(pk=scheduled.pk).status == MessageStatus.QUEUED
+    assert Message.objects.get(pk=urgent.pk).status == MessageStatus.QUEUED
+    # Safe to run again: nothing is due any more.
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 0}
+    assert messages_dispatch_due(priority=Priority.HIGH) == {"taken": 1, "assigned": 1}
+
+
+def test_a_job_ending_brings_a_message_waiting_for_its_capacity_forward(
+    organization, settings, django_capture_on_commit_callbacks
+):
+    settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 1
+    provider_with_sim(Carrier.CELLCARD)
+    first = submit(organization, "012 345 601")
+    cellcard_waiting = submit(organization, "012 345 602")
+    smart_waiting = submit(organization, "010 345 603")  # Smart: could only go cross-carrier
+    # Once the batch holds a reservation it passes over busy providers: the others are left due for the next batch,
+    # which finds there is no capacity and backs off.
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 3, "assigned": 1, "deferred": 2}
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 2, "waiting": 2}
+    backing_off = Message.objects.filter(status=MessageStatus.QUEUED)
+    assert {m.pk for m in backing_off} == {cellcard_waiting.pk, smart_waiting.pk}
+    assert all(m.next_attempt_at > timezone.now() and m.dispatch_tries == 1 for m in backing_off)
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 0}  # they back off
+
+    job = Job.objects.select_related("message").get(message=first)
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        job_end(job=job, status=JobStatus.DELIVERED, reason="delivered", sms_sent=True)
+    assert len(callbacks) == 1  # the dispatcher is signalled
+    # The capacity was a Cellcard SIM's: the Cellcard message comes forward, the Smart one keeps waiting.
+    assert Message.objects.get(pk=cellcard_waiting.pk).next_attempt_at <= timezone.now()
+    assert Message.objects.get(pk=smart_waiting.pk).next_attempt_at > timezone.now()
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 1, "assigned": 1}
+    assert Job.objects.get(message=cellcard_waiting).status == JobStatus.OFFERED
+
+
+def test_a_job_ending_does_not_wake_scheduled_messages(organization):
+    provider = provider_with_sim(Carrier.CELLCARD)
+    first = submit(organization, "012 345 601")
+    later = timezone.now() + timedelta(hours=1)
+    scheduled = submit(organization, "012 345 602", scheduled_at=later)
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 1, "assigned": 1}
+    with transaction.atomic():
+        job_end(job=Job.objects.get(message=first), status=JobStatus.CANCELLED, reason="cancelled", sms_sent=False)
+    assert Message.objects.get(pk=scheduled.pk).next_attempt_at == later
+    assert Provider.objects.get(pk=provider.pk).jobs_in_flight == 0
+
+
 class TestStateMachine:
+    def test_the_bulk_move_is_only_for_routine_moves_of_locked_messages(self, message):
+        with pytest.raises(IllegalTransition):
+            messages_transition(messages=[message], to=MessageStatus.DELIVERED)
+        with pytest.raises(ValueError, match="notifies the client"):
+            messages_transition(messages=[message], to=MessageStatus.EXPIRED)
+        assert messages_transition(messages=[message], to=MessageStatus.CANCELLED, reason="bulk") == 1
+        message.refresh_from_db()
+        assert (message.status, message.status_reason) == (MessageStatus.CANCELLED, "bulk")
+        assert message.finished_at is not None
+
     @pytest.mark.parametrize(
         ("start", "target"),
         [

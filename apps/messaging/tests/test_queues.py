@@ -7,6 +7,7 @@ from apps.messaging.choices import Priority
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.models import FilterTerm
 from apps.messaging.services import MessageInput, message_submit, message_submit_bulk
+from apps.messaging.services.dispatch import dispatch_signal_received
 from peerpower.celery import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,10 +47,19 @@ def submit(organization, priority, to="012 345 678"):
 
 def test_each_priority_has_its_own_queue(organization):
     submit(organization, Priority.LOW)
-    submit(organization, Priority.LOW)
     submit(organization, Priority.HIGH)
     submit(organization, Priority.NORMAL)
-    assert queue_sizes() == {"high": 1, "default": 1, "low": 2}
+    assert queue_sizes() == {"high": 1, "default": 1, "low": 1}
+
+
+def test_a_dispatcher_on_its_way_is_not_signalled_again(organization):
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.LOW, to="012 345 679")
+    assert queue_sizes()["low"] == 1  # the one dispatcher takes both from the database
+    # Once it has started it may have read past newer messages: the next signal publishes again.
+    dispatch_signal_received(priority=Priority.LOW)
+    submit(organization, Priority.LOW, to="012 345 680")
+    assert queue_sizes()["low"] == 2
 
 
 def test_a_bulk_request_sends_one_signal_per_priority(organization):

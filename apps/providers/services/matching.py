@@ -110,6 +110,7 @@ class _Attempts:
     now: datetime
     counter: CapCounter
     windows: Windows
+    skip_locked_providers: bool = False
     # SIMs found at a cap: marked after commit (see `_remember_capped`).
     capped: dict[int, datetime] = field(default_factory=dict)
     # PostgreSQL: whether the attempts' savepoint exists, and whether the last attempt was refused and must be
@@ -149,6 +150,7 @@ def provider_match(
     recipient: str = "",
     allow_cross_carrier: bool | None = None,
     now: datetime | None = None,
+    skip_locked_providers: bool = False,
 ) -> Assignment | None:
     """Pick and reserve a SIM for a message to a subscriber of `recipient_carrier`, or None if there is no capacity
     (the caller keeps the message waiting and tries again later; it is not failed).
@@ -157,13 +159,19 @@ def provider_match(
     eligible); then on-net SIMs; then, unless `allow_cross_carrier` is False (by default it is False for low
     priority: bulk traffic waits for cheaper on-net capacity), SIMs on any other carrier, marked cross-carrier.
     `exclude_provider_ids` are never chosen: earlier attempts for this message, providers a blacklist names.
+    `skip_locked_providers`: the caller's transaction already holds other reservations (a dispatch batch), so a
+    provider whose row another transaction is reserving is passed over instead of waited for. Two batches each
+    holding one provider and waiting for the other's would deadlock; a transaction holding no reservation may wait,
+    since nothing waits for it in turn. (PostgreSQL; elsewhere writers take turns anyway.)
     Not audited: a routing decision per message; messaging's job records it.
     """
     now = now or timezone.now()
     excluded = set(exclude_provider_ids)
     if allow_cross_carrier is None:
         allow_cross_carrier = priority != MatchPriority.LOW
-    attempts = _Attempts(now=now, counter=cap_counter(), windows=cap_windows(now))
+    attempts = _Attempts(
+        now=now, counter=cap_counter(), windows=cap_windows(now), skip_locked_providers=skip_locked_providers
+    )
 
     assignment = None
     if settings.PROVIDER_STICKY_SENDER and client_ref and recipient:
@@ -243,7 +251,7 @@ ATTEMPT_SAVEPOINT = "provider_match_attempt"
 # nothing and locks nothing), so the locks are taken in the usual order.
 _SLOT_AND_TURN = """WITH slot AS (
     UPDATE providers_provider SET jobs_in_flight = jobs_in_flight + 1
-    WHERE id = %(provider_id)s AND status = %(active)s AND availability = %(online)s
+    WHERE id = {provider} AND status = %(active)s AND availability = %(online)s
         AND jobs_in_flight < %(max_jobs)s
     RETURNING jobs_in_flight
 ), turn AS (
@@ -295,11 +303,24 @@ SELECT (SELECT jobs_in_flight FROM slot), (SELECT count(*) FROM turn)"""
 )
 
 
+# How the reservation names its provider: waiting for the row's lock, or passing over a provider another transaction
+# is reserving (see `provider_match`'s `skip_locked_providers`).
+_PROVIDER_WAIT = "%(provider_id)s"
+_PROVIDER_SKIP_LOCKED = "(SELECT id FROM providers_provider WHERE id = %(provider_id)s FOR UPDATE SKIP LOCKED)"
+
+
 def reservation_statement(
-    candidate: Candidate, *, caps: Caps, turn: datetime, now: datetime, windows: Windows, counted_here: bool
+    candidate: Candidate,
+    *,
+    caps: Caps,
+    turn: datetime,
+    now: datetime,
+    windows: Windows,
+    counted_here: bool,
+    skip_locked: bool = False,
 ) -> tuple[str, dict[str, Any]]:
-    """The PostgreSQL reservation of `candidate` (with the database counters if `counted_here`): SQL and
-    parameters. The benchmark EXPLAINs it."""
+    """The PostgreSQL reservation of `candidate` (with the database counters if `counted_here`; passing over a
+    provider whose row another transaction holds if `skip_locked`): SQL and parameters. The benchmark EXPLAINs it."""
     params = {
         "provider_id": candidate.provider_id,
         "sim_id": candidate.id,
@@ -313,13 +334,20 @@ def reservation_statement(
         "hourly_cap": caps.hourly,
         "daily_cap": caps.daily,
     }
-    return (RESERVE_WITH_DATABASE_COUNTER_SQL if counted_here else RESERVE_SQL), params
+    sql = RESERVE_WITH_DATABASE_COUNTER_SQL if counted_here else RESERVE_SQL
+    return sql.replace("{provider}", _PROVIDER_SKIP_LOCKED if skip_locked else _PROVIDER_WAIT), params
 
 
 def _reserve_in_one_statement(candidate: Candidate, *, caps: Caps, turn: datetime, attempts: _Attempts) -> bool:
     windows, counted_here = attempts.windows, isinstance(attempts.counter, DatabaseCapCounter)
     sql, params = reservation_statement(
-        candidate, caps=caps, turn=turn, now=attempts.now, windows=windows, counted_here=counted_here
+        candidate,
+        caps=caps,
+        turn=turn,
+        now=attempts.now,
+        windows=windows,
+        counted_here=counted_here,
+        skip_locked=attempts.skip_locked_providers,
     )
     database = attempts.database
     with database.cursor() as cursor:

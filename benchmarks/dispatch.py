@@ -48,12 +48,8 @@ LOAD_BATCH = 5000
 
 # --- The FCM fake, in a process of its own ---------------------------------------------------------------------------
 def run_fcm_fake(connection, credentials_path: str) -> None:
-    from apps.delivery.fcm_fake import FcmFake, _Handler
+    from apps.delivery.fcm_fake import FcmFake
 
-    # The fake writes an answer's headers and body in two sends; with Nagle's algorithm on, the body waits for the
-    # client's delayed ACK (40 ms on Linux) on a kept-alive connection, which Google's servers do not make anyone
-    # wait. Without this every push would cost 40+ ms of the fake's own making.
-    _Handler.disable_nagle_algorithm = True
     with FcmFake(project_id="peerpower-bench") as fake:
         fake.write_service_account(credentials_path)
         connection.send(fake.endpoint)

@@ -178,13 +178,14 @@ def _success_outliers(now: datetime) -> list[tuple[int, dict]]:
 
 
 def outcome_record(*, provider_id: int, carrier: str, outcome: str, when: datetime | None = None) -> None:
-    """An outcome of a provider's job: counted in the day's success rates (provider and carrier) when it is a
-    delivery or a failure, and fed into the provider's reputation."""
-    if outcome in ("delivered", "failed"):
+    """An outcome of a provider's job: a delivery or a failure is counted in the day's success rates (provider and
+    carrier) and toward the provider's success rate; every outcome is fed into the provider's reputation."""
+    counted = outcome in ("delivered", "failed")
+    if counted:
         day = timezone.localdate(when or timezone.now())
         for provider in (provider_id, None):
             _bump(day=day, carrier=carrier, provider_id=provider, field=outcome)
-    provider_reputation_outcome(provider_id=provider_id, outcome=outcome)
+    provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=counted)
 
 
 def _bump(*, day: Any, carrier: str, provider_id: int | None, field: str) -> None:

@@ -31,7 +31,7 @@ from apps.messaging.errors import JobNotFound
 from apps.messaging.models import Job
 from apps.messaging.services.dispatch import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
-from apps.providers.services import provider_record_delivery, sticky_sender_remember
+from apps.providers.services import sticky_sender_remember
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
 REPORT_FLAGS = Counter("peerpower_delivery_report_flags_total", "Odd delivery reports by flag.", ["flag"])
@@ -201,7 +201,6 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
         if message.sent_at is None:
             fields["sent_at"] = data.occurred_at
         message_transition(message=message, to=MessageStatus.DELIVERED, **fields)
-    provider_record_delivery(provider_id=job.provider_id, delivered=True)
     outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="delivered", when=data.occurred_at)
     if not message.organization.is_system:
         # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach
@@ -222,7 +221,6 @@ def _apply_failed(job: Job, data: ReportInput) -> None:
         return
     if data.error_code in RETRYABLE_SEND_ERRORS:
         # This phone could not send it; another one may. Counts against the provider's success rate.
-        provider_record_delivery(provider_id=job.provider_id, delivered=False)
         outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="failed", when=data.occurred_at)
         message_requeue_or_dead_letter(message=message, reason=f"provider_failed:{data.error_code}", now=timezone.now())
     else:

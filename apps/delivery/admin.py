@@ -96,7 +96,8 @@ class CanaryAdmin(ReadOnlyAdmin):
 
 @admin.register(DeliveryStat)
 class DeliveryStatAdmin(ReadOnlyAdmin):
-    """Daily success rates per provider, and per carrier (rows without a provider)."""
+    """Daily success rates per provider, and per carrier (rows without a provider: the sums of the providers' rows,
+    refreshed by the periodic fraud scan, `delivery.fraud_scan`, every ten minutes; they lag by up to one scan)."""
 
     list_display = ("day", "carrier", "provider", "delivered", "failed", "rate")
     list_filter = ("carrier", ("provider", admin.EmptyFieldListFilter), "day")

@@ -3,19 +3,19 @@
 - Per report: implausibly fast deliveries, delivered before sent, reports without an acknowledgement, a report
   from a device not bound to the provider, bursts of deliveries.
 - Periodically (`fraud_scan`): one phone or SIM appearing under several providers, success rates far above the
-  carrier's norm.
+  carrier's norm (the carriers' daily totals are refreshed from the providers' rows first).
 - Canaries (see `apps.delivery.canaries`): an audit message reported delivered that never arrived.
 
 Findings are `FraudFlag`s; strikes count toward automatic suspension and cost reputation. Everything is audited.
 Outcomes also feed the daily success rates and the reputation score (`outcome_record`).
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.audit.models import AuditLog
@@ -116,9 +116,13 @@ def _check_burst(job: Job) -> FraudFlag | None:
 
 
 def fraud_scan(*, now: datetime | None = None) -> dict[str, int]:
-    """The periodic rules: shared phones, shared SIMs and success-rate outliers. Safe to run repeatedly (a
-    provider is flagged for the same finding at most once a day)."""
+    """The periodic rules: shared phones, shared SIMs and success-rate outliers, after refreshing the carriers'
+    daily totals. Safe to run repeatedly (a provider is flagged for the same finding at most once a day)."""
     now = now or timezone.now()
+    # The carriers' totals are the norms the outliers are measured against. An outcome counts on the day the phone
+    # says it happened, and only while its lease is live; no lease outlives its message's validity, so older days
+    # change only if a phone's clock is far behind, and are not summed again.
+    delivery_stats_rollup(since=timezone.localdate(now - timedelta(seconds=settings.MESSAGE_VALIDITY_MAX_SECONDS)))
     counts = {"shared_device": 0, "shared_sim": 0, "success_outlier": 0}
     for providers, evidence in _shared_devices(now):
         counts["shared_device"] += _flag_each(providers, FraudRule.SHARED_DEVICE, evidence, now)
@@ -178,16 +182,18 @@ def _success_outliers(now: datetime) -> list[tuple[int, dict]]:
 
 
 def outcome_record(*, provider_id: int, carrier: str, outcome: str, when: datetime | None = None) -> None:
-    """An outcome of a provider's job: counted in the day's success rates (provider and carrier) when it is a
-    delivery or a failure, and fed into the provider's reputation."""
-    if outcome in ("delivered", "failed"):
-        day = timezone.localdate(when or timezone.now())
-        for provider in (provider_id, None):
-            _bump(day=day, carrier=carrier, provider_id=provider, field=outcome)
-    provider_reputation_outcome(provider_id=provider_id, outcome=outcome)
+    """An outcome of a provider's job: a delivery or a failure is counted in the provider's row of the day's success
+    rates and toward its success rate; every outcome is fed into the provider's reputation.
+
+    The carrier's daily totals are not counted here (one row per carrier that every report in the network would
+    update, and wait on): `fraud_scan` sets them from the providers' rows (`delivery_stats_rollup`)."""
+    counted = outcome in ("delivered", "failed")
+    if counted:
+        _bump(day=timezone.localdate(when or timezone.now()), carrier=carrier, provider_id=provider_id, field=outcome)
+    provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=counted)
 
 
-def _bump(*, day: Any, carrier: str, provider_id: int | None, field: str) -> None:
+def _bump(*, day: Any, carrier: str, provider_id: int, field: str) -> None:
     rows = DeliveryStat.objects.filter(day=day, carrier=carrier, provider_id=provider_id)
     if rows.update(**{field: F(field) + 1}):
         return
@@ -196,3 +202,31 @@ def _bump(*, day: Any, carrier: str, provider_id: int | None, field: str) -> Non
             DeliveryStat.objects.create(day=day, carrier=carrier, provider_id=provider_id, **{field: 1})
     except IntegrityError:  # created by a concurrent outcome
         rows.update(**{field: F(field) + 1})
+
+
+def delivery_stats_rollup(*, since: date) -> int:
+    """Set each carrier's daily totals (the rows without a provider) to the sums of its providers' rows, for the
+    days from `since`; returns how many carrier rows changed. Idempotent: it sets, never adds."""
+    sums = (
+        DeliveryStat.objects.filter(day__gte=since, provider__isnull=False)
+        .values("day", "carrier")
+        .annotate(total_delivered=Sum("delivered"), total_failed=Sum("failed"))
+    )
+    totals = {(row["day"], row["carrier"]): (row["total_delivered"], row["total_failed"]) for row in sums}
+    changed = []
+    for stat in DeliveryStat.objects.filter(day__gte=since, provider__isnull=True):
+        # A carrier row whose providers' rows are gone (providers deleted) adds up to nothing.
+        delivered, failed = totals.pop((stat.day, stat.carrier), (0, 0))
+        if (stat.delivered, stat.failed) != (delivered, failed):
+            stat.delivered, stat.failed = delivered, failed
+            changed.append(stat)
+    DeliveryStat.objects.bulk_update(changed, ["delivered", "failed"])
+    # A concurrent rollup may create the same row first: it computed the same sums.
+    DeliveryStat.objects.bulk_create(
+        [
+            DeliveryStat(day=day, carrier=carrier, provider=None, delivered=delivered, failed=failed)
+            for (day, carrier), (delivered, failed) in totals.items()
+        ],
+        ignore_conflicts=True,
+    )
+    return len(changed) + len(totals)

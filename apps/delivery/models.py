@@ -99,8 +99,10 @@ class Canary(models.Model):
 
 
 class DeliveryStat(models.Model):
-    """Outcomes per local day, per provider and per carrier (provider empty: the carrier's total), for matching's
-    norms, fraud rules and the admin."""
+    """Outcomes per local day, per provider and per carrier (provider empty: the carrier's total), for fraud rules'
+    norms and the admin. Each outcome is counted in its provider's row; the carrier's totals are the sums of those
+    rows, refreshed by the periodic fraud scan (`apps.delivery.fraud.delivery_stats_rollup`), so they lag by up to
+    one scan."""
 
     day = models.DateField()
     carrier = models.CharField(max_length=20)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from prometheus_client import Counter
@@ -31,7 +32,7 @@ from apps.messaging.errors import JobNotFound
 from apps.messaging.models import Job
 from apps.messaging.services.dispatch import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
-from apps.providers.services import provider_record_delivery, sticky_sender_remember
+from apps.providers.services import sticky_sender_remember
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
 REPORT_FLAGS = Counter("peerpower_delivery_report_flags_total", "Odd delivery reports by flag.", ["flag"])
@@ -86,29 +87,50 @@ def report_signing_text(*, job_id: int, status: str, occurred_at_text: str, trac
 
 def report_submit(*, user: Any, data: ReportInput) -> ReportResult:
     """Take one report from the signed-in provider. Idempotent per (job, status): a repeat returns the first."""
-    job = Job.objects.select_related("message", "provider__user").filter(pk=data.job_id, provider__user=user).first()
-    if job is None:
-        raise JobNotFound()
-    existing = DeliveryReport.objects.filter(job=job, status=data.status).first()
-    if existing is not None:
-        return _result(existing, job, duplicate=True)
-    if data.status == ReportStatus.FAILED and not data.error_code:
-        raise ErrorCodeRequired()
-    if data.occurred_at > timezone.now() + timedelta(seconds=settings.REPORT_CLOCK_SKEW_SECONDS):
-        raise OccurredInFuture(details={"occurred_at": data.occurred_at_text})
-    flags = _check_signature(job=job, data=data)
     try:
         with transaction.atomic():
-            report = _apply(job_id=job.pk, data=data, flags=flags)
+            job = _locked_job(user=user, data=data)
+            if job.reported_id is not None:
+                return _result(DeliveryReport.objects.get(pk=job.reported_id), job, duplicate=True)
+            if data.status == ReportStatus.FAILED and not data.error_code:
+                raise ErrorCodeRequired()
+            if data.occurred_at > timezone.now() + timedelta(seconds=settings.REPORT_CLOCK_SKEW_SECONDS):
+                raise OccurredInFuture(details={"occurred_at": data.occurred_at_text})
+            report = _apply(job=job, data=data, flags=_check_signature(job=job, data=data, did=user.did))
     except IntegrityError:
         # The same report arrived twice at once (a phone retrying over a flaky network): the first one counts.
-        report = DeliveryReport.objects.get(job=job, status=data.status)
-        return _result(report, job, duplicate=True)
+        report = DeliveryReport.objects.select_related("job__message").get(job_id=data.job_id, status=data.status)
+        return _result(report, report.job, duplicate=True)
     REPORTS.labels(status=report.status, applied=str(report.applied).lower()).inc()
     for flag in report.flags:
         REPORT_FLAGS.labels(flag=flag).inc()
     fraud_check_report(report=report, job=job, device_id=data.device_id)
-    return _result(report, Job.objects.select_related("message").get(pk=job.pk), duplicate=False)
+    # The statuses are those this report left (a move of the message by someone else at the same instant, such as
+    # the client cancelling it, is not reflected here).
+    return _result(report, job, duplicate=False)
+
+
+def _locked_job(*, user: Any, data: ReportInput) -> Job:
+    """The reported job, locked, with what a report needs in one query: its message, organisation and provider, the
+    id of a report already stored for this status (`reported_id`) and when the phone said it sent the SMS
+    (`sent_occurred_at`). Another provider's job is not found.
+
+    On PostgreSQL the report subqueries see the database as the statement started: a report committed while this
+    waited for the lock is missed, and the unique (job, status) constraint turns the second one into a duplicate."""
+    reports = DeliveryReport.objects.filter(job=OuterRef("pk"))
+    job = (
+        Job.objects.select_for_update(of=("self",))
+        .select_related("message__organization", "provider")
+        .annotate(
+            reported_id=Subquery(reports.filter(status=data.status).values("pk")[:1]),
+            sent_occurred_at=Subquery(reports.filter(status=ReportStatus.SENT).values("occurred_at")[:1]),
+        )
+        .filter(pk=data.job_id, provider__user=user)
+        .first()
+    )
+    if job is None:
+        raise JobNotFound()
+    return job
 
 
 def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportResult | DomainError]:
@@ -122,12 +144,12 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
     return results
 
 
-def _check_signature(*, job: Job, data: ReportInput) -> list[str]:
+def _check_signature(*, job: Job, data: ReportInput, did: str) -> list[str]:
+    """Flags for the report's signature, or an error. `did` is the reporting provider's (the signed-in user's)."""
     if not data.signature:
         if not settings.REPORTS_ALLOW_UNSIGNED:
             raise ReportSignatureRequired()
         return [ReportFlag.UNSIGNED]
-    did = job.provider.user.did
     if not did:
         raise ReportSignatureInvalid(details={"reason": "no_did_bound"})
     text = report_signing_text(
@@ -140,9 +162,9 @@ def _check_signature(*, job: Job, data: ReportInput) -> list[str]:
     return []
 
 
-def _apply(*, job_id: int, data: ReportInput, flags: list[str]) -> DeliveryReport:
-    """Store the report and, if its lease is live, move the job and message. Runs in the caller's transaction."""
-    job = Job.objects.select_for_update(of=("self",)).select_related("message__organization").get(pk=job_id)
+def _apply(*, job: Job, data: ReportInput, flags: list[str]) -> DeliveryReport:
+    """Store the report and, if its lease is live, move the job and message. Runs in the caller's transaction, with
+    the job locked."""
     report = DeliveryReport(
         job=job,
         provider_id=job.provider_id,
@@ -176,8 +198,7 @@ def _oddities(*, job: Job, data: ReportInput) -> list[str]:
     if data.status == ReportStatus.DELIVERED:
         if (data.occurred_at - job.offered_at).total_seconds() < settings.REPORT_MIN_DELIVERY_SECONDS:
             flags.append(ReportFlag.FAST_DELIVERY)
-        sent = DeliveryReport.objects.filter(job=job, status=ReportStatus.SENT).only("occurred_at").first()
-        if sent is not None and data.occurred_at < sent.occurred_at:
+        if job.sent_occurred_at is not None and data.occurred_at < job.sent_occurred_at:
             flags.append(ReportFlag.DELIVERED_BEFORE_SENT)
     return flags
 
@@ -186,9 +207,11 @@ def _apply_sent(job: Job, data: ReportInput) -> None:
     message = job.message
     # Once sent, the job is never handed to another phone (that would send the SMS twice): the lease now runs to
     # the end of the message's validity, waiting for the delivery report.
-    Job.objects.filter(pk=job.pk, status__in=[JobStatus.OFFERED, JobStatus.ACCEPTED]).update(
-        status=JobStatus.SENT, sent_at=data.occurred_at, deadline=max(job.deadline, message.expires_at)
-    )
+    deadline = max(job.deadline, message.expires_at)
+    if Job.objects.filter(pk=job.pk, status__in=[JobStatus.OFFERED, JobStatus.ACCEPTED]).update(
+        status=JobStatus.SENT, sent_at=data.occurred_at, deadline=deadline
+    ):
+        job.status, job.sent_at, job.deadline = JobStatus.SENT, data.occurred_at, deadline
     if message.status == MessageStatus.ASSIGNED:
         message_transition(message=message, to=MessageStatus.SENT, sent_at=data.occurred_at)
 
@@ -201,7 +224,6 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
         if message.sent_at is None:
             fields["sent_at"] = data.occurred_at
         message_transition(message=message, to=MessageStatus.DELIVERED, **fields)
-    provider_record_delivery(provider_id=job.provider_id, delivered=True)
     outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="delivered", when=data.occurred_at)
     if not message.organization.is_system:
         # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach
@@ -222,7 +244,6 @@ def _apply_failed(job: Job, data: ReportInput) -> None:
         return
     if data.error_code in RETRYABLE_SEND_ERRORS:
         # This phone could not send it; another one may. Counts against the provider's success rate.
-        provider_record_delivery(provider_id=job.provider_id, delivered=False)
         outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="failed", when=data.occurred_at)
         message_requeue_or_dead_letter(message=message, reason=f"provider_failed:{data.error_code}", now=timezone.now())
     else:

@@ -10,7 +10,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditLog
 from apps.delivery.canaries import canaries_judge, canaries_send, canary_send
 from apps.delivery.choices import CanaryStatus, FraudRule
-from apps.delivery.fraud import fraud_flag, fraud_scan, outcome_record
+from apps.delivery.fraud import delivery_stats_rollup, fraud_flag, fraud_scan, outcome_record
 from apps.delivery.models import Canary, DeliveryStat, FraudFlag
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
@@ -151,15 +151,45 @@ class TestPeriodicRules:
 
 
 class TestRatesAndReputation:
-    def test_outcomes_are_counted_per_provider_and_carrier_per_day(self):
+    def test_outcomes_are_counted_per_provider_and_the_carrier_totals_by_the_scan(self):
         provider = provider_with_sim(Carrier.SMART)
         outcome_record(provider_id=provider.pk, carrier=Carrier.SMART, outcome="delivered")
         outcome_record(provider_id=provider.pk, carrier=Carrier.SMART, outcome="failed")
         today = timezone.localdate()
         mine = DeliveryStat.objects.get(day=today, provider=provider)
-        total = DeliveryStat.objects.get(day=today, carrier=Carrier.SMART, provider__isnull=True)
         assert (mine.delivered, mine.failed, mine.success_rate) == (1, 1, 0.5)
+        assert not DeliveryStat.objects.filter(provider__isnull=True).exists()  # no hot row on the report path
+        assert Provider.objects.values_list("jobs_delivered", "jobs_failed").get(pk=provider.pk) == (1, 1)
+        fraud_scan()
+        total = DeliveryStat.objects.get(day=today, carrier=Carrier.SMART, provider__isnull=True)
         assert (total.delivered, total.failed) == (1, 1)
+
+    def test_the_carrier_totals_are_the_sums_of_the_providers_rows(self):
+        first, second = provider_with_sim(Carrier.SMART), provider_with_sim(Carrier.SMART)
+        other = provider_with_sim(Carrier.METFONE)
+        yesterday = timezone.now() - timedelta(days=1)
+        for provider, carrier, outcome, when in [
+            (first, Carrier.SMART, "delivered", None),
+            (first, Carrier.SMART, "delivered", None),
+            (second, Carrier.SMART, "failed", None),
+            (other, Carrier.METFONE, "delivered", None),
+            (first, Carrier.SMART, "failed", yesterday),
+        ]:
+            outcome_record(provider_id=provider.pk, carrier=carrier, outcome=outcome, when=when)
+
+        def totals() -> set:
+            rows = DeliveryStat.objects.filter(provider__isnull=True)
+            return set(rows.values_list("day", "carrier", "delivered", "failed"))
+
+        today, day_before = timezone.localdate(), timezone.localdate(yesterday)
+        expected = {(today, "smart", 2, 1), (today, "metfone", 1, 0), (day_before, "smart", 0, 1)}
+        assert delivery_stats_rollup(since=day_before) == 3
+        assert totals() == expected
+        assert delivery_stats_rollup(since=day_before) == 0  # it sets, never adds
+        assert totals() == expected
+        outcome_record(provider_id=second.pk, carrier=Carrier.SMART, outcome="delivered")
+        fraud_scan()
+        assert totals() == expected - {(today, "smart", 2, 1)} | {(today, "smart", 3, 1)}
 
     def test_reputation_moves_the_right_way(self, api_client_for):
         job = new_job()

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -12,10 +13,11 @@ from apps.accounts.services import client_create
 from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.test_did import new_key
 from apps.delivery.models import DeliveryReport
-from apps.delivery.reports import report_signing_text
+from apps.delivery.reports import ReportInput, report_signing_text, report_submit
 from apps.messaging.choices import JobStatus, MessageStatus
-from apps.messaging.models import Job
+from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, jobs_expire_overdue, message_dispatch, message_submit
+from apps.messaging.tests.test_concurrency import run_together
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
 from apps.providers.tests.factories import provider_with_sim
@@ -255,3 +257,73 @@ def test_peerpowers_own_messages_do_not_stick_to_a_provider(api_client_for):
     age_offer(job)
     assert report(client, job, "delivered").json()["message_status"] == "delivered"
     assert not StickySender.objects.exists()
+
+
+def second_job(provider_user) -> Job:
+    organization = client_create(user=UserFactory(), name="Other")
+    message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    job = Job.objects.select_related("provider__user").get(message=message)
+    assert job.provider.user == provider_user
+    return job
+
+
+# Queries of a report through the API on a warm day (its rate row exists): the session lookup, then the
+# transaction (locked job with its reports, job, message, report; for a delivery also the capacity release, the
+# day's rate row, reputation and counter, sticky sender) and after it the burst count. SQLite needs one more to read
+# the reputation before changing it; the first report for an organisation also looks up its webhook endpoints.
+SENT_QUERIES = 8
+DELIVERED_QUERIES = 15 if connection.vendor == "postgresql" else 16
+
+
+def warm_job(phone, job) -> Job:
+    """A second accepted job of the same provider, after a first one was delivered (the day's rate row exists)."""
+    age_offer(job)
+    report(phone, job, "sent")
+    report(phone, job, "delivered")
+    organization = Message.objects.get(pk=job.message_id).organization
+    message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
+    assert message_dispatch(message_id=message.pk) == "assigned"
+    warm = Job.objects.select_related("provider__user").get(message=message, provider=job.provider)
+    phone.post(f"/api/jobs/{warm.pk}/ack")
+    age_offer(warm)
+    return warm
+
+
+def test_a_report_costs_a_bounded_number_of_queries(phone, job, django_assert_max_num_queries):
+    warm = warm_job(phone, job)
+    with django_assert_max_num_queries(SENT_QUERIES):
+        assert report(phone, warm, "sent").json()["job_status"] == "sent"
+    with django_assert_max_num_queries(DELIVERED_QUERIES):
+        assert report(phone, warm, "delivered").json()["job_status"] == "delivered"
+
+
+def test_a_batch_costs_no_more_than_its_reports(phone, job, django_assert_max_num_queries):
+    warm = warm_job(phone, job)
+    body = {
+        "reports": [
+            {"job_id": warm.pk, "status": "sent", "occurred_at": iso()},
+            {"job_id": warm.pk, "status": "delivered", "occurred_at": iso()},
+        ]
+    }
+    with django_assert_max_num_queries(SENT_QUERIES + DELIVERED_QUERIES - 1):  # one session lookup
+        results = phone.post("/api/jobs/reports", body, format="json").json()["results"]
+    assert [(row["ok"], row["job_status"]) for row in results] == [(True, "sent"), (True, "delivered")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks under real concurrency: PostgreSQL")
+def test_the_same_report_sent_at_once_counts_once(job):
+    """A phone retrying over a flaky network: the copies wait for the job's lock, and all but one are duplicates."""
+    workers = 8
+    Job.objects.filter(pk=job.pk).update(accepted_at=timezone.now())
+    age_offer(job)
+    moment = timezone.now()
+    data = ReportInput(job_id=job.pk, status="delivered", occurred_at=moment, occurred_at_text=iso(moment))
+    user = job.provider.user
+    results = run_together(lambda: report_submit(user=user, data=data), workers)
+    assert sorted(result.duplicate for result in results) == [False] + [True] * (workers - 1)
+    assert {(result.job_status, result.message_status) for result in results} == {("delivered", "delivered")}
+    assert DeliveryReport.objects.filter(job=job).count() == 1
+    provider = Provider.objects.get(pk=job.provider_id)
+    assert (provider.jobs_delivered, provider.jobs_in_flight) == (1, 0)

@@ -5,9 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, IntegerField, Value
-from django.db.models.functions import Cast, Greatest, Least, Round
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
@@ -398,15 +396,6 @@ def provider_set_reputation(
     return provider
 
 
-def provider_record_delivery(*, provider_id: int, delivered: bool) -> None:
-    """Count a job's outcome toward the provider's success rate (the delivery app calls this once per job).
-
-    Not audited: it is a tally of outcomes that are themselves recorded by the delivery app.
-    """
-    field = "jobs_delivered" if delivered else "jobs_failed"
-    Provider.objects.filter(pk=provider_id).update(**{field: F(field) + 1})
-
-
 # How far each kind of outcome moves the reputation: toward 1000 (good) or 0 (bad), by this share of the distance.
 REPUTATION_OUTCOMES: dict[str, tuple[int, float]] = {
     "delivered": (REPUTATION_MAX, 0.02),
@@ -414,32 +403,86 @@ REPUTATION_OUTCOMES: dict[str, tuple[int, float]] = {
     "timeout": (REPUTATION_MIN, 0.05),  # took a job and neither sent it nor gave it back
     "canary_confirmed": (REPUTATION_MAX, 0.1),  # proven delivery of an audit message
 }
+# Outcomes that also count toward the provider's success rate, and the counter each one adds to.
+OUTCOME_COUNTERS = {"delivered": "jobs_delivered", "failed": "jobs_failed"}
 
 
-def provider_reputation_outcome(*, provider_id: int, outcome: str) -> None:
-    """Feed one outcome of the provider's work into its reputation (see REPUTATION_OUTCOMES)."""
+def provider_reputation_outcome(*, provider_id: int, outcome: str, count: bool = False) -> None:
+    """Feed one outcome of the provider's work into its reputation (see REPUTATION_OUTCOMES). With `count`, a
+    delivery or a failure is also counted toward the provider's success rate (the delivery app counts each job's
+    outcome once), in the same statement.
+
+    Not audited: a tally and a running score of outcomes that are themselves recorded by the delivery app.
+    """
     toward, weight = REPUTATION_OUTCOMES[outcome]
-    provider_reputation_nudge(provider_id=provider_id, toward=toward, weight=weight)
+    counter = OUTCOME_COUNTERS[outcome] if count else None
+    provider_reputation_nudge(provider_id=provider_id, toward=toward, weight=weight, counter=counter)
 
 
-def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float) -> None:
+def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float, counter: str | None = None) -> None:
     """Move the reputation a step `weight` (0-1) of the way toward `toward`: an exponentially weighted score that
-    every outcome updates (delivery, failure, timeout, canary). One UPDATE, no lock.
+    every outcome updates (delivery, failure, timeout, canary). `counter` names a tally to add one to as well.
 
     Not audited: a running score fed by outcomes that are themselves recorded (reports, jobs, fraud flags).
     """
-    step = Cast(Round((Value(toward) - F("reputation")) * Value(weight)), output_field=IntegerField())
-    clamped = Greatest(Least(F("reputation") + step, Value(REPUTATION_MAX)), Value(REPUTATION_MIN))
-    Provider.objects.filter(pk=provider_id).update(reputation=clamped)
-    provider = Provider.objects.filter(pk=provider_id).first()
-    if provider is not None:
-        sync_matchable(provider)  # matching skips providers below PROVIDER_MIN_REPUTATION
+    _reputation_change(
+        provider_id=provider_id,
+        reputation="{greatest}({least}({old} + CAST(ROUND((%s - {old}) * %s) AS integer), %s), %s)",
+        params=[toward, weight, REPUTATION_MAX, REPUTATION_MIN],
+        counter=counter,
+    )
 
 
 def provider_reputation_penalty(*, provider_id: int, points: int) -> None:
     """Take `points` off the reputation at once (a fraud strike). Not audited here: the strike is."""
-    clamped = Greatest(F("reputation") - Value(points), Value(REPUTATION_MIN))
-    Provider.objects.filter(pk=provider_id).update(reputation=clamped)
-    provider = Provider.objects.filter(pk=provider_id).first()
-    if provider is not None:
-        sync_matchable(provider)
+    _reputation_change(
+        provider_id=provider_id, reputation="{greatest}({old} - %s, %s)", params=[points, REPUTATION_MIN]
+    )
+
+
+def _reputation_change(*, provider_id: int, reputation: str, params: list, counter: str | None = None) -> None:
+    """Set the reputation to `reputation`, SQL over the current value `{old}` (with `{greatest}` and `{least}` for
+    the database's functions), and add one to `counter` if given. Runs in the caller's transaction, if any.
+
+    Matchability depends on the reputation only through PROVIDER_MIN_REPUTATION, so the SIMs' `matchable` flags are
+    synced only when the change crossed it. On PostgreSQL that takes one statement: the UPDATE locks the row in a
+    sub-select and returns the reputation before and after, with the fields `provider_is_matchable` reads. SQLite
+    cannot return a joined value, so there the reputation is read first, in the same transaction (SQLite has one
+    writer at a time).
+    """
+    counted = ""
+    if counter:
+        column = connection.ops.quote_name(Provider._meta.get_field(counter).column)
+        counted = f", {column} = {column} + 1"
+    if connection.vendor == "postgresql":
+        new = reputation.format(old="old.reputation", greatest="GREATEST", least="LEAST")
+        update = (
+            f"UPDATE providers_provider AS provider SET reputation = {new}{counted} "  # noqa: S608 - constant SQL and placeholders only
+            "FROM (SELECT id, reputation FROM providers_provider WHERE id = %s FOR UPDATE) AS old "
+            "WHERE provider.id = old.id RETURNING old.reputation, provider.reputation, provider.status, "
+            "provider.availability, provider.jobs_in_flight"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(update, [*params, provider_id])
+            row = cursor.fetchone()
+    else:
+        new = reputation.format(old="reputation", greatest="MAX", least="MIN")
+        update = (
+            f"UPDATE providers_provider SET reputation = {new}{counted} WHERE id = %s "  # noqa: S608 - constant SQL and placeholders only
+            "RETURNING reputation, status, availability, jobs_in_flight"
+        )
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            cursor.execute("SELECT reputation FROM providers_provider WHERE id = %s", [provider_id])
+            before = cursor.fetchone()
+            cursor.execute(update, [*params, provider_id])
+            after = cursor.fetchone()
+        row = (*before, *after) if before and after else None
+    if row is None:
+        return
+    before, after, status, availability, jobs_in_flight = row
+    minimum = settings.PROVIDER_MIN_REPUTATION
+    if (before >= minimum) != (after >= minimum):
+        provider = Provider(
+            pk=provider_id, reputation=after, status=status, availability=availability, jobs_in_flight=jobs_in_flight
+        )
+        sync_matchable(provider)  # matching skips providers below PROVIDER_MIN_REPUTATION

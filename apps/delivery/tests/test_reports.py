@@ -269,11 +269,12 @@ def second_job(provider_user) -> Job:
 
 
 # Queries of a report through the API on a warm day (its rate row exists): the session lookup, then the
-# transaction (locked job with its reports, job, message, report; for a delivery also the capacity release, the
-# day's rate row, reputation and counter, sticky sender) and after it the burst count. SQLite needs one more to read
+# transaction (locked job with its reports, job, message, report; for a delivery also the capacity release and the
+# look-up of a message waiting for that capacity, the day's rate row, reputation and counter, sticky sender) and after
+# it the burst count. SQLite needs one more to read
 # the reputation before changing it; the first report for an organisation also looks up its webhook endpoints.
 SENT_QUERIES = 8
-DELIVERED_QUERIES = 15 if connection.vendor == "postgresql" else 16
+DELIVERED_QUERIES = 16 if connection.vendor == "postgresql" else 17
 
 
 def warm_job(phone, job) -> Job:

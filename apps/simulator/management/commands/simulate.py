@@ -33,7 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--offline", type=float, default=0.02, help="chance per job a phone goes offline")
         parser.add_argument("--canaries", type=int, default=20, help="canaries to audit phones (default 20)")
         parser.add_argument("--audit-phones", type=int, default=4, help="audit phones per carrier (default 4)")
-        parser.add_argument("--fast", action="store_true", help="phones send and deliver in ~0.1 s (load runs)")
+        parser.add_argument(
+            "--fast",
+            action="store_true",
+            help="phones send and deliver in ~0.1 s (load runs; the too-fast-delivery fraud rule is off)",
+        )
         parser.add_argument(
             "--batch",
             type=float,
@@ -83,6 +87,7 @@ class Command(BaseCommand):
                 worker_concurrency=options["worker_concurrency"],
                 max_jobs_in_flight=options["jobs_in_flight"],
                 lease_seconds=options["lease_seconds"],
+                min_delivery_seconds=0 if options["fast"] else ServerConfig.min_delivery_seconds,
             ),
         )
         bar = tqdm(total=0, unit="msg", desc="final", file=sys.stderr, dynamic_ncols=True)

@@ -17,6 +17,47 @@ from django.db import connection
 
 from apps.simulator.checks import SIMULATOR_SENDER
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stats() -> dict[int, tuple[int, str, float]]:
+    """Every process on this machine: pid → (parent pid, command name, CPU seconds of its own and of its reaped
+    children). Read from /proc (Linux); elsewhere empty."""
+    stats = {}
+    for entry in Path("/proc").glob("[0-9]*/stat") if Path("/proc").is_dir() else ():
+        try:
+            raw = entry.read_text()
+        except OSError:
+            continue  # ended while we looked
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # After the name: state, ppid, ... utime (14th field of the line), stime, cutime, cstime.
+        ticks = sum(int(value) for value in fields[11:15])
+        stats[int(entry.parent.name)] = (int(fields[1]), name, ticks / CLOCK_TICKS)
+    return stats
+
+
+def cpu_seconds(roots: dict[str, int], names: dict[str, str]) -> dict[str, float]:
+    """CPU seconds used so far by each named process tree (`roots`: label → pid; the process, its descendants, and
+    children already reaped) and by every process with a given command name (`names`: label → name, e.g. the
+    machine's PostgreSQL backends)."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    totals = {}
+    for label, root in roots.items():
+        total, stack = 0.0, [root]
+        while stack:
+            pid = stack.pop()
+            if pid in stats:
+                total += stats[pid][2]
+                stack.extend(children.get(pid, []))
+        totals[label] = total
+    for label, name in names.items():
+        totals[label] = sum(seconds for _, command, seconds in stats.values() if command == name)
+    return totals
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -63,6 +104,7 @@ class Servers:
         self.audit_token = secrets.token_urlsafe(24)
         self.fcm = (fcm_endpoint, fcm_credentials, project_id)
         self._processes: list[subprocess.Popen] = []
+        self._names: list[str] = []
         self._logs: list = []
 
     def environment(self) -> dict[str, str]:
@@ -121,6 +163,7 @@ class Servers:
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
         )
         self._processes.append(process)
+        self._names.append(name)
 
     def start(self) -> "Servers":
         env = self.environment()
@@ -168,6 +211,22 @@ class Servers:
         self._wait_ready()
         return self
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by web, workers and beat (each with its children), and by every PostgreSQL and
+        Redis process on this machine (theirs include whatever else uses them)."""
+        roots: dict[str, int] = {}
+        for name, process in zip(self._names, self._processes, strict=True):
+            roots[name] = process.pid
+        totals = cpu_seconds(roots, {"postgres": "postgres", "redis": "redis-server"})
+        workers = sum(seconds for name, seconds in totals.items() if name.startswith("worker-"))
+        return {
+            "web": totals.get("web", 0.0),
+            "workers": workers,
+            "beat": totals.get("beat", 0.0),
+            "postgres": totals["postgres"],
+            "redis": totals["redis"],
+        }
+
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -196,6 +255,7 @@ class Servers:
         for log in self._logs:
             log.close()
         self._processes.clear()
+        self._names.clear()
 
     def __enter__(self) -> "Servers":
         return self.start()

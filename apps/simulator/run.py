@@ -3,6 +3,7 @@ every message is final, judge the canaries, and summarise what happened — from
 really sent) and from the database (what the system believes)."""
 
 import random
+import resource
 import statistics
 import threading
 import time
@@ -91,6 +92,7 @@ class Summary:
     pushes: int = 0
     acks: int = 0
     faked_deliveries: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
 
     @property
     def ok(self) -> bool:
@@ -122,7 +124,20 @@ class Summary:
             f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
+        ]
+
+    def _cpu_lines(self) -> list[str]:
+        if not self.cpu:
+            return []
+        total = sum(self.cpu.values())
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.cpu.items())
+        per_message = total / self.submitted * 1000 if self.submitted else 0
+        return [
+            f"cpu            {total:.1f} s while traffic ran = {per_message:.1f} ms per message: {parts}",
+            "               (postgres and redis: all their processes on this machine; simulator: phones, clients "
+            "and the FCM fake)",
         ]
 
 
@@ -313,13 +328,19 @@ class Simulation:
                     )
                     phones = self._enrol_phones(http, fleet)
                     keys = self._enrol_clients(http)
-                    return self._drive(http, fleet, phones, keys, audit_e164)
+                    return self._drive(http, fleet, phones, keys, audit_e164, servers)
             finally:
                 scheduler.stop()
                 servers.stop()
 
     def _drive(
-        self, http: httpx.Client, fleet: Fleet, phones: list[VirtualPhone], keys: list[str], audit: list[str]
+        self,
+        http: httpx.Client,
+        fleet: Fleet,
+        phones: list[VirtualPhone],
+        keys: list[str],
+        audit: list[str],
+        servers: Servers,
     ) -> Summary:
         config = self.config
         requests = self._plan()
@@ -336,6 +357,7 @@ class Simulation:
                     fleet.scheduler.soon(lambda phone=phone: phone.heartbeat(http))
 
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
+        cpu_before = self._cpu(servers)
         started = time.monotonic()
         canary_thread.start()
         heartbeat_thread.start()
@@ -354,6 +376,7 @@ class Simulation:
         if self.progress:
             self.progress(final, len(ids))
         total_seconds = time.monotonic() - started
+        cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
         stop.set()
 
         # Canary judgement: after the confirmation window, as the beat task would do it every minute.
@@ -363,7 +386,14 @@ class Simulation:
                 time.sleep(0.5)
             canaries_judge()
         time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
-        return self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
+        summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
+        summary.cpu = cpu
+        return summary
+
+    @staticmethod
+    def _cpu(servers: Servers) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {**servers.cpu_seconds(), "simulator": usage.ru_utime + usage.ru_stime}
 
     def _summarise(
         self,

@@ -59,3 +59,4 @@ def test_small_fleet_end_to_end():
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())
+    assert summary.cpu["web"] > 0 and summary.cpu["workers"] > 0 and summary.cpu["simulator"] > 0

@@ -212,19 +212,21 @@ class Servers:
         return self
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by web, workers and beat (each with its children), and by every PostgreSQL and
-        Redis process on this machine (theirs include whatever else uses them)."""
-        roots: dict[str, int] = {}
-        for name, process in zip(self._names, self._processes, strict=True):
-            roots[name] = process.pid
-        totals = cpu_seconds(roots, {"postgres": "postgres", "redis": "redis-server"})
+        """CPU seconds used so far by web, workers and beat (each with its children), and — when this run uses them
+        — by every PostgreSQL and Redis process on this machine (theirs include whatever else uses them)."""
+        roots = dict(zip(self._names, (process.pid for process in self._processes), strict=True))
+        services = {}
+        if connection.vendor == "postgresql":
+            services["postgres"] = "postgres"
+        if settings.REDIS_URL or settings.CELERY_BROKER_URL.startswith("redis"):
+            services["redis"] = "redis-server"
+        totals = cpu_seconds(roots, services)
         workers = sum(seconds for name, seconds in totals.items() if name.startswith("worker-"))
         return {
             "web": totals.get("web", 0.0),
             "workers": workers,
             "beat": totals.get("beat", 0.0),
-            "postgres": totals["postgres"],
-            "redis": totals["redis"],
+            **{name: totals[name] for name in services},
         }
 
     def _wait_ready(self, timeout: float = 60) -> None:

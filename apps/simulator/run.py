@@ -136,8 +136,8 @@ class Summary:
         per_message = total / self.submitted * 1000 if self.submitted else 0
         return [
             f"cpu            {total:.1f} s while traffic ran = {per_message:.1f} ms per message: {parts}",
-            "               (postgres and redis: all their processes on this machine; simulator: phones, clients "
-            "and the FCM fake)",
+            "               (postgres, redis: all their processes on this machine; simulator: phones, clients and "
+            "the FCM fake)",
         ]
 
 

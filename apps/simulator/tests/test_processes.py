@@ -14,12 +14,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 # A parent that starts a child burning about 0.3 s of CPU, waits for it (so its time moves into the parent's
 # reaped-children total), then burns some itself and sleeps.
 BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
-PARENT = (
-    "import subprocess, sys, time\n"
-    f"subprocess.run([sys.executable, '-c', {BURN!r}])\n"
-    f"{BURN}"
-    "time.sleep(30)\n"
-)
+PARENT = f"import subprocess, sys, time\nsubprocess.run([sys.executable, '-c', {BURN!r}])\n{BURN}time.sleep(30)\n"
 
 
 def test_a_tree_counts_its_own_time_and_its_reaped_children():

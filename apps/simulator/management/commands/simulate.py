@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--dishonest", type=float, default=0.1, help="share of dishonest phones (default 0.1)")
         parser.add_argument("--fail", type=float, default=0.03, help="share of sends that fail (default 0.03)")
         parser.add_argument("--offline", type=float, default=0.02, help="chance per job a phone goes offline")
-        parser.add_argument("--canaries", type=int, default=20, help="canaries to audit phones (default 20)")
+        parser.add_argument("--canaries", type=int, default=40, help="canaries to audit phones (default 40)")
         parser.add_argument("--audit-phones", type=int, default=4, help="audit phones per carrier (default 4)")
         parser.add_argument(
             "--fast",

@@ -1,4 +1,5 @@
-"""A file cache that every process on the machine shares, with atomic add/incr for rate limits and counters.
+"""Cache backends: Django's Redis cache without a new client per call, and a file cache that every process on the
+machine shares, with atomic add/incr for rate limits and counters.
 
 The embedded default has no Redis. Per-process memory would let each web worker keep its own rate-limit counters;
 Django's file cache is shared but its add/incr are read-modify-write races. This one serialises them with an
@@ -15,6 +16,31 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
+
+
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django builds a new `redis.Redis` for every cache call, and building one costs about 0.15 ms (it copies its
+    table of response callbacks) — a third of a millisecond on every API request that touches the cache twice. The
+    client only wraps its connection pool and is thread-safe, so one per pool is kept."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[Any, Any] = {}  # connection pool → its client
+
+    def get_client(self, key: str | None = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(pool)
+        if client is None:
+            client = self._clients[pool] = self._client(connection_pool=pool)
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
 
 
 class SharedFileCache(FileBasedCache):

@@ -1,12 +1,15 @@
-"""The embedded default's shared file cache: atomic increments across processes, expiry kept."""
+"""The embedded default's shared file cache: atomic increments across processes, expiry kept. The Redis cache: one
+client per connection pool instead of one per call."""
 
 import multiprocessing
 import time
 
+import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
 
-from apps.core.cache import SharedFileCache
+from apps.core.cache import RedisCache, SharedFileCache
 
 
 def _increment_many(location: str, times: int) -> None:
@@ -53,3 +56,17 @@ def test_default_cache_backend_in_embedded_mode(tmp_path):
     with override_settings(CACHES=config):
         caches["default"].set("k", "v")
         assert SharedFileCache(str(tmp_path), {}).get("k") == "v"  # another "process" sees it
+
+
+def test_the_redis_cache_keeps_one_client_per_connection_pool():
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL not set")
+    # A primary and a replica (the same server twice): writes use the first pool, reads the other.
+    cache = RedisCache(f"{settings.REDIS_URL},{settings.REDIS_URL}", {"KEY_PREFIX": "client-reuse-test"})
+    writer = cache._cache.get_client(write=True)
+    reader = cache._cache.get_client()
+    assert cache._cache.get_client(write=True) is writer and cache._cache.get_client() is reader
+    assert reader is not writer and reader.connection_pool is not writer.connection_pool
+    assert cache.add("counter", 1, 30) and not cache.add("counter", 5, 30)
+    assert cache.incr("counter", 2) == 3 and cache.get("counter") == 3
+    cache.delete("counter")

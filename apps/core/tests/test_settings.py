@@ -152,4 +152,4 @@ def test_redis_url_configures_cache_and_broker(run_python):
         env={"REDIS_URL": "redis://127.0.0.1:6379/3", "CELERY_BROKER_URL": ""},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3"]
+    assert result.stdout.split() == ["apps.core.cache.RedisCache", "redis://127.0.0.1:6379/3"]

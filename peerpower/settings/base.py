@@ -250,6 +250,11 @@ MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default
 # Due messages one dispatcher takes per transaction (locked together, matched together, leased in one INSERT, pushed
 # together).
 MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=25)
+# Low priority waits for on-net capacity (cheaper for the provider) - but not forever: a low-priority message that has
+# waited this many seconds since it was due may go out on another carrier's SIM.
+MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
+    "MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS", default=120
+)
 # A queued message this many seconds past its due time has lost its task; the reconciler enqueues it again.
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.

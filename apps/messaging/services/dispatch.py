@@ -202,6 +202,7 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
             priority=message.priority,
             client_ref=str(message.organization_id),
             recipient=message.to,
+            allow_cross_carrier=_cross_carrier_allowed(message, now=now),
         )
         for message in live
     ]
@@ -261,6 +262,16 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
         outcomes[message.pk] = "deferred"
         enqueue_dispatch([], priority=message.priority)
     return outcomes
+
+
+def _cross_carrier_allowed(message: Message, *, now: datetime) -> bool | None:
+    """None (matching's default: cross-carrier unless low priority), except for a low-priority message that has
+    waited MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS since it was due (scheduled, else created): it may then
+    take another carrier's capacity rather than wait, perhaps until its validity ends, for on-net capacity."""
+    if message.priority != Priority.LOW:
+        return None
+    due = message.scheduled_at or message.created_at
+    return now - due >= timedelta(seconds=settings.MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS)
 
 
 def _wait(messages: list[Message], *, now: datetime) -> None:

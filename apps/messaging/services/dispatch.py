@@ -4,9 +4,10 @@
   says "a dispatcher is on its way"; only when none is does it publish one `dispatch_due` task. The database is the
   truth: the dispatcher takes whatever queued messages are due, the broker only wakes it up.
 - `messages_dispatch_due` takes a batch of due messages of one priority (`FOR UPDATE SKIP LOCKED`, so dispatchers
-  in several processes never take the same ones), matches each (`provider_match`), creates their leases in one
-  INSERT and moves them to `assigned` in one UPDATE, and after commit hands all the batch's jobs to the push
-  channel at once. No capacity means "try again later" with exponential backoff and jitter, never "failed".
+  in several processes never take the same ones), matches them together (`providers_match_batch`: every matching
+  rule per message, the round trips shared by the batch), creates their leases in one INSERT and moves them to
+  `assigned` in one UPDATE, and after commit hands all the batch's jobs to the push channel at once. No capacity
+  means "try again later" with exponential backoff and jitter, never "failed".
 - `job_end` ends a lease and gives its capacity back; a message waiting for capacity is brought forward then
   (`messages_wake`), instead of sleeping out its backoff.
 - `jobs_expire_overdue` (periodic) ends leases past their deadline and puts the message back in the queue for a

@@ -15,10 +15,11 @@ Reservation, all or nothing: the provider's in-flight count is incremented only 
 turn is moved only if it is still matchable, and the SIM's hourly and daily counters are incremented only if both
 are under their caps (a Lua script on Redis, or a conditional UPDATE). Row locks are always taken provider, then
 SIM, then counter (then the provider's other SIMs, when the reservation fills the provider). On PostgreSQL the
-database part is one statement (`_reserve_in_one_statement`): the round trips, not the work, were what a match
-cost. Every attempt runs inside a savepoint, so a refused attempt gives back what it changed and every row lock
-it took before the next attempt waits for any lock (no lock-order cycles between concurrent matchers); the
-savepoint ends with `provider_match`'s own transaction or savepoint.
+database part is one statement (`_reserve_in_one_statement`; with Redis counters `BATCH_RESERVE_SQL`, which
+reserves a whole round of a dispatch batch at once): the round trips, not the work, were what a match cost.
+Every attempt (or round) runs inside a savepoint sent with its statement, so a refused one gives back what it
+changed and the row locks it took before the next one waits for any lock (no lock-order cycles between concurrent
+matchers); the savepoints end with the caller's transaction (the match opens no savepoint of its own).
 """
 
 import math

@@ -237,7 +237,8 @@ def worker(index: int, message_ids: list[int], batch: int, ready, start, results
         # deferred messages) must not start nested dispatchers in eager mode. They still pay their cache `add`.
         messaging_tasks.dispatch_due.apply_async = lambda *args, **kwargs: None
     timer = Timer()
-    timer.wrap(dispatch, "provider_match", "match")
+    for name in ("provider_match", "providers_match_batch"):  # before and after the batched match
+        timer.wrap(dispatch, name, "match")
     timer.wrap(delivery_services, "push_send_many", "fcm")
     for name in ("job_push", "jobs_push"):  # before and after batching
         timer.wrap(delivery_tasks, name, "push")
@@ -445,7 +446,8 @@ def main() -> None:
                 failures += 1
                 print("      CHECK FAILED: " + "; ".join(problems), flush=True)
     print(
-        "Per job, summed over processes: match = provider_match; push = the push task (its queries and the FCM "
+        "Per job, summed over processes: match = provider_match or providers_match_batch; push = the push task "
+        "(its queries and the FCM "
         "call), of which 'fcm wire' is push_send_many; lease+commit = everything else (locking the message, "
         "exclusions, the job, the status move, commit, signals)."
     )

@@ -219,18 +219,22 @@ def explain_reservation(carrier: str) -> str:
     from apps.providers.models import Sim
     from apps.providers.selectors import sims_for_matching
     from apps.providers.services.caps import cap_windows, caps_for_sim
-    from apps.providers.services.matching import reservation_statement
+    from apps.providers.services.matching import batch_reservation_statement, reservation_statement
 
     now = timezone.now()
     candidate = sims_for_matching(carriers=[carrier], now=now, limit=1)[0]
-    sql, params = reservation_statement(
-        candidate,
-        caps=caps_for_sim(Sim.objects.get(pk=candidate.id), now=now),
-        turn=now + timedelta(minutes=2),
-        now=now,
-        windows=cap_windows(now),
-        counted_here=not settings.REDIS_URL,
-    )
+    if settings.REDIS_URL:
+        # With Redis counters matching reserves through the batch statement (here a batch of one).
+        sql, params = batch_reservation_statement([(candidate, now + timedelta(minutes=2))], now=now, skip_locked=False)
+    else:
+        sql, params = reservation_statement(
+            candidate,
+            caps=caps_for_sim(Sim.objects.get(pk=candidate.id), now=now),
+            turn=now + timedelta(minutes=2),
+            now=now,
+            windows=cap_windows(now),
+            counted_here=True,
+        )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())

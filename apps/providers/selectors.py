@@ -141,47 +141,61 @@ def sims_for_matching(
     return _candidates(sql, params)
 
 
-def sims_of_sticky_sender(
-    *,
-    client_ref: str,
-    recipient: str,
-    carrier: str,
-    now: datetime,
-    remembered_after: datetime,
-    exclude_provider_ids: Iterable[int] = (),
-) -> list[Candidate]:
-    """The SIMs on `carrier` that can take a job now of the provider who last delivered to `recipient` for
-    `client_ref` (if remembered since `remembered_after`): the very SIM that delivered first, then the provider's
-    others by turn. One query: the sticky sender is looked up for every dispatched message."""
-    where, params = _eligible(now=now, excluded_providers=list(exclude_provider_ids), excluded_sims=[])
+def sims_of_sticky_senders(
+    *, lookups: Sequence[tuple[str, str, str]], now: datetime, remembered_after: datetime
+) -> dict[tuple[str, str], list[Candidate]]:
+    """For each (client_ref, recipient, carrier) of `lookups`: the SIMs on `carrier` that can take a job now of the
+    provider who last delivered to `recipient` for `client_ref` (if remembered since `remembered_after`) — the very
+    SIM that delivered first, then the provider's others by turn — keyed by (client_ref, recipient). One query for a
+    whole dispatch batch: the sticky sender is looked up for every dispatched message. Exclusions are the caller's
+    to apply (they differ per message)."""
+    if not lookups:
+        return {}
+    where, params = _eligible(now=now, excluded_providers=[], excluded_sims=[])
+    values = ", ".join(["(%s, %s, %s)"] * len(lookups))
     sql = (
-        f"SELECT {_CANDIDATE_COLUMNS} FROM providers_stickysender sticky"  # noqa: S608 - constant SQL and placeholders only
-        " JOIN providers_sim sim ON sim.provider_id = sticky.provider_id"
+        f"WITH lookup (client_ref, recipient, carrier) AS (VALUES {values})"  # noqa: S608 - constant SQL and placeholders only
+        f" SELECT {_CANDIDATE_COLUMNS}, sticky.client_ref, sticky.recipient FROM lookup"
+        " JOIN providers_stickysender sticky"
+        " ON sticky.client_ref = lookup.client_ref AND sticky.recipient = lookup.recipient"
+        " JOIN providers_sim sim ON sim.provider_id = sticky.provider_id AND sim.carrier = lookup.carrier"
         " JOIN providers_provider provider ON provider.id = sim.provider_id"
-        " WHERE sticky.client_ref = %s AND sticky.recipient = %s AND sticky.updated_at >= %s"
-        f" AND sim.carrier = %s AND {where}"
-        " ORDER BY CASE WHEN sim.id = sticky.sim_id THEN 0 ELSE 1 END, sim.next_turn_at"
+        f" WHERE sticky.updated_at >= %s AND {where}"
+        " ORDER BY sticky.client_ref, sticky.recipient, CASE WHEN sim.id = sticky.sim_id THEN 0 ELSE 1 END,"
+        " sim.next_turn_at"
     )
     adapt = connection.ops.adapt_datetimefield_value
-    return _candidates(sql, [client_ref, recipient, adapt(remembered_after), carrier, *params])
+    flat = [value for lookup in lookups for value in lookup]
+    found: dict[tuple[str, str], list[Candidate]] = {}
+    for candidate, client_ref, recipient in _as_candidates(
+        sql, [*flat, adapt(remembered_after), *params], extra_columns=2
+    ):
+        found.setdefault((client_ref, recipient), []).append(candidate)
+    return found
 
 
 def _candidates(sql: str, params: list[Any]) -> list[Candidate]:
+    return _as_candidates(sql, params, extra_columns=0)
+
+
+def _as_candidates(sql: str, params: list[Any], *, extra_columns: int) -> list[Any]:
+    """Run a candidates query: Candidates, or with `extra_columns` (the last ones of each row) (Candidate, *extra)."""
     database = connections[router.db_for_read(Sim)]  # where the ORM would have read (the primary in a transaction)
     with database.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    if database.vendor == "postgresql":
-        return [Candidate._make(row) for row in rows]
-    # Other databases hand raw queries' datetimes back as text; the ORM's converter parses them.
-    convert = database.ops.convert_datetimefield_value
-    candidates = []
+    width = len(Candidate._fields)
+    convert = None if database.vendor == "postgresql" else database.ops.convert_datetimefield_value
+    results = []
     for row in rows:
-        values = list(row)
-        for index in _DATETIME_INDEXES:
-            values[index] = convert(values[index], None, database)
-        candidates.append(Candidate._make(values))
-    return candidates
+        values = list(row[:width])
+        if convert:
+            # Other databases hand raw queries' datetimes back as text; the ORM's converter parses them.
+            for index in _DATETIME_INDEXES:
+                values[index] = convert(values[index], None, database)
+        candidate = Candidate._make(values)
+        results.append((candidate, *row[width:]) if extra_columns else candidate)
+    return results
 
 
 def sim_usage(sims: list[Sim], *, now: datetime | None = None) -> dict[int, Usage]:

@@ -247,11 +247,15 @@ MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=3)
 # No capacity: wait base * 2^tries seconds (with jitter), capped, then match again - until validity ends.
 MESSAGE_DISPATCH_BACKOFF_BASE = env.float("MESSAGE_DISPATCH_BACKOFF_BASE", default=2.0)
 MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default=300.0)
-# Due messages one dispatcher takes per transaction (locked together, matched, leased in one INSERT, pushed together).
-# Each match leaves two released savepoints (subtransactions) in the batch's transaction; past 64 PostgreSQL's
-# per-backend subtransaction cache overflows and every session's snapshots get slower while it runs, so keep
-# 2 x batch under 64.
-MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=25)
+# Due messages one dispatcher takes per transaction (locked together, matched together, leased in one INSERT, pushed
+# together). The batch's match leaves one subtransaction per reservation round (usually one or two), so the batch size
+# is no longer bounded by PostgreSQL's cache of 64 subtransactions; 100 measured faster than 25 (benchmarks/RESULTS.md).
+MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
+# Low priority waits for on-net capacity (cheaper for the provider) - but not forever: a low-priority message that has
+# waited this many seconds since it was due may go out on another carrier's SIM.
+MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
+    "MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS", default=120
+)
 # A queued message this many seconds past its due time has lost its task; the reconciler enqueues it again.
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.

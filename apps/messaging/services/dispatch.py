@@ -4,9 +4,10 @@
   says "a dispatcher is on its way"; only when none is does it publish one `dispatch_due` task. The database is the
   truth: the dispatcher takes whatever queued messages are due, the broker only wakes it up.
 - `messages_dispatch_due` takes a batch of due messages of one priority (`FOR UPDATE SKIP LOCKED`, so dispatchers
-  in several processes never take the same ones), matches each (`provider_match`), creates their leases in one
-  INSERT and moves them to `assigned` in one UPDATE, and after commit hands all the batch's jobs to the push
-  channel at once. No capacity means "try again later" with exponential backoff and jitter, never "failed".
+  in several processes never take the same ones), matches them together (`providers_match_batch`: every matching
+  rule per message, the round trips shared by the batch), creates their leases in one INSERT and moves them to
+  `assigned` in one UPDATE, and after commit hands all the batch's jobs to the push channel at once. No capacity
+  means "try again later" with exponential backoff and jitter, never "failed".
 - `job_end` ends a lease and gives its capacity back; a message waiting for capacity is brought forward then
   (`messages_wake`), instead of sleeping out its backoff.
 - `jobs_expire_overdue` (periodic) ends leases past their deadline and puts the message back in the queue for a
@@ -35,7 +36,7 @@ from apps.messaging.models import Job, Message
 from apps.messaging.state import message_transition, messages_transition
 from apps.providers.selectors import provider_ids_holding_numbers
 from apps.providers.services import provider_reputation_outcome
-from apps.providers.services.matching import capacity_release, provider_match
+from apps.providers.services.matching import MatchRequest, capacity_release, providers_match_batch
 
 logger = logging.getLogger("peerpower.dispatch")
 
@@ -176,8 +177,9 @@ def message_dispatch(*, message_id: int) -> str:
 
 def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str]:
     """Match and lease queued messages whose rows this transaction holds locked. Queries for the batch: earlier
-    jobs, providers holding the recipients' numbers, one match each, one INSERT of the jobs, one UPDATE per
-    (reason, attempts) of the assigned messages, one UPDATE of the waiting ones."""
+    jobs, providers holding the recipients' numbers, the batch's match (`providers_match_batch`: a few statements
+    for the whole batch), one INSERT of the jobs, one UPDATE per (reason, attempts) of the assigned messages, one
+    UPDATE of the waiting ones."""
     outcomes: dict[int, str] = {}
     live = []
     for message in messages:
@@ -194,36 +196,35 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
     for message_id, provider_id in earlier:
         excluded[message_id].add(provider_id)
     holders = provider_ids_holding_numbers(message.to for message in live)
-    # Once a kind of match found no capacity, later messages of the same kind in this batch wait without asking.
-    exhausted: set[tuple[str, str]] = set()
+    requests = [
+        MatchRequest(
+            recipient_carrier=message.carrier,
+            exclude_provider_ids=frozenset(excluded[message.pk] | holders.get(message.to, set())),
+            priority=message.priority,
+            client_ref=str(message.organization_id),
+            recipient=message.to,
+            allow_cross_carrier=_cross_carrier_allowed(message, now=now),
+        )
+        for message in live
+    ]
+    # The batch's first reservation may wait for a provider another batch is reserving; once it holds one, it passes
+    # over such providers instead (two batches could wait for each other).
+    batch = providers_match_batch(requests, now=now)
+    holding = any(batch.assignments)
     jobs, assigned, waiting, deferred = [], [], [], []
-    for message in live:
-        kind = (message.carrier, message.priority)
-        assignment, contended = None, False
-        if kind not in exhausted:
-            match = {
-                "recipient_carrier": message.carrier,
-                "exclude_provider_ids": excluded[message.pk] | holders.get(message.to, set()),
-                "priority": message.priority,
-                "client_ref": str(message.organization_id),
-                "recipient": message.to,
-                "now": now,
-            }
-            # Passing over providers another batch is reserving, rather than waiting for its commit; and never
-            # waiting while this batch holds reservations of its own (two batches could wait for each other).
-            assignment = provider_match(**match, skip_locked_providers=True)
-            if assignment is None and not jobs:
-                # Holding nothing, it may wait: is there really no capacity, or was it all being reserved?
-                assignment = provider_match(**match)
-            contended = assignment is None and bool(jobs)
-        if contended:
-            # Passing over providers that another batch is reserving, it found none free: that batch's reservations
-            # are not visible yet, so this is contention, not a lack of capacity. The message stays due, without
-            # backoff, for the next batch (whose first match waits for locks instead of passing them over).
-            deferred.append(message)
-            continue
+    for index, message in enumerate(live):
+        assignment = batch.assignments[index]
+        if assignment is None and index in batch.contended:
+            if holding:
+                # Passing over providers that another batch is reserving, it found none free: that batch's
+                # reservations are not visible yet, so this is contention, not a lack of capacity. The message stays
+                # due, without backoff, for the next batch.
+                deferred.append(message)
+                continue
+            # Holding nothing, it may wait: is there really no capacity, or was it all being reserved?
+            assignment = providers_match_batch([requests[index]], now=now).assignments[0]
+            holding = assignment is not None
         if assignment is None:
-            exhausted.add(kind)
             waiting.append(message)
             continue
         jobs.append(
@@ -262,6 +263,16 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
         outcomes[message.pk] = "deferred"
         enqueue_dispatch([], priority=message.priority)
     return outcomes
+
+
+def _cross_carrier_allowed(message: Message, *, now: datetime) -> bool | None:
+    """None (matching's default: cross-carrier unless low priority), except for a low-priority message that has
+    waited MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS since it was due (scheduled, else created): it may then
+    take another carrier's capacity rather than wait, perhaps until its validity ends, for on-net capacity."""
+    if message.priority != Priority.LOW:
+        return None
+    due = message.scheduled_at or message.created_at
+    return now - due >= timedelta(seconds=settings.MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS)
 
 
 def _wait(messages: list[Message], *, now: datetime) -> None:

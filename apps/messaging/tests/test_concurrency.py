@@ -75,8 +75,20 @@ def test_parallel_batch_dispatchers_lease_each_message_once(organization, settin
         message_submit(organization=organization, api_key=None, data=MessageInput(to=f"012 345 6{n:02d}", body="hi"))
         for n in range(16)
     ]
-    counts = run_together(lambda: messages_dispatch_due(priority="normal"), threads=4)
-    # Each took its own rows (SKIP LOCKED): together they took every message once.
-    assert sum(count["taken"] for count in counts) == 16
+
+    def dispatch_until_nothing_deferred() -> dict[str, int]:
+        # As the dispatcher task does: a message left due because another batch held the providers it could have had
+        # ("deferred") is taken again at once.
+        totals: dict[str, int] = {}
+        while True:
+            counts = messages_dispatch_due(priority="normal")
+            for outcome, count in counts.items():
+                totals[outcome] = totals.get(outcome, 0) + count
+            if not counts.get("deferred"):
+                return totals
+
+    counts = run_together(dispatch_until_nothing_deferred, threads=4)
+    # Each took its own rows (SKIP LOCKED): together they leased every message once.
+    assert sum(count.get("assigned", 0) for count in counts) == 16
     assert Job.objects.count() == 16
     assert set(Job.objects.values_list("message_id", flat=True)) == {message.pk for message in messages}

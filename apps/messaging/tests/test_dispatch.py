@@ -276,10 +276,8 @@ def test_a_job_ending_brings_a_message_waiting_for_its_capacity_forward(
     first = submit(organization, "012 345 601")
     cellcard_waiting = submit(organization, "012 345 602")
     smart_waiting = submit(organization, "010 345 603")  # Smart: could only go cross-carrier
-    # Once the batch holds a reservation it passes over busy providers: the others are left due for the next batch,
-    # which finds there is no capacity and backs off.
-    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 3, "assigned": 1, "deferred": 2}
-    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 2, "waiting": 2}
+    # The batch's match sees its own reservation fill the only provider: the others find no capacity and back off.
+    assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 3, "assigned": 1, "waiting": 2}
     backing_off = Message.objects.filter(status=MessageStatus.QUEUED)
     assert {m.pk for m in backing_off} == {cellcard_waiting.pk, smart_waiting.pk}
     assert all(m.next_attempt_at > timezone.now() and m.dispatch_tries == 1 for m in backing_off)
@@ -344,3 +342,36 @@ class TestStateMachine:
         assert message_transition(message=message, to=MessageStatus.CANCELLED) is True
         assert message_transition(message=stale, to=MessageStatus.EXPIRED) is False
         assert Message.objects.get(pk=message.pk).status == MessageStatus.CANCELLED
+
+
+def test_low_priority_goes_cross_carrier_only_after_waiting_long_enough(organization, settings):
+    settings.MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = 120
+    smart = provider_with_sim(Carrier.SMART)  # no Cellcard capacity at all
+    low = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="hi", priority="low")
+    )
+    assert message_dispatch(message_id=low.pk) == "waiting"  # fresh: it waits for on-net capacity
+    # Due again after 100 s of waiting: still on-net only.
+    created = timezone.now() - timedelta(seconds=100)
+    Message.objects.filter(pk=low.pk).update(created_at=created, next_attempt_at=timezone.now())
+    assert message_dispatch(message_id=low.pk) == "waiting"
+    # After 130 s: the Smart SIM may take it, marked cross-carrier.
+    Message.objects.filter(pk=low.pk).update(created_at=created - timedelta(seconds=30), next_attempt_at=timezone.now())
+    assert message_dispatch(message_id=low.pk) == "assigned"
+    job = Job.objects.get(message=low)
+    assert (job.provider_id, job.cross_carrier) == (smart.pk, True)
+
+
+def test_a_scheduled_low_priority_message_waits_from_its_scheduled_time(organization, settings):
+    settings.MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = 120
+    provider_with_sim(Carrier.SMART)
+    low = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="hi", priority="low")
+    )
+    # Created long ago, but only due (scheduled) a minute ago: it has not waited long enough.
+    now = timezone.now()
+    Message.objects.filter(pk=low.pk).update(
+        created_at=now - timedelta(hours=2), scheduled_at=now - timedelta(seconds=60), next_attempt_at=now
+    )
+    assert message_dispatch(message_id=low.pk) == "waiting"
+    assert not Job.objects.filter(message=low).exists()

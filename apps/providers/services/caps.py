@@ -159,18 +159,29 @@ class DatabaseCapCounter:
         return {sim_id: found.get(sim_id, Usage(0, 0)) for sim_id in sim_ids}
 
 
-# Both caps are checked before either key is touched, so a refused reservation changes nothing.
+# For each SIM (two keys, then its two caps in ARGV; the two expiries come last): both caps are checked before either
+# key is touched, so a refused reservation changes nothing. One call reserves a whole dispatch batch.
 RESERVE_SCRIPT = """
-local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
-local day = tonumber(redis.call('GET', KEYS[2]) or '0')
-if hour >= tonumber(ARGV[1]) or day >= tonumber(ARGV[2]) then
-  return {0, hour, day}
+local sims = #KEYS / 2
+local hour_ttl, day_ttl = ARGV[2 * sims + 1], ARGV[2 * sims + 2]
+local results = {}
+for index = 1, sims do
+  local hour_key, day_key = KEYS[2 * index - 1], KEYS[2 * index]
+  local hour = tonumber(redis.call('GET', hour_key) or '0')
+  local day = tonumber(redis.call('GET', day_key) or '0')
+  local reserved = 0
+  if hour < tonumber(ARGV[2 * index - 1]) and day < tonumber(ARGV[2 * index]) then
+    reserved = 1
+    hour = redis.call('INCR', hour_key)
+    redis.call('EXPIRE', hour_key, hour_ttl)
+    day = redis.call('INCR', day_key)
+    redis.call('EXPIRE', day_key, day_ttl)
+  end
+  table.insert(results, reserved)
+  table.insert(results, hour)
+  table.insert(results, day)
 end
-hour = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-day = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return {1, hour, day}
+return results
 """
 # Refund one unit; a key that has expired is left alone (DECR would recreate it without an expiry).
 RELEASE_SCRIPT = """
@@ -204,19 +215,31 @@ class RedisCapCounter:
         return int((ends_at - windows.moment).total_seconds()) + KEY_GRACE_SECONDS
 
     def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
-        reserved, hour, day = self.client.eval(
+        return self.reserve_many(sims=[(sim_id, caps)], windows=windows)[0]
+
+    def reserve_many(self, *, sims: list[tuple[int, Caps]], windows: Windows) -> list[Reservation]:
+        """`reserve` for several SIMs in one round trip, each all or nothing on its own (the batch's matches)."""
+        keys = [key for sim_id, _ in sims for key in self.keys(sim_id, windows)]
+        limits = [limit for _, caps in sims for limit in (caps.hourly, caps.daily)]
+        values = self.client.eval(
             RESERVE_SCRIPT,
-            2,
-            *self.keys(sim_id, windows),
-            caps.hourly,
-            caps.daily,
+            len(keys),
+            *keys,
+            *limits,
             self.seconds_left(windows.hour_ends_at, windows),
             self.seconds_left(windows.day_ends_at, windows),
         )
-        return Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
+        return [
+            Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
+            for reserved, hour, day in zip(values[::3], values[1::3], values[2::3], strict=True)
+        ]
 
     def release(self, *, sim_id: int, windows: Windows) -> None:
-        self.client.eval(RELEASE_SCRIPT, 2, *self.keys(sim_id, windows))
+        self.release_many(sim_ids=[sim_id], windows=windows)
+
+    def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
+        keys = [key for sim_id in sim_ids for key in self.keys(sim_id, windows)]
+        self.client.eval(RELEASE_SCRIPT, len(keys), *keys)
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
         if not sim_ids:

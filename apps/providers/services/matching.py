@@ -15,15 +15,16 @@ Reservation, all or nothing: the provider's in-flight count is incremented only 
 turn is moved only if it is still matchable, and the SIM's hourly and daily counters are incremented only if both
 are under their caps (a Lua script on Redis, or a conditional UPDATE). Row locks are always taken provider, then
 SIM, then counter (then the provider's other SIMs, when the reservation fills the provider). On PostgreSQL the
-database part is one statement (`_reserve_in_one_statement`): the round trips, not the work, were what a match
-cost. Every attempt runs inside a savepoint, so a refused attempt gives back what it changed and every row lock
-it took before the next attempt waits for any lock (no lock-order cycles between concurrent matchers); the
-savepoint ends with `provider_match`'s own transaction or savepoint.
+database part is one statement (`_reserve_in_one_statement`; with Redis counters `BATCH_RESERVE_SQL`, which
+reserves a whole round of a dispatch batch at once): the round trips, not the work, were what a match cost.
+Every attempt (or round) runs inside a savepoint sent with its statement, so a refused one gives back what it
+changed and the row locks it took before the next one waits for any lock (no lock-order cycles between concurrent
+matchers); the savepoints end with the caller's transaction (the match opens no savepoint of its own).
 """
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,17 +32,18 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from apps.providers.choices import Availability, Carrier, MatchPriority, ProviderStatus
 from apps.providers.models import REPUTATION_MAX, Provider, Sim, StickySender
-from apps.providers.selectors import Candidate, sims_for_matching, sims_of_sticky_sender
+from apps.providers.selectors import Candidate, sims_for_matching, sims_of_sticky_senders
 from apps.providers.services.availability import matchable_provider_filter
 from apps.providers.services.caps import (
     CapCounter,
     Caps,
     DatabaseCapCounter,
+    RedisCapCounter,
     Usage,
     Windows,
     cap_counter,
@@ -117,6 +119,11 @@ class _Attempts:
     # rolled back to it before anything else waits for a lock.
     savepoint_set: bool = False
     rollback_pending: bool = False
+    # What the last reservation attempt did: the SIM's new turn, whether it took the SIM's last unit in the window,
+    # whether it was refused without getting the provider's slot (passed over, when skipping locked providers).
+    last_turn: datetime | None = None
+    last_full: bool = False
+    passed_over: bool = False
 
     def statement_prefix(self) -> str:
         # Sent in the same round trip as the attempt's statement: setting or returning to the savepoint is free.
@@ -140,7 +147,34 @@ class _Attempts:
             self.rollback_pending = False
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class MatchRequest:
+    """One message to match (see `provider_match` for what each field means)."""
+
+    recipient_carrier: str
+    exclude_provider_ids: frozenset[int] = frozenset()
+    priority: str = MatchPriority.NORMAL
+    client_ref: str = ""
+    recipient: str = ""
+    allow_cross_carrier: bool | None = None
+
+    @property
+    def cross_carrier_allowed(self) -> bool:
+        if self.allow_cross_carrier is None:
+            return self.priority != MatchPriority.LOW
+        return self.allow_cross_carrier
+
+
+@dataclass
+class BatchMatch:
+    """What `providers_match_batch` reserved: an assignment or None per request, in order. `contended`: the indexes
+    of requests left without one only because other transactions held the providers they could have had (passed
+    over, not waited for): contention, not a lack of capacity."""
+
+    assignments: list[Assignment | None]
+    contended: set[int]
+
+
 def provider_match(
     *,
     recipient_carrier: str,
@@ -153,82 +187,280 @@ def provider_match(
     skip_locked_providers: bool = False,
 ) -> Assignment | None:
     """Pick and reserve a SIM for a message to a subscriber of `recipient_carrier`, or None if there is no capacity
-    (the caller keeps the message waiting and tries again later; it is not failed).
+    (the caller keeps the message waiting and tries again later; it is not failed). A batch of one: the rules are
+    `providers_match_batch`'s.
 
     Order: the sticky sender (the provider who last delivered to `recipient` for `client_ref`, if enabled and
     eligible); then on-net SIMs; then, unless `allow_cross_carrier` is False (by default it is False for low
     priority: bulk traffic waits for cheaper on-net capacity), SIMs on any other carrier, marked cross-carrier.
     `exclude_provider_ids` are never chosen: earlier attempts for this message, providers a blacklist names.
-    `skip_locked_providers`: the caller's transaction already holds other reservations (a dispatch batch), so a
-    provider whose row another transaction is reserving is passed over instead of waited for. Two batches each
-    holding one provider and waiting for the other's would deadlock; a transaction holding no reservation may wait,
-    since nothing waits for it in turn. (PostgreSQL; elsewhere writers take turns anyway.)
+    `skip_locked_providers`: the caller's transaction already holds other reservations, so a provider whose row
+    another transaction is reserving is passed over instead of waited for. Two transactions each holding one
+    provider and waiting for the other's would deadlock; a transaction holding no reservation may wait, since nothing
+    waits for it in turn. (PostgreSQL; elsewhere writers take turns anyway.)
     Not audited: a routing decision per message; messaging's job records it.
     """
+    request = MatchRequest(
+        recipient_carrier=recipient_carrier,
+        exclude_provider_ids=frozenset(exclude_provider_ids),
+        priority=priority,
+        client_ref=client_ref,
+        recipient=recipient,
+        allow_cross_carrier=allow_cross_carrier,
+    )
+    return providers_match_batch([request], now=now, skip_locked_providers=skip_locked_providers).assignments[0]
+
+
+@transaction.atomic(savepoint=False)
+def providers_match_batch(
+    requests: list[MatchRequest], *, now: datetime | None = None, skip_locked_providers: bool = False
+) -> BatchMatch:
+    """Match and reserve a SIM for each request, every matching rule applied per request (exclusions, sticky sender,
+    on-net first, cross-carrier only where allowed, and the eligibility of `sims_for_matching`), with the round
+    trips shared by the batch: one sticky-sender query, one pool query per carrier set, and on PostgreSQL with Redis
+    counters the reservations of a round in one statement and one Redis call.
+
+    How: each round picks one candidate per unmatched request (a weighted draw among the earliest turns of what the
+    request may have, as `provider_match` always did; never two requests on one provider in a round) and reserves
+    them together; a request whose candidate was refused (a race lost, a cap reached) draws again in the next round.
+    A reserved SIM's turn moves back in the batch's own copy of the pool too, so later requests in the batch spread
+    as consecutive single matches would.
+
+    Locks: a transaction holding no reservation may wait for one provider's row; a round of several reservations,
+    or any round once the batch holds one, passes over providers another transaction holds (`skip_locked`, see
+    `provider_match`), and says so in `contended`. Runs in the caller's transaction, without a savepoint of its own:
+    a refused round is undone to the savepoint sent with it.
+    """
     now = now or timezone.now()
-    excluded = set(exclude_provider_ids)
-    if allow_cross_carrier is None:
-        allow_cross_carrier = priority != MatchPriority.LOW
     attempts = _Attempts(
         now=now, counter=cap_counter(), windows=cap_windows(now), skip_locked_providers=skip_locked_providers
     )
-
-    assignment = None
-    if settings.PROVIDER_STICKY_SENDER and client_ref and recipient:
-        assignment = _match_sticky(recipient_carrier, client_ref, recipient, excluded, attempts)
-    if assignment is None:
-        assignment = _match_pool([recipient_carrier], excluded, cross_carrier=False, attempts=attempts)
-    if assignment is None and allow_cross_carrier:
-        others = [carrier for carrier in Carrier.values if carrier != recipient_carrier]
-        assignment = _match_pool(others, excluded, cross_carrier=True, attempts=attempts)
+    batch = _Batch(requests, attempts)
+    if settings.PROVIDER_STICKY_SENDER:
+        batch.match_sticky()
+    batch.match_pools(cross_carrier=False)
+    batch.match_pools(cross_carrier=True)
     attempts.roll_back_refused()
     if attempts.capped:
         capped = attempts.capped
         transaction.on_commit(lambda: _remember_capped(capped))
-    return assignment
+    return BatchMatch(assignments=batch.assignments, contended=batch.contended)
 
 
-def _match_sticky(
-    carrier: str, client_ref: str, recipient: str, excluded: set[int], attempts: _Attempts
-) -> Assignment | None:
-    candidates = sims_of_sticky_sender(
-        client_ref=client_ref,
-        recipient=recipient,
-        carrier=carrier,
-        now=attempts.now,
-        remembered_after=attempts.now - timedelta(days=settings.PROVIDER_STICKY_SENDER_DAYS),
-        exclude_provider_ids=excluded,
-    )
-    for candidate in candidates:  # the same number first, then the provider's other SIMs
-        if _reserve(candidate, attempts):
-            return _assignment(candidate, cross_carrier=False, sticky=True, now=attempts.now)
-    return None
+@dataclass
+class _Pool:
+    """SIMs (ids into `_Batch.known`) a query returned for some carriers; `complete` when it returned all there were."""
+
+    sim_ids: list[int]
+    complete: bool
 
 
-def _match_pool(
-    carriers: list[str], excluded: set[int], *, cross_carrier: bool, attempts: _Attempts
-) -> Assignment | None:
-    tried: set[int] = set()
-    for _ in range(MATCH_ROUNDS):
-        attempts.roll_back_refused()
-        pool = sims_for_matching(
-            carriers=carriers,
-            now=attempts.now,
-            limit=settings.PROVIDER_MATCH_POOL_SIZE,
+class _Batch:
+    """One `providers_match_batch`: the requests, what each has been refused, and the batch's copy of the pools."""
+
+    def __init__(self, requests: list[MatchRequest], attempts: _Attempts) -> None:
+        self.requests = requests
+        self.attempts = attempts
+        self.assignments: list[Assignment | None] = [None] * len(requests)
+        self.contended: set[int] = set()
+        # Candidates as the batch last saw them (turns moved and loads raised by its own reservations).
+        self.known: dict[int, Candidate] = {}
+        # SIMs refused in this batch (lost a race, capped, provider full or held elsewhere): no request tries them.
+        self.refused: set[int] = set()
+        self.full_providers: set[int] = set()
+        self.holding = False  # whether the transaction holds a reservation of this batch
+        self.sticky: dict[int, list[int]] = {}
+        self.private_pools: dict[int, _Pool] = {}
+        self.refreshes: dict[int, int] = {}
+
+    def unmatched(self) -> list[int]:
+        return [index for index, assignment in enumerate(self.assignments) if assignment is None]
+
+    def usable(self, index: int, sim_ids: Iterable[int], busy: set[int]) -> list[Candidate]:
+        # `busy`: providers already picked in this round, as if their turns had moved back (they will have).
+        excluded = self.requests[index].exclude_provider_ids
+        candidates = [self.known[sim_id] for sim_id in sim_ids if sim_id not in self.refused]
+        return [
+            c
+            for c in candidates
+            if c.provider_id not in excluded and c.provider_id not in self.full_providers and c.provider_id not in busy
+        ]
+
+    # --- The sticky sender ---------------------------------------------------------------------------------------
+    def match_sticky(self) -> None:
+        requests = self.requests
+        wanting = [index for index in self.unmatched() if requests[index].client_ref and requests[index].recipient]
+        if not wanting:
+            return
+        lookups = [(requests[i].client_ref, requests[i].recipient, requests[i].recipient_carrier) for i in wanting]
+        found = sims_of_sticky_senders(
+            lookups=list(dict.fromkeys(lookups)),
+            now=self.attempts.now,
+            remembered_after=self.attempts.now - timedelta(days=settings.PROVIDER_STICKY_SENDER_DAYS),
+        )
+        for index in wanting:
+            candidates = found.get((self.requests[index].client_ref, self.requests[index].recipient), [])
+            for candidate in candidates:
+                self.known.setdefault(candidate.id, candidate)
+            self.sticky[index] = [candidate.id for candidate in candidates]
+        # The same number first, then the provider's other SIMs.
+        self.run_rounds([index for index in wanting if self.sticky[index]], self.sticky_options, sticky=True)
+
+    def sticky_options(self, index: int, busy: set[int]) -> list[Candidate]:
+        return self.usable(index, self.sticky[index], busy)
+
+    # --- The pools -----------------------------------------------------------------------------------------------
+    def match_pools(self, *, cross_carrier: bool) -> None:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for index in self.unmatched():
+            request = self.requests[index]
+            if cross_carrier and not request.cross_carrier_allowed:
+                continue
+            carriers = (
+                tuple(carrier for carrier in Carrier.values if carrier != request.recipient_carrier)
+                if cross_carrier
+                else (request.recipient_carrier,)
+            )
+            groups.setdefault(carriers, []).append(index)
+        for carriers, indexes in groups.items():
+            # Providers every request of the group excludes are left out of the query; the others, per request.
+            excluded = frozenset.intersection(*(self.requests[index].exclude_provider_ids for index in indexes))
+            pool = self.fetch(carriers, limit=settings.PROVIDER_MATCH_POOL_SIZE + len(indexes), excluded=excluded)
+            self.private_pools.clear()
+            self.refreshes.clear()
+
+            def options(
+                index: int, busy: set[int], carriers: tuple[str, ...] = carriers, pool: _Pool = pool
+            ) -> list[Candidate]:
+                return self.pool_options(index, busy, carriers, pool)
+
+            self.run_rounds(indexes, options, cross_carrier=cross_carrier)
+
+    def fetch(
+        self, carriers: Iterable[str], *, limit: int, excluded: Iterable[int], tried: Iterable[int] = ()
+    ) -> _Pool:
+        self.attempts.roll_back_refused()
+        found = sims_for_matching(
+            carriers=list(carriers),
+            now=self.attempts.now,
+            limit=limit,
             exclude_provider_ids=excluded,
             exclude_sim_ids=tried,
         )
-        if not pool:
-            return None
-        for candidate in _weighted_order(pool, now=attempts.now):
-            if _reserve(candidate, attempts):
-                return _assignment(candidate, cross_carrier=cross_carrier, sticky=False, now=attempts.now)
-            tried.add(candidate.id)
-    return None
+        for candidate in found:
+            self.known.setdefault(candidate.id, candidate)
+        return _Pool(sim_ids=[candidate.id for candidate in found], complete=len(found) < limit)
+
+    def pool_options(self, index: int, busy: set[int], carriers: tuple[str, ...], pool: _Pool) -> list[Candidate]:
+        pool = self.private_pools.get(index, pool)
+        usable = self.usable(index, pool.sim_ids, busy)
+        if not usable and not pool.complete and self.refreshes.get(index, 0) < MATCH_ROUNDS:
+            # Everything this request may have from the shared pool is gone: a pool of its own, as a single match
+            # would read (its exclusions and the SIMs refused so far left out).
+            self.refreshes[index] = self.refreshes.get(index, 0) + 1
+            pool = self.fetch(
+                carriers,
+                limit=settings.PROVIDER_MATCH_POOL_SIZE,
+                excluded=self.requests[index].exclude_provider_ids | self.full_providers,
+                tried=self.refused,
+            )
+            self.private_pools[index] = pool
+            usable = self.usable(index, pool.sim_ids, busy)
+        usable.sort(key=lambda candidate: candidate.next_turn_at)
+        return _weighted_order(usable[: settings.PROVIDER_MATCH_POOL_SIZE], now=self.attempts.now)
+
+    # --- Rounds of reservations ----------------------------------------------------------------------------------
+    def run_rounds(
+        self,
+        indexes: list[int],
+        options: Callable[[int, set[int]], list[Candidate]],
+        *,
+        cross_carrier: bool = False,
+        sticky: bool = False,
+    ) -> None:
+        pending = list(indexes)
+        while pending:
+            picks: dict[int, Candidate] = {}
+            providers: set[int] = set()
+            waiting = []
+            for index in pending:
+                # One reservation per provider in a round (a statement cannot update one row twice).
+                choices = options(index, providers)
+                if not choices:
+                    if not providers or not options(index, set()):
+                        continue  # nothing left for it (else: only providers picked in this round; next round)
+                    waiting.append(index)
+                    continue
+                waiting.append(index)
+                picks[index] = choices[0]
+                providers.add(choices[0].provider_id)
+            if not picks:
+                return
+            if not (self.holding or self.attempts.skip_locked_providers):
+                # Holding nothing, the batch's first reservation may wait for a provider another transaction holds
+                # (one row: waiting for one lock while holding none cannot deadlock), rather than pass it over.
+                first = next(iter(picks))
+                picks = {first: picks[first]}
+            for index, outcome in self.reserve(picks).items():
+                candidate = picks[index]
+                if outcome.reserved:
+                    self.assignments[index] = _assignment(
+                        candidate, cross_carrier=cross_carrier, sticky=sticky, now=self.attempts.now
+                    )
+                    self.contended.discard(index)
+                    self.reserved(candidate, outcome)
+                elif not outcome.retry:
+                    self.refused.add(candidate.id)
+                    if outcome.passed_over:
+                        self.contended.add(index)
+            pending = [index for index in waiting if self.assignments[index] is None]
+
+    def reserved(self, candidate: Candidate, outcome: "_Outcome") -> None:
+        # The batch's copy follows what the reservation did: the SIM's turn moved, its provider has one more job.
+        for sim_id, known in list(self.known.items()):
+            if known.provider_id == candidate.provider_id:
+                self.known[sim_id] = known._replace(provider_jobs_in_flight=known.provider_jobs_in_flight + 1)
+        self.known[candidate.id] = self.known[candidate.id]._replace(next_turn_at=outcome.turn)
+        if candidate.provider_jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
+            self.full_providers.add(candidate.provider_id)
+        if outcome.full:
+            self.refused.add(candidate.id)
+
+    def reserve(self, picks: dict[int, Candidate]) -> "dict[int, _Outcome]":
+        attempts = self.attempts
+        skip_locked = attempts.skip_locked_providers or self.holding or len(picks) > 1
+        if attempts.database.vendor == "postgresql" and isinstance(attempts.counter, RedisCapCounter):
+            outcomes = _reserve_together(picks, attempts, skip_locked=skip_locked)
+        else:
+            outcomes = {}
+            for index, candidate in picks.items():
+                attempts.passed_over = False
+                reserved = _reserve(candidate, attempts, skip_locked=skip_locked)
+                outcomes[index] = _Outcome(reserved=reserved, passed_over=attempts.passed_over and skip_locked)
+                if reserved:
+                    skip_locked = True  # holding a reservation now
+                    # The next attempt's refusal must not undo this one: it gets a savepoint of its own.
+                    attempts.savepoint_set = False
+                    outcomes[index] = _Outcome(reserved=True, turn=attempts.last_turn, full=attempts.last_full)
+        if any(outcome.reserved for outcome in outcomes.values()):
+            self.holding = True
+        return outcomes
 
 
-def _reserve(candidate: Candidate, attempts: _Attempts) -> bool:
-    now = attempts.now
+@dataclass(frozen=True)
+class _Outcome:
+    """One pick's reservation: reserved (the SIM's new turn, and whether that was its last unit in the window), or
+    refused (`passed_over`: its provider was held by another transaction), or undone with its round (`retry`)."""
+
+    reserved: bool
+    turn: datetime | None = None
+    full: bool = False
+    passed_over: bool = False
+    retry: bool = False
+
+
+def _plan(candidate: Candidate, now: datetime) -> tuple[Caps, datetime]:
+    """The candidate's caps now, and its next turn should it be reserved."""
     caps = sim_caps(
         created_at=candidate.created_at, hourly_cap=candidate.hourly_cap, daily_cap=candidate.daily_cap, now=now
     )
@@ -238,9 +470,15 @@ def _reserve(candidate: Candidate, attempts: _Attempts) -> bool:
         failed=candidate.provider_jobs_failed,
     )
     stride = timedelta(seconds=3600 / settings.PROVIDER_SIM_HOURLY_CAP / quality)
-    turn = max(now, candidate.next_turn_at) + stride
+    return caps, max(now, candidate.next_turn_at) + stride
+
+
+def _reserve(candidate: Candidate, attempts: _Attempts, *, skip_locked: bool) -> bool:
+    """Reserve one candidate (all or nothing); `attempts.last_turn` / `last_full` say what a reservation did."""
+    caps, turn = _plan(candidate, attempts.now)
+    attempts.last_turn, attempts.last_full = turn, False
     if attempts.database.vendor == "postgresql":
-        return _reserve_in_one_statement(candidate, caps=caps, turn=turn, attempts=attempts)
+        return _reserve_in_one_statement(candidate, caps=caps, turn=turn, attempts=attempts, skip_locked=skip_locked)
     return _reserve_step_by_step(candidate, caps=caps, turn=turn, attempts=attempts)
 
 
@@ -306,7 +544,7 @@ SELECT (SELECT jobs_in_flight FROM slot), (SELECT count(*) FROM turn)"""
 # How the reservation names its provider: waiting for the row's lock, or passing over a provider another transaction
 # is reserving (see `provider_match`'s `skip_locked_providers`).
 _PROVIDER_WAIT = "%(provider_id)s"
-_PROVIDER_SKIP_LOCKED = "(SELECT id FROM providers_provider WHERE id = %(provider_id)s FOR UPDATE SKIP LOCKED)"
+_PROVIDER_SKIP_LOCKED = "(SELECT id FROM providers_provider WHERE id = %(provider_id)s FOR NO KEY UPDATE SKIP LOCKED)"
 
 
 def reservation_statement(
@@ -338,7 +576,9 @@ def reservation_statement(
     return sql.replace("{provider}", _PROVIDER_SKIP_LOCKED if skip_locked else _PROVIDER_WAIT), params
 
 
-def _reserve_in_one_statement(candidate: Candidate, *, caps: Caps, turn: datetime, attempts: _Attempts) -> bool:
+def _reserve_in_one_statement(
+    candidate: Candidate, *, caps: Caps, turn: datetime, attempts: _Attempts, skip_locked: bool
+) -> bool:
     windows, counted_here = attempts.windows, isinstance(attempts.counter, DatabaseCapCounter)
     sql, params = reservation_statement(
         candidate,
@@ -347,7 +587,7 @@ def _reserve_in_one_statement(candidate: Candidate, *, caps: Caps, turn: datetim
         now=attempts.now,
         windows=windows,
         counted_here=counted_here,
-        skip_locked=attempts.skip_locked_providers,
+        skip_locked=skip_locked,
     )
     database = attempts.database
     with database.cursor() as cursor:
@@ -360,6 +600,7 @@ def _reserve_in_one_statement(candidate: Candidate, *, caps: Caps, turn: datetim
     if not (slot_taken and sim_taken):
         # Refused; had it lost a race, it may hold the row's lock: let it go before the next attempt.
         attempts.rollback_pending = True
+        attempts.passed_over = not slot_taken
         return False
     if counted_here:
         if row[2] is None:
@@ -382,13 +623,138 @@ def _reserve_in_one_statement(candidate: Candidate, *, caps: Caps, turn: datetim
             return False
     full_until = capped_until(caps=caps, usage=usage, windows=windows) if usage else None
     if full_until:
-        # That was the last unit in this window: skip the SIM in queries, and queue it behind the window.
-        with database.cursor() as cursor:
-            cursor.execute(
-                "UPDATE providers_sim SET capped_until = %s, next_turn_at = %s WHERE id = %s",
-                [full_until, max(turn, full_until), candidate.id],
-            )
+        _mark_full({candidate.id: (full_until, turn)})
+        attempts.last_full = True
     return True
+
+
+def _mark_full(sims: dict[int, tuple[datetime, datetime]]) -> None:
+    """Those reservations took their SIMs' last unit in the window (sim id -> (until, turn)): skip the SIMs in
+    queries, and queue each behind its window. One statement."""
+    Sim.objects.filter(pk__in=sims).update(
+        capped_until=Case(*[When(pk=sim_id, then=Value(until)) for sim_id, (until, _) in sims.items()]),
+        next_turn_at=Case(*[When(pk=sim_id, then=Value(max(turn, until))) for sim_id, (until, turn) in sims.items()]),
+    )
+
+
+# The batch's reservations, one row per pick (distinct providers), in one statement: the same conditions and lock
+# order as `_SLOT_AND_TURN` and `_FULL_PROVIDER` — the picked providers locked in id order (or those another
+# transaction holds passed over), their slots, then their SIMs' turns only where the slot was taken, then the other
+# SIMs of providers that are now full. Cap counters are Redis's, reserved afterwards in one call. Each row says
+# whether its provider was locked, its slot taken and its SIM's turn moved.
+BATCH_RESERVE_SQL = """WITH request (position, provider_id, sim_id, turn) AS (VALUES {values}),
+locked AS (
+    SELECT provider.id FROM providers_provider provider
+    WHERE provider.id IN (SELECT provider_id FROM request)
+    ORDER BY provider.id FOR NO KEY UPDATE{skip_locked}
+), slot AS (
+    UPDATE providers_provider SET jobs_in_flight = jobs_in_flight + 1
+    FROM locked
+    WHERE providers_provider.id = locked.id AND status = %s AND availability = %s AND jobs_in_flight < %s
+    RETURNING providers_provider.id, providers_provider.jobs_in_flight
+), turn AS (
+    UPDATE providers_sim
+    SET next_turn_at = request.turn, last_assigned_at = %s, matchable = slot.jobs_in_flight < %s
+    FROM request JOIN slot ON slot.id = request.provider_id
+    WHERE providers_sim.id = request.sim_id AND providers_sim.matchable
+    RETURNING providers_sim.id
+), full_provider AS (
+    UPDATE providers_sim SET matchable = false
+    FROM request JOIN slot ON slot.id = request.provider_id JOIN turn ON turn.id = request.sim_id
+    WHERE providers_sim.provider_id = request.provider_id AND providers_sim.id <> request.sim_id
+        AND providers_sim.matchable AND slot.jobs_in_flight >= %s
+)
+SELECT request.position, locked.id IS NOT NULL, slot.id IS NOT NULL, turn.id IS NOT NULL
+FROM request
+    LEFT JOIN locked ON locked.id = request.provider_id
+    LEFT JOIN slot ON slot.id = request.provider_id
+    LEFT JOIN turn ON turn.id = request.sim_id"""
+
+
+def batch_reservation_statement(
+    picks: list[tuple[Candidate, datetime]], *, now: datetime, skip_locked: bool
+) -> tuple[str, list[Any]]:
+    """The PostgreSQL reservation of several candidates (each with its new turn; distinct providers), without the
+    cap counters: SQL and parameters. The benchmark EXPLAINs it."""
+    values = ", ".join(["(%s::integer, %s::bigint, %s::bigint, %s::timestamptz)"] * len(picks))
+    params: list[Any] = []
+    for position, (candidate, turn) in enumerate(picks):
+        params += [position, candidate.provider_id, candidate.id, turn]
+    max_jobs = settings.PROVIDER_MAX_JOBS_IN_FLIGHT
+    params += [ProviderStatus.ACTIVE.value, Availability.ONLINE.value, max_jobs, now, max_jobs, max_jobs]
+    sql = BATCH_RESERVE_SQL.replace("{values}", values).replace("{skip_locked}", " SKIP LOCKED" if skip_locked else "")
+    return sql, params
+
+
+def _reserve_together(picks: dict[int, Candidate], attempts: _Attempts, *, skip_locked: bool) -> "dict[int, _Outcome]":
+    """Reserve the picks in one statement (sent with the round's savepoint) and one Redis call. A pick refused by the
+    database changed nothing; should any pick's slot be taken without its SIM (the SIM left matching meanwhile) or
+    Redis refuse one (a cap reached), the round is undone to its savepoint, the counters Redis gave are handed back,
+    and the picks that were not refused are tried again in the next round."""
+    indexes = list(picks)
+    planned = [_plan(picks[index], attempts.now) for index in indexes]
+    sql, params = batch_reservation_statement(
+        [(picks[index], turn) for index, (_, turn) in zip(indexes, planned, strict=True)],
+        now=attempts.now,
+        skip_locked=skip_locked,
+    )
+    with attempts.database.cursor() as cursor:
+        cursor.execute(attempts.statement_prefix() + sql, params)
+        while cursor.description is None and cursor.nextset():  # the savepoint's result comes first
+            pass
+        rows = sorted(cursor.fetchall())
+    attempts.savepoint_set, attempts.rollback_pending = True, False
+    outcomes: dict[int, _Outcome] = {}
+    taken = []
+    undo = False
+    for (position, locked, slot_taken, sim_taken), index in zip(rows, indexes, strict=True):
+        if slot_taken and sim_taken:
+            taken.append(position)
+            continue
+        outcomes[index] = _Outcome(reserved=False, passed_over=skip_locked and not locked)
+        # A provider locked but refused (full, offline) stays locked until undone; a slot without its SIM must be.
+        undo = undo or locked
+    windows = attempts.windows
+    if taken and not any(slot and not sim for _, _, slot, sim in rows):
+        counter = attempts.counter
+        assert isinstance(counter, RedisCapCounter)
+        reservations = counter.reserve_many(
+            sims=[(picks[indexes[position]].id, planned[position][0]) for position in taken], windows=windows
+        )
+        refused = [
+            position for position, reservation in zip(taken, reservations, strict=True) if not reservation.reserved
+        ]
+        if not refused:
+            # Kept: the next round, if any, gets a savepoint of its own, so that undoing it does not undo these.
+            attempts.savepoint_set = False
+            full = {}
+            for position, reservation in zip(taken, reservations, strict=True):
+                caps, turn = planned[position]
+                until = capped_until(caps=caps, usage=reservation.usage, windows=windows) if reservation.usage else None
+                if until:
+                    full[picks[indexes[position]].id] = (until, turn)
+                outcomes[indexes[position]] = _Outcome(reserved=True, turn=turn, full=bool(until))
+            if full:
+                _mark_full(full)
+            # Providers locked but refused stay locked until commit: harmless, since from here on this batch passes
+            # over locked providers, so it waits for no one who could be waiting for them.
+            return outcomes
+        counter.release_many(
+            sim_ids=[picks[indexes[p]].id for p, r in zip(taken, reservations, strict=True) if r.reserved],
+            windows=windows,
+        )
+        for position, reservation in zip(taken, reservations, strict=True):
+            if not reservation.reserved:
+                caps = planned[position][0]
+                sim_id = picks[indexes[position]].id
+                full_until = capped_until(caps=caps, usage=reservation.usage, windows=windows)
+                attempts.capped[sim_id] = full_until or windows.hour_ends_at
+                outcomes[indexes[position]] = _Outcome(reserved=False)
+    # Undo the round: what was taken is tried again.
+    attempts.rollback_pending = True
+    for position in taken:
+        outcomes.setdefault(indexes[position], _Outcome(reserved=False, retry=True))
+    return outcomes
 
 
 class _NoRoom(Exception):
@@ -419,8 +785,8 @@ def _reserve_step_by_step(candidate: Candidate, *, caps: Caps, turn: datetime, a
                 attempts.capped[candidate.id] = full_until or windows.hour_ends_at
                 raise _NoRoom
             if full_until:
-                # That was the last unit in this window: skip the SIM in queries, and queue it behind the window.
-                Sim.objects.filter(pk=candidate.id).update(capped_until=full_until, next_turn_at=max(turn, full_until))
+                _mark_full({candidate.id: (full_until, turn)})
+                attempts.last_full = True
             if candidate.provider_jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
                 # The provider is (very likely) full: out of the index until a release. Had a release come in
                 # meanwhile, the next release or sweep puts the SIMs back.

@@ -67,3 +67,18 @@ def provider_with_sim(carrier: str = Carrier.SMART, **provider_fields: object) -
     SimFactory(provider=provider, carrier=carrier)
     DeviceFactory(provider=provider)
     return provider
+
+
+def use_up_with_a_stale_hint(provider: Provider) -> Sim:
+    """With an hourly cap of 1 and a pool of 1: give the provider's SIM its one unit this hour (a sent job), then
+    clear the hint that says so and put it first in turn, so matching tries it first and its counter refuses it."""
+    from apps.providers.services import capacity_release, provider_match
+
+    sim = provider.sims.get()
+    early = timezone.now() - timedelta(hours=1)
+    Sim.objects.filter(pk=sim.pk).update(next_turn_at=early)
+    used = provider_match(recipient_carrier=sim.carrier)
+    assert used.sim_id == sim.pk
+    capacity_release(provider_id=provider.pk, sim_id=sim.pk, reserved_at=used.reserved_at, sms_sent=True)
+    Sim.objects.filter(pk=sim.pk).update(capped_until=None, next_turn_at=early)
+    return sim

@@ -3,18 +3,17 @@ connection, match at the same moment (released together by a barrier)."""
 
 import threading
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.test import override_settings
-from django.utils import timezone
 
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider, Sim
 from apps.providers.selectors import sim_usage
-from apps.providers.services import capacity_release, provider_match
-from apps.providers.tests.factories import provider_with_sim
+from apps.providers.services import provider_match, sticky_sender_remember
+from apps.providers.services.matching import MatchRequest, providers_match_batch
+from apps.providers.tests.factories import provider_with_sim, use_up_with_a_stale_hint
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -102,14 +101,7 @@ def lockable_elsewhere(provider_id: int) -> bool:
 def test_a_refused_attempt_gives_back_its_locks_before_the_next(counter_backend):
     full = provider_with_sim(Carrier.SMART)
     free = provider_with_sim(Carrier.SMART)
-    full_sim = full.sims.get()
-    early = timezone.now() - timedelta(hours=1)
-    Sim.objects.filter(pk=full_sim.pk).update(next_turn_at=early)
-    used = provider_match(recipient_carrier=Carrier.SMART)
-    assert used.provider_id == full.pk  # its one unit this hour
-    capacity_release(provider_id=full.pk, sim_id=full_sim.pk, reserved_at=used.reserved_at, sms_sent=True)
-    # A stale hint: matching still tries the full SIM first, and its counter refuses.
-    Sim.objects.filter(pk=full_sim.pk).update(capped_until=None, next_turn_at=early)
+    use_up_with_a_stale_hint(full)  # matching still tries the full SIM first, and its counter refuses
     with transaction.atomic():
         assignment = provider_match(recipient_carrier=Carrier.SMART)
         assert assignment.provider_id == free.pk
@@ -118,3 +110,47 @@ def test_a_refused_attempt_gives_back_its_locks_before_the_next(counter_backend)
         assert not lockable_elsewhere(free.pk)
     full.refresh_from_db()
     assert full.jobs_in_flight == 0
+
+
+@override_settings(PROVIDER_MAX_JOBS_IN_FLIGHT=2, PROVIDER_SIM_HOURLY_CAP=3)
+def test_concurrent_batches_never_over_book_and_never_deadlock(counter_backend):
+    # 5 providers x 2 jobs = 10 units of capacity; SIMs of their own cap 3. Six batches of 4 compete for them,
+    # each in a transaction that also writes a row referencing the providers it got (as the jobs do) and commits.
+    providers = [provider_with_sim(Carrier.SMART) for _ in range(5)]
+    barrier = threading.Barrier(6)
+    results: list = []
+    errors: list = []
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=30)
+            with transaction.atomic():
+                batch = providers_match_batch([MatchRequest(recipient_carrier=Carrier.SMART) for _ in range(4)])
+                for assignment in batch.assignments:
+                    if assignment:
+                        sticky_sender_remember(
+                            client_ref=f"c{threading.get_ident()}-{len(results)}",
+                            recipient=f"+855{assignment.sim_id:09d}",
+                            provider_id=assignment.provider_id,
+                            sim_id=assignment.sim_id,
+                        )
+                results.extend(assignment for assignment in batch.assignments if assignment)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    per_provider = Counter(assignment.provider_id for assignment in results)
+    assert all(count <= 2 for count in per_provider.values())
+    jobs_in_flight = dict(Provider.objects.values_list("pk", "jobs_in_flight"))
+    # What the batches say they reserved is exactly what the rows say: nothing undone behind an assignment.
+    assert {provider.pk: per_provider.get(provider.pk, 0) for provider in providers} == jobs_in_flight
+    usage = sim_usage(list(Sim.objects.all()))
+    per_sim = Counter(assignment.sim_id for assignment in results)
+    assert {sim_id: used.hour for sim_id, used in usage.items()} == {sim_id: per_sim.get(sim_id, 0) for sim_id in usage}

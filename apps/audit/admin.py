@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.audit.models import AuditLog
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Read-only: staff can search and read the audit log, never add, change or delete an entry."""
 
     list_display = ("created_at", "action", "actor", "actor_label", "target_type", "target_id", "ip", "request_id")
@@ -13,16 +14,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ("=target_id", "=request_id", "action", "actor__phone")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
-    show_full_result_count = False  # no COUNT(*) over millions of rows
 
     def get_readonly_fields(self, request: HttpRequest, obj: AuditLog | None = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False

@@ -8,22 +8,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.admin import ReadOnlyAdmin
 from apps.delivery.models import Canary, DeliveryReport, DeliveryStat, FraudFlag
 from apps.providers.models import Device, Provider, Sim
 from apps.providers.services import device_remove, provider_ban, sim_remove
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(DeliveryReport)

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError, ValidationFailed
 from apps.providers import services
 from apps.providers.choices import Carrier
@@ -209,20 +210,10 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(AvailabilityChange)
-class AvailabilityChangeAdmin(admin.ModelAdmin):
+class AvailabilityChangeAdmin(ReadOnlyAdmin):
     """Read-only history of availability changes, the source of uptime."""
 
     list_display = ("created_at", "provider", "previous", "availability", "reason")
     list_filter = ("reason", "availability")
     search_fields = ("=provider__user__phone",)
     list_select_related = ("provider__user",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

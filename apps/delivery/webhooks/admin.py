@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.delivery.webhooks import services
 from apps.delivery.webhooks.addresses import webhook_url_check
@@ -22,10 +23,9 @@ from apps.delivery.webhooks.errors import WebhookUrlRefused
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the system: staff look, and act through actions. Fast on big tables (no full counts)."""
+class SystemRowAdmin(ReadOnlyAdmin):
+    """Webhook rows written by the system: staff open a row (every field read-only) and act on it through actions."""
 
-    show_full_result_count = False
     list_per_page = 50
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -33,11 +33,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             self.readonly_fields
         )
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Staff with the model's change permission open the row (its fields stay read-only) to use the actions.
+        return admin.ModelAdmin.has_change_permission(self, request, obj)
 
 
 class DisabledFilter(admin.SimpleListFilter):
@@ -74,7 +72,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ReadOnlyAdmin):
+class WebhookEndpointAdmin(SystemRowAdmin):
     list_display = (
         "id",
         "organization",
@@ -175,7 +173,7 @@ def _resend(model_admin: admin.ModelAdmin, request: HttpRequest, deliveries: lis
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(SystemRowAdmin):
     list_display = ("public_id", "type", "organization", "message_id", "created_at")
     list_filter = ("type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=public_id",)
@@ -230,7 +228,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
+class WebhookDeliveryAdmin(SystemRowAdmin):
     list_display = (
         "id",
         "event",

@@ -40,7 +40,7 @@ os.environ.setdefault("PROVIDER_MAX_JOBS_IN_FLIGHT", "50")
 # Nor is the heartbeat sweep: a slow run must not see its providers go stale halfway.
 os.environ.setdefault("PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS", "1000")
 
-from benchmarks.matching import ensure_database, percentile  # noqa: E402
+from benchmarks.common import bench_database_url, percentile, sims_and_phones_create  # noqa: E402
 
 CARRIERS = {"smart": 0.45, "metfone": 0.32, "cellcard": 0.23}
 LOAD_BATCH = 5000
@@ -85,9 +85,8 @@ def load_providers(count: int, rng: random.Random) -> None:
     from django.utils import timezone
 
     from apps.accounts.models import User
-    from apps.providers.models import Device, Provider, Sim, SimCounter
+    from apps.providers.models import Provider
 
-    carriers, weights = list(CARRIERS), list(CARRIERS.values())
     now = timezone.now()
     for start in range(0, count, LOAD_BATCH):
         numbers = range(start, min(count, start + LOAD_BATCH))
@@ -109,31 +108,8 @@ def load_providers(count: int, rng: random.Random) -> None:
                 for user in users
             ]
         )
-        sims = []
-        for provider in providers:
-            first = rng.choices(carriers, weights)[0]
-            owned = [first]
-            if rng.random() < 0.4:
-                owned.append(rng.choice([carrier for carrier in carriers if carrier != first]))
-            for slot, carrier in enumerate(owned):
-                sims.append(
-                    Sim(
-                        provider=provider,
-                        msisdn=f"+8557{slot}{provider.user.phone[-8:]}",
-                        slot=slot,
-                        carrier=carrier,
-                        carrier_detected=carrier,
-                        next_turn_at=now - timedelta(seconds=rng.uniform(0, 600)),
-                        created_at=now - timedelta(days=rng.uniform(8, 400)),
-                    )
-                )
-        Sim.objects.bulk_create(sims)
-        SimCounter.objects.bulk_create([SimCounter(sim=sim) for sim in sims])
-        Device.objects.bulk_create(
-            [
-                Device(provider=provider, fcm_token=f"bench-token-{provider.pk}", app_version="1.0")
-                for provider in providers
-            ]
+        sims_and_phones_create(
+            providers, rng, now=now, carrier_shares=CARRIERS, second_sim_share=0.4, turn_offset=(-600, 0)
         )
 
 
@@ -365,10 +341,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")) or not os.environ.get("REDIS_URL"):
-        sys.exit("set DATABASE_URL to a PostgreSQL database whose name ends in _bench, and REDIS_URL")
-    ensure_database(url)
+    bench_database_url(require_redis=True)
 
     credentials = Path(tempfile.mkdtemp(prefix="dispatch-bench-")) / "service-account.json"
     context = multiprocessing.get_context("spawn")

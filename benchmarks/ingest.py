@@ -33,10 +33,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerpower.settings.development"
 os.environ["DEBUG"] = "false"
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+from benchmarks.common import percentile  # noqa: E402
 
 
 def api_key() -> str:

@@ -23,33 +23,17 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerpower.settings.development")
 os.environ["DEBUG"] = "false"  # no query log kept in memory
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
+from benchmarks.common import bench_database_url, percentile, sims_and_phones_create
+
 # Market shares of Cambodian mobile subscribers (roughly): who providers are, and who recipients are.
 CARRIER_SHARES = {"smart": 0.45, "metfone": 0.30, "cellcard": 0.22, "seatel": 0.03}
 BATCH = 5000
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = urlparse(url).path.lstrip("/")
-    if not name.endswith("_bench"):
-        sys.exit(f"refusing to use database {name!r}: its name must end in _bench (this script empties tables)")
-    maintenance = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def load(start: int, end: int, rng: random.Random) -> None:
@@ -57,9 +41,8 @@ def load(start: int, end: int, rng: random.Random) -> None:
     from django.utils import timezone
 
     from apps.accounts.models import User
-    from apps.providers.models import Device, Provider, Sim, SimCounter
+    from apps.providers.models import Provider
 
-    carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
     now = timezone.now()
     for batch_start in range(start, end, BATCH):
         numbers = range(batch_start, min(end, batch_start + BATCH))
@@ -85,31 +68,13 @@ def load(start: int, end: int, rng: random.Random) -> None:
                 )
             )
         Provider.objects.bulk_create(providers)
-        sims = []
-        for provider in providers:
-            first = rng.choices(carriers, weights)[0]
-            owned = [first]
-            if rng.random() < 0.3:
-                owned.append(rng.choice([carrier for carrier in carriers if carrier != first]))
-            for slot, carrier in enumerate(owned):
-                sims.append(
-                    Sim(
-                        provider=provider,
-                        msisdn=f"+8557{slot}{provider.user.phone[-8:]}",
-                        slot=slot,
-                        carrier=carrier,
-                        carrier_detected=carrier,
-                        next_turn_at=now + timedelta(seconds=rng.uniform(-600, 600)),
-                        created_at=now - timedelta(days=rng.uniform(8, 400)),
-                    )
-                )
-        Sim.objects.bulk_create(sims)
-        SimCounter.objects.bulk_create([SimCounter(sim=sim) for sim in sims])
-        Device.objects.bulk_create(
-            [
-                Device(provider=provider, fcm_token=f"bench-token-{provider.pk}", app_version="1.0")
-                for provider in providers
-            ]
+        sims_and_phones_create(
+            providers,
+            rng,
+            now=now,
+            carrier_shares=CARRIER_SHARES,
+            second_sim_share=0.3,
+            turn_offset=(-600, 600),
         )
 
 
@@ -270,10 +235,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=4)
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a PostgreSQL database whose name ends in _bench")
-    ensure_database(url)
+    bench_database_url()
 
     import django
 

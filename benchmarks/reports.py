@@ -25,12 +25,13 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerpower.settings.development")
 os.environ["DEBUG"] = "false"  # no query log kept in memory
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from benchmarks.common import bench_database_url, percentile
 
 # Capacity, caps and the burst rule out of the way: one provider takes every job, as fast as it is reported.
 UNLIMITED = {
@@ -45,23 +46,6 @@ UNLIMITED = {
 }
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    name = urlparse(url).path.lstrip("/")
-    if not name.endswith("_bench"):
-        sys.exit(f"refusing to use database {name!r}: its name must end in _bench (this script empties it)")
-    maintenance = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=500, help="timed sent+delivered pairs (one job each)")
@@ -71,10 +55,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a PostgreSQL database whose name ends in _bench")
-    ensure_database(url)
+    bench_database_url()
 
     import django
 

@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -43,12 +43,7 @@ logger = logging.getLogger("peerpower.dispatch")
 # Messages handled per run of a periodic job; the next run takes the rest.
 SWEEP_BATCH = 500
 QUEUE_FOR_PRIORITY = {Priority.HIGH: "high", Priority.NORMAL: "default", Priority.LOW: "low"}
-PRIORITY_RANK = Case(
-    When(priority=Priority.HIGH, then=Value(0)),
-    When(priority=Priority.NORMAL, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
+URGENCY = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
 # How long "a dispatcher is on its way" holds back further signals. Only an optimisation: should that task be lost,
 # the next signal after this long publishes another (and the reconciler would find the messages anyway).
 SIGNAL_SECONDS = 10
@@ -291,18 +286,25 @@ def _wait(messages: list[Message], *, now: datetime) -> None:
         enqueue_dispatch([], priority=priority, countdown=(at - now).total_seconds())
 
 
+# How many of the soonest-retrying waiting messages a job end looks at to choose whom to wake (most urgent first):
+# the read walks `message_queued_due_idx` in order and stops there, whatever the size of the backlog.
+WAKE_CANDIDATES = 50
+
+
 def messages_wake(*, carrier: str | None, count: int = 1, now: datetime | None = None) -> int:
     """Capacity came back (a lease ended): bring the next `count` messages waiting for capacity forward — on
-    `carrier` (None: any), most urgent priority first — instead of letting them sleep out their backoff. One
-    read of the waiting messages' index, one conditional UPDATE and a signal; nothing when none waits. Messages
-    waiting for their scheduled time (never tried) are not touched. Runs in the caller's transaction."""
+    `carrier` (None: any), the most urgent priority among the WAKE_CANDIDATES soonest to retry — instead of letting
+    them sleep out their backoff. One bounded read of the queued index, one conditional UPDATE and a signal;
+    nothing when none waits. Messages waiting for their scheduled time (never tried) are not touched. Runs in the
+    caller's transaction, on the delivery-report path: its cost must not grow with the backlog."""
     now = now or timezone.now()
     waiting = Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__gt=now, dispatch_tries__gt=0)
     if carrier:
         waiting = waiting.filter(carrier=carrier)
-    woken = list(waiting.order_by(PRIORITY_RANK, "next_attempt_at").values_list("pk", "priority")[:count])
-    if not woken:
+    candidates = list(waiting.order_by("next_attempt_at").values_list("pk", "priority")[:WAKE_CANDIDATES])
+    if not candidates:
         return 0
+    woken = sorted(candidates, key=lambda candidate: URGENCY[candidate[1]])[:count]  # stable: soonest first
     moved = Message.objects.filter(
         pk__in=[pk for pk, _ in woken], status=MessageStatus.QUEUED, next_attempt_at__gt=now
     ).update(next_attempt_at=now)

@@ -20,7 +20,7 @@ from apps.messaging.services import (
     messages_dispatch_due,
     messages_reconcile,
 )
-from apps.messaging.services.dispatch import job_end
+from apps.messaging.services.dispatch import job_end, messages_wake
 from apps.messaging.state import message_transition, messages_transition
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
@@ -304,6 +304,21 @@ def test_a_job_ending_does_not_wake_scheduled_messages(organization):
         job_end(job=Job.objects.get(message=first), status=JobStatus.CANCELLED, reason="cancelled", sms_sent=False)
     assert Message.objects.get(pk=scheduled.pk).next_attempt_at == later
     assert Provider.objects.get(pk=provider.pk).jobs_in_flight == 0
+
+
+def test_a_wake_up_prefers_the_most_urgent_of_the_soonest_waiting_messages(organization):
+    now = timezone.now()
+    low = submit(organization, "012 345 611", priority=Priority.LOW)
+    high = submit(organization, "012 345 612", priority=Priority.HIGH)
+    normal = submit(organization, "012 345 613")
+    # All three backing off: the low-priority one would retry first, the high-priority one last.
+    for message, seconds in ((low, 5), (normal, 10), (high, 20)):
+        Message.objects.filter(pk=message.pk).update(next_attempt_at=now + timedelta(seconds=seconds), dispatch_tries=1)
+    with transaction.atomic():
+        assert messages_wake(carrier=Carrier.CELLCARD, now=now) == 1
+        assert messages_wake(carrier=Carrier.SMART, now=now) == 0  # nobody waits for Smart capacity
+    woken = dict(Message.objects.filter(next_attempt_at=now).values_list("pk", "priority"))
+    assert woken == {high.pk: Priority.HIGH}
 
 
 class TestStateMachine:

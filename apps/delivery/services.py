@@ -6,13 +6,13 @@ always find its offered jobs by polling (`GET /api/providers/me/jobs`), so no jo
 """
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.backoff import backoff_with_jitter
 from apps.delivery.push import PushOutcome, PushRequest, PushResult, push_send_many
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
@@ -126,7 +126,7 @@ def _act_on(job: Job, devices: list[Device], results: list[PushResult], *, retry
 
 def push_retry_delay(retry: int) -> float:
     """Seconds before retry number `retry` + 1 of a transient push failure: exponential, with jitter."""
-    return settings.PUSH_RETRY_BASE_SECONDS * 2**retry * random.uniform(0.75, 1.25)
+    return backoff_with_jitter(base=settings.PUSH_RETRY_BASE_SECONDS, exponent=retry, jitter=0.25)
 
 
 def jobs_ack_timeouts(*, now: datetime | None = None) -> dict[str, int]:

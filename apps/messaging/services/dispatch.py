@@ -17,7 +17,6 @@ Every function is safe to run twice: moves are conditional updates on the status
 """
 
 import logging
-import random
 import secrets
 import time
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from apps.core.backoff import backoff_with_jitter
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus, Priority
 from apps.messaging.models import Job, Message
 from apps.messaging.state import message_transition, messages_transition
@@ -101,8 +101,9 @@ def dispatch_signal_received(*, priority: str) -> None:
 
 def backoff_seconds(tries: int) -> float:
     """base * 2^tries seconds, capped, with +-50% jitter so waiting messages do not all return at once."""
-    base = settings.MESSAGE_DISPATCH_BACKOFF_BASE * 2 ** min(tries, 30)
-    return min(base, settings.MESSAGE_DISPATCH_BACKOFF_MAX) * random.uniform(0.5, 1.5)
+    return backoff_with_jitter(
+        base=settings.MESSAGE_DISPATCH_BACKOFF_BASE, exponent=tries, cap=settings.MESSAGE_DISPATCH_BACKOFF_MAX
+    )
 
 
 def messages_dispatch_due(*, priority: str, limit: int | None = None, now: datetime | None = None) -> dict[str, int]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import Phone, normalize_phone
+from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError
 from apps.core.ratelimit import Window, rate_window
@@ -150,10 +151,7 @@ def _prepare(
     `data.to` already normalised, when the caller has it."""
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
-        # webhook sender resolves and checks the host again before every request. Imported here: delivery depends
-        # on messaging, not the other way round.
-        from apps.delivery.webhooks.addresses import webhook_url_check
-
+        # webhook sender resolves and checks the host again before every request.
         webhook_url_check(data.callback_url, resolve=False)
     if phone is None:
         phone = normalize_phone(data.to)

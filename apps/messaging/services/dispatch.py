@@ -44,8 +44,8 @@ def backoff_seconds(tries: int) -> float:
 
 def messages_dispatch_due(*, priority: str, limit: int | None = None, now: datetime | None = None) -> dict[str, int]:
     """Dispatch up to `limit` (MESSAGE_DISPATCH_BATCH) queued messages of `priority` that are due, earliest first,
-    in one transaction. Returns how many were taken and what became of them (assigned, waiting, expired, deferred:
-    see `messages_dispatch`)."""
+    in one transaction. Returns how many were taken and what became of them: assigned, waiting (no capacity: backing
+    off), expired, or deferred (left due for the next batch: other batches held the providers it could have had)."""
     now = now or timezone.now()
     limit = limit or settings.MESSAGE_DISPATCH_BATCH
     with transaction.atomic():

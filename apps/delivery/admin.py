@@ -5,10 +5,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
-from apps.audit.services import audit_record
 from apps.core.admin import ReadOnlyAdmin
+from apps.delivery.fraud import fraud_strike_clear
 from apps.delivery.models import Canary, DeliveryReport, DeliveryStat, FraudFlag
 from apps.providers.models import Device, Provider, Sim
 from apps.providers.services import device_remove, provider_ban, sim_remove
@@ -46,8 +45,7 @@ class FraudFlagAdmin(ReadOnlyAdmin):
     @admin.action(description="Clear the selected strikes (false alarms)")
     def clear_strikes(self, request: HttpRequest, queryset: QuerySet) -> None:
         for flag in queryset.filter(strike=True, cleared_at__isnull=True):
-            FraudFlag.objects.filter(pk=flag.pk).update(cleared_at=timezone.now())
-            audit_record(actor=request.user, action="fraud.strike_cleared", target=flag)
+            fraud_strike_clear(flag=flag, actor=request.user)
         self.message_user(request, "Strikes cleared.")
 
     @admin.action(description="Ban the flagged providers")

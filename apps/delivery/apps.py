@@ -8,8 +8,15 @@ class DeliveryConfig(AppConfig):
     label = "delivery"
 
     def ready(self) -> None:
+        from apps.core.events import subscribe
         from apps.delivery import checks  # noqa: F401 - registers system checks
 
         # The webhooks package keeps its own tasks and admin; importing them registers them with Celery and the admin
         # site (both are read only after every app is ready).
         from apps.delivery.webhooks import admin, tasks  # noqa: F401
+        from apps.delivery.webhooks.services import webhook_events_on_status_changed
+        from apps.messaging.events import MessageStatusChanged
+
+        # Messaging, below delivery, publishes; delivery subscribes (apps.core.events): a message reaching a status
+        # its client hears about stores the client's webhook event, in the same transaction as the move.
+        subscribe(MessageStatusChanged, webhook_events_on_status_changed)

@@ -64,6 +64,18 @@ def fraud_flag(
     return flag
 
 
+def fraud_strike_clear(*, flag: FraudFlag, actor: Any) -> bool:
+    """Staff: clear a strike found to be a false alarm (it stops counting toward suspension), audited in the same
+    transaction. Returns False, changing nothing, when `flag` is not a strike or was already cleared."""
+    with transaction.atomic():
+        if not FraudFlag.objects.filter(pk=flag.pk, strike=True, cleared_at__isnull=True).update(
+            cleared_at=timezone.now()
+        ):
+            return False
+        audit_record(actor=actor, action="fraud.strike_cleared", target=flag)
+    return True
+
+
 def _suspend_if_too_many_strikes(provider_id: int) -> None:
     since = timezone.now() - timedelta(days=settings.FRAUD_STRIKE_WINDOW_DAYS)
     strikes = FraudFlag.objects.filter(

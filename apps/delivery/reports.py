@@ -30,7 +30,8 @@ from apps.delivery.models import DeliveryReport
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound
 from apps.messaging.models import Job
-from apps.messaging.services.dispatch import job_end, message_requeue_or_dead_letter
+from apps.messaging.services import job_end, job_sent
+from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
 from apps.providers.services import sticky_sender_remember
 
@@ -204,16 +205,7 @@ def _oddities(*, job: Job, data: ReportInput) -> list[str]:
 
 
 def _apply_sent(job: Job, data: ReportInput) -> None:
-    message = job.message
-    # Once sent, the job is never handed to another phone (that would send the SMS twice): the lease now runs to
-    # the end of the message's validity, waiting for the delivery report.
-    deadline = max(job.deadline, message.expires_at)
-    if Job.objects.filter(pk=job.pk, status__in=[JobStatus.OFFERED, JobStatus.ACCEPTED]).update(
-        status=JobStatus.SENT, sent_at=data.occurred_at, deadline=deadline
-    ):
-        job.status, job.sent_at, job.deadline = JobStatus.SENT, data.occurred_at, deadline
-    if message.status == MessageStatus.ASSIGNED:
-        message_transition(message=message, to=MessageStatus.SENT, sent_at=data.occurred_at)
+    job_sent(job=job, occurred_at=data.occurred_at)
 
 
 def _apply_delivered(job: Job, data: ReportInput) -> None:

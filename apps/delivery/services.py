@@ -6,17 +6,16 @@ always find its offered jobs by polling (`GET /api/providers/me/jobs`), so no jo
 """
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
+from apps.core.backoff import backoff_with_jitter
 from apps.delivery.push import PushOutcome, PushRequest, PushResult, push_send_many
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
-from apps.messaging.services import job_release_and_rematch
+from apps.messaging.services import job_release_and_rematch, jobs_push_record
 from apps.providers.models import Device
 from apps.providers.services import device_remove
 
@@ -62,11 +61,6 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
     return outcomes
 
 
-def job_push(*, job_id: int, retry: int = 0) -> str:
-    """`jobs_push` for one job."""
-    return jobs_push(job_ids=[job_id], retry=retry)[job_id]
-
-
 def _devices_of(jobs: list[Job]) -> dict[int, list[Device]]:
     devices_by_provider: dict[int, list[Device]] = {}
     if jobs:
@@ -87,9 +81,7 @@ def _push_and_act(
         job_results.append(result)
     all_sent = [job_id for job_id, (_, _, rs) in by_job.items() if all(r.outcome == PushOutcome.SENT for r in rs)]
     if all_sent:
-        Job.objects.filter(pk__in=all_sent).update(
-            push_attempts=F("push_attempts") + 1, last_pushed_at=now, last_push_error=""
-        )
+        jobs_push_record(job_ids=all_sent, at=now, error="")
     outcomes = dict.fromkeys(all_sent, "sent")
     for job_id, (job, devices, job_results) in by_job.items():
         if job_id not in outcomes:
@@ -105,9 +97,7 @@ def _offer(device: Device, job: Job, ttl: int) -> PushRequest:
 
 def _record_push(job: Job, results: list[PushResult]) -> None:
     failed = next((result.error_code or result.outcome.value for result in results if result.outcome != "sent"), "")
-    Job.objects.filter(pk=job.pk).update(
-        push_attempts=F("push_attempts") + 1, last_pushed_at=timezone.now(), last_push_error=failed[:64]
-    )
+    jobs_push_record(job_ids=[job.pk], at=timezone.now(), error=failed)
 
 
 def _act_on(job: Job, devices: list[Device], results: list[PushResult], *, retry: int) -> str:
@@ -126,7 +116,7 @@ def _act_on(job: Job, devices: list[Device], results: list[PushResult], *, retry
 
 def push_retry_delay(retry: int) -> float:
     """Seconds before retry number `retry` + 1 of a transient push failure: exponential, with jitter."""
-    return settings.PUSH_RETRY_BASE_SECONDS * 2**retry * random.uniform(0.75, 1.25)
+    return backoff_with_jitter(base=settings.PUSH_RETRY_BASE_SECONDS, exponent=retry, jitter=0.25)
 
 
 def jobs_ack_timeouts(*, now: datetime | None = None) -> dict[str, int]:
@@ -157,7 +147,7 @@ def _repush(jobs: list[Job], *, now: datetime) -> int:
     for job in jobs:
         if job.provider_id not in devices_by_provider:
             # No device to push to: count the attempt so the next sweep hands the job to someone else.
-            Job.objects.filter(pk=job.pk).update(push_attempts=F("push_attempts") + 1, last_pushed_at=now)
+            jobs_push_record(job_ids=[job.pk], at=now)
     pushed = [job for job in jobs if job.provider_id in devices_by_provider]
     ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job in pushed}
     # A re-push is the last try: transient failures are not retried again.

@@ -21,12 +21,6 @@ def push_jobs(job_ids: list[int], retry: int = 0) -> dict[str, int]:
     return counts
 
 
-@shared_task(name="delivery.push_job")
-def push_job(job_id: int, retry: int = 0) -> dict[str, int]:
-    """Kept for tasks published before `push_jobs` replaced it."""
-    return push_jobs(job_ids=[job_id], retry=retry)
-
-
 @shared_task(name="delivery.ack_timeouts")
 def ack_timeouts() -> dict[str, int]:
     with distributed_lock("delivery.ack_timeouts", ttl=60) as acquired:

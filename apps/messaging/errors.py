@@ -40,6 +40,13 @@ class IllegalTransition(Conflict):
     default_message = _("The message cannot move to that status from where it is.")
 
 
+class IllegalJobTransition(IllegalTransition):
+    """A job (lease) move its state machine does not allow (`apps.messaging.job_state`)."""
+
+    code = "illegal_job_transition"
+    default_message = _("The job cannot move to that status from where it is.")
+
+
 class MessageNotCancellable(Conflict):
     code = "message_not_cancellable"
     default_message = _("The message can no longer be cancelled: it has been sent or has finished.")

@@ -16,8 +16,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.events import publish
 from apps.messaging.choices import MessageStatus as S
 from apps.messaging.errors import IllegalTransition
+from apps.messaging.events import MessageStatusChanged
 from apps.messaging.models import Message
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -35,7 +37,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 FINAL = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED, S.EXPIRED})
 # The moment each status is reached is kept on the message.
 TIMESTAMP_FIELDS = {S.ASSIGNED: "assigned_at", S.SENT: "sent_at", S.DELIVERED: "delivered_at"}
-# Statuses the client is told about by webhook (apps.delivery.webhooks maps each to its event type).
+# Statuses the client is told about: a move to one publishes MessageStatusChanged (apps.delivery.webhooks subscribes
+# and maps each to its webhook event type).
 CLIENT_NOTIFIED = frozenset({S.SENT, S.DELIVERED, S.FAILED, S.EXPIRED, S.REJECTED})
 
 
@@ -71,7 +74,8 @@ def message_transition(
     Raises IllegalTransition for a move the table does not allow; returns False (changing nothing) if another
     process moved the message first. Runs in the caller's transaction. Staff actions pass `audit=True`; the
     system's routine moves are recorded on the message and its jobs instead of in the audit log. A move to a status
-    in CLIENT_NOTIFIED also stores the client's webhook event (`apps.delivery.webhooks.webhook_events_emit`).
+    in CLIENT_NOTIFIED publishes `MessageStatusChanged` in this transaction (delivery stores the client's webhook
+    event then, so it commits or rolls back with the move).
     """
     current = message.status
     if not is_legal(current, to):
@@ -97,11 +101,7 @@ def message_transition(
             system_actor=system_actor,
         )
     if to in CLIENT_NOTIFIED:
-        # Store the client's webhook event and deliveries in this same transaction; they are sent after it commits.
-        # Imported here because delivery depends on messaging, not the other way round.
-        from apps.delivery.webhooks.services import webhook_events_emit
-
-        webhook_events_emit(message=message, status=to)
+        publish(MessageStatusChanged(message=message, status=to))
     return True
 
 
@@ -112,7 +112,7 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
     expects all of them, and anything less means a caller broke that rule.
 
     Only for routine system moves: not for staff actions (audited) nor for statuses the client is told about (each
-    stores a webhook event): those go through `message_transition` one by one.
+    publishes an event): those go through `message_transition` one by one.
     """
     if not messages:
         return 0

@@ -4,23 +4,14 @@ from celery import shared_task
 
 from apps.core.locks import distributed_lock
 from apps.messaging.idempotency import idempotency_keys_prune
-from apps.messaging.services import jobs_expire_overdue, messages_dispatch, messages_reconcile
-from apps.messaging.services.dispatch import DISPATCH_TASK_SECONDS, messages_dispatch_until_done
+from apps.messaging.services import jobs_expire_overdue, messages_dispatch_until_done, messages_reconcile
+from apps.messaging.services.dispatch import DISPATCH_TASK_SECONDS
 
 
 @shared_task(name="messaging.dispatch_due")
 def dispatch_due(priority: str, budget_seconds: float = DISPATCH_TASK_SECONDS) -> dict[str, int]:
     """Dispatch the due queued messages of `priority`, in batches (the queue was chosen by priority)."""
     return messages_dispatch_until_done(priority=priority, seconds=budget_seconds)
-
-
-@shared_task(name="messaging.dispatch_messages")
-def dispatch_messages(message_ids: list[int]) -> dict[str, int]:
-    """Dispatch these messages, in one batch. Kept for signals published before `dispatch_due` replaced it."""
-    outcomes: dict[str, int] = {}
-    for outcome in messages_dispatch(message_ids=message_ids).values():
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    return outcomes
 
 
 @shared_task(name="messaging.expire_leases")

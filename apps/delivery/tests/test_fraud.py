@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.services import client_create
@@ -10,11 +11,12 @@ from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditLog
 from apps.delivery.canaries import canaries_judge, canaries_send, canary_send
 from apps.delivery.choices import CanaryStatus, FraudRule
-from apps.delivery.fraud import delivery_stats_rollup, fraud_flag, fraud_scan, outcome_record
+from apps.delivery.fraud import delivery_stats_rollup, fraud_flag, fraud_scan, fraud_strike_clear, outcome_record
 from apps.delivery.models import Canary, DeliveryStat, FraudFlag
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, jobs_expire_overdue, message_dispatch, message_submit
+from apps.messaging.services import MessageInput, jobs_expire_overdue, message_submit
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier, ProviderStatus
 from apps.providers.models import Device, Provider, Sim
 from apps.providers.services import device_register
@@ -33,7 +35,7 @@ def new_job(carrier=Carrier.CELLCARD, to="012 345 678", provider=None):
     organization = client_create(user=UserFactory(), name="Acme")
     message = message_submit(organization=organization, api_key=None, data=MessageInput(to=to, body="Hello"))
     provider = provider or provider_with_sim(carrier)
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     return Job.objects.select_related("provider__user").get(message=message)
 
 
@@ -108,6 +110,24 @@ class TestStrikes:
         provider.refresh_from_db()
         assert provider.status == ProviderStatus.SUSPENDED
         assert AuditLog.objects.filter(action="fraud.strike").count() == 2
+
+    def test_staff_clear_a_strike_from_the_admin_once_audited(self, client):
+        provider = provider_with_sim(Carrier.SMART)
+        strike = fraud_flag(provider_id=provider.pk, rule=FraudRule.FAST_DELIVERY, strike=True)
+        note = fraud_flag(provider_id=provider.pk, rule=FraudRule.NO_ACK, strike=False)
+        staff = UserFactory(is_staff=True, is_superuser=True)
+        client.force_login(staff)
+        url = reverse("admin:delivery_fraudflag_changelist")
+        for _ in range(2):  # twice: the second finds nothing left to clear
+            response = client.post(url, {"action": "clear_strikes", "_selected_action": [strike.pk, note.pk]})
+            assert response.status_code == 302
+        strike.refresh_from_db()
+        note.refresh_from_db()
+        assert strike.cleared_at is not None and note.cleared_at is None  # a note is not a strike
+        assert list(AuditLog.objects.filter(action="fraud.strike_cleared").values_list("actor_id", "target_id")) == [
+            (staff.pk, str(strike.pk))
+        ]
+        assert fraud_strike_clear(flag=strike, actor=staff) is False
 
     def test_plain_flags_do_not_suspend(self, settings):
         settings.FRAUD_STRIKES_TO_SUSPEND = 1
@@ -222,7 +242,7 @@ class TestCanaries:
 
     def deliver(self, canary, api_client_for):
         provider = provider_with_sim(Carrier.CELLCARD)
-        assert message_dispatch(message_id=canary.message_id) == "assigned"
+        assert dispatch(canary.message) == "assigned"
         job = Job.objects.get(message=canary.message)
         client = api_client_for(provider.user)
         client.post(f"/api/jobs/{job.pk}/ack")

@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from apps.accounts.services import client_create
 from apps.accounts.tests.factories import UserFactory
-from apps.delivery.services import job_push, jobs_ack_timeouts, jobs_push, providers_wake_up
+from apps.delivery.services import jobs_ack_timeouts, jobs_push, providers_wake_up
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, message_dispatch, message_submit
+from apps.messaging.services import MessageInput, message_submit
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.models import Device
 from apps.providers.tests.factories import provider_with_sim
@@ -30,7 +31,7 @@ def message():
 @pytest.fixture
 def job(message):
     provider_with_sim(Carrier.CELLCARD)
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     return Job.objects.select_related("provider").get(message=message)
 
 
@@ -39,7 +40,7 @@ def device_of(job) -> Device:
 
 
 def test_offer_push_carries_only_the_job_id_and_kind(fcm_fake, job):
-    assert job_push(job_id=job.pk) == "sent"
+    assert jobs_push(job_ids=[job.pk])[job.pk] == "sent"
     [received] = fcm_fake.accepted
     assert received.token == device_of(job).fcm_token
     assert received.data == {"job": str(job.pk), "kind": "job"}
@@ -54,20 +55,20 @@ def test_offer_push_carries_only_the_job_id_and_kind(fcm_fake, job):
 def test_dead_token_retires_the_device_and_rematches_at_once(fcm_fake, job, message):
     other = provider_with_sim(Carrier.CELLCARD)
     fcm_fake.fail_token(device_of(job).fcm_token, "UNREGISTERED")
-    assert job_push(job_id=job.pk) == "released"
+    assert jobs_push(job_ids=[job.pk])[job.pk] == "released"
     job.refresh_from_db()
     message.refresh_from_db()
     assert (job.status, job.end_reason) == (JobStatus.EXPIRED, "push_token_dead")
     assert not Device.objects.filter(provider=job.provider).exists()
     assert message.status == MessageStatus.QUEUED
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     assert Job.objects.get(message=message, status=JobStatus.OFFERED).provider == other
 
 
 def test_transient_errors_are_retried_then_succeed(fcm_fake, job):
     fcm_fake.fail_next("QUOTA_EXCEEDED")
-    assert job_push(job_id=job.pk) == "retry"
-    assert job_push(job_id=job.pk, retry=1) == "sent"
+    assert jobs_push(job_ids=[job.pk])[job.pk] == "retry"
+    assert jobs_push(job_ids=[job.pk], retry=1)[job.pk] == "sent"
     assert len(fcm_fake.accepted) == 1
     job.refresh_from_db()
     assert job.push_attempts == 2
@@ -75,7 +76,7 @@ def test_transient_errors_are_retried_then_succeed(fcm_fake, job):
 
 def test_transient_errors_past_the_retries_rematch(fcm_fake, job, message, settings):
     fcm_fake.fail_next("QUOTA_EXCEEDED", count=5)
-    assert job_push(job_id=job.pk, retry=settings.PUSH_MAX_RETRIES) == "released"
+    assert jobs_push(job_ids=[job.pk], retry=settings.PUSH_MAX_RETRIES)[job.pk] == "released"
     job.refresh_from_db()
     assert (job.status, job.end_reason, job.last_push_error) == (JobStatus.EXPIRED, "push_failed", "QUOTA_EXCEEDED")
     message.refresh_from_db()
@@ -90,7 +91,7 @@ def test_a_batch_of_jobs_is_pushed_at_once_and_each_outcome_handled(fcm_fake, jo
         provider_with_sim(Carrier.CELLCARD)
         data = MessageInput(to=f"012 345 70{n}", body="x")
         other = message_submit(organization=organization, api_key=None, data=data)
-        assert message_dispatch(message_id=other.pk) == "assigned"
+        assert dispatch(other) == "assigned"
         others.append(Job.objects.get(message=other))
     dead, busy, fine = others
     fcm_fake.fail_token(device_of(dead).fcm_token, "UNREGISTERED")
@@ -109,7 +110,7 @@ def test_a_batch_of_jobs_is_pushed_at_once_and_each_outcome_handled(fcm_fake, jo
 
 def test_no_ack_means_one_repush_then_another_provider(fcm_fake, job, message):
     other = provider_with_sim(Carrier.CELLCARD)
-    job_push(job_id=job.pk)
+    jobs_push(job_ids=[job.pk])[job.pk]
     back = timezone.now() - timedelta(seconds=31)
     Job.objects.filter(pk=job.pk).update(offered_at=back, last_pushed_at=back)
     assert jobs_ack_timeouts() == {"repushed": 1, "released": 0}
@@ -118,12 +119,12 @@ def test_no_ack_means_one_repush_then_another_provider(fcm_fake, job, message):
     assert jobs_ack_timeouts() == {"repushed": 0, "released": 1}
     job.refresh_from_db()
     assert (job.status, job.end_reason) == (JobStatus.EXPIRED, "no_ack")
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     assert Job.objects.get(message=message, status=JobStatus.OFFERED).provider == other
 
 
 def test_an_acknowledged_job_is_not_repushed(fcm_fake, job, api_client_for):
-    job_push(job_id=job.pk)
+    jobs_push(job_ids=[job.pk])[job.pk]
     api_client_for(job.provider.user).post(f"/api/jobs/{job.pk}/ack")
     back = timezone.now() - timedelta(seconds=120)
     Job.objects.filter(pk=job.pk).update(offered_at=back, last_pushed_at=back)
@@ -162,7 +163,9 @@ def test_batch_ack_answers_each_job_on_its_own(job, message, api_client_for):
     organization = message.organization
     second = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
     third = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 670", body="Yo"))
-    assert message_dispatch(message_id=second.pk) == message_dispatch(message_id=third.pk) == "assigned"
+    assert dispatch(second) == "assigned"  # one batch of the dispatcher leases both
+    third.refresh_from_db()
+    assert third.status == MessageStatus.ASSIGNED
     mine, ended = Job.objects.get(message=second), Job.objects.get(message=third)
     assert mine.provider_id == ended.provider_id == job.provider_id
     Job.objects.filter(pk=ended.pk).update(deadline=timezone.now() - timedelta(seconds=1))
@@ -170,7 +173,7 @@ def test_batch_ack_answers_each_job_on_its_own(job, message, api_client_for):
         organization=organization, api_key=None, data=MessageInput(to="010 345 678", body="Hey")
     )
     provider_with_sim(Carrier.SMART)
-    assert message_dispatch(message_id=smart_message.pk) == "assigned"
+    assert dispatch(smart_message) == "assigned"
     theirs = Job.objects.get(message=smart_message)
     client = api_client_for(job.provider.user)
 
@@ -230,7 +233,7 @@ def test_dispatch_hands_the_new_job_to_the_push_channel(message, django_capture_
     OFFERS.clear()
     provider_with_sim(Carrier.CELLCARD)
     with django_capture_on_commit_callbacks(execute=True):
-        message_dispatch(message_id=message.pk)
+        dispatch(message)
     assert OFFERS == [[Job.objects.get(message=message).pk]]
     assert Message.objects.get(pk=message.pk).status == MessageStatus.ASSIGNED
 

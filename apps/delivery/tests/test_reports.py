@@ -16,7 +16,8 @@ from apps.delivery.models import DeliveryReport
 from apps.delivery.reports import ReportInput, report_signing_text, report_submit
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, jobs_expire_overdue, message_dispatch, message_submit
+from apps.messaging.services import MessageInput, jobs_expire_overdue, message_submit
+from apps.messaging.tests.helpers import dispatch
 from apps.messaging.tests.test_concurrency import run_together
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
@@ -34,7 +35,7 @@ def message():
 @pytest.fixture
 def job(message):
     provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     return Job.objects.select_related("provider__user").get(message=message)
 
 
@@ -86,7 +87,7 @@ def test_retryable_failure_goes_to_another_provider(phone, job, message):
     message.refresh_from_db()
     assert message.status_reason == "provider_failed:no_service"
     assert Provider.objects.get(pk=job.provider_id).jobs_failed == 1
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     assert Job.objects.get(message=message, status=JobStatus.OFFERED).provider == other
 
 
@@ -135,7 +136,7 @@ def test_a_late_report_after_re_lease_never_overrides_the_new_lease(phone, job, 
     second = provider_with_sim(Carrier.CELLCARD)
     Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     jobs_expire_overdue()
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     new_job = Job.objects.get(message=message, status=JobStatus.OFFERED)
     assert new_job.provider == second
     late = report(phone, job, "delivered").json()
@@ -239,7 +240,7 @@ def test_a_sent_job_is_never_handed_to_another_phone(phone, job, message):
     message.refresh_from_db()
     assert (message.status, message.status_reason) == (MessageStatus.EXPIRED, "delivery_unconfirmed")
     assert Job.objects.filter(message=message).count() == 1
-    assert message_dispatch(message_id=message.pk) == "skipped"
+    assert dispatch(message) == "skipped"
 
 
 def test_peerpowers_own_messages_do_not_stick_to_a_provider(api_client_for):
@@ -250,7 +251,7 @@ def test_peerpowers_own_messages_do_not_stick_to_a_provider(api_client_for):
         organization=system_client(), api_key=None, data=MessageInput(to="012 345 678", body="x"), trusted=True
     )
     provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     job = Job.objects.get(message=message)
     client = api_client_for(job.provider.user)
     client.post(f"/api/jobs/{job.pk}/ack")
@@ -262,7 +263,7 @@ def test_peerpowers_own_messages_do_not_stick_to_a_provider(api_client_for):
 def second_job(provider_user) -> Job:
     organization = client_create(user=UserFactory(), name="Other")
     message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     job = Job.objects.select_related("provider__user").get(message=message)
     assert job.provider.user == provider_user
     return job
@@ -284,7 +285,7 @@ def warm_job(phone, job) -> Job:
     report(phone, job, "delivered")
     organization = Message.objects.get(pk=job.message_id).organization
     message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 679", body="Hi"))
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     warm = Job.objects.select_related("provider__user").get(message=message, provider=job.provider)
     phone.post(f"/api/jobs/{warm.pk}/ack")
     age_offer(warm)

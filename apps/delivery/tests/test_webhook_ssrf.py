@@ -7,8 +7,7 @@ import socket
 
 import pytest
 
-from apps.delivery.webhooks.addresses import AddressRefused, webhook_url_check
-from apps.delivery.webhooks.errors import WebhookUrlRefused
+from apps.core.addresses import AddressRefused, WebhookUrlRefused, webhook_url_check
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery
 from apps.delivery.webhooks.services import webhook_delivery_send, webhook_endpoint_create
 from apps.delivery.webhooks.transport import guarded_session

@@ -14,12 +14,11 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from apps.core.addresses import WebhookUrlRefused, webhook_url_check
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.delivery.webhooks import services
-from apps.delivery.webhooks.addresses import webhook_url_check
 from apps.delivery.webhooks.choices import WebhookEventType
-from apps.delivery.webhooks.errors import WebhookUrlRefused
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 

@@ -18,9 +18,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
-from apps.delivery.webhooks.addresses import AddressRefused, refused_addresses, resolve_host, webhook_url_check
+from apps.core.addresses import AddressRefused, WebhookUrlRefused, refused_addresses, resolve_host, webhook_url_check
 from apps.delivery.webhooks.choices import AttemptOutcome
-from apps.delivery.webhooks.errors import WebhookUrlRefused
 
 USER_AGENT = "PeerPower-Webhooks/1.0"
 # What is kept of an answer's body for the admin; the rest is never read.

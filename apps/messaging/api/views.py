@@ -8,12 +8,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import ApiClient, ApiKeyAuthentication
+from apps.accounts.api.base import ClientApiView
+from apps.accounts.authentication import ApiClient
 from apps.core.api import error_body
 from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
@@ -24,30 +25,17 @@ from apps.messaging.api.serializers import (
     BulkOutputSerializer,
     MessageFilterSerializer,
     MessageInputSerializer,
-    MessageOutputSerializer,
     message_input_data,
-    message_output,
 )
 from apps.messaging.choices import MessageStatus
 from apps.messaging.errors import ContentRejected
 from apps.messaging.idempotency import idempotent_call, request_fingerprint
+from apps.messaging.representation import MessageOutputSerializer, message_output
 from apps.messaging.services import MessageInput, message_cancel, message_submit, message_submit_bulk
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
 )
-
-
-class IsApiClient(IsAuthenticated):
-    """Only requests made with an API key (a client system), not a signed-in person's token."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.user, ApiClient)
-
-
-class ClientApiView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [IsApiClient]
 
 
 def _message_input(data: dict) -> MessageInput:

@@ -1,16 +1,21 @@
-"""Messaging services: the rules (filter terms, opt-outs, blocks), accepting messages, and dispatching them."""
+"""Messaging services: the rules (filter terms, opt-outs, blocks), accepting messages (`sending`), signalling and
+running the dispatcher (`signal`, `dispatch`), leases ending and the sweeps (`leases`), and every write to a job from
+outside messaging (`jobs`: the phone's acknowledgement and reports, the push channel's bookkeeping)."""
 
-from apps.messaging.services.dispatch import (
+from apps.messaging.services.dispatch import messages_dispatch_due, messages_dispatch_until_done, messages_wake
+from apps.messaging.services.jobs import (
+    job_accept,
+    job_release_and_rematch,
+    job_sent,
+    jobs_accept,
+    jobs_push_record,
+)
+from apps.messaging.services.leases import (
     job_end,
     jobs_expire_overdue,
-    message_dispatch,
     message_requeue,
-    messages_dispatch,
-    messages_dispatch_due,
     messages_reconcile,
-    messages_wake,
 )
-from apps.messaging.services.jobs import job_accept, job_release_and_rematch, jobs_accept
 from apps.messaging.services.rules import (
     blocked_recipient_add,
     blocked_recipient_remove,
@@ -41,16 +46,17 @@ __all__ = [
     "job_accept",
     "job_end",
     "job_release_and_rematch",
+    "job_sent",
     "jobs_accept",
     "jobs_expire_overdue",
+    "jobs_push_record",
     "message_cancel",
-    "message_dispatch",
     "message_moderate",
     "message_requeue",
     "message_submit",
     "message_submit_bulk",
-    "messages_dispatch",
     "messages_dispatch_due",
+    "messages_dispatch_until_done",
     "messages_reconcile",
     "messages_wake",
     "opt_out_add",

@@ -1,114 +1,51 @@
-"""Dispatch: matching queued messages to providers under a lease (a Job), and keeping every message moving.
+"""The dispatcher: matching queued messages to providers under a lease (a Job).
 
-- `enqueue_dispatch` is the signal, cheap enough for the ingest path: after commit, one cache `add` per priority
-  says "a dispatcher is on its way"; only when none is does it publish one `dispatch_due` task. The database is the
-  truth: the dispatcher takes whatever queued messages are due, the broker only wakes it up.
-- `messages_dispatch_due` takes a batch of due messages of one priority (`FOR UPDATE SKIP LOCKED`, so dispatchers
-  in several processes never take the same ones), matches them together (`providers_match_batch`: every matching
-  rule per message, the round trips shared by the batch), creates their leases in one INSERT and moves them to
-  `assigned` in one UPDATE, and after commit hands all the batch's jobs to the push channel at once. No capacity
-  means "try again later" with exponential backoff and jitter, never "failed".
-- `job_end` ends a lease and gives its capacity back; a message waiting for capacity is brought forward then
-  (`messages_wake`), instead of sleeping out its backoff.
-- `jobs_expire_overdue` (periodic) ends leases past their deadline and puts the message back in the queue for a
-  different provider; after MESSAGE_MAX_ATTEMPTS leases, or past its validity, the message is dead-lettered.
-- `messages_reconcile` (periodic) signals again for queued messages whose signal was lost.
-Every function is safe to run twice: moves are conditional updates on the status that was read.
+`messages_dispatch_due` takes a batch of due messages of one priority (`FOR UPDATE SKIP LOCKED`, so dispatchers in
+several processes never take the same ones), matches them together (`providers_match_batch`: every matching rule per
+message, the round trips shared by the batch), creates their leases in one INSERT and moves them to `assigned` in one
+UPDATE, and after commit hands all the batch's jobs to the push channel at once (MESSAGING_JOB_OFFER_HOOK). No
+capacity means "try again later" with exponential backoff and jitter, never "failed"; when a lease ends and gives
+capacity back, `messages_wake` brings a waiting message forward instead of letting it sleep out its backoff.
+The signal that wakes the dispatcher is in `signal`; what happens when a lease ends, in `leases`.
 """
 
 import logging
-import random
 import secrets
 import time
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus, Priority
+from apps.core.backoff import backoff_with_jitter
+from apps.messaging.choices import MessageStatus, Priority
 from apps.messaging.models import Job, Message
+from apps.messaging.services.signal import dispatch_signal, dispatch_signal_received, enqueue_dispatch
 from apps.messaging.state import message_transition, messages_transition
 from apps.providers.selectors import provider_ids_holding_numbers
-from apps.providers.services import provider_reputation_outcome
-from apps.providers.services.matching import MatchRequest, capacity_release, providers_match_batch
+from apps.providers.services.matching import MatchRequest, providers_match_batch
 
 logger = logging.getLogger("peerpower.dispatch")
 
-# Messages handled per run of a periodic job; the next run takes the rest.
-SWEEP_BATCH = 500
-QUEUE_FOR_PRIORITY = {Priority.HIGH: "high", Priority.NORMAL: "default", Priority.LOW: "low"}
 URGENCY = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
-# How long "a dispatcher is on its way" holds back further signals. Only an optimisation: should that task be lost,
-# the next signal after this long publishes another (and the reconciler would find the messages anyway).
-SIGNAL_SECONDS = 10
-# Delayed signals (backoff, scheduled messages) are rounded up to this grid, so that many messages due at about the
-# same time share one delayed task.
-SIGNAL_GRID_SECONDS = 1.0
 # A dispatcher task stops after this long and signals again, so one priority's backlog does not hold a worker.
 DISPATCH_TASK_SECONDS = 10.0
 
 
-def enqueue_dispatch(message_ids: Iterable[int], *, priority: str, countdown: float | None = None) -> None:
-    """Signal the dispatcher of `priority`, after the current transaction commits, that queued messages are due
-    (or will be in `countdown` seconds). The ids are not sent: the dispatcher takes due messages from the database,
-    so callers only need the rows committed with the right `next_attempt_at`."""
-    transaction.on_commit(lambda: dispatch_signal(priority=priority, countdown=countdown))
-
-
-def _pending_key(priority: str) -> str:
-    return f"dispatch:pending:{priority}"
-
-
-def dispatch_signal(*, priority: str, countdown: float | None = None, force: bool = False) -> bool:
-    """Publish a `dispatch_due` task for `priority` unless one is already on its way (for a delayed signal: one due at
-    the same moment of the grid). Returns whether a task was published. A cache failure publishes anyway."""
-    from apps.messaging.tasks import dispatch_due
-
-    queue = QUEUE_FOR_PRIORITY[priority]
-    if countdown is not None and countdown > SIGNAL_GRID_SECONDS / 2:
-        slot = int(-(-(time.time() + countdown) // SIGNAL_GRID_SECONDS))  # rounded up to the grid
-        key, timeout, countdown = (
-            f"dispatch:at:{priority}:{slot}",
-            int(countdown) + SIGNAL_SECONDS,
-            max(slot * SIGNAL_GRID_SECONDS - time.time(), 0),
-        )
-    else:
-        key, timeout, countdown = _pending_key(priority), SIGNAL_SECONDS, None
-    if not force:
-        try:
-            if not cache.add(key, 1, timeout=timeout):
-                return False
-        except Exception:
-            logger.warning("dispatch signal: cache unavailable, publishing anyway", exc_info=True)
-    dispatch_due.apply_async(args=[priority], queue=queue, countdown=countdown)
-    return True
-
-
-def dispatch_signal_received(*, priority: str) -> None:
-    """A dispatcher of `priority` has started: signals from now on must publish again (it may already have read past
-    the messages they are for)."""
-    try:
-        cache.delete(_pending_key(priority))
-    except Exception:
-        logger.warning("dispatch signal: cache unavailable", exc_info=True)
-
-
 def backoff_seconds(tries: int) -> float:
     """base * 2^tries seconds, capped, with +-50% jitter so waiting messages do not all return at once."""
-    base = settings.MESSAGE_DISPATCH_BACKOFF_BASE * 2 ** min(tries, 30)
-    return min(base, settings.MESSAGE_DISPATCH_BACKOFF_MAX) * random.uniform(0.5, 1.5)
+    return backoff_with_jitter(
+        base=settings.MESSAGE_DISPATCH_BACKOFF_BASE, exponent=tries, cap=settings.MESSAGE_DISPATCH_BACKOFF_MAX
+    )
 
 
 def messages_dispatch_due(*, priority: str, limit: int | None = None, now: datetime | None = None) -> dict[str, int]:
     """Dispatch up to `limit` (MESSAGE_DISPATCH_BATCH) queued messages of `priority` that are due, earliest first,
-    in one transaction. Returns how many were taken and what became of them (assigned, waiting, expired, deferred:
-    see `messages_dispatch`)."""
+    in one transaction. Returns how many were taken and what became of them: assigned, waiting (no capacity: backing
+    off), expired, or deferred (left due for the next batch: other batches held the providers it could have had)."""
     now = now or timezone.now()
     limit = limit or settings.MESSAGE_DISPATCH_BATCH
     with transaction.atomic():
@@ -149,25 +86,6 @@ def messages_dispatch_until_done(*, priority: str, seconds: float = DISPATCH_TAS
     if next_due is not None:
         dispatch_signal(priority=priority, countdown=(next_due - timezone.now()).total_seconds())
     return totals
-
-
-def messages_dispatch(*, message_ids: Iterable[int]) -> dict[int, str]:
-    """Try to give these messages to providers, in one transaction. Returns what happened to each: assigned,
-    waiting, expired, deferred (left due for the dispatcher: other batches held the providers it could have had), or
-    skipped (locked by another dispatcher, no longer queued, or not due yet)."""
-    ids = list(dict.fromkeys(message_ids))
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Message.objects.select_for_update(skip_locked=True).filter(pk__in=ids, status=MessageStatus.QUEUED)
-        # An early signal (scheduled, or backing off) does nothing: the message's own time comes later.
-        due = [m for m in locked if not (m.next_attempt_at and m.next_attempt_at > now + timedelta(seconds=1))]
-        outcomes = _dispatch_locked(due, now=now)
-    return {message_id: outcomes.get(message_id, "skipped") for message_id in ids}
-
-
-def message_dispatch(*, message_id: int) -> str:
-    """`messages_dispatch` for one message: assigned, waiting, expired, or skipped."""
-    return messages_dispatch(message_ids=[message_id])[message_id]
 
 
 def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str]:
@@ -256,7 +174,7 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
         outcomes.update({message.pk: "waiting" for message in waiting})
     for message in deferred:
         outcomes[message.pk] = "deferred"
-        enqueue_dispatch([], priority=message.priority)
+        enqueue_dispatch(priority=message.priority)
     return outcomes
 
 
@@ -283,7 +201,7 @@ def _wait(messages: list[Message], *, now: datetime) -> None:
         message.dispatch_tries += 1
         earliest[message.priority] = min(earliest.get(message.priority, at), at)
     for priority, at in earliest.items():
-        enqueue_dispatch([], priority=priority, countdown=(at - now).total_seconds())
+        enqueue_dispatch(priority=priority, countdown=(at - now).total_seconds())
 
 
 # How many of the soonest-retrying waiting messages a job end looks at to choose whom to wake (most urgent first):
@@ -309,7 +227,7 @@ def messages_wake(*, carrier: str | None, count: int = 1, now: datetime | None =
         pk__in=[pk for pk, _ in woken], status=MessageStatus.QUEUED, next_attempt_at__gt=now
     ).update(next_attempt_at=now)
     for priority in {priority for _, priority in woken}:
-        enqueue_dispatch([], priority=priority)
+        enqueue_dispatch(priority=priority)
     return moved
 
 
@@ -325,131 +243,3 @@ def job_offered(job_ids: list[int]) -> None:
 
 def job_offer_nothing(job_ids: list[int]) -> None:
     """An offer hook that does not push: phones find their jobs by polling."""
-
-
-def job_end(*, job: Job, status: str, reason: str, sms_sent: bool) -> bool:
-    """End a live lease (expired, failed, cancelled, delivered), give back what matching reserved, and bring a
-    message waiting for that capacity forward.
-
-    The job's conditional update makes this happen once, so capacity is released exactly once.
-    """
-    ended = (
-        Job.objects.filter(pk=job.pk, status__in=LIVE_JOB_STATUSES).update(
-            status=status, end_reason=reason, finished_at=timezone.now()
-        )
-        == 1
-    )
-    if ended:
-        capacity_release(provider_id=job.provider_id, sim_id=job.sim_id, reserved_at=job.reserved_at, sms_sent=sms_sent)
-        job.status = status
-        # A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one, for
-        # whichever carrier its SIM is on.
-        messages_wake(carrier=None if job.cross_carrier else job.message.carrier)
-    return ended
-
-
-def job_end_for_message(*, message: Message, reason: str) -> None:
-    """Cancel the message's live lease, if any (the SMS was not sent: its SIM capacity comes back)."""
-    job = message.jobs.filter(status__in=LIVE_JOB_STATUSES).first()
-    if job is not None:
-        job_end(job=job, status=JobStatus.CANCELLED, reason=reason, sms_sent=job.status == JobStatus.SENT)
-
-
-def message_requeue_or_dead_letter(*, message: Message, reason: str, now: datetime) -> str:
-    """After a lease ended without delivery: back to the queue for another provider, or a dead letter when the
-    attempts are used up (failed) or validity is over (expired)."""
-    if message.expires_at <= now:
-        message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended")
-        return "expired"
-    if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
-        message_transition(message=message, to=MessageStatus.FAILED, reason="max_attempts")
-        return "failed"
-    if message_transition(message=message, to=MessageStatus.QUEUED, reason=reason, next_attempt_at=now):
-        enqueue_dispatch([message.pk], priority=message.priority)
-    return "requeued"
-
-
-def jobs_expire_overdue(*, now: datetime | None = None) -> int:
-    """End leases past their deadline and move their messages on. Returns how many leases expired."""
-    now = now or timezone.now()
-    expired = 0
-    with transaction.atomic():
-        jobs = list(
-            Job.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status__in=LIVE_JOB_STATUSES, deadline__lte=now)
-            .select_related("message")
-            .order_by("deadline")[:SWEEP_BATCH]
-        )
-        for job in jobs:
-            was_sent = job.status == JobStatus.SENT
-            took_it = job.status in (JobStatus.ACCEPTED, JobStatus.SENT)
-            if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
-                continue
-            expired += 1
-            message = job.message
-            if was_sent:
-                # The SMS went out; only its delivery was never confirmed. Sending it again through another phone
-                # would deliver it twice, so the message ends here instead of going back to the queue.
-                if message.status == MessageStatus.SENT:
-                    message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
-                continue
-            if took_it:
-                # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
-                provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
-            if message.status == MessageStatus.ASSIGNED:
-                message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
-    return expired
-
-
-def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
-    """Recover messages the queue lost: queued and long past due → enqueued again; past validity → expired."""
-    now = now or timezone.now()
-    grace = timedelta(seconds=settings.MESSAGE_RECONCILE_GRACE_SECONDS)
-    counts = {"requeued": 0, "expired": 0}
-    with transaction.atomic():
-        stuck = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now - grace)
-            .order_by("next_attempt_at")[:SWEEP_BATCH]
-        )
-        due: dict[str, list[int]] = {}
-        for message in stuck:
-            if message.expires_at <= now:
-                if message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended"):
-                    counts["expired"] += 1
-            else:
-                due.setdefault(message.priority, []).append(message.pk)
-        # Push the due time forward so the next reconcile does not enqueue them again while their task waits.
-        Message.objects.filter(pk__in=[pk for ids in due.values() for pk in ids]).update(next_attempt_at=now)
-        for priority, ids in due.items():
-            # Forced: a lost task may still be marked as on its way.
-            transaction.on_commit(lambda priority=priority: dispatch_signal(priority=priority, force=True))
-            counts["requeued"] += len(ids)
-        # Held messages also expire when their validity ends, so a forgotten review does not send a stale SMS.
-        for message in Message.objects.select_for_update(skip_locked=True).filter(
-            status=MessageStatus.HELD, expires_at__lte=now
-        )[:SWEEP_BATCH]:
-            if message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended"):
-                counts["expired"] += 1
-    return counts
-
-
-def message_requeue(*, message: Message, actor: Any, validity_seconds: int | None = None) -> Message:
-    """Staff: put a dead letter (failed or expired) back in the queue, with fresh attempts and validity."""
-    now = timezone.now()
-    validity = validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
-    with transaction.atomic():
-        message = Message.objects.select_for_update().get(pk=message.pk)
-        if message_transition(
-            message=message,
-            to=MessageStatus.QUEUED,
-            reason="requeued_by_staff",
-            actor=actor,
-            audit=True,
-            attempts=0,
-            dispatch_tries=0,
-            next_attempt_at=now,
-            expires_at=now + timedelta(seconds=validity),
-        ):
-            enqueue_dispatch([message.pk], priority=message.priority)
-    return message

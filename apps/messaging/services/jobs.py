@@ -1,17 +1,23 @@
-"""The phone's side of a lease: acknowledging an offered job, and giving a job back when its phone cannot be
-reached (the push channel decides that; this module does the bookkeeping)."""
+"""Every write to a job from outside the dispatcher: the phone's side of a lease (acknowledging an offered job,
+reporting it sent) and the push channel's (recording pushes, giving a job back when its phone cannot be reached).
+Delivery calls these and never writes a job itself; the moves go through the job state machine
+(`apps.messaging.job_state`)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound, LeaseExpired
+from apps.messaging.job_state import job_transition, jobs_transition
 from apps.messaging.models import Job
-from apps.messaging.services.dispatch import job_end, message_requeue_or_dead_letter
+from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
+from apps.messaging.state import message_transition
 
 
 def job_accept(*, job_id: int, user: Any) -> Job:
@@ -37,9 +43,7 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
         }
         offered = [job for job in jobs.values() if job.status == JobStatus.OFFERED and job.deadline > now]
         if offered:
-            Job.objects.filter(pk__in=[job.pk for job in offered], status=JobStatus.OFFERED).update(
-                status=JobStatus.ACCEPTED, accepted_at=now
-            )
+            jobs_transition(job_ids=[job.pk for job in offered], to=JobStatus.ACCEPTED, accepted_at=now)
             for job in offered:
                 job.status, job.accepted_at = JobStatus.ACCEPTED, now
     results: list[Job | DomainError] = []
@@ -68,3 +72,26 @@ def job_release_and_rematch(*, job_id: int, reason: str) -> bool:
         if job.message.status == MessageStatus.ASSIGNED:
             message_requeue_or_dead_letter(message=job.message, reason=reason, now=now)
     return True
+
+
+def job_sent(*, job: Job, occurred_at: datetime) -> None:
+    """The phone reports it sent the SMS of `job` (a live lease, locked by the caller, loaded with its message):
+    the job and its message move to sent. Runs in the caller's transaction.
+
+    Once sent, the job is never handed to another phone (that would send the SMS twice): the lease now runs to the
+    end of the message's validity, waiting for the delivery report."""
+    message = job.message
+    if job.status != JobStatus.SENT:
+        job_transition(job=job, to=JobStatus.SENT, sent_at=occurred_at, deadline=max(job.deadline, message.expires_at))
+    if message.status == MessageStatus.ASSIGNED:
+        message_transition(message=message, to=MessageStatus.SENT, sent_at=occurred_at)
+
+
+def jobs_push_record(*, job_ids: Sequence[int], at: datetime, error: str | None = None) -> None:
+    """The push channel pushed (or tried to push) these jobs at `at`: count the attempt, and keep `error` (the first
+    failure's code; "" after a clean push) unless it is None. One UPDATE. The acknowledgement sweep reads these to
+    decide between a re-push and giving the job to another provider."""
+    fields: dict[str, Any] = {"push_attempts": F("push_attempts") + 1, "last_pushed_at": at}
+    if error is not None:
+        fields["last_push_error"] = error[:64]
+    Job.objects.filter(pk__in=list(job_ids)).update(**fields)

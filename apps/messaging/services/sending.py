@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import Phone, normalize_phone
+from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError
 from apps.core.ratelimit import Window, rate_window
@@ -24,7 +25,8 @@ from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotC
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.models import Message
 from apps.messaging.selectors import recipient_block_reasons
-from apps.messaging.services.dispatch import enqueue_dispatch, job_end_for_message
+from apps.messaging.services.leases import job_end_for_message
+from apps.messaging.services.signal import enqueue_dispatch
 from apps.messaging.state import message_transition
 from apps.messaging.validation import refuse_blocked, validate_body
 from apps.providers.carriers import carrier_from_phonenumbers
@@ -150,10 +152,7 @@ def _prepare(
     `data.to` already normalised, when the caller has it."""
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
-        # webhook sender resolves and checks the host again before every request. Imported here: delivery depends
-        # on messaging, not the other way round.
-        from apps.delivery.webhooks.addresses import webhook_url_check
-
+        # webhook sender resolves and checks the host again before every request.
         webhook_url_check(data.callback_url, resolve=False)
     if phone is None:
         phone = normalize_phone(data.to)
@@ -229,13 +228,12 @@ def _store(messages: list[Message]) -> None:
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         now = timezone.now()
         for priority in Priority.values:
-            due_now = [m.pk for m in queued if m.priority == priority and m.next_attempt_at <= now]
-            if due_now:
-                enqueue_dispatch(due_now, priority=priority)
+            if any(m.priority == priority and m.next_attempt_at <= now for m in queued):
+                enqueue_dispatch(priority=priority)
         for message in queued:
             if message.next_attempt_at > now:
                 delay = (message.next_attempt_at - now).total_seconds()
-                enqueue_dispatch([message.pk], priority=message.priority, countdown=delay)
+                enqueue_dispatch(priority=message.priority, countdown=delay)
 
 
 def _insert(messages: list[Message], tries: int = 3) -> None:
@@ -292,7 +290,7 @@ def message_moderate(*, message: Message, approve: bool, actor: Any) -> Message:
                 next_attempt_at=now,
             )
             if moved:
-                enqueue_dispatch([message.pk], priority=message.priority)
+                enqueue_dispatch(priority=message.priority)
         else:
             message_transition(
                 message=message, to=MessageStatus.REJECTED, reason="content_rejected_by_staff", actor=actor, audit=True

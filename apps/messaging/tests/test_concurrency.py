@@ -11,7 +11,8 @@ from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, message_dispatch, message_submit, messages_dispatch_due
+from apps.messaging.services import MessageInput, message_submit, messages_dispatch_due
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
 
@@ -62,7 +63,7 @@ def test_concurrent_dispatchers_lease_a_message_once(organization):
     for _ in range(3):
         provider_with_sim(Carrier.CELLCARD)
     message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="hello"))
-    outcomes = run_together(lambda: message_dispatch(message_id=message.pk))
+    outcomes = run_together(lambda: dispatch(message))
     assert outcomes.count("assigned") == 1
     assert Job.objects.filter(message=message).count() == 1
 

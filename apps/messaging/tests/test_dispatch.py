@@ -11,17 +11,18 @@ from apps.messaging.errors import IllegalTransition
 from apps.messaging.models import Job, Message
 from apps.messaging.services import (
     MessageInput,
+    job_end,
     jobs_expire_overdue,
     message_cancel,
-    message_dispatch,
     message_moderate,
     message_requeue,
     message_submit,
     messages_dispatch_due,
     messages_reconcile,
+    messages_wake,
 )
-from apps.messaging.services.dispatch import job_end, messages_wake
 from apps.messaging.state import message_transition, messages_transition
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
 from apps.providers.tests.factories import provider_with_sim
@@ -39,7 +40,7 @@ def message(organization):
 
 
 def test_no_provider_means_waiting_with_backoff_not_failure(message):
-    assert message_dispatch(message_id=message.pk) == "waiting"
+    assert dispatch(message) == "waiting"
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED
     assert message.dispatch_tries == 1
@@ -48,7 +49,7 @@ def test_no_provider_means_waiting_with_backoff_not_failure(message):
     # An early signal for a message that is backing off does nothing (a wait well past the second of slack that
     # counts as due: the jittered one above may be under it).
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=30))
-    assert message_dispatch(message_id=message.pk) == "skipped"
+    assert dispatch(message) == "skipped"
 
 
 def test_backoff_grows_and_is_capped(settings):
@@ -61,7 +62,7 @@ def test_backoff_grows_and_is_capped(settings):
 
 def test_waiting_message_expires_at_the_end_of_validity(message):
     Message.objects.filter(pk=message.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert message_dispatch(message_id=message.pk) == "expired"
+    assert dispatch(message) == "expired"
     message.refresh_from_db()
     assert (message.status, message.status_reason) == (MessageStatus.EXPIRED, "validity_ended")
     assert message.finished_at is not None
@@ -70,7 +71,7 @@ def test_waiting_message_expires_at_the_end_of_validity(message):
 def test_on_net_provider_gets_a_lease(message):
     provider_with_sim(Carrier.SMART)
     cellcard = provider_with_sim(Carrier.CELLCARD)
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     message.refresh_from_db()
     assert (message.status, message.attempts) == (MessageStatus.ASSIGNED, 1)
     job = Job.objects.get(message=message)
@@ -79,13 +80,13 @@ def test_on_net_provider_gets_a_lease(message):
     assert job.deadline <= message.expires_at
     assert Provider.objects.get(pk=cellcard.pk).jobs_in_flight == 1
     # Safe to run twice: the second run finds nothing to do.
-    assert message_dispatch(message_id=message.pk) == "skipped"
+    assert dispatch(message) == "skipped"
     assert Job.objects.count() == 1
 
 
 def test_the_database_allows_one_live_lease_per_message(message):
     provider = provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     job = Job.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         Job.objects.create(
@@ -102,7 +103,7 @@ def test_the_database_allows_one_live_lease_per_message(message):
 def test_expired_lease_goes_to_a_different_provider_then_dead_letters(message, settings):
     settings.MESSAGE_MAX_ATTEMPTS = 2
     first, second = provider_with_sim(Carrier.CELLCARD), provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     first_job = Job.objects.get()
     Job.objects.update(deadline=timezone.now() - timedelta(seconds=1))
     assert jobs_expire_overdue() == 1
@@ -112,7 +113,7 @@ def test_expired_lease_goes_to_a_different_provider_then_dead_letters(message, s
     assert Provider.objects.get(pk=first_job.provider_id).jobs_in_flight == 0  # capacity released
     assert (message.status, message.status_reason) == (MessageStatus.QUEUED, "lease_expired")
 
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     second_job = Job.objects.get(status=JobStatus.OFFERED)
     assert {first_job.provider_id, second_job.provider_id} == {first.pk, second.pk}
 
@@ -133,7 +134,7 @@ def test_staff_requeue_of_a_dead_letter(message, staff):
 
     assert AuditLog.objects.filter(action="message.queued", actor=staff).exists()
     provider_with_sim(Carrier.CELLCARD)
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
 
 
 def test_reconciler_recovers_a_message_whose_task_was_lost(message, django_capture_on_commit_callbacks, settings):
@@ -145,7 +146,7 @@ def test_reconciler_recovers_a_message_whose_task_was_lost(message, django_captu
     assert counts == {"requeued": 1, "expired": 0}
     assert len(callbacks) == 1  # one dispatch signal, after commit
     assert messages_reconcile() == {"requeued": 0, "expired": 0}  # not again while its new signal is fresh
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
 
 
 def test_reconciler_expires_stale_queued_and_held_messages(organization, message):
@@ -170,7 +171,7 @@ def test_held_message_approved_then_dispatched(organization, staff, django_captu
     held.refresh_from_db()
     assert held.status == MessageStatus.QUEUED and len(callbacks) == 1
     provider_with_sim(Carrier.CELLCARD)
-    assert message_dispatch(message_id=held.pk) == "assigned"
+    assert dispatch(held) == "assigned"
 
 
 def test_held_message_rejected_by_staff(organization, staff):
@@ -180,12 +181,12 @@ def test_held_message_rejected_by_staff(organization, staff):
     message_moderate(message=held, approve=False, actor=staff)
     held.refresh_from_db()
     assert (held.status, held.status_reason) == (MessageStatus.REJECTED, "content_rejected_by_staff")
-    assert message_dispatch(message_id=held.pk) == "skipped"
+    assert dispatch(held) == "skipped"
 
 
 def test_cancel_an_assigned_message_releases_the_lease(message):
     provider = provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     message_cancel(message=message)
     message.refresh_from_db()
     assert message.status == MessageStatus.CANCELLED
@@ -201,9 +202,9 @@ def test_scheduled_message_is_not_dispatched_early(organization):
         api_key=None,
         data=MessageInput(to=CELLCARD_RECIPIENT, body="Reminder", scheduled_at=later),
     )
-    assert message_dispatch(message_id=message.pk) == "skipped"
+    assert dispatch(message) == "skipped"
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
 
 
 def test_low_priority_waits_for_on_net_capacity_while_high_falls_back(organization):
@@ -218,8 +219,8 @@ def test_low_priority_waits_for_on_net_capacity_while_high_falls_back(organizati
         api_key=None,
         data=MessageInput(to="012 345 679", body="Your code", priority=Priority.HIGH),
     )
-    assert message_dispatch(message_id=low.pk) == "waiting"
-    assert message_dispatch(message_id=high.pk) == "assigned"
+    assert dispatch(low) == "waiting"
+    assert dispatch(high) == "assigned"
     job = Job.objects.get(message=high)
     assert job.cross_carrier
     high.refresh_from_db()
@@ -365,14 +366,14 @@ def test_low_priority_goes_cross_carrier_only_after_waiting_long_enough(organiza
     low = message_submit(
         organization=organization, api_key=None, data=MessageInput(to=CELLCARD_RECIPIENT, body="hi", priority="low")
     )
-    assert message_dispatch(message_id=low.pk) == "waiting"  # fresh: it waits for on-net capacity
+    assert dispatch(low) == "waiting"  # fresh: it waits for on-net capacity
     # Due again after 100 s of waiting: still on-net only.
     created = timezone.now() - timedelta(seconds=100)
     Message.objects.filter(pk=low.pk).update(created_at=created, next_attempt_at=timezone.now())
-    assert message_dispatch(message_id=low.pk) == "waiting"
+    assert dispatch(low) == "waiting"
     # After 130 s: the Smart SIM may take it, marked cross-carrier.
     Message.objects.filter(pk=low.pk).update(created_at=created - timedelta(seconds=30), next_attempt_at=timezone.now())
-    assert message_dispatch(message_id=low.pk) == "assigned"
+    assert dispatch(low) == "assigned"
     job = Job.objects.get(message=low)
     assert (job.provider_id, job.cross_carrier) == (smart.pk, True)
 
@@ -388,5 +389,5 @@ def test_a_scheduled_low_priority_message_waits_from_its_scheduled_time(organiza
     Message.objects.filter(pk=low.pk).update(
         created_at=now - timedelta(hours=2), scheduled_at=now - timedelta(seconds=60), next_attempt_at=now
     )
-    assert message_dispatch(message_id=low.pk) == "waiting"
+    assert dispatch(low) == "waiting"
     assert not Job.objects.filter(message=low).exists()

@@ -6,8 +6,9 @@ from django.urls import reverse
 from apps.audit.models import AuditLog
 from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Job, Message
-from apps.messaging.services import MessageInput, message_dispatch, message_submit
+from apps.messaging.services import MessageInput, message_submit
 from apps.messaging.state import message_transition
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
 
@@ -28,7 +29,7 @@ def submit(organization, body="Your code is 1234", to="012 345 678"):
 def test_lists_load_without_counting_everything(admin_client, organization, model, django_assert_max_num_queries):
     message = submit(organization)
     provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse(f"admin:messaging_{model}_changelist"))
     assert response.status_code == 200
@@ -37,7 +38,7 @@ def test_lists_load_without_counting_everything(admin_client, organization, mode
 def test_message_page_shows_its_jobs(admin_client, organization):
     message = submit(organization)
     provider_with_sim(Carrier.CELLCARD)
-    message_dispatch(message_id=message.pk)
+    dispatch(message)
     page = admin_client.get(reverse("admin:messaging_message_change", args=[message.pk])).content.decode()
     assert "offered" in page and Job.objects.get().trace_token not in page
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.accounts.tests.helpers import code_from
 from apps.audit.models import AuditLog
 from apps.messaging.models import Job, Message
-from apps.messaging.services import message_dispatch
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.models import Sim
 from apps.providers.services import sim_verification_request
@@ -73,8 +73,8 @@ def test_through_the_network_the_code_never_goes_to_the_claimant(provider, setti
     sim_verification_request(sim=sim)
     message = Message.objects.get(to=sim.msisdn)
     # The claimant is the only Cellcard provider: the code waits rather than go to them.
-    assert message_dispatch(message_id=message.pk) == "waiting"
+    assert dispatch(message) == "waiting"
     honest = provider_with_sim(Carrier.CELLCARD)
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
-    assert message_dispatch(message_id=message.pk) == "assigned"
+    assert dispatch(message) == "assigned"
     assert Job.objects.get(message=message).provider == honest

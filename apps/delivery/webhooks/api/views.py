@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.api.base import ClientApiView
 from apps.core.pagination import CursorPagination
 from apps.delivery.webhooks import selectors, services
 from apps.delivery.webhooks.api.serializers import (
@@ -17,7 +18,6 @@ from apps.delivery.webhooks.api.serializers import (
     WebhookEndpointWithSecretSerializer,
 )
 from apps.delivery.webhooks.models import WebhookEndpoint
-from apps.messaging.api.views import ClientApiView
 
 TAGS = ["webhooks"]
 

@@ -14,6 +14,7 @@ from apps.delivery.webhooks.services.events import (
     webhook_delivery_resend,
     webhook_event_resend,
     webhook_events_emit,
+    webhook_events_on_status_changed,
     webhook_events_prune,
 )
 from apps.delivery.webhooks.services.sending import (
@@ -37,5 +38,6 @@ __all__ = [
     "webhook_endpoint_update",
     "webhook_event_resend",
     "webhook_events_emit",
+    "webhook_events_on_status_changed",
     "webhook_events_prune",
 ]

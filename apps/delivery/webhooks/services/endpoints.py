@@ -15,8 +15,8 @@ from django.utils import timezone
 from apps.accounts.authentication import ApiClient
 from apps.accounts.models import ClientOrganization
 from apps.audit.services import audit_record
+from apps.core.addresses import webhook_url_check
 from apps.core.errors import ValidationFailed
-from apps.delivery.webhooks.addresses import webhook_url_check
 from apps.delivery.webhooks.choices import DeliveryStatus, WebhookEventType
 from apps.delivery.webhooks.errors import WebhookEndpointLimit
 from apps.delivery.webhooks.models import SigningSecret, WebhookCallbackSecret, WebhookDelivery, WebhookEndpoint

@@ -18,9 +18,10 @@ from apps.delivery.webhooks.models import WebhookDelivery, WebhookEvent
 from apps.delivery.webhooks.selectors import webhook_targets_of
 from apps.delivery.webhooks.services.endpoints import audit
 from apps.delivery.webhooks.services.sending import deliveries_enqueue
-from apps.messaging.api.serializers import MessageOutputSerializer
 from apps.messaging.choices import MessageStatus
+from apps.messaging.events import MessageStatusChanged
 from apps.messaging.models import Message
+from apps.messaging.representation import message_output
 
 EVENT_TYPE_BY_STATUS: dict[str, str] = {
     MessageStatus.SENT: WebhookEventType.MESSAGE_SENT,
@@ -38,7 +39,7 @@ def _event_body(*, public_id: str, event_type: str, created_at: datetime, messag
         "id": public_id,
         "type": event_type,
         "created_at": serializers.DateTimeField().to_representation(created_at),
-        "data": {"message": MessageOutputSerializer(message).data},
+        "data": {"message": message_output(message)},
     }
     return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
@@ -47,10 +48,10 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
     """Tell the message's client that it reached `status`: store the event and one delivery per enabled endpoint
     subscribed to its type, plus one to the message's callback URL, and signal the sender after commit.
 
-    Called by `apps.messaging.state.message_transition` inside the caller's transaction, right after the status
-    changed, with the message as it now is; nothing is sent until that transaction commits, and nothing is stored
-    if it rolls back. Statuses without an event type, and clients nobody listens for, cost one cache read.
-    Returns the event, or None when there was nobody to tell.
+    Called for `MessageStatusChanged` (`webhook_events_on_status_changed`), inside the transaction of the message's
+    move, right after the status changed, with the message as it now is; nothing is sent until that transaction
+    commits, and nothing is stored if it rolls back. Statuses without an event type, and clients nobody listens
+    for, cost one cache read. Returns the event, or None when there was nobody to tell.
     """
     event_type = EVENT_TYPE_BY_STATUS.get(status)
     if event_type is None:
@@ -98,6 +99,11 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
     transaction.on_commit(lambda: WEBHOOK_EVENTS.labels(type=event_type).inc())
     deliveries_enqueue([delivery.pk for delivery in deliveries])
     return event
+
+
+def webhook_events_on_status_changed(event: MessageStatusChanged) -> None:
+    """The subscriber to messaging's `MessageStatusChanged` (registered in `DeliveryConfig.ready`)."""
+    webhook_events_emit(message=event.message, status=event.status)
 
 
 def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Any, now: datetime | None = None) -> WebhookDelivery:

@@ -7,7 +7,6 @@ outcome. So a task that runs twice, or a sweeper that enqueues a delivery whose 
 """
 
 import logging
-import random
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.core.backoff import backoff_with_jitter
 from apps.delivery.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_LATENCY
 from apps.delivery.webhooks.choices import DeliveryStatus, DeliveryTarget
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -39,8 +39,9 @@ SWEEP_BATCH = 500
 def retry_delay_seconds(failures: int) -> float:
     """Wait after the `failures`-th failed attempt: base * 2^(failures - 1), capped, with +-50% jitter so the
     deliveries of an endpoint that was down do not all come back at once."""
-    delay = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** min(max(failures - 1, 0), 30)
-    return min(delay, settings.WEBHOOK_RETRY_MAX_SECONDS) * random.uniform(0.5, 1.5)
+    return backoff_with_jitter(
+        base=settings.WEBHOOK_RETRY_BASE_SECONDS, exponent=failures - 1, cap=settings.WEBHOOK_RETRY_MAX_SECONDS
+    )
 
 
 def deliveries_enqueue(delivery_ids: list[int], *, countdown: float | None = None) -> None:

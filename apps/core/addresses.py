@@ -1,5 +1,8 @@
 """The SSRF guard: webhooks go to the public internet only.
 
+It lives in core because two apps check client-chosen URLs with it: messaging (a message's `callback_url`, at
+submission) and delivery (webhook endpoints at registration, and every send).
+
 A client chooses where our servers send requests, so a URL could aim them at our own network (the metadata
 service at 169.254.169.254, Redis on 10.x, the admin on localhost). URLs are checked when they are registered
 (`webhook_url_check`) and again at every send, where the connection itself goes only to an address that passed
@@ -16,15 +19,35 @@ import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
-from apps.delivery.webhooks.errors import (
-    WebhookUrlHttpsRequired,
-    WebhookUrlPrivateAddress,
-    WebhookUrlRefused,
-    WebhookUrlUnresolvable,
-)
+from apps.core.errors import ValidationFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+# A refused URL is a 400 whose code says why, the same at endpoint registration and when a message names a callback
+# URL.
+class WebhookUrlRefused(ValidationFailed):
+    """Base of the URL refusals; `details.url` is the refused URL."""
+
+    code = "webhook_url_invalid"
+    default_message = _("The webhook URL must be an absolute http or https URL with a host name.")
+
+
+class WebhookUrlHttpsRequired(WebhookUrlRefused):
+    code = "webhook_url_https_required"
+    default_message = _("The webhook URL must use https.")
+
+
+class WebhookUrlPrivateAddress(WebhookUrlRefused):
+    code = "webhook_url_private_address"
+    default_message = _("The webhook URL points to a private, local or reserved network address.")
+
+
+class WebhookUrlUnresolvable(WebhookUrlRefused):
+    code = "webhook_url_unresolvable"
+    default_message = _("The webhook URL's host name does not resolve.")
 
 
 class AddressRefused(Exception):

@@ -1,0 +1,80 @@
+"""The in-process event hook (`apps.core.events`): lower apps publish, higher apps subscribe."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+
+from apps.core import events
+from apps.core.events import publish, subscribe, unsubscribe
+
+
+@dataclass(frozen=True)
+class Happened:
+    what: str
+
+
+@dataclass(frozen=True)
+class HappenedToo(Happened):
+    pass
+
+
+@pytest.fixture
+def received():
+    seen: list[tuple[str, object]] = []
+
+    def first(event: object) -> None:
+        seen.append(("first", event))
+
+    def second(event: object) -> None:
+        seen.append(("second", event))
+
+    subscribe(Happened, first)
+    subscribe(Happened, second)
+    subscribe(Happened, first)  # again (AppConfig.ready may run twice): still called once
+    yield seen
+    unsubscribe(Happened, first)
+    unsubscribe(Happened, second)
+    assert Happened not in events._handlers or not events._handlers[Happened]
+
+
+def test_handlers_get_the_event_once_each_in_the_order_they_subscribed(received):
+    publish(Happened("x"))
+    assert received == [("first", Happened("x")), ("second", Happened("x"))]
+
+
+def test_only_handlers_of_the_exact_event_class_are_called(received):
+    publish(HappenedToo("subclass"))  # its own class: nobody subscribed to it
+    publish(object())
+    assert received == []
+
+
+def test_an_unsubscribed_handler_is_not_called_again(received):
+    unsubscribe(Happened, received.append)  # never subscribed: no effect
+    publish(Happened("a"))
+    assert len(received) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_handlers_run_inside_the_publishers_transaction_and_their_error_rolls_it_back():
+    from apps.accounts.models import User
+
+    def refuse(event: Happened) -> None:
+        assert transaction.get_connection().in_atomic_block  # called before the publisher's commit
+        raise RuntimeError(event.what)
+
+    subscribe(Happened, refuse)
+    try:
+        with pytest.raises(RuntimeError, match="no"), transaction.atomic():
+            User.objects.create_user(phone="+85512000111")
+            publish(Happened("no"))
+    finally:
+        unsubscribe(Happened, refuse)
+    assert not User.objects.filter(phone="+85512000111").exists()
+
+
+def test_delivery_subscribes_to_messaging_status_changes():
+    from apps.delivery.webhooks.services import webhook_events_on_status_changed
+    from apps.messaging.events import MessageStatusChanged
+
+    assert events._handlers[MessageStatusChanged] == [webhook_events_on_status_changed]

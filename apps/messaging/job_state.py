@@ -1,0 +1,65 @@
+"""The job state machine: the one place a job's (a lease's) status changes.
+
+    offered ──phone acks──▶ accepted ──phone sent──▶ sent
+       │ └──────────── phone sent (no ack) ───────────▶│
+       └──── offered / accepted / sent ─▶ delivered | failed | expired | cancelled   (the lease ends)
+
+Every move is a conditional update: the row moves only while it is still in a status the move is legal from, so a
+job that another process moved first (a report against a lease the sweeper just expired) is left alone and the
+caller gets False (or a smaller count). A move the table does not allow from the status the caller loaded is a bug
+in the caller, refused with IllegalJobTransition. Runs in the caller's transaction; delivery reaches these moves
+only through messaging's services (`apps.messaging.services`), never by writing jobs itself.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from apps.messaging.choices import JobStatus as J
+from apps.messaging.errors import IllegalJobTransition
+from apps.messaging.models import Job
+
+_ENDED = frozenset({J.DELIVERED, J.FAILED, J.EXPIRED, J.CANCELLED})
+JOB_TRANSITIONS: dict[str, frozenset[str]] = {
+    J.OFFERED: frozenset({J.ACCEPTED, J.SENT}) | _ENDED,
+    # A phone may report sent (or delivered) without having acknowledged: the report says it has the job.
+    J.ACCEPTED: frozenset({J.SENT}) | _ENDED,
+    J.SENT: _ENDED,
+    J.DELIVERED: frozenset(),
+    J.FAILED: frozenset(),
+    J.EXPIRED: frozenset(),
+    J.CANCELLED: frozenset(),
+}
+# For each target, the statuses a move to it is legal from: the condition of its UPDATE.
+_SOURCES: dict[str, frozenset[str]] = {
+    target: frozenset(source for source, targets in JOB_TRANSITIONS.items() if target in targets) for target in J
+}
+
+
+def job_is_legal(current: str, target: str) -> bool:
+    return target in JOB_TRANSITIONS.get(current, frozenset())
+
+
+def job_transition(*, job: Job, to: str, **fields: Any) -> bool:
+    """Move `job` to `to`, setting `fields` (plain values) in the same UPDATE, if the row is still in a status the
+    move is legal from. Returns whether it moved; the loaded `job` is updated to match when it did.
+
+    Raises IllegalJobTransition when the move is not legal from the status `job` was loaded with."""
+    if not job_is_legal(job.status, to):
+        raise IllegalJobTransition(details={"job": job.pk, "from": job.status, "to": to})
+    if Job.objects.filter(pk=job.pk, status__in=_SOURCES[to]).update(status=to, **fields) != 1:
+        return False
+    job.status = to
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return True
+
+
+def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
+    """The bulk form: move, in one UPDATE, those of `job_ids` whose rows are in a status the move to `to` is legal
+    from (others are left as they are), setting `fields`. Returns how many moved."""
+    if not _SOURCES.get(to):
+        raise IllegalJobTransition(details={"to": to})
+    ids = list(job_ids)
+    if not ids:
+        return 0
+    return Job.objects.filter(pk__in=ids, status__in=_SOURCES[to]).update(status=to, **fields)

@@ -1,0 +1,152 @@
+"""Leases ending, and the sweeps that keep every message moving.
+
+- `job_end` ends a lease (through the job state machine) and gives its capacity back; a message waiting for capacity
+  is brought forward then (`messages_wake`).
+- `message_requeue_or_dead_letter`: after a lease ended without delivery, back to the queue for another provider, or
+  a dead letter; `message_requeue` is staff putting a dead letter back.
+- `jobs_expire_overdue` (periodic) ends leases past their deadline and puts the message back in the queue for a
+  different provider; after MESSAGE_MAX_ATTEMPTS leases, or past its validity, the message is dead-lettered.
+- `messages_reconcile` (periodic) signals again for queued messages whose signal was lost.
+Every function is safe to run twice: moves are conditional updates on the status that was read.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
+from apps.messaging.job_state import job_transition
+from apps.messaging.models import Job, Message
+from apps.messaging.services.dispatch import messages_wake
+from apps.messaging.services.signal import dispatch_signal, enqueue_dispatch
+from apps.messaging.state import message_transition
+from apps.providers.services import provider_reputation_outcome
+from apps.providers.services.matching import capacity_release
+
+# Messages handled per run of a periodic job; the next run takes the rest.
+SWEEP_BATCH = 500
+
+
+def job_end(*, job: Job, status: str, reason: str, sms_sent: bool) -> bool:
+    """End a live lease (expired, failed, cancelled, delivered), give back what matching reserved, and bring a
+    message waiting for that capacity forward.
+
+    The job's conditional update makes this happen once, so capacity is released exactly once.
+    """
+    ended = job_transition(job=job, to=status, end_reason=reason, finished_at=timezone.now())
+    if ended:
+        capacity_release(provider_id=job.provider_id, sim_id=job.sim_id, reserved_at=job.reserved_at, sms_sent=sms_sent)
+        # A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one, for
+        # whichever carrier its SIM is on.
+        messages_wake(carrier=None if job.cross_carrier else job.message.carrier)
+    return ended
+
+
+def job_end_for_message(*, message: Message, reason: str) -> None:
+    """Cancel the message's live lease, if any (the SMS was not sent: its SIM capacity comes back)."""
+    job = message.jobs.filter(status__in=LIVE_JOB_STATUSES).first()
+    if job is not None:
+        job_end(job=job, status=JobStatus.CANCELLED, reason=reason, sms_sent=job.status == JobStatus.SENT)
+
+
+def message_requeue_or_dead_letter(*, message: Message, reason: str, now: datetime) -> str:
+    """After a lease ended without delivery: back to the queue for another provider, or a dead letter when the
+    attempts are used up (failed) or validity is over (expired)."""
+    if message.expires_at <= now:
+        message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended")
+        return "expired"
+    if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
+        message_transition(message=message, to=MessageStatus.FAILED, reason="max_attempts")
+        return "failed"
+    if message_transition(message=message, to=MessageStatus.QUEUED, reason=reason, next_attempt_at=now):
+        enqueue_dispatch(priority=message.priority)
+    return "requeued"
+
+
+def jobs_expire_overdue(*, now: datetime | None = None) -> int:
+    """End leases past their deadline and move their messages on. Returns how many leases expired."""
+    now = now or timezone.now()
+    expired = 0
+    with transaction.atomic():
+        jobs = list(
+            Job.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status__in=LIVE_JOB_STATUSES, deadline__lte=now)
+            .select_related("message")
+            .order_by("deadline")[:SWEEP_BATCH]
+        )
+        for job in jobs:
+            was_sent = job.status == JobStatus.SENT
+            took_it = job.status in (JobStatus.ACCEPTED, JobStatus.SENT)
+            if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
+                continue
+            expired += 1
+            message = job.message
+            if was_sent:
+                # The SMS went out; only its delivery was never confirmed. Sending it again through another phone
+                # would deliver it twice, so the message ends here instead of going back to the queue.
+                if message.status == MessageStatus.SENT:
+                    message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
+                continue
+            if took_it:
+                # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
+                provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
+            if message.status == MessageStatus.ASSIGNED:
+                message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
+    return expired
+
+
+def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Recover messages the queue lost: queued and long past due → enqueued again; past validity → expired."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.MESSAGE_RECONCILE_GRACE_SECONDS)
+    counts = {"requeued": 0, "expired": 0}
+    with transaction.atomic():
+        stuck = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now - grace)
+            .order_by("next_attempt_at")[:SWEEP_BATCH]
+        )
+        due: dict[str, list[int]] = {}
+        for message in stuck:
+            if message.expires_at <= now:
+                if message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended"):
+                    counts["expired"] += 1
+            else:
+                due.setdefault(message.priority, []).append(message.pk)
+        # Push the due time forward so the next reconcile does not enqueue them again while their task waits.
+        Message.objects.filter(pk__in=[pk for ids in due.values() for pk in ids]).update(next_attempt_at=now)
+        for priority, ids in due.items():
+            # Forced: a lost task may still be marked as on its way.
+            transaction.on_commit(lambda priority=priority: dispatch_signal(priority=priority, force=True))
+            counts["requeued"] += len(ids)
+        # Held messages also expire when their validity ends, so a forgotten review does not send a stale SMS.
+        for message in Message.objects.select_for_update(skip_locked=True).filter(
+            status=MessageStatus.HELD, expires_at__lte=now
+        )[:SWEEP_BATCH]:
+            if message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended"):
+                counts["expired"] += 1
+    return counts
+
+
+def message_requeue(*, message: Message, actor: Any, validity_seconds: int | None = None) -> Message:
+    """Staff: put a dead letter (failed or expired) back in the queue, with fresh attempts and validity."""
+    now = timezone.now()
+    validity = validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        if message_transition(
+            message=message,
+            to=MessageStatus.QUEUED,
+            reason="requeued_by_staff",
+            actor=actor,
+            audit=True,
+            attempts=0,
+            dispatch_tries=0,
+            next_attempt_at=now,
+            expires_at=now + timedelta(seconds=validity),
+        ):
+            enqueue_dispatch(priority=message.priority)
+    return message

@@ -10,6 +10,7 @@ from apps.messaging.services.dispatch import (
     messages_reconcile,
     messages_wake,
 )
+from apps.messaging.services.expiry import messages_expire_overdue
 from apps.messaging.services.jobs import job_accept, job_release_and_rematch, jobs_accept
 from apps.messaging.services.rules import (
     blocked_recipient_add,
@@ -51,6 +52,7 @@ __all__ = [
     "message_submit_bulk",
     "messages_dispatch",
     "messages_dispatch_due",
+    "messages_expire_overdue",
     "messages_reconcile",
     "messages_wake",
     "opt_out_add",

@@ -38,6 +38,7 @@ from apps.messaging.services import (
     message_submit_bulk,
     messages_expire_overdue,
 )
+from apps.messaging.views import VERIFY_RATE_GROUP
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
@@ -199,7 +200,7 @@ class VerifyView(APIView):
 
     @extend_schema(responses={200: VerificationOutputSerializer}, tags=["verify"])
     def get(self, request: Request, code: str) -> Response:
-        rate_limit(group="messages.verify.ip", key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
+        rate_limit(group=VERIFY_RATE_GROUP, key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
         message = selectors.message_by_verification_code(code)
         messages_expire_overdue(messages=[message])
         return Response(VerificationOutputSerializer(message).data)

@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.core import views as core_views
+from apps.messaging.views import verify_page
 
 admin.site.site_header = "PeerPower operations"
 admin.site.site_title = "PeerPower operations"
@@ -30,6 +31,9 @@ urlpatterns = [
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
     path("metrics", core_views.metrics, name="metrics"),
+    # The page the SMS verification suffix links to (MESSAGE_VERIFICATION_SUFFIX): the form, and one code's check.
+    path("v/", verify_page, name="verify-form"),
+    path("v/<path:code>", verify_page, name="verify-page"),  # any text, even with a slash, gets the same page
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/", include(api_patterns)),
     path("api/", include(api_fallback)),

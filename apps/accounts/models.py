@@ -102,6 +102,8 @@ class OtpChallenge(models.Model):
     request_ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "OTP challenge"
+        verbose_name_plural = "OTP challenges"
         indexes = [models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx")]
         constraints = [models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="otp_phone_is_e164")]
 
@@ -208,6 +210,10 @@ class ApiKey(models.Model):
     # Per-key limits the messaging API enforces; null means the platform default.
     rate_per_second = models.PositiveIntegerField(null=True, blank=True)
     rate_per_day = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

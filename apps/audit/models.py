@@ -41,6 +41,8 @@ class AuditLog(models.Model):
     objects = AuditLogQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["target_type", "target_id", "-created_at"], name="audit_target_idx"),

@@ -92,6 +92,7 @@ class Canary(models.Model):
     judged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "canaries"
         indexes = [models.Index(fields=["status", "created_at"], name="canary_status_created_idx")]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -221,6 +222,17 @@ class JobInline(admin.TabularInline):
         return False
 
 
+class ExpiringChangeList(ChangeList):
+    """A message list page whose held or queued messages past their validity read `expired` (see
+    apps.messaging.services.expiry). When one expires, the page is read again: it may have left this list (the
+    moderation queue, a status filter)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if services.messages_expire_overdue(messages=self.result_list):
+            super().get_results(request)
+
+
 class MessageAdminBase(admin.ModelAdmin):
     """Messages for staff: fast on millions of rows (no full counts, related rows joined, indexed searches)."""
 
@@ -244,7 +256,20 @@ class MessageAdminBase(admin.ModelAdmin):
     inlines = [JobInline]
     readonly_fields = [field.name for field in Message._meta.fields]
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ExpiringChangeList
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Message | None:
+        message = super().get_object(request, object_id, from_field)
+        if message is not None:
+            services.messages_expire_overdue(messages=[message])
+        return message
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        search_term = search_term.strip()
+        if not search_term:
+            # An empty box lists everything (a reference lookup here would hide every message that has one).
+            return queryset, False
         # Staff paste numbers as people write them; look them up by their E.164 form.
         try:
             search_term = normalize_phone(search_term, require_mobile=False, allowed_regions=[]).e164

@@ -315,7 +315,8 @@ class HeldMessage(Message):
 
     class Meta:
         proxy = True
-        verbose_name = "held message (moderation queue)"
+        verbose_name = "held message"
+        verbose_name_plural = "held messages (moderation queue)"
 
 
 class DeadLetter(Message):

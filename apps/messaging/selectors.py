@@ -1,6 +1,7 @@
 """Reads of messaging data for the send path and the admin."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -111,9 +112,39 @@ def job_of_provider(*, user: Any, job_id: int) -> Job:
 
 
 def message_by_verification_code(code: str) -> Message:
-    """The message an SMS recipient asks about, by the code appended to it (case-insensitive, spaces ignored)."""
-    normalized = "".join(code.split()).upper()
+    """The message an SMS recipient asks about, by the code appended to it (case-insensitive, spaces ignored).
+
+    Any text is looked up the same way, one indexed query, well-formed or not: unknown and malformed codes cannot
+    be told apart by the answer or its timing. Text longer than any code is cut (it still matches nothing)."""
+    normalized = "".join(code.split()).upper()[:VERIFICATION_CODE_LOOKUP_MAX]
     message = Message.objects.select_related("organization").filter(verification_code=normalized).first()
     if message is None:
         raise VerificationCodeUnknown()
     return message
+
+
+# Longer than any verification code (the column holds 12): a cut text still matches nothing.
+VERIFICATION_CODE_LOOKUP_MAX = 32
+
+
+@dataclass(frozen=True)
+class VerifiedSms:
+    """What the verification page may tell whoever holds a code: who sent the SMS, and when. Never the recipient or
+    the text."""
+
+    sender: str
+    sent_at: datetime
+
+
+def verified_sms(code: str) -> VerifiedSms | None:
+    """The SMS that carries `code`, if PeerPower handed it to a phone; None for unknown or malformed codes, and for
+    a message that never left (held, rejected, still queued, cancelled before a phone had it): nobody can have
+    received that one, so confirming it would vouch for an SMS that does not exist."""
+    try:
+        message = message_by_verification_code(code)
+    except VerificationCodeUnknown:
+        return None
+    left_at = message.sent_at or message.assigned_at
+    if left_at is None:
+        return None
+    return VerifiedSms(sender=message.organization.name, sent_at=left_at)

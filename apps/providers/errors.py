@@ -60,6 +60,11 @@ class DeviceNotRegistered(Conflict):
     default_message = _("Register this phone's push token first.")
 
 
+class DeviceRegisteredToAnotherProvider(Conflict):
+    code = "device_registered_to_another_provider"
+    default_message = _("This phone is registered to another provider.")
+
+
 class SimAlreadyVerified(Conflict):
     code = "sim_already_verified"
     default_message = _("This SIM's ownership is already verified.")

@@ -312,6 +312,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # Registration: new providers are active at once, or pending until staff approve them in the admin.
 PROVIDER_AUTO_ACTIVATE = env.bool("PROVIDER_AUTO_ACTIVATE", default=False)
 PROVIDER_MAX_SIMS = env.int("PROVIDER_MAX_SIMS", default=2)
+# A phone's push token belongs to the provider who registered it; another provider may take it over (the app
+# install changed hands) only once that device has been silent (no heartbeat or registration) this many days.
+PROVIDER_DEVICE_RETIRED_AFTER_DAYS = env.int("PROVIDER_DEVICE_RETIRED_AFTER_DAYS", default=30)
 # Heartbeats: the interval the server tells phones to use, and how many may be missed before the sweep marks a
 # provider offline (and matching stops trusting it).
 PROVIDER_HEARTBEAT_INTERVAL = env.int("PROVIDER_HEARTBEAT_INTERVAL", default=60)

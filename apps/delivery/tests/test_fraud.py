@@ -138,10 +138,13 @@ class TestStrikes:
 
 
 class TestPeriodicRules:
-    def test_one_phone_under_two_providers(self):
+    def test_one_phone_under_two_providers(self, settings):
         first, second = provider_with_sim(Carrier.SMART), provider_with_sim(Carrier.METFONE)
         clean = provider_with_sim(Carrier.CELLCARD)
         token = Device.objects.get(provider=first).fcm_token
+        # Another provider may take a phone's token over only once the phone has been silent long enough.
+        silent_since = timezone.now() - timedelta(days=settings.PROVIDER_DEVICE_RETIRED_AFTER_DAYS + 1)
+        Device.objects.filter(provider=first).update(last_heartbeat_at=silent_since, updated_at=silent_since)
         device_register(provider=second, actor=second.user, fcm_token=token, platform="android", app_version="1.0")
         assert fraud_scan()["shared_device"] == 2
         assert rules(first) == rules(second) == ["shared_device"]

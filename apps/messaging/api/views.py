@@ -31,7 +31,14 @@ from apps.messaging.choices import MessageStatus
 from apps.messaging.errors import ContentRejected
 from apps.messaging.idempotency import idempotent_call, request_fingerprint
 from apps.messaging.representation import MessageOutputSerializer, message_output
-from apps.messaging.services import MessageInput, message_cancel, message_submit, message_submit_bulk
+from apps.messaging.services import (
+    MessageInput,
+    message_cancel,
+    message_submit,
+    message_submit_bulk,
+    messages_expire_overdue,
+)
+from apps.messaging.views import VERIFY_RATE_GROUP
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
@@ -146,6 +153,7 @@ class MessageListView(ClientApiView):
         queryset = selectors.messages_of_client(organization=request.user.organization, **filters.validated_data)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
+        messages_expire_overdue(messages=page)  # validity ends on time for the reader, not at the next sweep
         return paginator.get_paginated_response(MessageOutputSerializer(page, many=True).data)
 
 
@@ -153,6 +161,7 @@ class MessageDetailView(ClientApiView):
     @extend_schema(responses={200: MessageOutputSerializer}, tags=["messages"])
     def get(self, request: Request, message_id: int) -> Response:
         message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
+        messages_expire_overdue(messages=[message])
         return Response(MessageOutputSerializer(message).data)
 
 
@@ -179,6 +188,7 @@ class VerifyView(APIView):
 
     @extend_schema(responses={200: VerificationOutputSerializer}, tags=["verify"])
     def get(self, request: Request, code: str) -> Response:
-        rate_limit(group="messages.verify.ip", key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
+        rate_limit(group=VERIFY_RATE_GROUP, key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
         message = selectors.message_by_verification_code(code)
+        messages_expire_overdue(messages=[message])
         return Response(VerificationOutputSerializer(message).data)

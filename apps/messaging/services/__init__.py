@@ -3,6 +3,7 @@ running the dispatcher (`signal`, `dispatch`), leases ending and the sweeps (`le
 outside messaging (`jobs`: the phone's acknowledgement and reports, the push channel's bookkeeping)."""
 
 from apps.messaging.services.dispatch import messages_dispatch_due, messages_dispatch_until_done, messages_wake
+from apps.messaging.services.expiry import messages_expire_overdue
 from apps.messaging.services.jobs import (
     job_accept,
     job_release_and_rematch,
@@ -57,6 +58,7 @@ __all__ = [
     "message_submit_bulk",
     "messages_dispatch_due",
     "messages_dispatch_until_done",
+    "messages_expire_overdue",
     "messages_reconcile",
     "messages_wake",
     "opt_out_add",

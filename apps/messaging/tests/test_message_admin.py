@@ -86,3 +86,16 @@ def test_dead_letters_are_listed_and_requeued(admin_client, organization, staff)
     dead.refresh_from_db()
     assert (dead.status, dead.status_reason) == (MessageStatus.QUEUED, "requeued_by_staff")
     assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 2
+
+
+@pytest.mark.parametrize("model", ["message", "heldmessage", "deadletter"])
+def test_lists_show_messages_with_a_client_reference(admin_client, organization, model):
+    """An empty search box lists everything: a reference set by the client never hides a message from staff."""
+    body = "Win big at our casino" if model == "heldmessage" else "Your code is 1234"
+    message = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to="012 345 678", body=body, reference="INV-7")
+    )
+    if model == "deadletter":
+        message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended")
+    page = admin_client.get(reverse(f"admin:messaging_{model}_changelist")).content.decode()
+    assert f">{message.pk}<" in page

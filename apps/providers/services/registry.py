@@ -1,6 +1,7 @@
 """Registering providers and their SIMs and devices, their own settings, and staff decisions about them."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from apps.providers.carriers import carrier_from_mcc_mnc, carrier_from_phonenumb
 from apps.providers.choices import Availability, AvailabilityReason, Carrier, ProviderStatus
 from apps.providers.errors import (
     CapAboveMaximum,
+    DeviceRegisteredToAnotherProvider,
     ProviderAlreadyRegistered,
     ProviderNotActive,
     ProviderStatusConflict,
@@ -196,10 +198,15 @@ def device_register(
 ) -> Device:
     """Register the phone's FCM token, or a rotated one (FCM replaces tokens; `previous_token` names the old one).
 
-    A token already known under another provider moves to this one: a token identifies an app install, and the
-    install is now signed in as this provider. Tokens never appear in the audit log.
+    A token already bound to another provider's device is refused (`DeviceRegisteredToAnotherProvider`) while that
+    device is in use: otherwise anyone who learns a phone's token could take its device record (and its pushes)
+    away from its owner. Once the device is retired (`device_is_retired`) the token moves to this provider: the app
+    install changed hands. The move is audited as `provider.device_updated`, which the shared-device fraud rule
+    reads. Tokens never appear in the audit log or in the error.
     """
     existing = Device.objects.select_for_update().filter(fcm_token=fcm_token).first()
+    if existing is not None and existing.provider_id != provider.pk and not device_is_retired(existing):
+        raise DeviceRegisteredToAnotherProvider()
     if existing is None and previous_token:
         existing = Device.objects.select_for_update().filter(fcm_token=previous_token, provider=provider).first()
     if existing is None:
@@ -215,6 +222,15 @@ def device_register(
             audit_record(actor=actor, action="provider.device_added", target=device, after=_meta(platform, app_version))
             return device
     return _device_update(existing, provider=provider, actor=actor, fcm_token=fcm_token, **_meta(platform, app_version))
+
+
+def device_is_retired(device: Device, *, now: datetime | None = None) -> bool:
+    """Whether the device has been silent (no heartbeat, and no registration since) for
+    PROVIDER_DEVICE_RETIRED_AFTER_DAYS: its owner no longer uses that app install. Devices the push channel or staff
+    retire are deleted (`device_remove`), so their tokens are free anyway."""
+    now = now or timezone.now()
+    last_seen = max(device.last_heartbeat_at or device.updated_at, device.updated_at)
+    return last_seen < now - timedelta(days=settings.PROVIDER_DEVICE_RETIRED_AFTER_DAYS)
 
 
 def _meta(platform: str, app_version: str) -> dict[str, str]:

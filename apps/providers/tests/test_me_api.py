@@ -1,13 +1,16 @@
 """The provider's own endpoints, each tried by the owner, another provider and a stranger (a signed-in user who is
 not a provider)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditLog
 from apps.providers.choices import Availability, Carrier, ProviderStatus
-from apps.providers.models import Device, Sim
+from apps.providers.models import Device, Provider, Sim
 from apps.providers.tests.factories import DeviceFactory, SimFactory, provider_with_sim
 
 pytestmark = pytest.mark.django_db
@@ -184,26 +187,58 @@ def test_registering_a_token_is_idempotent_and_rotation_keeps_the_device(api_cli
     assert "new-token" not in str(entry.after) and "new-token" not in str(entry.before)
 
 
-def test_a_token_from_another_provider_moves_with_the_app_install(api_client_for, owner, other_provider):
+def register_token(client, token, previous_token=None):
+    data = {"fcm_token": token, "platform": "android", "app_version": "2.0"}
+    if previous_token:
+        data["previous_token"] = previous_token
+    return client.post(f"{ME}/devices", data, format="json")
+
+
+def test_a_token_of_another_providers_active_device_is_refused(api_client_for, owner, other_provider, stranger):
     theirs = other_provider.devices.get()
-    response = api_client_for(owner.user).post(
-        f"{ME}/devices", {"fcm_token": theirs.fcm_token, "platform": "android", "app_version": "2.0"}, format="json"
-    )
-    assert response.status_code == 200
+    Device.objects.filter(pk=theirs.pk).update(last_heartbeat_at=timezone.now())
+    response = register_token(api_client_for(owner.user), theirs.fcm_token)
+    assert (response.status_code, response.json()["code"]) == (409, "device_registered_to_another_provider")
+    assert "fcm" not in str(response.json()["details"]).lower()  # the other provider's token is not echoed
+    theirs.refresh_from_db()
+    assert theirs.provider_id == other_provider.pk
+    assert not AuditLog.objects.filter(action="provider.device_updated").exists()
+    # Its owner registers it again as before; a stranger (not a provider) gets no further than 404.
+    assert register_token(api_client_for(other_provider.user), theirs.fcm_token).status_code == 200
+    response = register_token(api_client_for(stranger), theirs.fcm_token)
+    assert (response.status_code, response.json()["code"]) == (404, "provider_not_registered")
+    theirs.refresh_from_db()
+    assert theirs.provider_id == other_provider.pk
+
+
+def test_registering_as_a_provider_with_another_providers_token_is_refused(api_client_for, other_provider, stranger):
+    theirs = other_provider.devices.get()
+    body = {
+        "sims": [{"msisdn": "010 555 555", "slot": 0}],
+        "device": {"fcm_token": theirs.fcm_token, "platform": "android", "app_version": "1.0"},
+    }
+    response = api_client_for(stranger).post("/api/providers/register", body, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "device_registered_to_another_provider")
+    assert not Provider.objects.filter(user=stranger).exists()  # nothing of the registration is kept
+
+
+@override_settings(PROVIDER_DEVICE_RETIRED_AFTER_DAYS=30)
+def test_a_retired_device_moves_with_the_app_install(api_client_for, owner, other_provider):
+    """A phone silent for the retirement period has changed hands (or been reset): its token may be taken over."""
+    theirs = other_provider.devices.get()
+    silent_since = timezone.now() - timedelta(days=31)
+    Device.objects.filter(pk=theirs.pk).update(last_heartbeat_at=silent_since, updated_at=silent_since)
+    response = register_token(api_client_for(owner.user), theirs.fcm_token)
+    assert (response.status_code, response.json()["id"]) == (200, theirs.pk)
     theirs.refresh_from_db()
     assert theirs.provider_id == owner.pk
-    # A previous token that is another provider's is not taken over through rotation.
+    moved = AuditLog.objects.get(action="provider.device_updated", target_id=str(theirs.pk))
+    assert (moved.before["provider"], moved.after["provider"]) == (other_provider.pk, owner.pk)
+
+
+def test_a_previous_token_of_another_provider_is_not_taken_over_through_rotation(api_client_for, owner, other_provider):
     other_device = DeviceFactory(provider=other_provider)
-    api_client_for(owner.user).post(
-        f"{ME}/devices",
-        {
-            "fcm_token": "fresh-" + "c" * 100,
-            "previous_token": other_device.fcm_token,
-            "platform": "android",
-            "app_version": "2.0",
-        },
-        format="json",
-    )
+    register_token(api_client_for(owner.user), "fresh-" + "c" * 100, previous_token=other_device.fcm_token)
     other_device.refresh_from_db()
     assert other_device.provider_id == other_provider.pk
     assert Device.objects.get(fcm_token="fresh-" + "c" * 100).provider_id == owner.pk

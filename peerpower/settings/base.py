@@ -4,6 +4,7 @@ Every value comes from the environment (12-factor) through django-environ; `.env
 A `.env` file in the project root is read when present (development convenience, never committed).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# An empty PROMETHEUS_MULTIPROC_DIR (as .env.example has it) must mean "off": prometheus_client only checks whether
+# the variable exists, and would write its files into the current folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 # Runtime files of the embedded default (SQLite database, cache, broker); git-ignored.
 VAR_DIR = Path(env("PEERPOWER_VAR_DIR", default=str(BASE_DIR / "var")))

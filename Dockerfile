@@ -22,11 +22,12 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=peerpower:peerpower . /app
-# Static files and message catalogues are built into the image. They do not depend on secrets, so the build uses
+# /app/var/prometheus exists (owned by the app's user) so that a volume mounted there for the shared metrics folder
+# starts with that owner. Static files and message catalogues are built into the image. They do not depend on secrets, so the build uses
 # the development settings (same static storage) rather than inventing production secrets.
 RUN DJANGO_SETTINGS_MODULE=peerpower.settings.development python manage.py collectstatic --no-input -v 0 \
     && DJANGO_SETTINGS_MODULE=peerpower.settings.development python manage.py compilemessages -v 0 \
-    && rm -rf /app/var && mkdir -p /app/var && chown -R peerpower:peerpower /app/var /app/staticfiles
+    && rm -rf /app/var && mkdir -p /app/var/prometheus && chown -R peerpower:peerpower /app/var /app/staticfiles
 USER peerpower
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -22,8 +22,7 @@ errorlog = "-"
 
 
 def child_exit(server, worker) -> None:
-    """Drop a dead worker's files from Prometheus' multi-process directory so its gauges do not linger."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    """Drop a dead worker's live gauges from Prometheus' multi-process folder so they do not linger."""
+    from apps.core.metrics import process_dead  # no Django needed: prometheus_client only
 
-        multiprocess.mark_process_dead(worker.pid)
+    process_dead(worker.pid)

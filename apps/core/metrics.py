@@ -1,11 +1,26 @@
-"""Prometheus metrics: the project's registry of counters and histograms.
+"""Prometheus metrics: the project's registry of counters and histograms, and the multi-process setup.
 
 Other apps define their metrics here or in their own modules with `prometheus_client` on the default registry;
-`/metrics` exposes all of them. Under gunicorn with several workers set PROMETHEUS_MULTIPROC_DIR so the figures of
-all worker processes are added up.
+`/metrics` exposes all of them.
+
+Several processes record metrics: gunicorn's workers serve requests, Celery's workers send pushes and webhooks. They
+all write to one folder, PROMETHEUS_MULTIPROC_DIR (prometheus_client's multi-process mode: one memory-mapped file
+per process and metric type), and `/metrics` adds up every file in it, so a counter incremented in a worker shows on
+the web process's `/metrics`. Whoever starts the stack empties the folder first (`manage.py runstack`, the
+simulator, compose's `migrate` step) and gives it to every process it starts; a process that ends has its live
+gauges dropped (`process_dead`, called from gunicorn's `child_exit` and Celery's `worker_process_shutdown`).
+A Gauge must say how processes combine (`multiprocess_mode="livesum"`, "max", ...): the default keeps one series
+per process.
+
+Files are named after the host as well as the process id: compose shares the folder between containers, whose
+process ids are counted separately and would otherwise collide on one file.
 """
 
 import os
+import re
+import shutil
+import socket
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,7 +30,42 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
+
+# Underscores separate the parts of prometheus_client's file names (gauge_livesum_<process>.db).
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
+
+
+def process_identifier(pid: int | None = None) -> str:
+    """The name under which process `pid` (default: this one) of this host writes its metric files."""
+    return f"{_HOST}-{os.getpid() if pid is None else pid}"
+
+
+def multiprocess_dir() -> str:
+    """The shared metrics folder, or "" when this process keeps its metrics to itself."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+if multiprocess_dir():
+    # Before any metric has a value: values are created with whatever class is installed at that moment.
+    values.ValueClass = values.MultiProcessValue(process_identifier)
+
+
+def multiprocess_dir_reset(path: str | Path) -> str:
+    """Empty (or create) the shared metrics folder before a stack starts, so figures of earlier runs, whose
+    processes are gone, are not added in. Returns the absolute path to give the processes."""
+    folder = Path(path).resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return str(folder)
+
+
+def process_dead(pid: int) -> None:
+    """Drop the live gauges of a process that has ended (its counters stay: they are part of the totals)."""
+    if multiprocess_dir():
+        multiprocess.mark_process_dead(process_identifier(pid))
+
 
 HTTP_REQUESTS = Counter(
     "peerpower_http_requests_total", "HTTP requests by method, view and status.", ["method", "view", "status"]
@@ -26,11 +76,16 @@ HTTP_LATENCY = Histogram(
     ["method", "view"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CELERY_TASKS = Counter(
+    "peerpower_celery_tasks_total",
+    "Celery task runs by task and final state (SUCCESS, FAILURE, RETRY...), counted in the worker that ran them.",
+    ["task", "state"],
+)
 
 
 def exposition() -> tuple[bytes, str]:
-    """The text exposition of every metric, merged across processes when running multi-process."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    """The text exposition of every metric, added up across processes when running multi-process."""
+    if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

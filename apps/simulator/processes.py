@@ -3,6 +3,7 @@ simulation needs, on the simulator's own database and stores. They stop with the
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from apps.core.metrics import multiprocess_dir_reset
 from apps.simulator.checks import SIMULATOR_SENDER
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -94,8 +96,16 @@ class ServerConfig:
     min_delivery_seconds: float = 2.0
 
 
+def log_folder(config: ServerConfig) -> Path:
+    """Where the servers' logs go: `log_dir`, else the simulator's folder under PEERPOWER_VAR_DIR."""
+    return config.log_dir or Path(settings.VAR_DIR) / "simulator"
+
+
 class Servers:
-    """Starts web, workers and beat; `stop()` (or leaving the `with` block) ends them, gracefully first."""
+    """Starts web, workers and beat; `stop()` (or leaving the `with` block) ends them, gracefully first.
+
+    Web and workers share a metrics folder of this run (emptied at start), so the web server's /metrics adds up the
+    workers' push and webhook counters too."""
 
     def __init__(self, config: ServerConfig, *, fcm_endpoint: str, fcm_credentials: Path, project_id: str) -> None:
         self.config = config
@@ -103,6 +113,8 @@ class Servers:
         self.url = f"http://127.0.0.1:{self.port}"
         self.audit_token = secrets.token_urlsafe(24)
         self.fcm = (fcm_endpoint, fcm_credentials, project_id)
+        self.log_dir = log_folder(config)
+        self.metrics_dir = self.log_dir / f"metrics-{self.port}"
         self._processes: list[subprocess.Popen] = []
         self._names: list[str] = []
         self._logs: list = []
@@ -151,13 +163,12 @@ class Servers:
             # The simulator sends canaries itself, so a run knows how many there were.
             "AUDIT_CANARY_PROBABILITY": "0",
         }
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log_dir = self.config.log_dir or Path(settings.VAR_DIR) / "simulator"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(log_dir / f"{name}.log", "ab")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
         self._logs.append(log)
         process = subprocess.Popen(  # noqa: S603 - our own executables, fixed arguments
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
@@ -166,6 +177,7 @@ class Servers:
         self._names.append(name)
 
     def start(self) -> "Servers":
+        multiprocess_dir_reset(self.metrics_dir)
         env = self.environment()
         bin_dir = Path(sys.executable).parent
         config = self.config
@@ -234,19 +246,21 @@ class Servers:
         while time.monotonic() < deadline:
             for process in self._processes:
                 if process.poll() is not None:
-                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see var/simulator/*.log")
+                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {self.log_dir}/*.log")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("the web server did not answer /health in time; see var/simulator/web.log")
+        raise RuntimeError(f"the web server did not answer /health in time; see {self.log_dir / 'web.log'}")
 
     def stop(self) -> None:
+        # SIGTERM to each main process only: gunicorn's master and Celery's main process stop their own children (a
+        # prefork pool process signalled directly dies at once and can leave Celery's pool shutdown hanging).
         for process in self._processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         deadline = time.monotonic() + 15
         for process in self._processes:
             try:
@@ -256,6 +270,7 @@ class Servers:
                 process.wait()
         for log in self._logs:
             log.close()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self._processes.clear()
         self._names.clear()
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min
 from django.test.utils import override_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
@@ -93,6 +94,7 @@ class Summary:
     acks: int = 0
     faked_deliveries: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
+    pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
 
     @property
     def ok(self) -> bool:
@@ -106,12 +108,13 @@ class Summary:
 
         statuses = self.statuses
         return [
-            f"submitted      {self.submitted} (refused by the API: {self.refused})",
+            f"submitted      {self.submitted} (refused by the API: {self.refused}); followed to a final state with "
+            f"the {self.canaries} canaries: {self.submitted + self.canaries}",
             f"delivered      {statuses.get('delivered', 0)}",
             f"failed         {statuses.get('failed', 0)}",
             f"expired        {statuses.get('expired', 0)}",
             f"other final    rejected {statuses.get('rejected', 0)}, cancelled {statuses.get('cancelled', 0)}",
-            f"lost           {self.lost}  (must be 0: accepted, but not final when the run ended)",
+            f"lost           {self.lost}  (must be 0: accepted messages or canaries not final when the run ended)",
             *(f"  not final    {detail}" for detail in self.lost_detail[:10]),
             f"sent twice     {self.sent_twice}  (must be 0: phones that really sent one message; database: "
             f"{self.sent_twice_db})",
@@ -122,6 +125,7 @@ class Summary:
             f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
             f"{self.faked_deliveries} deliveries faked by dishonest phones",
             f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
+            f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
             *self._cpu_lines(),
@@ -138,6 +142,20 @@ class Summary:
         if "postgres" in self.cpu or "redis" in self.cpu:
             lines.append("               (postgres, redis: all their processes on this machine)")
         return lines
+
+
+def pushes_on_metrics(http: httpx.Client) -> int:
+    """Pushes counted as sent on the servers' /metrics. The Celery workers send them, so a figure above 0 shows that
+    the workers' counters reach the web server's /metrics."""
+    families = text_string_to_metric_families(http.get("/metrics").text)
+    return int(
+        sum(
+            sample.value
+            for family in families
+            for sample in family.samples
+            if sample.name == "peerpower_push_total" and sample.labels.get("outcome") == "sent"
+        )
+    )
 
 
 def percentile_summary(values: list[float]) -> dict[str, float]:
@@ -375,6 +393,7 @@ class Simulation:
         if self.progress:
             self.progress(final, len(ids))
         total_seconds = time.monotonic() - started
+        pushes_counted = pushes_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
         stop.set()
 
@@ -387,6 +406,7 @@ class Simulation:
         time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
         summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
         summary.cpu = cpu
+        summary.pushes_on_metrics = pushes_counted
         return summary
 
     @staticmethod

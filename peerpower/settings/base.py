@@ -4,6 +4,7 @@ Every value comes from the environment (12-factor) through django-environ; `.env
 A `.env` file in the project root is read when present (development convenience, never committed).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,19 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
+_GIVEN = frozenset(os.environ)  # what the shell (or process manager) set, before .env fills in the rest
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A PEERPOWER_VAR_DIR given in the environment asks for a separate set of runtime files (a simulator run, a second
+# stack): the stores a .env names would be the development ones, so they are dropped and the embedded default's
+# files under that folder are used, unless the environment names its own stores too.
+if "PEERPOWER_VAR_DIR" in _GIVEN:
+    for _store in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        if _store not in _GIVEN:
+            os.environ.pop(_store, None)
+# An empty PROMETHEUS_MULTIPROC_DIR (as .env.example has it) must mean "off": prometheus_client only checks whether
+# the variable exists, and would write its files into the current folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 # Runtime files of the embedded default (SQLite database, cache, broker); git-ignored.
 VAR_DIR = Path(env("PEERPOWER_VAR_DIR", default=str(BASE_DIR / "var")))

@@ -5,6 +5,7 @@ import multiprocessing
 import time
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.cache import caches
 from django.test import override_settings
@@ -45,10 +46,12 @@ def test_add_then_incr_behaves_like_redis(tmp_path):
 
 def test_incr_keeps_the_expiry(tmp_path):
     cache = SharedFileCache(str(tmp_path), {})
-    cache.set("short", 1, timeout=1)
-    cache.incr("short")
-    time.sleep(1.1)
-    assert cache.get("short") is None
+    with time_machine.travel(time.time(), tick=False) as clock:
+        cache.set("short", 1, timeout=1)
+        clock.shift(0.5)
+        assert cache.incr("short") == 2
+        clock.shift(0.6)
+        assert cache.get("short") is None
 
 
 def test_default_cache_backend_in_embedded_mode(tmp_path):

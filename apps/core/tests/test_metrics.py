@@ -1,6 +1,10 @@
 """/metrics: Prometheus text with request counts and latency, only for allowed addresses or the token."""
 
+from pathlib import Path
+
 import pytest
+
+from apps.core.metrics import multiprocess_dir_reset, process_identifier
 
 
 def test_metrics_count_requests_by_view(client):
@@ -39,3 +43,25 @@ def test_forwarded_address_is_believed_only_behind_trusted_proxies(client, setti
     assert client.get("/metrics", **headers).status_code == 403  # a client can write any X-Forwarded-For
     settings.TRUSTED_PROXY_COUNT = 1
     assert client.get("/metrics", **headers).status_code == 200
+
+
+INCREMENT_IN_A_WORKER = (
+    "import django; django.setup()\n"
+    "from apps.delivery.metrics import PUSHES\n"
+    "PUSHES.labels(outcome='sent', error_code='').inc(3)\n"
+)
+
+
+def test_a_counter_incremented_in_another_process_shows_on_metrics(client, tmp_path, run_python, monkeypatch):
+    # As a Celery worker does: a process of its own, with the folder the stack gives every process.
+    folder = multiprocess_dir_reset(tmp_path / "metrics")
+    result = run_python("-c", INCREMENT_IN_A_WORKER, env={"PROMETHEUS_MULTIPROC_DIR": folder})
+    assert result.returncode == 0, result.stderr
+    # Files are named after host and process, so containers sharing the folder do not write to one file.
+    host = process_identifier(0).removesuffix("-0")
+    names = [path.name for path in Path(folder).iterdir()]
+    assert names and all(name.startswith(f"counter_{host}-") for name in names)
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'peerpower_push_total{error_code="",outcome="sent"} 3.0' in text

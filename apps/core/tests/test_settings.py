@@ -1,6 +1,10 @@
 """Settings load in each mode; production refuses to start without its secrets and passes check --deploy."""
 
+import os
 import secrets
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +12,7 @@ from django.conf import settings
 
 from apps.delivery.fcm_fake import write_service_account
 
+STORES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 # Production pushes through FCM, whose service-account file the system checks read.
 FCM_CREDENTIALS_FILE = Path(settings.TEST_VAR_DIR) / "production-fcm-service-account.json"
 PRODUCTION_ENV = {
@@ -153,3 +158,39 @@ def test_redis_url_configures_cache_and_broker(run_python):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["apps.core.cache.RedisCache", "redis://127.0.0.1:6379/3"]
+
+
+SHOW_STORES = (
+    "from django.conf import settings\n"
+    "print(settings.VAR_DIR, settings.DATABASES['default']['NAME'], settings.CELERY_BROKER_URL, sep='\\n')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "database"),
+    [
+        # The README's simulator command: the runtime files, the database among them, go to the folder given.
+        ({"PEERPOWER_VAR_DIR": "{tmp}/sim"}, "{tmp}/sim/db.sqlite3"),
+        # A database given in the environment too is still used.
+        ({"PEERPOWER_VAR_DIR": "{tmp}/sim", "DATABASE_URL": "sqlite:///{tmp}/other.sqlite3"}, "{tmp}/other.sqlite3"),
+        # Without PEERPOWER_VAR_DIR in the environment, .env's stores apply (relative to the working folder).
+        ({}, "var/db.sqlite3"),
+    ],
+)
+def test_a_var_dir_given_in_the_environment_takes_the_stores_of_the_env_file_with_it(tmp_path, given, database):
+    # A checkout whose .env was copied from .env.example, as the README says to do.
+    project = tmp_path / "project"
+    shutil.copytree(Path(settings.BASE_DIR) / "peerpower", project / "peerpower")
+    shutil.copy(Path(settings.BASE_DIR) / ".env.example", project / ".env")
+    env = {key: value for key, value in os.environ.items() if key not in STORES and key != "PEERPOWER_VAR_DIR"}
+    env |= {key: value.format(tmp=tmp_path) for key, value in given.items()}
+    env |= {"DJANGO_SETTINGS_MODULE": "peerpower.settings.development", "PYTHONPATH": str(project)}
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_STORES], cwd=project, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    var_dir, name, broker = result.stdout.split()
+    assert str(name) == database.format(tmp=tmp_path)
+    if given.get("PEERPOWER_VAR_DIR"):
+        assert var_dir == f"{tmp_path}/sim"
+        assert broker == f"sqla+sqlite:///{tmp_path}/sim/broker.sqlite3"  # not the .env's Redis, had it one

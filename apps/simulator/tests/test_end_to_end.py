@@ -56,6 +56,8 @@ def test_small_fleet_end_to_end():
     assert summary.sent_twice == 0 and summary.sent_twice_db == 0, "\n".join(summary.lines())
     assert sum(summary.statuses.values()) == 24
     assert summary.statuses.get("delivered", 0) > 0
+    # The workers push; their counters reach the web server's /metrics (one multi-process folder).
+    assert summary.pushes_on_metrics > 0, "\n".join(summary.lines())
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-from apps.simulator.processes import cpu_seconds
+from apps.simulator.processes import ServerConfig, Servers, cpu_seconds, log_folder
+from apps.simulator.run import Summary
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -32,3 +34,19 @@ def test_a_tree_counts_its_own_time_and_its_reaped_children():
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_servers_share_a_metrics_folder_of_their_own_and_log_under_the_var_dir(tmp_path):
+    servers = Servers(
+        ServerConfig(), fcm_endpoint="http://127.0.0.1:9", fcm_credentials=tmp_path / "key.json", project_id="p"
+    )
+    # The folder the command prints is the real one, wherever PEERPOWER_VAR_DIR points.
+    assert servers.log_dir == log_folder(ServerConfig()) == Path(settings.VAR_DIR) / "simulator"
+    assert log_folder(ServerConfig(log_dir=tmp_path)) == tmp_path
+    # Web and workers get the same metrics folder, so the workers' push counters show on the web's /metrics.
+    assert servers.environment()["PROMETHEUS_MULTIPROC_DIR"] == str(servers.metrics_dir.resolve())
+
+
+def test_the_summary_counts_what_the_progress_bar_counts():
+    lines = Summary(submitted=200, canaries=40).lines()
+    assert lines[0] == "submitted      200 (refused by the API: 0); followed to a final state with the 40 canaries: 240"

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.simulator.fleet import Behaviour
-from apps.simulator.processes import ServerConfig
+from apps.simulator.processes import ServerConfig, log_folder
 from apps.simulator.run import Simulation, SimulationConfig
 
 
@@ -90,7 +90,9 @@ class Command(BaseCommand):
                 min_delivery_seconds=0 if options["fast"] else ServerConfig.min_delivery_seconds,
             ),
         )
-        bar = tqdm(total=0, unit="msg", desc="final", file=sys.stderr, dynamic_ncols=True)
+        # The run follows the clients' messages and the canaries it sends to a final state; the bar counts both, as
+        # the summary's "followed" does.
+        bar = tqdm(total=0, unit="msg", desc="final (messages + canaries)", file=sys.stderr, dynamic_ncols=True)
 
         def progress(final: int, total: int) -> None:
             bar.total = total
@@ -98,7 +100,8 @@ class Command(BaseCommand):
             bar.refresh()
 
         self.stdout.write(
-            f"Starting PeerPower with {config.providers} phones and {config.clients} clients (logs in var/simulator/)…"
+            f"Starting PeerPower with {config.providers} phones and {config.clients} clients "
+            f"(logs in {log_folder(config.servers)}/)…"
         )
         summary = Simulation(config, progress=progress).run()
         bar.close()

@@ -6,8 +6,11 @@ from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from apps.accounts.phone import normalize_phone
+from apps.core.errors import FieldErrors
 from apps.messaging.choices import MessageStatus, Priority
 from apps.messaging.models import Message
+from apps.messaging.validation import validate_body
 
 
 class MessageInputSerializer(serializers.Serializer):
@@ -25,14 +28,26 @@ class MessageInputSerializer(serializers.Serializer):
 def message_input_data(data: Any) -> dict:
     """`MessageInputSerializer(data=data)`'s validated data, from one serializer built once: building a serializer's
     fields for every message cost several times the validation itself (~0.14 ms against ~0.02 ms, per single send
-    and per bulk item). Validation keeps no state on the serializer, so one instance serves every request."""
+    and per bulk item). Validation keeps no state on the serializer, so one instance serves every request.
+
+    Refused, it raises `InvalidFields` naming every wrong field: the serializer's errors, and the recipient's and
+    the body's own checks (which the service runs on a valid request) for those the serializer let through."""
     try:
         return _MESSAGE_INPUT.run_validation(data)
     except ValidationError:
-        # Refused: a serializer of its own reports it, exactly as is_valid(raise_exception=True) always has.
+        # Refused: a serializer of its own names the errors, exactly as is_valid() always has.
         serializer = MessageInputSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        serializer.is_valid()
+        errors = FieldErrors(ValidationError(serializer.errors).get_full_details())
+    # Only a refused request gets here, so checking the number and the text once more costs nothing on success.
+    if isinstance(data, dict):
+        if isinstance(data.get("to"), str) and "to" not in errors.fields:
+            with errors.field("to"):
+                normalize_phone(data["to"])
+        if isinstance(data.get("body"), str) and "body" not in errors.fields:
+            with errors.field("body"):
+                validate_body(data["body"])
+    raise errors.exception()
 
 
 _MESSAGE_INPUT = MessageInputSerializer()

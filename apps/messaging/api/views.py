@@ -7,7 +7,6 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import ApiClient, ApiKeyAuthentication
 from apps.core.api import error_body
+from apps.core.errors import DomainError
 from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
 from apps.core.ratelimit import rate_limit
@@ -110,13 +110,9 @@ class MessageBulkView(ClientApiView):
         for index, raw in enumerate(serializer.validated_data["messages"]):
             try:
                 items.append((index, _message_input(raw)))
-            except ValidationError as error:
+            except DomainError as error:
                 refused.append(
-                    {
-                        "index": index,
-                        "ok": False,
-                        "error": error_body("validation_error", "Invalid input.", {"fields": error.get_full_details()}),
-                    }
+                    {"index": index, "ok": False, "error": error_body(error.code, error.message, error.details)}
                 )
 
         def submit() -> tuple[int, dict]:

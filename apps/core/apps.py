@@ -25,6 +25,8 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core import signals  # noqa: F401 - connects Celery signal handlers
+        from apps.core import converters, signals  # noqa: F401 - signals connects Celery signal handlers
+
+        converters.register()  # before any URLconf is imported
 
         restore_recursion_limit()

@@ -204,7 +204,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     # The schema and the docs are public, and stay so when a request carries a client's credentials: no
     # authentication runs on them (a client's `Authorization: Bearer pp_…` would otherwise be read as a bad JWT).
     "SERVE_AUTHENTICATION": [],
+    # <id:…> path parameters (apps.core.converters): a row id of at most 18 digits.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 

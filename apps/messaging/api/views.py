@@ -18,6 +18,7 @@ from apps.core.errors import DomainError
 from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
 from apps.core.ratelimit import rate_limit
+from apps.core.serializer_fields import StrictCharField
 from apps.messaging import selectors
 from apps.messaging.api.serializers import (
     BulkInputSerializer,
@@ -30,11 +31,15 @@ from apps.messaging.api.serializers import (
 )
 from apps.messaging.choices import MessageStatus
 from apps.messaging.errors import ContentRejected
-from apps.messaging.idempotency import idempotent_call, request_fingerprint
+from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
 from apps.messaging.services import MessageInput, message_cancel, message_submit, message_submit_bulk
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
+    description="Retry safely: same key, same answer. 1 to 255 printable ASCII characters.",
 )
 
 
@@ -149,7 +154,8 @@ class MessageListView(ClientApiView):
         parameters=[MessageFilterSerializer], responses={200: MessageOutputSerializer(many=True)}, tags=["messages"]
     )
     def get(self, request: Request) -> Response:
-        filters = MessageFilterSerializer(data=request.query_params)
+        # A plain dict: DRF reads an empty value in a QueryDict as absent, so `?status=` would list every message.
+        filters = MessageFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         queryset = selectors.messages_of_client(organization=request.user.organization, **filters.validated_data)
         paginator = self.pagination_class()
@@ -172,10 +178,10 @@ class MessageCancelView(ClientApiView):
 
 
 class VerificationOutputSerializer(serializers.Serializer):
-    code = serializers.CharField(source="verification_code")
-    sender = serializers.CharField(source="organization.name", help_text="The business that sent the SMS.")
+    code = StrictCharField(source="verification_code")
+    sender = StrictCharField(source="organization.name", help_text="The business that sent the SMS.")
     sent_at = serializers.DateTimeField(allow_null=True)
-    status = serializers.CharField()
+    status = StrictCharField()
 
 
 class VerifyView(APIView):

@@ -20,5 +20,19 @@ class DatabaseIdConverter:
         return str(value)
 
 
+class CodeConverter:
+    """`<code:name>`: a short code people type from an SMS (a verification code): letters, digits and spaces, at
+    most 32 characters. Anything else cannot be one of ours and is a 404 before any query runs."""
+
+    regex = "[A-Za-z0-9 ]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 def register() -> None:
     register_converter(DatabaseIdConverter, "id")
+    register_converter(CodeConverter, "code")

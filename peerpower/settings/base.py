@@ -229,8 +229,11 @@ SPECTACULAR_SETTINGS = {
     # The schema and the docs are public, and stay so when a request carries a client's credentials: no
     # authentication runs on them (a client's `Authorization: Bearer pp_…` would otherwise be read as a bad JWT).
     "SERVE_AUTHENTICATION": [],
-    # <id:…> path parameters (apps.core.converters): a row id of at most 18 digits.
-    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}},
+    # Path converters (apps.core.converters): a row id of at most 18 digits; a code typed from an SMS.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999},
+        "code": {"type": "string", "pattern": "^[A-Za-z0-9 ]{1,32}$"},
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 

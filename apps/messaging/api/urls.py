@@ -8,5 +8,5 @@ urlpatterns = [
     path("messages", views.MessageListView.as_view(), name="messages"),
     path("messages/<id:message_id>", views.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<id:message_id>/cancel", views.MessageCancelView.as_view(), name="message-cancel"),
-    path("verify/<str:code>", views.VerifyView.as_view(), name="verify"),
+    path("verify/<code:code>", views.VerifyView.as_view(), name="verify"),
 ]

@@ -39,5 +39,6 @@ urlpatterns = [
     path("api/", include(api_fallback)),
 ]
 
+handler400 = "apps.core.views.bad_request"
 handler404 = "apps.core.views.not_found"
 handler500 = "apps.core.views.server_error"

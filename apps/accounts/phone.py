@@ -4,6 +4,7 @@
 be refused has its own error code, so the app can tell the user exactly what to fix.
 """
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -14,6 +15,11 @@ from phonenumbers import PhoneNumberType, carrier
 from apps.core.errors import ValidationFailed
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+# What a typed number may look like (the API schema states it): an optional +, then digits, spaces, dots, dashes and
+# brackets. phonenumbers alone would also read letters ("1-800-FLOWERS") and other punctuation.
+PHONE_PATTERN = r"^\+?[0-9 ().-]{6,31}$"
+PHONE_FORMAT = re.compile(PHONE_PATTERN)
+PHONE_MAX_LENGTH = 32
 
 
 class PhoneInvalid(ValidationFailed):
@@ -48,6 +54,8 @@ def normalize_phone(
     if allowed_regions is None:
         allowed_regions = settings.PHONE_ALLOWED_REGIONS
     text = (raw or "").strip()
+    if not PHONE_FORMAT.fullmatch(text):
+        raise PhoneInvalid(details={"phone": raw})
     digits = "".join(ch for ch in text if ch.isdigit())
     # "85512345678" typed without the plus: a leading country code, not a national number.
     if text and not text.startswith(("+", "0")) and digits.startswith("855") and len(digits) >= 11:

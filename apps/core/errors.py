@@ -4,6 +4,8 @@ Each subclass carries a stable machine-readable `code` (clients branch on it), a
 default message (English and Khmer). Raise with `details` for what the client needs to fix the request.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.utils.functional import Promise
@@ -73,3 +75,54 @@ class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
     default_message = _("The service is temporarily unavailable. Try again later.")
+
+
+class InvalidFields(ValidationFailed):
+    """Several fields of one request are wrong: `details.fields.<name>[] = {code, message[, details]}`, the shape of
+    DRF's validation errors, so a client learns every mistake at once. Raised by `FieldErrors`."""
+
+
+class FieldErrors:
+    """Collects each field's domain error instead of stopping at the first.
+
+        errors = FieldErrors()
+        with errors.field("to"):
+            phone = normalize_phone(raw)
+        with errors.field("body"):
+            checked = validate_body(body)
+        errors.raise_if_any()
+
+    One failing field raises its own error unchanged (its code, status and details: `phone_invalid` stays
+    `phone_invalid`); several raise `InvalidFields` (400 `validation_error`) listing each. `fields` may start with
+    the errors a DRF serializer found (`ValidationError.get_full_details()`), which always count as several.
+    """
+
+    def __init__(self, fields: dict[str, list[dict]] | None = None) -> None:
+        self.fields = {name: list(errors) for name, errors in (fields or {}).items()}
+        self.errors: dict[str, DomainError] = {}
+
+    @contextmanager
+    def field(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except DomainError as error:
+            self.errors[name] = error
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.errors)
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise self.exception()
+
+    def exception(self) -> DomainError:
+        """The error to raise for what was collected (there must be something)."""
+        if not self.fields and len(self.errors) == 1:
+            return next(iter(self.errors.values()))
+        fields = dict(self.fields)
+        for name, error in self.errors.items():
+            entry: dict[str, Any] = {"message": str(error.message), "code": error.code}
+            if error.details:
+                entry["details"] = error.details
+            fields.setdefault(name, []).append(entry)
+        return InvalidFields(details={"fields": fields})

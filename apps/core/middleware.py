@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from apps.core import metrics
 from apps.core.context import reset_context
 from apps.core.http import client_ip
+from apps.core.views import nul_character
 
 logger = logging.getLogger("peerpower.request")
 
@@ -63,3 +64,21 @@ class MetricsMiddleware:
         metrics.HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
         metrics.HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
         return response
+
+
+class RefuseNulMiddleware:
+    """Refuses a NUL character in the path or the query string (400 `nul_character`) before any view sees it.
+
+    No identifier, code or filter value of ours contains one, and PostgreSQL cannot even compare a text column
+    with a string holding one (psycopg raises DataError, a 500). JSON bodies are covered by DRF's CharField, which
+    refuses NUL in every string field.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            return nul_character(request)
+        return self.get_response(request)

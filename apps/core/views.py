@@ -4,10 +4,13 @@ import ipaddress
 import secrets
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from apps.core import metrics as project_metrics
@@ -65,17 +68,51 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, content_type=content_type)
 
 
-def _wants_json(request: HttpRequest) -> bool:
+def wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+# The API's fallback route answers every method: a POST to an unknown /api/ path is a 404 like a GET, not a CSRF
+# failure (nothing here reads or changes anything).
+@csrf_exempt
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(error_body("not_found", _("Not found.")), status=404)
     return render(request, "404.html", status=404)
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: what Django refuses before a view can (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many form
+    fields, a disallowed host). The API gets its JSON error shape; a body that is too large is a 413."""
+    if isinstance(exception, RequestDataTooBig):
+        body = error_body(
+            "request_too_large",
+            _("The request body is too large."),
+            {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        )
+        return JsonResponse(body, status=413) if wants_json(request) else HttpResponse(status=413)
+    if wants_json(request):
+        return JsonResponse(error_body("bad_request", _("The request cannot be processed.")), status=400)
+    return HttpResponseBadRequest()
+
+
+def nul_character(request: HttpRequest) -> HttpResponse:
+    """A NUL character in the path or the query string (see apps.core.middleware.RefuseNulMiddleware)."""
+    if wants_json(request):
+        body = error_body("nul_character", _("The address contains a NUL character."))
+        return JsonResponse(body, status=400)
+    return HttpResponseBadRequest()
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW. API views are CSRF-exempt (they authenticate with tokens, not cookies); a CSRF failure
+    under /api/ still answers in the API's shape rather than with Django's HTML page."""
+    if wants_json(request):
+        return JsonResponse(error_body("csrf_failed", _("CSRF verification failed."), {"reason": reason}), status=403)
+    return django_csrf_failure(request, reason=reason)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse(error_body("server_error", _("Something went wrong on our side.")), status=500)
     return render(request, "500.html", status=500)

@@ -5,6 +5,7 @@ the messages, so the second insert waits for the first to commit and then replay
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,10 @@ from django.utils import timezone
 from apps.accounts.models import ClientOrganization
 from apps.messaging.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 from apps.messaging.models import IdempotencyKey
+
+# 1 to 255 printable ASCII characters (a UUID, an order number): the schema states the same pattern.
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def request_fingerprint(*, method: str, path: str, body: Any) -> str:
@@ -36,7 +41,7 @@ def idempotent_call(
     """
     if key is None:
         return call()
-    if not 1 <= len(key) <= 255 or not key.isprintable():
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise IdempotencyKeyInvalid()
     cutoff = timezone.now() - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
     existing = IdempotencyKey.objects.filter(organization=organization, key=key, created_at__gte=cutoff).first()

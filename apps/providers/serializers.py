@@ -1,34 +1,49 @@
 """Input and output shapes of the providers API: short keys and no nesting beyond what the app uses, since
 phones post these over slow mobile data."""
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
 from django.conf import settings
 from rest_framework import serializers
 
+from apps.accounts.api.fields import PhoneNumberField
+from apps.core.converters import DATABASE_ID_MAX
+from apps.core.serializer_fields import StrictBooleanField, StrictCharField
 from apps.providers.choices import Availability, Carrier, NetworkType, Platform, ProviderStatus, Province
 from apps.providers.models import SIGNAL_LEVEL_MAX, SIM_SLOT_MAX
 
 
 class SimInputSerializer(serializers.Serializer):
-    msisdn = serializers.CharField(max_length=32)
+    msisdn = PhoneNumberField()
     slot = serializers.IntegerField(min_value=0, max_value=SIM_SLOT_MAX)
     mcc_mnc = serializers.RegexField(r"^\d{3}-?\d{2,3}$", required=False, allow_blank=True, default="")
 
 
 class DeviceInputSerializer(serializers.Serializer):
-    fcm_token = serializers.CharField(max_length=512)
+    fcm_token = StrictCharField(max_length=512)
     platform = serializers.ChoiceField(choices=Platform.choices)
-    app_version = serializers.CharField(max_length=32)
+    app_version = StrictCharField(max_length=32)
 
 
 class DeviceRegisterInputSerializer(DeviceInputSerializer):
-    previous_token = serializers.CharField(max_length=512, required=False, default="")
+    previous_token = StrictCharField(max_length=512, required=False, default="")
+
+
+class CoordinateField(serializers.DecimalField):
+    """Degrees, rounded to the 6 decimal places stored (about 10 cm): a phone's GPS reading has more digits, which
+    is not an error (the schema says a number between the bounds, nothing about digits)."""
+
+    def validate_precision(self, value: Decimal) -> Decimal:
+        try:
+            value = value.quantize(Decimal(1).scaleb(-self.decimal_places), rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:  # far too large to round: out of bounds anyway
+            self.fail("max_whole_digits", max_whole_digits=self.max_whole_digits)
+        return super().validate_precision(value)
 
 
 class LocationSerializer(serializers.Serializer):
-    lat = serializers.DecimalField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, coerce_to_string=False)
-    lng = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-180, max_value=180, coerce_to_string=False
-    )
+    lat = CoordinateField(max_digits=9, decimal_places=6, min_value=-90, max_value=90, coerce_to_string=False)
+    lng = CoordinateField(max_digits=9, decimal_places=6, min_value=-180, max_value=180, coerce_to_string=False)
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -44,7 +59,7 @@ class RegisterInputSerializer(serializers.Serializer):
 
 
 class SimCapsInputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX)
     hourly_cap = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
     daily_cap = serializers.IntegerField(min_value=1, allow_null=True, required=False, default=None)
 
@@ -58,7 +73,7 @@ class ProviderUpdateInputSerializer(serializers.Serializer):
 
 class HeartbeatInputSerializer(serializers.Serializer):
     battery = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True, default=None)
-    charging = serializers.BooleanField(required=False, allow_null=True, default=None)
+    charging = StrictBooleanField(required=False, allow_null=True, default=None)
     network = serializers.ChoiceField(choices=NetworkType.choices, required=False, default="")
     signal = serializers.IntegerField(
         min_value=0, max_value=SIGNAL_LEVEL_MAX, required=False, allow_null=True, default=None
@@ -70,14 +85,16 @@ class HeartbeatInputSerializer(serializers.Serializer):
         default=None,
         help_text="Slots whose SIM is in the phone and usable.",
     )
-    app_version = serializers.CharField(max_length=32, required=False, default="")
-    device = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Device id.")
+    app_version = StrictCharField(max_length=32, required=False, default="")
+    device = serializers.IntegerField(
+        min_value=1, max_value=DATABASE_ID_MAX, required=False, allow_null=True, default=None, help_text="Device id."
+    )
 
 
 class CapsOutputSerializer(serializers.Serializer):
     hourly = serializers.IntegerField()
     daily = serializers.IntegerField()
-    warming_up = serializers.BooleanField()
+    warming_up = StrictBooleanField()
 
 
 class SentOutputSerializer(serializers.Serializer):
@@ -91,12 +108,12 @@ class SimVerifyInputSerializer(serializers.Serializer):
 
 class SimOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    msisdn = serializers.CharField()
+    msisdn = StrictCharField()
     slot = serializers.IntegerField()
     carrier = serializers.ChoiceField(choices=Carrier.choices)
-    carrier_mismatch = serializers.BooleanField()
-    verified = serializers.BooleanField()
-    ready = serializers.BooleanField()
+    carrier_mismatch = StrictBooleanField()
+    verified = StrictBooleanField()
+    ready = StrictBooleanField()
     hourly_cap = serializers.IntegerField(allow_null=True, help_text="Own cap; null means the default.")
     daily_cap = serializers.IntegerField(allow_null=True)
     caps = CapsOutputSerializer(help_text="The caps in force now (warm-up and maximum applied).")
@@ -108,7 +125,7 @@ class ProviderOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ProviderStatus.choices)
     availability = serializers.ChoiceField(choices=Availability.choices)
     chosen_availability = serializers.ChoiceField(choices=Availability.choices)
-    province = serializers.CharField()
+    province = StrictCharField()
     location = LocationSerializer(allow_null=True)
     reputation = serializers.IntegerField()
     jobs_in_flight = serializers.IntegerField()
@@ -119,7 +136,7 @@ class ProviderOutputSerializer(serializers.Serializer):
 class DeviceOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     platform = serializers.ChoiceField(choices=Platform.choices)
-    app_version = serializers.CharField()
+    app_version = StrictCharField()
 
 
 class HeartbeatOutputSerializer(serializers.Serializer):

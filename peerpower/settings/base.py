@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.middleware.MetricsMiddleware",
+    "apps.core.middleware.RefuseNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +79,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "peerpower.urls"
+# API views are CSRF-exempt (token authentication); anything else under /api/ fails CSRF in the API's JSON shape.
+CSRF_FAILURE_VIEW = "apps.core.views.csrf_failure"
 WSGI_APPLICATION = "peerpower.wsgi.application"
 ASGI_APPLICATION = "peerpower.asgi.application"
 
@@ -211,13 +214,18 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Request bodies larger than this are refused (413 request_too_large) before they are read. A bulk send of
+# MESSAGE_BULK_MAX (1,000) messages of ten Khmer segments each, as escaped JSON, is about 4 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+# JSON bodies nesting arrays/objects deeper than this are refused (400 json_too_deep) before they are parsed.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 if env.bool("API_BROWSABLE", default=False):
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -231,6 +239,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
+    # The schema and the docs are public, and stay so when a request carries a client's credentials: no
+    # authentication runs on them (a client's `Authorization: Bearer pp_…` would otherwise be read as a bad JWT).
+    "SERVE_AUTHENTICATION": [],
+    # Path converters (apps.core.converters): a row id of at most 18 digits; a code typed from an SMS.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999},
+        "code": {"type": "string", "pattern": "^[A-Za-z0-9 ]{1,32}$"},
+    },
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # --- Messaging --------------------------------------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from rest_framework import serializers
 
+from apps.accounts.api.fields import OptionalPhoneNumberField, PhoneNumberField
 from apps.accounts.choices import Language
 from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
+from apps.core.serializer_fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 
 class PhoneInput(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+    phone = PhoneNumberField()
 
 
 class OtpIssuedOutput(serializers.Serializer):
@@ -16,9 +18,9 @@ class OtpIssuedOutput(serializers.Serializer):
 
 
 class OtpVerifyInput(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+    phone = PhoneNumberField()
     code = serializers.RegexField(r"^[0-9]{6}$", max_length=6)
-    device_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    device_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -29,13 +31,13 @@ class UserOutput(serializers.ModelSerializer):
 
 
 class ProfileInput(serializers.Serializer):
-    display_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    display_name = StrictCharField(max_length=100, required=False, allow_blank=True)
     preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
 
 
 class TokenPairOutput(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
+    access = StrictCharField()
+    refresh = StrictCharField()
 
 
 class LoginOutput(TokenPairOutput):
@@ -43,7 +45,7 @@ class LoginOutput(TokenPairOutput):
 
 
 class RefreshInput(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2000)
+    refresh = StrictCharField(max_length=2000)
 
 
 class SessionOutput(serializers.ModelSerializer):
@@ -59,30 +61,30 @@ class SessionOutput(serializers.ModelSerializer):
 
 
 class ChallengeOutput(serializers.Serializer):
-    nonce = serializers.CharField()
-    message = serializers.CharField(help_text="Sign exactly this text.")
+    nonce = StrictCharField()
+    message = StrictCharField(help_text="Sign exactly this text.")
     expires_at = serializers.DateTimeField()
 
 
 class DidBindInput(serializers.Serializer):
-    did = serializers.CharField(max_length=200)
-    signature = serializers.CharField(max_length=200, help_text="Ed25519 signature of the challenge message, base64.")
+    did = StrictCharField(max_length=200)
+    signature = StrictCharField(max_length=200, help_text="Ed25519 signature of the challenge message, base64.")
 
 
 class WalletChallengeInput(serializers.Serializer):
-    address = serializers.CharField(max_length=42)
+    address = StrictCharField(max_length=42)
 
 
 class WalletBindInput(serializers.Serializer):
-    message = serializers.CharField(max_length=2000)
-    signature = serializers.CharField(max_length=200)
+    message = StrictCharField(max_length=2000)
+    signature = StrictCharField(max_length=200)
 
 
 class ClientInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
-    contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    verification_codes = serializers.BooleanField(
+    name = StrictCharField(max_length=200)
+    contact_email = StrictEmailField(required=False, allow_blank=True, default="")
+    contact_phone = OptionalPhoneNumberField(required=False, allow_blank=True, default="")
+    verification_codes = StrictBooleanField(
         required=False, default=False, help_text="Append a code recipients can check at /api/verify/{code}."
     )
 
@@ -94,7 +96,7 @@ class ClientOutput(serializers.ModelSerializer):
 
 
 class ApiKeyInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     rate_per_second = serializers.IntegerField(min_value=1, max_value=10_000, required=False, allow_null=True)
     rate_per_day = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False, allow_null=True)
 
@@ -106,7 +108,7 @@ class ApiKeyOutput(serializers.ModelSerializer):
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
-    secret = serializers.CharField(help_text="Shown once. Store it now: it cannot be shown again.")
+    secret = StrictCharField(help_text="Shown once. Store it now: it cannot be shown again.")
 
     class Meta(ApiKeyOutput.Meta):
         fields = [*ApiKeyOutput.Meta.fields, "secret"]

@@ -6,7 +6,8 @@ import secrets
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -14,9 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api.fields import PhoneNumberField
 from apps.accounts.phone import normalize_phone
 from apps.core.api import error_body
+from apps.core.converters import DATABASE_ID_MAX
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.serializer_fields import StrictBooleanField, StrictCharField
 from apps.delivery import reports
 from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
@@ -36,14 +40,14 @@ class JobOutput(serializers.Serializer):
     """What the phone needs to send the SMS, and nothing about the client."""
 
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = StrictCharField()
     message_id = serializers.IntegerField()
-    to = serializers.CharField(source="message.to")
-    body = serializers.CharField(source="message.body")
-    encoding = serializers.CharField(source="message.encoding")
+    to = StrictCharField(source="message.to")
+    body = StrictCharField(source="message.body")
+    encoding = StrictCharField(source="message.encoding")
     segments = serializers.IntegerField(source="message.segments")
     deadline = serializers.DateTimeField()
-    trace_token = serializers.CharField(help_text="Sign delivery reports over this token.")
+    trace_token = StrictCharField(help_text="Sign delivery reports over this token.")
 
 
 class ProviderJobsView(APIView):
@@ -85,12 +89,14 @@ class JobAckView(APIView):
 
 
 class AckBatchInput(serializers.Serializer):
-    jobs = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=500)
+    jobs = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX), min_length=1, max_length=500
+    )
 
 
 class AckResultOutput(serializers.Serializer):
     job_id = serializers.IntegerField()
-    ok = serializers.BooleanField()
+    ok = StrictBooleanField()
     job = JobOutput(required=False, help_text="The job, as `POST /api/jobs/{id}/ack` returns it (when ok).")
     error = serializers.DictField(required=False, help_text="{code, message, details} (when not ok).")
 
@@ -120,24 +126,38 @@ class JobAckBatchView(APIView):
         return Response({"results": rows})
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
+class SignedTimestampField(StrictCharField):
+    """A date-time kept as the text the phone signed (re-serialising it could change the signed bytes)."""
+
+
 class ReportInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ReportStatus.choices)
     error_code = serializers.ChoiceField(choices=SendError.choices, required=False, allow_blank=True, default="")
-    occurred_at = serializers.CharField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
+    occurred_at = SignedTimestampField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
     parts = serializers.IntegerField(min_value=1, max_value=255, required=False, allow_null=True, default=None)
-    signature = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    signature = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     device = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, default=None, help_text="This phone's device id."
+        min_value=1,
+        max_value=DATABASE_ID_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="This phone's device id.",
     )
 
     def validate_occurred_at(self, value: str) -> str:
-        if parse_datetime(value) is None or parse_datetime(value).tzinfo is None:
+        try:
+            moment = parse_datetime(value)
+        except ValueError:  # well formed but no such moment (month 13, 25 o'clock)
+            moment = None
+        if moment is None or moment.tzinfo is None:
             raise serializers.ValidationError("Use ISO 8601 with a time zone, e.g. 2026-11-26T09:15:02Z.")
         return value
 
 
 class BatchReportInput(ReportInput):
-    job_id = serializers.IntegerField(min_value=1)
+    job_id = serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX)
 
 
 class BatchInput(serializers.Serializer):
@@ -146,12 +166,29 @@ class BatchInput(serializers.Serializer):
 
 class ReportOutput(serializers.Serializer):
     job_id = serializers.IntegerField(source="report.job_id")
-    status = serializers.CharField(source="report.status")
-    duplicate = serializers.BooleanField()
-    applied = serializers.BooleanField(source="report.applied")
-    flags = serializers.ListField(child=serializers.CharField())
-    job_status = serializers.CharField()
-    message_status = serializers.CharField()
+    status = StrictCharField(source="report.status")
+    duplicate = StrictBooleanField()
+    applied = StrictBooleanField(source="report.applied")
+    flags = serializers.ListField(child=StrictCharField())
+    job_status = StrictCharField()
+    message_status = StrictCharField()
+
+
+class BatchReportRow(ReportOutput):
+    """One report of a batch, at its position in the request: the report's answer when ok, else its error."""
+
+    index = serializers.IntegerField()
+    ok = StrictBooleanField()
+    error = serializers.DictField(required=False, help_text="{code, message, details} (when not ok).")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ReportOutput._declared_fields:
+            self.fields[name].required = False  # absent when not ok
+
+
+class BatchReportOutput(serializers.Serializer):
+    results = BatchReportRow(many=True)
 
 
 def _report_input(data: dict, job_id: int) -> reports.ReportInput:
@@ -181,7 +218,7 @@ class JobReportView(APIView):
 class JobReportBatchView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=BatchInput, responses={200: ReportOutput(many=True)}, tags=["jobs"])
+    @extend_schema(request=BatchInput, responses={200: BatchReportOutput}, tags=["jobs"])
     def post(self, request: Request) -> Response:
         batch = BatchInput(data=request.data)
         batch.is_valid(raise_exception=True)
@@ -222,12 +259,12 @@ class AuditPhone(BasePermission):
 
 
 class InboundInput(serializers.Serializer):
-    to = serializers.CharField(max_length=32, help_text="The audit phone's own number.")
-    body = serializers.CharField(max_length=2000)
+    to = PhoneNumberField(help_text="The audit phone's own number.")
+    body = StrictCharField(max_length=2000)
 
 
 class InboundOutput(serializers.Serializer):
-    matched = serializers.BooleanField()
+    matched = StrictBooleanField()
 
 
 class AuditInboundView(APIView):

@@ -6,7 +6,7 @@ urlpatterns = [
     path("messages/send", views.MessageSendView.as_view(), name="message-send"),
     path("messages/bulk", views.MessageBulkView.as_view(), name="message-bulk"),
     path("messages", views.MessageListView.as_view(), name="messages"),
-    path("messages/<int:message_id>", views.MessageDetailView.as_view(), name="message-detail"),
-    path("messages/<int:message_id>/cancel", views.MessageCancelView.as_view(), name="message-cancel"),
-    path("verify/<str:code>", views.VerifyView.as_view(), name="verify"),
+    path("messages/<id:message_id>", views.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<id:message_id>/cancel", views.MessageCancelView.as_view(), name="message-cancel"),
+    path("verify/<code:code>", views.VerifyView.as_view(), name="verify"),
 ]

@@ -7,7 +7,6 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,9 +15,11 @@ from rest_framework.views import APIView
 from apps.accounts.api.base import ClientApiView
 from apps.accounts.authentication import ApiClient
 from apps.core.api import error_body
+from apps.core.errors import DomainError
 from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
 from apps.core.ratelimit import rate_limit
+from apps.core.serializer_fields import StrictCharField
 from apps.messaging import selectors
 from apps.messaging.api.serializers import (
     BulkInputSerializer,
@@ -29,7 +30,7 @@ from apps.messaging.api.serializers import (
 )
 from apps.messaging.choices import MessageStatus
 from apps.messaging.errors import ContentRejected
-from apps.messaging.idempotency import idempotent_call, request_fingerprint
+from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
 from apps.messaging.representation import MessageOutputSerializer, message_output
 from apps.messaging.services import (
     MessageInput,
@@ -41,7 +42,11 @@ from apps.messaging.services import (
 from apps.messaging.views import VERIFY_RATE_GROUP
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, description="Retry safely: same key, same answer."
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
+    description="Retry safely: same key, same answer. 1 to 255 printable ASCII characters.",
 )
 
 
@@ -105,13 +110,9 @@ class MessageBulkView(ClientApiView):
         for index, raw in enumerate(serializer.validated_data["messages"]):
             try:
                 items.append((index, _message_input(raw)))
-            except ValidationError as error:
+            except DomainError as error:
                 refused.append(
-                    {
-                        "index": index,
-                        "ok": False,
-                        "error": error_body("validation_error", "Invalid input.", {"fields": error.get_full_details()}),
-                    }
+                    {"index": index, "ok": False, "error": error_body(error.code, error.message, error.details)}
                 )
 
         def submit() -> tuple[int, dict]:
@@ -148,7 +149,8 @@ class MessageListView(ClientApiView):
         parameters=[MessageFilterSerializer], responses={200: MessageOutputSerializer(many=True)}, tags=["messages"]
     )
     def get(self, request: Request) -> Response:
-        filters = MessageFilterSerializer(data=request.query_params)
+        # A plain dict: DRF reads an empty value in a QueryDict as absent, so `?status=` would list every message.
+        filters = MessageFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         queryset = selectors.messages_of_client(organization=request.user.organization, **filters.validated_data)
         paginator = self.pagination_class()
@@ -173,10 +175,10 @@ class MessageCancelView(ClientApiView):
 
 
 class VerificationOutputSerializer(serializers.Serializer):
-    code = serializers.CharField(source="verification_code")
-    sender = serializers.CharField(source="organization.name", help_text="The business that sent the SMS.")
+    code = StrictCharField(source="verification_code")
+    sender = StrictCharField(source="organization.name", help_text="The business that sent the SMS.")
     sent_at = serializers.DateTimeField(allow_null=True)
-    status = serializers.CharField()
+    status = StrictCharField()
 
 
 class VerifyView(APIView):

@@ -18,7 +18,7 @@ from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import Phone, normalize_phone
 from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, FieldErrors
 from apps.core.ratelimit import Window, rate_window
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
 from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotCancellable, ScheduleInvalid
@@ -63,12 +63,15 @@ def message_submit(
     """
     if not trusted:
         _check_client(organization=organization, api_key=api_key, count=1)
-    phone = normalize_phone(data.to)
+    try:
+        phone = normalize_phone(data.to)
+    except DomainError:
+        phone = None  # _prepare reports it, with whatever else is wrong with the message
     message = _prepare(
         organization=organization,
         api_key=api_key,
         data=data,
-        block_reasons=recipient_block_reasons([phone.e164]),
+        block_reasons=recipient_block_reasons([phone.e164]) if phone else {},
         trusted=trusted,
         phone=phone,
     )
@@ -149,15 +152,30 @@ def _prepare(
     phone: Phone | None = None,
 ) -> Message:
     """Validate one message and build its (unsaved) row, status decided by the content filter. `phone` is
-    `data.to` already normalised, when the caller has it."""
+    `data.to` already normalised, when the caller has it. Every field is checked: one wrong field raises its own
+    error, several raise one listing each (apps.core.errors.FieldErrors)."""
+    errors = FieldErrors()
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
         # webhook sender resolves and checks the host again before every request.
-        webhook_url_check(data.callback_url, resolve=False)
-    if phone is None:
-        phone = normalize_phone(data.to)
-    refuse_blocked(phone.e164, block_reasons.get(phone.e164))
-    checked = validate_body(data.body)
+        with errors.field("callback_url"):
+            webhook_url_check(data.callback_url, resolve=False)
+    with errors.field("to"):
+        if phone is None:
+            phone = normalize_phone(data.to)
+        refuse_blocked(phone.e164, block_reasons.get(phone.e164))
+    with errors.field("body"):
+        checked = validate_body(data.body)
+    now = timezone.now()
+    validity = data.validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
+    with errors.field("validity_seconds"):
+        if not 1 <= validity <= settings.MESSAGE_VALIDITY_MAX_SECONDS:
+            raise ScheduleInvalid(code="validity_invalid", details={"max": settings.MESSAGE_VALIDITY_MAX_SECONDS})
+    scheduled_at = data.scheduled_at
+    with errors.field("scheduled_at"):
+        if scheduled_at is not None and (scheduled_at < now - SCHEDULE_SKEW or scheduled_at > now + timedelta(days=30)):
+            raise ScheduleInvalid(details={"scheduled_at": scheduled_at.isoformat()})
+    errors.raise_if_any()
     filtered_text = checked.body  # the client's own words; the appended code is ours
     verification_code = None
     if organization.verification_codes and not trusted:
@@ -165,14 +183,7 @@ def _prepare(
         checked = validate_body(
             checked.body + settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", verification_code)
         )
-    now = timezone.now()
-    validity = data.validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
-    if not 1 <= validity <= settings.MESSAGE_VALIDITY_MAX_SECONDS:
-        raise ScheduleInvalid(code="validity_invalid", details={"max": settings.MESSAGE_VALIDITY_MAX_SECONDS})
-    scheduled_at = data.scheduled_at
     if scheduled_at is not None:
-        if scheduled_at < now - SCHEDULE_SKEW or scheduled_at > now + timedelta(days=30):
-            raise ScheduleInvalid(details={"scheduled_at": scheduled_at.isoformat()})
         scheduled_at = max(scheduled_at, now)
     due = scheduled_at or now
 

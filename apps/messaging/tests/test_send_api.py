@@ -61,6 +61,38 @@ def test_each_validation_failure_has_its_code(client_api, payload, status, code)
     assert not Message.objects.exists()
 
 
+def field_codes(error: dict) -> dict[str, list[str]]:
+    return {name: [entry["code"] for entry in entries] for name, entries in error["details"]["fields"].items()}
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"to": "123", "body": ""}, {"to": ["phone_invalid"], "body": ["body_empty"]}),
+        (
+            {"to": "hello", "body": "   ", "priority": "urgent"},
+            {"to": ["phone_invalid"], "body": ["body_empty"], "priority": ["invalid_choice"]},
+        ),
+        (
+            {"to": "023 756 789", "body": "bell \x07", "scheduled_at": "2001-01-01T00:00:00Z"},
+            {"to": ["phone_not_mobile"], "body": ["body_control_characters"], "scheduled_at": ["schedule_invalid"]},
+        ),
+    ],
+)
+def test_every_wrong_field_is_reported_at_once(client_api, payload, expected):
+    response = send(client_api, **payload)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert field_codes(body) == expected
+    assert not Message.objects.exists()
+
+
+def test_a_fields_own_details_are_kept_beside_its_code(client_api):
+    body = send(client_api, to="hello", body="bell \x07 here").json()
+    assert body["details"]["fields"]["body"][0]["details"] == {"position": 5, "character": "U+0007"}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [("null", "No data provided"), ('["to", "body"]', "Invalid data. Expected a dictionary, but got list.")],
@@ -231,6 +263,17 @@ class TestBulk:
         assert results[4]["error"]["code"] == "validation_error"
         assert results[3]["message"]["carrier"] == "metfone"
         assert Message.objects.count() == 2
+
+    def test_an_item_reports_every_wrong_field(self, client_api):
+        items = [{"to": "123", "body": ""}, {"to": "hello", "body": "", "priority": "urgent"}]
+        results = client_api.post("/api/messages/bulk", {"messages": items}, format="json").json()["results"]
+        assert [row["error"]["code"] for row in results] == ["validation_error", "validation_error"]
+        assert field_codes(results[0]["error"]) == {"to": ["phone_invalid"], "body": ["body_empty"]}
+        assert field_codes(results[1]["error"]) == {
+            "priority": ["invalid_choice"],
+            "to": ["phone_invalid"],
+            "body": ["body_empty"],
+        }
 
     def test_bulk_checks_opt_outs_in_one_query(self, client_api, django_assert_max_num_queries):
         opt_out_add(phone="+85512345678", source="staff")

@@ -70,3 +70,16 @@ def test_owner_turns_it_on_through_the_api(api_client_for):
     assert patched.json()["name"] == "Bank"
     stranger = api_client_for(UserFactory())
     assert stranger.patch(f"/api/clients/{created['id']}", {"name": "Mine"}, format="json").status_code == 404
+
+
+@pytest.mark.parametrize("code", ["%C3%A9t%C3%A9", "A" * 33, "abc-def", "..%2F..%2Fetc"])
+def test_a_code_that_cannot_be_one_is_not_found_without_a_lookup(api_client, code, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = api_client.get(f"/api/verify/{code}")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_a_code_typed_with_spaces_is_found(client_api, organization, api_client):
+    opt_in(organization)
+    code = send(client_api).verification_code
+    assert api_client.get(f"/api/verify/{code[:4]}%20{code[4:]}").status_code == 200

@@ -2,20 +2,21 @@
 
 from rest_framework import serializers
 
+from apps.core.serializer_fields import StrictBooleanField, StrictCharField, StrictURLField
 from apps.delivery.webhooks.choices import WebhookEventType
 from apps.delivery.webhooks.models import WebhookCallbackSecret, WebhookEndpoint
 
 
 class WebhookEndpointInputSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=500, help_text="Where events are POSTed; https in production.")
+    url = StrictURLField(max_length=500, help_text="Where events are POSTed; https in production.")
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEventType.choices),
         min_length=1,
         required=False,
         help_text="The event types to receive; all of them when left out.",
     )
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    active = serializers.BooleanField(required=False, help_text="Your own switch: false stops deliveries.")
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
+    active = StrictBooleanField(required=False, help_text="Your own switch: false stops deliveries.")
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

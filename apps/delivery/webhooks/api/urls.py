@@ -10,9 +10,9 @@ urlpatterns = [
         views.WebhookCallbackSecretRotateView.as_view(),
         name="webhook-callback-secret-rotate",
     ),
-    path("webhooks/<int:endpoint_id>", views.WebhookEndpointDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<id:endpoint_id>", views.WebhookEndpointDetailView.as_view(), name="webhook-detail"),
     path(
-        "webhooks/<int:endpoint_id>/rotate-secret",
+        "webhooks/<id:endpoint_id>/rotate-secret",
         views.WebhookEndpointRotateSecretView.as_view(),
         name="webhook-rotate-secret",
     ),

@@ -1,0 +1,106 @@
+"""Reads of the ledger: balances (hot accounts included), history, balances as of a date, statements."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+
+from apps.tokens.choices import TransferKind, TransferStatus
+from apps.tokens.models import Account, HotBalanceDelta, Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's four totals, and what its owner sees: available, pending in, pending out.
+
+    Ledger accounts of clients and providers are credit-normal (money in is a credit): available is posted credits
+    minus posted and pending debits, so a held amount is not spendable twice.
+    """
+
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+    @property
+    def available(self) -> int:
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+    @property
+    def pending_in(self) -> int:
+        return self.credits_pending
+
+    @property
+    def pending_out(self) -> int:
+        return self.debits_pending
+
+
+ZERO = Balance(0, 0, 0, 0)
+
+
+def account_balance(account: Account) -> Balance:
+    """The account's totals now: its columns, plus (for a hot account) its changes not rolled up yet."""
+    balance = Balance(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
+    if not account.is_hot:
+        return balance
+    queued = HotBalanceDelta.objects.filter(account=account).aggregate(
+        dp=Sum("debits_pending"), dpo=Sum("debits_posted"), cp=Sum("credits_pending"), cpo=Sum("credits_posted")
+    )
+    return Balance(
+        balance.debits_pending + (queued["dp"] or 0),
+        balance.debits_posted + (queued["dpo"] or 0),
+        balance.credits_pending + (queued["cp"] or 0),
+        balance.credits_posted + (queued["cpo"] or 0),
+    )
+
+
+def owner_account(*, ledger: str, organization: Any = None, provider: Any = None) -> Account | None:
+    """The account of a client organisation or provider on `ledger`, or None when it has none yet (zero)."""
+    owner = {"organization": organization} if organization is not None else {"provider": provider}
+    return Account.objects.select_related("ledger").filter(ledger__code=ledger, **owner).first()
+
+
+def account_transfers(
+    account: Account | int,
+    *,
+    reason: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Transfer]:
+    """Transfers that debit or credit the account, filtered by reason and by `since <= created_at < until`."""
+    account_id = account if isinstance(account, int) else account.pk
+    transfers = Transfer.objects.filter(Q(debit_account_id=account_id) | Q(credit_account_id=account_id))
+    if reason:
+        transfers = transfers.filter(reason=reason)
+    if since is not None:
+        transfers = transfers.filter(created_at__gte=since)
+    if until is not None:
+        transfers = transfers.filter(created_at__lt=until)
+    return transfers
+
+
+def account_balance_as_of(account: Account, at: datetime) -> Balance:
+    """The account's totals at the instant `at`, recomputed from its transfers (a pending transfer still counts as
+    pending if it was resolved after `at`)."""
+    transfers = account_transfers(account).filter(created_at__lte=at)
+    posted = Q(kind__in=[TransferKind.SINGLE, TransferKind.POST])
+    pending = Q(kind=TransferKind.PENDING) & (Q(status=TransferStatus.PENDING) | Q(resolved_at__gt=at))
+    totals = transfers.aggregate(
+        dp=Sum("amount", filter=pending & Q(debit_account=account)),
+        dpo=Sum("amount", filter=posted & Q(debit_account=account)),
+        cp=Sum("amount", filter=pending & Q(credit_account=account)),
+        cpo=Sum("amount", filter=posted & Q(credit_account=account)),
+    )
+    return Balance(totals["dp"] or 0, totals["dpo"] or 0, totals["cp"] or 0, totals["cpo"] or 0)
+
+
+def amount_decimal(amount: int, scale: int) -> str:
+    """An amount in the smallest unit as a decimal string with the ledger's places (1500000, 6 → "1.500000")."""
+    return str(Decimal(amount).scaleb(-scale).quantize(Decimal(1).scaleb(-scale)))
+
+
+def signed_amount(transfer: Transfer, account_id: int) -> int:
+    """The transfer's amount as the account sees it: positive when credited, negative when debited."""
+    return transfer.amount if transfer.credit_account_id == account_id else -transfer.amount

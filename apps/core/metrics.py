@@ -16,6 +16,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 HTTP_REQUESTS = Counter(
     "peerpower_http_requests_total", "HTTP requests by method, view and status.", ["method", "view", "status"]
@@ -28,10 +29,25 @@ HTTP_LATENCY = Histogram(
 )
 
 
+# Collectors that read their figures when scraped (from the database, say) rather than from process memory; they
+# are added to the multi-process registry too, where only counters written to PROMETHEUS_MULTIPROC_DIR appear.
+_LIVE_COLLECTORS: list = []
+
+
+def register_live_collector(collector: Collector) -> None:
+    """Expose `collector` on /metrics, in single- and multi-process mode alike (once, however often called)."""
+    if any(type(existing) is type(collector) for existing in _LIVE_COLLECTORS):
+        return
+    _LIVE_COLLECTORS.append(collector)
+    REGISTRY.register(collector)
+
+
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every metric, merged across processes when running multi-process."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _LIVE_COLLECTORS:
+            registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -34,6 +34,7 @@ updated in place and the roll-up has nothing to do; the decisions, and so the re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,26 +82,13 @@ _TRANSFER_COLUMNS = (
     "payout_ref",
     "memo",
     "created_at",
+    "resolved_at",
 )
-_PG_TYPES = (
-    "varchar",
-    "smallint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "varchar",
-    "varchar",
-    "varchar",
-    "timestamptz",
-    "boolean",
-    "varchar",
-    "bigint",
-    "bigint",
-    "varchar",
-    "varchar",
-    "varchar",
-    "timestamptz",
-)
+# How each column is read back from the JSON array a batch is sent as (PostgreSQL): `e->>n` cast to its type.
+_PG_CASTS = (
+    "", "::smallint", "::bigint", "::bigint", "::bigint", "", "", "", "::timestamptz", "::boolean", "", "::bigint",
+    "::bigint", "", "", "", "::timestamptz", "::timestamptz",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +266,6 @@ def _create_batch(specs: Sequence[TransferSpec], now: datetime) -> list[str]:
     candidates = [index for index, result in enumerate(results) if result is None]
     ids = list({specs[index].id for index in candidates})
     pending_ids = sorted({specs[i].pending_id for i in candidates if specs[i].pending_id is not None})
-    existing = _existing_rows(ids)
     pendings = _lock_pendings(pending_ids)
     account_ids = {
         account_id
@@ -288,7 +275,8 @@ def _create_batch(specs: Sequence[TransferSpec], now: datetime) -> list[str]:
     }
     for pending in pendings.values():
         account_ids.update((pending.debit_account_id, pending.credit_account_id))
-    plan = _Plan(accounts=_lock_accounts(account_ids), pendings=pendings)
+    existing, accounts = _read_and_lock(ids, account_ids)
+    plan = _Plan(accounts=accounts, pendings=pendings)
 
     chain: list[tuple[int, list]] = []  # (index, undo entries) of the open linked chain
     chain_failed = False
@@ -347,16 +335,75 @@ def _close_open_chain(specs: Sequence[TransferSpec], results: list[str | None]) 
         index -= 1
 
 
+def _read_and_lock(ids: list[str], account_ids: set[int]) -> tuple[dict[str, dict], dict[int, _Account]]:
+    """The batch's ids already stored, and its accounts: ordinary ones locked in id order with their totals, hot
+    ones only read (never locked). One round trip on PostgreSQL (the lists travel as one JSON parameter each: the
+    driver quotes a long array parameter in Python, JSON text it passes as is)."""
+    if connection.vendor != "postgresql":
+        return _existing_rows(ids), _lock_accounts(account_ids)
+    with connection.cursor() as cursor:
+        accounts_json = json.dumps(sorted(account_ids))
+        cursor.execute(_PG_READ_AND_LOCK, [json.dumps(ids), accounts_json, accounts_json])
+        existing_json, cold_json, hot_json = cursor.fetchone()
+    existing = {}
+    for row in _json(existing_json):
+        row = dict(zip(_COMPARED, row, strict=True))
+        existing[row["id"]] = row
+    accounts = {row[0]: _Account(*row) for row in (*_json(cold_json), *_json(hot_json))}
+    return existing, accounts
+
+
+def _json(value: Any) -> list:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# The stored fields a repeated id is compared on (`_compare`).
+_COMPARED = (
+    "id", "ledger_id", "debit_account_id", "credit_account_id", "amount", "kind", "pending_id", "linked", "reason",
+    "message_id", "job_id", "payment_ref", "payout_ref", "memo", "timeout_seconds",
+)  # fmt: skip
+# `= ANY(ARRAY(subquery))` makes the planner look each id up in the index whatever it guesses of the list's length.
+_PG_LOCK_PENDINGS = """
+SELECT id, ledger_id, debit_account_id, credit_account_id, amount, kind, status, timeout_at FROM tokens_transfer
+ WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))) ORDER BY id FOR NO KEY UPDATE
+"""
+_PG_READ_AND_LOCK = """
+SELECT
+  (SELECT coalesce(json_agg(json_build_array(id, ledger_id, debit_account_id, credit_account_id, amount, kind,
+            pending_id, linked, reason, message_id, job_id, payment_ref, payout_ref, memo,
+            coalesce(round(extract(epoch FROM timeout_at - created_at)), 0)::int)), '[]'::json)
+     FROM tokens_transfer WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))),
+  (SELECT coalesce(json_agg(json_build_array(id, ledger_id, is_hot, debits_must_not_exceed_credits,
+            credits_must_not_exceed_debits, debits_pending, debits_posted, credits_pending, credits_posted)),
+            '[]'::json)
+     FROM (SELECT * FROM tokens_account WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)::bigint))
+           AND NOT is_hot ORDER BY id FOR NO KEY UPDATE) locked),
+  (SELECT coalesce(json_agg(json_build_array(id, ledger_id, is_hot, false, false, 0, 0, 0, 0)), '[]'::json)
+     FROM tokens_account WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)::bigint)) AND is_hot)
+"""
+
+
 def _existing_rows(ids: list[str]) -> dict[str, dict]:
     if not ids:
         return {}
     rows = Transfer.objects.filter(id__in=ids).values(*_TRANSFER_COLUMNS)
-    return {row["id"]: row for row in rows}
+    return {row["id"]: _compared(row) for row in rows}
+
+
+def _compared(row: dict) -> dict:
+    timeout = row["timeout_at"]
+    seconds = round((timeout - row["created_at"]).total_seconds()) if timeout is not None else 0
+    return {**{key: row[key] for key in _COMPARED[:-1]}, "timeout_seconds": seconds}
 
 
 def _lock_pendings(pending_ids: list[str]) -> dict[str, _Pending]:
+    """The pending transfers a batch posts or voids, locked in id order (first in the lock order)."""
     if not pending_ids:
         return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_LOCK_PENDINGS, [json.dumps(pending_ids)])
+            return {row[0]: _Pending(*row) for row in cursor.fetchall()}
     rows = (
         Transfer.objects.filter(id__in=pending_ids)
         .order_by("id")
@@ -405,7 +452,7 @@ def _decide(
     """Decide one transfer against the plan so far and, when it is `ok`, add it to the plan."""
     stored = plan.rows.get(spec.id)
     if stored is not None:
-        return _compare(spec, dict(zip(_TRANSFER_COLUMNS, stored, strict=True)), ledgers)
+        return _compare(spec, _compared(dict(zip(_TRANSFER_COLUMNS, stored, strict=True))), ledgers)
     if spec.id in existing:
         return _compare(spec, existing[spec.id], ledgers)
 
@@ -457,7 +504,7 @@ def _decide(
     timeout_at = now + timedelta(seconds=spec.timeout_seconds) if spec.timeout_seconds else None
     plan.rows[spec.id] = (
         spec.id, ledger_id, debit_id, credit_id, amount, kind, status, spec.pending_id, timeout_at, spec.linked,
-        spec.reason, spec.message_id, spec.job_id, spec.payment_ref, spec.payout_ref, spec.memo, now,
+        spec.reason, spec.message_id, spec.job_id, spec.payment_ref, spec.payout_ref, spec.memo, now, None,
     )  # fmt: skip
     undo.append(("row", spec.id))
     if kind == TransferKind.PENDING:
@@ -518,17 +565,11 @@ def _compare(spec: TransferSpec, row: dict, ledgers: dict[str, int]) -> str:
         and (spec.credit_account_id is None or row["credit_account_id"] == spec.credit_account_id)
         and row["reason"] == spec.reason
         and row["linked"] == spec.linked
-        and _timeout_seconds(row) == spec.timeout_seconds
+        and row["timeout_seconds"] == spec.timeout_seconds
         and (row["message_id"], row["job_id"], row["payment_ref"], row["payout_ref"], row["memo"])
         == (spec.message_id, spec.job_id, spec.payment_ref, spec.payout_ref, spec.memo)
     )
     return Result.EXISTS if same else Result.EXISTS_WITH_DIFFERENT_FIELDS
-
-
-def _timeout_seconds(row: dict) -> int:
-    if row["timeout_at"] is None:
-        return 0
-    return round((row["timeout_at"] - row["created_at"]).total_seconds())
 
 
 def _change(plan: _Plan, account: _Account, change: tuple[int, int, int, int], undo: list) -> None:
@@ -562,54 +603,73 @@ def _fail_chain(chain: list[tuple[int, list]], results: list[str | None], plan: 
 
 def _write(plan: _Plan, now: datetime) -> None:
     """Write the plan: transfers, resolved pending transfers, account totals (see the module docstring)."""
+    resolved = []
+    for pending_id, status in sorted(plan.resolved.items()):
+        row = plan.rows.get(pending_id)
+        if row is None:
+            resolved.append((pending_id, status))
+        else:  # created and resolved in this batch: inserted resolved
+            plan.rows[pending_id] = (*row[:6], status, *row[7:17], now)
     rows = list(plan.rows.values())
-    resolved = sorted(plan.resolved.items())
     deltas = {account_id: delta for account_id, delta in plan.deltas.items() if any(delta)}
-    hot = {account_id for account_id in deltas if plan.accounts[account_id].hot}
     if connection.vendor == "postgresql":
-        _write_postgresql(rows, resolved, deltas, hot, now)
+        _write_postgresql(rows, resolved, deltas, {i for i in deltas if plan.accounts[i].hot}, now)
     else:
         _write_portable(rows, resolved, deltas, now)
+
+
+_PG_WRITE = f"""
+WITH inserted AS (
+    INSERT INTO tokens_transfer ({", ".join(_TRANSFER_COLUMNS)})
+    SELECT {", ".join(f"(e->>{n}){cast}" for n, cast in enumerate(_PG_CASTS))} FROM jsonb_array_elements(%s::jsonb) e
+    ON CONFLICT (id) DO NOTHING RETURNING 1
+), resolved AS (
+    UPDATE tokens_transfer t SET status = r.status, resolved_at = %s
+      FROM (SELECT e->>0 AS id, e->>1 AS status FROM jsonb_array_elements(%s::jsonb) e) r
+     WHERE t.id = r.id AND t.id = ANY(ARRAY(SELECT e->>0 FROM jsonb_array_elements(%s::jsonb) e)) RETURNING 1
+), cold AS (
+    UPDATE tokens_account a SET debits_pending = a.debits_pending + (d->>1)::bigint,
+           debits_posted = a.debits_posted + (d->>2)::bigint, credits_pending = a.credits_pending + (d->>3)::bigint,
+           credits_posted = a.credits_posted + (d->>4)::bigint
+      FROM jsonb_array_elements(%s::jsonb) d WHERE a.id = (d->>0)::bigint RETURNING 1
+), hot AS (
+    INSERT INTO tokens_hotbalancedelta (account_id, debits_pending, debits_posted, credits_pending, credits_posted)
+    SELECT (d->>0)::bigint, (d->>1)::bigint, (d->>2)::bigint, (d->>3)::bigint, (d->>4)::bigint
+      FROM jsonb_array_elements(%s::jsonb) d RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM resolved), (SELECT count(*) FROM cold),
+       (SELECT count(*) FROM hot)
+"""  # noqa: S608 - only the fixed column list is formatted in
 
 
 def _write_postgresql(
     rows: list[tuple], resolved: list[tuple[str, str]], deltas: dict[int, list[int]], hot: set[int], now: datetime
 ) -> None:
+    """One statement (one round trip) for all the batch's writes; a lost race on an id undoes it (savepoint)."""
+
+    def encode(row: tuple) -> list:
+        timeout_at, created_at, resolved_at = row[8], row[16], row[17]
+        return [
+            *row[:8], timeout_at and timeout_at.isoformat(), *row[9:16], created_at.isoformat(),
+            resolved_at and resolved_at.isoformat(),
+        ]  # fmt: skip
+
+    cold = sorted(account_id for account_id in deltas if account_id not in hot)
     with connection.cursor() as cursor:
-        if rows:
-            columns = ", ".join(_TRANSFER_COLUMNS)
-            arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
-            cursor.execute(
-                f"INSERT INTO tokens_transfer ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - fixed names
-                "ON CONFLICT (id) DO NOTHING RETURNING 1",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            if len(cursor.fetchall()) != len(rows):
-                raise _LostRace()
-        if resolved:
-            cursor.execute(
-                "UPDATE tokens_transfer t SET status = r.status, resolved_at = %s "
-                "FROM unnest(%s::varchar[], %s::varchar[]) AS r(id, status) WHERE t.id = r.id",
-                [now, [pending_id for pending_id, _ in resolved], [status for _, status in resolved]],
-            )
-        cold = sorted(account_id for account_id in deltas if account_id not in hot)
-        if cold:
-            cursor.execute(
-                "UPDATE tokens_account a SET debits_pending = a.debits_pending + d.dp, "
-                "debits_posted = a.debits_posted + d.dpo, credits_pending = a.credits_pending + d.cp, "
-                "credits_posted = a.credits_posted + d.cpo "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-                "AS d(id, dp, dpo, cp, cpo) WHERE a.id = d.id",
-                [cold, *([deltas[account_id][position] for account_id in cold] for position in range(4))],
-            )
-        if hot:
-            ordered = sorted(hot)
-            cursor.execute(
-                "INSERT INTO tokens_hotbalancedelta "
-                "(account_id, debits_pending, debits_posted, credits_pending, credits_posted) "
-                "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])",
-                [ordered, *([deltas[account_id][position] for account_id in ordered] for position in range(4))],
-            )
+        cursor.execute(
+            _PG_WRITE,
+            [
+                json.dumps([encode(row) for row in rows]),
+                now,
+                json.dumps(resolved),
+                json.dumps(resolved),
+                json.dumps([[account_id, *deltas[account_id]] for account_id in cold]),
+                json.dumps([[account_id, *deltas[account_id]] for account_id in sorted(hot)]),
+            ],
+        )
+        inserted = cursor.fetchone()[0]
+    if inserted != len(rows):
+        raise _LostRace()
 
 
 def _write_portable(
@@ -617,7 +677,7 @@ def _write_portable(
 ) -> None:
     """SQLite (one writer at a time: IMMEDIATE transactions): plain statements, hot accounts updated in place."""
     adapt = connection.ops.adapt_datetimefield_value
-    rows = [(*row[:8], adapt(row[8]), *row[9:16], adapt(row[16])) for row in rows]
+    rows = [(*row[:8], adapt(row[8]), *row[9:16], adapt(row[16]), adapt(row[17])) for row in rows]
     with connection.cursor() as cursor:
         if rows:
             placeholders = ", ".join(["%s"] * len(_TRANSFER_COLUMNS))
@@ -684,7 +744,8 @@ def pending_transfers_expire(*, now: datetime | None = None, limit: int = 1000) 
         rows = list(due.values_list("id", "debit_account_id", "credit_account_id", "amount"))
         if not rows:
             return 0
-        plan = _Plan(accounts=_lock_accounts({row[1] for row in rows} | {row[2] for row in rows}), pendings={})
+        _, accounts = _read_and_lock([], {row[1] for row in rows} | {row[2] for row in rows})
+        plan = _Plan(accounts=accounts, pendings={})
         for transfer_id, debit_id, credit_id, amount in rows:
             _change(plan, plan.accounts[debit_id], (-amount, 0, 0, 0), [])
             _change(plan, plan.accounts[credit_id], (0, 0, -amount, 0), [])

@@ -9,7 +9,9 @@ class LedgerCode(models.TextChoices):
     USD = "USD", "US dollar"
 
 
-# Decimal places of each ledger's smallest unit: 10⁻⁶ PPT, whole riel, US cents.
+# Each ledger's fixed id (the `tokens_ledger` rows mirror these; migration 0002 creates them) and the decimal places
+# of its smallest unit: 10⁻⁶ PPT, whole riel, US cents. Code never needs a query to know them.
+LEDGER_IDS = {LedgerCode.PPT: 1, LedgerCode.KHR: 2, LedgerCode.USD: 3}
 LEDGER_SCALES = {LedgerCode.PPT: 6, LedgerCode.KHR: 0, LedgerCode.USD: 2}
 
 

@@ -41,13 +41,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.utils import IntegrityError
+from django.db.utils import IntegrityError, OperationalError
 from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import ValidationFailed
 from apps.tokens.choices import (
     HOT_PLATFORM_ACCOUNTS,
+    LEDGER_IDS,
+    LEDGER_SCALES,
     AdjustmentStatus,
     LedgerCode,
     OwnerKind,
@@ -138,20 +140,13 @@ class TransferSpec:
 
 
 def ledger_get(code: str) -> Ledger:
-    """The ledger of a currency code (PPT, KHR, USD); ledgers are created by migration and never change."""
-    ledger = _ledgers_by_code().get(code)
-    if ledger is None:
+    """The ledger row of a currency code (PPT, KHR, USD), created if missing (its id is fixed in `LEDGER_IDS`)."""
+    if code not in LEDGER_IDS:
         raise TransferRefused(code=Result.LEDGER_INVALID, details={"ledger": code})
+    ledger, _ = Ledger.objects.get_or_create(
+        pk=LEDGER_IDS[code], defaults={"code": code, "name": LedgerCode(code).label, "scale": LEDGER_SCALES[code]}
+    )
     return ledger
-
-
-_LEDGER_CACHE: dict[str, Ledger] = {}
-
-
-def _ledgers_by_code() -> dict[str, Ledger]:
-    if not _LEDGER_CACHE:
-        _LEDGER_CACHE.update({ledger.code: ledger for ledger in Ledger.objects.all()})
-    return _LEDGER_CACHE
 
 
 def account_open(
@@ -248,10 +243,15 @@ def transfers_create(transfers: Sequence[TransferSpec], *, now: datetime | None 
         try:
             with transaction.atomic():
                 return _create_batch(transfers, now)
-        except _LostRace:
-            if attempt == MAX_ATTEMPTS - 1:
+        except (_LostRace, OperationalError) as error:
+            if attempt == MAX_ATTEMPTS - 1 or not (isinstance(error, _LostRace) or _is_deadlock(error)):
                 raise
     raise AssertionError("unreachable")
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    # PostgreSQL's deadlock_detected: its victim is rolled back to the savepoint and tried again.
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"
 
 
 class _LostRace(Exception):
@@ -259,7 +259,7 @@ class _LostRace(Exception):
 
 
 def _create_batch(specs: Sequence[TransferSpec], now: datetime) -> list[str]:
-    ledgers = {ledger.code: ledger.id for ledger in _ledgers_by_code().values()}
+    ledgers: dict[str, int] = LEDGER_IDS
     results: list[str | None] = [_static_check(spec, ledgers) for spec in specs]
     _close_open_chain(specs, results)
 
@@ -610,7 +610,9 @@ def _write(plan: _Plan, now: datetime) -> None:
             resolved.append((pending_id, status))
         else:  # created and resolved in this batch: inserted resolved
             plan.rows[pending_id] = (*row[:6], status, *row[7:17], now)
-    rows = list(plan.rows.values())
+    # Inserted in id order: two batches sharing ids (a retried one, or one reusing an id for something else) then
+    # wait on each other's rows in the same order instead of deadlocking.
+    rows = [plan.rows[transfer_id] for transfer_id in sorted(plan.rows)]
     deltas = {account_id: delta for account_id, delta in plan.deltas.items() if any(delta)}
     if connection.vendor == "postgresql":
         _write_postgresql(rows, resolved, deltas, {i for i in deltas if plan.accounts[i].hot}, now)

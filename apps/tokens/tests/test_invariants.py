@@ -4,6 +4,7 @@ same workload single-threaded on either database (which must give the same resul
 
 import hashlib
 import json
+import random
 import threading
 from collections import Counter
 from datetime import UTC, datetime
@@ -13,10 +14,11 @@ from django.db import connection, connections
 
 from apps.accounts.tests.factories import UserFactory
 from apps.providers.tests.factories import ProviderFactory
+from apps.tokens.choices import Reason
 from apps.tokens.models import Account, Transfer
 from apps.tokens.reconciliation import ledger_check
 from apps.tokens.selectors import account_balance
-from apps.tokens.services import hot_balances_roll_up, pending_transfers_expire, transfers_create
+from apps.tokens.services import TransferSpec, hot_balances_roll_up, pending_transfers_expire, transfers_create
 from apps.tokens.tests.workload import Book, batches, book_open
 
 WRITERS = 8
@@ -106,3 +108,43 @@ def test_the_same_workload_single_threaded_gives_the_same_results_on_every_datab
 
 
 EXPECTED_DIGEST = "0348ca154eef588dfb37d23dca94baa48aeedf863509472db585cd47fcb902a1"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real parallel transactions: PostgreSQL")
+def test_writers_reusing_the_same_ids_for_different_transfers_neither_deadlock_nor_book_twice():
+    book = open_book()
+    for client in book.clients:
+        transfers_create([TransferSpec(id=f"fund:{client}", amount=10**6, debit_account_id=book.issuance,
+                                       credit_account_id=client, reason=Reason.TOP_UP)])  # fmt: skip
+    barrier = threading.Barrier(WRITERS)
+    outcomes: list[tuple[str, str]] = []
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        # Every writer books ids charge:0..59 in its own order, from its own client: same ids, different fields.
+        rng = random.Random(seed)
+        ids = list(range(60))
+        rng.shuffle(ids)
+        client = book.clients[seed % len(book.clients)]
+        specs = [TransferSpec(id=f"charge:{n}", amount=seed + 1, debit_account_id=client,
+                              credit_account_id=book.revenue, reason=Reason.CHARGE) for n in ids]  # fmt: skip
+        try:
+            barrier.wait(timeout=30)
+            for start in range(0, 60, 20):
+                batch = specs[start : start + 20]
+                outcomes.extend(zip((spec.id for spec in batch), transfers_create(batch), strict=True))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(seed,)) for seed in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert Counter(result for _, result in outcomes) == {"ok": 60, "exists_with_different_fields": 60 * (WRITERS - 1)}
+    hot_balances_roll_up()
+    assert ledger_check().breaks == 0

@@ -7,7 +7,10 @@ from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
-from apps.tokens.choices import TransferKind, TransferStatus
+from apps.core.errors import NotFound
+from apps.providers.models import Provider
+from apps.tokens.choices import LEDGER_IDS, LEDGER_SCALES, LedgerCode, TransferKind, TransferStatus
+from apps.tokens.errors import OrganizationRequired, WalletNotFound
 from apps.tokens.models import Account, HotBalanceDelta, Transfer
 
 
@@ -56,10 +59,60 @@ def account_balance(account: Account) -> Balance:
     )
 
 
-def owner_account(*, ledger: str, organization: Any = None, provider: Any = None) -> Account | None:
-    """The account of a client organisation or provider on `ledger`, or None when it has none yet (zero)."""
-    owner = {"organization": organization} if organization is not None else {"provider": provider}
-    return Account.objects.select_related("ledger").filter(ledger__code=ledger, **owner).first()
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """Whose wallet a request sees, on which ledger; `account` is None while the owner has none yet (zero)."""
+
+    owner: str
+    organization_id: int | None
+    provider_id: int | None
+    ledger: str
+    scale: int
+    account: Account | None
+
+
+def wallet_of(*, principal: Any, ledger: str = LedgerCode.PPT, organization: int | None = None) -> Wallet:
+    """The wallet a request may see: an API key's organisation; for a signed-in person, the organisation named by
+    `organization` (a member only), else their provider wallet, else their one organisation's.
+
+    An organisation the person is not a member of is as unknown as one that does not exist (404); a person in
+    several organisations must name one (400 `organization_required`).
+    """
+    from apps.accounts.authentication import ApiClient
+    from apps.accounts.selectors import client_membership, clients_of
+
+    if isinstance(principal, ApiClient):
+        if organization is not None and organization != principal.organization.pk:
+            raise WalletNotFound()
+        return _wallet(ledger, organization_id=principal.organization.pk)
+    if organization is not None:
+        try:
+            client_membership(user=principal, client_id=organization)
+        except NotFound:
+            raise WalletNotFound() from None
+        return _wallet(ledger, organization_id=organization)
+    provider_id = Provider.objects.filter(user_id=principal.pk).values_list("pk", flat=True).first()
+    if provider_id is not None:
+        return _wallet(ledger, provider_id=provider_id)
+    organizations = list(clients_of(user=principal).values_list("pk", flat=True)[:2])
+    if len(organizations) > 1:
+        raise OrganizationRequired()
+    if not organizations:
+        raise WalletNotFound()
+    return _wallet(ledger, organization_id=organizations[0])
+
+
+def _wallet(ledger: str, *, organization_id: int | None = None, provider_id: int | None = None) -> Wallet:
+    owner = {"organization_id": organization_id} if organization_id is not None else {"provider_id": provider_id}
+    account = Account.objects.filter(ledger_id=LEDGER_IDS[ledger], **owner).first()
+    return Wallet(
+        owner="client" if organization_id is not None else "provider",
+        organization_id=organization_id,
+        provider_id=provider_id,
+        ledger=ledger,
+        scale=LEDGER_SCALES[ledger],
+        account=account,
+    )
 
 
 def account_transfers(

@@ -9,7 +9,9 @@ debit rewards, top-ups debit issuance. Prints:
 - 8 concurrent writer processes, batches of 100, each on its own clients, all on the same hot accounts: total
   transfers/s, and how often a writer waited on a lock (pg_stat_activity sampled every 10 ms) — then the same run
   with the platform accounts made ordinary (locked by every writer), to show what the hot-account design saves;
-- `ledger_check` at the end (must report 0 breaks).
+- `ledger_check` at the end (must report 0 breaks);
+- and, as a yardstick of the machine, the cheapest durable write (a one-row UPDATE and COMMIT): on a shared machine
+  the commit's WAL flush sets the floor under every single-transfer figure.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_ledger_bench .venv/bin/python benchmarks/ledger.py
 
@@ -149,6 +151,20 @@ def single_latency(book: dict, rng: random.Random, count: int, prefix: str = "si
     return samples
 
 
+def commit_yardstick(book: dict, count: int) -> list[float]:
+    """The cheapest durable write, as a yardstick of the machine at that moment: a one-row UPDATE and COMMIT."""
+    from django.db import connection, transaction
+
+    samples = []
+    with connection.cursor() as cursor:
+        for n in range(count):
+            started = time.perf_counter()
+            with transaction.atomic():
+                cursor.execute("UPDATE tokens_account SET created_at = created_at WHERE id = %s", [book["clients"][n]])
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def batched_rate(book: dict, rng: random.Random, *, size: int, total: int, prefix: str) -> tuple[float, Counter]:
     from apps.tokens.services import transfers_create
 
@@ -244,6 +260,11 @@ def main() -> None:
     )
     print(f"{CLIENTS} funded client accounts; issuance, revenue, rewards hot (never locked by writers)")
 
+    yardstick = commit_yardstick(book, 500)
+    print(
+        f"yardstick, one-row UPDATE + COMMIT: p50 {percentile(yardstick, 0.5):.2f} ms, "
+        f"p99 {percentile(yardstick, 0.99):.2f} ms"
+    )
     samples = single_latency(book, rng, args.single)
     print(
         f"single transfer ({args.single}, one per transaction): p50 {percentile(samples, 0.5):.2f} ms, "

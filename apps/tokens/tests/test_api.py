@@ -171,3 +171,10 @@ def test_a_wallet_with_no_account_yet_is_empty(api_client_for):
     assert api_client_for(provider.user).get("/api/wallet/transactions").json()["results"] == []
     account_open(provider=provider)
     assert api_client_for(provider.user).get("/api/wallet").json()["available"]["amount"] == 0
+
+
+def test_errors_are_in_khmer_by_default_and_english_on_request(api_client_for):
+    client = api_client_for(UserFactory())
+    assert client.get("/api/wallet").json()["message"] == "មិនមានកាបូបសម្រាប់អ្នកប្រើនេះទេ។"
+    english = client.get("/api/wallet", HTTP_ACCEPT_LANGUAGE="en").json()["message"]
+    assert english == "There is no wallet for this user."

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 
 from apps.core.errors import NotFound
 from apps.providers.models import Provider
@@ -44,19 +44,32 @@ ZERO = Balance(0, 0, 0, 0)
 
 
 def account_balance(account: Account) -> Balance:
-    """The account's totals now: its columns, plus (for a hot account) its changes not rolled up yet."""
-    balance = Balance(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
+    """The account's totals now. A hot account's are its columns plus its changes not rolled up yet, read in one
+    statement (one snapshot): read separately, a roll-up in between would count a change twice or not at all."""
     if not account.is_hot:
-        return balance
-    queued = HotBalanceDelta.objects.filter(account=account).aggregate(
-        dp=Sum("debits_pending"), dpo=Sum("debits_posted"), cp=Sum("credits_pending"), cpo=Sum("credits_posted")
+        return Balance(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
+    queued = HotBalanceDelta.objects.filter(account=OuterRef("pk")).values("account")
+    totals = (
+        Account.objects.filter(pk=account.pk)
+        .annotate(
+            queued_dp=Subquery(queued.annotate(total=Sum("debits_pending")).values("total")),
+            queued_dpo=Subquery(queued.annotate(total=Sum("debits_posted")).values("total")),
+            queued_cp=Subquery(queued.annotate(total=Sum("credits_pending")).values("total")),
+            queued_cpo=Subquery(queued.annotate(total=Sum("credits_posted")).values("total")),
+        )
+        .values_list(
+            "debits_pending",
+            "debits_posted",
+            "credits_pending",
+            "credits_posted",
+            "queued_dp",
+            "queued_dpo",
+            "queued_cp",
+            "queued_cpo",
+        )
+        .get()
     )
-    return Balance(
-        balance.debits_pending + (queued["dp"] or 0),
-        balance.debits_posted + (queued["dpo"] or 0),
-        balance.credits_pending + (queued["cp"] or 0),
-        balance.credits_posted + (queued["cpo"] or 0),
-    )
+    return Balance(*(totals[position] + (totals[position + 4] or 0) for position in range(4)))
 
 
 @dataclass(frozen=True, slots=True)

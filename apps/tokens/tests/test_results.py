@@ -260,3 +260,15 @@ def test_single_transfer_service_raises_with_the_result_code(client_account, rev
     with pytest.raises(TransferRefused) as refused:
         transfer_create(charge(client_account, revenue, 1))
     assert (refused.value.code, refused.value.status_code) == ("exceeds_credits", 409)
+
+
+def test_a_hot_account_balance_counts_changes_not_rolled_up_yet(client_account, revenue):
+    from apps.tokens.services import hot_balances_roll_up
+
+    fund(client_account, 100)
+    transfers_create([charge(client_account, revenue, 30), charge(client_account, revenue, 5, pending=True)])
+    assert totals(revenue) == (0, 0, 5, 30)
+    hot_balances_roll_up()
+    assert totals(revenue) == (0, 0, 5, 30)
+    revenue.refresh_from_db()
+    assert (revenue.credits_pending, revenue.credits_posted) == (5, 30)

@@ -32,6 +32,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.registry import Collector
 
 # Underscores separate the parts of prometheus_client's file names (gauge_livesum_<process>.db).
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
@@ -83,10 +84,25 @@ CELERY_TASKS = Counter(
 )
 
 
+# Collectors that read their figures when scraped (from the database, say) rather than from process memory; they
+# are added to the multi-process registry too, where only counters written to PROMETHEUS_MULTIPROC_DIR appear.
+_LIVE_COLLECTORS: list = []
+
+
+def register_live_collector(collector: Collector) -> None:
+    """Expose `collector` on /metrics, in single- and multi-process mode alike (once, however often called)."""
+    if any(type(existing) is type(collector) for existing in _LIVE_COLLECTORS):
+        return
+    _LIVE_COLLECTORS.append(collector)
+    REGISTRY.register(collector)
+
+
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every metric, added up across processes when running multi-process."""
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _LIVE_COLLECTORS:
+            registry.register(collector)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

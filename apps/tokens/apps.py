@@ -6,3 +6,9 @@ class TokensConfig(AppConfig):
 
     name = "apps.tokens"
     label = "tokens"
+
+    def ready(self) -> None:
+        from apps.core.metrics import register_live_collector
+        from apps.tokens.metrics import LedgerCheckCollector
+
+        register_live_collector(LedgerCheckCollector())

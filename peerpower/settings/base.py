@@ -538,3 +538,24 @@ CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {
     "schedule": 10.0,
     "options": {"queue": "high", "expires": 10},
 }
+
+# --- Ledger (apps.tokens) ---------------------------------------------------------------------------------------------
+# Seconds between roll-ups of the hot platform accounts' queued changes into their totals (PostgreSQL), and between
+# sweeps that expire pending transfers past their timeout. The full reconciliation runs daily (`ledger_check`).
+LEDGER_ROLL_UP_SECONDS = env.float("LEDGER_ROLL_UP_SECONDS", default=5.0)
+LEDGER_EXPIRE_SECONDS = env.float("LEDGER_EXPIRE_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE["tokens.roll-up-hot-balances"] = {
+    "task": "tokens.roll_up_hot_balances",
+    "schedule": LEDGER_ROLL_UP_SECONDS,
+    "options": {"queue": "default", "expires": LEDGER_ROLL_UP_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["tokens.expire-pending"] = {
+    "task": "tokens.expire_pending",
+    "schedule": LEDGER_EXPIRE_SECONDS,
+    "options": {"queue": "default", "expires": LEDGER_EXPIRE_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["tokens.ledger-check"] = {
+    "task": "tokens.ledger_check",
+    "schedule": crontab(hour=2, minute=23),
+    "options": {"queue": "low"},
+}

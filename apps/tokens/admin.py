@@ -1,0 +1,220 @@
+"""Back office for the ledger: accounts and transfers are read-only (money moves only through the services);
+statements and balances as of a date per account; manual adjustments through maker–checker only."""
+
+import csv
+from datetime import datetime, time
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path
+from django.utils import timezone
+
+from apps.core.admin import ReadOnlyAdmin
+from apps.core.errors import DomainError
+from apps.tokens.choices import AdjustmentStatus
+from apps.tokens.models import Account, Adjustment, LedgerCheck, Transfer
+from apps.tokens.selectors import (
+    account_balance,
+    account_balance_as_of,
+    account_transfers,
+    amount_decimal,
+    signed_amount,
+)
+from apps.tokens.services import adjustment_approve, adjustment_propose, adjustment_reject
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("id", "owner", "ledger", "available", "pending_in", "pending_out", "is_hot", "bounded")
+    list_filter = ("ledger", "owner_kind", "is_hot")
+    search_fields = ("=id", "organization__name", "provider__user__phone", "provider__user__display_name", "platform")
+    list_select_related = ("ledger", "organization", "provider__user")
+    change_form_template = "admin/tokens/account/change_form.html"
+
+    @admin.display(description="owner")
+    def owner(self, account: Account) -> str:
+        if account.organization_id:
+            return f"client: {account.organization}"
+        if account.provider_id:
+            return f"provider: {account.provider.user}"
+        return f"platform: {account.get_platform_display()}"
+
+    @admin.display(description="available")
+    def available(self, account: Account) -> str:
+        return amount_decimal(account_balance(account).available, account.ledger.scale)
+
+    @admin.display(description="pending in")
+    def pending_in(self, account: Account) -> str:
+        return amount_decimal(account_balance(account).pending_in, account.ledger.scale)
+
+    @admin.display(description="pending out")
+    def pending_out(self, account: Account) -> str:
+        return amount_decimal(account_balance(account).pending_out, account.ledger.scale)
+
+    @admin.display(boolean=True, description="bounded")
+    def bounded(self, account: Account) -> bool:
+        return account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
+
+    def get_urls(self) -> list[URLPattern]:
+        statement = self.admin_site.admin_view(self.statement_view)
+        return [path("<int:account_id>/statement.csv", statement, name="tokens_account_statement"), *super().get_urls()]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The account, and its balances now and as of the date asked for (`?as_of=YYYY-MM-DD`, end of that day)."""
+        extra = dict(extra_context or {})
+        account = self.get_object(request, object_id)
+        if account is not None:
+            form = StatementForm(request.GET or None)
+            extra["statement_form"] = form
+            extra["balance_now"] = _balance_rows(account_balance(account), account.ledger.scale)
+            if form.is_bound and form.is_valid() and form.cleaned_data.get("as_of"):
+                at = _end_of(form.cleaned_data["as_of"])
+                extra["as_of"] = at
+                extra["balance_as_of"] = _balance_rows(account_balance_as_of(account, at), account.ledger.scale)
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def statement_view(self, request: HttpRequest, account_id: int) -> HttpResponse:
+        """CSV statement of an account between two dates: opening balance, each transfer, closing balance."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        account = get_object_or_404(Account.objects.select_related("ledger"), pk=account_id)
+        form = StatementForm(request.GET)
+        if not form.is_valid():
+            return HttpResponse(f"Bad dates: {form.errors.as_text()}", status=400, content_type="text/plain")
+        since = form.cleaned_data.get("since")
+        until = form.cleaned_data.get("until") or timezone.localdate()
+        start = _end_of(since, start=True) if since else None
+        end = _end_of(until)
+        scale = account.ledger.scale
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="account-{account.pk}-statement.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["at", "transfer", "kind", "status", "reason", "amount", "reference"])
+        if start is not None:
+            opening = account_balance_as_of(account, start).available
+            writer.writerow([start.isoformat(), "opening balance", "", "", "", amount_decimal(opening, scale), ""])
+        transfers = account_transfers(account, since=start).filter(created_at__lte=end).order_by("created_at", "id")
+        for transfer in transfers.iterator(chunk_size=2000):
+            reference = transfer.message_id or transfer.payment_ref or transfer.payout_ref or ""
+            writer.writerow(
+                [
+                    transfer.created_at.isoformat(), transfer.pk, transfer.kind, transfer.status, transfer.reason,
+                    amount_decimal(signed_amount(transfer, account.pk), scale), reference,
+                ]
+            )  # fmt: skip
+        closing = account_balance_as_of(account, end).available
+        writer.writerow([end.isoformat(), "closing balance", "", "", "", amount_decimal(closing, scale), ""])
+        return response
+
+
+class StatementForm(forms.Form):
+    as_of = forms.DateField(required=False, label="Balances as of (end of day)")
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
+
+
+def _end_of(day: Any, *, start: bool = False) -> datetime:
+    """The first (start=True) or last instant of a local calendar day, aware."""
+    return timezone.make_aware(datetime.combine(day, time.min if start else time.max))
+
+
+def _balance_rows(balance: Any, scale: int) -> list[tuple[str, str]]:
+    return [
+        ("available", amount_decimal(balance.available, scale)),
+        ("pending in", amount_decimal(balance.pending_in, scale)),
+        ("pending out", amount_decimal(balance.pending_out, scale)),
+        ("debits posted / pending", f"{balance.debits_posted} / {balance.debits_pending}"),
+        ("credits posted / pending", f"{balance.credits_posted} / {balance.credits_pending}"),
+    ]
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id", "created_at", "kind", "status", "reason", "amount", "debit_account_id", "credit_account_id", "message_id"
+    )  # fmt: skip
+    list_filter = ("kind", "status", "reason", "ledger")
+    # Exact matches only: ids and references are looked up in full (the table is large).
+    search_fields = ("=id", "=pending__id", "=payment_ref", "=payout_ref")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Also by message, job or account number: a numeric term matches those references."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isdigit():
+            number = int(term)
+            by_reference = queryset.filter(message_id=number) | queryset.filter(job_id=number)
+            by_account = queryset.filter(debit_account_id=number) | queryset.filter(credit_account_id=number)
+            results = results | by_reference | by_account
+        return results, duplicates
+
+
+class AdjustmentForm(forms.ModelForm):
+    class Meta:
+        model = Adjustment
+        fields = ("account", "amount", "memo")
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(admin.ModelAdmin):
+    """Staff propose here; a different staff member approves or rejects with the actions. Nothing is edited or
+    deleted: a wrong proposal is rejected and a new one made."""
+
+    form = AdjustmentForm
+    list_display = ("id", "account", "amount", "memo", "status", "proposed_by", "proposed_at", "decided_by")
+    list_filter = ("status",)
+    raw_id_fields = ("account",)
+    actions = ("approve", "reject")
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Adjustment | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("account", "amount", "memo", "status", "proposed_by", "proposed_at", "decided_by", "decided_at",
+                "transfer_id")  # fmt: skip
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Adjustment, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing of a proposal changes here
+        try:
+            proposed = adjustment_propose(actor=request.user, account=obj.account, amount=obj.amount, memo=obj.memo)
+        except DomainError as error:
+            raise PermissionDenied(str(error.message)) from error
+        obj.pk = proposed.pk
+
+    @admin.action(description="Approve (books the adjustment; not your own proposals)")
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide(request, queryset, adjustment_approve, "approved")
+
+    @admin.action(description="Reject")
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide(request, queryset, adjustment_reject, "rejected")
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet, decide: Any, verb: str) -> None:
+        done = 0
+        for adjustment_id in queryset.filter(status=AdjustmentStatus.PROPOSED).values_list("pk", flat=True):
+            try:
+                decide(actor=request.user, adjustment_id=adjustment_id)
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"Adjustment {adjustment_id}: {error.code}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} adjustment(s) {verb}.", messages.SUCCESS)
+
+
+@admin.register(LedgerCheck)
+class LedgerCheckAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "breaks", "imbalance", "transfers", "accounts", "duration_ms")
+    ordering = ("-started_at",)

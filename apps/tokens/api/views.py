@@ -1,0 +1,84 @@
+"""The wallet API: the caller's balances and history. A provider (JWT) sees theirs, a client system (API key) or a
+member (JWT) sees the organisation's. Views translate; selectors decide whose wallet it is."""
+
+import hashlib
+from typing import Any
+
+from django.utils.http import quote_etag
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.authentication import ApiKeyAuthentication, SessionJWTAuthentication
+from apps.core.pagination import CursorPagination
+from apps.tokens.api.serializers import (
+    TransactionQuerySerializer,
+    TransactionSerializer,
+    WalletQuerySerializer,
+    WalletSerializer,
+    amount_data,
+)
+from apps.tokens.selectors import ZERO, account_balance, account_transfers, wallet_of
+
+
+class WalletApiView(APIView):
+    # An API key (client systems) or a signed-in person's JWT (providers, client members).
+    authentication_classes = [ApiKeyAuthentication, SessionJWTAuthentication]
+
+
+class WalletView(WalletApiView):
+    @extend_schema(parameters=[WalletQuerySerializer], responses={200: WalletSerializer}, tags=["wallet"])
+    def get(self, request: Request) -> Response:
+        query = WalletQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wallet = wallet_of(principal=request.user, **query.validated_data)
+        balance = account_balance(wallet.account) if wallet.account is not None else ZERO
+        data = {
+            "ledger": wallet.ledger,
+            "scale": wallet.scale,
+            "owner": wallet.owner,
+            "organization": wallet.organization_id,
+            "available": amount_data(balance.available, wallet.scale),
+            "pending_in": amount_data(balance.pending_in, wallet.scale),
+            "pending_out": amount_data(balance.pending_out, wallet.scale),
+        }
+        return Response(WalletSerializer(data).data)
+
+
+class TransactionPagination(CursorPagination):
+    page_size = 30
+    ordering = ("-created_at", "-id")
+
+
+class WalletTransactionsView(WalletApiView):
+    """Newest first, cursor-paginated; answered 304 to `If-None-Match` while the page has not changed."""
+
+    @extend_schema(
+        parameters=[TransactionQuerySerializer],
+        responses={200: TransactionSerializer(many=True), 304: None},
+        tags=["wallet"],
+    )
+    def get(self, request: Request) -> Response:
+        query = TransactionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters: dict[str, Any] = dict(query.validated_data)
+        wallet = wallet_of(
+            principal=request.user, ledger=filters.pop("ledger"), organization=filters.pop("organization", None)
+        )
+        paginator = TransactionPagination()
+        if wallet.account is None:
+            page: list = []
+            paginator.paginate_queryset(account_transfers(0), request, view=self)
+        else:
+            page = paginator.paginate_queryset(account_transfers(wallet.account, **filters), request, view=self)
+        context = {"account_id": wallet.account.pk if wallet.account else 0, "scale": wallet.scale}
+        response = paginator.get_paginated_response(TransactionSerializer(page, many=True, context=context).data)
+        # A transfer's only change is a pending one's status, so ids and statuses fingerprint the page.
+        fingerprint = "|".join(f"{transfer.pk}:{transfer.status}" for transfer in page) + f"|{response.data['next']}"
+        etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            return Response(status=304, headers={"ETag": etag})
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response

@@ -1,0 +1,247 @@
+"""The PPT ledger's tables: ledgers, accounts with their balances, immutable transfers, and what the back office adds.
+
+After TigerBeetle's data model: an account keeps four running totals (debits/credits × pending/posted) and may
+carry a bound; a transfer moves a positive integer amount from one account to another on one ledger, its id is
+the caller's idempotency key, and it is never edited (a pending transfer's status moves once, from pending to
+posted, voided or expired). See `apps.tokens.services` for how balances are kept exact and fast.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.tokens.choices import AdjustmentStatus, OwnerKind, PlatformAccount, TransferKind, TransferStatus
+
+TRANSFER_ID_MAX_LENGTH = 128
+
+
+class Ledger(models.Model):
+    """A currency (PPT, riel, US dollars). `scale` is the number of decimal places of its smallest unit."""
+
+    id = models.SmallAutoField(primary_key=True)
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=64)
+    scale = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Account(models.Model):
+    """One owner's balance on one ledger: a client organisation's, a provider's, or a named platform account's.
+
+    Balances are the running totals of the transfers that touched the account. A bound, when set, holds in the
+    database (CHECK constraints): `debits_must_not_exceed_credits` keeps debits (pending and posted) within posted
+    credits — a client cannot spend, a provider cannot cash out, more than they have. A hot account (`is_hot`:
+    issuance, revenue, rewards) is never bounded and never locked by writers: its changes are queued as
+    `HotBalanceDelta` rows and rolled up into these columns in the background. On PostgreSQL an account is never
+    deleted and never changes ledger (a trigger), and its table leaves room in each page (fillfactor 70) so the
+    constant balance updates stay heap-only (no index writes).
+    """
+
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts")
+    owner_kind = models.CharField(max_length=8, choices=OwnerKind.choices)
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    provider = models.ForeignKey(
+        "providers.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    platform = models.CharField(max_length=20, choices=PlatformAccount.choices, blank=True)
+    debits_must_not_exceed_credits = models.BooleanField(default=False)
+    credits_must_not_exceed_debits = models.BooleanField(default=False)
+    is_hot = models.BooleanField(default=False)
+    debits_pending = models.BigIntegerField(default=0)
+    debits_posted = models.BigIntegerField(default=0)
+    credits_pending = models.BigIntegerField(default=0)
+    credits_posted = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(debits_pending__gte=0, debits_posted__gte=0, credits_pending__gte=0, credits_posted__gte=0),
+                name="tokens_account_totals_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(debits_must_not_exceed_credits=False)
+                | Q(credits_posted__gte=F("debits_pending") + F("debits_posted")),
+                name="tokens_account_debits_within_credits",
+            ),
+            models.CheckConstraint(
+                condition=Q(credits_must_not_exceed_debits=False)
+                | Q(debits_posted__gte=F("credits_pending") + F("credits_posted")),
+                name="tokens_account_credits_within_debits",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_hot=False)
+                | Q(debits_must_not_exceed_credits=False, credits_must_not_exceed_debits=False, owner_kind="platform"),
+                name="tokens_account_hot_is_unbounded_platform",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner_kind="client", organization__isnull=False, provider__isnull=True, platform="")
+                | Q(owner_kind="provider", provider__isnull=False, organization__isnull=True, platform="")
+                | Q(owner_kind="platform", organization__isnull=True, provider__isnull=True) & ~Q(platform=""),
+                name="tokens_account_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["ledger", "organization"], condition=Q(organization__isnull=False), name="tokens_account_client"
+            ),
+            models.UniqueConstraint(
+                fields=["ledger", "provider"], condition=Q(provider__isnull=False), name="tokens_account_provider"
+            ),
+            models.UniqueConstraint(
+                fields=["ledger", "platform"], condition=~Q(platform=""), name="tokens_account_platform"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.platform or (
+            f"client {self.organization_id}" if self.organization_id else f"provider {self.provider_id}"
+        )
+        return f"{owner} ({self.ledger_id})"
+
+
+class Transfer(models.Model):
+    """An immutable movement of `amount` from `debit_account` to `credit_account` on one ledger.
+
+    `id` is the caller's idempotency key (`charge:message:123`): a transfer id applies at most once. A `pending`
+    transfer reserves the amount until a `post` transfer (all or part of it) or a `void` transfer resolves it, or
+    its `timeout_at` passes (`expired`); `pending` then points from the post/void to it, and at most one does.
+    References to messages, jobs, payments and payouts are plain values, not foreign keys: the ledger sits below
+    those apps. On PostgreSQL a trigger refuses deletes and every update except a pending transfer's one status
+    change, and composite foreign keys keep both accounts on the transfer's ledger.
+    """
+
+    id = models.CharField(primary_key=True, max_length=TRANSFER_ID_MAX_LENGTH)
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Not foreign keys: a foreign key check share-locks the referenced row, and the hot platform accounts are in
+    # nearly every transfer. On PostgreSQL one set-wise trigger per INSERT statement checks that both accounts exist
+    # and are on the transfer's ledger (migration 0002); accounts are never deleted.
+    debit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    credit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    amount = models.BigIntegerField()
+    kind = models.CharField(max_length=8, choices=TransferKind.choices)
+    status = models.CharField(max_length=8, choices=TransferStatus.choices)
+    pending = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    linked = models.BooleanField(default=False)
+    reason = models.CharField(max_length=16)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    job_id = models.BigIntegerField(null=True, blank=True)
+    payment_ref = models.CharField(max_length=64, blank=True)
+    payout_ref = models.CharField(max_length=64, blank=True)
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    # When a pending transfer stopped being pending (balances as of a past date need it).
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="tokens_transfer_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(debit_account=F("credit_account")), name="tokens_transfer_two_accounts"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="single", status="posted", pending__isnull=True)
+                | Q(kind="post", status="posted", pending__isnull=False)
+                | Q(kind="void", status="voided", pending__isnull=False)
+                | Q(kind="pending", pending__isnull=True),
+                name="tokens_transfer_kind_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_at__isnull=True) | Q(kind="pending"), name="tokens_transfer_timeout_pending_only"
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | (Q(kind="pending") & ~Q(status="pending")),
+                name="tokens_transfer_resolved_once",
+            ),
+            # A pending transfer is posted or voided by one transfer at most.
+            models.UniqueConstraint(
+                fields=["pending"], condition=Q(pending__isnull=False), name="tokens_transfer_resolves_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["debit_account", "-created_at"], name="tokens_transfer_debit_idx"),
+            models.Index(fields=["credit_account", "-created_at"], name="tokens_transfer_credit_idx"),
+            models.Index(fields=["timeout_at"], condition=Q(status="pending"), name="tokens_transfer_timeout_idx"),
+            models.Index(
+                fields=["message_id"], condition=Q(message_id__isnull=False), name="tokens_transfer_message_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class HotBalanceDelta(models.Model):
+    """A change to a hot account's totals, queued by the transfer that made it so writers never lock the account.
+
+    `hot_balances_roll_up` adds them into the account's columns and deletes them in one statement; until then the
+    account's balance is its columns plus its queued deltas. Used on PostgreSQL only (SQLite serialises writers
+    anyway, so there hot accounts are updated in place).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    debits_pending = models.BigIntegerField(default=0)
+    debits_posted = models.BigIntegerField(default=0)
+    credits_pending = models.BigIntegerField(default=0)
+    credits_posted = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"queued change of account {self.account_id}"
+
+
+class Adjustment(models.Model):
+    """A manual correction, booked only when a second staff member approves what the first proposed.
+
+    It becomes a transfer between the account and the ledger's `adjustments` platform account (credit when the
+    account gains). The database refuses an approval by the proposer.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="adjustments")
+    amount = models.BigIntegerField(help_text="Smallest units; positive credits the account, negative debits it.")
+    memo = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PROPOSED)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    transfer_id = models.CharField(max_length=TRANSFER_ID_MAX_LENGTH, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="tokens_adjustment_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("proposed_by")),
+                name="tokens_adjustment_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"adjustment {self.pk} of {self.amount} on account {self.account_id}"
+
+
+class LedgerCheck(models.Model):
+    """One run of the reconciliation (`manage.py ledger_check`): what it found. `/metrics` reports the latest."""
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    transfers = models.BigIntegerField(default=0)
+    accounts = models.BigIntegerField(default=0)
+    breaks = models.PositiveIntegerField(default=0)
+    # Per ledger code: |Σ debits − Σ credits| (posted and pending) + Σ |stored − recomputed| over its accounts.
+    imbalance = models.JSONField(default=dict)
+    report = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"ledger check {self.started_at:%Y-%m-%d %H:%M} ({self.breaks} breaks)"

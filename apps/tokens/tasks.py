@@ -1,0 +1,27 @@
+"""Periodic jobs of the ledger (registered in settings.CELERY_BEAT_SCHEDULE). Each is safe to run twice."""
+
+from celery import shared_task
+
+from apps.tokens.reconciliation import ledger_check
+from apps.tokens.services import hot_balances_roll_up, pending_transfers_expire
+
+
+@shared_task(name="tokens.expire_pending")
+def expire_pending(limit: int = 1000) -> int:
+    """Void (as `expired`) the pending transfers whose timeout has passed, a bounded batch per run; several workers
+    may run it at once (they skip each other's rows)."""
+    expired = pending_transfers_expire(limit=limit)
+    if expired == limit:
+        expire_pending.apply_async(kwargs={"limit": limit})  # more are due: carry on without waiting for beat
+    return expired
+
+
+@shared_task(name="tokens.roll_up_hot_balances")
+def roll_up_hot_balances() -> int:
+    return hot_balances_roll_up()
+
+
+@shared_task(name="tokens.ledger_check")
+def run_ledger_check() -> int:
+    """The daily reconciliation; its outcome is kept and reported on /metrics."""
+    return ledger_check().breaks

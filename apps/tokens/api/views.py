@@ -54,6 +54,9 @@ class TransactionPagination(CursorPagination):
 class WalletTransactionsView(WalletApiView):
     """Newest first, cursor-paginated; answered 304 to `If-None-Match` while the page has not changed."""
 
+    # Declared on the class so that the schema documents the paginated envelope, not a bare list.
+    pagination_class = TransactionPagination
+
     @extend_schema(
         parameters=[TransactionQuerySerializer],
         responses={200: TransactionSerializer(many=True), 304: None},
@@ -66,7 +69,7 @@ class WalletTransactionsView(WalletApiView):
         wallet = wallet_of(
             principal=request.user, ledger=filters.pop("ledger"), organization=filters.pop("organization", None)
         )
-        paginator = TransactionPagination()
+        paginator = self.pagination_class()
         if wallet.account is None:
             page: list = []
             paginator.paginate_queryset(account_transfers(0), request, view=self)

@@ -821,7 +821,11 @@ def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sm
     hour and day units only if the SMS was never sent (a sent one counts against the carrier's limits).
 
     Call exactly once per assignment, from the job's own state change (messaging's conditional update makes that
-    once). Not audited: the job's transition is the record.
+    once), inside that change's transaction. Not audited: the job's transition is the record.
+
+    Redis counters are given back only once that transaction commits: Redis does not roll back, and a refund that
+    outlived a rolled-back report would leave the job live with its unit returned, so its SIM could pass its cap.
+    Should the refund fail after the commit, the unit stays counted until its window ends (the safe side).
     """
     Provider.objects.filter(pk=provider_id, jobs_in_flight__gt=0).update(jobs_in_flight=F("jobs_in_flight") - 1)
     # Room again: the provider's usable SIMs go back into matching (a no-op unless it was full).
@@ -830,7 +834,11 @@ def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sm
     ).update(matchable=True)
     if not sms_sent:
         Sim.objects.filter(pk=sim_id, capped_until__isnull=False).update(capped_until=None)
-        cap_counter().release(sim_id=sim_id, windows=cap_windows(reserved_at))
+        counter, windows = cap_counter(), cap_windows(reserved_at)
+        if isinstance(counter, DatabaseCapCounter):
+            counter.release(sim_id=sim_id, windows=windows)  # rows: committed or rolled back with the job
+        else:
+            transaction.on_commit(lambda: counter.release(sim_id=sim_id, windows=windows), robust=True)
 
 
 def sticky_sender_remember(

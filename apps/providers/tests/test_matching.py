@@ -5,7 +5,8 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
+from django.db import transaction
+from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from apps.providers.choices import Availability, Carrier, MatchPriority, ProviderStatus
@@ -19,18 +20,21 @@ from apps.providers.services import (
     sims_resync_matchable,
     sticky_sender_remember,
 )
+from apps.providers.services.caps import cap_counter, cap_windows
 from apps.providers.tests.factories import ProviderFactory, SimFactory, provider_with_sim
 
 pytestmark = pytest.mark.django_db
 
 
 def release(assignment, *, sent=True):
-    capacity_release(
-        provider_id=assignment.provider_id,
-        sim_id=assignment.sim_id,
-        reserved_at=assignment.reserved_at,
-        sms_sent=sent,
-    )
+    # As the job's own transaction would: the counters are given back once it commits.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        capacity_release(
+            provider_id=assignment.provider_id,
+            sim_id=assignment.sim_id,
+            reserved_at=assignment.reserved_at,
+            sms_sent=sent,
+        )
 
 
 def test_on_net_provider_is_chosen_before_another_carrier():
@@ -255,3 +259,26 @@ def test_release_of_an_unsent_job_returns_the_sim_unit(counter_backend):
         assert provider_match(recipient_carrier=Carrier.SMART) is None  # the SIM's one unit this hour is taken
         release(assignment, sent=False)
         assert provider_match(recipient_carrier=Carrier.SMART) is not None
+
+
+def test_a_release_rolled_back_with_its_job_gives_nothing_back(counter_backend):
+    """The job stays live when the report's transaction rolls back, so its SIM's unit must stay counted too: else
+    the SIM could pass its cap."""
+    with override_settings(PROVIDER_SIM_HOURLY_CAP=1):
+        provider = provider_with_sim(Carrier.SMART)
+        assignment = provider_match(recipient_carrier=Carrier.SMART)
+        windows = cap_windows(assignment.reserved_at)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            with transaction.atomic():
+                capacity_release(
+                    provider_id=assignment.provider_id,
+                    sim_id=assignment.sim_id,
+                    reserved_at=assignment.reserved_at,
+                    sms_sent=False,
+                )
+                transaction.set_rollback(True)
+        assert cap_counter().usage(sim_ids=[assignment.sim_id], windows=windows)[assignment.sim_id].hour == 1
+        assert Provider.objects.get(pk=provider.pk).jobs_in_flight == 1
+        assert provider_match(recipient_carrier=Carrier.SMART) is None
+        release(assignment, sent=False)
+        assert cap_counter().usage(sim_ids=[assignment.sim_id], windows=windows)[assignment.sim_id].hour == 0

@@ -437,6 +437,9 @@ OTP_SENDER = env("OTP_SENDER", default="console")
 
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=30)
+# Seconds after a refresh during which the rotated token may be presented again and get the same new pair (a phone
+# retrying a refresh whose response it lost), instead of revoking the session as a reused token; 0 turns it off.
+JWT_REFRESH_REPLAY_GRACE_SECONDS = env.int("JWT_REFRESH_REPLAY_GRACE_SECONDS", default=30)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),

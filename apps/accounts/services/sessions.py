@@ -4,8 +4,14 @@ A refused refresh still leaves its trace: a reused refresh token revokes the ses
 raised.
 """
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +27,8 @@ from apps.accounts.services.otp import otp_verify
 from apps.audit.services import audit_record
 from apps.core.context import client_ip_var
 from apps.core.errors import PermissionDenied
+
+ROTATION_CACHE_MARGIN_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -77,23 +85,73 @@ def _decode_refresh(raw_refresh: str) -> dict:
 
 def session_refresh(*, raw_refresh: str) -> SessionTokens:
     """Rotate a refresh token. Only the latest token of a session works; an older one coming back means a copy
-    exists, so the session is revoked (refresh-token reuse detection)."""
+    exists, so the session is revoked (refresh-token reuse detection).
+
+    One exception, for flaky mobile networks: the token rotated last, presented again within
+    JWT_REFRESH_REPLAY_GRACE_SECONDS of its rotation, gets the same new pair again (the phone never received the
+    first response and retried). A replay after the grace, or of any older token, still revokes the session.
+    """
     claims = _decode_refresh(raw_refresh)
+    now = timezone.now()
     reused = False
+    replayed: SessionTokens | None = None
     with transaction.atomic():
         session = DeviceSession.objects.select_for_update().select_related("user").filter(pk=claims["sid"]).first()
         if session is None or session.revoked_at is not None or not session.user.is_active:
             raise SessionRevoked()
         if claims["jti"] != session.refresh_jti:
-            _revoke(session, actor=None, reason="refresh_token_reused")
-            reused = True
+            replayed = _rotation_replayed(session=session, claims=claims, raw_refresh=raw_refresh, now=now)
+            if replayed is None:
+                _revoke(session, actor=None, reason="refresh_token_reused")
+                reused = True
         else:
             _blacklist(claims["jti"])
-            session.last_used_at = timezone.now()
+            session.last_used_at = now
             tokens = _issue_tokens(session)
     if reused:
         raise SessionRevoked(details={"reason": "refresh_token_reused"})
+    if replayed is not None:
+        return replayed
+    _rotation_remember(rotated_jti=claims["jti"], raw_refresh=raw_refresh, tokens=tokens, now=now)
     return tokens
+
+
+# The pair a rotation issued is kept for the grace in the cache only, sealed with a key derived from the rotated
+# token itself: only whoever presents that token can open it (as they could rotate it anyway), so the cache (Redis)
+# never holds a usable token.
+def _rotation_cache_key(rotated_jti: str) -> str:
+    return f"session:rotated:{rotated_jti}"
+
+
+def _rotation_seal(raw_refresh: str) -> Fernet:
+    digest = hashlib.sha256(b"peerpower refresh rotation\0" + raw_refresh.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _rotation_remember(*, rotated_jti: str, raw_refresh: str, tokens: SessionTokens, now: datetime) -> None:
+    grace = settings.JWT_REFRESH_REPLAY_GRACE_SECONDS
+    if grace <= 0:
+        return
+    sealed = _rotation_seal(raw_refresh).encrypt(json.dumps([tokens.access, tokens.refresh]).encode())
+    record = {"rotated_at": now.timestamp(), "next_jti": tokens.session.refresh_jti, "pair": sealed}
+    # The cache entry outlives the grace a little; the grace itself is measured on `rotated_at`.
+    cache.set(_rotation_cache_key(rotated_jti), record, timeout=grace + ROTATION_CACHE_MARGIN_SECONDS)
+
+
+def _rotation_replayed(
+    *, session: DeviceSession, claims: dict, raw_refresh: str, now: datetime
+) -> SessionTokens | None:
+    """The pair the rotation of this (previous) token issued, if it is still the session's latest and the grace has
+    not passed; None otherwise."""
+    grace = settings.JWT_REFRESH_REPLAY_GRACE_SECONDS
+    record = cache.get(_rotation_cache_key(claims["jti"])) if grace > 0 else None
+    if record is None or record["next_jti"] != session.refresh_jti or now.timestamp() - record["rotated_at"] > grace:
+        return None
+    try:
+        access, refresh = json.loads(_rotation_seal(raw_refresh).decrypt(record["pair"]))
+    except InvalidToken:
+        return None
+    return SessionTokens(session=session, access=access, refresh=refresh)
 
 
 def session_logout(*, raw_refresh: str) -> None:

@@ -37,7 +37,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "django_ratelimit",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -150,12 +149,7 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
-# django-ratelimit's decorator (view-level limits) counts in the default cache; the services' own limits
-# (apps.core.ratelimit) count there too, in one round trip per check.
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "apps.core.http.ratelimit_ip_key"
-# django-ratelimit only knows third-party cache classes by name; both of ours increment atomically.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# The services' rate limits (apps.core.ratelimit) count in the default cache, in one round trip per check.
 
 # Number of reverse proxies in front of the web process whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

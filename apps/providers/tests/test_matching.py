@@ -13,7 +13,7 @@ from apps.providers.choices import Availability, Carrier, MatchPriority, Provide
 from apps.providers.models import Provider, Sim
 from apps.providers.services import (
     capacity_release,
-    provider_set_reputation,
+    provider_reputation_penalty,
     provider_suspend,
     sim_remove,
     sims_resync_matchable,
@@ -78,7 +78,7 @@ def test_no_capacity_at_all_returns_nothing():
             lambda p: Provider.objects.filter(pk=p.pk).update(last_heartbeat_at=timezone.now() - timedelta(minutes=4)),
             id="stale-heartbeat",
         ),
-        pytest.param(lambda p: provider_set_reputation(provider=p, reputation=100), id="low-reputation"),
+        pytest.param(lambda p: provider_reputation_penalty(provider_id=p.pk, points=900), id="fraud-strike"),
         pytest.param(lambda p: Provider.objects.filter(pk=p.pk).update(reputation=100), id="low-reputation-raw"),
         pytest.param(lambda p: sim_remove(sim=p.sims.get(), actor=None), id="sim-removed"),
         pytest.param(lambda p: Provider.objects.filter(pk=p.pk).update(jobs_in_flight=3), id="in-flight-full"),

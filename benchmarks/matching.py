@@ -1,6 +1,6 @@
 """Benchmark of provider matching on PostgreSQL: 1k, 10k and 100k providers.
 
-For each size it loads providers (cumulatively) into a database of its own, then times `provider_match` (the whole
+For each size it loads providers (cumulatively) into a database of its own, then times `match_one` (the whole
 service: hot query, weighted pick, reservation, commit) and the hot query alone, prints p50 / p99, and prints
 `EXPLAIN (ANALYZE, BUFFERS)` of the hot query and of the reservation statement (run, then rolled back). It also
 times a saturated network, where every online provider is at its in-flight limit and each match answers "no
@@ -34,6 +34,13 @@ from benchmarks.common import bench_database_url, percentile, sims_and_phones_cr
 # Market shares of Cambodian mobile subscribers (roughly): who providers are, and who recipients are.
 CARRIER_SHARES = {"smart": 0.45, "metfone": 0.30, "cellcard": 0.22, "seatel": 0.03}
 BATCH = 5000
+
+
+def match_one(**request: object) -> object:
+    """One message matched as dispatch matches it: a batch of one."""
+    from apps.providers.services import MatchRequest, providers_match_batch
+
+    return providers_match_batch([MatchRequest(**request)]).assignments[0]
 
 
 def load(start: int, end: int, rng: random.Random) -> None:
@@ -103,7 +110,7 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
     from django.utils import timezone
 
     from apps.providers.selectors import sims_for_matching
-    from apps.providers.services import capacity_release, provider_match
+    from apps.providers.services import capacity_release
 
     carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
     match_ms, query_ms, write_ms, misses = [], [], [], 0
@@ -114,7 +121,7 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
         query_ms.append((time.perf_counter() - started) * 1000)
 
         started = time.perf_counter()
-        assignment = provider_match(recipient_carrier=carrier)
+        assignment = match_one(recipient_carrier=carrier)
         match_ms.append((time.perf_counter() - started) * 1000)
         if assignment is None:
             misses += 1
@@ -137,7 +144,7 @@ def time_matches(count: int, rng: random.Random) -> tuple[list[float], list[floa
 def time_sticky_matches(count: int, rng: random.Random) -> list[float]:
     """Matches as dispatch makes them: for a client and a recipient, so the sticky sender is looked up first.
     Recipients recur (1,000 of them), and each delivery is remembered, so about half the matches find one."""
-    from apps.providers.services import capacity_release, provider_match, sticky_sender_remember
+    from apps.providers.services import capacity_release, sticky_sender_remember
 
     carriers, weights = list(CARRIER_SHARES), list(CARRIER_SHARES.values())
     recipients = [(f"+8551{n:07d}", carrier) for n, carrier in enumerate(rng.choices(carriers, weights, k=1000))]
@@ -145,7 +152,7 @@ def time_sticky_matches(count: int, rng: random.Random) -> list[float]:
     for _ in range(count):
         recipient, carrier = rng.choice(recipients)
         started = time.perf_counter()
-        assignment = provider_match(recipient_carrier=carrier, client_ref="bench", recipient=recipient)
+        assignment = match_one(recipient_carrier=carrier, client_ref="bench", recipient=recipient)
         samples.append((time.perf_counter() - started) * 1000)
         if assignment is not None:
             sticky_sender_remember(
@@ -177,29 +184,16 @@ def explain(carrier: str) -> str:
 
 def explain_reservation(carrier: str) -> str:
     """The reservation statement for the first candidate, run and rolled back (EXPLAIN ANALYZE executes it)."""
-    from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from apps.providers.models import Sim
     from apps.providers.selectors import sims_for_matching
-    from apps.providers.services.caps import cap_windows, caps_for_sim
-    from apps.providers.services.matching import batch_reservation_statement, reservation_statement
+    from apps.providers.services.matching import batch_reservation_statement
 
     now = timezone.now()
     candidate = sims_for_matching(carriers=[carrier], now=now, limit=1)[0]
-    if settings.REDIS_URL:
-        # With Redis counters matching reserves through the batch statement (here a batch of one).
-        sql, params = batch_reservation_statement([(candidate, now + timedelta(minutes=2))], now=now, skip_locked=False)
-    else:
-        sql, params = reservation_statement(
-            candidate,
-            caps=caps_for_sim(Sim.objects.get(pk=candidate.id), now=now),
-            turn=now + timedelta(minutes=2),
-            now=now,
-            windows=cap_windows(now),
-            counted_here=True,
-        )
+    # Matching reserves through the batch statement (here a batch of one); the cap counters come after it.
+    sql, params = batch_reservation_statement([(candidate, now + timedelta(minutes=2))], now=now, skip_locked=False)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
         plan = "\n".join(line for (line,) in cursor.fetchall())
@@ -212,7 +206,7 @@ def time_saturated(carrier: str, repeats: int = 20) -> list[float]:
     from django.conf import settings
     from django.db import connection
 
-    from apps.providers.services import provider_match, sims_resync_matchable
+    from apps.providers.services import sims_resync_matchable
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -223,7 +217,7 @@ def time_saturated(carrier: str, repeats: int = 20) -> list[float]:
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
-        assert provider_match(recipient_carrier=carrier, allow_cross_carrier=False) is None
+        assert match_one(recipient_carrier=carrier, allow_cross_carrier=False) is None
         samples.append((time.perf_counter() - started) * 1000)
     return samples
 

@@ -9,7 +9,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -46,10 +45,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             headers["Retry-After"] = str(exc.retry_after)
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers)
 
-    if isinstance(exc, Ratelimited):
-        # django-ratelimit's decorator raises this (a Django PermissionDenied); it is a 429, not a 403.
-        exc = drf.Throttled(wait=getattr(exc, "retry_after", None))
-    elif isinstance(exc, Http404):
+    if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()

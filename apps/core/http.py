@@ -16,8 +16,3 @@ def client_ip(request: HttpRequest) -> str:
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "")
-
-
-def ratelimit_ip_key(request: HttpRequest) -> str:
-    """RATELIMIT_IP_META_KEY for django-ratelimit: the same client address the rest of the project uses."""
-    return client_ip(request)

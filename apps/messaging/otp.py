@@ -7,29 +7,20 @@ recipient's carrier, leased, pushed and reported like any other, with validity e
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from apps.accounts.models import ClientOrganization
 from apps.accounts.otp import OtpMessage, OtpSender
+from apps.accounts.services import organization_system_get_or_create
 from apps.core.errors import DomainError
 from apps.messaging.choices import Priority
 from apps.messaging.services import MessageInput, message_submit
 
 logger = logging.getLogger("peerpower.otp")
 
-SYSTEM_CLIENT_NAME = "PeerPower"
-
 
 def system_client() -> ClientOrganization:
-    """PeerPower's own client organisation, created on first use."""
-    existing = ClientOrganization.objects.filter(is_system=True).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            return ClientOrganization.objects.create(name=SYSTEM_CLIENT_NAME, is_system=True)
-    except IntegrityError:  # created by a concurrent first use
-        return ClientOrganization.objects.get(is_system=True)
+    """PeerPower's own client organisation, created on first use (by accounts, which owns it)."""
+    return organization_system_get_or_create()
 
 
 class NetworkOtpSender(OtpSender):

@@ -50,7 +50,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "django_ratelimit",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -166,12 +165,7 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
-# django-ratelimit's decorator (view-level limits) counts in the default cache; the services' own limits
-# (apps.core.ratelimit) count there too, in one round trip per check.
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "apps.core.http.ratelimit_ip_key"
-# django-ratelimit only knows third-party cache classes by name; both of ours increment atomically.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# The services' rate limits (apps.core.ratelimit) count in the default cache, in one round trip per check.
 
 # Number of reverse proxies in front of the web process whose X-Forwarded-For entries are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -470,6 +464,9 @@ OTP_SENDER = env("OTP_SENDER", default="console")
 
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=30)
+# Seconds after a refresh during which the rotated token may be presented again and get the same new pair (a phone
+# retrying a refresh whose response it lost), instead of revoking the session as a reused token; 0 turns it off.
+JWT_REFRESH_REPLAY_GRACE_SECONDS = env.int("JWT_REFRESH_REPLAY_GRACE_SECONDS", default=30)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),

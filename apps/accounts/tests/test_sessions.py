@@ -1,6 +1,10 @@
-"""JWT sessions: refresh rotation, reuse detection, logout, listing and revoking devices."""
+"""JWT sessions: refresh rotation, reuse detection (with a grace for a retried refresh), logout, listing and revoking
+devices."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import DeviceSession
@@ -21,7 +25,24 @@ def as_bearer(access):
     return client
 
 
-def test_refresh_rotates_and_the_old_token_then_revokes_the_session(api_client, otp_outbox):
+class Clock:
+    """The time the services read (`timezone.now`), moved forward by the test instead of waited for."""
+
+    def __init__(self, monkeypatch):
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    settings.JWT_REFRESH_REPLAY_GRACE_SECONDS = 30
+    return Clock(monkeypatch)
+
+
+def test_refresh_rotates_and_the_old_token_then_revokes_the_session(api_client, otp_outbox, clock):
     login = sign_in(api_client, otp_outbox)
     rotated = refresh(api_client, login["refresh"])
     assert rotated.status_code == 200
@@ -29,13 +50,45 @@ def test_refresh_rotates_and_the_old_token_then_revokes_the_session(api_client, 
     assert new["refresh"] != login["refresh"]
     assert as_bearer(new["access"]).get("/api/me").status_code == 200
 
-    # The first refresh token comes back: someone kept a copy. The device is signed out.
+    # The first refresh token comes back after the grace for a lost response: someone kept a copy. The device is
+    # signed out.
+    clock.advance(31)
     reused = refresh(api_client, login["refresh"])
     assert reused.status_code == 401
     assert reused.json()["code"] == "session_revoked"
     assert refresh(api_client, new["refresh"]).json()["code"] == "session_revoked"
     assert as_bearer(new["access"]).get("/api/me").json()["code"] == "session_revoked"
     assert AuditLog.objects.filter(action="session.revoked", after__reason="refresh_token_reused").exists()
+
+
+def test_a_refresh_retried_after_a_lost_response_gets_the_same_pair(api_client, otp_outbox, clock):
+    login = sign_in(api_client, otp_outbox)
+    first = refresh(api_client, login["refresh"]).json()  # the response never reaches the phone
+    clock.advance(29)
+    retried = refresh(api_client, login["refresh"])
+    assert retried.status_code == 200, retried.json()
+    assert retried.json() == first
+    # The phone goes on with that pair; the session was never revoked.
+    assert as_bearer(first["access"]).get("/api/me").status_code == 200
+    assert refresh(api_client, first["refresh"]).status_code == 200
+    assert not AuditLog.objects.filter(action="session.revoked").exists()
+
+
+def test_a_replay_of_an_older_token_revokes_even_within_the_grace(api_client, otp_outbox, clock):
+    login = sign_in(api_client, otp_outbox)
+    first = refresh(api_client, login["refresh"]).json()
+    second = refresh(api_client, first["refresh"]).json()
+    clock.advance(1)
+    # `login` was rotated twice: not a lost response but a copy.
+    assert refresh(api_client, login["refresh"]).json()["code"] == "session_revoked"
+    assert refresh(api_client, second["refresh"]).json()["code"] == "session_revoked"
+
+
+def test_without_a_grace_any_replay_revokes(api_client, otp_outbox, clock, settings):
+    settings.JWT_REFRESH_REPLAY_GRACE_SECONDS = 0
+    login = sign_in(api_client, otp_outbox)
+    refresh(api_client, login["refresh"])
+    assert refresh(api_client, login["refresh"]).json()["code"] == "session_revoked"
 
 
 def test_logout_revokes_refresh_and_access(api_client, otp_outbox):

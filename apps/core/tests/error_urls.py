@@ -2,7 +2,6 @@
 
 from django.http import Http404
 from django.urls import include, path
-from django_ratelimit.decorators import ratelimit
 from rest_framework import permissions, serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import Throttled
@@ -52,13 +51,6 @@ def throttled(request):
     raise Throttled(wait=12.2)
 
 
-@api_view(["GET"])
-@permission_classes([permissions.AllowAny])
-@ratelimit(key="ip", rate="1/m", block=True)
-def limited(request):
-    return Response({"ok": True})
-
-
 @api_view(["POST"])
 @permission_classes([permissions.AllowAny])
 def conflict(request):
@@ -87,7 +79,6 @@ urlpatterns = [
                 path("forbidden", forbidden),
                 path("missing", missing),
                 path("throttled", throttled),
-                path("limited", limited),
                 path("conflict", conflict),
                 path("domain-rate-limited", domain_rate_limited),
                 path("crash", crash),

@@ -64,11 +64,6 @@ def test_throttled_has_retry_after(client):
     assert body["details"]["retry_after"] == 13
 
 
-def test_django_ratelimit_is_a_429_not_a_403(client):
-    assert client.get("/api/limited").status_code == 200
-    assert_shape(client.get("/api/limited"), 429, "rate_limited")
-
-
 def test_domain_error_keeps_its_code_and_details(client):
     body = assert_shape(client.post("/api/conflict"), 409, "reference_taken")
     assert body["details"] == {"reference": "abc"}

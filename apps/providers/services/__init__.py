@@ -1,4 +1,4 @@
-"""The providers app's writes. Import from here: `from apps.providers.services import provider_match`."""
+"""The providers app's writes. Import from here: `from apps.providers.services import capacity_release`."""
 
 from apps.providers.services.availability import (
     HeartbeatReply,
@@ -8,8 +8,10 @@ from apps.providers.services.availability import (
 )
 from apps.providers.services.matching import (
     Assignment,
+    BatchMatch,
+    MatchRequest,
     capacity_release,
-    provider_match,
+    providers_match_batch,
     sticky_sender_remember,
     sticky_senders_prune,
 )
@@ -27,7 +29,6 @@ from apps.providers.services.registry import (
     provider_reputation_nudge,
     provider_reputation_outcome,
     provider_reputation_penalty,
-    provider_set_reputation,
     provider_suspend,
     provider_update,
     sim_add,
@@ -39,9 +40,11 @@ from apps.providers.services.verification import sim_verification_request, sim_v
 __all__ = [
     "UNSET",
     "Assignment",
+    "BatchMatch",
     "DeviceInput",
     "HeartbeatReply",
     "Location",
+    "MatchRequest",
     "SimCaps",
     "SimInput",
     "capacity_release",
@@ -50,14 +53,13 @@ __all__ = [
     "provider_approve",
     "provider_ban",
     "provider_heartbeat",
-    "provider_match",
     "provider_register",
     "provider_reputation_nudge",
     "provider_reputation_outcome",
     "provider_reputation_penalty",
-    "provider_set_reputation",
     "provider_suspend",
     "provider_update",
+    "providers_match_batch",
     "providers_sweep_offline",
     "sim_add",
     "sim_mark_verified",

@@ -3,8 +3,8 @@
 Carriers block SIMs that send too much, so each SIM has an hourly and a daily cap. Windows are local hours and
 days (settings.TIME_ZONE, Asia/Phnom_Penh). Counters live in Redis when REDIS_URL is set (one key per SIM and
 window, expiring after the window; a Lua script checks both caps and increments both keys atomically), otherwise in
-the `SimCounter` table (one conditional UPDATE that increments only while both counts are under their caps). Both
-are exact under any number of concurrent reservations.
+the `SimCounter` table (one conditional upsert that increments only while both counts are under their caps). Both
+are exact under any number of concurrent reservations, and each reserves a whole round of a batch in one call.
 """
 
 from dataclasses import dataclass
@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import redis
 from django.conf import settings
-from django.db.models import Case, F, Q, Value, When
+from django.db import connections, router
+from django.db.models import F
 from django.utils import timezone
 
 from apps.providers.models import Sim, SimCounter
@@ -104,45 +105,71 @@ def capped_until(*, caps: Caps, usage: Usage, windows: Windows) -> datetime | No
 
 
 class CapCounter(Protocol):
-    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation: ...
+    """Exact per-SIM counters of use per window. `transactional`: whether the counts live in the database and so
+    commit or roll back with the caller's transaction (Redis does neither)."""
 
-    def release(self, *, sim_id: int, windows: Windows) -> None: ...
+    transactional: bool
+
+    def reserve_many(self, *, sims: list[tuple[int, Caps]], windows: Windows) -> list[Reservation]:
+        """For each (distinct) SIM with its caps: take one unit of its hour and of its day, only if both are under
+        their caps (all or nothing per SIM; the others are unaffected). In the order given."""
+        ...
+
+    def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
+        """Give one unit back to each SIM's hour and day (a count already at zero, or of a past window, stays)."""
+        ...
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]: ...
 
 
+# The conditional increment, for several SIMs in one statement (PostgreSQL and SQLite both have upserts with a WHERE
+# and RETURNING): a SIM without a counter row gets one; a count from an older window is a zero (the row is reset to 1
+# for the new window as it is incremented). ON CONFLICT locks the row and checks the WHERE on its newest version, so
+# concurrent reservations cannot pass a cap. Each SIM's caps come in through a CASE on its id.
+_RESERVE_COUNTERS_SQL = """INSERT INTO providers_simcounter AS counter
+    (sim_id, hour_key, hour_count, day_key, day_count)
+VALUES {values}
+ON CONFLICT (sim_id) DO UPDATE SET
+    hour_count = CASE WHEN counter.hour_key = excluded.hour_key THEN counter.hour_count + 1 ELSE 1 END,
+    hour_key = excluded.hour_key,
+    day_count = CASE WHEN counter.day_key = excluded.day_key THEN counter.day_count + 1 ELSE 1 END,
+    day_key = excluded.day_key
+WHERE (counter.hour_key <> excluded.hour_key OR counter.hour_count < CASE counter.sim_id {hourly} END)
+    AND (counter.day_key <> excluded.day_key OR counter.day_count < CASE counter.sim_id {daily} END)
+RETURNING sim_id, hour_count, day_count"""
+
+
 class DatabaseCapCounter:
-    """Counters in `SimCounter` rows. `reserve` must run inside the caller's transaction (it does in matching).
+    """Counters in `SimCounter` rows, for running without Redis (development). Runs in the caller's transaction:
+    matching's savepoint undoes a refused round's units, and a release rolls back with its job."""
 
-    On PostgreSQL matching does not call `reserve`: the same conditional increment is part of its one reservation
-    statement (`RESERVE_WITH_DATABASE_COUNTER_SQL` in `matching`); a change to one must be made to the other.
-    """
+    transactional = True
 
-    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
-        hour, day = windows.hour_key, windows.day_key
-        # A count from an older window is a zero: the row is reset to 1 for the new window as it is incremented.
-        # On PostgreSQL a concurrent UPDATE waits for the row lock and then re-checks this WHERE on the new row.
-        updated = SimCounter.objects.filter(
-            Q(sim_id=sim_id),
-            ~Q(hour_key=hour) | Q(hour_count__lt=caps.hourly),
-            ~Q(day_key=day) | Q(day_count__lt=caps.daily),
-        ).update(
-            hour_count=Case(When(hour_key=hour, then=F("hour_count") + 1), default=Value(1)),
-            hour_key=hour,
-            day_count=Case(When(day_key=day, then=F("day_count") + 1), default=Value(1)),
-            day_key=day,
+    def reserve_many(self, *, sims: list[tuple[int, Caps]], windows: Windows) -> list[Reservation]:
+        params: list[int] = []
+        for sim_id, _ in sims:
+            params += [sim_id, windows.hour_key, windows.day_key]
+        for cap in ("hourly", "daily"):
+            for sim_id, caps in sims:
+                params += [sim_id, getattr(caps, cap)]
+        when = " ".join(["WHEN %s THEN %s"] * len(sims))
+        sql = _RESERVE_COUNTERS_SQL.format(
+            values=", ".join(["(%s, %s, 1, %s, 1)"] * len(sims)), hourly=when, daily=when
         )
-        if updated:
-            # The counts are not read back: one round trip fewer on the hot path. The next refused reservation
-            # reports the SIM as capped instead.
-            return Reservation(reserved=True, usage=None)
-        if not SimCounter.objects.filter(sim_id=sim_id).exists():
-            SimCounter.objects.get_or_create(sim_id=sim_id)
-            return self.reserve(sim_id=sim_id, caps=caps, windows=windows)
-        return Reservation(reserved=False, usage=self.usage(sim_ids=[sim_id], windows=windows)[sim_id])
+        with connections[router.db_for_write(SimCounter)].cursor() as cursor:
+            cursor.execute(sql, params)
+            counted = {sim_id: Usage(hour=hour, day=day) for sim_id, hour, day in cursor.fetchall()}
+        refused = [sim_id for sim_id, _ in sims if sim_id not in counted]
+        seen = self.usage(sim_ids=refused, windows=windows) if refused else {}
+        return [
+            Reservation(reserved=True, usage=counted[sim_id])
+            if sim_id in counted
+            else Reservation(reserved=False, usage=seen[sim_id])
+            for sim_id, _ in sims
+        ]
 
-    def release(self, *, sim_id: int, windows: Windows) -> None:
-        counters = SimCounter.objects.filter(sim_id=sim_id)
+    def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
+        counters = SimCounter.objects.filter(sim_id__in=sim_ids)
         counters.filter(hour_key=windows.hour_key, hour_count__gt=0).update(hour_count=F("hour_count") - 1)
         counters.filter(day_key=windows.day_key, day_count__gt=0).update(day_count=F("day_count") - 1)
 
@@ -199,6 +226,11 @@ def _redis(url: str) -> redis.Redis:
 
 
 class RedisCapCounter:
+    """Counters in Redis keys (one per SIM and window, expiring after it); changes are immediate, whatever the
+    caller's transaction does."""
+
+    transactional = False
+
     def __init__(self, url: str) -> None:
         self.client = _redis(url)
 
@@ -213,9 +245,6 @@ class RedisCapCounter:
     def seconds_left(ends_at: datetime, windows: Windows) -> int:
         # Relative to the moment the windows were computed for (now, in production), plus a grace.
         return int((ends_at - windows.moment).total_seconds()) + KEY_GRACE_SECONDS
-
-    def reserve(self, *, sim_id: int, caps: Caps, windows: Windows) -> Reservation:
-        return self.reserve_many(sims=[(sim_id, caps)], windows=windows)[0]
 
     def reserve_many(self, *, sims: list[tuple[int, Caps]], windows: Windows) -> list[Reservation]:
         """`reserve` for several SIMs in one round trip, each all or nothing on its own (the batch's matches)."""
@@ -233,9 +262,6 @@ class RedisCapCounter:
             Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
             for reserved, hour, day in zip(values[::3], values[1::3], values[2::3], strict=True)
         ]
-
-    def release(self, *, sim_id: int, windows: Windows) -> None:
-        self.release_many(sim_ids=[sim_id], windows=windows)
 
     def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
         keys = [key for sim_id in sim_ids for key in self.keys(sim_id, windows)]

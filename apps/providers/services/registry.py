@@ -389,29 +389,6 @@ def _provider_move(*, provider: Provider, actor: Any, move: str, reason: str) ->
     return provider
 
 
-@transaction.atomic
-def provider_set_reputation(
-    *, provider: Provider, reputation: int, actor: Any = None, system_actor: str = "system"
-) -> Provider:
-    """Set the provider's reputation (the delivery app's scoring calls this); matching needs the minimum."""
-    reputation = max(REPUTATION_MIN, min(REPUTATION_MAX, reputation))
-    provider = Provider.objects.select_for_update().get(pk=provider.pk)
-    before = {"reputation": provider.reputation}
-    if provider.reputation != reputation:
-        provider.reputation = reputation
-        provider.save(update_fields=["reputation", "updated_at"])
-        sync_matchable(provider)
-        audit_record(
-            actor=actor,
-            action="provider.reputation_set",
-            target=provider,
-            before=before,
-            after={"reputation": reputation},
-            system_actor=system_actor,
-        )
-    return provider
-
-
 # How far each kind of outcome moves the reputation: toward 1000 (good) or 0 (bad), by this share of the distance.
 REPUTATION_OUTCOMES: dict[str, tuple[int, float]] = {
     "delivered": (REPUTATION_MAX, 0.02),

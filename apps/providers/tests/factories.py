@@ -1,7 +1,7 @@
 """Test data for providers. Providers built here are active, online and freshly heard from unless told otherwise;
 SIMs are past their warm-up unless `created_at` says otherwise."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import factory
 from django.utils import timezone
@@ -10,6 +10,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.providers.choices import Availability, Carrier, Platform, ProviderStatus
 from apps.providers.models import Device, Provider, Sim, SimCounter
 from apps.providers.services.availability import sync_matchable
+from apps.providers.services.matching import Assignment
 
 # A valid mobile number range of each carrier (phonenumbers' data agrees with these).
 NUMBER_FORMATS = {
@@ -69,15 +70,27 @@ def provider_with_sim(carrier: str = Carrier.SMART, **provider_fields: object) -
     return provider
 
 
+def match_one(
+    *, now: datetime | None = None, skip_locked_providers: bool = False, **request: object
+) -> Assignment | None:
+    """One message matched as dispatch matches it (a batch of one): `request` holds `MatchRequest`'s fields."""
+    from apps.providers.services import MatchRequest, providers_match_batch
+
+    if "exclude_provider_ids" in request:
+        request["exclude_provider_ids"] = frozenset(request["exclude_provider_ids"])
+    batch = providers_match_batch([MatchRequest(**request)], now=now, skip_locked_providers=skip_locked_providers)
+    return batch.assignments[0]
+
+
 def use_up_with_a_stale_hint(provider: Provider) -> Sim:
     """With an hourly cap of 1 and a pool of 1: give the provider's SIM its one unit this hour (a sent job), then
     clear the hint that says so and put it first in turn, so matching tries it first and its counter refuses it."""
-    from apps.providers.services import capacity_release, provider_match
+    from apps.providers.services import capacity_release
 
     sim = provider.sims.get()
     early = timezone.now() - timedelta(hours=1)
     Sim.objects.filter(pk=sim.pk).update(next_turn_at=early)
-    used = provider_match(recipient_carrier=sim.carrier)
+    used = match_one(recipient_carrier=sim.carrier)
     assert used.sim_id == sim.pk
     capacity_release(provider_id=provider.pk, sim_id=sim.pk, reserved_at=used.reserved_at, sms_sent=True)
     Sim.objects.filter(pk=sim.pk).update(capped_until=None, next_turn_at=early)

@@ -11,10 +11,10 @@ from apps.audit.models import AuditLog
 from apps.providers.choices import Availability, AvailabilityReason, Carrier, ProviderStatus
 from apps.providers.models import AvailabilityChange, Provider, Sim
 from apps.providers.selectors import provider_uptime
-from apps.providers.services import provider_match, provider_update, providers_sweep_offline
+from apps.providers.services import provider_update, providers_sweep_offline
 from apps.providers.tasks import sweep_offline
 from apps.providers.tests import hooks
-from apps.providers.tests.factories import DeviceFactory, ProviderFactory, SimFactory, provider_with_sim
+from apps.providers.tests.factories import DeviceFactory, ProviderFactory, SimFactory, match_one, provider_with_sim
 
 pytestmark = pytest.mark.django_db
 HEARTBEAT = "/api/providers/me/heartbeat"
@@ -41,8 +41,8 @@ def test_heartbeat_records_the_phone_state_and_answers_when_to_come_back(api_cli
 @override_settings(PROVIDER_HEARTBEAT_INTERVAL=45)
 def test_heartbeat_reports_the_interval_and_jobs_waiting(api_client_for):
     provider = provider_with_sim(Carrier.SMART)
-    provider_match(recipient_carrier=Carrier.SMART)
-    provider_match(recipient_carrier=Carrier.SMART)
+    match_one(recipient_carrier=Carrier.SMART)
+    match_one(recipient_carrier=Carrier.SMART)
     body = api_client_for(provider.user).post(HEARTBEAT, {}, format="json").json()
     assert (body["next"], body["jobs"]) == (45, 2)
 
@@ -66,9 +66,9 @@ def test_a_sim_missing_from_sims_ready_gets_no_work_until_it_is_back(api_client_
     client = api_client_for(provider.user)
     client.post(HEARTBEAT, {"sims_ready": []}, format="json")
     assert Sim.objects.get().ready is False
-    assert provider_match(recipient_carrier=Carrier.SMART) is None
+    assert match_one(recipient_carrier=Carrier.SMART) is None
     client.post(HEARTBEAT, {"sims_ready": [0]}, format="json")
-    assert provider_match(recipient_carrier=Carrier.SMART) is not None
+    assert match_one(recipient_carrier=Carrier.SMART) is not None
 
 
 @override_settings(
@@ -115,12 +115,12 @@ def test_a_failing_wake_up_hook_does_not_undo_the_sweep(django_capture_on_commit
 def test_the_next_heartbeat_restores_what_the_provider_chose(api_client_for):
     provider = provider_with_sim(Carrier.SMART, last_heartbeat_at=timezone.now() - timedelta(hours=1))
     providers_sweep_offline()
-    assert provider_match(recipient_carrier=Carrier.SMART) is None
+    assert match_one(recipient_carrier=Carrier.SMART) is None
 
     body = api_client_for(provider.user).post(HEARTBEAT, {}, format="json").json()
 
     assert body["availability"] == "online"
-    assert provider_match(recipient_carrier=Carrier.SMART) is not None
+    assert match_one(recipient_carrier=Carrier.SMART) is not None
     reasons = list(AvailabilityChange.objects.order_by("id").values_list("reason", "availability"))
     assert reasons == [
         (AvailabilityReason.MISSED_HEARTBEATS, Availability.OFFLINE),
@@ -182,4 +182,4 @@ def test_going_online_through_the_app_is_recorded_for_uptime(api_client_for):
     change = AvailabilityChange.objects.get()
     assert (change.previous, change.availability, change.reason) == ("offline", "online", "provider")
     # Going online is a sign of life: matching may use the provider at once.
-    assert provider_match(recipient_carrier=Carrier.SMART).provider_id == provider.pk
+    assert match_one(recipient_carrier=Carrier.SMART).provider_id == provider.pk

@@ -9,10 +9,9 @@ from django.test import override_settings
 
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
-from apps.providers.services import provider_match
 from apps.providers.services.caps import Caps, RedisCapCounter, cap_windows, sim_caps
 from apps.providers.tests.conftest import TEST_REDIS_URL
-from apps.providers.tests.factories import DeviceFactory, ProviderFactory, SimFactory
+from apps.providers.tests.factories import DeviceFactory, ProviderFactory, SimFactory, match_one
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +29,7 @@ def make_sim(*, created_at, **fields):
 def match_at(moment):
     # The phone is heard from at that moment, as it would be.
     Provider.objects.update(last_heartbeat_at=moment)
-    return provider_match(recipient_carrier=Carrier.SMART, now=moment)
+    return match_one(recipient_carrier=Carrier.SMART, now=moment)
 
 
 def picks_at(moment, attempts):

@@ -11,9 +11,9 @@ from django.test import override_settings
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider, Sim
 from apps.providers.selectors import sim_usage
-from apps.providers.services import provider_match, sticky_sender_remember
+from apps.providers.services import sticky_sender_remember
 from apps.providers.services.matching import MatchRequest, providers_match_batch
-from apps.providers.tests.factories import provider_with_sim, use_up_with_a_stale_hint
+from apps.providers.tests.factories import match_one, provider_with_sim, use_up_with_a_stale_hint
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,7 +30,7 @@ def match_concurrently(workers: int = WORKERS) -> list:
     def work() -> None:
         try:
             barrier.wait(timeout=30)
-            results.append(provider_match(recipient_carrier=Carrier.SMART))
+            results.append(match_one(recipient_carrier=Carrier.SMART))
         except Exception as error:  # noqa: BLE001 - reported by the test below
             errors.append(error)
         finally:
@@ -103,7 +103,7 @@ def test_a_refused_attempt_gives_back_its_locks_before_the_next(counter_backend)
     free = provider_with_sim(Carrier.SMART)
     use_up_with_a_stale_hint(full)  # matching still tries the full SIM first, and its counter refuses
     with transaction.atomic():
-        assignment = provider_match(recipient_carrier=Carrier.SMART)
+        assignment = match_one(recipient_carrier=Carrier.SMART)
         assert assignment.provider_id == free.pk
         # Still inside the transaction: the refused provider's row is neither locked nor changed.
         assert lockable_elsewhere(full.pk)

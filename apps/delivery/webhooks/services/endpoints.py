@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.authentication import ApiClient
 from apps.accounts.models import ClientOrganization
+from apps.accounts.services import organization_lock
 from apps.audit.services import audit_record
 from apps.core.addresses import webhook_url_check
 from apps.core.errors import ValidationFailed
@@ -94,7 +95,7 @@ def webhook_endpoint_create(
     webhook_url_check(url)  # DNS: before the transaction, not inside it
     with transaction.atomic():
         # Serialise a client's concurrent creations, so the limit holds.
-        ClientOrganization.objects.select_for_update().filter(pk=organization.pk).first()
+        organization_lock(organization_id=organization.pk)
         if WebhookEndpoint.objects.filter(organization=organization).count() >= settings.WEBHOOK_MAX_ENDPOINTS:
             raise WebhookEndpointLimit(details={"max": settings.WEBHOOK_MAX_ENDPOINTS})
         endpoint = WebhookEndpoint.objects.create(

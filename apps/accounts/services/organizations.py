@@ -1,0 +1,126 @@
+"""Client organisations (the businesses that send SMS through the API) and their API keys.
+
+Other apps reach organisation rows only through here: the system client (`organization_system_get_or_create`) and
+the per-organisation lock (`organization_lock`).
+"""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.choices import ClientRole
+from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, User
+from apps.accounts.phone import normalize_phone
+from apps.audit.services import audit_record
+
+
+def client_create(
+    *, user: User, name: str, contact_email: str = "", contact_phone: str = "", verification_codes: bool = False
+) -> ClientOrganization:
+    """Create a client organisation owned by `user`."""
+    if contact_phone:
+        contact_phone = normalize_phone(contact_phone, require_mobile=False, allowed_regions=[]).e164
+    with transaction.atomic():
+        organization = ClientOrganization.objects.create(
+            name=name, contact_email=contact_email, contact_phone=contact_phone, verification_codes=verification_codes
+        )
+        ClientMembership.objects.create(organization=organization, user=user, role=ClientRole.OWNER)
+        audit_record(actor=user, action="client.created", target=organization, after={"name": name})
+    return organization
+
+
+CLIENT_EDITABLE = ("name", "contact_email", "contact_phone", "verification_codes")
+
+
+def client_update(*, organization: ClientOrganization, actor: User, **changes: object) -> ClientOrganization:
+    """The owner changes the organisation's name, contacts, or whether SMS carry a verification code."""
+    changes = {name: value for name, value in changes.items() if name in CLIENT_EDITABLE}
+    if changes.get("contact_phone"):
+        changes["contact_phone"] = normalize_phone(
+            str(changes["contact_phone"]), require_mobile=False, allowed_regions=[]
+        ).e164
+    with transaction.atomic():
+        before = {name: getattr(organization, name) for name in changes}
+        for name, value in changes.items():
+            setattr(organization, name, value)
+        if changes:
+            organization.save(update_fields=list(changes))
+            audit_record(actor=actor, action="client.updated", target=organization, before=before, after=changes)
+    return organization
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *,
+    organization: ClientOrganization,
+    actor: User,
+    name: str,
+    rate_per_second: int | None = None,
+    rate_per_day: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored and cannot be shown again."""
+    secret = settings.API_KEY_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            organization=organization,
+            name=name,
+            prefix=secret[: len(settings.API_KEY_PREFIX) + 6],
+            secret_hash=hash_api_key(secret),
+            created_by=actor,
+            rate_per_second=rate_per_second,
+            rate_per_day=rate_per_day,
+        )
+        audit_record(actor=actor, action="api_key.created", target=key, after={"name": name, "prefix": key.prefix})
+    return key, secret
+
+
+def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
+    with transaction.atomic():
+        if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()) == 1:
+            audit_record(actor=actor, action="api_key.revoked", target=api_key, after={"prefix": api_key.prefix})
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+API_KEY_TOUCH_SECONDS = 60
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use at most once a minute per key, so authentication does not write on every request."""
+    if cache.add(f"api-key:touched:{api_key.pk}", 1, timeout=API_KEY_TOUCH_SECONDS):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+
+
+SYSTEM_CLIENT_NAME = "PeerPower"
+
+
+def organization_system_get_or_create() -> ClientOrganization:
+    """PeerPower's own client organisation (OTP codes and canaries are its messages), created on first use.
+
+    Safe under concurrent first uses: the database allows one system organisation, and the loser reads the winner's.
+    Not audited: it is created by the system for itself, once.
+    """
+    existing = ClientOrganization.objects.filter(is_system=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return ClientOrganization.objects.create(name=SYSTEM_CLIENT_NAME, is_system=True)
+    except IntegrityError:  # created by a concurrent first use
+        return ClientOrganization.objects.get(is_system=True)
+
+
+def organization_lock(*, organization_id: int) -> None:
+    """Take the organisation's row lock until the caller's transaction ends, to serialise that organisation's
+    concurrent changes elsewhere (webhook endpoint creation checks a per-organisation limit under it).
+
+    Must run inside the caller's transaction (`transaction.atomic`): outside one the lock would end at once.
+    """
+    ClientOrganization.objects.select_for_update().filter(pk=organization_id).first()

@@ -3,7 +3,7 @@
 After TigerBeetle's data model: an account keeps four running totals (debits/credits × pending/posted) and may
 carry a bound; a transfer moves a positive integer amount from one account to another on one ledger, its id is
 the caller's idempotency key, and it is never edited (a pending transfer's status moves once, from pending to
-posted, voided or expired). See `apps.tokens.services` for how balances are kept exact and fast.
+posted, voided or expired). See `apps.tokens.services.transfers` for how balances are kept exact and fast.
 """
 
 from django.conf import settings

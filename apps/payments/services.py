@@ -8,6 +8,7 @@ transaction, so no database lock is held across the network.
 
 import json
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
@@ -52,6 +53,8 @@ from apps.tokens.services import TransferSpec, account_open, platform_account, t
 logger = logging.getLogger(__name__)
 
 PPT_SCALE = 6
+# An amount sent as a string: digits, optionally a fraction (no exponent, no spaces). Numbers are taken as numbers.
+AMOUNT_PATTERN = re.compile(r"^-?[0-9]{1,30}(\.[0-9]{1,30})?$")
 # Baray's status words, and what each makes of a top-up.
 BARAY_FINAL = {"success": TopUpStatus.SUCCEEDED, "failed": TopUpStatus.FAILED, "expired": TopUpStatus.EXPIRED}
 # A top-up still `creating` this long after it was made lost its intent (a crash between the row and Baray's answer).
@@ -70,8 +73,10 @@ def topup_amount_parse(*, amount: Any, currency: str) -> int:
         raise CurrencyUnsupported(details={"allowed": list(FiatCurrency.values)})
     if isinstance(amount, bool) or not isinstance(amount, str | int | float | Decimal):
         raise AmountInvalid()
+    if isinstance(amount, str) and not AMOUNT_PATTERN.match(amount):
+        raise AmountInvalid()
     try:
-        value = Decimal(str(amount).strip())
+        value = Decimal(str(amount))
     except InvalidOperation:
         raise AmountInvalid() from None
     if not value.is_finite():

@@ -1,16 +1,26 @@
 """The top-up API's shapes. Amounts are taken as given (string or number) and checked by the service, which answers
 each mistake with its own stable code."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.payments.choices import TopUpMethod, TopUpStatus
+from apps.payments.choices import FiatCurrency, TopUpMethod, TopUpStatus
+from apps.payments.services import AMOUNT_PATTERN
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "pattern": AMOUNT_PATTERN.pattern}, {"type": "number"}]})
+class AmountField(serializers.JSONField):
+    """Taken as sent; the service checks it and answers each mistake with its own code (`amount_*`)."""
+
+
+@extend_schema_field({"type": "string", "enum": FiatCurrency.values})
+class CurrencyField(serializers.CharField):
+    """Checked by the service, which answers `currency_unsupported` (not DRF's generic invalid choice)."""
 
 
 class TopUpCreateSerializer(serializers.Serializer):
-    amount = serializers.JSONField(
-        help_text='In whole units of the currency: "10.50" (USD, 2 places) or "40000" (KHR).'
-    )
-    currency = serializers.CharField(max_length=8, help_text="KHR or USD.")
+    amount = AmountField(help_text='In whole units of the currency: "10.50" (USD, 2 places) or "40000" (KHR).')
+    currency = CurrencyField(max_length=8)
     method = serializers.ChoiceField(choices=TopUpMethod.choices, default=TopUpMethod.CHECKOUT)
     organization = serializers.IntegerField(
         required=False, min_value=1, help_text="The client organisation, for a member of several."

@@ -1,27 +1,15 @@
-"""Top-up test fixtures: the local Baray fake (one server for the session, reset per test) with the Baray client
-pointed at it through settings, a client organisation with an API key, and exchange rates."""
+"""Top-up test fixtures: the local Baray fake (`baray_server`, one for the session, in the root conftest; reset
+per test) with the Baray client pointed at it through settings, a client organisation with an API key, and rates."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import UserFactory
 from apps.payments.baray_fake import BarayFake
 
 WEBHOOK_PATH = "/api/billing/baray/webhook"
-
-
-@pytest.fixture(scope="session")
-def baray_server() -> Iterator[BarayFake]:
-    with BarayFake(
-        api_key=django_settings.BARAY_API_KEY,
-        secret_key=django_settings.BARAY_SECRET_KEY,
-        iv=django_settings.BARAY_IV,
-    ) as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class TopUp(models.Model):
     status = models.CharField(max_length=10, choices=TopUpStatus.choices, default=TopUpStatus.CREATING)
     failure_reason = models.CharField(max_length=200, blank=True)
     intent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    checkout_url = models.URLField(max_length=500, blank=True)
+    checkout_url = models.CharField(max_length=500, blank=True)
     khqr = models.TextField(blank=True)
     deeplink = models.TextField(blank=True)
     transfer_id = models.CharField(max_length=64, blank=True, help_text="The ledger transfer that issued the PPT.")

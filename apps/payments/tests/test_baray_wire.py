@@ -88,3 +88,12 @@ def test_the_command_runs_the_fake_in_its_own_process(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_mistyped_key_stops_start_up(settings):
+    from apps.payments.checks import check_baray_keys
+
+    assert check_baray_keys() == []
+    settings.BARAY_IV = base64.b64encode(b"fifteen bytes!!").decode()
+    settings.BARAY_WEBHOOK_SECRET_KEY, settings.BARAY_WEBHOOK_IV = "not base64!", KEY.iv
+    assert [error.id for error in check_baray_keys()] == ["payments.E001", "payments.E001"]

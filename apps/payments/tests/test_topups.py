@@ -248,7 +248,7 @@ def test_forged_and_garbage_notifications_get_one_answer_and_change_nothing(clie
     [(status, content)] = answers
     assert (status, json.loads(content)["code"]) == (400, "notification_invalid")
     assert webhook_count("invalid") == before + len(bodies)
-    assert BarayExchange.objects.filter(outcome="invalid").count() == len(bodies)
+    assert not BarayExchange.objects.filter(kind="webhook").exists()  # anyone can post: a flood grows no table
     assert TopUp.objects.get().status == "pending"
     assert balance(organization) == 0
     assert ("GET", f"/pay/{baray.intents[0].id}") not in baray.requests  # Baray was not even asked

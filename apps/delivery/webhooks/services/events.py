@@ -82,6 +82,8 @@ def _event_store(
     message_id: int | None = None,
     callback_url: str = "",
 ) -> WebhookEvent | None:
+    """Store the event and its deliveries. `data` is only called when someone listens: building a message's
+    representation for a client without endpoints would cost the hot path for nothing."""
     targets = [t for t in webhook_targets_of(organization_id=organization_id) if event_type in t.event_types]
     if not targets and not callback_url:
         return None

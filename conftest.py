@@ -95,3 +95,15 @@ def api_client_for() -> Callable[..., APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture(scope="session")
+def baray_server() -> Iterator["BarayFake"]:  # noqa: F821 - imported below, when a test asks for it
+    """The local Baray fake (apps/payments/baray_fake.py) with the test settings' merchant keys, one for the session:
+    top-up tests and the API fuzz test point the Baray client at it."""
+    from django.conf import settings
+
+    from apps.payments.baray_fake import BarayFake
+
+    with BarayFake(api_key=settings.BARAY_API_KEY, secret_key=settings.BARAY_SECRET_KEY, iv=settings.BARAY_IV) as fake:
+        yield fake

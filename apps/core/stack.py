@@ -1,5 +1,6 @@
-"""The embedded default's process supervisor (`manage.py runstack`, which `scripts/run` execs): web, a Celery worker
-and beat as child processes, restarted when they crash, stopped in order when the stack is asked to stop.
+"""The embedded default's process supervisor (`manage.py runstack`, which `scripts/run` execs): web, a Celery worker,
+beat and the local Baray fake as child processes, restarted when they crash, stopped in order when the stack is asked
+to stop.
 
 Why not a shell script with `wait -n`: one crashed process took the whole stack down without saying which, and a
 SIGTERM to the process group reached every process at once, including the worker's pool processes, which left
@@ -40,8 +41,11 @@ class ProcessSpec:
     argv: list[str]
 
 
-def stack_processes(*, port: int, var_dir: Path, worker_concurrency: int = 2, reload: bool = True) -> list[ProcessSpec]:
-    """Web (Django's development server), a Celery worker on every queue, and beat: in the order they are stopped."""
+def stack_processes(
+    *, port: int, var_dir: Path, worker_concurrency: int = 2, reload: bool = True, baray_fake_port: int | None = 9098
+) -> list[ProcessSpec]:
+    """Web (Django's development server), a Celery worker on every queue, beat, and the local Baray fake that
+    top-ups are paid on (`manage.py baray_fake`; None: not run), in the order they are stopped."""
     python = sys.executable
     web = [python, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
     celery = [python, "-m", "celery", "-A", "peerpower"]
@@ -64,6 +68,24 @@ def stack_processes(*, port: int, var_dir: Path, worker_concurrency: int = 2, re
                 "--loglevel",
                 "INFO",
             ],
+        ),
+        *(
+            [
+                ProcessSpec(
+                    "baray-fake",
+                    [
+                        python,
+                        "manage.py",
+                        "baray_fake",
+                        "--port",
+                        str(baray_fake_port),
+                        "--webhook-url",
+                        f"http://127.0.0.1:{port}/api/billing/baray/webhook",
+                    ],
+                )
+            ]
+            if baray_fake_port is not None
+            else []
         ),
     ]
 

@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
 
     name = "apps.payments"
     label = "payments"
+
+    def ready(self) -> None:
+        from apps.payments import checks  # noqa: F401 - registers the system check of Baray's keys

@@ -487,6 +487,34 @@ SIWE_CHAIN_ID = env.int("SIWE_CHAIN_ID", default=1961)
 # Client API keys start with this, so they are recognisable in code and in secret scanners.
 API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_live_")
 
+# --- Payments (Baray) -------------------------------------------------------------------------------------------------
+# Clients top up PPT through Baray (https://baray.io). Its API (intents, status) and the checkout page it sends payers
+# to; in development and tests both point at the local fake (`manage.py baray_fake`).
+BARAY_API_URL = env("BARAY_API_URL", default="https://api.baray.io")
+BARAY_CHECKOUT_URL = env("BARAY_CHECKOUT_URL", default="https://pay.baray.io")
+# The merchant's keys from Baray's console (secrets in production): the API key sent as `x-api-key`, and the AES-256
+# key (base64 of 32 bytes; a `sk_<mode>_` prefix is allowed) and IV (base64 of 16 bytes) that encrypt intents.
+BARAY_API_KEY = env("BARAY_API_KEY", default="")
+BARAY_SECRET_KEY = env("BARAY_SECRET_KEY", default="")
+BARAY_IV = env("BARAY_IV", default="")
+# The key and IV Baray encrypts the webhook's order id with (`wh_sk_…`, `wh_iv_…`); empty: the intent key and IV.
+BARAY_WEBHOOK_SECRET_KEY = env("BARAY_WEBHOOK_SECRET_KEY", default="")
+BARAY_WEBHOOK_IV = env("BARAY_WEBHOOK_IV", default="")
+# Seconds one request to Baray may take.
+BARAY_TIMEOUT_SECONDS = env.float("BARAY_TIMEOUT_SECONDS", default=10.0)
+# Our top-up bounds per currency, in the smallest unit (cents, riel); Baray's own minimums are USD 0.03 and KHR 100.
+TOPUP_MIN_USD = env.int("TOPUP_MIN_USD", default=100)
+TOPUP_MAX_USD = env.int("TOPUP_MAX_USD", default=1_000_000)
+TOPUP_MIN_KHR = env.int("TOPUP_MIN_KHR", default=4_000)
+TOPUP_MAX_KHR = env.int("TOPUP_MAX_KHR", default=4_000_000_000)
+# A top-up not paid this many seconds after its intent was created is expired (once Baray confirms it is unpaid).
+TOPUP_EXPIRE_SECONDS = env.int("TOPUP_EXPIRE_SECONDS", default=1800)
+CELERY_BEAT_SCHEDULE["payments.topups_reconcile"] = {
+    "task": "payments.topups_reconcile",
+    "schedule": 60.0,
+    "options": {"queue": "default", "expires": 60},
+}
+
 # --- Push (FCM) -------------------------------------------------------------------------------------------------------
 # How jobs reach provider phones: "fcm" (Firebase Cloud Messaging through firebase-admin), "log" (only logged; the
 # development default, no Firebase account needed) or a dotted path to an apps.delivery.push.PushBackend subclass.

@@ -22,3 +22,9 @@ PUSH_BACKEND = env("PUSH_BACKEND", default="log")
 # The local demo's webhook receivers run on this machine, over plain http.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=False)
+# Top-ups go to the local Baray fake that `scripts/run` starts (`manage.py baray_fake`), with development-only keys.
+BARAY_API_URL = env("BARAY_API_URL", default="http://127.0.0.1:9098")
+BARAY_CHECKOUT_URL = env("BARAY_CHECKOUT_URL", default="http://127.0.0.1:9098/checkout")
+BARAY_API_KEY = env("BARAY_API_KEY", default="pk_dev_peerpower-local")
+BARAY_SECRET_KEY = env("BARAY_SECRET_KEY", default="ZGV2ZWxvcG1lbnQtb25seS1iYXJheS1zZWNyZXQta2U=")
+BARAY_IV = env("BARAY_IV", default="ZGV2ZWxvcG1lbnQtaXZ2IQ==")

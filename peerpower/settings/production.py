@@ -31,6 +31,10 @@ if PUSH_BACKEND == "log":
     raise ImproperlyConfigured("PUSH_BACKEND=log only logs pushes; use fcm (or a real backend) in production.")
 if PUSH_BACKEND == "fcm":
     FCM_CREDENTIALS_FILE = required("FCM_CREDENTIALS_FILE")
+# Top-ups: Baray's merchant keys.
+BARAY_API_KEY = required("BARAY_API_KEY")
+BARAY_SECRET_KEY = required("BARAY_SECRET_KEY")
+BARAY_IV = required("BARAY_IV")
 
 # TLS ends at the load balancer, which tells us the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

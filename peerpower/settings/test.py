@@ -36,3 +36,9 @@ PUSH_BACKEND = "log"
 # Webhook tests post to a receiver on 127.0.0.1 over plain http; the SSRF tests switch the guard back on.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 WEBHOOK_REQUIRE_HTTPS = False
+# Top-up tests point the Baray client at the local fake (apps/payments/tests/conftest.py); these are its keys.
+BARAY_API_URL = "http://127.0.0.1:9"  # nothing listens: a test that forgets the fake fails loudly
+BARAY_API_KEY = "pk_dev_peerpower-test"
+BARAY_SECRET_KEY = "dGVzdC1vbmx5LWJhcmF5LXNlY3JldC1rZXktMzItYnk="  # noqa: S105 - test-only key
+BARAY_IV = "dGVzdC1vbmx5LWl2LTE2Yg=="
+BARAY_TIMEOUT_SECONDS = 2.0

@@ -40,6 +40,12 @@ RULES_BEYOND_THE_SCHEMA = {
     "sim_limit_reached",  # PROVIDER_MAX_SIMS, a setting
     "schedule_invalid",  # relative to now: within 30 days
     "webhook_url_private_address",
+    # Top-ups: amounts against the currency's places and the configured bounds; whether a Baray ciphertext decrypts.
+    "amount_not_positive",
+    "amount_too_precise",
+    "amount_below_minimum",
+    "amount_above_maximum",
+    "notification_invalid",
 }
 
 
@@ -85,7 +91,18 @@ def wsgi_requests_in_the_test_transaction():
 
 
 @pytest.fixture
-def credentials(api_key) -> dict[str, str]:
+def baray_and_rates(baray_server, settings):
+    """Top-ups need an exchange rate in force and Baray (its local fake) answering."""
+    from apps.payments.models import ExchangeRate
+
+    settings.BARAY_API_URL = baray_server.endpoint
+    settings.BARAY_CHECKOUT_URL = baray_server.checkout_url
+    ExchangeRate.objects.create(currency="USD", ppt_per_unit=40)
+    ExchangeRate.objects.create(currency="KHR", ppt_per_unit="0.01")
+
+
+@pytest.fixture
+def credentials(api_key, baray_and_rates) -> dict[str, str]:
     """Bearer values by security scheme: a client's API key, and the JWT of a person who is a provider (with a SIM
     and a phone) and owns a client organisation."""
     provider = provider_with_sim()

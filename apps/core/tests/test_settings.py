@@ -21,6 +21,9 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "OTP_SENDER": "apps.accounts.otp.MemoryOtpSender",
     "FCM_CREDENTIALS_FILE": str(FCM_CREDENTIALS_FILE),
+    "BARAY_API_KEY": "pk_prod_settings-test",
+    "BARAY_SECRET_KEY": "c2V0dGluZ3MtdGVzdC1vbmx5LWtleS0zMi1ieXRlcyE=",
+    "BARAY_IV": "c2V0dGluZ3MtdGVzdC1pdg==",
 }
 
 
@@ -51,7 +54,19 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
     assert result.stdout.split() == [expected_debug, "accounts.User"]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL", "OTP_SENDER", "FCM_CREDENTIALS_FILE"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "REDIS_URL",
+        "OTP_SENDER",
+        "FCM_CREDENTIALS_FILE",
+        "BARAY_API_KEY",
+        "BARAY_SECRET_KEY",
+        "BARAY_IV",
+    ],
+)
 def test_production_requires_its_secrets(run_python, missing):
     env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
     result = run_python("manage.py", "check", settings="peerpower.settings.production", env={missing: None, **env})

@@ -5,6 +5,7 @@ within a bound; a crashed process is restarted and named; a worker's counters re
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ class Stack:
     log: Path
     url: str
     env: dict[str, str]
+    baray_fake_url: str = ""
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -106,6 +108,7 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
     var_dir = tmp_path / "var"
     var_dir.mkdir()
     shutil.copy(migrated_database, var_dir / "db.sqlite3")
+    baray_fake_port = free_port()
     # The embedded default in a folder of its own: none of the test run's database, Redis or broker.
     env = {key: value for key, value in os.environ.items() if key not in STORES}
     env.update(DJANGO_SETTINGS_MODULE="peerpower.settings.development", PEERPOWER_VAR_DIR=str(var_dir))
@@ -113,14 +116,26 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
     log = tmp_path / "stack.log"
     with open(log, "wb") as output:
         supervisor = subprocess.Popen(
-            [sys.executable, "manage.py", "runstack", "--port", str(closed_port), "--noreload", *QUICK],
+            [
+                sys.executable,
+                "manage.py",
+                "runstack",
+                "--port",
+                str(closed_port),
+                "--noreload",
+                "--baray-fake-port",
+                str(baray_fake_port),
+                *QUICK,
+            ],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a group of its own, as a terminal or process manager gives it
         )
-    running_stack = Stack(supervisor, log, f"http://127.0.0.1:{closed_port}", env)
+    running_stack = Stack(
+        supervisor, log, f"http://127.0.0.1:{closed_port}", env, f"http://127.0.0.1:{baray_fake_port}"
+    )
     try:
         wait_for(lambda: healthy(running_stack.url), 90, "the web server's /health")
         wait_for(lambda: " ready." in running_stack.output(), 90, "the worker to be ready")
@@ -132,6 +147,19 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
             except ProcessLookupError:
                 pass
         supervisor.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_stack_runs_the_baray_fake(stack):
+    """Top-ups on the embedded default are paid on the local Baray fake, a process of the stack's."""
+    wait_for(lambda: "Baray fake listening" in stack.output(), 30, "the Baray fake")
+    answer = httpx.get(f"{stack.baray_fake_url}/pay/{'0' * 24}", headers={"x-api-key": "pk_dev_peerpower-local"})
+    assert (answer.status_code, answer.json()) == (404, {"message": "Intent not found"})
 
 
 def healthy(url: str) -> bool:

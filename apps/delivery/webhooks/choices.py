@@ -2,13 +2,15 @@ from django.db import models
 
 
 class WebhookEventType(models.TextChoices):
-    """What a client can subscribe to: a message reaching one of the statuses it cares about."""
+    """What a client can subscribe to: a message reaching one of the statuses it cares about, or a top-up ending."""
 
     MESSAGE_SENT = "message.sent", "Message sent"
     MESSAGE_DELIVERED = "message.delivered", "Message delivered"
     MESSAGE_FAILED = "message.failed", "Message failed"
     MESSAGE_EXPIRED = "message.expired", "Message expired"
     MESSAGE_REJECTED = "message.rejected", "Message rejected"
+    PAYMENT_SUCCEEDED = "payment.succeeded", "Top-up paid"
+    PAYMENT_FAILED = "payment.failed", "Top-up failed or expired"
 
 
 class DeliveryTarget(models.TextChoices):

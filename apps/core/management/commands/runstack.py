@@ -26,6 +26,9 @@ class Command(BaseCommand):
             "--stop-timeout", type=float, default=30.0, help="seconds each process has to stop before it is killed"
         )
         parser.add_argument("--backoff-max", type=float, default=30.0, help="longest wait before a restart")
+        parser.add_argument(
+            "--baray-fake-port", type=int, default=9098, help="port of the local Baray fake (0: do not run it)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # One metrics folder for web and worker, emptied here: `/metrics` then adds up the worker's counters too.
@@ -44,6 +47,7 @@ class Command(BaseCommand):
                 var_dir=settings.VAR_DIR,
                 worker_concurrency=options["worker_concurrency"],
                 reload=not options["noreload"],
+                baray_fake_port=options["baray_fake_port"] or None,
             ),
             env=env,
             cwd=settings.BASE_DIR,

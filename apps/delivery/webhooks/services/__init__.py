@@ -12,6 +12,7 @@ from apps.delivery.webhooks.services.endpoints import (
 from apps.delivery.webhooks.services.events import (
     EVENT_TYPE_BY_STATUS,
     webhook_delivery_resend,
+    webhook_event_emit,
     webhook_event_resend,
     webhook_events_emit,
     webhook_events_on_status_changed,
@@ -36,6 +37,7 @@ __all__ = [
     "webhook_endpoint_enable",
     "webhook_endpoint_rotate_secret",
     "webhook_endpoint_update",
+    "webhook_event_emit",
     "webhook_event_resend",
     "webhook_events_emit",
     "webhook_events_on_status_changed",

@@ -1,7 +1,9 @@
-"""Events: emitted when a message reaches a status clients hear about; resent by staff; pruned when old."""
+"""Events: emitted when a message reaches a status clients hear about (or another app reports a top-up); resent by
+staff; pruned when old."""
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,13 +35,13 @@ EVENT_TYPE_BY_STATUS: dict[str, str] = {
 PRUNE_BATCH = 1000
 
 
-def _event_body(*, public_id: str, event_type: str, created_at: datetime, message: Message) -> str:
-    """The JSON every attempt posts: the event's id, type and time, and the message as the client API shows it."""
+def _event_body(*, public_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
+    """The JSON every attempt posts: the event's id, type and time, and its subject as the client API shows it."""
     payload = {
         "id": public_id,
         "type": event_type,
         "created_at": serializers.DateTimeField().to_representation(created_at),
-        "data": {"message": message_output(message)},
+        "data": data,
     }
     return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
@@ -56,8 +58,34 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
     event_type = EVENT_TYPE_BY_STATUS.get(status)
     if event_type is None:
         return None
-    targets = [t for t in webhook_targets_of(organization_id=message.organization_id) if event_type in t.event_types]
-    if not targets and not message.callback_url:
+    return _event_store(
+        organization_id=message.organization_id,
+        event_type=event_type,
+        data=lambda: {"message": message_output(message)},
+        message_id=message.pk,
+        callback_url=message.callback_url,
+    )
+
+
+def webhook_event_emit(*, organization_id: int, event_type: str, data: dict[str, Any]) -> WebhookEvent | None:
+    """Tell a client organisation about something other than a message (a top-up's `payment.succeeded` /
+    `payment.failed`): stored and sent like message events, to its endpoints subscribed to `event_type`. Call it
+    inside the transaction of the change it reports; None when nobody listens."""
+    return _event_store(organization_id=organization_id, event_type=event_type, data=lambda: data)
+
+
+def _event_store(
+    *,
+    organization_id: int,
+    event_type: str,
+    data: Callable[[], dict[str, Any]],
+    message_id: int | None = None,
+    callback_url: str = "",
+) -> WebhookEvent | None:
+    """Store the event and its deliveries. `data` is only called when someone listens: building a message's
+    representation for a client without endpoints would cost the hot path for nothing."""
+    targets = [t for t in webhook_targets_of(organization_id=organization_id) if event_type in t.event_types]
+    if not targets and not callback_url:
         return None
     now = timezone.now()
     public_id = f"evt_{secrets.token_hex(12)}"
@@ -66,11 +94,11 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
     with transaction.atomic(savepoint=False):
         event = WebhookEvent.objects.create(
             public_id=public_id,
-            organization_id=message.organization_id,
-            message_id=message.pk,
+            organization_id=organization_id,
+            message_id=message_id,
             type=event_type,
             created_at=now,
-            body=_event_body(public_id=public_id, event_type=event_type, created_at=now, message=message),
+            body=_event_body(public_id=public_id, event_type=event_type, created_at=now, data=data()),
         )
         deliveries = [
             WebhookDelivery(
@@ -84,12 +112,12 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
             )
             for target in targets
         ]
-        if message.callback_url:
+        if callback_url:
             deliveries.append(
                 WebhookDelivery(
                     event=event,
                     target=DeliveryTarget.CALLBACK_URL,
-                    url=message.callback_url,
+                    url=callback_url,
                     next_attempt_at=now,
                     retry_until=retry_until,
                     created_at=now,

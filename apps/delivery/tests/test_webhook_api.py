@@ -7,7 +7,14 @@ from apps.delivery.webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
-ALL_TYPES = ["message.sent", "message.delivered", "message.failed", "message.expired", "message.rejected"]
+ALL_TYPES = [
+    "message.sent",
+    "message.delivered",
+    "message.failed",
+    "message.expired",
+    "message.rejected",
+    "message.unknown",
+]
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ class Behaviour:
     dishonest_share: float = 0.1
     # 0: each acknowledgement and report is its own request (POST /api/jobs/{id}/ack, /api/jobs/{id}/report); above
     # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
-    # /api/jobs/reports), as the app does when it is busy.
+    # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks.
     batch_seconds: float = 0.0
 
 

@@ -98,7 +98,12 @@ def canaries_judge(*, now: datetime | None = None) -> dict[str, int]:
                     details={"canary": canary.pk},
                 )
                 counts["missed"] += 1
-        elif message.status in (MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.CANCELLED):
+        elif message.status in (
+            MessageStatus.FAILED,
+            MessageStatus.EXPIRED,
+            MessageStatus.CANCELLED,
+            MessageStatus.UNKNOWN,
+        ):
             _settle(canary, CanaryStatus.UNDELIVERED, now)
             counts["undelivered"] += 1
     return counts

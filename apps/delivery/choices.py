@@ -20,6 +20,9 @@ class SendError(models.TextChoices):
     INVALID_NUMBER = "invalid_number", "Invalid recipient number"
     INVALID_FORMAT = "invalid_format", "Message format refused"
     OTHER = "other", "Other"
+    # The app's answer for a job it acknowledged but never sent (asked about a job whose outcome is unknown, or
+    # giving back one it cannot send): another phone may send it.
+    NOT_SENT = "not_sent", "Not sent by this phone"
 
 
 RETRYABLE_SEND_ERRORS = frozenset(
@@ -31,6 +34,7 @@ RETRYABLE_SEND_ERRORS = frozenset(
         SendError.LIMIT_EXCEEDED,
         SendError.NETWORK_REJECT,
         SendError.OTHER,
+        SendError.NOT_SENT,
     }
 )
 
@@ -43,6 +47,7 @@ class ReportFlag(models.TextChoices):
     NO_ACK = "no_ack", "Reported without the job being acknowledged"
     FAST_DELIVERY = "fast_delivery", "Delivered implausibly soon after the offer"
     DELIVERED_BEFORE_SENT = "delivered_before_sent", "Delivered before it was sent"
+    ANSWERED_UNKNOWN = "answered_unknown", "The phone's answer for a job whose lease had ended without a report"
 
 
 class FraudRule(models.TextChoices):

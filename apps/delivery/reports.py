@@ -5,6 +5,11 @@ a retryable failure sends the message to another provider, a final one (invalid 
 owner may report, and only while the lease is live: a report for an ended lease is stored and flagged `late` (the
 message may have gone twice) but never overrides the new lease.
 
+A job the phone acknowledged and whose lease ended without a report is `unknown` (messaging never hands it to
+another phone): the phone's report still counts and says what happened — `sent` or `delivered` resolve it to the
+truth, `failed` with `not_sent` (or any retryable code) sends the message to another provider. Such a report is
+flagged `answered_unknown`.
+
 Reports are signed with the device key behind the provider's DID (Ed25519, as for binding the DID) over
 `report_signing_text(...)`, which includes the job's secret trace token. Unsigned reports are accepted only while
 REPORTS_ALLOW_UNSIGNED is on (the rollout), and are flagged and counted.
@@ -176,7 +181,8 @@ def _apply(*, job: Job, data: ReportInput, flags: list[str]) -> DeliveryReport:
         signed=bool(data.signature),
         flags=list(flags),
     )
-    live = job.status in LIVE_JOB_STATUSES and job.deadline > timezone.now()
+    # An unknown job waits for exactly this answer, past its deadline too until the sweep has made it final.
+    live = (job.status in LIVE_JOB_STATUSES and job.deadline > timezone.now()) or job.status == JobStatus.UNKNOWN
     if not live:
         report.flags.append(ReportFlag.LATE)
         report.save()
@@ -194,6 +200,8 @@ def _apply(*, job: Job, data: ReportInput, flags: list[str]) -> DeliveryReport:
 
 def _oddities(*, job: Job, data: ReportInput) -> list[str]:
     flags = []
+    if job.status == JobStatus.UNKNOWN:
+        flags.append(ReportFlag.ANSWERED_UNKNOWN)
     if job.accepted_at is None:
         flags.append(ReportFlag.NO_ACK)
     if data.status == ReportStatus.DELIVERED:

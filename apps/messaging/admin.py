@@ -342,13 +342,39 @@ class HeldMessageAdmin(MessageAdminBase):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    """Jobs for staff. An acknowledged job nobody reported on (accepted, or `unknown` once its lease ended) is only
+    released by its phone's report or by staff here, after checking with the provider: the actions call
+    `services.job_resolve`, which is audited."""
+
     list_display = ("id", "message", "provider", "status", "attempt", "cross_carrier", "offered_at", "deadline")
+    actions = ("resolve_sent", "resolve_not_sent")
     list_filter = ("status", "cross_carrier")
     search_fields = ("=id", "=message__id")
     list_select_related = ("message", "provider")
     show_full_result_count = False
     readonly_fields = [field.name for field in Job._meta.fields if field.name != "trace_token"]
     exclude = ("trace_token",)
+
+    @admin.action(description="Resolve: the phone sent the SMS (wait for delivery)", permissions=["change"])
+    def resolve_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._resolve(request, queryset, services.Resolution.SENT)
+
+    @admin.action(description="Resolve: the phone did not send the SMS (send again)", permissions=["change"])
+    def resolve_not_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._resolve(request, queryset, services.Resolution.NOT_SENT)
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet, outcome: str) -> None:
+        resolved, refused = 0, []
+        for job_id in queryset.values_list("pk", flat=True):
+            try:
+                services.job_resolve(job_id=job_id, outcome=outcome, actor=request.user)
+                resolved += 1
+            except DomainError as error:
+                refused.append(f"job {job_id}: {error.message}")
+        if resolved:
+            self.message_user(request, f"{resolved} resolved as {outcome}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -69,6 +69,9 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
     EXPIRED = "expired", "Expired"
+    # Final: the phone acknowledged the job and never said whether it sent the SMS (nor did staff). Not sent again
+    # (that could send it twice), not charged, not rewarded.
+    UNKNOWN = "unknown", "Outcome unknown"
 
 
 # A message's priority is what matching weighs (low never falls back cross-carrier); each priority also has its
@@ -82,6 +85,9 @@ class JobStatus(models.TextChoices):
     OFFERED = "offered", "Offered"
     ACCEPTED = "accepted", "Accepted by the phone"
     SENT = "sent", "Sent by the phone"
+    # The lease ended after the phone acknowledged, without a report: the phone is asked whether it sent the SMS
+    # (until `deadline`, JOB_UNKNOWN_ANSWER_SECONDS later) and the job is never handed to another phone meanwhile.
+    UNKNOWN = "unknown", "Outcome unknown, asking the phone"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
     EXPIRED = "expired", "Lease expired"
@@ -89,3 +95,5 @@ class JobStatus(models.TextChoices):
 
 
 LIVE_JOB_STATUSES = (JobStatus.OFFERED, JobStatus.ACCEPTED, JobStatus.SENT)
+# Jobs that hold their message (at most one per message): the live ones, and one whose outcome the phone is asked.
+HOLDING_JOB_STATUSES = (*LIVE_JOB_STATUSES, JobStatus.UNKNOWN)

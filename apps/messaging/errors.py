@@ -95,3 +95,8 @@ class LeaseExpired(Conflict):
 class VerificationCodeUnknown(NotFound):
     code = "verification_code_unknown"
     default_message = _("No message sent through PeerPower carries this code. Treat the SMS with suspicion.")
+
+
+class JobNotResolvable(Conflict):
+    code = "job_not_resolvable"
+    default_message = _("Only a job the phone acknowledged and has not reported on can be resolved by staff.")

@@ -4,6 +4,13 @@
        │ └──────────── phone sent (no ack) ───────────▶│
        └──── offered / accepted / sent ─▶ delivered | failed | expired | cancelled   (the lease ends)
 
+    accepted ──lease ends, no report──▶ unknown ──phone (or staff) answers──▶ sent | delivered | failed
+                                           └──no answer in time──▶ expired (the message: unknown, final)
+
+An acknowledged job never goes back to the queue on a timer: the phone may have sent the SMS and its report may
+just be late (an overloaded server, a phone offline with its outbox). Only the phone's own report, or staff, say
+what happened; without either the outcome stays unknown for good rather than risking a second send.
+
 Every move is a conditional update: the row moves only while it is still in a status the move is legal from, so a
 job that another process moved first (a report against a lease the sweeper just expired) is left alone and the
 caller gets False (or a smaller count). A move the table does not allow from the status the caller loaded is a bug
@@ -22,8 +29,10 @@ _ENDED = frozenset({J.DELIVERED, J.FAILED, J.EXPIRED, J.CANCELLED})
 JOB_TRANSITIONS: dict[str, frozenset[str]] = {
     J.OFFERED: frozenset({J.ACCEPTED, J.SENT}) | _ENDED,
     # A phone may report sent (or delivered) without having acknowledged: the report says it has the job.
-    J.ACCEPTED: frozenset({J.SENT}) | _ENDED,
+    J.ACCEPTED: frozenset({J.SENT, J.UNKNOWN}) | _ENDED,
     J.SENT: _ENDED,
+    # The phone's late answer (or staff) resolves it; without one it expires (the message's outcome stays unknown).
+    J.UNKNOWN: frozenset({J.SENT}) | _ENDED,
     J.DELIVERED: frozenset(),
     J.FAILED: frozenset(),
     J.EXPIRED: frozenset(),

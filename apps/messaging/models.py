@@ -268,7 +268,7 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["message"],
-                condition=Q(status__in=["offered", "accepted", "sent"]),
+                condition=Q(status__in=["offered", "accepted", "sent", "unknown"]),
                 name="job_one_live_lease_per_message",
             ),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
@@ -276,7 +276,7 @@ class Job(models.Model):
         indexes = [
             models.Index(
                 fields=["deadline"],
-                condition=Q(status__in=["offered", "accepted", "sent"]),
+                condition=Q(status__in=["offered", "accepted", "sent", "unknown"]),
                 name="job_live_deadline_idx",
             ),
             models.Index(fields=["provider", "status"], name="job_provider_status_idx"),

@@ -99,7 +99,17 @@ def jobs_offered_to(*, user: Any) -> QuerySet[Job]:
     return (
         Job.objects.filter(provider__user=user, status=JobStatus.OFFERED, deadline__gt=timezone.now())
         .order_by("offered_at", "pk")
-        .only("pk", "status", "offered_at", "deadline")
+        .only("pk", "status", "offered_at", "accepted_at", "deadline")
+    )
+
+
+def jobs_unknown_of(*, user: Any) -> QuerySet[Job]:
+    """The signed-in provider's jobs whose lease ended after it acknowledged them without a report: the phone is
+    asked whether it sent each (it answers with a report). Listed until answered or final."""
+    return (
+        Job.objects.filter(provider__user=user, status=JobStatus.UNKNOWN)
+        .order_by("accepted_at", "pk")
+        .only("pk", "status", "offered_at", "accepted_at", "deadline")
     )
 
 

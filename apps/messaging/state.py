@@ -5,6 +5,8 @@
       │                 │ └─▶ cancelled ◀─┘  │                │
       │                 └──lease expired / retryable failure──┘
       └─▶ rejected          queued/assigned/sent ─▶ failed | expired   (dead letters; staff may requeue)
+                            assigned ─▶ unknown   (the phone took it and never said whether it sent it: final, never
+                                                   requeued, since a second phone could send it twice)
 
 Every change is a conditional update on the status the caller saw, so two workers can never both move the same
 message: the loser gets False and does nothing (every task stays safe to run twice).
@@ -25,7 +27,7 @@ from apps.messaging.models import Message
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.HELD: frozenset({S.QUEUED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     S.QUEUED: frozenset({S.ASSIGNED, S.CANCELLED, S.EXPIRED, S.FAILED}),
-    S.ASSIGNED: frozenset({S.QUEUED, S.SENT, S.DELIVERED, S.CANCELLED, S.FAILED, S.EXPIRED}),
+    S.ASSIGNED: frozenset({S.QUEUED, S.SENT, S.DELIVERED, S.CANCELLED, S.FAILED, S.EXPIRED, S.UNKNOWN}),
     S.SENT: frozenset({S.DELIVERED, S.QUEUED, S.FAILED, S.EXPIRED}),
     S.DELIVERED: frozenset(),
     S.REJECTED: frozenset(),
@@ -33,13 +35,15 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # Dead letters: staff can put them back in the queue.
     S.FAILED: frozenset({S.QUEUED}),
     S.EXPIRED: frozenset({S.QUEUED}),
+    # Not a dead letter: requeueing it could send the SMS twice.
+    S.UNKNOWN: frozenset(),
 }
-FINAL = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED, S.EXPIRED})
+FINAL = frozenset({S.DELIVERED, S.REJECTED, S.CANCELLED, S.FAILED, S.EXPIRED, S.UNKNOWN})
 # The moment each status is reached is kept on the message.
 TIMESTAMP_FIELDS = {S.ASSIGNED: "assigned_at", S.SENT: "sent_at", S.DELIVERED: "delivered_at"}
 # Statuses the client is told about: a move to one publishes MessageStatusChanged (apps.delivery.webhooks subscribes
 # and maps each to its webhook event type).
-CLIENT_NOTIFIED = frozenset({S.SENT, S.DELIVERED, S.FAILED, S.EXPIRED, S.REJECTED})
+CLIENT_NOTIFIED = frozenset({S.SENT, S.DELIVERED, S.FAILED, S.EXPIRED, S.REJECTED, S.UNKNOWN})
 
 
 def is_legal(current: str, target: str) -> bool:

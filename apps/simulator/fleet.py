@@ -2,7 +2,11 @@
 
 Phones sign in with OTP, bind a did:key, register as providers with SIMs on Cambodian carriers, and then react to
 the pushes that reach the simulator's FCM fake: acknowledge, "send" after a realistic delay, report sent and
-delivered (signed with the DID key), or fail, or go offline after acknowledging. A share of them are dishonest:
+delivered (signed with the DID key), or fail, or go offline after acknowledging. A busy phone sends what it has
+queued in the protocol's order: `sent` (and `failed`) reports first, then `delivered` ones, then acknowledgements of
+new jobs. When a heartbeat says jobs are still reserved for it, a phone pulls the jobs whose outcome the server does
+not know (acknowledged, lease ended without a report) and answers each: `sent` if it sent it, else `failed` with
+`not_sent`. A share of them are dishonest:
 they report delivered without sending. Honest phones that "send" to an audit number make that audit phone confirm
 it (`POST /api/audit/inbound`), as the network's real receiving phones do.
 
@@ -70,6 +74,11 @@ def message_body(rng: random.Random, khmer_share: float) -> str:
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# The order a busy phone sends its queued reports in: whether an SMS went out first (a `sent` report the server has
+# not processed when the lease ends leaves the outcome unknown), then deliveries.
+REPORT_ORDER = {"sent": 0, "failed": 0, "delivered": 1}
 
 
 class ApiError(RuntimeError):
@@ -154,7 +163,7 @@ class Behaviour:
     dishonest_share: float = 0.1
     # 0: each acknowledgement and report is its own request (POST /api/jobs/{id}/ack, /api/jobs/{id}/report); above
     # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
-    # /api/jobs/reports), as the app does when it is busy.
+    # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks.
     batch_seconds: float = 0.0
 
 
@@ -169,6 +178,7 @@ class Ledger:
     acks: int = 0
     reports: Counter[str] = field(default_factory=Counter)
     audit_confirmations: int = 0
+    unknown_answered: int = 0  # answers to the server's "did you send it?" for jobs whose lease ended unreported
 
     def sent_twice(self) -> list[int]:
         with self.lock:
@@ -191,7 +201,9 @@ class VirtualPhone:
         self.device_id: int | None = None
         self.outbox: list[dict[str, Any]] = []  # reports waiting for the next batch
         self.acks: list[int] = []  # job ids waiting for the next batch acknowledgement
-        self.taken: set[int] = set()  # jobs this phone has acknowledged
+        self.taken: dict[int, dict[str, Any]] = {}  # jobs this phone has acknowledged, by id
+        self.sent: set[int] = set()  # jobs it really sent (reported or not)
+        self.flush_due = False  # a batch of queued reports and acknowledgements is scheduled
         self.outbox_lock = threading.Lock()
 
     def sign(self, text: str) -> str:
@@ -220,9 +232,12 @@ class VirtualPhone:
     def go_online(self, http: httpx.Client) -> None:
         expect(http.patch("/api/providers/me", json={"availability": "online"}, headers=self.headers), 200)
 
-    def heartbeat(self, http: httpx.Client) -> None:
-        if not self.offline:
-            expect(http.post("/api/providers/me/heartbeat", json={"battery": 80}, headers=self.headers), 200)
+    def heartbeat(self, http: httpx.Client) -> int:
+        """Send a heartbeat; returns how many jobs the server still holds for this phone (0 while offline)."""
+        if self.offline:
+            return 0
+        body = expect(http.post("/api/providers/me/heartbeat", json={"battery": 80}, headers=self.headers), 200)
+        return int(body.get("jobs") or 0)
 
 
 class Fleet:
@@ -264,9 +279,7 @@ class Fleet:
             return
         with phone.outbox_lock:
             phone.acks.append(job_id)
-            first = len(phone.acks) == 1
-        if first:
-            self.scheduler.at(time.monotonic() + self.behaviour.batch_seconds, lambda: self._flush_acks(phone))
+        self._flush_later(phone)
 
     def _ack(self, phone: VirtualPhone, job_id: int) -> None:
         response = self.http.post(f"/api/jobs/{job_id}/ack", headers=phone.headers)
@@ -274,22 +287,36 @@ class Fleet:
             self._accepted(phone, response.json())
         # Otherwise already acknowledged (a repeated push) or given to someone else meanwhile.
 
-    def _flush_acks(self, phone: VirtualPhone) -> None:
+    def _flush_later(self, phone: VirtualPhone) -> None:
+        """Send what the phone queued once the batching window ends (one window at a time per phone)."""
         with phone.outbox_lock:
+            if phone.flush_due:
+                return
+            phone.flush_due = True
+        self.scheduler.at(time.monotonic() + self.behaviour.batch_seconds, lambda: self._flush(phone))
+
+    def _flush(self, phone: VirtualPhone) -> None:
+        """Reports first — `sent` and `failed` (what settles whether an SMS went out, so the server never thinks
+        it lost one), then `delivered` — and only then the acknowledgements of new jobs."""
+        with phone.outbox_lock:
+            phone.flush_due = False
+            batch, phone.outbox = phone.outbox, []
             job_ids, phone.acks = list(dict.fromkeys(phone.acks)), []
-        if not job_ids:
-            return
-        body = expect(self.http.post("/api/jobs/ack", json={"jobs": job_ids}, headers=phone.headers), 200)
-        for row in body["results"]:
-            if row["ok"]:
-                self._accepted(phone, row["job"])
+        if batch:
+            batch.sort(key=lambda report: REPORT_ORDER[report["status"]])  # stable: each job's sent before delivered
+            self._post_reports(phone, batch)
+        if job_ids:
+            body = expect(self.http.post("/api/jobs/ack", json={"jobs": job_ids}, headers=phone.headers), 200)
+            for row in body["results"]:
+                if row["ok"]:
+                    self._accepted(phone, row["job"])
 
     def _accepted(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
         """The phone has the job: send it after a while, or go offline with it."""
         with phone.outbox_lock:
             if job["id"] in phone.taken:
                 return  # a repeated push raced the first acknowledgement: the app knows its jobs
-            phone.taken.add(job["id"])
+            phone.taken[job["id"]] = job
         with self.ledger.lock:
             self.ledger.acks += 1
         behaviour, rng = self.behaviour, self.rng
@@ -305,7 +332,28 @@ class Fleet:
     def _back_online(self, phone: VirtualPhone) -> None:
         phone.offline = False
         phone.go_online(self.http)
-        phone.heartbeat(self.http)
+        self.heartbeat(phone)
+
+    def heartbeat(self, phone: VirtualPhone) -> None:
+        """A heartbeat; when the server still holds jobs for the phone, it asks about the ones it lost track of."""
+        if phone.heartbeat(self.http):
+            self.answer_unknown(phone)
+
+    def answer_unknown(self, phone: VirtualPhone) -> None:
+        """Answer for each job the server lists as `unknown` (acknowledged, lease ended without a report): `sent` if
+        this phone sent it, else `failed` with `not_sent` so the message can go to another phone."""
+        response = self.http.get("/api/providers/me/jobs", params={"status": "unknown"}, headers=phone.headers)
+        for row in expect(response, 200):
+            with phone.outbox_lock:
+                job, sent = phone.taken.get(row["id"]), row["id"] in phone.sent
+            if job is None:
+                continue  # not one this phone knows (cannot sign for it without its trace token)
+            with self.ledger.lock:
+                self.ledger.unknown_answered += 1
+            if sent:
+                self._report(phone, job, "sent")
+            else:
+                self._report(phone, job, "failed", error_code="not_sent")
 
     def _send(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
         rng = self.rng
@@ -315,6 +363,8 @@ class Fleet:
         if phone.honest:
             with self.ledger.lock:
                 self.ledger.sent_by[job["message_id"]].append(phone.index)
+            with phone.outbox_lock:
+                phone.sent.add(job["id"])
             if job["to"] in self.audit_numbers:
                 # The network's own phone received it and says so.
                 expect(
@@ -344,8 +394,7 @@ class Fleet:
         report = {"status": status, "occurred_at": occurred_at, "signature": phone.sign(text)}
         if error_code:
             report["error_code"] = error_code
-        window = self.behaviour.batch_seconds
-        if window <= 0:
+        if self.behaviour.batch_seconds <= 0:
             response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
             expect(response, 200, 201)
             with self.ledger.lock:
@@ -353,15 +402,9 @@ class Fleet:
             return
         with phone.outbox_lock:
             phone.outbox.append({"job_id": job["id"], **report})
-            first = len(phone.outbox) == 1
-        if first:
-            self.scheduler.at(time.monotonic() + window, lambda: self._flush_reports(phone))
+        self._flush_later(phone)
 
-    def _flush_reports(self, phone: VirtualPhone) -> None:
-        with phone.outbox_lock:
-            batch, phone.outbox = phone.outbox, []
-        if not batch:
-            return
+    def _post_reports(self, phone: VirtualPhone, batch: list[dict[str, Any]]) -> None:
         body = expect(self.http.post("/api/jobs/reports", json={"reports": batch}, headers=phone.headers), 200)
         refused = [row for row in body["results"] if not row["ok"]]
         if refused:

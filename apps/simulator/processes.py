@@ -86,6 +86,9 @@ class ServerConfig:
     max_jobs_in_flight: int = 3
     lease_seconds: int = 60
     ack_seconds: int = 5
+    # How long a job acknowledged and left unreported past its lease waits for the phone's answer (the phones answer
+    # at their next heartbeat, every 30 s, or when they come back online).
+    unknown_answer_seconds: int = 120
     audit_recipients: tuple[str, ...] = ()
     audit_confirm_seconds: int = 10
     log_dir: Path | None = None
@@ -155,6 +158,7 @@ class Servers:
             "MESSAGE_DISPATCH_BACKOFF_MAX": str(config.dispatch_backoff_max),
             "JOB_LEASE_SECONDS": str(config.lease_seconds),
             "JOB_ACK_SECONDS": str(config.ack_seconds),
+            "JOB_UNKNOWN_ANSWER_SECONDS": str(config.unknown_answer_seconds),
             "REPORTS_ALLOW_UNSIGNED": "false",
             "AUDIT_RECIPIENTS": ",".join(config.audit_recipients),
             "AUDIT_INBOUND_TOKEN": self.audit_token,

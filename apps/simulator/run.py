@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
-from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Job, Message
+from apps.messaging.state import FINAL
 from apps.providers.models import Provider
 from apps.providers.services import provider_approve
 from apps.simulator.fleet import (
@@ -39,14 +39,6 @@ from apps.simulator.fleet import (
     to_e164,
 )
 from apps.simulator.processes import ServerConfig, Servers
-
-FINAL = {
-    MessageStatus.DELIVERED,
-    MessageStatus.FAILED,
-    MessageStatus.EXPIRED,
-    MessageStatus.REJECTED,
-    MessageStatus.CANCELLED,
-}
 
 
 @dataclass
@@ -93,6 +85,7 @@ class Summary:
     pushes: int = 0
     acks: int = 0
     faked_deliveries: int = 0
+    unknown_answered: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
 
@@ -113,6 +106,8 @@ class Summary:
             f"delivered      {statuses.get('delivered', 0)}",
             f"failed         {statuses.get('failed', 0)}",
             f"expired        {statuses.get('expired', 0)}",
+            f"unknown        {statuses.get('unknown', 0)}  (final and explicit, not lost: a phone took it, its lease "
+            f"ended and nobody answered whether it was sent; never sent again)",
             f"other final    rejected {statuses.get('rejected', 0)}, cancelled {statuses.get('cancelled', 0)}",
             f"lost           {self.lost}  (must be 0: accepted messages or canaries not final when the run ended)",
             *(f"  not final    {detail}" for detail in self.lost_detail[:10]),
@@ -123,7 +118,8 @@ class Summary:
             f"throughput     {self.throughput:.1f} messages/s delivered or failed over {self.total_seconds:.1f} s "
             f"(submission took {self.submit_seconds:.1f} s)",
             f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
-            f"{self.faked_deliveries} deliveries faked by dishonest phones",
+            f"{self.faked_deliveries} deliveries faked by dishonest phones, {self.unknown_answered} questions about "
+            f"unknown jobs answered",
             f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
@@ -371,7 +367,7 @@ class Simulation:
         def heartbeats() -> None:
             while not stop.wait(30):
                 for phone in phones:
-                    fleet.scheduler.soon(lambda phone=phone: phone.heartbeat(http))
+                    fleet.scheduler.soon(lambda phone=phone: fleet.heartbeat(phone))
 
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
         cpu_before = self._cpu(servers)
@@ -467,4 +463,5 @@ class Simulation:
         summary.phone_errors = dict(fleet.scheduler.errors.most_common(5))
         summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
         summary.faked_deliveries = sum(fleet.ledger.faked.values())
+        summary.unknown_answered = fleet.ledger.unknown_answered
         return summary

@@ -284,6 +284,10 @@ MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+# How long a job the phone acknowledged but never reported on (its lease ended: outcome `unknown`) waits for the
+# phone's answer (sent / not sent) before the message's outcome is final `unknown`, in seconds. It is never handed to
+# another phone meanwhile: that could send the SMS twice.
+JOB_UNKNOWN_ANSWER_SECONDS = env.int("JOB_UNKNOWN_ANSWER_SECONDS", default=3600)
 # What tells phones they have new jobs: a function taking a list of job ids. By default the push channel's (FCM pushes
 # from a high-priority worker); apps.messaging.services.dispatch.job_offer_nothing leaves phones to poll their jobs.
 MESSAGING_JOB_OFFER_HOOK = env("MESSAGING_JOB_OFFER_HOOK", default="apps.delivery.services.job_offer_push_later")

@@ -1,4 +1,5 @@
-"""The phone's jobs API (JWT of the provider): poll offered jobs, acknowledge one, read it."""
+"""The phone's jobs API (JWT of the provider): poll offered jobs (and jobs whose outcome it is asked about),
+acknowledge one, read it, report on it."""
 
 import hashlib
 import secrets
@@ -26,14 +27,25 @@ from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
-from apps.messaging.selectors import job_of_provider, jobs_offered_to
+from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
 
 
 class OfferedJobOutput(serializers.ModelSerializer):
     class Meta:
         model = Job
-        fields = ["id", "offered_at", "deadline"]
+        fields = ["id", "status", "offered_at", "accepted_at", "deadline"]
+        extra_kwargs = {
+            "deadline": {
+                "help_text": "Offered: acknowledge before this. Unknown: answer (report sent, delivered, or failed "
+                "with not_sent) before this, or the message's outcome stays unknown for good."
+            }
+        }
+
+
+# What the pull lists: new offers to acknowledge, or acknowledged jobs whose lease ended without a report, which the
+# phone must answer through the report endpoints.
+PULL_STATUSES = (JobStatus.OFFERED, JobStatus.UNKNOWN)
 
 
 class JobOutput(serializers.Serializer):
@@ -51,19 +63,23 @@ class JobOutput(serializers.Serializer):
 
 
 class ProviderJobsView(APIView):
-    """The pull fallback: cheap to poll (one indexed query) and answered 304 while nothing changed."""
+    """The pull fallback: cheap to poll (one indexed query) and answered 304 while nothing changed. `?status=unknown`
+    lists the jobs the phone acknowledged whose lease ended without a report: the phone answers each with a report
+    (`sent`, `delivered`, or `failed` with `error_code: not_sent`)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", enum=[JobStatus.OFFERED], default=JobStatus.OFFERED)],
+        parameters=[OpenApiParameter("status", enum=list(PULL_STATUSES), default=JobStatus.OFFERED)],
         responses={200: OfferedJobOutput(many=True), 304: None},
         tags=["jobs"],
     )
     def get(self, request: Request) -> Response:
-        if request.query_params.get("status", JobStatus.OFFERED) != JobStatus.OFFERED:
-            raise ValidationFailed(code="status_not_supported", details={"supported": [JobStatus.OFFERED]})
-        jobs = list(jobs_offered_to(user=request.user))
+        status = request.query_params.get("status", JobStatus.OFFERED)
+        if status not in PULL_STATUSES:
+            raise ValidationFailed(code="status_not_supported", details={"supported": list(PULL_STATUSES)})
+        selector = jobs_offered_to if status == JobStatus.OFFERED else jobs_unknown_of
+        jobs = list(selector(user=request.user))
         data = OfferedJobOutput(jobs, many=True).data
         fingerprint = ",".join(f"{job.pk}:{job.deadline.timestamp()}" for job in jobs)
         etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])

@@ -214,7 +214,7 @@ class TestRatesAndReputation:
         fraud_scan()
         assert totals() == expected - {(today, "smart", 2, 1)} | {(today, "smart", 3, 1)}
 
-    def test_reputation_moves_the_right_way(self, api_client_for):
+    def test_reputation_moves_the_right_way(self, api_client_for, settings):
         job = new_job()
         start = Provider.objects.get(pk=job.provider_id).reputation
         client = api_client_for(job.provider.user)
@@ -233,7 +233,9 @@ class TestRatesAndReputation:
         quiet = new_job(to="012 345 670", provider=job.provider)
         client.post(f"/api/jobs/{quiet.pk}/ack")
         Job.objects.filter(pk=quiet.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-        jobs_expire_overdue()
+        jobs_expire_overdue()  # the lease ended: the phone is asked whether it sent it, no penalty yet
+        assert Provider.objects.get(pk=job.provider_id).reputation == after_failure
+        jobs_expire_overdue(now=timezone.now() + timedelta(seconds=settings.JOB_UNKNOWN_ANSWER_SECONDS + 1))
         assert Provider.objects.get(pk=job.provider_id).reputation < after_failure
 
 

@@ -13,6 +13,7 @@ ALL_TYPES = [
     "message.failed",
     "message.expired",
     "message.rejected",
+    "message.unknown",
     "payment.succeeded",
     "payment.failed",
 ]

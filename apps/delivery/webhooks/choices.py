@@ -9,6 +9,8 @@ class WebhookEventType(models.TextChoices):
     MESSAGE_FAILED = "message.failed", "Message failed"
     MESSAGE_EXPIRED = "message.expired", "Message expired"
     MESSAGE_REJECTED = "message.rejected", "Message rejected"
+    # The phone took the message and never said whether it sent it: final, not sent again, not charged.
+    MESSAGE_UNKNOWN = "message.unknown", "Message outcome unknown"
     PAYMENT_SUCCEEDED = "payment.succeeded", "Top-up paid"
     PAYMENT_FAILED = "payment.failed", "Top-up failed or expired"
 

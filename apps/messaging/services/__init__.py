@@ -5,8 +5,10 @@ outside messaging (`jobs`: the phone's acknowledgement and reports, the push cha
 from apps.messaging.services.dispatch import messages_dispatch_due, messages_dispatch_until_done, messages_wake
 from apps.messaging.services.expiry import messages_expire_overdue
 from apps.messaging.services.jobs import (
+    Resolution,
     job_accept,
     job_release_and_rematch,
+    job_resolve,
     job_sent,
     jobs_accept,
     jobs_push_record,
@@ -39,6 +41,7 @@ from apps.messaging.services.sending import (
 __all__ = [
     "BulkItemResult",
     "MessageInput",
+    "Resolution",
     "blocked_recipient_add",
     "blocked_recipient_remove",
     "filter_rule_delete",
@@ -47,6 +50,7 @@ __all__ = [
     "job_accept",
     "job_end",
     "job_release_and_rematch",
+    "job_resolve",
     "job_sent",
     "jobs_accept",
     "jobs_expire_overdue",

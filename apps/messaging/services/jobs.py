@@ -11,9 +11,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
-from apps.messaging.errors import JobNotFound, LeaseExpired
+from apps.messaging.errors import JobNotFound, JobNotResolvable, LeaseExpired
 from apps.messaging.job_state import job_transition, jobs_transition
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
@@ -85,6 +86,44 @@ def job_sent(*, job: Job, occurred_at: datetime) -> None:
         job_transition(job=job, to=JobStatus.SENT, sent_at=occurred_at, deadline=max(job.deadline, message.expires_at))
     if message.status == MessageStatus.ASSIGNED:
         message_transition(message=message, to=MessageStatus.SENT, sent_at=occurred_at)
+
+
+class Resolution:
+    """What staff found out about an acknowledged job nobody reported on (e.g. from the provider, or the SIM's
+    sent-messages list)."""
+
+    SENT = "sent"
+    NOT_SENT = "not_sent"
+
+
+def job_resolve(*, job_id: int, outcome: str, actor: Any, note: str = "") -> Job:
+    """Staff settle an acknowledged job the phone has not reported on (accepted, or unknown after its lease ended):
+    `sent` moves it (and its message) to sent, to wait for the delivery report; `not_sent` ends it and sends the
+    message to another provider (or dead-letters it). Audited. JobNotResolvable for any other job."""
+    if outcome not in (Resolution.SENT, Resolution.NOT_SENT):
+        raise ValueError(f"unknown resolution {outcome!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update(of=("self",)).select_related("message").filter(pk=job_id).first()
+        if job is None:
+            raise JobNotFound()
+        if job.status not in (JobStatus.ACCEPTED, JobStatus.UNKNOWN):
+            raise JobNotResolvable(details={"job": job.pk, "status": job.status})
+        before = job.status
+        if outcome == Resolution.SENT:
+            job_sent(job=job, occurred_at=now)
+        else:
+            job_end(job=job, status=JobStatus.FAILED, reason="staff_not_sent", sms_sent=False)
+            if job.message.status == MessageStatus.ASSIGNED:
+                message_requeue_or_dead_letter(message=job.message, reason="staff_not_sent", now=now)
+        audit_record(
+            actor=actor,
+            action=f"job.resolve_{outcome}",
+            target=job,
+            before={"status": before},
+            after={"status": job.status, "message_status": job.message.status, "note": note},
+        )
+    return job
 
 
 def jobs_push_record(*, job_ids: Sequence[int], at: datetime, error: str | None = None) -> None:

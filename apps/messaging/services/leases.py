@@ -4,8 +4,11 @@
   is brought forward then (`messages_wake`).
 - `message_requeue_or_dead_letter`: after a lease ended without delivery, back to the queue for another provider, or
   a dead letter; `message_requeue` is staff putting a dead letter back.
-- `jobs_expire_overdue` (periodic) ends leases past their deadline and puts the message back in the queue for a
-  different provider; after MESSAGE_MAX_ATTEMPTS leases, or past its validity, the message is dead-lettered.
+- `jobs_expire_overdue` (periodic) ends leases past their deadline. An offered job (the phone never took it) goes
+  back in the queue for a different provider; after MESSAGE_MAX_ATTEMPTS leases, or past its validity, the message
+  is dead-lettered. An acknowledged job is never handed on: it becomes `unknown` and the phone is asked whether it
+  sent the SMS; an unknown job nobody answered for in JOB_UNKNOWN_ANSWER_SECONDS ends, and its message is final
+  `unknown` (the client hears `message.unknown`; nothing is charged or rewarded).
 - `messages_reconcile` (periodic) signals again for queued messages whose signal was lost.
 Every function is safe to run twice: moves are conditional updates on the status that was read.
 """
@@ -17,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
+from apps.messaging.choices import HOLDING_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.job_state import job_transition
 from apps.messaging.models import Job, Message
 from apps.messaging.services.dispatch import messages_wake
@@ -46,8 +49,8 @@ def job_end(*, job: Job, status: str, reason: str, sms_sent: bool) -> bool:
 
 
 def job_end_for_message(*, message: Message, reason: str) -> None:
-    """Cancel the message's live lease, if any (the SMS was not sent: its SIM capacity comes back)."""
-    job = message.jobs.filter(status__in=LIVE_JOB_STATUSES).first()
+    """Cancel the message's live (or unknown) lease, if any (the SMS was not sent: its SIM capacity comes back)."""
+    job = message.jobs.filter(status__in=HOLDING_JOB_STATUSES).first()
     if job is not None:
         job_end(job=job, status=JobStatus.CANCELLED, reason=reason, sms_sent=job.status == JobStatus.SENT)
 
@@ -67,35 +70,64 @@ def message_requeue_or_dead_letter(*, message: Message, reason: str, now: dateti
 
 
 def jobs_expire_overdue(*, now: datetime | None = None) -> int:
-    """End leases past their deadline and move their messages on. Returns how many leases expired."""
+    """End leases past their deadline and move their messages on; an acknowledged job past its lease becomes
+    unknown instead, and an unknown one past its answer time ends. Returns how many jobs this moved."""
     now = now or timezone.now()
-    expired = 0
+    moved = 0
     with transaction.atomic():
         jobs = list(
             Job.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status__in=LIVE_JOB_STATUSES, deadline__lte=now)
+            .filter(status__in=HOLDING_JOB_STATUSES, deadline__lte=now)
             .select_related("message")
             .order_by("deadline")[:SWEEP_BATCH]
         )
         for job in jobs:
-            was_sent = job.status == JobStatus.SENT
-            took_it = job.status in (JobStatus.ACCEPTED, JobStatus.SENT)
-            if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
-                continue
-            expired += 1
-            message = job.message
-            if was_sent:
-                # The SMS went out; only its delivery was never confirmed. Sending it again through another phone
-                # would deliver it twice, so the message ends here instead of going back to the queue.
-                if message.status == MessageStatus.SENT:
-                    message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
-                continue
-            if took_it:
-                # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
-                provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
-            if message.status == MessageStatus.ASSIGNED:
-                message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
-    return expired
+            if job.status == JobStatus.ACCEPTED:
+                moved += _job_outcome_unknown(job=job, now=now)
+            elif job.status == JobStatus.UNKNOWN:
+                moved += _job_unanswered(job=job, now=now)
+            else:
+                moved += _job_lease_expired(job=job, now=now)
+    return moved
+
+
+def _job_lease_expired(*, job: Job, now: datetime) -> bool:
+    """An offered (never acknowledged) or sent job's lease ended."""
+    was_sent = job.status == JobStatus.SENT
+    if not job_end(job=job, status=JobStatus.EXPIRED, reason="lease_expired", sms_sent=was_sent):
+        return False
+    message = job.message
+    if was_sent:
+        # The SMS went out; only its delivery was never confirmed. Sending it again through another phone would
+        # deliver it twice, so the message ends here instead of going back to the queue.
+        if message.status == MessageStatus.SENT:
+            message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
+    elif message.status == MessageStatus.ASSIGNED:
+        # The phone never took it (no acknowledgement): another phone may send it safely.
+        message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
+    return True
+
+
+def _job_outcome_unknown(*, job: Job, now: datetime) -> bool:
+    """The phone acknowledged the job and its lease ended without a report: it may have sent the SMS (its report
+    queued behind others, or the phone offline with its outbox), so the job is not handed to another phone. It waits
+    JOB_UNKNOWN_ANSWER_SECONDS for the phone's answer, still holding the message and the SIM's capacity."""
+    answer_by = now + timedelta(seconds=settings.JOB_UNKNOWN_ANSWER_SECONDS)
+    return job_transition(job=job, to=JobStatus.UNKNOWN, deadline=answer_by, end_reason="lease_ended_unreported")
+
+
+def _job_unanswered(*, job: Job, now: datetime) -> bool:
+    """Nobody said whether the unknown job's SMS went out: the job ends and the message's outcome is final unknown.
+    Its SIM capacity stays counted (the SMS may have gone out)."""
+    if not job_end(job=job, status=JobStatus.EXPIRED, reason="outcome_unknown", sms_sent=True):
+        return False
+    # The phone took the job and then went quiet: that costs reputation (an unanswered offer does not).
+    provider_reputation_outcome(provider_id=job.provider_id, outcome="timeout")
+    message = job.message
+    if message.status == MessageStatus.ASSIGNED:
+        reason = "validity_ended" if message.expires_at <= now else "no_answer"
+        message_transition(message=message, to=MessageStatus.UNKNOWN, reason=reason)
+    return True
 
 
 def messages_reconcile(*, now: datetime | None = None) -> dict[str, int]:

@@ -31,6 +31,7 @@ EVENT_TYPE_BY_STATUS: dict[str, str] = {
     MessageStatus.FAILED: WebhookEventType.MESSAGE_FAILED,
     MessageStatus.EXPIRED: WebhookEventType.MESSAGE_EXPIRED,
     MessageStatus.REJECTED: WebhookEventType.MESSAGE_REJECTED,
+    MessageStatus.UNKNOWN: WebhookEventType.MESSAGE_UNKNOWN,
 }
 PRUNE_BATCH = 1000
 

@@ -44,13 +44,19 @@ class Command(BaseCommand):
             default=0.0,
             metavar="SECONDS",
             help="phones collect acknowledgements and reports this long and send each kind in one request "
-            "(default 0: one by one)",
+            "(default 0: one by one), reports first",
         )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-processes", type=int, default=1, help="Celery worker processes to start")
         parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size of each Celery worker")
         parser.add_argument("--jobs-in-flight", type=int, default=3, help="PROVIDER_MAX_JOBS_IN_FLIGHT")
         parser.add_argument("--lease-seconds", type=int, default=60, help="JOB_LEASE_SECONDS for the run")
+        parser.add_argument(
+            "--unknown-answer-seconds",
+            type=int,
+            default=ServerConfig.unknown_answer_seconds,
+            help="JOB_UNKNOWN_ANSWER_SECONDS for the run: how long a phone has to answer for a job left unreported",
+        )
         parser.add_argument("--settle-timeout", type=float, default=180, help="seconds to wait for final states")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--no-migrate", action="store_true", help="do not run migrate first")
@@ -87,6 +93,7 @@ class Command(BaseCommand):
                 worker_concurrency=options["worker_concurrency"],
                 max_jobs_in_flight=options["jobs_in_flight"],
                 lease_seconds=options["lease_seconds"],
+                unknown_answer_seconds=options["unknown_answer_seconds"],
                 min_delivery_seconds=0 if options["fast"] else ServerConfig.min_delivery_seconds,
             ),
         )

@@ -25,3 +25,12 @@ def roll_up_hot_balances() -> int:
 def run_ledger_check() -> int:
     """The daily reconciliation; its outcome is kept and reported on /metrics."""
     return ledger_check().breaks
+
+
+@shared_task(name="tokens.chain_sweep")
+def chain_sweep() -> int:
+    """Send again, replace and follow to finality the hot wallet's open transactions (scheduled only when
+    CHAIN_RPC_URL is set); returns how many are still open."""
+    from apps.tokens.chain.sender import ChainSender
+
+    return ChainSender.from_settings().sweep()

@@ -40,9 +40,14 @@ class ProcessSpec:
     argv: list[str]
 
 
-def stack_processes(*, port: int, var_dir: Path, worker_concurrency: int = 2, reload: bool = True) -> list[ProcessSpec]:
-    """Web (Django's development server), a Celery worker on every queue, and beat: in the order they are stopped."""
+def stack_processes(
+    *, port: int, var_dir: Path, worker_concurrency: int = 2, reload: bool = True, chain_port: int | None = None
+) -> list[ProcessSpec]:
+    """Web (Django's development server), a Celery worker on every queue, beat and, given `chain_port`, the local
+    development chain (`manage.py chain_node`): in the order they are stopped (the chain last, so the worker can
+    finish sending what it holds)."""
     python = sys.executable
+    chain = [ProcessSpec("chain", [python, "manage.py", "chain_node", "--port", str(chain_port)])] if chain_port else []
     web = [python, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
     celery = [python, "-m", "celery", "-A", "peerpower"]
     return [
@@ -65,6 +70,7 @@ def stack_processes(*, port: int, var_dir: Path, worker_concurrency: int = 2, re
                 "INFO",
             ],
         ),
+        *chain,
     ]
 
 

@@ -206,3 +206,17 @@ def test_the_sweep_task_follows_open_transactions(sender, chain_node):
     chain_node.chain.mine()
     assert chain_sweep() == 0
     assert ChainTransaction.objects.get(reference="mint:task").state == ChainTxState.CONFIRMED
+
+
+def test_the_back_office_shows_chain_transactions_read_only(client, sender):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    tx = ppt.token_mint_batch(sender, reference="mint:admin", recipients=[(ALICE, 1)])
+    client.force_login(get_user_model().objects.create_superuser("+85512000109", "pw-staff-9"))
+    listing = client.get(reverse("admin:tokens_chaintransaction_changelist"), {"q": tx.tx_hash})
+    assert [found.pk for found in listing.context["cl"].result_list] == [tx.pk]
+    page = client.get(reverse("admin:tokens_chaintransaction_change", args=[tx.pk]))
+    assert page.status_code == 200
+    assert tx.raw[2:40] not in page.content.decode()  # the signed bytes stay out of the page
+    assert client.post(reverse("admin:tokens_chaintransaction_delete", args=[tx.pk])).status_code == 403

@@ -290,6 +290,9 @@ class ChainTransaction(models.Model):
     to = models.CharField(max_length=42, blank=True, help_text="Empty for a contract deployment.")
     data = models.TextField(help_text="Call data (hex).")
     value = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, default=0)
+    amount = models.BigIntegerField(
+        null=True, blank=True, help_text="PPT in ledger units that a mint adds, a burn removes, a transfer pays out."
+    )
     gas_limit = models.BigIntegerField()
     max_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)
     max_priority_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)

@@ -34,3 +34,22 @@ def chain_sweep() -> int:
     from apps.tokens.chain.sender import ChainSender
 
     return ChainSender.from_settings().sweep()
+
+
+@shared_task(name="tokens.chain_supply_sync")
+def chain_supply_sync() -> int:
+    """Mint (or burn) so the chain's supply reaches the ledger's outstanding PPT; returns the amount sent."""
+    from apps.tokens.chain.sender import ChainSender
+    from apps.tokens.chain.supply import supply_sync
+
+    tx = supply_sync(ChainSender.from_settings())
+    return tx.amount if tx is not None else 0
+
+
+@shared_task(name="tokens.chain_reconcile")
+def chain_reconcile() -> int:
+    """The daily comparison of the chain with the ledger; returns the number of breaks (also on /metrics)."""
+    from apps.tokens.chain.sender import ChainSender
+    from apps.tokens.chain.supply import chain_reconcile as reconcile
+
+    return len(reconcile(ChainSender.from_settings()).breaks)

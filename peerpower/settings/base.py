@@ -582,9 +582,26 @@ CHAIN_MAX_FEE_PER_GAS = env.int("CHAIN_MAX_FEE_PER_GAS", default=1_000 * 10**9)
 CHAIN_GAS_MARGIN_PERCENT = env.int("CHAIN_GAS_MARGIN_PERCENT", default=20)
 # Seconds between sweeps that send again, replace, and follow to finality the hot wallet's open transactions.
 CHAIN_SWEEP_SECONDS = env.float("CHAIN_SWEEP_SECONDS", default=5.0)
-if CHAIN_RPC_URL:
-    CELERY_BEAT_SCHEDULE["tokens.chain-sweep"] = {
+# Seconds between supply syncs: what the ledger issued (or redeemed) since the last one is minted to (or burned from)
+# the custodial wallet in one transaction.
+CHAIN_SUPPLY_SYNC_SECONDS = env.float("CHAIN_SUPPLY_SYNC_SECONDS", default=300.0)
+# Scheduled only when the chain is on (CHAIN_RPC_URL set).
+CHAIN_BEAT_SCHEDULE = {
+    "tokens.chain-sweep": {
         "task": "tokens.chain_sweep",
         "schedule": CHAIN_SWEEP_SECONDS,
         "options": {"queue": "default", "expires": CHAIN_SWEEP_SECONDS},
-    }
+    },
+    "tokens.chain-supply-sync": {
+        "task": "tokens.chain_supply_sync",
+        "schedule": CHAIN_SUPPLY_SYNC_SECONDS,
+        "options": {"queue": "default", "expires": CHAIN_SUPPLY_SYNC_SECONDS},
+    },
+    "tokens.chain-reconcile": {
+        "task": "tokens.chain_reconcile",
+        "schedule": crontab(hour=2, minute=41),
+        "options": {"queue": "low"},
+    },
+}
+if CHAIN_RPC_URL:
+    CELERY_BEAT_SCHEDULE.update(CHAIN_BEAT_SCHEDULE)

@@ -1,7 +1,7 @@
 """Development: the embedded default (SQLite, shared file cache, SQLite broker), readable logs, demo data allowed."""
 
 from peerpower.settings.base import *  # noqa: F403
-from peerpower.settings.base import CELERY_BEAT_SCHEDULE, CHAIN_SWEEP_SECONDS, LOGGING, REST_FRAMEWORK, env
+from peerpower.settings.base import CELERY_BEAT_SCHEDULE, CHAIN_BEAT_SCHEDULE, LOGGING, REST_FRAMEWORK, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="development-only-insecure-key-never-use-in-production")
@@ -31,8 +31,4 @@ CHAIN_ID = env.int("CHAIN_ID", default=1953)
 CHAIN_HOT_WALLET_KEY = env("CHAIN_HOT_WALLET_KEY", default="0x" + "00" * 31 + "01")
 CHAIN_DEPLOY_IF_MISSING = env.bool("CHAIN_DEPLOY_IF_MISSING", default=True)
 if CHAIN_RPC_URL:
-    CELERY_BEAT_SCHEDULE["tokens.chain-sweep"] = {
-        "task": "tokens.chain_sweep",
-        "schedule": CHAIN_SWEEP_SECONDS,
-        "options": {"queue": "default", "expires": CHAIN_SWEEP_SECONDS},
-    }
+    CELERY_BEAT_SCHEDULE.update(CHAIN_BEAT_SCHEDULE)

@@ -63,17 +63,23 @@ def _batch(recipients: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
 def token_mint_batch(sender: ChainSender, *, reference: str, recipients: list[tuple[str, int]]) -> ChainTransaction:
     """Mint each (address, ledger amount) in one transaction (`mintBatch`), at most once per `reference`."""
     addresses, amounts = _batch(recipients)
+    units = [amount for _, amount in recipients]
     contract = token_contract(sender)
     data = contract.encode_abi("mintBatch", args=[addresses, amounts])
-    return sender.submit(purpose=ChainTxPurpose.MINT, reference=reference, to=contract.address, data=data)
+    return sender.submit(
+        purpose=ChainTxPurpose.MINT, reference=reference, to=contract.address, data=data, amount=sum(units)
+    )
 
 
 def token_transfer_batch(sender: ChainSender, *, reference: str, recipients: list[tuple[str, int]]) -> ChainTransaction:
     """Pay each (address, ledger amount) from the custodial wallet in one transaction (`transferBatch`)."""
     addresses, amounts = _batch(recipients)
+    units = [amount for _, amount in recipients]
     contract = token_contract(sender)
     data = contract.encode_abi("transferBatch", args=[addresses, amounts])
-    return sender.submit(purpose=ChainTxPurpose.TRANSFER, reference=reference, to=contract.address, data=data)
+    return sender.submit(
+        purpose=ChainTxPurpose.TRANSFER, reference=reference, to=contract.address, data=data, amount=sum(units)
+    )
 
 
 def token_burn(sender: ChainSender, *, reference: str, amount: int) -> ChainTransaction:
@@ -82,7 +88,9 @@ def token_burn(sender: ChainSender, *, reference: str, amount: int) -> ChainTran
         raise ValueError("the amount to burn must be positive")
     contract = token_contract(sender)
     data = contract.encode_abi("burn", args=[to_chain_units(amount)])
-    return sender.submit(purpose=ChainTxPurpose.BURN, reference=reference, to=contract.address, data=data)
+    return sender.submit(
+        purpose=ChainTxPurpose.BURN, reference=reference, to=contract.address, data=data, amount=amount
+    )
 
 
 def token_total_supply(sender: ChainSender) -> int:

@@ -89,7 +89,16 @@ class ChainSender:
 
     # --- submitting ---
 
-    def submit(self, *, purpose: ChainTxPurpose, reference: str, to: str | None, data: str, value: int = 0) -> Any:
+    def submit(
+        self,
+        *,
+        purpose: ChainTxPurpose,
+        reference: str,
+        to: str | None,
+        data: str,
+        value: int = 0,
+        amount: int | None = None,
+    ) -> Any:
         """Sign, store and broadcast a transaction; the same `reference` again returns the stored one unchanged."""
         existing = ChainTransaction.objects.filter(reference=reference).first()
         if existing is not None:
@@ -127,6 +136,7 @@ class ChainSender:
                 max_priority_fee_per_gas=priority_fee,
                 tx_hash=tx_hash,
                 raw=raw,
+                amount=amount,
                 **fields,
             )
             wallet_row.last_nonce = nonce

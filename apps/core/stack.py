@@ -42,11 +42,23 @@ class ProcessSpec:
 
 
 def stack_processes(
-    *, port: int, var_dir: Path, worker_concurrency: int = 2, reload: bool = True, baray_fake_port: int | None = 9098
+    *,
+    port: int,
+    var_dir: Path,
+    worker_concurrency: int = 2,
+    reload: bool = True,
+    baray_fake_port: int | None = 9098,
+    chain_port: int | None = None,
 ) -> list[ProcessSpec]:
-    """Web (Django's development server), a Celery worker on every queue, beat, and the local Baray fake that
-    top-ups are paid on (`manage.py baray_fake`; None: not run), in the order they are stopped."""
+    """Web (Django's development server), a Celery worker on every queue, beat, the local Baray fake that top-ups
+    are paid on (`manage.py baray_fake`; None: not run) and, given `chain_port`, the local development chain
+    (`manage.py chain_node`): in the order they are stopped (the chain last, so the worker can finish sending what it
+    holds)."""
     python = sys.executable
+    baray_webhook = f"http://127.0.0.1:{port}/api/billing/baray/webhook"
+    baray_fake = [python, "manage.py", "baray_fake", "--port", str(baray_fake_port), "--webhook-url", baray_webhook]
+    baray = [ProcessSpec("baray-fake", baray_fake)] if baray_fake_port is not None else []
+    chain = [ProcessSpec("chain", [python, "manage.py", "chain_node", "--port", str(chain_port)])] if chain_port else []
     web = [python, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
     celery = [python, "-m", "celery", "-A", "peerpower"]
     return [
@@ -69,24 +81,8 @@ def stack_processes(
                 "INFO",
             ],
         ),
-        *(
-            [
-                ProcessSpec(
-                    "baray-fake",
-                    [
-                        python,
-                        "manage.py",
-                        "baray_fake",
-                        "--port",
-                        str(baray_fake_port),
-                        "--webhook-url",
-                        f"http://127.0.0.1:{port}/api/billing/baray/webhook",
-                    ],
-                )
-            ]
-            if baray_fake_port is not None
-            else []
-        ),
+        *baray,
+        *chain,
     ]
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.tokens.choices import AdjustmentStatus
-from apps.tokens.models import Account, Adjustment, LedgerCheck, Transfer
+from apps.tokens.models import Account, Adjustment, ChainTransaction, LedgerCheck, Transfer
 from apps.tokens.selectors import (
     account_balance,
     account_balance_as_of,
@@ -218,3 +218,15 @@ class AdjustmentAdmin(admin.ModelAdmin):
 class LedgerCheckAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "breaks", "imbalance", "transfers", "accounts", "duration_ms")
     ordering = ("-started_at",)
+
+
+@admin.register(ChainTransaction)
+class ChainTransactionAdmin(ReadOnlyAdmin):
+    """The hot wallet's transactions, view-only: only the chain sender writes them (a reverted or dropped one is
+    final, and an operator who wants it done again asks for a new transaction, never edits this one)."""
+
+    list_display = ("id", "purpose", "reference", "state", "nonce", "tx_hash", "block_number", "gas_used", "created_at")
+    list_filter = ("state", "purpose", "chain_id")
+    search_fields = ("=reference", "=tx_hash", "=nonce", "replaced_hashes")
+    date_hierarchy = "created_at"
+    exclude = ("raw",)

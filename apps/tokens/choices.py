@@ -102,3 +102,26 @@ class AdjustmentStatus(models.TextChoices):
     PROPOSED = "proposed", "Proposed"
     APPROVED = "approved", "Approved and booked"
     REJECTED = "rejected", "Rejected"
+
+
+class ChainTxPurpose(models.TextChoices):
+    DEPLOY = "deploy", "Deploy the token contract"
+    MINT = "mint", "Mint"
+    BURN = "burn", "Burn"
+    TRANSFER = "transfer", "Transfer (settlement)"
+    ROLES = "roles", "Role change"
+
+
+class ChainTxState(models.TextChoices):
+    # Signed and stored with its nonce, not yet accepted by a node (or accepted but lost: it is sent again).
+    SIGNED = "signed", "Signed"
+    SENT = "sent", "Sent"
+    # In a block, not yet final (CHAIN_FINALITY).
+    MINED = "mined", "Mined"
+    CONFIRMED = "confirmed", "Confirmed"
+    # Final failures: never sent again (a new transaction needs a new reference, decided by whoever asked).
+    REVERTED = "reverted", "Reverted"
+    DROPPED = "dropped", "Dropped (its nonce was used by another transaction)"
+
+
+CHAIN_TX_OPEN_STATES = (ChainTxState.SIGNED, ChainTxState.SENT, ChainTxState.MINED)

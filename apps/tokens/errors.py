@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from apps.core.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
 
 
 class TransferRefused(Conflict):
@@ -34,3 +34,24 @@ class AdjustmentNotPending(Conflict):
 class FourEyesRequired(PermissionDenied):
     code = "four_eyes_required"
     default_message = _("An adjustment must be approved by a staff member other than the one who proposed it.")
+
+
+class ChainMisconfigured(ServiceUnavailable):
+    """The chain settings are wrong (no key, another chain id at the endpoint): an operator must act."""
+
+    code = "chain_misconfigured"
+    default_message = _("The blockchain connection is misconfigured.")
+
+
+class ChainUnavailable(ServiceUnavailable):
+    """The node did not answer (timeout, connection refused, 5xx); what was signed is stored and sent again later."""
+
+    code = "chain_unavailable"
+    default_message = _("The blockchain is unavailable; try again later.")
+
+
+class ChainCallWouldRevert(Conflict):
+    """Gas estimation says the call would revert (no role, no balance): nothing was signed, no nonce was used."""
+
+    code = "chain_call_would_revert"
+    default_message = _("The blockchain refused the operation.")

@@ -11,7 +11,15 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.tokens.choices import AdjustmentStatus, OwnerKind, PlatformAccount, TransferKind, TransferStatus
+from apps.tokens.choices import (
+    AdjustmentStatus,
+    ChainTxPurpose,
+    ChainTxState,
+    OwnerKind,
+    PlatformAccount,
+    TransferKind,
+    TransferStatus,
+)
 
 TRANSFER_ID_MAX_LENGTH = 128
 
@@ -245,3 +253,78 @@ class LedgerCheck(models.Model):
 
     def __str__(self) -> str:
         return f"ledger check {self.started_at:%Y-%m-%d %H:%M} ({self.breaks} breaks)"
+
+
+# Wei amounts (fees, values) can pass 2⁶³; a uint256 has at most 78 decimal digits.
+WEI_DIGITS = 78
+
+
+class ChainWallet(models.Model):
+    """A wallet this deployment sends from, on one chain: the row `chain_transaction_submit` locks so that one sender
+    at a time picks the wallet's next nonce, whichever worker or process it runs in."""
+
+    chain_id = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=42)
+    # The nonce the latest transaction was given (informational; the next one is derived, see the sender).
+    last_nonce = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "address"], name="tokens_chainwallet_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.address} on chain {self.chain_id}"
+
+
+class ChainTransaction(models.Model):
+    """One transaction the hot wallet signed: its nonce, fees, every hash it was broadcast under (a fee bump signs a
+    replacement with the same nonce) and, once mined, its receipt. `reference` is the caller's idempotency key
+    (`mint:batch:42`): a reference is signed at most once, so a retry can never mint twice. Written only by
+    `apps.tokens.chain.sender`."""
+
+    chain_id = models.PositiveBigIntegerField()
+    sender = models.CharField(max_length=42)
+    nonce = models.BigIntegerField()
+    reference = models.CharField(max_length=128, unique=True)
+    purpose = models.CharField(max_length=8, choices=ChainTxPurpose.choices)
+    state = models.CharField(max_length=9, choices=ChainTxState.choices, default=ChainTxState.SIGNED)
+    to = models.CharField(max_length=42, blank=True, help_text="Empty for a contract deployment.")
+    data = models.TextField(help_text="Call data (hex).")
+    value = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, default=0)
+    amount = models.BigIntegerField(
+        null=True, blank=True, help_text="PPT in ledger units that a mint adds, a burn removes, a transfer pays out."
+    )
+    gas_limit = models.BigIntegerField()
+    max_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)
+    max_priority_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)
+    tx_hash = models.CharField(max_length=66, unique=True, help_text="The latest signed version's hash.")
+    raw = models.TextField(help_text="The latest signed version (hex), sent again if a node loses it.")
+    replaced_hashes = models.JSONField(default=list, blank=True, help_text="Earlier versions; any may be mined.")
+    bumps = models.PositiveSmallIntegerField(default=0)
+    block_number = models.BigIntegerField(null=True, blank=True)
+    gas_used = models.BigIntegerField(null=True, blank=True)
+    effective_gas_price = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, null=True, blank=True)
+    contract_address = models.CharField(max_length=42, blank=True)
+    receipt = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the latest version was broadcast.")
+    mined_at = models.DateTimeField(null=True, blank=True)
+    final_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["chain_id", "sender", "nonce"], name="tokens_chaintx_one_per_nonce"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["state"], name="tokens_chaintx_open", condition=Q(state__in=["signed", "sent", "mined"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.reference} (nonce {self.nonce}, {self.state})"
+
+    @property
+    def hashes(self) -> list[str]:
+        """Every hash this transaction was broadcast under, newest first."""
+        return [self.tx_hash, *reversed(self.replaced_hashes)]

@@ -25,3 +25,31 @@ def roll_up_hot_balances() -> int:
 def run_ledger_check() -> int:
     """The daily reconciliation; its outcome is kept and reported on /metrics."""
     return ledger_check().breaks
+
+
+@shared_task(name="tokens.chain_sweep")
+def chain_sweep() -> int:
+    """Send again, replace and follow to finality the hot wallet's open transactions (scheduled only when
+    CHAIN_RPC_URL is set); returns how many are still open."""
+    from apps.tokens.chain.sender import ChainSender
+
+    return ChainSender.from_settings().sweep()
+
+
+@shared_task(name="tokens.chain_supply_sync")
+def chain_supply_sync() -> int:
+    """Mint (or burn) so the chain's supply reaches the ledger's outstanding PPT; returns the amount sent."""
+    from apps.tokens.chain.sender import ChainSender
+    from apps.tokens.chain.supply import supply_sync
+
+    tx = supply_sync(ChainSender.from_settings())
+    return tx.amount if tx is not None else 0
+
+
+@shared_task(name="tokens.chain_reconcile")
+def chain_reconcile() -> int:
+    """The daily comparison of the chain with the ledger; returns the number of breaks (also on /metrics)."""
+    from apps.tokens.chain.sender import ChainSender
+    from apps.tokens.chain.supply import chain_reconcile as reconcile
+
+    return len(reconcile(ChainSender.from_settings()).breaks)

@@ -588,3 +588,52 @@ CELERY_BEAT_SCHEDULE["tokens.ledger-check"] = {
     "schedule": crontab(hour=2, minute=23),
     "options": {"queue": "low"},
 }
+
+# --- PPT on Selendra (apps.tokens.chain) -----------------------------------------------------------------------------
+# JSON-RPC endpoint of a Selendra node (EVM, Frontier). Empty: the chain is off and nothing is sent to it.
+CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="")
+# Selendra mainnet 1961, testnet 1953. The client asks the node (eth_chainId) and refuses to send on a mismatch.
+CHAIN_ID = env.int("CHAIN_ID", default=1961)
+# The hot wallet's private key (hex), or a file that holds it (better: a mounted secret). Never logged.
+CHAIN_HOT_WALLET_KEY = env("CHAIN_HOT_WALLET_KEY", default="")
+CHAIN_HOT_WALLET_KEY_FILE = env("CHAIN_HOT_WALLET_KEY_FILE", default="")
+# The PPT contract's address. Development leaves it empty and deploys the contract on first use.
+CHAIN_TOKEN_ADDRESS = env("CHAIN_TOKEN_ADDRESS", default="")
+CHAIN_DEPLOY_IF_MISSING = False
+# When a mined transaction is final: "finalized" (the node's finalized block: Selendra has GRANDPA finality, a few
+# seconds) or a number of confirmations ("12": the block and 11 on top of it).
+CHAIN_FINALITY = env("CHAIN_FINALITY", default="finalized")
+# Seconds one JSON-RPC request may take; seconds a caller waits for a receipt before leaving it to the sweep.
+CHAIN_RPC_TIMEOUT_SECONDS = env.float("CHAIN_RPC_TIMEOUT_SECONDS", default=10.0)
+CHAIN_RECEIPT_TIMEOUT_SECONDS = env.float("CHAIN_RECEIPT_TIMEOUT_SECONDS", default=60.0)
+# A transaction still unmined this many seconds after it was sent is replaced with fees 12.5 % higher (both fields),
+# up to CHAIN_MAX_FEE_PER_GAS (wei); at the cap it waits and is reported stuck.
+CHAIN_REPLACE_AFTER_SECONDS = env.float("CHAIN_REPLACE_AFTER_SECONDS", default=30.0)
+CHAIN_MAX_FEE_PER_GAS = env.int("CHAIN_MAX_FEE_PER_GAS", default=1_000 * 10**9)
+# Added to eth_estimateGas's figure for the gas limit (the state can change between estimate and inclusion).
+CHAIN_GAS_MARGIN_PERCENT = env.int("CHAIN_GAS_MARGIN_PERCENT", default=20)
+# Seconds between sweeps that send again, replace, and follow to finality the hot wallet's open transactions.
+CHAIN_SWEEP_SECONDS = env.float("CHAIN_SWEEP_SECONDS", default=5.0)
+# Seconds between supply syncs: what the ledger issued (or redeemed) since the last one is minted to (or burned from)
+# the custodial wallet in one transaction.
+CHAIN_SUPPLY_SYNC_SECONDS = env.float("CHAIN_SUPPLY_SYNC_SECONDS", default=300.0)
+# Scheduled only when the chain is on (CHAIN_RPC_URL set).
+CHAIN_BEAT_SCHEDULE = {
+    "tokens.chain-sweep": {
+        "task": "tokens.chain_sweep",
+        "schedule": CHAIN_SWEEP_SECONDS,
+        "options": {"queue": "default", "expires": CHAIN_SWEEP_SECONDS},
+    },
+    "tokens.chain-supply-sync": {
+        "task": "tokens.chain_supply_sync",
+        "schedule": CHAIN_SUPPLY_SYNC_SECONDS,
+        "options": {"queue": "default", "expires": CHAIN_SUPPLY_SYNC_SECONDS},
+    },
+    "tokens.chain-reconcile": {
+        "task": "tokens.chain_reconcile",
+        "schedule": crontab(hour=2, minute=41),
+        "options": {"queue": "low"},
+    },
+}
+if CHAIN_RPC_URL:
+    CELERY_BEAT_SCHEDULE.update(CHAIN_BEAT_SCHEDULE)

@@ -1,7 +1,7 @@
 """Development: the embedded default (SQLite, shared file cache, SQLite broker), readable logs, demo data allowed."""
 
 from peerpower.settings.base import *  # noqa: F403
-from peerpower.settings.base import LOGGING, REST_FRAMEWORK, env
+from peerpower.settings.base import CELERY_BEAT_SCHEDULE, CHAIN_BEAT_SCHEDULE, LOGGING, REST_FRAMEWORK, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="development-only-insecure-key-never-use-in-production")
@@ -28,3 +28,13 @@ BARAY_CHECKOUT_URL = env("BARAY_CHECKOUT_URL", default="http://127.0.0.1:9098/ch
 BARAY_API_KEY = env("BARAY_API_KEY", default="pk_dev_peerpower-local")
 BARAY_SECRET_KEY = env("BARAY_SECRET_KEY", default="ZGV2ZWxvcG1lbnQtb25seS1iYXJheS1zZWNyZXQta2U=")
 BARAY_IV = env("BARAY_IV", default="ZGV2ZWxvcG1lbnQtaXZ2IQ==")
+
+# PPT on a local development chain that `scripts/run` starts (`manage.py chain_node`, chain id 1953 like Selendra's
+# testnet). The hot wallet is the node's first pre-funded account (private key 0x…01: public knowledge, worthless
+# anywhere else), and the token contract is deployed on first use. CHAIN_RPC_URL= (empty) turns the chain off.
+CHAIN_RPC_URL = env("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
+CHAIN_ID = env.int("CHAIN_ID", default=1953)
+CHAIN_HOT_WALLET_KEY = env("CHAIN_HOT_WALLET_KEY", default="0x" + "00" * 31 + "01")
+CHAIN_DEPLOY_IF_MISSING = env.bool("CHAIN_DEPLOY_IF_MISSING", default=True)
+if CHAIN_RPC_URL:
+    CELERY_BEAT_SCHEDULE.update(CHAIN_BEAT_SCHEDULE)

@@ -6,7 +6,13 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from peerpower.settings.base import *  # noqa: F403
-from peerpower.settings.base import PUSH_BACKEND, env
+from peerpower.settings.base import (
+    CHAIN_HOT_WALLET_KEY,
+    CHAIN_HOT_WALLET_KEY_FILE,
+    CHAIN_RPC_URL,
+    PUSH_BACKEND,
+    env,
+)
 
 
 def required(name: str) -> str:
@@ -35,6 +41,14 @@ if PUSH_BACKEND == "fcm":
 BARAY_API_KEY = required("BARAY_API_KEY")
 BARAY_SECRET_KEY = required("BARAY_SECRET_KEY")
 BARAY_IV = required("BARAY_IV")
+# With the chain on, the hot wallet and the contract must be named: no development key, no deployment on first use.
+CHAIN_DEPLOY_IF_MISSING = False
+if CHAIN_RPC_URL:
+    if not (CHAIN_HOT_WALLET_KEY or CHAIN_HOT_WALLET_KEY_FILE):
+        raise ImproperlyConfigured(
+            "Set CHAIN_HOT_WALLET_KEY_FILE (or CHAIN_HOT_WALLET_KEY): production has no default."
+        )
+    CHAIN_TOKEN_ADDRESS = required("CHAIN_TOKEN_ADDRESS")
 
 # TLS ends at the load balancer, which tells us the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

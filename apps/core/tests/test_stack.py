@@ -17,7 +17,8 @@ import httpx
 import pytest
 from django.conf import settings
 
-from apps.core.stack import describe_exit, restart_delay
+from apps.core.management.commands.runstack import local_chain_port
+from apps.core.stack import describe_exit, restart_delay, stack_processes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -113,6 +114,8 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
     env = {key: value for key, value in os.environ.items() if key not in STORES}
     env.update(DJANGO_SETTINGS_MODULE="peerpower.settings.development", PEERPOWER_VAR_DIR=str(var_dir))
     env["DEBUG"] = "false"
+    # No development chain: it would listen on the shared port 8545 (its place in the stack is tested on its own).
+    env["CHAIN_RPC_URL"] = ""
     log = tmp_path / "stack.log"
     with open(log, "wb") as output:
         supervisor = subprocess.Popen(
@@ -226,3 +229,17 @@ def test_restart_back_off_doubles_up_to_its_cap():
 def test_exit_statuses_are_described():
     assert describe_exit(3) == "status 3"
     assert describe_exit(-signal.SIGKILL) == "signal 9 (SIGKILL)"
+
+
+def test_the_development_chain_runs_in_the_stack_only_when_development_deploys_to_a_local_node(settings, tmp_path):
+    settings.CHAIN_DEPLOY_IF_MISSING = True
+    settings.CHAIN_RPC_URL = "http://127.0.0.1:8545"
+    assert local_chain_port() == 8545
+    names = [spec.name for spec in stack_processes(port=8000, var_dir=tmp_path, chain_port=8545)]
+    assert names == ["web", "beat", "worker", "chain"]  # stopped last: the worker may still be sending
+    assert [spec.name for spec in stack_processes(port=8000, var_dir=tmp_path)] == ["web", "beat", "worker"]
+    settings.CHAIN_RPC_URL = "https://rpc.selendra.org"
+    assert local_chain_port() is None
+    settings.CHAIN_RPC_URL = "http://127.0.0.1:8545"
+    settings.CHAIN_DEPLOY_IF_MISSING = False
+    assert local_chain_port() is None

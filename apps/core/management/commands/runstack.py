@@ -4,12 +4,22 @@
 import os
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.core.metrics import multiprocess_dir_reset
 from apps.core.stack import Supervisor, stack_processes
+
+
+def local_chain_port() -> int | None:
+    """The port of the development chain to run: when development deploys the token itself (CHAIN_DEPLOY_IF_MISSING)
+    and CHAIN_RPC_URL is a loopback http URL (the default http://127.0.0.1:8545); otherwise the chain is elsewhere."""
+    url = urlsplit(settings.CHAIN_RPC_URL)
+    if settings.CHAIN_DEPLOY_IF_MISSING and url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost"):
+        return url.port or 80
+    return None
 
 
 class Command(BaseCommand):
@@ -28,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument("--backoff-max", type=float, default=30.0, help="longest wait before a restart")
         parser.add_argument(
             "--baray-fake-port", type=int, default=9098, help="port of the local Baray fake (0: do not run it)"
+        )
+        parser.add_argument(
+            "--no-chain",
+            action="store_true",
+            help="do not run the local development chain even if CHAIN_RPC_URL is one",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,6 +63,7 @@ class Command(BaseCommand):
                 worker_concurrency=options["worker_concurrency"],
                 reload=not options["noreload"],
                 baray_fake_port=options["baray_fake_port"] or None,
+                chain_port=None if options["no_chain"] else local_chain_port(),
             ),
             env=env,
             cwd=settings.BASE_DIR,

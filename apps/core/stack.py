@@ -48,16 +48,21 @@ def stack_processes(
     worker_concurrency: int = 2,
     reload: bool = True,
     baray_fake_port: int | None = 9098,
+    fcm_fake_port: int | None = None,
+    fcm_credentials: str = "",
     chain_port: int | None = None,
 ) -> list[ProcessSpec]:
     """Web (Django's development server), a Celery worker on every queue, beat, the local Baray fake that top-ups
-    are paid on (`manage.py baray_fake`; None: not run) and, given `chain_port`, the local development chain
-    (`manage.py chain_node`): in the order they are stopped (the chain last, so the worker can finish sending what it
-    holds)."""
+    are paid on (`manage.py baray_fake`; None: not run), given `fcm_fake_port` the local FCM fake that pushes go to
+    (`manage.py fcm_fake`, accepting `fcm_credentials`) and, given `chain_port`, the local development chain
+    (`manage.py chain_node`): in the order they are stopped (the fakes and the chain after the worker, which may
+    still be sending)."""
     python = sys.executable
     baray_webhook = f"http://127.0.0.1:{port}/api/billing/baray/webhook"
     baray_fake = [python, "manage.py", "baray_fake", "--port", str(baray_fake_port), "--webhook-url", baray_webhook]
     baray = [ProcessSpec("baray-fake", baray_fake)] if baray_fake_port is not None else []
+    fcm_fake = [python, "manage.py", "fcm_fake", "--port", str(fcm_fake_port), "--credentials-file", fcm_credentials]
+    fcm = [ProcessSpec("fcm-fake", fcm_fake)] if fcm_fake_port else []
     chain = [ProcessSpec("chain", [python, "manage.py", "chain_node", "--port", str(chain_port)])] if chain_port else []
     web = [python, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
     celery = [python, "-m", "celery", "-A", "peerpower"]
@@ -82,6 +87,7 @@ def stack_processes(
             ],
         ),
         *baray,
+        *fcm,
         *chain,
     ]
 

@@ -16,8 +16,8 @@ REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
 DEMO_DATA_ALLOWED = True
 # Development keys say so, so they are never mistaken for production ones.
 API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_test_")
-# Pushes are only logged, so development needs no Firebase account. For real pushes over the wire, run the local
-# fake (`manage.py fcm_fake`) and export the variables it prints (PUSH_BACKEND=fcm, FCM_ENDPOINT, ...).
+# No Firebase account needed: pushes are only logged, except under `scripts/run` (`manage.py runstack`), which runs
+# the local FCM fake and points web and worker at it (PUSH_BACKEND=fcm, FCM_ENDPOINT, ...) for pushes over the wire.
 PUSH_BACKEND = env("PUSH_BACKEND", default="log")
 # The local demo's webhook receivers run on this machine, over plain http.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)

@@ -2,6 +2,7 @@
 a SQLite database, file cache and SQLite broker of their own. Every way a stop signal can arrive ends every process
 within a bound; a crashed process is restarted and named; a worker's counters reach the web server's /metrics."""
 
+import json
 import os
 import shutil
 import signal
@@ -69,6 +70,8 @@ class Stack:
     url: str
     env: dict[str, str]
     baray_fake_url: str = ""
+    fcm_fake_url: str = ""
+    var_dir: Path | None = None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -110,6 +113,7 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
     var_dir.mkdir()
     shutil.copy(migrated_database, var_dir / "db.sqlite3")
     baray_fake_port = free_port()
+    fcm_fake_port = free_port()
     # The embedded default in a folder of its own: none of the test run's database, Redis or broker.
     env = {key: value for key, value in os.environ.items() if key not in STORES}
     env.update(DJANGO_SETTINGS_MODULE="peerpower.settings.development", PEERPOWER_VAR_DIR=str(var_dir))
@@ -128,6 +132,8 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
                 "--noreload",
                 "--baray-fake-port",
                 str(baray_fake_port),
+                "--fcm-fake-port",
+                str(fcm_fake_port),
                 *QUICK,
             ],
             cwd=settings.BASE_DIR,
@@ -137,7 +143,13 @@ def stack(tmp_path, migrated_database, closed_port) -> Iterator[Stack]:
             start_new_session=True,  # a group of its own, as a terminal or process manager gives it
         )
     running_stack = Stack(
-        supervisor, log, f"http://127.0.0.1:{closed_port}", env, f"http://127.0.0.1:{baray_fake_port}"
+        supervisor,
+        log,
+        f"http://127.0.0.1:{closed_port}",
+        env,
+        f"http://127.0.0.1:{baray_fake_port}",
+        f"http://127.0.0.1:{fcm_fake_port}",
+        var_dir,
     )
     try:
         wait_for(lambda: healthy(running_stack.url), 90, "the web server's /health")
@@ -163,6 +175,15 @@ def test_the_stack_runs_the_baray_fake(stack):
     wait_for(lambda: "Baray fake listening" in stack.output(), 30, "the Baray fake")
     answer = httpx.get(f"{stack.baray_fake_url}/pay/{'0' * 24}", headers={"x-api-key": "pk_dev_peerpower-local"})
     assert (answer.status_code, answer.json()) == (404, {"message": "Intent not found"})
+
+
+def test_the_stack_runs_the_fcm_fake_and_points_pushes_at_it(stack):
+    """With no real FCM configured (development's PUSH_BACKEND=log), pushes go to the local FCM fake: it runs in the
+    stack and accepts the service-account file written for web and worker before they started."""
+    wait_for(lambda: "FCM fake listening" in stack.output(), 30, "the FCM fake")
+    credentials = json.loads((stack.var_dir / "fcm-fake" / "service-account.json").read_text())
+    assert credentials["token_uri"] == f"{stack.fcm_fake_url}/token"
+    assert "fcm-fake started (pid " in stack.output()
 
 
 def healthy(url: str) -> bool:

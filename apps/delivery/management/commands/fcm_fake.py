@@ -31,6 +31,11 @@ class Command(BaseCommand):
             default=str(Path(settings.VAR_DIR) / "fcm-fake" / "service-account.json"),
             help="Where to write the service-account file its token endpoint accepts.",
         )
+        parser.add_argument(
+            "--write-credentials",
+            action="store_true",
+            help="Only write the service-account file for a fake on --port (kept if it already names it), then exit.",
+        )
         parser.add_argument("--latency", type=float, default=0.0, help="Seconds to wait before each answer.")
         parser.add_argument(
             "--fail-token",
@@ -53,11 +58,19 @@ class Command(BaseCommand):
                 fake.fail_token(token, error_code)
             except ValueError as error:
                 raise CommandError(f"--fail-token {rule}: {error}") from error
-        with fake:
+        credentials_file = Path(options["credentials_file"]).resolve()
+
+        def ensure_credentials() -> None:
             # Reusing the key of an earlier run on the same port lets running apps carry on after a restart.
-            credentials_file = Path(options["credentials_file"]).resolve()
             if not fake.accept_service_account(credentials_file):
                 fake.write_service_account(credentials_file)
+
+        if options["write_credentials"]:
+            # What `runstack` does before it starts web and worker: the file must exist before their system checks.
+            ensure_credentials()
+            return
+        with fake:
+            ensure_credentials()
             self.stdout.write(f"FCM fake listening on {fake.endpoint} (project {fake.project_id}).")
             self.stdout.write("Point PeerPower at it (in the shell that runs scripts/run or the worker):")
             for name, value in (

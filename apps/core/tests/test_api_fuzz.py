@@ -40,6 +40,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "sim_limit_reached",  # PROVIDER_MAX_SIMS, a setting
     "schedule_invalid",  # relative to now: within 30 days
     "webhook_url_private_address",
+    "challenge_invalid",  # a well-formed did:key (the schema's example) with no challenge issued to sign
 }
 
 

@@ -77,6 +77,8 @@ MEDIA_TYPE = ErrorCase(415, "unsupported_media_type", "The body is not sent as `
 NOT_AUTHENTICATED = ErrorCase(401, "not_authenticated", "No credentials were sent.")
 PERMISSION = ErrorCase(403, "permission_denied", "The credentials are valid but not the kind this operation takes.")
 NOT_FOUND = ErrorCase(404, "not_found", "No such object among those the caller may see (or the id is malformed).")
+LIMIT_INVALID = ErrorCase(400, "limit_invalid", "`limit` is not a whole number from 1 to 200.")
+CURSOR_INVALID = ErrorCase(404, "not_found", "`cursor` is not one this list gave (`details.reason`: Invalid cursor).")
 
 
 def raises(*errors: ErrorSpec) -> Callable[[ViewMethod], ViewMethod]:
@@ -168,6 +170,8 @@ class AutoSchema(SpectacularAutoSchema):
             cases.append(PERMISSION)
         if "{" in self.path:
             cases.append(NOT_FOUND)
+        if self._is_list_view() and self._get_paginator() is not None:
+            cases += [LIMIT_INVALID, CURSOR_INVALID]
         # What the method declares comes first: its wording of a code wins over the generic one.
         handler = getattr(self.view, self.method.lower(), None)
         return [*getattr(handler, "schema_errors", ()), *cases]

@@ -22,13 +22,9 @@ def docs() -> Path:
     return settings.BASE_DIR / "docs"
 
 
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory) -> dict:
-    from django.core.management import call_command
-
-    output = tmp_path_factory.mktemp("schema") / "schema.json"
-    call_command("spectacular", "--format", "openapi-json", "--file", str(output))
-    return json.loads(output.read_text())
+@pytest.fixture
+def schema(openapi) -> dict:
+    return openapi
 
 
 def operation(schema: dict, method: str, path: str) -> dict | None:

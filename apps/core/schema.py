@@ -40,12 +40,14 @@ class ErrorOutput(serializers.Serializer):
 
 @dataclass(frozen=True)
 class ErrorCase:
-    """One documented error answer: its status, stable code, when it happens and an example of its `details`."""
+    """One documented error answer: its status, stable code, when it happens, and for its example the message the
+    client reads (by default the `when`) and its `details`."""
 
     status: int
     code: str
     when: str
     details: dict[str, Any] | None = None
+    message: str | None = None
 
     @classmethod
     def of(cls, error: "type[DomainError] | ErrorCase | tuple[type[DomainError], str]") -> "ErrorCase":
@@ -54,9 +56,9 @@ class ErrorCase:
             return error
         error, when = error if isinstance(error, tuple) else (error, None)
         with translation.override("en"):
-            when = when or str(error.default_message)
+            message = str(error.default_message)
         details = {"retry_after": 30} if issubclass(error, RateLimited) else None
-        return cls(error.status_code, error.code, when, details)
+        return cls(error.status_code, error.code, when or message, details, message)
 
 
 ErrorSpec = type[DomainError] | ErrorCase | tuple[type[DomainError], str]
@@ -69,8 +71,11 @@ VALIDATION = ErrorCase(
     "validation_error",
     "A field is missing or wrong; `details.fields.<name>[]` lists each mistake as `{code, message}`.",
     {"fields": {"field_name": [{"message": "This field is required.", "code": "required"}]}},
+    "Invalid input.",
 )
-MALFORMED = ErrorCase(400, "malformed_request", "The body is not valid JSON.", {"reason": "JSON parse error"})
+MALFORMED = ErrorCase(
+    400, "malformed_request", "The body is not valid JSON.", {"reason": "JSON parse error"}, "Malformed request body."
+)
 JSON_TOO_DEEP = ErrorCase(400, "json_too_deep", "The body nests arrays or objects more than 32 levels deep.")
 TOO_LARGE = ErrorCase(413, "request_too_large", "The body is larger than the limit (5 MB by default).")
 MEDIA_TYPE = ErrorCase(415, "unsupported_media_type", "The body is not sent as `Content-Type: application/json`.")
@@ -107,7 +112,7 @@ def error_responses(cases: Iterable[ErrorCase]) -> dict[int, OpenApiResponse]:
         examples = [
             OpenApiExample(
                 case.code,
-                value={"code": case.code, "message": case.when.split(";")[0], "details": case.details or {}},
+                value={"code": case.code, "message": case.message or case.when, "details": case.details or {}},
                 status_codes=[str(status)],
                 response_only=True,
             )

@@ -41,6 +41,9 @@ RULES_BEYOND_THE_SCHEMA = {
     "schedule_invalid",  # relative to now: within 30 days
     "webhook_url_private_address",
     "challenge_invalid",  # a well-formed did:key (the schema's example) with no challenge issued to sign
+    # The schema's example sign-in code, for a number no code was sent to (locked after OTP_MAX_ATTEMPTS tries).
+    "otp_invalid",
+    "otp_locked",
 }
 
 

@@ -11,8 +11,13 @@ from django.conf import settings
 from jsonschema import Draft202012Validator
 
 KHMER = re.compile(r"[\u1780-\u17ff]")
-# Operations whose bodies carry message text: their request examples show Khmer and English.
-MESSAGE_TEXT_OPERATIONS = {"messages_send_create", "messages_bulk_create"}
+# Operations whose bodies carry message text, in their request or their answer: examples show Khmer and English.
+MESSAGE_TEXT_OPERATIONS = {
+    "messages_send_create": "request",
+    "messages_bulk_create": "request",
+    "jobs_retrieve": "200",
+    "jobs_ack_create": "200",
+}
 # What a client integrates with: examples written for readers, not generated from the schema.
 CLIENT_TAGS = {"messages", "bulk", "webhooks", "verify"}
 GENERATED = "Generated from the schema"
@@ -77,12 +82,13 @@ def test_client_operations_have_written_examples(schema):
     assert not generated
 
 
-@pytest.mark.parametrize("operation_id", sorted(MESSAGE_TEXT_OPERATIONS))
-def test_message_text_examples_are_in_khmer_and_english(schema, operation_id):
+@pytest.mark.parametrize(("operation_id", "where"), sorted(MESSAGE_TEXT_OPERATIONS.items()))
+def test_message_text_examples_are_in_khmer_and_english(schema, operation_id, where):
     [op] = [op for _, _, op in operations(schema) if op["operationId"] == operation_id]
+    body = op["requestBody"] if where == "request" else op["responses"][where]
     bodies = [
         text
-        for example in op["requestBody"]["content"]["application/json"]["examples"].values()
+        for example in body["content"]["application/json"]["examples"].values()
         for text in re.findall(r'"body": "([^"]*)"', json.dumps(example["value"], ensure_ascii=False))
     ]
     assert any(KHMER.search(body) for body in bodies)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -54,6 +54,31 @@ class JobOutput(serializers.Serializer):
 
 
 JOB_NOT_FOUND = (JobNotFound, "No job of this id was offered to you.")
+JOB = {
+    "id": 90211,
+    "status": "accepted",
+    "message_id": 5012,
+    "to": "+85512345678",
+    "body": "លេខកូដផ្ទៀងផ្ទាត់ Angkor Coffee របស់អ្នកគឺ 482913។ កុំប្រាប់អ្នកដទៃ។",
+    "encoding": "ucs2",
+    "segments": 1,
+    "deadline": "2026-01-15T09:32:00+07:00",
+    "trace_token": "tr_4f1c9a7e2b6d4e0f9a3c",
+}
+JOB_EXAMPLES = [
+    OpenApiExample("Khmer text", value=JOB, response_only=True),
+    OpenApiExample(
+        "English text",
+        value={
+            **JOB,
+            "id": 90212,
+            "message_id": 5013,
+            "body": "Your Angkor Coffee order #1042 is ready for pick-up.",
+            "encoding": "gsm7",
+        },
+        response_only=True,
+    ),
+]
 REPORT_ERRORS = (
     JOB_NOT_FOUND,
     ReportSignatureRequired,
@@ -97,6 +122,7 @@ class JobDetailView(APIView):
         responses={200: JobOutput},
         tags=["jobs"],
         summary="Read a job",
+        examples=JOB_EXAMPLES,
         description="What to send (recipient, body, encoding, segments), by when, and the `trace_token` to sign "
         "reports over.",
     )
@@ -115,6 +141,7 @@ class JobAckView(APIView):
         responses={200: JobOutput},
         tags=["jobs"],
         summary="Accept a job",
+        examples=JOB_EXAMPLES,
         description="Acknowledge an offered job before its deadline; the answer is what to send. Then send the SMS "
         "and report the outcome.",
     )

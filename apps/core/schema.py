@@ -154,7 +154,8 @@ class AutoSchema(SpectacularAutoSchema):
                 responses.setdefault(
                     str(status), self._get_response_for_code(response, str(status), direction=direction)
                 )
-            responses.setdefault("default", self._get_response_for_code(ErrorOutput, "default", direction=direction))
+            other = OpenApiResponse(ErrorOutput, description="Any other error, in the same shape (docs/errors.md).")
+            responses.setdefault("default", self._get_response_for_code(other, "default", direction=direction))
         return responses
 
     def error_cases(self) -> list[ErrorCase]:

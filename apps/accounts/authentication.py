@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import Token
 
-from apps.accounts.errors import SessionRevoked
+from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked, SessionRevoked, TokenInvalid
 from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
 from apps.accounts.selectors import api_key_by_secret
 from apps.accounts.services import api_key_touch, session_touch
@@ -19,6 +19,9 @@ from apps.core.errors import DomainError
 class SessionJWTAuthentication(JWTAuthentication):
     """A JWT access token is only as good as its session: once the device is signed out, its tokens stop working
     at once, not when they expire. The session and user come from one query."""
+
+    # What it refuses a request with (401), for the API schema (apps.core.schema).
+    schema_errors = (TokenInvalid, SessionRevoked)
 
     def get_user(self, validated_token: Token) -> User:
         session_id = validated_token.get("sid")
@@ -51,6 +54,8 @@ class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer pp_live_…` or `X-API-Key: pp_live_…`. Leaves other bearer tokens (JWTs) alone."""
 
     keyword = "Bearer"
+    # What it refuses a request with (401), for the API schema (apps.core.schema).
+    schema_errors = (ApiKeyInvalid, ApiKeyRevoked)
 
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
         secret = request.META.get("HTTP_X_API_KEY", "")

@@ -12,8 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import OtpIssuedOutput
+from apps.accounts.errors import OtpExpired, OtpInvalid, OtpLocked, OtpResendTooSoon
+from apps.accounts.phone import PhoneInvalid, PhoneNotMobile, PhoneRegionNotAllowed
+from apps.core.errors import RateLimited
+from apps.core.schema import raises
+from apps.providers import errors, services
 from apps.providers import serializers as s
-from apps.providers import services
+from apps.providers.carriers import MccMncNotAllowed
 from apps.providers.models import Provider, Sim
 from apps.providers.selectors import provider_for_user, sim_of_provider, sim_usage
 from apps.providers.services.caps import caps_for_sim
@@ -66,12 +71,43 @@ def _provider_response(user: Any, status_code: int = status.HTTP_200_OK) -> Resp
     return Response(s.ProviderOutputSerializer(_provider_data(provider)).data, status=status_code)
 
 
+NOT_REGISTERED = (
+    errors.ProviderNotRegistered,
+    "You have not registered as a provider (`POST /api/providers/register`).",
+)
+SIM_ERRORS = (
+    PhoneInvalid,
+    PhoneNotMobile,
+    PhoneRegionNotAllowed,
+    MccMncNotAllowed,
+    errors.SimAlreadyRegistered,
+    errors.SimSlotTaken,
+    (errors.SimLimitReached, "You have as many active SIMs as PROVIDER_MAX_SIMS allows."),
+)
+CODE_ERRORS = (
+    OtpInvalid,
+    OtpExpired,
+    OtpLocked,
+    (RateLimited, "Too many attempts from this address."),
+    errors.SimAlreadyVerified,
+)
+
+
 class RegisterView(APIView):
+    @raises(
+        errors.ProviderAlreadyRegistered,
+        errors.SimDuplicate,
+        *SIM_ERRORS,
+        errors.DeviceRegisteredToAnotherProvider,
+    )
     @extend_schema(
         operation_id="providers_register",
         request=s.RegisterInputSerializer,
         responses={201: s.ProviderOutputSerializer},
         summary="Become a provider: SIMs, phone, province",
+        description="Registers you (signed in with your phone) as a provider with your phone's SIMs, its push "
+        "token and your province. You start offline; verify each SIM, then go online with `PATCH "
+        "/api/providers/me`.",
     )
     def post(self, request: Request) -> Response:
         data = s.RegisterInputSerializer(data=request.data)
@@ -88,15 +124,29 @@ class RegisterView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="providers_me", responses={200: s.ProviderOutputSerializer})
+    @raises(NOT_REGISTERED)
+    @extend_schema(
+        operation_id="providers_me",
+        responses={200: s.ProviderOutputSerializer},
+        summary="Your provider profile",
+        description="Status, availability, province, reputation, and each SIM with its caps and today's usage.",
+    )
     def get(self, request: Request) -> Response:
         return _provider_response(request.user)
 
+    @raises(
+        NOT_REGISTERED,
+        errors.ProviderNotActive,
+        (errors.SimNotFound, "A SIM id in `sims` is not one of yours."),
+        (errors.CapAboveMaximum, "A cap is above PROVIDER_SIM_HOURLY_CAP_MAX / _DAILY_CAP_MAX."),
+    )
     @extend_schema(
         operation_id="providers_me_update",
         request=s.ProviderUpdateInputSerializer,
         responses={200: s.ProviderOutputSerializer},
         summary="Go online / busy / offline, set province, location and own SIM caps",
+        description="Change any of them; caps left `null` go back to the network default. A suspended or banned "
+        "provider may only go offline.",
     )
     def patch(self, request: Request) -> Response:
         provider = provider_for_user(request.user)
@@ -118,11 +168,14 @@ class MeView(APIView):
 
 
 class SimListView(APIView):
+    @raises(NOT_REGISTERED, errors.ProviderNotActive, *SIM_ERRORS)
     @extend_schema(
         operation_id="providers_me_sims_add",
         request=s.SimInputSerializer,
         responses={201: s.SimOutputSerializer},
         summary="Add a SIM",
+        description="A SIM in the phone's given slot; its carrier comes from `mcc_mnc` when sent, else from the "
+        "number. Verify it next with a code sent to its number.",
     )
     def post(self, request: Request) -> Response:
         provider = provider_for_user(request.user)
@@ -135,7 +188,13 @@ class SimListView(APIView):
 
 
 class SimDetailView(APIView):
-    @extend_schema(operation_id="providers_me_sims_remove", responses={204: None}, summary="Remove a SIM")
+    @raises(NOT_REGISTERED, errors.SimNotFound)
+    @extend_schema(
+        operation_id="providers_me_sims_remove",
+        responses={204: None},
+        summary="Remove a SIM",
+        description="The SIM gets no more jobs; jobs it holds finish or go back to the queue.",
+    )
     def delete(self, request: Request, sim_id: int) -> Response:
         provider = provider_for_user(request.user)
         sim = sim_of_provider(provider=provider, sim_id=sim_id)
@@ -144,11 +203,19 @@ class SimDetailView(APIView):
 
 
 class SimVerificationView(APIView):
+    @raises(
+        NOT_REGISTERED,
+        errors.SimNotFound,
+        errors.SimAlreadyVerified,
+        (OtpResendTooSoon, "A code was sent moments ago; `details.retry_after` says when to ask again."),
+        (RateLimited, "Too many codes asked for this number."),
+    )
     @extend_schema(
         operation_id="providers_me_sims_verification_request",
         request=None,
         responses={202: OtpIssuedOutput},
         summary="Send a verification code to this SIM's number",
+        description="An SMS with a six-digit code goes to the SIM's number; send it to `.../verify`.",
     )
     def post(self, request: Request, sim_id: int) -> Response:
         sim = sim_of_provider(provider=provider_for_user(request.user), sim_id=sim_id)
@@ -157,11 +224,13 @@ class SimVerificationView(APIView):
 
 
 class SimVerifyView(APIView):
+    @raises(NOT_REGISTERED, errors.SimNotFound, *CODE_ERRORS)
     @extend_schema(
         operation_id="providers_me_sims_verify",
         request=s.SimVerifyInputSerializer,
         responses={200: s.SimOutputSerializer},
         summary="Prove the SIM is yours with the code it received",
+        description="A verified SIM can take jobs.",
     )
     def post(self, request: Request, sim_id: int) -> Response:
         sim = sim_of_provider(provider=provider_for_user(request.user), sim_id=sim_id)
@@ -174,11 +243,14 @@ class SimVerifyView(APIView):
 
 
 class DeviceView(APIView):
+    @raises(NOT_REGISTERED, errors.DeviceRegisteredToAnotherProvider)
     @extend_schema(
         operation_id="providers_me_devices_register",
         request=s.DeviceRegisterInputSerializer,
         responses={200: s.DeviceOutputSerializer},
         summary="Register this phone's FCM token, or a rotated one (idempotent)",
+        description="Jobs are pushed to this token. Send it again whenever Firebase rotates it; the answer's `id` "
+        "is the device id the heartbeat and reports name.",
     )
     def post(self, request: Request) -> Response:
         provider = provider_for_user(request.user)
@@ -189,11 +261,13 @@ class DeviceView(APIView):
 
 
 class HeartbeatView(APIView):
+    @raises(NOT_REGISTERED, errors.DeviceNotRegistered)
     @extend_schema(
         operation_id="providers_me_heartbeat",
         request=s.HeartbeatInputSerializer,
         responses={200: s.HeartbeatOutputSerializer},
         summary="Report the phone's state; the answer says when to report next and how many jobs wait",
+        description="Battery, network, signal and ready SIMs; a phone that stops reporting is taken offline.",
     )
     def post(self, request: Request) -> Response:
         provider = provider_for_user(request.user)

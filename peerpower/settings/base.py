@@ -242,6 +242,56 @@ SPECTACULAR_SETTINGS = {
         "code": {"type": "string", "pattern": "^[A-Za-z0-9 ]{1,32}$"},
     },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.core.schema.fill_examples"],
+    # Sections in the order a reader needs them: clients first, then provider phones, then accounts; internal last.
+    "TAGS": [
+        {
+            "name": "messages",
+            "description": "Send an SMS, follow it to delivery, cancel it. Authenticate with your API key.",
+        },
+        {"name": "bulk", "description": "Send up to 1,000 messages in one request; each succeeds or fails on its own."},
+        {
+            "name": "webhooks",
+            "description": "Endpoints that receive signed delivery events, and the secrets that sign them.",
+        },
+        {
+            "name": "verify",
+            "description": "Public: whoever received an SMS with a verification code can check who sent it.",
+        },
+        {
+            "name": "wallet",
+            "description": "PPT balances and history: a client organisation's, or a provider's earnings.",
+        },
+        {"name": "billing", "description": "Top up a client organisation's balance (Baray)."},
+        {
+            "name": "providers",
+            "description": "The provider app: registration, SIMs, the phone's push token, availability, heartbeat.",
+        },
+        {
+            "name": "jobs",
+            "description": "The provider app: jobs offered to this phone, acknowledging them and reading what to send.",
+        },
+        {
+            "name": "reports",
+            "description": "The provider app: signed reports of each job's outcome (sent, delivered, failed).",
+        },
+        {
+            "name": "auth",
+            "description": "Sign in with a one-time code sent by SMS; refresh and revoke device sessions.",
+        },
+        {
+            "name": "profile",
+            "description": "The signed-in person: name and language, their DID key and wallet address.",
+        },
+        {
+            "name": "clients",
+            "description": "Client organisations and their API keys (create a key here, then call the client API).",
+        },
+        {
+            "name": "audit",
+            "description": "Internal: the network's own audit phones confirm the canary messages they receive.",
+        },
+    ],
 }
 
 # --- Messaging --------------------------------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ RULES_BEYOND_THE_SCHEMA = {
     "amount_below_minimum",
     "amount_above_maximum",
     "notification_invalid",
+    "challenge_invalid",  # a well-formed did:key (the schema's example) with no challenge issued to sign
+    # The schema's example sign-in code, for a number no code was sent to (locked after OTP_MAX_ATTEMPTS tries).
+    "otp_invalid",
+    "otp_locked",
 }
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -21,11 +21,14 @@ from apps.accounts.phone import normalize_phone
 from apps.core.api import error_body
 from apps.core.converters import DATABASE_ID_MAX
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.schema import ErrorCase, raises
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField
 from apps.delivery import reports
 from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
+from apps.delivery.reports import ErrorCodeRequired, OccurredInFuture, ReportSignatureInvalid, ReportSignatureRequired
 from apps.messaging.choices import JobStatus
+from apps.messaging.errors import JobNotFound, LeaseExpired
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
@@ -62,6 +65,41 @@ class JobOutput(serializers.Serializer):
     trace_token = StrictCharField(help_text="Sign delivery reports over this token.")
 
 
+JOB_NOT_FOUND = (JobNotFound, "No job of this id was offered to you.")
+JOB = {
+    "id": 90211,
+    "status": "accepted",
+    "message_id": 5012,
+    "to": "+85512345678",
+    "body": "លេខកូដផ្ទៀងផ្ទាត់ Angkor Coffee របស់អ្នកគឺ 482913។ កុំប្រាប់អ្នកដទៃ។",
+    "encoding": "ucs2",
+    "segments": 1,
+    "deadline": "2026-01-15T09:32:00+07:00",
+    "trace_token": "tr_4f1c9a7e2b6d4e0f9a3c",
+}
+JOB_EXAMPLES = [
+    OpenApiExample("Khmer text", value=JOB, response_only=True),
+    OpenApiExample(
+        "English text",
+        value={
+            **JOB,
+            "id": 90212,
+            "message_id": 5013,
+            "body": "Your Angkor Coffee order #1042 is ready for pick-up.",
+            "encoding": "gsm7",
+        },
+        response_only=True,
+    ),
+]
+REPORT_ERRORS = (
+    JOB_NOT_FOUND,
+    ReportSignatureRequired,
+    (ReportSignatureInvalid, "`signature` does not verify against your DID key (or you have bound none)."),
+    OccurredInFuture,
+    (ErrorCodeRequired, "A `failed` report without an `error_code`."),
+)
+
+
 class ProviderJobsView(APIView):
     """The pull fallback: cheap to poll (one indexed query) and answered 304 while nothing changed. `?status=unknown`
     lists the jobs the phone acknowledged whose lease ended without a report: the phone answers each with a report
@@ -69,10 +107,14 @@ class ProviderJobsView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @raises(ErrorCase(400, "status_not_supported", "`status` is other than `offered`."))
     @extend_schema(
         parameters=[OpenApiParameter("status", enum=list(PULL_STATUSES), default=JobStatus.OFFERED)],
         responses={200: OfferedJobOutput(many=True), 304: None},
         tags=["jobs"],
+        summary="Jobs offered to this phone",
+        description="The pull fallback when a push is late: the jobs offered to you and not yet acknowledged. Send "
+        "the last `ETag` as `If-None-Match`: the answer is 304 while nothing changed.",
     )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status", JobStatus.OFFERED)
@@ -91,7 +133,15 @@ class ProviderJobsView(APIView):
 class JobDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: JobOutput}, tags=["jobs"])
+    @raises(JOB_NOT_FOUND)
+    @extend_schema(
+        responses={200: JobOutput},
+        tags=["jobs"],
+        summary="Read a job",
+        examples=JOB_EXAMPLES,
+        description="What to send (recipient, body, encoding, segments), by when, and the `trace_token` to sign "
+        "reports over.",
+    )
     def get(self, request: Request, job_id: int) -> Response:
         return Response(JobOutput(job_of_provider(user=request.user, job_id=job_id)).data)
 
@@ -99,7 +149,18 @@ class JobDetailView(APIView):
 class JobAckView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={200: JobOutput}, tags=["jobs"])
+    @raises(
+        JOB_NOT_FOUND, (LeaseExpired, "The offer ended before you acknowledged it; it may have gone to another phone.")
+    )
+    @extend_schema(
+        request=None,
+        responses={200: JobOutput},
+        tags=["jobs"],
+        summary="Accept a job",
+        examples=JOB_EXAMPLES,
+        description="Acknowledge an offered job before its deadline; the answer is what to send. Then send the SMS "
+        "and report the outcome.",
+    )
     def post(self, request: Request, job_id: int) -> Response:
         return Response(JobOutput(job_accept(job_id=job_id, user=request.user)).data)
 
@@ -127,7 +188,13 @@ class JobAckBatchView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="jobs_ack_batch", request=AckBatchInput, responses={200: AckBatchOutput}, tags=["jobs"])
+    @extend_schema(
+        operation_id="jobs_ack_batch",
+        request=AckBatchInput,
+        responses={200: AckBatchOutput},
+        tags=["jobs"],
+        summary="Accept several jobs",
+    )
     def post(self, request: Request) -> Response:
         batch = AckBatchInput(data=request.data)
         batch.is_valid(raise_exception=True)
@@ -223,7 +290,15 @@ def _report_input(data: dict, job_id: int) -> reports.ReportInput:
 class JobReportView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=ReportInput, responses={200: ReportOutput}, tags=["jobs"])
+    @raises(*REPORT_ERRORS)
+    @extend_schema(
+        request=ReportInput,
+        responses={200: ReportOutput},
+        tags=["reports"],
+        summary="Report a job's outcome",
+        description="`sent`, `delivered` or `failed` (with `error_code`), when it happened, signed with your DID key "
+        "over the job's `trace_token`. Sending the same report again is answered `duplicate: true`.",
+    )
     def post(self, request: Request, job_id: int) -> Response:
         serializer = ReportInput(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -234,7 +309,14 @@ class JobReportView(APIView):
 class JobReportBatchView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=BatchInput, responses={200: BatchReportOutput}, tags=["jobs"])
+    @extend_schema(
+        request=BatchInput,
+        responses={200: BatchReportOutput},
+        tags=["reports"],
+        summary="Report several outcomes",
+        description="Up to 500 reports, each as for one job plus its `job_id`. Each succeeds or fails on its own: "
+        "the answer lists, at each report's `index`, its result or its `error` (the codes of a single report).",
+    )
     def post(self, request: Request) -> Response:
         batch = BatchInput(data=request.data)
         batch.is_valid(raise_exception=True)
@@ -287,7 +369,14 @@ class AuditInboundView(APIView):
     authentication_classes: list = []
     permission_classes = [AuditPhone]
 
-    @extend_schema(request=InboundInput, responses={202: InboundOutput}, tags=["audit"])
+    @extend_schema(
+        request=InboundInput,
+        responses={202: InboundOutput},
+        tags=["audit"],
+        summary="Internal: an audit phone received an SMS",
+        description="The network's own receiving phones (with AUDIT_INBOUND_TOKEN) confirm the canaries they "
+        "receive; `matched` says whether the text was a canary sent to that number.",
+    )
     def post(self, request: Request) -> Response:
         data = InboundInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -2,7 +2,7 @@
 
 The HMAC key is the whole secret string (`whsec_…`, UTF-8); the signed bytes are the timestamp, a dot and the raw
 request body: `f"{t}.".encode() + body`. During a secret's rotation grace period the header carries one `v1` per
-valid secret, the current one first; a receiver accepts the request if any of them matches. The README shows how
+valid secret, the current one first; a receiver accepts the request if any of them matches. docs/webhooks.md shows how
 receivers verify (constant-time comparison, and timestamps older than five minutes refused against replays).
 """
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,11 +14,14 @@ from rest_framework.views import APIView
 
 from apps.accounts.api.base import ClientApiView
 from apps.accounts.authentication import ApiClient
+from apps.accounts.phone import PhoneInvalid, PhoneNotMobile, PhoneRegionNotAllowed
+from apps.core.addresses import WebhookUrlHttpsRequired, WebhookUrlPrivateAddress, WebhookUrlRefused
 from apps.core.api import error_body
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, RateLimited
 from apps.core.http import client_ip
 from apps.core.pagination import CursorPagination
 from apps.core.ratelimit import rate_limit
+from apps.core.schema import raises
 from apps.core.serializer_fields import StrictCharField
 from apps.messaging import selectors
 from apps.messaging.api.serializers import (
@@ -29,7 +32,22 @@ from apps.messaging.api.serializers import (
     message_input_data,
 )
 from apps.messaging.choices import MessageStatus
-from apps.messaging.errors import ContentRejected
+from apps.messaging.errors import (
+    BodyControlCharacters,
+    BodyEmpty,
+    BodyInvalidUnicode,
+    BodyTooManySegments,
+    ClientBlocked,
+    ContentRejected,
+    DailyQuotaExceeded,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    MessageNotCancellable,
+    RecipientBlocked,
+    RecipientOptedOut,
+    ScheduleInvalid,
+    VerificationCodeUnknown,
+)
 from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
 from apps.messaging.representation import MessageOutputSerializer, message_output
 from apps.messaging.services import (
@@ -48,6 +66,80 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     pattern=IDEMPOTENCY_KEY_PATTERN,
     description="Retry safely: same key, same answer. 1 to 255 printable ASCII characters.",
 )
+
+
+# What a submission can be refused for, message by message (a bulk send answers these per item).
+MESSAGE_ERRORS = (
+    PhoneInvalid,
+    PhoneNotMobile,
+    PhoneRegionNotAllowed,
+    BodyEmpty,
+    BodyControlCharacters,
+    BodyInvalidUnicode,
+    (BodyTooManySegments, "The body needs more SMS segments than MESSAGE_MAX_SEGMENTS (10 by default)."),
+    ScheduleInvalid,
+    (WebhookUrlRefused, "`callback_url` is not an http(s) URL with a host."),
+    WebhookUrlHttpsRequired,
+    WebhookUrlPrivateAddress,
+    RecipientOptedOut,
+    RecipientBlocked,
+    (ContentRejected, "The content filter refused the text; `details.message` is the stored (rejected) message."),
+)
+# What refuses the whole request: the client, its key's limits, and the Idempotency-Key.
+SUBMIT_ERRORS = (
+    (ClientBlocked, "Staff blocked this client organisation from sending; `details.reason` says why."),
+    (RateLimited, "More requests per second than the key allows (MESSAGE_RATE_PER_SECOND, 50 by default)."),
+    (DailyQuotaExceeded, "The key's daily message quota is used up (midnight Phnom Penh time starts a new day)."),
+    IdempotencyKeyInvalid,
+    (IdempotencyKeyReused, "The Idempotency-Key was used before with a different body: send a new key."),
+)
+SEND_EXAMPLES = [
+    OpenApiExample(
+        "Khmer OTP",
+        summary="Khmer text (UCS-2: 70 characters per segment)",
+        value={
+            "to": "+85512345678",
+            "body": "លេខកូដផ្ទៀងផ្ទាត់ Angkor Coffee របស់អ្នកគឺ 482913។ កុំប្រាប់អ្នកដទៃ។",
+            "priority": "high",
+            "reference": "otp-7741",
+            "validity_seconds": 300,
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "English notice",
+        summary="English text (GSM-7: 160 characters per segment), with a callback URL",
+        value={
+            "to": "012 345 678",
+            "body": "Your Angkor Coffee order #1042 is ready for pick-up.",
+            "reference": "order-1042",
+            "callback_url": "https://example.com/hooks/peerpower",
+        },
+        request_only=True,
+    ),
+]
+MESSAGE_EXAMPLE = {
+    "id": 5012,
+    "status": "queued",
+    "status_reason": "",
+    "to": "+85512345678",
+    "carrier": "cellcard",
+    "encoding": "ucs2",
+    "segments": 1,
+    "priority": "high",
+    "reference": "otp-7741",
+    "created_at": "2026-01-15T09:30:00+07:00",
+    "scheduled_at": None,
+    "expires_at": "2026-01-15T09:35:00+07:00",
+    "sent_at": None,
+    "delivered_at": None,
+}
+DELIVERED_EXAMPLE = {
+    **MESSAGE_EXAMPLE,
+    "status": "delivered",
+    "sent_at": "2026-01-15T09:30:04+07:00",
+    "delivered_at": "2026-01-15T09:30:07+07:00",
+}
 
 
 def _message_input(data: dict) -> MessageInput:
@@ -79,11 +171,21 @@ def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]
 
 
 class MessageSendView(ClientApiView):
+    @raises(*MESSAGE_ERRORS, *SUBMIT_ERRORS)
     @extend_schema(
         request=MessageInputSerializer,
         responses={202: MessageOutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
         tags=["messages"],
+        summary="Send an SMS",
+        description="Queue one SMS to a Cambodian mobile number. The answer (202) is the stored message, `queued` (or "
+        "`held` for review, or scheduled); follow it with `GET /api/messages/{id}` or a webhook. Khmer text is sent "
+        "as UCS-2 (70 characters per segment, 67 when split), Latin text as GSM-7 (160, 153); each segment is "
+        "priced. Send an `Idempotency-Key` to retry safely: the same key and body give the same answer, once.",
+        examples=[
+            *SEND_EXAMPLES,
+            OpenApiExample("Queued", value=MESSAGE_EXAMPLE, status_codes=["202"], response_only=True),
+        ],
     )
     def post(self, request: Request) -> Response:
         client: ApiClient = request.user
@@ -96,11 +198,72 @@ class MessageSendView(ClientApiView):
 
 
 class MessageBulkView(ClientApiView):
+    @raises(*SUBMIT_ERRORS)
     @extend_schema(
         request=BulkInputSerializer,
         responses={200: BulkOutputSerializer},
         parameters=[IDEMPOTENCY_HEADER],
-        tags=["messages"],
+        tags=["bulk"],
+        summary="Send many SMS in one request",
+        description="Up to MESSAGE_BULK_MAX (1,000) messages, each with the fields of `POST /api/messages/send`. Each "
+        "item is accepted or refused on its own: the answer lists, at each item's `index`, either the stored "
+        "`message` or its `error` (`{code, message, details}`, the codes of a single send: `phone_invalid`, "
+        "`body_too_many_segments`, `content_rejected`, `daily_quota_exceeded`, …). The request as a whole is "
+        "refused only when it is malformed or unauthenticated.",
+        examples=[
+            OpenApiExample(
+                "Khmer and English",
+                value={
+                    "messages": [
+                        {
+                            "to": "+85512345678",
+                            "body": "សួស្តី! ការកម្មង់លេខ 1042 របស់អ្នករួចរាល់ហើយ។",
+                            "reference": "order-1042",
+                        },
+                        {"to": "+85510234567", "body": "Hello! Your order #1043 is ready.", "reference": "order-1043"},
+                        {"to": "+85599", "body": "Hello!"},
+                    ]
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Two accepted, one refused",
+                value={
+                    "accepted": 2,
+                    "refused": 1,
+                    "results": [
+                        {
+                            "index": 0,
+                            "ok": True,
+                            "message": {**MESSAGE_EXAMPLE, "priority": "normal", "reference": "order-1042"},
+                        },
+                        {
+                            "index": 1,
+                            "ok": True,
+                            "message": {
+                                **MESSAGE_EXAMPLE,
+                                "id": 5013,
+                                "to": "+85510234567",
+                                "carrier": "smart",
+                                "encoding": "gsm7",
+                                "priority": "normal",
+                                "reference": "order-1043",
+                            },
+                        },
+                        {
+                            "index": 2,
+                            "ok": False,
+                            "error": {
+                                "code": "phone_invalid",
+                                "message": "This is not a valid phone number.",
+                                "details": {},
+                            },
+                        },
+                    ],
+                },
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         client: ApiClient = request.user
@@ -146,7 +309,13 @@ class MessageListView(ClientApiView):
     pagination_class = CursorPagination
 
     @extend_schema(
-        parameters=[MessageFilterSerializer], responses={200: MessageOutputSerializer(many=True)}, tags=["messages"]
+        parameters=[MessageFilterSerializer],
+        responses={200: MessageOutputSerializer(many=True)},
+        tags=["messages"],
+        summary="List your messages",
+        description="Your organisation's messages, newest first, cursor-paginated (`next`/`previous` links). Filter "
+        "by `status`, your own `reference`, or creation time.",
+        examples=[OpenApiExample("A delivered message", value=DELIVERED_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         # A plain dict: DRF reads an empty value in a QueryDict as absent, so `?status=` would list every message.
@@ -160,7 +329,14 @@ class MessageListView(ClientApiView):
 
 
 class MessageDetailView(ClientApiView):
-    @extend_schema(responses={200: MessageOutputSerializer}, tags=["messages"])
+    @extend_schema(
+        responses={200: MessageOutputSerializer},
+        tags=["messages"],
+        summary="Get a message",
+        description="One of your messages and where it is: `queued` → `assigned` → `sent` → `delivered`, or "
+        "`failed`, `expired`, `cancelled`, `rejected` (`status_reason` says why). Another client's message is 404.",
+        examples=[OpenApiExample("Delivered", value=DELIVERED_EXAMPLE, response_only=True)],
+    )
     def get(self, request: Request, message_id: int) -> Response:
         message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
         messages_expire_overdue(messages=[message])
@@ -168,7 +344,22 @@ class MessageDetailView(ClientApiView):
 
 
 class MessageCancelView(ClientApiView):
-    @extend_schema(request=None, responses={200: MessageOutputSerializer}, tags=["messages"])
+    @raises(MessageNotCancellable)
+    @extend_schema(
+        request=None,
+        responses={200: MessageOutputSerializer},
+        tags=["messages"],
+        summary="Cancel a message",
+        description="Cancel a message that no phone has sent yet (held, scheduled, queued or assigned); it is not "
+        "charged. A message already sent or finished answers 409 `message_not_cancellable`.",
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                value={**MESSAGE_EXAMPLE, "status": "cancelled", "status_reason": "cancelled_by_client"},
+                response_only=True,
+            )
+        ],
+    )
     def post(self, request: Request, message_id: int) -> Response:
         message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
         return Response(MessageOutputSerializer(message_cancel(message=message)).data)
@@ -188,7 +379,27 @@ class VerifyView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: VerificationOutputSerializer}, tags=["verify"])
+    @raises(
+        (VerificationCodeUnknown, "No message carries this code: the SMS did not come through PeerPower."),
+        (RateLimited, "More checks from this address than MESSAGE_VERIFY_RATE_PER_IP (30 a minute by default)."),
+    )
+    @extend_schema(
+        responses={200: VerificationOutputSerializer},
+        tags=["verify"],
+        summary="Check who sent an SMS",
+        examples=[
+            OpenApiExample(
+                "Genuine",
+                value={
+                    "code": "K7P2Q9",
+                    "sender": "Angkor Coffee",
+                    "sent_at": "2026-01-15T09:30:04+07:00",
+                    "status": "delivered",
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request: Request, code: str) -> Response:
         rate_limit(group=VERIFY_RATE_GROUP, key=client_ip(request), rate=settings.MESSAGE_VERIFY_RATE_PER_IP)
         message = selectors.message_by_verification_code(code)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import ApiKeyAuthentication, SessionJWTAuthentication
 from apps.core.pagination import CursorPagination
+from apps.core.schema import raises
 from apps.tokens.api.serializers import (
     TransactionQuerySerializer,
     TransactionSerializer,
@@ -19,7 +20,13 @@ from apps.tokens.api.serializers import (
     WalletSerializer,
     amount_data,
 )
+from apps.tokens.errors import OrganizationRequired, WalletNotFound
 from apps.tokens.selectors import ZERO, account_balance, account_transfers, wallet_of
+
+WALLET_ERRORS = (
+    OrganizationRequired,
+    (WalletNotFound, "There is no wallet of this ledger for you (an organisation you do not belong to, say)."),
+)
 
 
 class WalletApiView(APIView):
@@ -28,7 +35,15 @@ class WalletApiView(APIView):
 
 
 class WalletView(WalletApiView):
-    @extend_schema(parameters=[WalletQuerySerializer], responses={200: WalletSerializer}, tags=["wallet"])
+    @raises(*WALLET_ERRORS)
+    @extend_schema(
+        parameters=[WalletQuerySerializer],
+        responses={200: WalletSerializer},
+        tags=["wallet"],
+        summary="Your balances",
+        description="Available, pending-in and pending-out amounts of your wallet on a ledger (as decimal strings "
+        "with the ledger's `scale`). A provider sees their earnings; an API key or a member sees the organisation's.",
+    )
     def get(self, request: Request) -> Response:
         query = WalletQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -57,10 +72,12 @@ class WalletTransactionsView(WalletApiView):
     # Declared on the class so that the schema documents the paginated envelope, not a bare list.
     pagination_class = TransactionPagination
 
+    @raises(*WALLET_ERRORS)
     @extend_schema(
         parameters=[TransactionQuerySerializer],
         responses={200: TransactionSerializer(many=True), 304: None},
         tags=["wallet"],
+        summary="Your wallet's history",
     )
     def get(self, request: Request) -> Response:
         query = TransactionQuerySerializer(data=request.query_params)

@@ -36,7 +36,7 @@ import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import exceptions as google_auth_exceptions
 from google.auth import jwt
+
+from apps.core.fakes import LoopbackFake
 
 logger = logging.getLogger("peerpower.fcm_fake")
 
@@ -166,18 +168,17 @@ def write_service_account(
     return path
 
 
-class FcmFake:
-    """The fake FCM server. Thread-safe: tests configure and read it while its handler threads answer."""
+class FcmFake(LoopbackFake):
+    """The fake FCM server (its `endpoint` is what FCM_ENDPOINT takes). Thread-safe: tests configure and read it
+    while its handler threads answer."""
 
     def __init__(
         self, *, project_id: str = "peerpower-local", host: str = "127.0.0.1", port: int = 0, latency_seconds: float = 0
     ) -> None:
         self.project_id = project_id
         self.latency_seconds = latency_seconds
-        self._host, self._port = host, port
+        super().__init__(handler=_Handler, name="fcm-fake", host=host, port=port)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._public_keys: dict[str, bytes] = {}  # private_key_id (the JWT's kid) -> public key PEM
         self._access_tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self._token_grants = 0
@@ -185,33 +186,6 @@ class FcmFake:
         self._next_failures: deque[Failure] = deque()
         self._messages: list[ReceivedMessage] = []
         self._sent_count = 0
-
-    # --- lifecycle ----------------------------------------------------------------------------------------------------
-    def start(self) -> "FcmFake":
-        self._server = ThreadingHTTPServer((self._host, self._port), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fcm-fake", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FcmFake":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        """The base URL to give FCM_ENDPOINT."""
-        return f"http://{self._host}:{self._port}"
 
     @property
     def token_uri(self) -> str:

@@ -23,11 +23,12 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 
+from apps.core.fakes import LoopbackFake
 from apps.payments.baray import AesKey, DecryptionFailed
 
 logger = logging.getLogger("peerpower.baray_fake")
@@ -51,8 +52,9 @@ class Intent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class BarayFake:
-    """The fake Baray server. Thread-safe: tests configure and read it while its handler threads answer."""
+class BarayFake(LoopbackFake):
+    """The fake Baray server (its `endpoint` is what BARAY_API_URL takes). Thread-safe: tests configure and read it
+    while its handler threads answer."""
 
     def __init__(
         self,
@@ -72,39 +74,12 @@ class BarayFake:
         self.webhook_key = AesKey(webhook_secret_key or secret_key, webhook_iv or iv)
         self.webhook_url = webhook_url
         self.latency_seconds = latency_seconds
-        self._host, self._port = host, port
+        super().__init__(handler=_Handler, name="baray-fake", host=host, port=port)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._intents: dict[str, Intent] = {}
         self._down = False
         self._fail_next = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API request, in order
-
-    # --- lifecycle ----------------------------------------------------------------------------------------------------
-    def start(self) -> "BarayFake":
-        self._server = ThreadingHTTPServer((self._host, self._port), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="baray-fake", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "BarayFake":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        """The base URL to give BARAY_API_URL."""
-        return f"http://{self._host}:{self._port}"
 
     @property
     def checkout_url(self) -> str:

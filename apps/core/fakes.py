@@ -1,0 +1,44 @@
+"""What the local fakes of outside services share (the FCM fake, the Baray fake): an HTTP server on a loopback port,
+run on a daemon thread, that its request handler reaches as `self.server.fake`.
+
+Each fake speaks its service's wire protocol so that the real client code runs against it in tests, the simulator
+and the embedded default; this base only starts and stops the server.
+"""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+
+class LoopbackFake:
+    """Start with `start()` or `with fake:`; `endpoint` is the base URL to configure the client with. Port 0 picks a
+    free one (known once started)."""
+
+    def __init__(self, *, handler: type[BaseHTTPRequestHandler], name: str, host: str, port: int) -> None:
+        self._handler, self._name = handler, name
+        self._host, self._port = host, port
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> Self:
+        self._server = ThreadingHTTPServer((self._host, self._port), self._handler)
+        self._server.daemon_threads = True
+        self._server.fake = self  # type: ignore[attr-defined]
+        self._port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self._host}:{self._port}"

@@ -35,7 +35,7 @@ from apps.delivery.webhooks.signing import SIGNATURE_HEADER
 from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Message
 from apps.messaging.state import message_transition
-from apps.payments.models import ExchangeRate
+from apps.payments.models import ExchangeRate, TopUp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -235,6 +235,26 @@ def test_balance_and_a_top_up_paid_through_baray(client, peerpower_client, baray
     with pytest.raises(peerpower_client.BadRequestError) as refused:
         client.top_up("-1", "USD")
     assert refused.value.code.startswith("amount_")
+
+
+def test_a_503_is_retried_with_backoff(peerpower_client, live_server, api_key, baray, organization):
+    waits: list[float] = []
+    # No Retry-After here: the waits are the backoff's (full jitter up to 0.5 s, then 1 s), not waited for real.
+    with peerpower_client.PeerPower(api_key, base_url=live_server.url, sleep=waits.append, max_retries=2) as client:
+        baray.fail_next(1)  # Baray answers 503 once: the server answers 503 payment_provider_unavailable
+        topup = client.top_up("5", "USD")
+        assert topup.status == "pending" and len(waits) == 1 and 0 <= waits[0] <= 0.5
+        # The refused attempt's top-up was kept as failed (nothing anyone could pay), the retry made a new one.
+        assert sorted(TopUp.objects.filter(organization=organization).values_list("status", flat=True)) == [
+            "failed",
+            "pending",
+        ]
+        baray.down()
+        with pytest.raises(peerpower_client.ServerError) as unavailable:
+            client.top_up("5", "USD")
+        baray.up()
+    assert (unavailable.value.status, unavailable.value.code) == (503, "payment_provider_unavailable")
+    assert len(waits) == 3 and waits[2] <= 1.0
 
 
 def test_webhook_signatures_from_the_real_signer(client, peerpower_client, organization, receiver):

@@ -9,6 +9,7 @@ import base64
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from apps.payments.models import ExchangeRate, TopUp
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENTS = Path(__file__).resolve().parent.parent
+QUICKSTART = CLIENTS.parent / "docs" / "quickstart.md"
 KHMER = "សួស្តី! ការកម្មង់លេខ 1042 របស់អ្នករួចរាល់ហើយ។"
 BARAY_WEBHOOK_PATH = "/api/billing/baray/webhook"
 
@@ -310,3 +312,37 @@ def test_the_javascript_client(live_server, api_key, slow_api_key, organization,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# fail 0" in result.stdout
+
+
+def quickstart_snippet(language: str, package: str) -> str:
+    """The quickstart's code block in `language` that uses the client library `package`."""
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", QUICKSTART.read_text(), re.MULTILINE | re.DOTALL)
+    [code] = [code for found, code in blocks if found == language and package in code]
+    return code
+
+
+def test_the_quickstart_python_snippet(peerpower_client, live_server, api_key, monkeypatch, capsys):
+    monkeypatch.setenv("PEERPOWER_URL", live_server.url)
+    monkeypatch.setenv("PEERPOWER_API_KEY", api_key)
+    exec(quickstart_snippet("python", "peerpower_client"), {})  # noqa: S102 - the guide's code, run as a reader would
+    message_id, status, segments = capsys.readouterr().out.split()
+    assert (status, segments) == ("queued", "1")
+    assert Message.objects.get(pk=int(message_id)).reference == "order-1042"
+
+
+def test_the_quickstart_javascript_snippet(live_server, api_key, tmp_path):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the JavaScript client needs Node.js 18 or later")
+    # As `npm install ./clients/js` would leave it: the package under node_modules.
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "peerpower-client").symlink_to(CLIENTS / "js")
+    (tmp_path / "send.mjs").write_text(quickstart_snippet("js", "peerpower-client"))
+    environment = {**os.environ, "PEERPOWER_URL": live_server.url, "PEERPOWER_API_KEY": api_key}
+    result = subprocess.run(
+        [node, "send.mjs"], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    message_id, status, segments = result.stdout.split()
+    assert (status, segments) == ("queued", "1")
+    assert Message.objects.get(pk=int(message_id)).reference == "order-1042"

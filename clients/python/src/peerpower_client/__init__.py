@@ -1,0 +1,62 @@
+"""PeerPower's Python client: `from peerpower_client import PeerPower`."""
+
+from peerpower_client.client import PeerPower, __version__
+from peerpower_client.errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InsufficientBalanceError,
+    NotFoundError,
+    PeerPowerError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    SignatureVerificationError,
+    TransportError,
+    UnprocessableError,
+)
+from peerpower_client.models import (
+    Amount,
+    BulkItem,
+    BulkResult,
+    ErrorInfo,
+    Message,
+    MessagePage,
+    MessageRequest,
+    TopUp,
+    Wallet,
+    WebhookEvent,
+)
+from peerpower_client.webhooks import SIGNATURE_HEADER, construct_event, verify_signature
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "Amount",
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkItem",
+    "BulkResult",
+    "ConflictError",
+    "ErrorInfo",
+    "InsufficientBalanceError",
+    "Message",
+    "MessagePage",
+    "MessageRequest",
+    "NotFoundError",
+    "PeerPower",
+    "PeerPowerError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "SignatureVerificationError",
+    "TopUp",
+    "TransportError",
+    "UnprocessableError",
+    "Wallet",
+    "WebhookEvent",
+    "__version__",
+    "construct_event",
+    "verify_signature",
+]

@@ -44,6 +44,7 @@ from apps.payments.errors import (
 )
 from apps.payments.metrics import BARAY_WEBHOOKS, TOPUPS
 from apps.payments.models import BarayExchange, TopUp
+from apps.payments.receipts import receipt_issue
 from apps.payments.representation import topup_output
 from apps.payments.selectors import exchange_rate_current
 from apps.tokens.choices import PlatformAccount, Reason
@@ -256,7 +257,8 @@ def _matches(topup: TopUp, status: IntentStatus) -> bool:
 
 
 def _settle(topup_id: int, now: datetime) -> str:
-    """Issue the top-up's PPT and mark it succeeded, once. Takes the top-up's row lock."""
+    """Issue the top-up's PPT and its receipt and mark it succeeded, once. Takes the top-up's row lock (and the
+    receipt counter's, last, just before commit: the counter is the one row all settlements share)."""
     with transaction.atomic():
         topup = TopUp.objects.select_for_update().select_related("organization").get(pk=topup_id)
         if topup.status == TopUpStatus.SUCCEEDED:
@@ -282,6 +284,7 @@ def _settle(topup_id: int, now: datetime) -> str:
         )
         topup.failure_reason = ""
         topup.save(update_fields=["status", "transfer_id", "settled_at", "updated_at", "failure_reason"])
+        receipt_issue(topup=topup, now=now)
         audit_record(
             action="payments.topup_settle",
             target=topup,

@@ -97,3 +97,15 @@ class DateRangeTooLong(ValidationFailed):
 class MonthInvalid(ValidationFailed):
     code = "month_invalid"
     default_message = _("Months are written YYYY-MM and cannot be in the future.")
+
+
+class TopUpNotRefundable(DomainError):
+    status_code = 409
+    code = "topup_not_refundable"
+    default_message = _("Only a paid top-up can be refunded.")
+
+
+class RefundAlreadyProposed(DomainError):
+    status_code = 409
+    code = "refund_already_proposed"
+    default_message = _("A refund of this top-up is already proposed or approved.")

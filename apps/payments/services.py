@@ -41,6 +41,8 @@ from apps.payments.errors import (
     NotificationInvalid,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
+    RefundAlreadyProposed,
+    TopUpNotRefundable,
 )
 from apps.payments.metrics import BARAY_WEBHOOKS, TOPUPS
 from apps.payments.models import BarayExchange, TopUp
@@ -48,8 +50,14 @@ from apps.payments.receipts import receipt_issue
 from apps.payments.representation import topup_output
 from apps.payments.selectors import exchange_rate_current
 from apps.tokens.choices import PlatformAccount, Reason
-from apps.tokens.selectors import amount_decimal
-from apps.tokens.services import TransferSpec, account_open, platform_account, transfer_create
+from apps.tokens.selectors import adjustments_open_for, amount_decimal
+from apps.tokens.services import (
+    TransferSpec,
+    account_open,
+    adjustment_propose,
+    platform_account,
+    transfer_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -334,6 +342,30 @@ def topups_reconcile(*, now: datetime | None = None, limit: int = 100) -> int:
         topup_refresh(topup=topup, now=now)
         count += 1
     return count
+
+
+# --- refunds --------------------------------------------------------------------------------------------------------
+
+
+def topup_refund_propose(*, actor: Any, topup: TopUp) -> Any:
+    """Propose taking a paid top-up's PPT back from the client's account, as a ledger adjustment a second staff
+    member must approve (maker–checker); the money itself goes back to the payer through Baray's console. Its memo
+    names the top-up and its receipt, so one top-up is not refunded twice. Audited (by the ledger, and here)."""
+    if topup.status != TopUpStatus.SUCCEEDED:
+        raise TopUpNotRefundable(details={"status": topup.status})
+    prefix = f"refund of top-up {topup.public_id}"
+    if adjustments_open_for(memo_prefix=prefix).exists():
+        raise RefundAlreadyProposed()
+    receipt = getattr(topup, "receipt", None)
+    memo = f"{prefix}" + (f" (receipt {receipt.number})" if receipt is not None else "")
+    with transaction.atomic():
+        adjustment = adjustment_propose(
+            actor=actor, account=account_open(organization=topup.organization), amount=-topup.ppt_amount, memo=memo
+        )
+        audit_record(
+            actor=actor, action="payments.topup_refund_propose", target=topup, after={"adjustment": adjustment.pk}
+        )
+    return adjustment
 
 
 # --- records --------------------------------------------------------------------------------------------------------

@@ -10,9 +10,17 @@ from django.db.models.functions import TruncDate
 
 from apps.core.errors import NotFound
 from apps.providers.models import Provider
-from apps.tokens.choices import LEDGER_IDS, LEDGER_SCALES, LedgerCode, Reason, TransferKind, TransferStatus
+from apps.tokens.choices import (
+    LEDGER_IDS,
+    LEDGER_SCALES,
+    AdjustmentStatus,
+    LedgerCode,
+    Reason,
+    TransferKind,
+    TransferStatus,
+)
 from apps.tokens.errors import OrganizationRequired, WalletNotFound
-from apps.tokens.models import Account, HotBalanceDelta, Transfer
+from apps.tokens.models import Account, Adjustment, HotBalanceDelta, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +238,10 @@ def account_movements(account: Account, *, since: datetime, until: datetime) -> 
 def account_balance_before(account: Account, at: datetime) -> Balance:
     """The account's totals just before the instant `at` (transfers made at `at` not counted): a period's opening."""
     return account_balance_as_of(account, at - timedelta(microseconds=1))
+
+
+def adjustments_open_for(*, memo_prefix: str) -> QuerySet[Adjustment]:
+    """Adjustments proposed or approved whose memo starts with `memo_prefix` (a refund names what it refunds)."""
+    return Adjustment.objects.filter(
+        memo__startswith=memo_prefix, status__in=[AdjustmentStatus.PROPOSED, AdjustmentStatus.APPROVED]
+    )

@@ -45,7 +45,7 @@ from apps.payments.errors import (
     TopUpNotRefundable,
 )
 from apps.payments.metrics import BARAY_WEBHOOKS, TOPUPS
-from apps.payments.models import BarayExchange, TopUp
+from apps.payments.models import BarayExchange, ExchangeRate, TopUp
 from apps.payments.receipts import receipt_issue
 from apps.payments.representation import topup_output
 from apps.payments.selectors import exchange_rate_current
@@ -342,6 +342,22 @@ def topups_reconcile(*, now: datetime | None = None, limit: int = 100) -> int:
         topup_refresh(topup=topup, now=now)
         count += 1
     return count
+
+
+# --- rates ----------------------------------------------------------------------------------------------------------
+
+
+def exchange_rate_ensure(*, currency: str, ppt_per_unit: Decimal, note: str = "") -> ExchangeRate:
+    """The rate in force for `currency`, or this one set from now when there is none (demo and simulated setups;
+    staff set real rates in the back office). Audited when set."""
+    now = timezone.now()
+    current = exchange_rate_current(currency=currency, now=now)
+    if current is not None:
+        return current
+    with transaction.atomic():
+        rate = ExchangeRate.objects.create(currency=currency, ppt_per_unit=ppt_per_unit, valid_from=now, note=note)
+        audit_record(action="payments.exchange_rate_set", target=rate, after={"ppt_per_unit": str(ppt_per_unit)})
+    return rate
 
 
 # --- refunds --------------------------------------------------------------------------------------------------------

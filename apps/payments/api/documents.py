@@ -60,6 +60,12 @@ PDF_EXAMPLE = OpenApiExample("PDF", value="%PDF-1.3 …", media_type="applicatio
 HTML_EXAMPLE = OpenApiExample(
     "HTML", value='<!doctype html><html lang="km">…', media_type="text/html", response_only=True
 )
+MONTH_PARAMETER = OpenApiParameter(
+    "month",
+    {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"},
+    OpenApiParameter.PATH,
+    description="YYYY-MM, not after the current month.",
+)
 LANG_PARAMETER = OpenApiParameter(
     "lang", str, enum=list(LANGUAGES), description="Khmer or English (default: Accept-Language, then Khmer)."
 )
@@ -257,7 +263,7 @@ class StatementView(DocumentView):
 
     @raises(errors.OrganizationNotFound, errors.MonthInvalid, errors.LanguageUnsupported)
     @extend_schema(
-        parameters=[DocumentQuerySerializer, LANG_PARAMETER],
+        parameters=[MONTH_PARAMETER, DocumentQuerySerializer, LANG_PARAMETER],
         responses={
             (200, "application/json"): StatementSerializer,
             (200, "application/pdf"): OpenApiTypes.BINARY,

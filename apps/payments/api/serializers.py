@@ -73,9 +73,9 @@ class DocumentQuerySerializer(serializers.Serializer):
 
 class UsageQuerySerializer(serializers.Serializer):
     organization = serializers.IntegerField(required=False, min_value=1)
-    # `from` and `to` are read by the service (dates, stable codes); declared here for the reference.
-    vars()["from"] = serializers.CharField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
-    to = serializers.CharField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
+    # `from` and `to` are read by the service (its own stable codes); declared here for the reference.
+    vars()["from"] = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
+    to = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
 
 
 class TaxSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from apps.payments.choices import FIAT_SCALES
+from apps.payments.documents import money
 from apps.payments.models import Receipt, TopUp
 from apps.tokens.choices import LEDGER_SCALES, LedgerCode
 from apps.tokens.selectors import amount_decimal
@@ -37,8 +38,6 @@ def _timestamp(moment: datetime) -> str:
 
 
 def receipt_output(receipt: Receipt) -> dict[str, Any]:
-    from apps.payments.documents import money
-
     scale = FIAT_SCALES[receipt.currency]
     path = f"/api/billing/receipts/{receipt.number}"
     return {

@@ -119,6 +119,8 @@ def _query(request: Request, serializer_class: type = DocumentQuerySerializer) -
     if not query.is_valid():
         if "lang" in query.errors:
             raise errors.LanguageUnsupported(details={"allowed": list(LANGUAGES)})
+        if {"from", "to"} & set(query.errors):
+            raise errors.DateInvalid(details={"format": "YYYY-MM-DD"})
         query.is_valid(raise_exception=True)
     return query.validated_data
 

@@ -2,11 +2,12 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
@@ -158,3 +159,17 @@ def verified_sms(code: str) -> VerifiedSms | None:
     if left_at is None:
         return None
     return VerifiedSms(sender=message.organization.name, sent_at=left_at)
+
+
+def message_counts_by_day(
+    *, organization_id: int, since: datetime, until: datetime, tz: tzinfo
+) -> list[dict[str, Any]]:
+    """A client's messages created in [since, until), per local day of `tz` and status: `{day, status, messages,
+    segments}` rows from one GROUP BY query (for usage reports)."""
+    return list(
+        Message.objects.filter(organization_id=organization_id, created_at__gte=since, created_at__lt=until)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day", "status")
+        .annotate(messages=Count("id"), segments=Sum("segments"))
+        .order_by("day", "status")
+    )

@@ -1,17 +1,25 @@
-"""Back office for top-ups: payments with their Baray exchanges (bodies minus secrets), exchange rates. Money is never
-moved here: a manual credit or refund is a ledger adjustment, proposed and approved by two staff members
-(maker–checker, Ledger → Adjustments); each top-up links to a proposal for its organisation's account."""
+"""Back office for top-ups: payments with their Baray exchanges (bodies minus secrets), receipts (read-only, with their
+PDF and HTML in Khmer and English), exchange rates. Money is never moved here: a manual credit or refund is a ledger
+adjustment, proposed and approved by two staff members (maker–checker, Ledger → Adjustments); each top-up links to a
+proposal for its organisation's account, and the "refund" action proposes taking a paid top-up's PPT back. Client
+balances (available, pending) are Ledger → Accounts, filtered by owner kind "client"."""
 
 from typing import Any
 from urllib.parse import urlencode
 
-from django.contrib import admin
-from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
 
 from apps.core.admin import ReadOnlyAdmin
-from apps.payments.models import BarayExchange, ExchangeRate, TopUp
+from apps.core.errors import DomainError
+from apps.payments.documents import LANGUAGES, document_html, document_pdf, receipt_document
+from apps.payments.models import BarayExchange, ExchangeRate, Receipt, TopUp
+from apps.payments.services import topup_refund_propose
 from apps.tokens.choices import LEDGER_IDS, LedgerCode
 from apps.tokens.models import Account
 
@@ -37,7 +45,29 @@ class TopUpAdmin(ReadOnlyAdmin):
     list_select_related = ("organization",)
     date_hierarchy = "created_at"
     inlines = [BarayExchangeInline]
-    readonly_fields = ("manual_credit",)
+    readonly_fields = ("receipt_link", "manual_credit")
+    actions = ["refund"]
+
+    @admin.display(description="receipt")
+    def receipt_link(self, topup: TopUp) -> str:
+        receipt = Receipt.objects.filter(topup=topup).first()
+        if receipt is None:
+            return "none (issued when the top-up is paid)"
+        return format_html('<a href="{}">{}</a>', reverse("admin:payments_receipt_change", args=[receipt.pk]), receipt)
+
+    @admin.action(description="Refund: propose taking the PPT back (a second staff member approves)")
+    def refund(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for topup in queryset.select_related("organization"):
+            try:
+                adjustment = topup_refund_propose(actor=request.user, topup=topup)
+            except DomainError as error:
+                self.message_user(request, f"{topup.public_id}: {error.code}: {error.message}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{topup.public_id}: refund proposed as adjustment {adjustment.pk}; another staff member approves it.",
+                messages.SUCCESS,
+            )
 
     @admin.display(description="amount")
     def amount_display(self, topup: TopUp) -> str:
@@ -56,6 +86,54 @@ class TopUpAdmin(ReadOnlyAdmin):
             reverse("admin:tokens_adjustment_add"),
             query,
         )
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    """Issued receipts: never changed or deleted; each downloadable as PDF or HTML, in Khmer or English."""
+
+    list_display = ("number", "organization_name", "amount_display", "ppt_amount", "issued_at", "downloads")
+    list_filter = ("year", "currency", ("issued_at", admin.DateFieldListFilter), "organization")
+    search_fields = ("=number", "=topup__public_id", "organization_name")
+    list_select_related = ("topup",)
+    date_hierarchy = "issued_at"
+    readonly_fields = ("downloads",)
+
+    @admin.display(description="amount")
+    def amount_display(self, receipt: Receipt) -> str:
+        return f"{receipt.amount} {receipt.currency} (smallest unit)"
+
+    @admin.display(description="download")
+    def downloads(self, receipt: Receipt) -> str:
+        return format_html_join(
+            " · ",
+            '<a href="{}">{} {}</a>',
+            (
+                (reverse("admin:payments_receipt_file", args=[receipt.pk, language, fmt]), fmt.upper(), language)
+                for fmt in ("pdf", "html")
+                for language in LANGUAGES
+            ),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.file_view)
+        return [
+            path("<int:receipt_id>/<str:language>.<str:fmt>", view, name="payments_receipt_file"),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request: HttpRequest, receipt_id: int, language: str, fmt: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if language not in LANGUAGES or fmt not in ("pdf", "html"):
+            return HttpResponse("Unknown language or format.", status=404, content_type="text/plain")
+        receipt = get_object_or_404(Receipt.objects.select_related("topup"), pk=receipt_id)
+        document = receipt_document(receipt, language)
+        if fmt == "html":
+            return HttpResponse(document_html(document), content_type="text/html; charset=utf-8")
+        response = HttpResponse(document_pdf(document), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{receipt.number}-{language}.pdf"'
+        return response
 
 
 @admin.register(BarayExchange)

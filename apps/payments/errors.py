@@ -67,3 +67,45 @@ class NotificationInvalid(ValidationFailed):
 
     code = "notification_invalid"
     default_message = _("Invalid notification.")
+
+
+class ReceiptNotFound(NotFound):
+    code = "receipt_not_found"
+    default_message = _("No such receipt.")
+
+
+class LanguageUnsupported(ValidationFailed):
+    code = "language_unsupported"
+    default_message = _("Documents are in Khmer (km) or English (en).")
+
+
+class DateInvalid(ValidationFailed):
+    code = "date_invalid"
+    default_message = _("Dates are written YYYY-MM-DD.")
+
+
+class DateRangeInvalid(ValidationFailed):
+    code = "date_range_invalid"
+    default_message = _("The start date must not be after the end date.")
+
+
+class DateRangeTooLong(ValidationFailed):
+    code = "date_range_too_long"
+    default_message = _("The date range is too long.")
+
+
+class MonthInvalid(ValidationFailed):
+    code = "month_invalid"
+    default_message = _("Months are written YYYY-MM and cannot be in the future.")
+
+
+class TopUpNotRefundable(DomainError):
+    status_code = 409
+    code = "topup_not_refundable"
+    default_message = _("Only a paid top-up can be refunded.")
+
+
+class RefundAlreadyProposed(DomainError):
+    status_code = 409
+    code = "refund_already_proposed"
+    default_message = _("A refund of this top-up is already proposed or approved.")

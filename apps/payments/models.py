@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -103,3 +105,62 @@ class BarayExchange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.http_status or self.error or self.outcome}"
+
+
+class ReceiptCounter(models.Model):
+    """The last receipt number given in a year. Its row is locked (FOR UPDATE) by the settlement that takes the next
+    number, in the settlement's transaction: a rolled-back settlement gives its number back, so numbers have no gaps."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class ReceiptImmutable(Exception):
+    """A receipt is never changed or deleted once issued (a correction is a ledger adjustment, not an edit)."""
+
+
+class Receipt(models.Model):
+    """Proof of one paid top-up, issued with its PPT in the same transaction. What it says is copied here when it is
+    issued (the organisation's name, the tax rule in force) so it reads the same forever. Never changed or deleted:
+    the model refuses it, and on PostgreSQL a trigger does too (migration 0002)."""
+
+    number = models.CharField(max_length=24, unique=True, editable=False)
+    year = models.PositiveSmallIntegerField(editable=False)
+    sequence = models.PositiveIntegerField(editable=False)
+    topup = models.OneToOneField(TopUp, on_delete=models.PROTECT, related_name="receipt", editable=False)
+    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="+")
+    organization_name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, choices=FiatCurrency.choices)
+    amount = models.BigIntegerField(help_text="Paid, tax included, in the currency's smallest unit.")
+    tax_name = models.CharField(max_length=40, blank=True)
+    tax_rate_bp = models.PositiveIntegerField(default=0, help_text="Basis points (1000 = 10%).")
+    tax_amount = models.BigIntegerField(default=0, help_text="Included in `amount`.")
+    ppt_amount = models.BigIntegerField()
+    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12)
+    transfer_id = models.CharField(max_length=64)
+    issued_at = models.DateTimeField(editable=False)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-issued_at"], name="payments_receipt_client_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="payments_receipt_number_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_receipt_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(tax_amount__gte=0) & Q(tax_amount__lte=F("amount")), name="payments_receipt_tax_within"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ReceiptImmutable(self.number)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ReceiptImmutable(self.number)

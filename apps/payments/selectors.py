@@ -1,4 +1,4 @@
-"""Reads: the exchange rate in force, the organisation a caller tops up, a client's top-ups."""
+"""Reads: the exchange rate in force, the organisation a caller tops up, a client's top-ups and receipts."""
 
 from datetime import datetime
 from typing import Any
@@ -6,8 +6,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound
-from apps.payments.errors import OrganizationNotFound, TopUpNotFound
-from apps.payments.models import ExchangeRate, TopUp
+from apps.payments.errors import OrganizationNotFound, ReceiptNotFound, TopUpNotFound
+from apps.payments.models import ExchangeRate, Receipt, TopUp
 from apps.tokens.errors import OrganizationRequired
 
 
@@ -53,3 +53,14 @@ def topup_of(*, organization: Any, public_id: str) -> TopUp:
     if topup is None:
         raise TopUpNotFound()
     return topup
+
+
+def receipts_of(*, organization: Any) -> QuerySet[Receipt]:
+    return Receipt.objects.filter(organization=organization).select_related("topup").order_by("-issued_at", "-id")
+
+
+def receipt_of(*, organization: Any, number: str) -> Receipt:
+    receipt = receipts_of(organization=organization).filter(number=number).first()
+    if receipt is None:
+        raise ReceiptNotFound()
+    return receipt

@@ -41,14 +41,23 @@ from apps.payments.errors import (
     NotificationInvalid,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
+    RefundAlreadyProposed,
+    TopUpNotRefundable,
 )
 from apps.payments.metrics import BARAY_WEBHOOKS, TOPUPS
-from apps.payments.models import BarayExchange, TopUp
+from apps.payments.models import BarayExchange, ExchangeRate, TopUp
+from apps.payments.receipts import receipt_issue
 from apps.payments.representation import topup_output
 from apps.payments.selectors import exchange_rate_current
 from apps.tokens.choices import PlatformAccount, Reason
-from apps.tokens.selectors import amount_decimal
-from apps.tokens.services import TransferSpec, account_open, platform_account, transfer_create
+from apps.tokens.selectors import adjustments_open_for, amount_decimal
+from apps.tokens.services import (
+    TransferSpec,
+    account_open,
+    adjustment_propose,
+    platform_account,
+    transfer_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +265,8 @@ def _matches(topup: TopUp, status: IntentStatus) -> bool:
 
 
 def _settle(topup_id: int, now: datetime) -> str:
-    """Issue the top-up's PPT and mark it succeeded, once. Takes the top-up's row lock."""
+    """Issue the top-up's PPT and its receipt and mark it succeeded, once. Takes the top-up's row lock (and the
+    receipt counter's, last, just before commit: the counter is the one row all settlements share)."""
     with transaction.atomic():
         topup = TopUp.objects.select_for_update().select_related("organization").get(pk=topup_id)
         if topup.status == TopUpStatus.SUCCEEDED:
@@ -282,6 +292,7 @@ def _settle(topup_id: int, now: datetime) -> str:
         )
         topup.failure_reason = ""
         topup.save(update_fields=["status", "transfer_id", "settled_at", "updated_at", "failure_reason"])
+        receipt_issue(topup=topup, now=now)
         audit_record(
             action="payments.topup_settle",
             target=topup,
@@ -331,6 +342,46 @@ def topups_reconcile(*, now: datetime | None = None, limit: int = 100) -> int:
         topup_refresh(topup=topup, now=now)
         count += 1
     return count
+
+
+# --- rates ----------------------------------------------------------------------------------------------------------
+
+
+def exchange_rate_ensure(*, currency: str, ppt_per_unit: Decimal, note: str = "") -> ExchangeRate:
+    """The rate in force for `currency`, or this one set from now when there is none (demo and simulated setups;
+    staff set real rates in the back office). Audited when set."""
+    now = timezone.now()
+    current = exchange_rate_current(currency=currency, now=now)
+    if current is not None:
+        return current
+    with transaction.atomic():
+        rate = ExchangeRate.objects.create(currency=currency, ppt_per_unit=ppt_per_unit, valid_from=now, note=note)
+        audit_record(action="payments.exchange_rate_set", target=rate, after={"ppt_per_unit": str(ppt_per_unit)})
+    return rate
+
+
+# --- refunds --------------------------------------------------------------------------------------------------------
+
+
+def topup_refund_propose(*, actor: Any, topup: TopUp) -> Any:
+    """Propose taking a paid top-up's PPT back from the client's account, as a ledger adjustment a second staff
+    member must approve (maker–checker); the money itself goes back to the payer through Baray's console. Its memo
+    names the top-up and its receipt, so one top-up is not refunded twice. Audited (by the ledger, and here)."""
+    if topup.status != TopUpStatus.SUCCEEDED:
+        raise TopUpNotRefundable(details={"status": topup.status})
+    prefix = f"refund of top-up {topup.public_id}"
+    if adjustments_open_for(memo_prefix=prefix).exists():
+        raise RefundAlreadyProposed()
+    receipt = getattr(topup, "receipt", None)
+    memo = f"{prefix}" + (f" (receipt {receipt.number})" if receipt is not None else "")
+    with transaction.atomic():
+        adjustment = adjustment_propose(
+            actor=actor, account=account_open(organization=topup.organization), amount=-topup.ppt_amount, memo=memo
+        )
+        audit_record(
+            actor=actor, action="payments.topup_refund_propose", target=topup, after={"adjustment": adjustment.pk}
+        )
+    return adjustment
 
 
 # --- records --------------------------------------------------------------------------------------------------------

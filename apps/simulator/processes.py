@@ -110,8 +110,17 @@ class Servers:
     Web and workers share a metrics folder of this run (emptied at start), so the web server's /metrics adds up the
     workers' push and webhook counters too."""
 
-    def __init__(self, config: ServerConfig, *, fcm_endpoint: str, fcm_credentials: Path, project_id: str) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        fcm_endpoint: str,
+        fcm_credentials: Path,
+        project_id: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.config = config
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.audit_token = secrets.token_urlsafe(24)
@@ -168,6 +177,7 @@ class Servers:
             "AUDIT_CANARY_PROBABILITY": "0",
         }
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
+        env.update(self.extra_env)  # the other fakes' URLs and keys (Baray)
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:

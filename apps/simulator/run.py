@@ -1,14 +1,17 @@
-"""One simulation run: start the servers and the FCM fake, enrol phones and clients, submit traffic, wait until
-every message is final, judge the canaries, and summarise what happened — from the phones' own ledger (what was
-really sent) and from the database (what the system believes)."""
+"""One simulation run: start the servers and the FCM and Baray fakes, enrol phones and clients (each buys PPT through
+the Baray fake's checkout first), submit traffic, wait until every message is final, judge the canaries, and summarise
+what happened — from the phones' own ledger (what was really sent) and from the database (what the system believes)."""
 
+import base64
 import random
 import resource
+import secrets
 import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
 from apps.messaging.models import Job, Message
 from apps.messaging.state import FINAL
+from apps.payments.baray_fake import BarayFake
+from apps.payments.services import exchange_rate_ensure
 from apps.providers.models import Provider
 from apps.providers.services import provider_approve
 from apps.simulator.fleet import (
@@ -60,6 +65,8 @@ class SimulationConfig:
     servers: ServerConfig = field(default_factory=ServerConfig)
     http_threads: int = 32
     submit_threads: int = 8
+    # Each client buys this many US dollars of PPT through the Baray fake before it sends ("" or 0: none).
+    topup_usd: str = "10"
 
 
 @dataclass
@@ -86,6 +93,8 @@ class Summary:
     acks: int = 0
     faked_deliveries: int = 0
     unknown_answered: int = 0
+    topped_up_ppt: int = 0  # 10⁻⁶ PPT the clients bought through the Baray fake before sending
+    topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
 
@@ -120,6 +129,8 @@ class Summary:
             f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
             f"{self.faked_deliveries} deliveries faked by dishonest phones, {self.unknown_answered} questions about "
             f"unknown jobs answered",
+            f"top-ups        {self.topups} paid through the Baray fake: {self.topped_up_ppt / 1_000_000:,.6f} PPT "
+            f"topped up (a receipt each)",
             f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
@@ -173,6 +184,8 @@ class Simulation:
         self.message_ids: list[int] = []
         self.refused = 0
         self._ids_lock = threading.Lock()
+        self.topped_up_ppt = 0
+        self.topups = 0
 
     # --- setup ----------------------------------------------------------------------------------------------------
     def _audit_numbers(self) -> list[str]:
@@ -201,6 +214,27 @@ class Simulation:
             phone.heartbeat(http)
         return phones
 
+    def _top_up(self, http: httpx.Client, key: str) -> int:
+        """Buy PPT as a client does: create the top-up, pay on the Baray fake's checkout page (which posts Baray's
+        webhook to the web server), and wait until the server, having asked Baray, issued the PPT. The PPT bought."""
+        headers = {"X-API-Key": key}
+        topup = expect(
+            http.post(
+                "/api/billing/topups", json={"amount": self.config.topup_usd, "currency": "USD"}, headers=headers
+            ),
+            201,
+        )
+        paid = httpx.post(f"{topup['checkout_url']}/pay", timeout=10)  # the checkout page's "Pay" button
+        if paid.status_code != 303:
+            raise RuntimeError(f"Baray checkout of {topup['id']}: {paid.status_code} {paid.text[:200]}")
+        deadline = time.monotonic() + 30
+        while topup["status"] != "succeeded":
+            if topup["status"] in ("failed", "expired") or time.monotonic() > deadline:
+                raise RuntimeError(f"top-up {topup['id']} not paid: {topup['status']} {topup['failure_reason']}")
+            time.sleep(0.2)
+            topup = expect(http.get(f"/api/billing/topups/{topup['id']}", headers=headers), 200)
+        return int(topup["ppt"]["amount"])
+
     def _enrol_clients(self, http: httpx.Client) -> list[str]:
         keys = []
         for index in range(self.config.clients):
@@ -216,6 +250,9 @@ class Simulation:
                 201,
             )
             keys.append(key["secret"])
+            if self.config.topup_usd:
+                self.topped_up_ppt += self._top_up(http, key["secret"])
+                self.topups += 1
         return keys
 
     # --- traffic ----------------------------------------------------------------------------------------------------
@@ -322,11 +359,32 @@ class Simulation:
                 fleet.on_push(token, data)
 
         credentials = Path(settings.VAR_DIR) / "simulator" / "fcm-service-account.json"
-        with SimulatorFcm(on_push=on_push) as fcm:
+        baray_keys = {
+            "api_key": f"pk_sim_{secrets.token_hex(8)}",
+            "secret_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "iv": base64.b64encode(secrets.token_bytes(16)).decode(),
+        }
+        with SimulatorFcm(on_push=on_push) as fcm, BarayFake(**baray_keys) as baray:
             fcm.write_service_account(credentials)
+            baray_env = {
+                "BARAY_API_URL": baray.endpoint,
+                "BARAY_CHECKOUT_URL": baray.checkout_url,
+                "BARAY_API_KEY": baray_keys["api_key"],
+                "BARAY_SECRET_KEY": baray_keys["secret_key"],
+                "BARAY_IV": baray_keys["iv"],
+                "BARAY_WEBHOOK_SECRET_KEY": "",
+                "BARAY_WEBHOOK_IV": "",
+            }
             servers = Servers(
-                config.servers, fcm_endpoint=fcm.endpoint, fcm_credentials=credentials, project_id=fcm.project_id
+                config.servers,
+                fcm_endpoint=fcm.endpoint,
+                fcm_credentials=credentials,
+                project_id=fcm.project_id,
+                extra_env=baray_env,
             )
+            baray.webhook_url = f"{servers.url}/api/billing/baray/webhook"
+            if config.topup_usd:
+                exchange_rate_ensure(currency="USD", ppt_per_unit=Decimal(1), note="fleet simulator")
             try:
                 servers.start()
                 limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
@@ -403,6 +461,7 @@ class Simulation:
         summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
         summary.cpu = cpu
         summary.pushes_on_metrics = pushes_counted
+        summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt
         return summary
 
     @staticmethod

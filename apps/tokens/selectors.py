@@ -1,17 +1,26 @@
 """Reads of the ledger: balances (hot accounts included), history, balances as of a date, statements."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
 
 from apps.core.errors import NotFound
 from apps.providers.models import Provider
-from apps.tokens.choices import LEDGER_IDS, LEDGER_SCALES, LedgerCode, TransferKind, TransferStatus
+from apps.tokens.choices import (
+    LEDGER_IDS,
+    LEDGER_SCALES,
+    AdjustmentStatus,
+    LedgerCode,
+    Reason,
+    TransferKind,
+    TransferStatus,
+)
 from apps.tokens.errors import OrganizationRequired, WalletNotFound
-from apps.tokens.models import Account, HotBalanceDelta, Transfer
+from apps.tokens.models import Account, Adjustment, HotBalanceDelta, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +179,69 @@ def amount_decimal(amount: int, scale: int) -> str:
 def signed_amount(transfer: Transfer, account_id: int) -> int:
     """The transfer's amount as the account sees it: positive when credited, negative when debited."""
     return transfer.amount if transfer.credit_account_id == account_id else -transfer.amount
+
+
+def charges_by_day(*, account_id: int, since: datetime, until: datetime, tz: tzinfo) -> dict[date, dict[str, int]]:
+    """Message charges of a client's account per local day of `tz`, in [since, until): `held` (pending charges
+    placed), `captured` (posted) and `released` (voided, expired, or the part of a hold a partial post did not
+    take). Two GROUP BY queries. A post is written in the transaction that resolves its hold, at the same instant, so
+    what was resolved on a day minus what was posted that day is what was released."""
+    charges = Transfer.objects.filter(debit_account_id=account_id, reason=Reason.CHARGE)
+    days: dict[date, dict[str, int]] = {}
+
+    def day(key: date) -> dict[str, int]:
+        return days.setdefault(key, {"held": 0, "captured": 0, "released": 0})
+
+    created = (
+        charges.filter(created_at__gte=since, created_at__lt=until, kind__in=[TransferKind.PENDING, TransferKind.POST])
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            held=Sum("amount", filter=Q(kind=TransferKind.PENDING)),
+            captured=Sum("amount", filter=Q(kind=TransferKind.POST)),
+        )
+        .order_by()
+    )
+    for row in created:
+        totals = day(row["day"])
+        totals["held"] += row["held"] or 0
+        totals["captured"] += row["captured"] or 0
+        totals["released"] -= row["captured"] or 0
+    resolved = (
+        charges.filter(kind=TransferKind.PENDING, resolved_at__gte=since, resolved_at__lt=until)
+        .annotate(day=TruncDate("resolved_at", tzinfo=tz))
+        .values("day")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in resolved:
+        day(row["day"])["released"] += row["total"] or 0
+    return days
+
+
+def account_movements(account: Account, *, since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+    """Posted money in and out of the account in [since, until), per reason: `{reason: {"in": …, "out": …}}`. One
+    GROUP BY query; pending transfers move no posted money (their post does)."""
+    rows = (
+        account_transfers(account, since=since, until=until)
+        .filter(kind__in=[TransferKind.SINGLE, TransferKind.POST])
+        .values("reason")
+        .annotate(
+            credits=Sum("amount", filter=Q(credit_account=account)),
+            debits=Sum("amount", filter=Q(debit_account=account)),
+        )
+        .order_by()
+    )
+    return {row["reason"]: {"in": row["credits"] or 0, "out": row["debits"] or 0} for row in rows}
+
+
+def account_balance_before(account: Account, at: datetime) -> Balance:
+    """The account's totals just before the instant `at` (transfers made at `at` not counted): a period's opening."""
+    return account_balance_as_of(account, at - timedelta(microseconds=1))
+
+
+def adjustments_open_for(*, memo_prefix: str) -> QuerySet[Adjustment]:
+    """Adjustments proposed or approved whose memo starts with `memo_prefix` (a refund names what it refunds)."""
+    return Adjustment.objects.filter(
+        memo__startswith=memo_prefix, status__in=[AdjustmentStatus.PROPOSED, AdjustmentStatus.APPROVED]
+    )

@@ -563,6 +563,13 @@ TOPUP_MIN_KHR = env.int("TOPUP_MIN_KHR", default=4_000)
 TOPUP_MAX_KHR = env.int("TOPUP_MAX_KHR", default=4_000_000_000)
 # A top-up not paid this many seconds after its intent was created is expired (once Baray confirms it is unpaid).
 TOPUP_EXPIRE_SECONDS = env.int("TOPUP_EXPIRE_SECONDS", default=1800)
+# Receipts (one per paid top-up): numbered `<prefix>-<year>-<6 digits>`, gap-free per Phnom Penh year. A tax line
+# shows only when it has a name: its rate in basis points (1000 = 10%), included in the amount paid.
+RECEIPT_NUMBER_PREFIX = env("RECEIPT_NUMBER_PREFIX", default="PP")
+RECEIPT_TAX_NAME = env("RECEIPT_TAX_NAME", default="")
+RECEIPT_TAX_RATE_BP = env.int("RECEIPT_TAX_RATE_BP", default=0)
+# Usage reports cover at most this many days per request.
+BILLING_USAGE_MAX_DAYS = env.int("BILLING_USAGE_MAX_DAYS", default=366)
 CELERY_BEAT_SCHEDULE["payments.topups_reconcile"] = {
     "task": "payments.topups_reconcile",
     "schedule": 60.0,

@@ -50,6 +50,10 @@ RULES_BEYOND_THE_SCHEMA = {
     # The schema's example sign-in code, for a number no code was sent to (locked after OTP_MAX_ATTEMPTS tries).
     "otp_invalid",
     "otp_locked",
+    # Billing reports: a range whose ends are in the wrong order or too far apart, a month still to come.
+    "date_range_invalid",
+    "date_range_too_long",
+    "month_invalid",
 }
 
 

@@ -64,3 +64,91 @@ class TopUpSerializer(serializers.Serializer):
 
 class BarayWebhookSerializer(serializers.Serializer):
     encrypted_order_id = serializers.CharField()
+
+
+class DocumentQuerySerializer(serializers.Serializer):
+    organization = serializers.IntegerField(required=False, min_value=1)
+    lang = serializers.ChoiceField(choices=[("km", "Khmer"), ("en", "English")], required=False)
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    organization = serializers.IntegerField(required=False, min_value=1)
+    # `from` and `to` are read by the service (its own stable codes); declared here for the reference.
+    vars()["from"] = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
+    to = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
+
+
+class TaxSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    rate_bp = serializers.IntegerField(help_text="Basis points (1000 = 10%).")
+    amount = MoneySerializer(help_text="Included in the amount paid.")
+
+
+class ReceiptSerializer(serializers.Serializer):
+    """`apps.payments.representation.receipt_output`, documented."""
+
+    number = serializers.CharField()
+    topup = serializers.CharField()
+    organization = serializers.IntegerField()
+    organization_name = serializers.CharField()
+    amount = MoneySerializer()
+    currency = serializers.CharField()
+    amount_text = serializers.CharField(help_text="As printed (Khmer).")
+    tax = TaxSerializer(allow_null=True)
+    ppt = MoneySerializer()
+    ppt_per_unit = serializers.CharField()
+    transfer_id = serializers.CharField()
+    issued_at = serializers.CharField()
+    links = serializers.DictField(child=serializers.CharField())
+
+
+class PptMovesSerializer(serializers.Serializer):
+    held = serializers.IntegerField()
+    captured = serializers.IntegerField()
+    released = serializers.IntegerField()
+
+
+class StatusCountSerializer(serializers.Serializer):
+    messages = serializers.IntegerField()
+    segments = serializers.IntegerField()
+
+
+class UsageDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    messages = serializers.IntegerField()
+    segments = serializers.IntegerField()
+    by_status = serializers.DictField(child=StatusCountSerializer())
+    ppt = PptMovesSerializer()
+
+
+class UsageTotalsSerializer(serializers.Serializer):
+    messages = serializers.IntegerField()
+    segments = serializers.IntegerField()
+    ppt = PptMovesSerializer()
+
+
+class UsageSerializer(serializers.Serializer):
+    vars()["from"] = serializers.DateField()
+    to = serializers.DateField()
+    timezone = serializers.CharField()
+    days = UsageDaySerializer(many=True)
+    totals = UsageTotalsSerializer()
+
+
+class StatementSerializer(serializers.Serializer):
+    """`apps.payments.representation.statement_output`: amounts in 10⁻⁶ PPT."""
+
+    month = serializers.CharField()
+    organization = serializers.IntegerField()
+    vars()["from"] = serializers.CharField()
+    to = serializers.CharField()
+    opening_balance = serializers.IntegerField()
+    top_ups = serializers.IntegerField()
+    charges_captured = serializers.IntegerField()
+    adjustments = serializers.IntegerField()
+    other = serializers.IntegerField()
+    closing_balance = serializers.IntegerField()
+    holds_placed = serializers.IntegerField()
+    holds_released = serializers.IntegerField()
+    holds_open_at_close = serializers.IntegerField()
+    reconciles = serializers.BooleanField()

@@ -47,3 +47,46 @@ def test_staff_set_rates_and_a_used_rate_is_frozen(staff_client, client_api, bar
     page = staff_client.get(reverse("admin:payments_exchangerate_change", args=[used.pk])).text
     assert 'name="ppt_per_unit"' not in page
     assert staff_client.get(reverse("admin:payments_exchangerate_delete", args=[used.pk])).status_code == 403
+
+
+def test_receipts_are_read_only_and_downloadable_by_staff(staff_client, client_api, baray, rates):
+    from apps.payments.models import Receipt
+
+    created = client_api.post("/api/billing/topups", {"amount": "10", "currency": "USD"}, format="json").json()
+    baray.pay(baray.intents[0].id, notify=False)
+    notify(baray.webhook_body(created["id"]))
+    receipt = Receipt.objects.get()
+    listing = staff_client.get(reverse("admin:payments_receipt_changelist") + "?currency__exact=USD").text
+    assert receipt.number in listing
+    pdf = staff_client.get(reverse("admin:payments_receipt_file", args=[receipt.pk, "km", "pdf"]))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    html = staff_client.get(reverse("admin:payments_receipt_file", args=[receipt.pk, "en", "html"])).content.decode()
+    assert receipt.number in html and "$10.00" in html
+    page = staff_client.get(reverse("admin:payments_receipt_change", args=[receipt.pk])).text
+    assert 'name="amount"' not in page
+    assert staff_client.get(reverse("admin:payments_receipt_delete", args=[receipt.pk])).status_code == 403
+    topup_page = staff_client.get(reverse("admin:payments_topup_change", args=[TopUp.objects.get().pk])).text
+    assert reverse("admin:payments_receipt_change", args=[receipt.pk]) in topup_page
+
+
+def test_a_refund_is_proposed_through_the_maker_checker_and_audited(
+    staff_client, client_api, organization, baray, rates
+):
+    from apps.audit.models import AuditLog
+    from apps.tokens.models import Adjustment
+    from apps.tokens.selectors import account_balance
+    from apps.tokens.services import adjustment_approve
+
+    created = client_api.post("/api/billing/topups", {"amount": "10", "currency": "USD"}, format="json").json()
+    baray.pay(baray.intents[0].id, notify=False)
+    notify(baray.webhook_body(created["id"]))
+    topup = TopUp.objects.get()
+    changelist = reverse("admin:payments_topup_changelist")
+    for _ in range(2):  # the second proposal of the same refund is refused
+        staff_client.post(changelist, {"action": "refund", "_selected_action": [topup.pk]})
+    adjustment = Adjustment.objects.get()
+    assert adjustment.amount == -400_000_000 and adjustment.status == "proposed"
+    assert adjustment.memo.startswith(f"refund of top-up {topup.public_id} (receipt PP-")
+    assert AuditLog.objects.filter(action="payments.topup_refund_propose").count() == 1
+    adjustment_approve(actor=UserFactory(is_staff=True), adjustment_id=adjustment.pk)
+    assert account_balance(account_open(organization=organization)).available == 0

@@ -51,3 +51,41 @@ def test_eight_identical_webhooks_issue_once(baray, rates, organization):
     hot_balances_roll_up()
     assert account_balance(account_open(organization=organization)).available == 400_000_000
     assert ledger_check().breaks == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_settlements_take_eight_consecutive_receipt_numbers(baray, rates, organization):
+    from apps.payments.models import Receipt
+
+    client = key_client(organization)
+    topups = [
+        client.post("/api/billing/topups", {"amount": "10", "currency": "USD"}, format="json").json()["id"]
+        for _ in range(COPIES)
+    ]
+    for intent in baray.intents:
+        baray.pay(intent.id, notify=False)
+    bodies = [baray.webhook_body(topup) for topup in topups]
+    start = threading.Barrier(COPIES)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def deliver(body: bytes) -> None:
+        try:
+            start.wait()
+            response = APIClient().post(WEBHOOK_PATH, data=body, content_type="application/json")
+            outcomes.append(response.json()["outcome"])
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and outcomes == ["settled"] * COPIES
+    receipts = list(Receipt.objects.order_by("sequence").values_list("sequence", "number", "topup__public_id"))
+    assert [sequence for sequence, _, _ in receipts] == list(range(1, COPIES + 1))
+    assert len({number for _, number, _ in receipts}) == COPIES
+    assert sorted(topup for _, _, topup in receipts) == sorted(topups)

@@ -58,6 +58,8 @@ def test_small_fleet_end_to_end():
     assert summary.statuses.get("delivered", 0) > 0
     # The workers push; their counters reach the web server's /metrics (one multi-process folder).
     assert summary.pushes_on_metrics > 0, "\n".join(summary.lines())
+    # The client bought PPT through the Baray fake's checkout before sending (USD 10 at the default 1 PPT per USD).
+    assert (summary.topups, summary.topped_up_ppt) == (1, 10_000_000), "\n".join(summary.lines())
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
@@ -10,8 +11,23 @@ from apps.audit.services import audit_record
 from apps.incentives.models import Price
 
 
+class PriceForm(forms.ModelForm):
+    class Meta:
+        model = Price
+        fields = ("priority", "route", "amount", "valid_from", "valid_until", "note")
+
+    def clean_valid_until(self) -> Any:
+        # A price that has applied may be ended from now on, never back in time (messages were quoted with it).
+        value = self.cleaned_data.get("valid_until")
+        applied = self.instance.pk is not None and self.instance.valid_from <= timezone.now()
+        if applied and value != self.instance.valid_until and (value is None or value < timezone.now()):
+            raise forms.ValidationError("A price that has applied can only be ended, from now on.")
+        return value
+
+
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
+    form = PriceForm
     list_display = ("priority", "route", "amount", "valid_from", "valid_until", "note", "created_by")
     list_filter = ("priority", "route")
     search_fields = ("note",)

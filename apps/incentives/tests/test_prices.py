@@ -93,3 +93,28 @@ def test_demo_billing_seeds_prices_and_credits_the_demo_client_once(db):
     call_command("ensure_demo_billing")
     assert Price.objects.count() == len(MatchPriority.values) * len(Route.values)
     assert spendable(ClientOrganization.objects.get(name="Demo client")) == 100_000_000
+
+
+def test_staff_can_only_end_an_applied_price_from_now_on(client):
+    from apps.accounts.tests.factories import UserFactory
+    from apps.audit.models import AuditLog
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    price = Price.objects.create(
+        priority=MatchPriority.NORMAL, route=Route.ON_NET, amount=10, valid_from=timezone.now() - timedelta(days=1)
+    )
+    url = f"/admin/incentives/price/{price.pk}/change/"
+    past = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    future = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def change(until: str, amount: int = 99) -> int:
+        date, time = until.split()
+        data = {"amount": amount, "valid_until_0": date, "valid_until_1": time}
+        return client.post(url, data).status_code
+
+    assert change(past) == 200  # the form again, with the error
+    assert change(future) == 302
+    price.refresh_from_db()
+    assert price.amount == 10 and price.valid_until is not None  # the amount is read-only once applied
+    assert AuditLog.objects.filter(action="price.changed").count() == 1

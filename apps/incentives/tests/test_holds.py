@@ -257,3 +257,14 @@ def test_the_client_sets_its_threshold_through_the_api(organization):
     assert (
         client.patch(f"/api/clients/{organization.pk}", {"low_balance_threshold": 0}, format="json").status_code == 400
     )
+
+
+def test_peerpowers_own_messages_are_free(prices):
+    from apps.messaging.otp import system_client
+    from apps.messaging.services import MessageInput, message_submit
+
+    message = message_submit(
+        organization=system_client(), api_key=None, data=MessageInput(to="012345678", body="code 1234"), trusted=True
+    )
+    assert message.price_held == 0
+    assert not Transfer.objects.filter(reason="charge").exists()

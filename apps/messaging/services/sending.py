@@ -255,14 +255,15 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
     if not messages:
         return {}
     now = timezone.now()
-    charges_quote(messages, now=now)
+    organization = messages[0].organization
+    if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
+        charges_quote(messages, now=now)
     billable = any(message.price_held for message in messages)
     # One free message outside any transaction needs none of its own: its INSERT commits by itself (autocommit),
     # and the dispatch signal registered after it runs at once, after the row is committed, as on_commit promises.
     # That saves the BEGIN and COMMIT round trips on the single-send path. A hold must commit with its row.
     single = len(messages) == 1 and not billable and not transaction.get_connection().in_atomic_block
     with nullcontext() if single else transaction.atomic():
-        organization = messages[0].organization
         reservation = charges_reserve(messages, organization_id=organization.pk)
         refused: dict[int, DomainError] = {}
         if reservation is not None and reservation.refused:

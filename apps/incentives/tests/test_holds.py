@@ -268,3 +268,21 @@ def test_peerpowers_own_messages_are_free(prices):
     )
     assert message.price_held == 0
     assert not Transfer.objects.filter(reason="charge").exists()
+
+
+def test_holding_a_bulk_request_costs_the_same_queries_for_2_or_20_recipients(client_api, organization, prices):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fund(organization, 10**9)
+
+    def queries(count: int) -> int:
+        items = [{"to": f"012 345 {600 + n}", "body": f"hello {n}"} for n in range(count)]
+        with CaptureQueriesContext(connection) as captured:
+            response = client_api.post("/api/messages/bulk", {"messages": items}, format="json")
+        assert response.json()["accepted"] == count
+        return len(captured)
+
+    queries(1)  # first use: the revenue account is opened, the key's cache warmed
+    assert queries(2) == queries(20)
+    assert Transfer.objects.filter(reason="charge").count() == 23

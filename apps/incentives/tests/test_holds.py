@@ -286,3 +286,19 @@ def test_holding_a_bulk_request_costs_the_same_queries_for_2_or_20_recipients(cl
     queries(1)  # first use: the revenue account is opened, the key's cache warmed
     assert queries(2) == queries(20)
     assert Transfer.objects.filter(reason="charge").count() == 23
+
+
+def test_a_message_held_for_review_holds_at_accept_and_releases_when_staff_reject_it(client_api, organization, prices):
+    from apps.accounts.tests.factories import UserFactory
+    from apps.messaging.choices import TermCategory, TermLanguage
+    from apps.messaging.models import FilterTerm
+
+    FilterTerm.objects.create(
+        term="lucky draw", language=TermLanguage.ENGLISH, category=TermCategory.GAMBLING, weight=60
+    )
+    fund(organization, 1_000_000)
+    response = send(client_api, "Join our lucky draw today")
+    assert response.status_code == 202 and response.json()["status"] == MessageStatus.HELD
+    assert spendable(organization) == 1_000_000 - CROSS
+    message_moderate(message=Message.objects.get(), approve=False, actor=UserFactory(is_staff=True))
+    assert spendable(organization) == 1_000_000

@@ -11,7 +11,6 @@ from apps.tokens.services.accounts import (
     platform_account,
 )
 from apps.tokens.services.adjustments import adjustment_approve, adjustment_propose, adjustment_reject
-from apps.tokens.services.storage import AccountState
 from apps.tokens.services.transfers import (
     MAX_AMOUNT,
     TransferSpec,
@@ -25,7 +24,6 @@ from apps.tokens.services.transfers import (
 
 __all__ = [
     "MAX_AMOUNT",
-    "AccountState",
     "Spendable",
     "TransferSpec",
     "account_credit_limit_set",

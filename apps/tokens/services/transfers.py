@@ -114,18 +114,13 @@ class TransferSpec:
         return self.post_pending_id if self.post_pending_id is not None else self.void_pending_id
 
 
-def transfers_create(
-    transfers: Sequence[TransferSpec], *, now: datetime | None = None, totals: dict[int, AccountState] | None = None
-) -> list[str]:
+def transfers_create(transfers: Sequence[TransferSpec], *, now: datetime | None = None) -> list[str]:
     """Apply a batch of transfers; one `Result` per transfer, in order (`ok`, `exists`, `exceeds_credits`, …).
 
     Nothing is half-booked: a refused transfer changes nothing, a linked chain applies all or none, and the batch's
     writes commit together. Safe to call twice: a repeated id answers `exists` (same fields) or
     `exists_with_different_fields`, and changes nothing. Takes the row locks described in the module docstring;
     call it inside or outside a transaction.
-
-    `totals`, when given, receives each ordinary (not hot) account of the batch with its totals after the batch, as
-    read under the batch's locks: a caller learns the balance it left behind without another query.
     """
     if not transfers:
         return []
@@ -134,7 +129,7 @@ def transfers_create(
     while True:
         try:
             with transaction.atomic():
-                return _create_batch(transfers, now, totals)
+                return _create_batch(transfers, now)
         except LostRace:
             # A concurrent batch committed one of this batch's ids first. The retry reads that id as existing and
             # never inserts it again, so each lost race settles at least one id for good: a batch can lose at most
@@ -154,7 +149,7 @@ def _is_deadlock(error: OperationalError) -> bool:
     return getattr(error.__cause__, "sqlstate", None) == "40P01"
 
 
-def _create_batch(specs: Sequence[TransferSpec], now: datetime, totals: dict[int, AccountState] | None) -> list[str]:
+def _create_batch(specs: Sequence[TransferSpec], now: datetime) -> list[str]:
     ledgers: dict[str, int] = LEDGER_IDS
     results: list[str | None] = [_static_check(spec, ledgers) for spec in specs]
     _close_open_chain(specs, results)
@@ -191,8 +186,6 @@ def _create_batch(specs: Sequence[TransferSpec], now: datetime, totals: dict[int
                 _fail_chain(chain, results, plan)
             chain, chain_failed = [], False
     write_plan(plan, now)
-    if totals is not None:
-        totals.update({account_id: account for account_id, account in plan.accounts.items() if not account.hot})
     return [result or Result.LINKED_EVENT_FAILED for result in results]
 
 

@@ -6,6 +6,12 @@ the same run, alternates timed rounds of the floor and of the real send endpoint
 prints requests/s, p50 and p99 of each and the ratio. Finally posts `/api/messages/bulk` with 1,000 recipients a
 request and prints recipients/s.
 
+Billing: the send and bulk rounds run twice, back to back in the same run and server — `send` with no price in
+force (a free message: no hold, no account lock) and `send+hold` with prices in force and a funded client (each
+message locks the client's PPT account and books its hold, `charge:message:<id>`, in its transaction). The script
+switches prices on and off between rounds (rows in the benchmark's own database) and the server re-reads them
+within BILLING_CACHE_SECONDS (set to 0.5 s here).
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sim_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/15 .venv/bin/python benchmarks/ingest.py
 
@@ -36,7 +42,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 from benchmarks.common import percentile  # noqa: E402
 
 
-def api_key() -> str:
+def api_key() -> tuple[str, int]:
     import django
 
     django.setup()
@@ -50,7 +56,40 @@ def api_key() -> str:
     user = User.objects.create_user(phone=phone)
     organization = client_create(user=user, name="Ingest benchmark")
     _, secret = api_key_create(organization=organization, actor=user, name="bench", rate_per_second=10_000)
-    return secret
+    _fund(organization)
+    return secret, organization.pk
+
+
+def _fund(organization) -> None:
+    """Enough PPT for every held message of the run (a million PPT)."""
+    from apps.tokens.choices import PlatformAccount, Reason
+    from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
+
+    transfers_create(
+        [
+            TransferSpec(
+                id=f"bench:fund:{organization.pk}",
+                amount=10**12,
+                debit_account_id=platform_account(PlatformAccount.ISSUANCE).pk,
+                credit_account_id=account_open(organization=organization).pk,
+                reason=Reason.TOP_UP,
+            )
+        ]
+    )
+
+
+def prices(*, on: bool) -> None:
+    """Prices in force for every priority and route (on), or none (off: messages are free)."""
+    from apps.incentives.models import Price
+
+    Price.objects.all().delete()
+    if on:
+        Price.objects.bulk_create(
+            Price(priority=priority, route=route, amount=10_000)
+            for priority in ("high", "normal", "low")
+            for route in ("on_net", "cross_carrier")
+        )
+    time.sleep(1.0)  # the server's price cache (BILLING_CACHE_SECONDS=0.5) lets go of the old table
 
 
 def recipient(rng: random.Random) -> str:
@@ -121,7 +160,7 @@ def main() -> None:
     parser.add_argument("--bulk-size", type=int, default=1000)
     args = parser.parse_args()
 
-    key = api_key()
+    key, _ = api_key()
     load_before = os.getloadavg()
     import socket
 
@@ -133,6 +172,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "benchmarks.ingest_settings",
         "MESSAGE_RATE_PER_SECOND": "100000",
         "MESSAGE_QUOTA_PER_DAY": "100000000",
+        "BILLING_CACHE_SECONDS": "0.5",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     bin_dir = Path(sys.executable).parent
@@ -163,10 +203,15 @@ def main() -> None:
         # Warm-up: imports, the content filter's first compile, connection pools.
         load(url, "/api/messages/send", key, concurrency=2, seconds=2)
         load(url, "/bench/floor", key, concurrency=2, seconds=1)
-        results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": []}
+        results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": [], "send+hold": []}
         for _ in range(args.rounds):
-            for name, path in (("floor", "/bench/floor"), ("send", "/api/messages/send")):
+            for name, path in (("floor", "/bench/floor"), ("send", "/api/messages/send"), ("send+hold", "")):
+                if name == "send+hold":
+                    prices(on=True)
+                    path = "/api/messages/send"
                 results[name].append(load(url, path, key, concurrency=args.concurrency, seconds=args.seconds))
+                if name == "send+hold":
+                    prices(on=False)
         print(
             f"ingest: gunicorn {args.workers} sync workers, {args.concurrency} client threads, "
             f"{args.rounds}×{args.seconds:.0f} s per endpoint, "
@@ -180,17 +225,21 @@ def main() -> None:
             errors = sum(r[3] for r in rounds)
             rates[name] = count / wall
             print(
-                f"  {name:5} {rates[name]:7.1f} req/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   "
+                f"  {name:9} {rates[name]:7.1f} req/s   p50 {statistics.median(latencies) * 1000:6.1f} ms   "
                 f"p99 {percentile(latencies, 0.99) * 1000:6.1f} ms   errors {errors}"
             )
         print(f"  ratio send/floor: {rates['send'] / rates['floor']:.2f} (target ≥ 0.7)")
+        print(f"  ratio send+hold/floor: {rates['send+hold'] / rates['floor']:.2f} (target ≥ 0.7)")
         # The machine is usually shared: say how busy it was (1-minute load average, this run's own load included).
         print(f"  load average: {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after the timed rounds")
-        seconds, accepted = bulk(url, key, requests=args.bulk_requests, size=args.bulk_size)
-        print(
-            f"bulk: {args.bulk_requests} requests × {args.bulk_size} recipients: {accepted / seconds:.0f} "
-            f"recipients/s ({seconds / args.bulk_requests:.2f} s per request)"
-        )
+        for label, on in (("free", False), ("held", True), ("free", False), ("held", True)):
+            prices(on=on)
+            seconds, accepted = bulk(url, key, requests=args.bulk_requests, size=args.bulk_size)
+            print(
+                f"bulk ({label}): {args.bulk_requests} requests × {args.bulk_size} recipients: "
+                f"{accepted / seconds:.0f} recipients/s ({seconds / args.bulk_requests:.2f} s per request)"
+            )
+        prices(on=False)
     finally:
         server.terminate()
         server.wait(timeout=30)

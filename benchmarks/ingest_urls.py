@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api.base import IsApiClient
 from apps.accounts.authentication import ApiKeyAuthentication
 from apps.audit.models import AuditLog
-from apps.messaging.api.views import IsApiClient
 
 
 class FloorView(APIView):

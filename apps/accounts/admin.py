@@ -97,7 +97,10 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(ClientOrganization)
 class ClientOrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "contact_email", "contact_phone", "created_at", "verification_codes", "is_blocked")
+    list_display = (
+        "name", "contact_email", "contact_phone", "created_at", "verification_codes", "low_balance_threshold",
+        "is_blocked",
+    )  # fmt: skip
     list_filter = ("is_blocked", "verification_codes")
     search_fields = ("name", "contact_email", "contact_phone", "memberships__user__phone")
     inlines = [ClientMembershipInline, ApiKeyInline]

@@ -169,10 +169,20 @@ class ClientOrganization(models.Model):
     )
     # PeerPower itself, as the sender of its own messages (OTP codes); there is at most one.
     is_system = models.BooleanField(default=False, editable=False)
+    # A `balance.low` webhook event when spendable PPT falls under this (10⁻⁶ PPT); empty: never.
+    low_balance_threshold = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Send a balance.low webhook event when spendable PPT falls under this (10⁻⁶ PPT). Empty: never.",
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["is_system"], condition=models.Q(is_system=True), name="client_one_system")
+            models.UniqueConstraint(fields=["is_system"], condition=models.Q(is_system=True), name="client_one_system"),
+            models.CheckConstraint(
+                condition=models.Q(low_balance_threshold__isnull=True) | models.Q(low_balance_threshold__gt=0),
+                name="client_low_balance_threshold_positive",
+            ),
         ]
 
     def __str__(self) -> str:

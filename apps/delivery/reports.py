@@ -223,7 +223,13 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
         fields = {"delivered_at": data.occurred_at}
         if message.sent_at is None:
             fields["sent_at"] = data.occurred_at
-        message_transition(message=message, to=MessageStatus.DELIVERED, **fields)
+        message_transition(
+            message=message,
+            to=MessageStatus.DELIVERED,
+            segments_sent=data.parts,
+            cross_carrier=job.cross_carrier,
+            **fields,
+        )
     outcome_record(provider_id=job.provider_id, carrier=message.carrier, outcome="delivered", when=data.occurred_at)
     if not message.organization.is_system:
         # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach

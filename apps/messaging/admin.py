@@ -245,6 +245,8 @@ class MessageAdminBase(admin.ModelAdmin):
         "status_reason",
         "priority",
         "segments",
+        "price_held",
+        "price_charged",
         "created_at",
     )
     list_filter = ("status", "priority", "carrier", ("created_at", admin.DateFieldListFilter))

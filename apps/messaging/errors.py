@@ -2,7 +2,15 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, NotFound, PermissionDenied, RateLimited, Unprocessable, ValidationFailed
+from apps.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unprocessable,
+    ValidationFailed,
+)
 
 
 class BodyEmpty(ValidationFailed):
@@ -100,3 +108,12 @@ class VerificationCodeUnknown(NotFound):
 class JobNotResolvable(Conflict):
     code = "job_not_resolvable"
     default_message = _("Only a job the phone acknowledged and has not reported on can be resolved by staff.")
+
+
+class InsufficientBalance(DomainError):
+    """The client's PPT (plus its credit limit) does not cover the message's hold. `details.shortfall` is what is
+    missing, in 10⁻⁶ PPT (`details.shortfall_ppt` as a decimal string): top up at least that much."""
+
+    status_code = 402
+    code = "insufficient_balance"
+    default_message = _("Your PPT balance is too low to send this message; top up and try again.")

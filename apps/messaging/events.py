@@ -14,3 +14,17 @@ class MessageStatusChanged:
 
     message: Message
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceLow:
+    """A client's spendable PPT (posted credits + credit limit − debits, in 10⁻⁶ PPT) just fell under the threshold
+    it set (`ClientOrganization.low_balance_threshold`), by a hold booked at accept.
+
+    Published once per crossing: by the one batch that took the balance from at or above the threshold to under it
+    (decided under the account's lock), never again while it stays low, again after a top-up lifts it and it falls
+    anew. Delivery subscribes to store the client's `balance.low` webhook event."""
+
+    organization_id: int
+    spendable: int
+    threshold: int

@@ -192,6 +192,12 @@ class Message(models.Model):
     body = models.TextField()
     encoding = models.CharField(max_length=4, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
+    # The quote at accept, per segment in 10⁻⁶ PPT with the route's multiplier (apps.messaging.charging): on each
+    # route the message could take, what was held for it (`charge:message:<id>`), and what its delivery captured.
+    price_on_net = models.BigIntegerField(default=0)
+    price_cross_carrier = models.BigIntegerField(default=0)
+    price_held = models.BigIntegerField(default=0, help_text="10⁻⁶ PPT held at accept (0: free).")
+    price_charged = models.BigIntegerField(null=True, blank=True, help_text="10⁻⁶ PPT captured on delivery.")
     priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.NORMAL)
     reference = models.CharField(max_length=100, blank=True, help_text="The client's own reference.")
     callback_url = models.URLField(max_length=500, blank=True)

@@ -12,13 +12,16 @@ Every change is a conditional update on the status the caller saw, so two worker
 message: the loser gets False and does nothing (every task stays safe to run twice).
 """
 
+from contextlib import nullcontext
 from typing import Any
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.events import publish
+from apps.messaging.charging import charge_on_delivery, charge_settle
 from apps.messaging.choices import MessageStatus as S
 from apps.messaging.errors import IllegalTransition
 from apps.messaging.events import MessageStatusChanged
@@ -71,6 +74,8 @@ def message_transition(
     actor: Any = None,
     system_actor: str = "system",
     audit: bool = False,
+    segments_sent: int | None = None,
+    cross_carrier: bool | None = None,
     **fields: Any,
 ) -> bool:
     """Move `message` from the status it has (as loaded) to `to`, setting `fields` in the same update.
@@ -80,14 +85,25 @@ def message_transition(
     system's routine moves are recorded on the message and its jobs instead of in the audit log. A move to a status
     in CLIENT_NOTIFIED publishes `MessageStatusChanged` in this transaction (delivery stores the client's webhook
     event then, so it commits or rolls back with the move).
+
+    A move that makes a message with a PPT hold final settles the hold in the same transaction
+    (`apps.messaging.charging`): delivered posts the route taken (`cross_carrier`, the delivering job's) × the
+    `segments_sent` the phone reported (all when None), anything else voids it. Only the process whose conditional
+    update moved the message settles, so a hold settles exactly once however the final moves race.
     """
     current = message.status
     if not is_legal(current, to):
         raise IllegalTransition(details={"from": current, "to": to})
+    settles = bool(message.price_held) and to in FINAL and current not in FINAL
+    if settles and to == S.DELIVERED:
+        fields["price_charged"] = charge_on_delivery(message, segments_sent=segments_sent, cross_carrier=cross_carrier)
     changes = _changes(current, to, reason, fields)
-    updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
-    if updated != 1:
-        return False
+    with transaction.atomic() if settles else nullcontext():
+        updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
+        if updated != 1:
+            return False
+        if settles:
+            charge_settle(message, status=to, charged=changes.get("price_charged"))
     for name, value in changes.items():
         if not hasattr(value, "resolve_expression"):
             setattr(message, name, value)
@@ -115,8 +131,9 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
     values: expressions would have to be read back per message). Returns how many moved; the caller holding the locks
     expects all of them, and anything less means a caller broke that rule.
 
-    Only for routine system moves: not for staff actions (audited) nor for statuses the client is told about (each
-    publishes an event): those go through `message_transition` one by one.
+    Only for routine system moves: not for staff actions (audited), statuses the client is told about (each
+    publishes an event) nor final moves of messages holding PPT (each settles its hold): those go through
+    `message_transition` one by one.
     """
     if not messages:
         return 0
@@ -127,6 +144,8 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
         raise IllegalTransition(details={"from": current, "to": to})
     if to in CLIENT_NOTIFIED:
         raise ValueError(f"A move to {to} notifies the client: use message_transition.")
+    if to in FINAL and any(message.price_held for message in messages):
+        raise ValueError(f"A move to {to} settles the messages' PPT holds: use message_transition.")
     if any(hasattr(value, "resolve_expression") for value in fields.values()):
         raise ValueError("messages_transition takes plain values, not expressions.")
     changes = _changes(current, to, reason, fields)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
-from apps.tokens.choices import AdjustmentStatus
+from apps.tokens.choices import AdjustmentStatus, OwnerKind
 from apps.tokens.models import Account, Adjustment, ChainTransaction, LedgerCheck, Transfer
 from apps.tokens.selectors import (
     account_balance,
@@ -25,13 +25,19 @@ from apps.tokens.selectors import (
     amount_decimal,
     signed_amount,
 )
-from apps.tokens.services import adjustment_approve, adjustment_propose, adjustment_reject
+from apps.tokens.services import account_credit_limit_set, adjustment_approve, adjustment_propose, adjustment_reject
 
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "owner", "ledger", "available", "pending_in", "pending_out", "is_hot", "bounded")
+    """Balances are read-only; the one thing staff change here is a client's credit limit (postpaid), through
+    `account_credit_limit_set` (audited)."""
+
+    list_display = (
+        "id", "owner", "ledger", "available", "pending_in", "pending_out", "credit_limit", "is_hot", "bounded"
+    )  # fmt: skip
     list_filter = ("ledger", "owner_kind", "is_hot")
+    fields = ("ledger", "owner_kind", "organization", "provider", "platform", "is_hot", "credit_limit", "created_at")
     search_fields = ("=id", "organization__name", "provider__user__phone", "provider__user__display_name", "platform")
     list_select_related = ("ledger", "organization", "provider__user")
     change_form_template = "admin/tokens/account/change_form.html"
@@ -59,6 +65,22 @@ class AccountAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True, description="bounded")
     def bounded(self, account: Account) -> bool:
         return account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only a client account has something to change (its credit limit).
+        allowed = request.user.has_perm("tokens.change_account")
+        return allowed and (obj is None or obj.owner_kind == OwnerKind.CLIENT)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return tuple(name for name in self.fields if name != "credit_limit")
+
+    def save_model(self, request: HttpRequest, obj: Account, form: forms.ModelForm, change: bool) -> None:
+        if "credit_limit" not in form.changed_data:
+            return
+        try:
+            account_credit_limit_set(account=obj, credit_limit=form.cleaned_data["credit_limit"], actor=request.user)
+        except DomainError as error:
+            self.message_user(request, f"Credit limit not changed: {error.message} {error.details}", messages.ERROR)
 
     def get_urls(self) -> list[URLPattern]:
         statement = self.admin_site.admin_view(self.statement_view)

@@ -41,7 +41,8 @@ class Account(models.Model):
 
     Balances are the running totals of the transfers that touched the account. A bound, when set, holds in the
     database (CHECK constraints): `debits_must_not_exceed_credits` keeps debits (pending and posted) within posted
-    credits — a client cannot spend, a provider cannot cash out, more than they have. A hot account (`is_hot`:
+    credits plus `credit_limit` — a client cannot spend, a provider cannot cash out, more than they have (or, for a
+    postpaid client, more than they have plus the credit staff gave them). A hot account (`is_hot`:
     issuance, revenue, rewards) is never bounded and never locked by writers: its changes are queued as
     `HotBalanceDelta` rows and rolled up into these columns in the background. On PostgreSQL an account is never
     deleted and never changes ledger (a trigger), and its table leaves room in each page (fillfactor 70) so the
@@ -60,6 +61,9 @@ class Account(models.Model):
     debits_must_not_exceed_credits = models.BooleanField(default=False)
     credits_must_not_exceed_debits = models.BooleanField(default=False)
     is_hot = models.BooleanField(default=False)
+    # Postpaid clients: staff let debits pass posted credits by this much (smallest units; 0 = prepaid). Set only
+    # through `account_credit_limit_set` (audited).
+    credit_limit = models.BigIntegerField(default=0)
     debits_pending = models.BigIntegerField(default=0)
     debits_posted = models.BigIntegerField(default=0)
     credits_pending = models.BigIntegerField(default=0)
@@ -74,9 +78,10 @@ class Account(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(debits_must_not_exceed_credits=False)
-                | Q(credits_posted__gte=F("debits_pending") + F("debits_posted")),
+                | Q(credits_posted__gte=F("debits_pending") + F("debits_posted") - F("credit_limit")),
                 name="tokens_account_debits_within_credits",
             ),
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="tokens_account_credit_limit_not_negative"),
             models.CheckConstraint(
                 condition=Q(credits_must_not_exceed_debits=False)
                 | Q(debits_posted__gte=F("credits_pending") + F("credits_posted")),

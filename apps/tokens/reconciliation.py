@@ -94,9 +94,18 @@ def _check() -> dict[str, Any]:
 
     imbalance: dict[str, int] = {code: 0 for code in codes.values()}
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    fields = ("id", "ledger_id", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits", *COLUMNS)
+    fields = (
+        "id",
+        "ledger_id",
+        "debits_must_not_exceed_credits",
+        "credits_must_not_exceed_debits",
+        "credit_limit",
+        *COLUMNS,
+    )
     accounts = 0
-    for account_id, ledger_id, debits_bounded, credits_bounded, *stored in Account.objects.values_list(*fields):
+    for account_id, ledger_id, debits_bounded, credits_bounded, credit_limit, *stored in Account.objects.values_list(
+        *fields
+    ):
         accounts += 1
         total = [stored[position] + queued.get(account_id, (0, 0, 0, 0))[position] for position in range(4)]
         expected = recomputed.pop(account_id, (0, 0, 0, 0))
@@ -105,7 +114,7 @@ def _check() -> dict[str, Any]:
             imbalance[code] += sum(abs(total[position] - expected[position]) for position in range(4))
             found("balance_mismatch", account=account_id, stored=total, recomputed=list(expected))
         debits_pending, debits_posted, credits_pending, credits_posted = expected
-        if debits_bounded and debits_pending + debits_posted > credits_posted:
+        if debits_bounded and debits_pending + debits_posted > credits_posted + credit_limit:
             found("bound_passed", account=account_id, bound="debits_must_not_exceed_credits")
         if credits_bounded and credits_pending + credits_posted > debits_posted:
             found("bound_passed", account=account_id, bound="credits_must_not_exceed_debits")

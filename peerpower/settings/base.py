@@ -316,6 +316,9 @@ MESSAGE_VERIFICATION_SUFFIX = env("MESSAGE_VERIFICATION_SUFFIX", default="\nVeri
 MESSAGE_VERIFY_RATE_PER_IP = env("MESSAGE_VERIFY_RATE_PER_IP", default="30/m")
 # Idempotency keys are kept (and their first response replayed) for this many hours.
 MESSAGE_IDEMPOTENCY_HOURS = env.int("MESSAGE_IDEMPOTENCY_HOURS", default=48)
+# Seconds a process trusts the price table it read (staff edits apply within this), and whether it remembers ledger
+# account ids (never deleted). 0: read every time (tests, whose rows roll back between tests).
+BILLING_CACHE_SECONDS = env.float("BILLING_CACHE_SECONDS", default=5.0)
 # Leases given to providers before a message is dead-lettered as failed.
 MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=3)
 # No capacity: wait base * 2^tries seconds (with jitter), capped, then match again - until validity ends.

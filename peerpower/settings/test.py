@@ -42,3 +42,5 @@ BARAY_API_KEY = "pk_dev_peerpower-test"
 BARAY_SECRET_KEY = "dGVzdC1vbmx5LWJhcmF5LXNlY3JldC1rZXktMzItYnk="  # noqa: S105 - test-only key
 BARAY_IV = "dGVzdC1vbmx5LWl2LTE2Yg=="
 BARAY_TIMEOUT_SECONDS = 2.0
+# Every test's rows roll back: prices and ledger account ids are read each time, never remembered across tests.
+BILLING_CACHE_SECONDS = 0

@@ -87,12 +87,29 @@ class ClientInput(serializers.Serializer):
     verification_codes = StrictBooleanField(
         required=False, default=False, help_text="Append a code recipients can check at /api/verify/{code}."
     )
+    low_balance_threshold = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A balance.low webhook event when spendable PPT falls under this, in 10⁻⁶ PPT (null: never).",
+    )
 
 
 class ClientOutput(serializers.ModelSerializer):
     class Meta:
         model = ClientOrganization
-        fields = ["id", "name", "contact_email", "contact_phone", "verification_codes", "created_at", "is_blocked"]
+        fields = [
+            "id",
+            "name",
+            "contact_email",
+            "contact_phone",
+            "verification_codes",
+            "low_balance_threshold",
+            "created_at",
+            "is_blocked",
+        ]
 
 
 class ApiKeyInput(serializers.Serializer):

@@ -345,9 +345,13 @@ class ClientDetailView(APIView):
         responses={200: s.ClientOutput},
         tags=["clients"],
         summary="Change a client organisation",
-        description="Owners only: name, contacts, and `verification_codes` (a code appended to each SMS that "
-        "recipients can check at `GET /api/verify/{code}`).",
-        examples=[OpenApiExample("Turn on verification codes", value={"verification_codes": True}, request_only=True)],
+        description="Owners only: name, contacts, `verification_codes` (a code appended to each SMS that "
+        "recipients can check at `GET /api/verify/{code}`), and `low_balance_threshold` (a `balance.low` webhook "
+        "event when your spendable PPT falls under it, in 10⁻⁶ PPT; null turns it off).",
+        examples=[
+            OpenApiExample("Turn on verification codes", value={"verification_codes": True}, request_only=True),
+            OpenApiExample("Warn me under 50 PPT", value={"low_balance_threshold": 50_000_000}, request_only=True),
+        ],
     )
     def patch(self, request: Request, client_id: int) -> Response:
         membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)

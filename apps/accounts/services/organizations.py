@@ -19,25 +19,36 @@ from apps.audit.services import audit_record
 
 
 def client_create(
-    *, user: User, name: str, contact_email: str = "", contact_phone: str = "", verification_codes: bool = False
+    *,
+    user: User,
+    name: str,
+    contact_email: str = "",
+    contact_phone: str = "",
+    verification_codes: bool = False,
+    low_balance_threshold: int | None = None,
 ) -> ClientOrganization:
     """Create a client organisation owned by `user`."""
     if contact_phone:
         contact_phone = normalize_phone(contact_phone, require_mobile=False, allowed_regions=[]).e164
     with transaction.atomic():
         organization = ClientOrganization.objects.create(
-            name=name, contact_email=contact_email, contact_phone=contact_phone, verification_codes=verification_codes
+            name=name,
+            contact_email=contact_email,
+            contact_phone=contact_phone,
+            verification_codes=verification_codes,
+            low_balance_threshold=low_balance_threshold,
         )
         ClientMembership.objects.create(organization=organization, user=user, role=ClientRole.OWNER)
         audit_record(actor=user, action="client.created", target=organization, after={"name": name})
     return organization
 
 
-CLIENT_EDITABLE = ("name", "contact_email", "contact_phone", "verification_codes")
+CLIENT_EDITABLE = ("name", "contact_email", "contact_phone", "verification_codes", "low_balance_threshold")
 
 
 def client_update(*, organization: ClientOrganization, actor: User, **changes: object) -> ClientOrganization:
-    """The owner changes the organisation's name, contacts, or whether SMS carry a verification code."""
+    """The owner changes the organisation's name, contacts, whether SMS carry a verification code, or the spendable
+    PPT under which it gets a `balance.low` webhook event."""
     changes = {name: value for name, value in changes.items() if name in CLIENT_EDITABLE}
     if changes.get("contact_phone"):
         changes["contact_phone"] = normalize_phone(

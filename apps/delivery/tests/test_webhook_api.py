@@ -16,6 +16,7 @@ ALL_TYPES = [
     "message.unknown",
     "payment.succeeded",
     "payment.failed",
+    "balance.low",
 ]
 
 

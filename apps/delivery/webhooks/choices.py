@@ -13,6 +13,7 @@ class WebhookEventType(models.TextChoices):
     MESSAGE_UNKNOWN = "message.unknown", "Message outcome unknown"
     PAYMENT_SUCCEEDED = "payment.succeeded", "Top-up paid"
     PAYMENT_FAILED = "payment.failed", "Top-up failed or expired"
+    BALANCE_LOW = "balance.low", "Spendable PPT fell under the threshold"
 
 
 class DeliveryTarget(models.TextChoices):

@@ -42,6 +42,7 @@ from apps.messaging.errors import (
     DailyQuotaExceeded,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
+    InsufficientBalance,
     MessageNotCancellable,
     RecipientBlocked,
     RecipientOptedOut,
@@ -93,6 +94,14 @@ SUBMIT_ERRORS = (
     IdempotencyKeyInvalid,
     (IdempotencyKeyReused, "The Idempotency-Key was used before with a different body: send a new key."),
 )
+# A bulk request answers it per item instead.
+BALANCE_ERRORS = (
+    (
+        InsufficientBalance,
+        "Your spendable PPT (balance + credit limit − holds) does not cover the message's price × segments; "
+        "`details.shortfall` is what is missing, in 10⁻⁶ PPT (`details.shortfall_ppt` in PPT). Nothing was stored.",
+    ),
+)
 SEND_EXAMPLES = [
     OpenApiExample(
         "Khmer OTP",
@@ -133,12 +142,15 @@ MESSAGE_EXAMPLE = {
     "expires_at": "2026-01-15T09:35:00+07:00",
     "sent_at": None,
     "delivered_at": None,
-}
+    "price": {"per_segment": 12000, "segments": 1, "held": 12000, "charged": None, "on_net": 10000,
+              "cross_carrier": 12000},
+}  # fmt: skip
 DELIVERED_EXAMPLE = {
     **MESSAGE_EXAMPLE,
     "status": "delivered",
     "sent_at": "2026-01-15T09:30:04+07:00",
     "delivered_at": "2026-01-15T09:30:07+07:00",
+    "price": {**MESSAGE_EXAMPLE["price"], "charged": 10000},
 }
 
 
@@ -171,7 +183,7 @@ def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]
 
 
 class MessageSendView(ClientApiView):
-    @raises(*MESSAGE_ERRORS, *SUBMIT_ERRORS)
+    @raises(*MESSAGE_ERRORS, *SUBMIT_ERRORS, *BALANCE_ERRORS)
     @extend_schema(
         request=MessageInputSerializer,
         responses={202: MessageOutputSerializer},
@@ -181,7 +193,10 @@ class MessageSendView(ClientApiView):
         description="Queue one SMS to a Cambodian mobile number. The answer (202) is the stored message, `queued` (or "
         "`held` for review, or scheduled); follow it with `GET /api/messages/{id}` or a webhook. Khmer text is sent "
         "as UCS-2 (70 characters per segment, 67 when split), Latin text as GSM-7 (160, 153); each segment is "
-        "priced. Send an `Idempotency-Key` to retry safely: the same key and body give the same answer, once.",
+        "priced (`GET /api/billing/prices`): accepting the message holds the price of the dearest route it could take "
+        "× its segments from your PPT (`price.held`), delivery captures the route it took × the segments sent "
+        "(`price.charged`) and releases the rest; a message that is not delivered costs nothing. Send an "
+        "`Idempotency-Key` to retry safely: the same key and body give the same answer, once.",
         examples=[
             *SEND_EXAMPLES,
             OpenApiExample("Queued", value=MESSAGE_EXAMPLE, status_codes=["202"], response_only=True),
@@ -208,8 +223,9 @@ class MessageBulkView(ClientApiView):
         description="Up to MESSAGE_BULK_MAX (1,000) messages, each with the fields of `POST /api/messages/send`. Each "
         "item is accepted or refused on its own: the answer lists, at each item's `index`, either the stored "
         "`message` or its `error` (`{code, message, details}`, the codes of a single send: `phone_invalid`, "
-        "`body_too_many_segments`, `content_rejected`, `daily_quota_exceeded`, …). The request as a whole is "
-        "refused only when it is malformed or unauthenticated.",
+        "`body_too_many_segments`, `content_rejected`, `insufficient_balance`, …). Items are held from your PPT in "
+        "order: those that fit are accepted, the rest refused with `insufficient_balance` each. The request as a "
+        "whole is refused only when it is malformed or unauthenticated.",
         examples=[
             OpenApiExample(
                 "Khmer and English",

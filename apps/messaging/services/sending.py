@@ -20,8 +20,15 @@ from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.ratelimit import Window, rate_window
+from apps.messaging.charging import charges_hold, charges_quote, charges_reserve
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
-from apps.messaging.errors import ClientBlocked, DailyQuotaExceeded, MessageNotCancellable, ScheduleInvalid
+from apps.messaging.errors import (
+    ClientBlocked,
+    DailyQuotaExceeded,
+    InsufficientBalance,
+    MessageNotCancellable,
+    ScheduleInvalid,
+)
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.models import Message
 from apps.messaging.selectors import recipient_block_reasons
@@ -30,6 +37,10 @@ from apps.messaging.services.signal import enqueue_dispatch
 from apps.messaging.state import message_transition
 from apps.messaging.validation import refuse_blocked, validate_body
 from apps.providers.carriers import carrier_from_phonenumbers
+from apps.tokens.choices import LEDGER_SCALES, LedgerCode
+from apps.tokens.selectors import amount_decimal
+
+PPT_SCALE = LEDGER_SCALES[LedgerCode.PPT]
 
 # Small clock differences between a client and us must not turn "send now" into an error.
 SCHEDULE_SKEW = timedelta(seconds=60)
@@ -75,7 +86,9 @@ def message_submit(
         trusted=trusted,
         phone=phone,
     )
-    _store([message])
+    refused = _store([message])
+    if refused:
+        raise refused[0]
     return message
 
 
@@ -104,7 +117,15 @@ def message_submit_bulk(
             continue
         prepared.append(message)
         results.append(BulkItemResult(index=index, message=message))
-    _store(prepared)
+    refused = _store(prepared)
+    if refused:
+        by_message = {id(prepared[position]): error for position, error in refused.items()}
+        results = [
+            BulkItemResult(index=result.index, error=by_message[id(result.message)])
+            if id(result.message) in by_message
+            else result
+            for result in results
+        ]
     return results
 
 
@@ -227,17 +248,37 @@ def new_verification_code() -> str:
 VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-def _store(messages: list[Message]) -> None:
+def _store(messages: list[Message]) -> dict[int, DomainError]:
+    """Quote, hold and insert the messages (apps.messaging.charging) and signal the dispatcher. Returns the
+    messages refused for want of PPT, by position (402 `insufficient_balance`, with the shortfall); those are not
+    stored. The holds of the accepted ones are booked in the transaction that inserts them."""
     if not messages:
-        return
-    # One message outside any transaction needs none of its own: its INSERT commits by itself (autocommit), and
-    # the dispatch signal registered after it runs at once, after the row is committed, as on_commit promises.
-    # That saves the BEGIN and COMMIT round trips on the single-send path.
-    single = len(messages) == 1 and not transaction.get_connection().in_atomic_block
+        return {}
+    now = timezone.now()
+    organization = messages[0].organization
+    if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
+        charges_quote(messages, now=now)
+    billable = any(message.price_held for message in messages)
+    # One free message outside any transaction needs none of its own: its INSERT commits by itself (autocommit),
+    # and the dispatch signal registered after it runs at once, after the row is committed, as on_commit promises.
+    # That saves the BEGIN and COMMIT round trips on the single-send path. A hold must commit with its row.
+    single = len(messages) == 1 and not billable and not transaction.get_connection().in_atomic_block
     with nullcontext() if single else transaction.atomic():
+        reservation = charges_reserve(messages, organization_id=organization.pk)
+        refused: dict[int, DomainError] = {}
+        if reservation is not None and reservation.refused:
+            refused = {
+                position: InsufficientBalance(
+                    details={"shortfall": shortfall, "shortfall_ppt": amount_decimal(shortfall, PPT_SCALE)}
+                )
+                for position, shortfall in reservation.refused.items()
+            }
+            messages = [message for position, message in enumerate(messages) if position not in refused]
+            if not messages:
+                return refused
         _insert(messages)
+        charges_hold(messages, reservation=reservation, threshold=organization.low_balance_threshold)
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
-        now = timezone.now()
         for priority in Priority.values:
             if any(m.priority == priority and m.next_attempt_at <= now for m in queued):
                 enqueue_dispatch(priority=priority)
@@ -245,6 +286,7 @@ def _store(messages: list[Message]) -> None:
             if message.next_attempt_at > now:
                 delay = (message.next_attempt_at - now).total_seconds()
                 enqueue_dispatch(priority=message.priority, countdown=delay)
+    return refused
 
 
 def _insert(messages: list[Message], tries: int = 3) -> None:

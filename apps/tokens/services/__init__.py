@@ -2,7 +2,14 @@
 post, void and linked transfers, timeouts, the hot accounts' roll-up) with its reads and writes of rows
 (`storage`), and staff adjustments (`adjustments`). How balances stay exact and fast is in `transfers`."""
 
-from apps.tokens.services.accounts import account_open, ledger_get, platform_account
+from apps.tokens.services.accounts import (
+    Spendable,
+    account_credit_limit_set,
+    account_open,
+    client_spendable_lock,
+    ledger_get,
+    platform_account,
+)
 from apps.tokens.services.adjustments import adjustment_approve, adjustment_propose, adjustment_reject
 from apps.tokens.services.transfers import (
     MAX_AMOUNT,
@@ -17,11 +24,14 @@ from apps.tokens.services.transfers import (
 
 __all__ = [
     "MAX_AMOUNT",
+    "Spendable",
     "TransferSpec",
+    "account_credit_limit_set",
     "account_open",
     "adjustment_approve",
     "adjustment_propose",
     "adjustment_reject",
+    "client_spendable_lock",
     "hot_balances_roll_up",
     "ledger_get",
     "pending_transfers_expire",

@@ -56,6 +56,7 @@ class AccountState:
     debits_posted: int = 0
     credits_pending: int = 0
     credits_posted: int = 0
+    credit_limit: int = 0
 
 
 @dataclass(slots=True)
@@ -120,11 +121,12 @@ SELECT
             coalesce(round(extract(epoch FROM timeout_at - created_at)), 0)::int)), '[]'::json)
      FROM tokens_transfer WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))),
   (SELECT coalesce(json_agg(json_build_array(id, ledger_id, is_hot, debits_must_not_exceed_credits,
-            credits_must_not_exceed_debits, debits_pending, debits_posted, credits_pending, credits_posted)),
+            credits_must_not_exceed_debits, debits_pending, debits_posted, credits_pending, credits_posted,
+            credit_limit)),
             '[]'::json)
      FROM (SELECT * FROM tokens_account WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)::bigint))
            AND NOT is_hot ORDER BY id FOR NO KEY UPDATE) locked),
-  (SELECT coalesce(json_agg(json_build_array(id, ledger_id, is_hot, false, false, 0, 0, 0, 0)), '[]'::json)
+  (SELECT coalesce(json_agg(json_build_array(id, ledger_id, is_hot, false, false, 0, 0, 0, 0, 0)), '[]'::json)
      FROM tokens_account WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)::bigint)) AND is_hot)
 """
 
@@ -178,10 +180,11 @@ def _lock_accounts(account_ids: Iterable[int]) -> dict[int, AccountState]:
             Account.objects.filter(id__in=sorted(cold))
             .order_by("id")
             .select_for_update()
-            .values_list("id", "debits_pending", "debits_posted", "credits_pending", "credits_posted")
+            .values_list("id", "debits_pending", "debits_posted", "credits_pending", "credits_posted", "credit_limit")
         )
-        for account_id, debits_pending, debits_posted, credits_pending, credits_posted in locked:
+        for account_id, debits_pending, debits_posted, credits_pending, credits_posted, credit_limit in locked:
             account = accounts[account_id]
+            account.credit_limit = credit_limit
             account.debits_pending, account.debits_posted = debits_pending, debits_posted
             account.credits_pending, account.credits_posted = credits_pending, credits_posted
     return accounts

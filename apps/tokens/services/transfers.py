@@ -271,7 +271,8 @@ def _decide(
     else:
         debit_change, credit_change = (-pending.amount, 0, 0, 0), (0, 0, -pending.amount, 0)  # type: ignore[union-attr]
     if debit.debits_bounded and (
-        debit.debits_pending + debit.debits_posted + debit_change[0] + debit_change[1] > debit.credits_posted
+        debit.debits_pending + debit.debits_posted + debit_change[0] + debit_change[1]
+        > debit.credits_posted + debit.credit_limit
     ):
         return Result.EXCEEDS_CREDITS
     if credit.credits_bounded and (

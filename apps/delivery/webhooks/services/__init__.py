@@ -15,6 +15,7 @@ from apps.delivery.webhooks.services.events import (
     webhook_event_emit,
     webhook_event_resend,
     webhook_events_emit,
+    webhook_events_on_balance_low,
     webhook_events_on_status_changed,
     webhook_events_prune,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "webhook_event_emit",
     "webhook_event_resend",
     "webhook_events_emit",
+    "webhook_events_on_balance_low",
     "webhook_events_on_status_changed",
     "webhook_events_prune",
 ]

@@ -21,9 +21,11 @@ from apps.delivery.webhooks.selectors import webhook_targets_of
 from apps.delivery.webhooks.services.endpoints import audit
 from apps.delivery.webhooks.services.sending import deliveries_enqueue
 from apps.messaging.choices import MessageStatus
-from apps.messaging.events import MessageStatusChanged
+from apps.messaging.events import BalanceLow, MessageStatusChanged
 from apps.messaging.models import Message
 from apps.messaging.representation import message_output
+from apps.tokens.choices import LEDGER_SCALES, LedgerCode
+from apps.tokens.selectors import amount_decimal
 
 EVENT_TYPE_BY_STATUS: dict[str, str] = {
     MessageStatus.SENT: WebhookEventType.MESSAGE_SENT,
@@ -34,6 +36,7 @@ EVENT_TYPE_BY_STATUS: dict[str, str] = {
     MessageStatus.UNKNOWN: WebhookEventType.MESSAGE_UNKNOWN,
 }
 PRUNE_BATCH = 1000
+PPT_SCALE = LEDGER_SCALES[LedgerCode.PPT]
 
 
 def _event_body(*, public_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
@@ -133,6 +136,20 @@ def _event_store(
 def webhook_events_on_status_changed(event: MessageStatusChanged) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `DeliveryConfig.ready`)."""
     webhook_events_emit(message=event.message, status=event.status)
+
+
+def webhook_events_on_balance_low(event: BalanceLow) -> None:
+    """The subscriber to messaging's `BalanceLow` (registered in `DeliveryConfig.ready`): a `balance.low` event."""
+    webhook_event_emit(
+        organization_id=event.organization_id,
+        event_type=WebhookEventType.BALANCE_LOW,
+        data={
+            "balance": {
+                "spendable": {"amount": event.spendable, "decimal": amount_decimal(event.spendable, PPT_SCALE)},
+                "threshold": {"amount": event.threshold, "decimal": amount_decimal(event.threshold, PPT_SCALE)},
+            }
+        },
+    )
 
 
 def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Any, now: datetime | None = None) -> WebhookDelivery:

@@ -1,0 +1,82 @@
+"""Money paths under real parallel transactions (PostgreSQL): concurrent sends against a balance, and a hold's
+settlement racing between a delivery report and a cancel."""
+
+import itertools
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.accounts.services import api_key_create
+from apps.incentives.tests.conftest import CROSS, fund, spendable
+from apps.messaging.choices import MessageStatus
+from apps.messaging.errors import MessageNotCancellable
+from apps.messaging.models import Message
+from apps.messaging.services import message_cancel
+from apps.messaging.state import message_transition
+from apps.messaging.tests.test_concurrency import run_together
+from apps.tokens.models import Transfer
+from apps.tokens.reconciliation import ledger_check
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="real parallel transactions: PostgreSQL"),
+]
+
+
+def numbered(work):
+    """`work(position)` for `run_together`, which calls its work without arguments: each thread its own number."""
+    positions = itertools.count()
+    return lambda: work(next(positions))
+
+
+def test_eight_concurrent_sends_against_a_balance_for_five(organization, prices):
+    fund(organization, 5 * CROSS)
+    _, secret = api_key_create(organization=organization, actor=None, name="server")
+
+    def post(position: int) -> int:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client.post(
+            "/api/messages/send", {"to": "012 345 678", "body": f"hi {position}"}, format="json"
+        ).status_code
+
+    statuses = run_together(numbered(post))
+    assert sorted(statuses) == [202] * 5 + [402] * 3
+    assert Message.objects.count() == 5
+    assert Transfer.objects.filter(reason="charge", kind="pending").count() == 5
+    assert spendable(organization) == 0
+    assert ledger_check().breaks == 0
+
+
+@pytest.mark.parametrize("report", [MessageStatus.DELIVERED, MessageStatus.FAILED])
+def test_a_report_racing_a_cancel_settles_the_hold_once(organization, prices, report):
+    from apps.messaging.services import MessageInput, message_submit
+
+    fund(organization, 10 * CROSS)
+    for _ in range(3):
+        message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body="x"))
+        Message.objects.filter(pk=message.pk).update(status=MessageStatus.ASSIGNED)
+
+        def act(position: int, message_id: int = message.pk) -> str:
+            from django.db import transaction
+
+            with transaction.atomic():
+                message = Message.objects.get(pk=message_id)
+                if position % 2:
+                    try:
+                        message_cancel(message=message)
+                    except MessageNotCancellable:
+                        return "too late"
+                    return "cancelled"
+                moved = message_transition(message=message, to=report, reason="test", cross_carrier=False)
+                return report if moved else "lost"
+
+        results = run_together(numbered(act))
+        message.refresh_from_db()
+        assert message.status in (MessageStatus.CANCELLED, report)
+        hold = f"charge:message:{message.pk}"
+        assert Transfer.objects.filter(pending_id=hold).count() == 1, results
+        expected = MessageStatus.DELIVERED == message.status
+        assert Transfer.objects.filter(id=f"{hold}:post").exists() is expected
+    assert ledger_check().breaks == 0

@@ -1,0 +1,159 @@
+"""What a message costs the client, booked on the PPT ledger: a hold when it is accepted, captured or released when
+it ends.
+
+- Accept (`charges_quote`, `charges_reserve`, `charges_hold`, from `services.sending._store`): each message is quoted
+  per segment (`apps.messaging.pricing`) at the dearest route it could take, and `price × segments` is held from the
+  client organisation's PPT account as one pending transfer `charge:message:<id>` (reason `charge`, debit the
+  client, credit platform revenue) in the transaction that inserts the message row — one `transfers_create` call
+  for a whole bulk request. The client's account row is locked first and the batch decided against what it can
+  spend (posted credits + credit limit − debits), so the messages that fit are accepted in order and the rest
+  refused (402) before anything is inserted; the engine's bound (and the database's CHECK) stays the last word.
+- End (`charge_settle`, from `state.message_transition`, in the same transaction as the move): delivered posts
+  `charge:message:<id>:post` — the route actually taken (the job's) × the segments the phone sent, at most the
+  hold, the rest released; every other final status voids it (`charge:message:<id>:void`). The conditional status
+  update lets one process make the final move, so a hold settles once; the ledger's unique keys make sure of it.
+- A message rejected at accept holds nothing; a held one (content review) holds at accept like a queued one.
+- A dead letter staff put back in the queue is sent again without a new hold (its hold was released when it failed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from apps.core.events import publish
+from apps.messaging.choices import MessageStatus
+from apps.messaging.events import BalanceLow
+from apps.messaging.models import Message
+from apps.messaging.pricing import quotes
+from apps.tokens.choices import PlatformAccount, Reason, Result
+from apps.tokens.services import TransferSpec, client_spendable_lock, platform_account, transfers_create
+
+# Settling a hold a staff requeue already released: nothing left to book.
+_ALREADY_SETTLED = frozenset({Result.PENDING_TRANSFER_ALREADY_VOIDED, Result.PENDING_TRANSFER_ALREADY_POSTED})
+
+
+def hold_id(message_id: int) -> str:
+    return f"charge:message:{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What `charges_reserve` decided: the client's account, the shortfall of each refused message (by position),
+    and what the account can spend before and after the accepted holds."""
+
+    account_id: int | None
+    refused: dict[int, int]
+    spendable_before: int
+    spendable_after: int
+
+
+def charges_quote(messages: Sequence[Message], *, now: datetime) -> None:
+    """Set each unsaved message's quote (per segment on each route) and the amount to hold. One tariff call for the
+    batch. A message rejected at accept is not quoted: it holds nothing."""
+    billable = [message for message in messages if message.status != MessageStatus.REJECTED]
+    if not billable:
+        return
+    answers = quotes({(message.priority, message.carrier) for message in billable}, now=now)
+    for message in billable:
+        quote = answers[(message.priority, message.carrier)]
+        message.price_on_net = quote.on_net
+        message.price_cross_carrier = quote.cross_carrier
+        message.price_held = quote.held_for(message.priority) * message.segments
+
+
+def charges_reserve(messages: Sequence[Message], *, organization_id: int) -> Reservation | None:
+    """Lock the client's PPT account and decide, in order, which messages' holds fit in what it can spend. None when
+    nothing is to be held (free messages: no lock, no query). Call inside the transaction that then inserts the
+    accepted messages and calls `charges_hold`."""
+    if not any(message.price_held for message in messages):
+        return None
+    spendable = client_spendable_lock(organization_id=organization_id)
+    left = spendable.spendable
+    refused: dict[int, int] = {}
+    for position, message in enumerate(messages):
+        if not message.price_held:
+            continue
+        if message.price_held > left:
+            refused[position] = message.price_held - max(left, 0)
+        else:
+            left -= message.price_held
+    return Reservation(
+        account_id=spendable.account_id, refused=refused, spendable_before=spendable.spendable, spendable_after=left
+    )
+
+
+def charges_hold(messages: Sequence[Message], *, reservation: Reservation | None, threshold: int | None) -> None:
+    """Hold each inserted message's price (one `transfers_create` for them all), then tell the client, once, if its
+    spendable PPT just fell under `threshold` (`BalanceLow`)."""
+    held = [message for message in messages if message.price_held]
+    if not held or reservation is None or reservation.account_id is None:
+        return
+    revenue_id = _revenue_account_id()
+    specs = [
+        TransferSpec(
+            id=hold_id(message.pk),
+            amount=message.price_held,
+            debit_account_id=reservation.account_id,
+            credit_account_id=revenue_id,
+            reason=Reason.CHARGE,
+            pending=True,
+            message_id=message.pk,
+        )
+        for message in held
+    ]
+    results = transfers_create(specs)
+    if any(result != Result.OK for result in results):
+        # The account is locked and was read under the lock: a refusal here means the decision above was wrong.
+        raise RuntimeError(f"message holds refused under the account lock: {set(results)}")
+    if threshold and reservation.spendable_after < threshold <= reservation.spendable_before:
+        publish(
+            BalanceLow(
+                organization_id=held[0].organization_id,
+                spendable=reservation.spendable_after,
+                threshold=threshold,
+            )
+        )
+
+
+def charge_on_delivery(message: Message, *, segments_sent: int | None, cross_carrier: bool | None) -> int:
+    """What a delivered message is charged: the route taken × the segments the phone sent (all of them when it did
+    not say), never more than was held. An unknown route is charged at the hold's own per-segment price."""
+    segments = min(segments_sent or message.segments, message.segments)
+    if cross_carrier is None:
+        return message.price_held * segments // message.segments
+    per_segment = message.price_cross_carrier if cross_carrier else message.price_on_net
+    return min(per_segment * segments, message.price_held)
+
+
+def charge_settle(message: Message, *, status: str, charged: int | None) -> None:
+    """Post (delivered, `charged` > 0) or void (any other final status) the message's hold. Runs inside the
+    transaction of the status change that made the message final (`message_transition`)."""
+    hold = hold_id(message.pk)
+    if status == MessageStatus.DELIVERED and charged:
+        spec = TransferSpec(
+            id=f"{hold}:post", post_pending_id=hold, amount=charged, reason=Reason.CHARGE, message_id=message.pk
+        )
+    else:
+        spec = TransferSpec(id=f"{hold}:void", void_pending_id=hold, reason=Reason.CHARGE, message_id=message.pk)
+    (result,) = transfers_create([spec])
+    if result not in (Result.OK, Result.EXISTS) and result not in _ALREADY_SETTLED:
+        raise RuntimeError(f"settling {hold} was refused: {result}")
+
+
+_revenue: dict[str, Any] = {}
+
+
+def _revenue_account_id() -> int:
+    """Platform revenue's PPT account id. Remembered per process only where accounts outlive the process's view of
+    them (production): in tests every test's rows roll back, accounts included."""
+    if settings.BILLING_CACHE_SECONDS and "id" in _revenue:
+        return _revenue["id"]
+    account_id = platform_account(PlatformAccount.REVENUE).pk
+    if settings.BILLING_CACHE_SECONDS:
+        _revenue["id"] = account_id
+    return account_id

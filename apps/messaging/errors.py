@@ -100,3 +100,11 @@ class VerificationCodeUnknown(NotFound):
 class JobNotResolvable(Conflict):
     code = "job_not_resolvable"
     default_message = _("Only a job the phone acknowledged and has not reported on can be resolved by staff.")
+
+
+class Overloaded(RateLimited):
+    """Admission control (apps.messaging.services.admission): the network's backlog is beyond what its phones and
+    reports can absorb now. Nothing was stored; retry after `retry_after` seconds."""
+
+    code = "overloaded"
+    default_message = _("The network is busy: it cannot take more messages right now. Try again after Retry-After.")

@@ -126,9 +126,13 @@ def admission_snapshot() -> Snapshot:
     """The shared snapshot, refreshed when stale by the one request that takes the refresh lock (the others go on
     with the stale one; with none at all, each measures)."""
     snapshot = cache.get(SNAPSHOT_KEY)
-    stale = snapshot is None or time.time() - snapshot.taken_at > settings.ADMISSION_SNAPSHOT_SECONDS
-    if stale and (cache.add(REFRESH_LOCK_KEY, 1, timeout=settings.ADMISSION_SNAPSHOT_SECONDS) or snapshot is None):
+    if snapshot is None:
         return admission_refresh()
+    if time.time() - snapshot.taken_at > settings.ADMISSION_SNAPSHOT_SECONDS:
+        # One refresher per stale snapshot: the lock is named after the snapshot it replaces.
+        lock = f"{REFRESH_LOCK_KEY}:{snapshot.version}"
+        if cache.add(lock, 1, timeout=settings.ADMISSION_SNAPSHOT_SECONDS * 12):
+            return admission_refresh()
     return snapshot
 
 

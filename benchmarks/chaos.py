@@ -18,6 +18,7 @@ Exit status 0 only if every check of every run passed.
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -40,6 +41,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     args = parser.parse_args()
 
+    # A SIGTERM (a `timeout`, a CI runner) unwinds like Ctrl-C, so the servers and the private stores are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     folder = Path(tempfile.mkdtemp(prefix="peerpower-chaos-"))
     os.chmod(folder, 0o755)  # noqa: S103 - the postgres user needs to reach its cluster below it
 

@@ -7,6 +7,7 @@ DRF's CharField also accepts a number (an API key named `5` became "5") and its 
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.utils import html
 
 
 class StrictStringMixin:
@@ -35,3 +36,13 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An optional integer query parameter that is there or not: `?organization=` (empty) is refused as the schema
+    says (not an integer), where DRF takes an empty optional value in query or form data as left out."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)

@@ -117,3 +117,11 @@ class InsufficientBalance(DomainError):
     status_code = 402
     code = "insufficient_balance"
     default_message = _("Your PPT balance is too low to send this message; top up and try again.")
+
+
+class Overloaded(RateLimited):
+    """Admission control (apps.messaging.services.admission): the network's backlog is beyond what its phones and
+    reports can absorb now. Nothing was stored; retry after `retry_after` seconds."""
+
+    code = "overloaded"
+    default_message = _("The network is busy: it cannot take more messages right now. Try again after Retry-After.")

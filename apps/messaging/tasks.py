@@ -5,6 +5,7 @@ from celery import shared_task
 from apps.core.locks import distributed_lock
 from apps.messaging.idempotency import idempotency_keys_prune
 from apps.messaging.services import jobs_expire_overdue, messages_dispatch_until_done, messages_reconcile
+from apps.messaging.services.admission import admission_refresh as admission_snapshot_refresh
 from apps.messaging.services.dispatch import DISPATCH_TASK_SECONDS
 
 
@@ -29,3 +30,9 @@ def reconcile() -> dict[str, int]:
 @shared_task(name="messaging.prune_idempotency_keys")
 def prune_idempotency_keys() -> int:
     return idempotency_keys_prune()
+
+
+@shared_task(name="messaging.admission_refresh")
+def admission_refresh() -> int:
+    """Keep admission control's snapshot fresh, so no send request waits for it (returns the headroom)."""
+    return admission_snapshot_refresh().headroom

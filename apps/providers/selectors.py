@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, connections, router
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.utils import timezone
 
 from apps.providers.choices import Availability, ProviderStatus
@@ -237,3 +237,21 @@ def provider_ids_holding_numbers(numbers: Iterable[str]) -> dict[str, set[int]]:
     ):
         holders.setdefault(msisdn, set()).add(provider_id)
     return holders
+
+
+def sims_online_by_carrier() -> dict[str, int]:
+    """How many usable SIMs of active, online providers each carrier has now: the network's sending capacity, in
+    SIMs (each takes up to PROVIDER_MAX_JOBS_IN_FLIGHT jobs at a time). One grouped query; admission control reads it
+    every few seconds, not per request."""
+    rows = (
+        Sim.objects.filter(
+            active=True,
+            ready=True,
+            provider__status=ProviderStatus.ACTIVE,
+            provider__availability=Availability.ONLINE,
+        )
+        .values_list("carrier")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)

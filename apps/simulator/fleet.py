@@ -165,6 +165,13 @@ class Behaviour:
     # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
     # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks.
     batch_seconds: float = 0.0
+    # Misbehaving phones (the chaos suite), per report: send it again at once (a retry after a lost answer), again
+    # much later (a phone that was offline replays its queue), or a forged copy (signed with another key, or sent by
+    # another phone). None of them may change anything; each is answered without a server error.
+    duplicate_share: float = 0.0
+    late_share: float = 0.0
+    late_seconds: tuple[float, float] = (60.0, 120.0)
+    forged_share: float = 0.0
 
 
 @dataclass
@@ -179,6 +186,7 @@ class Ledger:
     reports: Counter[str] = field(default_factory=Counter)
     audit_confirmations: int = 0
     unknown_answered: int = 0  # answers to the server's "did you send it?" for jobs whose lease ended unreported
+    replays: Counter[str] = field(default_factory=Counter)  # "duplicate 200", "forged 403"...: misbehaviour answers
 
     def sent_twice(self) -> list[int]:
         with self.lock:
@@ -203,11 +211,17 @@ class VirtualPhone:
         self.acks: list[int] = []  # job ids waiting for the next batch acknowledgement
         self.taken: dict[int, dict[str, Any]] = {}  # jobs this phone has acknowledged, by id
         self.sent: set[int] = set()  # jobs it really sent (reported or not)
+        self.dropped: set[int] = set()  # jobs it told the server it did not send: never sent afterwards
         self.flush_due = False  # a batch of queued reports and acknowledgements is scheduled
         self.outbox_lock = threading.Lock()
 
     def sign(self, text: str) -> str:
         return base64.b64encode(self.key.sign(text.encode())).decode()
+
+    @staticmethod
+    def forger_signature(report: dict[str, Any]) -> str:
+        """A well-formed signature by a key nobody registered."""
+        return base64.b64encode(Ed25519PrivateKey.generate().sign(report["occurred_at"].encode())).decode()
 
     def enrol(self, http: httpx.Client, rng: random.Random) -> None:
         """Sign in, bind the DID key, register as a provider with one or two SIMs on the phone's carrier."""
@@ -346,6 +360,10 @@ class Fleet:
         for row in expect(response, 200):
             with phone.outbox_lock:
                 job, sent = phone.taken.get(row["id"]), row["id"] in phone.sent
+                if job is not None and not sent:
+                    # Answered "not sent": the app drops the job, so it can never go out after all (it may go to
+                    # another phone now).
+                    phone.dropped.add(row["id"])
             if job is None:
                 continue  # not one this phone knows (cannot sign for it without its trace token)
             with self.ledger.lock:
@@ -357,14 +375,18 @@ class Fleet:
 
     def _send(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
         rng = self.rng
-        if phone.honest and rng.random() < self.behaviour.fail_share:
+        failing = phone.honest and rng.random() < self.behaviour.fail_share
+        with phone.outbox_lock:
+            if job["id"] in phone.dropped:
+                return  # the phone already told the server it did not send it
+            if phone.honest and not failing:
+                phone.sent.add(job["id"])  # under the lock that answering "not sent" takes
+        if failing:
             self._report(phone, job, "failed", error_code=rng.choice(["generic_failure", "no_service", "radio_off"]))
             return
         if phone.honest:
             with self.ledger.lock:
                 self.ledger.sent_by[job["message_id"]].append(phone.index)
-            with phone.outbox_lock:
-                phone.sent.add(job["id"])
             if job["to"] in self.audit_numbers:
                 # The network's own phone received it and says so.
                 expect(
@@ -389,11 +411,16 @@ class Fleet:
         self._report(phone, job, "delivered")
 
     def _report(self, phone: VirtualPhone, job: dict[str, Any], status: str, error_code: str = "") -> None:
+        if phone.offline:  # no data connection: the app keeps the report until the phone is back
+            retry = time.monotonic() + 5
+            self.scheduler.at(retry, lambda: self._report(phone, job, status, error_code=error_code))
+            return
         occurred_at = now_text()
         text = f"peerpower-report\n{job['id']}\n{status}\n{occurred_at}\n{job['trace_token']}"
         report = {"status": status, "occurred_at": occurred_at, "signature": phone.sign(text)}
         if error_code:
             report["error_code"] = error_code
+        self._misbehave(phone, job, report)
         if self.behaviour.batch_seconds <= 0:
             response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
             expect(response, 200, 201)
@@ -403,6 +430,37 @@ class Fleet:
         with phone.outbox_lock:
             phone.outbox.append({"job_id": job["id"], **report})
         self._flush_later(phone)
+
+    def _misbehave(self, phone: VirtualPhone, job: dict[str, Any], report: dict[str, Any]) -> None:
+        """Schedule the duplicate, late and forged copies of a report the behaviour asks for (after the real one)."""
+        behaviour, rng = self.behaviour, self.rng
+        soon = time.monotonic() + behaviour.batch_seconds + 0.2
+        if rng.random() < behaviour.duplicate_share:
+            self.scheduler.at(soon, lambda: self._replay("duplicate", phone, job, report))
+        if rng.random() < behaviour.late_share:
+            later = time.monotonic() + rng.uniform(*behaviour.late_seconds)
+            self.scheduler.at(later, lambda: self._replay("late", phone, job, report))
+        if rng.random() < behaviour.forged_share:
+            others = [other for other in self.phones.values() if other is not phone]
+            if rng.random() < 0.5 or not others:
+                forged = {**report, "signature": VirtualPhone.forger_signature(report)}
+                self.scheduler.at(soon, lambda: self._replay("forged", phone, job, forged))
+            else:  # another phone claims this job
+                self.scheduler.at(soon, lambda: self._replay("forged", rng.choice(others), job, report))
+
+    def _replay(self, kind: str, phone: VirtualPhone, job: dict[str, Any], report: dict[str, Any]) -> None:
+        response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
+        with self.ledger.lock:
+            self.ledger.replays[f"{kind} {response.status_code}"] += 1
+        if response.status_code >= 500:
+            raise ApiError(f"{kind} report of job {job['id']}: {response.status_code} {response.text[:200]}")
+
+    def silence(self, phones: list[VirtualPhone], seconds: float) -> None:
+        """Take phones offline without warning (no availability change, no heartbeats, no acks, no reports) for
+        `seconds`; then they come back and answer for what they hold."""
+        for phone in phones:
+            phone.offline = True
+            self.scheduler.at(time.monotonic() + seconds, lambda phone=phone: self._back_online(phone))
 
     def _post_reports(self, phone: VirtualPhone, batch: list[dict[str, Any]]) -> None:
         body = expect(self.http.post("/api/jobs/reports", json={"reports": batch}, headers=phone.headers), 200)

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -97,6 +97,8 @@ class ServerConfig:
     # A delivery reported sooner than this after the offer is struck as invented (REPORT_MIN_DELIVERY_SECONDS); load
     # runs' phones answer in ~0.1 s, faster than any real SIM, and set it to 0.
     min_delivery_seconds: float = 2.0
+    # Settings for the servers beyond these (the chaos suite points them at its own Redis, shortens webhook retries).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def log_folder(config: ServerConfig) -> Path:
@@ -117,10 +119,8 @@ class Servers:
         fcm_endpoint: str,
         fcm_credentials: Path,
         project_id: str,
-        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
-        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.audit_token = secrets.token_urlsafe(24)
@@ -130,6 +130,7 @@ class Servers:
         self._processes: list[subprocess.Popen] = []
         self._names: list[str] = []
         self._logs: list = []
+        self._argv: dict[str, tuple[list[str], dict[str, str]]] = {}
 
     def environment(self) -> dict[str, str]:
         config = self.config
@@ -177,7 +178,7 @@ class Servers:
             "AUDIT_CANARY_PROBABILITY": "0",
         }
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
-        env.update(self.extra_env)  # the other fakes' URLs and keys (Baray)
+        env.update(config.extra_env)
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
@@ -189,6 +190,7 @@ class Servers:
         )
         self._processes.append(process)
         self._names.append(name)
+        self._argv[name] = (argv, env)
 
     def start(self) -> "Servers":
         multiprocess_dir_reset(self.metrics_dir)
@@ -236,6 +238,19 @@ class Servers:
         )
         self._wait_ready()
         return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a server process and its children at once (the chaos suite: a machine or container dies)."""
+        process = self._processes[self._names.index(name)]
+        os.killpg(process.pid, sig)
+        process.wait()
+
+    def respawn(self, name: str) -> None:
+        """Start a killed server process again, as its supervisor would."""
+        index = self._names.index(name)
+        argv, env = self._argv[name]
+        del self._processes[index], self._names[index]
+        self._spawn(name, argv, env)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by web, workers and beat (each with its children), and — when this run uses them

@@ -10,14 +10,14 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Min
 from django.test.utils import override_settings
 from prometheus_client.parser import text_string_to_metric_families
@@ -67,12 +67,15 @@ class SimulationConfig:
     submit_threads: int = 8
     # Each client buys this many US dollars of PPT through the Baray fake before it sends ("" or 0: none).
     topup_usd: str = "10"
+    client_retries: int = 6  # a client's retries of a request after a server error or a broken connection
 
 
 @dataclass
 class Summary:
     submitted: int = 0
     refused: int = 0
+    server_errors: int = 0
+    unanswered: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     lost: int = 0
     lost_detail: list[str] = field(default_factory=list)
@@ -110,8 +113,11 @@ class Summary:
 
         statuses = self.statuses
         return [
-            f"submitted      {self.submitted} (refused by the API: {self.refused}); followed to a final state with "
-            f"the {self.canaries} canaries: {self.submitted + self.canaries}",
+            f"submitted      {self.submitted} (refused by the API: {self.refused}, "
+            f"{self.refused / max(1, self.submitted + self.refused):.0%} of those answered); followed to a final state "
+            f"with the {self.canaries} canaries: {self.submitted + self.canaries}",
+            f"client retries {self.server_errors} server errors or broken connections (each retried with the same "
+            f"Idempotency-Key); {self.unanswered} messages never answered",
             f"delivered      {statuses.get('delivered', 0)}",
             f"failed         {statuses.get('failed', 0)}",
             f"expired        {statuses.get('expired', 0)}",
@@ -165,6 +171,20 @@ def pushes_on_metrics(http: httpx.Client) -> int:
     )
 
 
+def retrying_database(read: Callable[[], Any], *, seconds: float = 120.0) -> Any:
+    """A read of the simulator's own that outlives a database restart: a broken connection is closed and the read
+    tried again until `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return read()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            connection.close()
+            time.sleep(1)
+
+
 def percentile_summary(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -183,6 +203,8 @@ class Simulation:
         self.progress = progress
         self.message_ids: list[int] = []
         self.refused = 0
+        self.server_errors = 0  # 5xx answers and broken connections seen by the clients (each retried)
+        self.unanswered = 0  # messages whose request never got an answer after every retry (stored or not: unknown)
         self._ids_lock = threading.Lock()
         self.topped_up_ppt = 0
         self.topups = 0
@@ -302,27 +324,47 @@ class Simulation:
                 if pause > 0:
                     time.sleep(pause)
                 headers = {"Authorization": f"Bearer {keys[index % len(keys)]}"}
-                if len(batch) == 1:
-                    response = http.post("/api/messages/send", json=batch[0], headers=headers)
-                    if response.status_code == 202:
-                        ids = [response.json()["id"]]
-                    else:
-                        ids = []
-                        with self._ids_lock:
-                            self.refused += 1
-                else:
-                    body = expect(http.post("/api/messages/bulk", json={"messages": batch}, headers=headers), 200, 202)
-                    ids = [result["message"]["id"] for result in body["results"] if result["ok"]]
-                    with self._ids_lock:
-                        self.refused += body["refused"]
+                ids, refused = self._post_messages(http, batch, headers)
                 with self._ids_lock:
                     self.message_ids.extend(ids)
+                    self.refused += refused
 
         threads = [threading.Thread(target=worker, name=f"client-{n}") for n in range(config.submit_threads)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def _post_messages(
+        self, http: httpx.Client, batch: list[dict[str, Any]], headers: dict[str, str]
+    ) -> tuple[list[int], int]:
+        """Submit one request as a careful client does: with an Idempotency-Key, retried the same way after a server
+        error or a broken connection (the answer may have been lost after the message was stored), never after a
+        refusal. Returns the accepted ids and how many messages were refused."""
+        single = len(batch) == 1
+        path, body = ("/api/messages/send", batch[0]) if single else ("/api/messages/bulk", {"messages": batch})
+        headers = {**headers, "Idempotency-Key": f"sim-{self.rng.getrandbits(64):016x}"}
+        response = None
+        for attempt in range(self.config.client_retries + 1):
+            try:
+                response = http.post(path, json=body, headers=headers)
+            except httpx.TransportError:
+                response = None
+            if response is not None and response.status_code < 500:
+                break
+            with self._ids_lock:
+                self.server_errors += 1
+            time.sleep(min(8.0, 0.5 * 2**attempt))
+        if response is None or response.status_code >= 500:
+            with self._ids_lock:
+                self.unanswered += len(batch)
+            return [], 0
+        if single:
+            return ([response.json()["id"]], 0) if response.status_code == 202 else ([], 1)
+        if response.status_code not in (200, 202):
+            return [], len(batch)  # refused as a whole (overloaded, rate limited)
+        answer = response.json()
+        return [result["message"]["id"] for result in answer["results"] if result["ok"]], answer["refused"]
 
     def _canaries(self, audit_numbers: list[str], stop: threading.Event, duration: float) -> list[int]:
         """Canaries spread over the submission, as the beat task mixes them into traffic."""
@@ -342,7 +384,9 @@ class Simulation:
         final = 0
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            final += Message.objects.filter(pk__in=chunk, status__in=FINAL).count()
+            final += retrying_database(
+                lambda chunk=chunk: Message.objects.filter(pk__in=chunk, status__in=FINAL).count()
+            )
         return final
 
     # --- the run ----------------------------------------------------------------------------------------------------
@@ -376,11 +420,10 @@ class Simulation:
                 "BARAY_WEBHOOK_IV": "",
             }
             servers = Servers(
-                config.servers,
+                replace(config.servers, extra_env={**config.servers.extra_env, **baray_env}),
                 fcm_endpoint=fcm.endpoint,
                 fcm_credentials=credentials,
                 project_id=fcm.project_id,
-                extra_env=baray_env,
             )
             baray.webhook_url = f"{servers.url}/api/billing/baray/webhook"
             if config.topup_usd:
@@ -478,7 +521,12 @@ class Simulation:
         submit_seconds: float,
         total_seconds: float,
     ) -> Summary:
-        summary = Summary(submitted=len(self.message_ids), refused=self.refused)
+        summary = Summary(
+            submitted=len(self.message_ids),
+            refused=self.refused,
+            server_errors=self.server_errors,
+            unanswered=self.unanswered,
+        )
         messages = Message.objects.filter(pk__in=self.message_ids)
         summary.statuses = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
         summary.lost = len(ids) - self._final_count(ids)

@@ -337,6 +337,19 @@ MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
 MESSAGE_RECONCILE_GRACE_SECONDS = env.int("MESSAGE_RECONCILE_GRACE_SECONDS", default=60)
 # How long a provider has to send a message once it is offered (the lease), in seconds.
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+# Admission control (apps.messaging.services.admission): new messages beyond what the network can absorb are refused
+# with 429 `overloaded`. The backlog per carrier (queued and due, or leased) may hold this many rounds of its online
+# SIMs' in-flight capacity, and never less than the minimum; the snapshot of backlog and capacity is taken this often.
+ADMISSION_ENABLED = env.bool("ADMISSION_ENABLED", default=True)
+ADMISSION_SNAPSHOT_SECONDS = env.int("ADMISSION_SNAPSHOT_SECONDS", default=5)
+ADMISSION_BACKLOG_ROUNDS = env.int("ADMISSION_BACKLOG_ROUNDS", default=4)
+ADMISSION_MIN_BACKLOG = env.int("ADMISSION_MIN_BACKLOG", default=500)
+# Share of the headroom only high priority may use.
+ADMISSION_HIGH_RESERVED_SHARE = env.float("ADMISSION_HIGH_RESERVED_SHARE", default=0.2)
+# Reports are lagging when more than this share of acknowledged jobs have had no `sent` report for this long (default a
+# third of the lease); then only high priority is admitted.
+ADMISSION_REPORT_LAG_SECONDS = env.int("ADMISSION_REPORT_LAG_SECONDS", default=max(1, JOB_LEASE_SECONDS // 3))
+ADMISSION_REPORT_LAG_SHARE = env.float("ADMISSION_REPORT_LAG_SHARE", default=0.25)
 # How long a job the phone acknowledged but never reported on (its lease ended: outcome `unknown`) waits for the
 # phone's answer (sent / not sent) before the message's outcome is final `unknown`, in seconds. It is never handed to
 # another phone meanwhile: that could send the SMS twice.
@@ -386,6 +399,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 3600.0,
         "options": {"queue": "low"},
     },
+}
+CELERY_BEAT_SCHEDULE["messaging.admission-refresh"] = {
+    "task": "messaging.admission_refresh",
+    "schedule": float(ADMISSION_SNAPSHOT_SECONDS),
+    "options": {"queue": "high", "expires": ADMISSION_SNAPSHOT_SECONDS},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

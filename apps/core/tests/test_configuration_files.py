@@ -51,7 +51,7 @@ def test_every_variable_compose_sets_is_read_by_the_settings():
     ours = {
         name: service for name, service in compose["services"].items() if service.get("image") == "peerpower:latest"
     }
-    assert set(ours) == {"migrate", "web", "worker", "beat"}
+    assert set(ours) == {"migrate", "web", "web-phones", "worker", "worker-high", "beat"}
     for name, service in ours.items():
         unknown = set(service.get("environment", {})) - read
         assert unknown == set(), f"compose service {name} sets variables nothing reads: {unknown}"

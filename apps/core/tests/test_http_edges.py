@@ -30,6 +30,17 @@ def test_a_body_over_the_limit_is_a_413_in_the_api_shape(client_api, settings, p
     assert body["details"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
 
 
+@pytest.mark.parametrize("path", ["/api/jobs/reports", "/api/jobs/ack", "/api/providers/me/heartbeat"])
+def test_a_provider_body_over_the_limit_is_a_413_before_it_is_parsed(api_client_for, settings, path):
+    from apps.providers.tests.factories import provider_with_sim
+
+    phone = api_client_for(provider_with_sim().user)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+    oversized = json.dumps({"reports": [{"job_id": 1, "status": "sent", "pad": "a" * 70_000}]})
+    body = assert_error(phone.post(path, oversized, content_type="application/json"), 413, "request_too_large")
+    assert body["details"] == {"max_bytes": 64 * 1024}
+
+
 def test_a_body_under_the_limit_is_read(client_api):
     response = client_api.post("/api/messages/send", big_body(100_000), content_type="application/json")
     assert_error(response, 400, "validation_error")  # over the body field's 2,000 characters

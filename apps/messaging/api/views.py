@@ -44,6 +44,7 @@ from apps.messaging.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
     MessageNotCancellable,
+    Overloaded,
     RecipientBlocked,
     RecipientOptedOut,
     ScheduleInvalid,
@@ -91,6 +92,12 @@ SUBMIT_ERRORS = (
     (ClientBlocked, "Staff blocked this client organisation from sending; `details.reason` says why."),
     (RateLimited, "More requests per second than the key allows (MESSAGE_RATE_PER_SECOND, 50 by default)."),
     (DailyQuotaExceeded, "The key's daily message quota is used up (midnight Phnom Penh time starts a new day)."),
+    (
+        Overloaded,
+        "The network's backlog is beyond what its phones and reports can absorb now (admission control): nothing "
+        "was stored; retry after `Retry-After` seconds. A client sending far more than others is refused first; "
+        "high priority keeps a reserved share.",
+    ),
     IdempotencyKeyInvalid,
     (IdempotencyKeyReused, "The Idempotency-Key was used before with a different body: send a new key."),
 )

@@ -27,11 +27,13 @@ from apps.messaging.errors import (
     DailyQuotaExceeded,
     InsufficientBalance,
     MessageNotCancellable,
+    Overloaded,
     ScheduleInvalid,
 )
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.models import Message
 from apps.messaging.selectors import recipient_block_reasons
+from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
 from apps.messaging.services.signal import enqueue_dispatch
 from apps.messaging.state import message_transition
@@ -73,7 +75,7 @@ def message_submit(
     `trusted` is for PeerPower's own messages (OTP codes): no client limits and no content filter.
     """
     if not trusted:
-        _check_client(organization=organization, api_key=api_key, count=1)
+        _check_client(organization=organization, api_key=api_key, count=1, priority=data.priority)
     try:
         phone = normalize_phone(data.to)
     except DomainError:
@@ -99,7 +101,9 @@ def message_submit_bulk(
 
     Recipients' opt-outs and blocks are checked in one query, and the accepted messages stored in one insert.
     """
-    _check_client(organization=organization, api_key=api_key, count=len(items))
+    # A bulk request draws on high priority's reserved share only if every message in it is high priority.
+    priority = Priority.HIGH if items and all(item.priority == Priority.HIGH for item in items) else Priority.NORMAL
+    _check_client(organization=organization, api_key=api_key, count=len(items), priority=priority)
     phones = []
     for item in items:
         try:
@@ -129,27 +133,41 @@ def message_submit_bulk(
     return results
 
 
-def _check_client(*, organization: ClientOrganization, api_key: ApiKey | None, count: int) -> None:
-    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota.
+def _check_client(
+    *, organization: ClientOrganization, api_key: ApiKey | None, count: int, priority: str = Priority.NORMAL
+) -> None:
+    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota; and the
+    network admits no more than it can carry (admission control, `overloaded`).
 
-    Both limits are counted in one round trip to the shared cache. A request the rate limit refuses gives its
-    messages back to the quota, so only accepted requests use it up.
+    All are counted in one round trip to the shared cache. A refused request gives back what it counted, so only
+    accepted requests use up the quota and the network's headroom.
     """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
-    if api_key is None:
-        return
-    per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
-    rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
-    quota = _daily_quota_window(api_key=api_key)
-    hits, used = counters_add([rate.count(), quota.count(count)])
-    if hits > rate.limit:
-        counter_give_back(quota.key, count)
-        rate.refuse_over(hits)
-    if used > quota.limit:
-        # Given back, so a client can retry with a smaller batch.
-        counter_give_back(quota.key, count)
-        raise DailyQuotaExceeded(retry_after=quota.seconds_left)
+    admission = admission_claim(organization_id=organization.pk, count=count, priority=priority)
+    counts = admission.counts() if admission else []
+    if api_key is not None:
+        per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
+        rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
+        quota = _daily_quota_window(api_key=api_key)
+        counts = [rate.count(), quota.count(count), *counts]
+    values = counters_add(counts)
+    if api_key is not None:
+        hits, used = values[:2]
+        if hits > rate.limit or used > quota.limit:
+            counter_give_back(quota.key, count)
+            if admission:
+                admission.give_back()
+            rate.refuse_over(hits)
+            # Given back, so a client can retry with a smaller batch.
+            raise DailyQuotaExceeded(retry_after=quota.seconds_left)
+    if admission:
+        try:
+            admission.check(*values[-2:])
+        except Overloaded:
+            if api_key is not None:
+                counter_give_back(quota.key, count)
+            raise
 
 
 def _daily_quota_window(*, api_key: ApiKey) -> Window:

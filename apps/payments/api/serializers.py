@@ -4,6 +4,7 @@ each mistake with its own stable code."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.serializer_fields import QueryIntegerField
 from apps.payments.choices import FiatCurrency, TopUpMethod, TopUpStatus
 from apps.payments.services import AMOUNT_PATTERN
 
@@ -28,7 +29,7 @@ class TopUpCreateSerializer(serializers.Serializer):
 
 
 class TopUpQuerySerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, min_value=1)
+    organization = QueryIntegerField(required=False, min_value=1)
     status = serializers.ChoiceField(choices=TopUpStatus.choices, required=False)
 
 

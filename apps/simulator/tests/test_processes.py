@@ -49,4 +49,7 @@ def test_servers_share_a_metrics_folder_of_their_own_and_log_under_the_var_dir(t
 
 def test_the_summary_counts_what_the_progress_bar_counts():
     lines = Summary(submitted=200, canaries=40).lines()
-    assert lines[0] == "submitted      200 (refused by the API: 0); followed to a final state with the 40 canaries: 240"
+    assert lines[0] == (
+        "submitted      200 (refused by the API: 0, 0% of those answered); followed to a final state with the 40 "
+        "canaries: 240"
+    )

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.serializer_fields import QueryIntegerField
 from apps.tokens.choices import LedgerCode, Reason, TransferKind, TransferStatus
 from apps.tokens.selectors import amount_decimal, signed_amount
 
@@ -18,7 +19,7 @@ def amount_data(amount: int, scale: int) -> dict:
 
 class WalletQuerySerializer(serializers.Serializer):
     ledger = serializers.ChoiceField(choices=LedgerCode.choices, default=LedgerCode.PPT)
-    organization = serializers.IntegerField(
+    organization = QueryIntegerField(
         required=False, min_value=1, help_text="The client organisation's wallet, for a member of several."
     )
 

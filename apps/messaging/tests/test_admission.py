@@ -1,0 +1,150 @@
+"""Admission control: the send API refuses work beyond what the network's phones and reports can absorb (429
+`overloaded`), a flooding client first, keeping a share for high priority."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from apps.accounts.services import api_key_create, client_create
+from apps.accounts.tests.factories import UserFactory
+from apps.messaging.choices import JobStatus, MessageStatus, Priority
+from apps.messaging.models import Job, Message
+from apps.messaging.services import MessageInput, job_accept, message_submit
+from apps.messaging.services.admission import admission_refresh, admission_snapshot
+from apps.messaging.tests.helpers import dispatch
+from apps.providers.choices import Carrier
+from apps.providers.tests.factories import provider_with_sim
+
+CARRIERS = len(Carrier.values)
+
+
+@pytest.fixture
+def small_network(settings, db):
+    """Each carrier may hold a backlog of 10 messages (no phones online), 20 % of it kept for high priority. The
+    clock stands still, so one snapshot lasts the test unless it moves the clock on (a slow machine would not)."""
+    settings.ADMISSION_MIN_BACKLOG = 10
+    settings.ADMISSION_BACKLOG_ROUNDS = 2
+    settings.ADMISSION_HIGH_RESERVED_SHARE = 0.2
+    settings.MESSAGE_RATE_PER_SECOND = 10_000
+    with time_machine.travel(timezone.now(), tick=False):
+        yield settings
+
+
+def _client(name: str):
+    from rest_framework.test import APIClient
+
+    organization = client_create(user=UserFactory(), name=name)
+    _, secret = api_key_create(organization=organization, actor=None, name="server")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client.organization = organization
+    return client
+
+
+def _queue(organization) -> Message:
+    """A message on Smart queued by `organization` (its own staff, no API key)."""
+    return message_submit(organization=organization, api_key=None, data=MessageInput(to="+85510000001", body="x"))
+
+
+def _send(client, priority: str = Priority.NORMAL, to: str = "+85512345678"):
+    return client.post("/api/messages/send", {"to": to, "body": "Hello", "priority": priority}, format="json")
+
+
+def _bulk(client, count: int, priority: str = Priority.NORMAL):
+    items = [{"to": f"+8551234{n:04d}", "body": "Hello", "priority": priority} for n in range(count)]
+    return client.post("/api/messages/bulk", {"messages": items}, format="json")
+
+
+def test_the_snapshot_measures_backlog_against_online_capacity(small_network, organization):
+    assert admission_refresh().headroom == 10 * CARRIERS  # nothing queued, no phone: the minimum everywhere
+    for _ in range(3):
+        provider_with_sim(carrier=Carrier.SMART)  # 3 SIMs × 3 jobs × 2 rounds = 18 > the minimum
+    small_network.PROVIDER_MAX_JOBS_IN_FLIGHT = 3
+    for _ in range(4):
+        _queue(organization)
+    snapshot = admission_refresh()
+    assert snapshot.carriers[Carrier.SMART] == (4, 18)
+    assert snapshot.headroom == 14 + 10 * (CARRIERS - 1)
+    assert snapshot.client_backlog == {organization.pk: 4}
+
+
+def test_beyond_the_headroom_a_send_is_refused_with_retry_after_and_nothing_stored(small_network):
+    client = _client("Flood Co")
+    normal_limit = 10 * CARRIERS - 10 * CARRIERS // 5  # high priority keeps 20 %
+    assert _bulk(client, normal_limit).status_code == 200
+    stored = Message.objects.count()
+
+    response = _send(client)
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "overloaded"
+    assert int(response["Retry-After"]) >= 1
+    assert Message.objects.count() == stored
+
+
+def test_a_refused_request_gives_its_claim_and_quota_back(small_network):
+    client = _client("Retry Co")
+    normal_limit = 10 * CARRIERS * 4 // 5
+    assert _bulk(client, normal_limit + 1).status_code == 429  # too big as a whole
+    assert _bulk(client, normal_limit).status_code == 200  # the refused one took nothing
+
+
+def test_high_priority_keeps_its_reserved_share(small_network):
+    client = _client("Bank")
+    assert _bulk(client, 10 * CARRIERS * 4 // 5).status_code == 200
+    assert _send(client).status_code == 429
+    assert _send(client, priority=Priority.HIGH).status_code == 202
+
+
+def test_a_flooding_client_is_refused_first(small_network):
+    flood, small = _client("Flood Co"), _client("Small Co")
+    budget = 10 * CARRIERS * 4 // 5  # 48 for normal priority, each client's equal share 24
+    assert _send(small).status_code == 202
+    assert _bulk(flood, 20).status_code == 200
+    # Past half the headroom, the client above its equal share is refused while the other still gets in.
+    flood_singles = [_send(flood).status_code for _ in range(6)]
+    assert flood_singles == [202] * 4 + [429] * 2
+    accepted = sum(_send(small).status_code == 202 for _ in range(budget))
+    assert accepted == budget - 25  # the rest of the headroom, and no more
+
+
+def test_headroom_comes_back_with_a_new_snapshot_once_the_backlog_drains(small_network):
+    client = _client("Patient Co")
+    assert _bulk(client, 10 * CARRIERS * 4 // 5).status_code == 200
+    assert _send(client).status_code == 429
+    Message.objects.update(status=MessageStatus.CANCELLED)  # drained (as if sent), whatever the way
+    with time_machine.travel(timezone.now() + timedelta(seconds=small_network.ADMISSION_SNAPSHOT_SECONDS + 1)):
+        assert _send(client).status_code == 202  # the stale snapshot was measured again by this request
+
+
+def test_lagging_reports_admit_only_high_priority(small_network, organization):
+    small_network.ADMISSION_REPORT_LAG_SECONDS = 30
+    provider = provider_with_sim(carrier=Carrier.SMART)
+    message = _queue(organization)
+    assert dispatch(message) == "assigned"
+    job_accept(job_id=Job.objects.get(message=message).pk, user=provider.user)
+    client = _client("Busy Co")
+    admission_refresh()
+    assert _send(client).status_code == 202  # acknowledged just now: reports are keeping up
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        snapshot = admission_refresh()
+        assert (snapshot.accepted_jobs, snapshot.late_reports) == (1, 1)
+        refused = _send(client)
+        assert refused.status_code == 429 and refused.json()["code"] == "overloaded"
+        assert _send(client, priority=Priority.HIGH).status_code == 202
+    assert Job.objects.get(message=message).status == JobStatus.ACCEPTED
+
+
+def test_off_switch(small_network):
+    small_network.ADMISSION_ENABLED = False
+    client = _client("Any Co")
+    assert _bulk(client, 10 * CARRIERS + 5).status_code == 200
+
+
+def test_the_snapshot_is_shared_not_measured_per_request(small_network, django_assert_num_queries):
+    admission_refresh()
+    with django_assert_num_queries(0):
+        admission_snapshot()

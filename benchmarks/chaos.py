@@ -1,0 +1,140 @@
+"""The chaos suite, full run: the fleet simulator's traffic at multiples of what the machine sustains, with faults
+injected while it runs (a Celery worker killed with SIGKILL mid-dispatch, Redis killed and restarted empty,
+PostgreSQL crashed and restarted, 10 % of the phones silent without warning, the clients' webhook receiver down,
+duplicate, late and forged reports throughout), then checked: lost 0, sent twice 0, charged twice 0, rewarded twice
+0, every message final or explicitly unknown, every webhook delivered after the receiver returns, and the time to
+recover after each fault (apps/simulator/chaos.py).
+
+It never touches the machine's own PostgreSQL or Redis: it starts a throwaway PostgreSQL cluster (initdb under a
+temporary folder, its own port; as the `postgres` user when run as root) and a redis-server on a free port, and
+breaks those. They are removed at the end.
+
+    .venv/bin/python benchmarks/chaos.py                       # 2x and 8x of --sustained, receiver down 10 min
+    .venv/bin/python benchmarks/chaos.py --webhook-down 120 --seconds 120   # shorter
+
+Exit status 0 only if every check of every run passed.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sustained", type=float, default=20.0, help="messages/s the machine sustains (default 20)")
+    parser.add_argument("--multiples", default="2,8", help="traffic as multiples of --sustained (default 2,8)")
+    parser.add_argument("--seconds", type=float, default=240, help="seconds of traffic per run (default 240)")
+    parser.add_argument("--providers", type=int, default=200)
+    parser.add_argument("--bulk-share", type=float, default=0.8)
+    parser.add_argument("--webhook-down", type=float, default=600, help="seconds the receiver is down (default 600)")
+    parser.add_argument("--gap", type=float, default=20, help="seconds between faults (default 20)")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=20)
+    args = parser.parse_args()
+
+    # A SIGTERM (a `timeout`, a CI runner) unwinds like Ctrl-C, so the servers and the private stores are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix="peerpower-chaos-"))
+    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user needs to reach its cluster below it
+
+    from apps.simulator.processes import free_port
+
+    postgres_port, redis_port = free_port(), free_port()
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "peerpower.settings.development",
+            "DEBUG": "false",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{postgres_port}/peerpower_chaos_bench",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/1",
+            "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{redis_port}/1",
+            "PEERPOWER_VAR_DIR": str(folder / "var"),
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from apps.simulator.chaos import ChaosConfig, ChaosSimulation, PrivatePostgres, PrivateRedis, misbehaving_phones
+    from apps.simulator.processes import ServerConfig
+    from apps.simulator.run import SimulationConfig
+    from benchmarks.common import bench_database_url
+
+    postgres = PrivatePostgres(folder / "postgres", port=postgres_port)
+    redis = PrivateRedis(port=redis_port)
+    all_ok = True
+    try:
+        postgres.start()
+        redis.start()
+        bench_database_url(require_redis=True)
+        call_command("migrate", verbosity=0, interactive=False)
+        for multiple in [float(value) for value in args.multiples.split(",")]:
+            rate = args.sustained * multiple
+            config = SimulationConfig(
+                providers=args.providers,
+                clients=4,
+                messages=int(rate * args.seconds),
+                rate=rate,
+                bulk_share=args.bulk_share,
+                bulk_size=50,
+                canaries=0,
+                validity_seconds=1800,
+                settle_timeout=600,
+                seed=args.seed,
+                behaviour=misbehaving_phones(
+                    send_delay=(0.05, 0.3), deliver_delay=(0.5, 2.0), batch_seconds=0.5, late_seconds=(60.0, 180.0)
+                ),
+                servers=ServerConfig(
+                    web_workers=args.web_workers,
+                    worker_processes=1,
+                    worker_concurrency=2,
+                    max_jobs_in_flight=10,
+                    lease_seconds=60,
+                    unknown_answer_seconds=120,
+                    min_delivery_seconds=0,
+                    extra_env={"MESSAGE_RECONCILE_GRACE_SECONDS": "20"},
+                ),
+            )
+            chaos = ChaosConfig(
+                simulation=config,
+                gap_seconds=args.gap,
+                webhook_down_seconds=args.webhook_down,
+                phones_offline_seconds=90,
+                recovery_timeout=300,
+                webhook_timeout=300,
+                redis=redis,
+                postgres=postgres,
+            )
+            load = os.getloadavg()
+            print(
+                f"== {multiple:g}x: {rate:g} messages/s offered for {args.seconds:g} s, load {load[0]:.1f}", flush=True
+            )
+            started = time.monotonic()
+            simulation = ChaosSimulation(chaos)
+            simulation.run()
+            print("\n".join(simulation.report.lines()))
+            load = os.getloadavg()
+            print(f"   ({time.monotonic() - started:.0f} s, load at the end {load[0]:.1f})", flush=True)
+            all_ok = all_ok and simulation.report.ok
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        redis.stop()
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    sys.exit(0 if all_ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,6 @@ Plain functions over plain values, so the production settings can call them befo
 """
 
 import ast
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,7 +32,8 @@ def plaintext_databases(databases: Mapping[str, Mapping]) -> list[str]:
     for alias, config in databases.items():
         if "postgresql" not in config.get("ENGINE", "") or is_local(config.get("HOST")):
             continue
-        mode = config.get("OPTIONS", {}).get("sslmode") or os.environ.get("PGSSLMODE", "")
+        # In the URL, not PGSSLMODE: the requirement stays visible in the one setting that names the database.
+        mode = config.get("OPTIONS", {}).get("sslmode", "")
         if mode not in TLS_SSLMODES:
             problems.append(
                 f"Database {alias!r} at {config['HOST']} is reached without TLS (sslmode={mode or 'prefer'}): "

@@ -248,7 +248,7 @@ def test_production_refuses_plain_text_connections_to_other_machines(run_python,
     [
         {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=verify-full"},
         {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=require"},
-        {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp", "PGSSLMODE": "verify-ca"},
+        {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=verify-ca"},
         {"DATABASE_URL": "postgres://pp@%2Fvar%2Frun%2Fpostgresql/pp"},  # a Unix socket
         {"REDIS_URL": "rediss://cache.internal:6380/0", "CELERY_BROKER_URL": "rediss://cache.internal:6380/1"},
         {"REDIS_URL": "redis://localhost:6379/0"},

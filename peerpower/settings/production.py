@@ -3,16 +3,23 @@
 `manage.py check --deploy` passes with no warnings under these settings.
 """
 
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 
+from peerpower.settings import base
 from peerpower.settings.base import *  # noqa: F403
 from peerpower.settings.base import (
+    CELERY_BROKER_URL,
+    CELERY_RESULT_BACKEND,
     CHAIN_HOT_WALLET_KEY,
     CHAIN_HOT_WALLET_KEY_FILE,
     CHAIN_RPC_URL,
+    DATABASES,
     PUSH_BACKEND,
     env,
 )
+from peerpower.settings.safety import literal_secrets, plaintext_databases, plaintext_redis
 
 
 def required(name: str) -> str:
@@ -64,3 +71,14 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 DEMO_DATA_ALLOWED = False
+
+# In transit: the database and Redis, when on another machine, are reached over TLS only.
+_plaintext = plaintext_databases(DATABASES) + plaintext_redis(
+    {"REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": CELERY_BROKER_URL, "CELERY_RESULT_BACKEND": CELERY_RESULT_BACKEND}
+)
+if _plaintext:
+    raise ImproperlyConfigured("Production requires TLS to remote stores:\n" + "\n".join(_plaintext))
+# Secrets come from the environment (or files it names), never from the settings files production loads.
+_written = literal_secrets([Path(base.__file__), Path(__file__)])
+if _written:
+    raise ImproperlyConfigured("Secrets must come from the environment, not settings files:\n" + "\n".join(_written))

@@ -209,3 +209,82 @@ def test_a_var_dir_given_in_the_environment_takes_the_stores_of_the_env_file_wit
     if given.get("PEERPOWER_VAR_DIR"):
         assert var_dir == f"{tmp_path}/sim"
         assert broker == f"sqla+sqlite:///{tmp_path}/sim/broker.sqlite3"  # not the .env's Redis, had it one
+
+
+LOAD_SETTINGS = "import django; django.setup(); print('loaded')"
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        (
+            {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp"},
+            "Database 'default' at db.internal is reached without TLS (sslmode=prefer)",
+        ),
+        (
+            {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=prefer"},
+            "Database 'default' at db.internal is reached without TLS (sslmode=prefer)",
+        ),
+        (
+            {"DATABASE_REPLICA_URLS": "postgres://pp:pw@replica.internal:5432/pp?sslmode=disable"},
+            "Database 'replica_0' at replica.internal is reached without TLS (sslmode=disable)",
+        ),
+        ({"REDIS_URL": "redis://cache.internal:6379/0"}, "REDIS_URL reaches Redis at cache.internal without TLS"),
+        (
+            {"CELERY_BROKER_URL": "redis://broker.internal:6379/1"},
+            "CELERY_BROKER_URL reaches Redis at broker.internal without TLS",
+        ),
+    ],
+)
+def test_production_refuses_plain_text_connections_to_other_machines(run_python, given, refusal):
+    result = run_python("-c", LOAD_SETTINGS, settings="peerpower.settings.production", env={**PRODUCTION_ENV, **given})
+    assert result.returncode != 0
+    assert "Production requires TLS to remote stores" in result.stderr
+    assert refusal in result.stderr
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=verify-full"},
+        {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=require"},
+        {"DATABASE_URL": "postgres://pp:pw@db.internal:5432/pp?sslmode=verify-ca"},
+        {"DATABASE_URL": "postgres://pp@%2Fvar%2Frun%2Fpostgresql/pp"},  # a Unix socket
+        {"REDIS_URL": "rediss://cache.internal:6380/0", "CELERY_BROKER_URL": "rediss://cache.internal:6380/1"},
+        {"REDIS_URL": "redis://localhost:6379/0"},
+    ],
+)
+def test_production_accepts_tls_and_local_connections(run_python, given):
+    result = run_python("-c", LOAD_SETTINGS, settings="peerpower.settings.production", env={**PRODUCTION_ENV, **given})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded"
+
+
+@pytest.mark.parametrize(
+    ("line", "refusal"),
+    [
+        ('BARAY_SECRET_KEY = "c2VjcmV0LXdyaXR0ZW4taW4tdGhlLWZpbGU="', "BARAY_SECRET_KEY is written in the file"),
+        ('METRICS_TOKEN = env("METRICS_TOKEN", default="scrape-me")', "METRICS_TOKEN is written in the file"),
+        ('CHAIN_HOT_WALLET_KEY = "0x" + "00" * 31 + "01"', "CHAIN_HOT_WALLET_KEY is written in the file"),
+        ('ANALYTICS_URL = "postgres://reader:hunter2@analytics:5432/pp"', "a URL with a password"),
+    ],
+)
+def test_production_refuses_secrets_written_in_its_settings_files(tmp_path, line, refusal):
+    # A copy of the project's settings with one secret written into production.py.
+    project = tmp_path / "project"
+    shutil.copytree(Path(settings.BASE_DIR) / "peerpower", project / "peerpower")
+    production = project / "peerpower" / "settings" / "production.py"
+    production.write_text(production.read_text() + f"\n{line}\n")
+    env = {key: value for key, value in os.environ.items() if key not in STORES} | PRODUCTION_ENV
+    env |= {"DJANGO_SETTINGS_MODULE": "peerpower.settings.production", "PYTHONPATH": str(project)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import peerpower.settings.production"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Secrets must come from the environment, not settings files" in result.stderr
+    assert f"production.py:{len(production.read_text().splitlines())}: {refusal}" in result.stderr

@@ -22,6 +22,7 @@ place that advances transactions, so two processes never replace the same transa
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -29,12 +30,13 @@ from django.db.models import Sum
 from django.utils import timezone
 from prometheus_client import Counter
 
+from apps.audit.services import audit_record
 from apps.tokens.chain import ppt
 from apps.tokens.chain.contract import MAX_BATCH
 from apps.tokens.chain.sender import CHAIN_CALL_ERRORS, ChainSender
 from apps.tokens.choices import ChainTxState, SettlementState, TransferStatus, WithdrawalState
 from apps.tokens.errors import ChainCallWouldRevert, ChainMisconfigured, ChainUnavailable
-from apps.tokens.models import SettlementBatch, Transfer, Withdrawal
+from apps.tokens.models import ChainTransaction, SettlementBatch, Transfer, Withdrawal
 from apps.tokens.services import TransferSpec, transfers_create
 
 logger = logging.getLogger(__name__)
@@ -165,3 +167,42 @@ def _already_resolved(specs: list[TransferSpec], state: str) -> bool:
     wanted = TransferStatus.POSTED if state == WithdrawalState.SETTLED else TransferStatus.VOIDED
     pending_ids = [spec.pending_id for spec in specs]
     return Transfer.objects.filter(pk__in=pending_ids, status=wanted).count() == len(pending_ids)
+
+
+def batch_retry(sender: ChainSender, batch_id: int, *, actor: Any) -> SettlementBatch:
+    """Staff's "retry now" on a batch, audited. It can never pay twice: an open batch is sent under its one
+    reference (the stored transaction if it was signed already), a sent one has its same transaction followed — sent
+    again as the same signed bytes if the node lost it, or replaced with the same nonce if stuck — and then settled if
+    final. Nothing here builds a second transfer for a withdrawal."""
+    batch = SettlementBatch.objects.select_related("chain_transaction").get(pk=batch_id)
+    before = {"state": batch.state, "attempts": batch.attempts, "error": batch.error}
+    if batch.state == SettlementState.OPEN:
+        batch = batch_send(sender, batch_id)
+    elif batch.state == SettlementState.SENT and batch.chain_transaction is not None:
+        sender.advance(batch.chain_transaction)
+        batch = batch_settle(batch_id)
+    tx = batch.chain_transaction
+    audit_record(
+        actor=actor,
+        action="tokens.settlement_batch.retry",
+        target=batch,
+        before=before,
+        after={"state": batch.state, "attempts": batch.attempts, "tx_hash": tx.tx_hash if tx else "",
+               "tx_state": tx.state if tx else ""},
+    )  # fmt: skip
+    return batch
+
+
+def transaction_retry(sender: ChainSender, tx: ChainTransaction, *, actor: Any) -> ChainTransaction:
+    """Staff's "retry now" on one open transaction, audited: the sweep's own step (the same signed bytes sent again,
+    or the same nonce replaced with higher fees), never a new transaction."""
+    before = {"state": tx.state, "tx_hash": tx.tx_hash, "bumps": tx.bumps}
+    tx = sender.advance(tx)
+    audit_record(
+        actor=actor,
+        action="tokens.chain_transaction.retry",
+        target=tx,
+        before=before,
+        after={"state": tx.state, "tx_hash": tx.tx_hash, "bumps": tx.bumps},
+    )
+    return tx

@@ -176,3 +176,45 @@ def test_a_reverted_settlement_voids_its_withdrawals(sender, chain_node):
     assert Transfer.objects.get(pk=withdrawal.transfer_id).status == "voided"
     assert available(alice) == 100 * PPT  # back in the wallet
     assert on_chain(sender, alice.user.evm_address) == 0
+
+
+def test_staff_retry_sends_the_batch_once_and_is_audited(sender, chain_node, client):
+    from django.urls import reverse
+
+    from apps.accounts.models import User
+    from apps.audit.models import AuditLog
+
+    staff = User.objects.create_superuser("+85512000109", "pw-staff-1")
+    client.force_login(staff)
+    alice = provider_with(100 * PPT, 1)
+    minted(sender)
+    withdrawal = withdraw(alice, 30 * PPT)
+    chain_node.fail_next(10_000)
+    withdrawals_settle(sender)  # the node refuses: the batch waits, open
+    batch = SettlementBatch.objects.get()
+    changelist = reverse("admin:tokens_settlementbatch_changelist")
+    page = client.post(changelist, {"action": "retry", "_selected_action": [batch.pk]}, follow=True)
+    assert "chain_unavailable" in page.content.decode()  # said to the staff member
+    batch.refresh_from_db()
+    assert batch.state == SettlementState.OPEN and batch.attempts == 1  # still down: still open, nothing signed
+    assert not ChainTransaction.objects.filter(purpose=ChainTxPurpose.TRANSFER).exists()
+
+    chain_node.fail_next(0)
+    for _ in range(3):  # retried again and again: one transaction, paid once
+        page = client.post(changelist, {"action": "retry", "_selected_action": [batch.pk]}, follow=True)
+        assert page.status_code == 200
+    batch.refresh_from_db()
+    assert batch.state == SettlementState.SETTLED
+    assert ChainTransaction.objects.filter(purpose=ChainTxPurpose.TRANSFER).count() == 1
+    assert on_chain(sender, alice.user.evm_address) == 30 * PPT
+    withdrawal.refresh_from_db()
+    assert withdrawal.state == WithdrawalState.SETTLED
+    retries = AuditLog.objects.filter(action="tokens.settlement_batch.retry", actor=staff)
+    assert retries.count() == 3 and retries.last().after["state"] in ("sent", "settled")
+
+    # The other back-office pages render: transactions (with retry), the hot wallet, withdrawals, the batch.
+    for name in ("chaintransaction", "chainwallet", "withdrawal", "settlementbatch"):
+        assert client.get(reverse(f"admin:tokens_{name}_changelist")).status_code == 200
+    assert client.get(reverse("admin:tokens_settlementbatch_change", args=[batch.pk])).status_code == 200
+    wallet_page = client.get(reverse("admin:tokens_chainwallet_changelist")).content.decode()
+    assert sender.wallet.address in wallet_page

@@ -34,13 +34,14 @@ from apps.audit.services import audit_record
 from apps.tokens.chain import ppt
 from apps.tokens.chain.contract import MAX_BATCH
 from apps.tokens.chain.sender import CHAIN_CALL_ERRORS, ChainSender
-from apps.tokens.choices import ChainTxState, SettlementState, TransferStatus, WithdrawalState
+from apps.tokens.choices import ChainTxState, Reason, SettlementState, TransferStatus, WithdrawalState
 from apps.tokens.errors import ChainCallWouldRevert, ChainMisconfigured, ChainUnavailable
 from apps.tokens.models import ChainTransaction, SettlementBatch, Transfer, Withdrawal
 from apps.tokens.services import TransferSpec, transfers_create
 
 logger = logging.getLogger(__name__)
 
+WITHDRAWAL = Reason.WITHDRAWAL
 WITHDRAWALS_SETTLED = Counter(
     "peerpower_withdrawals_total", "Withdrawals settled on chain or failed, by outcome", ["outcome"]
 )
@@ -127,17 +128,25 @@ def batch_settle(batch_id: int) -> SettlementBatch:
     """Post (confirmed) or void (reverted) a sent batch's withdrawals once its transaction is final; exactly once,
     under the batch's row lock, with transfer ids that are idempotency keys besides."""
     with transaction.atomic():
-        batch = SettlementBatch.objects.select_for_update().select_related("chain_transaction").get(pk=batch_id)
+        batch = (
+            SettlementBatch.objects.select_for_update(of=("self",)).select_related("chain_transaction").get(pk=batch_id)
+        )
         tx = batch.chain_transaction
         if batch.state != SettlementState.SENT or tx is None:
             return batch
         now = timezone.now()
         withdrawals = list(batch.withdrawals.order_by("pk"))
         if tx.state == ChainTxState.CONFIRMED:
-            specs = [TransferSpec(id=f"{w.transfer_id}:post", post_pending_id=w.transfer_id) for w in withdrawals]
+            specs = [
+                TransferSpec(id=f"{w.transfer_id}:post", post_pending_id=w.transfer_id, reason=WITHDRAWAL)
+                for w in withdrawals
+            ]
             outcome, batch_state, withdrawal_state = "settled", SettlementState.SETTLED, WithdrawalState.SETTLED
         elif tx.state == ChainTxState.REVERTED:
-            specs = [TransferSpec(id=f"{w.transfer_id}:void", void_pending_id=w.transfer_id) for w in withdrawals]
+            specs = [
+                TransferSpec(id=f"{w.transfer_id}:void", void_pending_id=w.transfer_id, reason=WITHDRAWAL)
+                for w in withdrawals
+            ]
             outcome, batch_state, withdrawal_state = "failed", SettlementState.FAILED, WithdrawalState.FAILED
         elif tx.state == ChainTxState.DROPPED:
             batch.state, batch.error = SettlementState.ATTENTION, f"transaction {tx.tx_hash} dropped: {tx.error}"

@@ -9,6 +9,7 @@ from web3 import Web3
 from apps.accounts.tests.factories import UserFactory
 from apps.providers.tests.factories import ProviderFactory
 from apps.tokens.choices import PlatformAccount, SettlementState, WithdrawalState
+from apps.tokens.errors import WithdrawalReferenceReused
 from apps.tokens.models import SettlementBatch, Transfer, Withdrawal
 from apps.tokens.selectors import account_balance
 from apps.tokens.services import account_open, platform_account, withdrawal_request
@@ -138,5 +139,5 @@ def test_a_reference_books_once(bound_provider):
     first = withdrawal_request(provider=bound_provider, address=ADDRESS, amount=20 * PPT, reference="payout:po_1")
     again = withdrawal_request(provider=bound_provider, address=ADDRESS, amount=20 * PPT, reference="payout:po_1")
     assert again.pk == first.pk and Transfer.objects.filter(reason="withdrawal").count() == 1
-    with pytest.raises(Exception, match="different withdrawal"):
+    with pytest.raises(WithdrawalReferenceReused):
         withdrawal_request(provider=bound_provider, address=ADDRESS, amount=30 * PPT, reference="payout:po_1")

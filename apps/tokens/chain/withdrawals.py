@@ -34,6 +34,7 @@ from apps.audit.services import audit_record
 from apps.tokens.chain import ppt
 from apps.tokens.chain.contract import MAX_BATCH
 from apps.tokens.chain.sender import CHAIN_CALL_ERRORS, ChainSender
+from apps.tokens.chain.supply import CHAIN_HOT_WALLET_GAS
 from apps.tokens.choices import ChainTxState, Reason, SettlementState, TransferStatus, WithdrawalState
 from apps.tokens.errors import ChainCallWouldRevert, ChainMisconfigured, ChainUnavailable
 from apps.tokens.models import ChainTransaction, SettlementBatch, Transfer, Withdrawal
@@ -61,15 +62,23 @@ def withdrawals_settle(sender: ChainSender) -> SettleReport:
     report = SettleReport()
     while batch := withdrawals_batch():
         report.batched.append(batch.pk)
-    for batch_id in SettlementBatch.objects.filter(state=SettlementState.OPEN).order_by("pk").values_list("pk", flat=1):
+    for batch_id in (
+        SettlementBatch.objects.filter(state=SettlementState.OPEN).order_by("pk").values_list("pk", flat=True)
+    ):
         batch = batch_send(sender, batch_id)
         (report.sent if batch.state == SettlementState.SENT else report.waiting).append(batch_id)
-    for batch_id in SettlementBatch.objects.filter(state=SettlementState.SENT).order_by("pk").values_list("pk", flat=1):
+    for batch_id in (
+        SettlementBatch.objects.filter(state=SettlementState.SENT).order_by("pk").values_list("pk", flat=True)
+    ):
         state = batch_settle(batch_id).state
         if state == SettlementState.SETTLED:
             report.settled.append(batch_id)
         elif state == SettlementState.FAILED:
             report.failed.append(batch_id)
+    try:  # what every transaction pays gas from, on /metrics between the daily reconciliations
+        CHAIN_HOT_WALLET_GAS.set(sender.w3.eth.get_balance(sender.wallet.address))
+    except CHAIN_CALL_ERRORS:
+        pass
     return report
 
 

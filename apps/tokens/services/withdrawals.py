@@ -115,7 +115,7 @@ def _book(
             account=account,
             address=to_checksum_address(address),
             amount=amount,
-            requested_by=requested_by if getattr(requested_by, "pk", None) else None,
+            requested_by=requested_by,
             reference=reference,
             created_at=now,
         )

@@ -8,7 +8,7 @@ from web3 import Web3
 from apps.providers.tests.factories import ProviderFactory
 from apps.tokens.chain import ppt
 from apps.tokens.chain.contract import UNITS_PER_LEDGER_UNIT
-from apps.tokens.chain.supply import chain_reconcile, supply_sync
+from apps.tokens.chain.supply import CHAIN_HOT_WALLET_GAS, chain_reconcile, supply_sync
 from apps.tokens.chain.withdrawals import withdrawals_settle
 from apps.tokens.choices import ChainTxPurpose, ChainTxState, PlatformAccount, SettlementState, WithdrawalState
 from apps.tokens.models import ChainTransaction, SettlementBatch, Transfer, Withdrawal
@@ -77,6 +77,8 @@ def test_withdrawals_are_paid_in_one_batch_and_posted_once_final(sender):
     result = chain_reconcile(sender)
     assert (result.chain_supply, result.custodial_balance, result.paid_out) == (150 * PPT, 70 * PPT, 80 * PPT)
     assert result.breaks == []
+    gas = sender.w3.eth.get_balance(sender.wallet.address)
+    assert gas > 0 and CHAIN_HOT_WALLET_GAS._value.get() == pytest.approx(gas)  # a float gauge
     # Nothing more to do, nothing sent again.
     assert withdrawals_settle(sender).batched == []
     assert ChainTransaction.objects.filter(purpose=ChainTxPurpose.TRANSFER).count() == 1
@@ -176,6 +178,7 @@ def test_a_reverted_settlement_voids_its_withdrawals(sender, chain_node):
     assert Transfer.objects.get(pk=withdrawal.transfer_id).status == "voided"
     assert available(alice) == 100 * PPT  # back in the wallet
     assert on_chain(sender, alice.user.evm_address) == 0
+    assert chain_reconcile(sender).breaks == []  # nothing posted, nothing settled
 
 
 def test_staff_retry_sends_the_batch_once_and_is_audited(sender, chain_node, client):

@@ -81,6 +81,7 @@ def batch_figures(sender, build, label: str, sizes: list[int], first_address: in
 
 
 def settlement_figures(sender, count: int, first_address: int) -> None:
+    from apps.providers.models import Provider
     from apps.providers.tests.factories import ProviderFactory
     from apps.tokens.chain.supply import supply_sync
     from apps.tokens.chain.withdrawals import withdrawals_settle
@@ -88,7 +89,9 @@ def settlement_figures(sender, count: int, first_address: int) -> None:
     from apps.tokens.models import ChainTransaction, SettlementBatch, Withdrawal
     from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create, withdrawal_request
 
-    providers = [ProviderFactory() for _ in range(20)]
+    # Providers of an earlier run are reused (their phone numbers are taken); their balances were emptied above.
+    providers = list(Provider.objects.order_by("pk")[:20])
+    providers += [ProviderFactory() for _ in range(20 - len(providers))]
     issuance = platform_account(PlatformAccount.ISSUANCE)
     transfers_create(
         [
@@ -132,6 +135,8 @@ def main() -> None:
         CHAIN_HOT_WALLET_KEY="0x" + "00" * 31 + "01",
         CHAIN_DEPLOY_IF_MISSING="true",
         WITHDRAWAL_MIN_AMOUNT="1",
+        # py-evm estimates and mines a 500-recipient batch in seconds, more on a loaded machine.
+        CHAIN_RPC_TIMEOUT_SECONDS="120",
         WITHDRAWAL_DAILY_LIMIT=str(10**18),
     )
     try:

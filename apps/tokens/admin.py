@@ -16,8 +16,17 @@ from django.utils import timezone
 
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
-from apps.tokens.choices import AdjustmentStatus, OwnerKind
-from apps.tokens.models import Account, Adjustment, ChainTransaction, LedgerCheck, Transfer
+from apps.tokens.choices import CHAIN_TX_OPEN_STATES, AdjustmentStatus, OwnerKind
+from apps.tokens.models import (
+    Account,
+    Adjustment,
+    ChainTransaction,
+    ChainWallet,
+    LedgerCheck,
+    SettlementBatch,
+    Transfer,
+    Withdrawal,
+)
 from apps.tokens.selectors import (
     account_balance,
     account_balance_as_of,
@@ -252,3 +261,106 @@ class ChainTransactionAdmin(ReadOnlyAdmin):
     search_fields = ("=reference", "=tx_hash", "=nonce", "replaced_hashes")
     date_hierarchy = "created_at"
     exclude = ("raw",)
+    actions = ("retry",)
+
+    @admin.action(description="Retry now: send the same signed transaction again, or replace it (same nonce)")
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from apps.tokens.chain.withdrawals import transaction_retry
+
+        sender = _sender(self, request)
+        if sender is None:
+            return
+        for tx in queryset.filter(state__in=CHAIN_TX_OPEN_STATES).order_by("nonce"):
+            tx = transaction_retry(sender, tx, actor=request.user)
+            self.message_user(request, f"{tx.reference}: {tx.state} ({tx.tx_hash})")
+
+
+def _sender(model_admin: admin.ModelAdmin, request: HttpRequest) -> Any:
+    """The hot wallet's sender, or None (said to the staff member) when the chain cannot be reached."""
+    from apps.tokens.chain.sender import ChainSender
+
+    try:
+        return ChainSender.from_settings()
+    except DomainError as error:
+        model_admin.message_user(request, f"{error.code}: {error.message}", messages.ERROR)
+        return None
+
+
+class WithdrawalInline(admin.TabularInline):
+    model = Withdrawal
+    fields = ("public_id", "account", "address", "amount", "state", "created_at", "settled_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SettlementBatch)
+class SettlementBatchAdmin(ReadOnlyAdmin):
+    """Withdrawals paid together by one transferBatch transaction. "Retry now" never pays twice: it sends the
+    batch under its one reference, or follows its one transaction (see `batch_retry`)."""
+
+    list_display = ("id", "state", "recipients", "amount", "transaction_hash", "attempts", "error", "created_at",
+                    "settled_at")  # fmt: skip
+    list_filter = ("state",)
+    search_fields = ("=id", "=chain_transaction__tx_hash", "=withdrawals__public_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("chain_transaction",)
+    inlines = (WithdrawalInline,)
+    actions = ("retry",)
+
+    @admin.display(description="transaction")
+    def transaction_hash(self, batch: SettlementBatch) -> str:
+        tx = batch.chain_transaction
+        return f"{tx.tx_hash} ({tx.state})" if tx else "—"
+
+    @admin.action(description="Retry now (the same transaction; never a second payment)")
+    def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from apps.tokens.chain.withdrawals import batch_retry
+
+        sender = _sender(self, request)
+        if sender is None:
+            return
+        for batch_id in queryset.values_list("pk", flat=True):
+            batch = batch_retry(sender, batch_id, actor=request.user)
+            level = messages.SUCCESS if batch.state in ("sent", "settled") else messages.WARNING
+            self.message_user(request, f"Batch {batch.pk}: {batch.state} {batch.error}", level)
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "state", "amount", "address", "account", "batch", "created_at", "settled_at")
+    list_filter = ("state",)
+    search_fields = ("=public_id", "=address", "=reference", "=account__id")
+    date_hierarchy = "created_at"
+    list_select_related = ("account",)
+
+
+@admin.register(ChainWallet)
+class ChainWalletAdmin(ReadOnlyAdmin):
+    """The hot wallet: its address and, asked of the node now, its gas balance (native token) and pending nonce."""
+
+    list_display = ("address", "chain_id", "last_nonce", "gas_balance", "open_transactions")
+
+    @admin.display(description="gas balance (SEL)")
+    def gas_balance(self, wallet: ChainWallet) -> str:
+        from apps.tokens.chain.client import web3_connect
+        from apps.tokens.chain.sender import CHAIN_CALL_ERRORS
+
+        try:
+            wei = web3_connect(timeout=3).eth.get_balance(wallet.address)
+        except CHAIN_CALL_ERRORS:
+            return "node unavailable"
+        return amount_decimal(wei, 18)
+
+    @admin.display(description="open transactions")
+    def open_transactions(self, wallet: ChainWallet) -> int:
+        return ChainTransaction.objects.filter(
+            chain_id=wallet.chain_id, sender=wallet.address, state__in=CHAIN_TX_OPEN_STATES
+        ).count()

@@ -65,6 +65,7 @@ class Reason(models.TextChoices):
     BURN = "burn", "Burn on chain"
     ADJUSTMENT = "adjustment", "Manual adjustment"
     TRANSFER = "transfer", "Transfer"
+    WITHDRAWAL = "withdrawal", "Withdrawal to a wallet"
 
 
 class Result(models.TextChoices):
@@ -125,3 +126,30 @@ class ChainTxState(models.TextChoices):
 
 
 CHAIN_TX_OPEN_STATES = (ChainTxState.SIGNED, ChainTxState.SENT, ChainTxState.MINED)
+
+
+class WithdrawalState(models.TextChoices):
+    """A withdrawal of PPT to its owner's bound EVM address. Its ledger transfer is pending from `requested` until
+    `settled` (posted) or `failed` (voided)."""
+
+    # Booked (pending), waiting to be put in a settlement batch.
+    REQUESTED = "requested", "Requested"
+    # In a settlement batch whose transaction is not final yet (or not signed yet: the chain was down).
+    BATCHED = "batched", "In a settlement batch"
+    SETTLED = "settled", "Settled on chain"
+    FAILED = "failed", "Failed (the PPT went back to the wallet)"
+
+
+class SettlementState(models.TextChoices):
+    # Its withdrawals are chosen; its transaction is not signed yet (the chain was down, or the custodial wallet
+    # cannot pay yet): the next settlement run tries again with the same reference.
+    OPEN = "open", "Waiting to be sent"
+    SENT = "sent", "Sent, waiting for finality"
+    SETTLED = "settled", "Settled (final on chain, withdrawals posted)"
+    FAILED = "failed", "Failed (reverted on chain, withdrawals voided)"
+    # Its transaction lost its nonce to another one: whether the tokens moved must be checked by staff before
+    # anything is voided (voiding a transfer that did happen would pay twice).
+    ATTENTION = "attention", "Needs a person"
+
+
+SETTLEMENT_OPEN_STATES = (SettlementState.OPEN, SettlementState.SENT)

@@ -2,7 +2,14 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, ValidationFailed
+from apps.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unprocessable,
+    ValidationFailed,
+)
 
 
 class TransferRefused(Conflict):
@@ -55,3 +62,28 @@ class ChainCallWouldRevert(Conflict):
 
     code = "chain_call_would_revert"
     default_message = _("The blockchain refused the operation.")
+
+
+class WithdrawalBelowMinimum(ValidationFailed):
+    code = "withdrawal_below_minimum"
+    default_message = _("The amount is below the smallest withdrawal.")
+
+
+class WithdrawalExceedsBalance(Conflict):
+    code = "withdrawal_exceeds_balance"
+    default_message = _("The amount is more than your wallet's available balance.")
+
+
+class WithdrawalDailyLimitExceeded(Unprocessable):
+    code = "withdrawal_daily_limit_exceeded"
+    default_message = _("This would pass your wallet's withdrawal limit for 24 hours.")
+
+
+class WithdrawalNotFound(NotFound):
+    code = "withdrawal_not_found"
+    default_message = _("No such withdrawal.")
+
+
+class WithdrawalReferenceReused(Conflict):
+    code = "withdrawal_reference_reused"
+    default_message = _("This reference was already used for a different withdrawal.")

@@ -17,8 +17,10 @@ from apps.tokens.choices import (
     ChainTxState,
     OwnerKind,
     PlatformAccount,
+    SettlementState,
     TransferKind,
     TransferStatus,
+    WithdrawalState,
 )
 
 TRANSFER_ID_MAX_LENGTH = 128
@@ -333,3 +335,80 @@ class ChainTransaction(models.Model):
     def hashes(self) -> list[str]:
         """Every hash this transaction was broadcast under, newest first."""
         return [self.tx_hash, *reversed(self.replaced_hashes)]
+
+
+class SettlementBatch(models.Model):
+    """Withdrawals paid out together by one `transferBatch` transaction (at most `CHAIN_SETTLEMENT_BATCH_SIZE`).
+
+    A withdrawal joins one batch, once (its `batch` is set only while empty, under its row lock), and a batch has
+    one transaction reference (`reference`), signed at most once by the sender: so a withdrawal is never paid twice,
+    however often settlement runs, retries or races. Written only by `apps.tokens.chain.withdrawals`."""
+
+    state = models.CharField(max_length=9, choices=SettlementState.choices, default=SettlementState.OPEN)
+    recipients = models.PositiveIntegerField(default=0)
+    amount = models.BigIntegerField(default=0, help_text="PPT paid out, in ledger units (10⁻⁶ PPT).")
+    chain_transaction = models.OneToOneField(
+        ChainTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="settlement_batch"
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="Tries to sign its transaction.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "settlement batches"
+        indexes = [
+            models.Index(fields=["state"], name="tokens_settlement_open", condition=Q(state__in=["open", "sent"])),
+        ]
+
+    def __str__(self) -> str:
+        return f"settlement batch {self.pk} ({self.recipients} recipients, {self.state})"
+
+    @property
+    def reference(self) -> str:
+        """The transaction's idempotency key: one per batch, forever."""
+        return f"withdrawals:batch:{self.pk}"
+
+
+class Withdrawal(models.Model):
+    """PPT a provider or a client organisation takes out to an EVM address bound by Sign-In with Ethereum.
+
+    Booked at once as a pending ledger transfer `withdrawal:<public_id>` from the owner's account to the platform's
+    chain treasury (the PPT held on chain outside the custodial wallet); paid by its settlement batch's transaction;
+    posted once that transaction is final, voided if it reverts."""
+
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="withdrawals")
+    address = models.CharField(max_length=42, help_text="Where the PPT goes: the bound EVM address when asked.")
+    amount = models.BigIntegerField(help_text="Ledger units (10⁻⁶ PPT).")
+    state = models.CharField(max_length=9, choices=WithdrawalState.choices, default=WithdrawalState.REQUESTED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The caller's own idempotency key (a payout's id, say): asked again with it, the same withdrawal answers.
+    reference = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    batch = models.ForeignKey(
+        SettlementBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="tokens_withdrawal_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(state="requested", batch__isnull=True) | ~Q(state="requested") & Q(batch__isnull=False),
+                name="tokens_withdrawal_batched_once_requested",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="tokens_withdrawal_account_idx"),
+            models.Index(fields=["created_at"], name="tokens_withdrawal_queue", condition=Q(state="requested")),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def transfer_id(self) -> str:
+        return f"withdrawal:{self.public_id}"

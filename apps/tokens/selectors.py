@@ -245,3 +245,52 @@ def adjustments_open_for(*, memo_prefix: str) -> QuerySet[Adjustment]:
     return Adjustment.objects.filter(
         memo__startswith=memo_prefix, status__in=[AdjustmentStatus.PROPOSED, AdjustmentStatus.APPROVED]
     )
+
+
+def withdrawals_of(account: Account | None) -> QuerySet[Any]:
+    """A wallet's withdrawals, newest first, with their batch's transaction (hash and state)."""
+    from apps.tokens.models import Withdrawal
+
+    if account is None:
+        return Withdrawal.objects.none()
+    return (
+        Withdrawal.objects.filter(account=account)
+        .select_related("batch__chain_transaction")
+        .order_by("-created_at", "-id")
+    )
+
+
+def withdrawal_of(account: Account | None, public_id: str) -> Any:
+    from apps.tokens.errors import WithdrawalNotFound
+
+    withdrawal = withdrawals_of(account).filter(public_id=public_id).first()
+    if withdrawal is None:
+        raise WithdrawalNotFound()
+    return withdrawal
+
+
+def wallet_owner(wallet: Wallet) -> dict[str, Any]:
+    """The wallet's owner as `withdrawal_request` takes it (`provider=` or `organization=`)."""
+    from apps.accounts.models import ClientOrganization
+
+    if wallet.provider_id is not None:
+        return {"provider": Provider.objects.get(pk=wallet.provider_id)}
+    return {"organization": ClientOrganization.objects.get(pk=wallet.organization_id)}
+
+
+def withdrawal_address(principal: Any, wallet: Wallet) -> str | None:
+    """Where the caller's withdrawals go: the EVM address a person bound with Sign-In with Ethereum — the provider's
+    own, the member's own, or for an API key the address of the member who created the key (while a member still)."""
+    from apps.accounts.authentication import ApiClient
+    from apps.accounts.selectors import client_membership
+
+    if not isinstance(principal, ApiClient):
+        return principal.evm_address or None
+    creator = principal.api_key.created_by
+    if creator is None or not creator.evm_address:
+        return None
+    try:
+        client_membership(user=creator, client_id=wallet.organization_id)
+    except NotFound:
+        return None
+    return creator.evm_address

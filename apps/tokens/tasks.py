@@ -53,3 +53,13 @@ def chain_reconcile() -> int:
     from apps.tokens.chain.supply import chain_reconcile as reconcile
 
     return len(reconcile(ChainSender.from_settings()).breaks)
+
+
+@shared_task(name="tokens.chain_settle_withdrawals")
+def chain_settle_withdrawals() -> int:
+    """Batch requested withdrawals, send their transferBatch transactions, post or void what is final; returns how
+    many batches settled. Safe with the chain down: what cannot be sent waits for the next run."""
+    from apps.tokens.chain.sender import ChainSender
+    from apps.tokens.chain.withdrawals import withdrawals_settle
+
+    return len(withdrawals_settle(ChainSender.from_settings()).settled)

@@ -695,6 +695,14 @@ CHAIN_SWEEP_SECONDS = env.float("CHAIN_SWEEP_SECONDS", default=5.0)
 # Seconds between supply syncs: what the ledger issued (or redeemed) since the last one is minted to (or burned from)
 # the custodial wallet in one transaction.
 CHAIN_SUPPLY_SYNC_SECONDS = env.float("CHAIN_SUPPLY_SYNC_SECONDS", default=300.0)
+# Withdrawals of PPT to a bound EVM address, in ledger units (10⁻⁶ PPT): the least one may be, and the most one
+# wallet may withdraw in any 24 hours (failed withdrawals do not count).
+WITHDRAWAL_MIN_AMOUNT = env.int("WITHDRAWAL_MIN_AMOUNT", default=10_000_000)
+WITHDRAWAL_DAILY_LIMIT = env.int("WITHDRAWAL_DAILY_LIMIT", default=1_000_000_000)
+# Seconds between settlement runs (withdrawals batched, signed, and posted once final), and the most recipients one
+# transferBatch transaction pays (the contract takes 500; ~25,000 gas each).
+CHAIN_SETTLE_SECONDS = env.float("CHAIN_SETTLE_SECONDS", default=15.0)
+CHAIN_SETTLEMENT_BATCH_SIZE = env.int("CHAIN_SETTLEMENT_BATCH_SIZE", default=500)
 # Scheduled only when the chain is on (CHAIN_RPC_URL set).
 CHAIN_BEAT_SCHEDULE = {
     "tokens.chain-sweep": {
@@ -706,6 +714,11 @@ CHAIN_BEAT_SCHEDULE = {
         "task": "tokens.chain_supply_sync",
         "schedule": CHAIN_SUPPLY_SYNC_SECONDS,
         "options": {"queue": "default", "expires": CHAIN_SUPPLY_SYNC_SECONDS},
+    },
+    "tokens.chain-settle-withdrawals": {
+        "task": "tokens.chain_settle_withdrawals",
+        "schedule": CHAIN_SETTLE_SECONDS,
+        "options": {"queue": "default", "expires": CHAIN_SETTLE_SECONDS},
     },
     "tokens.chain-reconcile": {
         "task": "tokens.chain_reconcile",

@@ -59,3 +59,38 @@ class TransactionSerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField())
     def get_decimal(self, transfer: object) -> str:
         return amount_decimal(signed_amount(transfer, self.context["account_id"]), self.context["scale"])
+
+
+class WithdrawalQuerySerializer(serializers.Serializer):
+    organization = serializers.IntegerField(
+        required=False, min_value=1, help_text="The client organisation's wallet, for a member of several."
+    )
+
+
+class WithdrawalCreateSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="PPT in the ledger's smallest unit (10⁻⁶ PPT): 10000000 is 10 PPT."
+    )
+    organization = serializers.IntegerField(
+        required=False, min_value=1, help_text="The client organisation's wallet, for a member of several."
+    )
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    amount = AmountSerializer()
+    address = serializers.CharField(
+        help_text="The EVM address the PPT goes to (yours, bound with Sign-In with Ethereum)"
+    )
+    state = serializers.ChoiceField(
+        choices=["requested", "batched", "settled", "failed"],
+        help_text="`requested` (booked: the amount is held), `batched` (in a settlement transaction, not final yet), "
+        "`settled` (final on chain), `failed` (the transaction reverted: the amount is back in your wallet).",
+    )
+    tx_hash = serializers.CharField(allow_null=True, help_text="The settlement transaction's hash, once signed.")
+    tx_state = serializers.CharField(
+        allow_null=True, help_text="`signed`, `sent`, `mined` (not final yet), `confirmed`, `reverted`, `dropped`."
+    )
+    block_number = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    settled_at = serializers.DateTimeField(allow_null=True, help_text="When it became settled or failed.")

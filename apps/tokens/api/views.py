@@ -5,12 +5,13 @@ import hashlib
 from typing import Any
 
 from django.utils.http import quote_etag
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.authentication import ApiKeyAuthentication, SessionJWTAuthentication
+from apps.accounts.authentication import ApiClient, ApiKeyAuthentication, SessionJWTAuthentication
+from apps.accounts.errors import WalletNotBound
 from apps.core.pagination import CursorPagination
 from apps.core.schema import raises
 from apps.tokens.api.serializers import (
@@ -18,10 +19,30 @@ from apps.tokens.api.serializers import (
     TransactionSerializer,
     WalletQuerySerializer,
     WalletSerializer,
+    WithdrawalCreateSerializer,
+    WithdrawalQuerySerializer,
+    WithdrawalSerializer,
     amount_data,
 )
-from apps.tokens.errors import OrganizationRequired, WalletNotFound
-from apps.tokens.selectors import ZERO, account_balance, account_transfers, wallet_of
+from apps.tokens.errors import (
+    OrganizationRequired,
+    WalletNotFound,
+    WithdrawalBelowMinimum,
+    WithdrawalDailyLimitExceeded,
+    WithdrawalExceedsBalance,
+    WithdrawalNotFound,
+)
+from apps.tokens.selectors import (
+    ZERO,
+    account_balance,
+    account_transfers,
+    wallet_of,
+    wallet_owner,
+    withdrawal_address,
+    withdrawal_of,
+    withdrawals_of,
+)
+from apps.tokens.services import withdrawal_request
 
 WALLET_ERRORS = (
     OrganizationRequired,
@@ -102,3 +123,119 @@ class WalletTransactionsView(WalletApiView):
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"
         return response
+
+
+WITHDRAWAL_SETTLED = {
+    "id": "wd_5f0c2a9be41d7c3a88e0f1b2",
+    "amount": {"amount": 25000000, "decimal": "25.000000"},
+    "address": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
+    "state": "settled",
+    "tx_hash": "0x9c1e4f1a3b5d7e9f0a2c4e6a8b0d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d",
+    "tx_state": "confirmed",
+    "block_number": 4182113,
+    "created_at": "2026-12-05T02:30:00Z",
+    "settled_at": "2026-12-05T02:30:21Z",
+}
+WITHDRAWAL_REQUESTED = {
+    **WITHDRAWAL_SETTLED,
+    "state": "requested",
+    "tx_hash": None,
+    "tx_state": None,
+    "block_number": None,
+    "settled_at": None,
+}
+
+
+def withdrawal_data(withdrawal: Any, scale: int) -> dict[str, Any]:
+    tx = withdrawal.batch.chain_transaction if withdrawal.batch_id else None
+    return {
+        "public_id": withdrawal.public_id,
+        "amount": amount_data(withdrawal.amount, scale),
+        "address": withdrawal.address,
+        "state": withdrawal.state,
+        "tx_hash": tx.tx_hash if tx else None,
+        "tx_state": tx.state if tx else None,
+        "block_number": tx.block_number if tx else None,
+        "created_at": withdrawal.created_at,
+        "settled_at": withdrawal.settled_at,
+    }
+
+
+class WithdrawalPagination(CursorPagination):
+    page_size = 30
+    ordering = ("-created_at", "-id")
+
+
+class WithdrawalListView(WalletApiView):
+    pagination_class = WithdrawalPagination
+
+    @raises(*WALLET_ERRORS)
+    @extend_schema(
+        parameters=[WithdrawalQuerySerializer],
+        responses={200: WithdrawalSerializer(many=True)},
+        tags=["wallet"],
+        summary="Your withdrawals",
+        description="Withdrawals of PPT from your wallet to your bound EVM address, newest first, with the "
+        "settlement transaction's hash and state.",
+        examples=[OpenApiExample("A settled withdrawal", value=WITHDRAWAL_SETTLED, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        query = WithdrawalQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wallet = wallet_of(principal=request.user, organization=query.validated_data.get("organization"))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(withdrawals_of(wallet.account), request, view=self)
+        data = [withdrawal_data(withdrawal, wallet.scale) for withdrawal in page]
+        return paginator.get_paginated_response(WithdrawalSerializer(data, many=True).data)
+
+    @raises(
+        *WALLET_ERRORS,
+        (WalletNotBound, "No EVM address is bound to you (bind one with Sign-In with Ethereum first)."),
+        WithdrawalBelowMinimum,
+        WithdrawalExceedsBalance,
+        WithdrawalDailyLimitExceeded,
+    )
+    @extend_schema(
+        request=WithdrawalCreateSerializer,
+        responses={201: WithdrawalSerializer},
+        tags=["wallet"],
+        summary="Withdraw PPT to your wallet",
+        description="Takes `amount` PPT (in 10⁻⁶ PPT units) out of your PeerPower wallet to the EVM address bound to "
+        "you with Sign-In with Ethereum (a provider's or member's own; for an API key, the address of the member who "
+        "created the key). The amount is held at once and paid on the Selendra chain in the next settlement batch; "
+        "the withdrawal is `settled` once that transaction is final, or `failed` (the amount returns to your wallet) "
+        "if it reverts. There is a minimum per withdrawal and a limit per 24 hours.",
+        examples=[
+            OpenApiExample("Withdraw 25 PPT", value={"amount": 25000000}, request_only=True),
+            OpenApiExample("Booked, waiting for settlement", value=WITHDRAWAL_REQUESTED, response_only=True),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = WithdrawalCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wallet = wallet_of(principal=request.user, organization=data.validated_data.get("organization"))
+        withdrawal = withdrawal_request(
+            amount=data.validated_data["amount"],
+            address=withdrawal_address(request.user, wallet),
+            **wallet_owner(wallet),
+            requested_by=request.user if not isinstance(request.user, ApiClient) else None,
+        )
+        return Response(WithdrawalSerializer(withdrawal_data(withdrawal, wallet.scale)).data, status=201)
+
+
+class WithdrawalDetailView(WalletApiView):
+    @raises(*WALLET_ERRORS, WithdrawalNotFound)
+    @extend_schema(
+        parameters=[WithdrawalQuerySerializer],
+        responses={200: WithdrawalSerializer},
+        tags=["wallet"],
+        summary="A withdrawal",
+        description="One of your withdrawals with its state and the settlement transaction's hash.",
+        examples=[OpenApiExample("A settled withdrawal", value=WITHDRAWAL_SETTLED, response_only=True)],
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        query = WithdrawalQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        wallet = wallet_of(principal=request.user, organization=query.validated_data.get("organization"))
+        withdrawal = withdrawal_of(wallet.account, public_id)
+        return Response(WithdrawalSerializer(withdrawal_data(withdrawal, wallet.scale)).data)

@@ -361,6 +361,7 @@ class ChainNode:
         self._failures: dict[str, int] = {}
         self._failures_lock = threading.Lock()
         self._server = ChainNodeServer(self, (host, port))
+        self._closed = False
         self._thread: threading.Thread | None = None
 
     @property
@@ -409,13 +410,22 @@ class ChainNode:
         return answer
 
     def start(self) -> "ChainNode":
+        """Serve in a background thread. After `stop()` the same chain answers again on the same address (a node
+        coming back after an outage, for tests of what happens meanwhile)."""
+        if self._closed:
+            self._server = ChainNodeServer(self, self._server.server_address[:2])
+            self._closed = False
         self._thread = threading.Thread(target=self._server.serve_forever, name="chain-node", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop answering: connections are refused until `start()`. The chain keeps its state."""
+        if self._closed:
+            return
         self._server.shutdown()
         self._server.server_close()
+        self._closed = True
 
     def serve_forever(self) -> None:
         self._server.serve_forever()

@@ -9,9 +9,9 @@ from eth_abi import encode as abi_encode
 from web3.contract import Contract
 
 from apps.tokens.chain.contract import MAX_BATCH, UNITS_PER_LEDGER_UNIT, to_chain_units, token_artifact
-from apps.tokens.chain.sender import ChainSender
+from apps.tokens.chain.sender import CHAIN_CALL_ERRORS, ChainSender
 from apps.tokens.choices import ChainTxPurpose, ChainTxState
-from apps.tokens.errors import ChainMisconfigured
+from apps.tokens.errors import ChainMisconfigured, ChainUnavailable
 from apps.tokens.models import ChainTransaction
 
 
@@ -22,7 +22,10 @@ def token_contract(sender: ChainSender) -> Contract:
     if not address:
         if not settings.CHAIN_DEPLOY_IF_MISSING:
             raise ChainMisconfigured("Set CHAIN_TOKEN_ADDRESS: the PPT contract's address.")
-        address = token_deploy(sender)
+        try:
+            address = token_deploy(sender)
+        except CHAIN_CALL_ERRORS as error:
+            raise ChainUnavailable() from error
     return sender.w3.eth.contract(address=sender.w3.to_checksum_address(address), abi=token_artifact().abi)
 
 

@@ -59,6 +59,8 @@ CHAIN_TRANSACTIONS_FAILED = Counter(
 CHAIN_REPLACEMENTS = Counter("peerpower_chain_replacements_total", "Transactions replaced with a fee bump")
 
 _NETWORK_ERRORS = (RequestException, OSError, TimeoutError)
+# What a node that is down, refusing or failing raises through web3 (for callers outside the sender).
+CHAIN_CALL_ERRORS = (*_NETWORK_ERRORS, Web3Exception)
 
 
 @dataclass

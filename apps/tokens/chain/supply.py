@@ -14,7 +14,9 @@ state sign one transaction. Runs are serialised by a lock as well.
 - on-chain total supply with the ledger's outstanding PPT: the gap is what the next sync settles (reported on
   /metrics as `peerpower_chain_supply_gap`, not a break);
 - the custodial wallet's balance with the supply less what was paid out on chain (confirmed transfers): a break;
-- a supply that is not a whole number of ledger units (a break).
+- a supply that is not a whole number of ledger units (a break);
+- the withdrawals the ledger posted (the chain treasury's balance) with the settlement batches final on chain (a break).
+It also reports the hot wallet's gas balance (`peerpower_chain_hot_wallet_gas_wei`).
 """
 
 import logging
@@ -27,8 +29,8 @@ from apps.core.locks import distributed_lock
 from apps.tokens.chain import ppt
 from apps.tokens.chain.contract import to_chain_units
 from apps.tokens.chain.sender import ChainSender
-from apps.tokens.choices import CHAIN_TX_OPEN_STATES, ChainTxPurpose, ChainTxState, PlatformAccount
-from apps.tokens.models import ChainTransaction
+from apps.tokens.choices import CHAIN_TX_OPEN_STATES, ChainTxPurpose, ChainTxState, PlatformAccount, SettlementState
+from apps.tokens.models import ChainTransaction, SettlementBatch
 from apps.tokens.selectors import account_balance
 from apps.tokens.services import platform_account
 
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 CHAIN_SUPPLY_GAP = Gauge(
     "peerpower_chain_supply_gap",
     "Ledger PPT outstanding minus on-chain supply, in ledger units (to be minted; negative: to be burned)",
+    multiprocess_mode="mostrecent",
+)
+CHAIN_HOT_WALLET_GAS = Gauge(
+    "peerpower_chain_hot_wallet_gas_wei",
+    "The hot wallet's native balance (wei), which pays for every transaction's gas",
     multiprocess_mode="mostrecent",
 )
 CHAIN_RECONCILE_BREAKS = Gauge(
@@ -118,8 +125,19 @@ def chain_reconcile(sender: ChainSender) -> ChainReconciliation:
         )
     if custody != supply - paid_out:
         result.breaks.append(f"custodial balance {custody} ≠ supply {supply} − paid out on chain {paid_out}")
+    withdrawn, settled = withdrawals_booked()
+    if withdrawn != settled:
+        result.breaks.append(f"withdrawals posted in the ledger {withdrawn} ≠ withdrawals settled on chain {settled}")
+    CHAIN_HOT_WALLET_GAS.set(sender.w3.eth.get_balance(sender.wallet.address))
     CHAIN_SUPPLY_GAP.set(result.gap)
     CHAIN_RECONCILE_BREAKS.set(len(result.breaks))
     for line in result.breaks:
         logger.error("chain: ALERT reconciliation break: %s", line)
     return result
+
+
+def withdrawals_booked() -> tuple[int, int]:
+    """(PPT the ledger's chain treasury holds as posted withdrawals, PPT of the settlement batches final on chain)."""
+    treasury = account_balance(platform_account(PlatformAccount.CHAIN_TREASURY))
+    settled = SettlementBatch.objects.filter(state=SettlementState.SETTLED).aggregate(total=Sum("amount"))["total"]
+    return treasury.credits_posted - treasury.debits_posted, settled or 0

@@ -21,6 +21,7 @@ from apps.tokens.services.transfers import (
     transfer_void,
     transfers_create,
 )
+from apps.tokens.services.withdrawals import withdrawal_request
 
 __all__ = [
     "MAX_AMOUNT",
@@ -40,4 +41,5 @@ __all__ = [
     "transfer_post",
     "transfer_void",
     "transfers_create",
+    "withdrawal_request",
 ]

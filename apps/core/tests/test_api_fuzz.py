@@ -50,6 +50,15 @@ RULES_BEYOND_THE_SCHEMA = {
     # The schema's example sign-in code, for a number no code was sent to (locked after OTP_MAX_ATTEMPTS tries).
     "otp_invalid",
     "otp_locked",
+    # Payouts: the provider's balance, today's payouts, verified SIMs and whitelisted accounts, the configured
+    # minimum and the methods open now.
+    "payout_method_unavailable",
+    "payout_below_minimum",
+    "payout_amount_too_small",
+    "payout_above_available",
+    "payout_daily_limit_exceeded",
+    "payout_number_unverified",
+    "payout_account_not_whitelisted",
 }
 
 

@@ -1,15 +1,19 @@
 """The back office's payout screens: the queue (approve, reject with a reason: both audited, through the
 services), history with per-day and per-method filters, accounts, and the payout rates staff set."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.incentives.models import Payout, PayoutAccount, PayoutRate
 from apps.incentives.payouts import services
+from apps.incentives.payouts.selectors import payout_daily_report
 
 
 class DecisionForm(ActionForm):
@@ -37,6 +41,13 @@ class PayoutAdmin(admin.ModelAdmin):
     actions = ["approve", "reject", "check_status"]
     # Money: nothing here is edited by hand; changes go through the actions (services, audited).
     readonly_fields = [field.name for field in Payout._meta.fields]
+    report_days = 30
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The queue, and under it the report per day, method and status (smallest units, TIME_ZONE days)."""
+        since = timezone.now() - timedelta(days=self.report_days)
+        context = {"daily_report": payout_daily_report(since=since), "report_days": self.report_days}
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **context})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

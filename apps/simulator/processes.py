@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -97,6 +97,8 @@ class ServerConfig:
     # A delivery reported sooner than this after the offer is struck as invented (REPORT_MIN_DELIVERY_SECONDS); load
     # runs' phones answer in ~0.1 s, faster than any real SIM, and set it to 0.
     min_delivery_seconds: float = 2.0
+    # More settings for web and worker (the payout fakes' URLs, say).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def log_folder(config: ServerConfig) -> Path:
@@ -167,6 +169,7 @@ class Servers:
             # The simulator sends canaries itself, so a run knows how many there were.
             "AUDIT_CANARY_PROBABILITY": "0",
         }
+        env.update(config.extra_env)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
         return env
 

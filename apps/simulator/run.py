@@ -25,6 +25,7 @@ from apps.messaging.models import Job, Message
 from apps.messaging.state import FINAL
 from apps.providers.models import Provider
 from apps.providers.services import provider_approve
+from apps.simulator.cashout import CashOut
 from apps.simulator.fleet import (
     CARRIERS,
     Behaviour,
@@ -60,6 +61,12 @@ class SimulationConfig:
     servers: ServerConfig = field(default_factory=ServerConfig)
     http_threads: int = 32
     submit_threads: int = 8
+    # After the traffic, honest phones cash out (airtime or cash) against the payout fakes, this share of whose
+    # calls time out; each gets `payout_earnings_ppt` posted PPT to do it with and asks for `payout_ppt`.
+    cash_out: bool = True
+    payout_timeout_share: float = 0.2
+    payout_earnings_ppt: int = 50
+    payout_ppt: int = 10
 
 
 @dataclass
@@ -88,10 +95,17 @@ class Summary:
     unknown_answered: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
+    payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.sent_twice == 0 and self.sent_twice_db == 0
+        return (
+            self.lost == 0
+            and self.sent_twice == 0
+            and self.sent_twice_db == 0
+            and not self.payouts.get("paid_twice")
+            and not self.payouts.get("pending_without_reason")
+        )
 
     def lines(self) -> list[str]:
         def percentiles(values: dict[str, float]) -> str:
@@ -124,8 +138,21 @@ class Summary:
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            *self._payout_lines(),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
+        ]
+
+    def _payout_lines(self) -> list[str]:
+        if not self.payouts:
+            return []
+        payouts = self.payouts
+        outcomes = ", ".join(f"{status} {count}" for status, count in sorted(payouts["statuses"].items())) or "none"
+        refused = ", ".join(f"{code} {count}" for code, count in sorted(payouts["refused"].items())) or "none"
+        return [
+            f"payouts        {outcomes}; refused by the API: {refused}",
+            f"paid twice     {payouts['paid_twice']}  (must be 0); pending without a reason "
+            f"{payouts['pending_without_reason']} (must be 0); not sent when the run ended {payouts['not_settled']}",
         ]
 
     def _cpu_lines(self) -> list[str]:
@@ -322,7 +349,14 @@ class Simulation:
                 fleet.on_push(token, data)
 
         credentials = Path(settings.VAR_DIR) / "simulator" / "fcm-service-account.json"
-        with SimulatorFcm(on_push=on_push) as fcm:
+        self.cash_out = CashOut(
+            timeout_share=config.payout_timeout_share,
+            seed=config.seed,
+            earnings_ppt=config.payout_earnings_ppt,
+            payout_ppt=config.payout_ppt,
+        )
+        with SimulatorFcm(on_push=on_push) as fcm, self.cash_out:
+            config.servers.extra_env.update(self.cash_out.environment())
             fcm.write_service_account(credentials)
             servers = Servers(
                 config.servers, fcm_endpoint=fcm.endpoint, fcm_credentials=credentials, project_id=fcm.project_id
@@ -400,7 +434,11 @@ class Simulation:
                 time.sleep(0.5)
             canaries_judge()
         time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
+        if config.cash_out:
+            self.cash_out.run(http, phones, self.rng)
         summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
+        if config.cash_out:
+            summary.payouts = self.cash_out.summary()
         summary.cpu = cpu
         summary.pushes_on_metrics = pushes_counted
         return summary

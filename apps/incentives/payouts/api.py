@@ -3,6 +3,8 @@ one service or selector → output serializer."""
 
 from __future__ import annotations
 
+import json
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -173,11 +175,12 @@ class PayoutLimitsView(APIView):
     @raises(NOT_REGISTERED)
     @extend_schema(
         operation_id="payouts_limits",
-        responses={200: LimitsOutputSerializer},
+        responses={200: LimitsOutputSerializer, 304: None},
         tags=["payouts"],
         summary="What you can cash out",
         description="Your available (posted) earnings, the minimum payout, today's limits and what is left of "
-        "them, the amount above which staff approve, and the methods open now. Amounts in 10⁻⁶ PPT.",
+        "them, the amount above which staff approve, and the methods open now. Amounts in 10⁻⁶ PPT. Answered 304 "
+        "to `If-None-Match` while nothing changed.",
     )
     def get(self, request: Request) -> Response:
         limits = selectors.payout_limits(provider=provider_for_user(request.user))
@@ -185,7 +188,8 @@ class PayoutLimitsView(APIView):
             **{name: getattr(limits, name) for name in LimitsOutputSerializer().fields if name != "methods"},
             "methods": [PayoutMethod.AIRTIME, PayoutMethod.CASH],
         }
-        return Response(LimitsOutputSerializer(body).data)
+        data = LimitsOutputSerializer(body).data
+        return etag_response(request, Response(data), json.dumps(data, sort_keys=True))
 
 
 class PayoutAccountListView(APIView):

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -280,7 +280,7 @@ def payout_check(*, payout_id: int, now: datetime | None = None) -> Payout:
         outcome = AirtimeClient().status(custom_identifier=payout.public_id, transaction_id=payout.external_id)
     else:
         outcome = PaywayClient().check(tran_id=payout.public_id)
-    Payout.objects.filter(pk=payout_id).update(status_checks=payout.status_checks + 1, last_checked_at=now)
+    Payout.objects.filter(pk=payout_id).update(status_checks=F("status_checks") + 1, last_checked_at=now)
     if outcome.state == "not_found":
         grace = timedelta(seconds=settings.PAYOUT_NOT_FOUND_GRACE_SECONDS)
         if payout.sent_at is not None and now - payout.sent_at >= grace:

@@ -211,8 +211,10 @@ def test_api_history_limits_and_etag(provider, airtime, rates, api_client_for):
     assert client.get(reverse("payouts"), HTTP_IF_NONE_MATCH=listing["ETag"]).status_code == 200
     detail = client.get(reverse("payout", args=[created.json()["id"]]))
     assert detail.json()["status"] == "succeeded"
-    limits = client.get(reverse("payouts-limits")).json()
-    assert limits["available"] == 90 * PPT and limits["used_today"] == 10 * PPT and limits["payouts_today"] == 1
+    limits = client.get(reverse("payouts-limits"))
+    body = limits.json()
+    assert body["available"] == 90 * PPT and body["used_today"] == 10 * PPT and body["payouts_today"] == 1
+    assert client.get(reverse("payouts-limits"), HTTP_IF_NONE_MATCH=limits["ETag"]).status_code == 304
     from apps.providers.tests.factories import provider_with_sim
 
     stranger = api_client_for(provider_with_sim().user)
@@ -227,3 +229,21 @@ def test_queue_gauges(provider, airtime, rates):
     families = {family.name: family for family in PayoutQueueCollector().collect()}
     pending = {sample.labels["method"]: sample.value for sample in families["peerpower_payouts_pending"].samples}
     assert pending == {"airtime": 1, "cash": 0, "wallet": 0}
+
+
+def test_history_queries_do_not_grow_with_the_page(provider, rates, api_client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client_for(provider.user)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("payouts")).status_code == 200
+        return len(captured)
+
+    request_payout(provider)
+    one = queries()
+    for _ in range(3):
+        request_payout(provider)
+    assert queries() == one

@@ -723,6 +723,14 @@ PAYWAY_MERCHANT_ID = env("PAYWAY_MERCHANT_ID", default="")
 PAYWAY_API_KEY = env("PAYWAY_API_KEY", default="")
 PAYWAY_TIMEOUT_SECONDS = env.float("PAYWAY_TIMEOUT_SECONDS", default=15.0)
 PAYOUTS_REQUIRE_REAL_CREDENTIALS = False
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PayoutMethodEnum": "apps.incentives.payouts.choices.PayoutMethod",
+        "PayoutCurrencyEnum": "apps.incentives.payouts.choices.PayoutCurrency",
+        # Top-ups' method keeps the name it had before payouts brought a second "method".
+        "MethodEnum": "apps.payments.choices.TopUpMethod",
+    }
+)
 CELERY_BEAT_SCHEDULE["incentives.check_pending_payouts"] = {
     "task": "incentives.check_pending_payouts",
     "schedule": 60.0,

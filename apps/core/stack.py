@@ -51,12 +51,15 @@ def stack_processes(
     fcm_fake_port: int | None = None,
     fcm_credentials: str = "",
     chain_port: int | None = None,
+    airtime_fake_port: int | None = None,
+    payway_fake_port: int | None = None,
 ) -> list[ProcessSpec]:
     """Web (Django's development server), a Celery worker on every queue, beat, the local Baray fake that top-ups
     are paid on (`manage.py baray_fake`; None: not run), given `fcm_fake_port` the local FCM fake that pushes go to
     (`manage.py fcm_fake`, accepting `fcm_credentials`) and, given `chain_port`, the local development chain
-    (`manage.py chain_node`): in the order they are stopped (the fakes and the chain after the worker, which may
-    still be sending)."""
+    (`manage.py chain_node`), and given their ports the local payout fakes (`manage.py airtime_fake`, `manage.py
+    payway_fake`, whose callbacks come back to web): in the order they are stopped (the fakes and the chain after
+    the worker, which may still be sending)."""
     python = sys.executable
     baray_webhook = f"http://127.0.0.1:{port}/api/billing/baray/webhook"
     baray_fake = [python, "manage.py", "baray_fake", "--port", str(baray_fake_port), "--webhook-url", baray_webhook]
@@ -64,6 +67,23 @@ def stack_processes(
     fcm_fake = [python, "manage.py", "fcm_fake", "--port", str(fcm_fake_port), "--credentials-file", fcm_credentials]
     fcm = [ProcessSpec("fcm-fake", fcm_fake)] if fcm_fake_port else []
     chain = [ProcessSpec("chain", [python, "manage.py", "chain_node", "--port", str(chain_port)])] if chain_port else []
+    payout_fakes = []
+    if airtime_fake_port:
+        payout_fakes.append(
+            ProcessSpec("airtime-fake", [python, "manage.py", "airtime_fake", "--port", str(airtime_fake_port)])
+        )
+    if payway_fake_port:
+        payway_callback = f"http://127.0.0.1:{port}/api/payouts/callbacks/cash"
+        payway = [
+            python,
+            "manage.py",
+            "payway_fake",
+            "--port",
+            str(payway_fake_port),
+            "--callback-url",
+            payway_callback,
+        ]
+        payout_fakes.append(ProcessSpec("payway-fake", payway))
     web = [python, "manage.py", "runserver", f"127.0.0.1:{port}", *([] if reload else ["--noreload"])]
     celery = [python, "-m", "celery", "-A", "peerpower"]
     return [
@@ -89,6 +109,7 @@ def stack_processes(
         *baray,
         *fcm,
         *chain,
+        *payout_fakes,
     ]
 
 

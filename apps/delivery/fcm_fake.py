@@ -36,7 +36,6 @@ import urllib.parse
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import exceptions as google_auth_exceptions
 from google.auth import jwt
 
-from apps.core.fakes import LoopbackFake
+from apps.core.fakes import FakeRequestHandler, LoopbackFake
 
 logger = logging.getLogger("peerpower.fcm_fake")
 
@@ -417,7 +416,7 @@ def _invalid_message(message: Any) -> tuple[str, str] | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as firebase-admin's pooled session expects of Google
     server_version = "FcmFake"
     # An answer goes out in two writes (headers, then body): with Nagle's algorithm the body would wait for the
@@ -448,18 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(*self.fake._send(match["project"], body, headers))
 
     def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up first (a timeout it was told to expect): nothing left to answer.
-            self.close_connection = True
+        self.send_body(status, json.dumps(body).encode(), "application/json; charset=UTF-8", headers)
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

@@ -1,4 +1,5 @@
-"""Back office: staff set per-segment prices. A price that has applied is never edited: add a new row."""
+"""The incentives back office: per-segment prices here (a price that has applied is never edited: add a new
+row); each other area's screens register themselves from their own module."""
 
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.incentives.models import Price
+from apps.incentives.payouts import admin as payouts_admin  # noqa: F401 - registers the payout screens
 
 
 class PriceForm(forms.ModelForm):

@@ -23,12 +23,11 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 
-from apps.core.fakes import LoopbackFake
+from apps.core.fakes import FakeRequestHandler, LoopbackFake
 from apps.payments.baray import AesKey, DecryptionFailed
 
 logger = logging.getLogger("peerpower.baray_fake")
@@ -252,10 +251,8 @@ def _invalid_intent(payload: Any) -> str:
     return ""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeRequestHandler):
     server_version = "BarayFake"
-    disable_nagle_algorithm = True
 
     @property
     def fake(self) -> BarayFake:
@@ -297,16 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, f"<!doctype html><meta charset=utf-8>{page}".encode(), "text/html; charset=utf-8", headers)
 
     def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_body(status, payload, content_type, headers)
 
     def log_message(self, format: str, *args: object) -> None:
         logger.debug("%s " + format, self.address_string(), *args)

@@ -1,27 +1,20 @@
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.models import StaffRate
 from apps.payments.choices import ExchangeKind, FiatCurrency, NotificationOutcome, TopUpMethod, TopUpStatus
 
 
-class ExchangeRate(models.Model):
+class ExchangeRate(StaffRate):
     """How many PPT one whole unit of a currency buys (1 USD, 1 riel) from `valid_from` until `valid_until` (open:
     until further notice). Staff set rates; a rate is never edited once a top-up used it — set a new row instead.
     Where validity periods overlap, the one that started last applies."""
 
     currency = models.CharField(max_length=3, choices=FiatCurrency.choices)
     ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12, help_text="PPT for one USD or one riel.")
-    valid_from = models.DateTimeField(default=timezone.now)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["currency", "-valid_from"]

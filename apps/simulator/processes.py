@@ -97,7 +97,8 @@ class ServerConfig:
     # A delivery reported sooner than this after the offer is struck as invented (REPORT_MIN_DELIVERY_SECONDS); load
     # runs' phones answer in ~0.1 s, faster than any real SIM, and set it to 0.
     min_delivery_seconds: float = 2.0
-    # Settings for the servers beyond these (the chaos suite points them at its own Redis, shortens webhook retries).
+    # Settings for the servers beyond these (the payout fakes' URLs; the chaos suite points them at its own Redis and
+    # shortens webhook retries).
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -177,6 +178,7 @@ class Servers:
             # The simulator sends canaries itself, so a run knows how many there were.
             "AUDIT_CANARY_PROBABILITY": "0",
         }
+        env.update(config.extra_env)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())
         env.update(config.extra_env)
         return env

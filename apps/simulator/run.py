@@ -30,6 +30,7 @@ from apps.payments.baray_fake import BarayFake
 from apps.payments.services import exchange_rate_ensure
 from apps.providers.models import Provider
 from apps.providers.services import provider_approve
+from apps.simulator.cashout import CashOut
 from apps.simulator.fleet import (
     CARRIERS,
     Behaviour,
@@ -68,6 +69,12 @@ class SimulationConfig:
     # Each client buys this many US dollars of PPT through the Baray fake before it sends ("" or 0: none).
     topup_usd: str = "10"
     client_retries: int = 6  # a client's retries of a request after a server error or a broken connection
+    # After the traffic, honest phones cash out (airtime or cash) against the payout fakes, this share of whose
+    # calls time out; each gets `payout_earnings_ppt` posted PPT to do it with and asks for `payout_ppt`.
+    cash_out: bool = True
+    payout_timeout_share: float = 0.2
+    payout_earnings_ppt: int = 50
+    payout_ppt: int = 10
 
 
 @dataclass
@@ -100,10 +107,17 @@ class Summary:
     topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
+    payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.sent_twice == 0 and self.sent_twice_db == 0
+        return (
+            self.lost == 0
+            and self.sent_twice == 0
+            and self.sent_twice_db == 0
+            and not self.payouts.get("paid_twice")
+            and not self.payouts.get("pending_without_reason")
+        )
 
     def lines(self) -> list[str]:
         def percentiles(values: dict[str, float]) -> str:
@@ -141,8 +155,21 @@ class Summary:
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            *self._payout_lines(),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
+        ]
+
+    def _payout_lines(self) -> list[str]:
+        if not self.payouts:
+            return []
+        payouts = self.payouts
+        outcomes = ", ".join(f"{status} {count}" for status, count in sorted(payouts["statuses"].items())) or "none"
+        refused = ", ".join(f"{code} {count}" for code, count in sorted(payouts["refused"].items())) or "none"
+        return [
+            f"payouts        {outcomes}; refused by the API: {refused}",
+            f"paid twice     {payouts['paid_twice']}  (must be 0); pending without a reason "
+            f"{payouts['pending_without_reason']} (must be 0); not sent when the run ended {payouts['not_settled']}",
         ]
 
     def _cpu_lines(self) -> list[str]:
@@ -408,7 +435,13 @@ class Simulation:
             "secret_key": base64.b64encode(secrets.token_bytes(32)).decode(),
             "iv": base64.b64encode(secrets.token_bytes(16)).decode(),
         }
-        with SimulatorFcm(on_push=on_push) as fcm, BarayFake(**baray_keys) as baray:
+        self.cash_out = CashOut(
+            timeout_share=config.payout_timeout_share,
+            seed=config.seed,
+            earnings_ppt=config.payout_earnings_ppt,
+            payout_ppt=config.payout_ppt,
+        )
+        with SimulatorFcm(on_push=on_push) as fcm, BarayFake(**baray_keys) as baray, self.cash_out:
             fcm.write_service_account(credentials)
             baray_env = {
                 "BARAY_API_URL": baray.endpoint,
@@ -419,8 +452,9 @@ class Simulation:
                 "BARAY_WEBHOOK_SECRET_KEY": "",
                 "BARAY_WEBHOOK_IV": "",
             }
+            extra_env = {**config.servers.extra_env, **baray_env, **self.cash_out.environment()}
             servers = Servers(
-                replace(config.servers, extra_env={**config.servers.extra_env, **baray_env}),
+                replace(config.servers, extra_env=extra_env),
                 fcm_endpoint=fcm.endpoint,
                 fcm_credentials=credentials,
                 project_id=fcm.project_id,
@@ -501,7 +535,11 @@ class Simulation:
                 time.sleep(0.5)
             canaries_judge()
         time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
+        if config.cash_out:
+            self.cash_out.run(http, phones, self.rng)
         summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
+        if config.cash_out:
+            summary.payouts = self.cash_out.summary()
         summary.cpu = cpu
         summary.pushes_on_metrics = pushes_counted
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt

@@ -264,6 +264,10 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "billing", "description": "Top up a client organisation's balance (Baray)."},
         {
+            "name": "payouts",
+            "description": "The provider app: cash out posted earnings as airtime or cash; history and limits.",
+        },
+        {
             "name": "providers",
             "description": "The provider app: registration, SIMs, the phone's push token, availability, heartbeat.",
         },
@@ -728,3 +732,48 @@ CHAIN_BEAT_SCHEDULE = {
 }
 if CHAIN_RPC_URL:
     CELERY_BEAT_SCHEDULE.update(CHAIN_BEAT_SCHEDULE)
+
+# --- Payouts (airtime and cash) ---------------------------------------------------------------------------------------
+# Providers redeem posted PPT earnings (docs/payouts.md). Amounts in PPT's smallest unit (10⁻⁶ PPT).
+PAYOUT_MIN_AMOUNT = env.int("PAYOUT_MIN_AMOUNT", default=5_000_000)
+PAYOUT_DAILY_LIMIT = env.int("PAYOUT_DAILY_LIMIT", default=500_000_000)
+PAYOUT_DAILY_MAX_COUNT = env.int("PAYOUT_DAILY_MAX_COUNT", default=5)
+# A payout above this amount waits for a staff member's approval (maker–checker).
+PAYOUT_APPROVAL_ABOVE = env.int("PAYOUT_APPROVAL_ABOVE", default=100_000_000)
+# Airtime is bought in this currency (the aggregator's account currency): USD or KHR.
+PAYOUT_AIRTIME_CURRENCY = env("PAYOUT_AIRTIME_CURRENCY", default="USD")
+# A payout left in `sending` this long (its sender died) gets a status check like a pending one.
+PAYOUT_SENDING_STALE_SECONDS = env.int("PAYOUT_SENDING_STALE_SECONDS", default=300)
+# A status check that finds no transaction under our reference this long after sending fails the payout.
+PAYOUT_NOT_FOUND_GRACE_SECONDS = env.int("PAYOUT_NOT_FOUND_GRACE_SECONDS", default=3600)
+# The airtime aggregator (Reloadly's API): top-ups, its OAuth2 token endpoint, client credentials (secrets).
+AIRTIME_API_URL = env("AIRTIME_API_URL", default="https://topups.reloadly.com")
+AIRTIME_AUTH_URL = env("AIRTIME_AUTH_URL", default="https://auth.reloadly.com")
+AIRTIME_CLIENT_ID = env("AIRTIME_CLIENT_ID", default="")
+AIRTIME_CLIENT_SECRET = env("AIRTIME_CLIENT_SECRET", default="")
+AIRTIME_TIMEOUT_SECONDS = env.float("AIRTIME_TIMEOUT_SECONDS", default=15.0)
+# The aggregator's operator id per carrier (carrier code → id; "default" for any other).
+AIRTIME_OPERATOR_IDS = env.json(
+    "AIRTIME_OPERATOR_IDS", default={"smart": 1, "metfone": 2, "cellcard": 3, "seatel": 4, "default": 1}
+)
+# Where the aggregator posts top-up callbacks (our /api/payouts/callbacks/airtime); empty: none asked for.
+AIRTIME_CALLBACK_URL = env("AIRTIME_CALLBACK_URL", default="")
+# The cash payout API (ABA PayWay's): base URL, merchant id and API key (the HMAC key: a secret).
+PAYWAY_API_URL = env("PAYWAY_API_URL", default="https://checkout.payway.com.kh")
+PAYWAY_MERCHANT_ID = env("PAYWAY_MERCHANT_ID", default="")
+PAYWAY_API_KEY = env("PAYWAY_API_KEY", default="")
+PAYWAY_TIMEOUT_SECONDS = env.float("PAYWAY_TIMEOUT_SECONDS", default=15.0)
+PAYOUTS_REQUIRE_REAL_CREDENTIALS = False
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PayoutMethodEnum": "apps.incentives.payouts.choices.PayoutMethod",
+        "PayoutCurrencyEnum": "apps.incentives.payouts.choices.PayoutCurrency",
+        # Top-ups' method keeps the name it had before payouts brought a second "method".
+        "MethodEnum": "apps.payments.choices.TopUpMethod",
+    }
+)
+CELERY_BEAT_SCHEDULE["incentives.check_pending_payouts"] = {
+    "task": "incentives.check_pending_payouts",
+    "schedule": 60.0,
+    "options": {"queue": "default", "expires": 60},
+}

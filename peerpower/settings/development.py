@@ -28,6 +28,15 @@ BARAY_CHECKOUT_URL = env("BARAY_CHECKOUT_URL", default="http://127.0.0.1:9098/ch
 BARAY_API_KEY = env("BARAY_API_KEY", default="pk_dev_peerpower-local")
 BARAY_SECRET_KEY = env("BARAY_SECRET_KEY", default="ZGV2ZWxvcG1lbnQtb25seS1iYXJheS1zZWNyZXQta2U=")
 BARAY_IV = env("BARAY_IV", default="ZGV2ZWxvcG1lbnQtaXZ2IQ==")
+# Payouts go to the local airtime and PayWay fakes that `scripts/run` starts, with development-only credentials.
+AIRTIME_API_URL = env("AIRTIME_API_URL", default="http://127.0.0.1:9096")
+AIRTIME_AUTH_URL = env("AIRTIME_AUTH_URL", default="http://127.0.0.1:9096")
+AIRTIME_CLIENT_ID = env("AIRTIME_CLIENT_ID", default="dev-peerpower-airtime")
+AIRTIME_CLIENT_SECRET = env("AIRTIME_CLIENT_SECRET", default="dev-airtime-secret")
+PAYWAY_API_URL = env("PAYWAY_API_URL", default="http://127.0.0.1:9097")
+PAYWAY_MERCHANT_ID = env("PAYWAY_MERCHANT_ID", default="ec_dev_peerpower")
+PAYWAY_API_KEY = env("PAYWAY_API_KEY", default="dev-payway-api-key")
+AIRTIME_CALLBACK_URL = env("AIRTIME_CALLBACK_URL", default="http://127.0.0.1:8000/api/payouts/callbacks/airtime")
 
 # PPT on a local development chain that `scripts/run` starts (`manage.py chain_node`, chain id 1953 like Selendra's
 # testnet). The hot wallet is the node's first pre-funded account (private key 0x…01: public knowledge, worthless

@@ -48,6 +48,12 @@ if PUSH_BACKEND == "fcm":
 BARAY_API_KEY = required("BARAY_API_KEY")
 BARAY_SECRET_KEY = required("BARAY_SECRET_KEY")
 BARAY_IV = required("BARAY_IV")
+# Payouts: the airtime aggregator's client credentials and PayWay's merchant id and key (checked by incentives.E001).
+AIRTIME_CLIENT_ID = required("AIRTIME_CLIENT_ID")
+AIRTIME_CLIENT_SECRET = required("AIRTIME_CLIENT_SECRET")
+PAYWAY_MERCHANT_ID = required("PAYWAY_MERCHANT_ID")
+PAYWAY_API_KEY = required("PAYWAY_API_KEY")
+PAYOUTS_REQUIRE_REAL_CREDENTIALS = True
 # With the chain on, the hot wallet and the contract must be named: no development key, no deployment on first use.
 CHAIN_DEPLOY_IF_MISSING = False
 if CHAIN_RPC_URL:

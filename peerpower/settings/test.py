@@ -44,3 +44,12 @@ BARAY_IV = "dGVzdC1vbmx5LWl2LTE2Yg=="
 BARAY_TIMEOUT_SECONDS = 2.0
 # Every test's rows roll back: prices and ledger account ids are read each time, never remembered across tests.
 BILLING_CACHE_SECONDS = 0
+# Payout tests point the airtime and PayWay clients at the local fakes (apps/incentives/tests/conftest.py).
+AIRTIME_API_URL = AIRTIME_AUTH_URL = "http://127.0.0.1:9"
+AIRTIME_CLIENT_ID = "test-airtime-client"
+AIRTIME_CLIENT_SECRET = "test-airtime-secret"  # noqa: S105 - test-only
+AIRTIME_TIMEOUT_SECONDS = 2.0
+PAYWAY_API_URL = "http://127.0.0.1:9"
+PAYWAY_MERCHANT_ID = "ec_test_peerpower"
+PAYWAY_API_KEY = "test-payway-api-key"
+PAYWAY_TIMEOUT_SECONDS = 2.0

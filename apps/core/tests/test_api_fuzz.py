@@ -56,6 +56,15 @@ RULES_BEYOND_THE_SCHEMA = {
     "month_invalid",
     # Admission control: the network's backlog, shared by every request (apps.messaging.services.admission).
     "overloaded",
+    # Payouts: the provider's balance, today's payouts, verified SIMs and whitelisted accounts, the configured
+    # minimum and the methods open now.
+    "payout_method_unavailable",
+    "payout_below_minimum",
+    "payout_amount_too_small",
+    "payout_above_available",
+    "payout_daily_limit_exceeded",
+    "payout_number_unverified",
+    "payout_account_not_whitelisted",
 }
 
 

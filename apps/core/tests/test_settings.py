@@ -24,6 +24,10 @@ PRODUCTION_ENV = {
     "BARAY_API_KEY": "pk_prod_settings-test",
     "BARAY_SECRET_KEY": "c2V0dGluZ3MtdGVzdC1vbmx5LWtleS0zMi1ieXRlcyE=",
     "BARAY_IV": "c2V0dGluZ3MtdGVzdC1pdg==",
+    "AIRTIME_CLIENT_ID": "settings-test-airtime",
+    "AIRTIME_CLIENT_SECRET": "settings-test-airtime-secret",
+    "PAYWAY_MERCHANT_ID": "ec_settings_test",
+    "PAYWAY_API_KEY": "settings-test-payway-key",
 }
 
 
@@ -65,6 +69,10 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
         "BARAY_API_KEY",
         "BARAY_SECRET_KEY",
         "BARAY_IV",
+        "AIRTIME_CLIENT_ID",
+        "AIRTIME_CLIENT_SECRET",
+        "PAYWAY_MERCHANT_ID",
+        "PAYWAY_API_KEY",
     ],
 )
 def test_production_requires_its_secrets(run_python, missing):

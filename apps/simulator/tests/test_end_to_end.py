@@ -64,3 +64,9 @@ def test_small_fleet_end_to_end():
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())
     assert summary.cpu["web"] > 0 and summary.cpu["workers"] > 0 and summary.cpu["simulator"] > 0
+    # Honest phones cashed out against the payout fakes (a fifth of whose calls time out): nobody paid twice, every
+    # payout final or pending with a reason.
+    payouts = summary.payouts
+    assert sum(payouts["statuses"].values()) > 0, "\n".join(summary.lines())
+    assert payouts["paid_twice"] == 0 and payouts["pending_without_reason"] == 0, "\n".join(summary.lines())
+    assert set(payouts["statuses"]) <= {"succeeded", "failed", "pending"}, "\n".join(summary.lines())

@@ -1,10 +1,8 @@
 """The wallet API: the caller's balances and history. A provider (JWT) sees theirs, a client system (API key) or a
 member (JWT) sees the organisation's. Views translate; selectors decide whose wallet it is."""
 
-import hashlib
 from typing import Any
 
-from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +10,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.authentication import ApiClient, ApiKeyAuthentication, SessionJWTAuthentication
 from apps.accounts.errors import WalletNotBound
+from apps.core.etag import etag_response
 from apps.core.pagination import CursorPagination
 from apps.core.schema import raises
 from apps.tokens.api.serializers import (
@@ -117,12 +116,7 @@ class WalletTransactionsView(WalletApiView):
         response = paginator.get_paginated_response(TransactionSerializer(page, many=True, context=context).data)
         # A transfer's only change is a pending one's status, so ids and statuses fingerprint the page.
         fingerprint = "|".join(f"{transfer.pk}:{transfer.status}" for transfer in page) + f"|{response.data['next']}"
-        etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            return Response(status=304, headers={"ETag": etag})
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, no-cache"
-        return response
+        return etag_response(request, response, fingerprint)
 
 
 WITHDRAWAL_SETTLED = {

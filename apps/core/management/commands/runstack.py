@@ -63,6 +63,12 @@ class Command(BaseCommand):
             "--baray-fake-port", type=int, default=9098, help="port of the local Baray fake (0: do not run it)"
         )
         parser.add_argument(
+            "--airtime-fake-port", type=int, default=9096, help="port of the local airtime fake (0: do not run it)"
+        )
+        parser.add_argument(
+            "--payway-fake-port", type=int, default=9097, help="port of the local PayWay fake (0: do not run it)"
+        )
+        parser.add_argument(
             "--fcm-fake-port",
             type=int,
             default=9099,
@@ -99,6 +105,8 @@ class Command(BaseCommand):
                 fcm_fake_port=fcm_fake_port or None,
                 fcm_credentials=env.get("FCM_CREDENTIALS_FILE", ""),
                 chain_port=None if options["no_chain"] else local_chain_port(),
+                airtime_fake_port=options["airtime_fake_port"] or None,
+                payway_fake_port=options["payway_fake_port"] or None,
             ),
             env=env,
             cwd=settings.BASE_DIR,

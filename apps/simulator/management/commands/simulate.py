@@ -60,9 +60,13 @@ class Command(BaseCommand):
         parser.add_argument("--settle-timeout", type=float, default=180, help="seconds to wait for final states")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--no-migrate", action="store_true", help="do not run migrate first")
+        parser.add_argument("--no-cash-out", action="store_true", help="phones do not cash out after the traffic")
+        parser.add_argument(
+            "--payout-timeouts", type=float, default=0.2, help="share of payout API calls that time out (default 0.2)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for noisy in ("httpx", "peerpower.fcm_fake"):
+        for noisy in ("httpx", "peerpower.fcm_fake", "peerpower.payout_fakes"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         if not options["no_migrate"]:
             call_command("migrate", verbosity=0, interactive=False)
@@ -87,6 +91,8 @@ class Command(BaseCommand):
             settle_timeout=options["settle_timeout"],
             seed=options["seed"],
             behaviour=behaviour,
+            cash_out=not options["no_cash_out"],
+            payout_timeout_share=options["payout_timeouts"],
             servers=ServerConfig(
                 web_workers=options["web_workers"],
                 worker_processes=options["worker_processes"],

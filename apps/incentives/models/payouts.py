@@ -1,0 +1,126 @@
+"""Payouts: a provider redeeming posted PPT earnings as airtime or cash (see docs/payouts.md)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.core.models import StaffRate
+from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod, PayoutStatus
+
+
+class PayoutRate(StaffRate):
+    """What one PPT pays out in a currency (`units_per_ppt` smallest units: US cents or riel), from `valid_from`
+    until `valid_until` (open: until further notice). Staff set rates; a rate a payout used is never edited — set a
+    new row. Where periods overlap, the one that started last applies.
+
+    Kept apart from the top-up rate (payments' ExchangeRate): the price PeerPower sells PPT at and the one it
+    redeems at are different decisions (a spread), and incentives may not import payments."""
+
+    currency = models.CharField(max_length=3, choices=PayoutCurrency.choices)
+    units_per_ppt = models.DecimalField(
+        max_digits=24, decimal_places=12, help_text="US cents or riel paid for one PPT."
+    )
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        indexes = [models.Index(fields=["currency", "-valid_from"], name="incentives_payoutrate_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(units_per_ppt__gt=0), name="incentives_payoutrate_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="incentives_payoutrate_period_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 PPT = {self.units_per_ppt.normalize():f} {self.currency} units from {self.valid_from:%Y-%m-%d}"
+
+
+class PayoutAccount(models.Model):
+    """A provider's bank account for cash payouts. The payout API pays only whitelisted beneficiaries, so the
+    account is whitelisted through its beneficiary API when it is registered (`whitelisted_at`)."""
+
+    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="payout_accounts")
+    account_number = models.CharField(max_length=32)
+    holder_name = models.CharField(max_length=100)
+    currency = models.CharField(max_length=3, choices=PayoutCurrency.choices, default=PayoutCurrency.USD)
+    whitelisted_at = models.DateTimeField(null=True, blank=True)
+    whitelist_error = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "account_number"], condition=Q(active=True), name="incentives_payoutaccount_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder_name} ···{self.account_number[-4:]}"
+
+
+class Payout(models.Model):
+    """One redemption. Its PPT is held by the ledger's pending transfer `payout:<public_id>` (provider →
+    payouts-in-flight) from the moment it is accepted; success posts it, a definite failure or a rejection voids it,
+    an unknown outcome leaves it pending (`pending_reason`) until a status check resolves it. The outside call
+    carries `public_id` as its idempotency key and is made at most once (the claim queued → sending)."""
+
+    public_id = models.CharField(max_length=32, unique=True, editable=False)
+    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="payouts")
+    method = models.CharField(max_length=10, choices=PayoutMethod.choices)
+    status = models.CharField(max_length=20, choices=PayoutStatus.choices, default=PayoutStatus.QUEUED)
+    amount = models.BigIntegerField(help_text="PPT redeemed, in the ledger's smallest unit (10⁻⁶ PPT).")
+    currency = models.CharField(max_length=3, choices=PayoutCurrency.choices)
+    fiat_amount = models.BigIntegerField(help_text="Paid out, in the currency's smallest unit (US cents, riel).")
+    rate = models.ForeignKey(PayoutRate, on_delete=models.PROTECT, related_name="payouts")
+    units_per_ppt = models.DecimalField(max_digits=24, decimal_places=12)
+    # Where it goes: the verified SIM's number (airtime) or the whitelisted account (cash).
+    sim = models.ForeignKey("providers.Sim", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    msisdn = models.CharField(max_length=16, blank=True)
+    account = models.ForeignKey(PayoutAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    transfer_id = models.CharField(max_length=64, help_text="The ledger's pending transfer holding the PPT.")
+    external_id = models.CharField(max_length=64, blank=True, help_text="The outside API's transaction id.")
+    pending_reason = models.CharField(max_length=200, blank=True)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    approval_required = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=200, blank=True)
+    status_checks = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["provider", "-created_at"], name="incentives_payout_provider_idx"),
+            # The status checker and the queue gauges: open payouts by status.
+            models.Index(fields=["status", "updated_at"], name="incentives_payout_open_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="incentives_payout_amount_positive"),
+            models.CheckConstraint(condition=Q(fiat_amount__gt=0), name="incentives_payout_fiat_positive"),
+            models.CheckConstraint(condition=Q(status__in=PayoutStatus.values), name="incentives_payout_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(method=PayoutMethod.AIRTIME) | ~Q(msisdn=""), name="incentives_payout_airtime_has_number"
+            ),
+            models.CheckConstraint(
+                condition=~Q(method=PayoutMethod.CASH) | Q(account__isnull=False),
+                name="incentives_payout_cash_has_account",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=PayoutStatus.PENDING) | ~Q(pending_reason=""),
+                name="incentives_payout_pending_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id

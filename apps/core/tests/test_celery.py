@@ -8,7 +8,9 @@ import time
 import pytest
 from django.conf import settings
 
+from apps.core.metrics import multiprocess_dir_reset
 from apps.core.tasks import ping
+from apps.core.tests.metrics_scrape import scrape, value
 from peerpower.celery import app
 
 
@@ -70,3 +72,22 @@ def test_a_worker_process_runs_a_task(worker, queue):
     assert result.get(timeout=60) == f"hello {queue}"
     assert worker.poll() is None, "the worker should still be running"
     assert time.monotonic() - started < 60
+
+
+@pytest.fixture
+def metrics_folder(tmp_path, monkeypatch):
+    """A shared metrics folder for this test's processes (set before the worker starts, which inherits it)."""
+    folder = multiprocess_dir_reset(tmp_path / "metrics")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
+    return folder
+
+
+@pytest.mark.django_db
+def test_the_worker_times_its_tasks_on_metrics(metrics_folder, worker, client):
+    assert ping.apply_async(args=["timed"], queue="default").get(timeout=60) == "timed"
+    samples = scrape(client)
+    # The task ran in the worker; the web process's /metrics shows its run, its duration and its wait in the queue.
+    assert value(samples, "peerpower_celery_tasks_total", task="core.ping", state="SUCCESS") == 1
+    assert value(samples, "peerpower_celery_task_duration_seconds_count", task="core.ping") == 1
+    assert value(samples, "peerpower_celery_task_queue_wait_seconds_count", task="core.ping") == 1
+    assert value(samples, "peerpower_celery_task_queue_wait_seconds_bucket", task="core.ping", le="60.0") == 1

@@ -10,6 +10,7 @@ all fixed sets: never a message, client or provider.
 from collections.abc import Iterator
 
 from django.db.models import Count, Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -49,13 +50,14 @@ class MessageQueueCollector(CachedCollector):
         )
         oldest = GaugeMetricFamily(
             "peerpower_queue_oldest_age_seconds",
-            "Age of the oldest queued message (since it was accepted), by priority; 0 when none waits.",
+            "How long the longest-waiting queued message has waited (since it was accepted, or since its scheduled "
+            "time), by priority; 0 when none waits.",
             labels=["priority"],
         )
         rows = (
             Message.objects.filter(status__in=UNFINISHED)
             .values("status", "priority")
-            .annotate(count=Count("id"), oldest=Min("created_at"))
+            .annotate(count=Count("id"), oldest=Min(Coalesce("scheduled_at", "created_at")))
             .order_by()
         )
         found = {(row["status"], row["priority"]): row for row in rows}

@@ -2,6 +2,7 @@
 labels only from fixed sets (never a message, client, provider or phone number)."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from celery import current_app
@@ -26,24 +27,27 @@ def organization(db):
     return client_create(user=UserFactory(), name="Acme Bank")
 
 
-def submit(organization, priority: str = Priority.NORMAL):
+def submit(organization, priority: str = Priority.NORMAL, **fields):
     return message_submit(
         organization=organization,
         api_key=None,
-        data=MessageInput(to=CELLCARD_RECIPIENT, body="Your code is 1234", priority=priority),
+        data=MessageInput(to=CELLCARD_RECIPIENT, body="Your code is 1234", priority=priority, **fields),
     )
 
 
 def test_queue_gauges_follow_the_messages(client, organization, time_machine):
     time_machine.move_to("2026-03-01 08:00:00+00:00", tick=False)
     submit(organization, Priority.HIGH)
+    # Scheduled for later: it waits from its scheduled time, not from its submission.
+    submit(organization, Priority.LOW, scheduled_at=datetime(2026, 3, 1, 10, 0, tzinfo=UTC))
     time_machine.move_to("2026-03-01 08:01:30+00:00", tick=False)
     submit(organization, Priority.HIGH)
     submit(organization, Priority.LOW)
 
     samples = scrape(client)
     assert value(samples, "peerpower_queue_depth", priority="high") == 2
-    assert value(samples, "peerpower_queue_depth", priority="low") == 1
+    assert value(samples, "peerpower_queue_depth", priority="low") == 2
+    assert value(samples, "peerpower_queue_oldest_age_seconds", priority="low") == 0
     assert value(samples, "peerpower_queue_depth", priority="normal") == 0
     assert value(samples, "peerpower_queue_oldest_age_seconds", priority="high") == 90
     assert value(samples, "peerpower_queue_oldest_age_seconds", priority="normal") == 0

@@ -1,57 +1,13 @@
 """A real Celery worker process consumes from the configured broker (SQLite file, or Redis in CI)."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 
 from apps.core.metrics import multiprocess_dir_reset
 from apps.core.tasks import ping
 from apps.core.tests.metrics_scrape import scrape, value
 from peerpower.celery import app
-
-
-@pytest.fixture
-def worker(tmp_path):
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.test"}
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "peerpower",
-                "worker",
-                "-Q",
-                "high,default,low",
-                "--pool",
-                "solo",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "INFO",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()  # SIGTERM: warm shutdown, the worker finishes what it holds
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode is not None
 
 
 def test_configuration_is_production_like():

@@ -31,7 +31,8 @@ PROMQL_WORDS = {
 
 
 def rules() -> list[dict]:
-    return [rule for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"] for rule in group["rules"]]
+    groups = [group for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]]
+    return [rule for group in groups for rule in group["rules"]]
 
 
 def dashboard_expressions() -> list[str]:
@@ -79,7 +80,9 @@ def exercised(db, django_capture_on_commit_callbacks):
 
 
 def test_the_name_scanner_finds_names_and_skips_promql():
-    expression = 'sum by (carrier) (rate(peerpower_x_total{status=~"a|b"}[1h])) / on (carrier) level:peerpower_y:r1h > 0.5'
+    expression = (
+        'sum by (carrier) (rate(peerpower_x_total{status=~"a|b"}[1h])) / on (carrier) level:peerpower_y:r1h > 0.5'
+    )
     assert names_in(expression) == {"peerpower_x_total", "level:peerpower_y:r1h"}
 
 

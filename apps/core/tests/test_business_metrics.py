@@ -19,14 +19,6 @@ pytestmark = pytest.mark.django_db
 CELLCARD_RECIPIENT = "012 345 678"
 
 
-@pytest.fixture
-def organization(db):
-    from apps.accounts.services import client_create
-    from apps.accounts.tests.factories import UserFactory
-
-    return client_create(user=UserFactory(), name="Acme Bank")
-
-
 def submit(organization, priority: str = Priority.NORMAL, **fields):
     return message_submit(
         organization=organization,

@@ -41,7 +41,11 @@ def metrics_folder(tmp_path, monkeypatch):
 @pytest.mark.django_db
 def test_the_worker_times_its_tasks_on_metrics(metrics_folder, worker, client):
     assert ping.apply_async(args=["timed"], queue="default").get(timeout=60) == "timed"
-    samples = scrape(client)
+    # The result is stored before the worker's task_postrun handler counts the run: wait for the count.
+    deadline = time.monotonic() + 30
+    while not value(samples := scrape(client), "peerpower_celery_tasks_total", task="core.ping", state="SUCCESS"):
+        assert time.monotonic() < deadline, "the worker's count of the run never reached /metrics"
+        time.sleep(0.1)
     # The task ran in the worker; the web process's /metrics shows its run, its duration and its wait in the queue.
     assert value(samples, "peerpower_celery_tasks_total", task="core.ping", state="SUCCESS") == 1
     assert value(samples, "peerpower_celery_task_duration_seconds_count", task="core.ping") == 1

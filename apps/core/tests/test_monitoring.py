@@ -64,15 +64,12 @@ def exported_names(client) -> set[str]:
 
 
 @pytest.fixture
-def exercised(db, django_capture_on_commit_callbacks):
+def exercised(organization, django_capture_on_commit_callbacks):
     """A message through submit, dispatch and cancellation, and the chain's gas figure loaded (it exists only where
     the chain is on), so that every family the code defines is registered and most have samples."""
-    from apps.accounts.services import client_create
-    from apps.accounts.tests.factories import UserFactory
     from apps.tokens.chain import gas, supply  # noqa: F401 - their gauges exist where the chain is on
 
     provider_with_sim(Carrier.CELLCARD)
-    organization = client_create(user=UserFactory(), name="Acme Bank")
     message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="Hi"))
     dispatch(message)
     with django_capture_on_commit_callbacks(execute=True):

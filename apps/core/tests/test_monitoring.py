@@ -134,3 +134,10 @@ def test_compose_wires_prometheus_and_grafana_to_these_files():
     scrape = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
     assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["web:8000"]
     assert "monitoring" in compose["services"]["web"]["networks"]
+
+
+def test_runbook_links_resolve():
+    runbooks = ROOT / "docs" / "runbooks"
+    for page in runbooks.glob("*.md"):
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            assert target.startswith("http") or (runbooks / target).exists(), f"{page.name}: {target}"

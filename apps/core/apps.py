@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 # Imported with the app registry, before any app's metric has a value: it sets up prometheus_client's multi-process
 # mode when PROMETHEUS_MULTIPROC_DIR is set.
-from apps.core import metrics  # noqa: F401
+from apps.core import metrics
 
 # CPython's own default. py_ecc raises the limit to 100,000 when it is imported (see `restore_recursion_limit`).
 RECURSION_LIMIT = 1000
@@ -32,5 +32,6 @@ class CoreConfig(AppConfig):
         from apps.core import converters, signals  # noqa: F401 - signals connects Celery signal handlers
 
         converters.register()  # before any URLconf is imported
+        metrics.register_live_collector(metrics.CeleryQueueCollector())
 
         restore_recursion_limit()

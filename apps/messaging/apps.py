@@ -6,3 +6,9 @@ class MessagingConfig(AppConfig):
 
     name = "apps.messaging"
     label = "messaging"
+
+    def ready(self) -> None:
+        from apps.core.metrics import register_live_collector
+        from apps.messaging.metrics import MessageQueueCollector
+
+        register_live_collector(MessageQueueCollector())

@@ -25,6 +25,7 @@ from apps.messaging.charging import charge_on_delivery, charge_settle
 from apps.messaging.choices import MessageStatus as S
 from apps.messaging.errors import IllegalTransition
 from apps.messaging.events import MessageStatusChanged
+from apps.messaging.metrics import MESSAGES_FINISHED
 from apps.messaging.models import Message
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -64,6 +65,18 @@ def _changes(current: str, to: str, reason: str, fields: dict[str, Any]) -> dict
     elif current in FINAL:
         changes["finished_at"] = None
     return changes
+
+
+def _count_finished(messages: list[Message], to: str) -> None:
+    """Count the moves to a final status on /metrics once they are committed (a rolled-back move never happened)."""
+    if to in FINAL and messages:
+        carriers = [message.carrier for message in messages]
+
+        def count() -> None:
+            for carrier in carriers:
+                MESSAGES_FINISHED.labels(carrier=carrier, status=to).inc()
+
+        transaction.on_commit(count)
 
 
 def message_transition(
@@ -122,6 +135,7 @@ def message_transition(
         )
     if to in CLIENT_NOTIFIED:
         publish(MessageStatusChanged(message=message, status=to))
+    _count_finished([message], to)
     return True
 
 
@@ -154,4 +168,5 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
         for message in messages:
             for name, value in changes.items():
                 setattr(message, name, value)
+        _count_finished(messages, to)
     return updated

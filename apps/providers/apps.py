@@ -6,3 +6,9 @@ class ProvidersConfig(AppConfig):
 
     name = "apps.providers"
     label = "providers"
+
+    def ready(self) -> None:
+        from apps.core.metrics import register_live_collector
+        from apps.providers.metrics import ProviderCapacityCollector
+
+        register_live_collector(ProviderCapacityCollector())

@@ -30,10 +30,13 @@ def run_ledger_check() -> int:
 @shared_task(name="tokens.chain_sweep")
 def chain_sweep() -> int:
     """Send again, replace and follow to finality the hot wallet's open transactions (scheduled only when
-    CHAIN_RPC_URL is set); returns how many are still open."""
+    CHAIN_RPC_URL is set); returns how many are still open. Reads the hot wallet's gas for /metrics on the way."""
+    from apps.tokens.chain.gas import hot_wallet_gas_record
     from apps.tokens.chain.sender import ChainSender
 
-    return ChainSender.from_settings().sweep()
+    sender = ChainSender.from_settings()
+    hot_wallet_gas_record(sender)
+    return sender.sweep()
 
 
 @shared_task(name="tokens.chain_supply_sync")

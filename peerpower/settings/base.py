@@ -777,3 +777,20 @@ CELERY_BEAT_SCHEDULE["incentives.check_pending_payouts"] = {
     "schedule": 60.0,
     "options": {"queue": "default", "expires": 60},
 }
+
+# --- Error tracking (apps.core.sentry) --------------------------------------------------------------------------------
+# Unhandled errors of web requests and Celery tasks go to Sentry when SENTRY_DSN is set (scrubbed: no bodies, phone
+# numbers or credentials); off otherwise.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="")
+SENTRY_RELEASE = env("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from apps.core.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )

@@ -1,55 +1,13 @@
 """A real Celery worker process consumes from the configured broker (SQLite file, or Redis in CI)."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 
+from apps.core.metrics import multiprocess_dir_reset
 from apps.core.tasks import ping
+from apps.core.tests.metrics_scrape import scrape, value
 from peerpower.celery import app
-
-
-@pytest.fixture
-def worker(tmp_path):
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.test"}
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "peerpower",
-                "worker",
-                "-Q",
-                "high,default,low",
-                "--pool",
-                "solo",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "INFO",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()  # SIGTERM: warm shutdown, the worker finishes what it holds
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode is not None
 
 
 def test_configuration_is_production_like():
@@ -70,3 +28,26 @@ def test_a_worker_process_runs_a_task(worker, queue):
     assert result.get(timeout=60) == f"hello {queue}"
     assert worker.poll() is None, "the worker should still be running"
     assert time.monotonic() - started < 60
+
+
+@pytest.fixture
+def metrics_folder(tmp_path, monkeypatch):
+    """A shared metrics folder for this test's processes (set before the worker starts, which inherits it)."""
+    folder = multiprocess_dir_reset(tmp_path / "metrics")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
+    return folder
+
+
+@pytest.mark.django_db
+def test_the_worker_times_its_tasks_on_metrics(metrics_folder, worker, client):
+    assert ping.apply_async(args=["timed"], queue="default").get(timeout=60) == "timed"
+    # The result is stored before the worker's task_postrun handler counts the run: wait for the count.
+    deadline = time.monotonic() + 30
+    while not value(samples := scrape(client), "peerpower_celery_tasks_total", task="core.ping", state="SUCCESS"):
+        assert time.monotonic() < deadline, "the worker's count of the run never reached /metrics"
+        time.sleep(0.1)
+    # The task ran in the worker; the web process's /metrics shows its run, its duration and its wait in the queue.
+    assert value(samples, "peerpower_celery_tasks_total", task="core.ping", state="SUCCESS") == 1
+    assert value(samples, "peerpower_celery_task_duration_seconds_count", task="core.ping") == 1
+    assert value(samples, "peerpower_celery_task_queue_wait_seconds_count", task="core.ping") == 1
+    assert value(samples, "peerpower_celery_task_queue_wait_seconds_bucket", task="core.ping", le="60.0") == 1

@@ -1,8 +1,13 @@
 """/metrics: Prometheus text with request counts and latency, only for allowed addresses or the token."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from django.conf import settings
 
 from apps.core.metrics import multiprocess_dir_reset, process_identifier
 
@@ -65,3 +70,21 @@ def test_a_counter_incremented_in_another_process_shows_on_metrics(client, tmp_p
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", folder)
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert 'peerpower_push_total{error_code="",outcome="sent"} 3.0' in text
+
+
+def test_a_worker_pod_serves_its_counters_on_its_own_port(tmp_path, run_python, closed_port):
+    folder = multiprocess_dir_reset(tmp_path / "metrics")
+    assert run_python("-c", INCREMENT_IN_A_WORKER, env={"PROMETHEUS_MULTIPROC_DIR": folder}).returncode == 0
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder, "METRICS_TOKEN": "s3cret"}
+    command = [sys.executable, "manage.py", "metrics_serve", "--host", "127.0.0.1", "--port", str(closed_port)]
+    server = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "serving" in server.stdout.readline()  # listening once it says so
+        url = f"http://127.0.0.1:{closed_port}/metrics"
+        assert httpx.get(url).status_code == 403
+        response = httpx.get(url, headers={"Authorization": "Bearer s3cret"})
+        assert response.status_code == 200
+        assert 'peerpower_push_total{error_code="",outcome="sent"} 3.0' in response.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

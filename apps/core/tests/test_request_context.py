@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -53,7 +54,10 @@ def test_json_lines_mask_secret_looking_extras():
 def test_enqueued_tasks_carry_the_request_id():
     reset_context(request_id="req-42")
     headers: dict = {}
+    before = time.time()
     carry_request_id(headers=headers)
-    assert headers == {"request_id": "req-42"}
+    assert headers["request_id"] == "req-42"
+    assert before <= headers["published_at"] <= time.time()  # the worker measures the task's wait in the queue from it
+    assert set(headers) == {"request_id", "published_at"}
     reset_context()
     assert request_id_var.get() is None

@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.backoff import backoff_with_jitter
 from apps.messaging.choices import MessageStatus, Priority
+from apps.messaging.metrics import DISPATCHED
 from apps.messaging.models import Job, Message
 from apps.messaging.services.signal import dispatch_signal, dispatch_signal_received, enqueue_dispatch
 from apps.messaging.state import message_transition, messages_transition
@@ -58,6 +59,9 @@ def messages_dispatch_due(*, priority: str, limit: int | None = None, now: datet
     counts = {"taken": len(messages)}
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, count in counts.items():
+        if outcome != "taken":
+            DISPATCHED.labels(priority=priority, outcome=outcome).inc(count)
     return counts
 
 

@@ -49,6 +49,13 @@ CHAIN_HOT_WALLET_GAS = Gauge(
 CHAIN_RECONCILE_BREAKS = Gauge(
     "peerpower_chain_reconcile_breaks", "Breaks the latest chain reconciliation found", multiprocess_mode="mostrecent"
 )
+CHAIN_RECONCILE_DIFFERENCE = Gauge(
+    "peerpower_chain_reconcile_difference",
+    "Differences the latest chain reconciliation found, in ledger units (0 when sound): supply = on-chain supply "
+    "minus our confirmed mints and burns; custody = custodial balance minus (supply minus paid out on chain)",
+    ["check"],
+    multiprocess_mode="mostrecent",
+)
 
 
 def ledger_outstanding() -> int:
@@ -131,6 +138,8 @@ def chain_reconcile(sender: ChainSender) -> ChainReconciliation:
     CHAIN_HOT_WALLET_GAS.set(sender.w3.eth.get_balance(sender.wallet.address))
     CHAIN_SUPPLY_GAP.set(result.gap)
     CHAIN_RECONCILE_BREAKS.set(len(result.breaks))
+    CHAIN_RECONCILE_DIFFERENCE.labels(check="supply").set(supply - result.mirrored_confirmed)
+    CHAIN_RECONCILE_DIFFERENCE.labels(check="custody").set(custody - (supply - paid_out))
     for line in result.breaks:
         logger.error("chain: ALERT reconciliation break: %s", line)
     return result

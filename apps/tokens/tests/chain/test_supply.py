@@ -80,3 +80,30 @@ def test_reconciliation_reports_the_gap_and_breaks(sender, client_account, capsy
         call_command("chain_reconcile")
     assert exited.value.code == 1
     assert "BREAK" in capsys.readouterr().out
+
+
+def test_reconciliation_differences_and_hot_wallet_gas_on_metrics(sender, client_account, client):
+    from apps.core.tests.metrics_scrape import scrape, value
+    from apps.tokens.chain.gas import hot_wallet_gas_record
+
+    fund(client_account, 500)
+    sender.wait(supply_sync(sender))
+    chain_reconcile(sender)
+    samples = scrape(client)
+    assert value(samples, "peerpower_chain_reconcile_difference", check="supply") == 0
+    assert value(samples, "peerpower_chain_reconcile_difference", check="custody") == 0
+
+    # Three PPT minted outside the sender, to someone else: the supply is 3 over, the custodial wallet 3 short of it.
+    token = ppt.token_contract(sender)
+    account = sender.wallet.account
+    tx = token.functions.mint(ALICE, 3 * UNITS_PER_LEDGER_UNIT).build_transaction(
+        {"from": account.address, "nonce": sender.w3.eth.get_transaction_count(account.address, "pending")}
+    )
+    sender.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    chain_reconcile(sender)
+    wei = hot_wallet_gas_record(sender)
+    samples = scrape(client)
+    assert value(samples, "peerpower_chain_reconcile_difference", check="supply") == 3
+    assert value(samples, "peerpower_chain_reconcile_difference", check="custody") == -3
+    assert wei == sender.w3.eth.get_balance(account.address) > 0
+    assert value(samples, "peerpower_chain_hot_wallet_gas") == wei / 10**18

@@ -158,3 +158,25 @@ def verified_sms(code: str) -> VerifiedSms | None:
     if left_at is None:
         return None
     return VerifiedSms(sender=message.organization.name, sent_at=left_at)
+
+
+def job_delivered_of(message_id: int) -> Job | None:
+    """The job that delivered a message (at most one), with its SIM and message: whom a delivery rewards."""
+    return (
+        Job.objects.select_related("sim", "message", "provider")
+        .filter(message_id=message_id, status=JobStatus.DELIVERED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def segments_waiting_by_carrier() -> dict[str, int]:
+    """Segments of queued and in-flight (assigned, sent) messages per recipient carrier: the demand dynamic pricing
+    weighs against online capacity. One grouped query on the status index."""
+    from django.db.models import Sum
+
+    from apps.messaging.choices import MessageStatus
+
+    waiting = (MessageStatus.QUEUED, MessageStatus.ASSIGNED, MessageStatus.SENT)
+    rows = Message.objects.filter(status__in=waiting).values("carrier").annotate(segments=Sum("segments"))
+    return {row["carrier"]: row["segments"] or 0 for row in rows}

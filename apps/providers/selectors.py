@@ -237,3 +237,28 @@ def provider_ids_holding_numbers(numbers: Iterable[str]) -> dict[str, set[int]]:
     ):
         holders.setdefault(msisdn, set()).add(provider_id)
     return holders
+
+
+def online_capacity_by_carrier(*, now: datetime | None = None) -> dict[str, int]:
+    """Segments an hour the SIMs that can take work now could send, per carrier: the hourly caps of matchable SIMs
+    not capped at the moment, of active providers online with a fresh heartbeat (the supply dynamic pricing weighs
+    against demand). One grouped query."""
+    from django.db.models import Count, Q, Sum
+
+    now = now or timezone.now()
+    rows = (
+        Sim.objects.filter(
+            Q(capped_until__isnull=True) | Q(capped_until__lte=now),
+            matchable=True,
+            provider__status=ProviderStatus.ACTIVE,
+            provider__availability=Availability.ONLINE,
+            provider__last_heartbeat_at__gte=stale_before(now),
+        )
+        .values("carrier")
+        .annotate(
+            sims=Count("pk"), explicit=Sum("hourly_cap"), defaulted=Count("pk", filter=Q(hourly_cap__isnull=True))
+        )
+    )
+    return {
+        row["carrier"]: (row["explicit"] or 0) + row["defaulted"] * settings.PROVIDER_SIM_HOURLY_CAP for row in rows
+    }

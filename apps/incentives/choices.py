@@ -1,0 +1,25 @@
+from django.db import models
+
+
+class RewardRoute(models.TextChoices):
+    """How a message went: on-net (the provider's SIM is on the recipient's carrier: cheap for the provider, so it
+    pays more per segment) or across carriers."""
+
+    ON_NET = "on_net", "On-net"
+    CROSS_CARRIER = "cross_carrier", "Cross-carrier"
+
+
+class RewardStatus(models.TextChoices):
+    """A reward is pending (held in the ledger) through its verification window, then posted, or voided by a fraud
+    strike inside the window."""
+
+    PENDING = "pending", "Pending (verification window)"
+    POSTED = "posted", "Posted"
+    VOIDED = "voided", "Voided"
+
+
+class ClawbackStatus(models.TextChoices):
+    """A debt booked by a strike on an already posted reward: open until future rewards have repaid it in full."""
+
+    OPEN = "open", "Open"
+    RECOVERED = "recovered", "Recovered"

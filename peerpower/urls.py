@@ -24,6 +24,7 @@ api_patterns: list = [
     path("", include("apps.delivery.api.urls")),
     path("", include("apps.tokens.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.incentives.api.urls")),
 ]
 # Apps add their API routes to api_patterns above this line; anything else under /api/ is a JSON 404.
 api_fallback = [re_path(r"^.*$", core_views.not_found, name="api-not-found")]

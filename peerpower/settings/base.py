@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
             "description": "The provider app: signed reports of each job's outcome (sent, delivered, failed).",
         },
         {
+            "name": "earnings",
+            "description": "The provider app: earnings, rewards per job, route multipliers, score and leaderboard.",
+        },
+        {
             "name": "auth",
             "description": "Sign in with a one-time code sent by SMS; refresh and revoke device sessions.",
         },

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.incentives.api import earnings
+
+urlpatterns = [
+    path("incentives/earnings", earnings.EarningsView.as_view(), name="incentives-earnings"),
+    path("incentives/rewards", earnings.RewardListView.as_view(), name="incentives-rewards"),
+    path("incentives/multipliers", earnings.MultiplierListView.as_view(), name="incentives-multipliers"),
+]

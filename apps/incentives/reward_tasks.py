@@ -24,3 +24,11 @@ def post_due_rewards(limit: int | None = None) -> int:
 def recompute_multipliers() -> int:
     """Recompute every carrier route's multiplier; how many readings changed."""
     return len(route_multipliers_recompute())
+
+
+@shared_task(name="incentives.recompute_scores")
+def recompute_scores() -> int:
+    """Recompute every provider's score (matching weighs candidates by it); how many were stored."""
+    from apps.incentives.scores import provider_scores_recompute
+
+    return provider_scores_recompute()

@@ -180,3 +180,17 @@ def segments_waiting_by_carrier() -> dict[str, int]:
     waiting = (MessageStatus.QUEUED, MessageStatus.ASSIGNED, MessageStatus.SENT)
     rows = Message.objects.filter(status__in=waiting).values("carrier").annotate(segments=Sum("segments"))
     return {row["carrier"]: row["segments"] or 0 for row in rows}
+
+
+def delivery_seconds_by_provider(*, provider_ids: Iterable[int], since: datetime) -> dict[int, float]:
+    """Mean seconds from offer to delivery report of each provider's jobs delivered since `since` (the latency part
+    of the provider score). One grouped query; providers with no delivery are absent."""
+    from django.db.models import Avg, DurationField, ExpressionWrapper, F
+
+    took = ExpressionWrapper(F("finished_at") - F("offered_at"), output_field=DurationField())
+    rows = (
+        Job.objects.filter(provider_id__in=list(provider_ids), status=JobStatus.DELIVERED, finished_at__gte=since)
+        .values("provider_id")
+        .annotate(mean=Avg(took))
+    )
+    return {row["provider_id"]: row["mean"].total_seconds() for row in rows if row["mean"] is not None}

@@ -49,6 +49,7 @@ class Candidate(NamedTuple):
     provider_jobs_failed: int
     provider_jobs_in_flight: int
     provider_last_heartbeat_at: datetime
+    provider_score: int | None
 
 
 # The hot query is written in SQL rather than built with the ORM: building and compiling the queryset cost about
@@ -56,7 +57,7 @@ class Candidate(NamedTuple):
 # runs too. The columns are Candidate's fields, in order.
 _CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.msisdn, sim.carrier, sim.next_turn_at, sim.created_at,
     sim.hourly_cap, sim.daily_cap, provider.reputation, provider.jobs_delivered, provider.jobs_failed,
-    provider.jobs_in_flight, provider.last_heartbeat_at"""
+    provider.jobs_in_flight, provider.last_heartbeat_at, provider.score"""
 _DATETIME_INDEXES = tuple(
     Candidate._fields.index(name) for name in ("next_turn_at", "created_at", "provider_last_heartbeat_at")
 )

@@ -728,3 +728,10 @@ CELERY_BEAT_SCHEDULE["incentives.recompute-multipliers"] = {
     "schedule": INCENTIVES_SURGE_SECONDS,
     "options": {"queue": "default", "expires": INCENTIVES_SURGE_SECONDS},
 }
+# The provider score (apps.incentives.scores) that matching weighs candidates by, recomputed this often.
+INCENTIVES_SCORE_SECONDS = env.float("INCENTIVES_SCORE_SECONDS", default=900.0)
+CELERY_BEAT_SCHEDULE["incentives.recompute-scores"] = {
+    "task": "incentives.recompute_scores",
+    "schedule": INCENTIVES_SCORE_SECONDS,
+    "options": {"queue": "low", "expires": INCENTIVES_SCORE_SECONDS},
+}

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from apps.incentives.api import earnings
+from apps.incentives.api import earnings, score
 
 urlpatterns = [
     path("incentives/earnings", earnings.EarningsView.as_view(), name="incentives-earnings"),
     path("incentives/rewards", earnings.RewardListView.as_view(), name="incentives-rewards"),
     path("incentives/multipliers", earnings.MultiplierListView.as_view(), name="incentives-multipliers"),
+    path("providers/me/score", score.ScoreView.as_view(), name="providers-me-score"),
 ]

@@ -23,3 +23,19 @@ class ClawbackStatus(models.TextChoices):
 
     OPEN = "open", "Open"
     RECOVERED = "recovered", "Recovered"
+
+
+class BonusKind(models.TextChoices):
+    """Bonuses paid per ISO week by beat, once per provider and week each."""
+
+    LEADERBOARD = "leaderboard", "Weekly leaderboard"
+    STREAK = "streak", "Loyalty streak (every day of the week with verified deliveries, none voided)"
+    UPTIME = "uptime", "Uptime"
+
+
+class LeaderboardScope(models.TextChoices):
+    """What a leaderboard ranks providers within."""
+
+    NETWORK = "network", "The whole network"
+    CARRIER = "carrier", "Per recipient carrier"
+    PROVINCE = "province", "Per province"

@@ -1,5 +1,6 @@
-"""Back office for rewards and dynamic pricing: reward rules and surge bounds (staff-edited, with validity, audited),
-rewards and clawbacks (read-only: money moves only through the ledger), the multipliers and their history."""
+"""Back office for rewards, bonuses and dynamic pricing: reward rules, bonus rules and surge bounds (staff-edited,
+with validity, audited), rewards, bonuses and clawbacks (read-only: money moves only through the ledger), the
+multipliers and their history."""
 
 from typing import Any
 
@@ -8,12 +9,25 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.core.admin import ReadOnlyAdmin
-from apps.incentives.models import Clawback, Reward, RewardRule, RouteMultiplier, SurgeBounds
+from apps.incentives.models import Bonus, BonusRule, Clawback, Reward, RewardRule, RouteMultiplier, SurgeBounds
 from apps.incentives.rules import incentive_rule_delete, incentive_rule_save
 
 
 class IncentiveRuleAdmin(admin.ModelAdmin):
-    """Saves and deletions go through the audited service. A rule a reward used is never changed: add a new row."""
+    """Saves and deletions go through the audited service. A rule something used (`used_by`: the related name) is
+    never changed in what it decided (`locked_when_used`) nor deleted: add a new row."""
+
+    used_by = ""
+    locked_when_used: tuple[str, ...] = ()
+
+    def _used(self, obj: Any) -> bool:
+        return bool(self.used_by) and obj is not None and getattr(obj, self.used_by).exists()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.locked_when_used if self._used(obj) else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not self._used(obj)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         incentive_rule_save(rule=obj, actor=request.user)
@@ -32,14 +46,8 @@ class RewardRuleAdmin(IncentiveRuleAdmin):
     list_filter = ("route", "priority")
     search_fields = ("note",)
     fields = ("route", "priority", "amount_per_segment", "valid_from", "valid_until", "note")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: RewardRule | None = None) -> tuple[str, ...]:
-        if obj is not None and obj.rewards.exists():
-            return ("route", "priority", "amount_per_segment", "valid_from")
-        return ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: RewardRule | None = None) -> bool:
-        return obj is None or not obj.rewards.exists()
+    used_by = "rewards"
+    locked_when_used = ("route", "priority", "amount_per_segment", "valid_from")
 
 
 @admin.register(SurgeBounds)
@@ -78,3 +86,24 @@ class RouteMultiplierAdmin(ReadOnlyAdmin):
                     "supply_segments")  # fmt: skip
     list_filter = ("carrier", "route", ("computed_at", admin.DateFieldListFilter))
     date_hierarchy = "computed_at"
+
+
+@admin.register(BonusRule)
+class BonusRuleAdmin(IncentiveRuleAdmin):
+    list_display = ("kind", "amounts", "scope", "min_segments", "min_score", "min_uptime_bp", "valid_from",
+                    "valid_until", "note", "created_by")  # fmt: skip
+    list_filter = ("kind", "scope")
+    search_fields = ("note",)
+    fields = ("kind", "amounts", "scope", "min_segments", "min_score", "min_uptime_bp", "valid_from", "valid_until",
+              "note")  # fmt: skip
+    used_by = "bonuses"
+    locked_when_used = ("kind", "amounts", "scope", "min_segments", "min_score", "min_uptime_bp", "valid_from")
+
+
+@admin.register(Bonus)
+class BonusAdmin(ReadOnlyAdmin):
+    list_display = ("period", "kind", "provider", "group", "rank", "amount", "transfer_id", "created_at")
+    list_filter = ("kind", "period", "group")
+    search_fields = ("=provider__id", "=transfer_id", "period")
+    list_select_related = ("provider__user",)
+    raw_id_fields = ("provider", "rule")

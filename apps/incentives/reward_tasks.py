@@ -32,3 +32,14 @@ def recompute_scores() -> int:
     from apps.incentives.scores import provider_scores_recompute
 
     return provider_scores_recompute()
+
+
+@shared_task(name="incentives.pay_weekly_bonuses")
+def pay_weekly_bonuses(period: str | None = None) -> dict[str, int]:
+    """Pay the bonuses of `period` (default: the latest week whose rewards are all verified). Runs daily; a week
+    already paid books nothing again."""
+    from django.utils import timezone
+
+    from apps.incentives.bonuses import bonuses_pay_week, week_to_pay
+
+    return bonuses_pay_week(period=period or week_to_pay(timezone.now()))

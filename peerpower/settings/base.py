@@ -735,3 +735,10 @@ CELERY_BEAT_SCHEDULE["incentives.recompute-scores"] = {
     "schedule": INCENTIVES_SCORE_SECONDS,
     "options": {"queue": "low", "expires": INCENTIVES_SCORE_SECONDS},
 }
+# Weekly bonuses (leaderboard, streaks, uptime; rules in the back office): paid daily for the latest week whose
+# rewards have all left their window; a week already paid books nothing again.
+CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
+    "task": "incentives.pay_weekly_bonuses",
+    "schedule": crontab(hour=4, minute=7),
+    "options": {"queue": "low"},
+}

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from apps.incentives.api import earnings, score
+from apps.incentives.api import earnings, leaderboard, score
 
 urlpatterns = [
     path("incentives/earnings", earnings.EarningsView.as_view(), name="incentives-earnings"),
     path("incentives/rewards", earnings.RewardListView.as_view(), name="incentives-rewards"),
     path("incentives/multipliers", earnings.MultiplierListView.as_view(), name="incentives-multipliers"),
+    path("incentives/leaderboard", leaderboard.LeaderboardView.as_view(), name="incentives-leaderboard"),
     path("providers/me/score", score.ScoreView.as_view(), name="providers-me-score"),
 ]

@@ -1,6 +1,8 @@
-"""Incentives' models, one module per area: rewards (`rewards`) and route multipliers (`multipliers`)."""
+"""Incentives' models, one module per area: rewards (`rewards`), route multipliers
+(`multipliers`), bonuses (`bonuses`)."""
 
+from apps.incentives.models.bonuses import Bonus, BonusRule
 from apps.incentives.models.multipliers import RouteMultiplier, SurgeBounds
 from apps.incentives.models.rewards import Clawback, Reward, RewardRule
 
-__all__ = ["Clawback", "Reward", "RewardRule", "RouteMultiplier", "SurgeBounds"]
+__all__ = ["Bonus", "BonusRule", "Clawback", "Reward", "RewardRule", "RouteMultiplier", "SurgeBounds"]

@@ -15,12 +15,14 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Sum
 from django.test.utils import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
+from apps.incentives.choices import RewardStatus
+from apps.incentives.models import Reward
 from apps.messaging.models import Job, Message
 from apps.messaging.state import FINAL
 from apps.providers.models import Provider
@@ -88,10 +90,13 @@ class Summary:
     unknown_answered: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
+    rewards: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (rewards, 10⁻⁶ PPT)
+    paid_for_faked: int = 0  # rewards posted for deliveries dishonest phones faked
+    held_for_faked: int = 0  # rewards of faked deliveries still in their window (a strike voids them)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.sent_twice == 0 and self.sent_twice_db == 0
+        return self.lost == 0 and self.sent_twice == 0 and self.sent_twice_db == 0 and self.paid_for_faked == 0
 
     def lines(self) -> list[str]:
         def percentiles(values: dict[str, float]) -> str:
@@ -124,9 +129,25 @@ class Summary:
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            f"rewards        {self._rewards_line()}",
+            f"paid for unverified or faked deliveries: {self.paid_for_faked} (must be 0); faked deliveries' rewards "
+            f"still held: {self.held_for_faked} (they post after the verification window unless a strike voids them)",
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
         ]
+
+    def _rewards_line(self) -> str:
+        def ppt(units: int) -> str:
+            return f"{units / 1_000_000:.2f} PPT"
+
+        return ", ".join(
+            f"{state} {count} ({ppt(units)})"
+            for state, (count, units) in (
+                ("posted", self.rewards.get("posted", (0, 0))),
+                ("held", self.rewards.get("pending", (0, 0))),
+                ("voided", self.rewards.get("voided", (0, 0))),
+            )
+        )
 
     def _cpu_lines(self) -> list[str]:
         if not self.cpu:
@@ -464,4 +485,15 @@ class Simulation:
         summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
         summary.faked_deliveries = sum(fleet.ledger.faked.values())
         summary.unknown_answered = fleet.ledger.unknown_answered
+        rewards = Reward.objects.filter(provider_id__in=[p.provider_id for p in phones])
+        summary.rewards = {
+            status: (count, units or 0)
+            for status, count, units in rewards.values("status")
+            .annotate(n=Count("id"), total=Sum("amount"))
+            .values_list("status", "n", "total")
+            .order_by()
+        }
+        faked = rewards.filter(message_id__in=list(fleet.ledger.faked))
+        summary.paid_for_faked = faked.filter(status=RewardStatus.POSTED).count()
+        summary.held_for_faked = faked.filter(status=RewardStatus.PENDING).count()
         return summary

@@ -13,7 +13,7 @@ from django.conf import settings
 from apps.core.tests.test_api_reference import check_against_schema
 
 GUIDES = ["quickstart.md", "quickstart.km.md", "webhooks.md", "idempotency.md", "segments.md", "errors.md",
-          "rate-limits.md"]  # fmt: skip
+          "rate-limits.md", "earnings.md", "earnings.km.md"]  # fmt: skip
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 NAMED_OPERATION = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/api/[^ `?]*)")
 

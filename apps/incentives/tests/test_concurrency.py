@@ -1,5 +1,5 @@
-"""A reward is booked exactly once per job, however many deliveries or handlers race: PostgreSQL, real threads,
-each with its own connection, released together."""
+"""A reward is booked exactly once per job, however many deliveries or handlers race, and settled once however
+posting sweeps and strikes race: PostgreSQL, real threads, each with its own connection, released together."""
 
 from datetime import timedelta
 
@@ -8,8 +8,13 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.events import subscribe, unsubscribe
-from apps.incentives.models import Reward
-from apps.incentives.rewards import reward_book, rewards_on_message_status_changed, rewards_post_due
+from apps.incentives.models import Clawback, Reward
+from apps.incentives.rewards import (
+    reward_book,
+    rewards_on_message_status_changed,
+    rewards_post_due,
+    rewards_strike,
+)
 from apps.messaging.events import MessageStatusChanged
 from apps.messaging.models import Job
 from apps.messaging.services import MessageInput, message_submit
@@ -80,3 +85,42 @@ def test_eight_handlers_of_the_same_delivery_book_one_reward(established, provid
     ids = run_together(book, threads=8)
     assert len(set(ids)) == 1
     _assert_one_reward(job)
+
+
+def test_posting_sweeps_racing_strikes_settle_each_reward_once(established, provider, organization, api_client_for):
+    jobs = []
+    for index in range(6):
+        message = message_submit(
+            organization=organization, api_key=None, data=MessageInput(to=f"012 345 67{index}", body="Hi")
+        )
+        assert dispatch(message) == "assigned"
+        job = Job.objects.select_related("provider__user").get(message=message)
+        phone = api_client_for(job.provider.user)
+        assert phone.post(f"/api/jobs/{job.pk}/ack").status_code == 200
+        Job.objects.filter(pk=job.pk).update(offered_at=timezone.now() - timedelta(seconds=30))
+        occurred = timezone.now().isoformat().replace("+00:00", "Z")
+        phone.post(f"/api/jobs/{job.pk}/report", {"status": "delivered", "occurred_at": occurred}, format="json")
+        jobs.append(job)
+    Reward.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    turn = iter(range(8))
+
+    def work() -> str:
+        if next(turn) % 2:
+            rewards_post_due(limit=2)
+            return "post"
+        rewards_strike(provider_id=provider.pk, job_id=jobs[0].pk, rule="canary_missed")
+        return "strike"
+
+    run_together(work, threads=8)
+    rewards_post_due()  # whatever the sweeps left
+    statuses = {reward.job_id: reward.status for reward in Reward.objects.all()}
+    assert len(statuses) == 6 and set(statuses.values()) <= {"posted", "voided"}
+    for job_id, status in statuses.items():
+        assert Transfer.objects.get(id=f"reward:job:{job_id}").status == status
+    clawbacks = Clawback.objects.filter(reward__job_id=jobs[0].pk).count()
+    assert clawbacks == (1 if statuses[jobs[0].pk] == "posted" else 0)
+    hot_balances_roll_up()
+    posted = sum(reward.amount for reward in Reward.objects.filter(status="posted"))
+    repaid = sum(clawback.recovered for clawback in Clawback.objects.all())
+    assert account_balance(account_open(provider=provider)).available == posted - repaid
+    assert ledger_check().breaks == 0

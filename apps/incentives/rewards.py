@@ -191,15 +191,19 @@ def rewards_post_due(*, now: datetime | None = None, limit: int | None = None) -
             else:
                 specs.append(post)
             reward.clawback_recovered = recovered
-        _apply(specs)
-        Reward.objects.filter(pk__in=[reward.pk for reward in rewards if not reward.clawback_recovered]).update(
-            status=RewardStatus.POSTED, settled_at=now
-        )
+        # Moved from pending first, conditionally: on PostgreSQL the rows are locked and this always moves them all;
+        # on SQLite (no row locks) a concurrent sweep that settled one first makes this batch roll back whole.
+        moved = Reward.objects.filter(
+            pk__in=[reward.pk for reward in rewards if not reward.clawback_recovered], status=RewardStatus.PENDING
+        ).update(status=RewardStatus.POSTED, settled_at=now)
         for reward in rewards:
             if reward.clawback_recovered:
-                Reward.objects.filter(pk=reward.pk).update(
+                moved += Reward.objects.filter(pk=reward.pk, status=RewardStatus.PENDING).update(
                     status=RewardStatus.POSTED, settled_at=now, clawback_recovered=reward.clawback_recovered
                 )
+        if moved != len(rewards):
+            raise RuntimeError("rewards_post_due: another sweep settled rewards of this batch; it is rolled back")
+        _apply(specs)
         for clawbacks in debts.values():
             for clawback in clawbacks:
                 if clawback.recovered != clawback.recovered_before:
@@ -274,9 +278,9 @@ def rewards_strike(*, provider_id: int, job_id: int | None, rule: str, now: date
                 ]
             )
             reason = f"strike:{rule}" if job_id is None else f"strike:{rule}:job:{job_id}"
-            voided = Reward.objects.filter(pk__in=[reward.pk for reward in pending]).update(
-                status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64]
-            )
+            voided = Reward.objects.filter(
+                pk__in=[reward.pk for reward in pending], status=RewardStatus.PENDING
+            ).update(status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64])
             for reward in pending:
                 audit_record(
                     action="reward.voided",

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -31,8 +32,9 @@ from apps.incentives.surge import route_multiplier_bp
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.selectors import job_delivered_of
 from apps.providers.models import Provider
-from apps.tokens.choices import PlatformAccount, Reason, Result
+from apps.tokens.choices import LEDGER_IDS, LedgerCode, PlatformAccount, Reason, Result
 from apps.tokens.errors import TransferRefused
+from apps.tokens.models import Account
 from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
 
 logger = logging.getLogger(__name__)
@@ -90,9 +92,6 @@ def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
     now = now or timezone.now()
     if job.status != JobStatus.DELIVERED:
         return None
-    existing = Reward.objects.filter(job_id=job.pk).first()
-    if existing is not None:
-        return existing
     message = job.message
     route = RewardRoute.ON_NET if job.sim.carrier == message.carrier else RewardRoute.CROSS_CARRIER
     rule = reward_rule_current(route=route, priority=message.priority, now=now)
@@ -130,11 +129,12 @@ def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
                 booked_at=now,
                 due_at=now + timedelta(seconds=hold),
             )
+            rewards_account_id, provider_account_id = _reward_account_ids(job.provider)
             spec = TransferSpec(
                 id=transfer_id,
                 amount=amount,
-                debit_account_id=platform_account(PlatformAccount.REWARDS).pk,
-                credit_account_id=account_open(provider=job.provider).pk,
+                debit_account_id=rewards_account_id,
+                credit_account_id=provider_account_id,
                 reason=Reason.REWARD,
                 pending=True,
                 job_id=job.pk,
@@ -144,6 +144,19 @@ def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
     except IntegrityError:
         return Reward.objects.get(job_id=job.pk)
     return reward
+
+
+def _reward_account_ids(provider: Provider) -> tuple[int, int]:
+    """The platform's rewards account and the provider's, on the PPT ledger: one query on the delivery path (each
+    opened on first use)."""
+    rows = dict(
+        Account.objects.filter(
+            Q(platform=PlatformAccount.REWARDS) | Q(provider_id=provider.pk), ledger_id=LEDGER_IDS[LedgerCode.PPT]
+        ).values_list("platform", "pk")
+    )
+    rewards_id = rows.get(PlatformAccount.REWARDS) or platform_account(PlatformAccount.REWARDS).pk
+    provider_id = rows.get("") or account_open(provider=provider).pk
+    return rewards_id, provider_id
 
 
 def _apply(specs: list[TransferSpec]) -> None:

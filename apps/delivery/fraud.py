@@ -20,7 +20,9 @@ from django.utils import timezone
 
 from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
+from apps.core.events import publish
 from apps.delivery.choices import FraudRule, ReportFlag, ReportStatus
+from apps.delivery.events import FraudStrikeRecorded
 from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.messaging.models import Job
 from apps.providers.choices import ProviderStatus
@@ -59,6 +61,11 @@ def fraud_flag(
     except IntegrityError:
         return None
     if strike:
+        # Outside the savepoint above (a subscriber's own integrity error must not read as "already flagged"), in
+        # the caller's transaction: what subscribers book commits or rolls back with the strike.
+        publish(
+            FraudStrikeRecorded(provider_id=provider_id, job_id=job.pk if job else None, flag_id=flag.pk, rule=rule)
+        )
         provider_reputation_penalty(provider_id=provider_id, points=STRIKE_PENALTY)
         _suspend_if_too_many_strikes(provider_id)
     return flag

@@ -8,14 +8,26 @@ class IncentivesConfig(AppConfig):
     label = "incentives"
 
     def ready(self) -> None:
+        from apps.core.events import subscribe
         from apps.core.metrics import register_live_collector
-        from apps.incentives import checks  # noqa: F401 - registers the prices system check
+        from apps.delivery.events import FraudStrikeRecorded
+        from apps.incentives import (  # noqa: F401 - registers the admin and the tasks
+            checks,
+            reward_admin,
+            reward_tasks,
+        )
         from apps.incentives.payouts import checks as payout_checks  # noqa: F401 - registers the payouts system check
         from apps.incentives.payouts import tasks  # noqa: F401 - registers the payout tasks
         from apps.incentives.payouts.metrics import PayoutQueueCollector
         from apps.incentives.pricing import tariff
+        from apps.incentives.rewards import rewards_on_fraud_strike, rewards_on_message_status_changed
+        from apps.messaging.events import MessageStatusChanged
         from apps.messaging.pricing import tariff_register
 
-        # Messaging sits below incentives: it quotes messages through the tariff registered here.
+        # Messaging and delivery sit below incentives. Messaging quotes messages through the tariff registered here;
+        # both publish events incentives subscribes to (apps.core.events): a delivered message books its reward, a
+        # fraud strike voids or claws back rewards, each in the publisher's transaction.
         tariff_register(tariff)
+        subscribe(MessageStatusChanged, rewards_on_message_status_changed)
+        subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         register_live_collector(PayoutQueueCollector())

@@ -6,3 +6,35 @@ class Route(models.TextChoices):
 
     ON_NET = "on_net", "On-net (provider's carrier = recipient's)"
     CROSS_CARRIER = "cross_carrier", "Cross-carrier"
+
+
+class RewardStatus(models.TextChoices):
+    """A reward is pending (held in the ledger) through its verification window, then posted, or voided by a fraud
+    strike inside the window."""
+
+    PENDING = "pending", "Pending (verification window)"
+    POSTED = "posted", "Posted"
+    VOIDED = "voided", "Voided"
+
+
+class ClawbackStatus(models.TextChoices):
+    """A debt booked by a strike on an already posted reward: open until future rewards have repaid it in full."""
+
+    OPEN = "open", "Open"
+    RECOVERED = "recovered", "Recovered"
+
+
+class BonusKind(models.TextChoices):
+    """Bonuses paid per ISO week by beat, once per provider and week each."""
+
+    LEADERBOARD = "leaderboard", "Weekly leaderboard"
+    STREAK = "streak", "Loyalty streak (every day of the week with verified deliveries, none voided)"
+    UPTIME = "uptime", "Uptime"
+
+
+class LeaderboardScope(models.TextChoices):
+    """What a leaderboard ranks providers within."""
+
+    NETWORK = "network", "The whole network"
+    CARRIER = "carrier", "Per recipient carrier"
+    PROVINCE = "province", "Per province"

@@ -1,8 +1,34 @@
-"""The dynamic price multiplier per carrier and route, in basis points (10_000 = 1.0).
+"""The current multiplier of a carrier route, in basis points (10000 = ×1), for prices at submit and rewards.
 
-A flat 1.0 for now: dynamic pricing (supply and demand per carrier) replaces this function's body. Callers use it
-rather than assuming 1.0, so that change needs no other edit."""
+Read on every submit and every delivery, so it costs a cache read: the beat task that recomputes the multipliers
+(`apps.incentives.multipliers`) writes each one to the cache as well as to its history table; on a cache miss the
+newest history row is read once and cached for INCENTIVES_SURGE_CACHE_SECONDS.
+"""
+
+from django.conf import settings
+from django.core.cache import cache
+
+NEUTRAL_BP = 10_000
+
+
+def surge_cache_key(*, carrier: str, route: str) -> str:
+    return f"incentives:surge:v1:{carrier}:{route}"
 
 
 def route_multiplier_bp(*, carrier: str, route: str) -> int:
-    return 10_000
+    """The multiplier in force for messages to `carrier` going `route` (on_net / cross_carrier); 10000 when none
+    has been computed yet."""
+    key = surge_cache_key(carrier=carrier, route=route)
+    cached = cache.get(key)
+    if cached is not None:
+        return int(cached)
+    from apps.incentives.models import RouteMultiplier
+
+    value = (
+        RouteMultiplier.objects.filter(carrier=carrier, route=route)
+        .order_by("-computed_at", "-pk")
+        .values_list("multiplier_bp", flat=True)
+        .first()
+    ) or NEUTRAL_BP
+    cache.set(key, value, settings.INCENTIVES_SURGE_CACHE_SECONDS)
+    return value

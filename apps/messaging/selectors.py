@@ -173,3 +173,39 @@ def message_counts_by_day(
         .annotate(messages=Count("id"), segments=Sum("segments"))
         .order_by("day", "status")
     )
+
+
+def job_delivered_of(message_id: int) -> Job | None:
+    """The job that delivered a message (at most one), with its SIM and message: whom a delivery rewards."""
+    return (
+        Job.objects.select_related("sim", "message", "provider")
+        .filter(message_id=message_id, status=JobStatus.DELIVERED)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def segments_waiting_by_carrier() -> dict[str, int]:
+    """Segments of queued and in-flight (assigned, sent) messages per recipient carrier: the demand dynamic pricing
+    weighs against online capacity. One grouped query on the status index."""
+    from django.db.models import Sum
+
+    from apps.messaging.choices import MessageStatus
+
+    waiting = (MessageStatus.QUEUED, MessageStatus.ASSIGNED, MessageStatus.SENT)
+    rows = Message.objects.filter(status__in=waiting).values("carrier").annotate(segments=Sum("segments"))
+    return {row["carrier"]: row["segments"] or 0 for row in rows}
+
+
+def delivery_seconds_by_provider(*, provider_ids: Iterable[int], since: datetime) -> dict[int, float]:
+    """Mean seconds from offer to delivery report of each provider's jobs delivered since `since` (the latency part
+    of the provider score). One grouped query; providers with no delivery are absent."""
+    from django.db.models import Avg, DurationField, ExpressionWrapper, F
+
+    took = ExpressionWrapper(F("finished_at") - F("offered_at"), output_field=DurationField())
+    rows = (
+        Job.objects.filter(provider_id__in=list(provider_ids), status=JobStatus.DELIVERED, finished_at__gte=since)
+        .values("provider_id")
+        .annotate(mean=Avg(took))
+    )
+    return {row["provider_id"]: row["mean"].total_seconds() for row in rows if row["mean"] is not None}

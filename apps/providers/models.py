@@ -15,6 +15,7 @@ from apps.providers.choices import (
 
 REPUTATION_MIN = 0
 REPUTATION_MAX = 1000
+SCORE_MAX = 1000
 REPUTATION_DEFAULT = 500
 SIM_SLOT_MAX = 7
 SIGNAL_LEVEL_MAX = 4  # Android's SignalStrength.getLevel(): 0 (none) to 4 (great)
@@ -41,6 +42,12 @@ class Provider(models.Model):
     jobs_in_flight = models.PositiveIntegerField(default=0)
     jobs_delivered = models.PositiveIntegerField(default=0)
     jobs_failed = models.PositiveIntegerField(default=0)
+    # The provider score (0-1000) incentives computes by beat from reputation, verified deliveries, latency, uptime
+    # and strikes (`provider_scores_set`); matching weighs candidates by it. Null until first computed: matching
+    # then falls back to reputation x success rate.
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    score_parts = models.JSONField(default=dict, blank=True)
+    score_computed_at = models.DateTimeField(null=True, blank=True)
     # Copied from the device on each heartbeat, so matching and the sweep read one table.
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
@@ -52,6 +59,9 @@ class Provider(models.Model):
             models.CheckConstraint(
                 condition=Q(reputation__gte=REPUTATION_MIN, reputation__lte=REPUTATION_MAX),
                 name="provider_reputation_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__lte=SCORE_MAX), name="provider_score_in_range"
             ),
             models.CheckConstraint(
                 condition=Q(latitude__isnull=True, longitude__isnull=True)

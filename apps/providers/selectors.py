@@ -49,6 +49,7 @@ class Candidate(NamedTuple):
     provider_jobs_failed: int
     provider_jobs_in_flight: int
     provider_last_heartbeat_at: datetime
+    provider_score: int | None
 
 
 # The hot query is written in SQL rather than built with the ORM: building and compiling the queryset cost about
@@ -56,7 +57,7 @@ class Candidate(NamedTuple):
 # runs too. The columns are Candidate's fields, in order.
 _CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.msisdn, sim.carrier, sim.next_turn_at, sim.created_at,
     sim.hourly_cap, sim.daily_cap, provider.reputation, provider.jobs_delivered, provider.jobs_failed,
-    provider.jobs_in_flight, provider.last_heartbeat_at"""
+    provider.jobs_in_flight, provider.last_heartbeat_at, provider.score"""
 _DATETIME_INDEXES = tuple(
     Candidate._fields.index(name) for name in ("next_turn_at", "created_at", "provider_last_heartbeat_at")
 )
@@ -255,3 +256,28 @@ def sims_online_by_carrier() -> dict[str, int]:
         .order_by()
     )
     return dict(rows)
+
+
+def online_capacity_by_carrier(*, now: datetime | None = None) -> dict[str, int]:
+    """Segments an hour the SIMs that can take work now could send, per carrier: the hourly caps of matchable SIMs
+    not capped at the moment, of active providers online with a fresh heartbeat (the supply dynamic pricing weighs
+    against demand). One grouped query."""
+    from django.db.models import Count, Q, Sum
+
+    now = now or timezone.now()
+    rows = (
+        Sim.objects.filter(
+            Q(capped_until__isnull=True) | Q(capped_until__lte=now),
+            matchable=True,
+            provider__status=ProviderStatus.ACTIVE,
+            provider__availability=Availability.ONLINE,
+            provider__last_heartbeat_at__gte=stale_before(now),
+        )
+        .values("carrier")
+        .annotate(
+            sims=Count("pk"), explicit=Sum("hourly_cap"), defaulted=Count("pk", filter=Q(hourly_cap__isnull=True))
+        )
+    )
+    return {
+        row["carrier"]: (row["explicit"] or 0) + row["defaulted"] * settings.PROVIDER_SIM_HOURLY_CAP for row in rows
+    }

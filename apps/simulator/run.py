@@ -18,12 +18,14 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Sum
 from django.test.utils import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
+from apps.incentives.choices import RewardStatus
+from apps.incentives.models import Reward
 from apps.messaging.models import Job, Message
 from apps.messaging.state import FINAL
 from apps.payments.baray_fake import BarayFake
@@ -108,6 +110,9 @@ class Summary:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
     payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
+    rewards: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (rewards, 10⁻⁶ PPT)
+    paid_for_faked: int = 0  # rewards posted for deliveries dishonest phones faked
+    held_for_faked: int = 0  # rewards of faked deliveries still in their window (a strike voids them)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +120,7 @@ class Summary:
             self.lost == 0
             and self.sent_twice == 0
             and self.sent_twice_db == 0
+            and self.paid_for_faked == 0
             and not self.payouts.get("paid_twice")
             and not self.payouts.get("pending_without_reason")
         )
@@ -155,6 +161,9 @@ class Summary:
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            f"rewards        {self._rewards_line()}",
+            f"paid for unverified or faked deliveries: {self.paid_for_faked} (must be 0); faked deliveries' rewards "
+            f"still held: {self.held_for_faked} (they post after the verification window unless a strike voids them)",
             *self._payout_lines(),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
@@ -171,6 +180,19 @@ class Summary:
             f"paid twice     {payouts['paid_twice']}  (must be 0); pending without a reason "
             f"{payouts['pending_without_reason']} (must be 0); not sent when the run ended {payouts['not_settled']}",
         ]
+
+    def _rewards_line(self) -> str:
+        def ppt(units: int) -> str:
+            return f"{units / 1_000_000:.2f} PPT"
+
+        return ", ".join(
+            f"{state} {count} ({ppt(units)})"
+            for state, (count, units) in (
+                ("posted", self.rewards.get("posted", (0, 0))),
+                ("held", self.rewards.get("pending", (0, 0))),
+                ("voided", self.rewards.get("voided", (0, 0))),
+            )
+        )
 
     def _cpu_lines(self) -> list[str]:
         if not self.cpu:
@@ -609,4 +631,15 @@ class Simulation:
         summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
         summary.faked_deliveries = sum(fleet.ledger.faked.values())
         summary.unknown_answered = fleet.ledger.unknown_answered
+        rewards = Reward.objects.filter(provider_id__in=[p.provider_id for p in phones])
+        summary.rewards = {
+            status: (count, units or 0)
+            for status, count, units in rewards.values("status")
+            .annotate(n=Count("id"), total=Sum("amount"))
+            .values_list("status", "n", "total")
+            .order_by()
+        }
+        faked = rewards.filter(message_id__in=list(fleet.ledger.faked))
+        summary.paid_for_faked = faked.filter(status=RewardStatus.POSTED).count()
+        summary.held_for_faked = faked.filter(status=RewardStatus.PENDING).count()
         return summary

@@ -280,6 +280,10 @@ SPECTACULAR_SETTINGS = {
             "description": "The provider app: signed reports of each job's outcome (sent, delivered, failed).",
         },
         {
+            "name": "earnings",
+            "description": "The provider app: earnings, rewards per job, route multipliers, score and leaderboard.",
+        },
+        {
             "name": "auth",
             "description": "Sign in with a one-time code sent by SMS; refresh and revoke device sessions.",
         },
@@ -794,3 +798,54 @@ if SENTRY_DSN:
         release=SENTRY_RELEASE,
         traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
     )
+
+# --- Rewards and dynamic pricing (apps.incentives) ------------------------------------------------------------------
+# A delivery's reward is held (a pending ledger transfer) this long, for canaries and fraud rules to have their
+# chance, then posted; a fraud strike inside it voids it.
+INCENTIVES_VERIFICATION_WINDOW_SECONDS = env.int("INCENTIVES_VERIFICATION_WINDOW_SECONDS", default=24 * 3600)
+# Rates per delivered segment (10⁻⁶ PPT) when staff have set no reward rule for a route and priority.
+INCENTIVES_REWARD_ON_NET_PER_SEGMENT = env.int("INCENTIVES_REWARD_ON_NET_PER_SEGMENT", default=40_000)
+INCENTIVES_REWARD_CROSS_CARRIER_PER_SEGMENT = env.int("INCENTIVES_REWARD_CROSS_CARRIER_PER_SEGMENT", default=25_000)
+# Establishment period (after Helium's HIP-57): until a provider has this many verified deliveries and is this many
+# days old, it earns this share (basis points of 10000) of each reward, held this long instead of the usual window.
+INCENTIVES_ESTABLISHMENT_DELIVERIES = env.int("INCENTIVES_ESTABLISHMENT_DELIVERIES", default=50)
+INCENTIVES_ESTABLISHMENT_DAYS = env.int("INCENTIVES_ESTABLISHMENT_DAYS", default=7)
+INCENTIVES_ESTABLISHMENT_SHARE_BP = env.int("INCENTIVES_ESTABLISHMENT_SHARE_BP", default=7_500)
+INCENTIVES_ESTABLISHMENT_HOLD_SECONDS = env.int("INCENTIVES_ESTABLISHMENT_HOLD_SECONDS", default=72 * 3600)
+# The posting sweep: how often, and how many rewards per batch.
+INCENTIVES_POST_SECONDS = env.float("INCENTIVES_POST_SECONDS", default=60.0)
+INCENTIVES_POST_BATCH = env.int("INCENTIVES_POST_BATCH", default=500)
+# Dynamic pricing: the multiplier's default floor and ceiling (staff set them per route in the back office), the
+# share of an hour's capacity that waiting work may fill before the multiplier rises, the smoothing (weight of a new
+# reading), the hysteresis step, how often it is recomputed and how long a value is cached.
+INCENTIVES_SURGE_FLOOR_BP = env.int("INCENTIVES_SURGE_FLOOR_BP", default=10_000)
+INCENTIVES_SURGE_CEILING_BP = env.int("INCENTIVES_SURGE_CEILING_BP", default=20_000)
+INCENTIVES_SURGE_TARGET_BP = env.int("INCENTIVES_SURGE_TARGET_BP", default=5_000)
+INCENTIVES_SURGE_ALPHA_BP = env.int("INCENTIVES_SURGE_ALPHA_BP", default=3_000)
+INCENTIVES_SURGE_STEP_BP = env.int("INCENTIVES_SURGE_STEP_BP", default=500)
+INCENTIVES_SURGE_SECONDS = env.float("INCENTIVES_SURGE_SECONDS", default=60.0)
+INCENTIVES_SURGE_CACHE_SECONDS = env.int("INCENTIVES_SURGE_CACHE_SECONDS", default=180)
+CELERY_BEAT_SCHEDULE["incentives.post-due-rewards"] = {
+    "task": "incentives.post_due_rewards",
+    "schedule": INCENTIVES_POST_SECONDS,
+    "options": {"queue": "default", "expires": INCENTIVES_POST_SECONDS},
+}
+CELERY_BEAT_SCHEDULE["incentives.recompute-multipliers"] = {
+    "task": "incentives.recompute_multipliers",
+    "schedule": INCENTIVES_SURGE_SECONDS,
+    "options": {"queue": "default", "expires": INCENTIVES_SURGE_SECONDS},
+}
+# The provider score (apps.incentives.scores) that matching weighs candidates by, recomputed this often.
+INCENTIVES_SCORE_SECONDS = env.float("INCENTIVES_SCORE_SECONDS", default=900.0)
+CELERY_BEAT_SCHEDULE["incentives.recompute-scores"] = {
+    "task": "incentives.recompute_scores",
+    "schedule": INCENTIVES_SCORE_SECONDS,
+    "options": {"queue": "low", "expires": INCENTIVES_SCORE_SECONDS},
+}
+# Weekly bonuses (leaderboard, streaks, uptime; rules in the back office): paid daily for the latest week whose
+# rewards have all left their window; a week already paid books nothing again.
+CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
+    "task": "incentives.pay_weekly_bonuses",
+    "schedule": crontab(hour=4, minute=7),
+    "options": {"queue": "low"},
+}

@@ -75,6 +75,18 @@ def test_handlers_run_inside_the_publishers_transaction_and_their_error_rolls_it
 
 def test_delivery_subscribes_to_messaging_status_changes():
     from apps.delivery.webhooks.services import webhook_events_on_status_changed
+    from apps.incentives.rewards import rewards_on_message_status_changed
     from apps.messaging.events import MessageStatusChanged
 
-    assert events._handlers[MessageStatusChanged] == [webhook_events_on_status_changed]
+    # Delivery stores the webhook event; incentives, higher up, books the delivery's reward.
+    assert events._handlers[MessageStatusChanged] == [
+        webhook_events_on_status_changed,
+        rewards_on_message_status_changed,
+    ]
+
+
+def test_incentives_subscribes_to_fraud_strikes():
+    from apps.delivery.events import FraudStrikeRecorded
+    from apps.incentives.rewards import rewards_on_fraud_strike
+
+    assert events._handlers[FraudStrikeRecorded] == [rewards_on_fraud_strike]

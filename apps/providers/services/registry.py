@@ -25,7 +25,7 @@ from apps.providers.errors import (
     SimNotFound,
     SimSlotTaken,
 )
-from apps.providers.models import REPUTATION_MAX, REPUTATION_MIN, Device, Provider, Sim, SimCounter
+from apps.providers.models import REPUTATION_MAX, REPUTATION_MIN, SCORE_MAX, Device, Provider, Sim, SimCounter
 from apps.providers.services.availability import change_availability, sync_matchable
 
 
@@ -479,3 +479,17 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
             pk=provider_id, reputation=after, status=status, availability=availability, jobs_in_flight=jobs_in_flight
         )
         sync_matchable(provider)  # matching skips providers below PROVIDER_MIN_REPUTATION
+
+
+def provider_scores_set(*, scores: dict[int, tuple[int, dict]], now: datetime | None = None) -> int:
+    """Store each provider's score (0-SCORE_MAX) and its parts, as computed by incentives' beat task: provider id →
+    (score, parts). How many providers were updated.
+
+    Not audited: a figure recomputed every run from records that are themselves kept (rewards, jobs, strikes).
+    """
+    now = now or timezone.now()
+    updated = 0
+    for provider_id, (score, parts) in scores.items():
+        score = max(0, min(SCORE_MAX, int(score)))
+        updated += Provider.objects.filter(pk=provider_id).update(score=score, score_parts=parts, score_computed_at=now)
+    return updated

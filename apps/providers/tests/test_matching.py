@@ -14,6 +14,7 @@ from apps.providers.models import Provider, Sim
 from apps.providers.services import (
     capacity_release,
     provider_reputation_penalty,
+    provider_scores_set,
     provider_suspend,
     sim_remove,
     sims_resync_matchable,
@@ -238,17 +239,23 @@ def test_equal_providers_get_equal_shares_over_many_picks(providers):
     assert chi_square(observed, [picks / providers] * providers) < CHI_SQUARE_9999[providers - 1]
 
 
-@uncapped
-def test_better_providers_get_proportionally_more_work():
-    strong = provider_with_sim(Carrier.SMART, reputation=800)
-    weak = provider_with_sim(Carrier.SMART, reputation=400)
-    picks = 900
-    counts = Counter()
+def smart_picks(picks: int) -> Counter:
+    """How many of `picks` matches of a Smart recipient each provider won (each job released at once)."""
+    counts: Counter = Counter()
     now = timezone.now()  # one moment for every pick, as above
     for _ in range(picks):
         assignment = match_one(recipient_carrier=Carrier.SMART, now=now)
         counts[assignment.provider_id] += 1
         release(assignment)
+    return counts
+
+
+@uncapped
+def test_better_providers_get_proportionally_more_work():
+    strong = provider_with_sim(Carrier.SMART, reputation=800)
+    weak = provider_with_sim(Carrier.SMART, reputation=400)
+    picks = 900
+    counts = smart_picks(picks)
     # Twice the quality, twice the share: 600 / 300 expected.
     observed = [counts[strong.pk], counts[weak.pk]]
     assert chi_square(observed, [picks * 2 / 3, picks / 3]) < CHI_SQUARE_9999[1]
@@ -285,3 +292,17 @@ def test_a_release_rolled_back_with_its_job_gives_nothing_back(counter_backend):
         assert match_one(recipient_carrier=Carrier.SMART) is None
         release(assignment, sent=False)
         assert cap_counter().usage(sim_ids=[assignment.sim_id], windows=windows)[assignment.sim_id].hour == 0
+
+
+@uncapped
+def test_the_provider_score_is_the_quality_a_better_score_wins_proportionally_more_work():
+    # Reputations say the opposite: the score, once computed, is what counts.
+    strong = provider_with_sim(Carrier.SMART, reputation=400)
+    weak = provider_with_sim(Carrier.SMART, reputation=800)
+    provider_scores_set(scores={strong.pk: (900, {}), weak.pk: (300, {})})
+    picks = 900
+    counts = smart_picks(picks)
+    # Three times the score, three times the share: 675 / 225 expected.
+    observed = [counts[strong.pk], counts[weak.pk]]
+    assert chi_square(observed, [picks * 3 / 4, picks / 4]) < CHI_SQUARE_9999[1]
+    assert counts[weak.pk] > 0

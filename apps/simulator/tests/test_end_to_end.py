@@ -1,5 +1,6 @@
 """End to end: real web server, a real Celery worker and beat, the FCM fake and virtual phones, on PostgreSQL and
-Redis. Every message reaches a final state, none is lost or sent twice, and the dishonest phone is struck."""
+Redis. Every message reaches a final state, none is lost or sent twice, the dishonest phone is struck and its rewards
+voided."""
 
 import pytest
 from django.db import connection
@@ -62,6 +63,11 @@ def test_small_fleet_end_to_end():
     assert (summary.topups, summary.topped_up_ppt) == (1, 10_000_000), "\n".join(summary.lines())
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
+    # Phones earn: deliveries' rewards are held through the verification window; the dishonest phone's were voided
+    # by its strike, and nothing was paid for a delivery it faked.
+    assert summary.rewards.get("pending", (0, 0))[0] > 0, "\n".join(summary.lines())
+    assert summary.rewards.get("voided", (0, 0))[0] > 0, "\n".join(summary.lines())
+    assert summary.paid_for_faked == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())
     assert summary.cpu["web"] > 0 and summary.cpu["workers"] > 0 and summary.cpu["simulator"] > 0
     # Honest phones cashed out against the payout fakes (a fifth of whose calls time out): nobody paid twice, every

@@ -53,3 +53,12 @@ def test_the_summary_counts_what_the_progress_bar_counts():
         "submitted      200 (refused by the API: 0, 0% of those answered); followed to a final state with the 40 "
         "canaries: 240"
     )
+
+
+def test_the_summary_reports_rewards_and_what_was_paid_for_faked_deliveries():
+    summary = Summary(rewards={"pending": (3, 120_000), "voided": (1, 40_000)}, held_for_faked=1)
+    lines = summary.lines()
+    assert "rewards        posted 0 (0.00 PPT), held 3 (0.12 PPT), voided 1 (0.04 PPT)" in lines
+    assert any(line.startswith("paid for unverified or faked deliveries: 0 (must be 0)") for line in lines)
+    assert summary.ok
+    assert not Summary(paid_for_faked=1).ok

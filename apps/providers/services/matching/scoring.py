@@ -1,7 +1,8 @@
 """How good a candidate is, and how the pick spreads load over the SIMs.
 
 Each SIM has a fair-share turn (`next_turn_at`). The pool query takes the PROVIDER_MATCH_POOL_SIZE earliest turns;
-one of them is drawn at random, weighted by its score (provider quality x current load x heartbeat freshness); the
+one of them is drawn at random, weighted by its score (provider quality — the provider score incentives computes,
+once it has — x current load x heartbeat freshness); the
 chosen SIM's turn moves back by a stride of 3600 / hourly-cap seconds divided by its provider's quality. So over
 many picks every eligible SIM gets work, better providers get proportionally more, a SIM's sends are paced across
 the hour instead of bunched, and the query is an index walk of a few rows, flat in the number of providers.
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from apps.providers.models import REPUTATION_MAX
+from apps.providers.models import REPUTATION_MAX, SCORE_MAX
 from apps.providers.selectors import Candidate
 from apps.providers.services.caps import Caps, sim_caps
 
@@ -34,6 +35,10 @@ def provider_quality(*, reputation: int, delivered: int, failed: int) -> float:
 
 
 def _candidate_quality(candidate: Candidate) -> float:
+    # The provider score (incentives computes it by beat from reputation, verified deliveries, latency, uptime and
+    # strikes) is the quality once it exists; until then, reputation x success rate.
+    if candidate.provider_score is not None:
+        return max(candidate.provider_score / SCORE_MAX, QUALITY_FLOOR)
     return provider_quality(
         reputation=candidate.provider_reputation,
         delivered=candidate.provider_jobs_delivered,

@@ -1,0 +1,15 @@
+"""Events delivery publishes for the apps above it (`apps.core.events`). Delivery never imports its subscribers."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FraudStrikeRecorded:
+    """A fraud strike was recorded against a provider (`apps.delivery.fraud.fraud_flag`), once per provider, rule
+    and job. Published inside the transaction that stored the strike; `job_id` is None for a strike on no job.
+    Incentives subscribes: rewards still in their verification window are voided, a posted one is clawed back."""
+
+    provider_id: int
+    job_id: int | None
+    flag_id: int
+    rule: str

@@ -1,0 +1,326 @@
+"""Rewards per delivered segment: booked on delivery, held through the verification window, posted or voided.
+
+- Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the report's
+  transaction): a pending ledger transfer `reward:job:<id>` from the platform's rewards account to the provider,
+  once per job (a unique job on `Reward`, and the transfer id). Amount = segments × the staff's rate for the route
+  (on-net or cross-carrier) and priority × the route's surge multiplier × the provider's share.
+- Established providers get their full share after `INCENTIVES_VERIFICATION_WINDOW_SECONDS`; a provider still
+  establishing (fewer than N verified deliveries, or younger than D days: Helium's HIP-57 is the model) gets
+  `INCENTIVES_ESTABLISHMENT_SHARE_BP` of it after the longer `INCENTIVES_ESTABLISHMENT_HOLD_SECONDS`.
+- Posted by beat (`rewards_post_due`) when the window ends, in bounded batches; each posting first repays the
+  provider's open clawbacks from that reward (`clawback:job:<id>`, linked to the post: both or neither).
+- A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window —
+  unverified work of a provider caught faking is not paid — and, when the struck job's reward had already posted,
+  books a clawback (once per reward) repaid from the provider's next rewards.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
+from apps.incentives.models import Clawback, Reward, RewardRule
+from apps.incentives.surge import route_multiplier_bp
+from apps.messaging.choices import JobStatus, MessageStatus
+from apps.messaging.selectors import job_delivered_of
+from apps.providers.models import Provider
+from apps.tokens.choices import LEDGER_IDS, LedgerCode, PlatformAccount, Reason, Result
+from apps.tokens.errors import TransferRefused
+from apps.tokens.models import Account
+from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
+
+logger = logging.getLogger(__name__)
+
+BASIS_POINTS = 10_000
+_APPLIED = (Result.OK, Result.EXISTS)
+
+
+def reward_transfer_id(job_id: int) -> str:
+    return f"reward:job:{job_id}"
+
+
+def reward_rule_current(*, route: str, priority: str, now: datetime) -> RewardRule | None:
+    """The staff's rule for a route and priority valid at `now` (the newest to start, where periods overlap)."""
+    return RewardRule.objects.valid_at(now).filter(route=route, priority=priority).first()
+
+
+def _default_rate(route: str) -> int:
+    # Without a staff rule the settings' rates apply, so a fresh installation pays something sensible.
+    if route == Route.ON_NET:
+        return settings.INCENTIVES_REWARD_ON_NET_PER_SEGMENT
+    return settings.INCENTIVES_REWARD_CROSS_CARRIER_PER_SEGMENT
+
+
+def provider_establishing(*, provider: Any, now: datetime) -> bool:
+    """Whether a provider is still in its establishment period: fewer than INCENTIVES_ESTABLISHMENT_DELIVERIES
+    verified (posted) rewards, or registered less than INCENTIVES_ESTABLISHMENT_DAYS ago."""
+    if provider.created_at > now - timedelta(days=settings.INCENTIVES_ESTABLISHMENT_DAYS):
+        return True
+    needed = settings.INCENTIVES_ESTABLISHMENT_DELIVERIES
+    if needed <= 0:
+        return False
+    verified = Reward.objects.filter(provider_id=provider.pk, status=RewardStatus.POSTED)[:needed].count()
+    return verified < needed
+
+
+def rewards_on_message_status_changed(event: Any) -> None:
+    """The subscriber to messaging's `MessageStatusChanged` (registered in `IncentivesConfig.ready`): a delivered
+    message books its job's reward, in the transaction of the report that delivered it."""
+    if event.status != MessageStatus.DELIVERED:
+        return
+    job = job_delivered_of(event.message.pk)
+    if job is None:
+        return
+    reward_book(job=job)
+
+
+def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
+    """Book the reward of a delivered `job` (with its `sim` and `message` loaded) as a pending ledger transfer; the
+    existing reward when it was booked already (by this or a concurrent caller); None when it earns nothing.
+
+    Exactly once per job: the `Reward` row's unique job decides between concurrent callers (on PostgreSQL the loser
+    waits for the winner's commit and then reads its row), and the ledger transfer's id is the same key.
+    """
+    now = now or timezone.now()
+    if job.status != JobStatus.DELIVERED:
+        return None
+    message = job.message
+    route = Route.ON_NET if job.sim.carrier == message.carrier else Route.CROSS_CARRIER
+    rule = reward_rule_current(route=route, priority=message.priority, now=now)
+    rate = rule.amount_per_segment if rule is not None else _default_rate(route)
+    surge_bp = route_multiplier_bp(carrier=message.carrier, route=route)
+    establishing = provider_establishing(provider=job.provider, now=now)
+    share_bp = settings.INCENTIVES_ESTABLISHMENT_SHARE_BP if establishing else BASIS_POINTS
+    hold = (
+        settings.INCENTIVES_ESTABLISHMENT_HOLD_SECONDS
+        if establishing
+        else settings.INCENTIVES_VERIFICATION_WINDOW_SECONDS
+    )
+    # Integer arithmetic, rounded down once at the end: never a fraction of a unit created or lost.
+    amount = message.segments * rate * surge_bp * share_bp // (BASIS_POINTS * BASIS_POINTS)
+    if amount <= 0:
+        return None
+    transfer_id = reward_transfer_id(job.pk)
+    try:
+        with transaction.atomic():
+            reward = Reward.objects.create(
+                job_id=job.pk,
+                message_id=message.pk,
+                provider_id=job.provider_id,
+                carrier=message.carrier,
+                route=route,
+                priority=message.priority,
+                segments=message.segments,
+                rule=rule,
+                amount_per_segment=rate,
+                surge_bp=surge_bp,
+                share_bp=share_bp,
+                establishing=establishing,
+                amount=amount,
+                transfer_id=transfer_id,
+                booked_at=now,
+                due_at=now + timedelta(seconds=hold),
+            )
+            rewards_account_id, provider_account_id = _reward_account_ids(job.provider)
+            spec = TransferSpec(
+                id=transfer_id,
+                amount=amount,
+                debit_account_id=rewards_account_id,
+                credit_account_id=provider_account_id,
+                reason=Reason.REWARD,
+                pending=True,
+                job_id=job.pk,
+                message_id=message.pk,
+            )
+            _apply([spec])
+    except IntegrityError:
+        return Reward.objects.get(job_id=job.pk)
+    return reward
+
+
+def _reward_account_ids(provider: Provider) -> tuple[int, int]:
+    """The platform's rewards account and the provider's, on the PPT ledger: one query on the delivery path (each
+    opened on first use)."""
+    rows = dict(
+        Account.objects.filter(
+            Q(platform=PlatformAccount.REWARDS) | Q(provider_id=provider.pk), ledger_id=LEDGER_IDS[LedgerCode.PPT]
+        ).values_list("platform", "pk")
+    )
+    rewards_id = rows.get(PlatformAccount.REWARDS) or platform_account(PlatformAccount.REWARDS).pk
+    provider_id = rows.get("") or account_open(provider=provider).pk
+    return rewards_id, provider_id
+
+
+def _apply(specs: list[TransferSpec]) -> None:
+    """Book `specs` in one batch; anything but applied (or applied before) is a bug worth stopping for."""
+    results = transfers_create(specs)
+    for spec, result in zip(specs, results, strict=True):
+        if result not in _APPLIED:
+            raise TransferRefused(code=result, details={"transfer_id": spec.id})
+
+
+def rewards_post_due(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Post up to `limit` rewards whose window has ended (oldest first), repaying open clawbacks from them; how many
+    were posted. Several workers may run it at once: on PostgreSQL each skips the rows another holds. Safe to run
+    twice: a reward moves from pending once, and the ledger ids apply once."""
+    now = now or timezone.now()
+    limit = limit or settings.INCENTIVES_POST_BATCH
+    with transaction.atomic():
+        due = Reward.objects.filter(status=RewardStatus.PENDING, due_at__lte=now).order_by("due_at", "pk")[:limit]
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        rewards = list(due)
+        if not rewards:
+            return 0
+        debts = _open_clawbacks({reward.provider_id for reward in rewards})
+        providers = Provider.objects.in_bulk({reward.provider_id for reward in debts_owed(rewards, debts)})
+        specs: list[TransferSpec] = []
+        for reward in rewards:
+            post = TransferSpec(
+                id=f"{reward.transfer_id}:post", post_pending_id=reward.transfer_id, reason=Reason.REWARD
+            )
+            recovered = _recover(debts.get(reward.provider_id, []), reward, now)
+            if recovered:
+                # The post and the repayment apply together: the provider never sees the reward without the debt.
+                specs.append(_linked(post))
+                specs.append(
+                    TransferSpec(
+                        id=f"clawback:job:{reward.job_id}",
+                        amount=recovered,
+                        debit_account_id=account_open(provider=providers[reward.provider_id]).pk,
+                        credit_account_id=platform_account(PlatformAccount.REWARDS).pk,
+                        reason=Reason.CLAWBACK,
+                        job_id=reward.job_id,
+                    )
+                )
+            else:
+                specs.append(post)
+            reward.clawback_recovered = recovered
+        # Moved from pending first, conditionally: on PostgreSQL the rows are locked and this always moves them all;
+        # on SQLite (no row locks) a concurrent sweep that settled one first makes this batch roll back whole.
+        moved = Reward.objects.filter(
+            pk__in=[reward.pk for reward in rewards if not reward.clawback_recovered], status=RewardStatus.PENDING
+        ).update(status=RewardStatus.POSTED, settled_at=now)
+        for reward in rewards:
+            if reward.clawback_recovered:
+                moved += Reward.objects.filter(pk=reward.pk, status=RewardStatus.PENDING).update(
+                    status=RewardStatus.POSTED, settled_at=now, clawback_recovered=reward.clawback_recovered
+                )
+        if moved != len(rewards):
+            raise RuntimeError("rewards_post_due: another sweep settled rewards of this batch; it is rolled back")
+        _apply(specs)
+        for clawbacks in debts.values():
+            for clawback in clawbacks:
+                if clawback.recovered != clawback.recovered_before:
+                    Clawback.objects.filter(pk=clawback.pk).update(
+                        recovered=clawback.recovered, status=clawback.status, recovered_at=clawback.recovered_at
+                    )
+    return len(rewards)
+
+
+def debts_owed(rewards: list[Reward], debts: dict[int, list[Clawback]]) -> list[Reward]:
+    """The rewards whose provider has an open clawback."""
+    return [reward for reward in rewards if reward.provider_id in debts]
+
+
+def _linked(spec: TransferSpec) -> TransferSpec:
+    return TransferSpec(id=spec.id, post_pending_id=spec.post_pending_id, reason=spec.reason, linked=True)
+
+
+def _open_clawbacks(provider_ids: set[int]) -> dict[int, list[Clawback]]:
+    """The providers' open clawbacks, oldest first, locked (a strike handler adding one waits, never overlaps)."""
+    debts: dict[int, list[Clawback]] = {}
+    rows = (
+        Clawback.objects.select_for_update()
+        .filter(provider_id__in=provider_ids, status=ClawbackStatus.OPEN)
+        .order_by("pk")
+    )
+    for clawback in rows:
+        clawback.recovered_before = clawback.recovered
+        debts.setdefault(clawback.provider_id, []).append(clawback)
+    return debts
+
+
+def _recover(clawbacks: list[Clawback], reward: Reward, now: datetime) -> int:
+    """How much of `reward` repays the open `clawbacks` (oldest first), updating them in memory."""
+    left = reward.amount
+    for clawback in clawbacks:
+        if left == 0:
+            break
+        take = min(left, clawback.amount - clawback.recovered)
+        if take <= 0:
+            continue
+        clawback.recovered += take
+        left -= take
+        if clawback.recovered == clawback.amount:
+            clawback.status, clawback.recovered_at = ClawbackStatus.RECOVERED, now
+    return reward.amount - left
+
+
+def rewards_on_fraud_strike(event: Any) -> None:
+    """The subscriber to delivery's `FraudStrikeRecorded` (registered in `IncentivesConfig.ready`)."""
+    rewards_strike(provider_id=event.provider_id, job_id=event.job_id, rule=event.rule)
+
+
+def rewards_strike(*, provider_id: int, job_id: int | None, rule: str, now: datetime | None = None) -> dict[str, int]:
+    """A strike against a provider: void every reward of theirs still in its window and, when the struck job's
+    reward had posted, book its clawback (once). Returns how many were voided and clawed back. Safe to run twice."""
+    now = now or timezone.now()
+    voided = clawed = 0
+    with transaction.atomic():
+        pending = list(
+            Reward.objects.select_for_update()
+            .filter(provider_id=provider_id, status=RewardStatus.PENDING)
+            .order_by("pk")
+        )
+        if pending:
+            _apply(
+                [
+                    TransferSpec(
+                        id=f"{reward.transfer_id}:void", void_pending_id=reward.transfer_id, reason=Reason.REWARD
+                    )
+                    for reward in pending
+                ]
+            )
+            reason = f"strike:{rule}" if job_id is None else f"strike:{rule}:job:{job_id}"
+            voided = Reward.objects.filter(
+                pk__in=[reward.pk for reward in pending], status=RewardStatus.PENDING
+            ).update(status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64])
+            for reward in pending:
+                audit_record(
+                    action="reward.voided",
+                    target=reward,
+                    before={"status": RewardStatus.PENDING},
+                    after={"status": RewardStatus.VOIDED, "reason": reason, "amount": reward.amount},
+                    system_actor="incentives",
+                )
+        if job_id is not None:
+            posted = Reward.objects.filter(job_id=job_id, provider_id=provider_id, status=RewardStatus.POSTED).first()
+            if posted is not None and not Clawback.objects.filter(reward=posted).exists():
+                try:
+                    with transaction.atomic():
+                        clawback = Clawback.objects.create(
+                            reward=posted,
+                            provider_id=provider_id,
+                            amount=posted.amount,
+                            reason=f"strike:{rule}"[:64],
+                            created_at=now,
+                        )
+                        audit_record(
+                            action="reward.clawback",
+                            target=clawback,
+                            after={"job": job_id, "amount": clawback.amount, "rule": rule},
+                            system_actor="incentives",
+                        )
+                    clawed = 1
+                except IntegrityError:
+                    pass  # booked by a concurrent strike on the same job
+    return {"voided": voided, "clawed_back": clawed}

@@ -129,7 +129,10 @@ class PayoutListView(APIView):
         errors.PayoutNumberUnverified,
         errors.PayoutAccountNotWhitelisted,
         (errors.PayoutAccountNotFound, "Cash: you have no payout account (or not this one)."),
-        (errors.PayoutMethodUnavailable, "`wallet`: on-chain withdrawals are not available yet."),
+        (
+            errors.PayoutMethodUnavailable,
+            "`wallet`: on-chain payouts are withdrawals, made with `POST /api/wallet/withdrawals`.",
+        ),
         errors.PayoutRateMissing,
     )
     @extend_schema(

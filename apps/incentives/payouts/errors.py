@@ -7,7 +7,7 @@ from apps.core.errors import Conflict, NotFound, PermissionDenied, ServiceUnavai
 
 class PayoutMethodUnavailable(Unprocessable):
     code = "payout_method_unavailable"
-    default_message = _("This payout method is not available yet.")
+    default_message = _("On-chain payouts are withdrawals to your bound wallet: use POST /api/wallet/withdrawals.")
 
 
 class PayoutBelowMinimum(ValidationFailed):

@@ -117,7 +117,8 @@ def payout_request(
     unwhitelisted account. Takes the provider's row lock."""
     now = now or timezone.now()
     if method == PayoutMethod.WALLET:
-        # The on-chain withdrawal is built in apps.tokens; it is wired here once it exists.
+        # On-chain payouts are the ledger's withdrawals (apps.tokens, POST /api/wallet/withdrawals), which hold,
+        # settle in batches and post after finality themselves: one place for them, not a second path here.
         raise errors.PayoutMethodUnavailable(details={"method": method})
     if amount < settings.PAYOUT_MIN_AMOUNT:
         raise errors.PayoutBelowMinimum(details={"minimum": settings.PAYOUT_MIN_AMOUNT, "amount": amount})

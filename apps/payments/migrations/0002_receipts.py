@@ -6,31 +6,7 @@ it reads the same forever (the model refuses it too, on every database)."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-IMMUTABLE = """
-CREATE OR REPLACE FUNCTION payments_receipt_immutable() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'payments_receipt rows are never changed or deleted (receipt %)', OLD.number
-        USING ERRCODE = 'integrity_constraint_violation';
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER payments_receipt_immutable
-    BEFORE UPDATE OR DELETE ON payments_receipt
-    FOR EACH ROW EXECUTE FUNCTION payments_receipt_immutable();
-"""
-MUTABLE = """
-DROP TRIGGER IF EXISTS payments_receipt_immutable ON payments_receipt;
-DROP FUNCTION IF EXISTS payments_receipt_immutable();
-"""
-
-
-def forwards(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(IMMUTABLE, params=None)
-
-
-def backwards(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(MUTABLE, params=None)
+from apps.core.migration_ops import refuse_update_and_delete
 
 
 class Migration(migrations.Migration):
@@ -95,5 +71,9 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        migrations.RunPython(forwards, backwards),
+        refuse_update_and_delete(
+            table="payments_receipt",
+            name="payments_receipt_immutable",
+            message="payments_receipt rows are never changed or deleted (% refused)",
+        ),
     ]

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from apps.accounts.choices import ClientRole
 from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, User
+from apps.core.converters import DATABASE_ID_MAX
 from apps.core.errors import NotFound, PermissionDenied
 
 
@@ -26,7 +27,10 @@ def clients_of(*, user: User) -> QuerySet[ClientOrganization]:
 
 
 def client_membership(*, user: User, client_id: int, owner: bool = False) -> ClientMembership:
-    """The user's membership of a client organisation: 404 for non-members, 403 when ownership is needed."""
+    """The user's membership of a client organisation: 404 for non-members (and for ids no row can have: a client
+    may send any integer, and the database refuses one past its 64-bit range), 403 when ownership is needed."""
+    if not 0 < client_id <= DATABASE_ID_MAX:
+        raise NotFound()
     membership = (
         ClientMembership.objects.select_related("organization").filter(user=user, organization_id=client_id).first()
     )

@@ -38,11 +38,20 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
-class QueryIntegerField(serializers.IntegerField):
-    """An optional integer query parameter that is there or not: `?organization=` (empty) is refused as the schema
-    says (not an integer), where DRF takes an empty optional value in query or form data as left out."""
+class QueryParameterMixin:
+    """An optional query parameter that is there or not: `?organization=` or `?status=` (empty) is refused as the
+    schema says (not an integer, not one of the choices), where DRF takes an empty optional value in query or form
+    data as left out."""
 
     def get_value(self, dictionary: Any) -> Any:
         if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
             return ""
         return super().get_value(dictionary)
+
+
+class QueryIntegerField(QueryParameterMixin, serializers.IntegerField):
+    pass
+
+
+class QueryChoiceField(QueryParameterMixin, serializers.ChoiceField):
+    pass

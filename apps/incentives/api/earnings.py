@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from apps.core.pagination import CursorPagination
 from apps.core.schema import raises
+from apps.core.serializer_fields import QueryChoiceField
 from apps.incentives.choices import RewardStatus
 from apps.incentives.earnings import provider_earnings, provider_rewards
 from apps.incentives.multipliers import route_multipliers_current
@@ -82,7 +83,7 @@ class RewardSerializer(serializers.Serializer):
 
 
 class RewardQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=RewardStatus.choices, required=False)
+    status = QueryChoiceField(choices=RewardStatus.choices, required=False)
 
 
 class RewardPagination(CursorPagination):

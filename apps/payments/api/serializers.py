@@ -4,7 +4,7 @@ each mistake with its own stable code."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.serializer_fields import QueryIntegerField
+from apps.core.serializer_fields import QueryChoiceField, QueryIntegerField
 from apps.payments.choices import FiatCurrency, TopUpMethod, TopUpStatus
 from apps.payments.services import AMOUNT_PATTERN
 
@@ -30,7 +30,7 @@ class TopUpCreateSerializer(serializers.Serializer):
 
 class TopUpQuerySerializer(serializers.Serializer):
     organization = QueryIntegerField(required=False, min_value=1)
-    status = serializers.ChoiceField(choices=TopUpStatus.choices, required=False)
+    status = QueryChoiceField(choices=TopUpStatus.choices, required=False)
 
 
 class MoneySerializer(serializers.Serializer):
@@ -68,12 +68,12 @@ class BarayWebhookSerializer(serializers.Serializer):
 
 
 class DocumentQuerySerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, min_value=1)
+    organization = QueryIntegerField(required=False, min_value=1)
     lang = serializers.ChoiceField(choices=[("km", "Khmer"), ("en", "English")], required=False)
 
 
 class UsageQuerySerializer(serializers.Serializer):
-    organization = serializers.IntegerField(required=False, min_value=1)
+    organization = QueryIntegerField(required=False, min_value=1)
     # `from` and `to` are read by the service (its own stable codes); declared here for the reference.
     vars()["from"] = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")
     to = serializers.DateField(required=False, help_text="YYYY-MM-DD, included (Phnom Penh).")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from apps.messaging.tests.conftest import _filter_rereads_rules, api_key, client_api, organization  # noqa: F401
+from peerpower.celery import app as celery_app
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +30,9 @@ def worker_process(tmp_path: Path, env: dict[str, str] | None = None) -> Iterato
     """A real Celery worker (solo pool) consuming every queue of the configured broker, with `env` added."""
     log = tmp_path / "worker.log"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.test", **(env or {})}
+    # Tasks other tests enqueued on commit and nobody ran are still in the broker; the worker would run them first
+    # (and report their errors): start it on empty queues.
+    celery_app.control.purge()
     with open(log, "w") as output:
         process = subprocess.Popen(
             [

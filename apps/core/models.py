@@ -1,5 +1,8 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -15,10 +18,20 @@ class Lock(models.Model):
         return self.name
 
 
-class StaffRate(models.Model):
-    """What a staff-set exchange rate shares (top-up rates, payout rates): a validity period from `valid_from` until
-    `valid_until` (open: until further notice), a note, who set it and when. A rate something used is never edited:
-    staff set a new row. Subclasses add the rate itself and their constraints."""
+class ValidityQuerySet(models.QuerySet):
+    def valid_at(self, now: datetime) -> "ValidityQuerySet":
+        """The rows valid at `now`, the one that started last first (it applies where periods overlap)."""
+        return (
+            self.filter(valid_from__lte=now)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+            .order_by("-valid_from", "-pk")
+        )
+
+
+class StaffRow(models.Model):
+    """What staff-set rows with a validity period share (top-up and payout rates, prices, reward, bonus and surge
+    rules): valid from `valid_from` until `valid_until` (open: until further notice), a note, who set it and when.
+    A row something used is never edited: staff set a new one. Subclasses add their value and their constraints."""
 
     valid_from = models.DateTimeField(default=timezone.now)
     valid_until = models.DateTimeField(null=True, blank=True)
@@ -27,6 +40,8 @@ class StaffRate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ValidityQuerySet.as_manager()
 
     class Meta:
         abstract = True

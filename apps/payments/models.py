@@ -4,11 +4,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.core.models import StaffRate
+from apps.core.models import StaffRow
 from apps.payments.choices import ExchangeKind, FiatCurrency, NotificationOutcome, TopUpMethod, TopUpStatus
 
 
-class ExchangeRate(StaffRate):
+class ExchangeRate(StaffRow):
     """How many PPT one whole unit of a currency buys (1 USD, 1 riel) from `valid_from` until `valid_until` (open:
     until further notice). Staff set rates; a rate is never edited once a top-up used it — set a new row instead.
     Where validity periods overlap, the one that started last applies."""

@@ -3,11 +3,11 @@
 from django.db import models
 from django.db.models import Q
 
+from apps.core.models import StaffRow
 from apps.incentives.choices import BonusKind, LeaderboardScope
-from apps.incentives.models.validity import StaffRule
 
 
-class BonusRule(StaffRule):
+class BonusRule(StaffRow):
     """A bonus and its conditions, valid for the weeks that start within its period (the newest valid applies).
 
     - leaderboard: the `amounts` (10⁻⁶ PPT, first place first) go to the top providers by verified segments in the

@@ -4,11 +4,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.models import StaffRow
 from apps.incentives.choices import Route
-from apps.incentives.models.validity import StaffRule
 
 
-class SurgeBounds(StaffRule):
+class SurgeBounds(StaffRow):
     """Floor and ceiling of a carrier route's multiplier, in basis points (10000 = ×1), valid from `valid_from`
     until `valid_until` (open: until further notice); the newest valid row applies. Without one, the settings'
     INCENTIVES_SURGE_FLOOR_BP and INCENTIVES_SURGE_CEILING_BP apply."""

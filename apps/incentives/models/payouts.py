@@ -5,11 +5,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.core.models import StaffRate
+from apps.core.models import StaffRow
 from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod, PayoutStatus
 
 
-class PayoutRate(StaffRate):
+class PayoutRate(StaffRow):
     """What one PPT pays out in a currency (`units_per_ppt` smallest units: US cents or riel), from `valid_from`
     until `valid_until` (open: until further notice). Staff set rates; a rate a payout used is never edited — set a
     new row. Where periods overlap, the one that started last applies.

@@ -1,15 +1,14 @@
 """What clients pay per SMS segment, before the route's dynamic multiplier (`apps.incentives.surge`)."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
 
+from apps.core.models import StaffRow
 from apps.incentives.choices import Route
 from apps.providers.choices import MatchPriority
 
 
-class Price(models.Model):
+class Price(StaffRow):
     """The base price of one SMS segment of a `priority` on a `route`, in 10⁻⁶ PPT, from `valid_from` until
     `valid_until` (open: until further notice). Staff add rows; a row is never edited once it has applied (its
     `valid_from` has passed: messages were quoted with it) — add a new one. Where validity periods overlap, the one
@@ -19,13 +18,6 @@ class Price(models.Model):
     priority = models.CharField(max_length=6, choices=MatchPriority.choices)
     route = models.CharField(max_length=13, choices=Route.choices)
     amount = models.BigIntegerField(help_text="Per segment, in 10⁻⁶ PPT (1 PPT = 1,000,000).")
-    valid_from = models.DateTimeField(default=timezone.now)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["priority", "route", "-valid_from"]

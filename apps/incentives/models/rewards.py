@@ -4,12 +4,12 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.models import StaffRow
 from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
-from apps.incentives.models.validity import StaffRule
 from apps.providers.choices import MatchPriority
 
 
-class RewardRule(StaffRule):
+class RewardRule(StaffRow):
     """What a provider earns per delivered segment on a route and priority, from `valid_from` until `valid_until`
     (open: until further notice). Staff set rules; a rule is never edited once a reward used it — add a new row.
     Where validity periods overlap, the one that started last applies (as with exchange rates)."""

@@ -1,16 +1,21 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.audit.export import CsvExportMixin
 from apps.audit.models import AuditLog
-from apps.core.admin import ReadOnlyAdmin
+from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdmin):
+class AuditLogAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Read-only: staff can search and read the audit log, never add, change or delete an entry."""
 
     list_display = ("created_at", "action", "actor", "actor_label", "target_type", "target_id", "ip", "request_id")
-    list_filter = ("action", "actor_label", "target_type")
+    list_filter = ("action", "actor_label", "target_type", ("created_at", DateRangeFilter))
+    csv_fields = (
+        "id", "created_at", "actor_id", "actor__phone", "actor_label", "action", "target_type", "target_id", "ip",
+        "request_id", "task_id", "before", "after",
+    )  # fmt: skip
     search_fields = ("=target_id", "=request_id", "action", "actor__phone")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.delivery.fraud import fraud_strike_clear
 from apps.delivery.models import Canary, DeliveryReport, DeliveryStat, FraudFlag
 from apps.providers.models import Device, Provider, Sim
@@ -14,7 +15,7 @@ from apps.providers.services import device_remove, provider_ban, sim_remove
 
 
 @admin.register(DeliveryReport)
-class DeliveryReportAdmin(ReadOnlyAdmin):
+class DeliveryReportAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "job",
@@ -27,17 +28,22 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
         "applied",
         "flags",
     )
-    list_filter = ("status", "signed", "applied")
+    list_filter = ("status", "signed", "applied", ("received_at", DateRangeFilter))
+    csv_fields = (
+        "id", "job_id", "provider_id", "status", "error_code", "parts", "occurred_at", "received_at", "signed",
+        "applied",
+    )  # fmt: skip
     search_fields = ("=job__id", "=job__message__id")
     list_select_related = ("job", "provider")
 
 
 @admin.register(FraudFlag)
-class FraudFlagAdmin(ReadOnlyAdmin):
+class FraudFlagAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Suspicious activity and strikes, newest first; blacklist actions act on the flagged providers."""
 
     list_display = ("created_at", "provider", "rule", "strike", "job", "details", "cleared_at")
-    list_filter = ("rule", "strike", ("cleared_at", admin.EmptyFieldListFilter))
+    list_filter = ("rule", "strike", ("cleared_at", admin.EmptyFieldListFilter), ("created_at", DateRangeFilter))
+    csv_fields = ("id", "created_at", "provider_id", "rule", "strike", "job_id", "cleared_at", "details")
     search_fields = ("=provider__id", "provider__user__phone")
     list_select_related = ("provider", "job")
     actions = ("clear_strikes", "ban_providers", "forget_devices", "remove_sims")
@@ -81,12 +87,13 @@ class CanaryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryStat)
-class DeliveryStatAdmin(ReadOnlyAdmin):
+class DeliveryStatAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Daily success rates per provider, and per carrier (rows without a provider: the sums of the providers' rows,
     refreshed by the periodic fraud scan, `delivery.fraud_scan`, every ten minutes; they lag by up to one scan)."""
 
     list_display = ("day", "carrier", "provider", "delivered", "failed", "rate")
-    list_filter = ("carrier", ("provider", admin.EmptyFieldListFilter), "day")
+    list_filter = ("carrier", ("provider", admin.EmptyFieldListFilter), ("day", DateRangeFilter))
+    csv_fields = ("day", "carrier", "provider_id", "delivered", "failed")
     list_select_related = ("provider",)
     ordering = ("-day", "carrier")
 

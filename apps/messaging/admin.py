@@ -5,16 +5,23 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.phone import normalize_phone
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, admin_badge_register
 from apps.core.errors import DomainError, ValidationFailed
 from apps.messaging import services
+from apps.messaging.admin_body import CONTENT_PERMISSION, body_html
 from apps.messaging.choices import MessageStatus, OptOutSource
 from apps.messaging.filtering.runtime import check_content, compiled_filter
 from apps.messaging.models import (
@@ -27,6 +34,7 @@ from apps.messaging.models import (
     Message,
     OptOut,
 )
+from apps.messaging.timeline import message_timeline
 from apps.messaging.validation import validate_body
 
 
@@ -233,7 +241,7 @@ class ExpiringChangeList(ChangeList):
             super().get_results(request)
 
 
-class MessageAdminBase(admin.ModelAdmin):
+class MessageAdminBase(CsvExportMixin, admin.ModelAdmin):
     """Messages for staff: fast on millions of rows (no full counts, related rows joined, indexed searches)."""
 
     list_display = (
@@ -249,14 +257,63 @@ class MessageAdminBase(admin.ModelAdmin):
         "price_charged",
         "created_at",
     )
-    list_filter = ("status", "priority", "carrier", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", "priority", "carrier", ("created_at", DateRangeFilter))
+    # No bodies or callback URLs in exports: content stays in the system (see the content permission).
+    csv_fields = (
+        "id", "organization_id", "organization__name", "to", "carrier", "status", "status_reason", "priority",
+        "segments", "price_held", "price_charged", "reference", "attempts", "created_at", "assigned_at", "sent_at",
+        "delivered_at", "finished_at",
+    )  # fmt: skip
     search_fields = ("=id", "=reference", "=to")
     list_select_related = ("organization",)
     show_full_result_count = False
     date_hierarchy = None
     ordering = ("-created_at",)
     inlines = [JobInline]
-    readonly_fields = [field.name for field in Message._meta.fields]
+    exclude = ("body",)  # shown as `body_shown`: codes masked, filter matches marked
+    readonly_fields = [
+        "timeline_link",
+        "body_shown",
+        *(field.name for field in Message._meta.fields if field.name != "body"),
+    ]
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        view = self.admin_site.admin_view(self.timeline_view)
+        name = f"{opts.app_label}_{opts.model_name}_timeline"
+        return [path("<int:object_id>/timeline/", view, name=name), *super().get_urls()]
+
+    @admin.display(description=_("timeline"))
+    def timeline_link(self, message: Message) -> str:
+        opts = self.model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_timeline", args=[message.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Everything that happened to this message, to the second"))
+
+    def timeline_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Submit, each job (offer, push, acknowledgement, send, end), the phones' reports, webhook deliveries,
+        ledger transfers and staff decisions, oldest first (apps.messaging.timeline)."""
+        message = self.get_object(request, str(object_id))
+        if message is None or not self.has_view_permission(request, message):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": message,
+            "title": _("Timeline of message %(id)s") % {"id": message.pk},
+            "entries": message_timeline(message),
+        }
+        return TemplateResponse(request, "admin/messaging/message_timeline.html", context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        # The viewer's permission goes on this request's own message object (the admin is shared by all requests).
+        if obj is not None:
+            obj.viewer_sees_content = request.user.has_perm(CONTENT_PERMISSION)
+        return super().get_readonly_fields(request, obj)
+
+    @admin.display(description=_("body"))
+    def body_shown(self, message: Message) -> str:
+        can_view_content = getattr(message, "viewer_sees_content", False)  # masked unless known to be allowed
+        return body_html(message.body, filter_reasons=message.filter_reasons, can_view_content=can_view_content)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ExpiringChangeList
@@ -317,41 +374,105 @@ def _requeue(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Quer
     model_admin.message_user(request, f"{done} message(s) requeued.")
 
 
+class ModerationActionForm(ActionForm):
+    reason = forms.CharField(required=False, max_length=200, label=_("Reason"), help_text=_("Required to reject."))
+
+
+class ModerationForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    reason = forms.CharField(required=False, max_length=200, label=_("Reason"))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("decision") == "reject" and not cleaned.get("reason", "").strip():
+            raise forms.ValidationError(_("Say why the message is rejected."), code="reason_required")
+        return cleaned
+
+
+admin_badge_register("messaging.heldmessage", lambda: Message.objects.filter(status=MessageStatus.HELD).count())
+
+
 @admin.register(HeldMessage)
 class HeldMessageAdmin(MessageAdminBase):
+    """The moderation queue: Approve / Reject (with a reason, kept in the audit log) on each held message's page,
+    where the terms the filter matched are highlighted, or on several at once from the list."""
+
     list_display = ("id", "organization", "to", "filter_score", "reasons", "created_at", "expires_at")
     actions = ("approve", "reject")
+    action_form = ModerationActionForm
+    change_form_template = "admin/messaging/heldmessage/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(status=MessageStatus.HELD)
 
-    @admin.display(description="reasons")
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.moderate_view)
+        return [path("<int:object_id>/moderate/", view, name="messaging_heldmessage_moderate"), *super().get_urls()]
+
+    @admin.display(description=_("reasons"))
     def reasons(self, message: Message) -> str:
         return ", ".join(reason.get("code", "") for reason in message.filter_reasons)
 
-    @admin.action(description="Approve: send the selected messages", permissions=["change"])
-    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for message in queryset:
-            services.message_moderate(message=message, approve=True, actor=request.user)
-        self.message_user(request, "Approved.")
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {"moderation_form": ModerationForm(), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
-    @admin.action(description="Reject the selected messages", permissions=["change"])
-    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def moderate_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """POST decision=approve|reject with a reason (required to reject), from the held message's page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        message = get_object_or_404(self.get_queryset(request), pk=object_id)
+        form = ModerationForm(request.POST)
+        if not form.is_valid():
+            for error in form.non_field_errors() or [_("Choose approve or reject.")]:
+                self.message_user(request, error, messages.ERROR)
+            return redirect("admin:messaging_heldmessage_change", object_id)
+        approve = form.cleaned_data["decision"] == "approve"
+        services.message_moderate(
+            message=message, approve=approve, actor=request.user, note=form.cleaned_data["reason"]
+        )
+        if approve:
+            self.message_user(request, _("Message %(id)s approved: it is being sent.") % {"id": message.pk})
+        else:
+            self.message_user(request, _("Message %(id)s rejected.") % {"id": message.pk}, messages.WARNING)
+        return redirect("admin:messaging_heldmessage_changelist")
+
+    @admin.action(description=_("Approve: send the selected messages"), permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        note = request.POST.get("reason", "").strip()
         for message in queryset:
-            services.message_moderate(message=message, approve=False, actor=request.user)
-        self.message_user(request, "Rejected.", level=messages.WARNING)
+            services.message_moderate(message=message, approve=True, actor=request.user, note=note)
+        self.message_user(request, _("Approved."))
+
+    @admin.action(description=_("Reject the selected messages (give a reason)"), permissions=["change"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
+        note = request.POST.get("reason", "").strip()
+        if not note:
+            self.message_user(request, _("Say why the messages are rejected (the reason box)."), messages.ERROR)
+            return
+        for message in queryset:
+            services.message_moderate(message=message, approve=False, actor=request.user, note=note)
+        self.message_user(request, _("Rejected."), level=messages.WARNING)
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(CsvExportMixin, admin.ModelAdmin):
     """Jobs for staff. An acknowledged job nobody reported on (accepted, or `unknown` once its lease ended) is only
     released by its phone's report or by staff here, after checking with the provider: the actions call
     `services.job_resolve`, which is audited."""
 
     list_display = ("id", "message", "provider", "status", "attempt", "cross_carrier", "offered_at", "deadline")
     actions = ("resolve_sent", "resolve_not_sent")
-    list_filter = ("status", "cross_carrier")
+    list_filter = ("status", "cross_carrier", ("offered_at", DateRangeFilter))
     search_fields = ("=id", "=message__id")
+    csv_fields = (
+        "id", "message_id", "provider_id", "sim_id", "status", "attempt", "cross_carrier", "sticky", "offered_at",
+        "accepted_at", "sent_at", "finished_at", "end_reason", "push_attempts",
+    )  # fmt: skip
     list_select_related = ("message", "provider")
     show_full_result_count = False
     readonly_fields = [field.name for field in Job._meta.fields if field.name != "trace_token"]

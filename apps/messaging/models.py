@@ -238,6 +238,8 @@ class Message(models.Model):
             models.CheckConstraint(condition=Q(to__startswith="+"), name="message_to_is_e164"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
         ]
+        # Staff without it see bodies with codes masked (one-time passwords, PINs) in the back office.
+        permissions = [("view_message_content", "Can view message content unmasked")]
 
     def __str__(self) -> str:
         return f"Message {self.pk} to {self.to} ({self.status})"

@@ -87,6 +87,7 @@ def message_transition(
     actor: Any = None,
     system_actor: str = "system",
     audit: bool = False,
+    audit_note: str = "",
     segments_sent: int | None = None,
     cross_carrier: bool | None = None,
     **fields: Any,
@@ -94,10 +95,10 @@ def message_transition(
     """Move `message` from the status it has (as loaded) to `to`, setting `fields` in the same update.
 
     Raises IllegalTransition for a move the table does not allow; returns False (changing nothing) if another
-    process moved the message first. Runs in the caller's transaction. Staff actions pass `audit=True`; the
-    system's routine moves are recorded on the message and its jobs instead of in the audit log. A move to a status
-    in CLIENT_NOTIFIED publishes `MessageStatusChanged` in this transaction (delivery stores the client's webhook
-    event then, so it commits or rolls back with the move).
+    process moved the message first. Runs in the caller's transaction. Staff actions pass `audit=True` (and their
+    reason in words as `audit_note`); the system's routine moves are recorded on the message and its jobs instead of
+    in the audit log. A move to a status in CLIENT_NOTIFIED publishes `MessageStatusChanged` in this transaction
+    (delivery stores the client's webhook event then, so it commits or rolls back with the move).
 
     A move that makes a message with a PPT hold final settles the hold in the same transaction
     (`apps.messaging.charging`): delivered posts the route taken (`cross_carrier`, the delivering job's) × the
@@ -130,7 +131,7 @@ def message_transition(
             action=f"message.{to}",
             target=message,
             before={"status": current},
-            after={"status": to, "reason": reason},
+            after={"status": to, "reason": reason, **({"note": audit_note} if audit_note else {})},
             system_actor=system_actor,
         )
     if to in CLIENT_NOTIFIED:

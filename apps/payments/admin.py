@@ -15,7 +15,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.payments.documents import LANGUAGES, document_html, document_pdf, receipt_document
 from apps.payments.models import BarayExchange, ExchangeRate, Receipt, TopUp
@@ -38,9 +39,13 @@ class BarayExchangeInline(admin.TabularInline):
 
 
 @admin.register(TopUp)
-class TopUpAdmin(ReadOnlyAdmin):
+class TopUpAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = ("public_id", "organization", "status", "amount_display", "ppt_amount", "method", "created_at")
-    list_filter = ("status", "currency", "method", ("created_at", admin.DateFieldListFilter), "organization")
+    list_filter = ("status", "currency", "method", ("created_at", DateRangeFilter), "organization")
+    csv_fields = (
+        "public_id", "organization_id", "organization__name", "status", "currency", "amount", "ppt_amount", "method",
+        "failure_reason", "transfer_id", "created_at", "settled_at",
+    )  # fmt: skip
     search_fields = ("=public_id", "=intent_id", "organization__name", "=transfer_id")
     list_select_related = ("organization",)
     date_hierarchy = "created_at"

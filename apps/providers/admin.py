@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.phone import normalize_phone
-from apps.core.admin import ReadOnlyAdmin
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError, ValidationFailed
 from apps.providers import services
 from apps.providers.choices import Carrier
@@ -103,7 +104,7 @@ def heartbeat_age(last: Any, now: Any) -> str:
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "phone",
@@ -116,7 +117,11 @@ class ProviderAdmin(admin.ModelAdmin):
         "heartbeat",
         "created_at",
     )
-    list_filter = ("status", "availability", CarrierFilter, "province")
+    list_filter = ("status", "availability", CarrierFilter, "province", ("created_at", DateRangeFilter))
+    csv_fields = (
+        "id", "user__phone", "status", "availability", "province", "reputation", "score", "jobs_in_flight",
+        "jobs_delivered", "jobs_failed", "last_heartbeat_at", "approved_at", "created_at",
+    )  # fmt: skip
     search_fields = ("user__phone", "sims__msisdn")
     list_select_related = ("user",)
     ordering = ("-created_at",)

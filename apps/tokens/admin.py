@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from apps.core.admin import ReadOnlyAdmin
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.tokens.choices import CHAIN_TX_OPEN_STATES, AdjustmentStatus, OwnerKind
 from apps.tokens.models import (
@@ -167,11 +168,15 @@ def _balance_rows(balance: Any, scale: int) -> list[tuple[str, str]]:
 
 
 @admin.register(Transfer)
-class TransferAdmin(ReadOnlyAdmin):
+class TransferAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id", "created_at", "kind", "status", "reason", "amount", "debit_account_id", "credit_account_id", "message_id"
     )  # fmt: skip
-    list_filter = ("kind", "status", "reason", "ledger")
+    list_filter = ("kind", "status", "reason", "ledger", ("created_at", DateRangeFilter))
+    csv_fields = (
+        "id", "ledger_id", "debit_account_id", "credit_account_id", "amount", "kind", "status", "pending_id", "reason",
+        "message_id", "job_id", "payment_ref", "payout_ref", "created_at", "resolved_at",
+    )  # fmt: skip
     # Exact matches only: ids and references are looked up in full (the table is large).
     search_fields = ("=id", "=pending__id", "=payment_ref", "=payout_ref")
     date_hierarchy = "created_at"

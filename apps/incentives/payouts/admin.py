@@ -10,9 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from apps.audit.export import CsvExportMixin
+from apps.core.admin import DateRangeFilter, admin_badge_register
 from apps.core.errors import DomainError
 from apps.incentives.models import Payout, PayoutAccount, PayoutRate
 from apps.incentives.payouts import services
+from apps.incentives.payouts.choices import PayoutStatus
 from apps.incentives.payouts.selectors import payout_daily_report
 
 
@@ -20,8 +23,11 @@ class DecisionForm(ActionForm):
     reason = forms.CharField(required=False, max_length=200, help_text="Required to reject.")
 
 
+admin_badge_register("incentives.payout", lambda: Payout.objects.filter(status=PayoutStatus.AWAITING_APPROVAL).count())
+
+
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(CsvExportMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "provider",
@@ -33,7 +39,11 @@ class PayoutAdmin(admin.ModelAdmin):
         "pending_reason",
         "created_at",
     ]
-    list_filter = ["status", "method", "currency", "approval_required"]
+    list_filter = ["status", "method", "currency", "approval_required", ("created_at", DateRangeFilter)]
+    csv_fields = (
+        "public_id", "provider_id", "method", "status", "amount", "currency", "fiat_amount", "pending_reason",
+        "failure_reason", "approval_required", "decided_by_id", "decided_at", "created_at", "finished_at",
+    )  # fmt: skip
     search_fields = ["public_id", "external_id", "msisdn", "provider__user__phone"]
     date_hierarchy = "created_at"
     list_select_related = ["provider__user"]

@@ -1,6 +1,8 @@
 """The back office: the payout queue with its daily report, approve and reject (with a reason) through the admin's
 actions, both audited."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -33,6 +35,8 @@ def test_the_queue_shows_the_report(admin_client, waiting):
     response = admin_client.get(reverse("admin:incentives_payout_changelist"), {"status__exact": "awaiting_approval"})
     assert response.status_code == 200
     assert waiting[0].public_id in response.content.decode()
+    # The app list (sidebar) counts the payouts awaiting approval.
+    assert re.findall(r'class="admin-badge" title="[^"]+">(\d+)</span>', response.content.decode()) == ["2"]
     report = response.context["daily_report"]
     assert [(row["method"], row["status"], row["count"], row["amount"]) for row in report] == [
         ("airtime", "awaiting_approval", 2, 40 * PPT)

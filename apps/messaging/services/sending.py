@@ -345,25 +345,18 @@ def message_cancel(*, message: Message, actor: Any = None) -> Message:
     return message
 
 
-def message_moderate(*, message: Message, approve: bool, actor: Any) -> Message:
+def message_moderate(*, message: Message, approve: bool, actor: Any, note: str = "") -> Message:
     """Staff decision on a held message: approve (it is queued and dispatched) or reject (the client sees
-    `rejected`, reason `content_rejected_by_staff`)."""
+    `rejected`, reason `content_rejected_by_staff`). `note`: the staff member's reason, kept in the audit log."""
+    if approve:
+        to, reason, fields = MessageStatus.QUEUED, "approved", {"next_attempt_at": timezone.now()}
+    else:
+        to, reason, fields = MessageStatus.REJECTED, "content_rejected_by_staff", {}
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
-        if approve:
-            now = timezone.now()
-            moved = message_transition(
-                message=message,
-                to=MessageStatus.QUEUED,
-                reason="approved",
-                actor=actor,
-                audit=True,
-                next_attempt_at=now,
-            )
-            if moved:
-                enqueue_dispatch(priority=message.priority)
-        else:
-            message_transition(
-                message=message, to=MessageStatus.REJECTED, reason="content_rejected_by_staff", actor=actor, audit=True
-            )
+        moved = message_transition(
+            message=message, to=to, reason=reason, actor=actor, audit=True, audit_note=note, **fields
+        )
+        if moved and approve:
+            enqueue_dispatch(priority=message.priority)
     return message

@@ -91,6 +91,6 @@ def test_parallel_batch_dispatchers_lease_each_message_once(organization, settin
 
     counts = run_together(dispatch_until_nothing_deferred, threads=4)
     # Each took its own rows (SKIP LOCKED): together they leased every message once.
-    assert sum(count.get("assigned", 0) for count in counts) == 16
+    assert sum(count.get("assigned", 0) for count in counts) == 16, counts
     assert Job.objects.count() == 16
     assert set(Job.objects.values_list("message_id", flat=True)) == {message.pk for message in messages}

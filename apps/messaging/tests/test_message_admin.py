@@ -1,5 +1,7 @@
 """The back office for messages: lists fast on big tables, search as staff type, moderation and dead letters."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -66,7 +68,7 @@ def test_moderation_queue_approve_and_reject(admin_client, organization, staff):
     assert "term_gambling" in queue
     url = reverse("admin:messaging_heldmessage_changelist")
     admin_client.post(url, {"action": "approve", "_selected_action": [approve_me.pk]})
-    admin_client.post(url, {"action": "reject", "_selected_action": [reject_me.pk]})
+    admin_client.post(url, {"action": "reject", "_selected_action": [reject_me.pk], "reason": "gambling ad"})
     approve_me.refresh_from_db()
     reject_me.refresh_from_db()
     assert approve_me.status == MessageStatus.QUEUED
@@ -99,3 +101,57 @@ def test_lists_show_messages_with_a_client_reference(admin_client, organization,
         message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended")
     page = admin_client.get(reverse(f"admin:messaging_{model}_changelist")).content.decode()
     assert f">{message.pk}<" in page
+
+
+def test_codes_are_masked_for_staff_without_the_content_permission(client, organization):
+    from django.contrib.auth.models import Permission
+
+    from apps.accounts.tests.factories import UserFactory
+
+    message = submit(organization, body="Your ABA code is 482913. Never share it.")
+    clerk = UserFactory(is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_message"))
+    client.force_login(clerk)
+    url = reverse("admin:messaging_message_change", args=[message.pk])
+    page = client.get(url).content.decode()
+    assert "482913" not in page and "\u2022" * 6 in page
+    clerk.user_permissions.add(Permission.objects.get(codename="view_message_content"))
+    clerk = type(clerk).objects.get(pk=clerk.pk)  # permissions are cached on the user object
+    client.force_login(clerk)
+    assert "482913" in client.get(url).content.decode()
+
+
+def test_held_message_page_highlights_matches_and_moderates_with_a_reason(admin_client, organization, staff):
+    held = submit(organization, body="Win big at our casino")
+    assert held.status == MessageStatus.HELD
+    page = admin_client.get(reverse("admin:messaging_heldmessage_change", args=[held.pk])).content.decode()
+    assert "<mark>casino</mark>" in page.lower() and 'value="reject"' in page
+    moderate = reverse("admin:messaging_heldmessage_moderate", args=[held.pk])
+    # Rejecting needs a reason: nothing changes without one.
+    admin_client.post(moderate, {"decision": "reject", "reason": " "})
+    held.refresh_from_db()
+    assert held.status == MessageStatus.HELD
+    response = admin_client.post(moderate, {"decision": "reject", "reason": "online gambling ad"})
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert (held.status, held.status_reason) == (MessageStatus.REJECTED, "content_rejected_by_staff")
+    entry = AuditLog.objects.get(actor=staff, action="message.rejected")
+    assert entry.after["note"] == "online gambling ad"
+    # Decided: it has left the queue.
+    assert admin_client.post(moderate, {"decision": "approve"}).status_code == 404
+
+
+def test_held_list_reject_without_a_reason_changes_nothing(admin_client, organization):
+    held = submit(organization, body="Win big at our casino")
+    url = reverse("admin:messaging_heldmessage_changelist")
+    admin_client.post(url, {"action": "reject", "_selected_action": [held.pk]})
+    held.refresh_from_db()
+    assert held.status == MessageStatus.HELD
+
+
+def test_the_app_list_counts_held_messages_waiting_for_staff(admin_client, organization):
+    badge = re.compile(r'class="admin-badge" title="[^"]+">(\d+)</span>')
+    assert 'class="admin-badge"' not in admin_client.get(reverse("admin:index")).content.decode()
+    submit(organization, body="Win big at our casino")
+    submit(organization, body="Win big at our casino tonight")
+    assert badge.findall(admin_client.get(reverse("admin:index")).content.decode()) == ["2"]

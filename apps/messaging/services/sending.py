@@ -31,6 +31,7 @@ from apps.messaging.errors import (
     ScheduleInvalid,
 )
 from apps.messaging.filtering.runtime import check_content
+from apps.messaging.inserting import messages_insert
 from apps.messaging.models import Message
 from apps.messaging.selectors import recipient_block_reasons
 from apps.messaging.services.admission import admission_claim
@@ -323,7 +324,7 @@ def _insert(messages: list[Message], tries: int = 3) -> None:
                 # One row: a plain INSERT, without the transaction bulk_create opens around its batches.
                 messages[0].save(force_insert=True)
             else:
-                Message.objects.bulk_create(messages)
+                messages_insert(messages)
     except IntegrityError:
         if not coded or tries <= 1:
             raise

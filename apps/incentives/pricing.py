@@ -1,7 +1,7 @@
 """Prices in force and the quotes messaging asks for (registered as messaging's tariff in `IncentivesConfig.ready`).
 
 A quote per segment is `ceil(base × multiplier_bp / 10_000)` in 10⁻⁶ PPT: exact integers, rounded up so a fraction
-of a unit is never given away. The multiplier is `surge.route_multiplier_bp` for the recipient's carrier and route.
+of a unit is never given away. The multiplier is `surge.route_multipliers_bp` for the recipient's carrier and route.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from apps.incentives.choices import Route
 from apps.incentives.models import Price
-from apps.incentives.surge import route_multiplier_bp
+from apps.incentives.surge import route_multipliers_bp
 from apps.messaging.pricing import Quote
 
 BASIS_POINTS = 10_000
@@ -72,17 +72,20 @@ def tariff(pairs: Collection[tuple[str, str]], now: datetime) -> dict[tuple[str,
     """Messaging's tariff (`apps.messaging.pricing`): a quote for each (priority, recipient carrier) pair. A pair
     with no price in force on either route is left out (free)."""
     in_force = prices_in_force(now=now)
-    answer: dict[tuple[str, str], Quote] = {}
-    for priority, carrier in pairs:
-        on_net, cross = in_force.get((priority, Route.ON_NET)), in_force.get((priority, Route.CROSS_CARRIER))
-        if on_net is None and cross is None:
-            continue
-        answer[(priority, carrier)] = Quote(
-            on_net=effective_price(on_net.amount, route_multiplier_bp(carrier=carrier, route=Route.ON_NET))
-            if on_net
-            else 0,
-            cross_carrier=effective_price(cross.amount, route_multiplier_bp(carrier=carrier, route=Route.CROSS_CARRIER))
-            if cross
-            else 0,
+    priced = [
+        (priority, carrier, in_force.get((priority, Route.ON_NET)), in_force.get((priority, Route.CROSS_CARRIER)))
+        for priority, carrier in pairs
+    ]
+    priced = [(priority, carrier, on_net, cross) for priority, carrier, on_net, cross in priced if on_net or cross]
+    if not priced:
+        return {}
+    multipliers = route_multipliers_bp(
+        {(carrier, route) for _, carrier, _, _ in priced for route in (Route.ON_NET, Route.CROSS_CARRIER)}
+    )
+    return {
+        (priority, carrier): Quote(
+            on_net=effective_price(on_net.amount, multipliers[(carrier, Route.ON_NET)]) if on_net else 0,
+            cross_carrier=effective_price(cross.amount, multipliers[(carrier, Route.CROSS_CARRIER)]) if cross else 0,
         )
-    return answer
+        for priority, carrier, on_net, cross in priced
+    }

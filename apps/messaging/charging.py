@@ -1,13 +1,16 @@
 """What a message costs the client, booked on the PPT ledger: a hold when it is accepted, captured or released when
 it ends.
 
-- Accept (`charges_quote`, `charges_reserve`, `charges_hold`, from `services.sending._store`): each message is quoted
-  per segment (`apps.messaging.pricing`) at the dearest route it could take, and `price × segments` is held from the
-  client organisation's PPT account as one pending transfer `charge:message:<id>` (reason `charge`, debit the
-  client, credit platform revenue) in the transaction that inserts the message row — one `transfers_create` call
-  for a whole bulk request. The client's account row is locked first and the batch decided against what it can
-  spend (posted credits + credit limit − debits), so the messages that fit are accepted in order and the rest
-  refused (402) before anything is inserted; the engine's bound (and the database's CHECK) stays the last word.
+- Accept (`charges_quote`, then `charges_book`, from `services.sending._store`): each message is quoted per segment
+  (`apps.messaging.pricing`) at the dearest route it could take, and `price × segments` is held from the client
+  organisation's PPT account as one pending transfer `charge:message:<id>` (reason `charge`, debit the client,
+  credit platform revenue) in the transaction that inserts the message row. A single send inserts its row first and
+  then books the hold in one statement that checks what the client can spend (`client_hold_create`), so the
+  client's account row is locked only from that statement to COMMIT — sends of one client queue on that lock, so
+  its length is what limits them; refused, the row is rolled back with the transaction. A bulk request locks the
+  account first and decides the batch against what it can spend (posted credits + credit limit − debits), so the
+  messages that fit are accepted in order and the rest refused (402) before anything is inserted, then books all
+  holds with one `transfers_create` call. Either way the database's CHECK on the account stays the last word.
 - End (`charge_settle`, from `state.message_transition`, in the same transaction as the move): delivered posts
   `charge:message:<id>:post` — the route actually taken (the job's) × the segments the phone sent, at most the
   hold, the rest released; every other final status voids it (`charge:message:<id>:void`). The conditional status
@@ -18,12 +21,13 @@ it ends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from apps.core.events import publish
 from apps.messaging.choices import MessageStatus
@@ -31,7 +35,13 @@ from apps.messaging.events import BalanceLow
 from apps.messaging.models import Message
 from apps.messaging.pricing import quotes
 from apps.tokens.choices import PlatformAccount, Reason, Result
-from apps.tokens.services import TransferSpec, client_spendable_lock, platform_account, transfers_create
+from apps.tokens.services import (
+    TransferSpec,
+    client_hold_create,
+    client_spendable_lock,
+    platform_account,
+    transfers_create,
+)
 
 # Settling a hold a staff requeue already released: nothing left to book.
 _ALREADY_SETTLED = frozenset({Result.PENDING_TRANSFER_ALREADY_VOIDED, Result.PENDING_TRANSFER_ALREADY_POSTED})
@@ -64,6 +74,52 @@ def charges_quote(messages: Sequence[Message], *, now: datetime) -> None:
         message.price_on_net = quote.on_net
         message.price_cross_carrier = quote.cross_carrier
         message.price_held = quote.held_for(message.priority) * message.segments
+
+
+def charges_book(
+    messages: Sequence[Message], *, organization_id: int, threshold: int | None, insert: Callable[[list[Message]], None]
+) -> dict[int, int]:
+    """Insert the quoted messages (`insert`) and hold their prices, inside the caller's transaction (which must have
+    a savepoint of its own: a refused single send rolls it back). Returns the shortfall of each message refused for
+    want of PPT, by position; those are not stored."""
+    if len(messages) == 1 and messages[0].price_held:
+        return _book_one(messages[0], organization_id=organization_id, threshold=threshold, insert=insert)
+    reservation = charges_reserve(messages, organization_id=organization_id)
+    refused = reservation.refused if reservation is not None else {}
+    accepted = [message for position, message in enumerate(messages) if position not in refused]
+    if accepted:
+        insert(accepted)
+        charges_hold(accepted, reservation=reservation, threshold=threshold)
+    return refused
+
+
+def _book_one(
+    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[[list[Message]], None]
+) -> dict[int, int]:
+    """The row first, then the hold in one statement: the client's account is locked from the hold to COMMIT only
+    (a refusal, rare, costs an INSERT rolled back)."""
+    insert([message])
+    hold = client_hold_create(
+        id=hold_id(message.pk),
+        organization_id=organization_id,
+        amount=message.price_held,
+        credit_account_id=_revenue_account_id(),
+        reason=Reason.CHARGE,
+        message_id=message.pk,
+    )
+    if not hold.booked:
+        transaction.set_rollback(True)
+        message.pk = None
+        return {0: hold.shortfall}
+    after = hold.spendable_after
+    _tell_if_low(message.organization_id, before=after + message.price_held, after=after, threshold=threshold)
+    return {}
+
+
+def _tell_if_low(organization_id: int, *, before: int, after: int, threshold: int | None) -> None:
+    """`BalanceLow`, once, when spendable PPT just fell under the client's threshold."""
+    if threshold and after < threshold <= before:
+        publish(BalanceLow(organization_id=organization_id, spendable=after, threshold=threshold))
 
 
 def charges_reserve(messages: Sequence[Message], *, organization_id: int) -> Reservation | None:
@@ -110,14 +166,12 @@ def charges_hold(messages: Sequence[Message], *, reservation: Reservation | None
     if any(result != Result.OK for result in results):
         # The account is locked and was read under the lock: a refusal here means the decision above was wrong.
         raise RuntimeError(f"message holds refused under the account lock: {set(results)}")
-    if threshold and reservation.spendable_after < threshold <= reservation.spendable_before:
-        publish(
-            BalanceLow(
-                organization_id=held[0].organization_id,
-                spendable=reservation.spendable_after,
-                threshold=threshold,
-            )
-        )
+    _tell_if_low(
+        held[0].organization_id,
+        before=reservation.spendable_before,
+        after=reservation.spendable_after,
+        threshold=threshold,
+    )
 
 
 def charge_on_delivery(message: Message, *, segments_sent: int | None, cross_carrier: bool | None) -> int:

@@ -1,6 +1,7 @@
 """A message as clients see it: the one outward representation, shared by the client API's answers and the webhook
 payload (`apps.delivery.webhooks`), so the two never drift apart. Delivery uses it from here, not from `api/`."""
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework import serializers
@@ -49,8 +50,34 @@ class MessageOutputSerializer(serializers.ModelSerializer):
 def message_output(message: Message) -> dict:
     """`MessageOutputSerializer(message).data`, from one serializer built once: a ModelSerializer works out its
     fields from the model every time it is instantiated, which cost more than the rest of the answer on the send
-    path. `to_representation` keeps no state between calls, so one instance serves every request."""
-    return _MESSAGE_OUTPUT.to_representation(message)
+    path. Each value is read straight off the row and given to its own field's `to_representation`: DRF's generic
+    loop (`get_attribute`, its checks) cost as much again on a bulk answer of 1,000 messages. A test holds the two
+    equal (`test_read_api`)."""
+    output = {}
+    for name, attribute, represent in _output_fields():
+        if attribute is None:  # a method field: it reads the message itself
+            output[name] = represent(message)
+            continue
+        value = getattr(message, attribute)
+        output[name] = None if value is None else represent(value)
+    return output
 
 
 _MESSAGE_OUTPUT = MessageOutputSerializer()
+_OUTPUT_FIELDS: list[tuple[str, str | None, Callable[[Any], Any]]] | None = None
+
+
+def _output_fields() -> list[tuple[str, str | None, Callable[[Any], Any]]]:
+    """(name, attribute or None for a method field, how to represent it), in the serializer's order; built once."""
+    global _OUTPUT_FIELDS
+    if _OUTPUT_FIELDS is None:
+        fields: list[tuple[str, str | None, Callable[[Any], Any]]] = []
+        for name, field in _MESSAGE_OUTPUT.fields.items():
+            if isinstance(field, serializers.SerializerMethodField):
+                fields.append((name, None, getattr(_MESSAGE_OUTPUT, field.method_name)))
+            elif "." in field.source:
+                raise ValueError(f"message_output reads plain attributes only, not {field.source}")
+            else:
+                fields.append((name, field.source, field.to_representation))
+        _OUTPUT_FIELDS = fields  # whole or not at all: threads may build it together
+    return _OUTPUT_FIELDS

@@ -152,20 +152,26 @@ class Admission:
         return f"{prefix}:all", f"{prefix}:client:{self.organization_id}"
 
     def counts(self) -> list[CounterCount]:
+        """What this claim adds (the network's and the client's admitted messages), and a read of the clients new
+        since the snapshot (adding 0), all in the send path's one counter round trip; `check` takes their values."""
         # They outlive the snapshot's interval several times over: a stale snapshot keeps its spending.
         timeout = settings.ADMISSION_SNAPSHOT_SECONDS * 12
-        return [CounterCount(key=key, amount=self.count, timeout=timeout) for key in self._keys]
+        return [
+            *(CounterCount(key=key, amount=self.count, timeout=timeout) for key in self._keys),
+            CounterCount(key=self._newcomers_key, amount=0, timeout=timeout),
+        ]
 
     def give_back(self) -> None:
         for key in self._keys:
             counter_give_back(key, self.count)
 
-    def check(self, admitted_total: int, admitted_client: int) -> None:
-        """`admitted_*`: what the counters hold for this snapshot, this request included."""
+    def check(self, admitted_total: int, admitted_client: int, newcomers: int) -> None:
+        """The values of `counts()` after counting: what the counters hold for this snapshot, this request
+        included, and the clients new since it (this one not yet counted)."""
         snapshot = self.snapshot
         new_client = self.organization_id not in snapshot.client_backlog and admitted_client == self.count
         # Clients with work waiting, and those that have sent since the snapshot (each counted at its first claim).
-        clients = len(snapshot.client_backlog) + self._newcomers(count=new_client)
+        clients = len(snapshot.client_backlog) + (self._newcomer_counted() if new_client else newcomers)
         headroom = snapshot.headroom
         reserved = math.ceil(headroom * settings.ADMISSION_HIGH_RESERVED_SHARE)
         limit = headroom if self.high else headroom - reserved
@@ -182,13 +188,10 @@ class Admission:
     def _newcomers_key(self) -> str:
         return f"messaging:admission:{self.snapshot.version}:newcomers"
 
-    def _newcomers(self, *, count: bool) -> int:
-        key = self._newcomers_key
-        if count:
-            timeout = settings.ADMISSION_SNAPSHOT_SECONDS * 12
-            (newcomers,) = counters_add([CounterCount(key=key, amount=1, timeout=timeout)])
-            return newcomers
-        return cache.get(key, 0)
+    def _newcomer_counted(self) -> int:
+        timeout = settings.ADMISSION_SNAPSHOT_SECONDS * 12
+        (newcomers,) = counters_add([CounterCount(key=self._newcomers_key, amount=1, timeout=timeout)])
+        return newcomers
 
     def _refuse(self, new_client: bool, reason: str) -> None:
         REFUSED.labels(reason=reason).inc(self.count)

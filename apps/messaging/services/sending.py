@@ -20,7 +20,7 @@ from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.ratelimit import Window, rate_window
-from apps.messaging.charging import charges_hold, charges_quote, charges_reserve
+from apps.messaging.charging import charges_book, charges_quote
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
 from apps.messaging.errors import (
     ClientBlocked,
@@ -31,6 +31,7 @@ from apps.messaging.errors import (
     ScheduleInvalid,
 )
 from apps.messaging.filtering.runtime import check_content
+from apps.messaging.inserting import messages_insert
 from apps.messaging.models import Message
 from apps.messaging.selectors import recipient_block_reasons
 from apps.messaging.services.admission import admission_claim
@@ -104,18 +105,21 @@ def message_submit_bulk(
     # A bulk request draws on high priority's reserved share only if every message in it is high priority.
     priority = Priority.HIGH if items and all(item.priority == Priority.HIGH for item in items) else Priority.NORMAL
     _check_client(organization=organization, api_key=api_key, count=len(items), priority=priority)
-    phones = []
+    # Each number normalised once: the opt-out look-up and the rows both take it from here.
+    phones: list[Phone | None] = []
     for item in items:
         try:
-            phones.append(normalize_phone(item.to).e164)
+            phones.append(normalize_phone(item.to))
         except DomainError:
-            continue  # reported for that item below
-    block_reasons = recipient_block_reasons(phones)
+            phones.append(None)  # _prepare reports it, with whatever else is wrong with the item
+    block_reasons = recipient_block_reasons([phone.e164 for phone in phones if phone is not None])
     results: list[BulkItemResult] = []
     prepared: list[Message] = []
     for index, item in enumerate(items):
         try:
-            message = _prepare(organization=organization, api_key=api_key, data=item, block_reasons=block_reasons)
+            message = _prepare(
+                organization=organization, api_key=api_key, data=item, block_reasons=block_reasons, phone=phones[index]
+            )
         except DomainError as error:
             results.append(BulkItemResult(index=index, error=error))
             continue
@@ -145,7 +149,8 @@ def _check_client(
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
     admission = admission_claim(organization_id=organization.pk, count=count, priority=priority)
-    counts = admission.counts() if admission else []
+    admission_counts = admission.counts() if admission else []
+    counts = admission_counts
     if api_key is not None:
         per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
         rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
@@ -163,7 +168,7 @@ def _check_client(
             raise DailyQuotaExceeded(retry_after=quota.seconds_left)
     if admission:
         try:
-            admission.check(*values[-2:])
+            admission.check(*values[-len(admission_counts) :])
         except Overloaded:
             if api_key is not None:
                 counter_give_back(quota.key, count)
@@ -282,20 +287,18 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
     # That saves the BEGIN and COMMIT round trips on the single-send path. A hold must commit with its row.
     single = len(messages) == 1 and not billable and not transaction.get_connection().in_atomic_block
     with nullcontext() if single else transaction.atomic():
-        reservation = charges_reserve(messages, organization_id=organization.pk)
-        refused: dict[int, DomainError] = {}
-        if reservation is not None and reservation.refused:
-            refused = {
-                position: InsufficientBalance(
-                    details={"shortfall": shortfall, "shortfall_ppt": amount_decimal(shortfall, PPT_SCALE)}
-                )
-                for position, shortfall in reservation.refused.items()
-            }
-            messages = [message for position, message in enumerate(messages) if position not in refused]
-            if not messages:
-                return refused
-        _insert(messages)
-        charges_hold(messages, reservation=reservation, threshold=organization.low_balance_threshold)
+        shortfalls = charges_book(
+            messages, organization_id=organization.pk, threshold=organization.low_balance_threshold, insert=_insert
+        )
+        refused: dict[int, DomainError] = {
+            position: InsufficientBalance(
+                details={"shortfall": shortfall, "shortfall_ppt": amount_decimal(shortfall, PPT_SCALE)}
+            )
+            for position, shortfall in shortfalls.items()
+        }
+        messages = [message for position, message in enumerate(messages) if position not in refused]
+        if not messages:
+            return refused
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         for priority in Priority.values:
             if any(m.priority == priority and m.next_attempt_at <= now for m in queued):
@@ -321,7 +324,7 @@ def _insert(messages: list[Message], tries: int = 3) -> None:
                 # One row: a plain INSERT, without the transaction bulk_create opens around its batches.
                 messages[0].save(force_insert=True)
             else:
-                Message.objects.bulk_create(messages)
+                messages_insert(messages)
     except IntegrityError:
         if not coded or tries <= 1:
             raise

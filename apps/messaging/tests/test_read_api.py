@@ -52,3 +52,24 @@ def test_cancel_before_sending_and_not_after(client_api):
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = client_api.post(f"/api/messages/{sent['id']}/cancel")
     assert (again.status_code, again.json()["code"]) == (409, "message_not_cancellable")
+
+
+def test_the_send_paths_representation_is_the_serializers(client_api):
+    """`message_output` (the send and bulk answers, webhooks) reads the row itself: it must answer exactly what
+    `MessageOutputSerializer` does (the list and detail answers), every field set or not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.messaging.representation import MessageOutputSerializer, message_output
+
+    sent = submit(client_api, reference="r1", scheduled_at=(timezone.now() + timedelta(hours=1)).isoformat())
+    message = Message.objects.get(pk=sent["id"])
+    assert message_output(message) == MessageOutputSerializer(message).data == sent
+    now = timezone.now()
+    Message.objects.filter(pk=message.pk).update(
+        status="delivered", sent_at=now, delivered_at=now, price_held=24, price_charged=12, segments=2
+    )
+    message.refresh_from_db()
+    assert message_output(message) == MessageOutputSerializer(message).data
+    assert message_output(message)["price"]["charged"] == 12

@@ -97,3 +97,47 @@ def test_a_taken_verification_code_is_replaced_inside_a_transaction(organization
     for clash in clashes:
         _assert_stored_with_a_fresh_code(clash, taken=first.verification_code)
     assert len({first.verification_code, *(c.verification_code for c in clashes)}) == 3
+
+
+@pytest.mark.django_db
+def test_messages_inserted_many_at_a_time_are_stored_field_for_field(organization):
+    """`messages_insert` (the bulk INSERT, sent as JSON on PostgreSQL) stores every column as the objects hold it,
+    Khmer text, nulls, JSON and times included, and gives each object its own row's id."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.messaging.inserting import messages_insert
+
+    organization = _with_codes(organization)
+    first = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body=BODY))
+    now = timezone.now()
+    messages = [
+        _copy_taking_code(first, "ABCDEFGH"),
+        Message(
+            organization=organization,
+            to="+85512345679",
+            carrier="smart",
+            body='សួស្តី "quoted" \\ ok',
+            encoding="ucs2",
+            segments=2,
+            price_on_net=7,
+            price_cross_carrier=9,
+            price_held=18,
+            status="held",
+            status_reason="content_review",
+            filter_score=55,
+            filter_reasons=[{"rule": "x", "score": 55}],
+            scheduled_at=now + timedelta(hours=1),
+            expires_at=now + timedelta(hours=2),
+            next_attempt_at=None,
+        ),
+    ]
+    messages_insert(messages)
+    for message in messages:
+        stored = Message.objects.get(pk=message.pk)
+        for field in Message._meta.concrete_fields:
+            if field.attname != "updated_at":
+                assert getattr(stored, field.attname) == getattr(message, field.attname), field.attname
+        assert stored.updated_at is not None
+    assert messages[0].pk != messages[1].pk and not messages[1]._state.adding

@@ -6,11 +6,13 @@ from apps.tokens.services.accounts import (
     Spendable,
     account_credit_limit_set,
     account_open,
+    client_spendable,
     client_spendable_lock,
     ledger_get,
     platform_account,
 )
 from apps.tokens.services.adjustments import adjustment_approve, adjustment_propose, adjustment_reject
+from apps.tokens.services.holds import Hold, client_hold_create
 from apps.tokens.services.transfers import (
     MAX_AMOUNT,
     TransferSpec,
@@ -25,6 +27,7 @@ from apps.tokens.services.withdrawals import withdrawal_request
 
 __all__ = [
     "MAX_AMOUNT",
+    "Hold",
     "Spendable",
     "TransferSpec",
     "account_credit_limit_set",
@@ -32,6 +35,8 @@ __all__ = [
     "adjustment_approve",
     "adjustment_propose",
     "adjustment_reject",
+    "client_hold_create",
+    "client_spendable",
     "client_spendable_lock",
     "hot_balances_roll_up",
     "ledger_get",

@@ -113,12 +113,19 @@ def client_spendable_lock(*, organization_id: int) -> Spendable:
     """Lock the client's PPT account row (`FOR NO KEY UPDATE`, the lock the transfer engine takes first on it, so a
     batch that follows in the same transaction keeps it without waiting) and read what it can spend. One query. An
     organisation without an account can spend nothing (`account_id` None). Call it inside a transaction."""
-    row = (
-        Account.objects.filter(ledger_id=LEDGER_IDS[LedgerCode.PPT], organization_id=organization_id)
-        .select_for_update(no_key=True)
-        .values_list("id", "credits_posted", "credit_limit", "debits_posted", "debits_pending")
-        .first()
-    )
+    return _client_spendable(organization_id=organization_id, lock=True)
+
+
+def client_spendable(*, organization_id: int) -> Spendable:
+    """What the client can spend now, read without a lock (it may change as soon as it is read)."""
+    return _client_spendable(organization_id=organization_id, lock=False)
+
+
+def _client_spendable(*, organization_id: int, lock: bool) -> Spendable:
+    rows = Account.objects.filter(ledger_id=LEDGER_IDS[LedgerCode.PPT], organization_id=organization_id)
+    if lock:
+        rows = rows.select_for_update(no_key=True)
+    row = rows.values_list("id", "credits_posted", "credit_limit", "debits_posted", "debits_pending").first()
     if row is None:
         return Spendable(account_id=None, spendable=0)
     account_id, credits_posted, credit_limit, debits_posted, debits_pending = row

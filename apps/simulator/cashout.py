@@ -18,6 +18,7 @@ from typing import Any, Self
 
 import httpx
 from django.conf import settings
+from django.test.utils import override_settings
 
 from apps.incentives.models import Payout, PayoutRate
 from apps.incentives.payouts.airtime_fake import AirtimeFake
@@ -56,15 +57,26 @@ class CashOut:
         self.airtime.stop()
         self.payway.stop()
 
-    def environment(self) -> dict[str, str]:
-        """What the web and worker processes need to reach the fakes (with the development credentials)."""
+    def _clients(self) -> dict[str, Any]:
+        """The payout clients' settings that reach the fakes: their addresses, and the credentials the fakes were made
+        with (this process's: the servers run other settings, whose development credentials the fakes would refuse)."""
         return {
             "AIRTIME_API_URL": self.airtime.endpoint,
             "AIRTIME_AUTH_URL": self.airtime.endpoint,
-            "AIRTIME_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+            "AIRTIME_CLIENT_ID": settings.AIRTIME_CLIENT_ID,
+            "AIRTIME_CLIENT_SECRET": settings.AIRTIME_CLIENT_SECRET,
+            "AIRTIME_TIMEOUT_SECONDS": CLIENT_TIMEOUT_SECONDS,
             "AIRTIME_CALLBACK_URL": "",
             "PAYWAY_API_URL": self.payway.endpoint,
-            "PAYWAY_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+            "PAYWAY_MERCHANT_ID": settings.PAYWAY_MERCHANT_ID,
+            "PAYWAY_API_KEY": settings.PAYWAY_API_KEY,
+            "PAYWAY_TIMEOUT_SECONDS": CLIENT_TIMEOUT_SECONDS,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """What the web and worker processes need to reach the fakes, and the run's minimum payout."""
+        return {
+            **{name: str(value) for name, value in self._clients().items()},
             "PAYOUT_MIN_AMOUNT": str(self.minimum),
         }
 
@@ -97,10 +109,12 @@ class CashOut:
         deadline = time.monotonic() + settle
         while Payout.objects.filter(status__in=("queued", "sending")).exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-        for _ in range(3):
-            if not Payout.objects.filter(status="pending").exists():
-                break
-            payouts_check_pending()
+        # The status checks run here, in the simulator's process: pointed at the fakes like the servers.
+        with override_settings(**self._clients()):
+            for _ in range(3):
+                if not Payout.objects.filter(status="pending").exists():
+                    break
+                payouts_check_pending()
 
     def _verify_sim(self, http: httpx.Client, phone: VirtualPhone) -> int:
         me = expect(http.get("/api/providers/me", headers=phone.headers), 200)

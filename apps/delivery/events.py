@@ -13,3 +13,15 @@ class FraudStrikeRecorded:
     job_id: int | None
     flag_id: int
     rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class FraudStrikeCleared:
+    """Staff cleared a strike as a false alarm (`apps.delivery.fraud.fraud_strike_clear`), once per strike. Published
+    inside the transaction that cleared it. Incentives subscribes: what the strike voided or clawed back is made good
+    when no other standing strike still covers it."""
+
+    provider_id: int
+    job_id: int | None
+    flag_id: int
+    rule: str

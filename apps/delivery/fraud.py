@@ -22,7 +22,7 @@ from apps.audit.models import AuditLog
 from apps.audit.services import audit_record
 from apps.core.events import publish
 from apps.delivery.choices import FraudRule, ReportFlag, ReportStatus
-from apps.delivery.events import FraudStrikeRecorded
+from apps.delivery.events import FraudStrikeCleared, FraudStrikeRecorded
 from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.messaging.models import Job
 from apps.providers.choices import ProviderStatus
@@ -73,14 +73,22 @@ def fraud_flag(
 
 def fraud_strike_clear(*, flag: FraudFlag, actor: Any) -> bool:
     """Staff: clear a strike found to be a false alarm (it stops counting toward suspension), audited in the same
-    transaction. Returns False, changing nothing, when `flag` is not a strike or was already cleared."""
+    transaction; subscribers (incentives) make good what it cost the provider in that transaction too. Returns
+    False, changing nothing, when `flag` is not a strike or was already cleared."""
     with transaction.atomic():
         if not FraudFlag.objects.filter(pk=flag.pk, strike=True, cleared_at__isnull=True).update(
             cleared_at=timezone.now()
         ):
             return False
         audit_record(actor=actor, action="fraud.strike_cleared", target=flag)
+        publish(FraudStrikeCleared(provider_id=flag.provider_id, job_id=flag.job_id, flag_id=flag.pk, rule=flag.rule))
     return True
+
+
+def fraud_strikes_standing(*, provider_id: int, since: datetime | None = None) -> Any:
+    """The provider's strikes staff have not cleared (recorded at or after `since`), as a queryset of FraudFlag."""
+    strikes = FraudFlag.objects.filter(provider_id=provider_id, strike=True, cleared_at__isnull=True)
+    return strikes if since is None else strikes.filter(created_at__gte=since)
 
 
 def _suspend_if_too_many_strikes(provider_id: int) -> None:

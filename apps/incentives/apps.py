@@ -10,7 +10,7 @@ class IncentivesConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.events import subscribe
         from apps.core.metrics import register_live_collector
-        from apps.delivery.events import FraudStrikeRecorded
+        from apps.delivery.events import FraudStrikeCleared, FraudStrikeRecorded
         from apps.incentives import (  # noqa: F401 - registers the admin and the tasks
             checks,
             reward_admin,
@@ -21,13 +21,15 @@ class IncentivesConfig(AppConfig):
         from apps.incentives.payouts.metrics import PayoutQueueCollector
         from apps.incentives.pricing import tariff
         from apps.incentives.rewards import rewards_on_fraud_strike, rewards_on_message_status_changed
+        from apps.incentives.strike_clearing import rewards_on_strike_cleared
         from apps.messaging.events import MessageStatusChanged
         from apps.messaging.pricing import tariff_register
 
         # Messaging and delivery sit below incentives. Messaging quotes messages through the tariff registered here;
         # both publish events incentives subscribes to (apps.core.events): a delivered message books its reward, a
-        # fraud strike voids or claws back rewards, each in the publisher's transaction.
+        # fraud strike voids or claws back rewards, a cleared one makes them good, each in the publisher's transaction.
         tariff_register(tariff)
         subscribe(MessageStatusChanged, rewards_on_message_status_changed)
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
+        subscribe(FraudStrikeCleared, rewards_on_strike_cleared)
         register_live_collector(PayoutQueueCollector())

@@ -18,10 +18,12 @@ class RewardStatus(models.TextChoices):
 
 
 class ClawbackStatus(models.TextChoices):
-    """A debt booked by a strike on an already posted reward: open until future rewards have repaid it in full."""
+    """A debt booked by a strike on an already posted reward: open until future rewards have repaid it in full;
+    cancelled (what was repaid refunded) when staff clear the strike and no other standing strike is on the job."""
 
     OPEN = "open", "Open"
     RECOVERED = "recovered", "Recovered"
+    CANCELLED = "cancelled", "Cancelled (strike cleared)"
 
 
 class BonusKind(models.TextChoices):

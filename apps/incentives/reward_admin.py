@@ -61,17 +61,18 @@ class SurgeBoundsAdmin(IncentiveRuleAdmin):
 @admin.register(Reward)
 class RewardAdmin(ReadOnlyAdmin):
     list_display = ("job_id", "provider", "status", "amount", "route", "priority", "segments", "surge_bp",
-                    "share_bp", "booked_at", "due_at", "settled_at", "void_reason")  # fmt: skip
+                    "share_bp", "booked_at", "due_at", "settled_at", "void_reason", "transfer_id")  # fmt: skip
     list_filter = ("status", "route", "priority", "establishing", "carrier", ("booked_at", admin.DateFieldListFilter))
     search_fields = ("=job__id", "=message__id", "=provider__id", "=transfer_id")
     list_select_related = ("provider__user",)
     date_hierarchy = "booked_at"
-    raw_id_fields = ("job", "message", "provider", "rule")
+    raw_id_fields = ("job", "message", "provider", "rule", "voided_by")
 
 
 @admin.register(Clawback)
 class ClawbackAdmin(ReadOnlyAdmin):
-    list_display = ("reward", "provider", "status", "amount", "recovered", "reason", "created_at", "recovered_at")
+    list_display = ("reward", "provider", "status", "amount", "recovered", "refunded", "reason", "created_at",
+                    "recovered_at", "cancelled_at")  # fmt: skip
     list_filter = ("status", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=provider__id", "=reward__job__id", "reason")
     list_select_related = ("provider__user", "reward")

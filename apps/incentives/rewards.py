@@ -11,7 +11,8 @@
   provider's open clawbacks from that reward (`clawback:job:<id>`, linked to the post: both or neither).
 - A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window —
   unverified work of a provider caught faking is not paid — and, when the struck job's reward had already posted,
-  books a clawback (once per reward) repaid from the provider's next rewards.
+  books a clawback (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
+  (`apps.incentives.strike_clearing`).
 """
 
 from __future__ import annotations
@@ -267,15 +268,27 @@ def _recover(clawbacks: list[Clawback], reward: Reward, now: datetime) -> int:
 
 def rewards_on_fraud_strike(event: Any) -> None:
     """The subscriber to delivery's `FraudStrikeRecorded` (registered in `IncentivesConfig.ready`)."""
-    rewards_strike(provider_id=event.provider_id, job_id=event.job_id, rule=event.rule)
+    rewards_strike(provider_id=event.provider_id, job_id=event.job_id, rule=event.rule, flag_id=event.flag_id)
 
 
-def rewards_strike(*, provider_id: int, job_id: int | None, rule: str, now: datetime | None = None) -> dict[str, int]:
+def provider_lock(provider_id: int) -> None:
+    """Lock the provider's row: a strike and the clearing of another strike of the same provider take turns, so a
+    clearing never restores a reward beside a strike it cannot see yet (and a strike voids what a clearing restored).
+    """
+    list(Provider.objects.select_for_update().filter(pk=provider_id).values_list("pk", flat=True))
+
+
+def rewards_strike(
+    *, provider_id: int, job_id: int | None, rule: str, flag_id: int | None = None, now: datetime | None = None
+) -> dict[str, int]:
     """A strike against a provider: void every reward of theirs still in its window and, when the struck job's
-    reward had posted, book its clawback (once). Returns how many were voided and clawed back. Safe to run twice."""
+    reward had posted, book its clawback (once; a clawback cancelled by an earlier cleared strike opens again).
+    `flag_id` is the strike's: clearing it later restores what it voided. Returns how many were voided and clawed
+    back. Safe to run twice."""
     now = now or timezone.now()
     voided = clawed = 0
     with transaction.atomic():
+        provider_lock(provider_id)
         pending = list(
             Reward.objects.select_for_update()
             .filter(provider_id=provider_id, status=RewardStatus.PENDING)
@@ -293,7 +306,7 @@ def rewards_strike(*, provider_id: int, job_id: int | None, rule: str, now: date
             reason = f"strike:{rule}" if job_id is None else f"strike:{rule}:job:{job_id}"
             voided = Reward.objects.filter(
                 pk__in=[reward.pk for reward in pending], status=RewardStatus.PENDING
-            ).update(status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64])
+            ).update(status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64], voided_by_id=flag_id)
             for reward in pending:
                 audit_record(
                     action="reward.voided",
@@ -304,23 +317,36 @@ def rewards_strike(*, provider_id: int, job_id: int | None, rule: str, now: date
                 )
         if job_id is not None:
             posted = Reward.objects.filter(job_id=job_id, provider_id=provider_id, status=RewardStatus.POSTED).first()
-            if posted is not None and not Clawback.objects.filter(reward=posted).exists():
-                try:
-                    with transaction.atomic():
-                        clawback = Clawback.objects.create(
-                            reward=posted,
-                            provider_id=provider_id,
-                            amount=posted.amount,
-                            reason=f"strike:{rule}"[:64],
-                            created_at=now,
-                        )
-                        audit_record(
-                            action="reward.clawback",
-                            target=clawback,
-                            after={"job": job_id, "amount": clawback.amount, "rule": rule},
-                            system_actor="incentives",
-                        )
-                    clawed = 1
-                except IntegrityError:
-                    pass  # booked by a concurrent strike on the same job
+            if posted is not None:
+                clawed = _clawback_book(posted, rule=rule, now=now)
     return {"voided": voided, "clawed_back": clawed}
+
+
+def _clawback_book(posted: Reward, *, rule: str, now: datetime) -> int:
+    """Book the clawback of a struck posted reward, or open again one a cleared strike cancelled; 1 if it did."""
+    reopened = Clawback.objects.filter(reward=posted, status=ClawbackStatus.CANCELLED).update(
+        status=ClawbackStatus.OPEN, recovered=0, recovered_at=None, cancelled_at=None, reason=f"strike:{rule}"[:64]
+    )
+    if reopened:
+        clawback = Clawback.objects.get(reward=posted)
+    elif Clawback.objects.filter(reward=posted).exists():
+        return 0
+    else:
+        try:
+            with transaction.atomic():
+                clawback = Clawback.objects.create(
+                    reward=posted,
+                    provider_id=posted.provider_id,
+                    amount=posted.amount,
+                    reason=f"strike:{rule}"[:64],
+                    created_at=now,
+                )
+        except IntegrityError:
+            return 0  # booked by a concurrent strike on the same job
+    audit_record(
+        action="reward.clawback",
+        target=clawback,
+        after={"job": posted.job_id, "amount": clawback.amount, "rule": rule, "reopened": bool(reopened)},
+        system_actor="incentives",
+    )
+    return 1

@@ -1,7 +1,12 @@
 """The fleet cashes out: each honest phone verifies its SIM, half of them register a bank account, and every phone
-asks for one payout (airtime or cash) through the app's API, against the local airtime and PayWay fakes, a share of
+that earned something asks for one payout (airtime or cash) of everything it may cash out — its posted rewards, as
+the app's earnings endpoint says — through the app's API, against the local airtime and PayWay fakes, a share of
 whose calls time out. Afterwards the run settles pending payouts with status checks, as beat does, and counts
-them by outcome and whether anybody was paid twice."""
+them by outcome and whether anybody was paid twice.
+
+The run's rewards must have posted first (`Simulation` lets the verification window pass with injected time). A
+minutes-long run earns a phone cents, not the production minimum payout, so the servers run with the minimum set to
+`minimum` (PAYOUT_MIN_AMOUNT); a phone under it is refused by the API like any provider, and counted so."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any, Self
 
 import httpx
 from django.conf import settings
+from django.test.utils import override_settings
 
 from apps.incentives.models import Payout, PayoutRate
 from apps.incentives.payouts.airtime_fake import AirtimeFake
@@ -21,17 +27,16 @@ from apps.incentives.payouts.payway_fake import PaywayFake
 from apps.incentives.payouts.services import payouts_check_pending
 from apps.simulator.fleet import VirtualPhone, expect, to_e164
 from apps.simulator.otp import simulated_code
-from apps.tokens.choices import PlatformAccount, Reason
-from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
 
-PPT = 1_000_000
 CLIENT_TIMEOUT_SECONDS = 1.0
+# What one PPT pays out: the simulated clients buy PPT at 1 per US dollar; providers redeem at a 10 % spread.
+PAYOUT_RATES = {"USD": Decimal("90"), "KHR": Decimal("3600")}
 
 
 class CashOut:
     """The two payout fakes for one run (threads of the simulator's process), and the cash-out round."""
 
-    def __init__(self, *, timeout_share: float, seed: int | None, earnings_ppt: int, payout_ppt: int) -> None:
+    def __init__(self, *, timeout_share: float, seed: int | None, minimum: int) -> None:
         self.airtime = AirtimeFake(
             client_id=settings.AIRTIME_CLIENT_ID, client_secret=settings.AIRTIME_CLIENT_SECRET, seed=seed
         )
@@ -39,8 +44,9 @@ class CashOut:
         for fake in (self.airtime, self.payway):
             fake.faults.timeout_rate = timeout_share
             fake.faults.hang_seconds = CLIENT_TIMEOUT_SECONDS * 2
-        self.earnings, self.amount = earnings_ppt * PPT, payout_ppt * PPT
+        self.minimum = minimum
         self.refused: Counter[str] = Counter()
+        self.asked = 0  # 10⁻⁶ PPT the phones asked to be paid
 
     def __enter__(self) -> Self:
         self.airtime.start()
@@ -51,64 +57,64 @@ class CashOut:
         self.airtime.stop()
         self.payway.stop()
 
-    def environment(self) -> dict[str, str]:
-        """What the web and worker processes need to reach the fakes (with the development credentials)."""
+    def _clients(self) -> dict[str, Any]:
+        """The payout clients' settings that reach the fakes: their addresses, and the credentials the fakes were made
+        with (this process's: the servers run other settings, whose development credentials the fakes would refuse)."""
         return {
             "AIRTIME_API_URL": self.airtime.endpoint,
             "AIRTIME_AUTH_URL": self.airtime.endpoint,
-            "AIRTIME_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+            "AIRTIME_CLIENT_ID": settings.AIRTIME_CLIENT_ID,
+            "AIRTIME_CLIENT_SECRET": settings.AIRTIME_CLIENT_SECRET,
+            "AIRTIME_TIMEOUT_SECONDS": CLIENT_TIMEOUT_SECONDS,
             "AIRTIME_CALLBACK_URL": "",
             "PAYWAY_API_URL": self.payway.endpoint,
-            "PAYWAY_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+            "PAYWAY_MERCHANT_ID": settings.PAYWAY_MERCHANT_ID,
+            "PAYWAY_API_KEY": settings.PAYWAY_API_KEY,
+            "PAYWAY_TIMEOUT_SECONDS": CLIENT_TIMEOUT_SECONDS,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """What the web and worker processes need to reach the fakes, and the run's minimum payout."""
+        return {
+            **{name: str(value) for name, value in self._clients().items()},
+            "PAYOUT_MIN_AMOUNT": str(self.minimum),
         }
 
     def run(self, http: httpx.Client, phones: list[VirtualPhone], rng: random.Random, settle: float = 60) -> None:
-        for currency, units in (("USD", Decimal("2.5")), ("KHR", Decimal("100"))):
+        for currency, units in PAYOUT_RATES.items():
             if not PayoutRate.objects.filter(currency=currency).exists():
                 PayoutRate.objects.create(currency=currency, units_per_ppt=units, note="simulator")
         for phone in phones:
             if not phone.honest or phone.provider_id is None:
                 continue
-            self._earn(phone)
+            available = expect(http.get("/api/incentives/earnings", headers=phone.headers), 200)["available"]
+            if available <= 0:
+                self.refused["nothing_earned_not_asked"] += 1
+                continue
             method = "cash" if rng.random() < 0.5 else "airtime"
             if method == "cash" and not self._register_account(http, phone):
                 # Its whitelisting timed out: the phone takes airtime instead, as a provider would (staff can
                 # whitelist the account again later).
                 self.refused["account_not_whitelisted_took_airtime"] += 1
                 method = "airtime"
-            body: dict[str, Any] = {"method": method, "amount": self.amount}
+            body: dict[str, Any] = {"method": method, "amount": available}
             if method == "airtime":
                 body["sim_id"] = self._verify_sim(http, phone)
             response = http.post("/api/payouts", json=body, headers=phone.headers)
             if response.status_code != 201:
                 self.refused[response.json().get("code", str(response.status_code))] += 1
+            else:
+                self.asked += available
         # The worker sends them; then, as beat does every minute, status checks settle what stayed unknown.
         deadline = time.monotonic() + settle
         while Payout.objects.filter(status__in=("queued", "sending")).exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-        for _ in range(3):
-            if not Payout.objects.filter(status="pending").exists():
-                break
-            payouts_check_pending()
-
-    def _earn(self, phone: VirtualPhone) -> None:
-        """Posted earnings to cash out. The rewards flow books them per verified delivery; until it does, the run
-        books a fixed amount per honest phone from the platform's rewards account, so that cash-out can be run."""
-        from apps.providers.models import Provider
-
-        provider = Provider.objects.get(pk=phone.provider_id)
-        transfers_create(
-            [
-                TransferSpec(
-                    id=f"simulator:earnings:{provider.pk}",
-                    amount=self.earnings,
-                    debit_account_id=platform_account(PlatformAccount.REWARDS).pk,
-                    credit_account_id=account_open(provider=provider).pk,
-                    reason=Reason.REWARD,
-                    memo="simulator earnings",
-                )
-            ]
-        )
+        # The status checks run here, in the simulator's process: pointed at the fakes like the servers.
+        with override_settings(**self._clients()):
+            for _ in range(3):
+                if not Payout.objects.filter(status="pending").exists():
+                    break
+                payouts_check_pending()
 
     def _verify_sim(self, http: httpx.Client, phone: VirtualPhone) -> int:
         me = expect(http.get("/api/providers/me", headers=phone.headers), 200)
@@ -133,6 +139,7 @@ class CashOut:
         unresolved = Payout.objects.filter(status__in=OPEN_STATUSES).exclude(status="pending").count()
         return {
             "statuses": dict(statuses),
+            "asked": self.asked,
             "refused": dict(self.refused),
             "paid_twice": sum(1 for count in delivered.values() if count > 1),
             "pending_without_reason": Payout.objects.filter(status="pending", pending_reason="").count(),

@@ -429,12 +429,13 @@ def charged_twice(message_ids: list[int]) -> int:
 
 
 def rewarded_twice(message_ids: list[int]) -> int:
-    """Messages whose reward was booked for more than one job (or more than once for one job)."""
+    """Messages whose reward was booked for more than one job (or more than once for one job). A reward booked again
+    after a cleared strike voided it (`reward:job:7:restore:3`) is the same booking: the voided one paid nothing."""
     job_message = dict(Job.objects.filter(message_id__in=message_ids).values_list("id", "message_id"))
     rows = Transfer.objects.filter(
         Q(reason="reward") | Q(id__startswith="reward:job:"), job_id__in=list(job_message)
     ).values_list("job_id", "id")
     bookings: dict[int, set[str]] = {}
     for job_id, transfer_id in rows:
-        bookings.setdefault(job_message[job_id], set()).add(_base_id(transfer_id))
+        bookings.setdefault(job_message[job_id], set()).add(_base_id(transfer_id).split(":restore:")[0])
     return sum(1 for ids in bookings.values() if len(ids) > 1)

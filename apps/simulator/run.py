@@ -1,5 +1,6 @@
 """One simulation run: start the servers and the FCM and Baray fakes, enrol phones and clients (each buys PPT through
-the Baray fake's checkout first), submit traffic, wait until every message is final, judge the canaries, and summarise
+the Baray fake's checkout first), submit traffic, wait until every message is final, judge the canaries, let the
+rewards' verification window pass (injected time: the posting sweep runs as if it were over), cash out, and summarise
 what happened — from the phones' own ledger (what was really sent) and from the database (what the system believes)."""
 
 import base64
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,15 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Min, Sum
 from django.test.utils import override_settings
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
 from apps.incentives.choices import RewardStatus
-from apps.incentives.models import Reward
+from apps.incentives.management.commands.ensure_demo_billing import DEFAULT_PRICES
+from apps.incentives.models import Price, Reward
+from apps.incentives.rewards import rewards_post_due
 from apps.messaging.models import Job, Message
 from apps.messaging.state import FINAL
 from apps.payments.baray_fake import BarayFake
@@ -71,12 +76,14 @@ class SimulationConfig:
     # Each client buys this many US dollars of PPT through the Baray fake before it sends ("" or 0: none).
     topup_usd: str = "10"
     client_retries: int = 6  # a client's retries of a request after a server error or a broken connection
-    # After the traffic, honest phones cash out (airtime or cash) against the payout fakes, this share of whose
-    # calls time out; each gets `payout_earnings_ppt` posted PPT to do it with and asks for `payout_ppt`.
+    # After the canaries are judged, the rewards' verification window (and the establishment hold) is let pass:
+    # the posting sweep runs with the clock past it, so what phones earned posts or stays voided.
+    post_rewards: bool = True
+    # Then honest phones cash out (airtime or cash) what posted, against the payout fakes, this share of whose
+    # calls time out; the servers' minimum payout is `payout_minimum` (10⁻⁶ PPT: a short run earns cents).
     cash_out: bool = True
     payout_timeout_share: float = 0.2
-    payout_earnings_ppt: int = 50
-    payout_ppt: int = 10
+    payout_minimum: int = 100_000
 
 
 @dataclass
@@ -110,6 +117,8 @@ class Summary:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
     payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
+    charged: int = 0  # 10⁻⁶ PPT captured from the clients for delivered messages
+    charges_held: int = 0  # 10⁻⁶ PPT still held from the clients for messages not final
     rewards: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (rewards, 10⁻⁶ PPT)
     paid_for_faked: int = 0  # rewards posted for deliveries dishonest phones faked
     held_for_faked: int = 0  # rewards of faked deliveries still in their window (a strike voids them)
@@ -161,6 +170,8 @@ class Summary:
             f"metrics        {self.pushes_on_metrics} pushes sent on the web server's /metrics (the workers' counters)",
             f"dishonest      {self.dishonest_caught} of {self.dishonest} caught (a fraud strike)",
             f"honest flagged {self.honest_flagged} (strikes against honest providers; should be 0)",
+            f"PPT charged    {self.charged / 1_000_000:.2f} PPT captured from clients for delivered messages "
+            f"(still held for messages not final: {self.charges_held / 1_000_000:.2f} PPT)",
             f"rewards        {self._rewards_line()}",
             f"paid for unverified or faked deliveries: {self.paid_for_faked} (must be 0); faked deliveries' rewards "
             f"still held: {self.held_for_faked} (they post after the verification window unless a strike voids them)",
@@ -176,7 +187,8 @@ class Summary:
         outcomes = ", ".join(f"{status} {count}" for status, count in sorted(payouts["statuses"].items())) or "none"
         refused = ", ".join(f"{code} {count}" for code, count in sorted(payouts["refused"].items())) or "none"
         return [
-            f"payouts        {outcomes}; refused by the API: {refused}",
+            f"payouts        {outcomes} ({payouts.get('asked', 0) / 1_000_000:.2f} PPT of posted rewards asked); "
+            f"refused or not asked: {refused}",
             f"paid twice     {payouts['paid_twice']}  (must be 0); pending without a reason "
             f"{payouts['pending_without_reason']} (must be 0); not sent when the run ended {payouts['not_settled']}",
         ]
@@ -458,10 +470,7 @@ class Simulation:
             "iv": base64.b64encode(secrets.token_bytes(16)).decode(),
         }
         self.cash_out = CashOut(
-            timeout_share=config.payout_timeout_share,
-            seed=config.seed,
-            earnings_ppt=config.payout_earnings_ppt,
-            payout_ppt=config.payout_ppt,
+            timeout_share=config.payout_timeout_share, seed=config.seed, minimum=config.payout_minimum
         )
         with SimulatorFcm(on_push=on_push) as fcm, BarayFake(**baray_keys) as baray, self.cash_out:
             fcm.write_service_account(credentials)
@@ -484,6 +493,7 @@ class Simulation:
             baray.webhook_url = f"{servers.url}/api/billing/baray/webhook"
             if config.topup_usd:
                 exchange_rate_ensure(currency="USD", ppt_per_unit=Decimal(1), note="fleet simulator")
+                self._ensure_prices()
             try:
                 servers.start()
                 limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
@@ -557,6 +567,8 @@ class Simulation:
                 time.sleep(0.5)
             canaries_judge()
         time.sleep(0.5)  # reports still in flight from phones (none should change anything now)
+        if config.post_rewards or config.cash_out:
+            self._post_rewards()
         if config.cash_out:
             self.cash_out.run(http, phones, self.rng)
         summary = self._summarise(fleet, phones, ids, canary_ids, submit_seconds, total_seconds)
@@ -566,6 +578,26 @@ class Simulation:
         summary.pushes_on_metrics = pushes_counted
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt
         return summary
+
+    @staticmethod
+    def _ensure_prices() -> None:
+        """Clients pay per segment: the development prices, where staff have set none."""
+        if not Price.objects.exists():
+            Price.objects.bulk_create(
+                Price(priority=priority, route=route, amount=amount, note="fleet simulator")
+                for (priority, route), amount in DEFAULT_PRICES.items()
+            )
+
+    @staticmethod
+    def _post_rewards() -> int:
+        """Post what is due once the verification window and the establishment hold are over, as the beat task will
+        then, with the clock injected past both; how many posted. Strikes (the canaries' judgement) came first."""
+        hold = max(settings.INCENTIVES_VERIFICATION_WINDOW_SECONDS, settings.INCENTIVES_ESTABLISHMENT_HOLD_SECONDS)
+        later = timezone.now() + timedelta(seconds=hold + 60)
+        posted = 0
+        while batch := rewards_post_due(now=later):
+            posted += batch
+        return posted
 
     @staticmethod
     def _cpu(servers: Servers) -> dict[str, float]:
@@ -589,6 +621,8 @@ class Simulation:
         )
         messages = Message.objects.filter(pk__in=self.message_ids)
         summary.statuses = dict(messages.values_list("status").annotate(n=Count("id")).order_by())
+        summary.charged = messages.aggregate(total=Sum("price_charged"))["total"] or 0
+        summary.charges_held = messages.exclude(status__in=FINAL).aggregate(total=Sum("price_held"))["total"] or 0
         summary.lost = len(ids) - self._final_count(ids)
         if summary.lost:
             for message in Message.objects.filter(pk__in=ids).exclude(status__in=FINAL)[:10]:

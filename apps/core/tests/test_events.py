@@ -90,3 +90,10 @@ def test_incentives_subscribes_to_fraud_strikes():
     from apps.incentives.rewards import rewards_on_fraud_strike
 
     assert events._handlers[FraudStrikeRecorded] == [rewards_on_fraud_strike]
+
+
+def test_incentives_subscribes_to_cleared_strikes():
+    from apps.delivery.events import FraudStrikeCleared
+    from apps.incentives.strike_clearing import rewards_on_strike_cleared
+
+    assert events._handlers[FraudStrikeCleared] == [rewards_on_strike_cleared]

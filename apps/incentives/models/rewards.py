@@ -62,6 +62,11 @@ class Reward(models.Model):
     due_at = models.DateTimeField(help_text="When the verification window ends and the reward posts.")
     settled_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=64, blank=True)
+    # The strike that voided it: when staff clear that strike (and no other standing one covers the reward), the
+    # reward is booked again under a new transfer id (`apps.incentives.strike_clearing`).
+    voided_by = models.ForeignKey(
+        "delivery.FraudFlag", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     clawback_recovered = models.BigIntegerField(default=0, help_text="Netted from this reward for earlier debts.")
 
     class Meta:
@@ -97,6 +102,9 @@ class Clawback(models.Model):
     reason = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     recovered_at = models.DateTimeField(null=True, blank=True)
+    # Staff cleared the strike: nothing more is recovered, and what was is refunded (`refunded`, posted at once).
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    refunded = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -107,6 +115,7 @@ class Clawback(models.Model):
                 condition=Q(recovered__gte=0) & Q(recovered__lte=F("amount")),
                 name="incentives_clawback_recovered_within_amount",
             ),
+            models.CheckConstraint(condition=Q(refunded__gte=0), name="incentives_clawback_refunded_not_negative"),
         ]
 
     def __str__(self) -> str:

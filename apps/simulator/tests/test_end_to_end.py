@@ -1,6 +1,7 @@
 """End to end: real web server, a real Celery worker and beat, the FCM fake and virtual phones, on PostgreSQL and
-Redis. Every message reaches a final state, none is lost or sent twice, the dishonest phone is struck and its rewards
-voided."""
+Redis. Every message reaches a final state, none is lost or sent twice, clients pay for what was delivered, the
+dishonest phone is struck and its rewards voided, and the honest phones cash out the rewards that posted once the
+verification window had passed."""
 
 import pytest
 from django.db import connection
@@ -51,6 +52,7 @@ def test_small_fleet_end_to_end():
         ),
     )
     summary = Simulation(config).run()
+    print("\n".join(summary.lines()))  # the figures, in the test output
 
     assert summary.submitted == 24 and summary.refused == 0
     assert summary.lost == 0, "\n".join("\n".join(summary.lines()))
@@ -63,16 +65,20 @@ def test_small_fleet_end_to_end():
     assert (summary.topups, summary.topped_up_ppt) == (1, 10_000_000), "\n".join(summary.lines())
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
-    # Phones earn: deliveries' rewards are held through the verification window; the dishonest phone's were voided
-    # by its strike, and nothing was paid for a delivery it faked.
-    assert summary.rewards.get("pending", (0, 0))[0] > 0, "\n".join(summary.lines())
+    # Clients paid for what was delivered (the development prices), captured from what they held.
+    assert summary.charged > 0 and summary.charges_held == 0, "\n".join(summary.lines())
+    # Phones earn: once the verification window had passed (injected time), the honest phones' rewards posted; the
+    # dishonest phone's were voided by its strike, and nothing was paid for a delivery it faked.
+    assert summary.rewards.get("posted", (0, 0))[0] > 0, "\n".join(summary.lines())
+    assert summary.rewards.get("pending", (0, 0))[0] == 0, "\n".join(summary.lines())
     assert summary.rewards.get("voided", (0, 0))[0] > 0, "\n".join(summary.lines())
-    assert summary.paid_for_faked == 0, "\n".join(summary.lines())
+    assert summary.paid_for_faked == summary.held_for_faked == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())
     assert summary.cpu["web"] > 0 and summary.cpu["workers"] > 0 and summary.cpu["simulator"] > 0
-    # Honest phones cashed out against the payout fakes (a fifth of whose calls time out): nobody paid twice, every
-    # payout final or pending with a reason.
+    # Honest phones cashed out their posted rewards against the payout fakes (a fifth of whose calls time out):
+    # nobody paid twice, every payout final or pending with a reason.
     payouts = summary.payouts
     assert sum(payouts["statuses"].values()) > 0, "\n".join(summary.lines())
+    assert 0 < payouts["asked"] <= summary.rewards["posted"][1], "\n".join(summary.lines())
     assert payouts["paid_twice"] == 0 and payouts["pending_without_reason"] == 0, "\n".join(summary.lines())
     assert set(payouts["statuses"]) <= {"succeeded", "failed", "pending"}, "\n".join(summary.lines())

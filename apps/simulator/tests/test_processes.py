@@ -55,9 +55,18 @@ def test_the_summary_counts_what_the_progress_bar_counts():
     )
 
 
-def test_the_summary_reports_rewards_and_what_was_paid_for_faked_deliveries():
-    summary = Summary(rewards={"pending": (3, 120_000), "voided": (1, 40_000)}, held_for_faked=1)
+def test_the_summary_reports_charges_rewards_and_what_was_paid_for_faked_deliveries():
+    summary = Summary(
+        charged=1_234_567,
+        charges_held=30_000,
+        rewards={"pending": (3, 120_000), "voided": (1, 40_000)},
+        held_for_faked=1,
+    )
     lines = summary.lines()
+    assert (
+        "PPT charged    1.23 PPT captured from clients for delivered messages (still held for messages not final: "
+        "0.03 PPT)"
+    ) in lines
     assert "rewards        posted 0 (0.00 PPT), held 3 (0.12 PPT), voided 1 (0.04 PPT)" in lines
     assert any(line.startswith("paid for unverified or faked deliveries: 0 (must be 0)") for line in lines)
     assert summary.ok

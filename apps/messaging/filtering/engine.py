@@ -42,9 +42,10 @@ PHISHING_LINK_CREDENTIAL_WEIGHT = 30
 PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT = 60
 REPETITION_WEIGHT = 30
 LURE_CONTACT_WEIGHT = 20
-# A Cambodian mobile number (0 and 8-9 digits, spaced or not) or a Telegram-style handle: how spam asks to be answered.
-CONTACT = re.compile(r"(?<![\d@\w])(?:\+?855|0)\s?\d{2}\s?\d{3}\s?\d{3,4}(?!\d)|(?<!\w)@[A-Za-z][\w.]{3,}")
-# Term categories whose terms offer something: with an outside link they make a `lure_contact`.
+# A Cambodian phone number (0 and 8-9 digits, spaced or not) or an @handle (not an e-mail address): how spam asks
+# to be answered.
+CONTACT = re.compile(r"(?<![\d@\w])(?:\+?855|0)\s?\d{2}\s?\d{3}\s?\d{3,4}(?!\d)|(?<!\w)@\w[\w.]{3,}")
+# Term categories whose terms offer something: with a contact (see above) they make a `lure_contact`.
 LURE_CATEGORIES = frozenset(
     f"term_{category}"
     for category in (TermCategory.SCAM, TermCategory.LOAN_SHARK, TermCategory.GAMBLING, TermCategory.ADULT)

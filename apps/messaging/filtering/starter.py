@@ -14,10 +14,8 @@ _SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
 def starter_terms() -> list[TermSpec]:
     first, second = (importlib.import_module(f"apps.messaging.migrations.{name}") for name in _SEED_MIGRATIONS)
     terms = {(term, language): (category, weight) for term, language, category, weight, _ in first.STARTER_TERMS}
-    for term, language, weight in second.REWEIGHTED_TERMS:
-        terms[(term, language)] = (terms[(term, language)][0], weight)
     for term, language, category, weight, _ in second.ADDED_TERMS:
-        terms[(term, language)] = (category, weight)
+        terms.setdefault((term, language), (category, weight))  # like the migration's get_or_create
     return [TermSpec(term, language, category, weight) for (term, language), (category, weight) in terms.items()]
 
 

@@ -47,7 +47,7 @@ def test_offer_words_with_a_contact_weigh_more_than_alone():
     body = "Invest now and earn a guaranteed profit"
     alone = check_content(body)
     assert (alone.action, alone.codes) == (HOLD, ["term_scam"])
-    for contact in ("@richclub2026", "012 345 678", "https://rich-club.vip/join"):
+    for contact in ("@richclub2026", "@7club_kh", "012 345 678", "+855 12 345 678", "https://rich-club.vip/join"):
         decision = check_content(f"{body}, join {contact}")
         assert decision.action == REJECT
         assert decision.codes[-1] == "lure_contact"
@@ -60,8 +60,9 @@ def test_a_contact_without_an_offer_adds_nothing():
     assert "lure_contact" not in check_content("Urgent: reset your password at https://shop.example.com").codes
 
 
-def test_official_bank_links_are_no_lure():
+def test_official_bank_links_and_email_addresses_are_no_lure():
     assert check_content("Earn 5% cashback with your card, see https://www.ababank.com/cards").codes == ["term_scam"]
+    assert check_content("Earn 5% cashback with your card, questions to cards@ababank").codes == ["term_scam"]
 
 
 def test_repetition_sign_does_not_hide_a_term():

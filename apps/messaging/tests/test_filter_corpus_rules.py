@@ -93,3 +93,13 @@ def test_repetition_sign_does_not_hide_a_term():
 def test_new_terms_stop_spam_and_spare_its_legitimate_neighbour(spam, legitimate):
     assert check_content(spam).action in (HOLD, REJECT)
     assert check_content(legitimate).action == ALLOW
+
+
+@pytest.mark.parametrize("link", ["rb.gy/x7Yz2", "bl.ink/abc12", "qrco.de/bcXy"])
+def test_starter_shorteners_without_a_scheme_are_links(link):
+    assert check_content(f"Details: {link}").codes == ["link_shortener"]
+
+
+def test_text_with_dots_but_no_link_has_no_link_reasons():
+    # Prices, decimals and abbreviations pass the cheap pre-scan or fail it; either way no link is read.
+    assert check_content("Dr. Sok: 1.5 kg of Kampot pepper costs 12.50 USD. See you at 9.30.").codes == []

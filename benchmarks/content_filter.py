@@ -5,7 +5,7 @@ Prints figures; it is not a test. Run from the project root (khmer-nltk is a dev
     .venv/bin/python benchmarks/content_filter.py [--messages 2000] [--repeats 5]
 
 What it measures, on the same reproducible mix of messages (benchmarks/messages.py) and the starter rules the data
-migration seeds:
+migrations seed:
 
 1. Khmer segmentation alone: each Khmer run of each message through maximal matching and through khmer-nltk.
 2. The whole filter per message (normalise, links, segment, match terms, rules, decide), with each segmenter.
@@ -17,7 +17,6 @@ migration seeds:
 
 import argparse
 import gc
-import importlib
 import logging
 import os
 import platform
@@ -38,15 +37,15 @@ import django  # noqa: E402
 django.setup()
 
 from apps.messaging.choices import FilterAction  # noqa: E402
-from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec  # noqa: E402
+from apps.messaging.filtering.engine import ContentFilter, TermSpec  # noqa: E402
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words  # noqa: E402
 from apps.messaging.filtering.runtime import shared_version  # noqa: E402
+from apps.messaging.filtering.starter import starter_domains, starter_terms  # noqa: E402
 from apps.messaging.filtering.text import extract_links, iter_runs, normalize  # noqa: E402
 from benchmarks.messages import Sample, generate  # noqa: E402
 
-SEED = importlib.import_module("apps.messaging.migrations.0002_seed_content_filter")
-TERMS = [TermSpec(term, language, category, weight) for term, language, category, weight, _ in SEED.STARTER_TERMS]
-DOMAINS = [DomainSpec(domain, kind, weight, brand) for domain, kind, weight, brand, _ in SEED.STARTER_DOMAINS]
+TERMS: list[TermSpec] = starter_terms()
+DOMAINS = starter_domains()
 HOLD, REJECT = 50, 100
 
 
@@ -204,7 +203,7 @@ def main() -> None:
             if sample.spam:
                 spam_stopped += decision.action != FilterAction.ALLOW
                 expected += len(sample.khmer_terms)
-                found += len(set(sample.khmer_terms) & matched)
+                found += len({normalize(term) for term in sample.khmer_terms} & matched)
             else:
                 legit_flagged += decision.action != FilterAction.ALLOW
         spam_total = sum(sample.spam for sample in unique.values())
@@ -225,7 +224,7 @@ def _zero_weight_matches(content_filter: ContentFilter, body: str) -> set[str]:
     # Credential words weigh nothing on their own and are dropped from the reasons; count them as found when the
     # segmenter produced them as words.
     tokens = set(content_filter.analyse(body).tokens)
-    return {term.term for term in TERMS if term.weight == 0 and term.term in tokens}
+    return {normalize(term.term) for term in TERMS if term.weight == 0 and normalize(term.term) in tokens}
 
 
 def _cpu_model() -> str:

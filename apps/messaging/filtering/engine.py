@@ -16,6 +16,9 @@ Scoring (each reason is reported with its stable code and weight; the score is t
 * ``ip_address_url``: a link to a bare IP address; no bank or business sends those.
 * ``phishing_pattern``: a link (not to an official domain) together with a credential word (PIN, password,
   code…), more if urgency words come with them: the shape of "URGENT: verify your PIN at http://…".
+* ``lure_contact``: a link (not to an official domain), a Telegram handle or a phone number in a message that already
+  offers money, credit, bets or adult content (a term of those categories): the spam's call to action. Alone,
+  neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 
@@ -38,6 +41,15 @@ IP_ADDRESS_URL_WEIGHT = 60
 PHISHING_LINK_CREDENTIAL_WEIGHT = 30
 PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT = 60
 REPETITION_WEIGHT = 30
+LURE_CONTACT_WEIGHT = 20
+# A Cambodian phone number (0 and 8-9 digits, spaced or not) or an @handle (not an e-mail address): how spam asks
+# to be answered.
+CONTACT = re.compile(r"(?<![\d@\w])(?:\+?855|0)\s?\d{2}\s?\d{3}\s?\d{3,4}(?!\d)|(?<!\w)@\w[\w.]{3,}")
+# Term categories whose terms offer something: with a contact (see above) they make a `lure_contact`.
+LURE_CATEGORIES = frozenset(
+    f"term_{category}"
+    for category in (TermCategory.SCAM, TermCategory.LOAN_SHARK, TermCategory.GAMBLING, TermCategory.ADULT)
+)
 
 # Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
 REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
@@ -174,6 +186,8 @@ class ContentFilter:
         reasons += self._link_reasons(analysis.links)
         outside_links = tuple(link for link in analysis.links if not self._is_official(link.host))
         reasons += self._phishing_reasons(outside_links, matched_categories)
+        if not LURE_CATEGORIES.isdisjoint(matched_categories):
+            reasons += self._lure_reasons(text, outside_links)
         reasons += self._repetition_reasons(text, analysis.tokens)
         reasons = [reason for reason in reasons if reason.weight > 0]
         score = sum(reason.weight for reason in reasons)
@@ -239,6 +253,12 @@ class ContentFilter:
         if f"term_{TermCategory.URGENCY}" in categories:
             return [Reason("phishing_pattern", PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT, ("link+credential+urgency",))]
         return [Reason("phishing_pattern", PHISHING_LINK_CREDENTIAL_WEIGHT, ("link+credential",))]
+
+    def _lure_reasons(self, text: str, links: tuple[Link, ...]) -> list[Reason]:
+        contacts = {link.host for link in links}
+        if not contacts:
+            contacts = {match.group() for match in CONTACT.finditer(text)}
+        return [Reason("lure_contact", LURE_CONTACT_WEIGHT, tuple(sorted(contacts)))] if contacts else []
 
     def _repetition_reasons(self, text: str, tokens: tuple[str, ...]) -> list[Reason]:
         matches: list[str] = []

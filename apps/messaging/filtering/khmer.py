@@ -15,35 +15,25 @@ Khmer terms, so every term is a word the segmenter can find. Consecutive unknown
 Why this and not khmer-nltk's CRF at run time: see the package docstring and `benchmarks/README.md`.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from apps.messaging.filtering.text import normalize
 
-COENG = "\u17d2"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 WORD_LIST_FILES = ("khmer_words.txt", "khmer_words_sms.txt")
 _END = ""  # trie key marking the end of a word (no cluster is empty); its value is the word's filter weight
 
-
-def _attaches(char: str) -> bool:
-    # Dependent vowels, signs and COENG (U+17B4-U+17D3), the repetition sign ៗ and ATTHACAN join the cluster
-    # before them.
-    return "\u17b4" <= char <= "\u17d3" or char == "\u17d7" or char == "\u17dd"
+# A cluster: any character, then what attaches to it: dependent vowels and signs (U+17B4-U+17D3), the repetition
+# sign ៗ and ATTHACAN, and COENG with the consonant after it. One regex scan is about twice as fast as a loop.
+_CLUSTER = re.compile(r"(?:\u17d2.?|.)(?:\u17d2.?|[\u17b4-\u17d1\u17d3\u17d7\u17dd])*", re.DOTALL)
 
 
 def khmer_clusters(run: str) -> list[str]:
     """Cut a Khmer run into character clusters; the consonant after a COENG belongs to the cluster before it."""
-    clusters: list[str] = []
-    after_coeng = False
-    for char in run:
-        if clusters and (after_coeng or _attaches(char)):
-            clusters[-1] += char
-        else:
-            clusters.append(char)
-        after_coeng = char == COENG
-    return clusters
+    return _CLUSTER.findall(run)
 
 
 class KhmerSegmenter:

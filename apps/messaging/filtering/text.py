@@ -11,6 +11,10 @@ from dataclasses import dataclass
 # joiner, BOM, soft hyphen. Khmer writers put U+200B between words as a hint, and spammers put it inside words to
 # slip past filters; the filter finds word boundaries itself, so all of them go.
 _DROP = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# The Khmer repetition sign ៗ says "the word again" (ស្អាតៗ, ភ្លាមៗ): the word means the same for the filter, and
+# kept, it would glue onto the word's last cluster so a term written without it ("ស្រីក្មេង") is not found in
+# "ស្រីក្មេងៗ". Dropped with any space before it.
+_REPETITION_SIGN = re.compile(r"\s*\u17d7")
 # Khmer digits are matched as ASCII digits.
 _KHMER_DIGITS = {0x17E0 + value: str(value) for value in range(10)}
 # Cyrillic and Greek letters that look Latin ("cаsino" with a Cyrillic а): read as the Latin letter.
@@ -31,10 +35,12 @@ _TOKEN = re.compile(rf"(?P<khmer>[{KHMER_RUN}]+)|(?P<word>[^\W_\u1780-\u17ff]+)"
 # Link-ish spans. URL characters are ASCII only, so Khmer text written straight after a link (Khmer has no spaces)
 # is not swallowed into it.
 _URL_CHARS = r"[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
+# Includes the top-level domains of every starter link shortener (rb.gy, bl.ink, qrco.de…), or a shortener written
+# without its scheme would not be read as a link.
 _TLDS = (
     "com|net|org|info|biz|xyz|top|vip|club|online|site|shop|store|link|click|live|life|app|io|co|me|ly|gl|cc|tk|ml|"
     "ga|cf|gq|ws|asia|kh|sg|th|vn|my|ph|la|cn|ru|us|uk|in|fun|win|bet|casino|loan|money|cash|icu|cyou|buzz|cam|"
-    "work|today|pro|tv|to|gd|im|st|id|at"
+    "work|today|pro|tv|to|gd|im|st|id|at|gy|ink|de"
 )
 _URL = re.compile(
     rf"(?:https?://|www\.){_URL_CHARS}+"
@@ -43,14 +49,20 @@ _URL = re.compile(
     rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}:\d+"
     rf"|\b(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})\b(?:[/:?#]{_URL_CHARS}*)?"
 )
+# Every match of `_URL` contains one of these; most messages contain none, and this cheaper scan lets them skip
+# `_URL`, the costliest step after Khmer segmentation.
+_MAYBE_URL = re.compile(r"[a-z0-9]\.[a-z]|://|www\.|\d\.\d{1,3}\.\d{1,3}\.\d")
 _TRAILING_PUNCTUATION = ".,;:!?)]'"
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
 def normalize(text: str) -> str:
     """The form both messages and dictionary terms are compared in: NFC, lower case, invisible characters removed,
-    Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA."""
+    Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA, no repetition
+    sign."""
     text = unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
+    if "\u17d7" in text:
+        text = _REPETITION_SIGN.sub("", text)
     return text.replace(_COENG_DA, _COENG_TA)
 
 
@@ -67,6 +79,8 @@ class Link:
 def extract_links(normalized: str) -> tuple[list[Link], str]:
     """The links in a normalised text, and the text with each link replaced by a space."""
     links: list[Link] = []
+    if not _MAYBE_URL.search(normalized):
+        return links, normalized
     pieces: list[str] = []
     position = 0
     for match in _URL.finditer(normalized):

@@ -31,27 +31,27 @@ def test_legitimate_messages_are_allowed(body):
     assert (decision.action, decision.score, decision.codes) == (ALLOW, 0, [])
 
 
-def test_khmer_loan_offer_is_held():
+def test_khmer_loan_offer_is_rejected():
     # "Need money urgently? Fast loan, no collateral, call 012345678."
     decision = check_content("ត្រូវការលុយបន្ទាន់? កម្ចីរហ័ស គ្មានទ្រព្យធានា ទូរស័ព្ទមក 012345678")
-    assert decision.action == HOLD
-    assert decision.codes == ["term_loan_shark", "term_urgency"]
-    assert decision.score == 65
+    assert decision.action == REJECT
+    assert decision.codes == ["term_loan_shark", "term_urgency", "lure_contact"]
+    assert decision.reasons[0].matches == ("កម្ចីរហ័ស", "គ្មានទ្រព្យធានា", "ត្រូវការលុយ")
 
 
-def test_english_loan_offer_is_held():
+def test_english_loan_offer_is_rejected():
     decision = check_content("Need cash? Instant loan approved in 10 minutes, no collateral. Call 012345678")
-    assert decision.action == HOLD
-    assert decision.reasons[0].matches == ("instant loan", "no collateral")
+    assert decision.action == REJECT
+    assert decision.reasons[0].matches == ("instant loan", "need cash", "no collateral")
 
 
-def test_prize_with_shortened_link_is_held():
+def test_prize_with_shortened_link_is_rejected():
     # "Congratulations! Your number won a phone. Transfer 20$ delivery fee to receive the prize: bit.ly/…"
     decision = check_content(
         "អបអរសាទរ! លេខរបស់អ្នកបានឈ្នះរង្វាន់ទូរស័ព្ទ iPhone 15។ សូមផ្ទេរប្រាក់ 20$ ថ្លៃដឹកជញ្ជូនដើម្បីទទួលរង្វាន់៖ bit.ly/3xYzAbc"
     )
-    assert decision.action == HOLD
-    assert set(decision.codes) == {"term_scam", "link_shortener"}
+    assert decision.action == REJECT
+    assert set(decision.codes) == {"term_scam", "link_shortener", "lure_contact"}
 
 
 def test_khmer_gambling_is_rejected():
@@ -96,8 +96,9 @@ def test_official_and_unrelated_domains_are_not_lookalikes(host):
 
 def test_ip_address_link():
     decision = check_content("Your parcel is held at customs. Pay the processing fee at http://103.21.44.9/pay")
-    assert decision.action == HOLD
-    assert decision.codes == ["term_scam", "ip_address_url"]
+    assert decision.action == REJECT
+    assert decision.codes == ["term_scam", "ip_address_url", "lure_contact"]
+    assert check_content("Router setup: open http://192.168.1.1/admin").codes == ["ip_address_url"]
 
 
 def test_heavy_repetition():

@@ -1,0 +1,139 @@
+"""The labelled evaluation corpus of the content filter and how a filter is scored on it.
+
+`messages.jsonl` (written by `build.py` from `templates.txt`): one message a line with `text`, `label`
+(spam | legit), `category`, `language` (km | en | mixed) and `split`:
+
+* ``train``: the wording the filter's corpus terms were chosen on;
+* ``test``: every third template of the same sections, held out, then looked at once to widen the terms;
+* ``fresh``: templates written after that, scored, then looked at once more;
+* ``unseen``: templates written after that, scored, then looked at once more;
+* ``holdout``: templates written after the last change to the rules and never used to choose one: the honest
+  measure of how the rules fare on new wording.
+
+The CI test
+(`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
+the filter with `evaluate`.
+
+A message counts as stopped when the filter holds or rejects it. Per group (category, language, split, all):
+recall is the share of its spam stopped; precision is the share of stopped messages that are spam among the group's
+spam and the legitimate messages it is compared with (the same language for a language, all legitimate messages
+for a spam category, since a category has no legitimate messages of its own); for a legitimate category the
+figure that matters is its false-positive rate, the share held.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from apps.messaging.choices import FilterAction
+
+CORPUS_FILE = Path(__file__).resolve().parent / "messages.jsonl"
+SPAM, LEGIT = "spam", "legit"
+# The issue's targets: share of spam held or rejected, share of legitimate messages held.
+TARGET_SPAM_STOPPED = 0.98
+TARGET_LEGIT_HELD = 0.005
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    split: str
+    label: str
+    category: str
+    language: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sample: Sample
+    action: FilterAction
+    score: int
+    codes: tuple[str, ...]
+
+    @property
+    def stopped(self) -> bool:
+        return self.action != FilterAction.ALLOW
+
+
+@dataclass(frozen=True)
+class Figures:
+    spam: int
+    spam_stopped: int
+    legit: int
+    legit_stopped: int
+
+    @property
+    def recall(self) -> float:
+        return self.spam_stopped / self.spam if self.spam else 1.0
+
+    @property
+    def false_positive_rate(self) -> float:
+        return self.legit_stopped / self.legit if self.legit else 0.0
+
+    @property
+    def precision(self) -> float:
+        stopped = self.spam_stopped + self.legit_stopped
+        return self.spam_stopped / stopped if stopped else 1.0
+
+    def meets_targets(self) -> bool:
+        return self.recall >= TARGET_SPAM_STOPPED and self.false_positive_rate <= TARGET_LEGIT_HELD
+
+
+@lru_cache(maxsize=1)
+def load() -> tuple[Sample, ...]:
+    with CORPUS_FILE.open(encoding="utf-8") as lines:
+        return tuple(Sample(**json.loads(line)) for line in lines if line.strip())
+
+
+def evaluate(check: Callable[[str], object], samples: Iterable[Sample] | None = None) -> list[Outcome]:
+    """Run each sample through `check` (a function returning a `FilterDecision`)."""
+    outcomes = []
+    for sample in load() if samples is None else samples:
+        decision = check(sample.text)
+        outcomes.append(Outcome(sample, decision.action, decision.score, tuple(decision.codes)))
+    return outcomes
+
+
+def figures(outcomes: Iterable[Outcome]) -> Figures:
+    spam = legit = spam_stopped = legit_stopped = 0
+    for outcome in outcomes:
+        if outcome.sample.label == SPAM:
+            spam += 1
+            spam_stopped += outcome.stopped
+        else:
+            legit += 1
+            legit_stopped += outcome.stopped
+    return Figures(spam, spam_stopped, legit, legit_stopped)
+
+
+def report(outcomes: list[Outcome]) -> list[str]:
+    """Lines of a plain-text report: per split, overall, per language and per category."""
+    lines = [
+        f"{'group':28} {'spam':>5} {'stopped':>8} {'recall':>7} {'legit':>6} {'held':>5} {'FP rate':>8} {'prec.':>7}"
+    ]
+
+    def row(name: str, group: Figures) -> None:
+        # Recall and precision mean nothing for a group without spam (a legitimate category): dashes.
+        recall, precision = (f"{group.recall:7.1%}", f"{group.precision:7.1%}") if group.spam else ("—", "—")
+        lines.append(
+            f"{name:28} {group.spam:5} {group.spam_stopped:8} {recall:>7} {group.legit:6} "
+            f"{group.legit_stopped:5} {group.false_positive_rate:8.1%} {precision:>7}"
+        )
+
+    for split in ("train", "test", "fresh", "unseen", "holdout", "all"):
+        chosen = [o for o in outcomes if split in ("all", o.sample.split)]
+        legit = [o for o in chosen if o.sample.label == LEGIT]
+        lines.append(f"-- {split} split")
+        row("all", figures(chosen))
+        for language in ("km", "en", "mixed"):
+            row(f"language {language}", figures(o for o in chosen if o.sample.language == language))
+        for label in (SPAM, LEGIT):
+            categories = sorted({o.sample.category for o in chosen if o.sample.label == label})
+            for category in categories:
+                members = [o for o in chosen if o.sample.label == label and o.sample.category == category]
+                # A spam category is compared with all legitimate messages (see the module docstring).
+                row(f"{label} {category}", figures(members + (legit if label == SPAM else [])))
+    return lines

@@ -1,0 +1,28 @@
+"""The starter rules as the data migrations seed them, as filter specs (no database).
+
+The benchmarks and the corpus evaluation compile the filter a fresh database has from these; the send path reads
+the admin-edited tables instead (`runtime.py`).
+"""
+
+import importlib
+
+from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec
+
+_SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
+
+
+def starter_terms() -> list[TermSpec]:
+    first, second = (importlib.import_module(f"apps.messaging.migrations.{name}") for name in _SEED_MIGRATIONS)
+    terms = {(term, language): (category, weight) for term, language, category, weight, _ in first.STARTER_TERMS}
+    for term, language, category, weight, _ in second.ADDED_TERMS:
+        terms.setdefault((term, language), (category, weight))  # like the migration's get_or_create
+    return [TermSpec(term, language, category, weight) for (term, language), (category, weight) in terms.items()]
+
+
+def starter_domains() -> list[DomainSpec]:
+    seed = importlib.import_module(f"apps.messaging.migrations.{_SEED_MIGRATIONS[0]}")
+    return [DomainSpec(domain, kind, weight, brand) for domain, kind, weight, brand, _ in seed.STARTER_DOMAINS]
+
+
+def starter_filter() -> ContentFilter:
+    return ContentFilter(terms=starter_terms(), domains=starter_domains())

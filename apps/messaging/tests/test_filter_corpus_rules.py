@@ -1,0 +1,105 @@
+"""The rules added from the evaluation corpus, each with a message it must stop and one it must let through."""
+
+import pytest
+
+from apps.messaging.choices import FilterAction
+from apps.messaging.filtering import check_content
+
+pytestmark = pytest.mark.django_db
+
+ALLOW, HOLD, REJECT = FilterAction.ALLOW, FilterAction.HOLD, FilterAction.REJECT
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "Get a personal loan of up to $3,000 at low interest, approved the same day. Call 012 345 678",
+        "You are pre-approved for a credit line of $2,000. Bad credit OK, apply now at https://loans-kh.top/a",
+        # "We offer loans up to 5000$, low interest, no collateral needed. Contact 012345678"
+        "ផ្ដល់ប្រាក់កម្ចីរហូតដល់ 5000$ ការប្រាក់ទាប មិនត្រូវការទ្រព្យធានា។ ទាក់ទង 012345678",
+        # "Credit card approved at once, no salary needed: https://…"
+        "កាតឥណទានអនុម័តភ្លាមៗ គ្មានប្រាក់ខែក៏បាន https://card-kh.top/apply",
+    ],
+)
+def test_unsolicited_loan_and_credit_offers_are_stopped(offer):
+    decision = check_content(offer)
+    assert decision.action in (HOLD, REJECT)
+    assert "term_loan_shark" in decision.codes
+
+
+@pytest.mark.parametrize(
+    "reminder",
+    [
+        "AMK: your loan repayment of USD 120.50 is due on 05/01/2027. Please pay on time. Questions: 023 999 999",
+        "Reminder: instalment 4/12 of your loan LN0042 (KHR 410,000) is due tomorrow. Pay via ABA PayWay.",
+        "ABA Bank: your credit card payment of $85 is due on 12/01/2027. Minimum payment $10.",
+        # "AMK: your loan instalment of 120 USD is due on 05/01/2027. Please pay on time. Call 023999999"
+        "AMK៖ ការបង់រំលស់ប្រាក់កម្ចីរបស់អ្នកចំនួន 120 USD ដល់ថ្ងៃកំណត់នៅថ្ងៃទី 05/01/2027។ សូមបង់ទាន់ពេល។ ទូរស័ព្ទ 023999999",
+        # "Your loan LN0042 is 5 days overdue. Please contact the nearest branch."
+        "គណនីកម្ចីលេខ LN0042 របស់លោកអ្នកហួសកាលកំណត់បង់ ៥ ថ្ងៃ។ សូមទាក់ទងសាខាជិតបំផុត។",
+    ],
+)
+def test_loan_repayment_reminders_go_through(reminder):
+    assert check_content(reminder).action == ALLOW
+
+
+def test_offer_words_with_a_contact_weigh_more_than_alone():
+    body = "Invest now and earn a guaranteed profit"
+    alone = check_content(body)
+    assert (alone.action, alone.codes) == (HOLD, ["term_scam"])
+    for contact in ("@richclub2026", "@7club_kh", "012 345 678", "+855 12 345 678", "https://rich-club.vip/join"):
+        decision = check_content(f"{body}, join {contact}")
+        assert decision.action == REJECT
+        assert decision.codes[-1] == "lure_contact"
+
+
+def test_a_contact_without_an_offer_adds_nothing():
+    body = "Your parcel KH123456 arrives today. Driver: 012 345 678, track at https://shop.example.com/t/1"
+    assert check_content(body).codes == []
+    # Urgency and credential words are no offer: the phishing rule judges those.
+    assert "lure_contact" not in check_content("Urgent: reset your password at https://shop.example.com").codes
+
+
+def test_official_bank_links_and_email_addresses_are_no_lure():
+    assert check_content("Earn 5% cashback with your card, see https://www.ababank.com/cards").codes == ["term_scam"]
+    assert check_content("Earn 5% cashback with your card, questions to cards@ababank").codes == ["term_scam"]
+
+
+def test_repetition_sign_does_not_hide_a_term():
+    # "Special massage at home, young girls": ៗ after ក្មេង ("young ones") glued onto the word before.
+    for body in ("សេវាម៉ាស្សាពិសេស ស្រីក្មេងៗ", "សេវាម៉ាស្សាពិសេស ស្រីក្មេង ៗ", "សេវាម៉ាស្សាពិសេស ស្រីក្មេង"):
+        reason = check_content(body).reasons[0]
+        assert reason.matches == ("ម៉ាស្សាពិសេស", "ស្រីក្មេង")
+    # "Please come quickly" with ៗ is still ordinary text.
+    assert check_content("សូមមកឱ្យបានឆាប់ៗ").codes == []
+
+
+@pytest.mark.parametrize(
+    ("spam", "legitimate"),
+    [
+        # Investment: "Invest 10$, 5% profit every day, guaranteed" / "Your ACLEDA fixed deposit matured"
+        (
+            "វិនិយោគតែ 10$ ទទួលបានប្រាក់ចំណេញ 5% ជារៀងរាល់ថ្ងៃ ធានា។ Telegram @vipmoney",
+            "ប្រាក់បញ្ញើមានកាលកំណត់របស់អ្នកនៅ ACLEDA បានដល់កាលកំណត់ហើយ។",
+        ),
+        # Gambling: "Vietnamese lottery every day" / "vaccination appointment" (ចាក់ also means inject)
+        ("ឆ្នោតយួនចេញរៀងរាល់ថ្ងៃ ទាក់ទង 012345678", "ការចាក់វ៉ាក់សាំងកូនរបស់អ្នកនៅថ្ងៃទី 12/01/2027 នៅមណ្ឌលសុខភាព។"),
+        # Prize: "lucky draw, you won" / "thank you for your payment"
+        ("កម្មវិធីចាប់រង្វាន់៖ អ្នកបានឈ្នះ 500$ ទាក់ទង 012345678", "សូមអរគុណសម្រាប់ការបង់ប្រាក់ទាន់ពេល។"),
+        ("Lucky draw: your number has won 1,000 USD, call 012345678 to claim", "Smart: you received 5GB bonus data."),
+        ("Hot webcam girls, private video chat tonight: https://x.example.top", "Dr. Sok: see you tonight at 19:00."),
+    ],
+)
+def test_new_terms_stop_spam_and_spare_its_legitimate_neighbour(spam, legitimate):
+    assert check_content(spam).action in (HOLD, REJECT)
+    assert check_content(legitimate).action == ALLOW
+
+
+@pytest.mark.parametrize("link", ["rb.gy/x7Yz2", "bl.ink/abc12", "qrco.de/bcXy"])
+def test_starter_shorteners_without_a_scheme_are_links(link):
+    assert check_content(f"Details: {link}").codes == ["link_shortener"]
+
+
+def test_text_with_dots_but_no_link_has_no_link_reasons():
+    # Prices, decimals and abbreviations pass the cheap pre-scan or fail it; either way no link is read.
+    assert check_content("Dr. Sok: 1.5 kg of Kampot pepper costs 12.50 USD. See you at 9.30.").codes == []

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0008_message_prices"),
+        ("messaging", "0009_filter_terms_from_corpus"),
     ]
 
     operations = [

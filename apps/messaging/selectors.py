@@ -209,3 +209,55 @@ def delivery_seconds_by_provider(*, provider_ids: Iterable[int], since: datetime
         .annotate(mean=Avg(took))
     )
     return {row["provider_id"]: row["mean"].total_seconds() for row in rows if row["mean"] is not None}
+
+
+def queue_by_priority() -> dict[str, dict[str, Any]]:
+    """Queued messages per priority: how many, and when the oldest was submitted (the back office's queue figures).
+    One grouped query on the status index; priorities with nothing queued are absent."""
+    from django.db.models import Min
+
+    from apps.messaging.choices import MessageStatus
+
+    rows = (
+        Message.objects.filter(status=MessageStatus.QUEUED)
+        .values("priority")
+        .annotate(messages=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    )
+    return {row["priority"]: {"messages": row["messages"], "oldest": row["oldest"]} for row in rows}
+
+
+def messages_held_count() -> int:
+    """Messages the content filter holds for staff review (the moderation queue's length)."""
+    from apps.messaging.choices import MessageStatus
+
+    return Message.objects.filter(status=MessageStatus.HELD).count()
+
+
+def message_moments(*, since: datetime, until: datetime) -> Iterable[tuple[Any, ...]]:
+    """Every message submitted, sent or finished in [since, until), as `(created_at, sent_at, delivered_at,
+    finished_at, status, carrier, priority, organization_id, segments, price_charged)` tuples, streamed: what the
+    back office's hourly figures are rebuilt from. A full scan where no index covers the moments; for repairs only."""
+    from django.db.models import Q
+
+    window = (
+        Q(created_at__gte=since, created_at__lt=until)
+        | Q(sent_at__gte=since, sent_at__lt=until)
+        | Q(finished_at__gte=since, finished_at__lt=until)
+    )
+    return (
+        Message.objects.filter(window)
+        .values_list(
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "finished_at",
+            "status",
+            "carrier",
+            "priority",
+            "organization_id",
+            "segments",
+            "price_charged",
+        )
+        .iterator(chunk_size=5000)
+    )

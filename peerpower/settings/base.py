@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.incentives",
     "apps.simulator",
+    "apps.backoffice",
 ]
 
 MIDDLEWARE = [

@@ -850,3 +850,6 @@ CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
     "schedule": crontab(hour=4, minute=7),
     "options": {"queue": "low"},
 }
+
+# The operations dashboard on the admin index (apps.backoffice) fetches its figures again every this many seconds.
+BACKOFFICE_DASHBOARD_REFRESH_SECONDS = env.int("BACKOFFICE_DASHBOARD_REFRESH_SECONDS", default=15)

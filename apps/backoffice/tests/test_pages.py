@@ -36,7 +36,7 @@ def scene(organization):
 def _links(data: dict) -> list[str]:
     links = [figure["url"] for figure in data["figures"]] + [queue["url"] for queue in data["queues"]]
     links += [row["url"] for rows in data["providers_online"].values() for row in rows]
-    return links + [data["hours"][-1]["url"], data["days"][-1]["url"]]
+    return [*links, data["hours"][-1]["url"], data["days"][-1]["url"]]
 
 
 def test_staff_see_the_dashboard_and_every_figure_opens_its_list(client, staff, scene, django_assert_max_num_queries):

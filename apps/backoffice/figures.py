@@ -46,8 +46,14 @@ def ppt(amount: int) -> str:
 
 
 def network_rows(*, since: datetime, until: datetime | None = None) -> QuerySet[MessageRollup]:
-    """The network's rollup rows (per carrier and priority) of the hours from `since`."""
-    rows = MessageRollup.objects.filter(hour__gte=since, organization_id=0, latency_bucket=-1)
+    """The network's rollup rows per carrier and priority of the hours from `since`."""
+    rows = MessageRollup.objects.filter(hour__gte=since, organization_id=0, latency_bucket=-1).exclude(carrier="")
+    return rows.filter(hour__lt=until) if until else rows
+
+
+def total_rows(*, since: datetime, until: datetime | None = None) -> QuerySet[MessageRollup]:
+    """The network's total rows (one per hour and event) of the hours from `since`: a few thousand for 30 days."""
+    rows = MessageRollup.objects.filter(hour__gte=since, carrier="", priority="", organization_id=0, latency_bucket=-1)
     return rows.filter(hour__lt=until) if until else rows
 
 
@@ -102,7 +108,7 @@ def _today(now: datetime) -> tuple[dict[str, Any], list[Figure]]:
     midnight = local_midnight(now)
     events = {
         row["event"]: row
-        for row in network_rows(since=midnight)
+        for row in total_rows(since=midnight)
         .values("event")
         .annotate(messages=Sum("messages"), charged=Sum("charged"))
         .order_by()
@@ -225,7 +231,7 @@ def _providers_online() -> dict[str, list[dict[str, Any]]]:
 def series_by_hour(*, since: datetime, hours: int) -> list[dict[str, Any]]:
     """Submitted, delivered and failed per hour from `since` (a whole hour), for `hours` hours."""
     counts: dict[datetime, dict[str, int]] = defaultdict(dict)
-    rows = network_rows(since=since, until=since + timedelta(hours=hours)).filter(event__in=SERIES)
+    rows = total_rows(since=since, until=since + timedelta(hours=hours)).filter(event__in=SERIES)
     for row in rows.values("hour", "event").annotate(n=Sum("messages")).order_by():
         counts[row["hour"]][row["event"]] = row["n"]
     points = []
@@ -248,7 +254,7 @@ def series_by_day(*, first: date, days: int) -> list[dict[str, Any]]:
     """Submitted, delivered and failed per local day from `first`, for `days` days."""
     start = local_midnight(timezone.make_aware(datetime.combine(first, datetime.min.time())))
     counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    rows = network_rows(since=start, until=start + timedelta(days=days)).filter(event__in=SERIES)
+    rows = total_rows(since=start, until=start + timedelta(days=days)).filter(event__in=SERIES)
     for row in rows.values("hour", "event").annotate(n=Sum("messages")).order_by():
         counts[timezone.localtime(row["hour"]).date()][row["event"]] += row["n"]
     points = []

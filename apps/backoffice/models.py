@@ -5,8 +5,9 @@ class MessageRollup(models.Model):
     """Message figures per hour, kept up to date as messages move, so the dashboard never scans the messages.
 
     One row per hour, event (`submitted`, or the status reached: sent, delivered, failed, expired, rejected, unknown)
-    and key. Three kinds of key share the table (the others left at their empty value):
-    - the network's row: `carrier` and `priority` of the messages;
+    and key. Four kinds of key share the table (the others left at their empty value):
+    - the network's total: no key at all (what the dashboard's figures and charts read, through a partial index);
+    - the network's row per carrier and priority: `carrier` and `priority` of the messages;
     - a client's row: `organization_id` (the network rows have 0);
     - a delivery-latency row: event `delivered`, `carrier` and `latency_bucket` (the index of the submit→delivered
       bucket in `apps.backoffice.rollup.LATENCY_BUCKETS`; -1 on the other rows), what the percentiles are read from.
@@ -32,7 +33,14 @@ class MessageRollup(models.Model):
                 name="backoffice_rollup_one_row_per_key",
             ),
         ]
-        indexes = [models.Index(fields=["organization_id", "hour"], name="backoffice_rollup_client_idx")]
+        indexes = [
+            models.Index(fields=["organization_id", "hour"], name="backoffice_rollup_client_idx"),
+            models.Index(
+                fields=["hour", "event"],
+                condition=models.Q(carrier="", priority="", organization_id=0, latency_bucket=-1),
+                name="backoffice_rollup_total_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.event}: {self.messages}"

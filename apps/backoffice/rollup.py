@@ -61,7 +61,11 @@ def _count(
 ) -> None:
     hour = hour_of(at)
     values = (1, segments, charged, latency_ms)
-    keys: list[Key] = [(hour, event, carrier, priority, 0, -1), (hour, event, "", "", organization_id, -1)]
+    keys: list[Key] = [
+        (hour, event, "", "", 0, -1),
+        (hour, event, carrier, priority, 0, -1),
+        (hour, event, "", "", organization_id, -1),
+    ]
     if event == "delivered":
         keys.append((hour, event, carrier, "", 0, latency_bucket(latency_ms / 1000)))
     for key in keys:

@@ -1,6 +1,7 @@
 """The hourly rollups follow the messages: submitted, delivered (with its latency bucket and charge) and failed are
 counted once committed, nothing for a rolled-back move, and a rebuild from the messages gives the same rows."""
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -41,10 +42,13 @@ def test_messages_are_counted_per_hour_as_they_move(organization, django_capture
         message_transition(message=failed, to=MessageStatus.FAILED, reason="send_failed")
 
     network = MessageRollup.objects.filter(organization_id=0, latency_bucket=-1)
-    assert {(row.event, row.carrier, row.messages) for row in network} == {
-        ("submitted", "cellcard", 2),
-        ("delivered", "cellcard", 1),
-        ("failed", "cellcard", 1),
+    assert {(row.event, row.carrier, row.priority, row.messages) for row in network} == {
+        ("submitted", "", "", 2),
+        ("delivered", "", "", 1),
+        ("failed", "", "", 1),
+        ("submitted", "cellcard", "normal", 2),
+        ("delivered", "cellcard", "normal", 1),
+        ("failed", "cellcard", "normal", 1),
     }
     client = MessageRollup.objects.filter(organization_id=organization.pk)
     assert {(row.event, row.messages, row.segments) for row in client} == {
@@ -53,7 +57,9 @@ def test_messages_are_counted_per_hour_as_they_move(organization, django_capture
         ("failed", 1, 1),
     }
     [latency] = MessageRollup.objects.filter(latency_bucket__gte=0)
-    assert (latency.event, latency.messages, latency.latency_bucket) == ("delivered", 1, 0)
+    took = (delivered.delivered_at - delivered.created_at).total_seconds()
+    assert (latency.event, latency.messages, latency.latency_bucket) == ("delivered", 1, latency_bucket(took))
+    assert latency.latency_ms == int(took * 1000)
 
     before = _rows()
     rollup_rebuild(since=timezone.now() - timedelta(hours=2), until=timezone.now())
@@ -78,3 +84,20 @@ def test_latency_buckets_and_percentiles():
     assert percentile(histogram, 0.5) == 1.0
     assert percentile(histogram, 0.9) == 6.6
     assert percentile({}, 0.5) is None
+
+
+@pytest.mark.django_db
+def test_the_nightly_repair_and_the_command_rebuild_from_the_messages(organization):
+    from django.core.management import call_command
+
+    from apps.backoffice.figures import local_midnight
+    from apps.backoffice.tasks import rollup_repair
+
+    message = _submit(organization)  # not counted: no commit hook ran
+    yesterday = local_midnight(timezone.now()) - timedelta(hours=12)
+    Message.objects.filter(pk=message.pk).update(created_at=yesterday)
+    assert rollup_repair() == 3  # the network's total, its carrier and priority, the client
+    assert MessageRollup.objects.get(event="submitted", carrier="", organization_id=0).messages == 1
+    MessageRollup.objects.all().delete()
+    call_command("backoffice_rollup_rebuild", "--days", "2", stdout=io.StringIO())
+    assert MessageRollup.objects.filter(event="submitted").count() == 3

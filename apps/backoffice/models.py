@@ -35,8 +35,10 @@ class MessageRollup(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization_id", "hour"], name="backoffice_rollup_client_idx"),
+            # Covering (PostgreSQL): the dashboard's figures and charts are read from the index alone.
             models.Index(
                 fields=["hour", "event"],
+                include=["messages", "charged"],
                 condition=models.Q(carrier="", priority="", organization_id=0, latency_bucket=-1),
                 name="backoffice_rollup_total_idx",
             ),

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Sum
+from django.db.models.functions import TruncDay, TruncMonth
 from django.http import QueryDict
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -81,8 +82,9 @@ class Period:
     def until(self) -> datetime:
         return self.since + timedelta(days=(self.last - self.first).days + 1)
 
-    def bucket(self, moment: datetime) -> str:
-        local = timezone.localtime(moment).date()
+    def label(self, start: datetime) -> str:
+        """The name of the day or month starting at `start` (local time)."""
+        local = timezone.localtime(start).date()
         return local.strftime("%Y-%m") if self.by == "month" else local.isoformat()
 
     def as_dict(self) -> dict[str, str]:
@@ -135,13 +137,14 @@ def clients(*, period: Period) -> dict[str, Any]:
         ),
         key=lambda row: -row["submitted"],
     )
+    # Grouped per local day or month in the database: a month of hourly client rows is far too many to fold here.
+    trunc = TruncMonth if period.by == "month" else TruncDay
     per_period: dict[tuple[str, int], dict[str, dict[str, int]]] = defaultdict(dict)
-    for row in rows.values("hour", "organization_id", "event").annotate(**_SUMS).order_by():
-        sums = per_period[(period.bucket(row["hour"]), row["organization_id"])].setdefault(
-            row["event"], dict.fromkeys(_SUMS, 0)
-        )
-        for name in _SUMS:
-            sums[name] += row[name] or 0
+    buckets = rows.annotate(bucket=trunc("hour", tzinfo=timezone.get_current_timezone()))
+    for row in buckets.values("bucket", "organization_id", "event").annotate(**_SUMS).order_by():
+        per_period[(period.label(row["bucket"]), row["organization_id"])][row["event"]] = {
+            name: row[name] or 0 for name in _SUMS
+        }
     series = [
         {"period": bucket, "organization_id": org, "name": names.get(org, str(org)), **_figures(events)}
         for (bucket, org), events in sorted(per_period.items())

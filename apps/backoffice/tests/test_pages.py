@@ -82,6 +82,11 @@ def test_the_staff_api_serves_the_same_figures_to_staff_only(api_client_for, api
     assert {figure["key"]: figure["value"] for figure in dashboard["figures"]}["submitted"] == 2
     clients = staff_api.get("/api/staff/stats/clients", {"by": "month"}).json()
     assert [(row["name"], row["submitted"], row["delivered"]) for row in clients["clients"]] == [("Acme Bank", 2, 1)]
+    assert [(row["period"], row["submitted"]) for row in clients["series"]] == [
+        (timezone.localdate().strftime("%Y-%m"), 2)
+    ]
+    per_day = staff_api.get("/api/staff/stats/clients").json()["series"]
+    assert [(row["period"], row["submitted"]) for row in per_day] == [(timezone.localdate().isoformat(), 2)]
     assert staff_api.get("/api/staff/stats/providers").json()["providers"] == []
     carriers = staff_api.get("/api/staff/stats/carriers").json()
     assert {row["carrier"]: row["submitted"] for row in carriers["carriers"]}["cellcard"] == 2

@@ -101,3 +101,25 @@ def test_the_nightly_repair_and_the_command_rebuild_from_the_messages(organizati
     MessageRollup.objects.all().delete()
     call_command("backoffice_rollup_rebuild", "--days", "2", stdout=io.StringIO())
     assert MessageRollup.objects.filter(event="submitted").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_message_the_filter_rejects_at_accept_counts_as_submitted_and_rejected(
+    organization, django_capture_on_commit_callbacks
+):
+    from apps.messaging.filtering.runtime import compiled_filter
+    from apps.messaging.models import FilterTerm
+
+    FilterTerm.objects.update_or_create(term="casino", language="en", defaults={"category": "gambling", "weight": 1000})
+    compiled_filter.expire()
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_submit(
+            organization=organization, api_key=None, data=MessageInput(to="+85512345678", body="Best casino online")
+        )
+    assert message.status == MessageStatus.REJECTED
+    totals = MessageRollup.objects.filter(carrier="", organization_id=0)
+    assert set(totals.values_list("event", "messages")) == {("submitted", 1), ("rejected", 1)}
+    before = _rows()
+    rollup_rebuild(since=timezone.now() - timedelta(hours=2), until=timezone.now())
+    assert _rows() == before
+    compiled_filter.expire()

@@ -20,10 +20,10 @@ from apps.backoffice.errors import StatsPeriodInvalid
 from apps.backoffice.figures import (
     SUBMITTED,
     admin_list,
+    day_start,
     delivery_rate,
     latency_percentiles,
     latency_rows,
-    local_midnight,
     network_rows,
     ppt,
 )
@@ -76,7 +76,7 @@ class Period:
 
     @property
     def since(self) -> datetime:
-        return local_midnight(timezone.make_aware(datetime.combine(self.first, datetime.min.time())))
+        return day_start(self.first)
 
     @property
     def until(self) -> datetime:
@@ -271,8 +271,8 @@ def fraud(*, period: Period) -> dict[str, Any]:
                 "url": admin_list(
                     "delivery_fraudflag",
                     strike__exact=1,
-                    created_at__gte=day.isoformat(),
-                    created_at__lt=(day + timedelta(days=1)).isoformat(),
+                    created_at__gte=day_start(day).isoformat(),
+                    created_at__lt=day_start(day, 1).isoformat(),
                 ),
             }
         )

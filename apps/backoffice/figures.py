@@ -41,6 +41,11 @@ def local_midnight(moment: datetime) -> datetime:
     return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def day_start(day: date, plus_days: int = 0) -> datetime:
+    """The local midnight starting `day` (+ `plus_days`): admin list filters on moments take aware times."""
+    return local_midnight(timezone.make_aware(datetime.combine(day + timedelta(days=plus_days), datetime.min.time())))
+
+
 def ppt(amount: int) -> str:
     return amount_decimal(amount, PPT_SCALE)
 
@@ -115,7 +120,7 @@ def _today(now: datetime) -> tuple[dict[str, Any], list[Figure]]:
     }
     counts = {event: row["messages"] for event, row in events.items()}
     latency = latency_percentiles(latency_rows(since=midnight)).get(None, {"p50": None, "p90": None})
-    day = {"created_at__gte": midnight.date().isoformat()}
+    day = {"created_at__gte": midnight.isoformat()}
     messages = "messaging_message"
     figures = [
         Figure(_("Submitted today"), counts.get(SUBMITTED, 0), admin_list(messages, **day), "submitted"),
@@ -252,7 +257,7 @@ def series_by_hour(*, since: datetime, hours: int) -> list[dict[str, Any]]:
 
 def series_by_day(*, first: date, days: int) -> list[dict[str, Any]]:
     """Submitted, delivered and failed per local day from `first`, for `days` days."""
-    start = local_midnight(timezone.make_aware(datetime.combine(first, datetime.min.time())))
+    start = day_start(first)
     counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rows = total_rows(since=start, until=start + timedelta(days=days)).filter(event__in=SERIES)
     for row in rows.values("hour", "event").annotate(n=Sum("messages")).order_by():
@@ -260,7 +265,7 @@ def series_by_day(*, first: date, days: int) -> list[dict[str, Any]]:
     points = []
     for step in range(days):
         day = first + timedelta(days=step)
-        query = {"created_at__gte": day.isoformat(), "created_at__lt": (day + timedelta(days=1)).isoformat()}
+        query = {"created_at__gte": day_start(day).isoformat(), "created_at__lt": day_start(day, 1).isoformat()}
         points.append(
             {
                 "label": day.strftime("%d"),

@@ -26,6 +26,7 @@ api_patterns: list = [
     path("", include("apps.payments.api.urls")),
     path("", include("apps.incentives.api.urls")),
     path("", include("apps.incentives.payouts.urls")),
+    path("", include("apps.backoffice.api")),
 ]
 # Apps add their API routes to api_patterns above this line; anything else under /api/ is a JSON 404.
 api_fallback = [re_path(r"^.*$", core_views.not_found, name="api-not-found")]
@@ -38,6 +39,8 @@ urlpatterns = [
     # The page the SMS verification suffix links to (MESSAGE_VERIFICATION_SUFFIX): the form, and one code's check.
     path("v/", verify_page, name="verify-form"),
     path("v/<path:code>", verify_page, name="verify-page"),  # any text, even with a slash, gets the same page
+    # The back office's own admin pages (dashboard refresh, analytics), before the admin site's catch-all.
+    path(f"{settings.ADMIN_URL}backoffice/", include("apps.backoffice.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/", include(api_patterns)),
     path("api/", include(api_fallback)),

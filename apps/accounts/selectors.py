@@ -62,3 +62,8 @@ def api_key_by_secret(*, secret: str) -> ApiKey:
     if key.revoked_at is not None:
         raise ApiKeyRevoked()
     return key
+
+
+def organization_names(ids: list[int]) -> dict[int, str]:
+    """Client organisations' names by id, in one query (the back office's tables)."""
+    return dict(ClientOrganization.objects.filter(pk__in=ids).values_list("pk", "name"))

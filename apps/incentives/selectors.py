@@ -49,3 +49,45 @@ def price_list() -> dict[str, Any]:
             }
         )
     return {"currency": "PPT", "unit": "0.000001 PPT", "as_of": _time(now), "prices": prices}
+
+
+def rewards_pending_total() -> dict[str, int]:
+    """Rewards booked and waiting for their verification window to end: how many and how much (10⁻⁶ PPT)."""
+    from django.db.models import Count, Sum
+
+    from apps.incentives.choices import RewardStatus
+    from apps.incentives.models import Reward
+
+    row = Reward.objects.filter(status=RewardStatus.PENDING).aggregate(count=Count("id"), amount=Sum("amount"))
+    return {"count": row["count"], "amount": row["amount"] or 0}
+
+
+def payouts_open_total() -> dict[str, int]:
+    """Payouts not final yet (awaiting approval, queued, sending, outcome unknown): how many and how much PPT."""
+    from django.db.models import Count, Sum
+
+    from apps.incentives.models import Payout
+    from apps.incentives.payouts.choices import OPEN_STATUSES
+
+    row = Payout.objects.filter(status__in=OPEN_STATUSES).aggregate(count=Count("id"), amount=Sum("amount"))
+    return {"count": row["count"], "amount": row["amount"] or 0}
+
+
+def earnings_by_provider(*, provider_ids: list[int], since: Any) -> dict[int, dict[str, int]]:
+    """Rewards booked since `since` per provider and status (pending, posted; voided ones left out), in 10⁻⁶ PPT."""
+    from django.db.models import Sum
+
+    from apps.incentives.choices import RewardStatus
+    from apps.incentives.models import Reward
+
+    rows = (
+        Reward.objects.filter(provider_id__in=provider_ids, booked_at__gte=since)
+        .exclude(status=RewardStatus.VOIDED)
+        .values("provider_id", "status")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+    earnings: dict[int, dict[str, int]] = {}
+    for row in rows:
+        earnings.setdefault(row["provider_id"], {"pending": 0, "posted": 0})[row["status"]] = row["amount"] or 0
+    return earnings

@@ -28,3 +28,12 @@ class BalanceLow:
     organization_id: int
     spendable: int
     threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesAccepted:
+    """Messages were accepted and stored (one send or one bulk batch), inside the transaction that inserts them.
+
+    The back office subscribes to count them per hour (`apps.backoffice.rollup`) once the rows are committed."""
+
+    messages: list[Message]

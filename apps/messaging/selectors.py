@@ -209,3 +209,35 @@ def delivery_seconds_by_provider(*, provider_ids: Iterable[int], since: datetime
         .annotate(mean=Avg(took))
     )
     return {row["provider_id"]: row["mean"].total_seconds() for row in rows if row["mean"] is not None}
+
+
+def queue_by_priority() -> dict[str, dict[str, Any]]:
+    """Queued messages per priority: how many, and when the oldest was submitted (the back office's queue figures).
+    One grouped query on the status index; priorities with nothing queued are absent."""
+    from django.db.models import Min
+
+    from apps.messaging.choices import MessageStatus
+
+    rows = (
+        Message.objects.filter(status=MessageStatus.QUEUED)
+        .values("priority")
+        .annotate(messages=Count("id"), oldest=Min("created_at"))
+        .order_by()
+    )
+    return {row["priority"]: {"messages": row["messages"], "oldest": row["oldest"]} for row in rows}
+
+
+def messages_held_count() -> int:
+    """Messages the content filter holds for staff review (the moderation queue's length)."""
+    from apps.messaging.choices import MessageStatus
+
+    return Message.objects.filter(status=MessageStatus.HELD).count()
+
+
+def messages_reaching(*, field: str, since: datetime, until: datetime) -> QuerySet[Message]:
+    """Messages whose moment `field` (created_at, sent_at, delivered_at or finished_at) falls in [since, until): what
+    the back office's hourly figures are rebuilt from, grouped in the database. A full scan where no index covers the
+    moment; for repairs only."""
+    if field not in ("created_at", "sent_at", "delivered_at", "finished_at"):
+        raise ValueError(f"not a moment of a message: {field}")
+    return Message.objects.filter(**{f"{field}__gte": since, f"{field}__lt": until})

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connection, connections, router
+from django.db import connection, connections, models, router
 from django.db.models import Count, Prefetch
 from django.utils import timezone
 
@@ -281,3 +281,21 @@ def online_capacity_by_carrier(*, now: datetime | None = None) -> dict[str, int]
     return {
         row["carrier"]: (row["explicit"] or 0) + row["defaulted"] * settings.PROVIDER_SIM_HOURLY_CAP for row in rows
     }
+
+
+def providers_online_by_carrier_and_province() -> list[dict[str, Any]]:
+    """Active providers online now, per carrier of their active SIMs and per province: `{carrier, province,
+    providers, sims}` rows from one grouped query (a provider with SIMs on two carriers counts on both)."""
+    return list(
+        Sim.objects.filter(
+            active=True, provider__status=ProviderStatus.ACTIVE, provider__availability=Availability.ONLINE
+        )
+        .values("carrier", province=models.F("provider__province"))
+        .annotate(providers=Count("provider_id", distinct=True), sims=Count("id"))
+        .order_by("carrier", "province")
+    )
+
+
+def providers_by_ids(ids: Iterable[int]) -> dict[int, Provider]:
+    """Providers by id with their user (names for the back office's tables), in one query."""
+    return Provider.objects.select_related("user").in_bulk(list(ids))

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.tokens",
     "apps.incentives",
     "apps.simulator",
+    "apps.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -848,4 +849,12 @@ CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
     "task": "incentives.pay_weekly_bonuses",
     "schedule": crontab(hour=4, minute=7),
     "options": {"queue": "low"},
+}
+
+# The operations dashboard on the admin index (apps.backoffice) fetches its figures again every this many seconds.
+BACKOFFICE_DASHBOARD_REFRESH_SECONDS = env.int("BACKOFFICE_DASHBOARD_REFRESH_SECONDS", default=15)
+# Yesterday's hourly figures rebuilt from the messages, after local midnight (apps.backoffice.tasks).
+CELERY_BEAT_SCHEDULE["backoffice.rollup-repair"] = {
+    "task": "backoffice.rollup_repair",
+    "schedule": crontab(hour=0, minute=30),
 }

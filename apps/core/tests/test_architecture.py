@@ -25,3 +25,10 @@ def test_every_app_has_its_place_in_the_layers():
     layered = {name.strip() for layer in contract["layers"] for name in layer.split("|")}
     apps = {f"apps.{path.parent.name}" for path in (ROOT / "apps").glob("*/apps.py")}
     assert apps == layered, "a new app needs its place in [tool.importlinter] layers"
+
+
+def test_the_back_office_is_in_the_top_layer():
+    # It reads every app (through their selectors) for the dashboard and analytics; nothing may depend on it.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [contract] = [c for c in config["contracts"] if c["type"] == "layers"]
+    assert "apps.backoffice" in {name.strip() for name in contract["layers"][0].split("|")}

@@ -16,7 +16,7 @@ GUIDES = ["quickstart.md", "quickstart.km.md", "webhooks.md", "idempotency.md", 
           "rate-limits.md", "provider-protocol.md", "billing.md", "billing.km.md", "payouts.md",
           "earnings.md", "earnings.km.md"]  # fmt: skip
 # Operators' documents, checked the same way (links resolve, the operations they name exist).
-GUIDES += ["deployment.md", "scaling.md", "troubleshooting.md", "backups.md"]
+GUIDES += ["deployment.md", "scaling.md", "troubleshooting.md", "backups.md", "backoffice.md"]
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 NAMED_OPERATION = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/api/[^ `?]*)")
 

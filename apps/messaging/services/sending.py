@@ -19,6 +19,7 @@ from apps.accounts.phone import Phone, normalize_phone
 from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError, FieldErrors
+from apps.core.events import publish
 from apps.core.ratelimit import Window, rate_window
 from apps.messaging.charging import charges_book, charges_quote
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
@@ -30,6 +31,7 @@ from apps.messaging.errors import (
     Overloaded,
     ScheduleInvalid,
 )
+from apps.messaging.events import MessagesAccepted
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.inserting import messages_insert
 from apps.messaging.models import Message
@@ -299,6 +301,7 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
         messages = [message for position, message in enumerate(messages) if position not in refused]
         if not messages:
             return refused
+        publish(MessagesAccepted(messages=messages))
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         for priority in Priority.values:
             if any(m.priority == priority and m.next_attempt_at <= now for m in queued):

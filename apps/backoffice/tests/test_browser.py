@@ -1,0 +1,115 @@
+"""The back office in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`) driven by
+Selenium against a live server. A staff member signs in, sees the dashboard refresh itself, follows a chart to the
+messages behind it and opens an analytics page, in English and in Khmer.
+
+Without Chromium the tests are skipped, except in CI (`CI=true`), where `.ci/run` installs it and its absence fails.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+PASSWORD = "correct horse battery staple"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        reason = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def scene(settings):
+    """A staff member, a client whose two messages were submitted this hour (one delivered), and rollups."""
+    from apps.accounts.models import User
+    from apps.accounts.services import client_create
+    from apps.accounts.tests.factories import UserFactory
+    from apps.backoffice.rollup import rollup_rebuild
+    from apps.messaging.choices import MessageStatus
+    from apps.messaging.services import MessageInput, message_submit
+    from apps.messaging.state import message_transition
+
+    settings.BACKOFFICE_DASHBOARD_REFRESH_SECONDS = 1
+    staff = User.objects.create_user(phone="+85512999001", password=PASSWORD, is_staff=True, is_superuser=True)
+    organization = client_create(user=UserFactory(), name="Angkor Coffee")
+    for to in ("+85512345678", "+85512345679"):
+        message_submit(organization=organization, api_key=None, data=MessageInput(to=to, body="Hello"))
+    first = organization.messages.order_by("pk").first()
+    message_transition(message=first, to=MessageStatus.ASSIGNED)
+    message_transition(message=first, to=MessageStatus.DELIVERED)
+    rollup_rebuild(since=timezone.now() - timedelta(days=1), until=timezone.now() + timedelta(hours=1))
+    return staff
+
+
+def _wait(driver, css: str, timeout: float = 10):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def _sign_in(driver, live_server, staff, language: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.delete_all_cookies()
+    driver.get(f"{live_server.url}/admin/login/")
+    driver.add_cookie({"name": "django_language", "value": language})
+    driver.get(f"{live_server.url}/admin/login/?next=/admin/")
+    driver.find_element(By.NAME, "username").send_keys(staff.phone)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    _wait(driver, "#operations-dashboard")
+
+
+@pytest.mark.parametrize(
+    ("language", "operations", "clients"), [("en", "Operations", "Clients"), ("km", "ប្រតិបត្តិការ", "អតិថិជន")]
+)
+def test_staff_use_the_dashboard_a_chart_and_an_analytics_page(
+    browser, live_server, scene, language, operations, clients
+):
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    _sign_in(driver, live_server, scene, language)
+    dashboard = driver.find_element(By.ID, "operations-dashboard")
+    assert operations in dashboard.find_element(By.TAG_NAME, "h2").text
+    submitted = dashboard.find_element(By.CSS_SELECTOR, '[data-figure="submitted"] .value')
+    assert submitted.text == "2"
+    # The page refreshes itself from its JSON endpoint (every second here).
+    _wait(driver, "#operations-dashboard[data-refreshed]")
+    assert dashboard.find_element(By.CSS_SELECTOR, '[data-figure="delivered_rate"] .value').text == "100"
+
+    # The last bar group of the 24-hour chart is this hour: it opens the messages submitted in it.
+    groups = driver.find_elements(By.CSS_SELECTOR, '[data-chart="hours"] svg a')
+    assert len(groups) == 24
+    driver.get(live_server.url + groups[-1].get_dom_attribute("href"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 2
+
+    driver.get(f"{live_server.url}/admin/backoffice/analytics/clients/")
+    assert clients in driver.find_element(By.CSS_SELECTOR, "#content h2").text
+    cells = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, ".backoffice-table tbody tr:first-child td")]
+    assert cells[:4] == ["Angkor Coffee", "2", "2", "1"]

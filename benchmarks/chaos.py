@@ -38,7 +38,13 @@ def main() -> None:
     parser.add_argument("--webhook-down", type=float, default=600, help="seconds the receiver is down (default 600)")
     parser.add_argument("--gap", type=float, default=20, help="seconds between faults (default 20)")
     parser.add_argument("--web-workers", type=int, default=2)
+    # The production default (JOB_ACK_SECONDS): the simulator's own 5 s turns a loaded machine's slow acknowledgements
+    # into failed messages, which measures the machine, not the faults.
+    parser.add_argument("--ack-seconds", type=int, default=30, help="seconds a phone has to acknowledge (default 30)")
     parser.add_argument("--seed", type=int, default=20)
+    # Admission's floor: the production default (500) is a backlog a real deployment drains in seconds; on one small
+    # machine it is minutes of work, and the measured-drain limit never goes below it.
+    parser.add_argument("--min-backlog", type=int, default=100, help="ADMISSION_MIN_BACKLOG (default 100)")
     args = parser.parse_args()
 
     # A SIGTERM (a `timeout`, a CI runner) unwinds like Ctrl-C, so the servers and the private stores are stopped.
@@ -100,9 +106,13 @@ def main() -> None:
                     worker_concurrency=2,
                     max_jobs_in_flight=10,
                     lease_seconds=60,
+                    ack_seconds=args.ack_seconds,
                     unknown_answer_seconds=120,
                     min_delivery_seconds=0,
-                    extra_env={"MESSAGE_RECONCILE_GRACE_SECONDS": "20"},
+                    extra_env={
+                        "MESSAGE_RECONCILE_GRACE_SECONDS": "20",
+                        "ADMISSION_MIN_BACKLOG": str(args.min_backlog),
+                    },
                 ),
             )
             chaos = ChaosConfig(

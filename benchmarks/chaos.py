@@ -84,7 +84,9 @@ def main() -> None:
         redis.start()
         bench_database_url(require_redis=True)
         call_command("migrate", verbosity=0, interactive=False)
-        for multiple in [float(value) for value in args.multiples.split(",")]:
+        for run, multiple in enumerate(float(value) for value in args.multiples.split(",")):
+            if run:
+                fresh_stores(redis.url)  # the phones sign in again with the same numbers and keys
             rate = args.sustained * multiple
             config = SimulationConfig(
                 providers=args.providers,
@@ -144,6 +146,24 @@ def main() -> None:
         postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
     sys.exit(0 if all_ok else 1)
+
+
+def fresh_stores(redis_url: str) -> None:
+    """An empty database and Redis for the next run: the simulator's phones and clients would otherwise find their
+    accounts (and bound DIDs) from the run before, and its messages would be traffic too."""
+    import psycopg
+    import redis
+    from django.core.management import call_command
+    from django.db import connections
+
+    connections.close_all()
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(redis_url).flushall()
+    call_command("migrate", verbosity=0, interactive=False)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import ipaddress
 import secrets
+import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -17,6 +18,7 @@ from apps.core import metrics as project_metrics
 from apps.core.api import error_body
 from apps.core.health import run_checks
 from apps.core.http import client_ip
+from apps.core.outage import outage_response
 
 
 @never_cache
@@ -113,6 +115,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # handler500 runs inside Django's `except` for the uncaught exception: one a middleware raised because a store
+    # is down (the session store during a Redis restart) is a 503, as the same error from a view is.
+    unavailable = outage_response(request, sys.exc_info()[1])
+    if unavailable is not None:
+        return unavailable
     if wants_json(request):
         return JsonResponse(error_body("server_error", _("Something went wrong on our side.")), status=500)
     return render(request, "500.html", status=500)

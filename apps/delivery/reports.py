@@ -92,17 +92,21 @@ def report_signing_text(*, job_id: int, status: str, occurred_at_text: str, trac
 
 
 def report_submit(*, user: Any, data: ReportInput) -> ReportResult:
-    """Take one report from the signed-in provider. Idempotent per (job, status): a repeat returns the first."""
+    """Take one report from the signed-in provider. Idempotent per (job, status): a repeat returns the first.
+
+    The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
+    is refused like any forged report, never answered with the stored one (which would tell a forger it counted)."""
     try:
         with transaction.atomic():
             job = _locked_job(user=user, data=data)
+            flags = _check_signature(job=job, data=data, did=user.did)
             if job.reported_id is not None:
                 return _result(DeliveryReport.objects.get(pk=job.reported_id), job, duplicate=True)
             if data.status == ReportStatus.FAILED and not data.error_code:
                 raise ErrorCodeRequired()
             if data.occurred_at > timezone.now() + timedelta(seconds=settings.REPORT_CLOCK_SKEW_SECONDS):
                 raise OccurredInFuture(details={"occurred_at": data.occurred_at_text})
-            report = _apply(job=job, data=data, flags=_check_signature(job=job, data=data, did=user.did))
+            report = _apply(job=job, data=data, flags=flags)
     except IntegrityError:
         # The same report arrived twice at once (a phone retrying over a flaky network): the first one counts.
         report = DeliveryReport.objects.select_related("job__message").get(job_id=data.job_id, status=data.status)

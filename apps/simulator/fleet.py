@@ -85,6 +85,20 @@ class ApiError(RuntimeError):
     pass
 
 
+def unanswered(response: httpx.Response | None) -> bool:
+    """No answer the phone can act on: the connection broke, or the server could not serve it (5xx, such as 503
+    while a store restarts). The app keeps what it sent and sends it again later."""
+    return response is None or response.status_code >= 500
+
+
+def retry_after(response: httpx.Response | None, default: float = 2.0) -> float:
+    """Seconds before sending again: the server's Retry-After when it gave one."""
+    try:
+        return max(0.5, float(response.headers["Retry-After"])) if response is not None else default
+    except (KeyError, ValueError):
+        return default
+
+
 def expect(response: httpx.Response, *statuses: int) -> dict[str, Any]:
     if response.status_code not in statuses:
         raise ApiError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}")
@@ -186,6 +200,7 @@ class Ledger:
     reports: Counter[str] = field(default_factory=Counter)
     audit_confirmations: int = 0
     unknown_answered: int = 0  # answers to the server's "did you send it?" for jobs whose lease ended unreported
+    resent: int = 0  # reports and acknowledgements sent again after no answer or a 5xx
     replays: Counter[str] = field(default_factory=Counter)  # "duplicate 200", "forged 403"...: misbehaviour answers
 
     def sent_twice(self) -> list[int]:
@@ -318,9 +333,14 @@ class Fleet:
             job_ids, phone.acks = list(dict.fromkeys(phone.acks)), []
         if batch:
             batch.sort(key=lambda report: REPORT_ORDER[report["status"]])  # stable: each job's sent before delivered
-            self._post_reports(phone, batch)
+            if not self._post_reports(phone, batch, waiting_acks=job_ids):
+                return  # reports first: the acknowledgements wait with them for the next try
         if job_ids:
-            body = expect(self.http.post("/api/jobs/ack", json={"jobs": job_ids}, headers=phone.headers), 200)
+            response = self._post("/api/jobs/ack", phone, json={"jobs": job_ids})
+            if unanswered(response):
+                self._requeue(phone, acks=job_ids, response=response)
+                return
+            body = expect(response, 200)
             for row in body["results"]:
                 if row["ok"]:
                     self._accepted(phone, row["job"])
@@ -422,14 +442,31 @@ class Fleet:
             report["error_code"] = error_code
         self._misbehave(phone, job, report)
         if self.behaviour.batch_seconds <= 0:
-            response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
-            expect(response, 200, 201)
-            with self.ledger.lock:
-                self.ledger.reports[status] += 1
+            self._post_report(phone, job, report)
             return
         with phone.outbox_lock:
             phone.outbox.append({"job_id": job["id"], **report})
         self._flush_later(phone)
+
+    def _post(self, path: str, phone: VirtualPhone, **kwargs: Any) -> httpx.Response | None:
+        try:
+            return self.http.post(path, headers=phone.headers, **kwargs)
+        except httpx.TransportError:
+            return None
+
+    def _resend_later(self, response: httpx.Response | None, send: Callable[[], None]) -> None:
+        with self.ledger.lock:
+            self.ledger.resent += 1
+        self.scheduler.at(time.monotonic() + retry_after(response), send)
+
+    def _post_report(self, phone: VirtualPhone, job: dict[str, Any], report: dict[str, Any]) -> None:
+        response = self._post(f"/api/jobs/{job['id']}/report", phone, json=report)
+        if unanswered(response):  # the same report again (a repeat the server took is answered as a duplicate)
+            self._resend_later(response, lambda: self._post_report(phone, job, report))
+            return
+        expect(response, 200, 201)
+        with self.ledger.lock:
+            self.ledger.reports[report["status"]] += 1
 
     def _misbehave(self, phone: VirtualPhone, job: dict[str, Any], report: dict[str, Any]) -> None:
         """Schedule the duplicate, late and forged copies of a report the behaviour asks for (after the real one)."""
@@ -452,7 +489,8 @@ class Fleet:
         response = self.http.post(f"/api/jobs/{job['id']}/report", json=report, headers=phone.headers)
         with self.ledger.lock:
             self.ledger.replays[f"{kind} {response.status_code}"] += 1
-        if response.status_code >= 500:
+        # A 503 while a store restarts is an answer (try later); any other 5xx is a fault.
+        if response.status_code >= 500 and response.status_code != 503:
             raise ApiError(f"{kind} report of job {job['id']}: {response.status_code} {response.text[:200]}")
 
     def silence(self, phones: list[VirtualPhone], seconds: float) -> None:
@@ -462,13 +500,31 @@ class Fleet:
             phone.offline = True
             self.scheduler.at(time.monotonic() + seconds, lambda phone=phone: self._back_online(phone))
 
-    def _post_reports(self, phone: VirtualPhone, batch: list[dict[str, Any]]) -> None:
-        body = expect(self.http.post("/api/jobs/reports", json={"reports": batch}, headers=phone.headers), 200)
+    def _requeue(
+        self, phone: VirtualPhone, *, response: httpx.Response | None, reports: list | None = None, acks: list = ()
+    ) -> None:
+        """Put what got no answer back at the head of the phone's queue and flush again after Retry-After."""
+        with phone.outbox_lock:
+            phone.outbox[:0] = reports or []
+            phone.acks[:0] = list(acks)
+        with self.ledger.lock:
+            self.ledger.resent += 1
+        self.scheduler.at(time.monotonic() + retry_after(response), lambda: self._flush_later(phone))
+
+    def _post_reports(self, phone: VirtualPhone, batch: list[dict[str, Any]], waiting_acks: list = ()) -> bool:
+        """Send a batch of reports; False if it got no answer (it is queued again, with the acknowledgements that
+        were to follow it)."""
+        response = self._post("/api/jobs/reports", phone, json={"reports": batch})
+        if unanswered(response):
+            self._requeue(phone, reports=batch, acks=waiting_acks, response=response)
+            return False
+        body = expect(response, 200)
         refused = [row for row in body["results"] if not row["ok"]]
         if refused:
             raise ApiError(f"POST /api/jobs/reports: {len(refused)} refused, first {refused[0]['error']}")
         with self.ledger.lock:
             self.ledger.reports.update(report["status"] for report in batch)
+        return True
 
 
 class SimulatorFcm(FcmFake):

@@ -112,6 +112,7 @@ class Summary:
     acks: int = 0
     faked_deliveries: int = 0
     unknown_answered: int = 0
+    resent: int = 0  # phones' reports and acknowledgements sent again after no answer or a 5xx
     topped_up_ppt: int = 0  # 10⁻⁶ PPT the clients bought through the Baray fake before sending
     topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
@@ -163,7 +164,7 @@ class Summary:
             f"(submission took {self.submit_seconds:.1f} s)",
             f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
             f"{self.faked_deliveries} deliveries faked by dishonest phones, {self.unknown_answered} questions about "
-            f"unknown jobs answered",
+            f"unknown jobs answered, {self.resent} reports or acknowledgements sent again after no answer",
             f"top-ups        {self.topups} paid through the Baray fake: {self.topped_up_ppt / 1_000_000:,.6f} PPT "
             f"topped up (a receipt each)",
             f"canaries       {self.canaries} sent, {self.canaries_missed} missed (fake delivery caught)",
@@ -665,6 +666,7 @@ class Simulation:
         summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
         summary.faked_deliveries = sum(fleet.ledger.faked.values())
         summary.unknown_answered = fleet.ledger.unknown_answered
+        summary.resent = fleet.ledger.resent
         rewards = Reward.objects.filter(provider_id__in=[p.provider_id for p in phones])
         summary.rewards = {
             status: (count, units or 0)

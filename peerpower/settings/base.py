@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.middleware.MetricsMiddleware",
     "apps.core.middleware.RefuseNulMiddleware",
+    "apps.core.outage.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -359,6 +360,9 @@ ADMISSION_HIGH_RESERVED_SHARE = env.float("ADMISSION_HIGH_RESERVED_SHARE", defau
 # third of the lease); then only high priority is admitted.
 ADMISSION_REPORT_LAG_SECONDS = env.int("ADMISSION_REPORT_LAG_SECONDS", default=max(1, JOB_LEASE_SECONDS // 3))
 ADMISSION_REPORT_LAG_SHARE = env.float("ADMISSION_REPORT_LAG_SHARE", default=0.25)
+# The backlog may hold what the measured drain (messages leaving it per second) clears in this many seconds (default
+# half a lease); 0 turns the drain limit off (capacity alone).
+ADMISSION_DRAIN_SECONDS = env.int("ADMISSION_DRAIN_SECONDS", default=max(1, JOB_LEASE_SECONDS // 2))
 # How long a job the phone acknowledged but never reported on (its lease ended: outcome `unknown`) waits for the
 # phone's answer (sent / not sent) before the message's outcome is final `unknown`, in seconds. It is never handed to
 # another phone meanwhile: that could send the SMS twice.

@@ -218,6 +218,19 @@ class TestSignatures:
         assert response.json()["code"] == "report_signature_invalid"
         assert not DeliveryReport.objects.exists()
 
+    def test_a_forged_copy_of_a_stored_report_is_refused(self, phone, job, signer):
+        """The repeat short-cut comes after the signature check: a forged duplicate is a 400, not the stored 200."""
+        age_offer(job)
+        moment = iso()
+        genuine = report(phone, job, "sent", occurred_at=moment, signature=self.sign(signer, job, "sent", moment))
+        assert genuine.status_code == 200, genuine.json()
+        other_key, _ = new_key()
+        forged = report(phone, job, "sent", occurred_at=moment, signature=self.sign(other_key, job, "sent", moment))
+        assert (forged.status_code, forged.json()["code"]) == (400, "report_signature_invalid")
+        again = report(phone, job, "sent", occurred_at=moment, signature=self.sign(signer, job, "sent", moment))
+        assert (again.status_code, again.json()["duplicate"]) == (200, True)
+        assert DeliveryReport.objects.filter(job=job).count() == 1
+
     def test_missing_signature_is_refused_once_the_rollout_ends(self, phone, job, signer, settings):
         settings.REPORTS_ALLOW_UNSIGNED = False
         assert report(phone, job, "sent").json()["code"] == "report_signature_required"

@@ -11,6 +11,13 @@ headroom is the sum of what each can still take. And the report path's lag: the 
 a `sent` report for longer than ADMISSION_REPORT_LAG_SECONDS. When more than ADMISSION_REPORT_LAG_SHARE of them are
 that late, reports are not keeping up and only high priority is admitted.
 
+And the measured drain: how many messages left the backlog per second (sent, delivered, failed...: reports and
+leases processed) between the last two snapshots — the backlog then, plus what was admitted since, minus the backlog
+now — smoothed over snapshots. Capacity says what the phones could take; the drain says what the whole path (web,
+workers, database, phones) really clears. The backlog may hold what drains in ADMISSION_DRAIN_SECONDS (default half a
+lease: admitted work is then reported on before its lease ends), never less than ADMISSION_MIN_BACKLOG; the headroom
+is the smaller of that and the capacity's. Until two snapshots have been compared, capacity alone decides.
+
 It is cheap on the send path: the snapshot is a few grouped queries, taken every ADMISSION_SNAPSHOT_SECONDS by beat
 (or by the first request that finds it stale, under a cache lock) and kept in the shared cache, read once per
 request. Each snapshot has a version; what is admitted since it was taken is counted in the shared
@@ -64,6 +71,7 @@ class Snapshot:
     carriers: dict[str, tuple[int, int]] = field(default_factory=dict)  # carrier → (backlog, limit)
     accepted_jobs: int = 0
     late_reports: int = 0
+    drain_per_second: float | None = None  # smoothed messages leaving the backlog per second; None: not measured yet
 
     @property
     def reports_lagging(self) -> bool:
@@ -72,8 +80,8 @@ class Snapshot:
         return self.late_reports / self.accepted_jobs > settings.ADMISSION_REPORT_LAG_SHARE
 
 
-def admission_measure() -> Snapshot:
-    """Measure the backlog and the capacity now (three grouped queries)."""
+def admission_measure(previous: Snapshot | None = None) -> Snapshot:
+    """Measure the backlog and the capacity now (three grouped queries), and the drain since `previous`."""
     now = timezone.now()
     rows = (
         Message.objects.filter(
@@ -96,26 +104,52 @@ def admission_measure() -> Snapshot:
         limit = max(settings.ADMISSION_MIN_BACKLOG, capacity * settings.ADMISSION_BACKLOG_ROUNDS)
         carriers[carrier] = (by_carrier.get(carrier, 0), limit)
     headroom = sum(max(0, limit - backlog) for backlog, limit in carriers.values())
+    backlog = sum(by_carrier.values())
+    taken_at = time.time()
+    drain = _drain(previous, backlog=backlog, taken_at=taken_at)
+    if drain is not None and settings.ADMISSION_DRAIN_SECONDS > 0:
+        drain_limit = max(settings.ADMISSION_MIN_BACKLOG, math.floor(drain * settings.ADMISSION_DRAIN_SECONDS))
+        headroom = min(headroom, max(0, drain_limit - backlog))
     lag_before = now - timedelta(seconds=settings.ADMISSION_REPORT_LAG_SECONDS)
     reports = Job.objects.filter(status=JobStatus.ACCEPTED).aggregate(
         accepted=Count("id"), late=Count("id", filter=Q(accepted_at__lt=lag_before))
     )
-    taken_at = time.time()
     return Snapshot(
         version=int(taken_at * 1000),
         taken_at=taken_at,
         headroom=headroom,
-        backlog=sum(by_carrier.values()),
+        backlog=backlog,
         client_backlog=by_client,
         carriers=carriers,
         accepted_jobs=reports["accepted"],
         late_reports=reports["late"],
+        drain_per_second=drain,
     )
+
+
+# Weight of the newest measurement in the smoothed drain: a snapshot's few seconds are noisy (a batch of reports
+# lands at once), half-and-half follows a real change within a few snapshots.
+DRAIN_SMOOTHING = 0.5
+
+
+def _drain(previous: Snapshot | None, *, backlog: int, taken_at: float) -> float | None:
+    """Messages that left the backlog per second since `previous`, smoothed with its own figure. What was admitted
+    meanwhile is in the shared counter under the previous snapshot's version."""
+    if previous is None:
+        return None
+    elapsed = taken_at - previous.taken_at
+    if elapsed < 1:  # too short to measure (two refreshes at once): keep what was known
+        return previous.drain_per_second
+    admitted = cache.get(f"messaging:admission:{previous.version}:all", 0)
+    measured = max(0.0, (previous.backlog + admitted - backlog) / elapsed)
+    if previous.drain_per_second is None:
+        return measured
+    return DRAIN_SMOOTHING * measured + (1 - DRAIN_SMOOTHING) * previous.drain_per_second
 
 
 def admission_refresh() -> Snapshot:
     """Take a new snapshot and share it (beat runs this every ADMISSION_SNAPSHOT_SECONDS)."""
-    snapshot = admission_measure()
+    snapshot = admission_measure(previous=cache.get(SNAPSHOT_KEY))
     # Kept well past its interval: a stale snapshot (beat and the refreshing request both late) is still a better
     # judge than none, and the counters under its version keep spending the same headroom.
     cache.set(SNAPSHOT_KEY, snapshot, timeout=settings.ADMISSION_SNAPSHOT_SECONDS * 12)

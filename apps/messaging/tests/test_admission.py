@@ -148,3 +148,35 @@ def test_the_snapshot_is_shared_not_measured_per_request(small_network, django_a
     admission_refresh()
     with django_assert_num_queries(0):
         admission_snapshot()
+
+
+def test_the_headroom_follows_the_measured_drain(small_network, organization):
+    """The backlog may hold what drains in ADMISSION_DRAIN_SECONDS: measured between snapshots, smoothed, never
+    below the minimum, and never above what the phones' capacity allows."""
+    small_network.ADMISSION_DRAIN_SECONDS = 10
+    small_network.ADMISSION_ENABLED = False  # queued before any snapshot was taken
+    queued = [_queue(organization).pk for _ in range(8)]
+    small_network.ADMISSION_ENABLED = True
+    first = admission_refresh()
+    assert first.drain_per_second is None and first.headroom == 2 + 10 * (CARRIERS - 1)  # capacity alone
+
+    Message.objects.filter(pk__in=queued[:4]).update(status=MessageStatus.SENT)  # four reports processed in 2 s
+    now = timezone.now()
+    with time_machine.travel(now + timedelta(seconds=2), tick=False):
+        second = admission_refresh()
+        assert second.drain_per_second == 2.0
+        assert second.headroom == 2 * 10 - 4  # what drains in 10 s, less the 4 still waiting
+        client = _client("Drain Co")
+        assert _bulk(client, 13).status_code == 429  # 16 less high priority's 20 % is 12
+        assert _bulk(client, 8).status_code == 200  # its fair share of the 12 beside Acme's 4 waiting
+
+    with time_machine.travel(now + timedelta(seconds=4), tick=False):
+        Message.objects.filter(organization=client.organization).update(status=MessageStatus.SENT)
+        third = admission_refresh()  # 8 admitted and drained in 2 s: 4/s measured, smoothed with 2/s
+        assert third.drain_per_second == 3.0 and third.headroom == 3 * 10 - 4
+
+    with time_machine.travel(now + timedelta(seconds=14), tick=False):
+        assert admission_refresh().drain_per_second == 1.5  # nothing left the backlog for 10 s
+    with time_machine.travel(now + timedelta(seconds=24), tick=False):
+        stalled = admission_refresh()  # 0.75/s would clear 7 in 10 s: the minimum of 10 holds
+        assert stalled.drain_per_second == 0.75 and stalled.headroom == small_network.ADMISSION_MIN_BACKLOG - 4

@@ -22,8 +22,8 @@ pytestmark = [
         connection.vendor != "postgresql",
         reason="the worker and web processes must share the test database: PostgreSQL (SQLite's is in memory)",
     ),
-    # Opt-in until it has been seen green within its budget on a quiet machine: on a 2-core machine shared by many
-    # test suites (load 12-21) the faults' probes outlived their timeouts.
+    # Opt-in: CI runs it as a step of its own after the PostgreSQL suite (.ci/run), bounded in time; the suite's
+    # ordinary runs skip it (two minutes of servers and faults).
     pytest.mark.skipif(not os.environ.get("PEERPOWER_CHAOS_TEST"), reason="set PEERPOWER_CHAOS_TEST=1 to run it"),
 ]
 
@@ -40,7 +40,7 @@ def private_redis(settings):
     redis.stop()
 
 
-@pytest.mark.timeout(600)  # about two minutes on a quiet machine; the margin is for a busy CI machine
+@pytest.mark.timeout(230)  # under two minutes; .ci/run stops the step at four
 def test_chaos_short(private_redis):
     redis_env = {
         "REDIS_URL": f"{private_redis.url}/0",
@@ -50,14 +50,15 @@ def test_chaos_short(private_redis):
     config = SimulationConfig(
         providers=10,
         clients=2,
-        messages=150,
-        rate=5,  # half a minute of traffic, within what a CI machine carries
+        messages=100,
+        rate=5,  # twenty seconds of traffic, within what a CI machine carries
         bulk_share=0.5,
         bulk_size=10,
         canaries=0,
         validity_seconds=240,
         settle_timeout=60,
         seed=20,
+        cash_out=False,  # the payouts' own chaos test covers cashing out (apps/incentives/tests/test_payouts_chaos.py)
         behaviour=misbehaving_phones(
             send_delay=(0.2, 0.6),
             deliver_delay=(0.5, 1.0),
@@ -81,9 +82,9 @@ def test_chaos_short(private_redis):
     chaos = ChaosConfig(
         simulation=config,
         faults=("webhook_down", "worker_kill", "redis_restart", "phones_offline"),
-        gap_seconds=3,
-        webhook_down_seconds=20,
-        phones_offline_seconds=15,
+        gap_seconds=2,
+        webhook_down_seconds=15,
+        phones_offline_seconds=8,
         recovery_timeout=45,
         webhook_timeout=45,
         redis=private_redis,

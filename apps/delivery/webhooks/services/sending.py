@@ -60,9 +60,13 @@ def deliveries_enqueue(delivery_ids: list[int], *, countdown: float | None = Non
 
 
 def _lease() -> timedelta:
-    # Longer than a worker can spend on one attempt (Celery's hard limit kills it by then), so a claim is never
-    # taken over while its request may still be in flight.
-    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    # Several times what one attempt can take (its connect and read timeouts), so a claim is not taken over while its
+    # request is in flight; but no longer, because a worker killed mid-attempt (SIGKILL, OOM, a lost node) leaves its
+    # claim behind and the delivery waits for the lease to end before the sweeper sends it again — Celery's hard time
+    # limit (minutes) was too long a wait for a client whose receiver is back. Were an attempt ever slower, the worst
+    # is one event sent twice, which receivers already deduplicate (deliveries are at least once).
+    attempt = settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS + settings.WEBHOOK_READ_TIMEOUT_SECONDS
+    return timedelta(seconds=max(30.0, 4 * attempt))
 
 
 def webhook_delivery_send(*, delivery_id: int, now: datetime | None = None) -> str:

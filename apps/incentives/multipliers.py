@@ -59,6 +59,9 @@ def next_multiplier_bp(*, smoothed: int, current: int, floor: int, ceiling: int)
     return max(floor, min(ceiling, rounded))
 
 
+READING_MAX = 2**31 - 1  # PositiveIntegerField's upper bound on every database
+
+
 def smooth_bp(*, previous: int, raw: int) -> int:
     """The moving average after a reading, moved at least one unit toward it (so it reaches a steady reading
     exactly instead of stalling a rounding error short)."""
@@ -90,7 +93,9 @@ def route_multipliers_recompute(*, now: datetime | None = None) -> list[RouteMul
             current = last.multiplier_bp if last else NEUTRAL_BP
             smoothed = smooth_bp(previous=previous_smoothed, raw=raw)
             multiplier = next_multiplier_bp(smoothed=smoothed, current=current, floor=floor, ceiling=ceiling)
-            reading = (demand.get(carrier, 0), supply, raw, smoothed, multiplier)
+            # Stored readings are clamped to their columns (a fleet with very large caps, as the simulator's, can
+            # offer more than a 32-bit count); the multiplier itself was computed from the true figures.
+            reading = (min(demand.get(carrier, 0), READING_MAX), min(supply, READING_MAX), raw, smoothed, multiplier)
             if last is None or reading != (
                 last.demand_segments,
                 last.supply_segments,

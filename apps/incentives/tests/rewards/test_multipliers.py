@@ -68,3 +68,14 @@ def test_a_reward_carries_its_routes_multiplier(established, provider, deliver):
     cache.clear()
     reward = Reward.objects.get(job=deliver())
     assert (reward.surge_bp, reward.amount) == (12_500, 50_000)
+
+
+def test_a_supply_beyond_a_32_bit_count_is_stored_clamped(settings):
+    # The simulator runs its SIMs with near-unlimited caps: the reading must still be stored, every minute.
+    settings.PROVIDER_SIM_HOURLY_CAP = 2**31
+    provider_with_sim(Carrier.CELLCARD)
+    provider_with_sim(Carrier.CELLCARD)
+    route_multipliers_recompute()
+    reading = RouteMultiplier.objects.get(carrier=Carrier.CELLCARD, route="on_net")
+    assert reading.supply_segments == 2**31 - 1
+    assert reading.multiplier_bp == 10_000

@@ -26,7 +26,9 @@ from apps.messaging.models import (
     Job,
     Message,
     OptOut,
+    StopKeyword,
 )
+from apps.messaging.sealing import masked
 from apps.messaging.validation import validate_body
 
 
@@ -126,6 +128,13 @@ class OptOutForm(PhoneFormMixin, forms.ModelForm):
         model = OptOut
         fields = ("phone", "note")
 
+    def validate_unique(self) -> None:
+        # Staff add network-wide entries; the conditional constraint is not checked by the form on its own.
+        super().validate_unique()
+        phone = self.cleaned_data.get("phone")
+        if phone and OptOut.objects.filter(phone=phone, organization__isnull=True).exists():
+            self.add_error("phone", forms.ValidationError("This number has already opted out.", code="unique"))
+
 
 class BlockedRecipientForm(PhoneFormMixin, forms.ModelForm):
     class Meta:
@@ -167,8 +176,9 @@ class PhoneListAdmin(admin.ModelAdmin):
 @admin.register(OptOut)
 class OptOutAdmin(PhoneListAdmin):
     form = OptOutForm
-    list_display = ("phone", "source", "created_at", "created_by", "note")
+    list_display = ("phone", "organization", "source", "created_at", "created_by", "note")
     list_filter = ("source", "created_at")
+    list_select_related = ("created_by", "organization")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return (*super().get_readonly_fields(request, obj), "source", "note") if obj is not None else ()
@@ -182,8 +192,40 @@ class OptOutAdmin(PhoneListAdmin):
         )
         obj.pk = saved.pk
 
-    def remove(self, request: HttpRequest, phone: str) -> None:
-        services.opt_out_remove(phone=phone, actor=request.user)
+    def remove(self, request: HttpRequest, phone: str, organization_id: int | None = None) -> None:
+        services.opt_out_remove(phone=phone, actor=request.user, organization_id=organization_id)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.remove(request, obj.phone, obj.organization_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for entry in queryset:
+            self.remove(request, entry.phone, entry.organization_id)
+
+
+@admin.register(StopKeyword)
+class StopKeywordAdmin(admin.ModelAdmin):
+    """Clients' own stop words: a reply that is exactly one opts its sender out of that client's messages."""
+
+    list_display = ("keyword", "organization", "created_at")
+    search_fields = ("keyword", "organization__name")
+    list_select_related = ("organization",)
+    raw_id_fields = ("organization",)
+    fields = ("organization", "keyword")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # add or remove, audited
+
+    def save_model(self, request: HttpRequest, obj: StopKeyword, form: Any, change: bool) -> None:
+        saved = services.stop_keyword_add(organization=obj.organization, keyword=obj.keyword, actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: StopKeyword) -> None:
+        services.stop_keyword_remove(keyword=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for keyword in queryset:
+            services.stop_keyword_remove(keyword=keyword, actor=request.user)
 
 
 @admin.register(BlockedRecipient)
@@ -256,7 +298,13 @@ class MessageAdminBase(admin.ModelAdmin):
     date_hierarchy = None
     ordering = ("-created_at",)
     inlines = [JobInline]
-    readonly_fields = [field.name for field in Message._meta.fields]
+    # The body as staff may see it: sealed ones (sign-in codes, sensitive messages) masked.
+    exclude = ("body",)
+    readonly_fields = [field.name for field in Message._meta.fields if field.name != "body"] + ["body_masked"]
+
+    @admin.display(description="body")
+    def body_masked(self, message: Message) -> str:
+        return masked(message.body)
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return ExpiringChangeList

@@ -32,6 +32,8 @@ from apps.messaging.errors import (
 )
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.models import Message
+from apps.messaging.pumping import pumping_hold
+from apps.messaging.routes import message_route, message_route_apply
 from apps.messaging.selectors import recipient_block_reasons
 from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
@@ -57,6 +59,7 @@ class MessageInput:
     callback_url: str = ""
     scheduled_at: datetime | None = None
     validity_seconds: int | None = None
+    sensitive: bool = False  # travels the trusted pool only, body sealed, at a higher price (apps.messaging.routes)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def message_submit(
         organization=organization,
         api_key=api_key,
         data=data,
-        block_reasons=recipient_block_reasons([phone.e164]) if phone else {},
+        block_reasons=recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {},
         trusted=trusted,
         phone=phone,
     )
@@ -110,7 +113,7 @@ def message_submit_bulk(
             phones.append(normalize_phone(item.to).e164)
         except DomainError:
             continue  # reported for that item below
-    block_reasons = recipient_block_reasons(phones)
+    block_reasons = recipient_block_reasons(phones, organization_id=organization.pk)
     results: list[BulkItemResult] = []
     prepared: list[Message] = []
     for index, item in enumerate(items):
@@ -234,7 +237,7 @@ def _prepare(
             status, reason = MessageStatus.REJECTED, "content_rejected"
         elif decision.action == FilterAction.HOLD:
             status, reason = MessageStatus.HELD, "content_review"
-    return Message(
+    message = Message(
         organization=organization,
         api_key=api_key,
         to=phone.e164,
@@ -255,7 +258,10 @@ def _prepare(
         expires_at=due + timedelta(seconds=validity),
         next_attempt_at=due if status == MessageStatus.QUEUED else None,
         finished_at=now if status == MessageStatus.REJECTED else None,
+        route=message_route(sensitive=data.sensitive, text="" if trusted else filtered_text),
     )
+    message_route_apply(message)
+    return message
 
 
 def new_verification_code() -> str:
@@ -274,6 +280,7 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
         return {}
     now = timezone.now()
     organization = messages[0].organization
+    pumping_hold(messages, now=now)
     if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
         charges_quote(messages, now=now)
     billable = any(message.price_held for message in messages)

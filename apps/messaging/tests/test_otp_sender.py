@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def network_sender(settings):
     settings.OTP_SENDER = "apps.messaging.otp.NetworkOtpSender"
+    settings.OTP_FALLBACK_SENDER = ""  # no fallback: codes wait on the trusted route (test_trusted_route has both)
 
 
 def test_an_otp_becomes_a_high_priority_message_of_the_system_client(settings):

@@ -133,8 +133,6 @@ def message_conversion_record(*, organization: ClientOrganization, message_id: i
     if message.converted_at is None:
         message.converted_at = timezone.now()
         message.save(update_fields=["converted_at", "updated_at"])
-    organization_id = organization.pk
-    transaction.on_commit(
-        lambda: cache.set(_reports_key(organization_id), 1, timeout=REPORTS_CONVERSIONS_DAYS * 86_400)
-    )
+    # Set at once, not on commit: it only switches the check on, which is harmless should this roll back.
+    cache.set(_reports_key(organization.pk), 1, timeout=REPORTS_CONVERSIONS_DAYS * 86_400)
     return message

@@ -41,11 +41,14 @@ def opt_out_add(
         defaults={"source": source, "note": note[:200], "created_by": actor if _is_person(actor) else None},
     )
     if created:
+        after = {"phone": e164, "source": str(source)}
+        if organization_id:
+            after["organization"] = organization_id
         audit_record(
             actor=actor,
             action="opt_out.added",
             target=opt_out,
-            after={"phone": e164, "source": str(source), **({"organization": organization_id} if organization_id else {})},
+            after=after,
             system_actor=f"messaging:{source}",
         )
     return opt_out

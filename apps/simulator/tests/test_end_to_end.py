@@ -51,6 +51,12 @@ def test_small_fleet_end_to_end():
         ),
     )
     summary = Simulation(config).run()
+    # The abusers: a spamming client's burst is held past the allowance, never sent; sign-in codes travel the
+    # trusted pool only, never reaching the ordinary phone that waits for them.
+    abuse = summary.abuse
+    assert abuse.spam_submitted == 20 and abuse.spam_held == 15 and abuse.spam_held_then_sent == 0, abuse.lines()
+    assert abuse.codes_sent == 3 and abuse.codes_offered_to_reader == 0, abuse.lines()
+    assert abuse.reader_reads == abuse.reader_reads_refused, abuse.lines()
 
     assert summary.submitted == 24 and summary.refused == 0
     assert summary.lost == 0, "\n".join("\n".join(summary.lines()))

@@ -20,6 +20,7 @@ from apps.messaging.choices import (
     TermLanguage,
 )
 from apps.messaging.filtering.text import KHMER_RUN, normalize
+from apps.messaging.sealing import unseal
 from apps.providers.choices import Carrier
 
 WEIGHT_MAX = 1000
@@ -288,8 +289,6 @@ class Message(models.Model):
     @property
     def text(self) -> str:
         """The body as the phone sends it (unsealed). Only the phone's job and the sender need it."""
-        from apps.messaging.sealing import unseal
-
         return unseal(self.body)
 
 

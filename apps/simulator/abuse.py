@@ -35,13 +35,14 @@ class AbuseSummary:
     spam_held_then_sent: int = 0  # must be 0
     codes_sent: int = 0
     codes_delivered_by_trusted: int = 0
+    codes_to_other_phones: int = 0  # must be 0: leases of code messages to any phone outside the trusted pool
     codes_offered_to_reader: int = 0  # must be 0
     reader_reads_refused: int = 0
     reader_reads: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.spam_held_then_sent == 0 and self.codes_offered_to_reader == 0
+        return self.spam_held_then_sent == 0 and self.codes_offered_to_reader == 0 and self.codes_to_other_phones == 0
 
     def lines(self) -> list[str]:
         if not (self.spam_submitted or self.codes_sent):
@@ -51,7 +52,8 @@ class AbuseSummary:
             f"for review, {self.spam_let_through} let through before the burst showed; held ones sent: "
             f"{self.spam_held_then_sent} (must be 0)",
             f"code reader    {self.codes_sent} sign-in codes sent on the trusted route, "
-            f"{self.codes_delivered_by_trusted} delivered by the trusted phone; offered to the code-reading provider: "
+            f"{self.codes_delivered_by_trusted} delivered by the trusted phone, offered to any other phone: "
+            f"{self.codes_to_other_phones} (must be 0), to the code-reading provider: "
             f"{self.codes_offered_to_reader} (must be 0); its reads of their jobs refused: "
             f"{self.reader_reads_refused} of {self.reader_reads}",
         ]
@@ -112,6 +114,7 @@ def abuse_summarise(
         return summary
     code_jobs = Job.objects.filter(message_id__in=code_ids)
     summary.codes_delivered_by_trusted = code_jobs.filter(provider_id=trusted.provider_id, status="delivered").count()
+    summary.codes_to_other_phones = code_jobs.exclude(provider_id=trusted.provider_id).count()
     offered = code_jobs.filter(provider_id=reader.provider_id).count()
     seen: Any = {job["message_id"] for job in reader.taken.values()} & set(code_ids)
     summary.codes_offered_to_reader = max(offered, len(seen))

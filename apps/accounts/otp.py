@@ -83,5 +83,6 @@ def _sender_for(name: str) -> OtpSender:
     return sender_class()
 
 
-def get_otp_sender() -> OtpSender:
-    return _sender_for(settings.OTP_SENDER)
+def get_otp_sender(name: str | None = None) -> OtpSender:
+    """The sender named by OTP_SENDER, or by `name` (another sender setting, e.g. OTP_FALLBACK_SENDER)."""
+    return _sender_for(name or settings.OTP_SENDER)

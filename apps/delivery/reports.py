@@ -39,6 +39,7 @@ from apps.messaging.services import job_end, job_sent
 from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
 from apps.providers.services import sticky_sender_remember
+from apps.providers.services.cooldown import sim_send_failed
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
 REPORT_FLAGS = Counter("peerpower_delivery_report_flags_total", "Odd delivery reports by flag.", ["flag"])
@@ -156,17 +157,23 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
 
 def _check_signature(*, job: Job, data: ReportInput, did: str) -> list[str]:
     """Flags for the report's signature, or an error. `did` is the reporting provider's (the signed-in user's)."""
-    if not data.signature:
+    text = report_signing_text(
+        job_id=job.pk, status=data.status, occurred_at_text=data.occurred_at_text, trace_token=job.trace_token
+    )
+    return signature_check(did=did, text=text, signature=data.signature)
+
+
+def signature_check(*, did: str, text: str, signature: str) -> list[str]:
+    """What a phone's signature over `text` says: no flags (it verifies against the DID's key), `unsigned` (none,
+    accepted while REPORTS_ALLOW_UNSIGNED is on), or an error. Reports and forwarded inbound SMS share it."""
+    if not signature:
         if not settings.REPORTS_ALLOW_UNSIGNED:
             raise ReportSignatureRequired()
         return [ReportFlag.UNSIGNED]
     if not did:
         raise ReportSignatureInvalid(details={"reason": "no_did_bound"})
-    text = report_signing_text(
-        job_id=job.pk, status=data.status, occurred_at_text=data.occurred_at_text, trace_token=job.trace_token
-    )
     try:
-        verify_did_signature(did=did, message=text, signature=data.signature)
+        verify_did_signature(did=did, message=text, signature=signature)
     except (DidSignatureInvalid, DidMalformed):
         raise ReportSignatureInvalid() from None
     return []
@@ -249,6 +256,7 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
 def _apply_failed(job: Job, data: ReportInput) -> None:
     was_sent = job.status == JobStatus.SENT
     job_end(job=job, status=JobStatus.FAILED, reason=data.error_code, sms_sent=was_sent)
+    sim_send_failed(sim_id=job.sim_id, error_code=data.error_code)  # a carrier block rests the SIM
     message = job.message
     if message.status not in (MessageStatus.ASSIGNED, MessageStatus.SENT):
         return

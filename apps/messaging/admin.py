@@ -33,7 +33,9 @@ from apps.messaging.models import (
     Job,
     Message,
     OptOut,
+    StopKeyword,
 )
+from apps.messaging.sealing import is_sealed, masked
 from apps.messaging.timeline import message_timeline
 from apps.messaging.validation import validate_body
 
@@ -134,6 +136,13 @@ class OptOutForm(PhoneFormMixin, forms.ModelForm):
         model = OptOut
         fields = ("phone", "note")
 
+    def validate_unique(self) -> None:
+        # Staff add network-wide entries; the conditional constraint is not checked by the form on its own.
+        super().validate_unique()
+        phone = self.cleaned_data.get("phone")
+        if phone and OptOut.objects.filter(phone=phone, organization__isnull=True).exists():
+            self.add_error("phone", forms.ValidationError("This number has already opted out.", code="unique"))
+
 
 class BlockedRecipientForm(PhoneFormMixin, forms.ModelForm):
     class Meta:
@@ -175,8 +184,9 @@ class PhoneListAdmin(admin.ModelAdmin):
 @admin.register(OptOut)
 class OptOutAdmin(PhoneListAdmin):
     form = OptOutForm
-    list_display = ("phone", "source", "created_at", "created_by", "note")
+    list_display = ("phone", "organization", "source", "created_at", "created_by", "note")
     list_filter = ("source", "created_at")
+    list_select_related = ("created_by", "organization")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return (*super().get_readonly_fields(request, obj), "source", "note") if obj is not None else ()
@@ -190,8 +200,40 @@ class OptOutAdmin(PhoneListAdmin):
         )
         obj.pk = saved.pk
 
-    def remove(self, request: HttpRequest, phone: str) -> None:
-        services.opt_out_remove(phone=phone, actor=request.user)
+    def remove(self, request: HttpRequest, phone: str, organization_id: int | None = None) -> None:
+        services.opt_out_remove(phone=phone, actor=request.user, organization_id=organization_id)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.remove(request, obj.phone, obj.organization_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for entry in queryset:
+            self.remove(request, entry.phone, entry.organization_id)
+
+
+@admin.register(StopKeyword)
+class StopKeywordAdmin(admin.ModelAdmin):
+    """Clients' own stop words: a reply that is exactly one opts its sender out of that client's messages."""
+
+    list_display = ("keyword", "organization", "created_at")
+    search_fields = ("keyword", "organization__name")
+    list_select_related = ("organization",)
+    raw_id_fields = ("organization",)
+    fields = ("organization", "keyword")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # add or remove, audited
+
+    def save_model(self, request: HttpRequest, obj: StopKeyword, form: Any, change: bool) -> None:
+        saved = services.stop_keyword_add(organization=obj.organization, keyword=obj.keyword, actor=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: StopKeyword) -> None:
+        services.stop_keyword_remove(keyword=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for keyword in queryset:
+            services.stop_keyword_remove(keyword=keyword, actor=request.user)
 
 
 @admin.register(BlockedRecipient)
@@ -312,6 +354,8 @@ class MessageAdminBase(CsvExportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("body"))
     def body_shown(self, message: Message) -> str:
+        if is_sealed(message.body):
+            return masked(message.body)  # sign-in codes and sensitive bodies: sealed, never shown to staff
         can_view_content = getattr(message, "viewer_sees_content", False)  # masked unless known to be allowed
         return body_html(message.body, filter_reasons=message.filter_reasons, can_view_content=can_view_content)
 

@@ -30,10 +30,10 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core.events import publish
-from apps.messaging.choices import MessageStatus
+from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.events import BalanceLow
 from apps.messaging.models import Message
-from apps.messaging.pricing import quotes
+from apps.messaging.pricing import quotes, sensitive_quote
 from apps.tokens.choices import PlatformAccount, Reason, Result
 from apps.tokens.services import (
     TransferSpec,
@@ -71,6 +71,8 @@ def charges_quote(messages: Sequence[Message], *, now: datetime) -> None:
     answers = quotes({(message.priority, message.carrier) for message in billable}, now=now)
     for message in billable:
         quote = answers[(message.priority, message.carrier)]
+        if message.route == MessageRoute.TRUSTED:
+            quote = sensitive_quote(quote)
         message.price_on_net = quote.on_net
         message.price_cross_carrier = quote.cross_carrier
         message.price_held = quote.held_for(message.priority) * message.segments

@@ -50,6 +50,15 @@ class OptOutSource(models.TextChoices):
     API = "api", "Requested through the API"
 
 
+class MessageRoute(models.TextChoices):
+    """Which phones may carry a message (apps.messaging.routes): any, only trusted enough ones (it looks like a
+    one-time code), or only the trusted pool (PeerPower's own codes, a client's `sensitive` message)."""
+
+    OPEN = "open", "Any provider"
+    VETTED = "vetted", "Providers at the code trust level"
+    TRUSTED = "trusted", "Trusted pool only"
+
+
 class RecipientBlockReason(models.TextChoices):
     """Stable codes the send API answers with (422) when a recipient may not be messaged."""
 

@@ -12,6 +12,7 @@ from apps.messaging.choices import (
     DomainRuleKind,
     Encoding,
     JobStatus,
+    MessageRoute,
     MessageStatus,
     OptOutSource,
     Priority,
@@ -19,6 +20,7 @@ from apps.messaging.choices import (
     TermLanguage,
 )
 from apps.messaging.filtering.text import KHMER_RUN, normalize
+from apps.messaging.sealing import unseal
 from apps.providers.choices import Carrier
 
 WEIGHT_MAX = 1000
@@ -142,12 +144,21 @@ class PhoneListEntry(models.Model):
 
 
 class OptOut(PhoneListEntry):
-    """A number that asked to receive nothing more from the PeerPower network, whichever client sends.
+    """A number that asked to receive nothing more from the PeerPower network: from one client (`organization`,
+    after a STOP reply to that client's message) or, without one, whichever client sends.
 
     Added when the recipient replies STOP (or ឈប់…), by staff, or through the API; the send API refuses such a
     recipient with `recipient_opted_out`.
     """
 
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only this client's messages (empty: every client's).",
+    )
     source = models.CharField(max_length=20, choices=OptOutSource.choices)
     note = models.CharField(max_length=200, blank=True, help_text="The reply received, or why staff added it.")
 
@@ -155,11 +166,39 @@ class OptOut(PhoneListEntry):
         verbose_name = "opt-out"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["phone"], name="messaging_opt_out_unique_phone"),
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(organization__isnull=True), name="messaging_opt_out_unique_phone"
+            ),
+            models.UniqueConstraint(
+                fields=["phone", "organization"],
+                condition=Q(organization__isnull=False),
+                name="messaging_opt_out_unique_phone_per_client",
+            ),
             models.CheckConstraint(condition=Q(phone__startswith="+"), name="messaging_opt_out_phone_e164"),
             models.CheckConstraint(condition=Q(source__in=OptOutSource.values), name="messaging_opt_out_source_valid"),
         ]
-        indexes = [models.Index(fields=["-created_at", "-id"], name="messaging_opt_out_created_idx")]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="messaging_opt_out_created_idx"),
+            models.Index(fields=["phone"], name="messaging_opt_out_phone_idx"),
+        ]
+
+
+class StopKeyword(models.Model):
+    """A reply word of a client's own that opts the sender out of that client's messages (as "STOP" does), set by
+    staff for the client: a brand's "STOP ABA", a campaign's "ឈប់ ABA"."""
+
+    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+")
+    keyword = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "keyword"], name="messaging_stop_keyword_unique"),
+            models.CheckConstraint(condition=~Q(keyword=""), name="messaging_stop_keyword_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.keyword
 
 
 class BlockedRecipient(PhoneListEntry):
@@ -205,6 +244,11 @@ class Message(models.Model):
     status_reason = models.CharField(max_length=64, blank=True)
     filter_score = models.PositiveIntegerField(default=0)
     filter_reasons = models.JSONField(default=list, blank=True)
+    # Which phones may carry it (apps.messaging.routes). On the trusted route the body is sealed at rest
+    # (apps.messaging.sealing): read it through `text`.
+    route = models.CharField(max_length=8, choices=MessageRoute.choices, default=MessageRoute.OPEN)
+    # The client reported that the code in this message was used (SMS pumping defence, apps.messaging.pumping).
+    converted_at = models.DateTimeField(null=True, blank=True)
     # For clients that opted in: the code appended to the SMS, which the recipient can check at /api/verify/{code}.
     verification_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -243,6 +287,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"Message {self.pk} to {self.to} ({self.status})"
+
+    @property
+    def text(self) -> str:
+        """The body as the phone sends it (unsealed). Only the phone's job and the sender need it."""
+        return unseal(self.body)
 
 
 class Job(models.Model):

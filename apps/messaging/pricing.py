@@ -15,6 +15,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+
 from apps.messaging.choices import Priority
 
 
@@ -54,3 +56,10 @@ def quotes(pairs: Collection[tuple[str, str]], *, now: datetime) -> dict[tuple[s
     """The quote of each (priority, carrier) pair, in one call to the tariff; free for every pair without one."""
     answer = _tariff(pairs, now) if _tariff is not None and pairs else {}
     return {pair: answer.get(pair, FREE) for pair in pairs}
+
+
+def sensitive_quote(quote: Quote) -> Quote:
+    """The quote of a `sensitive` message: the trusted pool's price, MESSAGE_SENSITIVE_PRICE_BP of the ordinary one
+    on each route (rounded up, like the tariff's own multipliers)."""
+    bp = settings.MESSAGE_SENSITIVE_PRICE_BP
+    return Quote(on_net=-(-quote.on_net * bp // 10_000), cross_carrier=-(-quote.cross_carrier * bp // 10_000))

@@ -6,7 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -15,17 +15,18 @@ from apps.core.errors import NotFound
 from apps.messaging.choices import JobStatus, RecipientBlockReason
 from apps.messaging.errors import JobNotFound, VerificationCodeUnknown
 from apps.messaging.filtering.engine import DomainSpec, TermSpec
-from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Job, Message, OptOut
+from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, Job, Message, OptOut, StopKeyword
 
 
-def recipient_block_reason(phone: str) -> str | None:
+def recipient_block_reason(phone: str, *, organization_id: int | None = None) -> str | None:
     """Why `phone` (E.164) may not be messaged: `recipient_opted_out`, `recipient_blocked`, or None."""
-    return recipient_block_reasons([phone]).get(phone)
+    return recipient_block_reasons([phone], organization_id=organization_id).get(phone)
 
 
-def recipient_block_reasons(phones: Iterable[str]) -> dict[str, str]:
-    """For each of `phones` (E.164) that may not be messaged, why: one query over both lists, however many phones
-    (a bulk send checks its thousand recipients at once).
+def recipient_block_reasons(phones: Iterable[str], *, organization_id: int | None = None) -> dict[str, str]:
+    """For each of `phones` (E.164) that may not be messaged by client `organization_id`, why: one query over both
+    lists, however many phones (a bulk send checks its thousand recipients at once). Opt-outs from every client
+    count, and those from this client (a STOP reply to one of its messages).
 
     An opt-out wins over a block: it is the person's own request, and the code a client can act on (stop sending
     to them).
@@ -39,10 +40,19 @@ def recipient_block_reasons(phones: Iterable[str]) -> dict[str, str]:
     quote = connections[database].ops.quote_name
     placeholders = ", ".join(["%s"] * len(phones))
     # Table names from the models; every value is a query parameter.
-    opt_outs = f"SELECT phone, %s FROM {quote(OptOut._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+    opt_outs = (
+        f"SELECT phone, %s FROM {quote(OptOut._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+        " AND (organization_id IS NULL OR organization_id = %s)"
+    )
     blocks = f"SELECT phone, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
     sql = f"{opt_outs} UNION ALL {blocks}"
-    params = [RecipientBlockReason.OPTED_OUT.value, *phones, RecipientBlockReason.BLOCKED.value, *phones]
+    params = [
+        RecipientBlockReason.OPTED_OUT.value,
+        *phones,
+        organization_id,
+        RecipientBlockReason.BLOCKED.value,
+        *phones,
+    ]
     with connections[database].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -241,3 +251,20 @@ def messages_reaching(*, field: str, since: datetime, until: datetime) -> QueryS
     if field not in ("created_at", "sent_at", "delivered_at", "finished_at"):
         raise ValueError(f"not a moment of a message: {field}")
     return Message.objects.filter(**{f"{field}__gte": since, f"{field}__lt": until})
+
+
+def client_stop_keywords(*, organization_id: int) -> list[str]:
+    """The client's own stop keywords (apps.messaging.keywords)."""
+    return list(StopKeyword.objects.filter(organization_id=organization_id).values_list("keyword", flat=True))
+
+
+def job_replied_to(*, sim_id: int, sender: str, since: datetime) -> Job | None:
+    """The latest job since `since` whose SMS went from SIM `sim_id` to `sender` (a reply from `sender` on that SIM
+    answers it), with its message and client; None when that SIM sent nothing there."""
+    return (
+        Job.objects.filter(Q(sent_at__isnull=False) | Q(status=JobStatus.DELIVERED))
+        .filter(sim_id=sim_id, message__to=sender, offered_at__gte=since)
+        .select_related("message__organization")
+        .order_by("-offered_at", "-pk")
+        .first()
+    )

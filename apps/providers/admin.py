@@ -18,6 +18,10 @@ from apps.providers import services
 from apps.providers.choices import Carrier
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
 from apps.providers.selectors import provider_uptime
+from apps.providers.services.trust import provider_trust_set
+
+# The levels staff pick from (PROVIDER_CODE_MIN_TRUST_LEVEL decides which reach one-time codes).
+TRUST_LEVELS = (0, 25, 50, 75, 100)
 
 
 class CarrierFilter(admin.SimpleListFilter):
@@ -64,6 +68,9 @@ class SimInline(ReadOnlyInline):
         "ready",
         "matchable",
         "capped_until",
+        "cooldown_level",
+        "cooldown_until",
+        "last_block_at",
         "last_assigned_at",
         "created_at",
     )
@@ -113,11 +120,13 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         "province",
         "carriers",
         "reputation",
+        "trusted",
+        "trust_level",
         "jobs_in_flight",
         "heartbeat",
         "created_at",
     )
-    list_filter = ("status", "availability", CarrierFilter, "province", ("created_at", DateRangeFilter))
+    list_filter = ("status", "availability", "trusted", CarrierFilter, "province", ("created_at", DateRangeFilter))
     csv_fields = (
         "id", "user__phone", "status", "availability", "province", "reputation", "score", "jobs_in_flight",
         "jobs_delivered", "jobs_failed", "last_heartbeat_at", "approved_at", "created_at",
@@ -127,7 +136,7 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     ordering = ("-created_at",)
     show_full_result_count = False
     inlines = (SimInline, DeviceInline)
-    actions = ("approve", "suspend", "ban")
+    actions = ("approve", "suspend", "ban", "trust", "distrust")
     fields = (
         "user",
         "status",
@@ -142,6 +151,8 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         "latitude",
         "longitude",
         "reputation",
+        "trusted",
+        "trust_level",
         "jobs_in_flight",
         "jobs_delivered",
         "jobs_failed",
@@ -212,6 +223,30 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     @admin.action(description="Ban selected providers")
     def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._act(request, queryset, services.provider_ban, "Banned")
+
+    # The trusted pool and trust levels: actions, so every change goes through the audited service.
+    @admin.action(description="Put selected providers in the trusted pool (sign-in codes, sensitive messages)")
+    def trust(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_trust(request, queryset, trusted=True)
+
+    @admin.action(description="Take selected providers out of the trusted pool")
+    def distrust(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_trust(request, queryset, trusted=False)
+
+    def _set_trust(self, request: HttpRequest, queryset: QuerySet, **change: Any) -> None:
+        changed = sum(provider_trust_set(provider=provider, actor=request.user, **change) for provider in queryset)
+        self.message_user(request, f"Trust changed for {changed} provider(s).", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        for level in TRUST_LEVELS:
+            name = f"trust_level_{level}"
+
+            def set_level(model_admin: Any, request: HttpRequest, queryset: QuerySet, level: int = level) -> None:
+                model_admin._set_trust(request, queryset, level=level)
+
+            actions[name] = (set_level, name, f"Set the trust level of selected providers to {level}")
+        return actions
 
 
 @admin.register(AvailabilityChange)

@@ -1,11 +1,13 @@
-"""Provider capacity on /metrics: providers online and SIMs ready for work, per carrier (never per provider).
+"""Provider capacity on /metrics: providers online, SIMs ready for work and SIMs cooling down after a carrier block,
+per carrier (never per provider).
 
-Read when scraped with one grouped query over SIMs (cached a few seconds, see `CachedCollector`).
+Read when scraped with two grouped queries over SIMs (cached a few seconds, see `CachedCollector`).
 """
 
 from collections.abc import Iterator
 
 from django.db.models import Count, Q
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from apps.core.metrics import CachedCollector
@@ -34,10 +36,25 @@ class ProviderCapacityCollector(CachedCollector):
             .annotate(providers=Count("provider", distinct=True), matchable=Count("id", filter=Q(matchable=True)))
             .order_by()
         )
+        cooling = GaugeMetricFamily(
+            "peerpower_sims_cooling_down",
+            "Active SIMs resting after a carrier block (limit_exceeded, network_reject, repeated generic_failure), by "
+            "carrier: many at once is a carrier-wide pattern.",
+            labels=["carrier"],
+        )
         found = {row["carrier"]: row for row in rows}
+        resting = dict(
+            Sim.objects.filter(active=True, cooldown_until__gt=timezone.now())
+            .values("carrier")
+            .annotate(count=Count("id"))
+            .order_by()
+            .values_list("carrier", "count")
+        )
         for carrier in Carrier.values:
             row = found.get(carrier, {})
             online.add_metric([carrier], row.get("providers", 0))
             matchable.add_metric([carrier], row.get("matchable", 0))
+            cooling.add_metric([carrier], resting.get(carrier, 0))
         yield online
         yield matchable
+        yield cooling

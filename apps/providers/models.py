@@ -19,6 +19,7 @@ SCORE_MAX = 1000
 REPUTATION_DEFAULT = 500
 SIM_SLOT_MAX = 7
 SIGNAL_LEVEL_MAX = 4  # Android's SignalStrength.getLevel(): 0 (none) to 4 (great)
+TRUST_LEVEL_MAX = 100
 
 
 class Provider(models.Model):
@@ -51,6 +52,11 @@ class Provider(models.Model):
     # Copied from the device on each heartbeat, so matching and the sweep read one table.
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Staff-set (apps.providers.services.trust, audited). The trusted pool is the company's and vetted partners' own
+    # phones: PeerPower's sign-in codes and clients' `sensitive` messages go only there. The trust level (0-100) is
+    # what a message that looks like a one-time code needs (PROVIDER_CODE_MIN_TRUST_LEVEL) to be offered to a phone.
+    trusted = models.BooleanField(default=False, help_text="In the trusted pool (sign-in codes, sensitive messages).")
+    trust_level = models.PositiveSmallIntegerField(default=0, help_text="0-100, set by staff.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -60,6 +66,7 @@ class Provider(models.Model):
                 condition=Q(reputation__gte=REPUTATION_MIN, reputation__lte=REPUTATION_MAX),
                 name="provider_reputation_in_range",
             ),
+            models.CheckConstraint(condition=Q(trust_level__lte=TRUST_LEVEL_MAX), name="provider_trust_level_in_range"),
             models.CheckConstraint(
                 condition=Q(score__isnull=True) | Q(score__lte=SCORE_MAX), name="provider_score_in_range"
             ),
@@ -122,6 +129,12 @@ class Sim(models.Model):
     # A cap was reached: no reservation can succeed before this time (a hint; the counters are the truth).
     capped_until = models.DateTimeField(null=True, blank=True)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The carrier pushed back (limit_exceeded, network_reject, repeated generic_failure): no work before
+    # `cooldown_until`, and lowered caps while `cooldown_level` > 0 and the last block is recent
+    # (apps.providers.services.cooldown).
+    cooldown_level = models.PositiveSmallIntegerField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    last_block_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,6 +14,7 @@ from apps.providers.errors import ProviderNotRegistered, SimNotFound
 from apps.providers.models import AvailabilityChange, Provider, Sim
 from apps.providers.services.availability import stale_before
 from apps.providers.services.caps import Usage, cap_counter, cap_windows
+from apps.providers.trust import Route
 
 
 def provider_for_user(user: Any) -> Provider:
@@ -33,6 +34,11 @@ def sim_of_provider(*, provider: Provider, sim_id: int) -> Sim:
     return sim
 
 
+def active_sim_ids_of_user(*, user: Any, sim_ids: Iterable[int]) -> set[int]:
+    """Which of `sim_ids` are active SIMs of the signed-in provider."""
+    return set(Sim.objects.filter(provider__user=user, active=True, pk__in=set(sim_ids)).values_list("pk", flat=True))
+
+
 class Candidate(NamedTuple):
     """A SIM that can take a job now, with what the pick and the reservation need of it and of its provider."""
 
@@ -50,6 +56,10 @@ class Candidate(NamedTuple):
     provider_jobs_in_flight: int
     provider_last_heartbeat_at: datetime
     provider_score: int | None
+    provider_trusted: bool
+    provider_trust_level: int
+    cooldown_level: int
+    last_block_at: datetime | None
 
 
 # The hot query is written in SQL rather than built with the ORM: building and compiling the queryset cost about
@@ -57,23 +67,30 @@ class Candidate(NamedTuple):
 # runs too. The columns are Candidate's fields, in order.
 _CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.msisdn, sim.carrier, sim.next_turn_at, sim.created_at,
     sim.hourly_cap, sim.daily_cap, provider.reputation, provider.jobs_delivered, provider.jobs_failed,
-    provider.jobs_in_flight, provider.last_heartbeat_at, provider.score"""
+    provider.jobs_in_flight, provider.last_heartbeat_at, provider.score, provider.trusted, provider.trust_level,
+    sim.cooldown_level, sim.last_block_at"""
 _DATETIME_INDEXES = tuple(
-    Candidate._fields.index(name) for name in ("next_turn_at", "created_at", "provider_last_heartbeat_at")
+    Candidate._fields.index(name)
+    for name in ("next_turn_at", "created_at", "provider_last_heartbeat_at", "last_block_at")
 )
 
 
-def _eligible(*, now: datetime, excluded_providers: list[int], excluded_sims: list[int]) -> tuple[str, list[Any]]:
+def _eligible(
+    *, now: datetime, excluded_providers: list[int], excluded_sims: list[int], route: Route | None = None
+) -> tuple[str, list[Any]]:
     """The WHERE clause (after the carrier) shared by the matching queries: `matchable` mirrored from the state in
     `Sim.matchable`'s docstring, checked again on the provider (a stale flag must never let an ineligible provider
-    through), plus what changes too often to be mirrored (caps reached, heartbeat age, load)."""
+    through), plus what changes too often to be mirrored (caps reached, cool-downs, heartbeat age, load), and the
+    trust the message's route asks for."""
     adapt = connection.ops.adapt_datetimefield_value
     sql = (
         "sim.matchable AND (sim.capped_until IS NULL OR sim.capped_until <= %s)"
+        " AND (sim.cooldown_until IS NULL OR sim.cooldown_until <= %s)"
         " AND provider.status = %s AND provider.availability = %s AND provider.reputation >= %s"
         " AND provider.jobs_in_flight < %s AND provider.last_heartbeat_at >= %s"
     )
     params: list[Any] = [
+        adapt(now),
         adapt(now),
         ProviderStatus.ACTIVE.value,
         Availability.ONLINE.value,
@@ -81,6 +98,14 @@ def _eligible(*, now: datetime, excluded_providers: list[int], excluded_sims: li
         settings.PROVIDER_MAX_JOBS_IN_FLIGHT,
         adapt(stale_before(now)),
     ]
+    if settings.PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS:
+        sql += " AND (sim.last_assigned_at IS NULL OR sim.last_assigned_at <= %s)"
+        params.append(adapt(now - timedelta(seconds=settings.PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS)))
+    if route is not None and route.trusted_only:
+        sql += " AND provider.trusted"
+    if route is not None and route.min_trust_level:
+        sql += " AND provider.trust_level >= %s"
+        params.append(route.min_trust_level)
     if excluded_providers:
         sql += f" AND sim.provider_id NOT IN ({', '.join(['%s'] * len(excluded_providers))})"
         params += excluded_providers
@@ -97,12 +122,15 @@ def sims_for_matching_query(
     limit: int,
     exclude_provider_ids: Iterable[int] = (),
     exclude_sim_ids: Iterable[int] = (),
+    route: Route | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL and parameters of the hot query (see `sims_for_matching`); the benchmark EXPLAINs it."""
     excluded_providers, excluded_sims = list(exclude_provider_ids), list(exclude_sim_ids)
     walks, params = [], []
     for carrier in carriers:
-        where, where_params = _eligible(now=now, excluded_providers=excluded_providers, excluded_sims=excluded_sims)
+        where, where_params = _eligible(
+            now=now, excluded_providers=excluded_providers, excluded_sims=excluded_sims, route=route
+        )
         walks.append(
             f"SELECT {_CANDIDATE_COLUMNS} FROM providers_sim sim"  # noqa: S608 - constant SQL and placeholders only
             " JOIN providers_provider provider ON provider.id = sim.provider_id"
@@ -123,9 +151,10 @@ def sims_for_matching(
     limit: int,
     exclude_provider_ids: Iterable[int] = (),
     exclude_sim_ids: Iterable[int] = (),
+    route: Route | None = None,
 ) -> list[Candidate]:
     """The hot query: up to `limit` SIMs on any of `carriers` that can take a job now, earliest fair-share turn
-    first.
+    first; with a `route`, only SIMs of providers trusted as it asks.
 
     Each carrier's part walks the partial index `sim_match_idx` (carrier, next_turn_at WHERE matchable) and joins
     each SIM's provider by primary key, so it reads only a few rows however many providers there are. The provider
@@ -138,6 +167,7 @@ def sims_for_matching(
         limit=limit,
         exclude_provider_ids=exclude_provider_ids,
         exclude_sim_ids=exclude_sim_ids,
+        route=route,
     )
     return _candidates(sql, params)
 
@@ -268,6 +298,7 @@ def online_capacity_by_carrier(*, now: datetime | None = None) -> dict[str, int]
     rows = (
         Sim.objects.filter(
             Q(capped_until__isnull=True) | Q(capped_until__lte=now),
+            Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=now),
             matchable=True,
             provider__status=ProviderStatus.ACTIVE,
             provider__availability=Availability.ONLINE,

@@ -260,7 +260,7 @@ class ChaosSimulation(Simulation):
         self.done = threading.Event()
 
     def _drive(
-        self, http: httpx.Client, fleet: Any, phones: list[VirtualPhone], keys: list[str], *rest: Any
+        self, http: httpx.Client, fleet: Any, phones: list[VirtualPhone], keys: list[str], *rest: Any, **options: Any
     ) -> Summary:
         servers: Servers = rest[-1]
         self.receiver.up()
@@ -273,7 +273,7 @@ class ChaosSimulation(Simulation):
             target=self._inject, args=(http, fleet, phones, keys[0], servers), name="chaos", daemon=True
         )
         thread.start()
-        summary = super()._drive(http, fleet, phones, keys, *rest)
+        summary = super()._drive(http, fleet, phones, keys, *rest, **options)
         logger.warning("chaos: traffic settled; waiting for the faults to end")
         thread.join()
         # The probes of the last faults, and what the faults left in flight, settle too.

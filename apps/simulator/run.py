@@ -37,6 +37,14 @@ from apps.payments.baray_fake import BarayFake
 from apps.payments.services import exchange_rate_ensure
 from apps.providers.models import Provider
 from apps.providers.services import provider_approve
+from apps.simulator.abuse import (
+    AbuseSummary,
+    abuse_summarise,
+    code_reader,
+    send_sign_in_codes,
+    spam_burst,
+    trust_one,
+)
 from apps.simulator.cashout import CashOut
 from apps.simulator.fleet import (
     CARRIERS,
@@ -84,6 +92,10 @@ class SimulationConfig:
     cash_out: bool = True
     payout_timeout_share: float = 0.2
     payout_minimum: int = 100_000
+    # The abusers (apps.simulator.abuse): a client's burst to neighbouring numbers (0: none), and sign-in codes sent
+    # while an ordinary phone on the victims' carrier waits for them (0: none; needs two honest phones).
+    spam_messages: int = 20
+    sign_in_codes: int = 3
 
 
 @dataclass
@@ -123,11 +135,13 @@ class Summary:
     rewards: dict[str, tuple[int, int]] = field(default_factory=dict)  # status -> (rewards, 10⁻⁶ PPT)
     paid_for_faked: int = 0  # rewards posted for deliveries dishonest phones faked
     held_for_faked: int = 0  # rewards of faked deliveries still in their window (a strike voids them)
+    abuse: AbuseSummary = field(default_factory=AbuseSummary)
 
     @property
     def ok(self) -> bool:
         return (
-            self.lost == 0
+            self.abuse.ok
+            and self.lost == 0
             and self.sent_twice == 0
             and self.sent_twice_db == 0
             and self.paid_for_faked == 0
@@ -177,6 +191,7 @@ class Summary:
             f"paid for unverified or faked deliveries: {self.paid_for_faked} (must be 0); faked deliveries' rewards "
             f"still held: {self.held_for_faked} (they post after the verification window unless a strike voids them)",
             *self._payout_lines(),
+            *self.abuse.lines(),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
         ]
@@ -270,6 +285,7 @@ class Simulation:
         self._ids_lock = threading.Lock()
         self.topped_up_ppt = 0
         self.topups = 0
+        self.seal_key = secrets.token_hex(16)
 
     # --- setup ----------------------------------------------------------------------------------------------------
     def _audit_numbers(self) -> list[str]:
@@ -320,24 +336,25 @@ class Simulation:
         return int(topup["ppt"]["amount"])
 
     def _enrol_clients(self, http: httpx.Client) -> list[str]:
-        keys = []
-        for index in range(self.config.clients):
-            number = random_number("smart", self.rng)
-            headers = {"Authorization": f"Bearer {sign_in(http, number)}"}
-            client = expect(http.post("/api/clients", json={"name": f"Simulated client {index}"}, headers=headers), 201)
-            key = expect(
-                http.post(
-                    f"/api/clients/{client['id']}/api-keys",
-                    json={"name": "simulator", "rate_per_second": 10_000},
-                    headers=headers,
-                ),
-                201,
-            )
-            keys.append(key["secret"])
-            if self.config.topup_usd:
-                self.topped_up_ppt += self._top_up(http, key["secret"])
-                self.topups += 1
-        return keys
+        return [self._enrol_client(http, f"Simulated client {index}") for index in range(self.config.clients)]
+
+    def _enrol_client(self, http: httpx.Client, name: str) -> str:
+        """A client organisation with an API key (and PPT, when the run tops up); its key."""
+        number = random_number("smart", self.rng)
+        headers = {"Authorization": f"Bearer {sign_in(http, number)}"}
+        client = expect(http.post("/api/clients", json={"name": name}, headers=headers), 201)
+        key = expect(
+            http.post(
+                f"/api/clients/{client['id']}/api-keys",
+                json={"name": "simulator", "rate_per_second": 10_000},
+                headers=headers,
+            ),
+            201,
+        )
+        if self.config.topup_usd:
+            self.topped_up_ppt += self._top_up(http, key["secret"])
+            self.topups += 1
+        return key["secret"]
 
     # --- traffic ----------------------------------------------------------------------------------------------------
     def _plan(self) -> list[list[dict[str, Any]]]:
@@ -484,7 +501,13 @@ class Simulation:
                 "BARAY_WEBHOOK_SECRET_KEY": "",
                 "BARAY_WEBHOOK_IV": "",
             }
-            extra_env = {**config.servers.extra_env, **baray_env, **self.cash_out.environment()}
+            # Sign-in codes are sealed by this process and opened by the web servers: one key for both.
+            extra_env = {
+                **config.servers.extra_env,
+                **baray_env,
+                **self.cash_out.environment(),
+                "MESSAGE_SEAL_KEY": self.seal_key,
+            }
             servers = Servers(
                 replace(config.servers, extra_env=extra_env),
                 fcm_endpoint=fcm.endpoint,
@@ -509,7 +532,9 @@ class Simulation:
                     )
                     phones = self._enrol_phones(http, fleet)
                     keys = self._enrol_clients(http)
-                    return self._drive(http, fleet, phones, keys, audit_e164, servers)
+                    spam_key = self._enrol_client(http, "Simulated spammer") if config.spam_messages else ""
+                    summary = self._drive(http, fleet, phones, keys, audit_e164, servers, spam_key=spam_key)
+                    return summary
             finally:
                 scheduler.stop()
                 servers.stop()
@@ -522,9 +547,15 @@ class Simulation:
         keys: list[str],
         audit: list[str],
         servers: Servers,
+        *,
+        spam_key: str = "",
     ) -> Summary:
         config = self.config
         requests = self._plan()
+        honest = [phone for phone in phones if phone.honest]
+        trusted = trust_one(phones) if config.sign_in_codes and len(honest) >= 2 else None
+        reader = code_reader(phones, trusted) if trusted else None
+        spam_ids = spam_burst(http, spam_key, self.rng, config.spam_messages) if spam_key else []
         stop = threading.Event()
         canary_ids: list[int] = []
         expected_duration = config.messages / config.rate
@@ -543,10 +574,11 @@ class Simulation:
         canary_thread.start()
         heartbeat_thread.start()
         self._submit(http, keys, requests)
+        code_ids = send_sign_in_codes(reader, self.rng, config.sign_in_codes, seal_key=self.seal_key) if reader else []
         submit_seconds = time.monotonic() - started
         canary_thread.join()
 
-        ids = [*self.message_ids, *canary_ids]
+        ids = [*self.message_ids, *canary_ids, *code_ids]
         deadline = time.monotonic() + config.settle_timeout
         final = self._final_count(ids)
         while final < len(ids) and time.monotonic() < deadline:
@@ -578,6 +610,14 @@ class Simulation:
         summary.cpu = cpu
         summary.pushes_on_metrics = pushes_counted
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt
+        summary.abuse = abuse_summarise(
+            http=http,
+            spam_ids=spam_ids,
+            spam_count=config.spam_messages,
+            code_ids=code_ids,
+            reader=reader,
+            trusted=trusted,
+        )
         return summary
 
     @staticmethod

@@ -862,3 +862,40 @@ CELERY_BEAT_SCHEDULE["backoffice.rollup-repair"] = {
     "task": "backoffice.rollup_repair",
     "schedule": crontab(hour=0, minute=30),
 }
+# --- Abuse and trust: the trusted route, inbound replies, carrier-block reactions, SMS pumping ------------------------
+# PeerPower's own codes go through the trusted pool (providers staff mark trusted) when it has capacity, else through
+# this sender ("console", "memory" or a dotted path to an apps.accounts.otp.OtpSender, e.g. an aggregator's); empty:
+# no fallback, the code waits on the trusted route for a trusted phone (never an ordinary one).
+OTP_FALLBACK_SENDER = env("OTP_FALLBACK_SENDER", default="console")
+# Sealed message bodies (sign-in codes, `sensitive` messages): a key of its own, so rotating SECRET_KEY does not
+# make queued codes unreadable; empty derives one from SECRET_KEY.
+MESSAGE_SEAL_KEY = env("MESSAGE_SEAL_KEY", default="")
+# `sensitive: true` messages travel the trusted pool at this multiple of the ordinary price (basis points).
+MESSAGE_SENSITIVE_PRICE_BP = env.int("MESSAGE_SENSITIVE_PRICE_BP", default=30_000)
+# A message the content filter reads as a one-time code is offered only to providers at or above this trust level
+# (0-100). Providers start at 0, so 0 (the default) restricts nothing: raise it once staff have set levels, or codes
+# wait for phones nobody trusted yet.
+PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=0)
+# Carrier-block reactions (apps.providers.services.cooldown): the first cool-down lasts BASE seconds, each repetition
+# doubles it up to MAX; a block more than RESET_HOURS after the last starts again at level 1. While the level is
+# above 0 and recent the SIM sends at most its warm-up caps halved per level beyond the first.
+PROVIDER_SIM_COOLDOWN_BASE_SECONDS = env.int("PROVIDER_SIM_COOLDOWN_BASE_SECONDS", default=900)
+PROVIDER_SIM_COOLDOWN_MAX_SECONDS = env.int("PROVIDER_SIM_COOLDOWN_MAX_SECONDS", default=86_400)
+PROVIDER_SIM_COOLDOWN_RESET_HOURS = env.int("PROVIDER_SIM_COOLDOWN_RESET_HOURS", default=48)
+# `generic_failure` reports from one SIM within the window that count as a block.
+PROVIDER_SIM_GENERIC_FAILURES = env.int("PROVIDER_SIM_GENERIC_FAILURES", default=3)
+PROVIDER_SIM_GENERIC_FAILURE_WINDOW_SECONDS = env.int("PROVIDER_SIM_GENERIC_FAILURE_WINDOW_SECONDS", default=900)
+# Pacing: at least this many seconds between two sends of one SIM, whatever its caps (0: only the caps pace).
+PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS = env.int("PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS", default=0)
+# Inbound replies: one matches a message of a client sent from that SIM to that number within this many hours.
+INBOUND_MATCH_HOURS = env.int("INBOUND_MATCH_HOURS", default=72)
+# SMS pumping (apps.messaging.pumping): within the window, a client's messages to more than ADJACENT distinct numbers
+# of one block of a hundred are held; so are messages to the listed prefixes (premium or unallocated ranges, E.164).
+MESSAGE_PUMPING_WINDOW_SECONDS = env.int("MESSAGE_PUMPING_WINDOW_SECONDS", default=600)
+MESSAGE_PUMPING_ADJACENT = env.int("MESSAGE_PUMPING_ADJACENT", default=5)
+MESSAGE_PUMPING_HELD_PREFIXES = env.list("MESSAGE_PUMPING_HELD_PREFIXES", default=[])
+# Verification-code conversion: a client that reports conversions and converts fewer than MIN_BP of its last SAMPLE
+# code messages (sent at least GRACE seconds ago) has its next code messages held.
+MESSAGE_PUMPING_CONVERSION_SAMPLE = env.int("MESSAGE_PUMPING_CONVERSION_SAMPLE", default=50)
+MESSAGE_PUMPING_CONVERSION_MIN_BP = env.int("MESSAGE_PUMPING_CONVERSION_MIN_BP", default=2_000)
+MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS = env.int("MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS", default=900)

@@ -39,6 +39,9 @@ REDIS_URL = required("REDIS_URL")
 OTP_SENDER = required("OTP_SENDER")
 if OTP_SENDER == "console":
     raise ImproperlyConfigured("OTP_SENDER=console writes codes to the log; choose a real sender in production.")
+OTP_FALLBACK_SENDER = env("OTP_FALLBACK_SENDER", default="")
+if OTP_FALLBACK_SENDER == "console":
+    raise ImproperlyConfigured("OTP_FALLBACK_SENDER=console writes codes to the log; choose a real sender.")
 # Jobs must reach phones: the log backend only writes pushes to the log.
 if PUSH_BACKEND == "log":
     raise ImproperlyConfigured("PUSH_BACKEND=log only logs pushes; use fcm (or a real backend) in production.")

@@ -31,6 +31,9 @@ STORAGES = {
 }
 # Sent codes are kept in apps.accounts.otp.MemoryOtpSender.outbox, where tests read them.
 OTP_SENDER = "memory"
+OTP_FALLBACK_SENDER = "memory"
+# Tests send to runs of made-up neighbouring numbers: the pumping rule's own tests lower this again.
+MESSAGE_PUMPING_ADJACENT = 10_000
 # Tests that push choose a backend themselves (the FCM ones point firebase-admin at the local fake).
 PUSH_BACKEND = "log"
 # Webhook tests post to a receiver on 127.0.0.1 over plain http; the SSRF tests switch the guard back on.

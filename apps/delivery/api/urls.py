@@ -4,6 +4,7 @@ from apps.delivery.api import views
 
 urlpatterns = [
     path("providers/me/jobs", views.ProviderJobsView.as_view(), name="provider-jobs"),
+    path("providers/me/inbound", views.ProviderInboundView.as_view(), name="provider-inbound"),
     path("jobs/<id:job_id>", views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/ack", views.JobAckBatchView.as_view(), name="job-ack-batch"),
     path("jobs/<id:job_id>/ack", views.JobAckView.as_view(), name="job-ack"),

@@ -23,7 +23,7 @@ from apps.core.converters import DATABASE_ID_MAX
 from apps.core.errors import DomainError, ValidationFailed
 from apps.core.schema import ErrorCase, raises
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField
-from apps.delivery import reports
+from apps.delivery import inbound, reports
 from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
 from apps.delivery.reports import ErrorCodeRequired, OccurredInFuture, ReportSignatureInvalid, ReportSignatureRequired
@@ -58,7 +58,7 @@ class JobOutput(serializers.Serializer):
     status = StrictCharField()
     message_id = serializers.IntegerField()
     to = StrictCharField(source="message.to")
-    body = StrictCharField(source="message.body")
+    body = StrictCharField(source="message.text", help_text="The text to send (sealed bodies are opened for you).")
     encoding = StrictCharField(source="message.encoding")
     segments = serializers.IntegerField(source="message.segments")
     deadline = serializers.DateTimeField()
@@ -383,3 +383,75 @@ class AuditInboundView(APIView):
         to = normalize_phone(data.validated_data["to"]).e164
         canary = canary_inbound(to=to, body=data.validated_data["body"])
         return Response({"matched": canary is not None}, status=202)
+
+
+class InboundItemInput(serializers.Serializer):
+    sim = serializers.IntegerField(
+        min_value=1, max_value=DATABASE_ID_MAX, help_text="The id of your SIM the SMS arrived on."
+    )
+    sender = StrictCharField(max_length=32, help_text="The number the SMS came from, as the phone shows it.")
+    body = StrictCharField(max_length=2000, trim_whitespace=False)
+    received_at = SignedTimestampField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
+    signature = StrictCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Ed25519 over `peerpower-inbound\\n{sim}\\n{sender}\\n{received_at}\\n{sha256 hex of body}`.",
+    )
+
+    validate_received_at = ReportInput.validate_occurred_at
+
+
+class InboundBatchInput(serializers.Serializer):
+    messages = InboundItemInput(many=True, min_length=1, max_length=500)
+
+
+class InboundResultOutput(serializers.Serializer):
+    index = serializers.IntegerField()
+    outcome = serializers.ChoiceField(
+        choices=["stopped", "forwarded", "duplicate", "unmatched", "spoofed"],
+        help_text="stopped: the sender was opted out; forwarded: the client was told; duplicate: already taken; "
+        "unmatched (answers no message sent from that SIM) and spoofed (signature or SIM wrong): dropped.",
+    )
+    flags = serializers.ListField(child=StrictCharField())
+
+
+class InboundBatchOutput(serializers.Serializer):
+    results = InboundResultOutput(many=True)
+
+
+class ProviderInboundView(APIView):
+    """SMS the phone received on a SIM that sent for PeerPower (replies, STOP requests), forwarded in batches."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=InboundBatchInput,
+        responses={200: InboundBatchOutput},
+        tags=["reports"],
+        summary="Forward received SMS",
+        description="Up to 500 SMS received on your SIMs, each signed with your DID key like a report. A stop "
+        "request opts its sender out; another reply reaches the client whose message it answers. Each item's "
+        "`outcome` says what happened; resending a batch changes nothing twice.",
+    )
+    def post(self, request: Request) -> Response:
+        batch = InboundBatchInput(data=request.data)
+        batch.is_valid(raise_exception=True)
+        items = [
+            inbound.InboundInput(
+                sim_id=item["sim"],
+                sender=item["sender"],
+                body=item["body"],
+                received_at=parse_datetime(item["received_at"]),
+                received_at_text=item["received_at"],
+                signature=item["signature"],
+            )
+            for item in batch.validated_data["messages"]
+        ]
+        results = inbound.inbound_receive_batch(user=request.user, items=items)
+        rows = [
+            {"index": index, "outcome": result.outcome, "flags": list(result.flags)}
+            for index, result in enumerate(results)
+        ]
+        return Response({"results": rows})

@@ -14,6 +14,8 @@ class WebhookEventType(models.TextChoices):
     PAYMENT_SUCCEEDED = "payment.succeeded", "Top-up paid"
     PAYMENT_FAILED = "payment.failed", "Top-up failed or expired"
     BALANCE_LOW = "balance.low", "Spendable PPT fell under the threshold"
+    # A recipient answered one of the client's messages (forwarded by the phone whose SIM sent it).
+    INBOUND_RECEIVED = "inbound.received", "Reply received"
 
 
 class DeliveryTarget(models.TextChoices):

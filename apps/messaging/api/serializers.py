@@ -47,6 +47,12 @@ class MessageInputSerializer(serializers.Serializer):
     validity_seconds = serializers.IntegerField(
         min_value=60, max_value=settings.MESSAGE_VALIDITY_MAX_SECONDS, required=False, allow_null=True, default=None
     )
+    sensitive = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="A one-time code or banking message: sent only by PeerPower's trusted phones, kept sealed, at a "
+        "higher price (MESSAGE_SENSITIVE_PRICE_BP of the ordinary one).",
+    )
 
 
 def message_input_data(data: Any) -> dict:

@@ -51,6 +51,7 @@ from apps.messaging.errors import (
     VerificationCodeUnknown,
 )
 from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
+from apps.messaging.pumping import message_conversion_record
 from apps.messaging.representation import MessageOutputSerializer, message_output
 from apps.messaging.services import (
     MessageInput,
@@ -386,6 +387,26 @@ class MessageCancelView(ClientApiView):
     def post(self, request: Request, message_id: int) -> Response:
         message = selectors.message_of_client(organization=request.user.organization, message_id=message_id)
         return Response(MessageOutputSerializer(message_cancel(message=message)).data)
+
+
+class ConversionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    converted_at = serializers.DateTimeField()
+
+
+class MessageConversionView(ClientApiView):
+    @extend_schema(
+        request=None,
+        responses={200: ConversionOutputSerializer},
+        tags=["messages"],
+        summary="Report a code as used",
+        description="Tell PeerPower that the one-time code in this message was used (the person signed in). Clients "
+        "that report conversions are protected from SMS pumping: when too few of their code messages convert, new "
+        "ones are held for review (`status_reason: pumping_low_conversion`). Reporting twice changes nothing.",
+    )
+    def post(self, request: Request, message_id: int) -> Response:
+        message = message_conversion_record(organization=request.user.organization, message_id=message_id)
+        return Response({"id": message.pk, "converted_at": message.converted_at})
 
 
 class VerificationOutputSerializer(serializers.Serializer):

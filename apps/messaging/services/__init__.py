@@ -28,6 +28,8 @@ from apps.messaging.services.rules import (
     opt_out_add,
     opt_out_handle_reply,
     opt_out_remove,
+    stop_keyword_add,
+    stop_keyword_remove,
 )
 from apps.messaging.services.sending import (
     BulkItemResult,
@@ -68,4 +70,6 @@ __all__ = [
     "opt_out_add",
     "opt_out_handle_reply",
     "opt_out_remove",
+    "stop_keyword_add",
+    "stop_keyword_remove",
 ]

@@ -24,6 +24,7 @@ from apps.core.backoff import backoff_with_jitter
 from apps.messaging.choices import MessageStatus, Priority
 from apps.messaging.metrics import DISPATCHED
 from apps.messaging.models import Job, Message
+from apps.messaging.routes import cross_carrier_override, match_route
 from apps.messaging.services.signal import dispatch_signal, dispatch_signal_received, enqueue_dispatch
 from apps.messaging.state import message_transition, messages_transition
 from apps.providers.selectors import provider_ids_holding_numbers
@@ -120,7 +121,8 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
             priority=message.priority,
             client_ref=str(message.organization_id),
             recipient=message.to,
-            allow_cross_carrier=_cross_carrier_allowed(message, now=now),
+            allow_cross_carrier=cross_carrier_override(message) or _cross_carrier_allowed(message, now=now),
+            route=match_route(message),
         )
         for message in live
     ]

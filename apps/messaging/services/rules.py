@@ -1,5 +1,6 @@
 """Writes of messaging data. Each function owns its transaction and writes the audit entry inside it."""
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db import transaction
@@ -10,8 +11,8 @@ from apps.accounts.phone import normalize_phone
 from apps.audit.services import audit_record
 from apps.messaging.choices import OptOutSource
 from apps.messaging.filtering.runtime import publish_rules_changed
-from apps.messaging.keywords import is_stop_message
-from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, OptOut
+from apps.messaging.keywords import StopScope, stop_scope
+from apps.messaging.models import BlockedRecipient, DomainRule, FilterTerm, OptOut, StopKeyword
 
 FilterRule = FilterTerm | DomainRule
 _RULE_FIELDS = {
@@ -25,39 +26,52 @@ _RULE_ACTIONS = {FilterTerm: "filter_term", DomainRule: "domain_rule"}
 
 
 @transaction.atomic
-def opt_out_add(*, phone: str, source: OptOutSource, actor: Any = None, note: str = "") -> OptOut:
-    """Put a number on the network-wide opt-out list (idempotent: an existing entry is returned unchanged).
+def opt_out_add(
+    *, phone: str, source: OptOutSource, actor: Any = None, note: str = "", organization_id: int | None = None
+) -> OptOut:
+    """Put a number on the network-wide opt-out list, for every client or only `organization_id` (idempotent: an
+    existing entry is returned unchanged).
 
     `phone` may be typed as people do ("012 345 678"); invalid numbers raise the phone_* errors.
     """
     e164 = normalize_phone(phone).e164
     opt_out, created = OptOut.objects.get_or_create(
         phone=e164,
+        organization_id=organization_id,
         defaults={"source": source, "note": note[:200], "created_by": actor if _is_person(actor) else None},
     )
     if created:
+        after = {"phone": e164, "source": str(source)}
+        if organization_id:
+            after["organization"] = organization_id
         audit_record(
             actor=actor,
             action="opt_out.added",
             target=opt_out,
-            after={"phone": e164, "source": str(source)},
+            after=after,
             system_actor=f"messaging:{source}",
         )
     return opt_out
 
 
-def opt_out_handle_reply(*, sender: str, text: str) -> OptOut | None:
-    """A reply a provider phone received: opt the sender out if it asks to stop, else do nothing."""
-    if not is_stop_message(text):
+def opt_out_handle_reply(
+    *, sender: str, text: str, organization_id: int | None = None, client_keywords: Collection[str] = ()
+) -> OptOut | None:
+    """A reply a provider phone received (to a message of client `organization_id`, when known): opt the sender out
+    if it asks to stop — from every client ("STOP ALL", "ឈប់ទាំងអស់"), else from that client — or do nothing."""
+    scope = stop_scope(text, client_keywords=client_keywords)
+    if scope is None:
         return None
-    return opt_out_add(phone=sender, source=OptOutSource.STOP_KEYWORD, note=text)
+    for_client = organization_id if scope == StopScope.CLIENT else None
+    return opt_out_add(phone=sender, source=OptOutSource.STOP_KEYWORD, note=text, organization_id=for_client)
 
 
 @transaction.atomic
-def opt_out_remove(*, phone: str, actor: Any) -> bool:
-    """Take a number off the opt-out list (the person asked to receive messages again). False if it was not on."""
+def opt_out_remove(*, phone: str, actor: Any, organization_id: int | None = None) -> bool:
+    """Take a number off the opt-out list, for every client or for `organization_id` (the person asked to receive
+    messages again). False if it was not on."""
     e164 = normalize_phone(phone).e164
-    opt_out = OptOut.objects.select_for_update().filter(phone=e164).first()
+    opt_out = OptOut.objects.select_for_update().filter(phone=e164, organization_id=organization_id).first()
     if opt_out is None:
         return False
     audit_record(
@@ -65,6 +79,32 @@ def opt_out_remove(*, phone: str, actor: Any) -> bool:
     )
     opt_out.delete()
     return True
+
+
+@transaction.atomic
+def stop_keyword_add(*, organization: Any, keyword: str, actor: Any) -> StopKeyword:
+    """A stop word of the client's own (idempotent)."""
+    keyword = " ".join(keyword.split())[:64]
+    entry, created = StopKeyword.objects.get_or_create(organization=organization, keyword=keyword)
+    if created:
+        audit_record(
+            actor=actor,
+            action="stop_keyword.added",
+            target=entry,
+            after={"organization": organization.pk, "keyword": keyword},
+        )
+    return entry
+
+
+@transaction.atomic
+def stop_keyword_remove(*, keyword: StopKeyword, actor: Any) -> None:
+    audit_record(
+        actor=actor,
+        action="stop_keyword.removed",
+        target=keyword,
+        before={"organization": keyword.organization_id, "keyword": keyword.keyword},
+    )
+    keyword.delete()
 
 
 @transaction.atomic

@@ -35,6 +35,8 @@ from apps.messaging.events import MessagesAccepted
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.inserting import messages_insert
 from apps.messaging.models import Message
+from apps.messaging.pumping import pumping_hold
+from apps.messaging.routes import message_route, message_route_apply
 from apps.messaging.selectors import recipient_block_reasons
 from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
@@ -60,6 +62,7 @@ class MessageInput:
     callback_url: str = ""
     scheduled_at: datetime | None = None
     validity_seconds: int | None = None
+    sensitive: bool = False  # travels the trusted pool only, body sealed, at a higher price (apps.messaging.routes)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def message_submit(
         organization=organization,
         api_key=api_key,
         data=data,
-        block_reasons=recipient_block_reasons([phone.e164]) if phone else {},
+        block_reasons=recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {},
         trusted=trusted,
         phone=phone,
     )
@@ -114,7 +117,9 @@ def message_submit_bulk(
             phones.append(normalize_phone(item.to))
         except DomainError:
             phones.append(None)  # _prepare reports it, with whatever else is wrong with the item
-    block_reasons = recipient_block_reasons([phone.e164 for phone in phones if phone is not None])
+    block_reasons = recipient_block_reasons(
+        [phone.e164 for phone in phones if phone is not None], organization_id=organization.pk
+    )
     results: list[BulkItemResult] = []
     prepared: list[Message] = []
     for index, item in enumerate(items):
@@ -241,7 +246,7 @@ def _prepare(
             status, reason = MessageStatus.REJECTED, "content_rejected"
         elif decision.action == FilterAction.HOLD:
             status, reason = MessageStatus.HELD, "content_review"
-    return Message(
+    message = Message(
         organization=organization,
         api_key=api_key,
         to=phone.e164,
@@ -262,7 +267,10 @@ def _prepare(
         expires_at=due + timedelta(seconds=validity),
         next_attempt_at=due if status == MessageStatus.QUEUED else None,
         finished_at=now if status == MessageStatus.REJECTED else None,
+        route=message_route(sensitive=data.sensitive, text="" if trusted else filtered_text),
     )
+    message_route_apply(message)
+    return message
 
 
 def new_verification_code() -> str:
@@ -281,6 +289,7 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
         return {}
     now = timezone.now()
     organization = messages[0].organization
+    pumping_hold(messages, now=now)
     if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
         charges_quote(messages, now=now)
     billable = any(message.price_held for message in messages)

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def network_sender(settings):
     settings.OTP_SENDER = "apps.messaging.otp.NetworkOtpSender"
+    settings.OTP_FALLBACK_SENDER = ""  # no fallback: codes wait on the trusted route (test_trusted_route has both)
 
 
 def test_an_otp_becomes_a_high_priority_message_of_the_system_client(settings):
@@ -23,7 +24,7 @@ def test_an_otp_becomes_a_high_priority_message_of_the_system_client(settings):
     assert (message.to, message.priority, message.status) == ("+85512345678", "high", "queued")
     assert message.reference == "otp:login"
     assert (message.expires_at - message.created_at).total_seconds() == pytest.approx(settings.OTP_TTL_SECONDS, abs=2)
-    assert any("\u1780" <= char <= "\u17ff" for char in message.body)  # Khmer text by default
+    assert any("\u1780" <= char <= "\u17ff" for char in message.text)  # Khmer text by default (sealed at rest)
     assert ClientOrganization.objects.filter(is_system=True).count() == 1
 
 

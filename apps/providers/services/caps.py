@@ -57,16 +57,34 @@ class Reservation:
     usage: Usage | None  # the counts after the attempt, when the backend has them at no cost
 
 
-def sim_caps(*, created_at: datetime, hourly_cap: int | None, daily_cap: int | None, now: datetime) -> Caps:
-    """A SIM's caps at `now`: its own (or the default), never above the maximum, lowered while it warms up."""
+def sim_caps(
+    *,
+    created_at: datetime,
+    hourly_cap: int | None,
+    daily_cap: int | None,
+    now: datetime,
+    cooldown_level: int = 0,
+    last_block_at: datetime | None = None,
+) -> Caps:
+    """A SIM's caps at `now`: its own (or the default), never above the maximum, lowered while it warms up, and
+    lowered again after a carrier block: the warm-up caps, halved for each cool-down level beyond the first, until
+    PROVIDER_SIM_COOLDOWN_RESET_HOURS pass without another block."""
     hourly = min(hourly_cap or settings.PROVIDER_SIM_HOURLY_CAP, settings.PROVIDER_SIM_HOURLY_CAP_MAX)
     daily = min(daily_cap or settings.PROVIDER_SIM_DAILY_CAP, settings.PROVIDER_SIM_DAILY_CAP_MAX)
     warmup_ends_at = created_at + timedelta(days=settings.PROVIDER_SIM_WARMUP_DAYS)
+    warmup_hourly, warmup_daily = settings.PROVIDER_SIM_WARMUP_HOURLY_CAP, settings.PROVIDER_SIM_WARMUP_DAILY_CAP
+    if cooldown_level and last_block_at is not None:
+        penalty_ends_at = last_block_at + timedelta(hours=settings.PROVIDER_SIM_COOLDOWN_RESET_HOURS)
+        if now < penalty_ends_at:
+            halvings = min(cooldown_level - 1, 16)
+            warmup_hourly = max(warmup_hourly >> halvings, 1)
+            warmup_daily = max(warmup_daily >> halvings, 1)
+            warmup_ends_at = max(warmup_ends_at, penalty_ends_at)
     if now >= warmup_ends_at:
         return Caps(hourly=hourly, daily=daily, warming_up=False)
     return Caps(
-        hourly=min(hourly, settings.PROVIDER_SIM_WARMUP_HOURLY_CAP),
-        daily=min(daily, settings.PROVIDER_SIM_WARMUP_DAILY_CAP),
+        hourly=min(hourly, warmup_hourly),
+        daily=min(daily, warmup_daily),
         warming_up=True,
         warmup_ends_at=warmup_ends_at,
     )
@@ -74,7 +92,12 @@ def sim_caps(*, created_at: datetime, hourly_cap: int | None, daily_cap: int | N
 
 def caps_for_sim(sim: Sim, *, now: datetime | None = None) -> Caps:
     return sim_caps(
-        created_at=sim.created_at, hourly_cap=sim.hourly_cap, daily_cap=sim.daily_cap, now=now or timezone.now()
+        created_at=sim.created_at,
+        hourly_cap=sim.hourly_cap,
+        daily_cap=sim.daily_cap,
+        now=now or timezone.now(),
+        cooldown_level=sim.cooldown_level,
+        last_block_at=sim.last_block_at,
     )
 
 

@@ -8,7 +8,7 @@ from apps.audit.models import AuditLog
 from apps.messaging.models import Job, Message
 from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
-from apps.providers.models import Sim
+from apps.providers.models import Provider, Sim
 from apps.providers.services import sim_verification_request
 from apps.providers.tests.factories import provider_with_sim
 
@@ -69,12 +69,14 @@ def test_another_provider_cannot_verify_or_request_for_my_sim(provider, api_clie
 
 def test_through_the_network_the_code_never_goes_to_the_claimant(provider, settings):
     settings.OTP_SENDER = "apps.messaging.otp.NetworkOtpSender"
+    settings.OTP_FALLBACK_SENDER = ""  # codes wait on the trusted route
+    Provider.objects.filter(pk=provider.pk).update(trusted=True)  # even a trusted claimant is never sent its own code
     sim = Sim.objects.get(provider=provider)
     sim_verification_request(sim=sim)
     message = Message.objects.get(to=sim.msisdn)
-    # The claimant is the only Cellcard provider: the code waits rather than go to them.
+    # The claimant is the only trusted provider: the code waits rather than go to them.
     assert dispatch(message) == "waiting"
-    honest = provider_with_sim(Carrier.CELLCARD)
+    honest = provider_with_sim(Carrier.CELLCARD, trusted=True)
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
     assert dispatch(message) == "assigned"
     assert Job.objects.get(message=message).provider == honest

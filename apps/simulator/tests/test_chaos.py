@@ -55,6 +55,8 @@ def test_chaos_short(private_redis):
         bulk_share=0.5,
         bulk_size=10,
         canaries=0,
+        spam_messages=0,  # the abusers have their run in test_end_to_end; this one is about faults
+        sign_in_codes=0,
         validity_seconds=240,
         settle_timeout=60,
         seed=20,

@@ -52,6 +52,14 @@ def test_small_fleet_end_to_end():
         ),
     )
     summary = Simulation(config).run()
+    # The abusers: a spamming client's burst is held past the allowance, never sent; sign-in codes travel the
+    # trusted pool only, never reaching the ordinary phone that waits for them.
+    abuse = summary.abuse
+    assert abuse.spam_submitted == 20 and abuse.spam_held == 15 and abuse.spam_held_then_sent == 0, abuse.lines()
+    # (A code the trusted phone fails is not handed to anyone else: it waits, and may expire.)
+    assert abuse.codes_sent == 3 and abuse.codes_delivered_by_trusted >= 1, abuse.lines()
+    assert abuse.codes_to_other_phones == 0 and abuse.codes_offered_to_reader == 0, abuse.lines()
+    assert abuse.reader_reads == abuse.reader_reads_refused, abuse.lines()
     print("\n".join(summary.lines()))  # the figures, in the test output
 
     assert summary.submitted == 24 and summary.refused == 0
@@ -61,8 +69,9 @@ def test_small_fleet_end_to_end():
     assert summary.statuses.get("delivered", 0) > 0
     # The workers push; their counters reach the web server's /metrics (one multi-process folder).
     assert summary.pushes_on_metrics > 0, "\n".join(summary.lines())
-    # The client bought PPT through the Baray fake's checkout before sending (USD 10 at the default 1 PPT per USD).
-    assert (summary.topups, summary.topped_up_ppt) == (1, 10_000_000), "\n".join(summary.lines())
+    # The client and the spammer bought PPT through the Baray fake's checkout before sending (USD 10 each at the
+    # default 1 PPT per USD).
+    assert (summary.topups, summary.topped_up_ppt) == (2, 20_000_000), "\n".join(summary.lines())
     assert summary.dishonest == 1 and summary.dishonest_caught == 1, "\n".join(summary.lines())
     assert summary.honest_flagged == 0, "\n".join(summary.lines())
     # Clients paid for what was delivered (the development prices), captured from what they held.

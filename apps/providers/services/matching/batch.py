@@ -20,6 +20,7 @@ from apps.providers.selectors import Candidate, sims_for_matching, sims_of_stick
 from apps.providers.services.caps import cap_counter, cap_windows
 from apps.providers.services.matching.reservation import Outcome, Reserver, capped_remember
 from apps.providers.services.matching.scoring import weighted_order
+from apps.providers.trust import OPEN, Route
 
 # A request that loses every race for its first pool reads a pool of its own this many times before giving up.
 MATCH_ROUNDS = 3
@@ -45,7 +46,8 @@ class MatchRequest:
 
     `exclude_provider_ids` are never chosen (earlier attempts for this message, providers a blacklist names).
     `client_ref` and `recipient` find the sticky sender. `allow_cross_carrier`: None means "unless low priority"
-    (bulk traffic waits for cheaper on-net capacity).
+    (bulk traffic waits for cheaper on-net capacity). `route`: the trust the message asks of a phone
+    (`apps.providers.trust`).
     """
 
     recipient_carrier: str
@@ -54,6 +56,7 @@ class MatchRequest:
     client_ref: str = ""
     recipient: str = ""
     allow_cross_carrier: bool | None = None
+    route: Route = OPEN
 
     @property
     def cross_carrier_allowed(self) -> bool:
@@ -141,11 +144,15 @@ class _Batch:
     def usable(self, index: int, sim_ids: Iterable[int], busy: set[int]) -> list[Candidate]:
         # `busy`: providers already picked in this round, as if their turns had moved back (they will have).
         excluded = self.requests[index].exclude_provider_ids
+        route = self.requests[index].route
         candidates = [self.known[sim_id] for sim_id in sim_ids if sim_id not in self.refused]
         return [
             c
             for c in candidates
-            if c.provider_id not in excluded and c.provider_id not in self.full_providers and c.provider_id not in busy
+            if c.provider_id not in excluded
+            and c.provider_id not in self.full_providers
+            and c.provider_id not in busy
+            and route.admits(c)
         ]
 
     # --- The sticky sender ---------------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ class _Batch:
 
     # --- The pools -----------------------------------------------------------------------------------------------
     def match_pools(self, *, cross_carrier: bool) -> None:
-        groups: dict[tuple[str, ...], list[int]] = {}
+        groups: dict[tuple[tuple[str, ...], Route], list[int]] = {}
         for index in self.unmatched():
             request = self.requests[index]
             if cross_carrier and not request.cross_carrier_allowed:
@@ -183,11 +190,13 @@ class _Batch:
                 if cross_carrier
                 else (request.recipient_carrier,)
             )
-            groups.setdefault(carriers, []).append(index)
-        for carriers, indexes in groups.items():
+            groups.setdefault((carriers, request.route), []).append(index)
+        for (carriers, route), indexes in groups.items():
             # Providers every request of the group excludes are left out of the query; the others, per request.
             excluded = frozenset.intersection(*(self.requests[index].exclude_provider_ids for index in indexes))
-            pool = self.fetch(carriers, limit=settings.PROVIDER_MATCH_POOL_SIZE + len(indexes), excluded=excluded)
+            pool = self.fetch(
+                carriers, limit=settings.PROVIDER_MATCH_POOL_SIZE + len(indexes), excluded=excluded, route=route
+            )
             self.private_pools.clear()
             self.refreshes.clear()
 
@@ -199,7 +208,13 @@ class _Batch:
             self.run_rounds(indexes, options, cross_carrier=cross_carrier)
 
     def fetch(
-        self, carriers: Iterable[str], *, limit: int, excluded: Iterable[int], tried: Iterable[int] = ()
+        self,
+        carriers: Iterable[str],
+        *,
+        limit: int,
+        excluded: Iterable[int],
+        tried: Iterable[int] = (),
+        route: Route = OPEN,
     ) -> _Pool:
         self.reserver.settle()
         found = sims_for_matching(
@@ -208,6 +223,7 @@ class _Batch:
             limit=limit,
             exclude_provider_ids=excluded,
             exclude_sim_ids=tried,
+            route=route if route.restricted else None,
         )
         for candidate in found:
             self.known.setdefault(candidate.id, candidate)
@@ -225,6 +241,7 @@ class _Batch:
                 limit=settings.PROVIDER_MATCH_POOL_SIZE,
                 excluded=self.requests[index].exclude_provider_ids | self.full_providers,
                 tried=self.refused,
+                route=self.requests[index].route,
             )
             self.private_pools[index] = pool
             usable = self.usable(index, pool.sim_ids, busy)
@@ -287,7 +304,8 @@ class _Batch:
         self.known[candidate.id] = self.known[candidate.id]._replace(next_turn_at=outcome.turn)
         if candidate.provider_jobs_in_flight + 1 >= settings.PROVIDER_MAX_JOBS_IN_FLIGHT:
             self.full_providers.add(candidate.provider_id)
-        if outcome.full:
+        if outcome.full or settings.PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS:
+            # Paced SIMs send once per batch: the next send must wait its minimum interval.
             self.refused.add(candidate.id)
 
     def reserve(self, picks: dict[int, Candidate]) -> dict[int, Outcome]:

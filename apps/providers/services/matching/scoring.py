@@ -75,7 +75,17 @@ class Plan:
 
 def reservation_plan(candidate: Candidate, *, now: datetime) -> Plan:
     caps = sim_caps(
-        created_at=candidate.created_at, hourly_cap=candidate.hourly_cap, daily_cap=candidate.daily_cap, now=now
+        created_at=candidate.created_at,
+        hourly_cap=candidate.hourly_cap,
+        daily_cap=candidate.daily_cap,
+        now=now,
+        cooldown_level=candidate.cooldown_level,
+        last_block_at=candidate.last_block_at,
     )
-    stride = timedelta(seconds=3600 / settings.PROVIDER_SIM_HOURLY_CAP / _candidate_quality(candidate))
+    stride = timedelta(
+        seconds=max(
+            3600 / settings.PROVIDER_SIM_HOURLY_CAP / _candidate_quality(candidate),
+            settings.PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS,
+        )
+    )
     return Plan(caps=caps, turn=max(now, candidate.next_turn_at) + stride)

@@ -64,6 +64,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--payout-timeouts", type=float, default=0.2, help="share of payout API calls that time out (default 0.2)"
         )
+        parser.add_argument(
+            "--spam", type=int, default=20, help="a spamming client's burst to neighbouring numbers (default 20)"
+        )
+        parser.add_argument(
+            "--sign-in-codes", type=int, default=3, help="sign-in codes sent while a phone tries to read them"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         for noisy in ("httpx", "peerpower.fcm_fake", "peerpower.payout_fakes"):
@@ -93,6 +99,8 @@ class Command(BaseCommand):
             behaviour=behaviour,
             cash_out=not options["no_cash_out"],
             payout_timeout_share=options["payout_timeouts"],
+            spam_messages=options["spam"],
+            sign_in_codes=options["sign_in_codes"],
             servers=ServerConfig(
                 web_workers=options["web_workers"],
                 worker_processes=options["worker_processes"],
@@ -120,4 +128,4 @@ class Command(BaseCommand):
         bar.close()
         self.stdout.write("\n".join(summary.lines()))
         if not summary.ok:
-            raise CommandError("messages were lost or sent twice")
+            raise CommandError("messages were lost or sent twice, or an abuser got through")

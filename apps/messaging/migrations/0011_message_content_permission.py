@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0009_filter_terms_from_corpus"),
+        ("messaging", "0010_trust_routes_stop_keywords_conversions"),
     ]
 
     operations = [

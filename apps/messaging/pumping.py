@@ -1,0 +1,138 @@
+"""SMS pumping defence: traffic that looks like someone farming our sends is held for staff, not sent.
+
+SMS pumping (toll fraud) makes a client's sign-up or code form send to numbers the fraudster profits from. Three
+signs, checked when messages are accepted (`pumping_hold`, from `services.sending._store`), each holding the message
+in the moderation queue (status `held`, reason `pumping_<sign>`, staff approve or reject it as any held message):
+- `pumping_adjacent`: within MESSAGE_PUMPING_WINDOW_SECONDS, a client's messages went to more than
+  MESSAGE_PUMPING_ADJACENT distinct numbers of one block of a hundred (+8551234567xx): sequential or adjacent
+  numbers, which no real customer base looks like. Counted per client in the shared cache (a Redis set per block).
+- `pumping_range`: the number is in a range staff listed (MESSAGE_PUMPING_HELD_PREFIXES: premium or unallocated).
+- `pumping_low_conversion`: a client that reports conversions (`POST /api/messages/{id}/conversion`: the code in
+  the message was used) converted fewer than MESSAGE_PUMPING_CONVERSION_MIN_BP of its last
+  MESSAGE_PUMPING_CONVERSION_SAMPLE code messages: codes nobody types in are codes sent to farmed numbers.
+PeerPower's own messages are never held.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django.utils import timezone
+from prometheus_client import Counter
+
+from apps.accounts.models import ClientOrganization
+from apps.core.errors import NotFound
+from apps.messaging.choices import MessageRoute, MessageStatus
+from apps.messaging.models import Message
+
+HELD = Counter("peerpower_messages_pumping_held_total", "Messages held as suspected SMS pumping, by sign.", ["sign"])
+BLOCK_DIGITS = 2  # a block is the number without its last two digits: a hundred numbers
+CONVERSION_CACHE_SECONDS = 60
+REPORTS_CONVERSIONS_DAYS = 30
+
+
+def pumping_hold(messages: Sequence[Message], *, now: datetime | None = None) -> int:
+    """Hold the queued, unsaved messages that show a pumping sign; returns how many were held."""
+    queued = [m for m in messages if m.status == MessageStatus.QUEUED and not m.organization.is_system]
+    if not queued:
+        return 0
+    now = now or timezone.now()
+    held = 0
+    low_conversion = _low_conversion(queued[0].organization, now=now) if _has_codes(queued) else False
+    prefixes = tuple(settings.MESSAGE_PUMPING_HELD_PREFIXES)
+    for message in queued:
+        sign = None
+        if prefixes and message.to.startswith(prefixes):
+            sign = "range"
+        elif low_conversion and message.route != MessageRoute.OPEN:
+            sign = "low_conversion"
+        elif _adjacent_count(message, now=now) > settings.MESSAGE_PUMPING_ADJACENT:
+            sign = "adjacent"
+        if sign:
+            _hold(message, sign)
+            held += 1
+    return held
+
+
+def _hold(message: Message, sign: str) -> None:
+    message.status = MessageStatus.HELD
+    message.status_reason = f"pumping_{sign}"
+    message.next_attempt_at = None
+    message.filter_reasons = [*message.filter_reasons, {"code": f"pumping_{sign}", "weight": 0, "matches": []}]
+    HELD.labels(sign=sign).inc()
+
+
+def _has_codes(messages: Sequence[Message]) -> bool:
+    return any(message.route != MessageRoute.OPEN for message in messages)
+
+
+def _adjacent_count(message: Message, *, now: datetime) -> int:
+    """How many distinct numbers of the recipient's block of a hundred this client messaged in the window, this one
+    included (a fixed window, so a burst across its edge is seen at half strength at worst)."""
+    window = settings.MESSAGE_PUMPING_WINDOW_SECONDS
+    key = f"pumping:block:{message.organization_id}:{message.to[:-BLOCK_DIGITS]}:{int(now.timestamp()) // window}"
+    return _distinct_add(key, message.to, timeout=window)
+
+
+def _distinct_add(key: str, member: str, *, timeout: int) -> int:
+    """Add `member` to the set at `key` (created with `timeout`) and return the set's size: one round trip on Redis
+    (SADD, EXPIRE, SCARD in a MULTI). Other caches (development) keep a Python set, without atomicity."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        redis_key = backend.make_and_validate_key(key)
+        pipeline = client.pipeline(transaction=True)
+        pipeline.sadd(redis_key, member)
+        pipeline.expire(redis_key, timeout)
+        pipeline.scard(redis_key)
+        return int(pipeline.execute()[-1])
+    members = set(cache.get(key) or ())
+    members.add(member)
+    cache.set(key, members, timeout=timeout)
+    return len(members)
+
+
+def _low_conversion(organization: ClientOrganization, *, now: datetime) -> bool:
+    """Whether a client that reports conversions converts too few of its code messages (cached briefly)."""
+    if not cache.get(_reports_key(organization.pk)):
+        return False
+    key = f"pumping:conversion_low:{organization.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return bool(cached)
+    grace = timedelta(seconds=settings.MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS)
+    sample = list(
+        Message.objects.filter(organization=organization, created_at__lte=now - grace)
+        .exclude(route=MessageRoute.OPEN)
+        .exclude(status__in=[MessageStatus.HELD, MessageStatus.REJECTED, MessageStatus.CANCELLED])
+        .order_by("-created_at")
+        .values_list("converted_at", flat=True)[: settings.MESSAGE_PUMPING_CONVERSION_SAMPLE]
+    )
+    low = len(sample) >= settings.MESSAGE_PUMPING_CONVERSION_SAMPLE and (
+        sum(converted is not None for converted in sample) * 10_000
+        < settings.MESSAGE_PUMPING_CONVERSION_MIN_BP * len(sample)
+    )
+    cache.set(key, int(low), timeout=CONVERSION_CACHE_SECONDS)
+    return low
+
+
+def _reports_key(organization_id: int) -> str:
+    return f"pumping:reports_conversions:{organization_id}"
+
+
+@transaction.atomic
+def message_conversion_record(*, organization: ClientOrganization, message_id: int) -> Message:
+    """The client says the code in its message was used. Idempotent (the first report's time stays). From now on
+    this client's code messages are held if too few of them convert."""
+    message = Message.objects.select_for_update().filter(organization=organization, pk=message_id).first()
+    if message is None:
+        raise NotFound()
+    if message.converted_at is None:
+        message.converted_at = timezone.now()
+        message.save(update_fields=["converted_at", "updated_at"])
+    # Set at once, not on commit: it only switches the check on, which is harmless should this roll back.
+    cache.set(_reports_key(organization.pk), 1, timeout=REPORTS_CONVERSIONS_DAYS * 86_400)
+    return message

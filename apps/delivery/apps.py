@@ -8,13 +8,18 @@ class DeliveryConfig(AppConfig):
     label = "delivery"
 
     def ready(self) -> None:
+        from apps.accounts.events import ClientApplicationDecided
         from apps.core.events import subscribe
         from apps.delivery import checks  # noqa: F401 - registers system checks
 
         # The webhooks package keeps its own tasks and admin; importing them registers them with Celery and the admin
         # site (both are read only after every app is ready).
         from apps.delivery.webhooks import admin, tasks  # noqa: F401
-        from apps.delivery.webhooks.services import webhook_events_on_balance_low, webhook_events_on_status_changed
+        from apps.delivery.webhooks.services import (
+            webhook_events_on_application_decided,
+            webhook_events_on_balance_low,
+            webhook_events_on_status_changed,
+        )
         from apps.messaging.events import BalanceLow, MessageStatusChanged
 
         # Messaging, below delivery, publishes; delivery subscribes (apps.core.events): a message reaching a status
@@ -22,3 +27,5 @@ class DeliveryConfig(AppConfig):
         subscribe(MessageStatusChanged, webhook_events_on_status_changed)
         # A send that takes the client's spendable PPT under its threshold: a `balance.low` event.
         subscribe(BalanceLow, webhook_events_on_balance_low)
+        # Staff decided a client's sandbox application (accounts, below delivery): a `client.application.decided`.
+        subscribe(ClientApplicationDecided, webhook_events_on_application_decided)

@@ -318,6 +318,16 @@ MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=7
 MESSAGE_RATE_PER_SECOND = env.int("MESSAGE_RATE_PER_SECOND", default=50)
 MESSAGE_QUOTA_PER_DAY = env.int("MESSAGE_QUOTA_PER_DAY", default=100_000)
 MESSAGE_BULK_MAX = env.int("MESSAGE_BULK_MAX", default=1000)
+# Client vetting (docs/sandbox.md): a sandboxed organisation sends at most this many messages a day, to its members'
+# own numbers. Limits of organisations without a staff plan: the highest per-key rate and quota are the two above.
+# Off: new organisations are approved on creation (tests of other features; never in production).
+CLIENT_VETTING_REQUIRED = env.bool("CLIENT_VETTING_REQUIRED", default=True)
+CLIENT_SANDBOX_DAILY_CAP = env.int("CLIENT_SANDBOX_DAILY_CAP", default=20)
+CLIENT_PLAN_DEFAULT_ORGANIZATION_PER_DAY = env.int("CLIENT_PLAN_DEFAULT_ORGANIZATION_PER_DAY", default=200_000)
+CLIENT_PLAN_DEFAULT_MAX_API_KEYS = env.int("CLIENT_PLAN_DEFAULT_MAX_API_KEYS", default=5)
+# Notices to clients (application decisions). The console backend prints them; production sets SMTP.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PeerPower <no-reply@peerpower.app>")
 # Verification codes appended to SMS of clients that opted in: the text added ({code} is replaced).
 MESSAGE_VERIFICATION_SUFFIX = env("MESSAGE_VERIFICATION_SUFFIX", default="\nVerify: peerpower.app/v/{code}")
 # Code checks per client IP (GET /api/verify/{code}), as a rate such as "30/m" (apps.core.ratelimit).

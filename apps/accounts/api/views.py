@@ -376,15 +376,15 @@ class ApiKeyListView(APIView):
         membership = selectors.client_membership(user=request.user, client_id=client_id)
         return Response(s.ApiKeyOutput(selectors.api_keys_of(organization=membership.organization), many=True).data)
 
-    @raises(OWNER_REQUIRED)
+    @raises(OWNER_REQUIRED, errors.ApiKeyLimitAbovePlan, errors.ApiKeyCountLimit)
     @extend_schema(
         request=s.ApiKeyInput,
         responses={201: s.ApiKeyCreatedOutput},
         tags=["clients"],
         summary="Create an API key",
         description="Owners only. The answer carries the key's `secret`, shown this once: send it as "
-        "`Authorization: Bearer <secret>` (or `X-API-Key`) to the client API. Limits left out use the defaults "
-        "(MESSAGE_RATE_PER_SECOND, MESSAGE_QUOTA_PER_DAY).",
+        "`Authorization: Bearer <secret>` (or `X-API-Key`) to the client API. Limits left out use your plan's "
+        "(`limits` on the organisation); a limit above the plan's is refused, as is a key past its `max_api_keys`.",
         examples=[
             OpenApiExample("A production key", value={"name": "production", "rate_per_second": 20}, request_only=True)
         ],
@@ -412,3 +412,69 @@ class ApiKeyDetailView(APIView):
         membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
         key = selectors.api_key_of(organization=membership.organization, key_id=key_id)
         return Response(s.ApiKeyOutput(services.api_key_revoke(api_key=key, actor=request.user)).data)
+
+
+class ClientApplicationView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @raises(errors.ApplicationNotFound)
+    @extend_schema(
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Get your application to leave the sandbox",
+        description="What you told PeerPower staff about your business, where it stands (`draft`, `submitted`, "
+        "`changes_requested`, `approved`, `rejected`) and what staff wrote back (`staff_note`). See docs/sandbox.md.",
+    )
+    def get(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id)
+        return Response(s.ApplicationOutput(selectors.client_application_of(organization=membership.organization)).data)
+
+    @raises(OWNER_REQUIRED, errors.ApplicationLocked)
+    @extend_schema(
+        request=s.ApplicationInput,
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Fill your application to leave the sandbox",
+        description="Owners only. Creates or replaces the application while it is a draft or staff asked for "
+        "changes; then submit it with `POST .../application/submit`. A new organisation sends only to its members' "
+        "own numbers, a few messages a day, until staff approve it.",
+        examples=[
+            OpenApiExample(
+                "A coffee shop's reminders",
+                value={
+                    "business_name": "Angkor Coffee Co., Ltd.",
+                    "registration_number": "00012345",
+                    "use_case": "Order-ready notices to customers who ordered in our app.",
+                    "sample_messages": ["កាហ្វេរបស់អ្នករួចរាល់ហើយ។", "Your coffee is ready at Angkor Coffee."],
+                    "expected_daily_volume": 300,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def put(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        application = services.client_application_save(
+            organization=membership.organization, actor=request.user, **_valid(s.ApplicationInput, request)
+        )
+        return Response(s.ApplicationOutput(application).data)
+
+
+class ClientApplicationSubmitView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @raises(OWNER_REQUIRED, errors.ApplicationNotFound, errors.ApplicationLocked)
+    @extend_schema(
+        request=None,
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Submit your application for review",
+        description="Owners only. Staff review it and approve it (you leave the sandbox), ask for changes or reject "
+        "it; you hear by the `client.application.decided` webhook event and by email to the contact address.",
+    )
+    def post(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        application = selectors.client_application_of(organization=membership.organization)
+        return Response(
+            s.ApplicationOutput(services.client_application_submit(application=application, actor=request.user)).data
+        )

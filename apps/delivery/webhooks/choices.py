@@ -14,6 +14,8 @@ class WebhookEventType(models.TextChoices):
     PAYMENT_SUCCEEDED = "payment.succeeded", "Top-up paid"
     PAYMENT_FAILED = "payment.failed", "Top-up failed or expired"
     BALANCE_LOW = "balance.low", "Spendable PPT fell under the threshold"
+    # Staff decided the organisation's application to leave the sandbox (docs/sandbox.md).
+    CLIENT_APPLICATION_DECIDED = "client.application.decided", "Sandbox application decided"
 
 
 class DeliveryTarget(models.TextChoices):

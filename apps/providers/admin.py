@@ -122,7 +122,7 @@ class ProviderAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     show_full_result_count = False
     inlines = (SimInline, DeviceInline)
-    actions = ("approve", "suspend", "ban")
+    actions = ("approve", "suspend", "ban", "deny_everything")
     fields = (
         "user",
         "status",
@@ -207,6 +207,15 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.action(description="Ban selected providers")
     def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._act(request, queryset, services.provider_ban, "Banned")
+
+    @admin.action(description="Ban and deny-list selected providers' number, SIMs and devices")
+    def deny_everything(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # Banning alone frees the SIMs' numbers and the app install to register again; the deny-list holds them.
+        for provider in queryset.select_related("user"):
+            services.provider_deny_list(
+                provider=provider, actor=request.user, reason="admin action", sims=True, devices=True, phone=True
+            )
+        self.message_user(request, "Banned and deny-listed.", messages.SUCCESS)
 
 
 @admin.register(AvailabilityChange)

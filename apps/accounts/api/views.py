@@ -30,6 +30,7 @@ class OtpRequestView(APIView):
 
     @raises(
         *PHONE_ERRORS,
+        (errors.PhoneDenied, "Staff deny-listed this number: it cannot sign in."),
         (errors.OtpResendTooSoon, "A code was sent to this number moments ago; `details.retry_after` says when."),
         (RateLimited, "Too many codes asked for this number or from this address (OTP_RATE_PER_PHONE, _PER_IP)."),
     )
@@ -64,6 +65,7 @@ class OtpVerifyView(APIView):
         errors.OtpLocked,
         (RateLimited, "Too many attempts from this address (OTP_VERIFY_RATE_PER_IP)."),
         ErrorCase(403, "account_disabled", "The account is disabled by staff."),
+        (errors.PhoneDenied, "Staff deny-listed this number: it cannot sign in."),
     )
     @extend_schema(
         request=s.OtpVerifyInput,

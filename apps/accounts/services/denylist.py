@@ -32,10 +32,12 @@ def deny_list_normalize(*, kind: str, value: str) -> str:
     return value
 
 
-def deny_list_refuse(*, kind: str, value: str) -> None:
-    """Raise the kind's 403 error (`phone_denied`, `sim_denied`, `device_denied`) if `value` is listed.
-    `value` must already be normalised (E.164 for numbers). One indexed lookup."""
-    if value and DenyListEntry.objects.filter(kind=kind, value=value, removed_at__isnull=True).exists():
+def deny_list_refuse(*, kind: str, values: list[str]) -> None:
+    """Raise the kind's 403 error (`phone_denied`, `sim_denied`, `device_denied`) if any of `values` is listed
+    (a device is named by its installation id or, from apps that send none, its FCM token). Values must already be
+    normalised (E.164 for numbers). One indexed lookup."""
+    values = [value for value in values if value]
+    if values and DenyListEntry.objects.filter(kind=kind, value__in=values, removed_at__isnull=True).exists():
         raise REFUSALS[kind]()
 
 

@@ -268,6 +268,8 @@ class DeviceView(APIView):
 
 
 class HeartbeatView(APIView):
+    rate_limit_scope = "heartbeat"
+
     @raises(NOT_REGISTERED, errors.DeviceNotRegistered)
     @extend_schema(
         operation_id="providers_me_heartbeat",

@@ -93,6 +93,7 @@ class OtpVerifyView(APIView):
 
 
 class TokenRefreshView(APIView):
+    rate_limit_scope = "token_refresh"
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
@@ -298,6 +299,7 @@ class WalletView(APIView):
 
 
 class ClientListView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -329,6 +331,7 @@ class ClientListView(APIView):
 
 
 class ClientDetailView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -366,6 +369,7 @@ class ClientDetailView(APIView):
 
 
 class ApiKeyListView(APIView):
+    rate_limit_scope = "api_key_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -401,6 +405,7 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyDetailView(APIView):
+    rate_limit_scope = "api_key_management"
     permission_classes = [IsAuthenticated]
 
     @raises(OWNER_REQUIRED)
@@ -417,6 +422,7 @@ class ApiKeyDetailView(APIView):
 
 
 class ClientApplicationView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @raises(errors.ApplicationNotFound)
@@ -463,6 +469,7 @@ class ClientApplicationView(APIView):
 
 
 class ClientApplicationSubmitView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @raises(OWNER_REQUIRED, errors.ApplicationNotFound, errors.ApplicationLocked)

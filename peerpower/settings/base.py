@@ -221,8 +221,8 @@ API_RATE_LIMITS = {
     "api_key_management": env("RATE_LIMIT_API_KEY_MANAGEMENT", default="30/m"),
     "webhook_management": env("RATE_LIMIT_WEBHOOK_MANAGEMENT", default="60/m"),
 }
-# Admin login: django-axes locks a phone number + address out after this many failed logins, for this many minutes. Staff accounts need a TOTP second factor (django-otp) when ADMIN_OTP_REQUIRED:
-# production turns it on.
+# Admin login: django-axes locks a phone number + address out after this many failed logins, for this many minutes.
+# Staff accounts need a TOTP second factor (django-otp) when ADMIN_OTP_REQUIRED: production turns it on.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 # Attempts are rows staff see (and clear, to unlock someone) under Axes in the admin.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -9,7 +9,7 @@ from apps.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/admin/"
-PASSWORD = "a-strong-password"  # noqa: S105 - test only
+PASSWORD = "a-strong-password"
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The custom user model and its manager: identified by E.164 phone number."""
 
 import pytest
-from django.test import RequestFactory
 from django.contrib.auth import authenticate
 from django.db import IntegrityError
+from django.test import RequestFactory
 
 from apps.accounts.models import User
 from apps.accounts.phone import PhoneInvalid

@@ -223,3 +223,22 @@ def test_the_plan_raises_the_bound_and_bounds_the_number_of_keys(owner, organiza
     assert (raised.value.status_code, raised.value.code) == (409, "api_key_limit_reached")
     api_key_revoke(api_key=second, actor=owner)
     api_key_create(organization=org, actor=owner, name="c")  # a revoked key frees its place
+
+
+def test_staff_change_the_plan_on_the_organisation_page_audited(organization, client):
+    plan = client_plan_ensure(
+        name="Bank", key_rate_per_second=500, key_rate_per_day=10**6, organization_rate_per_day=10**7, max_api_keys=9
+    )
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    page = f"/admin/accounts/clientorganization/{organization['id']}/change/"
+    form = client.get(page).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "plan"}
+    created = data.pop("created_at")  # the admin splits a date-time into a date and a time input
+    data.update({"created_at_0": created.date().isoformat(), "created_at_1": created.time().strftime("%H:%M:%S")})
+    data.update({"plan": plan.pk, "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0})
+    data.update({"api_keys-TOTAL_FORMS": 0, "api_keys-INITIAL_FORMS": 0})
+    response = client.post(page, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    assert ClientOrganization.objects.get(pk=organization["id"]).plan == plan
+    assert AuditLog.objects.filter(action="client.plan_changed", actor_id=staff.pk).count() == 1

@@ -17,6 +17,7 @@ ALL_TYPES = [
     "payment.succeeded",
     "payment.failed",
     "balance.low",
+    "client.application.decided",
 ]
 
 

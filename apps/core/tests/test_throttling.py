@@ -20,6 +20,7 @@ def _clock_stands_still():
     with time_machine.travel(timezone.now().replace(microsecond=0), tick=False):
         yield
 
+
 # (scope, method, path, who): who is "user" (a signed-in person or phone), "key" (an API client) or "anonymous".
 ENDPOINTS = [
     ("heartbeat", "post", "/api/providers/me/heartbeat", "user"),

@@ -115,13 +115,15 @@ def load_providers(count: int, rng: random.Random) -> None:
 
 def organization() -> Any:
     from apps.accounts.models import ClientOrganization, User
-    from apps.accounts.services import client_create
+    from apps.accounts.services import client_create, client_go_live, client_plan_internal
 
     found = ClientOrganization.objects.filter(name="Dispatch bench").first()
     if found:
         return found
     user = User.objects.create(phone="+855629999999", password="!", display_name="bench client")  # noqa: S106
-    return client_create(user=user, name="Dispatch bench")
+    created = client_create(user=user, name="Dispatch bench")
+    client_go_live(organization=created, actor=None, reason="benchmark", plan=client_plan_internal())
+    return created
 
 
 def reset_run(count: int, rng: random.Random) -> list[int]:

@@ -49,12 +49,13 @@ def api_key() -> tuple[str, int]:
     from django.core.management import call_command
 
     from apps.accounts.models import User
-    from apps.accounts.services import api_key_create, client_create
+    from apps.accounts.services import api_key_create, client_create, client_go_live, client_plan_internal
 
     call_command("migrate", verbosity=0, interactive=False)
     phone = f"+85512{random.randint(200000, 999999)}"
     user = User.objects.create_user(phone=phone)
     organization = client_create(user=user, name="Ingest benchmark")
+    client_go_live(organization=organization, actor=None, reason="benchmark", plan=client_plan_internal())
     _, secret = api_key_create(organization=organization, actor=user, name="bench", rate_per_second=10_000)
     _fund(organization)
     return secret, organization.pk

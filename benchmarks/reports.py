@@ -66,7 +66,7 @@ def main() -> None:
     from django.utils import timezone
 
     from apps.accounts.models import User
-    from apps.accounts.services import client_create
+    from apps.accounts.services import client_create, client_go_live, client_plan_internal
     from apps.accounts.tests.factories import UserFactory
     from apps.accounts.tests.test_did import new_key
     from apps.delivery.reports import ReportInput, report_signing_text, reports_submit_batch
@@ -103,6 +103,7 @@ def main() -> None:
         print(f"load average at start: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
         print(f"database: {connection.vendor}; setting up {args.pairs * (2 if args.profile else 1) + 2} jobs ...")
         organization = client_create(user=UserFactory(), name="Reports benchmark")
+        client_go_live(organization=organization, actor=None, reason="benchmark", plan=client_plan_internal())
         provider = provider_with_sim(Carrier.CELLCARD)
         User.objects.filter(pk=provider.user_id).update(did=did)
         user = User.objects.get(pk=provider.user_id)

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -5,7 +7,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.accounts import services
+from apps.accounts.admin_vetting import ClientApplicationAdmin, ClientPlanAdmin, DenyListEntryAdmin
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
+
+__all__ = ["ClientApplicationAdmin", "ClientPlanAdmin", "DenyListEntryAdmin"]
 
 
 class PhoneUserCreationForm(UserCreationForm):
@@ -98,13 +103,25 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(ClientOrganization)
 class ClientOrganizationAdmin(admin.ModelAdmin):
     list_display = (
-        "name", "contact_email", "contact_phone", "created_at", "verification_codes", "low_balance_threshold",
-        "is_blocked",
+        "name", "contact_email", "contact_phone", "created_at", "approved_at", "plan", "verification_codes",
+        "low_balance_threshold", "is_blocked",
     )  # fmt: skip
-    list_filter = ("is_blocked", "verification_codes")
+    list_filter = (("approved_at", admin.EmptyFieldListFilter), "plan", "is_blocked", "verification_codes")
+    readonly_fields = ("approved_at",)
+    list_select_related = ("plan",)
     search_fields = ("name", "contact_email", "contact_phone", "memberships__user__phone")
     inlines = [ClientMembershipInline, ApiKeyInline]
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: ClientOrganization, form: Any, change: bool) -> None:
+        # A plan change goes through its service, which audits it; the rest of the form saves as before.
+        plan_changed = change and "plan" in form.changed_data
+        if plan_changed:
+            plan = obj.plan
+            obj.plan = ClientOrganization.objects.get(pk=obj.pk).plan
+        super().save_model(request, obj, form, change)
+        if plan_changed:
+            services.client_plan_assign(organization=obj, plan=plan, actor=request.user)
 
 
 @admin.register(ApiKey)

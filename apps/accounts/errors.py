@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
+from apps.core.errors import Conflict, DomainError, NotFound, PermissionDenied, RateLimited, ValidationFailed
 
 
 class OtpInvalid(ValidationFailed):
@@ -119,3 +119,43 @@ class WalletTaken(Conflict):
 class WalletNotBound(NotFound):
     code = "wallet_not_bound"
     default_message = _("No wallet is bound to your account.")
+
+
+class ApiKeyLimitAbovePlan(ValidationFailed):
+    code = "api_key_limit_above_plan"
+    default_message = _("An API key's limit may not be above your organisation's plan.")
+
+
+class ApiKeyCountLimit(Conflict):
+    code = "api_key_limit_reached"
+    default_message = _("Your organisation has as many active API keys as its plan allows. Revoke one first.")
+
+
+class ApplicationNotFound(NotFound):
+    code = "client_application_not_found"
+    default_message = _("This organisation has not started an application yet.")
+
+
+class ApplicationLocked(Conflict):
+    code = "client_application_locked"
+    default_message = _("The application is under review or decided: it cannot be changed now.")
+
+
+class ApplicationNotSubmitted(Conflict):
+    code = "client_application_not_submitted"
+    default_message = _("Only a submitted application can be decided.")
+
+
+class PhoneDenied(PermissionDenied):
+    code = "phone_denied"
+    default_message = _("This phone number cannot be used with PeerPower. Contact support.")
+
+
+class SimDenied(PermissionDenied):
+    code = "sim_denied"
+    default_message = _("This SIM number cannot be used with PeerPower. Contact support.")
+
+
+class DeviceDenied(PermissionDenied):
+    code = "device_denied"
+    default_message = _("This device cannot be used with PeerPower. Contact support.")

@@ -5,7 +5,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
-from apps.accounts.choices import ChallengeKind, ClientRole, Language, OtpPurpose
+from apps.accounts.choices import ApplicationStatus, ChallengeKind, ClientRole, DenyKind, Language, OtpPurpose
 from apps.accounts.phone import normalize_phone
 from apps.core.errors import ValidationFailed
 
@@ -153,8 +153,41 @@ class IdentityChallenge(models.Model):
         return f"{self.kind} challenge for {self.user}"
 
 
+class ClientPlan(models.Model):
+    """Limits staff give client organisations: what each API key may send per second and per day (a client may
+    set lower ones on its keys, never higher), what the whole organisation may send per day, and how many active
+    keys it may hold. An organisation without a plan gets the CLIENT_PLAN_DEFAULT_* settings."""
+
+    name = models.CharField(max_length=100, unique=True)
+    key_rate_per_second = models.PositiveIntegerField(help_text="Highest per-second request rate of one API key.")
+    key_rate_per_day = models.PositiveIntegerField(help_text="Highest daily message quota of one API key.")
+    organization_rate_per_day = models.PositiveIntegerField(help_text="Messages per day across all its keys.")
+    max_api_keys = models.PositiveSmallIntegerField(help_text="Active API keys the organisation may hold.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    key_rate_per_second__gt=0,
+                    key_rate_per_day__gt=0,
+                    organization_rate_per_day__gt=0,
+                    max_api_keys__gt=0,
+                ),
+                name="client_plan_limits_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ClientOrganization(models.Model):
-    """A business that sends SMS through PeerPower. Staff can block it (it then cannot send)."""
+    """A business that sends SMS through PeerPower. Staff can block it (it then cannot send).
+
+    A new organisation is in the sandbox (`approved_at` empty): it may send only to its members' own (verified)
+    numbers, a few messages a day, until staff approve its application (`ClientApplication`).
+    """
 
     name = models.CharField(max_length=200)
     contact_email = models.EmailField(blank=True)
@@ -176,6 +209,13 @@ class ClientOrganization(models.Model):
         help_text="Send a balance.low webhook event when spendable PPT falls under this (10⁻⁶ PPT). Empty: never.",
     )
 
+    # Staff approval of its application; empty while it is in the sandbox.
+    approved_at = models.DateTimeField(null=True, blank=True, help_text="Empty: sandboxed (not yet approved).")
+    plan = models.ForeignKey(
+        ClientPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="organizations",
+        help_text="Empty: the default limits (CLIENT_PLAN_DEFAULT_* settings).",
+    )  # fmt: skip
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["is_system"], condition=models.Q(is_system=True), name="client_one_system"),
@@ -187,6 +227,10 @@ class ClientOrganization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_sandboxed(self) -> bool:
+        return self.approved_at is None and not self.is_system
 
 
 class ClientMembership(models.Model):
@@ -231,3 +275,60 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ClientApplication(models.Model):
+    """What a client tells staff to leave the sandbox: who it is and what it will send. Filled through the API by an
+    owner, submitted, and decided by staff in the admin (approve, request changes, reject)."""
+
+    organization = models.OneToOneField(ClientOrganization, on_delete=models.CASCADE, related_name="application")
+    business_name = models.CharField(max_length=200)
+    registration_number = models.CharField(max_length=100, help_text="Business registration (e.g. MoC) number.")
+    use_case = models.TextField(max_length=2000)
+    sample_messages = models.JSONField(default=list, help_text="Example SMS bodies the client will send.")
+    expected_daily_volume = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=ApplicationStatus.choices, default=ApplicationStatus.DRAFT)
+    staff_note = models.TextField(blank=True, help_text="Shown to the client with the decision.")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ApplicationStatus.values), name="application_status_valid"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="application_review_idx")]
+
+    def __str__(self) -> str:
+        return f"application of {self.organization_id} ({self.status})"
+
+
+class DenyListEntry(models.Model):
+    """A value staff refuse: an account's phone number (sign-in), a SIM number (SIM registration) or a device's
+    installation id (device registration). Removal keeps the row (who, when, why), so the history stays."""
+
+    kind = models.CharField(max_length=10, choices=DenyKind.choices)
+    value = models.CharField(max_length=200, help_text="E.164 for numbers; the installation id for devices.")
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    removal_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "deny-list entry"
+        verbose_name_plural = "deny-list"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "value"], condition=models.Q(removed_at__isnull=True), name="deny_list_one_active"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=DenyKind.values), name="deny_list_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"

@@ -3,8 +3,8 @@
 from django.db.models import QuerySet
 
 from apps.accounts.choices import ClientRole
-from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked
-from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, User
+from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked, ApplicationNotFound
+from apps.accounts.models import ApiKey, ClientApplication, ClientMembership, ClientOrganization, DeviceSession, User
 from apps.core.converters import DATABASE_ID_MAX
 from apps.core.errors import NotFound, PermissionDenied
 
@@ -23,7 +23,7 @@ def session_of(*, user: User, session_id: int) -> DeviceSession:
 
 
 def clients_of(*, user: User) -> QuerySet[ClientOrganization]:
-    return ClientOrganization.objects.filter(memberships__user=user).order_by("-created_at")
+    return ClientOrganization.objects.filter(memberships__user=user).select_related("plan").order_by("-created_at")
 
 
 def client_membership(*, user: User, client_id: int, owner: bool = False) -> ClientMembership:
@@ -32,7 +32,9 @@ def client_membership(*, user: User, client_id: int, owner: bool = False) -> Cli
     if not 0 < client_id <= DATABASE_ID_MAX:
         raise NotFound()
     membership = (
-        ClientMembership.objects.select_related("organization").filter(user=user, organization_id=client_id).first()
+        ClientMembership.objects.select_related("organization__plan")
+        .filter(user=user, organization_id=client_id)
+        .first()
     )
     if membership is None:
         raise NotFound()
@@ -56,7 +58,7 @@ def api_key_by_secret(*, secret: str) -> ApiKey:
     """The active key with this secret (one indexed lookup), or a 401 error with a stable code."""
     from apps.accounts.services import hash_api_key
 
-    key = ApiKey.objects.select_related("organization").filter(secret_hash=hash_api_key(secret)).first()
+    key = ApiKey.objects.select_related("organization__plan").filter(secret_hash=hash_api_key(secret)).first()
     if key is None:
         raise ApiKeyInvalid()
     if key.revoked_at is not None:
@@ -67,3 +69,16 @@ def api_key_by_secret(*, secret: str) -> ApiKey:
 def organization_names(ids: list[int]) -> dict[int, str]:
     """Client organisations' names by id, in one query (the back office's tables)."""
     return dict(ClientOrganization.objects.filter(pk__in=ids).values_list("pk", "name"))
+
+
+def client_application_of(*, organization: ClientOrganization) -> ClientApplication:
+    application = ClientApplication.objects.filter(organization=organization).first()
+    if application is None:
+        raise ApplicationNotFound()
+    return application
+
+
+def sandbox_number_is_verified(*, organization: ClientOrganization, phone: str) -> bool:
+    """Whether `phone` (E.164) belongs to a member of the organisation: every account's number was proven by a
+    sign-in code, so a sandboxed client can reach its own people and nobody else."""
+    return ClientMembership.objects.filter(organization=organization, user__phone=phone).exists()

@@ -25,6 +25,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from apps.core.errors import DomainError, RateLimited
+from apps.core.throttling import scope_rate
 
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 
@@ -83,6 +84,12 @@ NOT_AUTHENTICATED = ErrorCase(401, "not_authenticated", "No credentials were sen
 PERMISSION = ErrorCase(403, "permission_denied", "The credentials are valid but not the kind this operation takes.")
 NOT_FOUND = ErrorCase(404, "not_found", "No such object among those the caller may see (or the id is malformed).")
 LIMIT_INVALID = ErrorCase(400, "limit_invalid", "`limit` is not a whole number from 1 to 200.")
+THROTTLED = ErrorCase(
+    429,
+    "rate_limited",
+    "Too many requests to this endpoint (API_RATE_LIMITS, docs/rate-limits.md); wait `Retry-After` seconds.",
+    details={"retry_after": 30},
+)
 CURSOR_INVALID = ErrorCase(404, "not_found", "`cursor` is not one this list gave (`details.reason`: Invalid cursor).")
 
 
@@ -178,6 +185,8 @@ class AutoSchema(SpectacularAutoSchema):
             cases.append(NOT_FOUND)
         if self._is_list_view() and self._get_paginator() is not None:
             cases += [LIMIT_INVALID, CURSOR_INVALID]
+        if scope_rate(self.view):
+            cases.append(THROTTLED)
         # What the method declares comes first: its wording of a code wins over the generic one.
         handler = getattr(self.view, self.method.lower(), None)
         return [*getattr(handler, "schema_errors", ()), *cases]

@@ -1,4 +1,4 @@
-"""Back office for proof of delivery: reports, fraud flags and strikes (with blacklist actions), canaries, rates."""
+"""Back office for proof of delivery: reports, fraud flags and strikes (ban and deny-list actions), canaries, rates."""
 
 from typing import Any
 
@@ -10,8 +10,8 @@ from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.delivery.fraud import fraud_strike_clear
 from apps.delivery.models import Canary, DeliveryReport, DeliveryStat, FraudFlag
-from apps.providers.models import Device, Provider, Sim
-from apps.providers.services import device_remove, provider_ban, sim_remove
+from apps.providers.models import Provider
+from apps.providers.services import provider_ban, provider_deny_list
 
 
 @admin.register(DeliveryReport)
@@ -39,14 +39,14 @@ class DeliveryReportAdmin(CsvExportMixin, ReadOnlyAdmin):
 
 @admin.register(FraudFlag)
 class FraudFlagAdmin(CsvExportMixin, ReadOnlyAdmin):
-    """Suspicious activity and strikes, newest first; blacklist actions act on the flagged providers."""
+    """Suspicious activity and strikes, newest first; ban and deny-list actions act on the flagged providers."""
 
     list_display = ("created_at", "provider", "rule", "strike", "job", "details", "cleared_at")
     list_filter = ("rule", "strike", ("cleared_at", admin.EmptyFieldListFilter), ("created_at", DateRangeFilter))
     csv_fields = ("id", "created_at", "provider_id", "rule", "strike", "job_id", "cleared_at", "details")
     search_fields = ("=provider__id", "provider__user__phone")
     list_select_related = ("provider", "job")
-    actions = ("clear_strikes", "ban_providers", "forget_devices", "remove_sims")
+    actions = ("clear_strikes", "ban_providers", "deny_devices", "deny_sims", "deny_phones")
 
     @admin.action(description="Clear the selected strikes (false alarms)")
     def clear_strikes(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -60,17 +60,24 @@ class FraudFlagAdmin(CsvExportMixin, ReadOnlyAdmin):
             provider_ban(provider=provider, actor=request.user, reason="fraud")
         self.message_user(request, "Providers banned.")
 
-    @admin.action(description="Blacklist the flagged providers' phones (forget their devices)")
-    def forget_devices(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for device in Device.objects.filter(provider__in=queryset.values("provider_id")):
-            device_remove(device=device, actor=request.user)
-        self.message_user(request, "Devices removed.")
+    @admin.action(description="Deny-list the flagged providers' devices (and forget them)")
+    def deny_devices(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._deny(request, queryset, devices=True)
 
-    @admin.action(description="Blacklist the flagged providers' SIMs (remove them)")
-    def remove_sims(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for sim in Sim.objects.filter(provider__in=queryset.values("provider_id"), active=True):
-            sim_remove(sim=sim, actor=request.user)
-        self.message_user(request, "SIMs removed.")
+    @admin.action(description="Deny-list the flagged providers' SIM numbers (and remove the SIMs)")
+    def deny_sims(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._deny(request, queryset, sims=True)
+
+    @admin.action(description="Deny-list the flagged providers' account numbers (and ban them)")
+    def deny_phones(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._deny(request, queryset, phone=True)
+
+    def _deny(self, request: HttpRequest, queryset: QuerySet, **what: bool) -> None:
+        # The values go on the deny-list (reason, who, when) so they cannot simply register again.
+        providers = Provider.objects.filter(pk__in=queryset.values("provider_id")).select_related("user")
+        for provider in providers:
+            provider_deny_list(provider=provider, actor=request.user, reason="fraud flag (admin)", **what)
+        self.message_user(request, f"Deny-listed for {len(providers)} provider(s).")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("delivery.change_fraudflag")  # actions need it; the form stays read-only

@@ -8,6 +8,7 @@ class DeliveryConfig(AppConfig):
     label = "delivery"
 
     def ready(self) -> None:
+        from apps.accounts.events import ClientApplicationDecided
         from apps.core.events import subscribe
         from apps.delivery import checks  # noqa: F401 - registers system checks
         from apps.delivery.timeline import report_entries, webhook_entries
@@ -15,7 +16,11 @@ class DeliveryConfig(AppConfig):
         # The webhooks package keeps its own tasks and admin; importing them registers them with Celery and the admin
         # site (both are read only after every app is ready).
         from apps.delivery.webhooks import admin, tasks  # noqa: F401
-        from apps.delivery.webhooks.services import webhook_events_on_balance_low, webhook_events_on_status_changed
+        from apps.delivery.webhooks.services import (
+            webhook_events_on_application_decided,
+            webhook_events_on_balance_low,
+            webhook_events_on_status_changed,
+        )
         from apps.messaging.events import BalanceLow, MessageStatusChanged
         from apps.messaging.timeline import timeline_source
 
@@ -27,3 +32,5 @@ class DeliveryConfig(AppConfig):
         # A message's timeline in the back office shows its reports and webhook deliveries too.
         timeline_source(report_entries)
         timeline_source(webhook_entries)
+        # Staff decided a client's sandbox application (accounts, below delivery): a `client.application.decided`.
+        subscribe(ClientApplicationDecided, webhook_events_on_application_decided)

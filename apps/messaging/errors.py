@@ -125,3 +125,20 @@ class Overloaded(RateLimited):
 
     code = "overloaded"
     default_message = _("The network is busy: it cannot take more messages right now. Try again after Retry-After.")
+
+
+class SandboxRecipientNotVerified(PermissionDenied):
+    code = "sandbox_recipient_not_verified"
+    default_message = _(
+        "Your organisation is in the sandbox: it can send only to its members' own numbers until it is approved."
+    )
+
+
+class SandboxDailyCapReached(RateLimited):
+    code = "sandbox_daily_cap_reached"
+    default_message = _("Your organisation is in the sandbox and has sent its messages for today.")
+
+
+class OrganizationQuotaExceeded(RateLimited):
+    code = "organization_daily_quota_exceeded"
+    default_message = _("Your organisation has reached its plan's daily message limit.")

@@ -194,6 +194,8 @@ class Device(models.Model):
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="devices")
     fcm_token = models.CharField("FCM token", max_length=512, unique=True)
+    # The app install's own id (Firebase installation id), which survives FCM token rotation: what staff deny-list.
+    installation_id = models.CharField(max_length=200, blank=True, db_index=True)
     platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.ANDROID)
     app_version = models.CharField(max_length=32)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -23,6 +23,9 @@ class DeviceInputSerializer(serializers.Serializer):
     fcm_token = StrictCharField(max_length=512)
     platform = serializers.ChoiceField(choices=Platform.choices)
     app_version = StrictCharField(max_length=32)
+    installation_id = StrictCharField(
+        max_length=200, required=False, default="", help_text="The app install's Firebase installation id."
+    )
 
 
 class DeviceRegisterInputSerializer(DeviceInputSerializer):

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import OtpIssuedOutput
-from apps.accounts.errors import OtpExpired, OtpInvalid, OtpLocked, OtpResendTooSoon
+from apps.accounts.errors import DeviceDenied, OtpExpired, OtpInvalid, OtpLocked, OtpResendTooSoon, SimDenied
 from apps.accounts.phone import PhoneInvalid, PhoneNotMobile, PhoneRegionNotAllowed
 from apps.core.errors import RateLimited
 from apps.core.schema import raises
@@ -83,6 +83,7 @@ SIM_ERRORS = (
     errors.SimAlreadyRegistered,
     errors.SimSlotTaken,
     (errors.SimLimitReached, "You have as many active SIMs as PROVIDER_MAX_SIMS allows."),
+    (SimDenied, "Staff deny-listed this SIM number."),
 )
 CODE_ERRORS = (
     OtpInvalid,
@@ -99,6 +100,7 @@ class RegisterView(APIView):
         errors.SimDuplicate,
         *SIM_ERRORS,
         errors.DeviceRegisteredToAnotherProvider,
+        (DeviceDenied, "Staff deny-listed this device (its installation id or token)."),
     )
     @extend_schema(
         operation_id="providers_register",
@@ -207,6 +209,7 @@ class SimVerificationView(APIView):
         NOT_REGISTERED,
         errors.SimNotFound,
         errors.SimAlreadyVerified,
+        (SimDenied, "Staff deny-listed this SIM number."),
         (OtpResendTooSoon, "A code was sent moments ago; `details.retry_after` says when to ask again."),
         (RateLimited, "Too many codes asked for this number."),
     )
@@ -243,7 +246,11 @@ class SimVerifyView(APIView):
 
 
 class DeviceView(APIView):
-    @raises(NOT_REGISTERED, errors.DeviceRegisteredToAnotherProvider)
+    @raises(
+        NOT_REGISTERED,
+        errors.DeviceRegisteredToAnotherProvider,
+        (DeviceDenied, "Staff deny-listed this device (its installation id or token)."),
+    )
     @extend_schema(
         operation_id="providers_me_devices_register",
         request=s.DeviceRegisterInputSerializer,
@@ -261,6 +268,8 @@ class DeviceView(APIView):
 
 
 class HeartbeatView(APIView):
+    rate_limit_scope = "heartbeat"
+
     @raises(NOT_REGISTERED, errors.DeviceNotRegistered)
     @extend_schema(
         operation_id="providers_me_heartbeat",

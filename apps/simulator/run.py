@@ -25,6 +25,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from apps.accounts.models import ClientOrganization
+from apps.accounts.services import client_go_live, client_plan_internal
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
 from apps.incentives.choices import RewardStatus
@@ -343,6 +345,14 @@ class Simulation:
         number = random_number("smart", self.rng)
         headers = {"Authorization": f"Bearer {sign_in(http, number)}"}
         client = expect(http.post("/api/clients", json={"name": name}, headers=headers), 201)
+        # Staff approve the simulated clients, on the internal plan (the simulator's keys ask for 10,000/s), as the
+        # fleet's providers are approved: the simulation is of the network, not of vetting.
+        client_go_live(
+            organization=ClientOrganization.objects.get(pk=client["id"]),
+            actor=None,
+            reason="fleet simulator",
+            plan=client_plan_internal(),
+        )
         key = expect(
             http.post(
                 f"/api/clients/{client['id']}/api-keys",

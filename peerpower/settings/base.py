@@ -38,7 +38,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with a TOTP second factor for staff when ADMIN_OTP_REQUIRED (apps.accounts.admin_site).
+    "apps.accounts.admin_config.PeerPowerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -75,8 +79,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "peerpower.urls"
@@ -204,6 +211,34 @@ STORAGES = {
 }
 
 # --- API --------------------------------------------------------------------------------------------------------------
+# Per-endpoint limits of the API (apps.core.throttling; docs/rate-limits.md), per signed-in user, API client or, for
+# anonymous endpoints, IP address: the phone protocol's are far above what a busy phone sends (a SIM may send at most a
+# few hundred SMS an hour), the management endpoints' far above what a person or script needs.
+API_RATE_LIMITS = {
+    "heartbeat": env("RATE_LIMIT_HEARTBEAT", default="120/m"),
+    "ack": env("RATE_LIMIT_ACK", default="1200/m"),
+    "reports": env("RATE_LIMIT_REPORTS", default="1200/m"),
+    "token_refresh": env("RATE_LIMIT_TOKEN_REFRESH", default="300/m"),
+    "client_management": env("RATE_LIMIT_CLIENT_MANAGEMENT", default="60/m"),
+    "api_key_management": env("RATE_LIMIT_API_KEY_MANAGEMENT", default="30/m"),
+    "webhook_management": env("RATE_LIMIT_WEBHOOK_MANAGEMENT", default="60/m"),
+}
+# Admin login: django-axes locks a phone number + address out after this many failed logins, for this many minutes.
+# Staff accounts need a TOTP second factor (django-otp) when ADMIN_OTP_REQUIRED: production turns it on.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Attempts are rows staff see (and clear, to unlock someone) under Axes in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# "012 345 678" and "+85512345678" are one account: lockouts count by the number's E.164 form.
+AXES_USERNAME_CALLABLE = "apps.accounts.admin_site.admin_login_username"
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# No start-up banner: commands print their own output on stdout (lockouts are still logged as warnings).
+AXES_VERBOSE = False
+ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=False)
+OTP_TOTP_ISSUER = "PeerPower"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.SessionJWTAuthentication",
@@ -215,6 +250,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.throttling.ScopedRateLimit"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Request bodies larger than this are refused (413 request_too_large) before they are read. A bulk send of
@@ -320,6 +356,16 @@ MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=7
 MESSAGE_RATE_PER_SECOND = env.int("MESSAGE_RATE_PER_SECOND", default=50)
 MESSAGE_QUOTA_PER_DAY = env.int("MESSAGE_QUOTA_PER_DAY", default=100_000)
 MESSAGE_BULK_MAX = env.int("MESSAGE_BULK_MAX", default=1000)
+# Client vetting (docs/sandbox.md): a sandboxed organisation sends at most this many messages a day, to its members'
+# own numbers. Limits of organisations without a staff plan: the highest per-key rate and quota are the two above.
+# Off: new organisations are approved on creation (tests of other features; never in production).
+CLIENT_VETTING_REQUIRED = env.bool("CLIENT_VETTING_REQUIRED", default=True)
+CLIENT_SANDBOX_DAILY_CAP = env.int("CLIENT_SANDBOX_DAILY_CAP", default=20)
+CLIENT_PLAN_DEFAULT_ORGANIZATION_PER_DAY = env.int("CLIENT_PLAN_DEFAULT_ORGANIZATION_PER_DAY", default=200_000)
+CLIENT_PLAN_DEFAULT_MAX_API_KEYS = env.int("CLIENT_PLAN_DEFAULT_MAX_API_KEYS", default=5)
+# Notices to clients (application decisions). The console backend prints them; production sets SMTP.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="PeerPower <no-reply@peerpower.app>")
 # Verification codes appended to SMS of clients that opted in: the text added ({code} is replaced).
 MESSAGE_VERIFICATION_SUFFIX = env("MESSAGE_VERIFICATION_SUFFIX", default="\nVerify: peerpower.app/v/{code}")
 # Code checks per client IP (GET /api/verify/{code}), as a rate such as "30/m" (apps.core.ratelimit).

@@ -66,6 +66,8 @@ if CHAIN_RPC_URL:
         )
     CHAIN_TOKEN_ADDRESS = required("CHAIN_TOKEN_ADDRESS")
 
+# Staff sign in to the admin with their password and a TOTP code (django-otp); lockouts after failures (django-axes).
+ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=True)
 # TLS ends at the load balancer, which tells us the original scheme.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -56,3 +56,5 @@ PAYWAY_API_URL = "http://127.0.0.1:9"
 PAYWAY_MERCHANT_ID = "ec_test_peerpower"
 PAYWAY_API_KEY = "test-payway-api-key"
 PAYWAY_TIMEOUT_SECONDS = 2.0
+# New organisations are approved on creation, so other features' tests can send; the vetting tests turn it on.
+CLIENT_VETTING_REQUIRED = False

@@ -1,10 +1,12 @@
 """Input and output shapes of the identity API. Small payloads: the app runs on slow mobile data."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.api.fields import OptionalPhoneNumberField, PhoneNumberField
 from apps.accounts.choices import Language
-from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
+from apps.accounts.models import ApiKey, ClientApplication, ClientOrganization, DeviceSession, User
+from apps.accounts.services import plan_limits
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 
@@ -97,7 +99,26 @@ class ClientInput(serializers.Serializer):
     )
 
 
+class PlanLimitsOutput(serializers.Serializer):
+    key_rate_per_second = serializers.IntegerField(help_text="The highest per-second rate an API key may have.")
+    key_rate_per_day = serializers.IntegerField(help_text="The highest daily quota an API key may have.")
+    organization_rate_per_day = serializers.IntegerField(help_text="Messages a day across all your keys.")
+    max_api_keys = serializers.IntegerField(help_text="Active API keys you may hold.")
+
+
 class ClientOutput(serializers.ModelSerializer):
+    sandboxed = serializers.BooleanField(
+        source="is_sandboxed",
+        read_only=True,
+        help_text="In the sandbox: sends only to members' own numbers, a few a day, until staff approve the "
+        "application (docs/sandbox.md).",
+    )
+    limits = serializers.SerializerMethodField(help_text="Your plan's limits, set by PeerPower staff.")
+
+    @extend_schema_field(PlanLimitsOutput)
+    def get_limits(self, organization: ClientOrganization) -> dict:
+        return PlanLimitsOutput(plan_limits(organization)).data
+
     class Meta:
         model = ClientOrganization
         fields = [
@@ -109,6 +130,9 @@ class ClientOutput(serializers.ModelSerializer):
             "low_balance_threshold",
             "created_at",
             "is_blocked",
+            "sandboxed",
+            "approved_at",
+            "limits",
         ]
 
 
@@ -129,3 +153,29 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
 
     class Meta(ApiKeyOutput.Meta):
         fields = [*ApiKeyOutput.Meta.fields, "secret"]
+
+
+class ApplicationInput(serializers.Serializer):
+    business_name = StrictCharField(max_length=200, help_text="The registered name of the business.")
+    registration_number = StrictCharField(max_length=100, help_text="Its registration number (e.g. with the MoC).")
+    use_case = StrictCharField(max_length=2000, help_text="What you send, to whom, and how they agreed to it.")
+    sample_messages = serializers.ListField(
+        child=StrictCharField(max_length=1000), min_length=1, max_length=10, help_text="1 to 10 example SMS bodies."
+    )
+    expected_daily_volume = serializers.IntegerField(min_value=1, max_value=100_000_000)
+
+
+class ApplicationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ClientApplication
+        fields = [
+            "business_name",
+            "registration_number",
+            "use_case",
+            "sample_messages",
+            "expected_daily_volume",
+            "status",
+            "staff_note",
+            "submitted_at",
+            "decided_at",
+        ]

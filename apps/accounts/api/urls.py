@@ -17,6 +17,12 @@ urlpatterns = [
     path("me/wallet", views.WalletView.as_view(), name="wallet"),
     path("clients", views.ClientListView.as_view(), name="clients"),
     path("clients/<id:client_id>", views.ClientDetailView.as_view(), name="client-detail"),
+    path("clients/<id:client_id>/application", views.ClientApplicationView.as_view(), name="client-application"),
+    path(
+        "clients/<id:client_id>/application/submit",
+        views.ClientApplicationSubmitView.as_view(),
+        name="client-application-submit",
+    ),
     path("clients/<id:client_id>/api-keys", views.ApiKeyListView.as_view(), name="api-keys"),
     path("clients/<id:client_id>/api-keys/<id:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
 ]

@@ -30,6 +30,7 @@ class OtpRequestView(APIView):
 
     @raises(
         *PHONE_ERRORS,
+        (errors.PhoneDenied, "Staff deny-listed this number: it cannot sign in."),
         (errors.OtpResendTooSoon, "A code was sent to this number moments ago; `details.retry_after` says when."),
         (RateLimited, "Too many codes asked for this number or from this address (OTP_RATE_PER_PHONE, _PER_IP)."),
     )
@@ -64,6 +65,7 @@ class OtpVerifyView(APIView):
         errors.OtpLocked,
         (RateLimited, "Too many attempts from this address (OTP_VERIFY_RATE_PER_IP)."),
         ErrorCase(403, "account_disabled", "The account is disabled by staff."),
+        (errors.PhoneDenied, "Staff deny-listed this number: it cannot sign in."),
     )
     @extend_schema(
         request=s.OtpVerifyInput,
@@ -91,6 +93,7 @@ class OtpVerifyView(APIView):
 
 
 class TokenRefreshView(APIView):
+    rate_limit_scope = "token_refresh"
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
@@ -296,6 +299,7 @@ class WalletView(APIView):
 
 
 class ClientListView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -327,6 +331,7 @@ class ClientListView(APIView):
 
 
 class ClientDetailView(APIView):
+    rate_limit_scope = "client_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -364,6 +369,7 @@ class ClientDetailView(APIView):
 
 
 class ApiKeyListView(APIView):
+    rate_limit_scope = "api_key_management"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -376,15 +382,15 @@ class ApiKeyListView(APIView):
         membership = selectors.client_membership(user=request.user, client_id=client_id)
         return Response(s.ApiKeyOutput(selectors.api_keys_of(organization=membership.organization), many=True).data)
 
-    @raises(OWNER_REQUIRED)
+    @raises(OWNER_REQUIRED, errors.ApiKeyLimitAbovePlan, errors.ApiKeyCountLimit)
     @extend_schema(
         request=s.ApiKeyInput,
         responses={201: s.ApiKeyCreatedOutput},
         tags=["clients"],
         summary="Create an API key",
         description="Owners only. The answer carries the key's `secret`, shown this once: send it as "
-        "`Authorization: Bearer <secret>` (or `X-API-Key`) to the client API. Limits left out use the defaults "
-        "(MESSAGE_RATE_PER_SECOND, MESSAGE_QUOTA_PER_DAY).",
+        "`Authorization: Bearer <secret>` (or `X-API-Key`) to the client API. Limits left out use your plan's "
+        "(`limits` on the organisation); a limit above the plan's is refused, as is a key past its `max_api_keys`.",
         examples=[
             OpenApiExample("A production key", value={"name": "production", "rate_per_second": 20}, request_only=True)
         ],
@@ -399,6 +405,7 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyDetailView(APIView):
+    rate_limit_scope = "api_key_management"
     permission_classes = [IsAuthenticated]
 
     @raises(OWNER_REQUIRED)
@@ -412,3 +419,71 @@ class ApiKeyDetailView(APIView):
         membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
         key = selectors.api_key_of(organization=membership.organization, key_id=key_id)
         return Response(s.ApiKeyOutput(services.api_key_revoke(api_key=key, actor=request.user)).data)
+
+
+class ClientApplicationView(APIView):
+    rate_limit_scope = "client_management"
+    permission_classes = [IsAuthenticated]
+
+    @raises(errors.ApplicationNotFound)
+    @extend_schema(
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Get your application to leave the sandbox",
+        description="What you told PeerPower staff about your business, where it stands (`draft`, `submitted`, "
+        "`changes_requested`, `approved`, `rejected`) and what staff wrote back (`staff_note`). See docs/sandbox.md.",
+    )
+    def get(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id)
+        return Response(s.ApplicationOutput(selectors.client_application_of(organization=membership.organization)).data)
+
+    @raises(OWNER_REQUIRED, errors.ApplicationLocked)
+    @extend_schema(
+        request=s.ApplicationInput,
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Fill your application to leave the sandbox",
+        description="Owners only. Creates or replaces the application while it is a draft or staff asked for "
+        "changes; then submit it with `POST .../application/submit`. A new organisation sends only to its members' "
+        "own numbers, a few messages a day, until staff approve it.",
+        examples=[
+            OpenApiExample(
+                "A coffee shop's reminders",
+                value={
+                    "business_name": "Angkor Coffee Co., Ltd.",
+                    "registration_number": "00012345",
+                    "use_case": "Order-ready notices to customers who ordered in our app.",
+                    "sample_messages": ["កាហ្វេរបស់អ្នករួចរាល់ហើយ។", "Your coffee is ready at Angkor Coffee."],
+                    "expected_daily_volume": 300,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def put(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        application = services.client_application_save(
+            organization=membership.organization, actor=request.user, **_valid(s.ApplicationInput, request)
+        )
+        return Response(s.ApplicationOutput(application).data)
+
+
+class ClientApplicationSubmitView(APIView):
+    rate_limit_scope = "client_management"
+    permission_classes = [IsAuthenticated]
+
+    @raises(OWNER_REQUIRED, errors.ApplicationNotFound, errors.ApplicationLocked)
+    @extend_schema(
+        request=None,
+        responses={200: s.ApplicationOutput},
+        tags=["clients"],
+        summary="Submit your application for review",
+        description="Owners only. Staff review it and approve it (you leave the sandbox), ask for changes or reject "
+        "it; you hear by the `client.application.decided` webhook event and by email to the contact address.",
+    )
+    def post(self, request: Request, client_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        application = selectors.client_application_of(organization=membership.organization)
+        return Response(
+            s.ApplicationOutput(services.client_application_submit(application=application, actor=request.user)).data
+        )

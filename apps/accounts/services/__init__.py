@@ -4,8 +4,11 @@
 - `sessions`: device sessions and their refresh-token rotation.
 - `identity`: profile, DID key and EVM wallet binding.
 - `organizations`: client organisations and their API keys.
+- `vetting`: the sandbox application, staff decisions and plans.
+- `denylist`: phone numbers, SIMs and devices staff refuse.
 """
 
+from apps.accounts.services.denylist import deny_list_add, deny_list_normalize, deny_list_refuse, deny_list_remove
 from apps.accounts.services.identity import (
     did_bind,
     did_challenge_create,
@@ -35,15 +38,38 @@ from apps.accounts.services.sessions import (
     session_start,
     session_touch,
 )
+from apps.accounts.services.vetting import (
+    PlanLimits,
+    client_application_decide,
+    client_application_save,
+    client_application_submit,
+    client_go_live,
+    client_plan_assign,
+    client_plan_ensure,
+    client_plan_internal,
+    plan_limits,
+)
 
 __all__ = [
     "OtpIssued",
+    "PlanLimits",
     "SessionTokens",
     "api_key_create",
     "api_key_revoke",
     "api_key_touch",
+    "client_application_decide",
+    "client_application_save",
+    "client_application_submit",
     "client_create",
+    "client_go_live",
+    "client_plan_assign",
+    "client_plan_ensure",
+    "client_plan_internal",
     "client_update",
+    "deny_list_add",
+    "deny_list_normalize",
+    "deny_list_refuse",
+    "deny_list_remove",
     "did_bind",
     "did_challenge_create",
     "hash_api_key",
@@ -52,6 +78,7 @@ __all__ = [
     "otp_login",
     "otp_request",
     "otp_verify",
+    "plan_limits",
     "profile_update",
     "session_logout",
     "session_refresh",

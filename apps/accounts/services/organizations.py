@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.accounts.choices import ClientRole
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, User
 from apps.accounts.phone import normalize_phone
+from apps.accounts.services.vetting import api_key_limits_check
 from apps.audit.services import audit_record
 
 
@@ -27,7 +28,7 @@ def client_create(
     verification_codes: bool = False,
     low_balance_threshold: int | None = None,
 ) -> ClientOrganization:
-    """Create a client organisation owned by `user`."""
+    """Create a client organisation owned by `user`; it starts in the sandbox (CLIENT_VETTING_REQUIRED)."""
     if contact_phone:
         contact_phone = normalize_phone(contact_phone, require_mobile=False, allowed_regions=[]).e164
     with transaction.atomic():
@@ -37,6 +38,8 @@ def client_create(
             contact_phone=contact_phone,
             verification_codes=verification_codes,
             low_balance_threshold=low_balance_threshold,
+            # In the sandbox until staff approve its application (docs/sandbox.md).
+            approved_at=None if settings.CLIENT_VETTING_REQUIRED else timezone.now(),
         )
         ClientMembership.objects.create(organization=organization, user=user, role=ClientRole.OWNER)
         audit_record(actor=user, action="client.created", target=organization, after={"name": name})
@@ -76,9 +79,12 @@ def api_key_create(
     rate_per_second: int | None = None,
     rate_per_day: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret, which is never stored and cannot be shown again."""
+    """Create a key and return it with its secret, which is never stored and cannot be shown again. Its limits may
+    not be above the organisation's plan, nor its active keys more than the plan allows (`api_key_limits_check`)."""
     secret = settings.API_KEY_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
+        organization_lock(organization_id=organization.pk)
+        api_key_limits_check(organization=organization, rate_per_second=rate_per_second, rate_per_day=rate_per_day)
         key = ApiKey.objects.create(
             organization=organization,
             name=name,
@@ -123,7 +129,9 @@ def organization_system_get_or_create() -> ClientOrganization:
         return existing
     try:
         with transaction.atomic():
-            return ClientOrganization.objects.create(name=SYSTEM_CLIENT_NAME, is_system=True)
+            return ClientOrganization.objects.create(
+                name=SYSTEM_CLIENT_NAME, is_system=True, approved_at=timezone.now()
+            )
     except IntegrityError:  # created by a concurrent first use
         return ClientOrganization.objects.get(is_system=True)
 

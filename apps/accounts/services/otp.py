@@ -12,10 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import otp
-from apps.accounts.choices import Language, OtpPurpose
+from apps.accounts.choices import DenyKind, Language, OtpPurpose
 from apps.accounts.errors import OtpExpired, OtpInvalid, OtpLocked, OtpResendTooSoon
 from apps.accounts.models import OtpChallenge, User
 from apps.accounts.phone import normalize_phone
+from apps.accounts.services.denylist import deny_list_refuse
 from apps.core.context import client_ip_var
 from apps.core.errors import DomainError
 from apps.core.ratelimit import rate_limit
@@ -33,6 +34,8 @@ def otp_request(*, phone: str, purpose: str = OtpPurpose.LOGIN, language: str = 
     The text is in the user's preferred language when the phone belongs to a user, otherwise in `language`.
     """
     e164 = normalize_phone(phone).e164
+    # A deny-listed number gets no code: not to sign in (its account's phone), not to prove a SIM (a SIM number).
+    deny_list_refuse(kind=DenyKind.PHONE if purpose == OtpPurpose.LOGIN else DenyKind.SIM, values=[e164])
     cooldown = settings.OTP_RESEND_COOLDOWN_SECONDS
     cooldown_key = f"otp:cooldown:{purpose}:{e164}"
     # cache.add is atomic (Redis SET NX, or the shared file cache's lock): two requests in the same instant cannot

@@ -20,9 +20,10 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts.choices import OtpPurpose
+from apps.accounts.choices import DenyKind, OtpPurpose
 from apps.accounts.errors import SessionRevoked, TokenInvalid
 from apps.accounts.models import DeviceSession, User
+from apps.accounts.services.denylist import deny_list_refuse
 from apps.accounts.services.otp import otp_verify
 from apps.audit.services import audit_record
 from apps.core.context import client_ip_var
@@ -41,6 +42,8 @@ class SessionTokens:
 def otp_login(*, phone: str, code: str, device_name: str = "", user_agent: str = "") -> SessionTokens:
     """Verify a login code and sign the phone in; the first successful verification creates the user."""
     challenge = otp_verify(phone=phone, code=code, purpose=OtpPurpose.LOGIN)
+    # Listed after the code was sent: still no account and no session.
+    deny_list_refuse(kind=DenyKind.PHONE, values=[challenge.phone])
     with transaction.atomic():
         user = User.objects.filter(phone=challenge.phone).first()
         if user is None:

@@ -147,6 +147,7 @@ class JobDetailView(APIView):
 
 
 class JobAckView(APIView):
+    rate_limit_scope = "ack"
     permission_classes = [IsAuthenticated]
 
     @raises(
@@ -186,6 +187,7 @@ class JobAckBatchView(APIView):
     """Acknowledge several offered jobs in one request (a phone that received a burst of pushes). Each job
     succeeds or fails on its own, with the same codes as acknowledging it alone."""
 
+    rate_limit_scope = "ack"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -288,6 +290,7 @@ def _report_input(data: dict, job_id: int) -> reports.ReportInput:
 
 
 class JobReportView(APIView):
+    rate_limit_scope = "reports"
     permission_classes = [IsAuthenticated]
 
     @raises(*REPORT_ERRORS)
@@ -307,6 +310,7 @@ class JobReportView(APIView):
 
 
 class JobReportBatchView(APIView):
+    rate_limit_scope = "reports"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

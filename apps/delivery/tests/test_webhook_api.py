@@ -18,6 +18,7 @@ ALL_TYPES = [
     "payment.failed",
     "balance.low",
     "inbound.received",
+    "client.application.decided",
 ]
 
 

@@ -105,5 +105,7 @@ def test_the_guide_names_the_codes_headers_and_events(guide):
     for header in (SIGNATURE_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER):
         assert f"`{header}`" in guide
     assert f"`{USER_AGENT}`" in guide
-    listed = set(re.findall(r"^\| `((?:message|payment|balance|inbound)\.[a-z]+)` \|", guide, re.MULTILINE))
+    listed = set(
+        re.findall(r"^\| `((?:message|payment|balance|inbound|client\.application)\.[a-z]+)` \|", guide, re.MULTILINE)
+    )
     assert listed == set(WebhookEventType.values)

@@ -16,6 +16,8 @@ class WebhookEventType(models.TextChoices):
     BALANCE_LOW = "balance.low", "Spendable PPT fell under the threshold"
     # A recipient answered one of the client's messages (forwarded by the phone whose SIM sent it).
     INBOUND_RECEIVED = "inbound.received", "Reply received"
+    # Staff decided the organisation's application to leave the sandbox (docs/sandbox.md).
+    CLIENT_APPLICATION_DECIDED = "client.application.decided", "Sandbox application decided"
 
 
 class DeliveryTarget(models.TextChoices):

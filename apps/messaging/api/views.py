@@ -44,9 +44,12 @@ from apps.messaging.errors import (
     IdempotencyKeyReused,
     InsufficientBalance,
     MessageNotCancellable,
+    OrganizationQuotaExceeded,
     Overloaded,
     RecipientBlocked,
     RecipientOptedOut,
+    SandboxDailyCapReached,
+    SandboxRecipientNotVerified,
     ScheduleInvalid,
     VerificationCodeUnknown,
 )
@@ -86,6 +89,7 @@ MESSAGE_ERRORS = (
     WebhookUrlPrivateAddress,
     RecipientOptedOut,
     RecipientBlocked,
+    (SandboxRecipientNotVerified, "Your organisation is in the sandbox and `to` is not a member's own number."),
     (ContentRejected, "The content filter refused the text; `details.message` is the stored (rejected) message."),
 )
 # What refuses the whole request: the client, its key's limits, and the Idempotency-Key.
@@ -93,6 +97,8 @@ SUBMIT_ERRORS = (
     (ClientBlocked, "Staff blocked this client organisation from sending; `details.reason` says why."),
     (RateLimited, "More requests per second than the key allows (MESSAGE_RATE_PER_SECOND, 50 by default)."),
     (DailyQuotaExceeded, "The key's daily message quota is used up (midnight Phnom Penh time starts a new day)."),
+    (OrganizationQuotaExceeded, "Your organisation's daily total across its keys (its plan) is used up."),
+    (SandboxDailyCapReached, "Your organisation is in the sandbox and sent CLIENT_SANDBOX_DAILY_CAP messages today."),
     (
         Overloaded,
         "The network's backlog is beyond what its phones and reports can absorb now (admission control): nothing "

@@ -20,7 +20,7 @@ from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
-from apps.core.ratelimit import Window, rate_window
+from apps.core.ratelimit import rate_window
 from apps.messaging.charging import charges_book, charges_quote
 from apps.messaging.choices import FilterAction, MessageStatus, Priority
 from apps.messaging.errors import (
@@ -43,6 +43,13 @@ from apps.messaging.services.leases import job_end_for_message
 from apps.messaging.services.signal import enqueue_dispatch
 from apps.messaging.state import message_transition
 from apps.messaging.validation import refuse_blocked, validate_body
+from apps.messaging.vetting import (
+    day_window,
+    key_rate_per_day,
+    key_rate_per_second,
+    organization_limits,
+    sandbox_refuse_recipient,
+)
 from apps.providers.carriers import carrier_from_phonenumbers
 from apps.tokens.choices import LEDGER_SCALES, LedgerCode
 from apps.tokens.selectors import amount_decimal
@@ -147,8 +154,9 @@ def message_submit_bulk(
 def _check_client(
     *, organization: ClientOrganization, api_key: ApiKey | None, count: int, priority: str = Priority.NORMAL
 ) -> None:
-    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota; and the
-    network admits no more than it can carry (admission control, `overloaded`).
+    """A blocked client cannot send; an API key has a per-second request rate and a daily message quota, its
+    organisation a daily total and, while sandboxed, a small daily cap (apps.messaging.vetting); and the network
+    admits no more than it can carry (admission control, `overloaded`).
 
     All are counted in one round trip to the shared cache. A refused request gives back what it counted, so only
     accepted requests use up the quota and the network's headroom.
@@ -158,39 +166,44 @@ def _check_client(
     admission = admission_claim(organization_id=organization.pk, count=count, priority=priority)
     admission_counts = admission.counts() if admission else []
     counts = admission_counts
+    limits = organization_limits(organization=organization, count=count, trusted=False)
+    if limits is not None:
+        counts = [*limits.counts(), *counts]
     if api_key is not None:
-        per_second = api_key.rate_per_second or settings.MESSAGE_RATE_PER_SECOND
-        rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{per_second}/s")
-        quota = _daily_quota_window(api_key=api_key)
+        rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{key_rate_per_second(api_key)}/s")
+        quota = day_window(key=f"messages:quota:{api_key.pk}", limit=key_rate_per_day(api_key))
         counts = [rate.count(), quota.count(count), *counts]
     values = counters_add(counts)
-    if api_key is not None:
-        hits, used = values[:2]
-        if hits > rate.limit or used > quota.limit:
+    key_values = values[:2] if api_key is not None else []
+    limit_values = values[len(key_values) : len(key_values) + len(limits.windows)] if limits is not None else []
+
+    def give_back(*, to_admission: bool) -> None:
+        if api_key is not None:
             counter_give_back(quota.key, count)
-            if admission:
-                admission.give_back()
+        if limits is not None:
+            limits.give_back()
+        if admission and to_admission:
+            admission.give_back()
+
+    if api_key is not None:
+        hits, used = key_values
+        if hits > rate.limit or used > quota.limit:
+            give_back(to_admission=True)
             rate.refuse_over(hits)
             # Given back, so a client can retry with a smaller batch.
             raise DailyQuotaExceeded(retry_after=quota.seconds_left)
+    if limits is not None:
+        try:
+            limits.check(limit_values)
+        except DomainError:
+            give_back(to_admission=True)
+            raise
     if admission:
         try:
             admission.check(*values[-len(admission_counts) :])
         except Overloaded:
-            if api_key is not None:
-                counter_give_back(quota.key, count)
+            give_back(to_admission=False)
             raise
-
-
-def _daily_quota_window(*, api_key: ApiKey) -> Window:
-    """The key's daily message quota: a fixed window from midnight to midnight, Asia/Phnom_Penh."""
-    now = timezone.localtime()
-    day_end = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return Window(
-        key=f"messages:quota:{api_key.pk}:{now.date().isoformat()}",
-        limit=api_key.rate_per_day or settings.MESSAGE_QUOTA_PER_DAY,
-        seconds_left=int((day_end - now).total_seconds()) + 1,
-    )
 
 
 def _prepare(
@@ -215,6 +228,8 @@ def _prepare(
         if phone is None:
             phone = normalize_phone(data.to)
         refuse_blocked(phone.e164, block_reasons.get(phone.e164))
+        if not trusted:
+            sandbox_refuse_recipient(organization=organization, phone=phone.e164)
     with errors.field("body"):
         checked = validate_body(data.body)
     now = timezone.now()

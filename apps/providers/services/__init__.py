@@ -6,6 +6,7 @@ from apps.providers.services.availability import (
     providers_sweep_offline,
     sims_resync_matchable,
 )
+from apps.providers.services.denial import Denied, provider_deny_list
 from apps.providers.services.matching import (
     Assignment,
     BatchMatch,
@@ -42,6 +43,7 @@ __all__ = [
     "UNSET",
     "Assignment",
     "BatchMatch",
+    "Denied",
     "DeviceInput",
     "HeartbeatReply",
     "Location",
@@ -53,6 +55,7 @@ __all__ = [
     "device_remove",
     "provider_approve",
     "provider_ban",
+    "provider_deny_list",
     "provider_heartbeat",
     "provider_register",
     "provider_reputation_nudge",

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.accounts.choices import DenyKind
 from apps.accounts.phone import normalize_phone
+from apps.accounts.services import deny_list_refuse
 from apps.audit.services import audit_record
 from apps.providers.carriers import carrier_from_mcc_mnc, carrier_from_phonenumbers
 from apps.providers.choices import Availability, AvailabilityReason, Carrier, ProviderStatus
@@ -41,6 +43,7 @@ class DeviceInput:
     fcm_token: str
     platform: str
     app_version: str
+    installation_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def provider_register(
         fcm_token=device.fcm_token,
         platform=device.platform,
         app_version=device.app_version,
+        installation_id=device.installation_id,
     )
     return provider
 
@@ -126,6 +130,7 @@ def sim_add(*, provider: Provider, actor: Any, msisdn: str, slot: int, mcc_mnc: 
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     _refuse_if_not_active(provider)
     phone = normalize_phone(msisdn)
+    deny_list_refuse(kind=DenyKind.SIM, values=[phone.e164])
     detected = carrier_from_phonenumbers(phone.carrier)
     carrier, mismatch = detected, False
     if mcc_mnc:
@@ -195,6 +200,7 @@ def device_register(
     platform: str,
     app_version: str,
     previous_token: str = "",
+    installation_id: str = "",
 ) -> Device:
     """Register the phone's FCM token, or a rotated one (FCM replaces tokens; `previous_token` names the old one).
 
@@ -202,8 +208,10 @@ def device_register(
     device is in use: otherwise anyone who learns a phone's token could take its device record (and its pushes)
     away from its owner. Once the device is retired (`device_is_retired`) the token moves to this provider: the app
     install changed hands. The move is audited as `provider.device_updated`, which the shared-device fraud rule
-    reads. Tokens never appear in the audit log or in the error.
+    reads. Tokens never appear in the audit log or in the error. A device staff deny-listed (by its installation id,
+    or its token) is refused (`device_denied`).
     """
+    deny_list_refuse(kind=DenyKind.DEVICE, values=[installation_id, fcm_token, previous_token])
     existing = Device.objects.select_for_update().filter(fcm_token=fcm_token).first()
     if existing is not None and existing.provider_id != provider.pk and not device_is_retired(existing):
         raise DeviceRegisteredToAnotherProvider()
@@ -213,7 +221,11 @@ def device_register(
         try:
             with transaction.atomic():
                 device = Device.objects.create(
-                    provider=provider, fcm_token=fcm_token, platform=platform, app_version=app_version
+                    provider=provider,
+                    fcm_token=fcm_token,
+                    platform=platform,
+                    app_version=app_version,
+                    installation_id=installation_id,
                 )
         except IntegrityError:
             # The same token registered concurrently; the winner's row is the device.
@@ -221,6 +233,8 @@ def device_register(
         else:
             audit_record(actor=actor, action="provider.device_added", target=device, after=_meta(platform, app_version))
             return device
+    if installation_id and existing.installation_id != installation_id:
+        existing.installation_id = installation_id  # saved by _device_update
     return _device_update(existing, provider=provider, actor=actor, fcm_token=fcm_token, **_meta(platform, app_version))
 
 

@@ -68,6 +68,7 @@ def _endpoint_input(request: Request, *, partial: bool = False) -> dict:
 
 
 class WebhookEndpointListView(ClientApiView):
+    rate_limit_scope = "webhook_management"
     pagination_class = CursorPagination
 
     @extend_schema(
@@ -106,6 +107,8 @@ class WebhookEndpointListView(ClientApiView):
 
 
 class WebhookEndpointDetailView(ClientApiView):
+    rate_limit_scope = "webhook_management"
+
     def _endpoint(self, request: Request, endpoint_id: int) -> WebhookEndpoint:
         return selectors.webhook_endpoint_of(organization=request.user.organization, endpoint_id=endpoint_id)
 
@@ -151,6 +154,8 @@ class WebhookEndpointDetailView(ClientApiView):
 
 
 class WebhookEndpointRotateSecretView(ClientApiView):
+    rate_limit_scope = "webhook_management"
+
     @extend_schema(
         request=None,
         responses={200: WebhookEndpointWithSecretSerializer},
@@ -173,6 +178,8 @@ class WebhookEndpointRotateSecretView(ClientApiView):
 
 
 class WebhookCallbackSecretView(ClientApiView):
+    rate_limit_scope = "webhook_management"
+
     @extend_schema(
         responses={200: WebhookCallbackSecretSerializer},
         tags=TAGS,
@@ -187,6 +194,8 @@ class WebhookCallbackSecretView(ClientApiView):
 
 
 class WebhookCallbackSecretRotateView(ClientApiView):
+    rate_limit_scope = "webhook_management"
+
     @extend_schema(
         request=None,
         responses={200: WebhookCallbackSecretSerializer},

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.accounts.events import ClientApplicationDecided
 from apps.delivery.metrics import WEBHOOK_EVENTS
 from apps.delivery.webhooks.choices import DeliveryStatus, DeliveryTarget, WebhookEventType
 from apps.delivery.webhooks.errors import WebhookEndpointNotEnabled
@@ -149,6 +150,15 @@ def webhook_events_on_balance_low(event: BalanceLow) -> None:
                 "threshold": {"amount": event.threshold, "decimal": amount_decimal(event.threshold, PPT_SCALE)},
             }
         },
+    )
+
+
+def webhook_events_on_application_decided(event: ClientApplicationDecided) -> None:
+    """The subscriber to accounts' `ClientApplicationDecided`: a `client.application.decided` event."""
+    webhook_event_emit(
+        organization_id=event.organization_id,
+        event_type=WebhookEventType.CLIENT_APPLICATION_DECIDED,
+        data={"application": {"status": event.status, "staff_note": event.note}},
     )
 
 

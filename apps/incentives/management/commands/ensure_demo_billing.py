@@ -9,7 +9,7 @@ from django.db import transaction
 
 from apps.accounts.management.commands.ensure_demo_superuser import DEMO_PHONE
 from apps.accounts.models import ClientOrganization, User
-from apps.accounts.services import client_create
+from apps.accounts.services import client_create, client_go_live
 from apps.incentives.choices import Route
 from apps.incentives.models import Price
 from apps.providers.choices import MatchPriority
@@ -48,6 +48,8 @@ class Command(BaseCommand):
             organization = ClientOrganization.objects.filter(name=DEMO_CLIENT, members=owner).first()
             if organization is None:
                 organization = client_create(user=owner, name=DEMO_CLIENT)
+            # The demo client sends to any number at once: approved by the seeding, not by an application.
+            client_go_live(organization=organization, actor=None, reason="development demo client")
             account = account_open(organization=organization)
             (result,) = transfers_create(
                 [

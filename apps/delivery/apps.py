@@ -10,15 +10,19 @@ class DeliveryConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.events import subscribe
         from apps.delivery import checks  # noqa: F401 - registers system checks
+        from apps.delivery.retention import webhook_events_on_messages_redacted
 
         # The webhooks package keeps its own tasks and admin; importing them registers them with Celery and the admin
         # site (both are read only after every app is ready).
         from apps.delivery.webhooks import admin, tasks  # noqa: F401
         from apps.delivery.webhooks.services import webhook_events_on_balance_low, webhook_events_on_status_changed
         from apps.messaging.events import BalanceLow, MessageStatusChanged
+        from apps.messaging.retention import MessagesRedacted
 
         # Messaging, below delivery, publishes; delivery subscribes (apps.core.events): a message reaching a status
         # its client hears about stores the client's webhook event, in the same transaction as the move.
         subscribe(MessageStatusChanged, webhook_events_on_status_changed)
         # A send that takes the client's spendable PPT under its threshold: a `balance.low` event.
         subscribe(BalanceLow, webhook_events_on_balance_low)
+        # Retention erased a message's recipient: its webhook events' payloads lose it too.
+        subscribe(MessagesRedacted, webhook_events_on_messages_redacted)

@@ -20,9 +20,10 @@ class IncentivesConfig(AppConfig):
         from apps.incentives.payouts import tasks  # noqa: F401 - registers the payout tasks
         from apps.incentives.payouts.metrics import PayoutQueueCollector
         from apps.incentives.pricing import tariff
-        from apps.incentives.rewards import rewards_on_fraud_strike, rewards_on_message_status_changed
+        from apps.incentives.rewards import rewarded_job, rewards_on_fraud_strike, rewards_on_message_status_changed
         from apps.messaging.events import MessageStatusChanged
         from apps.messaging.pricing import tariff_register
+        from apps.messaging.retention import job_keeper_register
 
         # Messaging and delivery sit below incentives. Messaging quotes messages through the tariff registered here;
         # both publish events incentives subscribes to (apps.core.events): a delivered message books its reward, a
@@ -31,3 +32,5 @@ class IncentivesConfig(AppConfig):
         subscribe(MessageStatusChanged, rewards_on_message_status_changed)
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         register_live_collector(PayoutQueueCollector())
+        # A rewarded job is a financial record (kept with the ledger): messaging's retention must not delete it.
+        job_keeper_register(rewarded_job)

@@ -7,15 +7,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from apps.accounts.phone import normalize_phone
+from apps.core.crypto import blind_index
 from apps.core.errors import DomainError, ValidationFailed
 from apps.messaging import services
 from apps.messaging.choices import MessageStatus, OptOutSource
+from apps.messaging.errors import MessageRedacted
 from apps.messaging.filtering.runtime import check_content, compiled_filter
 from apps.messaging.models import (
     BlockedRecipient,
@@ -250,7 +252,8 @@ class MessageAdminBase(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("status", "priority", "carrier", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("=id", "=reference", "=to")
+    # The recipient is encrypted: a number is looked up by its keyed hash (get_search_results).
+    search_fields = ("=id", "=reference", "=to_hash")
     list_select_related = ("organization",)
     show_full_result_count = False
     date_hierarchy = None
@@ -279,7 +282,10 @@ class MessageAdminBase(admin.ModelAdmin):
             pass
         if not search_term.lstrip("+").isdigit():
             return queryset.filter(reference=search_term), False
-        return super().get_search_results(request, queryset, search_term)
+        found = Q(reference=search_term) | Q(to_hash=blind_index(search_term))
+        if search_term.isdigit() and int(search_term) < 2**63:
+            found |= Q(id=int(search_term))
+        return queryset.filter(found), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -310,11 +316,19 @@ class DeadLetterAdmin(MessageAdminBase):
 
 
 def _requeue(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    done = 0
+    done = erased = 0
     for message in queryset.filter(status__in=[MessageStatus.FAILED, MessageStatus.EXPIRED]):
-        services.message_requeue(message=message, actor=request.user)
+        try:
+            services.message_requeue(message=message, actor=request.user)
+        except MessageRedacted:
+            erased += 1  # its body is gone (retention): nothing to send
+            continue
         done += 1
     model_admin.message_user(request, f"{done} message(s) requeued.")
+    if erased:
+        model_admin.message_user(
+            request, f"{erased} message(s) not requeued: their text was erased (retention).", messages.WARNING
+        )
 
 
 @admin.register(HeldMessage)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.fields import BlindIndexField, EncryptedCharField, EncryptedJSONField, EncryptedTextField
 from apps.messaging.choices import (
     LIVE_JOB_STATUSES,
     DomainRuleKind,
@@ -187,9 +188,12 @@ class Message(models.Model):
 
     organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages")
     api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    to = models.CharField("recipient", max_length=16, help_text="E.164")
+    # Encrypted at rest (apps.core.crypto); found by `to_hash`. Both erased when the client's retention for bodies
+    # runs out (apps.messaging.retention), the hash kept so the message still counts for its recipient.
+    to = EncryptedCharField("recipient", max_length=16, blank=True, help_text="E.164")
+    to_hash = BlindIndexField(source="to", verbose_name="recipient's keyed hash")
     carrier = models.CharField(max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN)
-    body = models.TextField()
+    body = EncryptedTextField(blank=True)
     encoding = models.CharField(max_length=4, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
     # The quote at accept, per segment in 10⁻⁶ PPT with the route's multiplier (apps.messaging.charging): on each
@@ -220,6 +224,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True, help_text="When the body and recipient were erased.")
 
     class Meta:
         indexes = [
@@ -231,16 +236,22 @@ class Message(models.Model):
                 name="message_queued_due_idx",
             ),
             models.Index(fields=["status", "-created_at"], name="message_status_created_idx"),
-            models.Index(fields=["to"], name="message_recipient_idx"),
+            models.Index(fields=["to_hash"], name="message_recipient_hash_idx"),
+            # The retention run's query: finished messages not yet redacted, oldest first.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(redacted_at__isnull=True, finished_at__isnull=False),
+                name="message_unredacted_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(segments__gte=1), name="message_segments_positive"),
-            models.CheckConstraint(condition=Q(to__startswith="+"), name="message_to_is_e164"),
+            models.CheckConstraint(condition=~Q(to_hash=""), name="message_to_hash_set"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"Message {self.pk} to {self.to} ({self.status})"
+        return f"Message {self.pk} ({self.status})"
 
 
 class Job(models.Model):
@@ -304,7 +315,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # Encrypted at rest: the answer to a send names the recipient.
+    response_body = EncryptedJSONField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -53,3 +53,6 @@ PAYWAY_API_URL = "http://127.0.0.1:9"
 PAYWAY_MERCHANT_ID = "ec_test_peerpower"
 PAYWAY_API_KEY = "test-payway-api-key"
 PAYWAY_TIMEOUT_SECONDS = 2.0
+# Encryption at rest with test-only keys (key ids starting with "test" are refused in production).
+FIELD_ENCRYPTION_KEYS = ["test1=dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDE="]
+BLIND_INDEX_KEY = "test-only-blind-index-key"

@@ -1,0 +1,75 @@
+"""Message bodies, recipients and idempotent answers encrypted at rest; the recipient found by a keyed hash;
+when retention erased a message."""
+
+from django.db import migrations, models
+
+import apps.core.fields
+from apps.core.encrypted_rows import encrypt_existing_rows
+
+
+class Migration(migrations.Migration):
+    # Existing rows are encrypted in batches, each its own transaction, so a large table is not locked for the
+    # whole conversion and a run that stopped is resumed where it was (rows already encrypted are skipped).
+    atomic = False
+
+    dependencies = [
+        ("messaging", "0008_message_prices"),
+    ]
+
+    operations = [
+        migrations.RemoveConstraint(
+            model_name="message",
+            name="message_to_is_e164",
+        ),
+        migrations.RemoveIndex(
+            model_name="message",
+            name="message_recipient_idx",
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="redacted_at",
+            field=models.DateTimeField(blank=True, help_text="When the body and recipient were erased.", null=True),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="to_hash",
+            field=apps.core.fields.BlindIndexField(source="to", verbose_name="recipient's keyed hash"),
+        ),
+        migrations.AlterField(
+            model_name="idempotencykey",
+            name="response_body",
+            field=apps.core.fields.EncryptedJSONField(),
+        ),
+        migrations.AlterField(
+            model_name="message",
+            name="body",
+            field=apps.core.fields.EncryptedTextField(blank=True),
+        ),
+        migrations.AlterField(
+            model_name="message",
+            name="to",
+            field=apps.core.fields.EncryptedCharField(
+                blank=True, help_text="E.164", max_length=16, verbose_name="recipient"
+            ),
+        ),
+        migrations.RunPython(encrypt_existing_rows("messaging", "Message")),
+        migrations.RunPython(encrypt_existing_rows("messaging", "IdempotencyKey")),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(fields=["to_hash"], name="message_recipient_hash_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("finished_at__isnull", False), ("redacted_at__isnull", True)),
+                fields=["finished_at"],
+                name="message_unredacted_idx",
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("to_hash", ""), _negated=True), name="message_to_hash_set"
+            ),
+        ),
+    ]

@@ -7,7 +7,7 @@ from apps.core.crypto import blind_index
 BATCH = 1000
 
 
-def hash_recipients(apps, schema_editor):
+def hash_recipients(apps: object, schema_editor: object) -> None:
     sticky_sender = apps.get_model("providers", "StickySender")
     while True:
         rows = list(sticky_sender.objects.filter(recipient__startswith="+").only("pk", "recipient")[:BATCH])

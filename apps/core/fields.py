@@ -58,8 +58,10 @@ class EncryptedMixin:
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         value = super().get_db_prep_save(value, connection)
-        if value is None or value == "":
-            return value  # nothing to hide: an erased body is stored as ""
+        if value is None or value == "" or hasattr(value, "as_sql"):
+            # Nothing to hide (an erased body is stored as ""), or an expression: bulk_update's CASE compiles its
+            # values through this method again (for_save), so they are encrypted there.
+            return value
         return crypto.encrypt(str(value), context=self.encryption_context)
 
 
@@ -118,6 +120,6 @@ class EncryptedJSONField(EncryptedTextField):
         return value
 
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
-        if value is None or hasattr(value, "resolve_expression"):
+        if value is None or hasattr(value, "as_sql"):
             return value
         return crypto.encrypt(json.dumps(value, cls=DjangoJSONEncoder), context=self.encryption_context)

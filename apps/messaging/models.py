@@ -129,7 +129,9 @@ class DomainRule(models.Model):
 class PhoneListEntry(models.Model):
     """Shared fields of the network-wide phone lists."""
 
-    phone = models.CharField(max_length=16, help_text="E.164, e.g. +85512345678")
+    # Encrypted at rest (apps.core.crypto); the send path and staff find a number by `phone_hash`.
+    phone = EncryptedCharField(max_length=16, help_text="E.164, e.g. +85512345678")
+    phone_hash = BlindIndexField(source="phone", verbose_name="number's keyed hash")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -139,7 +141,7 @@ class PhoneListEntry(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return self.phone
+        return f"···{self.phone[-3:]}"  # enough for staff to tell entries apart; logs and audit rows keep no number
 
 
 class OptOut(PhoneListEntry):
@@ -156,8 +158,8 @@ class OptOut(PhoneListEntry):
         verbose_name = "opt-out"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["phone"], name="messaging_opt_out_unique_phone"),
-            models.CheckConstraint(condition=Q(phone__startswith="+"), name="messaging_opt_out_phone_e164"),
+            models.UniqueConstraint(fields=["phone_hash"], name="messaging_opt_out_unique_phone"),
+            models.CheckConstraint(condition=~Q(phone_hash=""), name="messaging_opt_out_phone_hash_set"),
             models.CheckConstraint(condition=Q(source__in=OptOutSource.values), name="messaging_opt_out_source_valid"),
         ]
         indexes = [models.Index(fields=["-created_at", "-id"], name="messaging_opt_out_created_idx")]
@@ -174,8 +176,8 @@ class BlockedRecipient(PhoneListEntry):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["phone"], name="messaging_blocked_recipient_unique_phone"),
-            models.CheckConstraint(condition=Q(phone__startswith="+"), name="messaging_blocked_recipient_phone_e164"),
+            models.UniqueConstraint(fields=["phone_hash"], name="messaging_blocked_recipient_unique_phone"),
+            models.CheckConstraint(condition=~Q(phone_hash=""), name="messaging_blocked_phone_hash_set"),
             models.CheckConstraint(condition=~Q(reason=""), name="messaging_blocked_recipient_reason_given"),
         ]
         indexes = [models.Index(fields=["-created_at", "-id"], name="messaging_blocked_created_idx")]

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
+from apps.core.crypto import blind_index
 from apps.core.errors import NotFound
 from apps.messaging.choices import JobStatus, RecipientBlockReason
 from apps.messaging.errors import JobNotFound, VerificationCodeUnknown
@@ -30,24 +31,27 @@ def recipient_block_reasons(phones: Iterable[str]) -> dict[str, str]:
     An opt-out wins over a block: it is the person's own request, and the code a client can act on (stop sending
     to them).
     """
-    phones = sorted(set(phones))
-    if not phones:
+    # Both lists are encrypted at rest and looked up by each number's keyed hash.
+    by_hash = {blind_index(phone): phone for phone in set(phones)}
+    if not by_hash:
         return {}
+    hashes = sorted(by_hash)
     # Written as SQL: every single send runs this, and building the same UNION through the ORM cost about four
-    # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both phone columns are unique, so indexed.
+    # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both hash columns are unique, so indexed.
     database = router.db_for_read(OptOut)
     quote = connections[database].ops.quote_name
-    placeholders = ", ".join(["%s"] * len(phones))
+    placeholders = ", ".join(["%s"] * len(hashes))
     # Table names from the models; every value is a query parameter.
-    opt_outs = f"SELECT phone, %s FROM {quote(OptOut._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
-    blocks = f"SELECT phone, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+    opt_outs = f"SELECT phone_hash, %s FROM {quote(OptOut._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
+    blocks = f"SELECT phone_hash, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
     sql = f"{opt_outs} UNION ALL {blocks}"
-    params = [RecipientBlockReason.OPTED_OUT.value, *phones, RecipientBlockReason.BLOCKED.value, *phones]
+    params = [RecipientBlockReason.OPTED_OUT.value, *hashes, RecipientBlockReason.BLOCKED.value, *hashes]
     with connections[database].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     reasons: dict[str, str] = {}
-    for phone, reason in rows:
+    for phone_hash, reason in rows:
+        phone = by_hash[phone_hash]
         if reasons.get(phone) != RecipientBlockReason.OPTED_OUT:
             reasons[phone] = reason
     return reasons

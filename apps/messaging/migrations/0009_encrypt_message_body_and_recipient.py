@@ -1,6 +1,7 @@
-"""Message bodies, recipients and idempotent answers encrypted at rest; the recipient found by a keyed hash;
-when retention erased a message."""
+"""Message bodies, recipients, idempotent answers and the opt-out and block lists encrypted at rest; numbers found by
+a keyed hash; when retention erased a message."""
 
+from django.conf import settings
 from django.db import migrations, models
 
 import apps.core.fields
@@ -14,16 +15,38 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("messaging", "0008_message_prices"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
+            model_name="blockedrecipient",
+            name="messaging_blocked_recipient_unique_phone",
+        ),
+        migrations.RemoveConstraint(
+            model_name="blockedrecipient",
+            name="messaging_blocked_recipient_phone_e164",
+        ),
+        migrations.RemoveConstraint(
             model_name="message",
             name="message_to_is_e164",
+        ),
+        migrations.RemoveConstraint(
+            model_name="optout",
+            name="messaging_opt_out_unique_phone",
+        ),
+        migrations.RemoveConstraint(
+            model_name="optout",
+            name="messaging_opt_out_phone_e164",
         ),
         migrations.RemoveIndex(
             model_name="message",
             name="message_recipient_idx",
+        ),
+        migrations.AddField(
+            model_name="blockedrecipient",
+            name="phone_hash",
+            field=apps.core.fields.BlindIndexField(source="phone", verbose_name="number's keyed hash"),
         ),
         migrations.AddField(
             model_name="message",
@@ -34,6 +57,16 @@ class Migration(migrations.Migration):
             model_name="message",
             name="to_hash",
             field=apps.core.fields.BlindIndexField(source="to", verbose_name="recipient's keyed hash"),
+        ),
+        migrations.AddField(
+            model_name="optout",
+            name="phone_hash",
+            field=apps.core.fields.BlindIndexField(source="phone", verbose_name="number's keyed hash"),
+        ),
+        migrations.AlterField(
+            model_name="blockedrecipient",
+            name="phone",
+            field=apps.core.fields.EncryptedCharField(help_text="E.164, e.g. +85512345678", max_length=16),
         ),
         migrations.AlterField(
             model_name="idempotencykey",
@@ -52,8 +85,15 @@ class Migration(migrations.Migration):
                 blank=True, help_text="E.164", max_length=16, verbose_name="recipient"
             ),
         ),
+        migrations.AlterField(
+            model_name="optout",
+            name="phone",
+            field=apps.core.fields.EncryptedCharField(help_text="E.164, e.g. +85512345678", max_length=16),
+        ),
         migrations.RunPython(encrypt_existing_rows("messaging", "Message")),
         migrations.RunPython(encrypt_existing_rows("messaging", "IdempotencyKey")),
+        migrations.RunPython(encrypt_existing_rows("messaging", "OptOut")),
+        migrations.RunPython(encrypt_existing_rows("messaging", "BlockedRecipient")),
         migrations.AddIndex(
             model_name="message",
             index=models.Index(fields=["to_hash"], name="message_recipient_hash_idx"),
@@ -67,9 +107,29 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddConstraint(
+            model_name="blockedrecipient",
+            constraint=models.UniqueConstraint(fields=("phone_hash",), name="messaging_blocked_recipient_unique_phone"),
+        ),
+        migrations.AddConstraint(
+            model_name="blockedrecipient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("phone_hash", ""), _negated=True), name="messaging_blocked_phone_hash_set"
+            ),
+        ),
+        migrations.AddConstraint(
             model_name="message",
             constraint=models.CheckConstraint(
                 condition=models.Q(("to_hash", ""), _negated=True), name="message_to_hash_set"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="optout",
+            constraint=models.UniqueConstraint(fields=("phone_hash",), name="messaging_opt_out_unique_phone"),
+        ),
+        migrations.AddConstraint(
+            model_name="optout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("phone_hash", ""), _negated=True), name="messaging_opt_out_phone_hash_set"
             ),
         ),
     ]

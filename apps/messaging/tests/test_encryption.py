@@ -80,3 +80,24 @@ def test_rows_written_before_encryption_are_converted(message):
     assert sum(reencrypt_batches(Message)) == 1
     assert raw(message, "body").startswith("pp1.") and raw(message, "to_hash") == crypto.blind_index("+85512345670")
     assert Message.objects.get(pk=message.pk).to == "+85512345670"
+
+
+def test_opt_outs_and_blocks_are_encrypted_and_still_refuse_the_number(organization):
+    from apps.messaging.errors import RecipientBlocked, RecipientOptedOut
+    from apps.messaging.services import blocked_recipient_add, opt_out_add
+
+    opt_out_add(phone="012 345 678", source="api")
+    blocked_recipient_add(phone="012 345 679", reason="complaint", actor=None)
+    rows = []
+    with connection.cursor() as cursor:
+        for table in ("messaging_optout", "messaging_blockedrecipient"):
+            cursor.execute(f"SELECT phone, phone_hash FROM {table}")  # noqa: S608 - constant table names
+            rows += cursor.fetchall()
+    assert all(phone.startswith("pp1.") for phone, _ in rows)
+    assert {phone_hash for _, phone_hash in rows} == {
+        crypto.blind_index("+85512345678"),
+        crypto.blind_index("+85512345679"),
+    }
+    for number, error in (("012 345 678", RecipientOptedOut), ("012 345 679", RecipientBlocked)):
+        with pytest.raises(error):
+            message_submit(organization=organization, api_key=None, data=MessageInput(to=number, body="Hi"))

@@ -118,9 +118,16 @@ class PhoneFormMixin:
 
     def clean_phone(self) -> str:
         try:
-            return normalize_phone(self.cleaned_data["phone"]).e164
+            e164 = normalize_phone(self.cleaned_data["phone"]).e164
         except DomainError as error:
             raise forms.ValidationError(str(error.message), code=error.code) from None
+        # Unique by the number's keyed hash (the number itself is encrypted), which the form does not show.
+        model = self._meta.model
+        if model.objects.filter(phone_hash=blind_index(e164)).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                f"This number is already on the {model._meta.verbose_name} list.", code="unique"
+            )
+        return e164
 
 
 class OptOutForm(PhoneFormMixin, forms.ModelForm):

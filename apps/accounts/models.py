@@ -208,6 +208,13 @@ class ClientOrganization(models.Model):
         blank=True,
         help_text="Send a balance.low webhook event when spendable PPT falls under this (10⁻⁶ PPT). Empty: never.",
     )
+    # Like Twilio's ContentRetention: how long message bodies outlive a final state (docs/privacy.md).
+    message_body_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days a message's body and recipient are kept after it reached a final state; 0: erased at the "
+        "next retention run. Empty: the network default (MESSAGE_BODY_RETENTION_DAYS).",
+    )
 
     # Staff approval of its application; empty while it is in the sandbox.
     approved_at = models.DateTimeField(null=True, blank=True, help_text="Empty: sandboxed (not yet approved).")

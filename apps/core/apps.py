@@ -29,7 +29,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core import converters, signals  # noqa: F401 - signals connects Celery signal handlers
+        from apps.core import checks, converters, signals  # noqa: F401 - signals connects Celery signal handlers
 
         converters.register()  # before any URLconf is imported
         metrics.register_live_collector(metrics.CeleryQueueCollector())

@@ -11,6 +11,7 @@ class DeliveryConfig(AppConfig):
         from apps.accounts.events import ClientApplicationDecided
         from apps.core.events import subscribe
         from apps.delivery import checks  # noqa: F401 - registers system checks
+        from apps.delivery.retention import webhook_events_on_messages_redacted
         from apps.delivery.timeline import report_entries, webhook_entries
 
         # The webhooks package keeps its own tasks and admin; importing them registers them with Celery and the admin
@@ -22,6 +23,7 @@ class DeliveryConfig(AppConfig):
             webhook_events_on_status_changed,
         )
         from apps.messaging.events import BalanceLow, MessageStatusChanged
+        from apps.messaging.retention import MessagesRedacted
         from apps.messaging.timeline import timeline_source
 
         # Messaging, below delivery, publishes; delivery subscribes (apps.core.events): a message reaching a status
@@ -34,3 +36,5 @@ class DeliveryConfig(AppConfig):
         timeline_source(webhook_entries)
         # Staff decided a client's sandbox application (accounts, below delivery): a `client.application.decided`.
         subscribe(ClientApplicationDecided, webhook_events_on_application_decided)
+        # Retention erased a message's recipient: its webhook events' payloads lose it too.
+        subscribe(MessagesRedacted, webhook_events_on_messages_redacted)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.crypto import blind_index
 from apps.delivery.choices import CanaryStatus, FraudRule
 from apps.delivery.fraud import fraud_flag
 from apps.delivery.models import Canary
@@ -64,7 +65,7 @@ def canary_send(*, to: str) -> Canary:
 def canary_inbound(*, to: str, body: str) -> Canary | None:
     """An audit phone received an SMS: if it carries a pending canary's nonce (for that number), confirm it."""
     for nonce in NONCE.findall(body or ""):
-        canary = Canary.objects.filter(nonce=nonce, message__to=to).first()
+        canary = Canary.objects.filter(nonce=nonce, message__to_hash=blind_index(to)).first()
         if canary is None:
             continue
         now = timezone.now()

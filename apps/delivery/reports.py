@@ -247,7 +247,7 @@ def _apply_delivered(job: Job, data: ReportInput) -> None:
         # any provider, or a dishonest one that once delivered there would never be audited again.
         sticky_sender_remember(
             client_ref=str(message.organization_id),
-            recipient=message.to,
+            recipient=message.to_hash,  # the keyed hash: routing hints keep no phone number
             provider_id=job.provider_id,
             sim_id=job.sim_id,
         )

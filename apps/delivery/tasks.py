@@ -5,7 +5,9 @@ from celery import shared_task
 from apps.core.locks import distributed_lock
 from apps.delivery.canaries import canaries_judge, canaries_send
 from apps.delivery.fraud import fraud_scan
+from apps.delivery.retention import delivery_reports_prune_batch
 from apps.delivery.services import jobs_ack_timeouts, jobs_push, push_retry_delay
+from apps.messaging.retention import run_in_batches
 
 
 @shared_task(name="delivery.push_jobs")
@@ -43,3 +45,10 @@ def canaries_send_task() -> int:
 def canaries_judge_task() -> dict[str, int]:
     with distributed_lock("delivery.canaries_judge", ttl=120) as acquired:
         return canaries_judge() if acquired else {}
+
+
+@shared_task(name="delivery.prune_reports")
+def prune_reports() -> int:
+    """Delete delivery reports past their retention (apps.delivery.retention), in bounded batches."""
+    with distributed_lock("delivery.prune_reports", ttl=600) as acquired:
+        return run_in_batches(delivery_reports_prune_batch) if acquired else 0

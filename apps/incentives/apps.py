@@ -20,10 +20,11 @@ class IncentivesConfig(AppConfig):
         from apps.incentives.payouts import tasks  # noqa: F401 - registers the payout tasks
         from apps.incentives.payouts.metrics import PayoutQueueCollector
         from apps.incentives.pricing import tariff
-        from apps.incentives.rewards import rewards_on_fraud_strike, rewards_on_message_status_changed
+        from apps.incentives.rewards import rewarded_job, rewards_on_fraud_strike, rewards_on_message_status_changed
         from apps.incentives.strike_clearing import rewards_on_strike_cleared
         from apps.messaging.events import MessageStatusChanged
         from apps.messaging.pricing import tariff_register
+        from apps.messaging.retention import job_keeper_register
 
         # Messaging and delivery sit below incentives. Messaging quotes messages through the tariff registered here;
         # both publish events incentives subscribes to (apps.core.events): a delivered message books its reward, a
@@ -33,3 +34,5 @@ class IncentivesConfig(AppConfig):
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         subscribe(FraudStrikeCleared, rewards_on_strike_cleared)
         register_live_collector(PayoutQueueCollector())
+        # A rewarded job is a financial record (kept with the ledger): messaging's retention must not delete it.
+        job_keeper_register(rewarded_job)

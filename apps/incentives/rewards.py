@@ -72,6 +72,12 @@ def provider_establishing(*, provider: Any, now: datetime) -> bool:
     return verified < needed
 
 
+def rewarded_job(job: Any) -> Any:
+    """Messaging's retention keeper: the reward of `job` (an OuterRef), if any. Rewards protect their job: both are
+    kept with the ledger's records."""
+    return Reward.objects.filter(job_id=job)
+
+
 def rewards_on_message_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `IncentivesConfig.ready`): a delivered
     message books its job's reward, in the transaction of the report that delivered it."""

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -19,10 +19,12 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.phone import normalize_phone
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, admin_badge_register
+from apps.core.crypto import blind_index
 from apps.core.errors import DomainError, ValidationFailed
 from apps.messaging import services
 from apps.messaging.admin_body import CONTENT_PERMISSION, body_html
 from apps.messaging.choices import MessageStatus, OptOutSource
+from apps.messaging.errors import MessageRedacted
 from apps.messaging.filtering.runtime import check_content, compiled_filter
 from apps.messaging.models import (
     BlockedRecipient,
@@ -124,11 +126,21 @@ class DomainRuleAdmin(FilterRuleAdmin):
 class PhoneFormMixin:
     """Staff type numbers as people do; the list stores E.164."""
 
+    unique_among: dict = {}  # the rows a number must be unique among (all of the list's by default)
+
     def clean_phone(self) -> str:
         try:
-            return normalize_phone(self.cleaned_data["phone"]).e164
+            e164 = normalize_phone(self.cleaned_data["phone"]).e164
         except DomainError as error:
             raise forms.ValidationError(str(error.message), code=error.code) from None
+        # Unique by the number's keyed hash (the number itself is encrypted), which the form does not show.
+        model = self._meta.model
+        entries = model.objects.filter(phone_hash=blind_index(e164), **self.unique_among)
+        if entries.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(
+                f"This number is already on the {model._meta.verbose_name} list.", code="unique"
+            )
+        return e164
 
 
 class OptOutForm(PhoneFormMixin, forms.ModelForm):
@@ -136,12 +148,8 @@ class OptOutForm(PhoneFormMixin, forms.ModelForm):
         model = OptOut
         fields = ("phone", "note")
 
-    def validate_unique(self) -> None:
-        # Staff add network-wide entries; the conditional constraint is not checked by the form on its own.
-        super().validate_unique()
-        phone = self.cleaned_data.get("phone")
-        if phone and OptOut.objects.filter(phone=phone, organization__isnull=True).exists():
-            self.add_error("phone", forms.ValidationError("This number has already opted out.", code="unique"))
+    # Staff add network-wide entries: a client's own opt-out of the same number is another entry.
+    unique_among = {"organization__isnull": True}
 
 
 class BlockedRecipientForm(PhoneFormMixin, forms.ModelForm):
@@ -153,18 +161,22 @@ class BlockedRecipientForm(PhoneFormMixin, forms.ModelForm):
 class PhoneListAdmin(admin.ModelAdmin):
     """Large tables: exact search by number (typed in any common form), no full counts, no per-row queries."""
 
-    search_fields = ("=phone",)
+    # Numbers are encrypted: one is found by its keyed hash (get_search_results).
+    search_fields = ("=phone_hash",)
     search_help_text = "Exact phone number, e.g. 012 345 678 or +85512345678."
     show_full_result_count = False
     list_select_related = ("created_by",)
     list_per_page = 50
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        search_term = search_term.strip()
+        if not search_term:
+            return queryset, False
         try:
             search_term = normalize_phone(search_term, require_mobile=False, allowed_regions=[]).e164
         except DomainError:
             pass
-        return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(phone_hash=blind_index(search_term)), False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # A listed number is never edited into another one: remove the entry and add the new number.
@@ -306,7 +318,8 @@ class MessageAdminBase(CsvExportMixin, admin.ModelAdmin):
         "segments", "price_held", "price_charged", "reference", "attempts", "created_at", "assigned_at", "sent_at",
         "delivered_at", "finished_at",
     )  # fmt: skip
-    search_fields = ("=id", "=reference", "=to")
+    # The recipient is encrypted: a number is looked up by its keyed hash (get_search_results).
+    search_fields = ("=id", "=reference", "=to_hash")
     list_select_related = ("organization",)
     show_full_result_count = False
     date_hierarchy = None
@@ -380,7 +393,10 @@ class MessageAdminBase(CsvExportMixin, admin.ModelAdmin):
             pass
         if not search_term.lstrip("+").isdigit():
             return queryset.filter(reference=search_term), False
-        return super().get_search_results(request, queryset, search_term)
+        found = Q(reference=search_term) | Q(to_hash=blind_index(search_term))
+        if search_term.isdigit() and int(search_term) < 2**63:
+            found |= Q(id=int(search_term))
+        return queryset.filter(found), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -411,11 +427,19 @@ class DeadLetterAdmin(MessageAdminBase):
 
 
 def _requeue(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    done = 0
+    done = erased = 0
     for message in queryset.filter(status__in=[MessageStatus.FAILED, MessageStatus.EXPIRED]):
-        services.message_requeue(message=message, actor=request.user)
+        try:
+            services.message_requeue(message=message, actor=request.user)
+        except MessageRedacted:
+            erased += 1  # its body is gone (retention): nothing to send
+            continue
         done += 1
     model_admin.message_user(request, f"{done} message(s) requeued.")
+    if erased:
+        model_admin.message_user(
+            request, f"{erased} message(s) not requeued: their text was erased (retention).", messages.WARNING
+        )
 
 
 class ModerationActionForm(ActionForm):

@@ -60,6 +60,11 @@ class MessageNotCancellable(Conflict):
     default_message = _("The message can no longer be cancelled: it has been sent or has finished.")
 
 
+class MessageRedacted(Conflict):
+    code = "message_redacted"
+    default_message = _("The message's text was erased under the retention policy: it cannot be sent again.")
+
+
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
     default_message = _("This Idempotency-Key was already used with a different request.")

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -74,8 +74,8 @@ def _replay(existing: IdempotencyKey, fingerprint: str) -> tuple[int, Any]:
     return existing.response_status, existing.response_body
 
 
-def idempotency_keys_prune() -> int:
-    """Forget keys older than MESSAGE_IDEMPOTENCY_HOURS."""
-    cutoff = timezone.now() - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
+def idempotency_keys_prune(*, now: datetime | None = None) -> int:
+    """Forget keys older than MESSAGE_IDEMPOTENCY_HOURS (their answers name the recipient)."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
     return deleted

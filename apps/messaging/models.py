@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.fields import BlindIndexField, EncryptedCharField, EncryptedJSONField, EncryptedTextField
 from apps.messaging.choices import (
     LIVE_JOB_STATUSES,
     DomainRuleKind,
@@ -130,7 +131,9 @@ class DomainRule(models.Model):
 class PhoneListEntry(models.Model):
     """Shared fields of the network-wide phone lists."""
 
-    phone = models.CharField(max_length=16, help_text="E.164, e.g. +85512345678")
+    # Encrypted at rest (apps.core.crypto); the send path and staff find a number by `phone_hash`.
+    phone = EncryptedCharField(max_length=16, help_text="E.164, e.g. +85512345678")
+    phone_hash = BlindIndexField(source="phone", verbose_name="number's keyed hash")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -140,7 +143,7 @@ class PhoneListEntry(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return self.phone
+        return f"···{self.phone[-3:]}"  # enough for staff to tell entries apart; logs and audit rows keep no number
 
 
 class OptOut(PhoneListEntry):
@@ -167,14 +170,14 @@ class OptOut(PhoneListEntry):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["phone"], condition=Q(organization__isnull=True), name="messaging_opt_out_unique_phone"
+                fields=["phone_hash"], condition=Q(organization__isnull=True), name="messaging_opt_out_unique_phone"
             ),
             models.UniqueConstraint(
-                fields=["phone", "organization"],
+                fields=["phone_hash", "organization"],
                 condition=Q(organization__isnull=False),
                 name="messaging_opt_out_unique_phone_per_client",
             ),
-            models.CheckConstraint(condition=Q(phone__startswith="+"), name="messaging_opt_out_phone_e164"),
+            models.CheckConstraint(condition=~Q(phone_hash=""), name="messaging_opt_out_phone_hash_set"),
             models.CheckConstraint(condition=Q(source__in=OptOutSource.values), name="messaging_opt_out_source_valid"),
         ]
         indexes = [
@@ -212,8 +215,8 @@ class BlockedRecipient(PhoneListEntry):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["phone"], name="messaging_blocked_recipient_unique_phone"),
-            models.CheckConstraint(condition=Q(phone__startswith="+"), name="messaging_blocked_recipient_phone_e164"),
+            models.UniqueConstraint(fields=["phone_hash"], name="messaging_blocked_recipient_unique_phone"),
+            models.CheckConstraint(condition=~Q(phone_hash=""), name="messaging_blocked_phone_hash_set"),
             models.CheckConstraint(condition=~Q(reason=""), name="messaging_blocked_recipient_reason_given"),
         ]
         indexes = [models.Index(fields=["-created_at", "-id"], name="messaging_blocked_created_idx")]
@@ -226,9 +229,12 @@ class Message(models.Model):
 
     organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages")
     api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    to = models.CharField("recipient", max_length=16, help_text="E.164")
+    # Encrypted at rest (apps.core.crypto); found by `to_hash`. Both erased when the client's retention for bodies
+    # runs out (apps.messaging.retention), the hash kept so the message still counts for its recipient.
+    to = EncryptedCharField("recipient", max_length=16, blank=True, help_text="E.164")
+    to_hash = BlindIndexField(source="to", verbose_name="recipient's keyed hash")
     carrier = models.CharField(max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN)
-    body = models.TextField()
+    body = EncryptedTextField(blank=True)
     encoding = models.CharField(max_length=4, choices=Encoding.choices)
     segments = models.PositiveSmallIntegerField()
     # The quote at accept, per segment in 10⁻⁶ PPT with the route's multiplier (apps.messaging.charging): on each
@@ -264,6 +270,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True, help_text="When the body and recipient were erased.")
 
     class Meta:
         indexes = [
@@ -275,18 +282,24 @@ class Message(models.Model):
                 name="message_queued_due_idx",
             ),
             models.Index(fields=["status", "-created_at"], name="message_status_created_idx"),
-            models.Index(fields=["to"], name="message_recipient_idx"),
+            models.Index(fields=["to_hash"], name="message_recipient_hash_idx"),
+            # The retention run's query: finished messages not yet redacted, oldest first.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(redacted_at__isnull=True, finished_at__isnull=False),
+                name="message_unredacted_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(segments__gte=1), name="message_segments_positive"),
-            models.CheckConstraint(condition=Q(to__startswith="+"), name="message_to_is_e164"),
+            models.CheckConstraint(condition=~Q(to_hash=""), name="message_to_hash_set"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
         ]
         # Staff without it see bodies with codes masked (one-time passwords, PINs) in the back office.
         permissions = [("view_message_content", "Can view message content unmasked")]
 
     def __str__(self) -> str:
-        return f"Message {self.pk} to {self.to} ({self.status})"
+        return f"Message {self.pk} ({self.status})"
 
     @property
     def text(self) -> str:
@@ -355,7 +368,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # Encrypted at rest: the answer to a send names the recipient.
+    response_body = EncryptedJSONField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
+from apps.core.crypto import blind_index
 from apps.core.errors import NotFound
 from apps.messaging.choices import JobStatus, RecipientBlockReason
 from apps.messaging.errors import JobNotFound, VerificationCodeUnknown
@@ -31,33 +32,36 @@ def recipient_block_reasons(phones: Iterable[str], *, organization_id: int | Non
     An opt-out wins over a block: it is the person's own request, and the code a client can act on (stop sending
     to them).
     """
-    phones = sorted(set(phones))
-    if not phones:
+    # Both lists are encrypted at rest and looked up by each number's keyed hash.
+    by_hash = {blind_index(phone): phone for phone in set(phones)}
+    if not by_hash:
         return {}
+    hashes = sorted(by_hash)
     # Written as SQL: every single send runs this, and building the same UNION through the ORM cost about four
-    # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both phone columns are unique, so indexed.
+    # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both hash columns are unique, so indexed.
     database = router.db_for_read(OptOut)
     quote = connections[database].ops.quote_name
-    placeholders = ", ".join(["%s"] * len(phones))
+    placeholders = ", ".join(["%s"] * len(hashes))
     # Table names from the models; every value is a query parameter.
     opt_outs = (
-        f"SELECT phone, %s FROM {quote(OptOut._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+        f"SELECT phone_hash, %s FROM {quote(OptOut._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
         " AND (organization_id IS NULL OR organization_id = %s)"
     )
-    blocks = f"SELECT phone, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone IN ({placeholders})"  # noqa: S608
+    blocks = f"SELECT phone_hash, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
     sql = f"{opt_outs} UNION ALL {blocks}"
     params = [
         RecipientBlockReason.OPTED_OUT.value,
-        *phones,
+        *hashes,
         organization_id,
         RecipientBlockReason.BLOCKED.value,
-        *phones,
+        *hashes,
     ]
     with connections[database].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     reasons: dict[str, str] = {}
-    for phone, reason in rows:
+    for phone_hash, reason in rows:
+        phone = by_hash[phone_hash]
         if reasons.get(phone) != RecipientBlockReason.OPTED_OUT:
             reasons[phone] = reason
     return reasons
@@ -263,7 +267,7 @@ def job_replied_to(*, sim_id: int, sender: str, since: datetime) -> Job | None:
     answers it), with its message and client; None when that SIM sent nothing there."""
     return (
         Job.objects.filter(Q(sent_at__isnull=False) | Q(status=JobStatus.DELIVERED))
-        .filter(sim_id=sim_id, message__to=sender, offered_at__gte=since)
+        .filter(sim_id=sim_id, message__to_hash=blind_index(sender), offered_at__gte=since)
         .select_related("message__organization")
         .order_by("-offered_at", "-pk")
         .first()

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from apps.core.locks import distributed_lock
 from apps.messaging.idempotency import idempotency_keys_prune
+from apps.messaging.retention import jobs_prune_batch, messages_redact_batch, run_in_batches
 from apps.messaging.services import jobs_expire_overdue, messages_dispatch_until_done, messages_reconcile
 from apps.messaging.services.admission import admission_refresh as admission_snapshot_refresh
 from apps.messaging.services.dispatch import DISPATCH_TASK_SECONDS
@@ -36,3 +37,17 @@ def prune_idempotency_keys() -> int:
 def admission_refresh() -> int:
     """Keep admission control's snapshot fresh, so no send request waits for it (returns the headroom)."""
     return admission_snapshot_refresh().headroom
+
+
+@shared_task(name="messaging.redact_message_bodies")
+def redact_message_bodies() -> int:
+    """Erase bodies and recipients whose retention ran out (apps.messaging.retention), in bounded batches."""
+    with distributed_lock("messaging.redact_message_bodies", ttl=600) as acquired:
+        return run_in_batches(messages_redact_batch) if acquired else 0
+
+
+@shared_task(name="messaging.prune_jobs")
+def prune_jobs() -> int:
+    """Delete old jobs of finished messages that nothing keeps (apps.messaging.retention), in bounded batches."""
+    with distributed_lock("messaging.prune_jobs", ttl=600) as acquired:
+        return run_in_batches(jobs_prune_batch) if acquired else 0

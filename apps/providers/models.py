@@ -245,7 +245,8 @@ class StickySender(models.Model):
     """
 
     client_ref = models.CharField(max_length=64)
-    recipient = models.CharField(max_length=16)
+    # The recipient's keyed hash (apps.core.crypto.blind_index), not the number: this table outlives message bodies.
+    recipient = models.CharField(max_length=32)
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
     sim = models.ForeignKey(Sim, on_delete=models.CASCADE, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now, db_index=True)

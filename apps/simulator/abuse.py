@@ -17,6 +17,7 @@ import httpx
 from django.test.utils import override_settings
 
 from apps.accounts.otp import OtpMessage, generate_code, otp_text
+from apps.core.crypto import blind_index
 from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Job, Message
 from apps.messaging.otp import NetworkOtpSender
@@ -89,7 +90,8 @@ def send_sign_in_codes(reader: VirtualPhone, rng: random.Random, count: int, *, 
         for phone in victims:
             text = otp_text(generate_code(), language="km", ttl_minutes=5)
             NetworkOtpSender().send(OtpMessage(phone=phone, text=text, purpose="login"))
-    return list(Message.objects.filter(to__in=victims, reference="otp:login").values_list("pk", flat=True))
+    hashes = [blind_index(phone) for phone in victims]  # recipients are encrypted: found by their keyed hashes
+    return list(Message.objects.filter(to_hash__in=hashes, reference="otp:login").values_list("pk", flat=True))
 
 
 def abuse_summarise(

@@ -945,3 +945,34 @@ MESSAGE_PUMPING_HELD_PREFIXES = env.list("MESSAGE_PUMPING_HELD_PREFIXES", defaul
 MESSAGE_PUMPING_CONVERSION_SAMPLE = env.int("MESSAGE_PUMPING_CONVERSION_SAMPLE", default=50)
 MESSAGE_PUMPING_CONVERSION_MIN_BP = env.int("MESSAGE_PUMPING_CONVERSION_MIN_BP", default=2_000)
 MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS = env.int("MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS", default=900)
+# --- Privacy: encryption at rest and retention (docs/privacy.md) -----------------------------------------------------
+# Keys that encrypt personal data in the database (apps.core.crypto): comma-separated `id=base64 of 32 bytes`; the
+# first encrypts, all decrypt. Rotate by putting a new key first, running `manage.py encryption_rotate`, then dropping
+# the old one. Development and test settings set non-production keys; production requires its own.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# The HMAC key of blind indexes (recipients are found by it). Changing it orphans every stored index: not rotated.
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="")
+# Message bodies (and recipients, kept as a keyed hash only) are erased this many days after the message reached a
+# final state, unless the client organisation sets its own (0: at the next retention run).
+MESSAGE_BODY_RETENTION_DAYS = env.int("MESSAGE_BODY_RETENTION_DAYS", default=30)
+# Jobs (leases) of finished messages, delivery reports and push records are deleted after these many days.
+JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=90)
+DELIVERY_REPORT_RETENTION_DAYS = env.int("DELIVERY_REPORT_RETENTION_DAYS", default=90)
+# Rows each retention run touches per batch, and batches per run (each batch is its own short transaction).
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=50)
+CELERY_BEAT_SCHEDULE["messaging.redact-message-bodies"] = {
+    "task": "messaging.redact_message_bodies",
+    "schedule": 300.0,
+    "options": {"queue": "low", "expires": 300},
+}
+CELERY_BEAT_SCHEDULE["messaging.prune-jobs"] = {
+    "task": "messaging.prune_jobs",
+    "schedule": crontab(minute=23),
+    "options": {"queue": "low"},
+}
+CELERY_BEAT_SCHEDULE["delivery.prune-reports"] = {
+    "task": "delivery.prune_reports",
+    "schedule": crontab(minute=53),
+    "options": {"queue": "low"},
+}

@@ -38,6 +38,10 @@ PAYWAY_MERCHANT_ID = env("PAYWAY_MERCHANT_ID", default="ec_dev_peerpower")
 PAYWAY_API_KEY = env("PAYWAY_API_KEY", default="dev-payway-api-key")
 AIRTIME_CALLBACK_URL = env("AIRTIME_CALLBACK_URL", default="http://127.0.0.1:8000/api/payouts/callbacks/airtime")
 
+# Encryption at rest with development-only keys (key ids starting with "dev" are refused in production).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=["dev1=ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtMDE="])
+BLIND_INDEX_KEY = env("BLIND_INDEX_KEY", default="development-only-blind-index-key")
+
 # PPT on a local development chain that `scripts/run` starts (`manage.py chain_node`, chain id 1953 like Selendra's
 # testnet). The hot wallet is the node's first pre-funded account (private key 0x…01: public knowledge, worthless
 # anywhere else), and the token contract is deployed on first use. CHAIN_RPC_URL= (empty) turns the chain off.

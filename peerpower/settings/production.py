@@ -19,7 +19,12 @@ from peerpower.settings.base import (
     PUSH_BACKEND,
     env,
 )
-from peerpower.settings.safety import literal_secrets, plaintext_databases, plaintext_redis
+from peerpower.settings.safety import (
+    NON_PRODUCTION_KEY_ID_PREFIXES,
+    literal_secrets,
+    plaintext_databases,
+    plaintext_redis,
+)
 
 
 def required(name: str) -> str:
@@ -57,6 +62,13 @@ AIRTIME_CLIENT_SECRET = required("AIRTIME_CLIENT_SECRET")
 PAYWAY_MERCHANT_ID = required("PAYWAY_MERCHANT_ID")
 PAYWAY_API_KEY = required("PAYWAY_API_KEY")
 PAYOUTS_REQUIRE_REAL_CREDENTIALS = True
+# Encryption at rest: real keys, never the development or test ones.
+FIELD_ENCRYPTION_KEYS = [key for key in required("FIELD_ENCRYPTION_KEYS").split(",") if key.strip()]
+if any(key.strip().startswith(NON_PRODUCTION_KEY_ID_PREFIXES) for key in FIELD_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds a development or test key id (dev…, test…).")
+BLIND_INDEX_KEY = required("BLIND_INDEX_KEY")
+if len(BLIND_INDEX_KEY) < 32:
+    raise ImproperlyConfigured("BLIND_INDEX_KEY must be at least 32 characters of random data.")
 # With the chain on, the hot wallet and the contract must be named: no development key, no deployment on first use.
 CHAIN_DEPLOY_IF_MISSING = False
 if CHAIN_RPC_URL:

@@ -18,6 +18,8 @@ SECRET_WORDS = frozenset({"KEY", "SECRET", "PASSWORD", "TOKEN", "IV"})
 URL_WITH_PASSWORD = re.compile(r"://[^/@:\s]+:[^/@\s]+@")
 # Calls whose first argument names an environment variable (not a value).
 ENV_READERS = frozenset({"env", "required", "str", "db_url", "url", "list", "int", "bool", "float"})
+# Ids of the FIELD_ENCRYPTION_KEYS development and test settings use: production refuses them.
+NON_PRODUCTION_KEY_ID_PREFIXES = ("dev", "test")
 
 
 def is_local(host: str | None) -> bool:

@@ -58,3 +58,6 @@ PAYWAY_API_KEY = "test-payway-api-key"
 PAYWAY_TIMEOUT_SECONDS = 2.0
 # New organisations are approved on creation, so other features' tests can send; the vetting tests turn it on.
 CLIENT_VETTING_REQUIRED = False
+# Encryption at rest with test-only keys (key ids starting with "test" are refused in production).
+FIELD_ENCRYPTION_KEYS = ["test1=dGVzdC1vbmx5LWtleS1ub3QtYS1zZWNyZXQtMDAwMDE="]
+BLIND_INDEX_KEY = "test-only-blind-index-key"

@@ -28,6 +28,8 @@ PRODUCTION_ENV = {
     "AIRTIME_CLIENT_SECRET": "settings-test-airtime-secret",
     "PAYWAY_MERCHANT_ID": "ec_settings_test",
     "PAYWAY_API_KEY": "settings-test-payway-key",
+    "FIELD_ENCRYPTION_KEYS": "k1=c2V0dGluZ3MtdGVzdC1vbmx5LWZpZWxkLWtleS0wMDE=",
+    "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
 }
 
 
@@ -73,6 +75,8 @@ def test_each_mode_loads(run_python, module, env, expected_debug):
         "AIRTIME_CLIENT_SECRET",
         "PAYWAY_MERCHANT_ID",
         "PAYWAY_API_KEY",
+        "FIELD_ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
     ],
 )
 def test_production_requires_its_secrets(run_python, missing):
@@ -296,3 +300,19 @@ def test_production_refuses_secrets_written_in_its_settings_files(tmp_path, line
     assert result.returncode != 0
     assert "Secrets must come from the environment, not settings files" in result.stderr
     assert f"production.py:{len(production.read_text().splitlines())}: {refusal}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "refusal"),
+    [
+        (
+            {"FIELD_ENCRYPTION_KEYS": "dev1=ZGV2ZWxvcG1lbnQtb25seS1ub3QtYS1zZWNyZXQtMDE="},
+            "FIELD_ENCRYPTION_KEYS holds a development or test key id",
+        ),
+        ({"BLIND_INDEX_KEY": "short"}, "BLIND_INDEX_KEY must be at least 32 characters"),
+    ],
+)
+def test_production_refuses_non_production_encryption_keys(run_python, given, refusal):
+    result = run_python("-c", LOAD_SETTINGS, settings="peerpower.settings.production", env={**PRODUCTION_ENV, **given})
+    assert result.returncode != 0
+    assert refusal in result.stderr

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.fields import EncryptedCharField, EncryptedTextField
 from apps.delivery.webhooks.choices import AttemptOutcome, DeliveryStatus, DeliveryTarget, WebhookEventType
 
 
@@ -18,8 +19,9 @@ class SigningSecret(models.Model):
     """A secret the client uses to verify our signatures. After a rotation the previous secret also signs until
     `previous_secret_expires_at`, so a client can roll its receivers over without rejecting anything."""
 
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    # Encrypted at rest (apps.core.crypto): we must sign with them, so they are not hashed.
+    secret = EncryptedCharField(max_length=100, editable=False)
+    previous_secret = EncryptedCharField(max_length=100, blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
@@ -111,7 +113,8 @@ class WebhookEvent(models.Model):
     )
     type = models.CharField(max_length=32, choices=WebhookEventType.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    body = models.TextField(editable=False)
+    # Encrypted at rest: it carries the recipient's number.
+    body = EncryptedTextField(editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.fields import BlindIndexField, EncryptedCharField
 from apps.core.models import StaffRow
 from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod, PayoutStatus
 
@@ -42,8 +43,10 @@ class PayoutAccount(models.Model):
     account is whitelisted through its beneficiary API when it is registered (`whitelisted_at`)."""
 
     provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="payout_accounts")
-    account_number = models.CharField(max_length=32)
-    holder_name = models.CharField(max_length=100)
+    # Encrypted at rest (apps.core.crypto); one active account per number is kept by its keyed hash.
+    account_number = EncryptedCharField(max_length=32)
+    account_number_hash = BlindIndexField(source="account_number")
+    holder_name = EncryptedCharField(max_length=100)
     currency = models.CharField(max_length=3, choices=PayoutCurrency.choices, default=PayoutCurrency.USD)
     whitelisted_at = models.DateTimeField(null=True, blank=True)
     whitelist_error = models.CharField(max_length=200, blank=True)
@@ -54,7 +57,9 @@ class PayoutAccount(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "account_number"], condition=Q(active=True), name="incentives_payoutaccount_unique"
+                fields=["provider", "account_number_hash"],
+                condition=Q(active=True),
+                name="incentives_payoutaccount_unique",
             ),
         ]
 

@@ -99,7 +99,8 @@ class PayoutAdmin(CsvExportMixin, admin.ModelAdmin):
 class PayoutAccountAdmin(admin.ModelAdmin):
     list_display = ["holder_name", "account_number", "provider", "currency", "whitelisted_at", "whitelist_error"]
     list_filter = ["currency", "active"]
-    search_fields = ["account_number", "holder_name", "provider__user__phone"]
+    # Account numbers and names are encrypted: staff find an account by its provider's phone.
+    search_fields = ["provider__user__phone"]
     readonly_fields = ["provider", "account_number", "whitelisted_at", "whitelist_error", "created_at"]
     actions = ["whitelist"]
 

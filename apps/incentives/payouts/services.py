@@ -29,6 +29,7 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.crypto import blind_index
 from apps.core.errors import ValidationFailed
 from apps.incentives.models import Payout, PayoutAccount, PayoutRate
 from apps.incentives.payouts import errors
@@ -361,9 +362,9 @@ def payout_account_register(
     account the API did not whitelist is kept with the reason; payouts to it are refused until it is."""
     account, _ = PayoutAccount.objects.get_or_create(
         provider=provider,
-        account_number=account_number,
+        account_number_hash=blind_index(account_number),  # the number is encrypted: found by its keyed hash
         active=True,
-        defaults={"holder_name": holder_name, "currency": currency},
+        defaults={"account_number": account_number, "holder_name": holder_name, "currency": currency},
     )
     audit_record(actor=actor, action="incentives.payout_account_register", target=account)
     if account.whitelisted_at is None:

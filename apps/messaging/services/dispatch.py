@@ -120,7 +120,7 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
             exclude_provider_ids=frozenset(excluded[message.pk] | holders.get(message.to, set())),
             priority=message.priority,
             client_ref=str(message.organization_id),
-            recipient=message.to,
+            recipient=message.to_hash,  # sticky senders are remembered by the number's keyed hash, never the number
             allow_cross_carrier=cross_carrier_override(message) or _cross_carrier_allowed(message, now=now),
             route=match_route(message),
         )

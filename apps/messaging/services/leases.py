@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.messaging.choices import HOLDING_JOB_STATUSES, JobStatus, MessageStatus
+from apps.messaging.errors import MessageRedacted
 from apps.messaging.job_state import job_transition
 from apps.messaging.models import Job, Message
 from apps.messaging.services.dispatch import messages_wake
@@ -169,6 +170,8 @@ def message_requeue(*, message: Message, actor: Any, validity_seconds: int | Non
     validity = validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message.pk)
+        if message.redacted_at is not None:
+            raise MessageRedacted()  # retention erased its body and recipient: there is nothing left to send
         if message_transition(
             message=message,
             to=MessageStatus.QUEUED,

@@ -9,6 +9,7 @@ from django.forms.models import model_to_dict
 
 from apps.accounts.phone import normalize_phone
 from apps.audit.services import audit_record
+from apps.core.crypto import blind_index
 from apps.messaging.choices import OptOutSource
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.keywords import StopScope, stop_scope
@@ -36,9 +37,14 @@ def opt_out_add(
     """
     e164 = normalize_phone(phone).e164
     opt_out, created = OptOut.objects.get_or_create(
-        phone=e164,
+        phone_hash=blind_index(e164),  # the number is encrypted: found by its keyed hash
         organization_id=organization_id,
-        defaults={"source": source, "note": note[:200], "created_by": actor if _is_person(actor) else None},
+        defaults={
+            "phone": e164,
+            "source": source,
+            "note": note[:200],
+            "created_by": actor if _is_person(actor) else None,
+        },
     )
     if created:
         after = {"phone": e164, "source": str(source)}
@@ -71,7 +77,9 @@ def opt_out_remove(*, phone: str, actor: Any, organization_id: int | None = None
     """Take a number off the opt-out list, for every client or for `organization_id` (the person asked to receive
     messages again). False if it was not on."""
     e164 = normalize_phone(phone).e164
-    opt_out = OptOut.objects.select_for_update().filter(phone=e164, organization_id=organization_id).first()
+    opt_out = (
+        OptOut.objects.select_for_update().filter(phone_hash=blind_index(e164), organization_id=organization_id).first()
+    )
     if opt_out is None:
         return False
     audit_record(
@@ -113,7 +121,8 @@ def blocked_recipient_add(*, phone: str, reason: str, actor: Any) -> BlockedReci
     e164 = normalize_phone(phone).e164
     reason = reason.strip()[:200]
     blocked, created = BlockedRecipient.objects.select_for_update().get_or_create(
-        phone=e164, defaults={"reason": reason, "created_by": actor if _is_person(actor) else None}
+        phone_hash=blind_index(e164),
+        defaults={"phone": e164, "reason": reason, "created_by": actor if _is_person(actor) else None},
     )
     if created:
         audit_record(
@@ -132,7 +141,7 @@ def blocked_recipient_add(*, phone: str, reason: str, actor: Any) -> BlockedReci
 @transaction.atomic
 def blocked_recipient_remove(*, phone: str, actor: Any) -> bool:
     e164 = normalize_phone(phone).e164
-    blocked = BlockedRecipient.objects.select_for_update().filter(phone=e164).first()
+    blocked = BlockedRecipient.objects.select_for_update().filter(phone_hash=blind_index(e164)).first()
     if blocked is None:
         return False
     audit_record(

@@ -1,0 +1,125 @@
+"""Model fields that keep personal data encrypted in the database (apps.core.crypto) and find it by a blind index.
+
+Code reads and writes plain strings: a value is encrypted on its way to the database and decrypted on its way
+back. Encrypted columns cannot be searched (each write has a fresh salt and nonce): only `isnull` and `= ''` are
+allowed, and a value looked up by equality has a `BlindIndexField` beside it.
+"""
+
+import json
+from typing import Any
+
+from django.core.exceptions import FieldError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models.lookups import Exact
+
+from apps.core import crypto
+
+
+class EmptyOnlyExact(Exact):
+    """`= ''` on an encrypted column (an erased value, a "not empty" constraint); any other value would compare
+    with ciphertext and never match, so it is refused rather than silently finding nothing."""
+
+    def __init__(self, lhs: Any, rhs: Any) -> None:
+        if rhs != "" and not hasattr(rhs, "resolve_expression"):
+            raise FieldError("An encrypted field can only be compared with '': look it up by its blind index.")
+        super().__init__(lhs, rhs)
+
+
+class EncryptedMixin:
+    """Encrypt on save, decrypt on load; the column is `text` whatever the field's max_length (which still
+    validates the plaintext)."""
+
+    allowed_lookups = frozenset({"isnull", "exact"})
+
+    @property
+    def encryption_context(self) -> str:
+        # The table and column: a value moved to another column, or another table, does not decrypt.
+        return f"{self.model._meta.db_table}.{self.column}"
+
+    def db_type(self, connection: Any) -> str:
+        return connection.data_types["TextField"]
+
+    def cast_db_type(self, connection: Any) -> str:
+        return self.db_type(connection)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name not in self.allowed_lookups:
+            raise FieldError(
+                f"{self.model.__name__}.{self.name} is encrypted: look it up by its blind index, not '{lookup_name}'."
+            )
+        return EmptyOnlyExact if lookup_name == "exact" else super().get_lookup(lookup_name)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        # A value written before the column was encrypted is read as it is, until the migration converts it.
+        if crypto.is_encrypted(value):
+            return crypto.decrypt(value, context=self.encryption_context)
+        return value
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        value = super().get_db_prep_save(value, connection)
+        if value is None or value == "" or hasattr(value, "as_sql"):
+            # Nothing to hide (an erased body is stored as ""), or an expression: bulk_update's CASE compiles its
+            # values through this method again (for_save), so they are encrypted there.
+            return value
+        return crypto.encrypt(str(value), context=self.encryption_context)
+
+
+class EncryptedTextField(EncryptedMixin, models.TextField):
+    """A TextField stored encrypted."""
+
+
+class EncryptedCharField(EncryptedMixin, models.CharField):
+    """A CharField (max_length checks the plaintext) stored encrypted in a `text` column."""
+
+
+class BlindIndexField(models.CharField):
+    """The blind index (apps.core.crypto.blind_index) of the field named `source`, set whenever the row is saved or
+    bulk-created.
+
+    An empty source keeps the index it had: retention erases a message's recipient (by a queryset update) and keeps
+    only this hash, which must survive any later save of the row.
+    """
+
+    def __init__(self, *args: Any, source: str, **kwargs: Any) -> None:
+        self.source = source
+        kwargs.setdefault("max_length", crypto.BLIND_INDEX_CHARS)
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        for key, value in (("max_length", crypto.BLIND_INDEX_CHARS), ("editable", False), ("blank", True)):
+            if kwargs.get(key) == value:
+                kwargs.pop(key)
+        if kwargs.get("default") == "":
+            kwargs.pop("default")
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = getattr(model_instance, self.source)
+        if value:
+            setattr(model_instance, self.attname, crypto.blind_index(value))
+        return getattr(model_instance, self.attname)
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """JSON (a dict, list, string or number) stored encrypted: serialised, then encrypted. Not queryable."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        value = super().from_db_value(value, expression, connection)
+        return None if value is None else json.loads(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        return value
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        if value is None or hasattr(value, "as_sql"):
+            return value
+        return crypto.encrypt(json.dumps(value, cls=DjangoJSONEncoder), context=self.encryption_context)

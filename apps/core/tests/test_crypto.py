@@ -1,0 +1,80 @@
+"""Encryption at rest (apps.core.crypto): authenticated, bound to its column, keyed by id for rotation; blind
+indexes are deterministic under their key and differ under another; bad keys are refused at start-up."""
+
+import base64
+
+import pytest
+from django.core.checks import run_checks
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.core import crypto
+
+NEW_KEY = "k2=bmV3LXRlc3Qta2V5LWZvci1yb3RhdGlvbi0wMDAwMDE="
+
+
+def test_a_value_decrypts_to_itself_and_never_encrypts_the_same_way_twice():
+    first = crypto.encrypt("លេខកូដ 482913", context="t.c")
+    second = crypto.encrypt("លេខកូដ 482913", context="t.c")
+    assert first != second and first.startswith("pp1.test1.")
+    assert "482913" not in first
+    assert crypto.decrypt(first, context="t.c") == crypto.decrypt(second, context="t.c") == "លេខកូដ 482913"
+
+
+def test_a_value_moved_to_another_column_does_not_decrypt():
+    token = crypto.encrypt("+85512345678", context="messaging_message.to")
+    with pytest.raises(crypto.DecryptionFailed):
+        crypto.decrypt(token, context="delivery_webhookevent.body")
+
+
+def test_an_altered_value_does_not_decrypt():
+    token = crypto.encrypt("hello", context="t.c")
+    prefix, encoded = token.rsplit(".", 1)
+    raw = bytearray(base64.urlsafe_b64decode(encoded))
+    raw[-20] ^= 1  # one bit of the ciphertext
+    with pytest.raises(crypto.DecryptionFailed):
+        crypto.decrypt(f"{prefix}.{base64.urlsafe_b64encode(bytes(raw)).decode()}", context="t.c")
+
+
+def test_a_value_under_a_key_no_longer_listed_does_not_decrypt(settings):
+    token = crypto.encrypt("hello", context="t.c")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
+    with pytest.raises(crypto.DecryptionFailed, match="No key 'test1'"):
+        crypto.decrypt(token, context="t.c")
+
+
+def test_the_first_key_encrypts_and_every_listed_key_decrypts(settings):
+    old = crypto.encrypt("hello", context="t.c")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, *settings.FIELD_ENCRYPTION_KEYS]
+    assert crypto.key_id_of(crypto.encrypt("hello", context="t.c")) == "k2"
+    assert crypto.decrypt(old, context="t.c") == "hello"
+
+
+def test_blind_index_is_deterministic_and_keyed(settings):
+    index = crypto.blind_index("+85512345678")
+    assert index == crypto.blind_index("+85512345678") != crypto.blind_index("+85512345679")
+    assert len(index) == 32 and "85512345678" not in index
+    settings.BLIND_INDEX_KEY = "another-key"
+    assert crypto.blind_index("+85512345678") != index
+    assert crypto.blind_index("") == ""
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        ["k1=c2hvcnQ="],
+        ["k1"],
+        ["=" + NEW_KEY.split("=", 1)[1]],
+        [NEW_KEY, NEW_KEY],
+        ["k-1=" + NEW_KEY.split("=", 1)[1]],
+    ],
+)
+def test_bad_key_lists_are_refused(entries):
+    with pytest.raises(ImproperlyConfigured):
+        crypto.parse_keys(entries)
+
+
+def test_system_check_reports_unusable_keys(settings):
+    assert not [m for m in run_checks() if m.id in ("core.E001", "core.E002")]
+    settings.FIELD_ENCRYPTION_KEYS = ["k1=c2hvcnQ="]
+    settings.BLIND_INDEX_KEY = ""
+    assert {m.id for m in run_checks() if m.id.startswith("core.E")} >= {"core.E001", "core.E002"}

@@ -45,7 +45,12 @@ class StaffStatsView(APIView):
 
 class DashboardStatsView(StaffStatsView):
     @raises(StaffOnly)
-    @extend_schema(tags=["staff"], operation_id="staff_stats_dashboard", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        tags=["staff"],
+        operation_id="staff_stats_dashboard",
+        summary="The operations dashboard's figures.",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         """The operations dashboard: today's figures, queues, providers online, money pending, 24-hour and 30-day
         series."""
@@ -59,6 +64,10 @@ def _period_view(name: str, figures: Any, summary: str) -> type[StaffStatsView]:
             tags=["staff"],
             operation_id=f"staff_stats_{name}",
             summary=summary,
+            description=(
+                "The same figures as the back office's analytics page, for a period (`from`, `until`, grouped "
+                "per `by`: day or month). Staff only: sign in to the admin or use a staff member's token."
+            ),
             parameters=PERIOD,
             responses={200: OpenApiTypes.OBJECT},
         )

@@ -18,6 +18,7 @@ from apps.providers import services
 from apps.providers.choices import Carrier
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
 from apps.providers.selectors import provider_uptime
+from apps.providers.services.trust import provider_trust_set
 
 # The levels staff pick from (PROVIDER_CODE_MIN_TRUST_LEVEL decides which reach one-time codes).
 TRUST_LEVELS = (0, 25, 50, 75, 100)
@@ -223,7 +224,38 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._act(request, queryset, services.provider_ban, "Banned")
 
-    actions = ("approve", "suspend", "ban", "deny_everything", "trust", "distrust")
+    # The trusted pool and trust levels: actions, so every change goes through the audited service.
+    @admin.action(description="Put selected providers in the trusted pool (sign-in codes, sensitive messages)")
+    def trust(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_trust(request, queryset, trusted=True)
+
+    @admin.action(description="Take selected providers out of the trusted pool")
+    def distrust(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_trust(request, queryset, trusted=False)
+
+    def _set_trust(self, request: HttpRequest, queryset: QuerySet, **change: Any) -> None:
+        changed = sum(provider_trust_set(provider=provider, actor=request.user, **change) for provider in queryset)
+        self.message_user(request, f"Trust changed for {changed} provider(s).", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        for level in TRUST_LEVELS:
+            name = f"trust_level_{level}"
+
+            def set_level(model_admin: Any, request: HttpRequest, queryset: QuerySet, level: int = level) -> None:
+                model_admin._set_trust(request, queryset, level=level)
+
+            actions[name] = (set_level, name, f"Set the trust level of selected providers to {level}")
+        return actions
+
+    @admin.action(description="Ban and deny-list selected providers' number, SIMs and devices")
+    def deny_everything(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # Banning alone frees the SIMs' numbers and the app install to register again; the deny-list holds them.
+        for provider in queryset.select_related("user"):
+            services.provider_deny_list(
+                provider=provider, actor=request.user, reason="admin action", sims=True, devices=True, phone=True
+            )
+        self.message_user(request, "Banned and deny-listed.", messages.SUCCESS)
 
 
 @admin.register(AvailabilityChange)

@@ -334,6 +334,10 @@ SPECTACULAR_SETTINGS = {
             "description": "Client organisations and their API keys (create a key here, then call the client API).",
         },
         {
+            "name": "staff",
+            "description": "Internal: the back office's figures as JSON for PeerPower staff's own tools.",
+        },
+        {
             "name": "audit",
             "description": "Internal: the network's own audit phones confirm the canary messages they receive.",
         },

@@ -74,14 +74,17 @@ def test_handlers_run_inside_the_publishers_transaction_and_their_error_rolls_it
 
 
 def test_delivery_subscribes_to_messaging_status_changes():
+    from apps.backoffice.rollup import rollup_on_status_changed
     from apps.delivery.webhooks.services import webhook_events_on_status_changed
     from apps.incentives.rewards import rewards_on_message_status_changed
     from apps.messaging.events import MessageStatusChanged
 
-    # Delivery stores the webhook event; incentives, higher up, books the delivery's reward.
+    # Delivery stores the webhook event; incentives, higher up, books the delivery's reward; the back office counts
+    # it in its hourly figures.
     assert events._handlers[MessageStatusChanged] == [
         webhook_events_on_status_changed,
         rewards_on_message_status_changed,
+        rollup_on_status_changed,
     ]
 
 

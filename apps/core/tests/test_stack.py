@@ -2,6 +2,7 @@
 a SQLite database, file cache and SQLite broker of their own. Every way a stop signal can arrive ends every process
 within a bound; a crashed process is restarted and named; a worker's counters reach the web server's /metrics."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -239,7 +240,9 @@ def test_sigterm_to_every_process_at_once_stops_them_all(stack):
     """What systemd's control-group kill (and `pkill -g`) does: each process gets the signal itself."""
     pids = stack.processes()
     for pid in pids:
-        os.kill(pid, signal.SIGTERM)
+        # One already gone (the supervisor, signalled first, may have stopped it) is what the test wants anyway.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     stack.assert_all_end(pids)
 
 

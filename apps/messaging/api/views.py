@@ -406,6 +406,14 @@ class MessageConversionView(ClientApiView):
         responses={200: ConversionOutputSerializer},
         tags=["messages"],
         summary="Report a code as used",
+        examples=[
+            OpenApiExample(
+                "Recorded",
+                value={"id": 4242, "converted_at": "2026-12-05T03:14:07Z"},
+                status_codes=["200"],
+                response_only=True,
+            )
+        ],
         description="Tell PeerPower that the one-time code in this message was used (the person signed in). Clients "
         "that report conversions are protected from SMS pumping: when too few of their code messages convert, new "
         "ones are held for review (`status_reason: pumping_low_conversion`). Reporting twice changes nothing.",

@@ -65,6 +65,18 @@ def test_a_process_that_never_saw_the_session_loads_it_and_sees_the_revocation()
     assert client.get("/api/me").json()["code"] == "session_revoked"
 
 
+def test_a_reused_refresh_token_refuses_the_access_token_on_the_next_request(settings):
+    settings.JWT_REFRESH_REPLAY_GRACE_SECONDS = 0  # any replay is a reuse
+    client, tokens = signed_in(UserFactory())
+    warm(client)
+    refresh = APIClient()
+    assert refresh.post("/api/auth/token/refresh", {"refresh": tokens.refresh}, format="json").status_code == 200
+    assert client.get("/api/me").status_code == 200  # rotation alone leaves the access token valid, as before
+    reused = refresh.post("/api/auth/token/refresh", {"refresh": tokens.refresh}, format="json")
+    assert reused.json()["code"] == "session_revoked"
+    assert client.get("/api/me").json()["code"] == "session_revoked"
+
+
 def test_deactivating_the_user_refuses_the_next_request():
     user = UserFactory()
     client, _ = signed_in(user)

@@ -24,15 +24,6 @@ Value = TypeVar("Value")
 VERSION_KEY_SECONDS = 24 * 3600
 
 
-def version_read(key: str) -> str | None:
-    """The shared version under `key`, created if missing; None when the shared cache did not answer with one."""
-    version = cache.get(key)
-    if version is None:
-        cache.add(key, secrets.token_hex(8), timeout=VERSION_KEY_SECONDS)
-        version = cache.get(key)
-    return version
-
-
 def version_bump(*keys: str) -> None:
     """Invalidate, in every process, the entries stamped with these versions."""
     if keys:
@@ -92,13 +83,22 @@ def read_through(
     local: VersionedLocalCache[Any], key: Hashable, *, version_key: str, ttl: float, load: Callable[[], Any]
 ) -> tuple[Any, bool]:
     """The value for `key` from this process's cache when its shared version still matches, else `load()`ed and
-    stored. Returns (value, loaded). With `ttl` 0, or when the shared cache gives no version, always loads."""
-    version = version_read(version_key) if ttl > 0 else None
+    stored. Returns (value, loaded). With `ttl` 0 it always loads and keeps nothing.
+
+    The version is read before loading, so a bump between the two leaves a stale value under an old version. A
+    missing version is created only after a successful load, and only if still missing (`add`): refused
+    credentials never leave keys behind, and a bump that raced the load makes the `add` fail, so nothing is kept.
+    """
+    version = cache.get(version_key) if ttl > 0 else None
     if version is not None:
         value = local.get(key, version=version)
         if value is not None:
             return value, False
     value = load()
-    if version is not None and value is not None:
-        local.put(key, value, version=version, ttl=ttl)
+    if ttl > 0 and value is not None:
+        if version is None:
+            created = secrets.token_hex(8)
+            version = created if cache.add(version_key, created, timeout=VERSION_KEY_SECONDS) else None
+        if version is not None:
+            local.put(key, value, version=version, ttl=ttl)
     return value, True

@@ -2,7 +2,7 @@
 
 from django.core.cache import cache
 
-from apps.core.local_cache import VersionedLocalCache, read_through, version_bump, version_read
+from apps.core.local_cache import VersionedLocalCache, read_through, version_bump
 
 
 class Clock:
@@ -49,9 +49,28 @@ def test_a_bumped_version_makes_every_holder_reload():
 
 
 def test_a_lost_version_key_never_matches_an_old_entry():
-    first = version_read("test:lost")
+    local = VersionedLocalCache(max_entries=10)
+    read_through(local, "k", version_key="test:lost", ttl=60, load=lambda: "old")
     cache.delete("test:lost")
-    assert version_read("test:lost") not in (None, first)
+    assert read_through(local, "k", version_key="test:lost", ttl=60, load=lambda: "new") == ("new", True)
+    assert read_through(local, "k", version_key="test:lost", ttl=60, load=lambda: "newer") == ("new", False)
+
+
+def test_nothing_refused_leaves_a_version_behind():
+    local = VersionedLocalCache(max_entries=10)
+    assert read_through(local, "k", version_key="test:refused", ttl=60, load=lambda: None) == (None, True)
+    assert cache.get("test:refused") is None and len(local) == 0
+
+
+def test_a_bump_during_the_first_load_keeps_nothing():
+    local = VersionedLocalCache(max_entries=10)
+
+    def load_while_revoked_elsewhere() -> str:
+        version_bump("test:race")  # another process revokes between our read of the version and our load
+        return "stale"
+
+    read_through(local, "k", version_key="test:race", ttl=60, load=load_while_revoked_elsewhere)
+    assert len(local) == 0
 
 
 def test_without_a_ttl_every_read_loads_and_nothing_is_kept():

@@ -605,6 +605,9 @@ JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=30)
 # Seconds after a refresh during which the rotated token may be presented again and get the same new pair (a phone
 # retrying a refresh whose response it lost), instead of revoking the session as a reused token; 0 turns it off.
 JWT_REFRESH_REPLAY_GRACE_SECONDS = env.int("JWT_REFRESH_REPLAY_GRACE_SECONDS", default=30)
+# Seconds each process may keep a valid session or API key without reading the database again (revocations still
+# take effect on the next request, through a version in the cache); 0 reads the database on every request.
+AUTH_LOCAL_CACHE_SECONDS = env.int("AUTH_LOCAL_CACHE_SECONDS", default=60)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts.auth_cache import api_keys_invalidate
 from apps.accounts.choices import ClientRole
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, User
 from apps.accounts.phone import normalize_phone
@@ -102,6 +103,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:
     with transaction.atomic():
         if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()) == 1:
             audit_record(actor=actor, action="api_key.revoked", target=api_key, after={"prefix": api_key.prefix})
+            api_keys_invalidate(secret_hashes=[api_key.secret_hash])
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
 

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.auth_cache import sessions_invalidate
 from apps.accounts.choices import DenyKind, OtpPurpose
 from apps.accounts.errors import SessionRevoked, TokenInvalid
 from apps.accounts.models import DeviceSession, User
@@ -188,6 +189,7 @@ def session_revoke_all(*, user: User, actor: User | None) -> int:
 def _revoke(session: DeviceSession, *, actor: User | None, reason: str) -> None:
     session.revoked_at = timezone.now()
     session.save(update_fields=["revoked_at"])
+    sessions_invalidate(user_id=session.user_id)
     if session.refresh_jti:
         _blacklist(session.refresh_jti)
     audit_record(

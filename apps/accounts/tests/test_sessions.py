@@ -157,5 +157,5 @@ def test_owner_other_user_and_stranger_on_sessions(api_client_for, api_client):
 def test_last_used_is_kept_without_a_write_per_request(api_client_for, django_assert_max_num_queries):
     client = api_client_for(UserFactory())
     client.get("/api/me")  # first use in the window records it
-    with django_assert_max_num_queries(1):  # the session+user lookup only
+    with django_assert_max_num_queries(0):  # the session is cached in the process (test_auth_cache)
         client.get("/api/me")

@@ -192,7 +192,9 @@ class TestSignatures:
     @pytest.fixture
     def signer(self, job):
         key, did = new_key()
-        User.objects.filter(pk=job.provider.user_id).update(did=did)
+        user = User.objects.get(pk=job.provider.user_id)
+        user.did = did
+        user.save(update_fields=["did"])  # a save, as did_bind does: the phone's cached session sees it
         return key
 
     def sign(self, key: Ed25519PrivateKey, job, status, occurred_at) -> str:

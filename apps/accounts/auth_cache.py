@@ -1,0 +1,115 @@
+"""Authentication without a database query per request: valid device sessions and API keys are kept in each
+process (apps.core.local_cache), stamped with a version in the shared cache that every revocation replaces.
+
+A request costs one shared-cache read (the version) instead of a query; a revoked session or key is refused on its
+very next request in every process, because revoking replaces the version before it returns (and once more when its
+transaction commits: a request that read the new version but the still-uncommitted row must not keep it).
+
+What invalidates:
+- a device session: its revocation (logout, revoke, revoke all, refresh-token reuse), and any save of its user
+  (deactivation by staff, profile changes) — one version per user;
+- an API key: its revocation, any save of the key (staff changing its limits), any save of its organisation
+  (blocking it) — one version per key.
+
+AUTH_LOCAL_CACHE_SECONDS bounds how long an entry lives anyway (fields written without a save); 0 turns the cache off.
+"""
+
+import copy
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
+from apps.core.local_cache import VersionedLocalCache, read_through, version_bump
+
+LOCAL_MAX_ENTRIES = 20_000
+
+_sessions: VersionedLocalCache[DeviceSession] = VersionedLocalCache(max_entries=LOCAL_MAX_ENTRIES)
+_api_keys: VersionedLocalCache[ApiKey] = VersionedLocalCache(max_entries=LOCAL_MAX_ENTRIES)
+
+
+def _user_version_key(user_id: object) -> str:
+    return f"auth:user:{user_id}"
+
+
+def _api_key_version_key(secret_hash: str) -> str:
+    return f"auth:api-key:{secret_hash}"
+
+
+def session_valid(*, session_id: object, user_id: object) -> tuple[DeviceSession | None, bool]:
+    """The open session `session_id` of active user `user_id` (with its user, `user.device_session` set), or None;
+    and whether it came from the database (False: from this process's cache, with no query)."""
+
+    def load() -> DeviceSession | None:
+        session = DeviceSession.objects.select_related("user").filter(pk=session_id).first()
+        if session is None or session.revoked_at is not None or not session.user.is_active:
+            return None
+        if str(session.user_id) != str(user_id):
+            return None
+        return session
+
+    cached, loaded = read_through(_sessions, session_id, version_key=_user_version_key(user_id), ttl=_ttl(), load=load)
+    if cached is None:
+        return None, loaded
+    # Each request gets its own instances: views may change request.user, and threads share the cache.
+    session, user = copy.copy(cached), copy.copy(cached.user)
+    session.user = user
+    user.device_session = session
+    return session, loaded
+
+
+def sessions_invalidate(*, user_id: int) -> None:
+    """Every process refuses the user's revoked sessions and reloads the user on their next request."""
+    version_key = _user_version_key(user_id)
+    version_bump(version_key)
+    transaction.on_commit(lambda: version_bump(version_key))
+
+
+def api_key_valid(*, secret_hash: str, load: Any) -> tuple[ApiKey, bool]:
+    """The active key with this hash from this process's cache, or `load()` (which raises for an invalid or revoked
+    key); and whether it was loaded."""
+    cached, loaded = read_through(
+        _api_keys, secret_hash, version_key=_api_key_version_key(secret_hash), ttl=_ttl(), load=load
+    )
+    key, organization = copy.copy(cached), copy.copy(cached.organization)
+    key.organization = organization
+    return key, loaded
+
+
+def api_keys_invalidate(*, secret_hashes: list[str]) -> None:
+    """Every process reloads these keys (revoked, limits or organisation changed) on their next request."""
+    version_keys = [_api_key_version_key(secret_hash) for secret_hash in secret_hashes]
+    version_bump(*version_keys)
+    transaction.on_commit(lambda: version_bump(*version_keys))
+
+
+def local_caches_clear() -> None:
+    """Forget this process's entries (what another process, which never loaded them, looks like)."""
+    _sessions.clear()
+    _api_keys.clear()
+
+
+def _ttl() -> float:
+    return settings.AUTH_LOCAL_CACHE_SECONDS
+
+
+@receiver(post_save, sender=User, dispatch_uid="auth_cache_user_saved")
+@receiver(post_delete, sender=User, dispatch_uid="auth_cache_user_deleted")
+def _user_changed(sender: type, instance: User, **kwargs: Any) -> None:
+    sessions_invalidate(user_id=instance.pk)
+
+
+@receiver(post_save, sender=ApiKey, dispatch_uid="auth_cache_api_key_saved")
+@receiver(post_delete, sender=ApiKey, dispatch_uid="auth_cache_api_key_deleted")
+def _api_key_changed(sender: type, instance: ApiKey, **kwargs: Any) -> None:
+    api_keys_invalidate(secret_hashes=[instance.secret_hash])
+
+
+@receiver(post_save, sender=ClientOrganization, dispatch_uid="auth_cache_organization_saved")
+def _organization_changed(sender: type, instance: ClientOrganization, created: bool, **kwargs: Any) -> None:
+    if not created:
+        hashes = list(ApiKey.objects.filter(organization=instance).values_list("secret_hash", flat=True))
+        api_keys_invalidate(secret_hashes=hashes)

@@ -1,0 +1,166 @@
+"""Sessions and API keys cached in each process: no query for a valid credential, and revocation, deactivation or a
+change by staff takes effect on the very next request — also in a process that still holds the old entry."""
+
+import pytest
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+
+from apps.accounts import auth_cache
+from apps.accounts.authentication import ApiKeyAuthentication
+from apps.accounts.models import ApiKey, ClientOrganization
+from apps.accounts.services import api_key_create, api_key_revoke, client_create, session_revoke, session_start
+from apps.accounts.tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("apps.accounts.tests.api_key_urls")]
+
+
+@pytest.fixture(autouse=True)
+def _empty_process_cache():
+    auth_cache.local_caches_clear()  # entries other tests left behind would blur the counts below
+
+
+def signed_in(user):
+    tokens = session_start(user=user, device_name="phone")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access}")
+    return client, tokens
+
+
+def warm(client, path="/api/me"):
+    """A first request loads the credential into this process's cache."""
+    assert client.get(path).status_code == 200
+
+
+def test_a_valid_session_costs_no_query(django_assert_num_queries):
+    client, _ = signed_in(UserFactory())
+    warm(client)
+    with django_assert_num_queries(0):
+        assert client.get("/api/me").status_code == 200
+
+
+def test_logout_refuses_the_access_token_on_the_next_request():
+    client, tokens = signed_in(UserFactory())
+    warm(client)
+    assert APIClient().post("/api/auth/logout", {"refresh": tokens.refresh}, format="json").status_code == 204
+    refused = client.get("/api/me")
+    assert refused.status_code == 401 and refused.json()["code"] == "session_revoked"
+
+
+def test_a_revocation_elsewhere_reaches_a_process_that_still_holds_the_session():
+    user = UserFactory()
+    client, tokens = signed_in(user)
+    warm(client)
+    # Another process revokes: it writes the row and the shared version, never this process's memory.
+    session_revoke(session=tokens.session, actor=user)
+    assert len(auth_cache._sessions) == 1  # the stale entry is still here; the shared version refuses it
+    assert client.get("/api/me").json()["code"] == "session_revoked"
+
+
+def test_a_process_that_never_saw_the_session_loads_it_and_sees_the_revocation():
+    user = UserFactory()
+    client, tokens = signed_in(user)
+    warm(client)
+    session_revoke(session=tokens.session, actor=user)
+    auth_cache.local_caches_clear()  # a fresh process
+    assert client.get("/api/me").json()["code"] == "session_revoked"
+
+
+def test_a_reused_refresh_token_refuses_the_access_token_on_the_next_request(settings):
+    settings.JWT_REFRESH_REPLAY_GRACE_SECONDS = 0  # any replay is a reuse
+    client, tokens = signed_in(UserFactory())
+    warm(client)
+    refresh = APIClient()
+    assert refresh.post("/api/auth/token/refresh", {"refresh": tokens.refresh}, format="json").status_code == 200
+    assert client.get("/api/me").status_code == 200  # rotation alone leaves the access token valid, as before
+    reused = refresh.post("/api/auth/token/refresh", {"refresh": tokens.refresh}, format="json")
+    assert reused.json()["code"] == "session_revoked"
+    assert client.get("/api/me").json()["code"] == "session_revoked"
+
+
+def test_deactivating_the_user_refuses_the_next_request():
+    user = UserFactory()
+    client, _ = signed_in(user)
+    warm(client)
+    user.is_active = False
+    user.save()  # as staff do in the admin
+    assert client.get("/api/me").json()["code"] == "session_revoked"
+
+
+def test_a_profile_change_shows_on_the_next_request():
+    client, _ = signed_in(UserFactory(display_name="Before"))
+    warm(client)
+    assert client.patch("/api/me", {"display_name": "Sokha"}, format="json").status_code == 200
+    assert client.get("/api/me").json()["display_name"] == "Sokha"
+
+
+def test_the_other_sessions_of_the_user_keep_working():
+    user = UserFactory()
+    kept, _ = signed_in(user)
+    revoked, tokens = signed_in(user)
+    warm(kept)
+    warm(revoked)
+    session_revoke(session=tokens.session, actor=user)
+    assert revoked.get("/api/me").status_code == 401
+    assert kept.get("/api/me").status_code == 200
+
+
+def test_with_the_cache_off_every_request_reads_the_session(settings, django_assert_num_queries):
+    settings.AUTH_LOCAL_CACHE_SECONDS = 0
+    client, _ = signed_in(UserFactory())
+    warm(client)
+    with django_assert_num_queries(1):
+        client.get("/api/me")
+
+
+@pytest.fixture
+def owner():
+    return UserFactory()
+
+
+@pytest.fixture
+def key_and_secret(owner):
+    organization = client_create(user=owner, name="Acme Bank")
+    return api_key_create(organization=organization, actor=owner, name="server")
+
+
+def authenticate(secret):
+    request = APIRequestFactory().get("/api/whoami", HTTP_X_API_KEY=secret)
+    return ApiKeyAuthentication().authenticate(Request(request))
+
+
+def test_a_valid_api_key_costs_no_query(key_and_secret, django_assert_num_queries):
+    _, secret = key_and_secret
+    client = APIClient(HTTP_X_API_KEY=secret)
+    warm(client, "/api/whoami")
+    with django_assert_num_queries(0):
+        assert client.get("/api/whoami").status_code == 200
+
+
+def test_a_revoked_key_is_refused_on_its_next_request(owner, key_and_secret):
+    key, secret = key_and_secret
+    client = APIClient(HTTP_X_API_KEY=secret)
+    warm(client, "/api/whoami")
+    api_key_revoke(api_key=key, actor=owner)
+    assert len(auth_cache._api_keys) == 1  # still held here, as in every other process
+    refused = client.get("/api/whoami")
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_revoked"
+
+
+def test_new_limits_and_a_blocked_organization_apply_on_the_next_request(key_and_secret):
+    key, secret = key_and_secret
+    assert authenticate(secret)[1].rate_per_second is None
+    changed = ApiKey.objects.get(pk=key.pk)
+    changed.rate_per_second = 5
+    changed.save()  # as the admin form does
+    assert authenticate(secret)[1].rate_per_second == 5
+    organization = ClientOrganization.objects.get(pk=key.organization_id)
+    organization.is_blocked = True
+    organization.save()
+    client, _ = authenticate(secret)
+    assert client.organization.is_blocked
+
+
+def test_each_request_gets_its_own_instances(key_and_secret):
+    _, secret = key_and_secret
+    first, second = authenticate(secret), authenticate(secret)
+    assert first[1] is not second[1] and first[0].organization is not second[0].organization

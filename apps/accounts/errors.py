@@ -119,3 +119,14 @@ class WalletTaken(Conflict):
 class WalletNotBound(NotFound):
     code = "wallet_not_bound"
     default_message = _("No wallet is bound to your account.")
+
+
+class ErasureMoneyInFlight(Conflict):
+    code = "erasure_money_in_flight"
+    default_message = _("Your account still has money in flight (a payout or a hold). Ask again once it has settled.")
+
+
+class PhoneNotAllowed(DomainError):
+    status_code = 403
+    code = "phone_not_allowed"
+    default_message = _("This phone number cannot be registered.")

@@ -231,3 +231,14 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ErasedBannedNumber(models.Model):
+    """The deny-list of banned accounts' phone numbers, kept after their erasure as a keyed hash only (HMAC-SHA256
+    with `PRIVACY_HASH_KEY`): the number itself is gone, but it can be recognised, and refused, at registration."""
+
+    phone_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.phone_hash[:12]}…"

@@ -31,3 +31,7 @@ class IncentivesConfig(AppConfig):
         subscribe(MessageStatusChanged, rewards_on_message_status_changed)
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         register_live_collector(PayoutQueueCollector())
+
+        from apps.incentives.payouts import privacy
+
+        privacy.register()

@@ -4,8 +4,10 @@
 - `sessions`: device sessions and their refresh-token rotation.
 - `identity`: profile, DID key and EVM wallet binding.
 - `organizations`: client organisations and their API keys.
+- `privacy`: a person's data export and erasure, and the deny-list of erased banned numbers.
 """
 
+from apps.accounts.services.denylist import phone_check_allowed, phone_deny
 from apps.accounts.services.identity import (
     did_bind,
     did_challenge_create,
@@ -25,6 +27,7 @@ from apps.accounts.services.organizations import (
     organization_system_get_or_create,
 )
 from apps.accounts.services.otp import OtpIssued, otp_request, otp_verify
+from apps.accounts.services.privacy import organization_erase, organization_export, user_erase, user_export
 from apps.accounts.services.sessions import (
     SessionTokens,
     otp_login,
@@ -47,11 +50,15 @@ __all__ = [
     "did_bind",
     "did_challenge_create",
     "hash_api_key",
+    "organization_erase",
+    "organization_export",
     "organization_lock",
     "organization_system_get_or_create",
     "otp_login",
     "otp_request",
     "otp_verify",
+    "phone_check_allowed",
+    "phone_deny",
     "profile_update",
     "session_logout",
     "session_refresh",
@@ -59,6 +66,8 @@ __all__ = [
     "session_revoke_all",
     "session_start",
     "session_touch",
+    "user_erase",
+    "user_export",
     "wallet_bind",
     "wallet_challenge_create",
     "wallet_unbind",

@@ -16,6 +16,7 @@ from apps.accounts.choices import Language, OtpPurpose
 from apps.accounts.errors import OtpExpired, OtpInvalid, OtpLocked, OtpResendTooSoon
 from apps.accounts.models import OtpChallenge, User
 from apps.accounts.phone import normalize_phone
+from apps.accounts.services.denylist import phone_check_allowed
 from apps.core.context import client_ip_var
 from apps.core.errors import DomainError
 from apps.core.ratelimit import rate_limit
@@ -33,6 +34,7 @@ def otp_request(*, phone: str, purpose: str = OtpPurpose.LOGIN, language: str = 
     The text is in the user's preferred language when the phone belongs to a user, otherwise in `language`.
     """
     e164 = normalize_phone(phone).e164
+    phone_check_allowed(phone=e164)  # no code, no SMS cost, for a number that may not register again
     cooldown = settings.OTP_RESEND_COOLDOWN_SECONDS
     cooldown_key = f"otp:cooldown:{purpose}:{e164}"
     # cache.add is atomic (Redis SET NX, or the shared file cache's lock): two requests in the same instant cannot

@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.accounts.choices import OtpPurpose
 from apps.accounts.errors import SessionRevoked, TokenInvalid
 from apps.accounts.models import DeviceSession, User
+from apps.accounts.services.denylist import phone_check_allowed
 from apps.accounts.services.otp import otp_verify
 from apps.audit.services import audit_record
 from apps.core.context import client_ip_var
@@ -44,6 +45,7 @@ def otp_login(*, phone: str, code: str, device_name: str = "", user_agent: str =
     with transaction.atomic():
         user = User.objects.filter(phone=challenge.phone).first()
         if user is None:
+            phone_check_allowed(phone=challenge.phone)
             user = User.objects.create_user(challenge.phone)
             audit_record(actor=user, action="user.created", target=user, after={"phone": user.phone})
         if not user.is_active:

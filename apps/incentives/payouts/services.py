@@ -378,7 +378,13 @@ def payout_account_whitelist(*, account: PayoutAccount) -> PayoutAccount:
         account.whitelisted_at, account.whitelist_error = timezone.now(), ""
     else:
         account.whitelist_error = outcome.reason[:200]
-    account.save(update_fields=["whitelisted_at", "whitelist_error"])
+    with transaction.atomic():
+        account.save(update_fields=["whitelisted_at", "whitelist_error"])
+        audit_record(
+            action="incentives.payout_account_whitelist",
+            target=account,
+            after={"state": outcome.state, "error": account.whitelist_error},
+        )
     return account
 
 
@@ -395,3 +401,24 @@ def _data(payout: Payout) -> dict[str, Any]:
         "failure_reason": payout.failure_reason,
         "rejection_reason": payout.rejection_reason,
     }
+
+
+@transaction.atomic
+def payout_personal_data_erase(*, user: Any, actor: Any) -> int:
+    """A privacy erasure's payouts part: payout account numbers, holders' names and payouts' mobile numbers
+    replaced by opaque tokens (amounts, rates and outside ids stay). Returns how many payout accounts changed."""
+    from apps.accounts.services.privacy import opaque_token
+
+    accounts = list(PayoutAccount.objects.select_for_update().filter(provider__user=user))
+    for account in accounts:
+        PayoutAccount.objects.filter(pk=account.pk).update(account_number=opaque_token(), holder_name="", active=False)
+    Payout.objects.filter(provider__user=user).exclude(msisdn="").update(msisdn=opaque_token())
+    audit_record(
+        actor=actor,
+        action="incentives.payout_personal_data_erased",
+        target_type="accounts.user",
+        target_id=user.pk,
+        after={"payout_accounts": len(accounts)},
+        system_actor="privacy",
+    )
+    return len(accounts)

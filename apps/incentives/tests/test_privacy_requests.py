@@ -151,3 +151,20 @@ def test_staff_erase_a_client_organisation_from_the_admin(staff_client):
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     assert AuditLog.objects.filter(action="client.erased", target_id=str(organization.pk)).exists()
     assert AuditLog.objects.filter(action="user.erased", target_id=str(member.pk)).exists()
+
+
+def test_erasure_waits_for_a_queued_payout_and_its_hold(provider, airtime, rates):
+    from apps.accounts.errors import ErasureMoneyInFlight
+    from apps.accounts.services import user_erase
+    from apps.incentives.payouts.services import payout_request, payout_send
+    from apps.incentives.tests.conftest import PPT
+
+    payout = payout_request(provider=provider, actor=provider.user, method="airtime", amount=10 * PPT)
+    with pytest.raises(ErasureMoneyInFlight) as refused:
+        user_erase(user=provider.user, actor=provider.user)
+    assert set(refused.value.details["reasons"]) == {"payout_in_flight", "ledger_hold_open"}
+    payout_send(payout_id=payout.pk)  # succeeds at the fake: the hold is posted
+    user_erase(user=provider.user, actor=provider.user)
+    payout.refresh_from_db()
+    assert payout.status == "succeeded" and payout.amount == 10 * PPT  # the money record stays
+    assert payout.msisdn.startswith("+0")

@@ -51,5 +51,11 @@ def provider_personal_data_erase(*, provider: Provider, actor: Any) -> Provider:
 
 
 def provider_in_flight(provider: Provider) -> list[str]:
-    """Reasons a provider's erasure must wait: jobs still leased to its SIMs (their outcome moves money)."""
-    return ["jobs_in_flight"] if Provider.objects.filter(pk=provider.pk, jobs_in_flight__gt=0).exists() else []
+    """Reasons a provider's erasure must wait: jobs still leased to its SIMs (their outcome moves money).
+
+    Takes the provider's row lock (call inside the erasure's transaction), before the parts above look for open
+    payouts and holds: `payout_request` takes the same lock, so no payout can start between the check and the
+    erasure.
+    """
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    return ["jobs_in_flight"] if provider.jobs_in_flight > 0 else []

@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
 
 from apps.accounts import services
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
@@ -120,7 +121,10 @@ class ClientOrganizationAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description="Privacy: erase the members' personal data and revoke the API keys (irreversible)")
-    def erase_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> None:
+    def erase_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":  # irreversible: staff confirm on a page of its own first
+            context = {**self.admin_site.each_context(request), "organizations": queryset, "title": "Erase members"}
+            return TemplateResponse(request, "admin/accounts/erase_confirmation.html", context)
         for organization in queryset:
             refused = services.organization_erase(organization=organization, actor=request.user)
             if refused:
@@ -128,6 +132,7 @@ class ClientOrganizationAdmin(admin.ModelAdmin):
                     request, f"{organization}: money still in flight for members {sorted(refused)}.", messages.WARNING
                 )
         self.message_user(request, "Erased.", messages.SUCCESS)
+        return None
 
 
 @admin.register(ApiKey)

@@ -142,9 +142,11 @@ def test_staff_erase_a_client_organisation_from_the_admin(staff_client):
     member = UserFactory()
     organization = client_create(user=member, name="Acme")
     key, _ = api_key_create(organization=organization, actor=member, name="server")
-    response = staff_client.post(
-        "/admin/accounts/clientorganization/", {"action": "erase_members", "_selected_action": [organization.pk]}
-    )
+    form = {"action": "erase_members", "_selected_action": [organization.pk]}
+    confirmation = staff_client.post("/admin/accounts/clientorganization/", form)
+    assert confirmation.status_code == 200 and "cannot be undone" in confirmation.content.decode()
+    assert User.objects.get(pk=member.pk).is_active  # nothing erased before staff confirm
+    response = staff_client.post("/admin/accounts/clientorganization/", {**form, "confirm": "yes"})
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.phone.startswith("+0") and not member.is_active

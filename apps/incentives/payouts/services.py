@@ -41,6 +41,7 @@ from apps.incentives.payouts.choices import (
     PayoutStatus,
 )
 from apps.incentives.payouts.clients import AirtimeClient, Outcome, PaywayClient, decimal_amount
+from apps.providers.errors import ProviderNotActive
 from apps.providers.models import Provider, Sim
 from apps.tokens.choices import PlatformAccount, Reason, Result
 from apps.tokens.services import (
@@ -130,7 +131,10 @@ def payout_request(
     ledger_account = account_open(provider=provider)
     in_flight = platform_account(PlatformAccount.PAYOUTS_IN_FLIGHT)
     with transaction.atomic():
-        Provider.objects.select_for_update().filter(pk=provider.pk).first()
+        locked = Provider.objects.select_for_update().select_related("user").filter(pk=provider.pk).first()
+        if locked is None or not locked.user.is_active:
+            # Erased (or disabled) while this request was on its way: the destination read above may be gone.
+            raise ProviderNotActive()
         used = _used_today(provider_id=provider.pk, now=now)
         if used["amount"] + amount > settings.PAYOUT_DAILY_LIMIT or used["count"] + 1 > settings.PAYOUT_DAILY_MAX_COUNT:
             raise errors.PayoutDailyLimitExceeded(

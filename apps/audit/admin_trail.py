@@ -55,7 +55,9 @@ def _changed_values(entry: LogEntry) -> dict[str, Any]:
 def log_entry_saved(sender: type, instance: LogEntry, created: bool, **kwargs: Any) -> None:
     if not created or instance.action_flag not in VERBS:
         return
-    after: dict[str, Any] = {"message": instance.get_change_message(), "repr": instance.object_repr}
+    with translation.override(None):  # one language in the log, whichever the staff member reads
+        message = instance.get_change_message()
+    after: dict[str, Any] = {"message": message, "repr": instance.object_repr}
     if instance.action_flag == CHANGE:
         after["values"] = _changed_values(instance)
     audit_record(

@@ -1,10 +1,11 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
 
 from apps.accounts import services
 from apps.accounts.admin_vetting import ClientApplicationAdmin, ClientPlanAdmin, DenyListEntryAdmin
@@ -112,6 +113,33 @@ class ClientOrganizationAdmin(admin.ModelAdmin):
     search_fields = ("name", "contact_email", "contact_phone", "memberships__user__phone")
     inlines = [ClientMembershipInline, ApiKeyInline]
     show_full_result_count = False
+    actions = ["export_members", "erase_members"]
+
+    @admin.action(description="Privacy: download the organisation's and its members' data (one organisation)")
+    def export_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one organisation to export.", messages.ERROR)
+            return None
+        organization = queryset.get()
+        response = StreamingHttpResponse(
+            services.organization_export(organization=organization, actor=request.user), content_type="application/zip"
+        )
+        response["Content-Disposition"] = f'attachment; filename="peerpower-client-{organization.pk}.zip"'
+        return response
+
+    @admin.action(description="Privacy: erase the members' personal data and revoke the API keys (irreversible)")
+    def erase_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> HttpResponse | None:
+        if request.POST.get("confirm") != "yes":  # irreversible: staff confirm on a page of its own first
+            context = {**self.admin_site.each_context(request), "organizations": queryset, "title": "Erase members"}
+            return TemplateResponse(request, "admin/accounts/erase_confirmation.html", context)
+        for organization in queryset:
+            refused = services.organization_erase(organization=organization, actor=request.user)
+            if refused:
+                self.message_user(
+                    request, f"{organization}: money still in flight for members {sorted(refused)}.", messages.WARNING
+                )
+        self.message_user(request, "Erased.", messages.SUCCESS)
+        return None
 
     def save_model(self, request: HttpRequest, obj: ClientOrganization, form: Any, change: bool) -> None:
         # A plan change goes through its service, which audits it; the rest of the form saves as before.

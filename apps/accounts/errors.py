@@ -159,3 +159,8 @@ class SimDenied(PermissionDenied):
 class DeviceDenied(PermissionDenied):
     code = "device_denied"
     default_message = _("This device cannot be used with PeerPower. Contact support.")
+
+
+class ErasureMoneyInFlight(Conflict):
+    code = "erasure_money_in_flight"
+    default_message = _("Your account still has money in flight (a payout or a hold). Ask again once it has settled.")

@@ -6,3 +6,8 @@ class AuditConfig(AppConfig):
 
     name = "apps.audit"
     label = "audit"
+
+    def ready(self) -> None:
+        from apps.audit import admin_trail
+
+        admin_trail.connect()

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.core.crypto import blind_index
 from apps.delivery.choices import CanaryStatus, FraudRule
 from apps.delivery.fraud import fraud_flag
@@ -111,4 +112,12 @@ def canaries_judge(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def _settle(canary: Canary, status: str, now: datetime) -> None:
-    Canary.objects.filter(pk=canary.pk, status=CanaryStatus.PENDING).update(status=status, judged_at=now)
+    with transaction.atomic():
+        if Canary.objects.filter(pk=canary.pk, status=CanaryStatus.PENDING).update(status=status, judged_at=now):
+            audit_record(
+                action="canary.settled",
+                target=canary,
+                before={"status": CanaryStatus.PENDING},
+                after={"status": status},
+                system_actor="task:canaries",
+            )

@@ -36,3 +36,7 @@ class IncentivesConfig(AppConfig):
         register_live_collector(PayoutQueueCollector())
         # A rewarded job is a financial record (kept with the ledger): messaging's retention must not delete it.
         job_keeper_register(rewarded_job)
+
+        from apps.incentives.payouts import privacy
+
+        privacy.register()

@@ -12,3 +12,7 @@ class MessagingConfig(AppConfig):
         from apps.messaging.metrics import MessageQueueCollector
 
         register_live_collector(MessageQueueCollector())
+
+        from apps.messaging import privacy
+
+        privacy.register()

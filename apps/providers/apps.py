@@ -12,3 +12,7 @@ class ProvidersConfig(AppConfig):
         from apps.providers.metrics import ProviderCapacityCollector
 
         register_live_collector(ProviderCapacityCollector())
+
+        from apps.providers import privacy
+
+        privacy.register()

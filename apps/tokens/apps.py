@@ -12,3 +12,7 @@ class TokensConfig(AppConfig):
         from apps.tokens.metrics import LedgerCheckCollector
 
         register_live_collector(LedgerCheckCollector())
+
+        from apps.tokens import privacy
+
+        privacy.register()

@@ -594,6 +594,8 @@ OTP_RESEND_COOLDOWN_SECONDS = env.int("OTP_RESEND_COOLDOWN_SECONDS", default=60)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=5)
 # Rates ("5/h", "30/h"; apps.core.ratelimit): code requests per phone and per client IP, verifications per client IP.
 OTP_RATE_PER_PHONE = env("OTP_RATE_PER_PHONE", default="5/h")
+# GET /api/me/export: the ZIP gathers everything about a person; a few per day are plenty.
+PRIVACY_EXPORT_RATE = env("PRIVACY_EXPORT_RATE", default="5/d")
 OTP_RATE_PER_IP = env("OTP_RATE_PER_IP", default="30/h")
 OTP_VERIFY_RATE_PER_IP = env("OTP_VERIFY_RATE_PER_IP", default="60/h")
 # How codes reach phones: "console" (development: the log is the only place a code appears) or a dotted path to an

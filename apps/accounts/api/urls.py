@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.accounts.api import views
+from apps.accounts.api import privacy, views
 
 urlpatterns = [
     path("auth/otp/request", views.OtpRequestView.as_view(), name="otp-request"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("auth/sessions/revoke-all", views.SessionRevokeAllView.as_view(), name="sessions-revoke-all"),
     path("auth/sessions/<id:session_id>", views.SessionDetailView.as_view(), name="session-detail"),
     path("me", views.MeView.as_view(), name="me"),
+    path("me/export", privacy.ExportView.as_view(), name="me-export"),
+    path("me/erasure", privacy.ErasureView.as_view(), name="me-erasure"),
     path("me/did/challenge", views.DidChallengeView.as_view(), name="did-challenge"),
     path("me/did", views.DidBindView.as_view(), name="did-bind"),
     path("me/wallet/challenge", views.WalletChallengeView.as_view(), name="wallet-challenge"),

@@ -5,10 +5,17 @@
 - `identity`: profile, DID key and EVM wallet binding.
 - `organizations`: client organisations and their API keys.
 - `vetting`: the sandbox application, staff decisions and plans.
-- `denylist`: phone numbers, SIMs and devices staff refuse.
+- `denylist`: phone numbers, SIMs and devices staff refuse (and erased banned accounts' numbers, hashed).
+- `privacy`: a person's data export and erasure.
 """
 
-from apps.accounts.services.denylist import deny_list_add, deny_list_normalize, deny_list_refuse, deny_list_remove
+from apps.accounts.services.denylist import (
+    deny_list_add,
+    deny_list_erased_number,
+    deny_list_normalize,
+    deny_list_refuse,
+    deny_list_remove,
+)
 from apps.accounts.services.identity import (
     did_bind,
     did_challenge_create,
@@ -28,6 +35,7 @@ from apps.accounts.services.organizations import (
     organization_system_get_or_create,
 )
 from apps.accounts.services.otp import OtpIssued, otp_request, otp_verify
+from apps.accounts.services.privacy import organization_erase, organization_export, user_erase, user_export
 from apps.accounts.services.sessions import (
     SessionTokens,
     otp_login,
@@ -67,12 +75,15 @@ __all__ = [
     "client_plan_internal",
     "client_update",
     "deny_list_add",
+    "deny_list_erased_number",
     "deny_list_normalize",
     "deny_list_refuse",
     "deny_list_remove",
     "did_bind",
     "did_challenge_create",
     "hash_api_key",
+    "organization_erase",
+    "organization_export",
     "organization_lock",
     "organization_system_get_or_create",
     "otp_login",
@@ -86,6 +97,8 @@ __all__ = [
     "session_revoke_all",
     "session_start",
     "session_touch",
+    "user_erase",
+    "user_export",
     "wallet_bind",
     "wallet_challenge_create",
     "wallet_unbind",

@@ -15,7 +15,11 @@ from apps.accounts.errors import DeviceDenied, PhoneDenied, SimDenied
 from apps.accounts.models import DenyListEntry
 from apps.accounts.phone import normalize_phone
 from apps.audit.services import audit_record
+from apps.core.crypto import blind_index
 from apps.core.errors import DomainError
+
+# An erased banned account's number stays listed as its keyed hash only (the number itself is erased with the rest).
+HASHED = "hash:"
 
 REFUSALS: dict[str, type[DomainError]] = {
     DenyKind.PHONE: PhoneDenied,
@@ -27,6 +31,8 @@ REFUSALS: dict[str, type[DomainError]] = {
 def deny_list_normalize(*, kind: str, value: str) -> str:
     """Numbers in E.164 (whatever the staff typed); installation ids as given, without surrounding spaces."""
     value = value.strip()
+    if value.startswith(HASHED):
+        return value
     if kind in (DenyKind.PHONE, DenyKind.SIM):
         return normalize_phone(value, require_mobile=False, allowed_regions=[]).e164
     return value
@@ -37,6 +43,8 @@ def deny_list_refuse(*, kind: str, values: list[str]) -> None:
     (a device is named by its installation id or, from apps that send none, its FCM token). Values must already be
     normalised (E.164 for numbers). One indexed lookup."""
     values = [value for value in values if value]
+    if kind == DenyKind.PHONE:
+        values += [HASHED + blind_index(value) for value in values]
     if values and DenyListEntry.objects.filter(kind=kind, value__in=values, removed_at__isnull=True).exists():
         raise REFUSALS[kind]()
 
@@ -77,4 +85,15 @@ def deny_list_remove(*, entry: DenyListEntry, actor: Any, reason: str) -> DenyLi
                 after={"reason": reason},
             )
     entry.refresh_from_db()
+    return entry
+
+
+def deny_list_erased_number(*, phone: str, actor: Any) -> DenyListEntry:
+    """Before a banned account's erasure removes its number: keep the number on the list, as its keyed hash only, so
+    that it cannot sign up again (`phone_denied`), and take a plain entry of it off the list."""
+    entry = deny_list_add(
+        kind=DenyKind.PHONE, value=HASHED + blind_index(phone), reason="banned account erased", actor=actor
+    )
+    for plain in DenyListEntry.objects.filter(kind=DenyKind.PHONE, value=phone, removed_at__isnull=True):
+        deny_list_remove(entry=plain, actor=actor, reason="kept as a keyed hash after the account's erasure")
     return entry

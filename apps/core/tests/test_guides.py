@@ -15,7 +15,7 @@ from apps.core.tests.test_api_reference import check_against_schema
 GUIDES = ["quickstart.md", "quickstart.km.md", "webhooks.md", "idempotency.md", "segments.md", "errors.md",
           "rate-limits.md", "provider-protocol.md", "billing.md", "billing.km.md", "payouts.md",
           "earnings.md", "earnings.km.md", "sandbox.md", "sandbox.km.md",
-          "privacy.md", "privacy.km.md"]  # fmt: skip
+          "privacy.md", "privacy.km.md", "privacy-requests.md", "privacy-requests.km.md"]  # fmt: skip
 # Operators' documents, checked the same way (links resolve, the operations they name exist).
 GUIDES += ["deployment.md", "scaling.md", "troubleshooting.md", "backups.md", "backoffice.md"]
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)

@@ -278,6 +278,8 @@ class TestCanaries:
         assert self.inbound(api_client, canary.message.body).json() == {"matched": True}
         assert canaries_judge() == {"confirmed": 1, "missed": 0, "undelivered": 0}
         assert Canary.objects.get().status == CanaryStatus.CONFIRMED
+        [settled] = AuditLog.objects.filter(action="canary.settled", target_id=str(canary.pk))
+        assert settled.after == {"status": CanaryStatus.CONFIRMED} and settled.actor_label == "task:canaries"
         assert Provider.objects.get(pk=job.provider_id).reputation > before
         assert rules(job.provider) == []
 

@@ -42,6 +42,7 @@ from apps.incentives.payouts.choices import (
     PayoutStatus,
 )
 from apps.incentives.payouts.clients import AirtimeClient, Outcome, PaywayClient, decimal_amount
+from apps.providers.errors import ProviderNotActive
 from apps.providers.models import Provider, Sim
 from apps.tokens.choices import PlatformAccount, Reason, Result
 from apps.tokens.services import (
@@ -131,7 +132,10 @@ def payout_request(
     ledger_account = account_open(provider=provider)
     in_flight = platform_account(PlatformAccount.PAYOUTS_IN_FLIGHT)
     with transaction.atomic():
-        Provider.objects.select_for_update().filter(pk=provider.pk).first()
+        locked = Provider.objects.select_for_update().select_related("user").filter(pk=provider.pk).first()
+        if locked is None or not locked.user.is_active:
+            # Erased (or disabled) while this request was on its way: the destination read above may be gone.
+            raise ProviderNotActive()
         used = _used_today(provider_id=provider.pk, now=now)
         if used["amount"] + amount > settings.PAYOUT_DAILY_LIMIT or used["count"] + 1 > settings.PAYOUT_DAILY_MAX_COUNT:
             raise errors.PayoutDailyLimitExceeded(
@@ -379,7 +383,13 @@ def payout_account_whitelist(*, account: PayoutAccount) -> PayoutAccount:
         account.whitelisted_at, account.whitelist_error = timezone.now(), ""
     else:
         account.whitelist_error = outcome.reason[:200]
-    account.save(update_fields=["whitelisted_at", "whitelist_error"])
+    with transaction.atomic():
+        account.save(update_fields=["whitelisted_at", "whitelist_error"])
+        audit_record(
+            action="incentives.payout_account_whitelist",
+            target=account,
+            after={"state": outcome.state, "error": account.whitelist_error},
+        )
     return account
 
 
@@ -396,3 +406,24 @@ def _data(payout: Payout) -> dict[str, Any]:
         "failure_reason": payout.failure_reason,
         "rejection_reason": payout.rejection_reason,
     }
+
+
+@transaction.atomic
+def payout_personal_data_erase(*, user: Any, actor: Any) -> int:
+    """A privacy erasure's payouts part: payout account numbers, holders' names and payouts' mobile numbers
+    replaced by opaque tokens (amounts, rates and outside ids stay). Returns how many payout accounts changed."""
+    from apps.accounts.services.privacy import opaque_token
+
+    accounts = list(PayoutAccount.objects.select_for_update().filter(provider__user=user))
+    for account in accounts:
+        PayoutAccount.objects.filter(pk=account.pk).update(account_number=opaque_token(), holder_name="", active=False)
+    Payout.objects.filter(provider__user=user).exclude(msisdn="").update(msisdn=opaque_token())
+    audit_record(
+        actor=actor,
+        action="incentives.payout_personal_data_erased",
+        target_type="accounts.user",
+        target_id=user.pk,
+        after={"payout_accounts": len(accounts)},
+        system_actor="privacy",
+    )
+    return len(accounts)

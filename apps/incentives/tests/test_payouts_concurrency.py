@@ -80,3 +80,18 @@ def test_a_status_check_racing_a_callback_ends_in_one_outcome(provider, airtime,
         assert Transfer.objects.filter(id__startswith=payout.transfer_id).count() == 2  # pending + one post
         assert AuditLog.objects.filter(action="incentives.payout_succeeded", target_id=str(payout.pk)).count() == 1
     assert available(provider) == 70 * PPT
+
+
+def test_an_erasure_racing_payout_requests_never_leaves_a_payout_in_flight_for_an_erased_person(provider, rates):
+    from apps.accounts.services import user_erase
+    from apps.incentives.payouts.privacy import IN_FLIGHT
+
+    erase = partial(user_erase, user=provider.user, actor=provider.user)
+    request = partial(services.payout_request, provider=provider, actor=provider.user, method="airtime", amount=PPT)
+    _, refusals = together([erase, request, request, request])
+    provider.user.refresh_from_db()
+    in_flight = Payout.objects.filter(provider=provider, status__in=IN_FLIGHT).count()
+    if provider.user.phone.startswith("+0"):  # the erasure went first: every request after it was refused
+        assert in_flight == 0 and len(refusals) == 3
+    else:  # a request went first: the erasure waited for its money
+        assert in_flight >= 1 and "erasure_money_in_flight" in {error.code for error in refusals}

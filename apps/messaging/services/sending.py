@@ -371,7 +371,14 @@ def message_cancel(*, message: Message, actor: Any = None) -> Message:
             raise MessageNotCancellable(details={"status": message.status})
         if message.status == MessageStatus.ASSIGNED:
             job_end_for_message(message=message, reason="cancelled")
-        message_transition(message=message, to=MessageStatus.CANCELLED, reason="cancelled_by_client")
+        message_transition(
+            message=message,
+            to=MessageStatus.CANCELLED,
+            reason="cancelled_by_client",
+            actor=actor,
+            system_actor="client",
+            audit=True,
+        )
     return message
 
 

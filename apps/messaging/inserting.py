@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import DateTimeField, JSONField
 
+from apps.core.fields import BlindIndexField, EncryptedMixin
 from apps.messaging.models import Message
 
 
@@ -57,7 +58,13 @@ def _statement() -> tuple[list[Callable[[Message], Any]], str]:
         readers: list[Callable[[Message], Any]] = []
         selects = []
         for position, field in enumerate(fields):
-            if isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
+            if isinstance(field, EncryptedMixin | BlindIndexField):
+                # Encrypted at rest, or a keyed hash computed on save: prepared by the field itself (as bulk_create
+                # would), never sent as the plain value.
+                readers.append(
+                    lambda message, field=field: field.get_db_prep_save(field.pre_save(message, add=True), connection)
+                )
+            elif isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
                 readers.append(lambda message, field=field: field.pre_save(message, add=True))
             else:
                 readers.append(lambda message, attname=field.attname: getattr(message, attname))

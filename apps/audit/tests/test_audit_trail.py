@@ -29,6 +29,15 @@ STATE_CHANGING = re.compile(
 # Services that write an audit row, with the action they write (reviewed by reading the code; the behaviour of
 # the ones this file fixed is tested below, the others in their apps' tests).
 AUDITED = {
+    "apps.accounts.services.denylist.deny_list_add": "deny_list.added",
+    "apps.accounts.services.denylist.deny_list_remove": "deny_list.removed",
+    "apps.accounts.services.denylist.deny_list_erased_number": "deny_list.added",
+    "apps.accounts.services.vetting.client_application_save": "client_application.updated",
+    "apps.accounts.services.vetting.client_application_submit": "client_application.submitted",
+    "apps.messaging.services.rules.stop_keyword_add": "stop_keyword.added",
+    "apps.messaging.services.rules.stop_keyword_remove": "stop_keyword.removed",
+    "apps.providers.services.trust.provider_trust_set": "provider.trust_changed",
+    "apps.providers.services.denial.provider_deny_list": "deny_list.added",
     "apps.accounts.services.identity.did_bind": "user.did_bound",
     "apps.accounts.services.identity.profile_update": "user.profile_updated",
     "apps.accounts.services.identity.wallet_bind": "user.wallet_bound",
@@ -87,6 +96,9 @@ AUDITED = {
 
 # State-changing services that write no audit row of their own, each with the reviewed reason.
 NOT_AUDITED = {
+    "apps.delivery.fraud.fraud_strikes_standing": "reads a provider's standing strikes; changes nothing",
+    "apps.tokens.services.holds.client_hold_create": "a message's PPT hold: the ledger's pending transfer, booked "
+    "with the message, is the record (as message_submit)",
     "apps.accounts.services.identity.did_challenge_create": "a one-time challenge, not a change to the account",
     "apps.accounts.services.identity.wallet_challenge_create": "a one-time challenge, not a change to the account",
     "apps.accounts.services.organizations.organization_system_get_or_create": "creates PeerPower's own client once",
@@ -134,6 +146,9 @@ def test_every_state_changing_service_is_audited_or_allowed_with_a_reason():
 
 # Admin actions (other than "delete selected", audited by apps.audit.admin_trail) and the service each calls.
 ADMIN_ACTIONS = {
+    "axes.accessattempt": {
+        "cleanup_expired_attempts": "django-axes' own action: deletes expired failed-login counters (not a decision)",
+    },
     "django_celery_beat.periodictask": {
         "enable_tasks": "django-celery-beat's own action: allowed, schedules are configuration and deploys reset them",
         "disable_tasks": "as enable_tasks",
@@ -142,7 +157,21 @@ ADMIN_ACTIONS = {
     },
     "accounts.devicesession": {"revoke": "session_revoke"},
     "accounts.apikey": {"revoke": "api_key_revoke"},
-    "providers.provider": {"approve": "provider_approve", "suspend": "provider_suspend", "ban": "provider_ban"},
+    "providers.provider": {
+        "approve": "provider_approve",
+        "suspend": "provider_suspend",
+        "ban": "provider_ban",
+        "deny_everything": "provider_deny_list",
+        "trust": "provider_trust_set",
+        "distrust": "provider_trust_set",
+        **{f"trust_level_{level}": "provider_trust_set" for level in (0, 25, 50, 75, 100)},
+    },
+    "accounts.clientapplication": {
+        "approve": "client_application_decide",
+        "request_changes": "client_application_decide",
+        "reject": "client_application_decide",
+    },
+    "accounts.denylistentry": {"remove": "deny_list_remove"},
     "messaging.filterterm": {"activate": "filter_rules_set_active", "deactivate": "filter_rules_set_active"},
     "messaging.domainrule": {"activate": "filter_rules_set_active", "deactivate": "filter_rules_set_active"},
     "messaging.message": {"requeue": "message_requeue"},
@@ -152,8 +181,9 @@ ADMIN_ACTIONS = {
     "delivery.fraudflag": {
         "clear_strikes": "fraud_strike_clear",
         "ban_providers": "provider_ban",
-        "forget_devices": "device_remove",
-        "remove_sims": "sim_remove",
+        "deny_devices": "provider_deny_list",
+        "deny_phones": "provider_deny_list",
+        "deny_sims": "provider_deny_list",
     },
     "payments.topup": {"refund": "topup_refund_propose"},
     "tokens.adjustment": {"approve": "adjustment_approve", "reject": "adjustment_reject"},

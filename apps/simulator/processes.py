@@ -141,6 +141,10 @@ class Servers:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "peerpower.settings.development",
             "DATABASE_URL": database_url(),
+            # The servers encrypt and hash personal data with this process's keys, so that what they store, the
+            # simulator (which reads the database for its summary) can read too.
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "BLIND_INDEX_KEY": settings.BLIND_INDEX_KEY,
             "PEERPOWER_VAR_DIR": str(settings.VAR_DIR),
             "DEBUG": "false",
             "LOG_LEVEL": config.log_level,

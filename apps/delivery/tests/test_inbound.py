@@ -45,7 +45,9 @@ def job(organization, endpoint):
 @pytest.fixture
 def key(job):
     key, did = new_key()
-    User.objects.filter(pk=job.provider.user_id).update(did=did)
+    user = User.objects.get(pk=job.provider.user_id)
+    user.did = did
+    user.save(update_fields=["did"])  # a save, as did_bind does: the phone's cached session sees it
     return key
 
 

@@ -75,6 +75,7 @@ def trust_one(phones: list[VirtualPhone]) -> VirtualPhone:
     """Staff put one honest phone in the trusted pool (as the admin action does, audited)."""
     trusted = next(phone for phone in reversed(phones) if phone.honest)
     provider_trust_set(provider=Provider.objects.get(pk=trusted.provider_id), actor=None, trusted=True)
+    trusted.reliable = True
     return trusted
 
 

@@ -213,6 +213,9 @@ class VirtualPhone:
         self.index = index
         self.carrier = carrier
         self.honest = honest
+        # A phone that never fails a send at random: the trusted pool's (a partner's SIM), so that a sign-in code,
+        # which waits for the pool rather than go to another phone, is not left waiting by the dice.
+        self.reliable = False
         self.number = random_number(carrier, rng)
         self.fcm_token = f"sim-{index}-{rng.getrandbits(64):016x}"
         self.key = Ed25519PrivateKey.generate()
@@ -395,7 +398,7 @@ class Fleet:
 
     def _send(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
         rng = self.rng
-        failing = phone.honest and rng.random() < self.behaviour.fail_share
+        failing = phone.honest and not phone.reliable and rng.random() < self.behaviour.fail_share
         with phone.outbox_lock:
             if job["id"] in phone.dropped:
                 return  # the phone already told the server it did not send it

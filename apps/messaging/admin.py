@@ -38,6 +38,7 @@ from apps.messaging.models import (
     StopKeyword,
 )
 from apps.messaging.sealing import is_sealed, masked
+from apps.messaging.selectors import messages_held_count
 from apps.messaging.timeline import message_timeline
 from apps.messaging.validation import validate_body
 
@@ -457,7 +458,7 @@ class ModerationForm(forms.Form):
         return cleaned
 
 
-admin_badge_register("messaging.heldmessage", lambda: Message.objects.filter(status=MessageStatus.HELD).count())
+admin_badge_register("messaging.heldmessage", messages_held_count)
 
 
 @admin.register(HeldMessage)

@@ -107,6 +107,18 @@ def test_every_alert_links_to_a_runbook_that_exists():
             assert section in text, f"{runbook} lacks {section}"
 
 
+def test_the_alert_unit_tests_evaluate_recording_rules_first():
+    # promtool evaluates rule groups in a random order at each step unless a test lists them; an alert reading a
+    # ratio recorded in the same step then sees the previous step's value, and the test passes only sometimes.
+    order = [group["name"] for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]]
+    recording = [group["name"] for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]
+                 if all("record" in rule for rule in group["rules"])]  # fmt: skip
+    for path in sorted((MONITORING / "tests").glob("*.yml")):
+        listed = yaml.safe_load(path.read_text()).get("group_eval_order", [])
+        assert sorted(listed) == sorted(order), f"{path.name}: group_eval_order must list every rule group"
+        assert listed[: len(recording)] == [name for name in listed if name in recording], path.name
+
+
 def test_the_dashboard_uses_the_provisioned_data_source():
     provisioned = yaml.safe_load((MONITORING / "grafana/provisioning/datasources/prometheus.yml").read_text())
     uids = {source["uid"] for source in provisioned["datasources"]}

@@ -35,7 +35,8 @@ class AuditLogAdmin(CsvExportMixin, ReadOnlyAdmin):
         "id", "created_at", "actor_id", "actor__phone", "actor_label", "action", "target_type", "target_id", "ip",
         "request_id", "task_id", "before", "after",
     )  # fmt: skip
-    search_fields = ("=target_id", "=request_id", "action", "actor__phone")
+    # The actor's phone is encrypted: found whole (E.164), by its keyed hash.
+    search_fields = ("=target_id", "=request_id", "action", "=actor__phone")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
 

@@ -2,7 +2,8 @@
 
 Code reads and writes plain strings: a value is encrypted on its way to the database and decrypted on its way
 back. Encrypted columns cannot be searched (each write has a fresh salt and nonce): only `isnull` and `= ''` are
-allowed, and a value looked up by equality has a `BlindIndexField` beside it.
+allowed, and a value looked up by equality has a `BlindIndexField` beside it. An `EncryptedLookupCharField` compiles
+`=` and `IN` against that index itself, for values looked up in many places (phone numbers).
 """
 
 import json

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
 from apps.accounts import services
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.admin_vetting import ClientApplicationAdmin, ClientPlanAdmin, DenyListEntryAdmin
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
 
@@ -27,13 +28,14 @@ class PhoneUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
     form = PhoneUserChangeForm
     add_form = PhoneUserCreationForm
     ordering = ("-date_joined",)
     list_display = ("phone", "display_name", "did", "evm_address", "reputation_score", "is_staff", "date_joined")
     list_filter = ("is_staff", "is_active", "preferred_language")
-    search_fields = ("phone", "did", "evm_address", "display_name")
+    search_fields = ("did", "evm_address", "display_name")
+    phone_search_fields = ("phone",)
     readonly_fields = ("date_joined", "last_login")
     show_full_result_count = False
     fieldsets = (
@@ -47,10 +49,11 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(DeviceSession)
-class DeviceSessionAdmin(admin.ModelAdmin):
+class DeviceSessionAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = ("user", "name", "created_at", "last_used_at", "revoked_at", "ip")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
-    search_fields = ("user__phone", "name")
+    search_fields = ("name",)
+    phone_search_fields = ("user__phone",)
     list_select_related = ("user",)
     readonly_fields = ("user", "name", "created_at", "last_used_at", "revoked_at", "refresh_jti", "ip", "user_agent")
     actions = ["revoke"]
@@ -67,12 +70,13 @@ class DeviceSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(OtpChallenge)
-class OtpChallengeAdmin(admin.ModelAdmin):
+class OtpChallengeAdmin(PhoneSearchMixin, admin.ModelAdmin):
     """OTP requests for support staff; the code itself is never shown (only its hash is stored at all)."""
 
     list_display = ("phone", "purpose", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at")
     list_filter = ("purpose",)
     search_fields = ("=phone",)
+    phone_search_fields = ("phone",)
     fields = ("phone", "purpose", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "request_ip")
     readonly_fields = fields
     show_full_result_count = False
@@ -102,7 +106,7 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(ClientOrganization)
-class ClientOrganizationAdmin(admin.ModelAdmin):
+class ClientOrganizationAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = (
         "name", "contact_email", "contact_phone", "created_at", "approved_at", "plan", "verification_codes",
         "low_balance_threshold", "is_blocked",
@@ -110,7 +114,8 @@ class ClientOrganizationAdmin(admin.ModelAdmin):
     list_filter = (("approved_at", admin.EmptyFieldListFilter), "plan", "is_blocked", "verification_codes")
     readonly_fields = ("approved_at",)
     list_select_related = ("plan",)
-    search_fields = ("name", "contact_email", "contact_phone", "memberships__user__phone")
+    search_fields = ("name", "contact_email", "contact_phone")
+    phone_search_fields = ("memberships__user__phone",)
     inlines = [ClientMembershipInline, ApiKeyInline]
     show_full_result_count = False
     actions = ["export_members", "erase_members"]

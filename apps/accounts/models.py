@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.accounts.choices import ApplicationStatus, ChallengeKind, ClientRole, DenyKind, Language, OtpPurpose
 from apps.accounts.phone import normalize_phone
 from apps.core.errors import ValidationFailed
+from apps.core.fields import BlindIndexField, EncryptedLookupCharField
 
 REPUTATION_MIN = 0
 REPUTATION_MAX = 1000
@@ -55,7 +56,11 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A person: provider, client staff or PeerPower staff. Logs in by phone number (E.164)."""
 
-    phone = models.CharField("phone number", max_length=16, unique=True, help_text="E.164, e.g. +85512345678")
+    # Encrypted at rest; found by equality through its keyed hash (EncryptedLookupCharField), which is what really
+    # keeps numbers unique. `unique=True` on the encrypted column itself only lets Django's form validation and its
+    # auth checks treat the phone as the username (their lookups go through the hash as well).
+    phone = EncryptedLookupCharField("phone number", max_length=16, unique=True, help_text="E.164, e.g. +85512345678")
+    phone_hash = BlindIndexField(source="phone", unique=True, verbose_name="phone number's keyed hash")
     display_name = models.CharField(max_length=100, blank=True)
     did = models.CharField("DID", max_length=255, unique=True, null=True, blank=True)
     evm_address = models.CharField("EVM address", max_length=42, unique=True, null=True, blank=True)
@@ -76,7 +81,6 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(reputation_score__gte=REPUTATION_MIN, reputation_score__lte=REPUTATION_MAX),
                 name="user_reputation_in_range",
             ),
-            models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="user_phone_is_e164"),
         ]
 
     def __str__(self) -> str:
@@ -90,7 +94,8 @@ class OtpChallenge(models.Model):
     successful verification. A newer challenge for the same phone and purpose supersedes older ones.
     """
 
-    phone = models.CharField(max_length=16)
+    phone = EncryptedLookupCharField(max_length=16)  # encrypted at rest, looked up by `phone_hash`
+    phone_hash = BlindIndexField(source="phone")
     purpose = models.CharField(max_length=20, choices=OtpPurpose.choices, default=OtpPurpose.LOGIN)
     code_hash = models.CharField(max_length=64)
     salt = models.CharField(max_length=32)
@@ -104,8 +109,7 @@ class OtpChallenge(models.Model):
     class Meta:
         verbose_name = "OTP challenge"
         verbose_name_plural = "OTP challenges"
-        indexes = [models.Index(fields=["phone", "purpose", "-created_at"], name="otp_phone_purpose_idx")]
-        constraints = [models.CheckConstraint(condition=models.Q(phone__startswith="+"), name="otp_phone_is_e164")]
+        indexes = [models.Index(fields=["phone_hash", "purpose", "-created_at"], name="otp_phone_hash_purpose_idx")]
 
     def __str__(self) -> str:
         return f"{self.purpose} code for {self.phone}"

@@ -29,13 +29,16 @@ class ActorFilter(admin.SimpleListFilter):
 class AuditLogAdmin(CsvExportMixin, ReadOnlyAdmin):
     """Read-only: staff can search and read the audit log, never add, change or delete an entry."""
 
-    list_display = ("created_at", "action", "actor", "actor_label", "target_type", "target_id", "ip", "request_id")
+    list_display = (
+        "created_at", "action", "actor", "actor_label", "target_type", "target_id", "ip", "request_id", "redacted_at"
+    )  # fmt: skip
     list_filter = (ActorFilter, "action", "actor_label", "target_type", ("created_at", DateRangeFilter))
     csv_fields = (
         "id", "created_at", "actor_id", "actor__phone", "actor_label", "action", "target_type", "target_id", "ip",
-        "request_id", "task_id", "before", "after",
+        "request_id", "task_id", "before", "after", "redacted_at",
     )  # fmt: skip
-    search_fields = ("=target_id", "=request_id", "action", "actor__phone")
+    # The actor's phone is encrypted: found whole (E.164), by its keyed hash.
+    search_fields = ("=target_id", "=request_id", "action", "=actor__phone")
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
 

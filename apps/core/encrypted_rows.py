@@ -93,3 +93,38 @@ def encrypt_existing_rows(app_label: str, model_name: str):  # noqa: ANN201 - a 
             pass
 
     return run
+
+
+def decrypt_existing_rows(app_label: str, model_name: str, *, batch_size: int = 500):  # noqa: ANN201 - RunPython
+    """The reverse of `encrypt_existing_rows`: writes the model's encrypted columns back as plain text, in batches
+    (for a migration that is unapplied; the column types go back after it). Blind indexes are left as they are."""
+
+    def run(apps: object, schema_editor: object) -> None:
+        model = apps.get_model(app_label, model_name)
+        connection = connections[router.db_for_write(model)]
+        quote = connection.ops.quote_name
+        table, pk = model._meta.db_table, model._meta.pk.column
+        columns = [field.column for field in encrypted_fields(model)]
+        select = f"SELECT {quote(pk)}, {', '.join(quote(c) for c in columns)} FROM {quote(table)} "  # noqa: S608
+        after = None
+        while True:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                where = f"WHERE {quote(pk)} > %s " if after is not None else ""
+                cursor.execute(
+                    f"{select}{where}ORDER BY {quote(pk)} LIMIT %s",
+                    [*([after] if after is not None else []), batch_size],
+                )
+                rows = cursor.fetchall()
+                if not rows:
+                    return
+                for row_pk, *values in rows:
+                    for column, value in zip(columns, values, strict=True):
+                        if crypto.is_encrypted(value):
+                            plain = crypto.decrypt(value, context=f"{table}.{column}")
+                            cursor.execute(
+                                f"UPDATE {quote(table)} SET {quote(column)} = %s WHERE {quote(pk)} = %s",  # noqa: S608
+                                [plain, row_pk],
+                            )
+                after = rows[-1][0]
+
+    return run

@@ -2,7 +2,8 @@
 
 Code reads and writes plain strings: a value is encrypted on its way to the database and decrypted on its way
 back. Encrypted columns cannot be searched (each write has a fresh salt and nonce): only `isnull` and `= ''` are
-allowed, and a value looked up by equality has a `BlindIndexField` beside it.
+allowed, and a value looked up by equality has a `BlindIndexField` beside it. An `EncryptedLookupCharField` compiles
+`=` and `IN` against that index itself, for values looked up in many places (phone numbers).
 """
 
 import json
@@ -11,7 +12,8 @@ from typing import Any
 from django.core.exceptions import FieldError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.lookups import Exact
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact, In
 
 from apps.core import crypto
 
@@ -71,6 +73,62 @@ class EncryptedTextField(EncryptedMixin, models.TextField):
 
 class EncryptedCharField(EncryptedMixin, models.CharField):
     """A CharField (max_length checks the plaintext) stored encrypted in a `text` column."""
+
+
+def _index_column(lhs: Any) -> Col:
+    """The blind index column beside the encrypted column `lhs` (same table alias, so joins keep working)."""
+    field = getattr(lhs, "target", None)
+    if not isinstance(lhs, Col) or not isinstance(field, EncryptedLookupCharField):
+        raise FieldError("An encrypted field is looked up by equality only as a plain column.")
+    index = field.index_field
+    return Col(lhs.alias, index, index)
+
+
+class BlindIndexExact(Exact):
+    """`field = value` on an EncryptedLookupCharField: the blind index column compared with the value's blind index.
+    `= ''` (an empty or erased value) still compares the column itself, as EmptyOnlyExact does."""
+
+    def __init__(self, lhs: Any, rhs: Any) -> None:
+        if hasattr(rhs, "resolve_expression"):
+            raise FieldError("An encrypted field can only be compared with a value, not an expression.")
+        if rhs != "" and rhs is not None:
+            lhs, rhs = _index_column(lhs), crypto.blind_index(str(rhs))
+        super().__init__(lhs, rhs)
+
+
+class BlindIndexIn(In):
+    """`field IN (values)` on an EncryptedLookupCharField, through the blind index column."""
+
+    def __init__(self, lhs: Any, rhs: Any) -> None:
+        if hasattr(rhs, "resolve_expression"):
+            raise FieldError("An encrypted field can only be compared with values, not a subquery.")
+        super().__init__(_index_column(lhs), [crypto.blind_index(str(value)) for value in rhs if value])
+
+
+class EncryptedLookupCharField(EncryptedCharField):
+    """An EncryptedCharField that code still finds by equality — `filter(phone=e164)`, `phone__in=[...]`,
+    `user__phone=...`, Django's own `get_by_natural_key` — because those lookups are compiled against its blind
+    index, the BlindIndexField named `<name>_hash` on the same model. Values must be normalised (E.164) before
+    they are looked up, exactly as before they were stored. Anything but `=`, `IN` and `isnull` is refused.
+
+    Used where equality lookups are spread through the code and Django itself (a user's phone is its username);
+    elsewhere the explicit `<name>_hash=blind_index(value)` reads more plainly."""
+
+    allowed_lookups = frozenset({"isnull", "exact", "in"})
+
+    @property
+    def index_field(self) -> "BlindIndexField":
+        index = self.model._meta.get_field(f"{self.name}_hash")
+        if not isinstance(index, BlindIndexField) or index.source != self.name:
+            raise FieldError(f"{self.model.__name__}.{self.name}_hash must be BlindIndexField(source={self.name!r}).")
+        return index
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "exact":
+            return BlindIndexExact
+        if lookup_name == "in":
+            return BlindIndexIn
+        return super().get_lookup(lookup_name)
 
 
 class BlindIndexField(models.CharField):

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.delivery.fraud import fraud_strike_clear
@@ -38,13 +39,14 @@ class DeliveryReportAdmin(CsvExportMixin, ReadOnlyAdmin):
 
 
 @admin.register(FraudFlag)
-class FraudFlagAdmin(CsvExportMixin, ReadOnlyAdmin):
+class FraudFlagAdmin(PhoneSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     """Suspicious activity and strikes, newest first; ban and deny-list actions act on the flagged providers."""
 
     list_display = ("created_at", "provider", "rule", "strike", "job", "details", "cleared_at")
     list_filter = ("rule", "strike", ("cleared_at", admin.EmptyFieldListFilter), ("created_at", DateRangeFilter))
     csv_fields = ("id", "created_at", "provider_id", "rule", "strike", "job_id", "cleared_at", "details")
-    search_fields = ("=provider__id", "provider__user__phone")
+    search_fields = ("=provider__id",)
+    phone_search_fields = ("provider__user__phone",)
     list_select_related = ("provider", "job")
     actions = ("clear_strikes", "ban_providers", "deny_devices", "deny_sims", "deny_phones")
 

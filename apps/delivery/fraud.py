@@ -183,13 +183,15 @@ def _shared_devices(now: datetime) -> list[tuple[list[int], dict]]:
 
 
 def _shared_sims(now: datetime) -> list[tuple[list[int], dict]]:
-    """One SIM number registered by several providers (now, or removed recently)."""
+    """One SIM number registered by several providers (now, or removed recently). Numbers are encrypted: equal
+    numbers are grouped by their keyed hash, and the evidence names the SIMs (the flag and its audit entry keep no
+    number)."""
     recent = Sim.objects.filter(Q(active=True) | Q(removed_at__gte=now - SHARING_WINDOW))
-    shared = recent.values("msisdn").annotate(providers=Count("provider", distinct=True)).filter(providers__gt=1)
+    shared = recent.values("msisdn_hash").annotate(providers=Count("provider", distinct=True)).filter(providers__gt=1)
     found = []
     for row in shared:
-        providers = sorted(set(recent.filter(msisdn=row["msisdn"]).values_list("provider_id", flat=True)))
-        found.append((providers, {"msisdn": row["msisdn"]}))
+        sims = list(recent.filter(msisdn_hash=row["msisdn_hash"]).order_by("pk").values_list("pk", "provider_id"))
+        found.append((sorted({provider for _, provider in sims}), {"sims": [sim for sim, _ in sims]}))
     return found
 
 

@@ -131,7 +131,7 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         "id", "user__phone", "status", "availability", "province", "reputation", "score", "jobs_in_flight",
         "jobs_delivered", "jobs_failed", "last_heartbeat_at", "approved_at", "created_at",
     )  # fmt: skip
-    search_fields = ("user__phone", "sims__msisdn")
+    search_fields = ("=user__phone", "=sims__msisdn")  # encrypted: whole numbers only, by their keyed hash
     list_select_related = ("user",)
     ordering = ("-created_at",)
     show_full_result_count = False
@@ -179,7 +179,7 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Provider | None = None) -> bool:
         return False  # ban instead: the history of what they sent must stay
 
-    @admin.display(description="phone", ordering="user__phone")
+    @admin.display(description="phone")  # encrypted: no meaningful order
     def phone(self, provider: Provider) -> str:
         return provider.user.phone
 

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.fields import BlindIndexField, EncryptedLookupCharField
 from apps.providers.choices import (
     Availability,
     AvailabilityReason,
@@ -106,7 +107,10 @@ class Sim(models.Model):
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims")
-    msisdn = models.CharField("MSISDN", max_length=16, help_text="E.164, e.g. +85512345678")
+    # Encrypted at rest; found by equality through its keyed hash. Matching never reads the number: it goes by
+    # `carrier`, which is kept in its own column.
+    msisdn = EncryptedLookupCharField("MSISDN", max_length=16, help_text="E.164, e.g. +85512345678")
+    msisdn_hash = BlindIndexField(source="msisdn", verbose_name="MSISDN's keyed hash")
     slot = models.PositiveSmallIntegerField(help_text="SIM slot in the phone, from 0.")
     carrier = models.CharField(max_length=16, choices=Carrier.choices)
     carrier_detected = models.CharField(
@@ -140,11 +144,10 @@ class Sim(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["msisdn"], condition=Q(active=True), name="sim_active_msisdn_unique"),
+            models.UniqueConstraint(fields=["msisdn_hash"], condition=Q(active=True), name="sim_active_msisdn_unique"),
             models.UniqueConstraint(
                 fields=["provider", "slot"], condition=Q(active=True), name="sim_active_slot_unique"
             ),
-            models.CheckConstraint(condition=Q(msisdn__startswith="+"), name="sim_msisdn_is_e164"),
             models.CheckConstraint(condition=Q(slot__lte=SIM_SLOT_MAX), name="sim_slot_in_range"),
             models.CheckConstraint(
                 condition=Q(hourly_cap__isnull=True) | Q(hourly_cap__gt=0), name="sim_hourly_cap_positive"
@@ -163,7 +166,7 @@ class Sim(models.Model):
         indexes = [
             # The hot matching query: SIMs that can take work on one carrier, earliest turn first.
             models.Index(fields=["carrier", "next_turn_at"], condition=Q(matchable=True), name="sim_match_idx"),
-            models.Index(fields=["msisdn"], name="sim_msisdn_idx"),
+            models.Index(fields=["msisdn_hash"], name="sim_msisdn_hash_idx"),
         ]
 
     def __str__(self) -> str:

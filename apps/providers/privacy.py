@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from apps.accounts.privacy import PrivacyPart, privacy_part
+from apps.accounts.privacy import AuditSubject, PrivacyPart, privacy_part
 from apps.providers.models import Device, Provider, Sim
 
 
@@ -40,5 +40,22 @@ def _erase(user: Any, actor: Any) -> None:
         provider_personal_data_erase(provider=provider, actor=actor)
 
 
+def _audit_subject(user: Any) -> AuditSubject:
+    provider = _provider(user)
+    if provider is None:
+        return AuditSubject()
+    sims = list(Sim.objects.filter(provider=provider).values_list("pk", "msisdn"))
+    return AuditSubject(
+        targets={
+            Provider._meta.label_lower: [provider.pk],
+            Sim._meta.label_lower: [pk for pk, _ in sims],
+            Device._meta.label_lower: list(Device.objects.filter(provider=provider).values_list("pk", flat=True)),
+        },
+        values=[msisdn for _, msisdn in sims],
+    )
+
+
 def register() -> None:
-    privacy_part(PrivacyPart(name="providers", export=_export, blockers=_blockers, erase=_erase))
+    privacy_part(
+        PrivacyPart(name="providers", export=_export, blockers=_blockers, erase=_erase, audit_subject=_audit_subject)
+    )

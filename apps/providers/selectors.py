@@ -44,7 +44,6 @@ class Candidate(NamedTuple):
 
     id: int
     provider_id: int
-    msisdn: str
     carrier: str
     next_turn_at: datetime
     created_at: datetime
@@ -65,7 +64,8 @@ class Candidate(NamedTuple):
 # The hot query is written in SQL rather than built with the ORM: building and compiling the queryset cost about
 # three times what PostgreSQL takes to plan and run it (see benchmarks/RESULTS.md). It is plain SQL that SQLite
 # runs too. The columns are Candidate's fields, in order.
-_CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.msisdn, sim.carrier, sim.next_turn_at, sim.created_at,
+# The SIM's number is not among them: it is encrypted, and matching needs only its carrier.
+_CANDIDATE_COLUMNS = """sim.id, sim.provider_id, sim.carrier, sim.next_turn_at, sim.created_at,
     sim.hourly_cap, sim.daily_cap, provider.reputation, provider.jobs_delivered, provider.jobs_failed,
     provider.jobs_in_flight, provider.last_heartbeat_at, provider.score, provider.trusted, provider.trust_level,
     sim.cooldown_level, sim.last_block_at"""

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 from django.utils import timezone
 
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
@@ -39,7 +40,7 @@ from apps.tokens.services import account_credit_limit_set, adjustment_approve, a
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(PhoneSearchMixin, ReadOnlyAdmin):
     """Balances are read-only; the one thing staff change here is a client's credit limit (postpaid), through
     `account_credit_limit_set` (audited)."""
 
@@ -48,7 +49,8 @@ class AccountAdmin(ReadOnlyAdmin):
     )  # fmt: skip
     list_filter = ("ledger", "owner_kind", "is_hot")
     fields = ("ledger", "owner_kind", "organization", "provider", "platform", "is_hot", "credit_limit", "created_at")
-    search_fields = ("=id", "organization__name", "provider__user__phone", "provider__user__display_name", "platform")
+    search_fields = ("=id", "organization__name", "provider__user__display_name", "platform")
+    phone_search_fields = ("provider__user__phone",)
     list_select_related = ("ledger", "organization", "provider__user")
     change_form_template = "admin/tokens/account/change_form.html"
 

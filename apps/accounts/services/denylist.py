@@ -90,10 +90,12 @@ def deny_list_remove(*, entry: DenyListEntry, actor: Any, reason: str) -> DenyLi
 
 def deny_list_erased_number(*, phone: str, actor: Any) -> DenyListEntry:
     """Before a banned account's erasure removes its number: keep the number on the list, as its keyed hash only, so
-    that it cannot sign up again (`phone_denied`), and take a plain entry of it off the list."""
+    that it cannot sign up again (`phone_denied`), and take a plain entry of it off the list (the removed row keeps
+    its history, with the number replaced by the same keyed hash)."""
     entry = deny_list_add(
         kind=DenyKind.PHONE, value=HASHED + blind_index(phone), reason="banned account erased", actor=actor
     )
     for plain in DenyListEntry.objects.filter(kind=DenyKind.PHONE, value=phone, removed_at__isnull=True):
         deny_list_remove(entry=plain, actor=actor, reason="kept as a keyed hash after the account's erasure")
+        DenyListEntry.objects.filter(pk=plain.pk).update(value=HASHED + blind_index(phone))
     return entry

@@ -22,15 +22,17 @@ from apps.accounts.models import (
     ApiKey,
     ClientMembership,
     ClientOrganization,
+    DenyListEntry,
     DeviceSession,
     IdentityChallenge,
     OtpChallenge,
     User,
 )
-from apps.accounts.privacy import PARTS, parts_highest_first
+from apps.accounts.privacy import PARTS, AuditSubject, parts_highest_first
 from apps.accounts.services.organizations import api_key_revoke
 from apps.accounts.services.sessions import session_revoke_all
 from apps.audit.models import AuditLog
+from apps.audit.redaction import audit_redact
 from apps.audit.services import audit_record
 
 # An erased phone number becomes "+0" and 14 random hex digits: it still passes the "+"-prefix check constraints,
@@ -63,12 +65,38 @@ def user_erase(*, user: User, actor: Any) -> User:
         reasons = [reason for part in PARTS.values() if part.blockers for reason in part.blockers(user)]
         if reasons:
             raise ErasureMoneyInFlight(details={"reasons": reasons})
+        subject = _audit_subject(user)  # before anything is erased: the values are read from the rows
         for part in parts_highest_first():
             if part.erase:
                 part.erase(user, actor)
         _erase_identity(user, actor=actor)
+        audit_redact(values=subject.values, targets=subject.targets, person_id=user.pk, actor=actor)
         audit_record(actor=actor, action="user.erased", target=user, system_actor="staff")
     return user
+
+
+def _audit_subject(user: User) -> AuditSubject:
+    """Everything of `user` the audit log may hold: accounts' own objects and values, every part's, and the
+    deny-list entries of any of those values (staff listing the person's number)."""
+    targets: dict[str, list[Any]] = {
+        User._meta.label_lower: [user.pk],
+        DeviceSession._meta.label_lower: list(DeviceSession.objects.filter(user=user).values_list("pk", flat=True)),
+        ClientMembership._meta.label_lower: list(
+            ClientMembership.objects.filter(user=user).values_list("pk", flat=True)
+        ),
+    }
+    values = [user.phone, user.display_name, user.did or "", user.evm_address or ""]
+    for part in PARTS.values():
+        if part.audit_subject:
+            subject = part.audit_subject(user)
+            for target_type, ids in subject.targets.items():
+                targets.setdefault(target_type, []).extend(ids)
+            values += subject.values
+    values = [value for value in values if value]
+    targets[DenyListEntry._meta.label_lower] = list(
+        DenyListEntry.objects.filter(value__in=values).values_list("pk", flat=True)
+    )
+    return AuditSubject(targets=targets, values=values)
 
 
 def _erase_identity(user: User, *, actor: Any) -> None:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 STATE_CHANGING = re.compile(
     r"_(create|update|delete|set|block|ban|add|remove|approve|reject|suspend|revoke|register|cancel|submit|bind|"
     r"unbind|clear|request|resolve|requeue|moderate|rotate|enable|save|propose|whitelist|settle|penalty|strike|"
-    r"erase|export|deny)"
+    r"erase|export|deny|redact)"
 )
 
 # Services that write an audit row, with the action they write (reviewed by reading the code; the behaviour of
@@ -92,6 +92,7 @@ AUDITED = {
     "apps.accounts.services.privacy.organization_export": "client.exported",
     "apps.providers.services.privacy.provider_personal_data_erase": "provider.personal_data_erased",
     "apps.incentives.payouts.services.payout_personal_data_erase": "incentives.payout_personal_data_erased",
+    "apps.audit.redaction.audit_redact": "audit.redacted",
 }
 
 # State-changing services that write no audit row of their own, each with the reviewed reason.
@@ -123,7 +124,7 @@ def _service_functions() -> set[str]:
     names = set()
     files = sorted({*ROOT.glob("apps/*/services*.py"), *ROOT.glob("apps/*/services/**/*.py")})
     files += sorted({*ROOT.glob("apps/*/*/services*.py"), *ROOT.glob("apps/*/*/services/**/*.py")})
-    files += [ROOT / "apps/delivery/fraud.py"]
+    files += [ROOT / "apps/delivery/fraud.py", ROOT / "apps/audit/redaction.py"]
     for path in files:
         if "tests" in path.parts:
             continue

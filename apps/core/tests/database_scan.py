@@ -17,18 +17,20 @@ def _tables_and_columns() -> list[tuple[str, list[str]]]:
     return found
 
 
-def find_in_database(*needles: str) -> list[str]:
-    """`table.column` for each column holding any of `needles`, in plain text or encrypted."""
+def find_in_database(*needles: str, decrypt: bool = True, skip_tables: tuple[str, ...] = ()) -> list[str]:
+    """`table.column` for each column holding any of `needles`, in plain text or (with `decrypt`) encrypted."""
     quote = connection.ops.quote_name
     hits = []
     with connection.cursor() as cursor:
         for table, columns in _tables_and_columns():
+            if table in skip_tables:
+                continue
             for column in columns:
                 cursor.execute(f"SELECT CAST({quote(column)} AS TEXT) FROM {quote(table)}")  # noqa: S608 - names from the catalogue
                 for (value,) in cursor.fetchall():
                     if value is None:
                         continue
-                    if crypto.is_encrypted(value):
+                    if decrypt and crypto.is_encrypted(value):
                         value = crypto.decrypt(value, context=f"{table}.{column}")
                     if any(needle in value for needle in needles):
                         hits.append(f"{table}.{column}")

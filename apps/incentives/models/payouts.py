@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.core.fields import BlindIndexField, EncryptedCharField
+from apps.core.fields import BlindIndexField, EncryptedCharField, EncryptedLookupCharField
 from apps.core.models import StaffRow
 from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod, PayoutStatus
 
@@ -84,7 +84,9 @@ class Payout(models.Model):
     units_per_ppt = models.DecimalField(max_digits=24, decimal_places=12)
     # Where it goes: the verified SIM's number (airtime) or the whitelisted account (cash).
     sim = models.ForeignKey("providers.Sim", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    msisdn = models.CharField(max_length=16, blank=True)
+    # Encrypted at rest; staff find a payout by its number through the keyed hash.
+    msisdn = EncryptedLookupCharField(max_length=16, blank=True)
+    msisdn_hash = BlindIndexField(source="msisdn", verbose_name="number's keyed hash", db_index=True)
     account = models.ForeignKey(PayoutAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     transfer_id = models.CharField(max_length=64, help_text="The ledger's pending transfer holding the PPT.")
     external_id = models.CharField(max_length=64, blank=True, help_text="The outside API's transaction id.")

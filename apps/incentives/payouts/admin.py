@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, admin_badge_register
 from apps.core.errors import DomainError
@@ -27,7 +28,7 @@ admin_badge_register("incentives.payout", lambda: Payout.objects.filter(status=P
 
 
 @admin.register(Payout)
-class PayoutAdmin(CsvExportMixin, admin.ModelAdmin):
+class PayoutAdmin(PhoneSearchMixin, CsvExportMixin, admin.ModelAdmin):
     list_display = [
         "public_id",
         "provider",
@@ -44,7 +45,8 @@ class PayoutAdmin(CsvExportMixin, admin.ModelAdmin):
         "public_id", "provider_id", "method", "status", "amount", "currency", "fiat_amount", "pending_reason",
         "failure_reason", "approval_required", "decided_by_id", "decided_at", "created_at", "finished_at",
     )  # fmt: skip
-    search_fields = ["public_id", "external_id", "msisdn", "provider__user__phone"]
+    search_fields = ["public_id", "external_id"]
+    phone_search_fields = ("msisdn", "provider__user__phone")  # encrypted: whole numbers, by their keyed hash
     date_hierarchy = "created_at"
     list_select_related = ["provider__user"]
     action_form = DecisionForm
@@ -96,11 +98,12 @@ class PayoutAdmin(CsvExportMixin, admin.ModelAdmin):
 
 
 @admin.register(PayoutAccount)
-class PayoutAccountAdmin(admin.ModelAdmin):
+class PayoutAccountAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_display = ["holder_name", "account_number", "provider", "currency", "whitelisted_at", "whitelist_error"]
     list_filter = ["currency", "active"]
     # Account numbers and names are encrypted: staff find an account by its provider's phone.
-    search_fields = ["provider__user__phone"]
+    search_fields = ["=provider__user__phone"]
+    phone_search_fields = ("provider__user__phone",)
     readonly_fields = ["provider", "account_number", "whitelisted_at", "whitelist_error", "created_at"]
     actions = ["whitelist"]
 

@@ -7,7 +7,7 @@ by opaque tokens; the payouts' amounts, rates and outside ids stay (accounting r
 
 from typing import Any
 
-from apps.accounts.privacy import PrivacyPart, privacy_part
+from apps.accounts.privacy import AuditSubject, PrivacyPart, privacy_part
 from apps.incentives.models import Payout, PayoutAccount
 from apps.incentives.payouts.choices import PayoutStatus
 
@@ -36,5 +36,20 @@ def _erase(user: Any, actor: Any) -> None:
     payout_personal_data_erase(user=user, actor=actor)
 
 
+def _audit_subject(user: Any) -> AuditSubject:
+    payouts = list(Payout.objects.filter(provider__user=user).values_list("pk", "msisdn"))
+    rows = PayoutAccount.objects.filter(provider__user=user).values_list("pk", "account_number", "holder_name")
+    accounts = list(rows)
+    return AuditSubject(
+        targets={
+            Payout._meta.label_lower: [pk for pk, _ in payouts],
+            PayoutAccount._meta.label_lower: [pk for pk, *_ in accounts],
+        },
+        values=[msisdn for _, msisdn in payouts] + [value for _, *values in accounts for value in values],
+    )
+
+
 def register() -> None:
-    privacy_part(PrivacyPart(name="payouts", export=_export, blockers=_blockers, erase=_erase))
+    privacy_part(
+        PrivacyPart(name="payouts", export=_export, blockers=_blockers, erase=_erase, audit_subject=_audit_subject)
+    )

@@ -417,7 +417,9 @@ def payout_personal_data_erase(*, user: Any, actor: Any) -> int:
     accounts = list(PayoutAccount.objects.select_for_update().filter(provider__user=user))
     for account in accounts:
         PayoutAccount.objects.filter(pk=account.pk).update(account_number=opaque_token(), holder_name="", active=False)
-    Payout.objects.filter(provider__user=user).exclude(msisdn="").update(msisdn=opaque_token())
+    token = opaque_token()
+    # A queryset update skips the blind index's pre_save: the keyed hash of the real number goes with it.
+    Payout.objects.filter(provider__user=user).exclude(msisdn="").update(msisdn=token, msisdn_hash=blind_index(token))
     audit_record(
         actor=actor,
         action="incentives.payout_personal_data_erased",

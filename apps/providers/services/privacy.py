@@ -11,6 +11,7 @@ from django.db import transaction
 from apps.accounts.services import deny_list_erased_number
 from apps.accounts.services.privacy import opaque_token
 from apps.audit.services import audit_record
+from apps.core.crypto import blind_index
 from apps.providers.choices import Availability, ProviderStatus
 from apps.providers.models import Device, Provider, Sim
 from apps.providers.services.availability import sync_matchable
@@ -30,7 +31,9 @@ def provider_personal_data_erase(*, provider: Provider, actor: Any) -> Provider:
     for sim in sims:
         if sim.active:
             sim_remove(sim=sim, actor=actor)
-        Sim.objects.filter(pk=sim.pk).update(msisdn=opaque_token(), mcc_mnc="")
+        token = opaque_token()
+        # A queryset update skips the blind index's pre_save: the keyed hash of the real number goes with it.
+        Sim.objects.filter(pk=sim.pk).update(msisdn=token, msisdn_hash=blind_index(token), mcc_mnc="")
     Provider.objects.filter(pk=provider.pk).update(
         availability=Availability.OFFLINE,
         chosen_availability=Availability.OFFLINE,

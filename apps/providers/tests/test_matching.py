@@ -53,7 +53,7 @@ def test_falls_back_to_another_carrier_and_says_so():
     assert assignment.provider_id == smart.pk
     assert assignment.cross_carrier is True
     assert assignment.carrier == Carrier.SMART
-    assert assignment.sender == smart.sims.get().msisdn
+    assert assignment.sim_id == smart.sims.get().pk
 
 
 def test_low_priority_waits_for_on_net_capacity_unless_told_otherwise():

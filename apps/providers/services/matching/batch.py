@@ -29,11 +29,11 @@ MATCH_ROUNDS = 3
 @dataclass(frozen=True)
 class Assignment:
     """A reserved SIM for one message. The caller keeps it (at least provider, SIM and `reserved_at`) to release
-    the capacity through `capacity_release` when the job ends."""
+    the capacity through `capacity_release` when the job ends. The SIM's number is not part of it: it is encrypted
+    and nothing on the dispatch path needs it."""
 
     provider_id: int
     sim_id: int
-    sender: str
     carrier: str
     cross_carrier: bool
     sticky: bool
@@ -320,7 +320,6 @@ def _assignment(candidate: Candidate, *, cross_carrier: bool, sticky: bool, now:
     return Assignment(
         provider_id=candidate.provider_id,
         sim_id=candidate.id,
-        sender=candidate.msisdn,
         carrier=candidate.carrier,
         cross_carrier=cross_carrier,
         sticky=sticky,

@@ -34,7 +34,7 @@ from apps.delivery.fraud import fraud_check_reports, outcome_record
 from apps.delivery.models import DeliveryReport
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound
-from apps.messaging.models import Job
+from apps.messaging.models import Job, Message
 from apps.messaging.services import job_end, jobs_sent
 from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
@@ -191,14 +191,25 @@ def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:
     a report needs: the message, its organisation, the provider. Another provider's job is not among them.
 
     The stored reports are read by a statement of their own after the lock is held: on PostgreSQL it sees a report
-    committed while this waited for the lock, so a copy that arrived at the same moment is a duplicate."""
+    committed while this waited for the lock, so a copy that arrived at the same moment is a duplicate (answered
+    with the message's status as that report left it)."""
     locked = (
         Job.objects.select_for_update(of=("self",))
         .select_related("message__organization", "provider")
         .filter(pk__in=job_ids, provider__user=user)
         .order_by("pk")
     )
-    return {job.pk: job for job in locked}
+    jobs = {job.pk: job for job in locked}
+    # The locked job rows are the latest, but on PostgreSQL their messages, joined by the same statement, are as
+    # that statement's snapshot saw them: a report committed while this waited for the locks may have moved them.
+    # Read what the moves decide on again, by a statement that starts after the locks are held.
+    fresh = Message.objects.filter(pk__in=[job.message_id for job in jobs.values()]).values_list(
+        "pk", "status", "sent_at"
+    )
+    latest = {pk: (status, sent_at) for pk, status, sent_at in fresh}
+    for job in jobs.values():
+        job.message.status, job.message.sent_at = latest[job.message_id]
+    return jobs
 
 
 def _checked(*, item: ReportInput, job: Job | None, did: str) -> _Pending:

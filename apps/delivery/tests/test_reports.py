@@ -286,15 +286,16 @@ def second_job(provider_user) -> Job:
 
 
 # Queries of a report through the API on a warm day (its rate row exists; the session is cached per process): the
-# transaction (its savepoint and release, the locked job, the reports stored for it, the job's move, the message's
-# lock and move for `sent`, the report's insert; for a delivery also the capacity release and the look-up of a message
-# waiting for that capacity, the day's rate row, reputation and counter, sticky sender) and after it the burst count
-# (deliveries) and the jobs now offered (the answer's `offered`). SQLite needs one more to read the reputation before
-# changing it; the first report for an organisation also looks up its webhook endpoints.
-# A delivery also books the provider's reward (apps.incentives, subscribed to the message's move): the delivered job,
-# the reward rule, the reward row and its pending ledger transfer with the two accounts it moves, in savepoints: 13.
-SENT_QUERIES = 9
-DELIVERED_QUERIES = (17 if connection.vendor == "postgresql" else 18) + 13
+# transaction (its savepoint and release, the locked job, its message's status read again, the reports stored for it,
+# the job's move, the message's lock and move for `sent`, the report's insert; for a delivery also the capacity
+# release and the look-up of a message waiting for that capacity, the day's rate row, reputation and counter, sticky
+# sender) and after it the burst count (deliveries) and the jobs now offered (the answer's `offered`). SQLite needs one
+# more to read the reputation before changing it; the first report for an organisation also looks up its webhook
+# endpoints. A delivery also books the provider's reward (apps.incentives, subscribed to the message's move): the
+# delivered job, the reward rule, the reward row and its pending ledger transfer with the two accounts it moves, in
+# savepoints: 13.
+SENT_QUERIES = 10
+DELIVERED_QUERIES = (18 if connection.vendor == "postgresql" else 19) + 13
 
 
 def warm_job(phone, job) -> Job:

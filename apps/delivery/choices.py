@@ -45,6 +45,7 @@ class ReportFlag(models.TextChoices):
     LATE = "late", "Arrived after the lease ended (the message may have gone twice)"
     UNSIGNED = "unsigned", "Not signed with the provider's DID key"
     NO_ACK = "no_ack", "Reported without the job being acknowledged"
+    ACK_FOLDED = "ack_folded", "The report acknowledged the offered job too (a phone that sent at once)"
     FAST_DELIVERY = "fast_delivery", "Delivered implausibly soon after the offer"
     DELIVERED_BEFORE_SENT = "delivered_before_sent", "Delivered before it was sent"
     ANSWERED_UNKNOWN = "answered_unknown", "The phone's answer for a job whose lease had ended without a report"

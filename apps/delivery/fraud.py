@@ -26,7 +26,7 @@ from apps.delivery.events import FraudStrikeCleared, FraudStrikeRecorded
 from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.messaging.models import Job
 from apps.providers.choices import ProviderStatus
-from apps.providers.models import Provider, Sim
+from apps.providers.models import Device, Provider, Sim
 from apps.providers.services import provider_reputation_outcome, provider_reputation_penalty, provider_suspend
 
 # A strike costs this much reputation at once (outcomes move it gradually: see REPUTATION_OUTCOMES in providers).
@@ -105,24 +105,38 @@ def _suspend_if_too_many_strikes(provider_id: int) -> None:
 
 def fraud_check_report(*, report: DeliveryReport, job: Job, device_id: int | None = None) -> list[FraudFlag]:
     """Turn a report's oddities into flags and strikes. Called after the report is stored."""
+    return fraud_check_reports(checks=[(report, job, device_id)])
+
+
+def fraud_check_reports(*, checks: list[tuple[DeliveryReport, Job, int | None]]) -> list[FraudFlag]:
+    """`fraud_check_report` for a phone's batch of stored reports — (report, job, device id) each, all of one
+    provider — with the shared look-ups once per batch: the provider's devices (one query, only if a report names
+    a device) and the burst count (one, after the batch's last applied delivery)."""
     found = []
-    for flag in report.flags:
-        if flag in STRIKE_FLAGS:
-            found.append(fraud_flag(provider_id=job.provider_id, rule=STRIKE_FLAGS[flag], strike=True, job=job))
-        elif flag in NOTE_FLAGS and report.status == ReportStatus.DELIVERED:
-            found.append(fraud_flag(provider_id=job.provider_id, rule=NOTE_FLAGS[flag], strike=False, job=job))
-    if device_id is not None and not job.provider.devices.filter(pk=device_id).exists():
-        found.append(
-            fraud_flag(
-                provider_id=job.provider_id,
-                rule=FraudRule.UNBOUND_DEVICE,
-                strike=True,
-                job=job,
-                details={"device": device_id},
-            )
-        )
-    if report.status == ReportStatus.DELIVERED and report.applied:
-        found.append(_check_burst(job))
+    for report, job, _ in checks:
+        for flag in report.flags:
+            if flag in STRIKE_FLAGS:
+                found.append(fraud_flag(provider_id=job.provider_id, rule=STRIKE_FLAGS[flag], strike=True, job=job))
+            elif flag in NOTE_FLAGS and report.status == ReportStatus.DELIVERED:
+                found.append(fraud_flag(provider_id=job.provider_id, rule=NOTE_FLAGS[flag], strike=False, job=job))
+    named = [(job, device_id) for _, job, device_id in checks if device_id is not None]
+    if named:
+        bound = set(Device.objects.filter(provider_id=named[0][0].provider_id).values_list("pk", flat=True))
+        for job, device_id in named:
+            if device_id not in bound:
+                details = {"device": device_id}
+                found.append(
+                    fraud_flag(
+                        provider_id=job.provider_id,
+                        rule=FraudRule.UNBOUND_DEVICE,
+                        strike=True,
+                        job=job,
+                        details=details,
+                    )
+                )
+    delivered = [job for report, job, _ in checks if report.status == ReportStatus.DELIVERED and report.applied]
+    if delivered:
+        found.append(_check_burst(delivered[-1]))
     return [flag for flag in found if flag is not None]
 
 

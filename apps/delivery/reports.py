@@ -15,13 +15,13 @@ Reports are signed with the device key behind the provider's DID (Ed25519, as fo
 REPORTS_ALLOW_UNSIGNED is on (the rollout), and are flagged and counted.
 """
 
+from collections import Counter as Tally
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from prometheus_client import Counter
@@ -30,12 +30,12 @@ from apps.accounts.did import verify_did_signature
 from apps.accounts.errors import DidMalformed, DidSignatureInvalid
 from apps.core.errors import DomainError, ValidationFailed
 from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError
-from apps.delivery.fraud import fraud_check_report, outcome_record
+from apps.delivery.fraud import fraud_check_reports, outcome_record
 from apps.delivery.models import DeliveryReport
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound
-from apps.messaging.models import Job
-from apps.messaging.services import job_end, job_sent
+from apps.messaging.models import Job, Message
+from apps.messaging.services import job_end, jobs_sent
 from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
 from apps.providers.services import sticky_sender_remember
@@ -93,66 +93,157 @@ def report_signing_text(*, job_id: int, status: str, occurred_at_text: str, trac
 
 
 def report_submit(*, user: Any, data: ReportInput) -> ReportResult:
-    """Take one report from the signed-in provider. Idempotent per (job, status): a repeat returns the first.
-
-    The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
-    is refused like any forged report, never answered with the stored one (which would tell a forger it counted)."""
-    try:
-        with transaction.atomic():
-            job = _locked_job(user=user, data=data)
-            flags = _check_signature(job=job, data=data, did=user.did)
-            if job.reported_id is not None:
-                return _result(DeliveryReport.objects.get(pk=job.reported_id), job, duplicate=True)
-            if data.status == ReportStatus.FAILED and not data.error_code:
-                raise ErrorCodeRequired()
-            if data.occurred_at > timezone.now() + timedelta(seconds=settings.REPORT_CLOCK_SKEW_SECONDS):
-                raise OccurredInFuture(details={"occurred_at": data.occurred_at_text})
-            report = _apply(job=job, data=data, flags=flags)
-    except IntegrityError:
-        # The same report arrived twice at once (a phone retrying over a flaky network): the first one counts.
-        report = DeliveryReport.objects.select_related("job__message").get(job_id=data.job_id, status=data.status)
-        return _result(report, report.job, duplicate=True)
-    REPORTS.labels(status=report.status, applied=str(report.applied).lower()).inc()
-    for flag in report.flags:
-        REPORT_FLAGS.labels(flag=flag).inc()
-    fraud_check_report(report=report, job=job, device_id=data.device_id)
-    # The statuses are those this report left (a move of the message by someone else at the same instant, such as
-    # the client cancelling it, is not reflected here).
-    return _result(report, job, duplicate=False)
-
-
-def _locked_job(*, user: Any, data: ReportInput) -> Job:
-    """The reported job, locked, with what a report needs in one query: its message, organisation and provider, the
-    id of a report already stored for this status (`reported_id`) and when the phone said it sent the SMS
-    (`sent_occurred_at`). Another provider's job is not found.
-
-    On PostgreSQL the report subqueries see the database as the statement started: a report committed while this
-    waited for the lock is missed, and the unique (job, status) constraint turns the second one into a duplicate."""
-    reports = DeliveryReport.objects.filter(job=OuterRef("pk"))
-    job = (
-        Job.objects.select_for_update(of=("self",))
-        .select_related("message__organization", "provider")
-        .annotate(
-            reported_id=Subquery(reports.filter(status=data.status).values("pk")[:1]),
-            sent_occurred_at=Subquery(reports.filter(status=ReportStatus.SENT).values("occurred_at")[:1]),
-        )
-        .filter(pk=data.job_id, provider__user=user)
-        .first()
-    )
-    if job is None:
-        raise JobNotFound()
-    return job
+    """Take one report from the signed-in provider: `reports_submit_batch` with one report, raising its error."""
+    result = reports_submit_batch(user=user, items=[data])[0]
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
 
 def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportResult | DomainError]:
-    """Reports a phone queued while offline: each is taken on its own (one bad report does not refuse the rest)."""
-    results: list[ReportResult | DomainError] = []
-    for item in items:
-        try:
-            results.append(report_submit(user=user, data=item))
-        except DomainError as error:
-            results.append(error)
+    """Take a phone's reports, one result per report in order: the report's result, or the error that refused it
+    (one bad report does not refuse the rest). Idempotent per (job, status): a repeat returns the first.
+
+    Set-based: one locked query for the batch's jobs, one for the reports already stored for them, one INSERT for
+    the new reports, and the `sent` moves of all the batch's jobs in one UPDATE (with one more for their messages).
+    A job's reports apply in the order they came (its `sent` before its `delivered`), in rounds: each round holds at
+    most one report per job, so the jobs of a round move together whatever their order in the batch.
+
+    The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
+    is refused like any forged report, never answered with the stored one (which would tell a forger it counted).
+    If the batch cannot be applied as a whole (the same report arriving twice at once, from a phone retrying over a
+    flaky network, or a report the state machine refuses), its reports are taken one by one instead."""
+    if not items:
+        return []
+    try:
+        with transaction.atomic():
+            results, taken = _submit_locked(user=user, items=items)
+    except (IntegrityError, DomainError) as error:
+        if len(items) > 1:
+            return [result for item in items for result in reports_submit_batch(user=user, items=[item])]
+        if isinstance(error, DomainError):
+            return [error]
+        # The same report arrived twice at once: the first one counts (its signature was checked above).
+        report = DeliveryReport.objects.select_related("job__message").get(
+            job_id=items[0].job_id, status=items[0].status
+        )
+        return [_result(report, report.job, duplicate=True)]
+    for pending in taken:
+        REPORTS.labels(status=pending.report.status, applied=str(pending.report.applied).lower()).inc()
+        for flag in pending.report.flags:
+            REPORT_FLAGS.labels(flag=flag).inc()
+    fraud_check_reports(checks=[(pending.report, pending.job, pending.item.device_id) for pending in taken])
     return results
+
+
+@dataclass
+class _Pending:
+    """A new report of the batch, on its way to being stored (with the job's and message's statuses it left)."""
+
+    item: ReportInput
+    job: Job
+    report: DeliveryReport
+    job_status: str = ""
+    message_status: str = ""
+
+
+def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportResult | DomainError], list[_Pending]]:
+    """The batch's work inside its transaction: the results, and the new reports stored."""
+    jobs = _locked_jobs(user=user, job_ids={item.job_id for item in items})
+    stored = {(report.job_id, report.status): report for report in DeliveryReport.objects.filter(job_id__in=list(jobs))}
+    sent_occurred = {job_id: report.occurred_at for (job_id, status), report in stored.items() if status == "sent"}
+    results: list[ReportResult | DomainError | None] = [None] * len(items)
+    rounds: list[list[_Pending]] = []
+    new: dict[tuple[int, str], tuple[int, _Pending]] = {}
+    repeats: list[tuple[int, _Pending]] = []
+    per_job: Tally[int] = Tally()
+    for index, item in enumerate(items):
+        job = jobs.get(item.job_id)
+        try:
+            pending = _checked(item=item, job=job, did=user.did)
+        except DomainError as error:
+            results[index] = error
+            continue
+        key = (item.job_id, item.status)
+        if key in stored:
+            results[index] = _result(stored[key], job, duplicate=True)
+        elif key in new:
+            repeats.append((index, new[key][1]))
+        else:
+            new[key] = (index, pending)
+            if per_job[job.pk] == len(rounds):
+                rounds.append([])
+            rounds[per_job[job.pk]].append(pending)
+            per_job[job.pk] += 1
+    for pendings in rounds:
+        _apply_round(pendings, sent_occurred=sent_occurred)
+    taken = [pending for _, pending in new.values()]
+    DeliveryReport.objects.bulk_create([pending.report for pending in taken])
+    for index, pending in new.values():
+        results[index] = _pending_result(pending, duplicate=False)
+    for index, pending in repeats:  # answered as a repeat of a stored report is: with the job as it is now
+        results[index] = _result(pending.report, pending.job, duplicate=True)
+    return results, taken  # type: ignore[return-value]  # every index was filled
+
+
+def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:
+    """The reported jobs of the signed-in provider, locked in id order (the same order in every request), with what
+    a report needs: the message, its organisation, the provider. Another provider's job is not among them.
+
+    The stored reports are read by a statement of their own after the lock is held: on PostgreSQL it sees a report
+    committed while this waited for the lock, so a copy that arrived at the same moment is a duplicate (answered
+    with the message's status as that report left it)."""
+    locked = (
+        Job.objects.select_for_update(of=("self",))
+        .select_related("message__organization", "provider")
+        .filter(pk__in=job_ids, provider__user=user)
+        .order_by("pk")
+    )
+    jobs = {job.pk: job for job in locked}
+    # The locked job rows are the latest, but on PostgreSQL their messages, joined by the same statement, are as
+    # that statement's snapshot saw them: a report committed while this waited for the locks may have moved them.
+    # Read what the moves decide on again, by a statement that starts after the locks are held.
+    fresh = Message.objects.filter(pk__in=[job.message_id for job in jobs.values()]).values_list(
+        "pk", "status", "sent_at"
+    )
+    latest = {pk: (status, sent_at) for pk, status, sent_at in fresh}
+    for job in jobs.values():
+        job.message.status, job.message.sent_at = latest[job.message_id]
+    return jobs
+
+
+def _checked(*, item: ReportInput, job: Job | None, did: str) -> _Pending:
+    """What can be said of a report before anything moves: its job is this provider's, its signature verifies, it is
+    complete and not from the future. Raises the refusal."""
+    if job is None:
+        raise JobNotFound()
+    flags = _check_signature(job=job, data=item, did=did)
+    if item.status == ReportStatus.FAILED and not item.error_code:
+        raise ErrorCodeRequired()
+    if item.occurred_at > timezone.now() + timedelta(seconds=settings.REPORT_CLOCK_SKEW_SECONDS):
+        raise OccurredInFuture(details={"occurred_at": item.occurred_at_text})
+    report = DeliveryReport(
+        job=job,
+        provider_id=job.provider_id,
+        status=item.status,
+        error_code=item.error_code,
+        occurred_at=item.occurred_at,
+        parts=item.parts,
+        signed=bool(item.signature),
+        flags=list(flags),
+    )
+    return _Pending(item=item, job=job, report=report)
+
+
+def _pending_result(pending: _Pending, *, duplicate: bool) -> ReportResult:
+    report = pending.report
+    return ReportResult(
+        report=report,
+        duplicate=duplicate,
+        job_status=pending.job_status,
+        message_status=pending.message_status,
+        flags=list(report.flags),
+    )
 
 
 def _check_signature(*, job: Job, data: ReportInput, did: str) -> list[str]:
@@ -179,56 +270,55 @@ def signature_check(*, did: str, text: str, signature: str) -> list[str]:
     return []
 
 
-def _apply(*, job: Job, data: ReportInput, flags: list[str]) -> DeliveryReport:
-    """Store the report and, if its lease is live, move the job and message. Runs in the caller's transaction, with
-    the job locked."""
-    report = DeliveryReport(
-        job=job,
-        provider_id=job.provider_id,
-        status=data.status,
-        error_code=data.error_code,
-        occurred_at=data.occurred_at,
-        parts=data.parts,
-        signed=bool(data.signature),
-        flags=list(flags),
-    )
-    # An unknown job waits for exactly this answer, past its deadline too until the sweep has made it final.
-    live = (job.status in LIVE_JOB_STATUSES and job.deadline > timezone.now()) or job.status == JobStatus.UNKNOWN
-    if not live:
-        report.flags.append(ReportFlag.LATE)
-        report.save()
-        return report
-    report.flags += _oddities(job=job, data=data)
-    {
-        ReportStatus.SENT: _apply_sent,
-        ReportStatus.DELIVERED: _apply_delivered,
-        ReportStatus.FAILED: _apply_failed,
-    }[data.status](job, data)
-    report.applied = True
-    report.save()
-    return report
+def _apply_round(pendings: list[_Pending], *, sent_occurred: dict[int, datetime]) -> None:
+    """Apply one round of the batch (at most one report per job; the jobs locked): a report whose lease is live moves
+    its job and message — all the `sent` ones together — and one for an ended lease is kept, flagged `late`."""
+    now = timezone.now()
+    applied = []
+    for pending in pendings:
+        job, report = pending.job, pending.report
+        # An unknown job waits for exactly this answer, past its deadline too until the sweep has made it final.
+        live = (job.status in LIVE_JOB_STATUSES and job.deadline > now) or job.status == JobStatus.UNKNOWN
+        if not live:
+            report.flags.append(ReportFlag.LATE)
+            continue
+        report.flags += _oddities(job=job, data=pending.item, sent_occurred_at=sent_occurred.get(job.pk))
+        report.applied = True
+        applied.append(pending)
+    sent = [pending for pending in applied if pending.item.status == ReportStatus.SENT]
+    if sent:
+        jobs_sent(jobs=[pending.job for pending in sent], sent_at={p.job.pk: p.item.occurred_at for p in sent})
+    for pending in applied:
+        if pending.item.status == ReportStatus.SENT:
+            sent_occurred.setdefault(pending.job.pk, pending.item.occurred_at)
+        elif pending.item.status == ReportStatus.DELIVERED:
+            _apply_delivered(pending.job, pending.item)
+        else:
+            _apply_failed(pending.job, pending.item)
+    for pending in pendings:
+        pending.job_status, pending.message_status = pending.job.status, pending.job.message.status
 
 
-def _oddities(*, job: Job, data: ReportInput) -> list[str]:
+def _oddities(*, job: Job, data: ReportInput, sent_occurred_at: datetime | None) -> list[str]:
     flags = []
     if job.status == JobStatus.UNKNOWN:
         flags.append(ReportFlag.ANSWERED_UNKNOWN)
     if job.accepted_at is None:
-        flags.append(ReportFlag.NO_ACK)
+        # Offered and not acknowledged: the report is the acknowledgement (a phone that sent at once).
+        flags.append(ReportFlag.ACK_FOLDED)
     if data.status == ReportStatus.DELIVERED:
         if (data.occurred_at - job.offered_at).total_seconds() < settings.REPORT_MIN_DELIVERY_SECONDS:
             flags.append(ReportFlag.FAST_DELIVERY)
-        if job.sent_occurred_at is not None and data.occurred_at < job.sent_occurred_at:
+        if sent_occurred_at is not None and data.occurred_at < sent_occurred_at:
             flags.append(ReportFlag.DELIVERED_BEFORE_SENT)
     return flags
 
 
-def _apply_sent(job: Job, data: ReportInput) -> None:
-    job_sent(job=job, occurred_at=data.occurred_at)
-
-
 def _apply_delivered(job: Job, data: ReportInput) -> None:
-    job_end(job=job, status=JobStatus.DELIVERED, reason="delivered", sms_sent=True)
+    # A delivery receipt implies the SMS went: a phone that has both reports `delivered` alone (and one that sent
+    # at once acknowledges the job with it).
+    implied = {"sent_at": job.sent_at or data.occurred_at, "accepted_at": job.accepted_at or timezone.now()}
+    job_end(job=job, status=JobStatus.DELIVERED, reason="delivered", sms_sent=True, **implied)
     message = job.message
     if message.status in (MessageStatus.ASSIGNED, MessageStatus.SENT):
         fields = {"delivered_at": data.occurred_at}

@@ -12,11 +12,13 @@ Every change is a conditional update on the status the caller saw, so two worker
 message: the loser gets False and does nothing (every task stays safe to run twice).
 """
 
+from collections.abc import Mapping
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -171,3 +173,32 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
                 setattr(message, name, value)
         _count_finished(messages, to)
     return updated
+
+
+def messages_sent(*, messages: list[Message], sent_at: Mapping[int, datetime]) -> list[Message]:
+    """Move assigned `messages` to sent, each with its own `sent_at[message id]` (when its phone sent it), in one
+    UPDATE, and tell each one's client (`MessageStatusChanged`, as `message_transition` does). Returns those that
+    moved. Runs in the caller's transaction.
+
+    The rows still assigned are locked first (one query), so the UPDATE moves exactly those, and a message another
+    process moved meanwhile (a client's cancellation) is left alone, as the conditional update of
+    `message_transition` would. A move to sent is not final: no PPT hold settles here."""
+    if not messages:
+        return []
+    ids = [message.pk for message in messages]
+    locked = Message.objects.select_for_update().filter(pk__in=ids, status=S.ASSIGNED).order_by("pk")
+    still_assigned = set(locked.values_list("pk", flat=True))
+    moving = [message for message in messages if message.pk in still_assigned]
+    if not moving:
+        return []
+    changes = _changes(S.ASSIGNED, S.SENT, "", {})
+    whens = [When(pk=message.pk, then=Value(sent_at[message.pk])) for message in moving]
+    changes["sent_at"] = Case(*whens, output_field=DateTimeField())
+    Message.objects.filter(pk__in=[message.pk for message in moving], status=S.ASSIGNED).update(**changes)
+    for message in moving:
+        for name, value in changes.items():
+            setattr(message, name, value)
+        message.sent_at = sent_at[message.pk]
+    for message in moving:
+        publish(MessageStatusChanged(message=message, status=S.SENT))
+    return moving

@@ -179,6 +179,10 @@ class Behaviour:
     # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
     # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks.
     batch_seconds: float = 0.0
+    # The folded protocol (fewer requests per message): a phone that has the delivery receipt before its `sent` report
+    # left reports `delivered` alone; it sends no heartbeat while its other requests count as one; and it acknowledges
+    # the offered jobs a report's answer lists. False: the classic protocol (every report, a heartbeat every round).
+    folded: bool = True
     # Misbehaving phones (the chaos suite), per report: send it again at once (a retry after a lost answer), again
     # much later (a phone that was offline replays its queue), or a forged copy (signed with another key, or sent by
     # another phone). None of them may change anything; each is answered without a server error.
@@ -231,6 +235,7 @@ class VirtualPhone:
         self.sent: set[int] = set()  # jobs it really sent (reported or not)
         self.dropped: set[int] = set()  # jobs it told the server it did not send: never sent afterwards
         self.flush_due = False  # a batch of queued reports and acknowledgements is scheduled
+        self.last_request_at = 0.0  # monotonic time of its last request (any request counts as a heartbeat)
         self.outbox_lock = threading.Lock()
 
     def sign(self, text: str) -> str:
@@ -306,6 +311,8 @@ class Fleet:
         if phone.offline:
             return
         job_id = int(data["job"])
+        if self.behaviour.folded and job_id in phone.taken:
+            return  # acknowledged already (listed in a report's answer before its push came)
         if self.behaviour.batch_seconds <= 0:
             self.scheduler.soon(lambda: self._ack(phone, job_id))
             return
@@ -314,6 +321,7 @@ class Fleet:
         self._flush_later(phone)
 
     def _ack(self, phone: VirtualPhone, job_id: int) -> None:
+        phone.last_request_at = time.monotonic()
         response = self.http.post(f"/api/jobs/{job_id}/ack", headers=phone.headers)
         if response.status_code == 200:
             self._accepted(phone, response.json())
@@ -335,9 +343,15 @@ class Fleet:
             batch, phone.outbox = phone.outbox, []
             job_ids, phone.acks = list(dict.fromkeys(phone.acks)), []
         if batch:
+            if self.behaviour.folded:
+                batch = delivered_implies_sent(batch)
             batch.sort(key=lambda report: REPORT_ORDER[report["status"]])  # stable: each job's sent before delivered
-            if not self._post_reports(phone, batch, waiting_acks=job_ids):
+            offered = self._post_reports(phone, batch, waiting_acks=job_ids)
+            if offered is None:
                 return  # reports first: the acknowledgements wait with them for the next try
+            if self.behaviour.folded:  # the answer lists new offers: acknowledge them now, before their pushes
+                with phone.outbox_lock:
+                    job_ids += [job_id for job_id in offered if job_id not in phone.taken and job_id not in job_ids]
         if job_ids:
             response = self._post("/api/jobs/ack", phone, json={"jobs": job_ids})
             if unanswered(response):
@@ -371,8 +385,13 @@ class Fleet:
         phone.go_online(self.http)
         self.heartbeat(phone)
 
-    def heartbeat(self, phone: VirtualPhone) -> None:
-        """A heartbeat; when the server still holds jobs for the phone, it asks about the ones it lost track of."""
+    def heartbeat(self, phone: VirtualPhone, *, every: float = 0.0) -> None:
+        """A heartbeat; when the server still holds jobs for the phone, it asks about the ones it lost track of. With
+        the folded protocol the round of heartbeats (every `every` seconds) skips a phone that made another request
+        in that time: the server counted that one as a heartbeat."""
+        if self.behaviour.folded and every and time.monotonic() - phone.last_request_at < every:
+            return
+        phone.last_request_at = time.monotonic()
         if phone.heartbeat(self.http):
             self.answer_unknown(phone)
 
@@ -423,7 +442,8 @@ class Fleet:
                 )
                 with self.ledger.lock:
                     self.ledger.audit_confirmations += 1
-        self._report(phone, job, "sent")
+        if not (self.behaviour.folded and self.behaviour.batch_seconds <= 0):
+            self._report(phone, job, "sent")  # unbatched and folded: the delivery receipt comes first, reported alone
         delay = rng.uniform(*self.behaviour.deliver_delay)
         self.scheduler.at(time.monotonic() + delay, lambda: self._deliver(phone, job))
 
@@ -452,6 +472,7 @@ class Fleet:
         self._flush_later(phone)
 
     def _post(self, path: str, phone: VirtualPhone, **kwargs: Any) -> httpx.Response | None:
+        phone.last_request_at = time.monotonic()
         try:
             return self.http.post(path, headers=phone.headers, **kwargs)
         except httpx.TransportError:
@@ -514,20 +535,28 @@ class Fleet:
             self.ledger.resent += 1
         self.scheduler.at(time.monotonic() + retry_after(response), lambda: self._flush_later(phone))
 
-    def _post_reports(self, phone: VirtualPhone, batch: list[dict[str, Any]], waiting_acks: list = ()) -> bool:
-        """Send a batch of reports; False if it got no answer (it is queued again, with the acknowledgements that
-        were to follow it)."""
+    def _post_reports(
+        self, phone: VirtualPhone, batch: list[dict[str, Any]], waiting_acks: list = ()
+    ) -> list[int] | None:
+        """Send a batch of reports; the ids of the jobs the answer lists as offered, or None if it got no answer (it
+        is queued again, with the acknowledgements that were to follow it)."""
         response = self._post("/api/jobs/reports", phone, json={"reports": batch})
         if unanswered(response):
             self._requeue(phone, reports=batch, acks=waiting_acks, response=response)
-            return False
+            return None
         body = expect(response, 200)
         refused = [row for row in body["results"] if not row["ok"]]
         if refused:
             raise ApiError(f"POST /api/jobs/reports: {len(refused)} refused, first {refused[0]['error']}")
         with self.ledger.lock:
             self.ledger.reports.update(report["status"] for report in batch)
-        return True
+        return [row["id"] for row in body.get("offered", [])]
+
+
+def delivered_implies_sent(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The folded protocol: a `sent` report whose job's `delivered` is in the same batch is not sent."""
+    delivered = {report["job_id"] for report in batch if report["status"] == "delivered"}
+    return [report for report in batch if not (report["status"] == "sent" and report["job_id"] in delivered)]
 
 
 class SimulatorFcm(FcmFake):

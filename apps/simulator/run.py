@@ -10,6 +10,7 @@ import secrets
 import statistics
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -130,6 +131,7 @@ class Summary:
     topped_up_ppt: int = 0  # 10⁻⁶ PPT the clients bought through the Baray fake before sending
     topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
+    requests: dict[str, int] = field(default_factory=dict)  # HTTP requests made while traffic ran, by kind
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
     payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
     charged: int = 0  # 10⁻⁶ PPT captured from the clients for delivered messages
@@ -194,6 +196,7 @@ class Summary:
             f"still held: {self.held_for_faked} (they post after the verification window unless a strike voids them)",
             *self._payout_lines(),
             *self.abuse.lines(),
+            *self._request_lines(),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
         ]
@@ -224,6 +227,14 @@ class Summary:
             )
         )
 
+    def _request_lines(self) -> list[str]:
+        if not self.requests:
+            return []
+        total = sum(self.requests.values())
+        parts = ", ".join(f"{kind} {count}" for kind, count in sorted(self.requests.items()))
+        per_message = total / self.submitted if self.submitted else 0
+        return [f"requests       {total} while traffic ran = {per_message:.2f} per message: {parts}"]
+
     def _cpu_lines(self) -> list[str]:
         if not self.cpu:
             return []
@@ -234,6 +245,20 @@ class Summary:
         if "postgres" in self.cpu or "redis" in self.cpu:
             lines.append("               (postgres, redis: all their processes on this machine)")
         return lines
+
+
+REQUEST_KINDS = (
+    ("/api/messages/", "submit"),
+    ("/ack", "ack"),
+    ("/report", "report"),
+    ("/heartbeat", "heartbeat"),
+    ("/api/providers/me/jobs", "pull"),
+)
+
+
+def request_kind(path: str) -> str:
+    """The kind of an API request by its path: submit, ack, report (one or a batch), heartbeat, pull, or other."""
+    return next((kind for marker, kind in REQUEST_KINDS if marker in path), "other")
 
 
 def pushes_on_metrics(http: httpx.Client) -> int:
@@ -288,6 +313,8 @@ class Simulation:
         self.topped_up_ppt = 0
         self.topups = 0
         self.seal_key = secrets.token_hex(16)
+        self.requests: Counter[str] = Counter()
+        self.requests_lock = threading.Lock()
 
     # --- setup ----------------------------------------------------------------------------------------------------
     def _audit_numbers(self) -> list[str]:
@@ -531,7 +558,8 @@ class Simulation:
             try:
                 servers.start()
                 limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
-                with httpx.Client(base_url=servers.url, timeout=30, limits=limits) as http:
+                hooks = {"request": [self._count_request]}
+                with httpx.Client(base_url=servers.url, timeout=30, limits=limits, event_hooks=hooks) as http:
                     fleet = Fleet(
                         http=http,
                         behaviour=config.behaviour,
@@ -576,10 +604,11 @@ class Simulation:
         def heartbeats() -> None:
             while not stop.wait(30):
                 for phone in phones:
-                    fleet.scheduler.soon(lambda phone=phone: fleet.heartbeat(phone))
+                    fleet.scheduler.soon(lambda phone=phone: fleet.heartbeat(phone, every=30))
 
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
         cpu_before = self._cpu(servers)
+        requests_before = self.requests.copy()
         started = time.monotonic()
         canary_thread.start()
         heartbeat_thread.start()
@@ -601,6 +630,7 @@ class Simulation:
         total_seconds = time.monotonic() - started
         pushes_counted = pushes_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
+        requests_made = {kind: count - requests_before.get(kind, 0) for kind, count in self.requests.items()}
         stop.set()
 
         # Canary judgement: after the confirmation window, as the beat task would do it every minute.
@@ -618,6 +648,7 @@ class Simulation:
         if config.cash_out:
             summary.payouts = self.cash_out.summary()
         summary.cpu = cpu
+        summary.requests = {kind: count for kind, count in requests_made.items() if count}
         summary.pushes_on_metrics = pushes_counted
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt
         summary.abuse = abuse_summarise(
@@ -649,6 +680,12 @@ class Simulation:
         while batch := rewards_post_due(now=later):
             posted += batch
         return posted
+
+    def _count_request(self, request: httpx.Request) -> None:
+        """Count each request the phones and clients make, by kind (what a message costs in requests)."""
+        kind = request_kind(request.url.path)
+        with self.requests_lock:
+            self.requests[kind] += 1
 
     @staticmethod
     def _cpu(servers: Servers) -> dict[str, float]:

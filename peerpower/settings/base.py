@@ -481,6 +481,9 @@ PROVIDER_DEVICE_RETIRED_AFTER_DAYS = env.int("PROVIDER_DEVICE_RETIRED_AFTER_DAYS
 # provider offline (and matching stops trusting it).
 PROVIDER_HEARTBEAT_INTERVAL = env.int("PROVIDER_HEARTBEAT_INTERVAL", default=60)
 PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS = env.int("PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS", default=3)
+# A phone's other requests (reports, acknowledgements, pulls) count as heartbeats, refreshed at most once per this many
+# seconds per phone (0: only heartbeats count). Well under the heartbeat interval, so a busy phone never looks silent.
+PROVIDER_SEEN_REFRESH_SECONDS = env.int("PROVIDER_SEEN_REFRESH_SECONDS", default=15)
 # Dotted path of `wake_up(provider_ids)`, called for providers the sweep has just marked offline: by default the push
 # channel's (a data message that makes the app send a heartbeat); apps.providers.wakeup.wake_up_nobody does nothing.
 PROVIDER_WAKE_UP_HOOK = env("PROVIDER_WAKE_UP_HOOK", default="apps.delivery.services.providers_wake_up")

@@ -32,6 +32,7 @@ from apps.messaging.errors import JobNotFound, LeaseExpired
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
+from apps.providers.services import provider_seen
 
 
 class OfferedJobOutput(serializers.ModelSerializer):
@@ -100,12 +101,27 @@ REPORT_ERRORS = (
 )
 
 
-class ProviderJobsView(APIView):
+class PhoneView(APIView):
+    """A request of a provider's phone. Once authenticated it counts as a heartbeat (`provider_seen`: at most one
+    write per phone every PROVIDER_SEEN_REFRESH_SECONDS), so a busy phone needs no heartbeats of its own."""
+
+    permission_classes = [IsAuthenticated]
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        provider_seen(user_id=request.user.pk)
+
+
+def offered_jobs(user: object) -> list[dict]:
+    """The jobs offered to the phone and not yet acknowledged, as its pull lists them: what a report's answer carries
+    so that a busy phone never pulls."""
+    return OfferedJobOutput(jobs_offered_to(user=user), many=True).data
+
+
+class ProviderJobsView(PhoneView):
     """The pull fallback: cheap to poll (one indexed query) and answered 304 while nothing changed. `?status=unknown`
     lists the jobs the phone acknowledged whose lease ended without a report: the phone answers each with a report
     (`sent`, `delivered`, or `failed` with `error_code: not_sent`)."""
-
-    permission_classes = [IsAuthenticated]
 
     @raises(ErrorCase(400, "status_not_supported", "`status` is other than `offered`."))
     @extend_schema(
@@ -130,9 +146,7 @@ class ProviderJobsView(APIView):
         return Response(data, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
 
-class JobDetailView(APIView):
-    permission_classes = [IsAuthenticated]
-
+class JobDetailView(PhoneView):
     @raises(JOB_NOT_FOUND)
     @extend_schema(
         responses={200: JobOutput},
@@ -146,9 +160,8 @@ class JobDetailView(APIView):
         return Response(JobOutput(job_of_provider(user=request.user, job_id=job_id)).data)
 
 
-class JobAckView(APIView):
+class JobAckView(PhoneView):
     rate_limit_scope = "ack"
-    permission_classes = [IsAuthenticated]
 
     @raises(
         JOB_NOT_FOUND, (LeaseExpired, "The offer ended before you acknowledged it; it may have gone to another phone.")
@@ -183,12 +196,11 @@ class AckBatchOutput(serializers.Serializer):
     results = AckResultOutput(many=True)
 
 
-class JobAckBatchView(APIView):
+class JobAckBatchView(PhoneView):
     """Acknowledge several offered jobs in one request (a phone that received a burst of pushes). Each job
     succeeds or fails on its own, with the same codes as acknowledging it alone."""
 
     rate_limit_scope = "ack"
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         operation_id="jobs_ack_batch",
@@ -259,6 +271,16 @@ class ReportOutput(serializers.Serializer):
     message_status = StrictCharField()
 
 
+OFFERED_HELP = (
+    "The jobs offered to this phone and not yet acknowledged, as `GET /api/providers/me/jobs` lists them: a busy "
+    "phone acknowledges these instead of pulling."
+)
+
+
+class ReportAnswerOutput(ReportOutput):
+    offered = OfferedJobOutput(many=True, help_text=OFFERED_HELP)
+
+
 class BatchReportRow(ReportOutput):
     """One report of a batch, at its position in the request: the report's answer when ok, else its error."""
 
@@ -274,6 +296,84 @@ class BatchReportRow(ReportOutput):
 
 class BatchReportOutput(serializers.Serializer):
     results = BatchReportRow(many=True)
+    offered = OfferedJobOutput(many=True, help_text=OFFERED_HELP)
+
+
+OFFERED = [
+    {
+        "id": 90213,
+        "status": "offered",
+        "offered_at": "2026-01-15T09:27:10+07:00",
+        "accepted_at": None,
+        "deadline": "2026-01-15T09:32:10+07:00",
+    }
+]
+REPORT_SIGNATURE = "mJ0f1cR4u9yq3lq8mO5bVxq3dE0K2m8bO3T9c6ZQkQ7r7cW0Yw2m4b1u8K5y2sQbH3c9nL0vW6pA1eR7tY4uCg=="
+SENT_REPORT = {"status": "sent", "occurred_at": "2026-01-15T02:27:14.120Z", "parts": 1, "signature": REPORT_SIGNATURE}
+REPORT_ANSWER = {
+    "job_id": 90211,
+    "status": "sent",
+    "duplicate": False,
+    "applied": True,
+    "flags": [],
+    "job_status": "sent",
+    "message_status": "sent",
+    "offered": OFFERED,
+}
+REPORT_EXAMPLES = [
+    OpenApiExample("Sent", value=SENT_REPORT, request_only=True),
+    OpenApiExample(
+        "Delivered alone (implies sent)",
+        value={**SENT_REPORT, "status": "delivered", "occurred_at": "2026-01-15T02:27:19.480Z"},
+        request_only=True,
+        description="A phone that already has the delivery receipt reports `delivered` alone.",
+    ),
+    OpenApiExample("Sent, with the next offered job", value=REPORT_ANSWER, response_only=True),
+    OpenApiExample(
+        "Sent without an acknowledgement first",
+        value={**REPORT_ANSWER, "flags": ["ack_folded"], "offered": []},
+        response_only=True,
+        description="The job was offered to this phone and not acknowledged: the report acknowledged it too.",
+    ),
+    OpenApiExample(
+        "Delivered alone",
+        value={**REPORT_ANSWER, "status": "delivered", "job_status": "delivered", "message_status": "delivered"},
+        response_only=True,
+    ),
+]
+BATCH_REPORT_EXAMPLES = [
+    OpenApiExample(
+        "Reports of two jobs",
+        value={
+            "reports": [
+                {"job_id": 90211, **SENT_REPORT, "status": "delivered"},
+                {"job_id": 90212, **SENT_REPORT, "status": "failed", "error_code": "no_service", "parts": None},
+            ]
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Results, with the next offered job",
+        value={
+            "results": [
+                {"index": 0, "ok": True, **{k: v for k, v in REPORT_ANSWER.items() if k != "offered"}},
+                {
+                    "index": 1,
+                    "ok": True,
+                    "job_id": 90212,
+                    "status": "failed",
+                    "duplicate": False,
+                    "applied": True,
+                    "flags": [],
+                    "job_status": "failed",
+                    "message_status": "queued",
+                },
+            ],
+            "offered": OFFERED,
+        },
+        response_only=True,
+    ),
+]
 
 
 def _report_input(data: dict, job_id: int) -> reports.ReportInput:
@@ -289,37 +389,43 @@ def _report_input(data: dict, job_id: int) -> reports.ReportInput:
     )
 
 
-class JobReportView(APIView):
+class JobReportView(PhoneView):
     rate_limit_scope = "reports"
-    permission_classes = [IsAuthenticated]
 
     @raises(*REPORT_ERRORS)
     @extend_schema(
         request=ReportInput,
-        responses={200: ReportOutput},
+        responses={200: ReportAnswerOutput},
         tags=["reports"],
         summary="Report a job's outcome",
+        examples=REPORT_EXAMPLES,
         description="`sent`, `delivered` or `failed` (with `error_code`), when it happened, signed with your DID key "
-        "over the job's `trace_token`. Sending the same report again is answered `duplicate: true`.",
+        "over the job's `trace_token`. Sending the same report again is answered `duplicate: true`. `delivered` "
+        "alone implies sent (a phone that already has the delivery receipt need not report `sent`); a report for a "
+        "job offered to you and not yet acknowledged acknowledges it too (flag `ack_folded`: a phone that sent at "
+        "once), under the same checks as an acknowledgement. The answer lists the jobs now offered to you "
+        "(`offered`), so a busy phone need not pull; the request also counts as a heartbeat.",
     )
     def post(self, request: Request, job_id: int) -> Response:
         serializer = ReportInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = reports.report_submit(user=request.user, data=_report_input(serializer.validated_data, job_id))
-        return Response(ReportOutput(result).data)
+        return Response({**ReportOutput(result).data, "offered": offered_jobs(request.user)})
 
 
-class JobReportBatchView(APIView):
+class JobReportBatchView(PhoneView):
     rate_limit_scope = "reports"
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=BatchInput,
         responses={200: BatchReportOutput},
         tags=["reports"],
         summary="Report several outcomes",
+        examples=BATCH_REPORT_EXAMPLES,
         description="Up to 500 reports, each as for one job plus its `job_id`. Each succeeds or fails on its own: "
-        "the answer lists, at each report's `index`, its result or its `error` (the codes of a single report).",
+        "the answer lists, at each report's `index`, its result or its `error` (the codes of a single report), "
+        "and the jobs now offered to you (`offered`, as the pull lists them). Folded reports as for one job: "
+        "`delivered` alone implies sent, a report for an offered job acknowledges it.",
     )
     def post(self, request: Request) -> Response:
         batch = BatchInput(data=request.data)
@@ -348,7 +454,7 @@ class JobReportBatchView(APIView):
             else:
                 rows.append({"index": index, "ok": True, **ReportOutput(result).data})
         rows.sort(key=lambda row: row["index"])
-        return Response({"results": rows})
+        return Response({"results": rows, "offered": offered_jobs(request.user)})
 
 
 class AuditPhone(BasePermission):
@@ -425,10 +531,8 @@ class InboundBatchOutput(serializers.Serializer):
     results = InboundResultOutput(many=True)
 
 
-class ProviderInboundView(APIView):
+class ProviderInboundView(PhoneView):
     """SMS the phone received on a SIM that sent for PeerPower (replies, STOP requests), forwarded in batches."""
-
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=InboundBatchInput,

@@ -239,6 +239,7 @@ def world(fcm_fake, otp_outbox, settings) -> dict[str, Callable[[Phone], Any]]:
         "push-job": lambda phone: push_jobs(fcm_fake, 1),
         "push-jobs": lambda phone: push_jobs(fcm_fake, 2),
         "push-job-d": lambda phone: push_jobs(fcm_fake, 1),
+        "push-job-e": lambda phone: push_jobs(fcm_fake, 1),
         "push-wake": lambda phone: wake_up(fcm_fake, phone),
         "heartbeat-after-offline": lambda phone: lease_ends(phone),
         "*": stamp,
@@ -310,6 +311,7 @@ def test_the_documented_protocol_runs_as_documented(world, django_capture_on_com
     assert pending is None, f"{pending and pending[0]} has no documented answer"
     # The whole life of a phone is covered: every phase the document describes was driven through the API.
     assert {"login-verify", "did-bind", "register", "sim-verify", "heartbeat", "ack", "report-sent"} <= set(performed)
+    assert "report-delivered-alone" in performed  # the folded protocol: no acknowledgement, no `sent` report
 
 
 def test_the_worked_signing_example_follows_the_template():

@@ -12,6 +12,7 @@ from apps.messaging.services.jobs import (
     job_sent,
     jobs_accept,
     jobs_push_record,
+    jobs_sent,
 )
 from apps.messaging.services.leases import (
     job_end,
@@ -57,6 +58,7 @@ __all__ = [
     "jobs_accept",
     "jobs_expire_overdue",
     "jobs_push_record",
+    "jobs_sent",
     "message_cancel",
     "message_moderate",
     "message_requeue",

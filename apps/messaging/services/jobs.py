@@ -3,22 +3,23 @@ reporting it sent) and the push channel's (recording pushes, giving a job back w
 Delivery calls these and never writes a job itself; the moves go through the job state machine
 (`apps.messaging.job_state`)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
-from apps.messaging.errors import JobNotFound, JobNotResolvable, LeaseExpired
-from apps.messaging.job_state import job_transition, jobs_transition
+from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
+from apps.messaging.job_state import jobs_transition
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
-from apps.messaging.state import message_transition
+from apps.messaging.state import messages_sent
 
 
 def job_accept(*, job_id: int, user: Any) -> Job:
@@ -77,15 +78,45 @@ def job_release_and_rematch(*, job_id: int, reason: str) -> bool:
 
 def job_sent(*, job: Job, occurred_at: datetime) -> None:
     """The phone reports it sent the SMS of `job` (a live lease, locked by the caller, loaded with its message):
-    the job and its message move to sent. Runs in the caller's transaction.
+    the job and its message move to sent. Runs in the caller's transaction. `jobs_sent` for one job."""
+    jobs_sent(jobs=[job], sent_at={job.pk: occurred_at})
 
-    Once sent, the job is never handed to another phone (that would send the SMS twice): the lease now runs to the
-    end of the message's validity, waiting for the delivery report."""
-    message = job.message
-    if job.status != JobStatus.SENT:
-        job_transition(job=job, to=JobStatus.SENT, sent_at=occurred_at, deadline=max(job.deadline, message.expires_at))
-    if message.status == MessageStatus.ASSIGNED:
-        message_transition(message=message, to=MessageStatus.SENT, sent_at=occurred_at)
+
+def jobs_sent(*, jobs: Sequence[Job], sent_at: Mapping[int, datetime]) -> None:
+    """The phone reports it sent the SMS of each of `jobs` (live leases the caller holds locked, loaded with their
+    messages), at `sent_at[job id]`: the jobs move to sent in one UPDATE, and their messages still assigned in one
+    more (`messages_sent`). Runs in the caller's transaction.
+
+    A job still offered (the phone sent at once, without acknowledging it first) is acknowledged by the same move:
+    the `sent` report is the acknowledgement, so it gets `accepted_at` too. The caller has checked that the job is
+    this phone's and its lease live, exactly as an acknowledgement would.
+
+    Once sent, a job is never handed to another phone (that would send the SMS twice): its lease now runs to the
+    end of its message's validity, waiting for the delivery report."""
+    now = timezone.now()
+    moving = [job for job in jobs if job.status != JobStatus.SENT]
+    if moving:
+        deadlines = {job.pk: max(job.deadline, job.message.expires_at) for job in moving}
+        moved = jobs_transition(
+            job_ids=[job.pk for job in moving],
+            to=JobStatus.SENT,
+            sent_at=_per_job({job.pk: sent_at[job.pk] for job in moving}, "sent_at"),
+            deadline=_per_job(deadlines, "deadline"),
+            accepted_at=Coalesce(F("accepted_at"), Value(now)),
+        )
+        if moved != len(moving):  # the caller holds the rows locked: anything else is a caller's bug
+            raise IllegalJobTransition(details={"jobs": [job.pk for job in moving], "to": JobStatus.SENT})
+        for job in moving:
+            job.status, job.sent_at, job.deadline = JobStatus.SENT, sent_at[job.pk], deadlines[job.pk]
+            job.accepted_at = job.accepted_at or now
+    assigned = [job.message for job in jobs if job.message.status == MessageStatus.ASSIGNED]
+    messages_sent(messages=assigned, sent_at={job.message_id: sent_at[job.pk] for job in jobs})
+
+
+def _per_job(values: Mapping[int, Any], field: str) -> Case:
+    """One column's value per job, for an UPDATE that sets each row its own."""
+    whens = [When(pk=pk, then=Value(value)) for pk, value in values.items()]
+    return Case(*whens, output_field=Job._meta.get_field(field))
 
 
 class Resolution:

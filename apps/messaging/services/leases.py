@@ -34,13 +34,13 @@ from apps.providers.services.matching import capacity_release
 SWEEP_BATCH = 500
 
 
-def job_end(*, job: Job, status: str, reason: str, sms_sent: bool) -> bool:
+def job_end(*, job: Job, status: str, reason: str, sms_sent: bool, **fields: Any) -> bool:
     """End a live lease (expired, failed, cancelled, delivered), give back what matching reserved, and bring a
-    message waiting for that capacity forward.
+    message waiting for that capacity forward. `fields` (plain values) are set by the same UPDATE.
 
     The job's conditional update makes this happen once, so capacity is released exactly once.
     """
-    ended = job_transition(job=job, to=status, end_reason=reason, finished_at=timezone.now())
+    ended = job_transition(job=job, to=status, end_reason=reason, finished_at=timezone.now(), **fields)
     if ended:
         capacity_release(provider_id=job.provider_id, sim_id=job.sim_id, reserved_at=job.reserved_at, sms_sent=sms_sent)
         # A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one, for

@@ -3,6 +3,7 @@
 from apps.providers.services.availability import (
     HeartbeatReply,
     provider_heartbeat,
+    provider_seen,
     providers_sweep_offline,
     sims_resync_matchable,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "provider_reputation_outcome",
     "provider_reputation_penalty",
     "provider_scores_set",
+    "provider_seen",
     "provider_suspend",
     "provider_update",
     "providers_match_batch",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -154,6 +155,24 @@ def provider_heartbeat(
         jobs_waiting=provider.jobs_in_flight,
         availability=provider.availability,
     )
+
+
+def provider_seen(*, user_id: int, now: datetime | None = None) -> bool:
+    """A request from a provider's phone (a report, an acknowledgement, a pull) shows it is alive: refresh its
+    heartbeat time, so a busy phone needs no separate heartbeat. Returns whether it wrote.
+
+    Cheap enough for every request: a Redis key (`cache.add`, set if absent, living PROVIDER_SEEN_REFRESH_SECONDS)
+    lets through one request per phone per window, and that one makes a conditional UPDATE with the same time bound
+    (so at most one write per window, whichever web process gets it). Only an online or busy provider is refreshed:
+    one the sweep marked offline comes back with a full heartbeat, which restores what it chose and its SIMs.
+    Not audited, as heartbeats are not."""
+    refresh = settings.PROVIDER_SEEN_REFRESH_SECONDS
+    if refresh <= 0 or not cache.add(f"provider-seen:{user_id}", 1, timeout=refresh):
+        return False
+    now = now or timezone.now()
+    fresh = Q(last_heartbeat_at__gte=now - timedelta(seconds=refresh))
+    providers = Provider.objects.filter(user_id=user_id, availability__in=(Availability.ONLINE, Availability.BUSY))
+    return providers.exclude(fresh).update(last_heartbeat_at=now) == 1
 
 
 def providers_sweep_offline(*, now: datetime | None = None) -> list[int]:

@@ -82,6 +82,7 @@ def acknowledge(fleet: Fleet, phone: VirtualPhone, job: Job) -> dict:
 
 
 def test_a_busy_phone_sends_sent_reports_first_then_delivered_then_acknowledgements(fleet, phone, requests_seen):
+    fleet.behaviour.folded = False  # the folded phone would take the new offer from the first answer, before its push
     earlier, later, new = offered_jobs(3)
     earlier_job, later_job = acknowledge(fleet, phone, earlier), acknowledge(fleet, phone, later)
     Job.objects.filter(pk=earlier.pk).update(offered_at=timezone.now() - timedelta(minutes=1))
@@ -133,3 +134,47 @@ def test_a_phone_answers_for_jobs_whose_outcome_is_unknown(fleet, phone, request
     requests_seen.clear()
     fleet.heartbeat(phone)  # nothing left to answer for
     assert not any("report" in path for path, _ in requests_seen)
+
+
+@pytest.mark.parametrize("folded", [True, False], ids=["folded", "classic"])
+def test_a_phone_with_the_delivery_receipt_reports_delivered_alone(fleet, phone, requests_seen, folded):
+    """The folded protocol: `sent` and `delivered` of one job in one batch go as `delivered` alone, and the offers the
+    answer lists are acknowledged in the same flush, before their pushes. The classic phone reports both, and waits
+    for the push."""
+    fleet.behaviour.folded = folded
+    done, new = offered_jobs(2)
+    job = acknowledge(fleet, phone, done)
+    Job.objects.filter(pk=done.pk).update(offered_at=timezone.now() - timedelta(minutes=1))
+    fleet._report(phone, job, "sent")
+    fleet._report(phone, job, "delivered")
+    requests_seen.clear()
+    fleet._flush(phone)
+
+    reports = [(row["job_id"], row["status"]) for row in requests_seen[0][1]["reports"]]
+    if folded:
+        assert [path for path, _ in requests_seen] == ["POST /api/jobs/reports", "POST /api/jobs/ack"]
+        assert reports == [(done.pk, "delivered")]
+        assert requests_seen[1][1] == {"jobs": [new.pk]}
+    else:
+        assert [path for path, _ in requests_seen] == ["POST /api/jobs/reports"]
+        assert reports == [(done.pk, "sent"), (done.pk, "delivered")]
+    done.refresh_from_db()
+    assert (done.status, done.sent_at is not None, done.message.status) == (
+        JobStatus.DELIVERED,
+        True,
+        MessageStatus.DELIVERED,
+    )
+    assert Job.objects.get(pk=new.pk).status == (JobStatus.ACCEPTED if folded else JobStatus.OFFERED)
+
+
+def test_a_busy_phone_sends_no_heartbeat(fleet, phone, requests_seen):
+    """With the folded protocol a phone that made a request within the round skips its heartbeat; the server counted
+    that request as one."""
+    [job] = offered_jobs(1)
+    acknowledge(fleet, phone, job)
+    requests_seen.clear()
+    fleet.heartbeat(phone, every=30)
+    assert requests_seen == []
+    fleet.behaviour.folded = False
+    fleet.heartbeat(phone, every=30)
+    assert [path for path, _ in requests_seen][:1] == ["POST /api/providers/me/heartbeat"]

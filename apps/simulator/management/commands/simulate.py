@@ -46,6 +46,12 @@ class Command(BaseCommand):
             help="phones collect acknowledgements and reports this long and send each kind in one request "
             "(default 0: one by one), reports first",
         )
+        parser.add_argument(
+            "--classic",
+            action="store_true",
+            help="phones speak the classic protocol: every report (sent and delivered), a heartbeat every round, "
+            "and no acknowledgements of the offers a report's answer lists (default: the folded protocol)",
+        )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--worker-processes", type=int, default=1, help="Celery worker processes to start")
         parser.add_argument("--worker-concurrency", type=int, default=2, help="pool size of each Celery worker")
@@ -81,6 +87,7 @@ class Command(BaseCommand):
             offline_share=options["offline"],
             dishonest_share=options["dishonest"],
             batch_seconds=options["batch"],
+            folded=not options["classic"],
         )
         if options["fast"]:
             behaviour.send_delay, behaviour.deliver_delay = (0.02, 0.1), (0.02, 0.1)

@@ -353,6 +353,9 @@ CONTENT_FILTER_HOLD_SCORE = env.int("CONTENT_FILTER_HOLD_SCORE", default=50)
 CONTENT_FILTER_REJECT_SCORE = env.int("CONTENT_FILTER_REJECT_SCORE", default=100)
 # Seconds a process trusts its compiled filter before looking in the shared cache for staff edits.
 CONTENT_FILTER_RELOAD_SECONDS = env.float("CONTENT_FILTER_RELOAD_SECONDS", default=5.0)
+# The statistical model (apps/messaging/filtering/data/spam_model.json) holds what the rules let through when it
+# scores a message as spam. Off: the rules work alone (figures of both in benchmarks/RESULTS.md).
+CONTENT_FILTER_CLASSIFIER = env.bool("CONTENT_FILTER_CLASSIFIER", default=True)
 # Validity: a message not delivered this many seconds after it is due expires (default 1 hour, at most 72 hours).
 MESSAGE_VALIDITY_DEFAULT_SECONDS = env.int("MESSAGE_VALIDITY_DEFAULT_SECONDS", default=3600)
 MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=72 * 3600)

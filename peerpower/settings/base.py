@@ -930,10 +930,10 @@ OTP_FALLBACK_SENDER = env("OTP_FALLBACK_SENDER", default="console")
 MESSAGE_SEAL_KEY = env("MESSAGE_SEAL_KEY", default="")
 # `sensitive: true` messages travel the trusted pool at this multiple of the ordinary price (basis points).
 MESSAGE_SENSITIVE_PRICE_BP = env.int("MESSAGE_SENSITIVE_PRICE_BP", default=30_000)
-# A message the content filter reads as a one-time code is offered only to providers at or above this trust level
-# (0-100). Providers start at 0, so 0 (the default) restricts nothing: raise it once staff have set levels, or codes
-# wait for phones nobody trusted yet.
-PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=0)
+# A message the content filter reads as a one-time code is offered only to the trusted pool and to providers at or
+# above this trust level (0-100; staff grade providers 0/25/50/75/100 in the admin, new ones start at 0). 50: phones
+# staff vetted; until they grade some, codes go to the trusted pool only. 0 restricts nothing.
+PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=50)
 # Carrier-block reactions (apps.providers.services.cooldown): the first cool-down lasts BASE seconds, each repetition
 # doubles it up to MAX; a block more than RESET_HOURS after the last starts again at level 1. While the level is
 # above 0 and recent the SIM sends at most its warm-up caps halved per level beyond the first.

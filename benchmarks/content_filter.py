@@ -8,7 +8,8 @@ What it measures, on the same reproducible mix of messages (benchmarks/messages.
 migrations seed:
 
 1. Khmer segmentation alone: each Khmer run of each message through maximal matching and through khmer-nltk.
-2. The whole filter per message (normalise, links, segment, match terms, rules, decide), with each segmenter.
+2. The whole filter per message (normalise, links, segment, match terms, rules, decide), with each segmenter,
+   and with the statistical model (`apps/messaging/filtering/model.py`) as the send path runs it.
 3. One-off costs: loading each segmenter and compiling the filter (paid again after every staff edit), and the
    shared-cache version look-up a process makes at most every CONTENT_FILTER_RELOAD_SECONDS.
 4. Agreement between the segmenters on ordinary Khmer text (word boundaries), and what each lets the filter find:
@@ -39,6 +40,7 @@ django.setup()
 from apps.messaging.choices import FilterAction  # noqa: E402
 from apps.messaging.filtering.engine import ContentFilter, TermSpec  # noqa: E402
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words  # noqa: E402
+from apps.messaging.filtering.model import shipped_model  # noqa: E402
 from apps.messaging.filtering.runtime import shared_version  # noqa: E402
 from apps.messaging.filtering.starter import starter_domains, starter_terms  # noqa: E402
 from apps.messaging.filtering.text import extract_links, iter_runs, normalize  # noqa: E402
@@ -101,6 +103,7 @@ def main() -> None:
     bodies = [sample.body for sample in samples]
     runs = khmer_runs(samples)
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs ({_cpu_model()})")
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     spam = sum(sample.spam for sample in samples)
     khmer_share = sum(any("\u1780" <= c <= "\u17ff" for c in body) for body in bodies) / len(bodies)
     mean_length = statistics.fmean(map(len, bodies))
@@ -144,6 +147,10 @@ def main() -> None:
         return [token for token in word_tokenize(run) if token.strip()]
 
     crf_filter = ContentFilter(terms=TERMS, domains=DOMAINS, khmer_segment=crf_segment)
+    model = shipped_model()
+    model_filter = ContentFilter(terms=TERMS, domains=DOMAINS, model=model)
+    analyses = [content_filter.analyse(body) for body in bodies]
+    feature_lists = [content_filter.model_features(analysis) for analysis in analyses]
 
     # --- cost per message ------------------------------------------------------------------------------------------
     print(f"\nCost per item, µs (best of {args.repeats} passes per item)")
@@ -157,6 +164,9 @@ def main() -> None:
         ("Khmer run, maximal matching", segmenter.segment, runs),
         ("Khmer run, khmer-nltk CRF", crf_segment, runs),
         ("whole filter per message, maximal matching", _checker(content_filter), bodies),
+        ("whole filter + model (send path), MM", _checker(model_filter), bodies),
+        ("model score alone (features given)", model.score, feature_lists),
+        ("model features + score (tokens given)", lambda a: model.score(content_filter.model_features(a)), analyses),
         ("whole filter per message, khmer-nltk CRF", _checker(crf_filter), bodies),
         ("whole filter, 660-character Khmer message, MM", _checker(content_filter), long_bodies),
     ]
@@ -164,15 +174,17 @@ def main() -> None:
         figures = per_item_microseconds(function, items, args.repeats)
         print(f"  {label:44} {figures['mean']:8.1f} {figures['p50']:8.1f} {figures['p99']:8.1f} {figures['max']:8.1f}")
 
-    check = _checker(content_filter)
+    check = _checker(model_filter)
     start = time.perf_counter()
     for body in bodies:
         check(body)
     elapsed = time.perf_counter() - start
     print(
-        f"  plain loop over all messages, maximal matching: {elapsed / len(bodies) * 1e6:.1f} µs per message, "
+        f"  plain loop over all messages, rules + model: {elapsed / len(bodies) * 1e6:.1f} µs per message, "
         f"{len(bodies) / elapsed:,.0f} messages/s on one core"
     )
+
+    print("load average after the timings: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
     # --- agreement and what the filter finds -----------------------------------------------------------------------
     legitimate_runs = khmer_runs([sample for sample in samples if not sample.spam])

@@ -126,6 +126,11 @@ class ApiKeyLimitAbovePlan(ValidationFailed):
     default_message = _("An API key's limit may not be above your organisation's plan.")
 
 
+class ApiKeyAlreadyRevoked(Conflict):
+    code = "api_key_already_revoked"
+    default_message = _("This API key has been revoked: it can no longer be changed.")
+
+
 class ApiKeyCountLimit(Conflict):
     code = "api_key_limit_reached"
     default_message = _("Your organisation has as many active API keys as its plan allows. Revoke one first.")

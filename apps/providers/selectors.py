@@ -103,8 +103,8 @@ def _eligible(
         params.append(adapt(now - timedelta(seconds=settings.PROVIDER_SIM_MIN_SECONDS_BETWEEN_SENDS)))
     if route is not None and route.trusted_only:
         sql += " AND provider.trusted"
-    if route is not None and route.min_trust_level:
-        sql += " AND provider.trust_level >= %s"
+    if route is not None and route.min_trust_level and not route.trusted_only:
+        sql += " AND (provider.trusted OR provider.trust_level >= %s)"  # the trusted pool carries codes too
         params.append(route.min_trust_level)
     if excluded_providers:
         sql += f" AND sim.provider_id NOT IN ({', '.join(['%s'] * len(excluded_providers))})"

@@ -3,8 +3,9 @@
 Most messages may go to any eligible phone. Two kinds may not: PeerPower's own sign-in and SIM-ownership codes and
 clients' `sensitive` messages go only to the trusted pool (providers staff mark `trusted`: the company's and vetted
 partners' phones), and a message the content filter reads as a one-time code goes only to providers whose
-staff-set `trust_level` reaches PROVIDER_CODE_MIN_TRUST_LEVEL. A stranger's phone that is asked to send a code sees
-the number and the code, and could use it first.
+staff-set `trust_level` reaches PROVIDER_CODE_MIN_TRUST_LEVEL, or to the trusted pool (which carries PeerPower's own
+codes, so it may carry clients'). A stranger's phone that is asked to send a code sees the number and the code, and
+could use it first.
 """
 
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ class Route:
 
     def admits(self, candidate: Any) -> bool:
         """Whether a matching candidate (`apps.providers.selectors.Candidate`) may take a message on this route."""
-        if self.trusted_only and not candidate.provider_trusted:
-            return False
-        return candidate.provider_trust_level >= self.min_trust_level
+        if candidate.provider_trusted:
+            return True
+        return not self.trusted_only and candidate.provider_trust_level >= self.min_trust_level
 
 
 OPEN = Route()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.test.utils import override_settings
 
 from apps.accounts.otp import OtpMessage, generate_code, otp_text
@@ -77,6 +78,15 @@ def trust_one(phones: list[VirtualPhone]) -> VirtualPhone:
     provider_trust_set(provider=Provider.objects.get(pk=trusted.provider_id), actor=None, trusted=True)
     trusted.reliable = True
     return trusted
+
+
+def grade_honest(phones: list[VirtualPhone], *, except_phone: VirtualPhone | None) -> None:
+    """Staff grade the honest phones they vetted at the level one-time codes need (PROVIDER_CODE_MIN_TRUST_LEVEL,
+    audited), so the clients' code messages have phones to go to; the fraudsters and the code reader stay at 0."""
+    for phone in phones:
+        if phone.honest and phone is not except_phone:
+            provider = Provider.objects.get(pk=phone.provider_id)
+            provider_trust_set(provider=provider, actor=None, level=settings.PROVIDER_CODE_MIN_TRUST_LEVEL)
 
 
 def code_reader(phones: list[VirtualPhone], trusted: VirtualPhone) -> VirtualPhone:

@@ -44,6 +44,7 @@ from apps.simulator.abuse import (
     AbuseSummary,
     abuse_summarise,
     code_reader,
+    grade_honest,
     send_sign_in_codes,
     spam_burst,
     trust_one,
@@ -593,6 +594,7 @@ class Simulation:
         honest = [phone for phone in phones if phone.honest]
         trusted = trust_one(phones) if config.sign_in_codes and len(honest) >= 2 else None
         reader = code_reader(phones, trusted) if trusted else None
+        grade_honest(phones, except_phone=reader)
         spam_ids = spam_burst(http, spam_key, self.rng, config.spam_messages) if spam_key else []
         stop = threading.Event()
         canary_ids: list[int] = []

@@ -353,6 +353,9 @@ CONTENT_FILTER_HOLD_SCORE = env.int("CONTENT_FILTER_HOLD_SCORE", default=50)
 CONTENT_FILTER_REJECT_SCORE = env.int("CONTENT_FILTER_REJECT_SCORE", default=100)
 # Seconds a process trusts its compiled filter before looking in the shared cache for staff edits.
 CONTENT_FILTER_RELOAD_SECONDS = env.float("CONTENT_FILTER_RELOAD_SECONDS", default=5.0)
+# The statistical model (apps/messaging/filtering/data/spam_model.json) holds what the rules let through when it
+# scores a message as spam. Off: the rules work alone (figures of both in benchmarks/RESULTS.md).
+CONTENT_FILTER_CLASSIFIER = env.bool("CONTENT_FILTER_CLASSIFIER", default=True)
 # Validity: a message not delivered this many seconds after it is due expires (default 1 hour, at most 72 hours).
 MESSAGE_VALIDITY_DEFAULT_SECONDS = env.int("MESSAGE_VALIDITY_DEFAULT_SECONDS", default=3600)
 MESSAGE_VALIDITY_MAX_SECONDS = env.int("MESSAGE_VALIDITY_MAX_SECONDS", default=72 * 3600)
@@ -930,10 +933,10 @@ OTP_FALLBACK_SENDER = env("OTP_FALLBACK_SENDER", default="console")
 MESSAGE_SEAL_KEY = env("MESSAGE_SEAL_KEY", default="")
 # `sensitive: true` messages travel the trusted pool at this multiple of the ordinary price (basis points).
 MESSAGE_SENSITIVE_PRICE_BP = env.int("MESSAGE_SENSITIVE_PRICE_BP", default=30_000)
-# A message the content filter reads as a one-time code is offered only to providers at or above this trust level
-# (0-100). Providers start at 0, so 0 (the default) restricts nothing: raise it once staff have set levels, or codes
-# wait for phones nobody trusted yet.
-PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=0)
+# A message the content filter reads as a one-time code is offered only to the trusted pool and to providers at or
+# above this trust level (0-100; staff grade providers 0/25/50/75/100 in the admin, new ones start at 0). 50: phones
+# staff vetted; until they grade some, codes go to the trusted pool only. 0 restricts nothing.
+PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=50)
 # Carrier-block reactions (apps.providers.services.cooldown): the first cool-down lasts BASE seconds, each repetition
 # doubles it up to MAX; a block more than RESET_HOURS after the last starts again at level 1. While the level is
 # above 0 and recent the SIM sends at most its warm-up caps halved per level beyond the first.

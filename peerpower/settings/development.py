@@ -19,6 +19,8 @@ API_KEY_PREFIX = env("API_KEY_PREFIX", default="pp_test_")
 # No Firebase account needed: pushes are only logged, except under `scripts/run` (`manage.py runstack`), which runs
 # the local FCM fake and points web and worker at it (PUSH_BACKEND=fcm, FCM_ENDPOINT, ...) for pushes over the wire.
 PUSH_BACKEND = env("PUSH_BACKEND", default="log")
+# The local demo's phones are nobody's graded providers: one-time codes go to any of them (production: 50).
+PROVIDER_CODE_MIN_TRUST_LEVEL = env.int("PROVIDER_CODE_MIN_TRUST_LEVEL", default=0)
 # The local demo's webhook receivers run on this machine, over plain http.
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=False)

@@ -34,6 +34,9 @@ OTP_SENDER = "memory"
 OTP_FALLBACK_SENDER = "memory"
 # Tests send to runs of made-up neighbouring numbers: the pumping rule's own tests lower this again.
 MESSAGE_PUMPING_ADJACENT = 10_000
+# Test messages are often codes ("Your code is 1234") sent to providers nobody graded: any phone may carry them, as
+# in development. The route's own tests (apps/messaging/tests/test_trusted_route.py) use the production default.
+PROVIDER_CODE_MIN_TRUST_LEVEL = 0
 # Tests that push choose a backend themselves (the FCM ones point firebase-admin at the local fake).
 PUSH_BACKEND = "log"
 # Webhook tests post to a receiver on 127.0.0.1 over plain http; the SSRF tests switch the guard back on.

@@ -142,6 +142,26 @@ class ApiKeyInput(serializers.Serializer):
     rate_per_day = serializers.IntegerField(min_value=1, max_value=100_000_000, required=False, allow_null=True)
 
 
+class ApiKeyUpdateInput(serializers.Serializer):
+    """Any of the fields; a limit set to null is the plan's."""
+
+    name = StrictCharField(max_length=100, required=False)
+    rate_per_second = serializers.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        allow_null=True,
+        help_text="At most the plan's; null: the plan's.",
+    )
+    rate_per_day = serializers.IntegerField(
+        min_value=1,
+        max_value=100_000_000,
+        required=False,
+        allow_null=True,
+        help_text="At most the plan's; null: the plan's.",
+    )
+
+
 class ApiKeyOutput(serializers.ModelSerializer):
     class Meta:
         model = ApiKey

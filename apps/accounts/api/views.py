@@ -408,6 +408,24 @@ class ApiKeyDetailView(APIView):
     rate_limit_scope = "api_key_management"
     permission_classes = [IsAuthenticated]
 
+    @raises(OWNER_REQUIRED, errors.ApiKeyLimitAbovePlan, errors.ApiKeyAlreadyRevoked)
+    @extend_schema(
+        request=s.ApiKeyUpdateInput,
+        responses={200: s.ApiKeyOutput},
+        tags=["clients"],
+        summary="Rename an API key or lower its limits",
+        description="Owners only. Set `rate_per_second` / `rate_per_day` at or under your plan's (`limits` on the "
+        "organisation), or null for the plan's: a key for a batch job can be held to less than the plan. Staff set "
+        "the plan; a limit above it is refused (400 `api_key_limit_above_plan`). Takes effect on the key's next "
+        "request.",
+        examples=[OpenApiExample("Hold a key to 5/s", value={"rate_per_second": 5}, request_only=True)],
+    )
+    def patch(self, request: Request, client_id: int, key_id: int) -> Response:
+        membership = selectors.client_membership(user=request.user, client_id=client_id, owner=True)
+        key = selectors.api_key_of(organization=membership.organization, key_id=key_id)
+        changes = _valid(s.ApiKeyUpdateInput, request)
+        return Response(s.ApiKeyOutput(services.api_key_update(api_key=key, actor=request.user, **changes)).data)
+
     @raises(OWNER_REQUIRED)
     @extend_schema(
         responses={200: s.ApiKeyOutput},

@@ -6,6 +6,7 @@ the per-organisation lock (`organization_lock`).
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,9 +15,10 @@ from django.utils import timezone
 
 from apps.accounts.auth_cache import api_keys_invalidate
 from apps.accounts.choices import ClientRole
+from apps.accounts.errors import ApiKeyAlreadyRevoked
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, User
 from apps.accounts.phone import normalize_phone
-from apps.accounts.services.vetting import api_key_limits_check
+from apps.accounts.services.vetting import api_key_limits_check, api_key_rates_check
 from apps.audit.services import audit_record
 
 
@@ -97,6 +99,38 @@ def api_key_create(
         )
         audit_record(actor=actor, action="api_key.created", target=key, after={"name": name, "prefix": key.prefix})
     return key, secret
+
+
+# What a client may change on its own key (`api_key_update`); a limit left None is the plan's.
+API_KEY_CHANGEABLE = ("name", "rate_per_second", "rate_per_day")
+
+
+def api_key_update(*, api_key: ApiKey, actor: User, **changes: Any) -> ApiKey:
+    """Rename a key or set its limits anywhere at or under the organisation's plan (None: the plan's). Only staff
+    set the plan, so a client can lower its own key's limits and raise them back up to the plan, never above it
+    (400 `api_key_limit_above_plan`); a revoked key cannot change (409 `api_key_already_revoked`)."""
+    changes = {name: value for name, value in changes.items() if name in API_KEY_CHANGEABLE}
+    with transaction.atomic():
+        organization_lock(organization_id=api_key.organization_id)
+        key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+        if key.revoked_at is not None:
+            raise ApiKeyAlreadyRevoked()
+        rates = {name: changes.get(name, getattr(key, name)) for name in ("rate_per_second", "rate_per_day")}
+        api_key_rates_check(organization=key.organization, **rates)
+        before = {name: getattr(key, name) for name in changes}
+        changed = {name: value for name, value in changes.items() if before[name] != value}
+        if changed:
+            for name, value in changed.items():
+                setattr(key, name, value)
+            key.save(update_fields=list(changed))
+            audit_record(
+                actor=actor,
+                action="api_key.updated",
+                target=key,
+                before={name: before[name] for name in changed},
+                after=changed,
+            )  # saving the key makes every process reload it (apps.accounts.auth_cache)
+    return key
 
 
 def api_key_revoke(*, api_key: ApiKey, actor: User) -> ApiKey:

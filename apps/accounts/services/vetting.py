@@ -65,12 +65,11 @@ def plan_limits(organization: ClientOrganization) -> PlanLimits:
     )
 
 
-def api_key_limits_check(
+def api_key_rates_check(
     *, organization: ClientOrganization, rate_per_second: int | None, rate_per_day: int | None
-) -> None:
-    """A client may set its keys' limits at or under its plan's, never above (400 `api_key_limit_above_plan`), and
-    hold no more active keys than the plan allows (409 `api_key_limit_reached`). Call it under the organisation's
-    row lock (`organization_lock`), so two concurrent creations cannot both take the last place."""
+) -> PlanLimits:
+    """A key's own limits may be at or under the organisation's plan, never above (400 `api_key_limit_above_plan`
+    with the plan's figures in `details.maximum`). Returns the plan's limits."""
     limits = plan_limits(organization)
     too_high = {}
     if rate_per_second is not None and rate_per_second > limits.key_rate_per_second:
@@ -79,6 +78,16 @@ def api_key_limits_check(
         too_high["rate_per_day"] = limits.key_rate_per_day
     if too_high:
         raise ApiKeyLimitAbovePlan(details={"maximum": too_high})
+    return limits
+
+
+def api_key_limits_check(
+    *, organization: ClientOrganization, rate_per_second: int | None, rate_per_day: int | None
+) -> None:
+    """A client may set its keys' limits at or under its plan's, never above (400 `api_key_limit_above_plan`), and
+    hold no more active keys than the plan allows (409 `api_key_limit_reached`). Call it under the organisation's
+    row lock (`organization_lock`), so two concurrent creations cannot both take the last place."""
+    limits = api_key_rates_check(organization=organization, rate_per_second=rate_per_second, rate_per_day=rate_per_day)
     active = ApiKey.objects.filter(organization=organization, revoked_at__isnull=True).count()
     if active >= limits.max_api_keys:
         raise ApiKeyCountLimit(details={"max_api_keys": limits.max_api_keys})

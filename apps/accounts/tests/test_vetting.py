@@ -6,15 +6,18 @@ import json
 import pytest
 from django.core import mail
 
+from apps.accounts.auth_cache import api_key_valid
 from apps.accounts.choices import ApplicationStatus
-from apps.accounts.models import ClientApplication, ClientOrganization
+from apps.accounts.models import ApiKey, ClientApplication, ClientOrganization
 from apps.accounts.services import (
     api_key_create,
     api_key_revoke,
+    api_key_update,
     client_application_decide,
     client_create,
     client_plan_assign,
     client_plan_ensure,
+    hash_api_key,
 )
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditLog
@@ -207,6 +210,58 @@ def test_a_key_above_the_plan_is_refused_and_at_or_under_it_accepted(owner_api, 
     assert (
         owner_api.post(keys, {"name": "y", "rate_per_second": 1, "rate_per_day": 10}, format="json").status_code == 201
     )
+
+
+def keys_url(organization, key_id=None):
+    keys = f"/api/clients/{organization['id']}/api-keys"
+    return keys if key_id is None else f"{keys}/{key_id}"
+
+
+def test_an_owner_lowers_a_key_within_the_plan_and_cannot_raise_it_above(owner_api, organization, settings):
+    plan_rate = settings.MESSAGE_RATE_PER_SECOND
+    key = owner_api.post(keys_url(organization), {"name": "batch"}, format="json").json()
+    detail = keys_url(organization, key["id"])
+
+    lowered = owner_api.patch(detail, {"rate_per_second": 2, "rate_per_day": 100}, format="json")
+    assert lowered.status_code == 200
+    assert (lowered.json()["rate_per_second"], lowered.json()["rate_per_day"]) == (2, 100)
+    [entry] = AuditLog.objects.filter(action="api_key.updated", target_id=str(key["id"]))
+    assert (entry.before, entry.after) == (
+        {"rate_per_second": None, "rate_per_day": None},
+        {"rate_per_second": 2, "rate_per_day": 100},
+    )
+
+    refused = owner_api.patch(detail, {"rate_per_second": plan_rate + 1}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (400, "api_key_limit_above_plan")
+    assert refused.json()["details"]["maximum"] == {"rate_per_second": plan_rate}
+    assert ApiKey.objects.get(pk=key["id"]).rate_per_second == 2
+
+    back_to_plan = owner_api.patch(detail, {"rate_per_second": None, "name": "nightly batch"}, format="json")
+    assert back_to_plan.status_code == 200
+    assert (back_to_plan.json()["rate_per_second"], back_to_plan.json()["name"]) == (None, "nightly batch")
+    assert AuditLog.objects.filter(action="api_key.updated", target_id=str(key["id"])).count() == 2
+    owner_api.patch(detail, {"rate_per_day": 100}, format="json")  # no change: nothing to audit
+    assert AuditLog.objects.filter(action="api_key.updated", target_id=str(key["id"])).count() == 2
+
+
+def test_a_lowered_daily_limit_holds_from_the_keys_next_request(owner, organization):
+    org = ClientOrganization.objects.get(pk=organization["id"])
+    key, secret = api_key_create(organization=org, actor=owner, name="server")
+    assert api_key_valid(secret_hash=hash_api_key(secret), load=lambda: key)[0].rate_per_day is None  # now cached
+    api_key_update(api_key=key, actor=owner, rate_per_day=3)
+    cached, loaded = api_key_valid(secret_hash=hash_api_key(secret), load=lambda: ApiKey.objects.get(pk=key.pk))
+    assert (loaded, cached.rate_per_day) == (True, 3)
+
+
+def test_a_revoked_key_and_another_members_key_cannot_change(owner_api, organization, api_client_for):
+    key = owner_api.post(keys_url(organization), {"name": "old"}, format="json").json()
+    detail = keys_url(organization, key["id"])
+    member = api_client_for(UserFactory())
+    assert member.patch(detail, {"rate_per_second": 1}, format="json").status_code == 404
+    owner_api.delete(detail)
+    refused = owner_api.patch(detail, {"rate_per_second": 1}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (409, "api_key_already_revoked")
+    assert owner_api.patch(detail, {"rate_per_second": 0}, format="json").status_code == 400
 
 
 def test_the_plan_raises_the_bound_and_bounds_the_number_of_keys(owner, organization):

@@ -44,6 +44,7 @@ AUDITED = {
     "apps.accounts.services.identity.wallet_unbind": "user.wallet_unbound",
     "apps.accounts.services.organizations.api_key_create": "api_key.created",
     "apps.accounts.services.organizations.api_key_revoke": "api_key.revoked",
+    "apps.accounts.services.organizations.api_key_update": "api_key.updated",
     "apps.accounts.services.organizations.client_create": "client.created",
     "apps.accounts.services.organizations.client_update": "client.updated",
     "apps.accounts.services.sessions.session_revoke": "session.revoked",

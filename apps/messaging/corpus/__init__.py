@@ -10,6 +10,10 @@
 * ``holdout``: templates written after the last change to the rules and never used to choose one: the honest
   measure of how the rules fare on new wording.
 
+`blind.jsonl` holds the ``blind`` split: 161 messages written one by one (no template, no fills) after the
+statistical model was designed and before any filter was scored on them; never used to fit or choose anything.
+How the model uses the splits: `training.py`.
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -30,6 +34,8 @@ from pathlib import Path
 from apps.messaging.choices import FilterAction
 
 CORPUS_FILE = Path(__file__).resolve().parent / "messages.jsonl"
+BLIND_FILE = CORPUS_FILE.with_name("blind.jsonl")
+SPLITS = ("train", "test", "fresh", "unseen", "holdout", "blind")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -84,8 +90,11 @@ class Figures:
 
 @lru_cache(maxsize=1)
 def load() -> tuple[Sample, ...]:
-    with CORPUS_FILE.open(encoding="utf-8") as lines:
-        return tuple(Sample(**json.loads(line)) for line in lines if line.strip())
+    samples: list[Sample] = []
+    for path in (CORPUS_FILE, BLIND_FILE):
+        with path.open(encoding="utf-8") as lines:
+            samples.extend(Sample(**json.loads(line)) for line in lines if line.strip())
+    return tuple(samples)
 
 
 def evaluate(check: Callable[[str], object], samples: Iterable[Sample] | None = None) -> list[Outcome]:
@@ -123,7 +132,7 @@ def report(outcomes: list[Outcome]) -> list[str]:
             f"{group.legit_stopped:5} {group.false_positive_rate:8.1%} {precision:>7}"
         )
 
-    for split in ("train", "test", "fresh", "unseen", "holdout", "all"):
+    for split in (*SPLITS, "all"):
         chosen = [o for o in outcomes if split in ("all", o.sample.split)]
         legit = [o for o in chosen if o.sample.label == LEGIT]
         lines.append(f"-- {split} split")

@@ -21,6 +21,10 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
+* ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
+  above score it below the hold score: its weight tops the score up to the hold score, so the model holds what
+  the rules let through but never turns a hold into a reject (rejecting stays with rules staff can read). Its
+  matches are the words that weighed most.
 
 Outcome: `reject` at or above the reject score, `hold` at or above the hold score, else `allow`.
 """
@@ -33,6 +37,7 @@ from typing import Any
 
 from apps.messaging.choices import DomainRuleKind, FilterAction, TermCategory, TermLanguage
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words
+from apps.messaging.filtering.model import SpamModel, features
 from apps.messaging.filtering.text import Link, extract_links, iter_runs, normalize
 
 LOOKALIKE_WEIGHT = 80
@@ -123,9 +128,12 @@ class ContentFilter:
         domains: Iterable[DomainSpec],
         khmer_words: Iterable[str] | None = None,
         khmer_segment: Callable[[str], list[str]] | None = None,
+        model: SpamModel | None = None,
     ) -> None:
         """`khmer_words` defaults to the shipped word lists. `khmer_segment` replaces the dictionary segmenter
-        (the benchmark passes khmer-nltk's); terms are then split by it too."""
+        (the benchmark passes khmer-nltk's); terms are then split by it too. Without `model` the rules work
+        alone."""
+        self.model = model
         terms = [replace(term, term=" ".join(normalize(term.term).split())) for term in terms]
         terms = [term for term in terms if term.term]
         khmer_weights: dict[str, int] = {}
@@ -177,6 +185,11 @@ class ContentFilter:
         links, rest = extract_links(normalize(text))
         return Analysis(tokens=self._words(rest), links=tuple(links))
 
+    def model_features(self, analysis: Analysis) -> list[str]:
+        """What the statistical model reads of a message: its words, and its links except official ones (a bank's
+        own link is no sign of spam, however often spam carries links)."""
+        return features(analysis.tokens, [link for link in analysis.links if not self._is_official(link.host)])
+
     # --- deciding ------------------------------------------------------------------------------------------------
 
     def check(self, text: str, *, hold_score: int, reject_score: int) -> FilterDecision:
@@ -191,6 +204,11 @@ class ContentFilter:
         reasons += self._repetition_reasons(text, analysis.tokens)
         reasons = [reason for reason in reasons if reason.weight > 0]
         score = sum(reason.weight for reason in reasons)
+        if self.model is not None and score < hold_score:
+            found = self.model_features(analysis)
+            if self.model.score(found) >= self.model.threshold:
+                reasons.append(Reason("classifier", hold_score - score, self.model.strongest(found)))
+                score = hold_score
         if score >= reject_score:
             action = FilterAction.REJECT
         elif score >= hold_score:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from apps.messaging.filtering.engine import ContentFilter, FilterDecision
+from apps.messaging.filtering.model import shipped_model
 
 VERSION_KEY = "messaging:content_filter:version"
 
@@ -33,7 +34,8 @@ def shared_version() -> str:
 def build_content_filter() -> ContentFilter:
     from apps.messaging.selectors import domain_rules_active, filter_terms_active  # models need the app registry
 
-    return ContentFilter(terms=filter_terms_active(), domains=domain_rules_active())
+    model = shipped_model() if settings.CONTENT_FILTER_CLASSIFIER else None
+    return ContentFilter(terms=filter_terms_active(), domains=domain_rules_active(), model=model)
 
 
 class CompiledFilterCache:

@@ -7,6 +7,7 @@ the admin-edited tables instead (`runtime.py`).
 import importlib
 
 from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec
+from apps.messaging.filtering.model import SpamModel
 
 _SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
 
@@ -24,5 +25,6 @@ def starter_domains() -> list[DomainSpec]:
     return [DomainSpec(domain, kind, weight, brand) for domain, kind, weight, brand, _ in seed.STARTER_DOMAINS]
 
 
-def starter_filter() -> ContentFilter:
-    return ContentFilter(terms=starter_terms(), domains=starter_domains())
+def starter_filter(model: SpamModel | None = None) -> ContentFilter:
+    """The rules alone unless a `model` is given (the model is built from this filter's reading of the corpus)."""
+    return ContentFilter(terms=starter_terms(), domains=starter_domains(), model=model)

@@ -11,13 +11,15 @@ from apps.messaging.filtering.runtime import build_content_filter
 
 pytestmark = pytest.mark.django_db
 
-# The terms were chosen on the train split and widened after looks at the test and fresh splits: the targets
-# hold there. The unseen split was looked at once too, after the targets were met elsewhere; the holdout split was
-# written after the last change and never used to choose a term. Both measure the rules on new wording and stay far
-# below the targets (RESULTS.md): their floors only catch regressions. Raise a floor when the rules improve; a term
-# chosen for a holdout message makes it a tuned split, and new wording must then be written to measure again.
-TUNED_SPLITS = ("train", "test", "fresh")
-SPAM_STOPPED_FLOOR = {"unseen": 0.93, "holdout": 0.36}
+# The terms were chosen on the train split and widened after looks at the test and fresh splits, and the model is
+# fitted on those three; its threshold is chosen on the unseen split. The targets hold on all four. The
+# holdout and blind splits were never used to choose a term, a feature or a threshold: they measure the filter on
+# new wording and fall short of the targets (RESULTS.md), so their bounds (the figures measured) only catch
+# regressions. Anything chosen for a holdout or blind message makes it a tuned split, and new wording must then be
+# written to measure again.
+TUNED_SPLITS = ("train", "test", "fresh", "unseen")
+# Split: (share of spam stopped at least, share of legitimate messages held at most).
+SEALED_BOUNDS = {"holdout": (0.95, 0.045), "blind": (0.87, 0.04)}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,8 @@ def outcomes(django_db_setup, django_db_blocker):
 
 def test_corpus_covers_every_kind_of_message():
     samples = corpus.load()
-    assert len(samples) >= 1000
+    assert len(samples) >= 1150
+    assert sum(s.split == "blind" for s in samples) >= 150
     assert {s.language for s in samples} == {"km", "en", "mixed"}
     assert {s.category for s in samples if s.label == corpus.SPAM} == {
         "prize",
@@ -63,12 +66,13 @@ def test_targets_are_met(outcomes, split):
     assert figures.false_positive_rate <= corpus.TARGET_LEGIT_HELD, held
 
 
-@pytest.mark.parametrize("split", sorted(SPAM_STOPPED_FLOOR))
-def test_new_wording_holds_its_floor_and_no_legitimate_message(outcomes, split):
+@pytest.mark.parametrize("split", sorted(SEALED_BOUNDS))
+def test_new_wording_stays_within_its_measured_bounds(outcomes, split):
     figures = corpus.figures(o for o in outcomes if o.sample.split == split)
+    spam_floor, legit_ceiling = SEALED_BOUNDS[split]
     assert figures.spam >= 60
-    assert figures.recall >= SPAM_STOPPED_FLOOR[split]
-    assert figures.false_positive_rate <= corpus.TARGET_LEGIT_HELD
+    assert figures.recall >= spam_floor
+    assert figures.false_positive_rate <= legit_ceiling
 
 
 def test_no_legitimate_loan_repayment_reminder_is_held(outcomes):

@@ -16,6 +16,7 @@ from apps.messaging.services import MessageInput, message_submit
 from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
+from peerpower.settings import base as base_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,28 @@ def test_a_code_goes_only_to_providers_at_the_staff_set_trust_level(settings, or
     vetted = provider_with_sim(Carrier.SMART, trust_level=50)
     Message.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
     assert dispatch(message) == "assigned" and Job.objects.get().provider_id == vetted.pk
+
+
+def test_by_default_a_code_waits_for_a_vetted_phone_or_the_trusted_pool(organization, settings):
+    # The shipped default (the test settings let any phone carry codes): a phone nobody graded never sees a
+    # client's code, a trusted-pool phone may.
+    settings.PROVIDER_CODE_MIN_TRUST_LEVEL = base_settings.PROVIDER_CODE_MIN_TRUST_LEVEL
+    assert settings.PROVIDER_CODE_MIN_TRUST_LEVEL == 50
+    message = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=SMART_PHONE, body="OTP: 5521")
+    )
+    assert message.route == MessageRoute.VETTED
+    provider_with_sim(Carrier.SMART)  # new providers start at level 0
+    provider_with_sim(Carrier.SMART, trust_level=25)
+    assert dispatch(message) == "waiting"
+    pool = provider_with_sim(Carrier.SMART, trusted=True)
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=message.created_at)
+    assert dispatch(message) == "assigned" and Job.objects.get().provider_id == pool.pk
+
+
+def test_an_ordinary_message_still_goes_to_any_phone(organization):
+    message = message_submit(
+        organization=organization, api_key=None, data=MessageInput(to=SMART_PHONE, body="Your parcel arrives today")
+    )
+    anyone = provider_with_sim(Carrier.SMART)
+    assert dispatch(message) == "assigned" and Job.objects.get().provider_id == anyone.pk

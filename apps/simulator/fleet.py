@@ -304,7 +304,14 @@ class Fleet:
 
     def on_push(self, token: str | None, data: dict[str, str] | None) -> None:
         phone = self.phones.get(token or "")
-        if phone is None or not data or data.get("kind") != "job":
+        if phone is None or not data:
+            return
+        if data.get("kind") == "wake" and self.behaviour.folded and not phone.offline:
+            # The server marked the phone offline (its requests no longer count as heartbeats): a heartbeat now,
+            # whatever else it sent lately, puts it back.
+            self.scheduler.soon(lambda: self.heartbeat(phone))
+            return
+        if data.get("kind") != "job":
             return
         with self.ledger.lock:
             self.ledger.pushes += 1

@@ -4,6 +4,7 @@ server does not know."""
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -177,4 +178,16 @@ def test_a_busy_phone_sends_no_heartbeat(fleet, phone, requests_seen):
     assert requests_seen == []
     fleet.behaviour.folded = False
     fleet.heartbeat(phone, every=30)
+    assert [path for path, _ in requests_seen][:1] == ["POST /api/providers/me/heartbeat"]
+
+
+def test_a_folded_phone_answers_a_wake_up_push_with_a_heartbeat(fleet, phone, requests_seen):
+    """Marked offline, a phone's other requests no longer count as heartbeats: the wake-up push gets one at once."""
+    [job] = offered_jobs(1)
+    acknowledge(fleet, phone, job)  # a request just now: the round of heartbeats would skip this phone
+    requests_seen.clear()
+    fleet.on_push(phone.fcm_token, {"kind": "wake"})
+    waited = time.monotonic() + 30  # the scheduler's threads send it; wait for the request, not for a set time
+    while not requests_seen and time.monotonic() < waited:
+        time.sleep(0.05)
     assert [path for path, _ in requests_seen][:1] == ["POST /api/providers/me/heartbeat"]

@@ -912,6 +912,8 @@ CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
 
 # The operations dashboard on the admin index (apps.backoffice) fetches its figures again every this many seconds.
 BACKOFFICE_DASHBOARD_REFRESH_SECONDS = env.int("BACKOFFICE_DASHBOARD_REFRESH_SECONDS", default=15)
+# Each process writes the hourly figures its commits counted at most this often, in one upsert (0: at every commit).
+ROLLUP_FLUSH_SECONDS = env.float("ROLLUP_FLUSH_SECONDS", default=1.0)
 # Yesterday's hourly figures rebuilt from the messages, after local midnight (apps.backoffice.tasks).
 CELERY_BEAT_SCHEDULE["backoffice.rollup-repair"] = {
     "task": "backoffice.rollup_repair",

@@ -90,8 +90,11 @@ def test_a_single_held_send_stores_its_row_and_hold_in_one_statement_or_neither(
 
     from apps.messaging.errors import InsufficientBalance
     from apps.messaging.services import MessageInput, message_submit
+    from apps.tokens.choices import PlatformAccount
+    from apps.tokens.services import platform_account
 
     fund(organization, CROSS)  # one message's hold
+    platform_account(PlatformAccount.REVENUE)  # opened once in a real database, not by the send measured here
     with CaptureQueriesContext(connection) as queries:
         message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body="x"))
     writes = [query["sql"] for query in queries.captured_queries if "INSERT INTO" in query["sql"]]

@@ -74,14 +74,24 @@ def current_key_id() -> str:
     return next(iter(keys()))
 
 
+@lru_cache(maxsize=16)
+def _subkey_hmac(key: bytes) -> "hmac.HMAC":
+    # HMAC(key, "pp-field-v1" …) with the key already absorbed: each value copies it and adds only its salt, which
+    # costs about a third less than keying a new HMAC per value. Same subkey as before.
+    return hmac.new(key, b"pp-field-v1", hashlib.sha256)
+
+
 def _subkey(key: bytes, salt: bytes) -> AESGCM:
-    return AESGCM(hmac.digest(key, b"pp-field-v1" + salt, "sha256"))
+    mac = _subkey_hmac(key).copy()
+    mac.update(salt)
+    return AESGCM(mac.digest())
 
 
 def encrypt(plaintext: str, *, context: str) -> str:
     """`plaintext` encrypted under the current key, bound to `context` (the column)."""
     key_id, key = next(iter(keys().items()))
-    salt, nonce = os.urandom(SALT_BYTES), os.urandom(NONCE_BYTES)
+    random = os.urandom(SALT_BYTES + NONCE_BYTES)  # one call for both
+    salt, nonce = random[:SALT_BYTES], random[SALT_BYTES:]
     sealed = _subkey(key, salt).encrypt(nonce, plaintext.encode(), context.encode())
     return f"{PREFIX}{key_id}.{base64.urlsafe_b64encode(salt + nonce + sealed).decode()}"
 
@@ -110,15 +120,17 @@ def decrypt(token: str, *, context: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _blind_index_key(value: str) -> bytes:
+def _blind_index_hmac(value: str) -> "hmac.HMAC":
+    """HMAC-SHA256 keyed with BLIND_INDEX_KEY, copied for each value (cheaper than keying one per value)."""
     if not value:
         raise ImproperlyConfigured("Set BLIND_INDEX_KEY: encrypted phone numbers are looked up by a keyed hash.")
-    return value.encode()
+    return hmac.new(value.encode(), digestmod=hashlib.sha256)
 
 
 def blind_index(value: str) -> str:
     """The keyed hash equal values share; "" for an empty value. Normalise before (E.164 for phone numbers)."""
     if not value:
         return ""
-    key = _blind_index_key(settings.BLIND_INDEX_KEY)
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:BLIND_INDEX_CHARS]
+    mac = _blind_index_hmac(settings.BLIND_INDEX_KEY).copy()
+    mac.update(value.encode())
+    return mac.hexdigest()[:BLIND_INDEX_CHARS]

@@ -54,6 +54,26 @@ def _rows(now: datetime) -> list[PriceRow]:
     return rows
 
 
+# (carrier, route) → (read at, multiplier): the multipliers quotes used, remembered like the price rows.
+_multiplier_cache: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+def _multipliers(routes: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """`route_multipliers_bp`, remembered per process for BILLING_CACHE_SECONDS as the price rows are: a quote then
+    asks the shared cache nothing while a price and its multiplier are fresh (they change every few minutes)."""
+    ttl = settings.BILLING_CACHE_SECONDS
+    if not ttl:
+        return route_multipliers_bp(routes)
+    now = time.monotonic()
+    known = {route: entry[1] for route in routes if (entry := _multiplier_cache.get(route)) and now - entry[0] < ttl}
+    missing = routes - known.keys()
+    if missing:
+        read = route_multipliers_bp(missing)
+        _multiplier_cache.update({route: (now, value) for route, value in read.items()})
+        known.update(read)
+    return known
+
+
 def prices_in_force(*, now: datetime) -> dict[tuple[str, str], PriceRow]:
     """The base price in force at `now` for each (priority, route) that has one: the row that started last."""
     in_force: dict[tuple[str, str], PriceRow] = {}
@@ -79,7 +99,7 @@ def tariff(pairs: Collection[tuple[str, str]], now: datetime) -> dict[tuple[str,
     priced = [(priority, carrier, on_net, cross) for priority, carrier, on_net, cross in priced if on_net or cross]
     if not priced:
         return {}
-    multipliers = route_multipliers_bp(
+    multipliers = _multipliers(
         {(carrier, route) for _, carrier, _, _ in priced for route in (Route.ON_NET, Route.CROSS_CARRIER)}
     )
     return {

@@ -4,10 +4,12 @@ it ends.
 - Accept (`charges_quote`, then `charges_book`, from `services.sending._store`): each message is quoted per segment
   (`apps.messaging.pricing`) at the dearest route it could take, and `price × segments` is held from the client
   organisation's PPT account as one pending transfer `charge:message:<id>` (reason `charge`, debit the client,
-  credit platform revenue) in the transaction that inserts the message row. A single send inserts its row first and
-  then books the hold in one statement that checks what the client can spend (`client_hold_create`), so the
-  client's account row is locked only from that statement to COMMIT — sends of one client queue on that lock, so
-  its length is what limits them; refused, the row is rolled back with the transaction. A bulk request locks the
+  credit platform revenue) in the transaction that inserts the message row. A single send on PostgreSQL inserts
+  its row and books its hold in ONE statement in autocommit (`client_hold_create_with_row`: the row is inserted
+  only if the bound check passes), so the client's account row is locked for that statement only and the send
+  costs no BEGIN or COMMIT round trip — sends of one client queue on that lock, so its length is what limits them.
+  Elsewhere (SQLite, or a caller's transaction) it inserts its row first and then books the hold in one statement
+  (`client_hold_create`); refused, the row is rolled back with the transaction. A bulk request locks the
   account first and decides the batch against what it can spend (posted credits + credit limit − debits), so the
   messages that fit are accepted in order and the rest refused (402) before anything is inserted, then books all
   holds with one `transfers_create` call. Either way the database's CHECK on the account stays the last word.
@@ -27,17 +29,20 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.core.events import publish
 from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.events import BalanceLow
+from apps.messaging.inserting import message_held_row, message_inserted
 from apps.messaging.models import Message
 from apps.messaging.pricing import quotes, sensitive_quote
 from apps.tokens.choices import PlatformAccount, Reason, Result
 from apps.tokens.services import (
+    Hold,
     TransferSpec,
     client_hold_create,
+    client_hold_create_with_row,
     client_spendable_lock,
     platform_account,
     transfers_create,
@@ -47,8 +52,11 @@ from apps.tokens.services import (
 _ALREADY_SETTLED = frozenset({Result.PENDING_TRANSFER_ALREADY_VOIDED, Result.PENDING_TRANSFER_ALREADY_POSTED})
 
 
+HOLD_PREFIX = "charge:message:"
+
+
 def hold_id(message_id: int) -> str:
-    return f"charge:message:{message_id}"
+    return f"{HOLD_PREFIX}{message_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +87,12 @@ def charges_quote(messages: Sequence[Message], *, now: datetime) -> None:
 
 
 def charges_book(
-    messages: Sequence[Message], *, organization_id: int, threshold: int | None, insert: Callable[[list[Message]], None]
+    messages: Sequence[Message], *, organization_id: int, threshold: int | None, insert: Callable[..., None]
 ) -> dict[int, int]:
-    """Insert the quoted messages (`insert`) and hold their prices, inside the caller's transaction (which must have
-    a savepoint of its own: a refused single send rolls it back). Returns the shortfall of each message refused for
-    want of PPT, by position; those are not stored."""
+    """Insert the quoted messages (`insert(messages, write=None)`, which calls `write` instead of its own INSERT
+    when given one) and hold their prices, inside the caller's transaction (which must have a savepoint of its own:
+    a refused single send rolls it back) — or, for one message on PostgreSQL, in autocommit. Returns the shortfall
+    of each message refused for want of PPT, by position; those are not stored."""
     if len(messages) == 1 and messages[0].price_held:
         return _book_one(messages[0], organization_id=organization_id, threshold=threshold, insert=insert)
     reservation = charges_reserve(messages, organization_id=organization_id)
@@ -96,10 +105,13 @@ def charges_book(
 
 
 def _book_one(
-    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[[list[Message]], None]
+    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None]
 ) -> dict[int, int]:
-    """The row first, then the hold in one statement: the client's account is locked from the hold to COMMIT only
-    (a refusal, rare, costs an INSERT rolled back)."""
+    """On PostgreSQL in autocommit: the row and its hold in one statement (`client_hold_create_with_row`), which
+    commits both or neither. Otherwise the row first, then the hold in one statement: the client's account is
+    locked from the hold to COMMIT only (a refusal, rare, costs an INSERT rolled back)."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _book_one_statement(message, organization_id=organization_id, threshold=threshold, insert=insert)
     insert([message])
     hold = client_hold_create(
         id=hold_id(message.pk),
@@ -118,9 +130,44 @@ def _book_one(
     return {}
 
 
+def _book_one_statement(
+    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None]
+) -> dict[int, int]:
+    held: list[Hold] = []
+
+    def write(messages: list[Message]) -> None:
+        row = message_held_row(messages[0], id_prefix=HOLD_PREFIX)
+        pk, hold = client_hold_create_with_row(
+            row=row,
+            organization_id=organization_id,
+            amount=messages[0].price_held,
+            credit_account_id=_revenue_account_id(),
+            reason=Reason.CHARGE,
+        )
+        held.append(hold)
+        if pk is not None:
+            message_inserted(messages[0], pk)
+
+    insert([message], write=write)  # the caller's insert: it retries a taken verification code
+    hold = held[-1]
+    if not hold.booked:
+        return {0: hold.shortfall}
+    after = hold.spendable_after
+    if _crossed(before=after + message.price_held, after=after, threshold=threshold):
+        # Its own transaction, right after the hold committed: the balance.low webhook event and its deliveries are
+        # stored together (a process killed in between misses this one notice; the balance itself is exact).
+        with transaction.atomic():
+            _tell_if_low(message.organization_id, before=after + message.price_held, after=after, threshold=threshold)
+    return {}
+
+
+def _crossed(*, before: int, after: int, threshold: int | None) -> bool:
+    return bool(threshold) and after < threshold <= before  # type: ignore[operator]
+
+
 def _tell_if_low(organization_id: int, *, before: int, after: int, threshold: int | None) -> None:
     """`BalanceLow`, once, when spendable PPT just fell under the client's threshold."""
-    if threshold and after < threshold <= before:
+    if _crossed(before=before, after=after, threshold=threshold):
         publish(BalanceLow(organization_id=organization_id, spendable=after, threshold=threshold))
 
 

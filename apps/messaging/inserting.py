@@ -20,6 +20,7 @@ from django.db.models import DateTimeField, JSONField
 
 from apps.core.fields import BlindIndexField, EncryptedMixin
 from apps.messaging.models import Message
+from apps.tokens.services import HeldRow
 
 
 def messages_insert(messages: Sequence[Message]) -> None:
@@ -35,9 +36,7 @@ def messages_insert(messages: Sequence[Message]) -> None:
     if len(ids) != len(messages):
         raise RuntimeError(f"{len(messages)} messages sent to the INSERT, {len(ids)} came back")
     for message, pk in zip(messages, ids, strict=True):
-        message.pk = pk
-        message._state.adding = False
-        message._state.db = connection.alias
+        message_inserted(message, pk)
 
 
 def _encode(value: Any) -> str:
@@ -80,3 +79,32 @@ def _statement() -> tuple[list[Callable[[Message], Any]], str]:
         )
         _STATEMENT = (readers, sql)
     return _STATEMENT
+
+
+_ROW: tuple[list[Any], str, str] | None = None
+
+
+def message_held_row(message: Message, *, id_prefix: str) -> HeldRow:
+    """The unsaved message as a row the ledger inserts in the statement that books its hold
+    (`client_hold_create_with_row`): each column prepared by its model field, as `save` prepares it (encrypted,
+    blind-indexed, JSON), with a cast, since the values are selected rather than listed in VALUES."""
+    global _ROW
+    if _ROW is None:
+        fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
+        table = connection.ops.quote_name(Message._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        values = ", ".join(f"%(m{position})s::{field.db_type(connection)}" for position, field in enumerate(fields))
+        _ROW = (fields, f"INSERT INTO {table} ({names})", values)
+    fields, insert, values = _ROW
+    params = {
+        f"m{position}": field.get_db_prep_save(field.pre_save(message, add=True), connection)
+        for position, field in enumerate(fields)
+    }
+    return HeldRow(insert=insert, values=values, params=params, id_prefix=id_prefix)
+
+
+def message_inserted(message: Message, pk: int) -> None:
+    """Mark `message` as the stored row `pk` (as `save` would)."""
+    message.pk = pk
+    message._state.adding = False
+    message._state.db = connection.alias

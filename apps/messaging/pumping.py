@@ -13,17 +13,18 @@ in the moderation queue (status `held`, reason `pumping_<sign>`, staff approve o
 PeerPower's own messages are never held.
 """
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
 
 from apps.accounts.models import ClientOrganization
+from apps.core.counters import distinct_add
 from apps.core.errors import NotFound
 from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.models import Message
@@ -35,26 +36,42 @@ REPORTS_CONVERSIONS_DAYS = 30
 
 
 def pumping_hold(messages: Sequence[Message], *, now: datetime | None = None) -> int:
-    """Hold the queued, unsaved messages that show a pumping sign; returns how many were held."""
+    """Hold the queued, unsaved messages that show a pumping sign; returns how many were held. The numbers the
+    adjacency sign counts are added to their blocks in one round trip for the whole batch."""
     queued = [m for m in messages if m.status == MessageStatus.QUEUED and not m.organization.is_system]
     if not queued:
         return 0
     now = now or timezone.now()
-    held = 0
+    signs: list[tuple[Message, str]] = []
     low_conversion = _low_conversion(queued[0].organization, now=now) if _has_codes(queued) else False
     prefixes = tuple(settings.MESSAGE_PUMPING_HELD_PREFIXES)
+    counted: list[Message] = []
     for message in queued:
-        sign = None
         if prefixes and message.to.startswith(prefixes):
-            sign = "range"
+            signs.append((message, "range"))
         elif low_conversion and message.route != MessageRoute.OPEN:
-            sign = "low_conversion"
-        elif _adjacent_count(message, now=now) > settings.MESSAGE_PUMPING_ADJACENT:
-            sign = "adjacent"
-        if sign:
-            _hold(message, sign)
-            held += 1
-    return held
+            signs.append((message, "low_conversion"))
+        else:
+            counted.append(message)
+    window = settings.MESSAGE_PUMPING_WINDOW_SECONDS
+    slot = int(now.timestamp()) // window
+    sizes = distinct_add(
+        [
+            (f"pumping:block:{message.organization_id}:{message.to[:-BLOCK_DIGITS]}:{slot}", message.to)
+            for message in counted
+        ],
+        timeout=window,
+    )
+    # How many distinct numbers of the recipient's block of a hundred this client messaged in the window, this one
+    # included (a fixed window, so a burst across its edge is seen at half strength at worst).
+    signs += [
+        (message, "adjacent")
+        for message, size in zip(counted, sizes, strict=True)
+        if size > settings.MESSAGE_PUMPING_ADJACENT
+    ]
+    for message, sign in signs:
+        _hold(message, sign)
+    return len(signs)
 
 
 def _hold(message: Message, sign: str) -> None:
@@ -69,34 +86,26 @@ def _has_codes(messages: Sequence[Message]) -> bool:
     return any(message.route != MessageRoute.OPEN for message in messages)
 
 
-def _adjacent_count(message: Message, *, now: datetime) -> int:
-    """How many distinct numbers of the recipient's block of a hundred this client messaged in the window, this one
-    included (a fixed window, so a burst across its edge is seen at half strength at worst)."""
-    window = settings.MESSAGE_PUMPING_WINDOW_SECONDS
-    key = f"pumping:block:{message.organization_id}:{message.to[:-BLOCK_DIGITS]}:{int(now.timestamp()) // window}"
-    return _distinct_add(key, message.to, timeout=window)
-
-
-def _distinct_add(key: str, member: str, *, timeout: int) -> int:
-    """Add `member` to the set at `key` (created with `timeout`) and return the set's size: one round trip on Redis
-    (SADD, EXPIRE, SCARD in a MULTI). Other caches (development) keep a Python set, without atomicity."""
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(write=True)
-        redis_key = backend.make_and_validate_key(key)
-        pipeline = client.pipeline(transaction=True)
-        pipeline.sadd(redis_key, member)
-        pipeline.expire(redis_key, timeout)
-        pipeline.scard(redis_key)
-        return int(pipeline.execute()[-1])
-    members = set(cache.get(key) or ())
-    members.add(member)
-    cache.set(key, members, timeout=timeout)
-    return len(members)
-
-
 def _low_conversion(organization: ClientOrganization, *, now: datetime) -> bool:
-    """Whether a client that reports conversions converts too few of its code messages (cached briefly)."""
+    """Whether a client that reports conversions converts too few of its code messages: cached in the shared cache
+    for CONVERSION_CACHE_SECONDS, and in this process for MESSAGE_PUMPING_LOCAL_CACHE_SECONDS on top (the send
+    path then asks the shared cache nothing for it)."""
+    seconds = settings.MESSAGE_PUMPING_LOCAL_CACHE_SECONDS
+    if seconds > 0:
+        remembered = _local.get(organization.pk)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+    low = _low_conversion_shared(organization, now=now)
+    if seconds > 0:
+        _local[organization.pk] = (time.monotonic() + seconds, low)
+    return low
+
+
+# Organisation id → (until, whether its conversions are too low). Small: one entry per sending client.
+_local: dict[int, tuple[float, bool]] = {}
+
+
+def _low_conversion_shared(organization: ClientOrganization, *, now: datetime) -> bool:
     if not cache.get(_reports_key(organization.pk)):
         return False
     key = f"pumping:conversion_low:{organization.pk}"
@@ -135,4 +144,5 @@ def message_conversion_record(*, organization: ClientOrganization, message_id: i
         message.save(update_fields=["converted_at", "updated_at"])
     # Set at once, not on commit: it only switches the check on, which is harmless should this roll back.
     cache.set(_reports_key(organization.pk), 1, timeout=REPORTS_CONVERSIONS_DAYS * 86_400)
+    _local.pop(organization.pk, None)  # other processes see it within MESSAGE_PUMPING_LOCAL_CACHE_SECONDS
     return message

@@ -918,6 +918,8 @@ CELERY_BEAT_SCHEDULE["incentives.pay-weekly-bonuses"] = {
 
 # The operations dashboard on the admin index (apps.backoffice) fetches its figures again every this many seconds.
 BACKOFFICE_DASHBOARD_REFRESH_SECONDS = env.int("BACKOFFICE_DASHBOARD_REFRESH_SECONDS", default=15)
+# Each process writes the hourly figures its commits counted at most this often, in one upsert (0: at every commit).
+ROLLUP_FLUSH_SECONDS = env.float("ROLLUP_FLUSH_SECONDS", default=1.0)
 # Yesterday's hourly figures rebuilt from the messages, after local midnight (apps.backoffice.tasks).
 CELERY_BEAT_SCHEDULE["backoffice.rollup-repair"] = {
     "task": "backoffice.rollup_repair",
@@ -960,6 +962,8 @@ MESSAGE_PUMPING_HELD_PREFIXES = env.list("MESSAGE_PUMPING_HELD_PREFIXES", defaul
 MESSAGE_PUMPING_CONVERSION_SAMPLE = env.int("MESSAGE_PUMPING_CONVERSION_SAMPLE", default=50)
 MESSAGE_PUMPING_CONVERSION_MIN_BP = env.int("MESSAGE_PUMPING_CONVERSION_MIN_BP", default=2_000)
 MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS = env.int("MESSAGE_PUMPING_CONVERSION_GRACE_SECONDS", default=900)
+# Each web process remembers a client's conversion verdict this long, so a send asks the shared cache nothing for it.
+MESSAGE_PUMPING_LOCAL_CACHE_SECONDS = env.float("MESSAGE_PUMPING_LOCAL_CACHE_SECONDS", default=5.0)
 # --- Privacy: encryption at rest and retention (docs/privacy.md) -----------------------------------------------------
 # Keys that encrypt personal data in the database (apps.core.crypto): comma-separated `id=base64 of 32 bytes`; the
 # first encrypts, all decrypt. Rotate by putting a new key first, running `manage.py encryption_rotate`, then dropping

@@ -50,6 +50,10 @@ BARAY_IV = "dGVzdC1vbmx5LWl2LTE2Yg=="
 BARAY_TIMEOUT_SECONDS = 2.0
 # Every test's rows roll back: prices and ledger account ids are read each time, never remembered across tests.
 BILLING_CACHE_SECONDS = 0
+# Hourly figures written at each commit, so a test reads them at once (test_rollup covers the batched flush).
+ROLLUP_FLUSH_SECONDS = 0
+# A conversion recorded in one test must not be remembered as absent from another test's send.
+MESSAGE_PUMPING_LOCAL_CACHE_SECONDS = 0
 # Payout tests point the airtime and PayWay clients at the local fakes (apps/incentives/tests/conftest.py).
 AIRTIME_API_URL = AIRTIME_AUTH_URL = "http://127.0.0.1:9"
 AIRTIME_CLIENT_ID = "test-airtime-client"

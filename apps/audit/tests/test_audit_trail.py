@@ -101,6 +101,8 @@ NOT_AUDITED = {
     "apps.delivery.fraud.fraud_strikes_standing": "reads a provider's standing strikes; changes nothing",
     "apps.tokens.services.holds.client_hold_create": "a message's PPT hold: the ledger's pending transfer, booked "
     "with the message, is the record (as message_submit)",
+    "apps.tokens.services.holds.client_hold_create_with_row": "a message's PPT hold booked in the statement that "
+    "inserts the message: the pending transfer is the record (as message_submit)",
     "apps.accounts.services.identity.did_challenge_create": "a one-time challenge, not a change to the account",
     "apps.accounts.services.identity.wallet_challenge_create": "a one-time challenge, not a change to the account",
     "apps.accounts.services.organizations.organization_system_get_or_create": "creates PeerPower's own client once",

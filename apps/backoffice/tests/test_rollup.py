@@ -123,3 +123,30 @@ def test_a_message_the_filter_rejects_at_accept_counts_as_submitted_and_rejected
     rollup_rebuild(since=timezone.now() - timedelta(hours=2), until=timezone.now())
     assert _rows() == before
     compiled_filter.expire()
+
+
+@pytest.mark.django_db
+def test_a_process_adds_up_its_commits_and_writes_them_in_one_upsert(
+    organization, settings, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from apps.backoffice.rollup import rollup_flush
+
+    settings.ROLLUP_FLUSH_SECONDS = 3600  # the timer does not fire during the test: the flush below writes
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            first = _submit(organization)
+        with django_capture_on_commit_callbacks(execute=True):
+            _submit(organization, "+85512345679")
+        message_transition(message=first, to=MessageStatus.ASSIGNED)
+        with django_capture_on_commit_callbacks(execute=True):
+            message_transition(message=first, to=MessageStatus.FAILED, reason="send_failed")
+        assert not MessageRollup.objects.exists()  # pending in this process
+        with django_assert_num_queries(1):
+            assert rollup_flush() == 6  # submitted and failed: network, carrier+priority, client
+    finally:
+        settings.ROLLUP_FLUSH_SECONDS = 0
+        rollup_flush()
+    totals = MessageRollup.objects.filter(carrier="", organization_id=0)
+    assert set(totals.values_list("event", "messages")) == {("submitted", 2), ("failed", 1)}
+    assert MessageRollup.objects.get(event="submitted", organization_id=organization.pk).segments == 2
+    assert rollup_flush() == 0  # nothing left pending

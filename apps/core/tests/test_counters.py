@@ -10,7 +10,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
-from apps.core.counters import Count, counter_give_back, counters_add
+from apps.core.counters import Count, counter_give_back, counters_add, distinct_add
 
 
 @pytest.fixture(params=["configured", "shared-file", "local-memory"])
@@ -34,6 +34,15 @@ def test_counts_several_counters_in_one_call(backend):
     assert counters_add([Count("b", 2, 60)]) == [12]
     assert (cache.get("a"), cache.get("b")) == (2, 12)  # readable through the ordinary cache API
     assert counters_add([]) == []
+
+
+def test_distinct_counters_count_each_member_once_in_order(backend):
+    sizes = distinct_add(
+        [("block", "+85512000001"), ("block", "+85512000002"), ("other", "x"), ("block", "+85512000001")], timeout=60
+    )
+    assert sizes == [1, 2, 1, 2]  # each size as it was just after its member, a repeat adds nothing
+    assert distinct_add([("block", "+85512000003")], timeout=60) == [3]
+    assert distinct_add([], timeout=60) == []
 
 
 def let_time_pass(clock: time_machine.Traveller, seconds: float) -> None:

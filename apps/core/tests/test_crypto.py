@@ -78,3 +78,25 @@ def test_system_check_reports_unusable_keys(settings):
     settings.FIELD_ENCRYPTION_KEYS = ["k1=c2hvcnQ="]
     settings.BLIND_INDEX_KEY = ""
     assert {m.id for m in run_checks() if m.id.startswith("core.E")} >= {"core.E001", "core.E002"}
+
+
+def test_the_stored_format_is_the_documented_construction(settings):
+    """Values written by any version decrypt: AES-256-GCM under HMAC-SHA256(key, "pp-field-v1" + salt), the column
+    as associated data; the blind index is HMAC-SHA256(BLIND_INDEX_KEY, value), hex, truncated to 128 bits."""
+    import hashlib
+    import hmac
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key_id, key = next(iter(crypto.keys().items()))
+    salt, nonce = os.urandom(crypto.SALT_BYTES), os.urandom(crypto.NONCE_BYTES)
+    sealed = AESGCM(hmac.digest(key, b"pp-field-v1" + salt, "sha256")).encrypt(nonce, "ស្ងាត់".encode(), b"t.c")
+    token = f"pp1.{key_id}.{base64.urlsafe_b64encode(salt + nonce + sealed).decode()}"
+    assert crypto.decrypt(token, context="t.c") == "ស្ងាត់"
+    raw = base64.urlsafe_b64decode(crypto.encrypt("hello", context="t.c").split(".", 2)[2])
+    subkey = hmac.digest(key, b"pp-field-v1" + raw[: crypto.SALT_BYTES], "sha256")
+    opened = AESGCM(subkey).decrypt(raw[crypto.SALT_BYTES : crypto.SALT_BYTES + crypto.NONCE_BYTES], raw[28:], b"t.c")
+    assert opened == b"hello"
+    expected = hmac.new(settings.BLIND_INDEX_KEY.encode(), b"+85512345678", hashlib.sha256).hexdigest()[:32]
+    assert crypto.blind_index("+85512345678") == expected

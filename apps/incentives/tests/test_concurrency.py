@@ -83,3 +83,32 @@ def test_a_report_racing_a_cancel_settles_the_hold_once(organization, prices, re
         expected = MessageStatus.DELIVERED == message.status
         assert Transfer.objects.filter(id=f"{hold}:post").exists() is expected
     assert ledger_check().breaks == 0
+
+
+def test_a_single_held_send_stores_its_row_and_hold_in_one_statement_or_neither(organization, prices):
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.messaging.errors import InsufficientBalance
+    from apps.messaging.services import MessageInput, message_submit
+    from apps.tokens.choices import PlatformAccount
+    from apps.tokens.services import platform_account
+
+    fund(organization, CROSS)  # one message's hold
+    platform_account(PlatformAccount.REVENUE)  # opened once in a real database, not by the send measured here
+    with CaptureQueriesContext(connection) as queries:
+        message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body="x"))
+    writes = [query["sql"] for query in queries.captured_queries if "INSERT INTO" in query["sql"]]
+    stored = [sql for sql in writes if '"messaging_message"' in sql]
+    assert len(stored) == 1 and "tokens_transfer" in stored[0]  # the row and its hold together
+    assert not any(query["sql"] in ("BEGIN", "COMMIT") for query in queries.captured_queries)
+    hold = Transfer.objects.get(id=f"charge:message:{message.pk}")
+    assert (hold.message_id, hold.amount, hold.kind) == (message.pk, CROSS, "pending")
+    assert Message.objects.get(pk=message.pk).to == "+85512345678"  # encrypted, blind-indexed, read back
+
+    with pytest.raises(InsufficientBalance) as refused:
+        message_submit(organization=organization, api_key=None, data=MessageInput(to="012345678", body="y"))
+    assert refused.value.details["shortfall"] == CROSS
+    assert Message.objects.count() == 1  # nothing stored for the refused one
+    assert Transfer.objects.filter(reason="charge").count() == 1
+    assert spendable(organization) == 0
+    assert ledger_check().breaks == 0

@@ -4,7 +4,7 @@ The row is committed before anything is queued; a lost signal is recovered by th
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -308,10 +308,14 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
     if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
         charges_quote(messages, now=now)
     billable = any(message.price_held for message in messages)
-    # One free message outside any transaction needs none of its own: its INSERT commits by itself (autocommit),
-    # and the dispatch signal registered after it runs at once, after the row is committed, as on_commit promises.
-    # That saves the BEGIN and COMMIT round trips on the single-send path. A hold must commit with its row.
-    single = len(messages) == 1 and not billable and not transaction.get_connection().in_atomic_block
+    # One message outside any transaction needs none of its own: its INSERT commits by itself (autocommit), and the
+    # dispatch signal registered after it runs at once, after the row is committed, as on_commit promises. That
+    # saves the BEGIN and COMMIT round trips on the single-send path. A hold must commit with its row: on
+    # PostgreSQL one statement inserts both (apps.messaging.charging), elsewhere a transaction holds them.
+    connection = transaction.get_connection()
+    single = (
+        len(messages) == 1 and (not billable or connection.vendor == "postgresql") and not connection.in_atomic_block
+    )
     with nullcontext() if single else transaction.atomic():
         shortfalls = charges_book(
             messages, organization_id=organization.pk, threshold=organization.low_balance_threshold, insert=_insert
@@ -337,8 +341,9 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
     return refused
 
 
-def _insert(messages: list[Message], tries: int = 3) -> None:
-    """Insert the rows; a verification code that is already taken (one chance in about 10^12) gets a new one.
+def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Message]], None] | None = None) -> None:
+    """Insert the rows (or have `write` insert them, with their hold); a verification code that is already taken
+    (one chance in about 10^12) gets a new one.
 
     Only rows with a verification code can be retried, so only they pay for a savepoint (inside a transaction) to
     retry from; in autocommit a failed INSERT leaves nothing to roll back.
@@ -347,7 +352,9 @@ def _insert(messages: list[Message], tries: int = 3) -> None:
     savepoint = bool(coded) and transaction.get_connection().in_atomic_block
     try:
         with transaction.atomic() if savepoint else nullcontext():
-            if len(messages) == 1:
+            if write is not None:
+                write(messages)
+            elif len(messages) == 1:
                 # One row: a plain INSERT, without the transaction bulk_create opens around its batches.
                 messages[0].save(force_insert=True)
             else:
@@ -360,7 +367,7 @@ def _insert(messages: list[Message], tries: int = 3) -> None:
             message.verification_code = new_verification_code()
             fresh = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
             message.body = message.body.removesuffix(suffix) + fresh
-        _insert(messages, tries - 1)
+        _insert(messages, tries - 1, write)
 
 
 def message_cancel(*, message: Message, actor: Any = None) -> Message:

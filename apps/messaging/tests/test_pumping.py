@@ -117,3 +117,24 @@ def test_conversion_reports_are_idempotent_and_private(organization, client_api,
     again = client_api.post(f"/api/messages/{message.pk}/conversion").json()
     assert first == again and first["id"] == message.pk and first["converted_at"]
     assert other_client_api.post(f"/api/messages/{message.pk}/conversion").status_code == 404
+
+
+def test_a_process_remembers_the_conversion_verdict_briefly_and_forgets_it_on_a_report(
+    organization, client_api, settings
+):
+    from apps.messaging import pumping
+
+    settings.MESSAGE_PUMPING_LOCAL_CACHE_SECONDS = 3600
+    pumping._local.clear()
+    try:
+        codes = codes_sent(organization, 10, converted=1)  # 10 %, under 20 %, but not reported yet
+        assert send(organization, "+85516000001", body="Your code is 777777").status == MessageStatus.QUEUED
+        cache.set(f"pumping:reports_conversions:{organization.pk}", 1)  # as another process's report would
+        # This process goes on with what it read, for MESSAGE_PUMPING_LOCAL_CACHE_SECONDS.
+        assert send(organization, "+85516000002", body="Your code is 777777").status == MessageStatus.QUEUED
+        report_conversions(client_api, codes[:1])  # a report in this process: judged again at once
+        cache.delete(f"pumping:conversion_low:{organization.pk}")
+        held = send(organization, "+85516000003", body="Your code is 777777")
+        assert held.status_reason == "pumping_low_conversion"
+    finally:
+        pumping._local.clear()

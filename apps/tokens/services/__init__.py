@@ -12,7 +12,7 @@ from apps.tokens.services.accounts import (
     platform_account,
 )
 from apps.tokens.services.adjustments import adjustment_approve, adjustment_propose, adjustment_reject
-from apps.tokens.services.holds import Hold, client_hold_create
+from apps.tokens.services.holds import HeldRow, Hold, client_hold_create, client_hold_create_with_row
 from apps.tokens.services.transfers import (
     MAX_AMOUNT,
     TransferSpec,
@@ -27,6 +27,7 @@ from apps.tokens.services.withdrawals import withdrawal_request
 
 __all__ = [
     "MAX_AMOUNT",
+    "HeldRow",
     "Hold",
     "Spendable",
     "TransferSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "adjustment_propose",
     "adjustment_reject",
     "client_hold_create",
+    "client_hold_create_with_row",
     "client_spendable",
     "client_spendable_lock",
     "hot_balances_roll_up",

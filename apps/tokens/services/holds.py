@@ -115,6 +115,81 @@ def client_hold_create(
     return Hold(booked=True, shortfall=0, spendable_after=spendable_after)
 
 
+_PG_HOLD_WITH_ROW = """
+WITH debited AS (
+    UPDATE tokens_account SET debits_pending = debits_pending + %(amount)s
+     WHERE ledger_id = %(ledger)s AND organization_id = %(organization)s
+       AND credits_posted + credit_limit - debits_posted - debits_pending >= %(amount)s
+       AND EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
+    RETURNING id, credits_posted + credit_limit - debits_posted - debits_pending AS spendable
+), held_row AS (
+    {insert} SELECT {values} FROM debited RETURNING id
+), booked AS (
+    INSERT INTO tokens_transfer (id, ledger_id, debit_account_id, credit_account_id, amount, kind, status, pending_id,
+                                 timeout_at, linked, reason, message_id, job_id, payment_ref, payout_ref, memo,
+                                 created_at, resolved_at)
+    SELECT %(prefix)s || held_row.id, %(ledger)s, debited.id, %(credit)s, %(amount)s, %(kind)s, %(status)s, NULL,
+           NULL, false, %(reason)s, held_row.id, NULL, '', '', '', %(now)s, NULL FROM debited, held_row
+    RETURNING 1
+), credited AS (
+    INSERT INTO tokens_hotbalancedelta (account_id, debits_pending, debits_posted, credits_pending, credits_posted)
+    SELECT %(credit)s, 0, 0, %(amount)s, 0 FROM debited, held_row RETURNING 1
+)
+SELECT (SELECT id FROM held_row), (SELECT spendable FROM debited), (SELECT count(*) FROM booked),
+       (SELECT count(*) FROM credited),
+       EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A row to insert only if its hold is booked, in the same statement: `insert` is `INSERT INTO table (columns)`
+    and `values` the select list of its values (placeholders `%(name)s` with a cast, taken from `params`). The
+    inserted row's `id` names the hold (`id_prefix` + id) and is its `message_id`."""
+
+    insert: str
+    values: str
+    params: dict[str, object]
+    id_prefix: str
+
+
+def client_hold_create_with_row(
+    *, row: HeldRow, organization_id: int, amount: int, credit_account_id: int, reason: str
+) -> tuple[int | None, Hold]:
+    """PostgreSQL, in autocommit: insert `row` (a message) and hold `amount` for it in ONE statement, so the row
+    and its hold commit together or not at all, without a transaction of round trips around them (BEGIN, the
+    INSERT, the hold, COMMIT) and with the client's account row locked for that one statement only. Returns the
+    row's id (None when refused: nothing was inserted) and the hold. The bound is checked exactly as
+    `client_hold_create` checks it."""
+    if not 0 < amount:
+        raise ValueError("a hold's amount must be positive")
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        raise RuntimeError("client_hold_create_with_row is for PostgreSQL in autocommit: use client_hold_create")
+    parameters = {
+        **row.params,
+        "prefix": row.id_prefix,
+        "ledger": LEDGER_IDS[LedgerCode.PPT],
+        "organization": organization_id,
+        "amount": amount,
+        "credit": credit_account_id,
+        "kind": TransferKind.PENDING,
+        "status": TransferStatus.PENDING,
+        "reason": reason,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values), parameters)
+        row_id, spendable_after, booked, credited, credit_is_hot = cursor.fetchone()
+    if not credit_is_hot:
+        raise ValueError(f"a hold's credit account must be a hot PPT account, not {credit_account_id}")
+    if spendable_after is None:
+        spendable = client_spendable(organization_id=organization_id).spendable
+        return None, Hold(booked=False, shortfall=amount - max(spendable, 0), spendable_after=spendable)
+    if row_id is None or booked != 1 or credited != 1:
+        raise RuntimeError(f"hold for {row.id_prefix}{row_id} half booked: transfer {booked}, credit {credited}")
+    return row_id, Hold(booked=True, shortfall=0, spendable_after=spendable_after)
+
+
 def _hold_through_engine(
     *,
     id: str,

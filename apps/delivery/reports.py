@@ -38,7 +38,7 @@ from apps.messaging.models import Job
 from apps.messaging.services import job_end, job_sent
 from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
-from apps.providers.services import sticky_sender_remember
+from apps.providers.services import provider_heard_from, sticky_sender_remember
 from apps.providers.services.cooldown import sim_send_failed
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
@@ -101,6 +101,7 @@ def report_submit(*, user: Any, data: ReportInput) -> ReportResult:
         with transaction.atomic():
             job = _locked_job(user=user, data=data)
             flags = _check_signature(job=job, data=data, did=user.did)
+            provider_heard_from(provider=job.provider)  # no query unless it was marked unresponsive
             if job.reported_id is not None:
                 return _result(DeliveryReport.objects.get(pk=job.reported_id), job, duplicate=True)
             if data.status == ReportStatus.FAILED and not data.error_code:

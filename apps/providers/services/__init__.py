@@ -37,6 +37,7 @@ from apps.providers.services.registry import (
     sim_mark_verified,
     sim_remove,
 )
+from apps.providers.services.responsiveness import provider_heard_from, providers_mark_unresponsive
 from apps.providers.services.verification import sim_verification_request, sim_verify
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "provider_approve",
     "provider_ban",
     "provider_deny_list",
+    "provider_heard_from",
     "provider_heartbeat",
     "provider_register",
     "provider_reputation_nudge",
@@ -64,6 +66,7 @@ __all__ = [
     "provider_scores_set",
     "provider_suspend",
     "provider_update",
+    "providers_mark_unresponsive",
     "providers_match_batch",
     "providers_sweep_offline",
     "sim_add",

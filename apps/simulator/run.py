@@ -531,9 +531,12 @@ class Simulation:
             try:
                 servers.start()
                 limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
-                with httpx.Client(base_url=servers.url, timeout=30, limits=limits) as http:
+                with (
+                    httpx.Client(base_url=servers.url, timeout=30, limits=limits) as http,
+                    httpx.Client(base_url=servers.phone_url, timeout=30, limits=limits) as phone_http,
+                ):
                     fleet = Fleet(
-                        http=http,
+                        http=phone_http,  # the phones' own web pool when there is one
                         behaviour=config.behaviour,
                         scheduler=scheduler,
                         audit_numbers=set(audit_e164),

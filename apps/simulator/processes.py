@@ -297,7 +297,8 @@ class Servers:
             **{name: totals[name] for name in services},
         }
 
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def _wait_ready(self, timeout: float = 180) -> None:
+        # Minutes, not seconds: on a shared, loaded machine booting two web pools and the workers takes a while.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process in self._processes:

@@ -40,7 +40,9 @@ def private_redis(settings):
     redis.stop()
 
 
-@pytest.mark.timeout(230)  # under two minutes; .ci/run stops the step at four
+# The test's own limit counts the test alone (func_only): creating the test database, its first fixture, took 37 s on
+# a quiet machine and over three minutes at load 13. .ci/run bounds the whole step at seven minutes.
+@pytest.mark.timeout(230, func_only=True)
 def test_chaos_short(private_redis):
     redis_env = {
         "REDIS_URL": f"{private_redis.url}/0",

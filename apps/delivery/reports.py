@@ -38,7 +38,7 @@ from apps.messaging.models import Job, Message
 from apps.messaging.services import job_end, jobs_sent
 from apps.messaging.services.leases import message_requeue_or_dead_letter
 from apps.messaging.state import message_transition
-from apps.providers.services import sticky_sender_remember
+from apps.providers.services import provider_heard_from, sticky_sender_remember
 from apps.providers.services.cooldown import sim_send_failed
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
@@ -175,6 +175,10 @@ def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportR
                 rounds.append([])
             rounds[per_job[job.pk]].append(pending)
             per_job[job.pk] += 1
+    if any(result is None or isinstance(result, ReportResult) for result in results):
+        # A phone with a signed report is alive: one marked unresponsive (it let an offer end unacknowledged) is
+        # offered work again. All the jobs are this phone's; no query unless it was marked.
+        provider_heard_from(provider=next(iter(jobs.values())).provider)
     for pendings in rounds:
         _apply_round(pendings, sent_occurred=sent_occurred)
     taken = [pending for _, pending in new.values()]

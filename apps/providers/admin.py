@@ -37,6 +37,22 @@ class CarrierFilter(admin.SimpleListFilter):
         return queryset
 
 
+class UnresponsiveFilter(admin.SimpleListFilter):
+    """Providers matching passes over because an offer to their phone ended unacknowledged (see
+    `apps.providers.services.responsiveness`)."""
+
+    title = "missed acknowledgement"
+    parameter_name = "unresponsive"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "unresponsive: no new work until heard from"), ("no", "responsive")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(unresponsive_since__isnull=self.value() == "no")
+        return queryset
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -124,12 +140,21 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         "trust_level",
         "jobs_in_flight",
         "heartbeat",
+        "unresponsive",
         "created_at",
     )
-    list_filter = ("status", "availability", "trusted", CarrierFilter, "province", ("created_at", DateRangeFilter))
+    list_filter = (
+        "status",
+        "availability",
+        UnresponsiveFilter,
+        "trusted",
+        CarrierFilter,
+        "province",
+        ("created_at", DateRangeFilter),
+    )
     csv_fields = (
         "id", "user__phone", "status", "availability", "province", "reputation", "score", "jobs_in_flight",
-        "jobs_delivered", "jobs_failed", "last_heartbeat_at", "approved_at", "created_at",
+        "jobs_delivered", "jobs_failed", "last_heartbeat_at", "unresponsive_since", "approved_at", "created_at",
     )  # fmt: skip
     search_fields = ("=user__phone", "=sims__msisdn")  # encrypted: whole numbers only, by their keyed hash
     list_select_related = ("user",)
@@ -147,6 +172,7 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         "uptime_24h",
         "uptime_7d",
         "last_heartbeat_at",
+        "unresponsive_since",
         "province",
         "latitude",
         "longitude",
@@ -190,6 +216,13 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
     @admin.display(description="heartbeat age", ordering="last_heartbeat_at")
     def heartbeat(self, provider: Provider) -> str:
         return heartbeat_age(provider.last_heartbeat_at, timezone.now())
+
+    @admin.display(description="unresponsive for", ordering="unresponsive_since")
+    def unresponsive(self, provider: Provider) -> str:
+        # Since an offer ended unacknowledged; blank once the phone is heard from.
+        if provider.unresponsive_since is None:
+            return ""
+        return heartbeat_age(provider.unresponsive_since, timezone.now())
 
     @admin.display(description="uptime, last 24 h")
     def uptime_24h(self, provider: Provider) -> str:

@@ -52,6 +52,14 @@ class Provider(models.Model):
     score_computed_at = models.DateTimeField(null=True, blank=True)
     # Copied from the device on each heartbeat, so matching and the sweep read one table.
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when an offer to the phone ended unacknowledged; cleared by the phone's next heartbeat, acknowledgement,
+    # report or pull. Matching passes over the provider meanwhile (`Sim.matchable` mirrors it): a phone gone silent
+    # without warning keeps a fresh-looking heartbeat for minutes, and its expired offers leave it the least loaded.
+    unresponsive_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="An offer to this phone ended unacknowledged: no new work until it is heard from.",
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     # Staff-set (apps.providers.services.trust, audited). The trusted pool is the company's and vetted partners' own
     # phones: PeerPower's sign-in codes and clients' `sensitive` messages go only there. The trust level (0-100) is
@@ -101,9 +109,9 @@ class Sim(models.Model):
 
     An active number belongs to one provider at a time (a removed SIM keeps its row, inactive, for history).
     `carrier` is the one matching uses: the SIM's own MCC-MNC when the app reports one, else the number range's.
-    `matchable` is kept equal to "active, ready, its provider active, online, reputable and with room for another
-    job" by the services, so the hot matching query scans a partial index of only the SIMs that can take work,
-    ordered by `next_turn_at`.
+    `matchable` is kept equal to "active, ready, its provider active, online, reputable, responsive and with room
+    for another job" by the services, so the hot matching query scans a partial index of only the SIMs that can
+    take work, ordered by `next_turn_at`.
     """
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims")

@@ -87,6 +87,7 @@ def _eligible(
         "sim.matchable AND (sim.capped_until IS NULL OR sim.capped_until <= %s)"
         " AND (sim.cooldown_until IS NULL OR sim.cooldown_until <= %s)"
         " AND provider.status = %s AND provider.availability = %s AND provider.reputation >= %s"
+        " AND provider.unresponsive_since IS NULL"
         " AND provider.jobs_in_flight < %s AND provider.last_heartbeat_at >= %s"
     )
     params: list[Any] = [

@@ -81,6 +81,10 @@ def database_url() -> str:
 @dataclass
 class ServerConfig:
     web_workers: int = 2
+    # > 0: the phones' requests go to a web pool of their own with this many workers (docs/deployment.md's shape:
+    # reports, acknowledgements and heartbeats never queue behind client sends, which under overload are mostly
+    # refused but still take a worker each); 0: one pool for everyone.
+    phone_web_workers: int = 0
     worker_processes: int = 1
     worker_concurrency: int = 2
     max_jobs_in_flight: int = 3
@@ -124,6 +128,8 @@ class Servers:
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.phone_port = free_port() if config.phone_web_workers else self.port
+        self.phone_url = f"http://127.0.0.1:{self.phone_port}"
         self.audit_token = secrets.token_urlsafe(24)
         self.fcm = (fcm_endpoint, fcm_credentials, project_id)
         self.log_dir = log_folder(config)
@@ -217,6 +223,21 @@ class Servers:
             ],
             env,
         )
+        if config.phone_web_workers:
+            self._spawn(
+                "web-phones",
+                [
+                    str(bin_dir / "gunicorn"),
+                    "-c",
+                    "python:peerpower.gunicorn_config",
+                    "--bind",
+                    f"127.0.0.1:{self.phone_port}",
+                    "--workers",
+                    str(config.phone_web_workers),
+                    "peerpower.wsgi",
+                ],
+                env,
+            )
         for index in range(config.worker_processes):
             self._spawn(
                 f"worker-{index}",
@@ -270,20 +291,21 @@ class Servers:
         totals = cpu_seconds(roots, services)
         workers = sum(seconds for name, seconds in totals.items() if name.startswith("worker-"))
         return {
-            "web": totals.get("web", 0.0),
+            "web": totals.get("web", 0.0) + totals.get("web-phones", 0.0),
             "workers": workers,
             "beat": totals.get("beat", 0.0),
             **{name: totals[name] for name in services},
         }
 
-    def _wait_ready(self, timeout: float = 60) -> None:
+    def _wait_ready(self, timeout: float = 180) -> None:
+        # Minutes, not seconds: on a shared, loaded machine booting two web pools and the workers takes a while.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process in self._processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {self.log_dir}/*.log")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if all(httpx.get(f"{url}/health", timeout=1).status_code == 200 for url in {self.url, self.phone_url}):
                     return
             except httpx.HTTPError:
                 pass

@@ -560,9 +560,14 @@ class Simulation:
                 servers.start()
                 limits = httpx.Limits(max_connections=config.http_threads + config.submit_threads + 8)
                 hooks = {"request": [self._count_request]}
-                with httpx.Client(base_url=servers.url, timeout=30, limits=limits, event_hooks=hooks) as http:
+                with (
+                    httpx.Client(base_url=servers.url, timeout=30, limits=limits, event_hooks=hooks) as http,
+                    httpx.Client(
+                        base_url=servers.phone_url, timeout=30, limits=limits, event_hooks=hooks
+                    ) as phone_http,
+                ):
                     fleet = Fleet(
-                        http=http,
+                        http=phone_http,  # the phones' own web pool when there is one
                         behaviour=config.behaviour,
                         scheduler=scheduler,
                         audit_numbers=set(audit_e164),

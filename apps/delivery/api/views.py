@@ -32,7 +32,7 @@ from apps.messaging.errors import JobNotFound, LeaseExpired
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
-from apps.providers.services import provider_seen
+from apps.providers.services import provider_heard_from, provider_seen
 
 
 class OfferedJobOutput(serializers.ModelSerializer):
@@ -136,6 +136,8 @@ class ProviderJobsView(PhoneView):
         status = request.query_params.get("status", JobStatus.OFFERED)
         if status not in PULL_STATUSES:
             raise ValidationFailed(code="status_not_supported", details={"supported": list(PULL_STATUSES)})
+        # A phone that pulls is alive: if an offer to it ended unacknowledged, it gets work again.
+        provider_heard_from(user=request.user)
         selector = jobs_offered_to if status == JobStatus.OFFERED else jobs_unknown_of
         jobs = list(selector(user=request.user))
         data = OfferedJobOutput(jobs, many=True).data

@@ -20,6 +20,7 @@ from apps.messaging.job_state import jobs_transition
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import messages_sent
+from apps.providers.services import provider_heard_from, providers_mark_unresponsive
 
 
 def job_accept(*, job_id: int, user: Any) -> Job:
@@ -39,10 +40,13 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
         jobs = {
             job.pk: job
             for job in Job.objects.select_for_update(of=("self",))
-            .select_related("message")
+            .select_related("message", "provider")
             .filter(pk__in=set(job_ids), provider__user=user)
             .order_by("pk")  # the same lock order in every request
         }
+        if jobs:
+            # Heard from, even if every job it acknowledges has been given away meanwhile: offered work again.
+            provider_heard_from(provider=next(iter(jobs.values())).provider)
         offered = [job for job in jobs.values() if job.status == JobStatus.OFFERED and job.deadline > now]
         if offered:
             jobs_transition(job_ids=[job.pk for job in offered], to=JobStatus.ACCEPTED, accepted_at=now)
@@ -71,6 +75,9 @@ def job_release_and_rematch(*, job_id: int, reason: str) -> bool:
             return False
         if not job_end(job=job, status=JobStatus.EXPIRED, reason=reason, sms_sent=False):
             return False
+        if reason == "no_ack":
+            # Pushed twice and never acknowledged: no new work for the phone until it is heard from.
+            providers_mark_unresponsive(provider_ids=[job.provider_id], now=now)
         if job.message.status == MessageStatus.ASSIGNED:
             message_requeue_or_dead_letter(message=job.message, reason=reason, now=now)
     return True

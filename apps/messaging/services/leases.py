@@ -27,7 +27,7 @@ from apps.messaging.models import Job, Message
 from apps.messaging.services.dispatch import messages_wake
 from apps.messaging.services.signal import dispatch_signal, enqueue_dispatch
 from apps.messaging.state import message_transition
-from apps.providers.services import provider_reputation_outcome
+from apps.providers.services import provider_reputation_outcome, providers_mark_unresponsive
 from apps.providers.services.matching import capacity_release
 
 # Messages handled per run of a periodic job; the next run takes the rest.
@@ -103,9 +103,13 @@ def _job_lease_expired(*, job: Job, now: datetime) -> bool:
         # deliver it twice, so the message ends here instead of going back to the queue.
         if message.status == MessageStatus.SENT:
             message_transition(message=message, to=MessageStatus.EXPIRED, reason="delivery_unconfirmed")
-    elif message.status == MessageStatus.ASSIGNED:
-        # The phone never took it (no acknowledgement): another phone may send it safely.
-        message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
+    else:
+        # The phone never took it: no new work for it until it is heard from (a silent phone would otherwise look
+        # the least loaded and be offered the next message too).
+        providers_mark_unresponsive(provider_ids=[job.provider_id], now=now)
+        if message.status == MessageStatus.ASSIGNED:
+            # No acknowledgement: another phone may send it safely.
+            message_requeue_or_dead_letter(message=message, reason="lease_expired", now=now)
     return True
 
 

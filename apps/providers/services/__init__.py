@@ -38,6 +38,7 @@ from apps.providers.services.registry import (
     sim_mark_verified,
     sim_remove,
 )
+from apps.providers.services.responsiveness import provider_heard_from, providers_mark_unresponsive
 from apps.providers.services.verification import sim_verification_request, sim_verify
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "provider_approve",
     "provider_ban",
     "provider_deny_list",
+    "provider_heard_from",
     "provider_heartbeat",
     "provider_register",
     "provider_reputation_nudge",
@@ -66,6 +68,7 @@ __all__ = [
     "provider_seen",
     "provider_suspend",
     "provider_update",
+    "providers_mark_unresponsive",
     "providers_match_batch",
     "providers_sweep_offline",
     "sim_add",

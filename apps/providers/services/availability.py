@@ -4,10 +4,11 @@ A provider's effective availability is what matching sees. The provider chooses 
 marks providers offline after PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS missed heartbeats, and their next heartbeat
 restores what they chose. Each change is one `AvailabilityChange` row.
 
-`Sim.matchable` mirrors "SIM active and ready, provider active, online, above the minimum reputation and under its
-in-flight limit" so the hot matching query scans only SIMs that can take work, even when most providers are busy.
-Every service that changes one of those inputs keeps it in step; the sweep also repairs any drift (for example
-after PROVIDER_MIN_REPUTATION changes).
+`Sim.matchable` mirrors "SIM active and ready, provider active, online, above the minimum reputation, responsive (no
+offer ended unacknowledged since it was last heard from: `responsiveness`) and under its in-flight limit" so the hot
+matching query scans only SIMs that can take work, even when most providers are busy. Every service
+that changes one of those inputs keeps it in step; the sweep also repairs any drift (for example after
+PROVIDER_MIN_REPUTATION changes).
 """
 
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ def provider_is_matchable(provider: Provider) -> bool:
         provider.status == ProviderStatus.ACTIVE
         and provider.availability == Availability.ONLINE
         and provider.reputation >= settings.PROVIDER_MIN_REPUTATION
+        and provider.unresponsive_since is None
         and provider.jobs_in_flight < settings.PROVIDER_MAX_JOBS_IN_FLIGHT
     )
 
@@ -51,6 +53,7 @@ def matchable_provider_filter(prefix: str = "provider__") -> Q:
             f"{prefix}status": ProviderStatus.ACTIVE,
             f"{prefix}availability": Availability.ONLINE,
             f"{prefix}reputation__gte": settings.PROVIDER_MIN_REPUTATION,
+            f"{prefix}unresponsive_since__isnull": True,
             f"{prefix}jobs_in_flight__lt": settings.PROVIDER_MAX_JOBS_IN_FLIGHT,
         }
     )
@@ -137,6 +140,10 @@ def provider_heartbeat(
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     provider.last_heartbeat_at = now
     fields = ["last_heartbeat_at"]
+    if provider.unresponsive_since is not None:
+        # Heard from: offered work again at once (see `responsiveness`).
+        provider.unresponsive_since = None
+        fields.append("unresponsive_since")
     if (
         provider.availability == Availability.OFFLINE
         and provider.chosen_availability != Availability.OFFLINE

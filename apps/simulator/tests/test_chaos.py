@@ -40,7 +40,9 @@ def private_redis(settings):
     redis.stop()
 
 
-@pytest.mark.timeout(230)  # under two minutes; .ci/run stops the step at four
+# The test's own limit counts the test alone (func_only): creating the test database, its first fixture, took 37 s on
+# a quiet machine and over three minutes at load 13. .ci/run bounds the whole step at seven minutes.
+@pytest.mark.timeout(230, func_only=True)
 def test_chaos_short(private_redis):
     redis_env = {
         "REDIS_URL": f"{private_redis.url}/0",
@@ -50,8 +52,10 @@ def test_chaos_short(private_redis):
     config = SimulationConfig(
         providers=10,
         clients=2,
-        messages=100,
-        rate=5,  # twenty seconds of traffic, within what a CI machine carries
+        # Twelve seconds of traffic, within what a CI machine carries: the faults come one after another for about a
+        # minute after it (each waits for its probe), so more traffic only adds messages to settle at the end.
+        messages=60,
+        rate=5,
         bulk_share=0.5,
         bulk_size=10,
         canaries=0,
@@ -75,7 +79,7 @@ def test_chaos_short(private_redis):
             max_jobs_in_flight=10,
             lease_seconds=15,
             ack_seconds=5,
-            unknown_answer_seconds=30,
+            unknown_answer_seconds=20,  # how long the run's last `unknown` jobs hold it up at the end
             dispatch_backoff_max=3,
             min_delivery_seconds=0,
             extra_env={**redis_env, "MESSAGE_RECONCILE_GRACE_SECONDS": "10", "PROVIDER_HEARTBEAT_INTERVAL": "10"},
@@ -87,7 +91,9 @@ def test_chaos_short(private_redis):
         gap_seconds=2,
         webhook_down_seconds=15,
         phones_offline_seconds=8,
-        recovery_timeout=45,
+        # The worker kill loses the probe's dispatch task: found again by the reconciler (30 s beat, 10 s grace), then
+        # pushed, sent and reported; 17-34 s on a loaded machine before, over 45 s at load 8-11.
+        recovery_timeout=75,
         webhook_timeout=45,
         redis=private_redis,
     )

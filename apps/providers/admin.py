@@ -15,6 +15,7 @@ from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError, ValidationFailed
 from apps.providers import services
+from apps.providers.admin_panels import provider_panels
 from apps.providers.choices import Carrier
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
 from apps.providers.selectors import provider_uptime
@@ -172,6 +173,19 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
         by_phone = queryset.filter(user__phone=e164) | queryset.filter(sims__msisdn=e164)
         return by_phone.distinct(), True
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        # Strikes, earnings and recent jobs come from apps above this one, through apps.providers.admin_panels.
+        context["provider_panels"] = provider_panels(obj) if obj is not None else []
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # providers register from the app

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BackofficeConfig(AppConfig):
@@ -8,6 +9,7 @@ class BackofficeConfig(AppConfig):
     """
 
     name = "apps.backoffice"
+    verbose_name = _("Back office")
     label = "backoffice"
 
     def ready(self) -> None:

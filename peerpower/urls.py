@@ -3,18 +3,20 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.core import views as core_views
+from apps.core.schema import english_unless_asked
 from apps.messaging.views import verify_page
 
-admin.site.site_header = "PeerPower operations"
-admin.site.site_title = "PeerPower operations"
-admin.site.index_title = "Back office"
+admin.site.site_header = _("PeerPower operations")
+admin.site.site_title = _("PeerPower operations")
+admin.site.index_title = _("Back office")
 
 api_patterns: list = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", english_unless_asked(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("apps.delivery.webhooks.api.urls")),
@@ -36,6 +38,8 @@ urlpatterns = [
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
     path("metrics", core_views.metrics, name="metrics"),
+    # The staff's language switcher (Khmer / English) posts here: Django's `set_language`.
+    path("i18n/", include("django.conf.urls.i18n")),
     # The page the SMS verification suffix links to (MESSAGE_VERIFICATION_SUFFIX): the form, and one code's check.
     path("v/", verify_page, name="verify-form"),
     path("v/<path:code>", verify_page, name="verify-page"),  # any text, even with a slash, gets the same page

@@ -6,6 +6,7 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
 from apps.accounts.admin_search import PhoneSearchMixin
@@ -40,10 +41,10 @@ class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
     show_full_result_count = False
     fieldsets = (
         (None, {"fields": ("phone", "password")}),
-        ("Profile", {"fields": ("display_name", "preferred_language", "reputation_score")}),
-        ("Identity", {"fields": ("did", "evm_address")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (_("Profile"), {"fields": ("display_name", "preferred_language", "reputation_score")}),
+        (_("Identity"), {"fields": ("did", "evm_address")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("phone", "password1", "password2")}),)
 
@@ -62,11 +63,11 @@ class DeviceSessionAdmin(PhoneSearchMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Sign out the selected sessions")
+    @admin.action(description=_("Sign out the selected sessions"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[DeviceSession]) -> None:
         for session in queryset.filter(revoked_at__isnull=True):
             services.session_revoke(session=session, actor=request.user)
-        self.message_user(request, "Sessions signed out.")
+        self.message_user(request, _("Sessions signed out."))
 
 
 @admin.register(OtpChallenge)
@@ -120,10 +121,10 @@ class ClientOrganizationAdmin(PhoneSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["export_members", "erase_members"]
 
-    @admin.action(description="Privacy: download the organisation's and its members' data (one organisation)")
+    @admin.action(description=_("Privacy: download the organisation's and its members' data (one organisation)"))
     def export_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> HttpResponse | None:
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one organisation to export.", messages.ERROR)
+            self.message_user(request, _("Select exactly one organisation to export."), messages.ERROR)
             return None
         organization = queryset.get()
         response = StreamingHttpResponse(
@@ -132,18 +133,21 @@ class ClientOrganizationAdmin(PhoneSearchMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="peerpower-client-{organization.pk}.zip"'
         return response
 
-    @admin.action(description="Privacy: erase the members' personal data and revoke the API keys (irreversible)")
+    @admin.action(description=_("Privacy: erase the members' personal data and revoke the API keys (irreversible)"))
     def erase_members(self, request: HttpRequest, queryset: QuerySet[ClientOrganization]) -> HttpResponse | None:
         if request.POST.get("confirm") != "yes":  # irreversible: staff confirm on a page of its own first
-            context = {**self.admin_site.each_context(request), "organizations": queryset, "title": "Erase members"}
+            context = {**self.admin_site.each_context(request), "organizations": queryset, "title": _("Erase members")}
             return TemplateResponse(request, "admin/accounts/erase_confirmation.html", context)
         for organization in queryset:
             refused = services.organization_erase(organization=organization, actor=request.user)
             if refused:
                 self.message_user(
-                    request, f"{organization}: money still in flight for members {sorted(refused)}.", messages.WARNING
+                    request,
+                    _("%(organization)s: money still in flight for members %(members)s.")
+                    % {"organization": organization, "members": sorted(refused)},
+                    messages.WARNING,
                 )
-        self.message_user(request, "Erased.", messages.SUCCESS)
+        self.message_user(request, _("Erased."), messages.SUCCESS)
         return None
 
     def save_model(self, request: HttpRequest, obj: ClientOrganization, form: Any, change: bool) -> None:
@@ -181,8 +185,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(api_key=key, actor=request.user)
-        self.message_user(request, "Keys revoked.")
+        self.message_user(request, _("Keys revoked."))

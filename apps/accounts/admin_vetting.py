@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
 from apps.accounts.choices import ApplicationDecision, ApplicationStatus
@@ -65,15 +66,15 @@ class ClientApplicationAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{application.organization}: {ApplicationDecision(decision).label}.")
 
-    @admin.action(description="Approve the selected applications (the organisations go live)")
+    @admin.action(description=_("Approve the selected applications (the organisations go live)"))
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._decide(request, queryset.filter(status=ApplicationStatus.SUBMITTED), ApplicationDecision.APPROVE)
 
-    @admin.action(description="Request changes to the selected applications (with their notes)")
+    @admin.action(description=_("Request changes to the selected applications (with their notes)"))
     def request_changes(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._decide(request, queryset.filter(status=ApplicationStatus.SUBMITTED), ApplicationDecision.REQUEST_CHANGES)
 
-    @admin.action(description="Reject the selected applications (with their notes)")
+    @admin.action(description=_("Reject the selected applications (with their notes)"))
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._decide(request, queryset.filter(status=ApplicationStatus.SUBMITTED), ApplicationDecision.REJECT)
 
@@ -128,8 +129,8 @@ class DenyListEntryAdmin(admin.ModelAdmin):
         elif obj.removal_reason and "removal_reason" in form.changed_data:
             services.deny_list_remove(entry=obj, actor=request.user, reason=obj.removal_reason)
 
-    @admin.action(description="Remove the selected entries from the deny-list")
+    @admin.action(description=_("Remove the selected entries from the deny-list"))
     def remove(self, request: HttpRequest, queryset: QuerySet) -> None:
         for entry in queryset.filter(removed_at__isnull=True):
             services.deny_list_remove(entry=entry, actor=request.user, reason="removed from the list page")
-        self.message_user(request, "Entries removed from the deny-list.")
+        self.message_user(request, _("Entries removed from the deny-list."))

@@ -1,45 +1,46 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Language(models.TextChoices):
-    KHMER = "km", "ខ្មែរ"
-    ENGLISH = "en", "English"
+    KHMER = "km", _("ខ្មែរ")
+    ENGLISH = "en", _("English")
 
 
 class OtpPurpose(models.TextChoices):
-    LOGIN = "login", "Sign-up / login"
-    SIM_VERIFICATION = "sim_verification", "SIM ownership"
+    LOGIN = "login", _("Sign-up / login")
+    SIM_VERIFICATION = "sim_verification", _("SIM ownership")
 
 
 class ChallengeKind(models.TextChoices):
-    DID = "did", "DID key binding"
-    WALLET = "wallet", "EVM wallet binding (SIWE)"
+    DID = "did", _("DID key binding")
+    WALLET = "wallet", _("EVM wallet binding (SIWE)")
 
 
 class ClientRole(models.TextChoices):
-    OWNER = "owner", "Owner"
-    MEMBER = "member", "Member"
+    OWNER = "owner", _("Owner")
+    MEMBER = "member", _("Member")
 
 
 class ApplicationStatus(models.TextChoices):
     """Where a client's application to leave the sandbox stands."""
 
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted, awaiting review"
-    CHANGES_REQUESTED = "changes_requested", "Changes requested"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted, awaiting review")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class ApplicationDecision(models.TextChoices):
-    APPROVE = "approve", "Approve"
-    REQUEST_CHANGES = "request_changes", "Request changes"
-    REJECT = "reject", "Reject"
+    APPROVE = "approve", _("Approve")
+    REQUEST_CHANGES = "request_changes", _("Request changes")
+    REJECT = "reject", _("Reject")
 
 
 class DenyKind(models.TextChoices):
     """What a deny-list entry names."""
 
-    PHONE = "phone", "Account phone number"
-    SIM = "sim", "SIM number"
-    DEVICE = "device", "Device installation id"
+    PHONE = "phone", _("Account phone number")
+    SIM = "sim", _("SIM number")
+    DEVICE = "device", _("Device installation id")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from apps.audit.export import CsvExportMixin
 from apps.audit.models import AuditLog
@@ -11,12 +12,12 @@ class ActorFilter(admin.SimpleListFilter):
     """`?actor=<user id>`: one person's entries. No list of choices (every user can act; the list would be huge):
     the link "entries by this actor" on a row, or the URL, sets it."""
 
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         value = self.value()
-        return [(value, f"user {value}")] if value and value.isdigit() else []
+        return [(value, _("user %(id)s") % {"id": value})] if value and value.isdigit() else []
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()

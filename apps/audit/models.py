@@ -2,6 +2,7 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AppendOnlyError(RuntimeError):
@@ -36,28 +37,33 @@ class AuditLog(models.Model):
     Written by `apps.audit.services.audit_record` inside the acting service's transaction.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # "user" for a person, otherwise the system component that acted ("system", "task:leases.sweep", ...).
-    actor_label = models.CharField(max_length=100)
-    action = models.CharField(max_length=100, db_index=True)
-    target_type = models.CharField(max_length=100, blank=True)
-    target_id = models.CharField(max_length=64, blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=128, blank=True)
-    task_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=100, verbose_name=_("actor label"))
+    action = models.CharField(max_length=100, db_index=True, verbose_name=_("action"))
+    target_type = models.CharField(max_length=100, blank=True, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, blank=True, verbose_name=_("target id"))
+    before = models.JSONField(null=True, blank=True, verbose_name=_("before"))
+    after = models.JSONField(null=True, blank=True, verbose_name=_("after"))
+    ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip"))
+    request_id = models.CharField(max_length=128, blank=True, verbose_name=_("request id"))
+    task_id = models.CharField(max_length=64, blank=True, verbose_name=_("task id"))
     # Set when a privacy erasure replaced personal values in `before`/`after` (and the person's IP) by keyed hashes.
-    redacted_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("redacted at"))
 
     objects = AuditLogQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "audit log entry"
-        verbose_name_plural = "audit log"
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["target_type", "target_id", "-created_at"], name="audit_target_idx"),

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BackofficeConfig(AppConfig):
@@ -8,9 +9,11 @@ class BackofficeConfig(AppConfig):
     """
 
     name = "apps.backoffice"
+    verbose_name = _("Back office")
     label = "backoffice"
 
     def ready(self) -> None:
+        from apps.backoffice import provider_page
         from apps.backoffice.rollup import rollup_on_accepted, rollup_on_status_changed
         from apps.core.events import subscribe
         from apps.messaging.events import MessagesAccepted, MessageStatusChanged
@@ -18,3 +21,4 @@ class BackofficeConfig(AppConfig):
         # Messaging publishes, the back office counts (apps.core.events): one upsert after each commit.
         subscribe(MessagesAccepted, rollup_on_accepted)
         subscribe(MessageStatusChanged, rollup_on_status_changed)
+        provider_page.register()  # strikes, earnings and recent jobs on the provider's admin page

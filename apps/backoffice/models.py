@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class MessageRollup(models.Model):
@@ -15,18 +16,20 @@ class MessageRollup(models.Model):
     message reached that status). Amounts are in 10⁻⁶ PPT; `latency_ms` is the sum over the delivered messages.
     """
 
-    hour = models.DateTimeField()
-    event = models.CharField(max_length=10)
-    carrier = models.CharField(max_length=20, blank=True)
-    priority = models.CharField(max_length=6, blank=True)
-    organization_id = models.BigIntegerField(default=0)
-    latency_bucket = models.SmallIntegerField(default=-1)
-    messages = models.BigIntegerField(default=0)
-    segments = models.BigIntegerField(default=0)
-    charged = models.BigIntegerField(default=0)
-    latency_ms = models.BigIntegerField(default=0)
+    hour = models.DateTimeField(verbose_name=_("hour"))
+    event = models.CharField(max_length=10, verbose_name=_("event"))
+    carrier = models.CharField(max_length=20, blank=True, verbose_name=_("carrier"))
+    priority = models.CharField(max_length=6, blank=True, verbose_name=_("priority"))
+    organization_id = models.BigIntegerField(default=0, verbose_name=_("organization id"))
+    latency_bucket = models.SmallIntegerField(default=-1, verbose_name=_("latency bucket"))
+    messages = models.BigIntegerField(default=0, verbose_name=_("messages"))
+    segments = models.BigIntegerField(default=0, verbose_name=_("segments"))
+    charged = models.BigIntegerField(default=0, verbose_name=_("charged"))
+    latency_ms = models.BigIntegerField(default=0, verbose_name=_("latency ms"))
 
     class Meta:
+        verbose_name = _("message rollup")
+        verbose_name_plural = _("message rollups")
         constraints = [
             models.UniqueConstraint(
                 fields=["hour", "event", "carrier", "priority", "organization_id", "latency_bucket"],

@@ -1,6 +1,7 @@
 import sys
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # Imported with the app registry, before any app's metric has a value: it sets up prometheus_client's multi-process
 # mode when PROMETHEUS_MULTIPROC_DIR is set.
@@ -26,6 +27,7 @@ class CoreConfig(AppConfig):
     """Cross-cutting pieces: errors, request context, logging, health, metrics, locks, the replica router."""
 
     name = "apps.core"
+    verbose_name = _("Core")
     label = "core"
 
     def ready(self) -> None:

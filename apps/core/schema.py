@@ -281,3 +281,17 @@ def fill_examples(result: dict, generator: Any, request: Any, public: bool) -> d
                         value = example_from_schema(media["schema"], components, direction=direction)
                         media["examples"] = {"Example": {"value": value, "summary": "Generated from the schema"}}
     return result
+
+
+def english_unless_asked(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The schema view, in English unless `?lang=` asks otherwise: the API reference is written in English, and the
+    model labels and choices it borrows are translated for the Khmer back office (the default language)."""
+
+    def schema(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if request.GET.get("lang"):
+            return view(request, *args, **kwargs)
+        with translation.override("en"):
+            response = view(request, *args, **kwargs)
+            return response.render() if hasattr(response, "render") else response  # lazy strings, rendered here
+
+    return schema

@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
@@ -50,27 +51,27 @@ class FraudFlagAdmin(PhoneSearchMixin, CsvExportMixin, ReadOnlyAdmin):
     list_select_related = ("provider", "job")
     actions = ("clear_strikes", "ban_providers", "deny_devices", "deny_sims", "deny_phones")
 
-    @admin.action(description="Clear the selected strikes (false alarms)")
+    @admin.action(description=_("Clear the selected strikes (false alarms)"))
     def clear_strikes(self, request: HttpRequest, queryset: QuerySet) -> None:
         for flag in queryset.filter(strike=True, cleared_at__isnull=True):
             fraud_strike_clear(flag=flag, actor=request.user)
-        self.message_user(request, "Strikes cleared.")
+        self.message_user(request, _("Strikes cleared."))
 
-    @admin.action(description="Ban the flagged providers")
+    @admin.action(description=_("Ban the flagged providers"))
     def ban_providers(self, request: HttpRequest, queryset: QuerySet) -> None:
         for provider in Provider.objects.filter(pk__in=queryset.values("provider_id")):
             provider_ban(provider=provider, actor=request.user, reason="fraud")
-        self.message_user(request, "Providers banned.")
+        self.message_user(request, _("Providers banned."))
 
-    @admin.action(description="Deny-list the flagged providers' devices (and forget them)")
+    @admin.action(description=_("Deny-list the flagged providers' devices (and forget them)"))
     def deny_devices(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._deny(request, queryset, devices=True)
 
-    @admin.action(description="Deny-list the flagged providers' SIM numbers (and remove the SIMs)")
+    @admin.action(description=_("Deny-list the flagged providers' SIM numbers (and remove the SIMs)"))
     def deny_sims(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._deny(request, queryset, sims=True)
 
-    @admin.action(description="Deny-list the flagged providers' account numbers (and ban them)")
+    @admin.action(description=_("Deny-list the flagged providers' account numbers (and ban them)"))
     def deny_phones(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._deny(request, queryset, phone=True)
 
@@ -79,7 +80,7 @@ class FraudFlagAdmin(PhoneSearchMixin, CsvExportMixin, ReadOnlyAdmin):
         providers = Provider.objects.filter(pk__in=queryset.values("provider_id")).select_related("user")
         for provider in providers:
             provider_deny_list(provider=provider, actor=request.user, reason="fraud flag (admin)", **what)
-        self.message_user(request, f"Deny-listed for {len(providers)} provider(s).")
+        self.message_user(request, _("Deny-listed for %(count)s provider(s).") % {"count": len(providers)})
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("delivery.change_fraudflag")  # actions need it; the form stays read-only
@@ -106,6 +107,6 @@ class DeliveryStatAdmin(CsvExportMixin, ReadOnlyAdmin):
     list_select_related = ("provider",)
     ordering = ("-day", "carrier")
 
-    @admin.display(description="success rate")
+    @admin.display(description=_("success rate"))
     def rate(self, stat: DeliveryStat) -> str:
         return "-" if stat.success_rate is None else f"{stat.success_rate:.1%}"

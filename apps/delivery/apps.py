@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DeliveryConfig(AppConfig):
     """Push channel, delivery reports, webhooks, proof of delivery, anti-fraud and reputation."""
 
     name = "apps.delivery"
+    verbose_name = _("Delivery")
     label = "delivery"
 
     def ready(self) -> None:

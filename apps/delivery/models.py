@@ -4,6 +4,7 @@ imported here, where Django looks for them."""
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.delivery.choices import CanaryStatus, FraudRule, ReportStatus, SendError
 from apps.delivery.webhooks.models import (
@@ -32,18 +33,24 @@ class DeliveryReport(models.Model):
     idempotent: a phone that queued reports offline may send them again). Kept even when it changed nothing, such
     as a report for a lease that had already ended, with flags saying what was odd about it."""
 
-    job = models.ForeignKey("messaging.Job", on_delete=models.CASCADE, related_name="reports")
-    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="reports")
-    status = models.CharField(max_length=10, choices=ReportStatus.choices)
-    error_code = models.CharField(max_length=20, choices=SendError.choices, blank=True)
-    occurred_at = models.DateTimeField(help_text="When the phone says it happened.")
-    received_at = models.DateTimeField(default=timezone.now)
-    parts = models.PositiveSmallIntegerField(null=True, blank=True)
-    signed = models.BooleanField(default=False)
-    applied = models.BooleanField(default=False, help_text="Whether it changed the job and message.")
-    flags = models.JSONField(default=list, blank=True)
+    job = models.ForeignKey("messaging.Job", on_delete=models.CASCADE, related_name="reports", verbose_name=_("job"))
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.CASCADE, related_name="reports", verbose_name=_("provider")
+    )
+    status = models.CharField(max_length=10, choices=ReportStatus.choices, verbose_name=_("status"))
+    error_code = models.CharField(max_length=20, choices=SendError.choices, blank=True, verbose_name=_("error code"))
+    occurred_at = models.DateTimeField(help_text=_("When the phone says it happened."), verbose_name=_("occurred at"))
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
+    parts = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("parts"))
+    signed = models.BooleanField(default=False, verbose_name=_("signed"))
+    applied = models.BooleanField(
+        default=False, help_text=_("Whether it changed the job and message."), verbose_name=_("applied")
+    )
+    flags = models.JSONField(default=list, blank=True, verbose_name=_("flags"))
 
     class Meta:
+        verbose_name = _("delivery report")
+        verbose_name_plural = _("delivery reports")
         constraints = [
             models.UniqueConstraint(fields=["job", "status"], name="report_once_per_job_status"),
             models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="report_status_valid"),
@@ -58,16 +65,22 @@ class FraudFlag(models.Model):
     """Something suspicious a provider did, with the evidence. A strike counts toward automatic suspension
     (FRAUD_STRIKES_TO_SUSPEND within FRAUD_STRIKE_WINDOW_DAYS); other flags are for staff to read."""
 
-    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="fraud_flags")
-    rule = models.CharField(max_length=30, choices=FraudRule.choices)
-    strike = models.BooleanField(default=False)
-    job = models.ForeignKey("messaging.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.CASCADE, related_name="fraud_flags", verbose_name=_("provider")
+    )
+    rule = models.CharField(max_length=30, choices=FraudRule.choices, verbose_name=_("rule"))
+    strike = models.BooleanField(default=False, verbose_name=_("strike"))
+    job = models.ForeignKey(
+        "messaging.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("job")
+    )
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
     # Staff may clear a strike found to be a false alarm; it then stops counting.
-    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cleared at"))
 
     class Meta:
+        verbose_name = _("fraud flag")
+        verbose_name_plural = _("fraud flags")
         indexes = [models.Index(fields=["provider", "-created_at"], name="fraud_provider_created_idx")]
         constraints = [
             # A rule flags a job once, however often it is evaluated.
@@ -84,15 +97,20 @@ class Canary(models.Model):
     """An audit message: sent to a phone the network owns, looking like any other job. If a provider reports it
     delivered but the audit phone never receives it, that is proof of a fake report."""
 
-    message = models.OneToOneField("messaging.Message", on_delete=models.CASCADE, related_name="canary")
-    nonce = models.CharField(max_length=12, unique=True)
-    status = models.CharField(max_length=12, choices=CanaryStatus.choices, default=CanaryStatus.PENDING)
-    created_at = models.DateTimeField(default=timezone.now)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    judged_at = models.DateTimeField(null=True, blank=True)
+    message = models.OneToOneField(
+        "messaging.Message", on_delete=models.CASCADE, related_name="canary", verbose_name=_("message")
+    )
+    nonce = models.CharField(max_length=12, unique=True, verbose_name=_("nonce"))
+    status = models.CharField(
+        max_length=12, choices=CanaryStatus.choices, default=CanaryStatus.PENDING, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
+    judged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("judged at"))
 
     class Meta:
-        verbose_name_plural = "canaries"
+        verbose_name = _("canary")
+        verbose_name_plural = _("canaries")
         indexes = [models.Index(fields=["status", "created_at"], name="canary_status_created_idx")]
 
     def __str__(self) -> str:
@@ -105,13 +123,17 @@ class DeliveryStat(models.Model):
     rows, refreshed by the periodic fraud scan (`apps.delivery.fraud.delivery_stats_rollup`), so they lag by up to
     one scan."""
 
-    day = models.DateField()
-    carrier = models.CharField(max_length=20)
-    provider = models.ForeignKey("providers.Provider", null=True, blank=True, on_delete=models.CASCADE)
-    delivered = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    carrier = models.CharField(max_length=20, verbose_name=_("carrier"))
+    provider = models.ForeignKey(
+        "providers.Provider", null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("provider")
+    )
+    delivered = models.PositiveIntegerField(default=0, verbose_name=_("delivered"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
 
     class Meta:
+        verbose_name = _("delivery stat")
+        verbose_name_plural = _("delivery stats")
         constraints = [
             models.UniqueConstraint(fields=["day", "carrier", "provider"], name="stat_unique_provider_day"),
             models.UniqueConstraint(

@@ -79,3 +79,8 @@ def strikes_by_provider(*, provider_ids: list[int], since: datetime) -> dict[int
 def webhook_endpoints_failing() -> Any:
     """The failing endpoints themselves (for the staff statistics API's detail)."""
     return WebhookEndpoint.objects.filter(Q(consecutive_failures__gt=0) | Q(disabled_at__isnull=False))
+
+
+def fraud_flags_of_provider(*, provider_id: int, limit: int = 20) -> list[FraudFlag]:
+    """The provider's most recent fraud flags (strikes and warnings), newest first, for its admin page."""
+    return list(FraudFlag.objects.filter(provider_id=provider_id).order_by("-created_at", "-id")[:limit])

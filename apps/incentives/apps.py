@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class IncentivesConfig(AppConfig):
     """Pricing, rewards, bonuses and payout thresholds."""
 
     name = "apps.incentives"
+    verbose_name = _("Incentives and payouts")
     label = "incentives"
 
     def ready(self) -> None:

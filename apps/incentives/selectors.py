@@ -91,3 +91,18 @@ def earnings_by_provider(*, provider_ids: list[int], since: Any) -> dict[int, di
     for row in rows:
         earnings.setdefault(row["provider_id"], {"pending": 0, "posted": 0})[row["status"]] = row["amount"] or 0
     return earnings
+
+
+def payouts_of_provider_by_status(*, provider_id: int) -> dict[str, dict[str, int]]:
+    """The provider's payouts per status: how many and how much PPT (10⁻⁶ PPT), for its admin page."""
+    from django.db.models import Count, Sum
+
+    from apps.incentives.models import Payout
+
+    rows = (
+        Payout.objects.filter(provider_id=provider_id)
+        .values("status")
+        .annotate(count=Count("id"), amount=Sum("amount"))
+        .order_by()
+    )
+    return {row["status"]: {"count": row["count"], "amount": row["amount"] or 0} for row in rows}

@@ -60,19 +60,19 @@ class FilterRuleAdmin(admin.ModelAdmin):
         for rule in queryset:
             services.filter_rule_delete(rule=rule, actor=request.user)
 
-    @admin.action(description="Activate the selected rules", permissions=["change"])
+    @admin.action(description=_("Activate the selected rules"), permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.filter_rules_set_active(rules=queryset, active=True, actor=request.user)
-        self.message_user(request, f"{changed} activated.", messages.SUCCESS)
+        self.message_user(request, _("%(count)s activated.") % {"count": changed}, messages.SUCCESS)
 
-    @admin.action(description="Deactivate the selected rules", permissions=["change"])
+    @admin.action(description=_("Deactivate the selected rules"), permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = services.filter_rules_set_active(rules=queryset, active=False, actor=request.user)
-        self.message_user(request, f"{changed} deactivated.", messages.SUCCESS)
+        self.message_user(request, _("%(count)s deactivated.") % {"count": changed}, messages.SUCCESS)
 
 
 class TryFilterForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), label="Message body")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "cols": 80}), label=_("Message body"))
 
 
 @admin.register(FilterTerm)
@@ -108,7 +108,7 @@ class FilterTermAdmin(FilterRuleAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Try the content filter",
+            "title": _("Try the content filter"),
             "form": form,
             "result": result,
         }
@@ -139,7 +139,7 @@ class PhoneFormMixin:
         entries = model.objects.filter(phone_hash=blind_index(e164), **self.unique_among)
         if entries.exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(
-                f"This number is already on the {model._meta.verbose_name} list.", code="unique"
+                _("This number is already on the %(list)s list.") % {"list": model._meta.verbose_name}, code="unique"
             )
         return e164
 
@@ -164,7 +164,7 @@ class PhoneListAdmin(admin.ModelAdmin):
 
     # Numbers are encrypted: one is found by its keyed hash (get_search_results).
     search_fields = ("=phone_hash",)
-    search_help_text = "Exact phone number, e.g. 012 345 678 or +85512345678."
+    search_help_text = _("Exact phone number, e.g. 012 345 678 or +85512345678.")
     show_full_result_count = False
     list_select_related = ("created_by",)
     list_per_page = 50
@@ -410,7 +410,7 @@ class MessageAdminBase(CsvExportMixin, admin.ModelAdmin):
 class MessageAdmin(MessageAdminBase):
     actions = ("requeue",)
 
-    @admin.action(description="Requeue the selected failed or expired messages", permissions=["change"])
+    @admin.action(description=_("Requeue the selected failed or expired messages"), permissions=["change"])
     def requeue(self, request: HttpRequest, queryset: QuerySet) -> None:
         _requeue(self, request, queryset)
 
@@ -422,7 +422,7 @@ class DeadLetterAdmin(MessageAdminBase):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(status__in=[MessageStatus.FAILED, MessageStatus.EXPIRED])
 
-    @admin.action(description="Requeue the selected messages", permissions=["change"])
+    @admin.action(description=_("Requeue the selected messages"), permissions=["change"])
     def requeue(self, request: HttpRequest, queryset: QuerySet) -> None:
         _requeue(self, request, queryset)
 
@@ -436,10 +436,12 @@ def _requeue(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: Quer
             erased += 1  # its body is gone (retention): nothing to send
             continue
         done += 1
-    model_admin.message_user(request, f"{done} message(s) requeued.")
+    model_admin.message_user(request, _("%(count)s message(s) requeued.") % {"count": done})
     if erased:
         model_admin.message_user(
-            request, f"{erased} message(s) not requeued: their text was erased (retention).", messages.WARNING
+            request,
+            _("%(count)s message(s) not requeued: their text was erased (retention).") % {"count": erased},
+            messages.WARNING,
         )
 
 
@@ -448,7 +450,7 @@ class ModerationActionForm(ActionForm):
 
 
 class ModerationForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    decision = forms.ChoiceField(label=_("decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     reason = forms.CharField(required=False, max_length=200, label=_("Reason"))
 
     def clean(self) -> dict[str, Any]:
@@ -547,11 +549,11 @@ class JobAdmin(CsvExportMixin, admin.ModelAdmin):
     readonly_fields = [field.name for field in Job._meta.fields if field.name != "trace_token"]
     exclude = ("trace_token",)
 
-    @admin.action(description="Resolve: the phone sent the SMS (wait for delivery)", permissions=["change"])
+    @admin.action(description=_("Resolve: the phone sent the SMS (wait for delivery)"), permissions=["change"])
     def resolve_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._resolve(request, queryset, services.Resolution.SENT)
 
-    @admin.action(description="Resolve: the phone did not send the SMS (send again)", permissions=["change"])
+    @admin.action(description=_("Resolve: the phone did not send the SMS (send again)"), permissions=["change"])
     def resolve_not_sent(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._resolve(request, queryset, services.Resolution.NOT_SENT)
 
@@ -562,9 +564,13 @@ class JobAdmin(CsvExportMixin, admin.ModelAdmin):
                 services.job_resolve(job_id=job_id, outcome=outcome, actor=request.user)
                 resolved += 1
             except DomainError as error:
-                refused.append(f"job {job_id}: {error.message}")
+                refused.append(_("job %(id)s: %(error)s") % {"id": job_id, "error": error.message})
         if resolved:
-            self.message_user(request, f"{resolved} resolved as {outcome}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                _("%(count)s resolved as %(outcome)s.") % {"count": resolved, "outcome": outcome},
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Collection
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from apps.messaging.filtering.text import normalize
 
@@ -59,8 +60,8 @@ _STOP_ALL_KEYS = frozenset(_key(keyword) for keyword in STOP_ALL_KEYWORDS)
 
 
 class StopScope(models.TextChoices):
-    CLIENT = "client", "The client whose message was answered"
-    ALL = "all", "Every client"
+    CLIENT = "client", _("The client whose message was answered")
+    ALL = "all", _("Every client")
 
 
 def stop_scope(text: str, *, client_keywords: Collection[str] = ()) -> StopScope | None:

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.fields import BlindIndexField, EncryptedCharField, EncryptedJSONField, EncryptedTextField
 from apps.messaging.choices import (
@@ -36,19 +37,26 @@ class FilterTerm(models.Model):
     A Khmer term is also a word of the filter's segmenter dictionary, so it is found even inside unspaced text.
     """
 
-    term = models.CharField(max_length=100, help_text="A word or phrase, e.g. កាស៊ីណូ or “fast loan”.")
-    language = models.CharField(max_length=2, choices=TermLanguage.choices)
-    category = models.CharField(max_length=20, choices=TermCategory.choices)
+    term = models.CharField(
+        max_length=100, help_text=_("A word or phrase, e.g. កាស៊ីណូ or “fast loan”."), verbose_name=_("term")
+    )
+    language = models.CharField(max_length=2, choices=TermLanguage.choices, verbose_name=_("language"))
+    category = models.CharField(max_length=20, choices=TermCategory.choices, verbose_name=_("category"))
     weight = models.PositiveSmallIntegerField(
         validators=[MaxValueValidator(WEIGHT_MAX)],
-        help_text="Added to a message's score when the term is found. Hold and reject thresholds are settings.",
+        help_text=_("Added to a message's score when the term is found. Hold and reject thresholds are settings."),
+        verbose_name=_("weight"),
     )
-    active = models.BooleanField(default=True)
-    note = models.CharField(max_length=200, blank=True, help_text="Why this term is here (for other staff).")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    note = models.CharField(
+        max_length=200, blank=True, help_text=_("Why this term is here (for other staff)."), verbose_name=_("note")
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("filter term")
+        verbose_name_plural = _("filter terms")
         ordering = ["category", "term"]
         constraints = [
             models.UniqueConstraint(fields=["term", "language"], name="messaging_filter_term_unique_per_language"),
@@ -83,20 +91,30 @@ class DomainRule(models.Model):
     look-alike hosts such as "aba-verify.xyz" are caught by.
     """
 
-    domain = models.CharField(max_length=253, help_text="Host name without scheme or path, e.g. bit.ly.")
-    kind = models.CharField(max_length=20, choices=DomainRuleKind.choices)
+    domain = models.CharField(
+        max_length=253, help_text=_("Host name without scheme or path, e.g. bit.ly."), verbose_name=_("domain")
+    )
+    kind = models.CharField(max_length=20, choices=DomainRuleKind.choices, verbose_name=_("kind"))
     weight = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(WEIGHT_MAX)], help_text="Added to the score of a message linking here."
+        default=0,
+        validators=[MaxValueValidator(WEIGHT_MAX)],
+        help_text=_("Added to the score of a message linking here."),
+        verbose_name=_("weight"),
     )
     brand = models.CharField(
-        max_length=50, blank=True, help_text="Official domains only: the short brand look-alikes use, e.g. aba."
+        max_length=50,
+        blank=True,
+        help_text=_("Official domains only: the short brand look-alikes use, e.g. aba."),
+        verbose_name=_("brand"),
     )
-    active = models.BooleanField(default=True)
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("domain rule")
+        verbose_name_plural = _("domain rules")
         ordering = ["kind", "domain"]
         constraints = [
             models.UniqueConstraint(fields=["domain"], name="messaging_domain_rule_unique_domain"),
@@ -132,11 +150,17 @@ class PhoneListEntry(models.Model):
     """Shared fields of the network-wide phone lists."""
 
     # Encrypted at rest (apps.core.crypto); the send path and staff find a number by `phone_hash`.
-    phone = EncryptedCharField(max_length=16, help_text="E.164, e.g. +85512345678")
-    phone_hash = BlindIndexField(source="phone", verbose_name="number's keyed hash")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    phone = EncryptedCharField(max_length=16, help_text=_("E.164, e.g. +85512345678"), verbose_name=_("phone"))
+    phone_hash = BlindIndexField(source="phone", verbose_name=_("number's keyed hash"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -160,13 +184,17 @@ class OptOut(PhoneListEntry):
         blank=True,
         on_delete=models.CASCADE,
         related_name="+",
-        help_text="Only this client's messages (empty: every client's).",
+        help_text=_("Only this client's messages (empty: every client's)."),
+        verbose_name=_("organization"),
     )
-    source = models.CharField(max_length=20, choices=OptOutSource.choices)
-    note = models.CharField(max_length=200, blank=True, help_text="The reply received, or why staff added it.")
+    source = models.CharField(max_length=20, choices=OptOutSource.choices, verbose_name=_("source"))
+    note = models.CharField(
+        max_length=200, blank=True, help_text=_("The reply received, or why staff added it."), verbose_name=_("note")
+    )
 
     class Meta:
-        verbose_name = "opt-out"
+        verbose_name_plural = _("opt-outs")
+        verbose_name = _("opt-out")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -190,11 +218,15 @@ class StopKeyword(models.Model):
     """A reply word of a client's own that opts the sender out of that client's messages (as "STOP" does), set by
     staff for the client: a brand's "STOP ABA", a campaign's "ឈប់ ABA"."""
 
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+")
-    keyword = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+", verbose_name=_("organization")
+    )
+    keyword = models.CharField(max_length=64, verbose_name=_("keyword"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("stop keyword")
+        verbose_name_plural = _("stop keywords")
         constraints = [
             models.UniqueConstraint(fields=["organization", "keyword"], name="messaging_stop_keyword_unique"),
             models.CheckConstraint(condition=~Q(keyword=""), name="messaging_stop_keyword_not_empty"),
@@ -210,9 +242,11 @@ class BlockedRecipient(PhoneListEntry):
     The send API refuses it with `recipient_blocked`.
     """
 
-    reason = models.CharField(max_length=200)
+    reason = models.CharField(max_length=200, verbose_name=_("reason"))
 
     class Meta:
+        verbose_name = _("blocked recipient")
+        verbose_name_plural = _("blocked recipients")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["phone_hash"], name="messaging_blocked_recipient_unique_phone"),
@@ -227,52 +261,82 @@ class Message(models.Model):
     reconciler re-enqueues any message whose work was lost. Status changes only through `apps.messaging.state`.
     """
 
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages")
-    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages", verbose_name=_("organization")
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("api key")
+    )
     # Encrypted at rest (apps.core.crypto); found by `to_hash`. Both erased when the client's retention for bodies
     # runs out (apps.messaging.retention), the hash kept so the message still counts for its recipient.
-    to = EncryptedCharField("recipient", max_length=16, blank=True, help_text="E.164")
-    to_hash = BlindIndexField(source="to", verbose_name="recipient's keyed hash")
-    carrier = models.CharField(max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN)
-    body = EncryptedTextField(blank=True)
-    encoding = models.CharField(max_length=4, choices=Encoding.choices)
-    segments = models.PositiveSmallIntegerField()
+    to = EncryptedCharField(_("recipient"), max_length=16, blank=True, help_text=_("E.164"))
+    to_hash = BlindIndexField(source="to", verbose_name=_("recipient's keyed hash"))
+    carrier = models.CharField(
+        max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN, verbose_name=_("carrier")
+    )
+    body = EncryptedTextField(blank=True, verbose_name=_("body"))
+    encoding = models.CharField(max_length=4, choices=Encoding.choices, verbose_name=_("encoding"))
+    segments = models.PositiveSmallIntegerField(verbose_name=_("segments"))
     # The quote at accept, per segment in 10⁻⁶ PPT with the route's multiplier (apps.messaging.charging): on each
     # route the message could take, what was held for it (`charge:message:<id>`), and what its delivery captured.
-    price_on_net = models.BigIntegerField(default=0)
-    price_cross_carrier = models.BigIntegerField(default=0)
-    price_held = models.BigIntegerField(default=0, help_text="10⁻⁶ PPT held at accept (0: free).")
-    price_charged = models.BigIntegerField(null=True, blank=True, help_text="10⁻⁶ PPT captured on delivery.")
-    priority = models.CharField(max_length=6, choices=Priority.choices, default=Priority.NORMAL)
-    reference = models.CharField(max_length=100, blank=True, help_text="The client's own reference.")
-    callback_url = models.URLField(max_length=500, blank=True)
-    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
-    status_reason = models.CharField(max_length=64, blank=True)
-    filter_score = models.PositiveIntegerField(default=0)
-    filter_reasons = models.JSONField(default=list, blank=True)
+    price_on_net = models.BigIntegerField(default=0, verbose_name=_("price on net"))
+    price_cross_carrier = models.BigIntegerField(default=0, verbose_name=_("price cross carrier"))
+    price_held = models.BigIntegerField(
+        default=0, help_text=_("10⁻⁶ PPT held at accept (0: free)."), verbose_name=_("price held")
+    )
+    price_charged = models.BigIntegerField(
+        null=True, blank=True, help_text=_("10⁻⁶ PPT captured on delivery."), verbose_name=_("price charged")
+    )
+    priority = models.CharField(
+        max_length=6, choices=Priority.choices, default=Priority.NORMAL, verbose_name=_("priority")
+    )
+    reference = models.CharField(
+        max_length=100, blank=True, help_text=_("The client's own reference."), verbose_name=_("reference")
+    )
+    callback_url = models.URLField(max_length=500, blank=True, verbose_name=_("callback url"))
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, verbose_name=_("status")
+    )
+    status_reason = models.CharField(max_length=64, blank=True, verbose_name=_("status reason"))
+    filter_score = models.PositiveIntegerField(default=0, verbose_name=_("filter score"))
+    filter_reasons = models.JSONField(default=list, blank=True, verbose_name=_("filter reasons"))
     # Which phones may carry it (apps.messaging.routes). On the trusted route the body is sealed at rest
     # (apps.messaging.sealing): read it through `text`.
-    route = models.CharField(max_length=8, choices=MessageRoute.choices, default=MessageRoute.OPEN)
+    route = models.CharField(
+        max_length=8, choices=MessageRoute.choices, default=MessageRoute.OPEN, verbose_name=_("route")
+    )
     # The client reported that the code in this message was used (SMS pumping defence, apps.messaging.pumping).
-    converted_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("converted at"))
     # For clients that opted in: the code appended to the SMS, which the recipient can check at /api/verify/{code}.
-    verification_code = models.CharField(max_length=12, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    scheduled_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(help_text="End of validity: not delivered by then, the message expires.")
+    verification_code = models.CharField(
+        max_length=12, unique=True, null=True, blank=True, verbose_name=_("verification code")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    scheduled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("scheduled at"))
+    expires_at = models.DateTimeField(
+        help_text=_("End of validity: not delivered by then, the message expires."), verbose_name=_("expires at")
+    )
     # When the dispatcher should look at this message next. A queued message whose time has long passed has lost
     # its task (broker message lost, worker crashed): the reconciler enqueues it again.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    dispatch_tries = models.PositiveIntegerField(default=0, help_text="Matching rounds that found no capacity.")
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Leases given to providers.")
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    redacted_at = models.DateTimeField(null=True, blank=True, help_text="When the body and recipient were erased.")
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    dispatch_tries = models.PositiveIntegerField(
+        default=0, help_text=_("Matching rounds that found no capacity."), verbose_name=_("dispatch tries")
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Leases given to providers."), verbose_name=_("attempts")
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("assigned at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    redacted_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the body and recipient were erased."), verbose_name=_("redacted at")
+    )
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="message_client_created_idx"),
             models.Index(fields=["organization", "reference"], name="message_client_reference_idx"),
@@ -314,27 +378,37 @@ class Job(models.Model):
     `trace_token` is the random secret that binds the phone's reports to this lease.
     """
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="jobs")
-    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="jobs")
-    sim = models.ForeignKey("providers.Sim", on_delete=models.PROTECT, related_name="jobs")
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.OFFERED)
-    trace_token = models.CharField(max_length=64, unique=True)
-    attempt = models.PositiveSmallIntegerField(help_text="1 for the message's first lease, 2 for the next...")
-    cross_carrier = models.BooleanField(default=False)
-    sticky = models.BooleanField(default=False)
-    offered_at = models.DateTimeField(default=timezone.now)
-    reserved_at = models.DateTimeField(help_text="When the SIM's capacity was reserved (to release it exactly).")
-    deadline = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.CharField(max_length=64, blank=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("message"))
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="jobs", verbose_name=_("provider")
+    )
+    sim = models.ForeignKey("providers.Sim", on_delete=models.PROTECT, related_name="jobs", verbose_name=_("sim"))
+    status = models.CharField(
+        max_length=10, choices=JobStatus.choices, default=JobStatus.OFFERED, verbose_name=_("status")
+    )
+    trace_token = models.CharField(max_length=64, unique=True, verbose_name=_("trace token"))
+    attempt = models.PositiveSmallIntegerField(
+        help_text=_("1 for the message's first lease, 2 for the next..."), verbose_name=_("attempt")
+    )
+    cross_carrier = models.BooleanField(default=False, verbose_name=_("cross carrier"))
+    sticky = models.BooleanField(default=False, verbose_name=_("sticky"))
+    offered_at = models.DateTimeField(default=timezone.now, verbose_name=_("offered at"))
+    reserved_at = models.DateTimeField(
+        help_text=_("When the SIM's capacity was reserved (to release it exactly)."), verbose_name=_("reserved at")
+    )
+    deadline = models.DateTimeField(verbose_name=_("deadline"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accepted at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    end_reason = models.CharField(max_length=64, blank=True, verbose_name=_("end reason"))
     # Pushes sent for this offer (the first, and a re-push if the phone did not acknowledge in time).
-    push_attempts = models.PositiveSmallIntegerField(default=0)
-    last_pushed_at = models.DateTimeField(null=True, blank=True)
-    last_push_error = models.CharField(max_length=64, blank=True)
+    push_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("push attempts"))
+    last_pushed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last pushed at"))
+    last_push_error = models.CharField(max_length=64, blank=True, verbose_name=_("last push error"))
 
     class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
         constraints = [
             models.UniqueConstraint(
                 fields=["message"],
@@ -364,15 +438,19 @@ class IdempotencyKey(models.Model):
     """The first response to a client's request with an `Idempotency-Key`, replayed for retries of the same
     request and refused (409) for a different one. Kept at least MESSAGE_IDEMPOTENCY_HOURS."""
 
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+", verbose_name=_("organization")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    response_status = models.PositiveSmallIntegerField(verbose_name=_("response status"))
     # Encrypted at rest: the answer to a send names the recipient.
-    response_body = EncryptedJSONField()
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    response_body = EncryptedJSONField(verbose_name=_("response body"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(fields=["organization", "key"], name="idempotency_key_unique_per_client"),
         ]
@@ -386,13 +464,14 @@ class HeldMessage(Message):
 
     class Meta:
         proxy = True
-        verbose_name = "held message"
-        verbose_name_plural = "held messages (moderation queue)"
+        verbose_name = _("held message")
+        verbose_name_plural = _("held messages (moderation queue)")
 
 
 class DeadLetter(Message):
     """Messages that failed or expired, with the reason; staff can requeue them (admin view only)."""
 
     class Meta:
+        verbose_name_plural = _("dead letters")
         proxy = True
-        verbose_name = "dead letter"
+        verbose_name = _("dead letter")

@@ -272,3 +272,10 @@ def job_replied_to(*, sim_id: int, sender: str, since: datetime) -> Job | None:
         .order_by("-offered_at", "-pk")
         .first()
     )
+
+
+def jobs_of_provider_recent(*, provider_id: int, limit: int = 20) -> list[Job]:
+    """The provider's most recent jobs, newest offer first (one query on the provider's index), for its admin page."""
+    return list(
+        Job.objects.filter(provider_id=provider_id).select_related("sim").order_by("-offered_at", "-id")[:limit]
+    )

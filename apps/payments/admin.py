@@ -14,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError
+from apps.core.money import money_text
 from apps.payments.documents import LANGUAGES, document_html, document_pdf, receipt_document
 from apps.payments.models import BarayExchange, ExchangeRate, Receipt, TopUp
 from apps.payments.services import topup_refund_propose
@@ -53,14 +55,14 @@ class TopUpAdmin(CsvExportMixin, ReadOnlyAdmin):
     readonly_fields = ("receipt_link", "manual_credit")
     actions = ["refund"]
 
-    @admin.display(description="receipt")
+    @admin.display(description=_("receipt"))
     def receipt_link(self, topup: TopUp) -> str:
         receipt = Receipt.objects.filter(topup=topup).first()
         if receipt is None:
-            return "none (issued when the top-up is paid)"
+            return _("none (issued when the top-up is paid)")
         return format_html('<a href="{}">{}</a>', reverse("admin:payments_receipt_change", args=[receipt.pk]), receipt)
 
-    @admin.action(description="Refund: propose taking the PPT back (a second staff member approves)")
+    @admin.action(description=_("Refund: propose taking the PPT back (a second staff member approves)"))
     def refund(self, request: HttpRequest, queryset: QuerySet) -> None:
         for topup in queryset.select_related("organization"):
             try:
@@ -70,26 +72,29 @@ class TopUpAdmin(CsvExportMixin, ReadOnlyAdmin):
                 continue
             self.message_user(
                 request,
-                f"{topup.public_id}: refund proposed as adjustment {adjustment.pk}; another staff member approves it.",
+                _("%(topup)s: refund proposed as adjustment %(id)s; another staff member approves it.")
+                % {"topup": topup.public_id, "id": adjustment.pk},
                 messages.SUCCESS,
             )
 
-    @admin.display(description="amount")
+    @admin.display(description=_("amount"))
     def amount_display(self, topup: TopUp) -> str:
-        return f"{topup.amount} {topup.currency} (smallest unit)"
+        return money_text(topup.amount, topup.currency)
 
-    @admin.display(description="manual credit or refund")
+    @admin.display(description=_("manual credit or refund"))
     def manual_credit(self, topup: TopUp) -> str:
         account = Account.objects.filter(
             organization_id=topup.organization_id, ledger_id=LEDGER_IDS[LedgerCode.PPT]
         ).first()
         if account is None:
-            return "The organisation has no PPT account yet."
+            return _("The organisation has no PPT account yet.")
         query = urlencode({"account": account.pk, "memo": f"top-up {topup.public_id}: "})
         return format_html(
-            '<a href="{}?{}">Propose a ledger adjustment</a> (a second staff member approves it)',
+            '<a href="{}?{}">{}</a> {}',
             reverse("admin:tokens_adjustment_add"),
             query,
+            _("Propose a ledger adjustment"),
+            _("(a second staff member approves it)"),
         )
 
 
@@ -104,11 +109,11 @@ class ReceiptAdmin(ReadOnlyAdmin):
     date_hierarchy = "issued_at"
     readonly_fields = ("downloads",)
 
-    @admin.display(description="amount")
+    @admin.display(description=_("amount"))
     def amount_display(self, receipt: Receipt) -> str:
-        return f"{receipt.amount} {receipt.currency} (smallest unit)"
+        return money_text(receipt.amount, receipt.currency)
 
-    @admin.display(description="download")
+    @admin.display(description=_("download"))
     def downloads(self, receipt: Receipt) -> str:
         return format_html_join(
             " · ",
@@ -131,7 +136,7 @@ class ReceiptAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         if language not in LANGUAGES or fmt not in ("pdf", "html"):
-            return HttpResponse("Unknown language or format.", status=404, content_type="text/plain")
+            return HttpResponse(_("Unknown language or format."), status=404, content_type="text/plain")
         receipt = get_object_or_404(Receipt.objects.select_related("topup"), pk=receipt_id)
         document = receipt_document(receipt, language)
         if fmt == "html":

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from apps.payments.choices import FIAT_SCALES, FiatCurrency
+from apps.core.money import grouped, money_text
 from apps.payments.models import Receipt
 from apps.payments.receipts import BASIS_POINTS, BILLING_TZ
 from apps.payments.reports import Statement
@@ -52,19 +52,9 @@ def _fonts() -> dict[str, str]:
     return paths
 
 
-def grouped(amount: int, scale: int) -> str:
-    """`amount` smallest units with thousands separators and the currency's places: 4000000, 0 → "4,000,000"."""
-    value = Decimal(amount).scaleb(-scale)
-    return f"{value:,.{scale}f}"
-
-
 def money(amount: int, currency: str, language: str) -> str:
     """Riel as Cambodians write them (`៛40,000` in Khmer, `40,000 riel` in English); dollars as `$10.00`."""
-    if currency == FiatCurrency.KHR:
-        text = grouped(amount, 0)
-        return f"៛{text}" if language == "km" else f"{text} riel"
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${grouped(abs(amount), FIAT_SCALES[currency])}"
+    return money_text(amount, currency, language)
 
 
 def ppt(amount: int) -> str:

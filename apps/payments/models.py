@@ -3,6 +3,7 @@ from typing import Any
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import StaffRow
 from apps.payments.choices import ExchangeKind, FiatCurrency, NotificationOutcome, TopUpMethod, TopUpStatus
@@ -13,10 +14,14 @@ class ExchangeRate(StaffRow):
     until further notice). Staff set rates; a rate is never edited once a top-up used it — set a new row instead.
     Where validity periods overlap, the one that started last applies."""
 
-    currency = models.CharField(max_length=3, choices=FiatCurrency.choices)
-    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12, help_text="PPT for one USD or one riel.")
+    currency = models.CharField(max_length=3, choices=FiatCurrency.choices, verbose_name=_("currency"))
+    ppt_per_unit = models.DecimalField(
+        max_digits=24, decimal_places=12, help_text=_("PPT for one USD or one riel."), verbose_name=_("ppt per unit")
+    )
 
     class Meta:
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
         ordering = ["currency", "-valid_from"]
         indexes = [models.Index(fields=["currency", "-valid_from"], name="payments_rate_lookup_idx")]
         constraints = [
@@ -37,27 +42,44 @@ class TopUp(models.Model):
     rate then valid (kept here as `rate` and `ppt_per_unit`: the quote records what it used). Issued once, as the
     ledger transfer `topup:<public_id>`, only after Baray's own status says it is paid with this amount."""
 
-    public_id = models.CharField(max_length=32, unique=True, editable=False)
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="+")
-    currency = models.CharField(max_length=3, choices=FiatCurrency.choices)
-    amount = models.BigIntegerField(help_text="In the currency's smallest unit (riel, US cents).")
-    ppt_amount = models.BigIntegerField(help_text="PPT to issue, in the ledger's smallest unit (10⁻⁶ PPT).")
-    rate = models.ForeignKey(ExchangeRate, on_delete=models.PROTECT, related_name="topups")
-    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12)
-    method = models.CharField(max_length=10, choices=TopUpMethod.choices, default=TopUpMethod.CHECKOUT)
-    status = models.CharField(max_length=10, choices=TopUpStatus.choices, default=TopUpStatus.CREATING)
-    failure_reason = models.CharField(max_length=200, blank=True)
-    intent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    checkout_url = models.CharField(max_length=500, blank=True)
-    khqr = models.TextField(blank=True)
-    deeplink = models.TextField(blank=True)
-    transfer_id = models.CharField(max_length=64, blank=True, help_text="The ledger transfer that issued the PPT.")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    settled_at = models.DateTimeField(null=True, blank=True)
+    public_id = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("public id"))
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.PROTECT, related_name="+", verbose_name=_("organization")
+    )
+    currency = models.CharField(max_length=3, choices=FiatCurrency.choices, verbose_name=_("currency"))
+    amount = models.BigIntegerField(
+        help_text=_("In the currency's smallest unit (riel, US cents)."), verbose_name=_("amount")
+    )
+    ppt_amount = models.BigIntegerField(
+        help_text=_("PPT to issue, in the ledger's smallest unit (10⁻⁶ PPT)."), verbose_name=_("ppt amount")
+    )
+    rate = models.ForeignKey(ExchangeRate, on_delete=models.PROTECT, related_name="topups", verbose_name=_("rate"))
+    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12, verbose_name=_("ppt per unit"))
+    method = models.CharField(
+        max_length=10, choices=TopUpMethod.choices, default=TopUpMethod.CHECKOUT, verbose_name=_("method")
+    )
+    status = models.CharField(
+        max_length=10, choices=TopUpStatus.choices, default=TopUpStatus.CREATING, verbose_name=_("status")
+    )
+    failure_reason = models.CharField(max_length=200, blank=True, verbose_name=_("failure reason"))
+    intent_id = models.CharField(max_length=64, null=True, blank=True, unique=True, verbose_name=_("intent id"))
+    checkout_url = models.CharField(max_length=500, blank=True, verbose_name=_("checkout url"))
+    khqr = models.TextField(blank=True, verbose_name=_("khqr"))
+    deeplink = models.TextField(blank=True, verbose_name=_("deeplink"))
+    transfer_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("The ledger transfer that issued the PPT."),
+        verbose_name=_("transfer id"),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
 
     class Meta:
+        verbose_name = _("top up")
+        verbose_name_plural = _("top ups")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="payments_topup_client_idx"),
@@ -80,19 +102,25 @@ class BarayExchange(models.Model):
     """One request to Baray or one webhook from it, for the back office and for audits of disputed payments. Bodies
     are kept in clear minus secrets: never the API key; intents' payloads decrypted (they hold no secret)."""
 
-    topup = models.ForeignKey(TopUp, null=True, blank=True, on_delete=models.SET_NULL, related_name="exchanges")
-    kind = models.CharField(max_length=16, choices=ExchangeKind.choices)
-    outcome = models.CharField(max_length=24, choices=NotificationOutcome.choices, blank=True)
-    method = models.CharField(max_length=8, blank=True)
-    url = models.CharField(max_length=500, blank=True)
-    request_body = models.JSONField(default=dict, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    topup = models.ForeignKey(
+        TopUp, null=True, blank=True, on_delete=models.SET_NULL, related_name="exchanges", verbose_name=_("topup")
+    )
+    kind = models.CharField(max_length=16, choices=ExchangeKind.choices, verbose_name=_("kind"))
+    outcome = models.CharField(
+        max_length=24, choices=NotificationOutcome.choices, blank=True, verbose_name=_("outcome")
+    )
+    method = models.CharField(max_length=8, blank=True, verbose_name=_("method"))
+    url = models.CharField(max_length=500, blank=True, verbose_name=_("url"))
+    request_body = models.JSONField(default=dict, blank=True, verbose_name=_("request body"))
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("http status"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("baray exchange")
+        verbose_name_plural = _("baray exchanges")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["kind", "-created_at"], name="payments_exchange_kind_idx")]
 
@@ -104,8 +132,12 @@ class ReceiptCounter(models.Model):
     """The last receipt number given in a year. Its row is locked (FOR UPDATE) by the settlement that takes the next
     number, in the settlement's transaction: a rolled-back settlement gives its number back, so numbers have no gaps."""
 
-    year = models.PositiveSmallIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
+    year = models.PositiveSmallIntegerField(primary_key=True, verbose_name=_("year"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("last"))
+
+    class Meta:
+        verbose_name = _("receipt counter")
+        verbose_name_plural = _("receipt counters")
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
@@ -120,23 +152,33 @@ class Receipt(models.Model):
     issued (the organisation's name, the tax rule in force) so it reads the same forever. Never changed or deleted:
     the model refuses it, and on PostgreSQL a trigger does too (migration 0002)."""
 
-    number = models.CharField(max_length=24, unique=True, editable=False)
-    year = models.PositiveSmallIntegerField(editable=False)
-    sequence = models.PositiveIntegerField(editable=False)
-    topup = models.OneToOneField(TopUp, on_delete=models.PROTECT, related_name="receipt", editable=False)
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.PROTECT, related_name="+")
-    organization_name = models.CharField(max_length=200)
-    currency = models.CharField(max_length=3, choices=FiatCurrency.choices)
-    amount = models.BigIntegerField(help_text="Paid, tax included, in the currency's smallest unit.")
-    tax_name = models.CharField(max_length=40, blank=True)
-    tax_rate_bp = models.PositiveIntegerField(default=0, help_text="Basis points (1000 = 10%).")
-    tax_amount = models.BigIntegerField(default=0, help_text="Included in `amount`.")
-    ppt_amount = models.BigIntegerField()
-    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12)
-    transfer_id = models.CharField(max_length=64)
-    issued_at = models.DateTimeField(editable=False)
+    number = models.CharField(max_length=24, unique=True, editable=False, verbose_name=_("number"))
+    year = models.PositiveSmallIntegerField(editable=False, verbose_name=_("year"))
+    sequence = models.PositiveIntegerField(editable=False, verbose_name=_("sequence"))
+    topup = models.OneToOneField(
+        TopUp, on_delete=models.PROTECT, related_name="receipt", editable=False, verbose_name=_("topup")
+    )
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.PROTECT, related_name="+", verbose_name=_("organization")
+    )
+    organization_name = models.CharField(max_length=200, verbose_name=_("organization name"))
+    currency = models.CharField(max_length=3, choices=FiatCurrency.choices, verbose_name=_("currency"))
+    amount = models.BigIntegerField(
+        help_text=_("Paid, tax included, in the currency's smallest unit."), verbose_name=_("amount")
+    )
+    tax_name = models.CharField(max_length=40, blank=True, verbose_name=_("tax name"))
+    tax_rate_bp = models.PositiveIntegerField(
+        default=0, help_text=_("Basis points (1000 = 10%)."), verbose_name=_("tax rate bp")
+    )
+    tax_amount = models.BigIntegerField(default=0, help_text=_("Included in `amount`."), verbose_name=_("tax amount"))
+    ppt_amount = models.BigIntegerField(verbose_name=_("ppt amount"))
+    ppt_per_unit = models.DecimalField(max_digits=24, decimal_places=12, verbose_name=_("ppt per unit"))
+    transfer_id = models.CharField(max_length=64, verbose_name=_("transfer id"))
+    issued_at = models.DateTimeField(editable=False, verbose_name=_("issued at"))
 
     class Meta:
+        verbose_name = _("receipt")
+        verbose_name_plural = _("receipts")
         ordering = ["-issued_at", "-id"]
         indexes = [models.Index(fields=["organization", "-issued_at"], name="payments_receipt_client_idx")]
         constraints = [

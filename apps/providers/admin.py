@@ -9,12 +9,14 @@ from django.contrib import admin, messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.phone import normalize_phone
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
 from apps.core.errors import DomainError, ValidationFailed
 from apps.providers import services
+from apps.providers.admin_panels import provider_panels
 from apps.providers.choices import Carrier
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
 from apps.providers.selectors import provider_uptime
@@ -25,7 +27,7 @@ TRUST_LEVELS = (0, 25, 50, 75, 100)
 
 
 class CarrierFilter(admin.SimpleListFilter):
-    title = "carrier"
+    title = _("carrier")
     parameter_name = "carrier"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -107,7 +109,7 @@ class DeviceInline(ReadOnlyInline):
         "updated_at",
     )
 
-    @admin.display(description="FCM token")
+    @admin.display(description=_("FCM token"))
     def token_end(self, device: Device) -> str:
         # Enough to tell tokens apart; the whole token is a push address and stays out of staff screens.
         return f"…{device.fcm_token[-8:]}"
@@ -115,15 +117,15 @@ class DeviceInline(ReadOnlyInline):
 
 def heartbeat_age(last: Any, now: Any) -> str:
     if last is None:
-        return "never"
+        return _("never")
     seconds = int((now - last).total_seconds())
     if seconds < 120:
-        return f"{seconds} s"
+        return _("%(count)s s") % {"count": seconds}
     if seconds < 2 * 3600:
-        return f"{seconds // 60} min"
+        return _("%(count)s min") % {"count": seconds // 60}
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return _("%(count)s h") % {"count": seconds // 3600}
+    return _("%(count)s d") % {"count": seconds // 86400}
 
 
 @admin.register(Provider)
@@ -199,40 +201,53 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
         by_phone = queryset.filter(user__phone=e164) | queryset.filter(sims__msisdn=e164)
         return by_phone.distinct(), True
 
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        # Strikes, earnings and recent jobs come from apps above this one, through apps.providers.admin_panels.
+        context["provider_panels"] = provider_panels(obj) if obj is not None else []
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # providers register from the app
 
     def has_delete_permission(self, request: HttpRequest, obj: Provider | None = None) -> bool:
         return False  # ban instead: the history of what they sent must stay
 
-    @admin.display(description="phone")  # encrypted: no meaningful order
+    @admin.display(description=_("phone"))  # encrypted: no meaningful order
     def phone(self, provider: Provider) -> str:
         return provider.user.phone
 
-    @admin.display(description="carriers")
+    @admin.display(description=_("carriers"))
     def carriers(self, provider: Provider) -> str:
         return ", ".join(sorted({sim.get_carrier_display() for sim in provider.active_sims}))
 
-    @admin.display(description="heartbeat age", ordering="last_heartbeat_at")
+    @admin.display(description=_("heartbeat age"), ordering="last_heartbeat_at")
     def heartbeat(self, provider: Provider) -> str:
         return heartbeat_age(provider.last_heartbeat_at, timezone.now())
 
-    @admin.display(description="unresponsive for", ordering="unresponsive_since")
+    @admin.display(description=_("unresponsive for"), ordering="unresponsive_since")
     def unresponsive(self, provider: Provider) -> str:
         # Since an offer ended unacknowledged; blank once the phone is heard from.
         if provider.unresponsive_since is None:
             return ""
         return heartbeat_age(provider.unresponsive_since, timezone.now())
 
-    @admin.display(description="uptime, last 24 h")
+    @admin.display(description=_("uptime, last 24 h"))
     def uptime_24h(self, provider: Provider) -> str:
         return f"{provider_uptime(provider=provider, since=timezone.now() - timedelta(days=1)):.0%}"
 
-    @admin.display(description="uptime, last 7 days")
+    @admin.display(description=_("uptime, last 7 days"))
     def uptime_7d(self, provider: Provider) -> str:
         return f"{provider_uptime(provider=provider, since=timezone.now() - timedelta(days=7)):.0%}"
 
-    def _act(self, request: HttpRequest, queryset: QuerySet, service: Any, verb: str) -> None:
+    def _act(self, request: HttpRequest, queryset: QuerySet, service: Any, done_text: Any, refused_text: Any) -> None:
         done, refused = 0, []
         for provider in queryset:
             try:
@@ -241,34 +256,52 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
             except DomainError as error:
                 refused.append(f"{provider.user.phone} ({error.details.get('status', error.code)})")
         if done:
-            self.message_user(request, f"{verb} {done} provider(s).", messages.SUCCESS)
+            self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
         if refused:
-            self.message_user(request, f"Not {verb.lower()}: {', '.join(refused)}.", messages.WARNING)
+            self.message_user(request, refused_text % {"providers": ", ".join(refused)}, messages.WARNING)
 
-    @admin.action(description="Approve (or reinstate) selected providers")
+    @admin.action(description=_("Approve (or reinstate) selected providers"))
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, services.provider_approve, "Approved")
+        self._act(
+            request,
+            queryset,
+            services.provider_approve,
+            _("Approved %(count)s provider(s)."),
+            _("Not approved: %(providers)s."),
+        )
 
-    @admin.action(description="Suspend selected providers")
+    @admin.action(description=_("Suspend selected providers"))
     def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, services.provider_suspend, "Suspended")
+        self._act(
+            request,
+            queryset,
+            services.provider_suspend,
+            _("Suspended %(count)s provider(s)."),
+            _("Not suspended: %(providers)s."),
+        )
 
-    @admin.action(description="Ban selected providers")
+    @admin.action(description=_("Ban selected providers"))
     def ban(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, services.provider_ban, "Banned")
+        self._act(
+            request,
+            queryset,
+            services.provider_ban,
+            _("Banned %(count)s provider(s)."),
+            _("Not banned: %(providers)s."),
+        )
 
     # The trusted pool and trust levels: actions, so every change goes through the audited service.
-    @admin.action(description="Put selected providers in the trusted pool (sign-in codes, sensitive messages)")
+    @admin.action(description=_("Put selected providers in the trusted pool (sign-in codes, sensitive messages)"))
     def trust(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_trust(request, queryset, trusted=True)
 
-    @admin.action(description="Take selected providers out of the trusted pool")
+    @admin.action(description=_("Take selected providers out of the trusted pool"))
     def distrust(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_trust(request, queryset, trusted=False)
 
     def _set_trust(self, request: HttpRequest, queryset: QuerySet, **change: Any) -> None:
         changed = sum(provider_trust_set(provider=provider, actor=request.user, **change) for provider in queryset)
-        self.message_user(request, f"Trust changed for {changed} provider(s).", messages.SUCCESS)
+        self.message_user(request, _("Trust changed for %(count)s provider(s).") % {"count": changed}, messages.SUCCESS)
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
@@ -278,17 +311,21 @@ class ProviderAdmin(CsvExportMixin, admin.ModelAdmin):
             def set_level(model_admin: Any, request: HttpRequest, queryset: QuerySet, level: int = level) -> None:
                 model_admin._set_trust(request, queryset, level=level)
 
-            actions[name] = (set_level, name, f"Set the trust level of selected providers to {level}")
+            actions[name] = (
+                set_level,
+                name,
+                _("Set the trust level of selected providers to %(level)s") % {"level": level},
+            )
         return actions
 
-    @admin.action(description="Ban and deny-list selected providers' number, SIMs and devices")
+    @admin.action(description=_("Ban and deny-list selected providers' number, SIMs and devices"))
     def deny_everything(self, request: HttpRequest, queryset: QuerySet) -> None:
         # Banning alone frees the SIMs' numbers and the app install to register again; the deny-list holds them.
         for provider in queryset.select_related("user"):
             services.provider_deny_list(
                 provider=provider, actor=request.user, reason="admin action", sims=True, devices=True, phone=True
             )
-        self.message_user(request, "Banned and deny-listed.", messages.SUCCESS)
+        self.message_user(request, _("Banned and deny-listed."), messages.SUCCESS)
 
 
 @admin.register(AvailabilityChange)

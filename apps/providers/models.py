@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.fields import BlindIndexField, EncryptedLookupCharField
 from apps.providers.choices import (
@@ -31,45 +32,62 @@ class Provider(models.Model):
     restores the chosen state. Every change of `availability` is kept in `AvailabilityChange` for uptime.
     """
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider")
-    status = models.CharField(max_length=16, choices=ProviderStatus.choices, default=ProviderStatus.PENDING)
-    availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.OFFLINE)
-    chosen_availability = models.CharField(max_length=16, choices=Availability.choices, default=Availability.OFFLINE)
-    availability_changed_at = models.DateTimeField(default=timezone.now)
-    province = models.CharField(max_length=32, choices=Province.choices, blank=True)
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    reputation = models.PositiveSmallIntegerField(default=REPUTATION_DEFAULT)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provider", verbose_name=_("user")
+    )
+    status = models.CharField(
+        max_length=16, choices=ProviderStatus.choices, default=ProviderStatus.PENDING, verbose_name=_("status")
+    )
+    availability = models.CharField(
+        max_length=16, choices=Availability.choices, default=Availability.OFFLINE, verbose_name=_("availability")
+    )
+    chosen_availability = models.CharField(
+        max_length=16, choices=Availability.choices, default=Availability.OFFLINE, verbose_name=_("chosen availability")
+    )
+    availability_changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("availability changed at"))
+    province = models.CharField(max_length=32, choices=Province.choices, blank=True, verbose_name=_("province"))
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True, verbose_name=_("latitude"))
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True, verbose_name=_("longitude"))
+    reputation = models.PositiveSmallIntegerField(default=REPUTATION_DEFAULT, verbose_name=_("reputation"))
     # Reserved by matching, released by messaging when the job ends; bounded by PROVIDER_MAX_JOBS_IN_FLIGHT.
-    jobs_in_flight = models.PositiveIntegerField(default=0)
-    jobs_delivered = models.PositiveIntegerField(default=0)
-    jobs_failed = models.PositiveIntegerField(default=0)
+    jobs_in_flight = models.PositiveIntegerField(default=0, verbose_name=_("jobs in flight"))
+    jobs_delivered = models.PositiveIntegerField(default=0, verbose_name=_("jobs delivered"))
+    jobs_failed = models.PositiveIntegerField(default=0, verbose_name=_("jobs failed"))
     # The provider score (0-1000) incentives computes by beat from reputation, verified deliveries, latency, uptime
     # and strikes (`provider_scores_set`); matching weighs candidates by it. Null until first computed: matching
     # then falls back to reputation x success rate.
-    score = models.PositiveSmallIntegerField(null=True, blank=True)
-    score_parts = models.JSONField(default=dict, blank=True)
-    score_computed_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("score"))
+    score_parts = models.JSONField(default=dict, blank=True, verbose_name=_("score parts"))
+    score_computed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("score computed at"))
     # Copied from the device on each heartbeat, so matching and the sweep read one table.
-    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last heartbeat at"))
     # Set when an offer to the phone ended unacknowledged; cleared by the phone's next heartbeat, acknowledgement,
     # report or pull. Matching passes over the provider meanwhile (`Sim.matchable` mirrors it): a phone gone silent
     # without warning keeps a fresh-looking heartbeat for minutes, and its expired offers leave it the least loaded.
     unresponsive_since = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="An offer to this phone ended unacknowledged: no new work until it is heard from.",
+        help_text=_("An offer to this phone ended unacknowledged: no new work until it is heard from."),
+        verbose_name=_("unresponsive since"),
     )
-    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
     # Staff-set (apps.providers.services.trust, audited). The trusted pool is the company's and vetted partners' own
     # phones: PeerPower's sign-in codes and clients' `sensitive` messages go only there. The trust level (0-100) is
     # what a message that looks like a one-time code needs (PROVIDER_CODE_MIN_TRUST_LEVEL) to be offered to a phone.
-    trusted = models.BooleanField(default=False, help_text="In the trusted pool (sign-in codes, sensitive messages).")
-    trust_level = models.PositiveSmallIntegerField(default=0, help_text="0-100, set by staff.")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    trusted = models.BooleanField(
+        default=False,
+        help_text=_("In the trusted pool (sign-in codes, sensitive messages)."),
+        verbose_name=_("trusted"),
+    )
+    trust_level = models.PositiveSmallIntegerField(
+        default=0, help_text=_("0-100, set by staff."), verbose_name=_("trust level")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
         constraints = [
             models.CheckConstraint(
                 condition=Q(reputation__gte=REPUTATION_MIN, reputation__lte=REPUTATION_MAX),
@@ -114,43 +132,54 @@ class Sim(models.Model):
     take work, ordered by `next_turn_at`.
     """
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="sims", verbose_name=_("provider"))
     # Encrypted at rest; found by equality through its keyed hash. Matching never reads the number: it goes by
     # `carrier`, which is kept in its own column.
-    msisdn = EncryptedLookupCharField("MSISDN", max_length=16, help_text="E.164, e.g. +85512345678")
-    msisdn_hash = BlindIndexField(source="msisdn", verbose_name="MSISDN's keyed hash")
-    slot = models.PositiveSmallIntegerField(help_text="SIM slot in the phone, from 0.")
-    carrier = models.CharField(max_length=16, choices=Carrier.choices)
+    msisdn = EncryptedLookupCharField(_("MSISDN"), max_length=16, help_text=_("E.164, e.g. +85512345678"))
+    msisdn_hash = BlindIndexField(source="msisdn", verbose_name=_("MSISDN's keyed hash"))
+    slot = models.PositiveSmallIntegerField(help_text=_("SIM slot in the phone, from 0."), verbose_name=_("slot"))
+    carrier = models.CharField(max_length=16, choices=Carrier.choices, verbose_name=_("carrier"))
     carrier_detected = models.CharField(
-        max_length=16, choices=Carrier.choices, help_text="From the number range (phonenumbers)."
+        max_length=16,
+        choices=Carrier.choices,
+        help_text=_("From the number range (phonenumbers)."),
+        verbose_name=_("carrier detected"),
     )
-    mcc_mnc = models.CharField("MCC-MNC", max_length=6, blank=True, help_text="As reported by the app.")
+    mcc_mnc = models.CharField(_("MCC-MNC"), max_length=6, blank=True, help_text=_("As reported by the app."))
     carrier_mismatch = models.BooleanField(
-        default=False, help_text="The number range and the SIM's MCC-MNC name different carriers."
+        default=False,
+        help_text=_("The number range and the SIM's MCC-MNC name different carriers."),
+        verbose_name=_("carrier mismatch"),
     )
-    verified_at = models.DateTimeField(null=True, blank=True, help_text="Ownership proven by an OTP to this SIM.")
+    verified_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Ownership proven by an OTP to this SIM."), verbose_name=_("verified at")
+    )
     # The provider's own limits; empty means the network default. Never above PROVIDER_SIM_*_CAP_MAX.
-    hourly_cap = models.PositiveSmallIntegerField(null=True, blank=True)
-    daily_cap = models.PositiveIntegerField(null=True, blank=True)
-    active = models.BooleanField(default=True)
-    ready = models.BooleanField(default=True, help_text="In the phone and usable, as of the last heartbeat.")
-    matchable = models.BooleanField(default=False, editable=False)
+    hourly_cap = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("hourly cap"))
+    daily_cap = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("daily cap"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    ready = models.BooleanField(
+        default=True, help_text=_("In the phone and usable, as of the last heartbeat."), verbose_name=_("ready")
+    )
+    matchable = models.BooleanField(default=False, editable=False, verbose_name=_("matchable"))
     # Fair-share turn: matching takes the earliest turns first and moves a chosen SIM's turn back by a stride
     # inversely proportional to its provider's quality.
-    next_turn_at = models.DateTimeField(default=timezone.now)
+    next_turn_at = models.DateTimeField(default=timezone.now, verbose_name=_("next turn at"))
     # A cap was reached: no reservation can succeed before this time (a hint; the counters are the truth).
-    capped_until = models.DateTimeField(null=True, blank=True)
-    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    capped_until = models.DateTimeField(null=True, blank=True, verbose_name=_("capped until"))
+    last_assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last assigned at"))
     # The carrier pushed back (limit_exceeded, network_reject, repeated generic_failure): no work before
     # `cooldown_until`, and lowered caps while `cooldown_level` > 0 and the last block is recent
     # (apps.providers.services.cooldown).
-    cooldown_level = models.PositiveSmallIntegerField(default=0)
-    cooldown_until = models.DateTimeField(null=True, blank=True)
-    last_block_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    removed_at = models.DateTimeField(null=True, blank=True)
+    cooldown_level = models.PositiveSmallIntegerField(default=0, verbose_name=_("cooldown level"))
+    cooldown_until = models.DateTimeField(null=True, blank=True, verbose_name=_("cooldown until"))
+    last_block_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last block at"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    removed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("removed at"))
 
     class Meta:
+        verbose_name = _("sim")
+        verbose_name_plural = _("sims")
         constraints = [
             models.UniqueConstraint(fields=["msisdn_hash"], condition=Q(active=True), name="sim_active_msisdn_unique"),
             models.UniqueConstraint(
@@ -189,11 +218,17 @@ class SimCounter(models.Model):
     one conditional UPDATE, so concurrent reservations can never push a count past its cap.
     """
 
-    sim = models.OneToOneField(Sim, on_delete=models.CASCADE, primary_key=True, related_name="counter")
-    hour_key = models.PositiveIntegerField(default=0)
-    hour_count = models.PositiveIntegerField(default=0)
-    day_key = models.PositiveIntegerField(default=0)
-    day_count = models.PositiveIntegerField(default=0)
+    sim = models.OneToOneField(
+        Sim, on_delete=models.CASCADE, primary_key=True, related_name="counter", verbose_name=_("sim")
+    )
+    hour_key = models.PositiveIntegerField(default=0, verbose_name=_("hour key"))
+    hour_count = models.PositiveIntegerField(default=0, verbose_name=_("hour count"))
+    day_key = models.PositiveIntegerField(default=0, verbose_name=_("day key"))
+    day_count = models.PositiveIntegerField(default=0, verbose_name=_("day count"))
+
+    class Meta:
+        verbose_name = _("sim counter")
+        verbose_name_plural = _("sim counters")
 
     def __str__(self) -> str:
         return f"{self.sim_id}: {self.hour_count} this hour, {self.day_count} today"
@@ -203,21 +238,31 @@ class Device(models.Model):
     """A provider's phone as the push channel knows it: its FCM token (unique, replaced when FCM rotates it) and
     the state it reported in its last heartbeat."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="devices")
-    fcm_token = models.CharField("FCM token", max_length=512, unique=True)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="devices", verbose_name=_("provider"))
+    fcm_token = models.CharField(_("FCM token"), max_length=512, unique=True)
     # The app install's own id (Firebase installation id), which survives FCM token rotation: what staff deny-list.
-    installation_id = models.CharField(max_length=200, blank=True, db_index=True)
-    platform = models.CharField(max_length=16, choices=Platform.choices, default=Platform.ANDROID)
-    app_version = models.CharField(max_length=32)
-    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
-    battery = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent.")
-    charging = models.BooleanField(null=True, blank=True)
-    network_type = models.CharField(max_length=16, choices=NetworkType.choices, blank=True)
-    signal = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Signal level 0-4.")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    installation_id = models.CharField(max_length=200, blank=True, db_index=True, verbose_name=_("installation id"))
+    platform = models.CharField(
+        max_length=16, choices=Platform.choices, default=Platform.ANDROID, verbose_name=_("platform")
+    )
+    app_version = models.CharField(max_length=32, verbose_name=_("app version"))
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last heartbeat at"))
+    battery = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("Percent."), verbose_name=_("battery")
+    )
+    charging = models.BooleanField(null=True, blank=True, verbose_name=_("charging"))
+    network_type = models.CharField(
+        max_length=16, choices=NetworkType.choices, blank=True, verbose_name=_("network type")
+    )
+    signal = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("Signal level 0-4."), verbose_name=_("signal")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
         constraints = [
             models.CheckConstraint(
                 condition=Q(battery__isnull=True) | Q(battery__lte=100), name="device_battery_is_percent"
@@ -234,13 +279,17 @@ class Device(models.Model):
 class AvailabilityChange(models.Model):
     """One change of a provider's effective availability, with when and why: the history uptime is computed from."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="availability_changes")
-    previous = models.CharField(max_length=16, choices=Availability.choices)
-    availability = models.CharField(max_length=16, choices=Availability.choices)
-    reason = models.CharField(max_length=32, choices=AvailabilityReason.choices)
-    created_at = models.DateTimeField(default=timezone.now)
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="availability_changes", verbose_name=_("provider")
+    )
+    previous = models.CharField(max_length=16, choices=Availability.choices, verbose_name=_("previous"))
+    availability = models.CharField(max_length=16, choices=Availability.choices, verbose_name=_("availability"))
+    reason = models.CharField(max_length=32, choices=AvailabilityReason.choices, verbose_name=_("reason"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("availability change")
+        verbose_name_plural = _("availability changes")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["provider", "created_at"], name="availability_history_idx")]
 
@@ -255,14 +304,16 @@ class StickySender(models.Model):
     messaging records deliveries here through `sticky_sender_remember` with whatever id it uses for a client.
     """
 
-    client_ref = models.CharField(max_length=64)
+    client_ref = models.CharField(max_length=64, verbose_name=_("client ref"))
     # The recipient's keyed hash (apps.core.crypto.blind_index), not the number: this table outlives message bodies.
-    recipient = models.CharField(max_length=32)
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
-    sim = models.ForeignKey(Sim, on_delete=models.CASCADE, related_name="+")
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    recipient = models.CharField(max_length=32, verbose_name=_("recipient"))
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+", verbose_name=_("provider"))
+    sim = models.ForeignKey(Sim, on_delete=models.CASCADE, related_name="+", verbose_name=_("sim"))
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("sticky sender")
+        verbose_name_plural = _("sticky senders")
         constraints = [
             models.UniqueConstraint(fields=["client_ref", "recipient"], name="sticky_sender_one_per_recipient"),
         ]

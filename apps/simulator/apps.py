@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SimulatorConfig(AppConfig):
@@ -6,7 +7,7 @@ class SimulatorConfig(AppConfig):
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "apps.simulator"
-    verbose_name = "Fleet simulator"
+    verbose_name = _("Fleet simulator")
 
     def ready(self) -> None:
         from apps.simulator import checks  # noqa: F401 - registers the system check

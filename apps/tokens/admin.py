@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
@@ -54,27 +55,27 @@ class AccountAdmin(PhoneSearchMixin, ReadOnlyAdmin):
     list_select_related = ("ledger", "organization", "provider__user")
     change_form_template = "admin/tokens/account/change_form.html"
 
-    @admin.display(description="owner")
+    @admin.display(description=_("owner"))
     def owner(self, account: Account) -> str:
         if account.organization_id:
-            return f"client: {account.organization}"
+            return _("client: %(name)s") % {"name": account.organization}
         if account.provider_id:
-            return f"provider: {account.provider.user}"
-        return f"platform: {account.get_platform_display()}"
+            return _("provider: %(name)s") % {"name": account.provider.user}
+        return _("platform: %(name)s") % {"name": account.get_platform_display()}
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def available(self, account: Account) -> str:
         return amount_decimal(account_balance(account).available, account.ledger.scale)
 
-    @admin.display(description="pending in")
+    @admin.display(description=_("pending in"))
     def pending_in(self, account: Account) -> str:
         return amount_decimal(account_balance(account).pending_in, account.ledger.scale)
 
-    @admin.display(description="pending out")
+    @admin.display(description=_("pending out"))
     def pending_out(self, account: Account) -> str:
         return amount_decimal(account_balance(account).pending_out, account.ledger.scale)
 
-    @admin.display(boolean=True, description="bounded")
+    @admin.display(boolean=True, description=_("bounded"))
     def bounded(self, account: Account) -> bool:
         return account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
 
@@ -92,7 +93,12 @@ class AccountAdmin(PhoneSearchMixin, ReadOnlyAdmin):
         try:
             account_credit_limit_set(account=obj, credit_limit=form.cleaned_data["credit_limit"], actor=request.user)
         except DomainError as error:
-            self.message_user(request, f"Credit limit not changed: {error.message} {error.details}", messages.ERROR)
+            self.message_user(
+                request,
+                _("Credit limit not changed: %(error)s %(details)s")
+                % {"error": error.message, "details": error.details},
+                messages.ERROR,
+            )
 
     def get_urls(self) -> list[URLPattern]:
         statement = self.admin_site.admin_view(self.statement_view)
@@ -149,9 +155,9 @@ class AccountAdmin(PhoneSearchMixin, ReadOnlyAdmin):
 
 
 class StatementForm(forms.Form):
-    as_of = forms.DateField(required=False, label="Balances as of (end of day)")
-    since = forms.DateField(required=False)
-    until = forms.DateField(required=False)
+    as_of = forms.DateField(required=False, label=_("Balances as of (end of day)"))
+    since = forms.DateField(label=_("since"), required=False)
+    until = forms.DateField(label=_("until"), required=False)
 
 
 def _end_of(day: Any, *, start: bool = False) -> datetime:
@@ -161,11 +167,11 @@ def _end_of(day: Any, *, start: bool = False) -> datetime:
 
 def _balance_rows(balance: Any, scale: int) -> list[tuple[str, str]]:
     return [
-        ("available", amount_decimal(balance.available, scale)),
-        ("pending in", amount_decimal(balance.pending_in, scale)),
-        ("pending out", amount_decimal(balance.pending_out, scale)),
-        ("debits posted / pending", f"{balance.debits_posted} / {balance.debits_pending}"),
-        ("credits posted / pending", f"{balance.credits_posted} / {balance.credits_pending}"),
+        (_("available"), amount_decimal(balance.available, scale)),
+        (_("pending in"), amount_decimal(balance.pending_in, scale)),
+        (_("pending out"), amount_decimal(balance.pending_out, scale)),
+        (_("debits posted / pending"), f"{balance.debits_posted} / {balance.debits_pending}"),
+        (_("credits posted / pending"), f"{balance.credits_posted} / {balance.credits_pending}"),
     ]
 
 
@@ -232,24 +238,28 @@ class AdjustmentAdmin(admin.ModelAdmin):
             raise PermissionDenied(str(error.message)) from error
         obj.pk = proposed.pk
 
-    @admin.action(description="Approve (books the adjustment; not your own proposals)")
+    @admin.action(description=_("Approve (books the adjustment; not your own proposals)"))
     def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, adjustment_approve, "approved")
+        self._decide(request, queryset, adjustment_approve, _("%(count)s adjustment(s) approved."))
 
-    @admin.action(description="Reject")
+    @admin.action(description=_("Reject"))
     def reject(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._decide(request, queryset, adjustment_reject, "rejected")
+        self._decide(request, queryset, adjustment_reject, _("%(count)s adjustment(s) rejected."))
 
-    def _decide(self, request: HttpRequest, queryset: QuerySet, decide: Any, verb: str) -> None:
+    def _decide(self, request: HttpRequest, queryset: QuerySet, decide: Any, done_text: Any) -> None:
         done = 0
         for adjustment_id in queryset.filter(status=AdjustmentStatus.PROPOSED).values_list("pk", flat=True):
             try:
                 decide(actor=request.user, adjustment_id=adjustment_id)
                 done += 1
             except DomainError as error:
-                self.message_user(request, f"Adjustment {adjustment_id}: {error.code}: {error.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("Adjustment %(id)s: %(error)s") % {"id": adjustment_id, "error": error.message},
+                    messages.ERROR,
+                )
         if done:
-            self.message_user(request, f"{done} adjustment(s) {verb}.", messages.SUCCESS)
+            self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
 
 
 @admin.register(LedgerCheck)
@@ -270,7 +280,7 @@ class ChainTransactionAdmin(ReadOnlyAdmin):
     exclude = ("raw",)
     actions = ("retry",)
 
-    @admin.action(description="Retry now: send the same signed transaction again, or replace it (same nonce)")
+    @admin.action(description=_("Retry now: send the same signed transaction again, or replace it (same nonce)"))
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
         from apps.tokens.chain.withdrawals import transaction_retry
 
@@ -322,12 +332,12 @@ class SettlementBatchAdmin(ReadOnlyAdmin):
     inlines = (WithdrawalInline,)
     actions = ("retry",)
 
-    @admin.display(description="transaction")
+    @admin.display(description=_("transaction"))
     def transaction_hash(self, batch: SettlementBatch) -> str:
         tx = batch.chain_transaction
         return f"{tx.tx_hash} ({tx.state})" if tx else "—"
 
-    @admin.action(description="Retry now (the same transaction; never a second payment)")
+    @admin.action(description=_("Retry now (the same transaction; never a second payment)"))
     def retry(self, request: HttpRequest, queryset: QuerySet) -> None:
         from apps.tokens.chain.withdrawals import batch_retry
 
@@ -337,7 +347,11 @@ class SettlementBatchAdmin(ReadOnlyAdmin):
         for batch_id in queryset.values_list("pk", flat=True):
             batch = batch_retry(sender, batch_id, actor=request.user)
             level = messages.SUCCESS if batch.state in ("sent", "settled") else messages.WARNING
-            self.message_user(request, f"Batch {batch.pk}: {batch.state} {batch.error}", level)
+            self.message_user(
+                request,
+                _("Batch %(id)s: %(state)s %(error)s") % {"id": batch.pk, "state": batch.state, "error": batch.error},
+                level,
+            )
 
 
 @admin.register(Withdrawal)
@@ -355,7 +369,7 @@ class ChainWalletAdmin(ReadOnlyAdmin):
 
     list_display = ("address", "chain_id", "last_nonce", "gas_balance", "open_transactions")
 
-    @admin.display(description="gas balance (SEL)")
+    @admin.display(description=_("gas balance (SEL)"))
     def gas_balance(self, wallet: ChainWallet) -> str:
         from apps.tokens.chain.client import web3_connect
         from apps.tokens.chain.sender import CHAIN_CALL_ERRORS
@@ -363,10 +377,10 @@ class ChainWalletAdmin(ReadOnlyAdmin):
         try:
             wei = web3_connect(timeout=3).eth.get_balance(wallet.address)
         except CHAIN_CALL_ERRORS:
-            return "node unavailable"
+            return _("node unavailable")
         return amount_decimal(wei, 18)
 
-    @admin.display(description="open transactions")
+    @admin.display(description=_("open transactions"))
     def open_transactions(self, wallet: ChainWallet) -> int:
         return ChainTransaction.objects.filter(
             chain_id=wallet.chain_id, sender=wallet.address, state__in=CHAIN_TX_OPEN_STATES

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TokensConfig(AppConfig):
     """The PPT ledger and on-chain settlement on Selendra."""
 
     name = "apps.tokens"
+    verbose_name = _("Tokens and ledger")
     label = "tokens"
 
     def ready(self) -> None:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.tokens.choices import (
     AdjustmentStatus,
@@ -29,10 +30,14 @@ TRANSFER_ID_MAX_LENGTH = 128
 class Ledger(models.Model):
     """A currency (PPT, riel, US dollars). `scale` is the number of decimal places of its smallest unit."""
 
-    id = models.SmallAutoField(primary_key=True)
-    code = models.CharField(max_length=8, unique=True)
-    name = models.CharField(max_length=64)
-    scale = models.PositiveSmallIntegerField()
+    id = models.SmallAutoField(primary_key=True, verbose_name=_("id"))
+    code = models.CharField(max_length=8, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    scale = models.PositiveSmallIntegerField(verbose_name=_("scale"))
+
+    class Meta:
+        verbose_name = _("ledger")
+        verbose_name_plural = _("ledgers")
 
     def __str__(self) -> str:
         return self.code
@@ -51,28 +56,44 @@ class Account(models.Model):
     constant balance updates stay heap-only (no index writes).
     """
 
-    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts")
-    owner_kind = models.CharField(max_length=8, choices=OwnerKind.choices)
+    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("ledger"))
+    owner_kind = models.CharField(max_length=8, choices=OwnerKind.choices, verbose_name=_("owner kind"))
     organization = models.ForeignKey(
-        "accounts.ClientOrganization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.ClientOrganization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("organization"),
     )
     provider = models.ForeignKey(
-        "providers.Provider", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "providers.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("provider"),
     )
-    platform = models.CharField(max_length=20, choices=PlatformAccount.choices, blank=True)
-    debits_must_not_exceed_credits = models.BooleanField(default=False)
-    credits_must_not_exceed_debits = models.BooleanField(default=False)
-    is_hot = models.BooleanField(default=False)
+    platform = models.CharField(max_length=20, choices=PlatformAccount.choices, blank=True, verbose_name=_("platform"))
+    debits_must_not_exceed_credits = models.BooleanField(
+        default=False, verbose_name=_("debits must not exceed credits")
+    )
+    credits_must_not_exceed_debits = models.BooleanField(
+        default=False, verbose_name=_("credits must not exceed debits")
+    )
+    is_hot = models.BooleanField(default=False, verbose_name=_("is hot"))
     # Postpaid clients: staff let debits pass posted credits by this much (smallest units; 0 = prepaid). Set only
     # through `account_credit_limit_set` (audited).
-    credit_limit = models.BigIntegerField(default=0)
-    debits_pending = models.BigIntegerField(default=0)
-    debits_posted = models.BigIntegerField(default=0)
-    credits_pending = models.BigIntegerField(default=0)
-    credits_posted = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
+    credit_limit = models.BigIntegerField(default=0, verbose_name=_("credit limit"))
+    debits_pending = models.BigIntegerField(default=0, verbose_name=_("debits pending"))
+    debits_posted = models.BigIntegerField(default=0, verbose_name=_("debits posted"))
+    credits_pending = models.BigIntegerField(default=0, verbose_name=_("credits pending"))
+    credits_posted = models.BigIntegerField(default=0, verbose_name=_("credits posted"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         constraints = [
             models.CheckConstraint(
                 condition=Q(debits_pending__gte=0, debits_posted__gte=0, credits_pending__gte=0, credits_posted__gte=0),
@@ -129,36 +150,56 @@ class Transfer(models.Model):
     change, and composite foreign keys keep both accounts on the transfer's ledger.
     """
 
-    id = models.CharField(primary_key=True, max_length=TRANSFER_ID_MAX_LENGTH)
-    ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="+", db_index=False)
+    id = models.CharField(primary_key=True, max_length=TRANSFER_ID_MAX_LENGTH, verbose_name=_("id"))
+    ledger = models.ForeignKey(
+        Ledger, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("ledger")
+    )
     # Not foreign keys: a foreign key check share-locks the referenced row, and the hot platform accounts are in
     # nearly every transfer. On PostgreSQL one set-wise trigger per INSERT statement checks that both accounts exist
     # and are on the transfer's ledger (migration 0002); accounts are never deleted.
     debit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+        Account,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("debit account"),
     )
     credit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+        Account,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("credit account"),
     )
-    amount = models.BigIntegerField()
-    kind = models.CharField(max_length=8, choices=TransferKind.choices)
-    status = models.CharField(max_length=8, choices=TransferStatus.choices)
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    kind = models.CharField(max_length=8, choices=TransferKind.choices, verbose_name=_("kind"))
+    status = models.CharField(max_length=8, choices=TransferStatus.choices, verbose_name=_("status"))
     pending = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("pending"),
     )
-    timeout_at = models.DateTimeField(null=True, blank=True)
-    linked = models.BooleanField(default=False)
-    reason = models.CharField(max_length=16)
-    message_id = models.BigIntegerField(null=True, blank=True)
-    job_id = models.BigIntegerField(null=True, blank=True)
-    payment_ref = models.CharField(max_length=64, blank=True)
-    payout_ref = models.CharField(max_length=64, blank=True)
-    memo = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField()
+    timeout_at = models.DateTimeField(null=True, blank=True, verbose_name=_("timeout at"))
+    linked = models.BooleanField(default=False, verbose_name=_("linked"))
+    reason = models.CharField(max_length=16, verbose_name=_("reason"))
+    message_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("message id"))
+    job_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("job id"))
+    payment_ref = models.CharField(max_length=64, blank=True, verbose_name=_("payment ref"))
+    payout_ref = models.CharField(max_length=64, blank=True, verbose_name=_("payout ref"))
+    memo = models.CharField(max_length=200, blank=True, verbose_name=_("memo"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
     # When a pending transfer stopped being pending (balances as of a past date need it).
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="tokens_transfer_amount_positive"),
             models.CheckConstraint(
@@ -204,11 +245,15 @@ class HotBalanceDelta(models.Model):
     anyway, so there hot accounts are updated in place).
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
-    debits_pending = models.BigIntegerField(default=0)
-    debits_posted = models.BigIntegerField(default=0)
-    credits_pending = models.BigIntegerField(default=0)
-    credits_posted = models.BigIntegerField(default=0)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("account"))
+    debits_pending = models.BigIntegerField(default=0, verbose_name=_("debits pending"))
+    debits_posted = models.BigIntegerField(default=0, verbose_name=_("debits posted"))
+    credits_pending = models.BigIntegerField(default=0, verbose_name=_("credits pending"))
+    credits_posted = models.BigIntegerField(default=0, verbose_name=_("credits posted"))
+
+    class Meta:
+        verbose_name = _("hot balance delta")
+        verbose_name_plural = _("hot balance deltas")
 
     def __str__(self) -> str:
         return f"queued change of account {self.account_id}"
@@ -221,19 +266,34 @@ class Adjustment(models.Model):
     account gains). The database refuses an approval by the proposer.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="adjustments")
-    amount = models.BigIntegerField(help_text="Smallest units; positive credits the account, negative debits it.")
-    memo = models.CharField(max_length=200)
-    status = models.CharField(max_length=8, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PROPOSED)
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    proposed_at = models.DateTimeField(default=timezone.now)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("account")
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    transfer_id = models.CharField(max_length=TRANSFER_ID_MAX_LENGTH, blank=True)
+    amount = models.BigIntegerField(
+        help_text=_("Smallest units; positive credits the account, negative debits it."), verbose_name=_("amount")
+    )
+    memo = models.CharField(max_length=200, verbose_name=_("memo"))
+    status = models.CharField(
+        max_length=8, choices=AdjustmentStatus.choices, default=AdjustmentStatus.PROPOSED, verbose_name=_("status")
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("proposed by")
+    )
+    proposed_at = models.DateTimeField(default=timezone.now, verbose_name=_("proposed at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    transfer_id = models.CharField(max_length=TRANSFER_ID_MAX_LENGTH, blank=True, verbose_name=_("transfer id"))
 
     class Meta:
+        verbose_name = _("adjustment")
+        verbose_name_plural = _("adjustments")
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="tokens_adjustment_amount_not_zero"),
             models.CheckConstraint(
@@ -249,14 +309,18 @@ class Adjustment(models.Model):
 class LedgerCheck(models.Model):
     """One run of the reconciliation (`manage.py ledger_check`): what it found. `/metrics` reports the latest."""
 
-    started_at = models.DateTimeField(default=timezone.now, db_index=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    transfers = models.BigIntegerField(default=0)
-    accounts = models.BigIntegerField(default=0)
-    breaks = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("started at"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    transfers = models.BigIntegerField(default=0, verbose_name=_("transfers"))
+    accounts = models.BigIntegerField(default=0, verbose_name=_("accounts"))
+    breaks = models.PositiveIntegerField(default=0, verbose_name=_("breaks"))
     # Per ledger code: |Σ debits − Σ credits| (posted and pending) + Σ |stored − recomputed| over its accounts.
-    imbalance = models.JSONField(default=dict)
-    report = models.JSONField(default=list)
+    imbalance = models.JSONField(default=dict, verbose_name=_("imbalance"))
+    report = models.JSONField(default=list, verbose_name=_("report"))
+
+    class Meta:
+        verbose_name = _("ledger check")
+        verbose_name_plural = _("ledger checks")
 
     def __str__(self) -> str:
         return f"ledger check {self.started_at:%Y-%m-%d %H:%M} ({self.breaks} breaks)"
@@ -270,12 +334,14 @@ class ChainWallet(models.Model):
     """A wallet this deployment sends from, on one chain: the row `chain_transaction_submit` locks so that one sender
     at a time picks the wallet's next nonce, whichever worker or process it runs in."""
 
-    chain_id = models.PositiveBigIntegerField()
-    address = models.CharField(max_length=42)
+    chain_id = models.PositiveBigIntegerField(verbose_name=_("chain id"))
+    address = models.CharField(max_length=42, verbose_name=_("address"))
     # The nonce the latest transaction was given (informational; the next one is derived, see the sender).
-    last_nonce = models.BigIntegerField(null=True, blank=True)
+    last_nonce = models.BigIntegerField(null=True, blank=True, verbose_name=_("last nonce"))
 
     class Meta:
+        verbose_name = _("chain wallet")
+        verbose_name_plural = _("chain wallets")
         constraints = [models.UniqueConstraint(fields=["chain_id", "address"], name="tokens_chainwallet_unique")]
 
     def __str__(self) -> str:
@@ -288,37 +354,58 @@ class ChainTransaction(models.Model):
     (`mint:batch:42`): a reference is signed at most once, so a retry can never mint twice. Written only by
     `apps.tokens.chain.sender`."""
 
-    chain_id = models.PositiveBigIntegerField()
-    sender = models.CharField(max_length=42)
-    nonce = models.BigIntegerField()
-    reference = models.CharField(max_length=128, unique=True)
-    purpose = models.CharField(max_length=8, choices=ChainTxPurpose.choices)
-    state = models.CharField(max_length=9, choices=ChainTxState.choices, default=ChainTxState.SIGNED)
-    to = models.CharField(max_length=42, blank=True, help_text="Empty for a contract deployment.")
-    data = models.TextField(help_text="Call data (hex).")
-    value = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, default=0)
-    amount = models.BigIntegerField(
-        null=True, blank=True, help_text="PPT in ledger units that a mint adds, a burn removes, a transfer pays out."
+    chain_id = models.PositiveBigIntegerField(verbose_name=_("chain id"))
+    sender = models.CharField(max_length=42, verbose_name=_("sender"))
+    nonce = models.BigIntegerField(verbose_name=_("nonce"))
+    reference = models.CharField(max_length=128, unique=True, verbose_name=_("reference"))
+    purpose = models.CharField(max_length=8, choices=ChainTxPurpose.choices, verbose_name=_("purpose"))
+    state = models.CharField(
+        max_length=9, choices=ChainTxState.choices, default=ChainTxState.SIGNED, verbose_name=_("state")
     )
-    gas_limit = models.BigIntegerField()
-    max_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)
-    max_priority_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0)
-    tx_hash = models.CharField(max_length=66, unique=True, help_text="The latest signed version's hash.")
-    raw = models.TextField(help_text="The latest signed version (hex), sent again if a node loses it.")
-    replaced_hashes = models.JSONField(default=list, blank=True, help_text="Earlier versions; any may be mined.")
-    bumps = models.PositiveSmallIntegerField(default=0)
-    block_number = models.BigIntegerField(null=True, blank=True)
-    gas_used = models.BigIntegerField(null=True, blank=True)
-    effective_gas_price = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, null=True, blank=True)
-    contract_address = models.CharField(max_length=42, blank=True)
-    receipt = models.JSONField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the latest version was broadcast.")
-    mined_at = models.DateTimeField(null=True, blank=True)
-    final_at = models.DateTimeField(null=True, blank=True)
+    to = models.CharField(
+        max_length=42, blank=True, help_text=_("Empty for a contract deployment."), verbose_name=_("to")
+    )
+    data = models.TextField(help_text=_("Call data (hex)."), verbose_name=_("data"))
+    value = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, default=0, verbose_name=_("value"))
+    amount = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("PPT in ledger units that a mint adds, a burn removes, a transfer pays out."),
+        verbose_name=_("amount"),
+    )
+    gas_limit = models.BigIntegerField(verbose_name=_("gas limit"))
+    max_fee_per_gas = models.DecimalField(max_digits=WEI_DIGITS, decimal_places=0, verbose_name=_("max fee per gas"))
+    max_priority_fee_per_gas = models.DecimalField(
+        max_digits=WEI_DIGITS, decimal_places=0, verbose_name=_("max priority fee per gas")
+    )
+    tx_hash = models.CharField(
+        max_length=66, unique=True, help_text=_("The latest signed version's hash."), verbose_name=_("tx hash")
+    )
+    raw = models.TextField(
+        help_text=_("The latest signed version (hex), sent again if a node loses it."), verbose_name=_("raw")
+    )
+    replaced_hashes = models.JSONField(
+        default=list, blank=True, help_text=_("Earlier versions; any may be mined."), verbose_name=_("replaced hashes")
+    )
+    bumps = models.PositiveSmallIntegerField(default=0, verbose_name=_("bumps"))
+    block_number = models.BigIntegerField(null=True, blank=True, verbose_name=_("block number"))
+    gas_used = models.BigIntegerField(null=True, blank=True, verbose_name=_("gas used"))
+    effective_gas_price = models.DecimalField(
+        max_digits=WEI_DIGITS, decimal_places=0, null=True, blank=True, verbose_name=_("effective gas price")
+    )
+    contract_address = models.CharField(max_length=42, blank=True, verbose_name=_("contract address"))
+    receipt = models.JSONField(null=True, blank=True, verbose_name=_("receipt"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the latest version was broadcast."), verbose_name=_("sent at")
+    )
+    mined_at = models.DateTimeField(null=True, blank=True, verbose_name=_("mined at"))
+    final_at = models.DateTimeField(null=True, blank=True, verbose_name=_("final at"))
 
     class Meta:
+        verbose_name = _("chain transaction")
+        verbose_name_plural = _("chain transactions")
         constraints = [
             models.UniqueConstraint(fields=["chain_id", "sender", "nonce"], name="tokens_chaintx_one_per_nonce"),
         ]
@@ -344,19 +431,31 @@ class SettlementBatch(models.Model):
     one transaction reference (`reference`), signed at most once by the sender: so a withdrawal is never paid twice,
     however often settlement runs, retries or races. Written only by `apps.tokens.chain.withdrawals`."""
 
-    state = models.CharField(max_length=9, choices=SettlementState.choices, default=SettlementState.OPEN)
-    recipients = models.PositiveIntegerField(default=0)
-    amount = models.BigIntegerField(default=0, help_text="PPT paid out, in ledger units (10⁻⁶ PPT).")
-    chain_transaction = models.OneToOneField(
-        ChainTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="settlement_batch"
+    state = models.CharField(
+        max_length=9, choices=SettlementState.choices, default=SettlementState.OPEN, verbose_name=_("state")
     )
-    attempts = models.PositiveIntegerField(default=0, help_text="Tries to sign its transaction.")
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    settled_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0, verbose_name=_("recipients"))
+    amount = models.BigIntegerField(
+        default=0, help_text=_("PPT paid out, in ledger units (10⁻⁶ PPT)."), verbose_name=_("amount")
+    )
+    chain_transaction = models.OneToOneField(
+        ChainTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="settlement_batch",
+        verbose_name=_("chain transaction"),
+    )
+    attempts = models.PositiveIntegerField(
+        default=0, help_text=_("Tries to sign its transaction."), verbose_name=_("attempts")
+    )
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
 
     class Meta:
-        verbose_name_plural = "settlement batches"
+        verbose_name = _("settlement batch")
+        verbose_name_plural = _("settlement batches")
         indexes = [
             models.Index(fields=["state"], name="tokens_settlement_open", condition=Q(state__in=["open", "sent"])),
         ]
@@ -377,23 +476,41 @@ class Withdrawal(models.Model):
     chain treasury (the PPT held on chain outside the custodial wallet); paid by its settlement batch's transaction;
     posted once that transaction is final, voided if it reverts."""
 
-    public_id = models.CharField(max_length=32, unique=True, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="withdrawals")
-    address = models.CharField(max_length=42, help_text="Where the PPT goes: the bound EVM address when asked.")
-    amount = models.BigIntegerField(help_text="Ledger units (10⁻⁶ PPT).")
-    state = models.CharField(max_length=9, choices=WithdrawalState.choices, default=WithdrawalState.REQUESTED)
+    public_id = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("public id"))
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="withdrawals", verbose_name=_("account")
+    )
+    address = models.CharField(
+        max_length=42, help_text=_("Where the PPT goes: the bound EVM address when asked."), verbose_name=_("address")
+    )
+    amount = models.BigIntegerField(help_text=_("Ledger units (10⁻⁶ PPT)."), verbose_name=_("amount"))
+    state = models.CharField(
+        max_length=9, choices=WithdrawalState.choices, default=WithdrawalState.REQUESTED, verbose_name=_("state")
+    )
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     # The caller's own idempotency key (a payout's id, say): asked again with it, the same withdrawal answers.
-    reference = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    reference = models.CharField(max_length=128, null=True, blank=True, unique=True, verbose_name=_("reference"))
     batch = models.ForeignKey(
-        SettlementBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="withdrawals"
+        SettlementBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="withdrawals",
+        verbose_name=_("batch"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    settled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
 
     class Meta:
+        verbose_name = _("withdrawal")
+        verbose_name_plural = _("withdrawals")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="tokens_withdrawal_amount_positive"),
             models.CheckConstraint(

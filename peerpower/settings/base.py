@@ -100,6 +100,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGES for the admin's language switcher
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -196,6 +197,8 @@ LANGUAGE_CODE = "km"
 LANGUAGES = [("km", "ខ្មែរ"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+# Khmer dates and numbers as Cambodians write them (peerpower/formats/km/formats.py), over Django's `km` formats.
+FORMAT_MODULE_PATH = ["peerpower.formats"]
 USE_TZ = True
 # Stored in UTC; shown and windowed (caps, daily limits) in Cambodian time.
 TIME_ZONE = env("TIME_ZONE", default="Asia/Phnom_Penh")

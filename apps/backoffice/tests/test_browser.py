@@ -113,3 +113,24 @@ def test_staff_use_the_dashboard_a_chart_and_an_analytics_page(
     assert clients in driver.find_element(By.CSS_SELECTOR, "#content h2").text
     cells = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, ".backoffice-table tbody tr:first-child td")]
     assert cells[:4] == ["Angkor Coffee", "2", "2", "1"]
+
+
+def test_staff_switch_language_from_the_admin_header(browser, live_server, scene):
+    """The header's language menu posts to `set_language`, comes back to the same page, and the choice sticks."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver = browser
+    _sign_in(driver, live_server, scene, "km")
+    assert driver.find_element(By.ID, "site-name").text == "ប្រតិបត្តិការ PeerPower"
+    driver.get(f"{live_server.url}/admin/providers/provider/")
+    Select(driver.find_element(By.ID, "language-switcher-select")).select_by_value("en")
+    _wait(driver, "html[lang=en]")
+    assert driver.current_url.endswith("/admin/providers/provider/")
+    assert driver.find_element(By.ID, "site-name").text == "PeerPower operations"
+    assert driver.get_cookie("django_language")["value"] == "en"
+    driver.get(f"{live_server.url}/admin/")
+    assert "Operations" in driver.find_element(By.CSS_SELECTOR, "#operations-dashboard h2").text
+    Select(driver.find_element(By.ID, "language-switcher-select")).select_by_value("km")
+    _wait(driver, "html[lang=km]")
+    assert "ប្រតិបត្តិការ" in driver.find_element(By.CSS_SELECTOR, "#operations-dashboard h2").text

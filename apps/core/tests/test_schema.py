@@ -24,3 +24,14 @@ def test_schema_endpoint_serves_openapi(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.django_db
+def test_the_schema_stays_english_unless_asked(client):
+    """Model labels and choices are translated for the Khmer back office; the API reference borrows them in English
+    (a Khmer browser included) unless `?lang=km` asks."""
+    khmer_browser = {"HTTP_ACCEPT_LANGUAGE": "km"}
+    english = client.get("/api/schema/", {"format": "json"}, **khmer_browser).content.decode()
+    assert "Waiting for payment" in english and "កំពុងរង់ចាំការទូទាត់" not in english
+    khmer = client.get("/api/schema/", {"format": "json", "lang": "km"}, **khmer_browser).content.decode()
+    assert "កំពុងរង់ចាំការទូទាត់" in khmer

@@ -44,7 +44,9 @@ def test_endpoint_page_shows_state_and_hides_the_secret(admin_client, endpoint):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         disabled_at=timezone.now(), disabled_reason="20 failed attempts in a row", consecutive_failures=20
     )
-    listing = admin_client.get(reverse("admin:delivery_webhookendpoint_changelist"), {"disabled": "yes"})
+    listing = admin_client.get(
+        reverse("admin:delivery_webhookendpoint_changelist"), {"disabled": "yes"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "disabled: 20 failed attempts in a row" in listing.content.decode()
     page = admin_client.get(reverse("admin:delivery_webhookendpoint_change", args=[endpoint.pk])).content.decode()
     assert endpoint.secret not in page and endpoint.secret[:10] in page
@@ -56,7 +58,8 @@ def test_endpoint_page_shows_state_and_hides_the_secret(admin_client, endpoint):
 
 def test_event_page_shows_its_deliveries_and_every_attempt(admin_client, sent_events):
     event = sent_events[0]
-    page = admin_client.get(reverse("admin:delivery_webhookevent_change", args=[event.pk])).content.decode()
+    page = admin_client.get(reverse("admin:delivery_webhookevent_change", args=[event.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    page = page.content.decode()
     assert event.public_id in page
     # Its attempts: the endpoint failed once then succeeded; the callback URL succeeded.
     assert page.count("<td>500</td>") == 1 and page.count("<td>200</td>") == 2

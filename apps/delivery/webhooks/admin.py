@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.addresses import WebhookUrlRefused, webhook_url_check
 from apps.core.admin import ReadOnlyAdmin
@@ -38,11 +38,11 @@ class SystemRowAdmin(ReadOnlyAdmin):
 
 
 class DisabledFilter(admin.SimpleListFilter):
-    title = "disabled"
+    title = _("disabled")
     parameter_name = "disabled"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Disabled (kept failing)"), ("no", "Not disabled")]
+        return [("yes", _("Disabled (kept failing)")), ("no", _("Not disabled"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
@@ -53,8 +53,10 @@ class DisabledFilter(admin.SimpleListFilter):
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https")
-    event_types = forms.MultipleChoiceField(choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple)
+    url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
+    event_types = forms.MultipleChoiceField(
+        choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple, label=_("event types")
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -115,25 +117,25 @@ class WebhookEndpointAdmin(SystemRowAdmin):
         for endpoint in queryset:
             services.webhook_endpoint_delete(endpoint=endpoint, actor=request.user)
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, endpoint: WebhookEndpoint) -> str:
         if endpoint.disabled_at is not None:
-            return f"disabled: {endpoint.disabled_reason}"
-        return "active" if endpoint.active else "switched off by the client"
+            return _("disabled: %(reason)s") % {"reason": endpoint.disabled_reason}
+        return _("active") if endpoint.active else _("switched off by the client")
 
-    @admin.display(description="secret")
+    @admin.display(description=_("secret"))
     def secret_hint(self, endpoint: WebhookEndpoint) -> str:
         return endpoint.secret_hint
 
-    @admin.display(description="deliveries")
+    @admin.display(description=_("deliveries"))
     def deliveries_link(self, endpoint: WebhookEndpoint) -> str:
         url = reverse("admin:delivery_webhookdelivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
-        return format_html('<a href="{}">Deliveries to this endpoint</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Deliveries to this endpoint"))
 
-    @admin.action(description="Re-enable the selected disabled endpoints", permissions=["change"])
+    @admin.action(description=_("Re-enable the selected disabled endpoints"), permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
         enabled = sum(services.webhook_endpoint_enable(endpoint=e, actor=request.user) for e in queryset)
-        self.message_user(request, f"{enabled} endpoint(s) re-enabled.", messages.SUCCESS)
+        self.message_user(request, _("%(count)s endpoint(s) re-enabled.") % {"count": enabled}, messages.SUCCESS)
 
 
 class DeliveryInline(admin.TabularInline):
@@ -165,10 +167,12 @@ def _resend(model_admin: admin.ModelAdmin, request: HttpRequest, deliveries: lis
             services.webhook_delivery_resend(delivery=delivery, actor=request.user)
             resent += 1
         except DomainError as error:
-            refused.append(f"delivery {delivery.pk}: {error.message}")
-    model_admin.message_user(request, f"{resent} delivery(ies) resent.", messages.SUCCESS)
+            refused.append(_("delivery %(id)s: %(error)s") % {"id": delivery.pk, "error": error.message})
+    model_admin.message_user(request, _("%(count)s delivery(ies) resent.") % {"count": resent}, messages.SUCCESS)
     if refused:
-        model_admin.message_user(request, "Not resent: " + "; ".join(refused), messages.WARNING)
+        model_admin.message_user(
+            request, _("Not resent: %(deliveries)s") % {"deliveries": "; ".join(refused)}, messages.WARNING
+        )
 
 
 @admin.register(WebhookEvent)
@@ -176,7 +180,7 @@ class WebhookEventAdmin(SystemRowAdmin):
     list_display = ("public_id", "type", "organization", "message_id", "created_at")
     list_filter = ("type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=public_id",)
-    search_help_text = "An event id (evt_…) or a message id."
+    search_help_text = _("An event id (evt_…) or a message id.")
     list_select_related = ("organization",)
     ordering = ("-created_at",)
     exclude = ("body",)
@@ -190,11 +194,11 @@ class WebhookEventAdmin(SystemRowAdmin):
             return queryset.filter(message_id=int(term)), False
         return queryset.filter(public_id=term) if term else queryset, False
 
-    @admin.display(description="body")
+    @admin.display(description=_("body"))
     def payload(self, event: WebhookEvent) -> str:
         return format_html("<pre>{}</pre>", json.dumps(json.loads(event.body), indent=2, ensure_ascii=False))
 
-    @admin.display(description="attempts")
+    @admin.display(description=_("attempts"))
     def attempts(self, event: WebhookEvent) -> str:
         rows = WebhookAttempt.objects.filter(delivery__event=event).order_by("started_at", "number")
         body = format_html_join(
@@ -205,12 +209,17 @@ class WebhookEventAdmin(SystemRowAdmin):
                 for a in rows
             ),
         )
-        header = mark_safe(  # a constant
-            "<tr><th>delivery</th><th>#</th><th>at</th><th>url</th><th>status</th><th>latency</th><th>result</th></tr>"
+        header = format_html_join(
+            "",
+            "<th>{}</th>",
+            ((label,) for label in (_("delivery"), "#", _("at"), _("URL"), _("status"), _("latency"), _("result"))),
         )
-        return format_html("<table>{}{}</table>", header, body) if body else "none yet"
+        header = format_html("<tr>{}</tr>", header)
+        return format_html("<table>{}{}</table>", header, body) if body else _("none yet")
 
-    @admin.action(description="Resend the selected events to their endpoints and callback URLs", permissions=["change"])
+    @admin.action(
+        description=_("Resend the selected events to their endpoints and callback URLs"), permissions=["change"]
+    )
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         _resend(self, request, list(WebhookDelivery.objects.filter(event__in=queryset)))
 
@@ -242,13 +251,13 @@ class WebhookDeliveryAdmin(SystemRowAdmin):
     )
     list_filter = ("status", "target")
     search_fields = ("=event__public_id",)
-    search_help_text = "An event id (evt_…)."
+    search_help_text = _("An event id (evt_…).")
     list_select_related = ("event",)
     ordering = ("-created_at",)
     exclude = ("claim_token",)
     inlines = [AttemptInline]
     actions = ("resend",)
 
-    @admin.action(description="Resend the selected deliveries", permissions=["change"])
+    @admin.action(description=_("Resend the selected deliveries"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         _resend(self, request, list(queryset))

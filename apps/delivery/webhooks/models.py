@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.fields import EncryptedCharField, EncryptedTextField
 from apps.delivery.webhooks.choices import AttemptOutcome, DeliveryStatus, DeliveryTarget, WebhookEventType
@@ -20,9 +21,11 @@ class SigningSecret(models.Model):
     `previous_secret_expires_at`, so a client can roll its receivers over without rejecting anything."""
 
     # Encrypted at rest (apps.core.crypto): we must sign with them, so they are not hashed.
-    secret = EncryptedCharField(max_length=100, editable=False)
-    previous_secret = EncryptedCharField(max_length=100, blank=True, editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret = EncryptedCharField(max_length=100, editable=False, verbose_name=_("secret"))
+    previous_secret = EncryptedCharField(max_length=100, blank=True, editable=False, verbose_name=_("previous secret"))
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("previous secret expires at")
+    )
 
     class Meta:
         abstract = True
@@ -48,23 +51,30 @@ class WebhookEndpoint(SigningSecret):
     """
 
     organization = models.ForeignKey(
-        "accounts.ClientOrganization", on_delete=models.CASCADE, related_name="webhook_endpoints"
+        "accounts.ClientOrganization",
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        verbose_name=_("organization"),
     )
-    url = models.URLField(max_length=500)
-    description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(default=list, help_text="The event types this endpoint receives.")
-    active = models.BooleanField(default=True)
-    disabled_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    event_types = models.JSONField(
+        default=list, help_text=_("The event types this endpoint receives."), verbose_name=_("event types")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    disabled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("disabled at"))
+    disabled_reason = models.CharField(max_length=200, blank=True, verbose_name=_("disabled reason"))
     # The current run of failed attempts (reset by any success): what disabling is decided on.
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    failing_since = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    consecutive_failures = models.PositiveIntegerField(default=0, verbose_name=_("consecutive failures"))
+    failing_since = models.DateTimeField(null=True, blank=True, verbose_name=_("failing since"))
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last success at"))
+    last_failure_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last failure at"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "-created_at"], name="webhook_endpoint_client_idx")]
         constraints = [
@@ -89,12 +99,17 @@ class WebhookCallbackSecret(SigningSecret):
     created the first time it is needed or asked for."""
 
     organization = models.OneToOneField(
-        "accounts.ClientOrganization", on_delete=models.CASCADE, related_name="webhook_callback_secret"
+        "accounts.ClientOrganization",
+        on_delete=models.CASCADE,
+        related_name="webhook_callback_secret",
+        verbose_name=_("organization"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    rotated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
+    rotated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rotated at"))
 
     class Meta:
+        verbose_name = _("webhook callback secret")
+        verbose_name_plural = _("webhook callback secrets")
         constraints = [models.CheckConstraint(condition=~Q(secret=""), name="webhook_callback_secret_not_empty")]
 
     def __str__(self) -> str:
@@ -105,18 +120,27 @@ class WebhookEvent(models.Model):
     """Something that happened to a client's message, exactly as it is sent: `body` is the JSON every attempt
     posts (byte for byte, so a receiver can deduplicate on `id` and retries verify the same way)."""
 
-    public_id = models.CharField("event id", max_length=40, unique=True, editable=False)
-    organization = models.ForeignKey("accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+")
+    public_id = models.CharField(_("event id"), max_length=40, unique=True, editable=False)
+    organization = models.ForeignKey(
+        "accounts.ClientOrganization", on_delete=models.CASCADE, related_name="+", verbose_name=_("organization")
+    )
     # Kept when a message is removed: the event is a record of what the client was told.
     message = models.ForeignKey(
-        "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+        "messaging.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_events",
+        verbose_name=_("message"),
     )
-    type = models.CharField(max_length=32, choices=WebhookEventType.choices)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    type = models.CharField(max_length=32, choices=WebhookEventType.choices, verbose_name=_("type"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
     # Encrypted at rest: it carries the recipient's number.
-    body = EncryptedTextField(editable=False)
+    body = EncryptedTextField(editable=False, verbose_name=_("body"))
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="webhook_event_client_idx"),
@@ -139,28 +163,42 @@ class WebhookDelivery(models.Model):
     only the holder of the token records the outcome, so a task that runs twice sends once.
     """
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    target = models.CharField(max_length=12, choices=DeliveryTarget.choices)
+    event = models.ForeignKey(
+        WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    )
+    target = models.CharField(max_length=12, choices=DeliveryTarget.choices, verbose_name=_("target"))
     # Endpoint deliveries go to the endpoint's current URL; kept (as null) if the endpoint is deleted.
     endpoint = models.ForeignKey(
-        WebhookEndpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
     )
-    url = models.URLField(max_length=500, help_text="The target URL when the event was created.")
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    status_reason = models.CharField(max_length=64, blank=True)
-    attempt_count = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    retry_until = models.DateTimeField(help_text="No further attempt is scheduled after this.")
-    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
-    claim_token = models.CharField(max_length=32, blank=True, editable=False)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    url = models.URLField(
+        max_length=500, help_text=_("The target URL when the event was created."), verbose_name=_("url")
+    )
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, verbose_name=_("status")
+    )
+    status_reason = models.CharField(max_length=64, blank=True, verbose_name=_("status reason"))
+    attempt_count = models.PositiveIntegerField(default=0, verbose_name=_("attempt count"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    retry_until = models.DateTimeField(
+        help_text=_("No further attempt is scheduled after this."), verbose_name=_("retry until")
+    )
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("locked until"))
+    claim_token = models.CharField(max_length=32, blank=True, editable=False, verbose_name=_("claim token"))
+    last_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last attempt at"))
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("last status code"))
+    last_error = models.CharField(max_length=300, blank=True, verbose_name=_("last error"))
+    succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("succeeded at"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at", "-id"]
         indexes = [
             # The sweeper's query: pending deliveries by due time.
@@ -195,17 +233,25 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP request of a delivery: when, where, what came back and how long it took."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
-    number = models.PositiveIntegerField(help_text="1 for the delivery's first attempt, 2 for the next...")
-    started_at = models.DateTimeField()
-    url = models.URLField(max_length=500)
-    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    latency_ms = models.PositiveIntegerField()
-    error = models.CharField(max_length=300, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True, help_text="The start of the answer's body.")
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery")
+    )
+    number = models.PositiveIntegerField(
+        help_text=_("1 for the delivery's first attempt, 2 for the next..."), verbose_name=_("number")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices, verbose_name=_("outcome"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    latency_ms = models.PositiveIntegerField(verbose_name=_("latency ms"))
+    error = models.CharField(max_length=300, blank=True, verbose_name=_("error"))
+    response_excerpt = models.CharField(
+        max_length=500, blank=True, help_text=_("The start of the answer's body."), verbose_name=_("response excerpt")
+    )
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_number_unique"),

@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import StaffRow
 from apps.incentives.choices import Route
@@ -13,13 +14,16 @@ class SurgeBounds(StaffRow):
     until `valid_until` (open: until further notice); the newest valid row applies. Without one, the settings'
     INCENTIVES_SURGE_FLOOR_BP and INCENTIVES_SURGE_CEILING_BP apply."""
 
-    carrier = models.CharField(max_length=16, help_text="The recipient's carrier (smart, metfone, cellcard…).")
-    route = models.CharField(max_length=16, choices=Route.choices)
-    floor_bp = models.PositiveIntegerField(default=10_000)
-    ceiling_bp = models.PositiveIntegerField(default=20_000)
+    carrier = models.CharField(
+        max_length=16, help_text=_("The recipient's carrier (smart, metfone, cellcard…)."), verbose_name=_("carrier")
+    )
+    route = models.CharField(max_length=16, choices=Route.choices, verbose_name=_("route"))
+    floor_bp = models.PositiveIntegerField(default=10_000, verbose_name=_("floor bp"))
+    ceiling_bp = models.PositiveIntegerField(default=20_000, verbose_name=_("ceiling bp"))
 
     class Meta:
-        verbose_name_plural = "surge bounds"
+        verbose_name = _("surge bounds")
+        verbose_name_plural = _("surge bounds")
         ordering = ["carrier", "route", "-valid_from"]
         constraints = [
             models.CheckConstraint(condition=Q(floor_bp__gt=0), name="incentives_surge_floor_positive"),
@@ -41,16 +45,28 @@ class RouteMultiplier(models.Model):
     ratio, the smoothed value and the multiplier then in force (which changes only past the hysteresis step). The
     newest row per route is the current multiplier; older rows are its history."""
 
-    carrier = models.CharField(max_length=16)
-    route = models.CharField(max_length=16, choices=Route.choices)
-    demand_segments = models.PositiveIntegerField(help_text="Queued and in-flight segments to this carrier.")
-    supply_segments = models.PositiveIntegerField(help_text="Spare hourly capacity of online SIMs on the route.")
-    raw_bp = models.PositiveIntegerField(help_text="Demand over supply, bounded, before smoothing.")
-    smoothed_bp = models.PositiveIntegerField(help_text="Exponentially weighted moving average of raw_bp.")
-    multiplier_bp = models.PositiveIntegerField(help_text="In force: moves only when smoothed_bp passes the step.")
-    computed_at = models.DateTimeField(default=timezone.now)
+    carrier = models.CharField(max_length=16, verbose_name=_("carrier"))
+    route = models.CharField(max_length=16, choices=Route.choices, verbose_name=_("route"))
+    demand_segments = models.PositiveIntegerField(
+        help_text=_("Queued and in-flight segments to this carrier."), verbose_name=_("demand segments")
+    )
+    supply_segments = models.PositiveIntegerField(
+        help_text=_("Spare hourly capacity of online SIMs on the route."), verbose_name=_("supply segments")
+    )
+    raw_bp = models.PositiveIntegerField(
+        help_text=_("Demand over supply, bounded, before smoothing."), verbose_name=_("raw bp")
+    )
+    smoothed_bp = models.PositiveIntegerField(
+        help_text=_("Exponentially weighted moving average of raw_bp."), verbose_name=_("smoothed bp")
+    )
+    multiplier_bp = models.PositiveIntegerField(
+        help_text=_("In force: moves only when smoothed_bp passes the step."), verbose_name=_("multiplier bp")
+    )
+    computed_at = models.DateTimeField(default=timezone.now, verbose_name=_("computed at"))
 
     class Meta:
+        verbose_name = _("route multiplier")
+        verbose_name_plural = _("route multipliers")
         ordering = ["-computed_at", "-pk"]
         indexes = [models.Index(fields=["carrier", "route", "-computed_at"], name="incentives_multiplier_idx")]
         constraints = [

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import StaffRow
 from apps.incentives.choices import Route
@@ -15,11 +16,15 @@ class Price(StaffRow):
     that started last applies (like `payments.ExchangeRate`). With no row in force for a priority and route, messages
     are free (a system check warns in production)."""
 
-    priority = models.CharField(max_length=6, choices=MatchPriority.choices)
-    route = models.CharField(max_length=13, choices=Route.choices)
-    amount = models.BigIntegerField(help_text="Per segment, in 10⁻⁶ PPT (1 PPT = 1,000,000).")
+    priority = models.CharField(max_length=6, choices=MatchPriority.choices, verbose_name=_("priority"))
+    route = models.CharField(max_length=13, choices=Route.choices, verbose_name=_("route"))
+    amount = models.BigIntegerField(
+        help_text=_("Per segment, in 10⁻⁶ PPT (1 PPT = 1,000,000)."), verbose_name=_("amount")
+    )
 
     class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
         ordering = ["priority", "route", "-valid_from"]
         indexes = [models.Index(fields=["-valid_from"], name="incentives_price_from_idx")]
         constraints = [

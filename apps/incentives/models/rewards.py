@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import StaffRow
 from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
@@ -14,11 +15,15 @@ class RewardRule(StaffRow):
     (open: until further notice). Staff set rules; a rule is never edited once a reward used it — add a new row.
     Where validity periods overlap, the one that started last applies (as with exchange rates)."""
 
-    route = models.CharField(max_length=16, choices=Route.choices)
-    priority = models.CharField(max_length=6, choices=MatchPriority.choices)
-    amount_per_segment = models.BigIntegerField(help_text="PPT in the ledger's smallest unit (10⁻⁶ PPT).")
+    route = models.CharField(max_length=16, choices=Route.choices, verbose_name=_("route"))
+    priority = models.CharField(max_length=6, choices=MatchPriority.choices, verbose_name=_("priority"))
+    amount_per_segment = models.BigIntegerField(
+        help_text=_("PPT in the ledger's smallest unit (10⁻⁶ PPT)."), verbose_name=_("amount per segment")
+    )
 
     class Meta:
+        verbose_name = _("reward rule")
+        verbose_name_plural = _("reward rules")
         ordering = ["route", "priority", "-valid_from"]
         indexes = [models.Index(fields=["route", "priority", "-valid_from"], name="incentives_rule_lookup_idx")]
         constraints = [
@@ -43,33 +48,57 @@ class Reward(models.Model):
     or voided by a fraud strike before then. The figures it was computed from are kept: the quote records what it
     used."""
 
-    job = models.OneToOneField("messaging.Job", on_delete=models.PROTECT, related_name="+")
-    message = models.ForeignKey("messaging.Message", on_delete=models.PROTECT, related_name="+")
-    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="rewards")
-    carrier = models.CharField(max_length=16, help_text="The recipient's carrier.")
-    route = models.CharField(max_length=16, choices=Route.choices)
-    priority = models.CharField(max_length=6, choices=MatchPriority.choices)
-    segments = models.PositiveSmallIntegerField()
-    rule = models.ForeignKey(RewardRule, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards")
-    amount_per_segment = models.BigIntegerField()
-    surge_bp = models.PositiveIntegerField(help_text="The route's multiplier then, in basis points (10000 = ×1).")
-    share_bp = models.PositiveIntegerField(help_text="The provider's share (below 10000 while establishing).")
-    establishing = models.BooleanField(default=False)
-    amount = models.BigIntegerField(help_text="Booked, in 10⁻⁶ PPT.")
-    transfer_id = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=8, choices=RewardStatus.choices, default=RewardStatus.PENDING)
-    booked_at = models.DateTimeField(default=timezone.now)
-    due_at = models.DateTimeField(help_text="When the verification window ends and the reward posts.")
-    settled_at = models.DateTimeField(null=True, blank=True)
-    void_reason = models.CharField(max_length=64, blank=True)
+    job = models.OneToOneField("messaging.Job", on_delete=models.PROTECT, related_name="+", verbose_name=_("job"))
+    message = models.ForeignKey(
+        "messaging.Message", on_delete=models.PROTECT, related_name="+", verbose_name=_("message")
+    )
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="rewards", verbose_name=_("provider")
+    )
+    carrier = models.CharField(max_length=16, help_text=_("The recipient's carrier."), verbose_name=_("carrier"))
+    route = models.CharField(max_length=16, choices=Route.choices, verbose_name=_("route"))
+    priority = models.CharField(max_length=6, choices=MatchPriority.choices, verbose_name=_("priority"))
+    segments = models.PositiveSmallIntegerField(verbose_name=_("segments"))
+    rule = models.ForeignKey(
+        RewardRule, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards", verbose_name=_("rule")
+    )
+    amount_per_segment = models.BigIntegerField(verbose_name=_("amount per segment"))
+    surge_bp = models.PositiveIntegerField(
+        help_text=_("The route's multiplier then, in basis points (10000 = ×1)."), verbose_name=_("surge bp")
+    )
+    share_bp = models.PositiveIntegerField(
+        help_text=_("The provider's share (below 10000 while establishing)."), verbose_name=_("share bp")
+    )
+    establishing = models.BooleanField(default=False, verbose_name=_("establishing"))
+    amount = models.BigIntegerField(help_text=_("Booked, in 10⁻⁶ PPT."), verbose_name=_("amount"))
+    transfer_id = models.CharField(max_length=64, unique=True, verbose_name=_("transfer id"))
+    status = models.CharField(
+        max_length=8, choices=RewardStatus.choices, default=RewardStatus.PENDING, verbose_name=_("status")
+    )
+    booked_at = models.DateTimeField(default=timezone.now, verbose_name=_("booked at"))
+    due_at = models.DateTimeField(
+        help_text=_("When the verification window ends and the reward posts."), verbose_name=_("due at")
+    )
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
+    void_reason = models.CharField(max_length=64, blank=True, verbose_name=_("void reason"))
     # The strike that voided it: when staff clear that strike (and no other standing one covers the reward), the
     # reward is booked again under a new transfer id (`apps.incentives.strike_clearing`).
     voided_by = models.ForeignKey(
-        "delivery.FraudFlag", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "delivery.FraudFlag",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("voided by"),
     )
-    clawback_recovered = models.BigIntegerField(default=0, help_text="Netted from this reward for earlier debts.")
+    clawback_recovered = models.BigIntegerField(
+        default=0, help_text=_("Netted from this reward for earlier debts."), verbose_name=_("clawback recovered")
+    )
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["-booked_at", "-pk"]
         indexes = [
             # The posting sweep: pending rewards whose window has ended, oldest first.
@@ -94,19 +123,25 @@ class Clawback(models.Model):
     once (one clawback per struck reward; each recovery is the ledger transfer `clawback:job:<id of the reward it
     is netted from>`), until `recovered` reaches `amount`."""
 
-    reward = models.OneToOneField(Reward, on_delete=models.PROTECT, related_name="clawback")
-    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="clawbacks")
-    amount = models.BigIntegerField()
-    recovered = models.BigIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=ClawbackStatus.choices, default=ClawbackStatus.OPEN)
-    reason = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-    recovered_at = models.DateTimeField(null=True, blank=True)
+    reward = models.OneToOneField(Reward, on_delete=models.PROTECT, related_name="clawback", verbose_name=_("reward"))
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="clawbacks", verbose_name=_("provider")
+    )
+    amount = models.BigIntegerField(verbose_name=_("amount"))
+    recovered = models.BigIntegerField(default=0, verbose_name=_("recovered"))
+    status = models.CharField(
+        max_length=10, choices=ClawbackStatus.choices, default=ClawbackStatus.OPEN, verbose_name=_("status")
+    )
+    reason = models.CharField(max_length=64, verbose_name=_("reason"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    recovered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("recovered at"))
     # Staff cleared the strike: nothing more is recovered, and what was is refunded (`refunded`, posted at once).
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    refunded = models.BigIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    refunded = models.BigIntegerField(default=0, verbose_name=_("refunded"))
 
     class Meta:
+        verbose_name = _("clawback")
+        verbose_name_plural = _("clawbacks")
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["provider", "status", "created_at"], name="incentives_clawback_open_idx")]
         constraints = [

@@ -2,6 +2,7 @@
 services), history with per-day and per-method filters, accounts, and the payout rates staff set."""
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,11 +10,13 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.admin_search import PhoneSearchMixin
 from apps.audit.export import CsvExportMixin
 from apps.core.admin import DateRangeFilter, admin_badge_register
 from apps.core.errors import DomainError
+from apps.core.money import money_text
 from apps.incentives.models import Payout, PayoutAccount, PayoutRate
 from apps.incentives.payouts import services
 from apps.incentives.payouts.choices import PayoutStatus
@@ -21,7 +24,7 @@ from apps.incentives.payouts.selectors import payout_daily_report
 
 
 class DecisionForm(ActionForm):
-    reason = forms.CharField(required=False, max_length=200, help_text="Required to reject.")
+    reason = forms.CharField(label=_("reason"), required=False, max_length=200, help_text=_("Required to reject."))
 
 
 admin_badge_register("incentives.payout", lambda: Payout.objects.filter(status=PayoutStatus.AWAITING_APPROVAL).count())
@@ -35,8 +38,7 @@ class PayoutAdmin(PhoneSearchMixin, CsvExportMixin, admin.ModelAdmin):
         "method",
         "status",
         "amount",
-        "fiat_amount",
-        "currency",
+        "paid",
         "pending_reason",
         "created_at",
     ]
@@ -61,13 +63,17 @@ class PayoutAdmin(PhoneSearchMixin, CsvExportMixin, admin.ModelAdmin):
         context = {"daily_report": payout_daily_report(since=since), "report_days": self.report_days}
         return super().changelist_view(request, extra_context={**(extra_context or {}), **context})
 
+    @admin.display(description=_("paid out"), ordering="fiat_amount")
+    def paid(self, payout: Payout) -> str:
+        return money_text(payout.fiat_amount, payout.currency)  # ៛10,000 / $0.25, as the provider is paid
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Payout | None = None) -> bool:
         return False
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Payout], decide, verb: str) -> None:
+    def _each(self, request: HttpRequest, queryset: QuerySet[Payout], decide, done_text: Any) -> None:
         done = 0
         for payout in queryset:
             try:
@@ -76,25 +82,32 @@ class PayoutAdmin(PhoneSearchMixin, CsvExportMixin, admin.ModelAdmin):
             except DomainError as error:
                 self.message_user(request, f"{payout.public_id}: {error.message}", messages.ERROR)
         if done:
-            self.message_user(request, f"{done} payout(s) {verb}.", messages.SUCCESS)
+            self.message_user(request, done_text % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description="Approve the selected payouts (they are sent)")
+    @admin.action(description=_("Approve the selected payouts (they are sent)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
-        self._each(request, queryset, lambda p: services.payout_approve(actor=request.user, payout_id=p.pk), "approved")
+        self._each(
+            request,
+            queryset,
+            lambda p: services.payout_approve(actor=request.user, payout_id=p.pk),
+            _("%(count)s payout(s) approved."),
+        )
 
-    @admin.action(description="Reject the selected payouts (give a reason; the PPT goes back)")
+    @admin.action(description=_("Reject the selected payouts (give a reason; the PPT goes back)"))
     def reject(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
         reason = request.POST.get("reason", "")
         self._each(
             request,
             queryset,
             lambda p: services.payout_reject(actor=request.user, payout_id=p.pk, reason=reason),
-            "rejected",
+            _("%(count)s payout(s) rejected."),
         )
 
-    @admin.action(description="Check the status of the selected pending payouts now")
+    @admin.action(description=_("Check the status of the selected pending payouts now"))
     def check_status(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
-        self._each(request, queryset, lambda p: services.payout_check(payout_id=p.pk), "checked")
+        self._each(
+            request, queryset, lambda p: services.payout_check(payout_id=p.pk), _("%(count)s payout(s) checked.")
+        )
 
 
 @admin.register(PayoutAccount)
@@ -107,11 +120,11 @@ class PayoutAccountAdmin(PhoneSearchMixin, admin.ModelAdmin):
     readonly_fields = ["provider", "account_number", "whitelisted_at", "whitelist_error", "created_at"]
     actions = ["whitelist"]
 
-    @admin.action(description="Whitelist the selected accounts with the payout service (again)")
+    @admin.action(description=_("Whitelist the selected accounts with the payout service (again)"))
     def whitelist(self, request: HttpRequest, queryset: QuerySet[PayoutAccount]) -> None:
         for account in queryset:
             services.payout_account_whitelist(account=account)
-        self.message_user(request, "Whitelisting asked; see each account's status.")
+        self.message_user(request, _("Whitelisting asked; see each account's status."))
 
 
 @admin.register(PayoutRate)

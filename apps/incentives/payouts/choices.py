@@ -1,17 +1,18 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class PayoutMethod(models.TextChoices):
-    AIRTIME = "airtime", "Airtime top-up"
-    CASH = "cash", "Cash (bank account)"
-    WALLET = "wallet", "On-chain wallet"
+    AIRTIME = "airtime", _("Airtime top-up")
+    CASH = "cash", _("Cash (bank account)")
+    WALLET = "wallet", _("On-chain wallet")
 
 
 class PayoutCurrency(models.TextChoices):
     """What a payout is paid in, in its smallest unit (US cents, riel)."""
 
-    USD = "USD", "US dollar"
-    KHR = "KHR", "Cambodian riel"
+    USD = "USD", _("US dollar")
+    KHR = "KHR", _("Cambodian riel")
 
 
 # Decimal places of each currency's smallest unit (the wire APIs take decimal strings).
@@ -22,13 +23,13 @@ class PayoutStatus(models.TextChoices):
     """awaiting_approval → queued (approved) or rejected; queued → sending (claimed once, the call goes out) →
     succeeded | failed | pending (outcome unknown: resolved only by a status check) → succeeded | failed."""
 
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting staff approval"
-    QUEUED = "queued", "Queued"
-    SENDING = "sending", "Sending"
-    PENDING = "pending", "Pending (outcome unknown)"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    REJECTED = "rejected", "Rejected by staff"
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting staff approval")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    PENDING = "pending", _("Pending (outcome unknown)")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    REJECTED = "rejected", _("Rejected by staff")
 
 
 OPEN_STATUSES = (PayoutStatus.AWAITING_APPROVAL, PayoutStatus.QUEUED, PayoutStatus.SENDING, PayoutStatus.PENDING)

@@ -4,7 +4,7 @@ approve / suspend / ban through the services (audited)."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from apps.accounts.models import User
 from apps.audit.models import AuditLog
@@ -48,6 +48,7 @@ def test_search_by_phone_as_staff_type_it(staff_client):
     assert listed_ids(staff_client.get(LIST, {"q": wanted.user.phone})) == {wanted.pk}
 
 
+@translation.override("en")
 def test_heartbeat_age_reads_like_a_person_would_say_it():
     now = timezone.now()
     assert heartbeat_age(None, now) == "never"
@@ -55,6 +56,8 @@ def test_heartbeat_age_reads_like_a_person_would_say_it():
     assert heartbeat_age(now - timedelta(minutes=7), now) == "7 min"
     assert heartbeat_age(now - timedelta(hours=5), now) == "5 h"
     assert heartbeat_age(now - timedelta(days=3), now) == "3 d"
+    with translation.override("km"):
+        assert heartbeat_age(now - timedelta(minutes=7), now) == "7 នាទី"
 
 
 def test_detail_shows_sims_devices_and_uptime(staff_client):
@@ -100,7 +103,8 @@ def test_actions_go_through_services_and_are_audited(staff_client, action, start
 
 def test_an_action_that_does_not_apply_is_refused_and_said_so(staff_client):
     banned = provider_with_sim(Carrier.SMART, status=ProviderStatus.BANNED)
-    response = staff_client.post(LIST, {"action": "approve", "_selected_action": [banned.pk]}, follow=True)
+    action = {"action": "approve", "_selected_action": [banned.pk]}
+    response = staff_client.post(LIST, action, follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert "Not approved" in response.content.decode()
     assert Provider.objects.get(pk=banned.pk).status == ProviderStatus.BANNED
     assert not AuditLog.objects.filter(action="provider.approved").exists()

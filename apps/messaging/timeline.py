@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
 
+from django.utils.translation import gettext as _
+
 from apps.audit.models import AuditLog
 from apps.messaging.models import Job, Message
 from apps.tokens.models import Transfer
@@ -41,32 +43,43 @@ def message_timeline(message: Message) -> list[TimelineEntry]:
 
 @timeline_source
 def _message_entries(message: Message) -> Iterable[TimelineEntry]:
-    detail = f"{message.segments} segment(s), {message.priority}"
-    yield TimelineEntry(message.created_at, "message", "submitted", detail)
+    # Written in the staff member's language (the admin's active one); the sources' own names and codes stay as stored.
+    detail = _("%(segments)d segment(s), %(priority)s") % {
+        "segments": message.segments,
+        "priority": message.get_priority_display(),
+    }
+    yield TimelineEntry(message.created_at, "message", _("submitted"), detail)
     if message.scheduled_at:
-        yield TimelineEntry(message.scheduled_at, "message", "scheduled for")
-    for name in ("assigned_at", "sent_at", "delivered_at"):
+        yield TimelineEntry(message.scheduled_at, "message", _("scheduled for"))
+    for name, what in (("assigned_at", _("assigned")), ("sent_at", _("sent")), ("delivered_at", _("delivered"))):
         if at := getattr(message, name):
-            yield TimelineEntry(at, "message", name.removesuffix("_at"))
+            yield TimelineEntry(at, "message", what)
     if message.finished_at:
-        yield TimelineEntry(message.finished_at, "message", f"final: {message.status}", message.status_reason)
+        final = _("final: %(status)s") % {"status": message.get_status_display()}
+        yield TimelineEntry(message.finished_at, "message", final, message.status_reason)
 
 
 @timeline_source
 def _job_entries(message: Message) -> Iterable[TimelineEntry]:
     for job in Job.objects.filter(message=message).order_by("attempt"):
-        who = f"job {job.pk} (attempt {job.attempt}), provider {job.provider_id}, SIM {job.sim_id}"
-        yield TimelineEntry(job.offered_at, "job", "offered", f"{who}; lease until {job.deadline:%H:%M:%S}")
+        who = _("job %(job)s (attempt %(attempt)s), provider %(provider)s, SIM %(sim)s") % {
+            "job": job.pk,
+            "attempt": job.attempt,
+            "provider": job.provider_id,
+            "sim": job.sim_id,
+        }
+        lease = _("%(who)s; lease until %(time)s") % {"who": who, "time": f"{job.deadline:%H:%M:%S}"}
+        yield TimelineEntry(job.offered_at, "job", _("offered"), lease)
         if job.last_pushed_at:
-            yield TimelineEntry(
-                job.last_pushed_at, "push", f"pushed ({job.push_attempts} attempt(s))", job.last_push_error or who
-            )
+            pushed = _("pushed (%(attempts)d attempt(s))") % {"attempts": job.push_attempts}
+            yield TimelineEntry(job.last_pushed_at, "push", pushed, job.last_push_error or who)
         if job.accepted_at:
-            yield TimelineEntry(job.accepted_at, "job", "acknowledged", who)
+            yield TimelineEntry(job.accepted_at, "job", _("acknowledged"), who)
         if job.sent_at:
-            yield TimelineEntry(job.sent_at, "job", "sent", who)
+            yield TimelineEntry(job.sent_at, "job", _("sent"), who)
         if job.finished_at:
-            yield TimelineEntry(job.finished_at, "job", f"ended: {job.status}", job.end_reason)
+            ended = _("ended: %(status)s") % {"status": job.get_status_display()}
+            yield TimelineEntry(job.finished_at, "job", ended, job.end_reason)
 
 
 @timeline_source
@@ -75,8 +88,9 @@ def _ledger_entries(message: Message) -> Iterable[TimelineEntry]:
         yield TimelineEntry(
             transfer.created_at,
             "ledger",
-            f"ledger {transfer.id} ({transfer.kind}, {transfer.status})",
-            f"{transfer.amount} units, {transfer.reason}".rstrip(", "),
+            _("ledger %(id)s (%(kind)s, %(status)s)")
+            % {"id": transfer.id, "kind": transfer.get_kind_display(), "status": transfer.get_status_display()},
+            (_("%(amount)s units") % {"amount": transfer.amount} + f", {transfer.reason}").rstrip(", "),
         )
 
 

@@ -17,7 +17,7 @@ GUIDES = ["quickstart.md", "quickstart.km.md", "webhooks.md", "idempotency.md", 
           "earnings.md", "earnings.km.md", "sandbox.md", "sandbox.km.md",
           "privacy.md", "privacy.km.md", "privacy-requests.md", "privacy-requests.km.md"]  # fmt: skip
 # Operators' documents, checked the same way (links resolve, the operations they name exist).
-GUIDES += ["deployment.md", "scaling.md", "troubleshooting.md", "backups.md", "backoffice.md"]
+GUIDES += ["deployment.md", "scaling.md", "troubleshooting.md", "backups.md", "backoffice.md", "content-filter.md"]
 CODE_BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 NAMED_OPERATION = re.compile(r"`(GET|POST|PATCH|PUT|DELETE) (/api/[^ `?]*)")
 

@@ -143,7 +143,7 @@ def test_staff_erase_a_client_organisation_from_the_admin(staff_client):
     organization = client_create(user=member, name="Acme")
     key, _ = api_key_create(organization=organization, actor=member, name="server")
     form = {"action": "erase_members", "_selected_action": [organization.pk]}
-    confirmation = staff_client.post("/admin/accounts/clientorganization/", form)
+    confirmation = staff_client.post("/admin/accounts/clientorganization/", form, HTTP_ACCEPT_LANGUAGE="en")
     assert confirmation.status_code == 200 and "cannot be undone" in confirmation.content.decode()
     assert User.objects.get(pk=member.pk).is_active  # nothing erased before staff confirm
     response = staff_client.post("/admin/accounts/clientorganization/", {**form, "confirm": "yes"})

@@ -165,3 +165,12 @@ def test_a_silent_phone_is_still_marked_offline_by_the_sweep(silent, settings):
     stale = timezone.now() - timedelta(seconds=settings.PROVIDER_HEARTBEAT_INTERVAL * 10)
     Provider.objects.filter(pk=silent.pk).update(last_heartbeat_at=stale)
     assert providers_sweep_offline() == [silent.pk]
+
+
+def test_a_phone_marked_unresponsive_is_asked_to_speak_by_a_wake_up_push(fcm_fake, django_capture_on_commit_callbacks):
+    # A live phone whose acknowledgement an outage refused heartbeats on the push and is offered work again at once;
+    # without the push it would wait for its next scheduled heartbeat.
+    provider = provider_with_sim(Carrier.CELLCARD)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert providers_mark_unresponsive(provider_ids=[provider.pk], now=timezone.now()) == 1
+    assert [message.data for message in fcm_fake.accepted] == [{"kind": "wake"}]

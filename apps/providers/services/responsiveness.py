@@ -20,6 +20,7 @@ from django.db import transaction
 
 from apps.providers.models import Provider, Sim
 from apps.providers.services.availability import sync_matchable
+from apps.providers.wakeup import wake_up
 
 
 @transaction.atomic(savepoint=False)
@@ -37,6 +38,11 @@ def providers_mark_unresponsive(*, provider_ids: list[int], now: datetime) -> in
         unresponsive_since=now
     )
     Sim.objects.filter(provider_id__in=provider_ids, matchable=True).update(matchable=False)
+    # Ask the phones to speak (the wake-up push, as for a phone the sweep marked offline): a live phone that only
+    # missed one push, or whose acknowledgement an outage refused, heartbeats at once and is offered work again;
+    # a silent one stays marked.
+    ids = list(provider_ids)
+    transaction.on_commit(lambda: wake_up(ids))
     return marked
 
 

@@ -233,6 +233,7 @@ class VirtualPhone:
         self.acks: list[int] = []  # job ids waiting for the next batch acknowledgement
         self.taken: dict[int, dict[str, Any]] = {}  # jobs this phone has acknowledged, by id
         self.sent: set[int] = set()  # jobs it really sent (reported or not)
+        self.delivered: set[int] = set()  # jobs whose delivery receipt it holds (reported or not)
         self.dropped: set[int] = set()  # jobs it told the server it did not send: never sent afterwards
         self.flush_due = False  # a batch of queued reports and acknowledgements is scheduled
         self.last_request_at = 0.0  # monotonic time of its last request (any request counts as a heartbeat)
@@ -403,12 +404,14 @@ class Fleet:
             self.answer_unknown(phone)
 
     def answer_unknown(self, phone: VirtualPhone) -> None:
-        """Answer for each job the server lists as `unknown` (acknowledged, lease ended without a report): `sent` if
-        this phone sent it, else `failed` with `not_sent` so the message can go to another phone."""
+        """Answer for each job the server lists as `unknown` (acknowledged, lease ended without a report): `delivered`
+        if this phone holds its receipt, `sent` if it sent it, else `failed` with `not_sent` so the message can go to
+        another phone."""
         response = self.http.get("/api/providers/me/jobs", params={"status": "unknown"}, headers=phone.headers)
         for row in expect(response, 200):
             with phone.outbox_lock:
                 job, sent = phone.taken.get(row["id"]), row["id"] in phone.sent
+                delivered = row["id"] in phone.delivered
                 if job is not None and not sent:
                     # Answered "not sent": the app drops the job, so it can never go out after all (it may go to
                     # another phone now).
@@ -417,7 +420,11 @@ class Fleet:
                 continue  # not one this phone knows (cannot sign for it without its trace token)
             with self.ledger.lock:
                 self.ledger.unknown_answered += 1
-            if sent:
+            if delivered:
+                # It holds the receipt: `delivered` answers for both (its first `delivered`, sent while the lease was
+                # ending, came too late to count; answering only `sent` would leave the message waiting for ever).
+                self._report(phone, job, "delivered")
+            elif sent:
                 self._report(phone, job, "sent")
             else:
                 self._report(phone, job, "failed", error_code="not_sent")
@@ -458,6 +465,9 @@ class Fleet:
         if not phone.honest:
             with self.ledger.lock:
                 self.ledger.faked[job["message_id"]] += 1
+        else:
+            with phone.outbox_lock:
+                phone.delivered.add(job["id"])
         self._report(phone, job, "delivered")
 
     def _report(self, phone: VirtualPhone, job: dict[str, Any], status: str, error_code: str = "") -> None:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_process_shutdown
+from django.db import close_old_connections
 
 from apps.core.context import request_id_var, reset_context
 from apps.core.metrics import CELERY_TASK_DURATION, CELERY_TASK_QUEUE_WAIT, CELERY_TASKS, process_dead
@@ -35,6 +36,15 @@ def start_task_context(task_id: str | None = None, task: Any = None, **kwargs: A
         CELERY_TASK_QUEUE_WAIT.labels(task=task.name).observe(max(0.0, time.time() - published_at))
     if task_id:
         _started[task_id] = time.perf_counter()
+    _release_connections(task)
+
+
+def _release_connections(task: Any) -> None:
+    """What Django does around a request: give the connection back to the pool, or close it if it is unusable or
+    too old. Celery's own fixup would close the whole pool around every task; CELERY_DB_REUSE_MAX stops that (see
+    the setting). Not for eager tasks: they run inside the caller's transaction."""
+    if task is not None and not task.request.is_eager:
+        close_old_connections()
 
 
 @task_postrun.connect
@@ -44,6 +54,7 @@ def end_task_context(task_id: str | None = None, task: Any = None, state: str | 
         CELERY_TASKS.labels(task=task.name, state=state or "UNKNOWN").inc()
         if started is not None:
             CELERY_TASK_DURATION.labels(task=task.name).observe(time.perf_counter() - started)
+    _release_connections(task)
     reset_context()
 
 

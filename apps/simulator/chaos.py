@@ -204,6 +204,7 @@ class ChaosReport:
     webhooks_undelivered: int = 0
     webhook_events_missing: int = 0  # events the receiver never got
     replays: dict[str, int] = field(default_factory=dict)
+    restarts: list[str] = field(default_factory=list)  # server processes that crashed and their supervisor restarted
 
     @property
     def ok(self) -> bool:
@@ -235,6 +236,7 @@ class ChaosReport:
             f"bad reports    {', '.join(f'{k}: {v}' for k, v in sorted(self.replays.items())) or 'none'}",
             *(f"recovery       {fault}: {seconds(value)}" for fault, value in self.recovery.items()),
             *(f"skipped        {fault} (no private instance to break)" for fault in self.skipped),
+            *(f"crashed        {restart}" for restart in self.restarts),
             f"verdict        {'OK' if self.ok else 'FAILED'}",
         ]
 
@@ -285,6 +287,7 @@ class ChaosSimulation(Simulation):
         summary.submitted = len(ids)
         summary.sent_twice = len(fleet.ledger.sent_twice())
         self.report = self._judge(summary, fleet)
+        self.report.restarts = list(servers.restarts)
         return summary
 
     # --- faults ---------------------------------------------------------------------------------------------------

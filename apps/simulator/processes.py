@@ -1,6 +1,7 @@
 """The server side of a simulation: gunicorn, Celery workers and beat, started as child processes with the settings a
 simulation needs, on the simulator's own database and stores. They stop with the simulation."""
 
+import logging
 import os
 import secrets
 import shutil
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,10 @@ from django.conf import settings
 from django.db import connection
 
 from apps.core.metrics import multiprocess_dir_reset
+from apps.core.stack import describe_exit, restart_delay
 from apps.simulator.checks import SIMULATOR_SENDER
+
+logger = logging.getLogger("peerpower.simulator")
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -138,6 +143,16 @@ class Servers:
         self._names: list[str] = []
         self._logs: list = []
         self._argv: dict[str, tuple[list[str], dict[str, str]]] = {}
+        # Supervision, as production's process manager does it (compose `restart: unless-stopped`, Kubernetes): a
+        # server process that exits by itself is started again after a back-off. `kill` (a fault the chaos suite
+        # injects) leaves it down until `respawn`. Each restart is recorded for the run's report.
+        self.restarts: list[str] = []
+        self._lock = threading.RLock()
+        self._held_down: set[str] = set()
+        self._failures: dict[str, int] = {}
+        self._restart_at: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def environment(self) -> dict[str, str]:
         config = self.config
@@ -264,20 +279,46 @@ class Servers:
             env,
         )
         self._wait_ready()
+        self._watcher = threading.Thread(target=self._watch, name="servers-supervisor", daemon=True)
+        self._watcher.start()
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Kill a server process and its children at once (the chaos suite: a machine or container dies)."""
-        process = self._processes[self._names.index(name)]
+        """Kill a server process and its children at once (the chaos suite: a machine or container dies). It stays
+        down until `respawn`."""
+        with self._lock:
+            self._held_down.add(name)
+            process = self._processes[self._names.index(name)]
         os.killpg(process.pid, sig)
         process.wait()
 
     def respawn(self, name: str) -> None:
         """Start a killed server process again, as its supervisor would."""
-        index = self._names.index(name)
-        argv, env = self._argv[name]
-        del self._processes[index], self._names[index]
-        self._spawn(name, argv, env)
+        with self._lock:
+            index = self._names.index(name)
+            argv, env = self._argv[name]
+            del self._processes[index], self._names[index]
+            self._spawn(name, argv, env)
+            self._held_down.discard(name)
+            self._restart_at.pop(name, None)
+
+    def _watch(self) -> None:
+        """Restart a server process that exited by itself (a crash) after a back-off: 1 s, and twice as long for
+        each further crash of the same process, up to 10 s."""
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                now = time.monotonic()
+                for name, process in list(zip(self._names, self._processes, strict=True)):
+                    if name in self._held_down or process.poll() is None:
+                        continue
+                    if name not in self._restart_at:
+                        self._failures[name] = self._failures.get(name, 0) + 1
+                        self._restart_at[name] = now + restart_delay(self._failures[name], base=1.0, cap=10.0)
+                        ended = describe_exit(process.returncode)
+                        self.restarts.append(f"{name} exited ({ended}), restarted")
+                        logger.warning("servers: %s exited (%s); restarting it (see %s.log)", name, ended, name)
+                    elif now >= self._restart_at[name]:
+                        self.respawn(name)
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by web, workers and beat (each with its children), and — when this run uses them
@@ -313,6 +354,9 @@ class Servers:
         raise RuntimeError(f"the web server did not answer /health in time; see {self.log_dir / 'web.log'}")
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
         # SIGTERM to each main process only: gunicorn's master and Celery's main process stop their own children (a
         # prefork pool process signalled directly dies at once and can leave Celery's pool shutdown hanging).
         for process in self._processes:

@@ -454,9 +454,17 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Celery's Django fixup closes the database connections before and after every task, and on a prefork worker with
+# Django's connection pool it closes the whole pool, so each task opened new PostgreSQL connections. It now does so
+# only every this many tasks; in between, apps.core.signals gives each task's connection back to the pool (and drops
+# an unusable one) as Django does at the end of a request. 0: close everything around every task (Celery's default).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Redis re-delivers unacknowledged tasks after this long; it must exceed the longest countdown a retry uses.
 # (The SQLAlchemy transport hands its options to create_engine, which knows no such option.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600} if CELERY_BROKER_URL.startswith("redis") else {}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with a fix: a worker reconnects after losing Redis instead of exiting (see the module).
+    CELERY_BROKER_TRANSPORT = "apps.core.broker:Transport"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs: each app adds its entries here; beat's database scheduler syncs them into its tables, where staff
 # can see them (and pause them) in the admin.

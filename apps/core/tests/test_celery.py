@@ -5,6 +5,7 @@ import time
 import pytest
 
 from apps.core.metrics import multiprocess_dir_reset
+from apps.core.signals import end_task_context, start_task_context
 from apps.core.tasks import ping
 from apps.core.tests.metrics_scrape import scrape, value
 from peerpower.celery import app
@@ -51,3 +52,33 @@ def test_the_worker_times_its_tasks_on_metrics(metrics_folder, worker, client):
     assert value(samples, "peerpower_celery_task_duration_seconds_count", task="core.ping") == 1
     assert value(samples, "peerpower_celery_task_queue_wait_seconds_count", task="core.ping") == 1
     assert value(samples, "peerpower_celery_task_queue_wait_seconds_bucket", task="core.ping", le="60.0") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("reuse_max", [1000, 0])
+def test_a_prefork_worker_keeps_its_connection_pool_between_tasks(reuse_max, settings):
+    """Celery's Django fixup closes the connections around every task, and on a prefork worker it closed Django's
+    whole connection pool too, so every task opened new PostgreSQL connections. With CELERY_DB_REUSE_MAX (the
+    setting's default) the pool lives on and each task's connection goes back to it; 0 is Celery's behaviour."""
+    from types import SimpleNamespace
+
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.pool is None:
+        pytest.skip("Django's connection pool: PostgreSQL")
+    assert settings.CELERY_DB_REUSE_MAX == 1000
+    settings.CELERY_DB_REUSE_MAX = reuse_max
+    fixup = DjangoWorkerFixup(app)
+    fixup.worker = SimpleNamespace(pool_cls="celery.concurrency.prefork:TaskPool")
+    task = SimpleNamespace(name="core.ping", request=SimpleNamespace(is_eager=False))
+    pool = connection.pool
+    for _ in range(3):
+        for handler in (fixup.on_task_prerun, start_task_context):
+            handler(sender=task, task=task, task_id="t")
+        connection.ensure_connection()
+        assert connection.connection is not None
+        for handler in (fixup.on_task_postrun, end_task_context):
+            handler(sender=task, task=task, task_id="t", state="SUCCESS")
+        assert connection.connection is None, "the task's connection is given back after it"
+    assert (connection.pool is pool) == bool(reuse_max)

@@ -202,6 +202,9 @@ class Servers:
             "REPORT_MIN_DELIVERY_SECONDS": str(config.min_delivery_seconds),
             # The simulator sends canaries itself, so a run knows how many there were.
             "AUDIT_CANARY_PROBABILITY": "0",
+            # No chain node in a simulation: without this the development default (a local node on port 8545) has
+            # the worker retry chain tasks every few seconds against nothing, or against another run's node.
+            "CHAIN_RPC_URL": "",
         }
         env.update(config.extra_env)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir.resolve())

@@ -251,6 +251,10 @@ class ChaosSimulation(Simulation):
             "WEBHOOK_RETRY_BASE_SECONDS": "2",
             "WEBHOOK_RETRY_MAX_SECONDS": "30",
             "WEBHOOK_SWEEP_GRACE_SECONDS": "20",
+            # The receiver is on this machine: short timeouts make the claim a worker leaves behind when a fault ends
+            # its attempt (a killed worker, a task Celery terminates on a lost broker) end after 30 s instead of 60.
+            "WEBHOOK_CONNECT_TIMEOUT_SECONDS": "2",
+            "WEBHOOK_READ_TIMEOUT_SECONDS": "3",
             **config.servers.extra_env,
         }
         super().__init__(config)

@@ -94,7 +94,9 @@ def test_chaos_short(private_redis):
         # The worker kill loses the probe's dispatch task: found again by the reconciler (30 s beat, 10 s grace), then
         # pushed, sent and reported; 17-34 s on a loaded machine before, over 45 s at load 8-11.
         recovery_timeout=75,
-        webhook_timeout=45,
+        # A delivery whose attempt a fault cut off (the Redis restart terminates the tasks a worker holds) is sent
+        # again once its claim ends (30 s) and the sweeper (every 30 s, 20 s past due) finds it: up to 80 s.
+        webhook_timeout=90,
         redis=private_redis,
     )
     simulation = ChaosSimulation(chaos)

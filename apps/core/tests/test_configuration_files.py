@@ -3,8 +3,11 @@
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from django.conf import settings
+
+pytestmark = pytest.mark.standalone  # files only, and the image build steps in a process of their own
 
 ROOT = Path(settings.BASE_DIR)
 # env("X"), env.bool("X", ...), required("X"), os.environ.get("X"), os.environ["X"], os.environ.setdefault("X", ...)

@@ -33,6 +33,17 @@ PRODUCTION_ENV = {
 }
 
 
+# Each test gives the processes it starts the stores it means to test (none: the embedded default), whichever the
+# test run itself uses: the outcome is the same in CI's SQLite and PostgreSQL runs, which run this module once.
+pytestmark = pytest.mark.standalone
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_stores(monkeypatch) -> None:
+    for name in STORES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _fcm_credentials_file() -> None:
     write_service_account(

@@ -22,7 +22,10 @@ from django.conf import settings
 from apps.core.management.commands.runstack import local_chain_port
 from apps.core.stack import describe_exit, restart_delay, stack_processes
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)"),
+    pytest.mark.standalone,  # the stack has a SQLite database, file cache and broker of its own (STORES removed)
+]
 
 STOP_BOUND = 60  # seconds: the supervisor's per-process stop timeout is 15 s here, three processes in turn
 QUICK = ["--stop-timeout", "15", "--backoff-max", "2"]

@@ -16,11 +16,12 @@ from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.http import HttpRequest
 from django.utils import translation
 
 from apps.audit.models import AuditLog
+from apps.audit.pseudonyms import pseudonymise
 from apps.audit.services import audit_record
 
 VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -50,6 +51,13 @@ def _changed_values(entry: LogEntry) -> dict[str, Any]:
             value = field.value_from_object(instance)
             values[field.name] = value if isinstance(value, (bool, int, str, type(None))) else str(value)
     return values
+
+
+def log_entry_saving(sender: type, instance: LogEntry, **kwargs: Any) -> None:
+    """Django's own admin log names the edited object (a user's name is their number) and, for inlines, its
+    members: the numbers in it are kept as keyed hashes, as in the audit log."""
+    instance.object_repr = pseudonymise(instance.object_repr or "")[:200]
+    instance.change_message = pseudonymise(instance.change_message or "")
 
 
 def log_entry_saved(sender: type, instance: LogEntry, created: bool, **kwargs: Any) -> None:
@@ -95,5 +103,6 @@ def connect() -> None:
     """Called from the audit app's `ready()`."""
     from django.contrib import admin
 
+    pre_save.connect(log_entry_saving, sender=LogEntry, dispatch_uid="audit.admin_log_entry_pseudonyms")
     post_save.connect(log_entry_saved, sender=LogEntry, dispatch_uid="audit.admin_log_entry")
     admin.site.add_action(audited_delete_selected, "delete_selected")

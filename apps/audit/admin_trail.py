@@ -83,7 +83,9 @@ def audited_delete_selected(modeladmin: Any, request: HttpRequest, queryset: Que
     pks = [str(pk) for pk in queryset.values_list("pk", flat=True)]
     with transaction.atomic():
         last = AuditLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        last_logged = LogEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
         response = admin_actions.delete_selected(modeladmin, request, queryset)
+        _pseudonymise_bulk_logged(after=last_logged, user=request.user)
         left = queryset.model._base_manager.filter(pk__in=pks).values_list("pk", flat=True)
         gone = set(pks) - {str(pk) for pk in left}
         action = admin_action_name(label, DELETION)
@@ -93,6 +95,16 @@ def audited_delete_selected(modeladmin: Any, request: HttpRequest, queryset: Que
         for pk in sorted(gone - covered):
             audit_record(actor=request.user, action=action, target_type=label, target_id=pk, after={"repr": ""})
     return response
+
+
+def _pseudonymise_bulk_logged(*, after: int, user: Any) -> None:
+    """Django logs the deletion of several objects with `bulk_create`, past `log_entry_saving`: the numbers in the
+    names it wrote are replaced here, in the same transaction."""
+    logged = LogEntry.objects.filter(id__gt=after, user_id=user.pk, action_flag=DELETION).only("id", "object_repr")
+    for entry in logged:
+        name = pseudonymise(entry.object_repr)[:200]
+        if name != entry.object_repr:
+            LogEntry.objects.filter(pk=entry.pk).update(object_repr=name)
 
 
 audited_delete_selected.allowed_permissions = admin_actions.delete_selected.allowed_permissions

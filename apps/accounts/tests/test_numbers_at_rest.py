@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps as global_apps
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from apps.accounts import services
 from apps.accounts.choices import DenyKind
@@ -139,6 +140,23 @@ def test_erasure_still_redacts_the_hashed_numbers(flows, client):
     # An investigation holding the number still finds the entry.
     found = client.get("/admin/audit/auditlog/", {"q": "010 999 888"}).context["cl"].result_list
     assert created_sim in list(found)
+
+
+def test_deleting_several_objects_in_the_admin_logs_no_number(staff, client):
+    from apps.accounts.models import OtpChallenge
+
+    numbers = ["+85512111222", "+85512111333"]
+    challenges = [
+        OtpChallenge.objects.create(phone=number, code_hash="x", purpose="login", expires_at=timezone.now())
+        for number in numbers
+    ]
+    client.force_login(staff)
+    response = client.post(
+        "/admin/accounts/otpchallenge/",
+        {"action": "delete_selected", "_selected_action": [c.pk for c in challenges], "post": "yes"},
+    )
+    assert response.status_code == 302 and not OtpChallenge.objects.exists()
+    assert find_in_database(*every_spelling(*numbers), decrypt=False) == []
 
 
 def test_organisation_contact_phone_is_encrypted_and_found_by_its_hash(flows, client):

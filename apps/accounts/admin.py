@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
@@ -12,6 +13,8 @@ from apps.accounts import services
 from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.admin_vetting import ClientApplicationAdmin, ClientPlanAdmin, DenyListEntryAdmin
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
+from apps.accounts.phone import normalize_phone
+from apps.core.errors import ValidationFailed
 
 __all__ = ["ClientApplicationAdmin", "ClientPlanAdmin", "DenyListEntryAdmin"]
 
@@ -26,6 +29,22 @@ class PhoneUserChangeForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+class ClientOrganizationForm(forms.ModelForm):
+    class Meta:
+        model = ClientOrganization
+        fields = "__all__"  # noqa: DJ007 - the admin's fields and readonly_fields choose
+
+    def clean_contact_phone(self) -> str:
+        """Stored in E.164, like every number: its keyed hash then finds it whatever form staff search it in."""
+        value = self.cleaned_data.get("contact_phone") or ""
+        if not value:
+            return ""
+        try:
+            return normalize_phone(value, require_mobile=False, allowed_regions=[]).e164
+        except ValidationFailed as error:
+            raise forms.ValidationError(str(error.message), code=error.code) from None
 
 
 @admin.register(User)
@@ -115,8 +134,10 @@ class ClientOrganizationAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_filter = (("approved_at", admin.EmptyFieldListFilter), "plan", "is_blocked", "verification_codes")
     readonly_fields = ("approved_at",)
     list_select_related = ("plan",)
-    search_fields = ("name", "contact_email", "contact_phone")
-    phone_search_fields = ("memberships__user__phone",)
+    # The contact phone is encrypted: found whole (any common form), by its keyed hash.
+    search_fields = ("name", "contact_email")
+    phone_search_fields = ("contact_phone", "memberships__user__phone")
+    form = ClientOrganizationForm
     inlines = [ClientMembershipInline, ApiKeyInline]
     show_full_result_count = False
     actions = ["export_members", "erase_members"]
@@ -156,6 +177,8 @@ class ClientOrganizationAdmin(PhoneSearchMixin, admin.ModelAdmin):
         if plan_changed:
             plan = obj.plan
             obj.plan = ClientOrganization.objects.get(pk=obj.pk).plan
+        if not obj.contact_phone:
+            obj.contact_phone_hash = ""  # a cleared number is no longer found by its old hash
         super().save_model(request, obj, form, change)
         if plan_changed:
             services.client_plan_assign(organization=obj, plan=plan, actor=request.user)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
+from apps.accounts.admin_search import search_term_as_phone
 from apps.accounts.choices import ApplicationDecision, ApplicationStatus
 from apps.accounts.models import ClientApplication, ClientPlan, DenyListEntry
 from apps.core.errors import DomainError
@@ -101,17 +102,30 @@ class DenyListEntryAdmin(admin.ModelAdmin):
     entries stay, with who removed them and why."""
 
     form = DenyListEntryForm
-    list_display = ("kind", "value", "reason", "created_by", "created_at", "removed_at", "removed_by")
+    list_display = ("kind", "listed", "reason", "created_by", "created_at", "removed_at", "removed_by")
     list_filter = ("kind", ("removed_at", admin.EmptyFieldListFilter))
+    # A number is kept as its keyed hash only: a typed number is found whole, in get_search_results.
     search_fields = ("=value", "reason")
     list_select_related = ("created_by", "removed_by")
     actions = ("remove",)
     show_full_result_count = False
 
+    @admin.display(description=_("listed value"))
+    def listed(self, obj: DenyListEntry) -> str:
+        return obj.shown_value
+
     def get_fields(self, request: HttpRequest, obj: DenyListEntry | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("kind", "value", "reason")
-        return ("kind", "value", "reason", "created_by", "created_at", "removed_at", "removed_by", "removal_reason")
+        return ("kind", "listed", "reason", "created_by", "created_at", "removed_at", "removed_by", "removal_reason")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, Any]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        e164 = search_term_as_phone(search_term) if search_term else None
+        if e164 is None:
+            return found, may_have_duplicates
+        hashed = services.deny_list_values_of(numbers=[e164])
+        return found | queryset.filter(kind__in=services.DENY_LIST_NUMBER_KINDS, value__in=hashed), may_have_duplicates
 
     def get_readonly_fields(self, request: HttpRequest, obj: DenyListEntry | None = None) -> tuple[str, ...]:
         if obj is None:

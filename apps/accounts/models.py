@@ -220,7 +220,11 @@ class ClientOrganization(models.Model):
 
     name = models.CharField(max_length=200, verbose_name=_("name"))
     contact_email = models.EmailField(blank=True, verbose_name=_("contact email"))
-    contact_phone = models.CharField(max_length=16, blank=True, verbose_name=_("contact phone"))
+    # Encrypted; found by equality (admin search by a typed number) through `contact_phone_hash`.
+    contact_phone = EncryptedLookupCharField(max_length=16, blank=True, verbose_name=_("contact phone"))
+    contact_phone_hash = BlindIndexField(
+        source="contact_phone", db_index=True, verbose_name=_("contact phone's keyed hash")
+    )
     members = models.ManyToManyField(
         User, through="ClientMembership", related_name="client_organizations", verbose_name=_("members")
     )
@@ -386,8 +390,11 @@ class DenyListEntry(models.Model):
     installation id (device registration). Removal keeps the row (who, when, why), so the history stays."""
 
     kind = models.CharField(max_length=10, choices=DenyKind.choices, verbose_name=_("kind"))
+    # A phone or SIM number is stored only as its keyed hash, "hash:<blind index of E.164>" (services.denylist).
     value = models.CharField(
-        max_length=200, help_text=_("E.164 for numbers; the installation id for devices."), verbose_name=_("value")
+        max_length=200,
+        help_text=_("A number in any form (kept only as its keyed hash), or a device's installation id."),
+        verbose_name=_("value"),
     )
     reason = models.CharField(max_length=200, verbose_name=_("reason"))
     created_by = models.ForeignKey(
@@ -411,4 +418,11 @@ class DenyListEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.value}"
+        return f"{self.get_kind_display()} {self.shown_value}"
+
+    @property
+    def shown_value(self) -> str:
+        """The value as staff see it: a listed number only as the start of its keyed hash (it is all that is kept)."""
+        if self.value.startswith("hash:"):
+            return _("number with keyed hash %(start)s…") % {"start": self.value[5:13]}
+        return self.value

@@ -1,11 +1,15 @@
+from typing import Any
+
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.export import CsvExportMixin
 from apps.audit.models import AuditLog
+from apps.audit.pseudonyms import search_term_e164
 from apps.core.admin import DateRangeFilter, ReadOnlyAdmin
+from apps.core.crypto import blind_index
 
 
 class ActorFilter(admin.SimpleListFilter):
@@ -38,8 +42,22 @@ class AuditLogAdmin(CsvExportMixin, ReadOnlyAdmin):
         "id", "created_at", "actor_id", "actor__phone", "actor_label", "action", "target_type", "target_id", "ip",
         "request_id", "task_id", "before", "after", "redacted_at",
     )  # fmt: skip
-    # The actor's phone is encrypted: found whole (E.164), by its keyed hash.
-    search_fields = ("=target_id", "=request_id", "action", "=actor__phone")
+    # A typed number (any common form) finds the entries by that person and those whose payloads hold it: the
+    # actor's phone is encrypted and the payloads hold its keyed hash (apps.audit.pseudonyms): see
+    # get_search_results. (`=actor__phone` cannot be a search field: the admin compares it case-insensitively.)
+    search_fields = ("=target_id", "=request_id", "action")
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, Any]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        e164 = search_term_e164(search_term) if search_term else None
+        if e164 is None:
+            return found, may_have_duplicates
+        # The hash alone matches both `hash:<h>` and, after the person's erasure, `erased:<h>`. The payloads are
+        # read whole (no index can serve a substring of JSON): staff search is rare and paginated.
+        digest = blind_index(e164)
+        by_number = Q(actor__phone=e164) | Q(before__icontains=digest) | Q(after__icontains=digest)
+        return found | queryset.filter(by_number), may_have_duplicates
+
     list_select_related = ("actor",)
     date_hierarchy = "created_at"
 

@@ -16,11 +16,12 @@ from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.http import HttpRequest
 from django.utils import translation
 
 from apps.audit.models import AuditLog
+from apps.audit.pseudonyms import pseudonymise
 from apps.audit.services import audit_record
 
 VERBS = {ADDITION: "added", CHANGE: "changed", DELETION: "deleted"}
@@ -52,6 +53,13 @@ def _changed_values(entry: LogEntry) -> dict[str, Any]:
     return values
 
 
+def log_entry_saving(sender: type, instance: LogEntry, **kwargs: Any) -> None:
+    """Django's own admin log names the edited object (a user's name is their number) and, for inlines, its
+    members: the numbers in it are kept as keyed hashes, as in the audit log."""
+    instance.object_repr = pseudonymise(instance.object_repr or "")[:200]
+    instance.change_message = pseudonymise(instance.change_message or "")
+
+
 def log_entry_saved(sender: type, instance: LogEntry, created: bool, **kwargs: Any) -> None:
     if not created or instance.action_flag not in VERBS:
         return
@@ -75,7 +83,9 @@ def audited_delete_selected(modeladmin: Any, request: HttpRequest, queryset: Que
     pks = [str(pk) for pk in queryset.values_list("pk", flat=True)]
     with transaction.atomic():
         last = AuditLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        last_logged = LogEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
         response = admin_actions.delete_selected(modeladmin, request, queryset)
+        _pseudonymise_bulk_logged(after=last_logged, user=request.user)
         left = queryset.model._base_manager.filter(pk__in=pks).values_list("pk", flat=True)
         gone = set(pks) - {str(pk) for pk in left}
         action = admin_action_name(label, DELETION)
@@ -87,6 +97,16 @@ def audited_delete_selected(modeladmin: Any, request: HttpRequest, queryset: Que
     return response
 
 
+def _pseudonymise_bulk_logged(*, after: int, user: Any) -> None:
+    """Django logs the deletion of several objects with `bulk_create`, past `log_entry_saving`: the numbers in the
+    names it wrote are replaced here, in the same transaction."""
+    logged = LogEntry.objects.filter(id__gt=after, user_id=user.pk, action_flag=DELETION).only("id", "object_repr")
+    for entry in logged:
+        name = pseudonymise(entry.object_repr)[:200]
+        if name != entry.object_repr:
+            LogEntry.objects.filter(pk=entry.pk).update(object_repr=name)
+
+
 audited_delete_selected.allowed_permissions = admin_actions.delete_selected.allowed_permissions
 audited_delete_selected.short_description = admin_actions.delete_selected.short_description
 
@@ -95,5 +115,6 @@ def connect() -> None:
     """Called from the audit app's `ready()`."""
     from django.contrib import admin
 
+    pre_save.connect(log_entry_saving, sender=LogEntry, dispatch_uid="audit.admin_log_entry_pseudonyms")
     post_save.connect(log_entry_saved, sender=LogEntry, dispatch_uid="audit.admin_log_entry")
     admin.site.add_action(audited_delete_selected, "delete_selected")

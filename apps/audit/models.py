@@ -56,7 +56,8 @@ class AuditLog(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("ip"))
     request_id = models.CharField(max_length=128, blank=True, verbose_name=_("request id"))
     task_id = models.CharField(max_length=64, blank=True, verbose_name=_("task id"))
-    # Set when a privacy erasure replaced personal values in `before`/`after` (and the person's IP) by keyed hashes.
+    # Set when a privacy erasure replaced personal values in `before`/`after` (and the person's IP) by keyed hashes,
+    # or when migration audit 0006 replaced the phone numbers of an entry written before they were hashed.
     redacted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("redacted at"))
 
     objects = AuditLogQuerySet.as_manager()

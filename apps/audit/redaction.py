@@ -3,7 +3,8 @@
 The log is append-only; a privacy erasure is the one thing allowed to rewrite an entry, and only narrowly: in the
 entries about the person's objects or made by them, each personal value in `before`/`after` (a phone number, a
 name, an account number) is replaced by `erased:<its keyed hash>` (apps.core.crypto.blind_index, as the deny-list
-keeps a banned number) and the IP of the person's own requests (and of the system's actions in them) is cleared.
+keeps a banned number); a number, already written as `hash:<its keyed hash>` (apps.audit.pseudonyms), becomes
+`erased:` with the same hash. The IP of the person's own requests (and of the system's actions in them) is cleared.
 Who acted, the action, the target and the time stay. Each entry so rewritten gets `redacted_at`, and the redaction
 itself is audited (`audit.redacted`) in the same transaction.
 
@@ -21,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditLog
+from apps.audit.pseudonyms import HASHED
 from apps.audit.services import audit_record
 from apps.core.crypto import blind_index
 
@@ -86,6 +88,8 @@ def _replacements(values: Iterable[str]) -> list[tuple[str, str]]:
             marker = ERASED + blind_index(value)
             for spelling in spellings(value):
                 pairs[spelling] = marker
+            # A number is already in the log as its keyed hash (apps.audit.pseudonyms): the same hash, marked erased.
+            pairs[HASHED + blind_index(value)] = marker
     # Longest first: "+85512345678" is replaced before "85512345678" could cut it in two.
     return sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True)
 

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.encoding import force_str
 
 from apps.audit.models import AuditLog
+from apps.audit.pseudonyms import pseudonymise
 from apps.core.context import client_ip_var, request_id_var, task_id_var
 
 SYSTEM = "system"
@@ -26,7 +27,8 @@ def audit_record(
 ) -> AuditLog:
     """Append one entry. `actor` is the acting user (None when the system acts: name it with `system_actor`).
 
-    The request id, client IP and task id come from the current request or task context.
+    The request id, client IP and task id come from the current request or task context. Phone numbers in
+    `before`/`after` are stored as their keyed hashes (apps.audit.pseudonyms).
     """
     if target is not None:
         target_type = target._meta.label_lower
@@ -38,8 +40,8 @@ def audit_record(
         action=action,
         target_type=target_type,
         target_id=force_str(target_id),
-        before=before,
-        after=after,
+        before=pseudonymise(before),
+        after=pseudonymise(after),
         ip=_valid_ip(client_ip_var.get()),
         request_id=request_id_var.get() or "",
         task_id=task_id_var.get() or "",

@@ -5,16 +5,20 @@
 - `identity`: profile, DID key and EVM wallet binding.
 - `organizations`: client organisations and their API keys.
 - `vetting`: the sandbox application, staff decisions and plans.
-- `denylist`: phone numbers, SIMs and devices staff refuse (and erased banned accounts' numbers, hashed).
+- `denylist`: phone numbers (kept as keyed hashes), SIMs and devices staff refuse.
 - `privacy`: a person's data export and erasure.
 """
 
+from apps.accounts.services.denylist import (
+    NUMBER_KINDS as DENY_LIST_NUMBER_KINDS,
+)
 from apps.accounts.services.denylist import (
     deny_list_add,
     deny_list_erased_number,
     deny_list_normalize,
     deny_list_refuse,
     deny_list_remove,
+    deny_list_values_of,
 )
 from apps.accounts.services.identity import (
     did_bind,
@@ -60,6 +64,7 @@ from apps.accounts.services.vetting import (
 )
 
 __all__ = [
+    "DENY_LIST_NUMBER_KINDS",
     "OtpIssued",
     "PlanLimits",
     "SessionTokens",
@@ -81,6 +86,7 @@ __all__ = [
     "deny_list_normalize",
     "deny_list_refuse",
     "deny_list_remove",
+    "deny_list_values_of",
     "did_bind",
     "did_challenge_create",
     "hash_api_key",

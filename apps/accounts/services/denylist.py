@@ -3,6 +3,10 @@
 Sign-in (accounts), SIM registration and device registration (providers) call `deny_list_refuse` before they accept
 a value, so banning a provider and removing their SIM no longer frees the number to be registered again. Entries are
 added and removed by staff, with a reason; both are audited and a removed entry keeps its row.
+
+Phone and SIM numbers are kept only as their keyed hash (`hash:<blind index of the E.164 number>`): the list is
+checked by equality only, so it needs nothing else, and a copy of the database names no refused number. Device
+installation ids are kept as they are (they identify an app install, not a person's number).
 """
 
 from typing import Any
@@ -14,12 +18,12 @@ from apps.accounts.choices import DenyKind
 from apps.accounts.errors import DeviceDenied, PhoneDenied, SimDenied
 from apps.accounts.models import DenyListEntry
 from apps.accounts.phone import normalize_phone
+from apps.audit.pseudonyms import HASHED  # numbers are listed as the same marker the audit log holds them as
 from apps.audit.services import audit_record
 from apps.core.crypto import blind_index
 from apps.core.errors import DomainError
 
-# An erased banned account's number stays listed as its keyed hash only (the number itself is erased with the rest).
-HASHED = "hash:"
+NUMBER_KINDS = (DenyKind.PHONE, DenyKind.SIM)
 
 REFUSALS: dict[str, type[DomainError]] = {
     DenyKind.PHONE: PhoneDenied,
@@ -29,12 +33,13 @@ REFUSALS: dict[str, type[DomainError]] = {
 
 
 def deny_list_normalize(*, kind: str, value: str) -> str:
-    """Numbers in E.164 (whatever the staff typed); installation ids as given, without surrounding spaces."""
+    """What the list stores: a number (whatever form staff typed it in) as the keyed hash of its E.164 form; an
+    installation id as given, without surrounding spaces. A value already hashed stays as it is."""
     value = value.strip()
     if value.startswith(HASHED):
         return value
-    if kind in (DenyKind.PHONE, DenyKind.SIM):
-        return normalize_phone(value, require_mobile=False, allowed_regions=[]).e164
+    if kind in NUMBER_KINDS:
+        return HASHED + blind_index(normalize_phone(value, require_mobile=False, allowed_regions=[]).e164)
     return value
 
 
@@ -43,8 +48,8 @@ def deny_list_refuse(*, kind: str, values: list[str]) -> None:
     (a device is named by its installation id or, from apps that send none, its FCM token). Values must already be
     normalised (E.164 for numbers). One indexed lookup."""
     values = [value for value in values if value]
-    if kind == DenyKind.PHONE:
-        values += [HASHED + blind_index(value) for value in values]
+    if kind in NUMBER_KINDS:
+        values = [HASHED + blind_index(value) for value in values]
     if values and DenyListEntry.objects.filter(kind=kind, value__in=values, removed_at__isnull=True).exists():
         raise REFUSALS[kind]()
 
@@ -89,13 +94,11 @@ def deny_list_remove(*, entry: DenyListEntry, actor: Any, reason: str) -> DenyLi
 
 
 def deny_list_erased_number(*, phone: str, actor: Any) -> DenyListEntry:
-    """Before a banned account's erasure removes its number: keep the number on the list, as its keyed hash only, so
-    that it cannot sign up again (`phone_denied`), and take a plain entry of it off the list (the removed row keeps
-    its history, with the number replaced by the same keyed hash)."""
-    entry = deny_list_add(
-        kind=DenyKind.PHONE, value=HASHED + blind_index(phone), reason="banned account erased", actor=actor
-    )
-    for plain in DenyListEntry.objects.filter(kind=DenyKind.PHONE, value=phone, removed_at__isnull=True):
-        deny_list_remove(entry=plain, actor=actor, reason="kept as a keyed hash after the account's erasure")
-        DenyListEntry.objects.filter(pk=plain.pk).update(value=HASHED + blind_index(phone))
-    return entry
+    """Before a banned account's erasure removes its number: keep the number on the list (as its keyed hash, like
+    every listed number), so that it cannot sign up again (`phone_denied`)."""
+    return deny_list_add(kind=DenyKind.PHONE, value=phone, reason="banned account erased", actor=actor)
+
+
+def deny_list_values_of(*, numbers: list[str]) -> list[str]:
+    """The stored values that list any of `numbers` (E.164): for finding a person's entries (privacy erasure)."""
+    return [HASHED + blind_index(number) for number in numbers if number and not number.startswith(HASHED)]

@@ -65,7 +65,11 @@ def client_update(*, organization: ClientOrganization, actor: User, **changes: o
         for name, value in changes.items():
             setattr(organization, name, value)
         if changes:
-            organization.save(update_fields=list(changes))
+            # The number's keyed hash is saved with it (a BlindIndexField is set on save of its own column only).
+            extra = ["contact_phone_hash"] if "contact_phone" in changes else []
+            if "contact_phone" in changes and not changes["contact_phone"]:
+                organization.contact_phone_hash = ""  # a cleared number is no longer found by its old hash
+            organization.save(update_fields=[*changes, *extra])
             audit_record(actor=actor, action="client.updated", target=organization, before=before, after=changes)
     return organization
 

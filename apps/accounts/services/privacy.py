@@ -29,6 +29,7 @@ from apps.accounts.models import (
     User,
 )
 from apps.accounts.privacy import PARTS, AuditSubject, parts_highest_first
+from apps.accounts.services.denylist import deny_list_values_of
 from apps.accounts.services.organizations import api_key_revoke
 from apps.accounts.services.sessions import session_revoke_all
 from apps.audit.models import AuditLog
@@ -93,8 +94,10 @@ def _audit_subject(user: User) -> AuditSubject:
                 targets.setdefault(target_type, []).extend(ids)
             values += subject.values
     values = [value for value in values if value]
+    # Listed numbers are kept as keyed hashes (and a device by its installation id).
+    listed = values + deny_list_values_of(numbers=values)
     targets[DenyListEntry._meta.label_lower] = list(
-        DenyListEntry.objects.filter(value__in=values).values_list("pk", flat=True)
+        DenyListEntry.objects.filter(value__in=listed).values_list("pk", flat=True)
     )
     return AuditSubject(targets=targets, values=values)
 
@@ -233,7 +236,10 @@ def organization_erase(*, organization: ClientOrganization, actor: Any) -> dict[
         organization = ClientOrganization.objects.select_for_update().get(pk=organization.pk)
         for key in ApiKey.objects.filter(organization=organization, revoked_at__isnull=True):
             api_key_revoke(api_key=key, actor=actor)
-        ClientOrganization.objects.filter(pk=organization.pk).update(contact_email="", contact_phone="")
+        # The keyed hash goes too: an empty number keeps its index otherwise (apps.core.fields.BlindIndexField).
+        ClientOrganization.objects.filter(pk=organization.pk).update(
+            contact_email="", contact_phone="", contact_phone_hash=""
+        )
         audit_record(actor=actor, action="client.erased", target=organization, after={"refused": refused})
     return refused
 

@@ -5,6 +5,7 @@ import pytest
 
 from apps.accounts.models import DenyListEntry
 from apps.accounts.tests.factories import UserFactory
+from apps.core.crypto import blind_index
 from apps.delivery.models import FraudFlag
 from apps.providers.choices import ProviderStatus
 from apps.providers.models import Device, Sim
@@ -25,7 +26,11 @@ def test_the_fraud_flag_actions_list_the_values_so_they_cannot_come_back(client)
         )
         assert response.status_code == 302
     listed = set(DenyListEntry.objects.values_list("kind", "value"))
-    assert listed == {("sim", sim.msisdn), ("device", device.fcm_token), ("phone", provider.user.phone)}
+    assert listed == {  # numbers are listed as their keyed hash only
+        ("sim", "hash:" + blind_index(sim.msisdn)),
+        ("device", device.fcm_token),
+        ("phone", "hash:" + blind_index(provider.user.phone)),
+    }
     assert not Sim.objects.filter(pk=sim.pk, active=True).exists() and not Device.objects.filter(pk=device.pk).exists()
     provider.refresh_from_db()
     assert provider.status == ProviderStatus.BANNED

@@ -4,6 +4,7 @@ import pytest
 
 from apps.accounts.phone import PhoneInvalid
 from apps.audit.models import AuditLog
+from apps.core.crypto import blind_index
 from apps.messaging import services
 from apps.messaging.choices import OptOutSource
 from apps.messaging.keywords import is_stop_message
@@ -39,7 +40,7 @@ def test_stop_reply_opts_the_sender_out_once():
     assert (entry.actor, entry.actor_label, entry.after) == (
         None,
         "messaging:stop_keyword",
-        {"phone": PHONE, "source": "stop_keyword"},
+        {"phone": "hash:" + blind_index(PHONE), "source": "stop_keyword"},  # the log keeps no number
     )
 
 

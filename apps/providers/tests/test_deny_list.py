@@ -10,6 +10,7 @@ from apps.accounts.services import deny_list_add, deny_list_remove
 from apps.accounts.tests.factories import UserFactory
 from apps.accounts.tests.helpers import code_from
 from apps.audit.models import AuditLog
+from apps.core.crypto import blind_index
 from apps.providers.choices import ProviderStatus
 from apps.providers.models import Device
 from apps.providers.tests.factories import provider_with_sim
@@ -37,7 +38,7 @@ def register(app, sims=(SIM,), device=DEVICE):
 def test_a_listed_sim_number_cannot_register_and_the_entry_keeps_who_why_when(app, staff):
     entry = deny_list_add(kind=DenyKind.SIM, value="+855 10 234 567", reason="pumping", actor=staff)
     assert (entry.value, entry.reason, entry.created_by, entry.created_at is not None) == (
-        "+85510234567", "pumping", staff, True,
+        "hash:" + blind_index("+85510234567"), "pumping", staff, True,
     )  # fmt: skip
     response = register(app)
     assert (response.status_code, response.json()["code"]) == (403, "sim_denied")
@@ -104,7 +105,7 @@ def test_removal_is_audited_keeps_the_row_and_frees_the_value(app, staff):
     assert register(app).status_code == 201
     # Listed again later: a new active entry beside the removed one.
     deny_list_add(kind=DenyKind.SIM, value=SIM["msisdn"], reason="again", actor=staff)
-    assert DenyListEntry.objects.filter(value="+85510234567").count() == 2
+    assert DenyListEntry.objects.filter(value="hash:" + blind_index("+85510234567")).count() == 2
 
 
 def test_staff_add_and_remove_entries_in_the_admin(client, staff):
@@ -114,8 +115,19 @@ def test_staff_add_and_remove_entries_in_the_admin(client, staff):
     )
     assert response.status_code == 302
     entry = DenyListEntry.objects.get()
-    assert (entry.value, entry.created_by) == ("+85512345678", staff)
-    assert client.get("/admin/accounts/denylistentry/").status_code == 200
+    assert (entry.value, entry.created_by) == ("hash:" + blind_index("+85512345678"), staff)
+    listing = client.get("/admin/accounts/denylistentry/", HTTP_ACCEPT_LANGUAGE="en")
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "number with keyed hash " + blind_index("+85512345678")[:8] in page
+    assert not any(form in page for form in ("+85512345678", "85512345678", "012345678"))
+    # Staff find the entry by typing the number, in any form.
+    for typed in ("012 345 678", "+855 12 345 678"):
+        found = client.get("/admin/accounts/denylistentry/", {"q": typed}, HTTP_ACCEPT_LANGUAGE="en")
+        assert list(found.context["cl"].result_list) == [entry]
+    assert not client.get("/admin/accounts/denylistentry/", {"q": "012 345 679"}).context["cl"].result_list
+    detail = client.get(f"/admin/accounts/denylistentry/{entry.pk}/change/").content.decode()
+    assert "+85512345678" not in detail and "012345678" not in detail
     response = client.post(
         f"/admin/accounts/denylistentry/{entry.pk}/change/",
         {"kind": "phone", "value": entry.value, "reason": "abuse", "removal_reason": "appeal accepted"},

@@ -215,6 +215,11 @@ uncapped = override_settings(
     PROVIDER_SIM_DAILY_CAP_MAX=100_000,
 )
 
+# Hundreds of picks, each committed as in production (a transactional test): inside one test transaction every pick
+# updated the same SIM and provider rows again, and on PostgreSQL each update then walks all the row versions the
+# open transaction keeps alive — the picks slowed down quadratically (190 s for 1,200 on a loaded machine).
+many_picks = pytest.mark.django_db(transaction=True)
+
 # 99.99th percentiles of the chi-square distribution, by degrees of freedom: a fair picker fails 1 run in 10,000.
 CHI_SQUARE_9999 = {1: 15.14, 5: 25.74, 11: 32.91}
 
@@ -222,6 +227,7 @@ CHI_SQUARE_9999 = {1: 15.14, 5: 25.74, 11: 32.91}
 @pytest.mark.parametrize("providers", [6, 12], ids=["all-in-one-pool", "more-than-a-pool"])
 @override_settings(PROVIDER_MATCH_POOL_SIZE=8)
 @uncapped
+@many_picks
 def test_equal_providers_get_equal_shares_over_many_picks(providers):
     ids = [provider_with_sim(Carrier.SMART).pk for _ in range(providers)]
     picks = 100 * providers
@@ -251,6 +257,7 @@ def smart_picks(picks: int) -> Counter:
 
 
 @uncapped
+@many_picks
 def test_better_providers_get_proportionally_more_work():
     strong = provider_with_sim(Carrier.SMART, reputation=800)
     weak = provider_with_sim(Carrier.SMART, reputation=400)
@@ -295,6 +302,7 @@ def test_a_release_rolled_back_with_its_job_gives_nothing_back(counter_backend):
 
 
 @uncapped
+@many_picks
 def test_the_provider_score_is_the_quality_a_better_score_wins_proportionally_more_work():
     # Reputations say the opposite: the score, once computed, is what counts.
     strong = provider_with_sim(Carrier.SMART, reputation=400)

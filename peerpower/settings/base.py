@@ -52,8 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
+    "apps.accounts.admin_config.OtpTotpConfig",  # django_otp.plugins.otp_totp, with a translated name
+    "apps.accounts.admin_config.AxesConfig",  # axes, with a translated name
     "apps.core",
     "apps.accounts",
     "apps.audit",

@@ -10,13 +10,14 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
+from apps.accounts.admin_permissions import GroupAdmin, PermissionLabelsMixin
 from apps.accounts.admin_search import PhoneSearchMixin
 from apps.accounts.admin_vetting import ClientApplicationAdmin, ClientPlanAdmin, DenyListEntryAdmin
 from apps.accounts.models import ApiKey, ClientMembership, ClientOrganization, DeviceSession, OtpChallenge, User
 from apps.accounts.phone import normalize_phone
 from apps.core.errors import ValidationFailed
 
-__all__ = ["ClientApplicationAdmin", "ClientPlanAdmin", "DenyListEntryAdmin"]
+__all__ = ["ClientApplicationAdmin", "ClientPlanAdmin", "DenyListEntryAdmin", "GroupAdmin"]
 
 
 class PhoneUserCreationForm(UserCreationForm):
@@ -48,7 +49,7 @@ class ClientOrganizationForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(PhoneSearchMixin, DjangoUserAdmin):
+class UserAdmin(PermissionLabelsMixin, PhoneSearchMixin, DjangoUserAdmin):
     form = PhoneUserChangeForm
     add_form = PhoneUserCreationForm
     ordering = ("-date_joined",)

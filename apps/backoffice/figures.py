@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -258,10 +259,12 @@ def series_by_hour(*, since: datetime, hours: int) -> list[dict[str, Any]]:
 def series_by_day(*, first: date, days: int) -> list[dict[str, Any]]:
     """Submitted, delivered and failed per local day from `first`, for `days` days."""
     start = day_start(first)
-    counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counts: dict[date, dict[str, int]] = defaultdict(dict)
     rows = total_rows(since=start, until=start + timedelta(days=days)).filter(event__in=SERIES)
-    for row in rows.values("hour", "event").annotate(n=Sum("messages")).order_by():
-        counts[timezone.localtime(row["hour"]).date()][row["event"]] += row["n"]
+    # Summed per local day by the database (TruncDate in the current time zone): 90 rows, not the ~2,200 hours,
+    # each of which would be converted and moved to local time here.
+    for row in rows.annotate(day=TruncDate("hour")).values("day", "event").annotate(n=Sum("messages")).order_by():
+        counts[row["day"]][row["event"]] = row["n"]
     points = []
     for step in range(days):
         day = first + timedelta(days=step)

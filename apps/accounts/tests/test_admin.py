@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(User.objects.create_superuser("+85512000001", "staff-password-1"))
+    client.force_login(User.objects.create_superuser("+85598000001", "staff-password-1"))
     return client
 
 
@@ -54,6 +54,6 @@ def test_revoke_actions_go_through_services(staff_client):
     staff_client.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     assert DeviceSession.objects.get().revoked_at is not None
     assert ApiKey.objects.get().revoked_at is not None
-    staff = User.objects.get(phone="+85512000001")
+    staff = User.objects.get(phone="+85598000001")
     assert AuditLog.objects.filter(action="session.revoked", actor=staff).exists()
     assert AuditLog.objects.filter(action="api_key.revoked", actor=staff).exists()

@@ -57,6 +57,14 @@ def test_staff_see_the_dashboard_and_every_figure_opens_its_list(client, staff, 
         assert client.get(url).status_code == 200, url
 
 
+def test_an_app_page_lists_its_models_without_the_dashboard(client, staff, scene):
+    """Django's app page extends the index template; the network's figures belong to the index alone."""
+    client.force_login(staff)
+    page = client.get(reverse("admin:app_list", args=["messaging"])).content.decode()
+    assert "messaging/message/" in page
+    assert 'id="operations-dashboard"' not in page
+
+
 def test_the_analytics_pages_show_their_figures(client, staff, scene, organization):
     client.force_login(staff)
     for name in ("clients", "carriers", "providers", "fraud"):

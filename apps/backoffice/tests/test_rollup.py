@@ -150,3 +150,21 @@ def test_a_process_adds_up_its_commits_and_writes_them_in_one_upsert(
     assert set(totals.values_list("event", "messages")) == {("submitted", 2), ("failed", 1)}
     assert MessageRollup.objects.get(event="submitted", organization_id=organization.pk).segments == 2
     assert rollup_flush() == 0  # nothing left pending
+
+
+@pytest.mark.django_db
+def test_the_daily_series_counts_each_hour_in_its_cambodian_day():
+    """The 30-day chart sums hours per local day in the database: 23:00 and midnight in Phnom Penh (16:00 and 17:00
+    UTC) fall on two days."""
+    from datetime import UTC, date, datetime
+
+    from apps.backoffice.figures import series_by_day
+
+    for hour, messages in ((16, 3), (17, 5), (18, 7)):
+        MessageRollup.objects.create(hour=datetime(2026, 12, 4, hour, tzinfo=UTC), event="submitted", messages=messages)
+    MessageRollup.objects.create(hour=datetime(2026, 12, 4, 18, tzinfo=UTC), event="failed", messages=1)
+    days = series_by_day(first=date(2026, 12, 4), days=2)
+    assert [(day["title"], day["submitted"], day["failed"], day["delivered"]) for day in days] == [
+        ("2026-12-04", 3, 0, 0),
+        ("2026-12-05", 12, 1, 0),
+    ]

@@ -174,16 +174,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_the_stack_runs_the_baray_fake(stack):
-    """Top-ups on the embedded default are paid on the local Baray fake, a process of the stack's."""
+def test_the_stack_runs_the_baray_and_fcm_fakes_and_points_pushes_at_it(stack):
+    """Top-ups on the embedded default are paid on the local Baray fake, a process of the stack's. With no real FCM
+    configured (development's PUSH_BACKEND=log), pushes go to the local FCM fake: it runs in the stack and accepts
+    the service-account file written for web and worker before they started. (One test: a stack takes half a minute
+    to start.)"""
     wait_for(lambda: "Baray fake listening" in stack.output(), 30, "the Baray fake")
     answer = httpx.get(f"{stack.baray_fake_url}/pay/{'0' * 24}", headers={"x-api-key": "pk_dev_peerpower-local"})
     assert (answer.status_code, answer.json()) == (404, {"message": "Intent not found"})
 
-
-def test_the_stack_runs_the_fcm_fake_and_points_pushes_at_it(stack):
-    """With no real FCM configured (development's PUSH_BACKEND=log), pushes go to the local FCM fake: it runs in the
-    stack and accepts the service-account file written for web and worker before they started."""
     wait_for(lambda: "FCM fake listening" in stack.output(), 30, "the FCM fake")
     credentials = json.loads((stack.var_dir / "fcm-fake" / "service-account.json").read_text())
     assert credentials["token_uri"] == f"{stack.fcm_fake_url}/token"

@@ -7,6 +7,10 @@ call). Prints the machine's load average, the database round trips of one warm `
 report (`--sql` lists their statements), and the wall-clock and CPU time per sent+delivered pair. `--profile` runs
 the same timed loop again under cProfile and prints the top of the profile (its times are inflated by the profiler).
 
+`--statuses delivered --batch 20` measures a phone's batch of twenty `delivered` reports instead (a phone that holds
+the receipt reports `delivered` alone); `--priced` gives the client PPT and prices, so each delivery captures the
+client's hold as well as booking the provider's reward (the path production takes). CPU is also given per report.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_reports_bench REDIS_URL=redis://127.0.0.1:6379/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/4 .venv/bin/python benchmarks/reports.py --pairs 500
 
@@ -42,6 +46,7 @@ UNLIMITED = {
     "PROVIDER_SIM_DAILY_CAP_MAX": 10**8,
     "PROVIDER_SIM_WARMUP_DAYS": 0,
     "FRAUD_BURST_PER_MINUTE": 10**8,
+    "MESSAGE_PUMPING_ADJACENT": 10**8,  # the recipients are consecutive numbers
     "MESSAGING_JOB_OFFER_HOOK": "apps.messaging.services.dispatch.job_offer_nothing",
 }
 
@@ -50,6 +55,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=500, help="timed sent+delivered pairs (one job each)")
     parser.add_argument("--batch", type=int, default=1, help="jobs per reports_submit_batch call (2 reports each)")
+    parser.add_argument(
+        "--statuses", default="sent,delivered", help="the reports of each job, in order (e.g. `delivered` alone)"
+    )
+    parser.add_argument("--priced", action="store_true", help="prices and a funded client: holds are captured")
     parser.add_argument("--sql", action="store_true", help="print the statements of a sent and a delivered report")
     parser.add_argument("--profile", action="store_true", help="then run the loop again under cProfile")
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
@@ -75,6 +84,7 @@ def main() -> None:
     from apps.providers.choices import Carrier
     from apps.providers.tests.factories import provider_with_sim
 
+    statuses = args.statuses.split(",")
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     key, did = new_key()
@@ -88,7 +98,7 @@ def main() -> None:
 
     def pairs(jobs: list[Job]) -> list[list[ReportInput]]:
         batches = [jobs[start : start + args.batch] for start in range(0, len(jobs), args.batch)]
-        return [[report(job, status) for job in batch for status in ("sent", "delivered")] for batch in batches]
+        return [[report(job, status) for job in batch for status in statuses] for batch in batches]
 
     def timed(batches: list[list[ReportInput]]) -> list[float]:
         durations = []
@@ -104,6 +114,16 @@ def main() -> None:
         print(f"database: {connection.vendor}; setting up {args.pairs * (2 if args.profile else 1) + 2} jobs ...")
         organization = client_create(user=UserFactory(), name="Reports benchmark")
         client_go_live(organization=organization, actor=None, reason="benchmark", plan=client_plan_internal())
+        if args.priced:
+            from apps.incentives.choices import Route
+            from apps.incentives.models import Price
+            from apps.incentives.tests.conftest import CROSS, ON_NET, fund
+            from apps.providers.choices import MatchPriority
+
+            for priority in MatchPriority.values:
+                for route in Route.values:
+                    Price.objects.create(priority=priority, route=route, amount=ON_NET if route == "on_net" else CROSS)
+            fund(organization, 10**15)
         provider = provider_with_sim(Carrier.CELLCARD)
         User.objects.filter(pk=provider.user_id).update(did=did)
         user = User.objects.get(pk=provider.user_id)
@@ -113,18 +133,19 @@ def main() -> None:
             data = MessageInput(to=recipient, body="Hi")
             message = message_submit(organization=organization, api_key=None, data=data)
             # The dispatcher's own batch (the `dispatch_due` task's work): this message is the only one due.
-            assert messages_dispatch_due(priority=message.priority).get("assigned") == 1, number
+            outcome = messages_dispatch_due(priority=message.priority)
+            assert outcome.get("assigned") == 1, (number, outcome)
             jobs.append(job_accept(job_id=Job.objects.get(message=message).pk, user=user))
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(offered_at=timezone.now() - timedelta(minutes=1))
 
         # Round trips of warm reports: the first pair creates the day's rate rows, the second is the steady state.
         timed(pairs(jobs[:1]))
         counts = {}
-        for status in ("sent", "delivered"):
+        for status in statuses:
             with CaptureQueriesContext(connection) as captured:
                 reports_submit_batch(user=user, items=[report(jobs[1], status)])
             counts[status] = captured.captured_queries
-        print(f"round trips: sent {len(counts['sent'])}, delivered {len(counts['delivered'])}")
+        print("round trips of one report: " + ", ".join(f"{status} {len(counts[status])}" for status in statuses))
         if args.sql:
             for status, queries in counts.items():
                 print(f"  {status}:")
@@ -132,18 +153,27 @@ def main() -> None:
                     print(f"    {query['sql'][:160]}")
 
         timed_jobs, profiled_jobs = jobs[2 : 2 + args.pairs], jobs[2 + args.pairs :]
+        with CaptureQueriesContext(connection) as captured:
+            timed(pairs(timed_jobs[: args.batch]))
+        print(f"round trips of one batch of {args.batch} jobs' reports: {len(captured.captured_queries)}")
+        timed_jobs = timed_jobs[args.batch :]
         load_before = os.getloadavg()[0]
         start, cpu_start = time.perf_counter(), time.process_time()
         durations = timed(pairs(timed_jobs))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         per_pair = [duration / args.batch * 1000 for duration in durations]
+        count = len(timed_jobs)
         print(
-            f"{args.pairs} pairs, {args.batch} per batch: {elapsed / args.pairs * 1000:.2f} ms per sent+delivered pair"
-            f" ({args.pairs / elapsed:.0f} pairs/s in one process); per call p50 {percentile(per_pair, 0.5):.2f}"
-            f" / p99 {percentile(per_pair, 0.99):.2f} ms per pair, mean {statistics.fmean(per_pair):.2f}"
+            f"{count} jobs ({'+'.join(statuses)}), {args.batch} per batch: {elapsed / count * 1000:.2f} ms per job"
+            f" ({count / elapsed:.0f} jobs/s in one process); per call p50 {percentile(per_pair, 0.5):.2f}"
+            f" / p99 {percentile(per_pair, 0.99):.2f} ms per job, mean {statistics.fmean(per_pair):.2f}"
         )
         waiting = "the rest is waiting: for PostgreSQL, Redis or a core"
-        print(f"CPU of this process: {cpu / args.pairs * 1000:.2f} ms per pair ({waiting})")
+        reports = len(timed_jobs) * len(statuses)
+        print(
+            f"CPU of this process: {cpu / len(timed_jobs) * 1000:.2f} ms per job, {cpu / reports * 1000:.2f} ms per"
+            f" report ({waiting})"
+        )
         print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after the timed loop")
 
         if args.profile:

@@ -35,7 +35,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from apps.backoffice.models import MessageRollup
-from apps.messaging.events import MessagesAccepted, MessageStatusChanged
+from apps.messaging.events import MessagesAccepted, MessagesStatusChanged, MessageStatusChanged
 from apps.messaging.selectors import messages_reaching
 
 logger = logging.getLogger("peerpower.backoffice")
@@ -218,23 +218,32 @@ def rollup_on_accepted(event: MessagesAccepted) -> None:
 
 def rollup_on_status_changed(event: MessageStatusChanged) -> None:
     """Count a message reaching a status the dashboard shows, once the move is committed."""
-    message = event.message
-    if event.status not in COUNTED:
+    _rollup_statuses([event.message], status=event.status)
+
+
+def rollup_on_statuses_changed(event: MessagesStatusChanged) -> None:
+    """Count messages that reached a status together (one bulk move), in one upsert once it is committed."""
+    _rollup_statuses(event.messages, status=event.status)
+
+
+def _rollup_statuses(messages: list[Any], *, status: str) -> None:
+    if status not in COUNTED:
         return
     sums: dict[Key, Sums] = {}
-    at = getattr(message, MOMENT.get(event.status, "finished_at"), None) or timezone.now()
-    _count_status(
-        sums,
-        status=event.status,
-        at=at,
-        created_at=message.created_at,
-        delivered_at=message.delivered_at,
-        carrier=message.carrier,
-        priority=message.priority,
-        organization_id=message.organization_id,
-        segments=message.segments,
-        charged=message.price_charged or 0,
-    )
+    for message in messages:
+        at = getattr(message, MOMENT.get(status, "finished_at"), None) or timezone.now()
+        _count_status(
+            sums,
+            status=status,
+            at=at,
+            created_at=message.created_at,
+            delivered_at=message.delivered_at,
+            carrier=message.carrier,
+            priority=message.priority,
+            organization_id=message.organization_id,
+            segments=message.segments,
+            charged=message.price_charged or 0,
+        )
     transaction.on_commit(lambda: _defer(sums))
 
 

@@ -23,14 +23,16 @@ class DeliveryConfig(AppConfig):
             webhook_events_on_application_decided,
             webhook_events_on_balance_low,
             webhook_events_on_status_changed,
+            webhook_events_on_statuses_changed,
         )
-        from apps.messaging.events import BalanceLow, MessageStatusChanged
+        from apps.messaging.events import BalanceLow, MessagesStatusChanged, MessageStatusChanged
         from apps.messaging.retention import MessagesRedacted
         from apps.messaging.timeline import timeline_source
 
         # Messaging, below delivery, publishes; delivery subscribes (apps.core.events): a message reaching a status
         # its client hears about stores the client's webhook event, in the same transaction as the move.
         subscribe(MessageStatusChanged, webhook_events_on_status_changed)
+        subscribe(MessagesStatusChanged, webhook_events_on_statuses_changed)
         # A send that takes the client's spendable PPT under its threshold: a `balance.low` event.
         subscribe(BalanceLow, webhook_events_on_balance_low)
         # A message's timeline in the back office shows its reports and webhook deliveries too.

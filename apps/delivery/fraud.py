@@ -10,6 +10,9 @@ Findings are `FraudFlag`s; strikes count toward automatic suspension and cost re
 Outcomes also feed the daily success rates and the reputation score (`outcome_record`).
 """
 
+from collections import Counter as Tally
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -27,7 +30,7 @@ from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.messaging.models import Job
 from apps.providers.choices import ProviderStatus
 from apps.providers.models import Device, Provider, Sim
-from apps.providers.services import provider_reputation_outcome, provider_reputation_penalty, provider_suspend
+from apps.providers.services import provider_reputation_outcomes, provider_reputation_penalty, provider_suspend
 
 # A strike costs this much reputation at once (outcomes move it gradually: see REPUTATION_OUTCOMES in providers).
 STRIKE_PENALTY = 150
@@ -230,21 +233,45 @@ def outcome_record(*, provider_id: int, carrier: str, outcome: str, when: dateti
 
     The carrier's daily totals are not counted here (one row per carrier that every report in the network would
     update, and wait on): `fraud_scan` sets them from the providers' rows (`delivery_stats_rollup`)."""
-    counted = outcome in ("delivered", "failed")
-    if counted:
-        _bump(day=timezone.localdate(when or timezone.now()), carrier=carrier, provider_id=provider_id, field=outcome)
-    provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=counted)
+    outcomes_record(outcomes=[Outcome(provider_id=provider_id, carrier=carrier, outcome=outcome, when=when)])
 
 
-def _bump(*, day: Any, carrier: str, provider_id: int, field: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    provider_id: int
+    carrier: str
+    outcome: str
+    when: datetime | None = None
+
+
+def outcomes_record(*, outcomes: Sequence[Outcome]) -> None:
+    """`outcome_record` for several outcomes (a phone's batch of reports): the day's success-rate rows counted with
+    one UPDATE per (day, carrier, provider, outcome), then each outcome fed into the reputation in order (each step
+    of the running score rounds, so they are taken in the order the reports came, in one statement per provider)."""
+    now = timezone.now()
+    bumps: Tally[tuple[Any, str, int, str]] = Tally(
+        (timezone.localdate(item.when or now), item.carrier, item.provider_id, item.outcome)
+        for item in outcomes
+        if item.outcome in ("delivered", "failed")
+    )
+    for (day, carrier, provider_id, field), count in bumps.items():
+        _bump(day=day, carrier=carrier, provider_id=provider_id, field=field, count=count)
+    by_provider: dict[int, list[tuple[str, bool]]] = {}
+    for item in outcomes:
+        by_provider.setdefault(item.provider_id, []).append((item.outcome, item.outcome in ("delivered", "failed")))
+    for provider_id, steps in sorted(by_provider.items()):  # the same lock order in every request
+        provider_reputation_outcomes(provider_id=provider_id, outcomes=steps)
+
+
+def _bump(*, day: Any, carrier: str, provider_id: int, field: str, count: int = 1) -> None:
     rows = DeliveryStat.objects.filter(day=day, carrier=carrier, provider_id=provider_id)
-    if rows.update(**{field: F(field) + 1}):
+    if rows.update(**{field: F(field) + count}):
         return
     try:
         with transaction.atomic():
-            DeliveryStat.objects.create(day=day, carrier=carrier, provider_id=provider_id, **{field: 1})
+            DeliveryStat.objects.create(day=day, carrier=carrier, provider_id=provider_id, **{field: count})
     except IntegrityError:  # created by a concurrent outcome
-        rows.update(**{field: F(field) + 1})
+        rows.update(**{field: F(field) + count})
 
 
 def delivery_stats_rollup(*, since: date) -> int:

@@ -22,9 +22,14 @@ class IncentivesConfig(AppConfig):
         from apps.incentives.payouts import tasks  # noqa: F401 - registers the payout tasks
         from apps.incentives.payouts.metrics import PayoutQueueCollector
         from apps.incentives.pricing import tariff
-        from apps.incentives.rewards import rewarded_job, rewards_on_fraud_strike, rewards_on_message_status_changed
+        from apps.incentives.rewards import (
+            rewarded_job,
+            rewards_on_fraud_strike,
+            rewards_on_message_status_changed,
+            rewards_on_messages_status_changed,
+        )
         from apps.incentives.strike_clearing import rewards_on_strike_cleared
-        from apps.messaging.events import MessageStatusChanged
+        from apps.messaging.events import MessagesStatusChanged, MessageStatusChanged
         from apps.messaging.pricing import tariff_register
         from apps.messaging.retention import job_keeper_register
 
@@ -33,6 +38,7 @@ class IncentivesConfig(AppConfig):
         # fraud strike voids or claws back rewards, a cleared one makes them good, each in the publisher's transaction.
         tariff_register(tariff)
         subscribe(MessageStatusChanged, rewards_on_message_status_changed)
+        subscribe(MessagesStatusChanged, rewards_on_messages_status_changed)
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         subscribe(FraudStrikeCleared, rewards_on_strike_cleared)
         register_live_collector(PayoutQueueCollector())

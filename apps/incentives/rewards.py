@@ -29,9 +29,9 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
 from apps.incentives.models import Clawback, Reward, RewardRule
-from apps.incentives.surge import route_multiplier_bp
+from apps.incentives.surge import route_multipliers_bp
 from apps.messaging.choices import JobStatus, MessageStatus
-from apps.messaging.selectors import job_delivered_of
+from apps.messaging.selectors import jobs_delivered_of
 from apps.providers.models import Provider
 from apps.tokens.choices import LEDGER_IDS, LedgerCode, PlatformAccount, Reason, Result
 from apps.tokens.errors import TransferRefused
@@ -81,12 +81,21 @@ def rewarded_job(job: Any) -> Any:
 def rewards_on_message_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `IncentivesConfig.ready`): a delivered
     message books its job's reward, in the transaction of the report that delivered it."""
-    if event.status != MessageStatus.DELIVERED:
+    _rewards_on_delivered([event.message], status=event.status)
+
+
+def rewards_on_messages_status_changed(event: Any) -> None:
+    """The subscriber to messaging's `MessagesStatusChanged` (a phone's batch of delivery reports): the delivered
+    messages' jobs book their rewards together (`rewards_book`)."""
+    _rewards_on_delivered(event.messages, status=event.status)
+
+
+def _rewards_on_delivered(messages: list[Any], *, status: str) -> None:
+    if status != MessageStatus.DELIVERED:
         return
-    job = job_delivered_of(event.message.pk)
-    if job is None:
-        return
-    reward_book(job=job)
+    jobs = jobs_delivered_of([message.pk for message in messages])
+    if jobs:
+        rewards_book(jobs=list(jobs.values()))
 
 
 def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
@@ -96,61 +105,92 @@ def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
     Exactly once per job: the `Reward` row's unique job decides between concurrent callers (on PostgreSQL the loser
     waits for the winner's commit and then reads its row), and the ledger transfer's id is the same key.
     """
+    return rewards_book(jobs=[job], now=now)[0]
+
+
+def rewards_book(*, jobs: list[Any], now: datetime | None = None) -> list[Reward | None]:
+    """`reward_book` for several delivered jobs (a batch of delivery reports), one result per job in order: their
+    reward rows in one INSERT and their pending transfers in one ledger batch, the rules, surge multipliers,
+    establishment and accounts looked up once per route, carrier or provider.
+
+    Exactly once per job, as for one: should any of the jobs' rewards exist already (a concurrent caller's), the
+    batch is rolled back and each job booked on its own, where the unique job decides."""
     now = now or timezone.now()
-    if job.status != JobStatus.DELIVERED:
-        return None
-    message = job.message
-    route = Route.ON_NET if job.sim.carrier == message.carrier else Route.CROSS_CARRIER
-    rule = reward_rule_current(route=route, priority=message.priority, now=now)
-    rate = rule.amount_per_segment if rule is not None else _default_rate(route)
-    surge_bp = route_multiplier_bp(carrier=message.carrier, route=route)
-    establishing = provider_establishing(provider=job.provider, now=now)
-    share_bp = settings.INCENTIVES_ESTABLISHMENT_SHARE_BP if establishing else BASIS_POINTS
-    hold = (
-        settings.INCENTIVES_ESTABLISHMENT_HOLD_SECONDS
-        if establishing
-        else settings.INCENTIVES_VERIFICATION_WINDOW_SECONDS
-    )
-    # Integer arithmetic, rounded down once at the end: never a fraction of a unit created or lost.
-    amount = message.segments * rate * surge_bp * share_bp // (BASIS_POINTS * BASIS_POINTS)
-    if amount <= 0:
-        return None
-    transfer_id = reward_transfer_id(job.pk)
     try:
         with transaction.atomic():
-            reward = Reward.objects.create(
-                job_id=job.pk,
-                message_id=message.pk,
-                provider_id=job.provider_id,
-                carrier=message.carrier,
-                route=route,
-                priority=message.priority,
-                segments=message.segments,
-                rule=rule,
-                amount_per_segment=rate,
-                surge_bp=surge_bp,
-                share_bp=share_bp,
-                establishing=establishing,
-                amount=amount,
-                transfer_id=transfer_id,
-                booked_at=now,
-                due_at=now + timedelta(seconds=hold),
-            )
-            rewards_account_id, provider_account_id = _reward_account_ids(job.provider)
-            spec = TransferSpec(
-                id=transfer_id,
-                amount=amount,
-                debit_account_id=rewards_account_id,
-                credit_account_id=provider_account_id,
-                reason=Reason.REWARD,
-                pending=True,
-                job_id=job.pk,
-                message_id=message.pk,
-            )
-            _apply([spec])
+            return _book(jobs, now=now)
     except IntegrityError:
-        return Reward.objects.get(job_id=job.pk)
-    return reward
+        if len(jobs) > 1:
+            return [reward_book(job=job, now=now) for job in jobs]
+        return [Reward.objects.get(job_id=jobs[0].pk)]
+
+
+def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
+    """Compute and store the rewards of `jobs` (inside the caller's savepoint, which an IntegrityError rolls back)."""
+    delivered = [job for job in jobs if job.status == JobStatus.DELIVERED]
+    routes = {
+        job.pk: Route.ON_NET if job.sim.carrier == job.message.carrier else Route.CROSS_CARRIER for job in delivered
+    }
+    rules = {
+        (route, priority): reward_rule_current(route=route, priority=priority, now=now)
+        for route, priority in {(routes[job.pk], job.message.priority) for job in delivered}
+    }
+    surges = route_multipliers_bp({(job.message.carrier, routes[job.pk]) for job in delivered})
+    providers = {job.provider_id: job.provider for job in delivered}
+    establishing = {pk: provider_establishing(provider=provider, now=now) for pk, provider in providers.items()}
+    rewards: dict[int, Reward] = {}
+    for job in delivered:
+        message, route = job.message, routes[job.pk]
+        rule = rules[(route, message.priority)]
+        rate = rule.amount_per_segment if rule is not None else _default_rate(route)
+        surge_bp = surges[(message.carrier, route)]
+        share_bp = settings.INCENTIVES_ESTABLISHMENT_SHARE_BP if establishing[job.provider_id] else BASIS_POINTS
+        hold = (
+            settings.INCENTIVES_ESTABLISHMENT_HOLD_SECONDS
+            if establishing[job.provider_id]
+            else settings.INCENTIVES_VERIFICATION_WINDOW_SECONDS
+        )
+        # Integer arithmetic, rounded down once at the end: never a fraction of a unit created or lost.
+        amount = message.segments * rate * surge_bp * share_bp // (BASIS_POINTS * BASIS_POINTS)
+        if amount <= 0:
+            continue
+        rewards[job.pk] = Reward(
+            job_id=job.pk,
+            message_id=message.pk,
+            provider_id=job.provider_id,
+            carrier=message.carrier,
+            route=route,
+            priority=message.priority,
+            segments=message.segments,
+            rule=rule,
+            amount_per_segment=rate,
+            surge_bp=surge_bp,
+            share_bp=share_bp,
+            establishing=establishing[job.provider_id],
+            amount=amount,
+            transfer_id=reward_transfer_id(job.pk),
+            booked_at=now,
+            due_at=now + timedelta(seconds=hold),
+        )
+    if rewards:
+        Reward.objects.bulk_create(list(rewards.values()))
+        accounts = {pk: _reward_account_ids(providers[pk]) for pk in {r.provider_id for r in rewards.values()}}
+        _apply(
+            [
+                TransferSpec(
+                    id=reward.transfer_id,
+                    amount=reward.amount,
+                    debit_account_id=accounts[reward.provider_id][0],
+                    credit_account_id=accounts[reward.provider_id][1],
+                    reason=Reason.REWARD,
+                    pending=True,
+                    job_id=reward.job_id,
+                    message_id=reward.message_id,
+                )
+                for reward in rewards.values()
+            ]
+        )
+    return [rewards.get(job.pk) for job in jobs]
 
 
 def _reward_account_ids(provider: Provider) -> tuple[int, int]:

@@ -236,16 +236,25 @@ def charge_on_delivery(message: Message, *, segments_sent: int | None, cross_car
 def charge_settle(message: Message, *, status: str, charged: int | None) -> None:
     """Post (delivered, `charged` > 0) or void (any other final status) the message's hold. Runs inside the
     transaction of the status change that made the message final (`message_transition`)."""
-    hold = hold_id(message.pk)
-    if status == MessageStatus.DELIVERED and charged:
-        spec = TransferSpec(
-            id=f"{hold}:post", post_pending_id=hold, amount=charged, reason=Reason.CHARGE, message_id=message.pk
-        )
-    else:
-        spec = TransferSpec(id=f"{hold}:void", void_pending_id=hold, reason=Reason.CHARGE, message_id=message.pk)
-    (result,) = transfers_create([spec])
-    if result not in (Result.OK, Result.EXISTS) and result not in _ALREADY_SETTLED:
-        raise RuntimeError(f"settling {hold} was refused: {result}")
+    charges_settle([(message, status, charged)])
+
+
+def charges_settle(settlements: Sequence[tuple[Message, str, int | None]]) -> None:
+    """`charge_settle` for several messages (message, final status, charged) in one ledger batch: the bulk moves of
+    `state.messages_transition_each`, inside their transaction."""
+    specs = []
+    for message, status, charged in settlements:
+        hold = hold_id(message.pk)
+        if status == MessageStatus.DELIVERED and charged:
+            spec = TransferSpec(
+                id=f"{hold}:post", post_pending_id=hold, amount=charged, reason=Reason.CHARGE, message_id=message.pk
+            )
+        else:
+            spec = TransferSpec(id=f"{hold}:void", void_pending_id=hold, reason=Reason.CHARGE, message_id=message.pk)
+        specs.append(spec)
+    for spec, result in zip(specs, transfers_create(specs), strict=True):
+        if result not in (Result.OK, Result.EXISTS) and result not in _ALREADY_SETTLED:
+            raise RuntimeError(f"settling {spec.post_pending_id or spec.void_pending_id} was refused: {result}")
 
 
 _revenue: dict[str, Any] = {}

@@ -17,6 +17,18 @@ class MessageStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MessagesStatusChanged:
+    """Several messages reached the same status their clients are told about, by one bulk move
+    (`apps.messaging.state.messages_transition_each`: a phone's batch of delivery reports). Stands for one
+    `MessageStatusChanged` per message, in the same transaction and with the messages as they now are; a subscriber
+    handles them as a set, so the batch's cost does not grow with its size. Every subscriber to the one event
+    subscribes to this one too."""
+
+    messages: list[Message]
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class BalanceLow:
     """A client's spendable PPT (posted credits + credit limit − debits, in 10⁻⁶ PPT) just fell under the threshold
     it set (`ClientOrganization.low_balance_threshold`), by a hold booked at accept.

@@ -18,8 +18,10 @@ in the caller, refused with IllegalJobTransition. Runs in the caller's transacti
 only through messaging's services (`apps.messaging.services`), never by writing jobs itself.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from django.db.models import Case, Value, When
 
 from apps.messaging.choices import JobStatus as J
 from apps.messaging.errors import IllegalJobTransition
@@ -72,3 +74,9 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
     if not ids:
         return 0
     return Job.objects.filter(pk__in=ids, status__in=_SOURCES[to]).update(status=to, **fields)
+
+
+def per_job(values: Mapping[int, Any], field: str) -> Case:
+    """One column's value per job, for an UPDATE that sets each row its own (`values` by job id)."""
+    whens = [When(pk=pk, then=Value(value)) for pk, value in values.items()]
+    return Case(*whens, output_field=Job._meta.get_field(field))

@@ -1,6 +1,6 @@
 """Reads of messaging data for the send path and the admin."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -191,12 +191,18 @@ def message_counts_by_day(
 
 def job_delivered_of(message_id: int) -> Job | None:
     """The job that delivered a message (at most one), with its SIM and message: whom a delivery rewards."""
-    return (
+    return jobs_delivered_of([message_id]).get(message_id)
+
+
+def jobs_delivered_of(message_ids: Collection[int]) -> dict[int, Job]:
+    """The job that delivered each of the messages (by message id; at most one each), with its SIM, message and
+    provider, in one query."""
+    jobs = (
         Job.objects.select_related("sim", "message", "provider")
-        .filter(message_id=message_id, status=JobStatus.DELIVERED)
-        .order_by("-pk")
-        .first()
+        .filter(message_id__in=list(message_ids), status=JobStatus.DELIVERED)
+        .order_by("pk")
     )
+    return {job.message_id: job for job in jobs}  # the newest wins, as `.order_by("-pk").first()` would pick
 
 
 def segments_waiting_by_carrier() -> dict[str, int]:

@@ -16,6 +16,7 @@ from apps.messaging.services.jobs import (
 )
 from apps.messaging.services.leases import (
     job_end,
+    jobs_end,
     jobs_expire_overdue,
     message_requeue,
     messages_reconcile,
@@ -56,6 +57,7 @@ __all__ = [
     "job_resolve",
     "job_sent",
     "jobs_accept",
+    "jobs_end",
     "jobs_expire_overdue",
     "jobs_push_record",
     "jobs_sent",

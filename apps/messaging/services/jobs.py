@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,7 +16,7 @@ from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
-from apps.messaging.job_state import jobs_transition
+from apps.messaging.job_state import jobs_transition, per_job
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import messages_sent
@@ -107,8 +107,8 @@ def jobs_sent(*, jobs: Sequence[Job], sent_at: Mapping[int, datetime]) -> None:
         moved = jobs_transition(
             job_ids=[job.pk for job in moving],
             to=JobStatus.SENT,
-            sent_at=_per_job({job.pk: sent_at[job.pk] for job in moving}, "sent_at"),
-            deadline=_per_job(deadlines, "deadline"),
+            sent_at=per_job({job.pk: sent_at[job.pk] for job in moving}, "sent_at"),
+            deadline=per_job(deadlines, "deadline"),
             accepted_at=Coalesce(F("accepted_at"), Value(now)),
         )
         if moved != len(moving):  # the caller holds the rows locked: anything else is a caller's bug
@@ -118,12 +118,6 @@ def jobs_sent(*, jobs: Sequence[Job], sent_at: Mapping[int, datetime]) -> None:
             job.accepted_at = job.accepted_at or now
     assigned = [job.message for job in jobs if job.message.status == MessageStatus.ASSIGNED]
     messages_sent(messages=assigned, sent_at={job.message_id: sent_at[job.pk] for job in jobs})
-
-
-def _per_job(values: Mapping[int, Any], field: str) -> Case:
-    """One column's value per job, for an UPDATE that sets each row its own."""
-    whens = [When(pk=pk, then=Value(value)) for pk, value in values.items()]
-    return Case(*whens, output_field=Job._meta.get_field(field))
 
 
 class Resolution:

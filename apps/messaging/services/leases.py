@@ -13,6 +13,8 @@
 Every function is safe to run twice: moves are conditional updates on the status that was read.
 """
 
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,14 +23,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.messaging.choices import HOLDING_JOB_STATUSES, JobStatus, MessageStatus
-from apps.messaging.errors import MessageRedacted
-from apps.messaging.job_state import job_transition
+from apps.messaging.errors import IllegalJobTransition, MessageRedacted
+from apps.messaging.job_state import job_is_legal, job_transition, jobs_transition, per_job
 from apps.messaging.models import Job, Message
 from apps.messaging.services.dispatch import messages_wake
 from apps.messaging.services.signal import dispatch_signal, enqueue_dispatch
-from apps.messaging.state import message_transition
+from apps.messaging.state import Move, message_transition, messages_transition_each
 from apps.providers.services import provider_reputation_outcome, providers_mark_unresponsive
-from apps.providers.services.matching import capacity_release
+from apps.providers.services.matching import Release, capacities_release
 
 # Messages handled per run of a periodic job; the next run takes the rest.
 SWEEP_BATCH = 500
@@ -42,11 +44,59 @@ def job_end(*, job: Job, status: str, reason: str, sms_sent: bool, **fields: Any
     """
     ended = job_transition(job=job, to=status, end_reason=reason, finished_at=timezone.now(), **fields)
     if ended:
-        capacity_release(provider_id=job.provider_id, sim_id=job.sim_id, reserved_at=job.reserved_at, sms_sent=sms_sent)
-        # A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one, for
-        # whichever carrier its SIM is on.
-        messages_wake(carrier=None if job.cross_carrier else job.message.carrier)
+        _leases_ended([job], sms_sent={job.pk: sms_sent})
     return ended
+
+
+def jobs_end(
+    *,
+    jobs: Sequence[Job],
+    status: str,
+    reasons: Mapping[int, str],
+    sms_sent: Mapping[int, bool],
+    fields: Mapping[str, Mapping[int, Any]] | None = None,
+) -> None:
+    """End several live leases at once (a phone's batch of reports), each with its own `reasons[job id]` and
+    `fields[name][job id]` (plain values), in one UPDATE; give back what matching reserved for them and bring
+    waiting messages forward, as `job_end` does for one. The caller holds the jobs' rows locked, so every one moves:
+    anything else is a caller's bug (IllegalJobTransition, and the caller's transaction rolls back)."""
+    if not jobs:
+        return
+    for job in jobs:
+        if not job_is_legal(job.status, status):
+            raise IllegalJobTransition(details={"job": job.pk, "from": job.status, "to": status})
+    now = timezone.now()
+    values = {"end_reason": reasons, **(fields or {})}
+    moved = jobs_transition(
+        job_ids=[job.pk for job in jobs],
+        to=status,
+        finished_at=now,
+        **{name: per_job(per, name) for name, per in values.items()},
+    )
+    if moved != len(jobs):
+        raise IllegalJobTransition(details={"jobs": [job.pk for job in jobs], "to": status})
+    for job in jobs:
+        job.status, job.finished_at = status, now
+        for name, per in values.items():
+            setattr(job, name, per[job.pk])
+    _leases_ended(jobs, sms_sent=sms_sent)
+
+
+def _leases_ended(jobs: Sequence[Job], *, sms_sent: Mapping[int, bool]) -> None:
+    """What ended leases give back: their capacity (one release for them all), and as many waiting messages brought
+    forward. A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one,
+    for whichever carrier its SIM is on."""
+    capacities_release(
+        releases=[
+            Release(
+                provider_id=job.provider_id, sim_id=job.sim_id, reserved_at=job.reserved_at, sms_sent=sms_sent[job.pk]
+            )
+            for job in jobs
+        ]
+    )
+    freed = Tally(None if job.cross_carrier else job.message.carrier for job in jobs)
+    for carrier, count in freed.items():
+        messages_wake(carrier=carrier, count=count)
 
 
 def job_end_for_message(*, message: Message, reason: str) -> None:
@@ -59,15 +109,38 @@ def job_end_for_message(*, message: Message, reason: str) -> None:
 def message_requeue_or_dead_letter(*, message: Message, reason: str, now: datetime) -> str:
     """After a lease ended without delivery: back to the queue for another provider, or a dead letter when the
     attempts are used up (failed) or validity is over (expired)."""
-    if message.expires_at <= now:
-        message_transition(message=message, to=MessageStatus.EXPIRED, reason="validity_ended")
-        return "expired"
-    if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
-        message_transition(message=message, to=MessageStatus.FAILED, reason="max_attempts")
-        return "failed"
-    if message_transition(message=message, to=MessageStatus.QUEUED, reason=reason, next_attempt_at=now):
+    to, why = _after_failure(message, reason=reason, now=now)
+    fields = {"next_attempt_at": now} if to == MessageStatus.QUEUED else {}
+    if message_transition(message=message, to=to, reason=why, **fields) and to == MessageStatus.QUEUED:
         enqueue_dispatch(priority=message.priority)
-    return "requeued"
+    return _AFTER_FAILURE[to]
+
+
+def messages_requeue_or_dead_letter(*, messages: Sequence[tuple[Message, str]], now: datetime) -> None:
+    """`message_requeue_or_dead_letter` for several (message, reason) at once (a phone's batch of failed reports):
+    one bulk move per outcome (`messages_transition_each`), and one dispatch signal per priority requeued."""
+    moves: dict[str, list[Move]] = {}
+    for message, reason in messages:
+        to, why = _after_failure(message, reason=reason, now=now)
+        fields = {"next_attempt_at": now} if to == MessageStatus.QUEUED else {}
+        moves.setdefault(to, []).append(Move(message=message, reason=why, fields=fields))
+    for to, each in moves.items():
+        moved = messages_transition_each(moves=each, to=to)
+        if to == MessageStatus.QUEUED:
+            for priority in sorted({message.priority for message in moved}):
+                enqueue_dispatch(priority=priority)
+
+
+_AFTER_FAILURE = {MessageStatus.EXPIRED: "expired", MessageStatus.FAILED: "failed", MessageStatus.QUEUED: "requeued"}
+
+
+def _after_failure(message: Message, *, reason: str, now: datetime) -> tuple[str, str]:
+    """Where a message goes after a lease ended without delivery, and why."""
+    if message.expires_at <= now:
+        return MessageStatus.EXPIRED, "validity_ended"
+    if message.attempts >= settings.MESSAGE_MAX_ATTEMPTS:
+        return MessageStatus.FAILED, "max_attempts"
+    return MessageStatus.QUEUED, reason
 
 
 def jobs_expire_overdue(*, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ the `SimCounter` table (one conditional upsert that increments only while both c
 are exact under any number of concurrent reservations, and each reserves a whole round of a batch in one call.
 """
 
+from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -17,6 +18,7 @@ import redis
 from django.conf import settings
 from django.db import connections, router
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from apps.providers.models import Sim, SimCounter
@@ -139,7 +141,8 @@ class CapCounter(Protocol):
         ...
 
     def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
-        """Give one unit back to each SIM's hour and day (a count already at zero, or of a past window, stays)."""
+        """Give one unit back to each SIM's hour and day for each time it is named (a count already at zero, or of
+        a past window, stays)."""
         ...
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]: ...
@@ -192,9 +195,18 @@ class DatabaseCapCounter:
         ]
 
     def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
-        counters = SimCounter.objects.filter(sim_id__in=sim_ids)
-        counters.filter(hour_key=windows.hour_key, hour_count__gt=0).update(hour_count=F("hour_count") - 1)
-        counters.filter(day_key=windows.day_key, day_count__gt=0).update(day_count=F("day_count") - 1)
+        # A SIM named n times gives back n units (never below zero), as the Redis script's one DECR per key does.
+        by_count: dict[int, list[int]] = {}
+        for sim_id, count in Tally(sim_ids).items():
+            by_count.setdefault(count, []).append(sim_id)
+        for count, sims in sorted(by_count.items()):
+            counters = SimCounter.objects.filter(sim_id__in=sims)
+            counters.filter(hour_key=windows.hour_key, hour_count__gt=0).update(
+                hour_count=Greatest(F("hour_count") - count, 0)
+            )
+            counters.filter(day_key=windows.day_key, day_count__gt=0).update(
+                day_count=Greatest(F("day_count") - count, 0)
+            )
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
         found = {

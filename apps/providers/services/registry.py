@@ -1,5 +1,7 @@
 """Registering providers and their SIMs and devices, their own settings, and staff decisions about them."""
 
+from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -426,6 +428,51 @@ def provider_reputation_outcome(*, provider_id: int, outcome: str, count: bool =
     provider_reputation_nudge(provider_id=provider_id, toward=toward, weight=weight, counter=counter)
 
 
+def provider_reputation_outcomes(*, provider_id: int, outcomes: Sequence[tuple[str, bool]]) -> None:
+    """`provider_reputation_outcome` for several (outcome, count) of one provider, in order (a phone's batch of
+    reports), in two statements whatever their number: the row locked and read, then every step of the running
+    score taken in the database, one after the other, exactly as one statement per outcome would take it (each step
+    rounds), and the counters each added how many were counted.
+
+    Not audited, as for one outcome."""
+    if len(outcomes) <= 1:
+        for outcome, count in outcomes:
+            provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=count)
+        return
+    counters: Tally[str] = Tally(OUTCOME_COUNTERS[outcome] for outcome, count in outcomes if count)
+    counted = "".join(f", {column} = {column} + {int(n)}" for column, n in _counter_columns(counters))
+    steps = ", ".join(["(%s, %s, %s)"] * len(outcomes))
+    step_params = [
+        value for n, (outcome, _) in enumerate(outcomes, start=1) for value in (n, *REPUTATION_OUTCOMES[outcome])
+    ]
+    postgresql = connection.vendor == "postgresql"
+    greatest, least = ("GREATEST", "LEAST") if postgresql else ("MAX", "MIN")
+    # Each step is the nudge of `provider_reputation_nudge`, over the value the step before it left.
+    nudge = _NUDGE.format(old="walk.reputation", greatest=greatest, least=least).replace(
+        "(%s - walk.reputation) * %s", "(steps.toward - walk.reputation) * steps.weight", 1
+    )
+    update = (
+        f"WITH RECURSIVE steps(n, toward, weight) AS (VALUES {steps}), "  # noqa: S608 - constant SQL and placeholders only
+        "walk(n, reputation) AS (SELECT 0, CAST(reputation AS integer) FROM providers_provider WHERE id = %s "
+        f"UNION ALL SELECT walk.n + 1, CAST({nudge} AS integer) FROM walk JOIN steps ON steps.n = walk.n + 1) "
+        "UPDATE providers_provider SET reputation = (SELECT reputation FROM walk ORDER BY n DESC LIMIT 1)"
+        f"{counted} WHERE id = %s RETURNING reputation, status, availability, jobs_in_flight"
+    )
+    lock = " FOR UPDATE" if postgresql else ""
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Locked and read first: the UPDATE, a statement of its own, then starts from the latest value.
+        cursor.execute(f"SELECT reputation FROM providers_provider WHERE id = %s{lock}", [provider_id])  # noqa: S608
+        before = cursor.fetchone()
+        cursor.execute(update, [*step_params, provider_id, REPUTATION_MAX, REPUTATION_MIN, provider_id])
+        after = cursor.fetchone()
+    _reputation_changed(provider_id, (*before, *after) if before and after else None)
+
+
+# A step `weight` (0-1) of the way toward `toward`, SQL over the current value `{old}`; placeholders: toward, weight,
+# the maximum, the minimum.
+_NUDGE = "{greatest}({least}({old} + CAST(ROUND((%s - {old}) * %s) AS integer), %s), %s)"
+
+
 def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float, counter: str | None = None) -> None:
     """Move the reputation a step `weight` (0-1) of the way toward `toward`: an exponentially weighted score that
     every outcome updates (delivery, failure, timeout, canary). `counter` names a tally to add one to as well.
@@ -434,7 +481,7 @@ def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float, c
     """
     _reputation_change(
         provider_id=provider_id,
-        reputation="{greatest}({least}({old} + CAST(ROUND((%s - {old}) * %s) AS integer), %s), %s)",
+        reputation=_NUDGE,
         params=[toward, weight, REPUTATION_MAX, REPUTATION_MIN],
         counter=counter,
     )
@@ -447,6 +494,13 @@ def provider_reputation_penalty(*, provider_id: int, points: int) -> None:
     )
 
 
+def _counter_columns(counters: Tally[str]) -> list[tuple[str, int]]:
+    return [
+        (connection.ops.quote_name(Provider._meta.get_field(name).column), count)
+        for name, count in sorted(counters.items())
+    ]
+
+
 def _reputation_change(*, provider_id: int, reputation: str, params: list, counter: str | None = None) -> None:
     """Set the reputation to `reputation`, SQL over the current value `{old}` (with `{greatest}` and `{least}` for
     the database's functions), and add one to `counter` if given. Runs in the caller's transaction, if any.
@@ -457,10 +511,9 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
     cannot return a joined value, so there the reputation is read first, in the same transaction (SQLite has one
     writer at a time).
     """
-    counted = ""
-    if counter:
-        column = connection.ops.quote_name(Provider._meta.get_field(counter).column)
-        counted = f", {column} = {column} + 1"
+    counted = "".join(
+        f", {column} = {column} + 1" for column, _ in _counter_columns(Tally([counter] if counter else []))
+    )
     if connection.vendor == "postgresql":
         new = reputation.format(old="old.reputation", greatest="GREATEST", least="LEAST")
         update = (
@@ -484,6 +537,12 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
             cursor.execute(update, [*params, provider_id])
             after = cursor.fetchone()
         row = (*before, *after) if before and after else None
+    _reputation_changed(provider_id, row)
+
+
+def _reputation_changed(provider_id: int, row: tuple | None) -> None:
+    """Sync the SIMs' `matchable` flags when a change (the reputation before and after, the provider's status,
+    availability and jobs in flight) crossed PROVIDER_MIN_REPUTATION."""
     if row is None:
         return
     before, after, status, availability, jobs_in_flight = row

@@ -18,6 +18,7 @@ from apps.delivery.webhooks.services.events import (
     webhook_events_on_application_decided,
     webhook_events_on_balance_low,
     webhook_events_on_status_changed,
+    webhook_events_on_statuses_changed,
     webhook_events_prune,
 )
 from apps.delivery.webhooks.services.sending import (
@@ -45,5 +46,6 @@ __all__ = [
     "webhook_events_on_application_decided",
     "webhook_events_on_balance_low",
     "webhook_events_on_status_changed",
+    "webhook_events_on_statuses_changed",
     "webhook_events_prune",
 ]

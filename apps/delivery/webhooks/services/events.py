@@ -4,6 +4,7 @@ staff; pruned when old."""
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from apps.delivery.webhooks.selectors import webhook_targets_of
 from apps.delivery.webhooks.services.endpoints import audit
 from apps.delivery.webhooks.services.sending import deliveries_enqueue
 from apps.messaging.choices import MessageStatus
-from apps.messaging.events import BalanceLow, MessageStatusChanged
+from apps.messaging.events import BalanceLow, MessagesStatusChanged, MessageStatusChanged
 from apps.messaging.models import Message
 from apps.messaging.representation import message_output
 from apps.tokens.choices import LEDGER_SCALES, LedgerCode
@@ -60,15 +61,26 @@ def webhook_events_emit(*, message: Message, status: str) -> WebhookEvent | None
     commits, and nothing is stored if it rolls back. Statuses without an event type, and clients nobody listens
     for, cost one cache read. Returns the event, or None when there was nobody to tell.
     """
+    return webhook_events_emit_many(messages=[message], status=status)[0]
+
+
+def webhook_events_emit_many(*, messages: list[Message], status: str) -> list[WebhookEvent | None]:
+    """`webhook_events_emit` for several messages that reached `status` together (a bulk move: a phone's batch of
+    reports), one result per message: their events in one INSERT and all their deliveries in one more."""
     event_type = EVENT_TYPE_BY_STATUS.get(status)
     if event_type is None:
-        return None
-    return _event_store(
-        organization_id=message.organization_id,
+        return [None] * len(messages)
+    return _events_store(
+        [
+            _Subject(
+                organization_id=message.organization_id,
+                data=lambda message=message: {"message": message_output(message)},
+                message_id=message.pk,
+                callback_url=message.callback_url,
+            )
+            for message in messages
+        ],
         event_type=event_type,
-        data=lambda: {"message": message_output(message)},
-        message_id=message.pk,
-        callback_url=message.callback_url,
     )
 
 
@@ -76,67 +88,90 @@ def webhook_event_emit(*, organization_id: int, event_type: str, data: dict[str,
     """Tell a client organisation about something other than a message (a top-up's `payment.succeeded` /
     `payment.failed`): stored and sent like message events, to its endpoints subscribed to `event_type`. Call it
     inside the transaction of the change it reports; None when nobody listens."""
-    return _event_store(organization_id=organization_id, event_type=event_type, data=lambda: data)
+    return _events_store([_Subject(organization_id=organization_id, data=lambda: data)], event_type=event_type)[0]
 
 
-def _event_store(
-    *,
-    organization_id: int,
-    event_type: str,
-    data: Callable[[], dict[str, Any]],
-    message_id: int | None = None,
-    callback_url: str = "",
-) -> WebhookEvent | None:
-    """Store the event and its deliveries. `data` is only called when someone listens: building a message's
-    representation for a client without endpoints would cost the hot path for nothing."""
-    targets = [t for t in webhook_targets_of(organization_id=organization_id) if event_type in t.event_types]
-    if not targets and not callback_url:
-        return None
+@dataclass(frozen=True)
+class _Subject:
+    """What one event is about: its client, its data (built only when someone listens: building a message's
+    representation for a client without endpoints would cost the hot path for nothing), its message and the
+    message's callback URL."""
+
+    organization_id: int
+    data: Callable[[], dict[str, Any]]
+    message_id: int | None = None
+    callback_url: str = ""
+
+
+def _events_store(subjects: list[_Subject], *, event_type: str) -> list[WebhookEvent | None]:
+    """Store the events of `event_type` and their deliveries: one INSERT for the events and one for the deliveries,
+    however many; None for a subject nobody listens for."""
+    targets_of: dict[int, list[Any]] = {}
+    for subject in subjects:
+        if subject.organization_id not in targets_of:
+            targets_of[subject.organization_id] = [
+                t for t in webhook_targets_of(organization_id=subject.organization_id) if event_type in t.event_types
+            ]
+    heard = [subject for subject in subjects if targets_of[subject.organization_id] or subject.callback_url]
+    if not heard:
+        return [None] * len(subjects)
     now = timezone.now()
-    public_id = f"evt_{secrets.token_hex(12)}"
     retry_until = now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS)
-    # Joins the caller's transaction if there is one (no savepoint on the hot path); commits both rows otherwise.
-    with transaction.atomic(savepoint=False):
-        event = WebhookEvent.objects.create(
+    events: dict[int, WebhookEvent] = {}
+    for subject in heard:
+        public_id = f"evt_{secrets.token_hex(12)}"
+        events[id(subject)] = WebhookEvent(
             public_id=public_id,
-            organization_id=organization_id,
-            message_id=message_id,
+            organization_id=subject.organization_id,
+            message_id=subject.message_id,
             type=event_type,
             created_at=now,
-            body=_event_body(public_id=public_id, event_type=event_type, created_at=now, data=data()),
+            body=_event_body(public_id=public_id, event_type=event_type, created_at=now, data=subject.data()),
         )
-        deliveries = [
-            WebhookDelivery(
-                event=event,
-                target=DeliveryTarget.ENDPOINT,
-                endpoint_id=target.id,
-                url=target.url,
-                next_attempt_at=now,
-                retry_until=retry_until,
-                created_at=now,
-            )
-            for target in targets
-        ]
-        if callback_url:
-            deliveries.append(
+    # Joins the caller's transaction if there is one (no savepoint on the hot path); commits both inserts otherwise.
+    with transaction.atomic(savepoint=False):
+        WebhookEvent.objects.bulk_create(list(events.values()))
+        deliveries = []
+        for subject in heard:
+            event = events[id(subject)]
+            deliveries += [
                 WebhookDelivery(
                     event=event,
-                    target=DeliveryTarget.CALLBACK_URL,
-                    url=callback_url,
+                    target=DeliveryTarget.ENDPOINT,
+                    endpoint_id=target.id,
+                    url=target.url,
                     next_attempt_at=now,
                     retry_until=retry_until,
                     created_at=now,
                 )
-            )
+                for target in targets_of[subject.organization_id]
+            ]
+            if subject.callback_url:
+                deliveries.append(
+                    WebhookDelivery(
+                        event=event,
+                        target=DeliveryTarget.CALLBACK_URL,
+                        url=subject.callback_url,
+                        next_attempt_at=now,
+                        retry_until=retry_until,
+                        created_at=now,
+                    )
+                )
         WebhookDelivery.objects.bulk_create(deliveries)
-    transaction.on_commit(lambda: WEBHOOK_EVENTS.labels(type=event_type).inc())
+    count = len(events)
+    transaction.on_commit(lambda: WEBHOOK_EVENTS.labels(type=event_type).inc(count))
     deliveries_enqueue([delivery.pk for delivery in deliveries])
-    return event
+    return [events.get(id(subject)) for subject in subjects]
 
 
 def webhook_events_on_status_changed(event: MessageStatusChanged) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `DeliveryConfig.ready`)."""
     webhook_events_emit(message=event.message, status=event.status)
+
+
+def webhook_events_on_statuses_changed(event: MessagesStatusChanged) -> None:
+    """The subscriber to messaging's `MessagesStatusChanged` (a bulk move): each message's event, stored together."""
+    webhook_events_emit_many(messages=event.messages, status=event.status)
 
 
 def webhook_events_on_balance_low(event: BalanceLow) -> None:

@@ -13,17 +13,26 @@ The cap counters themselves (Redis or database) are `apps.providers.services.cap
 """
 
 from apps.providers.services.matching.batch import Assignment, BatchMatch, MatchRequest, providers_match_batch
-from apps.providers.services.matching.release import capacity_release
+from apps.providers.services.matching.release import Release, capacities_release, capacity_release
 from apps.providers.services.matching.reservation import batch_reservation_statement
-from apps.providers.services.matching.sticky import sticky_sender_remember, sticky_senders_prune
+from apps.providers.services.matching.sticky import (
+    StickyDelivery,
+    sticky_sender_remember,
+    sticky_senders_prune,
+    sticky_senders_remember,
+)
 
 __all__ = [
     "Assignment",
     "BatchMatch",
     "MatchRequest",
+    "Release",
+    "StickyDelivery",
     "batch_reservation_statement",
+    "capacities_release",
     "capacity_release",
     "providers_match_batch",
     "sticky_sender_remember",
     "sticky_senders_prune",
+    "sticky_senders_remember",
 ]

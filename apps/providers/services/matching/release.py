@@ -1,19 +1,43 @@
 """Giving back what a reservation took, when its job ends."""
 
+from collections import Counter as Tally
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 
 from apps.providers.models import Provider, Sim
 from apps.providers.services.availability import matchable_provider_filter
 from apps.providers.services.caps import cap_counter, cap_windows
 
 
-@transaction.atomic
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What one ended job gives back: its provider's slot, and its SIM's units when the SMS was never sent."""
+
+    provider_id: int
+    sim_id: int
+    reserved_at: datetime
+    sms_sent: bool
+
+
 def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sms_sent: bool) -> None:
     """Give back what `providers_match_batch` reserved, when the job ends: the provider's in-flight slot always;
     the SIM's hour and day units only if the SMS was never sent (a sent one counts against the carrier's limits).
+    `capacities_release` for one job."""
+    capacities_release(
+        releases=[Release(provider_id=provider_id, sim_id=sim_id, reserved_at=reserved_at, sms_sent=sms_sent)]
+    )
+
+
+@transaction.atomic
+def capacities_release(*, releases: Sequence[Release]) -> None:
+    """Give back what several ended jobs reserved (a phone's batch of reports): per provider, its slots in one
+    UPDATE and its SIMs back into matching in one more; the SIMs of the jobs never sent, their units.
 
     Call exactly once per assignment, from the job's own state change (messaging's conditional update makes that
     once), inside that change's transaction. Not audited: the job's transition is the record.
@@ -22,15 +46,33 @@ def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sm
     outlived a rolled-back report would leave the job live with its unit returned, so its SIM could pass its cap.
     Should the refund fail after the commit, the unit stays counted until its window ends (the safe side).
     """
-    Provider.objects.filter(pk=provider_id, jobs_in_flight__gt=0).update(jobs_in_flight=F("jobs_in_flight") - 1)
-    # Room again: the provider's usable SIMs go back into matching (a no-op unless it was full).
+    slots = Tally(release.provider_id for release in releases)
+    for provider_id, count in sorted(slots.items()):  # the same lock order in every request
+        # Never below zero, as one release at a time would stop at zero.
+        Provider.objects.filter(pk=provider_id, jobs_in_flight__gt=0).update(
+            jobs_in_flight=Greatest(F("jobs_in_flight") - count, 0)
+        )
+    # Room again: the providers' usable SIMs go back into matching (a no-op unless one was full).
     Sim.objects.filter(
-        matchable_provider_filter(), provider_id=provider_id, matchable=False, active=True, ready=True
+        matchable_provider_filter(), provider_id__in=sorted(slots), matchable=False, active=True, ready=True
     ).update(matchable=True)
-    if not sms_sent:
-        Sim.objects.filter(pk=sim_id, capped_until__isnull=False).update(capped_until=None)
-        counter, windows = cap_counter(), cap_windows(reserved_at)
+    unsent = [release for release in releases if not release.sms_sent]
+    if not unsent:
+        return
+    Sim.objects.filter(pk__in={release.sim_id for release in unsent}, capped_until__isnull=False).update(
+        capped_until=None
+    )
+    counter = cap_counter()
+    # One unit per job: a SIM named twice in the same windows gives back two.
+    by_windows: dict[tuple[int, int], tuple[Any, list[int]]] = {}
+    for release in unsent:
+        windows = cap_windows(release.reserved_at)
+        by_windows.setdefault((windows.hour_key, windows.day_key), (windows, []))[1].append(release.sim_id)
+    for windows, sim_ids in by_windows.values():
         if counter.transactional:
-            counter.release_many(sim_ids=[sim_id], windows=windows)  # committed or rolled back with the job
+            counter.release_many(sim_ids=sim_ids, windows=windows)  # committed or rolled back with the job
         else:
-            transaction.on_commit(lambda: counter.release_many(sim_ids=[sim_id], windows=windows), robust=True)
+            transaction.on_commit(
+                lambda sim_ids=sim_ids, windows=windows: counter.release_many(sim_ids=sim_ids, windows=windows),
+                robust=True,
+            )

@@ -241,3 +241,21 @@ def test_the_compiled_django_overrides_match_their_po_files(tmp_path, domain):
     subprocess.run(["msgfmt", "--check", "-o", str(fresh), str(folder / f"{domain}.po")], check=True)
     with (folder / f"{domain}.mo").open("rb") as committed, fresh.open("rb") as compiled:
         assert gettext.GNUTranslations(committed)._catalog == gettext.GNUTranslations(compiled)._catalog
+
+
+def test_the_totp_device_model_reads_in_khmer(staff_client):
+    """django-otp names its model and fields in English without gettext: apps.accounts.admin_config gives them
+    gettext's; every help text and the model's name read in Khmer, and the English stays django-otp's own."""
+    from django.utils import translation
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    khmer = re.compile("[\u1780-\u17ff]")
+    fields = [field for field in TOTPDevice._meta.concrete_fields if field.help_text]
+    assert len(fields) >= 12
+    with translation.override("km"):
+        assert khmer.search(str(TOTPDevice._meta.verbose_name))
+        assert [field.name for field in fields if not khmer.search(str(field.help_text))] == []
+    with translation.override("en"):
+        assert str(TOTPDevice._meta.get_field("step").help_text) == "The time step in seconds."
+    page = staff_client.get(reverse("admin:otp_totp_totpdevice_add")).content.decode()
+    assert "ជំហានពេលវេលា គិតជាវិនាទី។" in page and "The time step in seconds." not in page

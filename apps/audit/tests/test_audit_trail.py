@@ -110,6 +110,8 @@ NOT_AUDITED = {
     "apps.delivery.webhooks.services.endpoints.deliveries_cancel": "runs inside an audited endpoint change",
     "apps.messaging.services.leases.message_requeue_or_dead_letter": "system retry; the message's own status "
     "history (status, reason, attempts) records it, at dispatch volume",
+    "apps.messaging.services.leases.messages_requeue_or_dead_letter": "as message_requeue_or_dead_letter, for a "
+    "phone's batch of failed reports",
     "apps.messaging.services.sending.message_submit": "the message row is the record (organisation, API key, "
     "time); one audit row per message would double the writes of the ingest hot path",
     "apps.messaging.services.sending.message_submit_bulk": "as message_submit",

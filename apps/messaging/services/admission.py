@@ -166,7 +166,7 @@ def admission_snapshot() -> Snapshot:
     remembered = _remembered
     if (
         remembered is not None
-        and now - remembered.read_at < settings.ADMISSION_LOCAL_CACHE_SECONDS
+        and 0 <= now - remembered.read_at < settings.ADMISSION_LOCAL_CACHE_SECONDS  # a clock set back reads again
         and now - remembered.snapshot.taken_at <= settings.ADMISSION_SNAPSHOT_SECONDS
     ):
         return remembered.snapshot
@@ -198,6 +198,12 @@ def _remember(snapshot: Snapshot) -> Snapshot:
     global _remembered
     _remembered = _Remembered(snapshot=snapshot, read_at=time.time())
     return snapshot
+
+
+def admission_forget() -> None:
+    """Read the shared snapshot on the next send (tests: the shared cache was emptied, this process's copy not)."""
+    global _remembered
+    _remembered = None
 
 
 @dataclass(frozen=True)

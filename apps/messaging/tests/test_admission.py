@@ -170,6 +170,15 @@ def test_a_stale_snapshot_is_not_reused_but_refreshed(small_network):
         assert admission_snapshot().version != first.version
 
 
+def test_a_clock_set_back_reads_the_shared_snapshot_again(small_network):
+    small_network.ADMISSION_LOCAL_CACHE_SECONDS = 60
+    with time_machine.travel(timezone.now() + timedelta(seconds=3), tick=False):
+        mine = admission_refresh()  # remembered "3 s from now"
+    theirs = replace(mine, version=mine.version + 1, taken_at=mine.taken_at - 3)
+    cache.set(SNAPSHOT_KEY, theirs, timeout=60)
+    assert admission_snapshot() == theirs
+
+
 def test_reading_the_snapshot_again_is_off_by_default_in_tests(small_network):
     first = admission_refresh()
     theirs = replace(first, version=first.version + 1)

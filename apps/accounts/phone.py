@@ -15,6 +15,8 @@ from phonenumbers import PhoneNumberType, carrier
 from apps.core.errors import ValidationFailed
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+# The types phonenumbers knows a carrier for (as `carrier.name_for_number` decides).
+CARRIER_TYPES = {*MOBILE_TYPES, PhoneNumberType.PAGER}
 # What a typed number may look like (the API schema states it): an optional +, then digits, spaces, dots, dashes and
 # brackets. phonenumbers alone would also read letters ("1-800-FLOWERS") and other punctuation.
 PHONE_PATTERN = r"^\+?[0-9 ().-]{6,31}$"
@@ -64,15 +66,19 @@ def normalize_phone(
         number = phonenumbers.parse(text, settings.PHONE_DEFAULT_REGION)
     except phonenumbers.NumberParseException:
         raise PhoneInvalid(details={"phone": raw}) from None
-    if not phonenumbers.is_valid_number(number):
+    # The number's type, matched against its region's patterns once: `is_valid_number` (a type other than UNKNOWN),
+    # the mobile check and `carrier.name_for_number` would each match it again, and matching is most of the cost
+    # of a number on the send path (every bulk recipient pays it).
+    region = phonenumbers.region_code_for_number(number)
+    kind = phonenumbers.number_type(number) if region else PhoneNumberType.UNKNOWN
+    if kind == PhoneNumberType.UNKNOWN:
         raise PhoneInvalid(details={"phone": raw})
-    region = phonenumbers.region_code_for_number(number) or ""
     if allowed_regions and region not in allowed_regions:
         raise PhoneRegionNotAllowed(details={"region": region, "allowed": list(allowed_regions)})
-    if require_mobile and phonenumbers.number_type(number) not in MOBILE_TYPES:
+    if require_mobile and kind not in MOBILE_TYPES:
         raise PhoneNotMobile(details={"phone": raw})
     return Phone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         region=region,
-        carrier=carrier.name_for_number(number, "en"),
+        carrier=carrier.name_for_valid_number(number, "en") if kind in CARRIER_TYPES else "",
     )

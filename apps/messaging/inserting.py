@@ -1,4 +1,4 @@
-"""Message rows inserted many at a time, cheaply: the bulk send path's INSERT.
+"""Message rows inserted cheaply: the send paths' INSERT, one row or a bulk request's thousand.
 
 `bulk_create` prepares each of a message's 30 columns through its model field (`get_db_prep_save`) and hands
 PostgreSQL one array per column, which the driver builds value by value in Python: for a bulk request of 1,000
@@ -24,9 +24,15 @@ from apps.tokens.services import HeldRow
 
 
 def messages_insert(messages: Sequence[Message]) -> None:
-    """Insert the unsaved messages and set their ids, in one statement."""
+    """Insert the unsaved messages and set their ids, in one statement.
+
+    A single send takes the same statement on PostgreSQL: it costs about half the CPU of `save`, whose SQL compiler
+    prepares every column and quotes every name again for each row."""
     if connection.vendor != "postgresql":
-        Message.objects.bulk_create(messages)
+        if len(messages) == 1:
+            messages[0].save(force_insert=True)  # a plain INSERT, without the transaction bulk_create opens
+        else:
+            Message.objects.bulk_create(messages)
         return
     columns, sql = _statement()
     rows = [[read(message) for read in columns] for message in messages]

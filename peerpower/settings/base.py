@@ -412,6 +412,9 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 # SIMs' in-flight capacity, and never less than the minimum; the snapshot of backlog and capacity is taken this often.
 ADMISSION_ENABLED = env.bool("ADMISSION_ENABLED", default=True)
 ADMISSION_SNAPSHOT_SECONDS = env.int("ADMISSION_SNAPSHOT_SECONDS", default=5)
+# Each web process reuses the snapshot it read from the shared cache this long (never past the snapshot's interval),
+# sparing the send path a round trip; 0 reads it on every request.
+ADMISSION_LOCAL_CACHE_SECONDS = env.float("ADMISSION_LOCAL_CACHE_SECONDS", default=1.0)
 ADMISSION_BACKLOG_ROUNDS = env.int("ADMISSION_BACKLOG_ROUNDS", default=4)
 ADMISSION_MIN_BACKLOG = env.int("ADMISSION_MIN_BACKLOG", default=500)
 # Share of the headroom only high priority may use.

@@ -54,6 +54,8 @@ BILLING_CACHE_SECONDS = 0
 ROLLUP_FLUSH_SECONDS = 0
 # A conversion recorded in one test must not be remembered as absent from another test's send.
 MESSAGE_PUMPING_LOCAL_CACHE_SECONDS = 0
+# A snapshot read in one test must not be reused by the next (test_admission covers the per-process reuse).
+ADMISSION_LOCAL_CACHE_SECONDS = 0
 # Payout tests point the airtime and PayWay clients at the local fakes (apps/incentives/tests/conftest.py).
 AIRTIME_API_URL = AIRTIME_AUTH_URL = "http://127.0.0.1:9"
 AIRTIME_CLIENT_ID = "test-airtime-client"

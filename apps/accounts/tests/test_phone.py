@@ -31,6 +31,16 @@ def test_landline_is_not_mobile():
     assert error.value.code == "phone_not_mobile"
 
 
+def test_a_landline_is_accepted_where_mobiles_are_not_required_and_has_no_carrier():
+    phone = normalize_phone("023 756 789", require_mobile=False)
+    assert (phone.e164, phone.region, phone.carrier) == ("+85523756789", "KH", "")
+
+
+def test_a_number_of_no_region_is_invalid_even_when_any_region_is_allowed():
+    with pytest.raises(PhoneInvalid):
+        normalize_phone("+999 1234 5678", allowed_regions=[])
+
+
 def test_foreign_number_is_refused_by_default_and_allowed_by_setting(settings):
     with pytest.raises(PhoneRegionNotAllowed) as error:
         normalize_phone("+66 81 234 5678")

@@ -57,6 +57,11 @@ LURE_CATEGORIES = frozenset(
 )
 
 # Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
+# Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's
+# words around its code) come back message after message, and segmenting is the filter's costliest step. Bounded in
+# number and length (long runs seldom repeat); emptied whole when full, cheaper than an LRU's bookkeeping per look-up.
+SEGMENTED_RUNS_KEPT = 4096
+SEGMENTED_RUN_MAX_LENGTH = 120
 REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
 REPEATED_WORD_MIN_COUNT = 4
 REPEATED_WORD_MIN_SHARE = 0.3
@@ -148,6 +153,8 @@ class ContentFilter:
         else:
             self.segmenter = None
         self._segment_khmer = khmer_segment
+        # Belongs to this compiled filter: new rules (a new dictionary) start with none.
+        self._segmented: dict[str, tuple[str, ...]] = {}
 
         # First word → [(words of the term, term)], longest first, for the longest match at each position.
         self._terms_by_first_word: dict[str, list[tuple[tuple[str, ...], TermSpec]]] = defaultdict(list)
@@ -176,10 +183,20 @@ class ContentFilter:
         words: list[str] = []
         for is_khmer, run in iter_runs(normalized):
             if is_khmer:
-                words.extend(self._segment_khmer(run))
+                words.extend(self._segment_run(run))
             else:
                 words.append(run)
         return tuple(words)
+
+    def _segment_run(self, run: str) -> tuple[str, ...]:
+        words = self._segmented.get(run)
+        if words is None:
+            words = tuple(self._segment_khmer(run))
+            if len(run) <= SEGMENTED_RUN_MAX_LENGTH:
+                if len(self._segmented) >= SEGMENTED_RUNS_KEPT:
+                    self._segmented.clear()  # one thread may clear what another just added: only a miss later
+                self._segmented[run] = words
+        return words
 
     def analyse(self, text: str) -> Analysis:
         links, rest = extract_links(normalize(text))

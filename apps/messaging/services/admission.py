@@ -153,21 +153,57 @@ def admission_refresh() -> Snapshot:
     # Kept well past its interval: a stale snapshot (beat and the refreshing request both late) is still a better
     # judge than none, and the counters under its version keep spending the same headroom.
     cache.set(SNAPSHOT_KEY, snapshot, timeout=settings.ADMISSION_SNAPSHOT_SECONDS * 12)
-    return snapshot
+    return _remember(snapshot)
 
 
 def admission_snapshot() -> Snapshot:
     """The shared snapshot, refreshed when stale by the one request that takes the refresh lock (the others go on
-    with the stale one; with none at all, each measures)."""
+    with the stale one; with none at all, each measures).
+
+    Each process reuses what it read for ADMISSION_LOCAL_CACHE_SECONDS (a round trip to the shared cache less on
+    nearly every send), never past the snapshot's own interval: a stale one is read again, and refreshed."""
+    now = time.time()
+    remembered = _remembered
+    if (
+        remembered is not None
+        and 0 <= now - remembered.read_at < settings.ADMISSION_LOCAL_CACHE_SECONDS  # a clock set back reads again
+        and now - remembered.snapshot.taken_at <= settings.ADMISSION_SNAPSHOT_SECONDS
+    ):
+        return remembered.snapshot
     snapshot = cache.get(SNAPSHOT_KEY)
     if snapshot is None:
         return admission_refresh()
-    if time.time() - snapshot.taken_at > settings.ADMISSION_SNAPSHOT_SECONDS:
+    if now - snapshot.taken_at > settings.ADMISSION_SNAPSHOT_SECONDS:
         # One refresher per stale snapshot: the lock is named after the snapshot it replaces.
         lock = f"{REFRESH_LOCK_KEY}:{snapshot.version}"
         if cache.add(lock, 1, timeout=settings.ADMISSION_SNAPSHOT_SECONDS * 12):
             return admission_refresh()
+    return _remember(snapshot)
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    snapshot: Snapshot
+    read_at: float
+
+
+# This process's last read of the shared snapshot. Replaced whole (one assignment), so threads need no lock. A
+# snapshot another process took reaches this one within ADMISSION_LOCAL_CACHE_SECONDS: meanwhile its claims are
+# counted under the previous snapshot's version, so what the new snapshot admits may be overspent by what this
+# process admits in that second (the backlog it measured already holds everything stored before it).
+_remembered: _Remembered | None = None
+
+
+def _remember(snapshot: Snapshot) -> Snapshot:
+    global _remembered
+    _remembered = _Remembered(snapshot=snapshot, read_at=time.time())
     return snapshot
+
+
+def admission_forget() -> None:
+    """Read the shared snapshot on the next send (tests: the shared cache was emptied, this process's copy not)."""
+    global _remembered
+    _remembered = None
 
 
 @dataclass(frozen=True)

@@ -354,9 +354,6 @@ def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Messa
         with transaction.atomic() if savepoint else nullcontext():
             if write is not None:
                 write(messages)
-            elif len(messages) == 1:
-                # One row: a plain INSERT, without the transaction bulk_create opens around its batches.
-                messages[0].save(force_insert=True)
             else:
                 messages_insert(messages)
     except IntegrityError:

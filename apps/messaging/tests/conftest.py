@@ -2,6 +2,7 @@ import pytest
 
 from apps.accounts.tests.factories import UserFactory
 from apps.messaging.filtering.runtime import compiled_filter
+from apps.messaging.services.admission import admission_forget
 
 
 @pytest.fixture(autouse=True)
@@ -9,6 +10,12 @@ def _filter_rereads_rules():
     # Each test's rules live in its own rolled-back transaction; make this process look at the shared version
     # (emptied with the cache before every test) instead of trusting a filter compiled in an earlier test.
     compiled_filter.expire()
+
+
+@pytest.fixture(autouse=True)
+def _admission_rereads_the_snapshot():
+    # Likewise the admission snapshot a test with ADMISSION_LOCAL_CACHE_SECONDS on left in this process.
+    admission_forget()
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Admission control: the send API refuses work beyond what the network's phones and reports can absorb (429
 `overloaded`), a flooding client first, keeping a share for high priority."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
 
 from apps.accounts.services import api_key_create, client_create
@@ -12,7 +14,7 @@ from apps.accounts.tests.factories import UserFactory
 from apps.messaging.choices import JobStatus, MessageStatus, Priority
 from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, job_accept, message_submit
-from apps.messaging.services.admission import admission_refresh, admission_snapshot
+from apps.messaging.services.admission import SNAPSHOT_KEY, admission_refresh, admission_snapshot
 from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
@@ -148,6 +150,40 @@ def test_the_snapshot_is_shared_not_measured_per_request(small_network, django_a
     admission_refresh()
     with django_assert_num_queries(0):
         admission_snapshot()
+
+
+def test_each_process_reuses_the_snapshot_it_read_for_a_second(small_network):
+    small_network.ADMISSION_LOCAL_CACHE_SECONDS = 1
+    mine = admission_refresh()
+    # Another process takes a newer snapshot: this one goes on with what it read, for a second at most.
+    theirs = replace(mine, version=mine.version + 1)
+    cache.set(SNAPSHOT_KEY, theirs, timeout=60)
+    assert admission_snapshot() == mine
+    with time_machine.travel(timezone.now() + timedelta(seconds=1), tick=False):
+        assert admission_snapshot() == theirs
+
+
+def test_a_stale_snapshot_is_not_reused_but_refreshed(small_network):
+    small_network.ADMISSION_LOCAL_CACHE_SECONDS = 60  # longer than a snapshot lives
+    first = admission_refresh()
+    with time_machine.travel(timezone.now() + timedelta(seconds=small_network.ADMISSION_SNAPSHOT_SECONDS + 1)):
+        assert admission_snapshot().version != first.version
+
+
+def test_a_clock_set_back_reads_the_shared_snapshot_again(small_network):
+    small_network.ADMISSION_LOCAL_CACHE_SECONDS = 60
+    with time_machine.travel(timezone.now() + timedelta(seconds=3), tick=False):
+        mine = admission_refresh()  # remembered "3 s from now"
+    theirs = replace(mine, version=mine.version + 1, taken_at=mine.taken_at - 3)
+    cache.set(SNAPSHOT_KEY, theirs, timeout=60)
+    assert admission_snapshot() == theirs
+
+
+def test_reading_the_snapshot_again_is_off_by_default_in_tests(small_network):
+    first = admission_refresh()
+    theirs = replace(first, version=first.version + 1)
+    cache.set(SNAPSHOT_KEY, theirs, timeout=60)
+    assert admission_snapshot() == theirs
 
 
 def test_the_headroom_follows_the_measured_drain(small_network, organization):

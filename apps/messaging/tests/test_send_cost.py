@@ -1,0 +1,52 @@
+"""What one send costs in round trips, once the process is warm: the ingest benchmark's ratio to the floor rests on
+them (`benchmarks/send_cpu.py`), so an extra statement or cache call on the send path fails here first."""
+
+import pytest
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from redis.connection import AbstractConnection
+
+pytestmark = pytest.mark.django_db
+
+OTP = {"to": "012 345 678", "body": "Your Acme code is 482913"}
+
+
+@pytest.fixture
+def warm(settings, client_api, django_capture_on_commit_callbacks):
+    """As in production under load: prices, the admission snapshot, the conversion verdict and the compiled filter
+    remembered by the process, and a dispatcher already signalled (by this first send)."""
+    settings.BILLING_CACHE_SECONDS = 60
+    settings.ADMISSION_LOCAL_CACHE_SECONDS = 60
+    settings.MESSAGE_PUMPING_LOCAL_CACHE_SECONDS = 60
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_api.post("/api/messages/send", OTP, format="json").status_code == 202
+    return client_api
+
+
+def test_a_free_send_costs_the_recipient_check_and_the_insert(warm):
+    with CaptureQueriesContext(connection) as queries:
+        assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # Tests run inside a transaction, so the send takes a savepoint around its writes here (autocommit elsewhere).
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "INSERT"]
+
+
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
+def test_a_send_makes_four_redis_round_trips(warm, monkeypatch, django_capture_on_commit_callbacks):
+    """The API key's version, the counters (rate, quota, plan, admission), the pumping sets and the dispatch
+    signal (an `add`, refused while a dispatcher is on its way): one round trip each. The admission snapshot is
+    remembered by the process."""
+    sent: list[bytes] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    with django_capture_on_commit_callbacks(execute=True):  # the dispatch signal runs after commit
+        assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
+    commands = [command[0].split(b"\r\n")[2] for command in sent]
+    assert commands == [b"GET", b"EVALSHA", b"EVALSHA", b"SET"], sent

@@ -1,0 +1,165 @@
+"""CPU, SQL statements and Redis round trips per request of the ingest benchmark's endpoints, in this process.
+
+The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
+1,000-recipient `POST /api/messages/bulk`), through Django's handler on `benchmarks.ingest_settings` — no server, no
+load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine
+disturbs far less than requests/s. Rounds alternate the endpoints; the table gives the median per request and the
+ratio to the floor. `--profile NAME` prints cProfile's top functions for that endpoint instead.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/send_cpu.py
+
+The database name must end in `_bench`. The broker's Redis database is emptied at the end (the dispatch signals
+the sends enqueue). A measurement, not a test.
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.ingest_settings"
+os.environ["DEBUG"] = "false"
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+# As the ingest benchmark's server: no key limit in the way, prices re-read within half a second.
+os.environ.setdefault("MESSAGE_RATE_PER_SECOND", "100000")
+os.environ.setdefault("MESSAGE_QUOTA_PER_DAY", "100000000")
+os.environ.setdefault("BILLING_CACHE_SECONDS", "0.5")
+
+from benchmarks.common import bench_database_url
+from benchmarks.ingest import BODIES, api_key, prices, recipient
+
+_round_trips = 0
+
+
+def _count_redis_round_trips() -> None:
+    """Count Redis round trips at the socket: every `sendall` of a command (or a pipeline) is one."""
+    from redis.connection import AbstractConnection
+
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):  # noqa: ANN202 - redis-py's signature
+        global _round_trips
+        _round_trips += 1
+        return original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counted
+
+
+def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None], bool]]:
+    """Each endpoint: a call that makes one request and checks its answer, and whether prices are in force."""
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}", SERVER_NAME="localhost")
+    rng = random.Random(5)
+
+    def message() -> dict:
+        return {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
+
+    def post(path: str, body: dict, expected: int) -> None:
+        response = client.post(path, body, content_type="application/json")
+        assert response.status_code == expected, response.content[:300]
+
+    return {
+        "floor": (lambda: post("/bench/floor", message(), 202), False),
+        "send": (lambda: post("/api/messages/send", message(), 202), False),
+        "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
+        "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
+    }
+
+
+def measure(call: Callable[[], None], requests: int) -> tuple[float, float, float]:
+    """(ms of CPU, SQL statements, Redis round trips) per request."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    global _round_trips
+    _round_trips = 0
+    with CaptureQueriesContext(connection) as queries:
+        started = time.process_time()
+        for _ in range(requests):
+            call()
+        cpu = time.process_time() - started
+    return cpu / requests * 1000, len(queries) / requests, _round_trips / requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="requests per round and endpoint (default 200)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--bulk-size", type=int, default=1000)
+    parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
+    parser.add_argument("--profile", choices=["floor", "send", "send+hold", "bulk"], help="cProfile one endpoint")
+    parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
+    parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
+    parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")
+    args = parser.parse_args()
+
+    bench_database_url(require_redis=True)
+    secret, _ = api_key()
+    _count_redis_round_trips()
+    calls = endpoints(secret, args.bulk_size)
+    counts = {name: args.bulk_requests if name == "bulk" else args.requests for name in calls}
+    try:
+        for name, (call, held) in calls.items():  # warm-up: imports, caches, the filter's first compile
+            prices(on=held)
+            for _ in range(2 if name == "bulk" else 20):
+                call()
+        if args.profile:
+            call, held = calls[args.profile]
+            prices(on=held)
+            if args.sample:
+                from pyinstrument import Profiler
+
+                with Profiler(interval=0.0002) as sampler:
+                    for _ in range(counts[args.profile]):
+                        call()
+                print(sampler.output_text(color=False, show_all=False))
+                return
+            profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL and Redis
+            profiler.enable()
+            for _ in range(counts[args.profile]):
+                call()
+            profiler.disable()
+            if args.dump:
+                profiler.dump_stats(args.dump)
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("tottime").print_stats(args.top)
+            stats.sort_stats("cumulative").print_stats(args.top)
+            return
+        load_before = os.getloadavg()[0]
+        figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in calls}
+        for _ in range(args.rounds):
+            for name, (call, held) in calls.items():
+                prices(on=held)
+                figures[name].append(measure(call, counts[name]))
+        prices(on=False)
+        print(f"in-process CPU per request, {socket.gethostname()}, median of {args.rounds} rounds")
+        floor = statistics.median(f[0] for f in figures["floor"])
+        for name, rounds in figures.items():
+            cpu = statistics.median(f[0] for f in rounds)
+            extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name == "bulk" else ""
+            print(
+                f"  {name:9} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
+                f"Redis {rounds[-1][2]:6.2f}{extra}"
+            )
+        print(f"  load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
+    finally:
+        prices(on=False)
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        if broker.startswith("redis://"):
+            import redis
+
+            redis.Redis.from_url(broker).flushdb()
+
+
+if __name__ == "__main__":
+    main()

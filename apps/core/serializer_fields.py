@@ -21,6 +21,16 @@ class StrictCharField(StrictStringMixin, serializers.CharField):
     """A JSON string (or a query-string value), never a number."""
 
 
+class StrictRegexField(StrictStringMixin, serializers.RegexField):
+    """A JSON string matching a pattern the schema states (`pattern`). For tokens and versions: a plain CharField
+    trims whitespace and then refuses a blank value, so a schema-valid "   " was refused. Not trimmed: the pattern
+    alone judges the value, as the schema says."""
+
+    def __init__(self, regex: str, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(regex, **kwargs)
+
+
 class StrictEmailField(StrictStringMixin, serializers.EmailField):
     pass
 

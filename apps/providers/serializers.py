@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from apps.accounts.api.fields import PhoneNumberField
 from apps.core.converters import DATABASE_ID_MAX
-from apps.core.serializer_fields import StrictBooleanField, StrictCharField
+from apps.core.serializer_fields import StrictBooleanField, StrictCharField, StrictRegexField
 from apps.providers.choices import Availability, Carrier, NetworkType, Platform, ProviderStatus, Province
 from apps.providers.models import SIGNAL_LEVEL_MAX, SIM_SLOT_MAX
 
@@ -19,17 +19,23 @@ class SimInputSerializer(serializers.Serializer):
     mcc_mnc = serializers.RegexField(r"^\d{3}-?\d{2,3}$", required=False, allow_blank=True, default="")
 
 
+# What an FCM registration token is made of, and a version ("1.4.2", "2.0.0-beta+3"): no spaces, so that what the
+# schema allows is what the server takes.
+FCM_TOKEN_PATTERN = r"^[A-Za-z0-9_:.\-]+$"  # noqa: S105 - a pattern, not a secret
+APP_VERSION_PATTERN = r"^[A-Za-z0-9.+_\-]+$"
+
+
 class DeviceInputSerializer(serializers.Serializer):
-    fcm_token = StrictCharField(max_length=512)
+    fcm_token = StrictRegexField(FCM_TOKEN_PATTERN, max_length=512)
     platform = serializers.ChoiceField(choices=Platform.choices)
-    app_version = StrictCharField(max_length=32)
+    app_version = StrictRegexField(APP_VERSION_PATTERN, max_length=32)
     installation_id = StrictCharField(
         max_length=200, required=False, default="", help_text="The app install's Firebase installation id."
     )
 
 
 class DeviceRegisterInputSerializer(DeviceInputSerializer):
-    previous_token = StrictCharField(max_length=512, required=False, default="")
+    previous_token = StrictRegexField(FCM_TOKEN_PATTERN, max_length=512, required=False, default="")
 
 
 class CoordinateField(serializers.DecimalField):
@@ -88,7 +94,7 @@ class HeartbeatInputSerializer(serializers.Serializer):
         default=None,
         help_text="Slots whose SIM is in the phone and usable.",
     )
-    app_version = StrictCharField(max_length=32, required=False, default="")
+    app_version = StrictRegexField(APP_VERSION_PATTERN, max_length=32, required=False, default="")
     device = serializers.IntegerField(
         min_value=1, max_value=DATABASE_ID_MAX, required=False, allow_null=True, default=None, help_text="Device id."
     )

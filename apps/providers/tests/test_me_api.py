@@ -1,6 +1,7 @@
 """The provider's own endpoints, each tried by the owner, another provider and a stranger (a signed-in user who is
 not a provider)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -185,6 +186,21 @@ def test_registering_a_token_is_idempotent_and_rotation_keeps_the_device(api_cli
     assert device.fcm_token.startswith("new-token-")
     entry = AuditLog.objects.get(action="provider.device_token_rotated")
     assert "new-token" not in str(entry.after) and "new-token" not in str(entry.before)
+
+
+@pytest.mark.parametrize("field", ["fcm_token", "previous_token", "app_version"])
+def test_a_token_or_version_of_spaces_is_refused_as_the_schema_says(api_client_for, owner, field):
+    """A CharField trims whitespace and then refuses a blank value, where the schema allowed any non-empty string:
+    schema-valid requests were refused. The schema now states the pattern the server applies."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    data = {"fcm_token": "token-" + "c" * 20, "platform": "android", "app_version": "1.0.0", field: "   "}
+    response = api_client_for(owner.user).post(f"{ME}/devices", data, format="json")
+    assert response.status_code == 400
+    assert response.json()["details"]["fields"][field][0]["code"] == "invalid"
+    schema = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    pattern = schema["DeviceRegisterInputRequest"]["properties"][field]["pattern"]
+    assert re.fullmatch(pattern, "   ") is None and re.fullmatch(pattern, "1.0.0-x")
 
 
 def register_token(client, token, previous_token=None):

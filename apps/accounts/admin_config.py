@@ -4,6 +4,7 @@ configurations of two third-party apps whose names the back office shows, given 
 from axes.apps import AppConfig as DjangoAxesConfig
 from django.contrib.admin.apps import AdminConfig
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat.apps import BeatConfig as DjangoCeleryBeatConfig
 from django_otp.plugins.otp_totp.apps import DefaultConfig as DjangoOtpTotpConfig
 
 
@@ -59,3 +60,16 @@ class OtpTotpConfig(DjangoOtpTotpConfig):
         for name, (label, help_text) in TOTP_LABELS.items():
             field = model._meta.get_field(name)
             field.verbose_name, field.help_text = label, help_text
+
+
+class CeleryBeatConfig(DjangoCeleryBeatConfig):
+    """django-celery-beat, whose admin shows two columns named after Python names ("Crontab translation", "Human
+    readable"): named in the staff member's language."""
+
+    def ready(self) -> None:
+        super().ready()
+        from django_celery_beat import admin as beat_admin
+        from django_celery_beat.models import CrontabSchedule
+
+        beat_admin.PeriodicTaskAdmin.crontab_translation.short_description = _("Schedule in words")
+        CrontabSchedule.human_readable.fget.short_description = _("Schedule in words")

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_beat",
+    "apps.accounts.admin_config.CeleryBeatConfig",  # django_celery_beat, its admin's columns translated
     "django_otp",
     "apps.accounts.admin_config.OtpTotpConfig",  # django_otp.plugins.otp_totp, with a translated name
     "apps.accounts.admin_config.AxesConfig",  # axes, with a translated name

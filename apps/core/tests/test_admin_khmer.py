@@ -259,3 +259,19 @@ def test_the_totp_device_model_reads_in_khmer(staff_client):
         assert str(TOTPDevice._meta.get_field("step").help_text) == "The time step in seconds."
     page = staff_client.get(reverse("admin:otp_totp_totpdevice_add")).content.decode()
     assert "ជំហានពេលវេលា គិតជាវិនាទី។" in page and "The time step in seconds." not in page
+
+
+def test_the_periodic_task_columns_read_in_khmer():
+    """django-celery-beat's admin names two columns after Python names: translated (apps.accounts.admin_config)."""
+    from django.contrib import admin
+    from django.contrib.admin.utils import label_for_field
+    from django.utils import translation
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    khmer = re.compile("[\u1780-\u17ff]")
+    with translation.override("km"):
+        labels = [
+            label_for_field("crontab_translation", PeriodicTask, admin.site._registry[PeriodicTask]),
+            label_for_field("human_readable", CrontabSchedule, admin.site._registry[CrontabSchedule]),
+        ]
+    assert all(khmer.search(str(label)) for label in labels), labels

@@ -104,6 +104,10 @@ def main() -> None:
                 bulk_share=args.bulk_share,
                 bulk_size=50,
                 canaries=0,
+                # The abusers have their run in the simulator's end-to-end test; this one is about faults (and the
+                # sign-in codes are sent from this process, whose own connection the PostgreSQL restart cuts).
+                spam_messages=0,
+                sign_in_codes=0,
                 validity_seconds=1800,
                 settle_timeout=600,
                 seed=args.seed,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +35,8 @@ def messages_insert(messages: Sequence[Message]) -> None:
         else:
             Message.objects.bulk_create(messages)
         return
-    columns, sql = _statement()
-    rows = [[read(message) for read in columns] for message in messages]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows, default=_encode, ensure_ascii=False)])
+        cursor.execute(_columns().bulk_sql, [_dumps(messages)])
         ids = [row[0] for row in cursor.fetchall()]
     if len(ids) != len(messages):
         raise RuntimeError(f"{len(messages)} messages sent to the INSERT, {len(ids)} came back")
@@ -51,14 +50,22 @@ def _encode(value: Any) -> str:
     raise TypeError(f"cannot send {type(value).__name__} in a message row")
 
 
-_STATEMENT: tuple[list[Callable[[Message], Any]], str] | None = None
+@dataclass(frozen=True)
+class _Columns:
+    readers: list[Callable[[Message], Any]]  # how to read each column off a message, as a JSON-ready value
+    insert: str  # INSERT INTO the table (its columns)
+    bulk_sql: str  # the bulk INSERT: rows as one jsonb array, in order
+    held_values: str  # the select list of one row sent as jsonb `r.value` (for `message_held_row`)
 
 
-def _statement() -> tuple[list[Callable[[Message], Any]], str]:
-    """How to read each column off a message, and the INSERT; built once from the model (so a new column is
-    inserted without touching this)."""
-    global _STATEMENT
-    if _STATEMENT is None:
+_COLUMNS: _Columns | None = None
+
+
+def _columns() -> _Columns:
+    """Built once from the model, so a new column is inserted without touching this. Each column's value is cast
+    back from a JSON row (a jsonb array) in the statement."""
+    global _COLUMNS
+    if _COLUMNS is None:
         fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
         readers: list[Callable[[Message], Any]] = []
         selects = []
@@ -74,39 +81,45 @@ def _statement() -> tuple[list[Callable[[Message], Any]], str]:
             else:
                 readers.append(lambda message, attname=field.attname: getattr(message, attname))
             if isinstance(field, JSONField):
-                selects.append(f"e.value->{position}")  # jsonb as it is
+                selects.append(f"{{alias}}.value->{position}")  # jsonb as it is
             else:
-                selects.append(f"(e.value->>{position})::{field.db_type(connection)}")
+                selects.append(f"({{alias}}.value->>{position})::{field.db_type(connection)}")
         table = connection.ops.quote_name(Message._meta.db_table)
         names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        sql = (
-            f"INSERT INTO {table} ({names}) SELECT {', '.join(selects)} "  # noqa: S608 - names from the model only
-            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY e ORDER BY e.ordinality RETURNING id"
+        insert = f"INSERT INTO {table} ({names})"
+        bulk_values = ", ".join(select.format(alias="e") for select in selects)
+        _COLUMNS = _Columns(
+            readers=readers,
+            insert=insert,
+            bulk_sql=(
+                f"{insert} SELECT {bulk_values} "  # noqa: S608 - names from the model only
+                "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY e ORDER BY e.ordinality RETURNING id"
+            ),
+            held_values=", ".join(select.format(alias="r") for select in selects),
         )
-        _STATEMENT = (readers, sql)
-    return _STATEMENT
+    return _COLUMNS
 
 
-_ROW: tuple[list[Any], str, str] | None = None
+def _dumps(messages: Sequence[Message]) -> str:
+    """The messages' rows as one JSON document (`json.dumps` is C)."""
+    readers = _columns().readers
+    rows = [[read(message) for read in readers] for message in messages]
+    return json.dumps(rows, default=_encode, ensure_ascii=False)
 
 
 def message_held_row(message: Message, *, id_prefix: str) -> HeldRow:
     """The unsaved message as a row the ledger inserts in the statement that books its hold
-    (`client_hold_create_with_row`): each column prepared by its model field, as `save` prepares it (encrypted,
-    blind-indexed, JSON), with a cast, since the values are selected rather than listed in VALUES."""
-    global _ROW
-    if _ROW is None:
-        fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
-        table = connection.ops.quote_name(Message._meta.db_table)
-        names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        values = ", ".join(f"%(m{position})s::{field.db_type(connection)}" for position, field in enumerate(fields))
-        _ROW = (fields, f"INSERT INTO {table} ({names})", values)
-    fields, insert, values = _ROW
-    params = {
-        f"m{position}": field.get_db_prep_save(field.pre_save(message, add=True), connection)
-        for position, field in enumerate(fields)
-    }
-    return HeldRow(insert=insert, values=values, params=params, id_prefix=id_prefix)
+    (`client_hold_create_with_row`): its columns read as the bulk INSERT reads them (encrypted, blind-indexed), sent
+    as one JSON row and cast back column by column in the statement — one parameter instead of one per column,
+    each of which the driver would adapt on its own."""
+    columns = _columns()
+    return HeldRow(
+        insert=columns.insert,
+        values=columns.held_values,
+        params={"message_row": _dumps([message])},
+        id_prefix=id_prefix,
+        source="CROSS JOIN (SELECT %(message_row)s::jsonb->0 AS value) r",
+    )
 
 
 def message_inserted(message: Message, pk: int) -> None:

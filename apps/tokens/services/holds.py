@@ -123,7 +123,7 @@ WITH debited AS (
        AND EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
     RETURNING id, credits_posted + credit_limit - debits_posted - debits_pending AS spendable
 ), held_row AS (
-    {insert} SELECT {values} FROM debited RETURNING id
+    {insert} SELECT {values} FROM debited {source} RETURNING id
 ), booked AS (
     INSERT INTO tokens_transfer (id, ledger_id, debit_account_id, credit_account_id, amount, kind, status, pending_id,
                                  timeout_at, linked, reason, message_id, job_id, payment_ref, payout_ref, memo,
@@ -144,13 +144,15 @@ SELECT (SELECT id FROM held_row), (SELECT spendable FROM debited), (SELECT count
 @dataclass(frozen=True, slots=True)
 class HeldRow:
     """A row to insert only if its hold is booked, in the same statement: `insert` is `INSERT INTO table (columns)`
-    and `values` the select list of its values (placeholders `%(name)s` with a cast, taken from `params`). The
-    inserted row's `id` names the hold (`id_prefix` + id) and is its `message_id`."""
+    and `values` the select list of its values (placeholders `%(name)s` with a cast, taken from `params`, or
+    columns of what `source` joins, e.g. `CROSS JOIN (SELECT %(row)s::jsonb AS value) r`). The inserted row's `id`
+    names the hold (`id_prefix` + id) and is its `message_id`."""
 
     insert: str
     values: str
     params: dict[str, object]
     id_prefix: str
+    source: str = ""  # a FROM clause's continuation the values read from (a join), if any
 
 
 def client_hold_create_with_row(
@@ -178,7 +180,7 @@ def client_hold_create_with_row(
         "now": timezone.now(),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values), parameters)
+        cursor.execute(_PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source), parameters)
         row_id, spendable_after, booked, credited, credit_is_hot = cursor.fetchone()
     if not credit_is_hot:
         raise ValueError(f"a hold's credit account must be a hot PPT account, not {credit_account_id}")

@@ -1,5 +1,6 @@
-"""docs/errors.md lists every error code the API can return, with the status the code gives it: each domain error
-class's code (every app's), and every code the API schema documents (apps.core.schema); no listed code is unknown."""
+"""docs/errors.md (and its Khmer version, docs/errors.km.md) lists every error code the API can return, with the
+status the code gives it: each domain error class's code (every app's), and every code the API schema documents
+(apps.core.schema); no listed code is unknown."""
 
 import re
 
@@ -19,9 +20,9 @@ def subclasses(cls: type) -> list[type]:
     return [sub for child in cls.__subclasses__() for sub in (child, *subclasses(child))]
 
 
-@pytest.fixture(scope="module")
-def listed() -> dict[str, int]:
-    rows = ROW.findall((settings.BASE_DIR / "docs" / "errors.md").read_text())
+@pytest.fixture(scope="module", params=["errors.md", "errors.km.md"])
+def listed(request) -> dict[str, int]:
+    rows = ROW.findall((settings.BASE_DIR / "docs" / request.param).read_text())
     codes = [code for _, code, _ in rows]
     assert len(codes) == len(set(codes)), "a code is listed twice"
     return {code: int(status) for status, code, _ in rows}

@@ -1,4 +1,7 @@
-"""Webhook signing secrets and event bodies encrypted at rest."""
+"""Webhook signing secrets and event bodies encrypted at rest.
+
+It cannot be undone: no reverse decrypts the rows, which the previous code would read as plain text. To go back past
+it, restore a backup (docs/backups.md)."""
 
 from django.db import migrations
 

@@ -1,4 +1,7 @@
-"""Payout account numbers and holder names encrypted at rest; one active account per number by its keyed hash."""
+"""Payout account numbers and holder names encrypted at rest; one active account per number by its keyed hash.
+
+It cannot be undone: no reverse decrypts the rows, which the previous code would read as plain text. To go back past
+it, restore a backup (docs/backups.md)."""
 
 from django.db import migrations, models
 

@@ -1,5 +1,8 @@
 """Message bodies, recipients, idempotent answers and the opt-out and block lists encrypted at rest; numbers found by
-a keyed hash; when retention erased a message."""
+a keyed hash; when retention erased a message.
+
+It cannot be undone: no reverse decrypts the rows, which the previous code would read as plain text. To go back past
+it, restore a backup (docs/backups.md)."""
 
 from django.conf import settings
 from django.db import migrations, models

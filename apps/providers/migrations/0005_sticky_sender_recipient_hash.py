@@ -1,4 +1,7 @@
-"""Sticky senders remember the recipient's keyed hash instead of the number (docs/privacy.md)."""
+"""Sticky senders remember the recipient's keyed hash instead of the number (docs/privacy.md).
+
+It cannot be undone: a keyed hash does not give the number back. To go back past it, restore a backup
+(docs/backups.md)."""
 
 from django.db import migrations, models
 

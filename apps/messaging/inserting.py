@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import DateTimeField, JSONField
 
 from apps.core.fields import BlindIndexField, EncryptedMixin
+from apps.core.prepared import prepared_cursor
 from apps.messaging.models import Message
 from apps.tokens.services import HeldRow
 
@@ -35,7 +36,7 @@ def messages_insert(messages: Sequence[Message]) -> None:
         else:
             Message.objects.bulk_create(messages)
         return
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # one text whatever the number of rows: planned once per connection
         cursor.execute(_columns().bulk_sql, [_dumps(messages)])
         ids = [row[0] for row in cursor.fetchall()]
     if len(ids) != len(messages):

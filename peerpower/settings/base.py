@@ -114,6 +114,9 @@ DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
 # Seconds to wait for a pooled connection before failing (and /ready reporting the database down).
 DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)
+# PostgreSQL: the hottest statements (a send's INSERT and PPT hold) prepared once per connection (apps.core.prepared);
+# false behind a pooler that cannot keep prepared statements (docs/deployment.md).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 
 def _tune_database(config: dict) -> dict:

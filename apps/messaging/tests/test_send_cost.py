@@ -50,3 +50,14 @@ def test_a_send_makes_four_redis_round_trips(warm, monkeypatch, django_capture_o
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
     commands = [command[0].split(b"\r\n")[2] for command in sent]
     assert commands == [b"GET", b"EVALSHA", b"EVALSHA", b"SET"], sent
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_message_insert_is_prepared_once_per_connection(warm):
+    """Its planning cost about as much as running it (apps.core.prepared): the second send reuses the first's plan."""
+    assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['INSERT INTO "messaging_message"%']
+        )
+        assert cursor.fetchone()[0] == 1

@@ -25,6 +25,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from apps.core.prepared import prepared_cursor
 from apps.tokens.choices import LEDGER_IDS, LedgerCode, Result, TransferKind, TransferStatus
 from apps.tokens.models import Account
 from apps.tokens.services.accounts import client_spendable, client_spendable_lock
@@ -179,7 +180,7 @@ def client_hold_create_with_row(
         "reason": reason,
         "now": timezone.now(),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # the same text for every message: planned once per connection
         cursor.execute(_PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source), parameters)
         row_id, spendable_after, booked, credited, credit_is_hot = cursor.fetchone()
     if not credit_is_hot:

@@ -261,8 +261,14 @@ class Message(models.Model):
     reconciler re-enqueues any message whose work was lost. Status changes only through `apps.messaging.state`.
     """
 
+    # No index of its own: message_client_created_idx and message_client_reference_idx begin with it (one index less
+    # to write on every message).
     organization = models.ForeignKey(
-        "accounts.ClientOrganization", on_delete=models.PROTECT, related_name="messages", verbose_name=_("organization")
+        "accounts.ClientOrganization",
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("organization"),
+        db_index=False,
     )
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("api key")

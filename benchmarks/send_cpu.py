@@ -3,8 +3,10 @@
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
 1,000-recipient `POST /api/messages/bulk`), through Django's handler on `benchmarks.ingest_settings` — no server, no
 load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine
-disturbs far less than requests/s. Rounds alternate the endpoints; the table gives the median per request and the
-ratio to the floor. `--profile NAME` prints cProfile's top functions for that endpoint instead.
+disturbs far less than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this
+process's connection (from /proc), since a statement's planning and execution are CPU the server pays too. Rounds
+alternate the endpoints; the table gives the median per request and the ratio to the floor, without and with the
+database's CPU. `--profile NAME` prints cProfile's top functions for that endpoint instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/send_cpu.py
@@ -76,19 +78,46 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
     }
 
 
-def measure(call: Callable[[], None], requests: int) -> tuple[float, float, float]:
-    """(ms of CPU, SQL statements, Redis round trips) per request."""
+def _backend_cpu_seconds() -> float | None:
+    """CPU time so far of the PostgreSQL backend serving this process's connection, read from /proc (so only when
+    PostgreSQL runs on this machine); None elsewhere. Clock ticks: ~10 ms resolution, fine over a round."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(call: Callable[[], None], requests: int) -> tuple[float, float, float, float | None]:
+    """(ms of CPU in this process, SQL statements, Redis round trips, ms of CPU in PostgreSQL's backend or None)
+    per request."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     global _round_trips
+    backend_before = _backend_cpu_seconds()
     _round_trips = 0
     with CaptureQueriesContext(connection) as queries:
         started = time.process_time()
         for _ in range(requests):
             call()
         cpu = time.process_time() - started
-    return cpu / requests * 1000, len(queries) / requests, _round_trips / requests
+    trips = _round_trips
+    backend_after = _backend_cpu_seconds()
+    backend = None if backend_before is None or backend_after is None else backend_after - backend_before
+    return (
+        cpu / requests * 1000,
+        len(queries) / requests,
+        trips / requests,
+        None if backend is None else backend / requests * 1000,
+    )
 
 
 def main() -> None:
@@ -136,7 +165,7 @@ def main() -> None:
             stats.sort_stats("cumulative").print_stats(args.top)
             return
         load_before = os.getloadavg()[0]
-        figures: dict[str, list[tuple[float, float, float]]] = {name: [] for name in calls}
+        figures: dict[str, list[tuple[float, float, float, float | None]]] = {name: [] for name in calls}
         for _ in range(args.rounds):
             for name, (call, held) in calls.items():
                 prices(on=held)
@@ -144,9 +173,15 @@ def main() -> None:
         prices(on=False)
         print(f"in-process CPU per request, {socket.gethostname()}, median of {args.rounds} rounds")
         floor = statistics.median(f[0] for f in figures["floor"])
+        backend = [f[3] for f in figures["floor"] if f[3] is not None]
+        floor_total = floor + statistics.median(backend) if backend else None
         for name, rounds in figures.items():
             cpu = statistics.median(f[0] for f in rounds)
             extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name == "bulk" else ""
+            backends = [f[3] for f in rounds if f[3] is not None]
+            if backends and floor_total:
+                database = statistics.median(backends)
+                extra += f"  PostgreSQL {database:6.2f} ms  with it: floor/this {floor_total / (cpu + database):.2f}"
             print(
                 f"  {name:9} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
                 f"Redis {rounds[-1][2]:6.2f}{extra}"

@@ -202,10 +202,14 @@ class ContentFilter:
         links, rest = extract_links(normalize(text))
         return Analysis(tokens=self._words(rest), links=tuple(links))
 
+    def outside_links(self, links: Iterable[Link]) -> tuple[Link, ...]:
+        """The links not to an official domain: the only ones the link rules and the model weigh."""
+        return tuple(link for link in links if not self._is_official(link.host))
+
     def model_features(self, analysis: Analysis) -> list[str]:
         """What the statistical model reads of a message: its words, and its links except official ones (a bank's
         own link is no sign of spam, however often spam carries links)."""
-        return features(analysis.tokens, [link for link in analysis.links if not self._is_official(link.host)])
+        return features(analysis.tokens, self.outside_links(analysis.links))
 
     # --- deciding ------------------------------------------------------------------------------------------------
 
@@ -214,7 +218,7 @@ class ContentFilter:
         reasons = self._term_reasons(analysis.tokens)
         matched_categories = {reason.code for reason in reasons}
         reasons += self._link_reasons(analysis.links)
-        outside_links = tuple(link for link in analysis.links if not self._is_official(link.host))
+        outside_links = self.outside_links(analysis.links)
         reasons += self._phishing_reasons(outside_links, matched_categories)
         if not LURE_CATEGORIES.isdisjoint(matched_categories):
             reasons += self._lure_reasons(text, outside_links)
@@ -222,8 +226,8 @@ class ContentFilter:
         reasons = [reason for reason in reasons if reason.weight > 0]
         score = sum(reason.weight for reason in reasons)
         if self.model is not None and score < hold_score:
-            found = self.model_features(analysis)
-            if self.model.score(found) >= self.model.threshold:
+            if self.model.score_reading(analysis.tokens, outside_links) >= self.model.threshold:
+                found = self.model_features(analysis)
                 reasons.append(Reason("classifier", hold_score - score, self.model.strongest(found)))
                 score = hold_score
         if score >= reject_score:

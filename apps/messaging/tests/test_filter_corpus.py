@@ -7,19 +7,19 @@ import pytest
 from django.conf import settings
 
 from apps.messaging import corpus
+from apps.messaging.corpus.training import FITTED_SPLITS
 from apps.messaging.filtering.runtime import build_content_filter
 
 pytestmark = pytest.mark.django_db
 
-# The terms were chosen on the train split and widened after looks at the test and fresh splits, and the model is
-# fitted on those three; its threshold is chosen on the unseen split. The targets hold on all four. The
-# holdout and blind splits were never used to choose a term, a feature or a threshold: they measure the filter on
-# new wording and fall short of the targets (RESULTS.md), so their bounds (the figures measured) only catch
-# regressions. Anything chosen for a holdout or blind message makes it a tuned split, and new wording must then be
+# The model is fitted on every split but the sealed one (`apps/messaging/corpus/training.py`), so the issue's
+# targets hold on each of those: they are the filter's own training data, and these tests catch a change that
+# unlearns it. The sealed split was written before the model was chosen and never used to choose anything: it
+# measures the filter on new wording. Its bounds are the figures measured on its one scoring (RESULTS.md), so they
+# only catch regressions; anything chosen for a sealed message makes it a tuned split, and new wording must then be
 # written to measure again.
-TUNED_SPLITS = ("train", "test", "fresh", "unseen")
-# Split: (share of spam stopped at least, share of legitimate messages held at most).
-SEALED_BOUNDS = {"holdout": (0.95, 0.045), "blind": (0.87, 0.04)}
+# Split: (share of spam stopped at least, share of legitimate messages held at most); measured 183/192, 0/213.
+SEALED_BOUNDS = {"sealed": (0.953, 0.0)}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,13 @@ def outcomes(django_db_setup, django_db_blocker):
 
 def test_corpus_covers_every_kind_of_message():
     samples = corpus.load()
-    assert len(samples) >= 1150
-    assert sum(s.split == "blind" for s in samples) >= 150
+    assert len(samples) >= 3000
+    assert sum(s.split == "written" for s in samples) >= 1500
+    sealed = [s for s in samples if s.split == "sealed"]
+    assert len(sealed) >= 400
+    assert sum(s.label == corpus.SPAM for s in sealed) >= 150
+    assert sum(s.label == corpus.LEGIT for s in sealed) >= 150
+    assert {(s.label, s.category, s.language) for s in sealed} == {(s.label, s.category, s.language) for s in samples}
     assert {s.language for s in samples} == {"km", "en", "mixed"}
     assert {s.category for s in samples if s.label == corpus.SPAM} == {
         "prize",
@@ -56,9 +61,9 @@ def test_corpus_covers_every_kind_of_message():
     assert len({s.id for s in samples}) == len(samples)
 
 
-@pytest.mark.parametrize("split", [*TUNED_SPLITS, "tuned"])
-def test_targets_are_met(outcomes, split):
-    chosen = [o for o in outcomes if o.sample.split == split or (split == "tuned" and o.sample.split in TUNED_SPLITS)]
+@pytest.mark.parametrize("split", [*FITTED_SPLITS, "fitted"])
+def test_targets_are_met_on_the_fitted_splits(outcomes, split):
+    chosen = [o for o in outcomes if split in (o.sample.split, "fitted") and o.sample.split in FITTED_SPLITS]
     figures = corpus.figures(chosen)
     missed = [o.sample.id for o in chosen if o.sample.label == corpus.SPAM and not o.stopped]
     held = [o.sample.id for o in chosen if o.sample.label == corpus.LEGIT and o.stopped]
@@ -70,12 +75,12 @@ def test_targets_are_met(outcomes, split):
 def test_new_wording_stays_within_its_measured_bounds(outcomes, split):
     figures = corpus.figures(o for o in outcomes if o.sample.split == split)
     spam_floor, legit_ceiling = SEALED_BOUNDS[split]
-    assert figures.spam >= 60
+    assert figures.spam >= 150
     assert figures.recall >= spam_floor
     assert figures.false_positive_rate <= legit_ceiling
 
 
 def test_no_legitimate_loan_repayment_reminder_is_held(outcomes):
     reminders = [o for o in outcomes if o.sample.category == "reminder"]
-    assert len(reminders) >= 50
+    assert len(reminders) >= 250
     assert [o.sample.id for o in reminders if o.stopped] == []

@@ -18,6 +18,11 @@ class PayoutCurrency(models.TextChoices):
 # Decimal places of each currency's smallest unit (the wire APIs take decimal strings).
 CURRENCY_SCALES = {PayoutCurrency.USD: 2, PayoutCurrency.KHR: 0}
 
+# A wallet payout is paid in PPT itself (its "fiat" amount is the PPT amount, in 10⁻⁶ PPT): no rate, no currency to
+# buy. Only payouts carry it; payout rates and bank accounts stay in the currencies above.
+WALLET_CURRENCY = "PPT"
+PAID_IN_CHOICES = [*PayoutCurrency.choices, (WALLET_CURRENCY, _("PPT (on chain)"))]
+
 
 class PayoutStatus(models.TextChoices):
     """awaiting_approval → queued (approved) or rejected; queued → sending (claimed once, the call goes out) →

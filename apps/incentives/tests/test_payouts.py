@@ -130,7 +130,7 @@ def test_cash_timeout_then_status_check(provider, payway, cash_account, rates):
     [
         ("airtime", 1 * PPT, {}, "payout_below_minimum"),
         ("airtime", 150 * PPT, {}, "payout_above_available"),
-        ("wallet", 10 * PPT, {}, "payout_method_unavailable"),
+        ("wallet", 10 * PPT, {}, "wallet_not_bound"),  # no EVM address bound
         ("cash", 10 * PPT, {}, "payout_account_not_found"),
     ],
 )

@@ -4,11 +4,17 @@ read-only."""
 from datetime import date
 
 import pytest
+from django.urls import reverse
+from django.utils import translation
+from django.utils.html import escape
 from django.utils.timezone import localtime
 
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditLog
-from apps.incentives.models import BonusRule, Reward, RewardRule
+from apps.incentives.choices import Route
+from apps.incentives.models import BonusRule, Reward, RewardRule, RouteMultiplier, SurgeBounds
+from apps.incentives.multipliers import route_multipliers_recompute
+from apps.providers.choices import Carrier
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +72,33 @@ def test_staff_add_a_bonus_rule_with_scope_and_validity_audited(admin_client):
     )  # fmt: skip
     assert refused.status_code == 200 and BonusRule.objects.count() == 1
     assert AuditLog.objects.filter(action__startswith="bonus_rule.").count() == 1
+
+
+def test_the_multiplier_history_opens_with_the_multipliers_in_force_in_khmer_and_english(admin_client):
+    url = "/admin/incentives/routemultiplier/"
+    before = admin_client.get(url)
+    assert {row["multiplier_bp"] for row in before.context["multipliers_in_force"]} == {10_000}
+    SurgeBounds.objects.create(carrier=Carrier.CELLCARD, route="on_net", floor_bp=15_000, ceiling_bp=20_000)
+    route_multipliers_recompute()
+    for language, heading in (("en", "Multipliers in force now"), ("km", "មេគុណដែលកំពុងអនុវត្តឥឡូវនេះ")):
+        admin_client.post(reverse("set_language"), {"language": language, "next": url})
+        page = admin_client.get(url)
+        rows = {(row["carrier"], row["route"]): row for row in page.context["multipliers_in_force"]}
+        surged = rows[(Carrier.CELLCARD, "on_net")]
+        assert (surged["multiplier_bp"], surged["times"], surged["floor"], surged["ceiling"]) == (
+            15_000,
+            "×1.50",
+            "×1.50",
+            "×2.00",
+        )
+        assert surged["reading"] == RouteMultiplier.objects.filter(carrier=Carrier.CELLCARD, route="on_net").get()
+        assert rows[(Carrier.SMART, "on_net")]["multiplier_bp"] == 10_000
+        html = page.content.decode()
+        with translation.override(language):
+            route, carrier = str(Route.CROSS_CARRIER.label), str(Carrier.CELLCARD.label)
+        assert heading in html and escape(route) in html and escape(carrier) in html
+        assert html.index(heading) < html.index('id="result_list"')  # above the history
+        assert "<strong>×1.50</strong> (15000)" in html
 
 
 @pytest.mark.parametrize("model", ["reward", "clawback", "bonus", "routemultiplier"])

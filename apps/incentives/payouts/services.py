@@ -280,7 +280,9 @@ def payout_reject(*, actor: Any, payout_id: int, reason: str, now: datetime | No
 def _decide(*, actor: Any, payout_id: int, approve: bool, reason: str, now: datetime | None) -> Payout:
     now = now or timezone.now()
     with transaction.atomic():
-        payout = Payout.objects.select_for_update(of=("self",)).select_related("provider__user").get(pk=payout_id)
+        payout = (
+            Payout.objects.select_for_update(of=("self", "provider")).select_related("provider__user").get(pk=payout_id)
+        )
         if payout.status != PayoutStatus.AWAITING_APPROVAL:
             raise errors.PayoutNotAwaitingApproval(details={"status": payout.status})
         if actor is None or not actor.is_staff or actor.pk == payout.provider.user_id:

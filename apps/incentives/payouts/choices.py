@@ -26,7 +26,9 @@ PAID_IN_CHOICES = [*PayoutCurrency.choices, (WALLET_CURRENCY, _("PPT (on chain)"
 
 class PayoutStatus(models.TextChoices):
     """awaiting_approval → queued (approved) or rejected; queued → sending (claimed once, the call goes out) →
-    succeeded | failed | pending (outcome unknown: resolved only by a status check) → succeeded | failed."""
+    succeeded | failed | pending (outcome unknown: resolved only by a status check) → succeeded | failed. A wallet
+    payout goes to pending as its withdrawal is booked (at the request, or on approval) and follows the withdrawal
+    to succeeded (settled) or failed."""
 
     AWAITING_APPROVAL = "awaiting_approval", _("Awaiting staff approval")
     QUEUED = "queued", _("Queued")

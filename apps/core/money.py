@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django.utils import translation
 
-# Decimal places of each currency's smallest unit (riel are whole; dollars have cents).
-SCALES = {"KHR": 0, "USD": 2}
+# Decimal places of each currency's smallest unit (riel are whole; dollars have cents; the ledger counts 10⁻⁶ PPT).
+SCALES = {"KHR": 0, "USD": 2, "PPT": 6}
 
 
 def grouped(amount: int, scale: int) -> str:
@@ -24,10 +24,13 @@ def riel_text(amount: int, language: str | None = None) -> str:
 
 
 def money_text(amount: int, currency: str, language: str | None = None) -> str:
-    """`amount` smallest units of `currency` (KHR or USD) as people write them; other currencies as a bare figure."""
+    """`amount` smallest units of `currency` (KHR, USD or PPT) as people write them; other currencies as a bare
+    figure."""
     if currency == "KHR":
         return riel_text(amount, language)
     sign = "-" if amount < 0 else ""
     if currency == "USD":
         return f"{sign}${grouped(abs(amount), SCALES[currency])}"
+    if currency == "PPT":
+        return f"{sign}{grouped(abs(amount), SCALES[currency])} PPT"
     return f"{amount} {currency}"

@@ -130,3 +130,16 @@ def route_multipliers_current() -> list[dict]:
         for carrier in CARRIERS
         for route in Route.values
     ]
+
+
+def route_multipliers_in_force(*, now: datetime | None = None) -> list[dict]:
+    """`route_multipliers_current` with what the back office shows beside each: the route's floor and ceiling at
+    `now`, and the newest reading (when it was taken, its demand and supply; None before the first)."""
+    now = now or timezone.now()
+    rows = []
+    for current in route_multipliers_current():
+        carrier, route = current["carrier"], current["route"]
+        floor, ceiling = surge_bounds(carrier=carrier, route=route, now=now)
+        reading = RouteMultiplier.objects.filter(carrier=carrier, route=route).order_by("-computed_at", "-pk").first()
+        rows.append({**current, "floor_bp": floor, "ceiling_bp": ceiling, "reading": reading})
+    return rows

@@ -2,15 +2,25 @@
 with validity, audited), rewards, bonuses and clawbacks (read-only: money moves only through the ledger), the
 multipliers and their history."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from apps.core.admin import ReadOnlyAdmin
+from apps.incentives.choices import Route
 from apps.incentives.models import Bonus, BonusRule, Clawback, Reward, RewardRule, RouteMultiplier, SurgeBounds
+from apps.incentives.multipliers import route_multipliers_in_force
 from apps.incentives.rules import incentive_rule_delete, incentive_rule_save
+from apps.incentives.surge import NEUTRAL_BP
+from apps.providers.choices import Carrier
+
+
+def times(basis_points: int) -> str:
+    """10000 basis points as people read a multiplier: ×1.00."""
+    return f"×{Decimal(basis_points) / NEUTRAL_BP:.2f}"
 
 
 class IncentiveRuleAdmin(admin.ModelAdmin):
@@ -81,12 +91,27 @@ class ClawbackAdmin(ReadOnlyAdmin):
 
 @admin.register(RouteMultiplier)
 class RouteMultiplierAdmin(ReadOnlyAdmin):
-    """The newest row per carrier route is the multiplier in force; the rest is its history."""
+    """The newest row per carrier route is the multiplier in force; the rest is its history. Above the history, the
+    multipliers in force now (as quotes and rewards read them) with each route's floor and ceiling."""
 
     list_display = ("computed_at", "carrier", "route", "multiplier_bp", "smoothed_bp", "raw_bp", "demand_segments",
                     "supply_segments")  # fmt: skip
     list_filter = ("carrier", "route", ("computed_at", admin.DateFieldListFilter))
     date_hierarchy = "computed_at"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        rows = [
+            {
+                **row,
+                "carrier_label": Carrier(row["carrier"]).label,
+                "route_label": Route(row["route"]).label,
+                "times": times(row["multiplier_bp"]),
+                "floor": times(row["floor_bp"]),
+                "ceiling": times(row["ceiling_bp"]),
+            }
+            for row in route_multipliers_in_force()
+        ]
+        return super().changelist_view(request, extra_context={**(extra_context or {}), "multipliers_in_force": rows})
 
 
 @admin.register(BonusRule)

@@ -269,6 +269,13 @@ def withdrawal_of(account: Account | None, public_id: str) -> Any:
     return withdrawal
 
 
+def withdrawal_for_reference(reference: str) -> Any:
+    """The withdrawal another app booked with its idempotency key `reference` (`payout:po_…`), or None."""
+    from apps.tokens.models import Withdrawal
+
+    return Withdrawal.objects.filter(reference=reference).first()
+
+
 def wallet_owner(wallet: Wallet) -> dict[str, Any]:
     """The wallet's owner as `withdrawal_request` takes it (`provider=` or `organization=`)."""
     from apps.accounts.models import ClientOrganization

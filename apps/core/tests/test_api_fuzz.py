@@ -57,8 +57,7 @@ RULES_BEYOND_THE_SCHEMA = {
     # Admission control: the network's backlog, shared by every request (apps.messaging.services.admission).
     "overloaded",
     # Payouts: the provider's balance, today's payouts, verified SIMs and whitelisted accounts, the configured
-    # minimum and the methods open now.
-    "payout_method_unavailable",
+    # minimum (a wallet payout's is also the smallest withdrawal's; no bound wallet is a 404, accepted as it is).
     "payout_below_minimum",
     "payout_amount_too_small",
     "payout_above_available",

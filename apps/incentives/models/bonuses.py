@@ -1,7 +1,7 @@
 """Bonuses: the staff's rules (with validity) and each bonus paid, once per kind, week and provider."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import StaffRow
@@ -37,6 +37,10 @@ class BonusRule(StaffRow):
         ordering = ["kind", "-valid_from"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=BonusKind.values), name="incentives_bonus_rule_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="incentives_bonus_rule_period_valid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.fields import BlindIndexField, EncryptedCharField, EncryptedLookupCharField
 from apps.core.models import StaffRow
-from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod, PayoutStatus
+from apps.incentives.payouts.choices import PAID_IN_CHOICES, PayoutCurrency, PayoutMethod, PayoutStatus
 
 
 class PayoutRate(StaffRow):
@@ -83,7 +83,11 @@ class Payout(models.Model):
     """One redemption. Its PPT is held by the ledger's pending transfer `payout:<public_id>` (provider →
     payouts-in-flight) from the moment it is accepted; success posts it, a definite failure or a rejection voids it,
     an unknown outcome leaves it pending (`pending_reason`) until a status check resolves it. The outside call
-    carries `public_id` as its idempotency key and is made at most once (the claim queued → sending)."""
+    carries `public_id` as its idempotency key and is made at most once (the claim queued → sending).
+
+    A wallet payout is the tokens app's withdrawal to the provider's bound EVM address instead: the withdrawal's
+    pending transfer `withdrawal:<id>` is its one ledger booking (`transfer_id`; the withdrawal's id is
+    `external_id`), booked when it is accepted (or approved), and the payout follows the withdrawal's state."""
 
     public_id = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("public id"))
     provider = models.ForeignKey(
@@ -96,11 +100,15 @@ class Payout(models.Model):
     amount = models.BigIntegerField(
         help_text=_("PPT redeemed, in the ledger's smallest unit (10⁻⁶ PPT)."), verbose_name=_("amount")
     )
-    currency = models.CharField(max_length=3, choices=PayoutCurrency.choices, verbose_name=_("currency"))
+    currency = models.CharField(max_length=3, choices=PAID_IN_CHOICES, verbose_name=_("currency"))
     fiat_amount = models.BigIntegerField(
-        help_text=_("Paid out, in the currency's smallest unit (US cents, riel)."), verbose_name=_("fiat amount")
+        help_text=_("Paid out, in the currency's smallest unit (US cents, riel; a wallet payout's 10⁻⁶ PPT)."),
+        verbose_name=_("fiat amount"),
     )
-    rate = models.ForeignKey(PayoutRate, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("rate"))
+    # None for a wallet payout: PPT paid as PPT.
+    rate = models.ForeignKey(
+        PayoutRate, null=True, blank=True, on_delete=models.PROTECT, related_name="payouts", verbose_name=_("rate")
+    )
     units_per_ppt = models.DecimalField(max_digits=24, decimal_places=12, verbose_name=_("units per ppt"))
     # Where it goes: the verified SIM's number (airtime) or the whitelisted account (cash).
     sim = models.ForeignKey(
@@ -113,7 +121,10 @@ class Payout(models.Model):
         PayoutAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
     )
     transfer_id = models.CharField(
-        max_length=64, help_text=_("The ledger's pending transfer holding the PPT."), verbose_name=_("transfer id")
+        max_length=64,
+        blank=True,
+        help_text=_("The ledger's pending transfer holding the PPT (a wallet payout's withdrawal's, once booked)."),
+        verbose_name=_("transfer id"),
     )
     external_id = models.CharField(
         max_length=64, blank=True, help_text=_("The outside API's transaction id."), verbose_name=_("external id")
@@ -157,6 +168,9 @@ class Payout(models.Model):
             models.CheckConstraint(
                 condition=~Q(method=PayoutMethod.CASH) | Q(account__isnull=False),
                 name="incentives_payout_cash_has_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(method=PayoutMethod.WALLET) | Q(rate__isnull=False), name="incentives_payout_has_rate"
             ),
             models.CheckConstraint(
                 condition=~Q(status=PayoutStatus.PENDING) | ~Q(pending_reason=""),

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.errors import WalletNotBound
 from apps.core.etag import etag_response
 from apps.core.pagination import CursorPagination
 from apps.core.schema import raises
@@ -20,6 +21,7 @@ from apps.incentives.payouts import errors, selectors, services
 from apps.incentives.payouts.choices import PayoutCurrency, PayoutMethod
 from apps.providers.errors import ProviderNotRegistered
 from apps.providers.selectors import provider_for_user
+from apps.tokens.errors import WithdrawalDailyLimitExceeded
 from apps.tokens.services import MAX_AMOUNT
 
 NOT_REGISTERED = (ProviderNotRegistered, "You have not registered as a provider.")
@@ -34,6 +36,7 @@ class PayoutInputSerializer(serializers.Serializer):
     account_id = serializers.IntegerField(
         required=False, min_value=1, max_value=2**62, help_text="Cash: which account (default: the latest)."
     )
+    # Wallet: no destination to give; the PPT goes to the EVM address bound to you.
 
 
 class PayoutOutputSerializer(serializers.ModelSerializer):
@@ -63,6 +66,9 @@ class PayoutOutputSerializer(serializers.ModelSerializer):
 class LimitsOutputSerializer(serializers.Serializer):
     available = serializers.IntegerField(help_text="Posted earnings you can cash out now (10⁻⁶ PPT).")
     minimum = serializers.IntegerField()
+    minimums = serializers.DictField(
+        child=serializers.IntegerField(), help_text="The minimum by method (a wallet payout's is also a withdrawal's)."
+    )
     daily_limit = serializers.IntegerField()
     daily_max_count = serializers.IntegerField()
     approval_above = serializers.IntegerField(help_text="Payouts above this wait for a staff member's approval.")
@@ -129,10 +135,8 @@ class PayoutListView(APIView):
         errors.PayoutNumberUnverified,
         errors.PayoutAccountNotWhitelisted,
         (errors.PayoutAccountNotFound, "Cash: you have no payout account (or not this one)."),
-        (
-            errors.PayoutMethodUnavailable,
-            "`wallet`: on-chain payouts are withdrawals, made with `POST /api/wallet/withdrawals`.",
-        ),
+        (WalletNotBound, "Wallet: no EVM address is bound to you (bind one with Sign-In with Ethereum first)."),
+        (WithdrawalDailyLimitExceeded, "Wallet: this would pass your wallet's withdrawal limit for 24 hours."),
         errors.PayoutRateMissing,
     )
     @extend_schema(
@@ -141,14 +145,39 @@ class PayoutListView(APIView):
         responses={201: PayoutOutputSerializer},
         tags=["payouts"],
         summary="Cash out your earnings",
-        description="Airtime to one of your verified SIMs, or cash to your whitelisted bank account. Only posted "
-        "earnings count (pending rewards do not); at least the minimum, within today's limits (see `GET "
-        "/api/payouts/limits`). Above the approval amount a staff member approves it first. The PPT is held at "
-        "once; it is spent when the payout succeeds and returned when it fails or is rejected.",
+        description="Airtime to one of your verified SIMs, cash to your whitelisted bank account, or PPT to the EVM "
+        "wallet bound to you with Sign-In with Ethereum (`wallet`: a withdrawal, paid on chain in the next "
+        "settlement batch; its minimum is also the smallest withdrawal's). Only posted earnings count (pending "
+        "rewards do not); at least the minimum, within today's limits, which count every method together (see "
+        "`GET /api/payouts/limits`). Above the approval amount a staff member approves it first. The PPT is held at "
+        "once (a wallet payout's once it is approved); it is spent when the payout succeeds and returned when it "
+        "fails or is rejected. A wallet payout is `pending` until its settlement is final on chain.",
         examples=[
             OpenApiExample(
                 "Airtime", value={"method": "airtime", "amount": 10_000_000, "sim_id": 12}, request_only=True
-            )
+            ),
+            OpenApiExample("To your wallet", value={"method": "wallet", "amount": 25_000_000}, request_only=True),
+            OpenApiExample(
+                "To your wallet, waiting for the settlement",
+                value={
+                    "id": "po_3f9c2a7d1e5b4c8a9d0e1f2a",
+                    "method": "wallet",
+                    "status": "pending",
+                    "amount": 25_000_000,
+                    "currency": "PPT",
+                    "fiat_amount": 25_000_000,
+                    "msisdn": "",
+                    "account_id": None,
+                    "approval_required": False,
+                    "pending_reason": "waiting for the next settlement on chain",
+                    "failure_reason": "",
+                    "rejection_reason": "",
+                    "created_at": "2026-12-05T03:00:00Z",
+                    "finished_at": None,
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -189,7 +218,7 @@ class PayoutLimitsView(APIView):
         limits = selectors.payout_limits(provider=provider_for_user(request.user))
         body = {
             **{name: getattr(limits, name) for name in LimitsOutputSerializer().fields if name != "methods"},
-            "methods": [PayoutMethod.AIRTIME, PayoutMethod.CASH],
+            "methods": PayoutMethod.values,
         }
         data = LimitsOutputSerializer(body).data
         return etag_response(request, Response(data), json.dumps(data, sort_keys=True))

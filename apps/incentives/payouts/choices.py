@@ -18,10 +18,17 @@ class PayoutCurrency(models.TextChoices):
 # Decimal places of each currency's smallest unit (the wire APIs take decimal strings).
 CURRENCY_SCALES = {PayoutCurrency.USD: 2, PayoutCurrency.KHR: 0}
 
+# A wallet payout is paid in PPT itself (its "fiat" amount is the PPT amount, in 10⁻⁶ PPT): no rate, no currency to
+# buy. Only payouts carry it; payout rates and bank accounts stay in the currencies above.
+WALLET_CURRENCY = "PPT"
+PAID_IN_CHOICES = [*PayoutCurrency.choices, (WALLET_CURRENCY, _("PPT (on chain)"))]
+
 
 class PayoutStatus(models.TextChoices):
     """awaiting_approval → queued (approved) or rejected; queued → sending (claimed once, the call goes out) →
-    succeeded | failed | pending (outcome unknown: resolved only by a status check) → succeeded | failed."""
+    succeeded | failed | pending (outcome unknown: resolved only by a status check) → succeeded | failed. A wallet
+    payout goes to pending as its withdrawal is booked (at the request, or on approval) and follows the withdrawal
+    to succeeded (settled) or failed."""
 
     AWAITING_APPROVAL = "awaiting_approval", _("Awaiting staff approval")
     QUEUED = "queued", _("Queued")

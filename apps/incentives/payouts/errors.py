@@ -5,11 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, Unprocessable, ValidationFailed
 
 
-class PayoutMethodUnavailable(Unprocessable):
-    code = "payout_method_unavailable"
-    default_message = _("On-chain payouts are withdrawals to your bound wallet: use POST /api/wallet/withdrawals.")
-
-
 class PayoutBelowMinimum(ValidationFailed):
     code = "payout_below_minimum"
     default_message = _("The amount is below the minimum payout.")

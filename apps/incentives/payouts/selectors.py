@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.incentives.models import Payout
-from apps.incentives.payouts.choices import COUNTED_STATUSES
+from apps.incentives.payouts.choices import COUNTED_STATUSES, PayoutMethod
 from apps.incentives.payouts.errors import PayoutNotFound
 from apps.providers.models import Provider
 from apps.tokens.selectors import ZERO, account_balance
@@ -38,6 +38,12 @@ class Limits:
     approval_above: int
     used_today: int
     payouts_today: int
+
+    @property
+    def minimums(self) -> dict[str, int]:
+        from apps.incentives.payouts.services import minimum_for
+
+        return {method: minimum_for(method) for method in PayoutMethod.values}
 
     @property
     def remaining_today(self) -> int:

@@ -12,6 +12,16 @@
    itself) asks the status of a pending payout, or of one stuck in `sending` (its sender died), and applies the
    answer. Applying takes the payout's row lock and does nothing to a final payout, and the ledger's post and
    void ids are fixed, so a status check racing a callback ends in one outcome.
+
+A wallet payout (`method: wallet`) is the tokens app's withdrawal to the provider's bound EVM address, booked through
+`apps.tokens.services.withdrawal_request` with the reference `payout:<public_id>`. The withdrawal's own pending
+transfer (owner → chain treasury) is its one ledger booking: the payout books no `payout:` transfer of its own, so
+its PPT can never be held or spent twice, and the settlement posts or voids that transfer once the chain is final.
+The same minimum, daily limits and approval apply as to the other methods (the withdrawal's minimum and 24-hour
+limit besides); below the approval amount the withdrawal is booked with the request, above it when a staff member
+approves (nothing is held while they decide; the balance is checked at the request and again by the ledger on
+approval). The payout is `pending` from the booking until the withdrawal is `settled` (→ succeeded) or `failed`
+(→ failed, the PPT back in the wallet): `payouts_check_pending` reads the withdrawal's state, no outside call.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from apps.accounts.errors import WalletNotBound
 from apps.audit.services import audit_record
 from apps.core.crypto import blind_index
 from apps.core.errors import ValidationFailed
@@ -37,6 +48,7 @@ from apps.incentives.payouts.choices import (
     COUNTED_STATUSES,
     CURRENCY_SCALES,
     FINAL_STATUSES,
+    WALLET_CURRENCY,
     PayoutCurrency,
     PayoutMethod,
     PayoutStatus,
@@ -44,7 +56,9 @@ from apps.incentives.payouts.choices import (
 from apps.incentives.payouts.clients import AirtimeClient, Outcome, PaywayClient, decimal_amount
 from apps.providers.errors import ProviderNotActive
 from apps.providers.models import Provider, Sim
-from apps.tokens.choices import PlatformAccount, Reason, Result
+from apps.tokens.choices import PlatformAccount, Reason, Result, WithdrawalState
+from apps.tokens.errors import WithdrawalExceedsBalance
+from apps.tokens.selectors import account_balance, withdrawal_for_reference
 from apps.tokens.services import (
     TransferSpec,
     account_open,
@@ -52,10 +66,14 @@ from apps.tokens.services import (
     transfer_post,
     transfer_void,
     transfers_create,
+    withdrawal_request,
 )
 
 logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "payouts"
+# Ledger units per PPT: a wallet payout pays PPT as PPT, so its "fiat" amount is its amount.
+LEDGER_UNITS_PER_PPT = Decimal(1_000_000)
+AWAITING_SETTLEMENT = "waiting for the next settlement on chain"
 
 
 def day_start(now: datetime) -> datetime:
@@ -88,7 +106,18 @@ class Destination:
     account: PayoutAccount | None = None
 
 
+def minimum_for(method: str) -> int:
+    """The smallest payout by `method`: PAYOUT_MIN_AMOUNT, and for a wallet payout the smallest withdrawal too."""
+    if method == PayoutMethod.WALLET:
+        return max(settings.PAYOUT_MIN_AMOUNT, settings.WITHDRAWAL_MIN_AMOUNT)
+    return settings.PAYOUT_MIN_AMOUNT
+
+
 def _destination(*, provider: Provider, method: str, sim_id: int | None, account_id: int | None) -> Destination:
+    if method == PayoutMethod.WALLET:
+        if not provider.user.evm_address:
+            raise WalletNotBound()
+        return Destination(currency=WALLET_CURRENCY)
     if method == PayoutMethod.AIRTIME:
         sims = Sim.objects.filter(provider=provider, active=True, verified_at__isnull=False)
         sim = sims.filter(pk=sim_id).first() if sim_id is not None else sims.order_by("slot").first()
@@ -115,18 +144,18 @@ def payout_request(
     now: datetime | None = None,
 ) -> Payout:
     """A provider asks to be paid `amount` PPT units by `method`. Refused with a 4xx error and nothing booked when
-    it is below the minimum, above the available balance or today's limit, or goes to an unverified number or an
-    unwhitelisted account. Takes the provider's row lock."""
+    it is below the minimum, above the available balance or today's limit, or goes to an unverified number, an
+    unwhitelisted account or (wallet) no bound EVM address. Takes the provider's row lock (and, for a wallet
+    payout, the withdrawal's lock on the provider's ledger account after it)."""
     now = now or timezone.now()
-    if method == PayoutMethod.WALLET:
-        # On-chain payouts are the ledger's withdrawals (apps.tokens, POST /api/wallet/withdrawals), which hold,
-        # settle in batches and post after finality themselves: one place for them, not a second path here.
-        raise errors.PayoutMethodUnavailable(details={"method": method})
-    if amount < settings.PAYOUT_MIN_AMOUNT:
-        raise errors.PayoutBelowMinimum(details={"minimum": settings.PAYOUT_MIN_AMOUNT, "amount": amount})
+    minimum = minimum_for(method)
+    if amount < minimum:
+        raise errors.PayoutBelowMinimum(details={"minimum": minimum, "amount": amount})
     destination = _destination(provider=provider, method=method, sim_id=sim_id, account_id=account_id)
-    rate = current_rate(currency=destination.currency, now=now)
-    fiat_amount = fiat_for(amount=amount, units_per_ppt=rate.units_per_ppt)
+    wallet = method == PayoutMethod.WALLET
+    rate = None if wallet else current_rate(currency=destination.currency, now=now)
+    units_per_ppt = LEDGER_UNITS_PER_PPT if rate is None else rate.units_per_ppt
+    fiat_amount = fiat_for(amount=amount, units_per_ppt=units_per_ppt)
     if fiat_amount <= 0:
         raise errors.PayoutAmountTooSmall(details={"amount": amount})
     ledger_account = account_open(provider=provider)
@@ -157,15 +186,27 @@ def payout_request(
             currency=destination.currency,
             fiat_amount=fiat_amount,
             rate=rate,
-            units_per_ppt=rate.units_per_ppt,
+            units_per_ppt=units_per_ppt,
             sim=destination.sim,
             msisdn=destination.sim.msisdn if destination.sim else "",
             account=destination.account,
-            transfer_id=f"payout:{public_id}",
+            transfer_id="" if wallet else f"payout:{public_id}",
             approval_required=approval_required,
             created_at=now,
             updated_at=now,
         )
+        if wallet:
+            if not locked.user.evm_address:
+                raise WalletNotBound()  # unbound while this request was on its way
+            if approval_required:
+                # Nothing is held while staff decide (the withdrawal is the one booking, made on approval): refuse
+                # now what the balance cannot pay, as the ledger would.
+                if account_balance(ledger_account).available < amount:
+                    raise errors.PayoutAboveAvailable(details={"amount": amount})
+            else:
+                _withdraw(payout, requested_by=actor, address=locked.user.evm_address, now=now)
+            audit_record(actor=actor, action="incentives.payout_request", target=payout, after=_data(payout))
+            return payout
         (result,) = transfers_create(
             [
                 TransferSpec(
@@ -188,6 +229,27 @@ def payout_request(
         if not approval_required:
             _send_after_commit(payout.pk)
     return payout
+
+
+def _withdraw(payout: Payout, *, requested_by: Any, address: str | None, now: datetime) -> None:
+    """Book a wallet payout's withdrawal (its one ledger booking) and record it on the payout, which is then pending
+    until the withdrawal settles or fails. In the caller's transaction: a refusal keeps nothing of either."""
+    try:
+        withdrawal = withdrawal_request(
+            provider=payout.provider,
+            address=address,
+            amount=payout.amount,
+            requested_by=requested_by,
+            reference=f"payout:{payout.public_id}",
+            now=now,
+        )
+    except WithdrawalExceedsBalance as error:
+        # The same refusal as the other methods' (the ledger's bound on the available balance).
+        raise errors.PayoutAboveAvailable(details={"amount": payout.amount, **(error.details or {})}) from None
+    payout.external_id, payout.transfer_id = withdrawal.public_id, withdrawal.transfer_id
+    payout.status, payout.pending_reason = PayoutStatus.PENDING, AWAITING_SETTLEMENT
+    payout.sent_at = payout.updated_at = now
+    payout.save()
 
 
 def _used_today(*, provider_id: int, now: datetime) -> dict[str, int]:
@@ -218,18 +280,27 @@ def payout_reject(*, actor: Any, payout_id: int, reason: str, now: datetime | No
 def _decide(*, actor: Any, payout_id: int, approve: bool, reason: str, now: datetime | None) -> Payout:
     now = now or timezone.now()
     with transaction.atomic():
-        payout = Payout.objects.select_for_update().select_related("provider").get(pk=payout_id)
+        payout = (
+            Payout.objects.select_for_update(of=("self", "provider")).select_related("provider__user").get(pk=payout_id)
+        )
         if payout.status != PayoutStatus.AWAITING_APPROVAL:
             raise errors.PayoutNotAwaitingApproval(details={"status": payout.status})
         if actor is None or not actor.is_staff or actor.pk == payout.provider.user_id:
             raise errors.PayoutApproverInvalid()
         before = _data(payout)
         payout.decided_by, payout.decided_at, payout.updated_at = actor, now, now
-        if approve:
+        wallet = payout.method == PayoutMethod.WALLET
+        if approve and wallet:
+            # Booked now, for the provider who asked (the approver is `decided_by`). Refused (balance spent or the
+            # address unbound meanwhile): the error stands, nothing is kept, and the payout still awaits a decision.
+            user = payout.provider.user
+            _withdraw(payout, requested_by=user, address=user.evm_address, now=now)
+        elif approve:
             payout.status = PayoutStatus.QUEUED
             _send_after_commit(payout.pk)
         else:
-            transfer_void(id=f"{payout.transfer_id}:void", pending_id=payout.transfer_id, now=now)
+            if not wallet:  # a wallet payout holds nothing before its approval
+                transfer_void(id=f"{payout.transfer_id}:void", pending_id=payout.transfer_id, now=now)
             payout.status, payout.rejection_reason, payout.finished_at = PayoutStatus.REJECTED, reason, now
         payout.save()
         action = "incentives.payout_approve" if approve else "incentives.payout_reject"
@@ -282,7 +353,9 @@ def payout_check(*, payout_id: int, now: datetime | None = None) -> Payout:
         or (payout.status == PayoutStatus.SENDING and payout.sent_at and payout.sent_at <= stale)
     ):
         return payout
-    if payout.method == PayoutMethod.AIRTIME:
+    if payout.method == PayoutMethod.WALLET:
+        outcome = _withdrawal_outcome(payout)
+    elif payout.method == PayoutMethod.AIRTIME:
         outcome = AirtimeClient().status(custom_identifier=payout.public_id, transaction_id=payout.external_id)
     else:
         outcome = PaywayClient().check(tran_id=payout.public_id)
@@ -317,6 +390,20 @@ def payouts_check_pending(*, now: datetime | None = None, limit: int = 100) -> i
     return finished
 
 
+def _withdrawal_outcome(payout: Payout) -> Outcome:
+    """A wallet payout's outcome is its withdrawal's state (the tokens app settles it on chain)."""
+    withdrawal = withdrawal_for_reference(f"payout:{payout.public_id}")
+    if withdrawal is None:  # booked with the payout's own row, so never; said rather than guessed
+        return Outcome("unknown", reason="no withdrawal booked for it")
+    if withdrawal.state == WithdrawalState.SETTLED:
+        return Outcome("succeeded", external_id=withdrawal.public_id)
+    if withdrawal.state == WithdrawalState.FAILED:
+        return Outcome("failed", external_id=withdrawal.public_id, reason="the chain transaction reverted")
+    if withdrawal.state == WithdrawalState.BATCHED:
+        return Outcome("unknown", external_id=withdrawal.public_id, reason="in a settlement batch on chain")
+    return Outcome("unknown", external_id=withdrawal.public_id, reason=AWAITING_SETTLEMENT)
+
+
 def payout_callback_receive(*, method: str, reference: str, now: datetime | None = None) -> Payout:
     """A callback from the outside API names one of our payouts: check its status with the API (the callback's
     own word is never booked). 404 for a reference we do not know."""
@@ -338,11 +425,15 @@ def _apply(*, payout_id: int, outcome: Outcome, now: datetime) -> Payout:
         before = _data(payout)
         payout.external_id = outcome.external_id or payout.external_id
         payout.updated_at = now
+        # A wallet payout's transfer is its withdrawal's: the settlement posted or voided it already.
+        own_transfer = payout.method != PayoutMethod.WALLET
         if outcome.state == "succeeded":
-            transfer_post(id=f"{payout.transfer_id}:post", pending_id=payout.transfer_id, now=now)
+            if own_transfer:
+                transfer_post(id=f"{payout.transfer_id}:post", pending_id=payout.transfer_id, now=now)
             payout.status, payout.pending_reason, payout.finished_at = PayoutStatus.SUCCEEDED, "", now
         elif outcome.state == "failed":
-            transfer_void(id=f"{payout.transfer_id}:void", pending_id=payout.transfer_id, now=now)
+            if own_transfer:
+                transfer_void(id=f"{payout.transfer_id}:void", pending_id=payout.transfer_id, now=now)
             payout.status, payout.failure_reason, payout.finished_at = PayoutStatus.FAILED, outcome.reason, now
             payout.pending_reason = ""
         else:

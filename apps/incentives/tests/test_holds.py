@@ -1,16 +1,21 @@
-"""Holds and captures: accepting a message holds its price from the client's PPT; its final status posts or voids
-the hold, once; a client without enough PPT is refused (402) with the shortfall; credit limits and `balance.low`."""
+"""Holds and captures: accepting a message holds its price (times its route's surge multiplier) from the client's PPT;
+its final status posts or voids the hold, once; a client without enough PPT is refused (402) with the shortfall;
+credit limits and `balance.low`."""
 
 import pytest
 
 from apps.delivery.webhooks.models import WebhookEvent
 from apps.delivery.webhooks.services import webhook_endpoint_create
+from apps.incentives.choices import Route
+from apps.incentives.models import SurgeBounds
+from apps.incentives.multipliers import route_multipliers_recompute
 from apps.incentives.tests.conftest import CROSS, ON_NET, fund, key_client, spendable
 from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Message
 from apps.messaging.segments import count_segments
 from apps.messaging.services import message_cancel, message_moderate
 from apps.messaging.state import message_transition
+from apps.providers.choices import Carrier
 from apps.tokens.choices import TransferStatus
 from apps.tokens.models import Transfer
 from apps.tokens.reconciliation import ledger_check
@@ -55,6 +60,28 @@ def test_accepting_holds_price_times_segments(client_api, organization, prices, 
     )  # fmt: skip
     assert spendable(organization) == 1_000_000 - CROSS * counted.segments
     assert client_api.get(f"/api/messages/{message_id}").json()["price"]["held"] == CROSS * counted.segments
+
+
+def test_a_surge_raises_the_price_held_at_submit_and_the_prices_shown(client_api, organization, prices):
+    """Staff hold Cellcard's routes at ×1.5 (floor = ceiling); the beat's recompute puts it in force; a message to a
+    Cellcard number is quoted and held at the surged price, and `GET /api/billing/prices` shows it."""
+    for route in Route.values:
+        SurgeBounds.objects.create(carrier=Carrier.CELLCARD, route=route, floor_bp=15_000, ceiling_bp=15_000)
+    route_multipliers_recompute()
+    fund(organization, 1_000_000)
+    response = send(client_api)  # 012: a Cellcard number
+    assert response.status_code == 202, response.json()
+    price = response.json()["price"]
+    assert (price["on_net"], price["cross_carrier"]) == (ON_NET * 3 // 2, CROSS * 3 // 2)
+    assert price["held"] == CROSS * 3 // 2  # normal priority may go cross-carrier: held at the dearer route
+    assert Transfer.objects.get(id=f"charge:message:{response.json()['id']}").amount == CROSS * 3 // 2
+    assert spendable(organization) == 1_000_000 - CROSS * 3 // 2
+    shown = client_api.get("/api/billing/prices").json()["prices"]
+    by_carrier = {(row["route"], item["carrier"]): item for row in shown for item in row["carriers"]}
+    for route, base in ((Route.ON_NET, ON_NET), (Route.CROSS_CARRIER, CROSS)):
+        assert by_carrier[(route, Carrier.CELLCARD)]["multiplier_bp"] == 15_000
+        assert by_carrier[(route, Carrier.CELLCARD)]["per_segment"]["amount"] == base * 3 // 2
+        assert by_carrier[(route, Carrier.SMART)]["multiplier_bp"] == 10_000  # no surge elsewhere
 
 
 def test_low_priority_holds_the_on_net_price(client_api, organization, prices):

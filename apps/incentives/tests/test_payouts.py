@@ -130,7 +130,7 @@ def test_cash_timeout_then_status_check(provider, payway, cash_account, rates):
     [
         ("airtime", 1 * PPT, {}, "payout_below_minimum"),
         ("airtime", 150 * PPT, {}, "payout_above_available"),
-        ("wallet", 10 * PPT, {}, "payout_method_unavailable"),
+        ("wallet", 10 * PPT, {}, "wallet_not_bound"),  # no EVM address bound
         ("cash", 10 * PPT, {}, "payout_account_not_found"),
     ],
 )
@@ -175,6 +175,29 @@ def test_daily_limit(provider, airtime, rates, settings):
     with pytest.raises(services.errors.PayoutDailyLimitExceeded):
         request_payout(provider, amount=10 * PPT)
     assert Payout.objects.count() == 1 and available(provider) == 80 * PPT
+
+
+def test_daily_limits_over_http(provider, airtime, rates, settings, api_client_for):
+    settings.PAYOUT_DAILY_LIMIT, settings.PAYOUT_DAILY_MAX_COUNT = 25 * PPT, 2
+    client = api_client_for(provider.user)
+
+    def ask(amount: int):
+        return client.post(reverse("payouts"), {"method": "airtime", "amount": amount}, format="json")
+
+    assert ask(20 * PPT).status_code == 201
+    over = ask(10 * PPT)  # 30 PPT today: over the amount
+    assert over.status_code == 422 and over.json()["code"] == "payout_daily_limit_exceeded"
+    assert over.json()["details"] == {
+        "daily_limit": 25 * PPT, "daily_max_count": 2, "used_today": 20 * PPT, "payouts_today": 1
+    }  # fmt: skip
+    assert ask(5 * PPT).status_code == 201  # exactly the limit
+    settings.PAYOUT_DAILY_LIMIT = 100 * PPT
+    third = ask(5 * PPT)  # within the amount, but a third payout today
+    assert third.status_code == 422 and third.json()["code"] == "payout_daily_limit_exceeded"
+    assert third.json()["details"]["payouts_today"] == 2
+    assert Payout.objects.count() == 2 and available(provider) == 75 * PPT
+    limits = client.get(reverse("payouts-limits")).json()
+    assert (limits["used_today"], limits["payouts_today"], limits["remaining_today"]) == (25 * PPT, 2, 75 * PPT)
 
 
 def test_large_payout_waits_for_a_staff_member(provider, airtime, rates, settings):

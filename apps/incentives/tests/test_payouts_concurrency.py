@@ -1,6 +1,6 @@
 """Payouts under real concurrency on PostgreSQL (threads, each with its own connection, released together by a
-barrier): requests for more than the balance allows book exactly what fits; a status check racing a callback ends
-in one outcome."""
+barrier): requests for more than the balance allows book exactly what fits (by airtime, and by wallet, whose
+withdrawals are booked once each); a status check racing a callback ends in one outcome."""
 
 import threading
 from collections.abc import Callable
@@ -59,6 +59,28 @@ def test_eight_requests_for_more_than_the_balance_book_exactly_what_fits(provide
     assert {error.code for error in refusals} == {"payout_above_available"}
     assert Payout.objects.count() == 3 and available(provider) == 10 * PPT
     assert Transfer.objects.filter(id__startswith="payout:", status="pending").count() == 3
+
+
+def test_eight_wallet_payouts_for_more_than_the_balance_book_exactly_what_fits(provider, settings):
+    from apps.tokens.models import Withdrawal
+
+    settings.PAYOUT_DAILY_MAX_COUNT = 100
+    provider.user.evm_address = "0x" + "A1" * 20
+    provider.user.save(update_fields=["evm_address"])
+    calls = [
+        partial(services.payout_request, provider=provider, actor=provider.user, method="wallet", amount=30 * PPT)
+        for _ in range(8)
+    ]
+    results, refusals = together(calls)
+    assert len(results) == 3 and len(refusals) == 5
+    assert {error.code for error in refusals} == {"payout_above_available"}
+    assert Payout.objects.filter(status="pending").count() == 3 and available(provider) == 10 * PPT
+    # One withdrawal per payout, its pending transfer the only booking: no payout transfer of their own.
+    withdrawals = Withdrawal.objects.filter(reference__in=[f"payout:{payout.public_id}" for payout in results])
+    assert withdrawals.count() == Withdrawal.objects.count() == 3
+    assert {payout.external_id for payout in results} == set(withdrawals.values_list("public_id", flat=True))
+    assert Transfer.objects.filter(id__startswith="withdrawal:", status="pending").count() == 3
+    assert not Transfer.objects.filter(id__startswith="payout:").exists()
 
 
 def test_a_status_check_racing_a_callback_ends_in_one_outcome(provider, airtime, rates):

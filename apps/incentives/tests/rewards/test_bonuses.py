@@ -24,13 +24,13 @@ pytestmark = pytest.mark.django_db
 WEEK = week_label(timezone.now() - timedelta(days=14))  # a whole week in the past
 
 
-def delivered_in(week: str, deliver, days: range = range(1), **message) -> list:
+def delivered_in(week: str, deliver, days: range = range(1), to: str | None = None, **message) -> list:
     start, _ = week_bounds(week)
     Provider.objects.update(created_at=start - timedelta(days=30))  # registered before the week: established
     jobs = []
     for day in days:
         with time_machine.travel(start + timedelta(days=day, hours=10), tick=True):
-            jobs.append(deliver(to=f"012 345 6{len(jobs):02}", **message))
+            jobs.append(deliver(to=to or f"012 345 6{len(jobs):02}", **message))
     return jobs
 
 
@@ -58,6 +58,38 @@ def test_below_the_minimum_or_unverified_earns_no_prize(established, provider, d
     delivered_in(WEEK, deliver, body="x" * 161)  # now 3 segments, but not yet verified (still pending)
     assert Reward.objects.filter(status="pending").count() == 2
     assert bonuses_pay_week(period=WEEK)[BonusKind.LEADERBOARD] == 0
+
+
+def test_a_province_leaderboard_pays_rank_1_in_each_province_once(established, deliver):
+    BonusRule.objects.create(kind=BonusKind.LEADERBOARD, amounts=[5_000_000, 2_000_000], scope="province",
+                             valid_from=timezone.now() - timedelta(days=60))  # fmt: skip
+    kampot = provider_with_sim(Carrier.CELLCARD, province="kampot")
+    delivered_in(WEEK, deliver, days=range(2))  # Cellcard numbers: Kampot's phone sends both
+    kandal = provider_with_sim(Carrier.SMART, province="kandal")
+    delivered_in(WEEK, deliver, to="010 345 601")  # a Smart number: Kandal's phone sends it, on-net
+    _, end = week_bounds(WEEK)
+    rewards_post_due(now=end + timedelta(days=5))
+    assert bonuses_pay_week(period=WEEK)[BonusKind.LEADERBOARD] == 2
+    paid = set(Bonus.objects.values_list("provider_id", "group", "rank", "amount"))
+    # Each is first in its own province (Kandal's one segment against Kampot's two does not matter).
+    assert paid == {(kampot.pk, "kampot", 1, 5_000_000), (kandal.pk, "kandal", 1, 5_000_000)}
+    assert bonuses_pay_week(period=WEEK)[BonusKind.LEADERBOARD] == 0  # the week again: nothing twice
+    assert Bonus.objects.count() == 2 and Transfer.objects.filter(id__startswith="bonus:leaderboard:").count() == 2
+
+
+def test_the_leaderboard_leaves_out_providers_below_its_minimum_score(established, deliver):
+    BonusRule.objects.create(kind=BonusKind.LEADERBOARD, amounts=[5_000_000, 2_000_000], min_score=500,
+                             valid_from=timezone.now() - timedelta(days=60))  # fmt: skip
+    busy = provider_with_sim(Carrier.CELLCARD)
+    delivered_in(WEEK, deliver, days=range(2))  # two segments: first by volume
+    better = provider_with_sim(Carrier.SMART)
+    delivered_in(WEEK, deliver, to="010 345 601")  # one segment
+    Provider.objects.filter(pk=busy.pk).update(score=499)
+    Provider.objects.filter(pk=better.pk).update(score=500)
+    _, end = week_bounds(WEEK)
+    rewards_post_due(now=end + timedelta(days=5))
+    assert bonuses_pay_week(period=WEEK)[BonusKind.LEADERBOARD] == 1
+    assert list(Bonus.objects.values_list("provider_id", "rank", "amount")) == [(better.pk, 1, 5_000_000)]
 
 
 def test_a_streak_of_seven_days_pays_once(established, provider, deliver):

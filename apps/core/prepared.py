@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorWrapper
 
 
@@ -46,11 +46,12 @@ PREPARE_THRESHOLD = 5  # psycopg's default; our cursor asks for preparing at onc
 
 
 @contextmanager
-def prepared_cursor() -> Iterator[CursorWrapper]:
-    """A cursor of the default connection whose statements are prepared (PostgreSQL with psycopg 3 and
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
+    """A cursor of connection `using` whose statements are prepared (PostgreSQL with psycopg 3 and
     DATABASE_PREPARED_STATEMENTS on); otherwise Django's ordinary cursor. Wrapped as Django wraps its own, so the
     statements count in `connection.queries` and pass through execute wrappers."""
     global _PREPARING_CURSOR
+    connection = connections[using]
     if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts.models import ClientOrganization
 from apps.core.crypto import blind_index
 from apps.core.errors import NotFound
+from apps.core.prepared import prepared_cursor
 from apps.messaging.choices import JobStatus, RecipientBlockReason
 from apps.messaging.errors import JobNotFound, VerificationCodeUnknown
 from apps.messaging.filtering.engine import DomainSpec, TermSpec
@@ -36,27 +37,33 @@ def recipient_block_reasons(phones: Iterable[str], *, organization_id: int | Non
     by_hash = {blind_index(phone): phone for phone in set(phones)}
     if not by_hash:
         return {}
-    hashes = sorted(by_hash)
     # Written as SQL: every single send runs this, and building the same UNION through the ORM cost about four
     # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both hash columns are unique, so indexed.
+    # On PostgreSQL the hashes travel as one array, so the text is the same for one number or a bulk request's
+    # thousand: prepared once per connection (apps.core.prepared), and one parameter to send instead of 2,000.
     database = router.db_for_read(OptOut)
-    quote = connections[database].ops.quote_name
-    placeholders = ", ".join(["%s"] * len(hashes))
+    connection = connections[database]
+    quote = connection.ops.quote_name
+    hashes = sorted(by_hash)
+    if connection.vendor == "postgresql":  # bound on the server: the constants' type said
+        match, values, reason = "= ANY(%s::varchar[])", [hashes], "%s::varchar"
+    else:
+        match, values, reason = f"IN ({', '.join(['%s'] * len(hashes))})", hashes, "%s"
     # Table names from the models; every value is a query parameter.
     opt_outs = (
-        f"SELECT phone_hash, %s FROM {quote(OptOut._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
+        f"SELECT phone_hash, {reason} FROM {quote(OptOut._meta.db_table)} WHERE phone_hash {match}"  # noqa: S608
         " AND (organization_id IS NULL OR organization_id = %s)"
     )
-    blocks = f"SELECT phone_hash, %s FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone_hash IN ({placeholders})"  # noqa: S608
+    blocks = f"SELECT phone_hash, {reason} FROM {quote(BlockedRecipient._meta.db_table)} WHERE phone_hash {match}"  # noqa: S608
     sql = f"{opt_outs} UNION ALL {blocks}"
     params = [
         RecipientBlockReason.OPTED_OUT.value,
-        *hashes,
+        *values,
         organization_id,
         RecipientBlockReason.BLOCKED.value,
-        *hashes,
+        *values,
     ]
-    with connections[database].cursor() as cursor:
+    with prepared_cursor(using=database) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     reasons: dict[str, str] = {}

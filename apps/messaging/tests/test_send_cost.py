@@ -53,11 +53,16 @@ def test_a_send_makes_four_redis_round_trips(warm, monkeypatch, django_capture_o
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
-def test_the_message_insert_is_prepared_once_per_connection(warm):
-    """Its planning cost about as much as running it (apps.core.prepared): the second send reuses the first's plan."""
+def test_the_recipient_check_and_the_insert_are_prepared_once_per_connection(warm):
+    """Planning them cost about as much as running them (apps.core.prepared): later sends reuse the first's plans,
+    whatever the number of recipients (a bulk request's check is the same statement)."""
     assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
+    bulk = {"messages": [{**OTP, "to": f"012 345 68{n}"} for n in range(3)]}
+    assert warm.post("/api/messages/bulk", bulk, format="json").status_code == 200
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['INSERT INTO "messaging_message"%']
+            "SELECT count(*) FILTER (WHERE statement LIKE %s), count(*) FILTER (WHERE statement LIKE %s) "
+            "FROM pg_prepared_statements",
+            ['INSERT INTO "messaging_message"%', 'SELECT phone_hash%"messaging_optout"%'],
         )
-        assert cursor.fetchone()[0] == 1
+        assert cursor.fetchone() == (1, 1)

@@ -702,6 +702,9 @@ FCM_PROJECT_ID = env("FCM_PROJECT_ID", default="")
 FCM_ENDPOINT = env("FCM_ENDPOINT", default="https://fcm.googleapis.com")
 # Seconds one FCM HTTP request may take (firebase-admin's default of 120 would hold a worker far past any lease).
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
+# Pushes in flight at once per worker process: one long-lived thread pool, reused by every batch (firebase-admin's
+# send_each would start a thread per push on each call). At most 100: firebase-admin keeps 100 connections to FCM.
+FCM_PUSH_THREADS = env.int("FCM_PUSH_THREADS", default=32)
 # A phone must acknowledge an offered job this many seconds after its push; otherwise it is pushed once more, and
 # then given to another provider.
 JOB_ACK_SECONDS = env.int("JOB_ACK_SECONDS", default=30)

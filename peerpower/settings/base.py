@@ -398,6 +398,10 @@ MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default
 # together). The batch's match leaves one subtransaction per reservation round (usually one or two), so the batch size
 # is no longer bounded by PostgreSQL's cache of 64 subtransactions; 100 measured faster than 25 (benchmarks/RESULTS.md).
 MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
+# A dispatcher woken for messages due now starts this many milliseconds after the first signal, so that messages
+# submitted meanwhile are matched and pushed in the same batch (one dispatch task and one push task for all of them)
+# instead of one task each under light load. 0: at once.
+DISPATCH_LINGER_MS = env.int("DISPATCH_LINGER_MS", default=50)
 # Low priority waits for on-net capacity (cheaper for the provider) - but not forever: a low-priority message that has
 # waited this many seconds since it was due may go out on another carrier's SIM.
 MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
@@ -563,6 +567,10 @@ WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
 WEBHOOK_ENDPOINT_CACHE_SECONDS = env.int("WEBHOOK_ENDPOINT_CACHE_SECONDS", default=60)
 # A pending delivery this many seconds past due has lost its task; the sweeper enqueues it again.
 WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+# New deliveries to one endpoint (or callback URL) go out from one task, started this many milliseconds after the
+# first of them, with those created meanwhile: one task per endpoint and window instead of one per delivery (each is
+# still claimed, signed and recorded on its own). 0: one task per delivery.
+WEBHOOK_LINGER_MS = env.int("WEBHOOK_LINGER_MS", default=50)
 # Events (with their deliveries and attempts) are deleted this many days after they were created (hourly job).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 if WEBHOOK_RETRY_BASE_SECONDS <= 0 or WEBHOOK_RETRY_MAX_SECONDS < WEBHOOK_RETRY_BASE_SECONDS:

@@ -33,6 +33,7 @@ from google.auth import exceptions as google_auth_exceptions
 from requests import Response
 from requests import adapters as requests_adapters
 from requests import exceptions as requests_exceptions
+from requests import utils as requests_utils
 from urllib3 import exceptions as urllib3_exceptions
 
 from apps.delivery.push.backends import PushBackend
@@ -106,7 +107,24 @@ def _initialize_app(config: FcmConfig) -> firebase_admin.App:
     _point_firebase_admin_at(config.endpoint)
     app = firebase_admin.initialize_app(credential, options, name=APP_NAME)
     _pool_connections_like_google(app, config.endpoint)
+    _read_environment_once(app, config.endpoint)
     return app
+
+
+def _read_environment_once(app: firebase_admin.App, endpoint: str) -> None:
+    # A requests session that trusts the environment looks up the proxy variables (scanning all of os.environ, twice),
+    # .netrc and the CA-bundle variables again on every request: a fifth of a push's CPU, measured against the fake.
+    # Read them once, when the app is created (per process, and again when the FCM settings change), and give them to
+    # the session, which then no longer reads the environment. Private API: skipped if an upgrade moves it.
+    try:
+        session = messaging._get_messaging_service(app)._client.session
+    except AttributeError:
+        return
+    session.proxies.update(requests_utils.get_environ_proxies(endpoint))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:
+        session.verify = bundle
+    session.trust_env = False  # the Authorization header is google-auth's: .netrc has nothing to add
 
 
 def _pool_connections_like_google(app: firebase_admin.App, endpoint: str) -> None:

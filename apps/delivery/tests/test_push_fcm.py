@@ -312,3 +312,21 @@ def test_batches_of_pushes_reuse_one_bounded_pool_of_threads(fcm_fake, settings,
     assert all(name.startswith("fcm-push") for name in started)
     assert len([thread for thread in threading.enumerate() if thread.name.startswith("fcm-push")]) <= 3
     assert len(fcm_fake.accepted) == 62
+
+
+def test_proxy_settings_are_read_from_the_environment_when_the_app_is_created(
+    fcm_fake, settings, monkeypatch, closed_port
+):
+    # Read once: a proxy named after the app exists does not change where pushes go...
+    push_send(request=offer("warm"))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert push_send(request=offer("device-token-1")).outcome is PushOutcome.SENT
+
+    # ...and one named when the app is created (new settings) is used, from the new app's first request (its access
+    # token): here it refuses connections.
+    settings.FCM_TIMEOUT_SECONDS = 3.0
+    result = push_send(request=offer("device-token-2"))
+    assert (result.outcome, result.error_code) == (PushOutcome.RETRYABLE, "AUTH_UNAVAILABLE")
+    assert [message.token for message in fcm_fake.messages] == ["warm", "device-token-1"]

@@ -33,7 +33,6 @@ from google.auth import exceptions as google_auth_exceptions
 from requests import Response
 from requests import adapters as requests_adapters
 from requests import exceptions as requests_exceptions
-from requests import utils as requests_utils
 from urllib3 import exceptions as urllib3_exceptions
 
 from apps.delivery.push.backends import PushBackend
@@ -120,10 +119,10 @@ def _read_environment_once(app: firebase_admin.App, endpoint: str) -> None:
         session = messaging._get_messaging_service(app)._client.session
     except AttributeError:
         return
-    session.proxies.update(requests_utils.get_environ_proxies(endpoint))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle and session.verify is True:
-        session.verify = bundle
+    # What requests itself would take from the environment for this URL (proxies, CA bundle), computed once.
+    environment = session.merge_environment_settings(f"{endpoint}/v1/", {}, None, None, None)
+    session.proxies.update(environment["proxies"])
+    session.verify = environment["verify"]
     session.trust_env = False  # the Authorization header is google-auth's: .netrc has nothing to add
 
 

@@ -712,6 +712,7 @@ FCM_ENDPOINT = env("FCM_ENDPOINT", default="https://fcm.googleapis.com")
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
 # Pushes in flight at once per worker process: one long-lived thread pool, reused by every batch (firebase-admin's
 # send_each would start a thread per push on each call). At most 100: firebase-admin keeps 100 connections to FCM.
+# A process pushes at most about this many / FCM's round trip per second (32 / 40 ms = 800 pushes/s).
 FCM_PUSH_THREADS = env.int("FCM_PUSH_THREADS", default=32)
 # A phone must acknowledge an offered job this many seconds after its push; otherwise it is pushed once more, and
 # then given to another provider.

@@ -112,7 +112,7 @@ def _initialize_app(config: FcmConfig) -> firebase_admin.App:
 
 def _read_environment_once(app: firebase_admin.App, endpoint: str) -> None:
     # A requests session that trusts the environment looks up the proxy variables (scanning all of os.environ, twice),
-    # .netrc and the CA-bundle variables again on every request: a fifth of a push's CPU, measured against the fake.
+    # .netrc and the CA-bundle variables again on every request: a fifth of a push's time in a profile against the fake.
     # Read them once, when the app is created (per process, and again when the FCM settings change), and give them to
     # the session, which then no longer reads the environment. Private API: skipped if an upgrade moves it.
     try:

@@ -57,6 +57,8 @@ def run_fcm_fake(connection, credentials_path: str) -> None:
             command = connection.recv()
             if command == "jobs":
                 connection.send([message.data.get("job") for message in fake.accepted if message.data])
+            elif command == "cpu":
+                connection.send(time.process_time())
             elif command == "reset":
                 fake.reset()
                 connection.send(True)
@@ -196,9 +198,10 @@ class Timer:
         setattr(module, name, timed)
 
 
-def worker(index: int, message_ids: list[int], batch: int, ready, start, results) -> None:
+def worker(index: int, message_ids: list[int], batch: int, ready, start, results, pushes=None) -> None:
     """One dispatching process: the dispatch task on its share of the messages, `batch` ids per task, as the
-    ingest path signals them; pushes run in the same process (Celery eager mode)."""
+    ingest path signals them; pushes run in the same process (Celery eager mode), or with `pushes` (a queue) in the
+    pushing process, as production runs `push_jobs` in another worker."""
     import django
 
     django.setup()
@@ -215,6 +218,8 @@ def worker(index: int, message_ids: list[int], batch: int, ready, start, results
         # Each process here runs the dispatcher itself until nothing is due; the dispatcher's own signals (for
         # deferred messages) must not start nested dispatchers in eager mode. They still pay their cache `add`.
         messaging_tasks.dispatch_due.apply_async = lambda *args, **kwargs: None
+    if pushes is not None:
+        delivery_tasks.push_jobs.apply_async = lambda args, **kwargs: pushes.put(args[0])
     timer = Timer()
     for name in ("provider_match", "providers_match_batch"):  # before and after the batched match
         timer.wrap(dispatch, name, "match")
@@ -264,29 +269,60 @@ def worker(index: int, message_ids: list[int], batch: int, ready, start, results
     )
 
 
-def run_once(processes: int, message_ids: list[int], batch: int) -> dict:
+def pusher(pushes, ready, results) -> None:
+    """The pushing process (`--push-process`): `jobs_push` for each dispatch batch's jobs, as the high queue's worker
+    runs `push_jobs`, until it gets None."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from apps.delivery.push.fcm import firebase_app
+    from apps.delivery.services import jobs_push
+
+    connection.ensure_connection()
+    firebase_app()
+    ready.set()
+    seconds = cpu = 0.0
+    while (job_ids := pushes.get()) is not None:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        jobs_push(job_ids=job_ids)
+        seconds += time.perf_counter() - started
+        cpu += time.process_time() - cpu_started
+    results.put({"pusher": True, "seconds": seconds, "cpu": cpu})
+
+
+def run_once(processes: int, message_ids: list[int], batch: int, push_process: bool = False) -> dict:
     from django.db import connections
 
     connections.close_all()
     context = multiprocessing.get_context("spawn")
     ready = [context.Event() for _ in range(processes)]
     start, results = context.Event(), context.Queue()
+    pushes = context.Queue() if push_process else None
     shares = [message_ids[offset::processes] for offset in range(processes)]
     children = [
-        context.Process(target=worker, args=(index, shares[index], batch, ready[index], start, results))
+        context.Process(target=worker, args=(index, shares[index], batch, ready[index], start, results, pushes))
         for index in range(processes)
     ]
+    if push_process:
+        ready.append(context.Event())
+        children.append(context.Process(target=pusher, args=(pushes, ready[-1], results)))
     for child in children:
         child.start()
     for event in ready:
         event.wait()
     wall_started = time.perf_counter()
     start.set()
-    reports = [results.get() for _ in children]
+    reports = [results.get() for _ in range(processes)]
+    if push_process:
+        pushes.put(None)
+        reports.append(results.get())
     wall = time.perf_counter() - wall_started
     for child in children:
         child.join()
-    return {"wall": wall, "reports": reports}
+    pushed = next((report for report in reports if report.get("pusher")), None)
+    return {"wall": wall, "reports": [report for report in reports if not report.get("pusher")], "pusher": pushed}
 
 
 def verify(fake_connection) -> tuple[int, list[str]]:
@@ -349,6 +385,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="message ids per dispatch task (before batching)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--push-process",
+        action="store_true",
+        help="push from a process of its own (as production's high-queue worker), not inline in each dispatcher",
+    )
     args = parser.parse_args()
 
     bench_database_url(require_redis=True)
@@ -395,8 +436,8 @@ def main() -> None:
     )
     print(
         f"{'procs':>5} {'run':>3} {'jobs/s':>8} {'wall s':>7} {'load':>5} {'match ms/job':>13} "
-        f"{'lease+commit':>13} {'push ms/job':>12} {'fcm wire':>9} {'cpu ms/job':>11} {'tasks':>6} {'task p50 ms':>12}"
-        "  outcomes"
+        f"{'lease+commit':>13} {'push ms/job':>12} {'fcm wire':>9} {'cpu ms/job':>11} {'fake cpu':>9} {'tasks':>6} "
+        f"{'task p50 ms':>12}  outcomes"
     )
     failures = 0
     for processes in args.processes:
@@ -404,7 +445,11 @@ def main() -> None:
             ours.send("reset")
             ours.recv()
             message_ids = reset_run(args.messages, rng)
-            result = run_once(processes, message_ids, args.batch)
+            ours.send("cpu")
+            fake_cpu = ours.recv()
+            result = run_once(processes, message_ids, args.batch, args.push_process)
+            ours.send("cpu")
+            fake_cpu = ours.recv() - fake_cpu
             jobs, problems = verify(ours)
             reports = result["reports"]
             phases: dict[str, float] = defaultdict(float)
@@ -417,11 +462,15 @@ def main() -> None:
             busy = sum(report["seconds"] for report in reports)
             per_job = 1000 / max(jobs, 1)
             lease = busy - phases["match"] - phases["push"]
+            cpu = sum(r["cpu"] for r in reports)
+            if result["pusher"]:  # pushed in a process of its own: its time and CPU
+                phases["push"] += result["pusher"]["seconds"]
+                cpu += result["pusher"]["cpu"]
             print(
                 f"{processes:>5} {run + 1:>3} {jobs / result['wall']:>8.0f} {result['wall']:>7.2f} "
                 f"{os.getloadavg()[0]:>5.2f} {phases['match'] * per_job:>13.3f} {lease * per_job:>13.3f} "
                 f"{phases['push'] * per_job:>12.3f} {phases['fcm'] * per_job:>9.3f} "
-                f"{sum(r['cpu'] for r in reports) * per_job:>11.3f} {sum(r['tasks'] for r in reports):>6} "
+                f"{cpu * per_job:>11.3f} {fake_cpu * per_job:>9.3f} {sum(r['tasks'] for r in reports):>6} "
                 f"{statistics.median([r['task_p50'] for r in reports]) * 1000:>12.1f}  {dict(outcomes)}",
                 flush=True,
             )
@@ -432,7 +481,9 @@ def main() -> None:
         "Per job, summed over processes: match = provider_match or providers_match_batch; push = the push task "
         "(its queries and the FCM "
         "call), of which 'fcm wire' is push_send_many; lease+commit = everything else (locking the message, "
-        "exclusions, the job, the status move, commit, signals)."
+        "exclusions, the job, the status move, commit, signals); cpu = the dispatching (and pushing) processes'; "
+        "fake cpu = the FCM fake's process. With --push-process the push runs in its own process, beside the "
+        "dispatchers, and 'push' is that process's time."
     )
     ours.send("stop")
     fake.join(timeout=5)

@@ -34,8 +34,8 @@ def job_offer_push_later(job_ids: list[int]) -> None:
 
 
 def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
-    """Push offered jobs to their providers' phones, all in one `push_send_many` (FCM: one send_each per 100), and
-    act on each job's outcome:
+    """Push offered jobs to their providers' phones, all in one `push_send_many` (FCM: concurrently, on the process's
+    send pool), and act on each job's outcome:
 
     - sent: recorded on the job (the acknowledgement sweep re-pushes once if no ack comes);
     - dead token (uninstalled app, rotated token): the device is forgotten; with no device left the job goes to

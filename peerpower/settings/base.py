@@ -401,6 +401,10 @@ MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default
 # together). The batch's match leaves one subtransaction per reservation round (usually one or two), so the batch size
 # is no longer bounded by PostgreSQL's cache of 64 subtransactions; 100 measured faster than 25 (benchmarks/RESULTS.md).
 MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
+# A dispatcher woken for messages due now starts this many milliseconds after the first signal, so that messages
+# submitted meanwhile are matched and pushed in the same batch (one dispatch task and one push task for all of them)
+# instead of one task each under light load. 0: at once.
+DISPATCH_LINGER_MS = env.int("DISPATCH_LINGER_MS", default=50)
 # Low priority waits for on-net capacity (cheaper for the provider) - but not forever: a low-priority message that has
 # waited this many seconds since it was due may go out on another carrier's SIM.
 MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(
@@ -566,6 +570,10 @@ WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
 WEBHOOK_ENDPOINT_CACHE_SECONDS = env.int("WEBHOOK_ENDPOINT_CACHE_SECONDS", default=60)
 # A pending delivery this many seconds past due has lost its task; the sweeper enqueues it again.
 WEBHOOK_SWEEP_GRACE_SECONDS = env.int("WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+# New deliveries to one endpoint (or callback URL) go out from one task, started this many milliseconds after the
+# first of them, with those created meanwhile: one task per endpoint and window instead of one per delivery (each is
+# still claimed, signed and recorded on its own). 0: one task per delivery.
+WEBHOOK_LINGER_MS = env.int("WEBHOOK_LINGER_MS", default=50)
 # Events (with their deliveries and attempts) are deleted this many days after they were created (hourly job).
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
 if WEBHOOK_RETRY_BASE_SECONDS <= 0 or WEBHOOK_RETRY_MAX_SECONDS < WEBHOOK_RETRY_BASE_SECONDS:
@@ -705,6 +713,10 @@ FCM_PROJECT_ID = env("FCM_PROJECT_ID", default="")
 FCM_ENDPOINT = env("FCM_ENDPOINT", default="https://fcm.googleapis.com")
 # Seconds one FCM HTTP request may take (firebase-admin's default of 120 would hold a worker far past any lease).
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10.0)
+# Pushes in flight at once per worker process: one long-lived thread pool, reused by every batch (firebase-admin's
+# send_each would start a thread per push on each call). At most 100: firebase-admin keeps 100 connections to FCM.
+# A process pushes at most about this many / FCM's round trip per second (32 / 40 ms = 800 pushes/s).
+FCM_PUSH_THREADS = env.int("FCM_PUSH_THREADS", default=32)
 # A phone must acknowledge an offered job this many seconds after its push; otherwise it is pushed once more, and
 # then given to another provider.
 JOB_ACK_SECONDS = env.int("JOB_ACK_SECONDS", default=30)

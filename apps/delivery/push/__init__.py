@@ -42,7 +42,7 @@ def push_send(*, request: PushRequest) -> PushResult:
 
 
 def push_send_many(*, requests: Sequence[PushRequest]) -> list[PushResult]:
-    """Sends many pushes at once (FCM: concurrently, through firebase-admin's send_each); one result per request,
+    """Sends many pushes at once (FCM: concurrently, on the process's bounded send pool); one result per request,
     in the same order."""
     if not requests:
         return []

@@ -1,5 +1,7 @@
 """The FCM backend: the real firebase-admin client over HTTP to the local FCM fake (FCM HTTP v1 + OAuth)."""
 
+import threading
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -16,7 +18,7 @@ def offer(token: str, *, job: str = "42", ttl_seconds: int = 30, collapse_key: s
 
 
 class SmallBatchFcmBackend(FcmPushBackend):
-    """Chosen by dotted path, so a handful of pushes spans several send_each calls."""
+    """Chosen by dotted path, so a handful of pushes spans several chunks."""
 
     chunk_size = 2
 
@@ -119,7 +121,7 @@ def test_send_many_returns_each_outcome_in_request_order(fcm_fake):
     assert {message.data["job"] for message in fcm_fake.accepted} == {"0", "3"}
 
 
-def test_send_many_spreads_large_batches_over_several_send_each_calls(fcm_fake, settings):
+def test_send_many_spreads_large_batches_over_several_chunks(fcm_fake, settings):
     settings.PUSH_BACKEND = f"{__name__}.SmallBatchFcmBackend"
     fcm_fake.fail_token("t-3", "UNREGISTERED")
     tokens = [f"t-{index}" for index in range(5)]
@@ -287,3 +289,44 @@ def test_system_checks_refuse_fcm_without_a_service_account_file(settings, tmp_p
     settings.FCM_CREDENTIALS_FILE = str(path)
 
     assert delivery_check_ids() == ["delivery.E002"]
+
+
+def test_batches_of_pushes_reuse_one_bounded_pool_of_threads(fcm_fake, settings, monkeypatch):
+    settings.FCM_PUSH_THREADS = 3
+    push_send_many(requests=[offer("warm-1"), offer("warm-2")])  # the pool for this size exists
+    started = []
+    original_start = threading.Thread.start
+
+    def counting_start(thread: threading.Thread) -> None:
+        if "process_request_thread" not in thread.name:  # not the in-process fake's own threads
+            started.append(thread.name)
+        original_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    for batch in range(3):
+        results = push_send_many(requests=[offer(f"t-{batch}-{index}", job=str(index)) for index in range(20)])
+        assert {result.outcome for result in results} == {PushOutcome.SENT}
+
+    # 60 pushes, at most 3 at a time on the pool's threads (started lazily, once): no thread per push, or per batch.
+    assert len(started) <= 3
+    assert all(name.startswith("fcm-push") for name in started)
+    assert len([thread for thread in threading.enumerate() if thread.name.startswith("fcm-push")]) <= 3
+    assert len(fcm_fake.accepted) == 62
+
+
+def test_proxy_settings_are_read_from_the_environment_when_the_app_is_created(
+    fcm_fake, settings, monkeypatch, closed_port
+):
+    # Read once: a proxy named after the app exists does not change where pushes go...
+    push_send(request=offer("warm"))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert push_send(request=offer("device-token-1")).outcome is PushOutcome.SENT
+
+    # ...and one named when the app is created (new settings) is used, from the new app's first request (its access
+    # token): here it refuses connections.
+    settings.FCM_TIMEOUT_SECONDS = 3.0
+    result = push_send(request=offer("device-token-2"))
+    assert (result.outcome, result.error_code) == (PushOutcome.RETRYABLE, "AUTH_UNAVAILABLE")
+    assert [message.token for message in fcm_fake.messages] == ["warm", "device-token-1"]

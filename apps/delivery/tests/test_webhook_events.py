@@ -180,5 +180,13 @@ def test_sending_is_enqueued_on_the_broker_after_commit(
         args, _kwargs, _embed = json.loads(received.body)
         published.append((received.headers["task"], args))
     deliveries = WebhookDelivery.objects.order_by("id")
-    assert sorted(published) == [("delivery.webhook_send", [d.pk]) for d in deliveries]
+    # One sender per target (the endpoint, the callback URL), each taking that target's due deliveries.
+    assert sorted(published, key=str) == sorted(
+        [
+            ("delivery.webhook_send_target", [endpoint.pk, ""]),
+            ("delivery.webhook_send_target", [None, receiver.url("/cb")]),
+        ],
+        key=str,
+    )
+    assert deliveries.count() == 2
     assert {d.status for d in deliveries} == {DeliveryStatus.PENDING}

@@ -5,7 +5,12 @@ import time
 from celery import shared_task
 
 from apps.core.locks import distributed_lock
-from apps.delivery.webhooks.services import webhook_deliveries_sweep, webhook_delivery_send, webhook_events_prune
+from apps.delivery.webhooks.services import (
+    webhook_deliveries_sweep,
+    webhook_delivery_send,
+    webhook_events_prune,
+    webhook_target_send_due,
+)
 from apps.delivery.webhooks.services.events import PRUNE_BATCH
 
 # The prune stops after this long and carries on at its next run, well inside the task time limits.
@@ -16,6 +21,12 @@ PRUNE_SECONDS = 120
 def webhook_send(delivery_id: int) -> str:
     """One attempt of one delivery, if it is due; the service schedules the next one."""
     return webhook_delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="delivery.webhook_send_target")
+def webhook_send_target(endpoint_id: int | None, url: str = "") -> dict[str, int]:
+    """The due deliveries of one endpoint (or, `endpoint_id` None, one callback URL), one attempt each."""
+    return webhook_target_send_due(endpoint_id=endpoint_id, url=url)
 
 
 @shared_task(name="delivery.webhook_sweep")

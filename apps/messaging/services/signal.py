@@ -1,7 +1,9 @@
 """The dispatch signal, cheap enough for the ingest path.
 
 After commit, one cache `add` per priority says "a dispatcher is on its way"; only when none is does it publish one
-`dispatch_due` task on that priority's queue. The database is the truth: the dispatcher takes whatever queued
+`dispatch_due` task on that priority's queue, to start DISPATCH_LINGER_MS later: messages submitted within that
+window find the dispatcher already on its way and go out in its batch (one dispatch and one push task for all of
+them, not one each, under light load). The database is the truth: the dispatcher takes whatever queued
 messages are due, the broker only wakes it up (and `messages_reconcile`, in `leases`, signals again for messages
 whose signal was lost).
 """
@@ -9,6 +11,7 @@ whose signal was lost).
 import logging
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -32,13 +35,21 @@ def enqueue_dispatch(*, priority: str, countdown: float | None = None) -> None:
     transaction.on_commit(lambda: dispatch_signal(priority=priority, countdown=countdown))
 
 
+def linger_seconds() -> float | None:
+    """How long a dispatcher signalled for messages due now waits before it starts (None: it does not)."""
+    return settings.DISPATCH_LINGER_MS / 1000 if settings.DISPATCH_LINGER_MS > 0 else None
+
+
 def _pending_key(priority: str) -> str:
     return f"dispatch:pending:{priority}"
 
 
 def dispatch_signal(*, priority: str, countdown: float | None = None, force: bool = False) -> bool:
     """Publish a `dispatch_due` task for `priority` unless one is already on its way (for a delayed signal: one due at
-    the same moment of the grid). Returns whether a task was published. A cache failure publishes anyway."""
+    the same moment of the grid). Returns whether a task was published. A cache failure publishes anyway.
+
+    A signal for now lingers: the task starts DISPATCH_LINGER_MS later, and the "on its way" mark absorbs the signals
+    of that window. `force` (a dispatcher carrying on with its own backlog) starts at once."""
     from apps.messaging.tasks import dispatch_due
 
     queue = QUEUE_FOR_PRIORITY[priority]
@@ -50,7 +61,8 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
             max(slot * SIGNAL_GRID_SECONDS - time.time(), 0),
         )
     else:
-        key, timeout, countdown = _pending_key(priority), SIGNAL_SECONDS, None
+        key, timeout = _pending_key(priority), SIGNAL_SECONDS
+        countdown = None if force else linger_seconds()
     if not force:
         try:
             if not cache.add(key, 1, timeout=timeout):

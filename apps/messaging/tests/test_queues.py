@@ -1,6 +1,12 @@
 """Signals reach the broker after commit, on the queue of the message's priority (high never waits behind low)."""
 
+import json
+import time
+from datetime import datetime
+
 import pytest
+import redis
+from django.conf import settings
 from kombu.exceptions import ChannelError
 
 from apps.messaging.choices import Priority
@@ -8,6 +14,8 @@ from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.models import FilterTerm
 from apps.messaging.services import MessageInput, message_submit, message_submit_bulk
 from apps.messaging.services.dispatch import dispatch_signal_received
+from apps.messaging.services.signal import dispatch_signal
+from apps.messaging.tasks import dispatch_due
 from peerpower.celery import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,3 +97,59 @@ def test_held_messages_are_not_queued(organization):
     )
     assert message.status == "held"
     assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
+
+
+def published(queue: str) -> list[tuple[str, float | None]]:
+    """The tasks waiting in `queue`: each one's name and when it may start (a Unix time; None: at once)."""
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    tasks = []
+    for raw in broker.lrange(queue, 0, -1):
+        headers = json.loads(raw)["headers"]
+        eta = headers.get("eta")
+        tasks.append((headers["task"], datetime.fromisoformat(eta).timestamp() if eta else None))
+    return tasks
+
+
+def starting_soon(queue: str) -> list[float | None]:
+    """The dispatchers in `queue` signalled for messages due now (not the delayed ones of a backoff, a second or more
+    away)."""
+    return [starts for _, starts in published(queue) if starts is None or starts < time.time() + 1]
+
+
+def test_a_dispatcher_lingers_so_messages_submitted_within_the_window_share_its_batch(organization, settings):
+    settings.DISPATCH_LINGER_MS = 50
+    before = time.time()
+    submit(organization, Priority.LOW)
+    after = time.time()
+    submit(organization, Priority.LOW, to="012 345 679")
+    submit(organization, Priority.LOW, to="012 345 680")
+
+    [(task, starts_at)] = published("low")
+    assert task == "messaging.dispatch_due"
+    # It starts at the end of the window the first message opened.
+    assert before + 0.05 - 0.001 <= starts_at <= after + 0.05 + 0.001
+    # The one task takes all three in one batch (no provider is online: they wait, but they were taken together).
+    assert dispatch_due(Priority.LOW)["taken"] == 3
+
+
+def test_a_message_submitted_after_the_dispatcher_started_gets_a_dispatcher_of_its_own(organization, settings):
+    settings.DISPATCH_LINGER_MS = 50
+    submit(organization, Priority.LOW)
+    assert dispatch_due(Priority.LOW)["taken"] == 1  # the window is over: the task started
+
+    submit(organization, Priority.LOW, to="012 345 679")
+
+    assert len(starting_soon("low")) == 2
+    assert dispatch_due(Priority.LOW)["taken"] == 1
+
+
+def test_without_a_linger_window_the_dispatcher_starts_at_once(organization, settings):
+    settings.DISPATCH_LINGER_MS = 0
+    submit(organization, Priority.HIGH)
+    assert published("high") == [("messaging.dispatch_due", None)]
+
+
+def test_a_dispatcher_carrying_on_with_its_backlog_does_not_linger(settings):
+    settings.DISPATCH_LINGER_MS = 50
+    assert dispatch_signal(priority=Priority.HIGH, force=True)
+    assert published("high") == [("messaging.dispatch_due", None)]

@@ -25,6 +25,7 @@ from apps.delivery.webhooks.services.sending import (
     retry_delay_seconds,
     webhook_deliveries_sweep,
     webhook_delivery_send,
+    webhook_target_send_due,
 )
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "webhook_events_on_status_changed",
     "webhook_events_on_statuses_changed",
     "webhook_events_prune",
+    "webhook_target_send_due",
 ]

@@ -21,7 +21,7 @@ from apps.delivery.webhooks.errors import WebhookEndpointNotEnabled
 from apps.delivery.webhooks.models import WebhookDelivery, WebhookEvent
 from apps.delivery.webhooks.selectors import webhook_targets_of
 from apps.delivery.webhooks.services.endpoints import audit
-from apps.delivery.webhooks.services.sending import deliveries_enqueue
+from apps.delivery.webhooks.services.sending import deliveries_enqueue, deliveries_signal
 from apps.messaging.choices import MessageStatus
 from apps.messaging.events import BalanceLow, MessagesStatusChanged, MessageStatusChanged
 from apps.messaging.models import Message
@@ -160,7 +160,7 @@ def _events_store(subjects: list[_Subject], *, event_type: str) -> list[WebhookE
         WebhookDelivery.objects.bulk_create(deliveries)
     count = len(events)
     transaction.on_commit(lambda: WEBHOOK_EVENTS.labels(type=event_type).inc(count))
-    deliveries_enqueue([delivery.pk for delivery in deliveries])
+    deliveries_signal(deliveries)
     return [events.get(id(subject)) for subject in subjects]
 
 

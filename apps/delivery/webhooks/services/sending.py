@@ -4,14 +4,23 @@ deliveries whose task was lost.
 The HTTP request is made outside any database transaction. A delivery's next attempt is claimed with a conditional
 update (due, pending, not locked) that sets a lock and a fresh claim token; only that token's holder records the
 outcome. So a task that runs twice, or a sweeper that enqueues a delivery whose task is merely late, sends once.
+
+New deliveries are signalled per target (endpoint, or callback URL), not per delivery: after commit, one cache `add`
+per target says "a sender is on its way"; only when none is does one `webhook_send_target` task go out, starting
+WEBHOOK_LINGER_MS later, and it sends every due delivery of that target one after the other (each claimed, signed and
+recorded on its own). Retries, staff resends and the sweeper still send one task per delivery. The database is the
+truth: a lost target task leaves its deliveries pending and due, for the next target task or the sweeper.
 """
 
+import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
@@ -57,6 +66,87 @@ def deliveries_enqueue(delivery_ids: list[int], *, countdown: float | None = Non
 
     if ids:
         transaction.on_commit(send, robust=True)
+
+
+# How long "a sender is on its way" to a target holds back further signals (only an optimisation: the sweeper finds
+# deliveries whose task was lost); and how long one target task sends before it hands the rest to a new task.
+TARGET_SIGNAL_SECONDS = 30
+TARGET_TASK_SECONDS = 10.0
+TARGET_BATCH = 100
+
+
+def deliveries_signal(deliveries: Iterable[WebhookDelivery]) -> None:
+    """New deliveries, due now: after the current transaction commits, wake one sender per target (endpoint or
+    callback URL) unless one is on its way; it starts WEBHOOK_LINGER_MS later and sends every due delivery of its
+    target. With WEBHOOK_LINGER_MS 0, one task per delivery (`deliveries_enqueue`)."""
+    deliveries = list(deliveries)
+    if settings.WEBHOOK_LINGER_MS <= 0:
+        deliveries_enqueue([delivery.pk for delivery in deliveries])
+        return
+    targets = sorted({_target_of(delivery) for delivery in deliveries}, key=str)
+    if targets:
+        transaction.on_commit(lambda: [target_signal(*target) for target in targets], robust=True)
+
+
+def _target_of(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    if delivery.target == DeliveryTarget.ENDPOINT:
+        return (delivery.endpoint_id, "")
+    return (None, delivery.url)
+
+
+def _target_key(endpoint_id: int | None, url: str) -> str:
+    if endpoint_id is not None:
+        return f"webhooks:pending:endpoint:{endpoint_id}"
+    return f"webhooks:pending:url:{hashlib.sha256(url.encode()).hexdigest()[:32]}"
+
+
+def target_signal(endpoint_id: int | None, url: str = "", *, force: bool = False) -> bool:
+    """Publish a `webhook_send_target` task for the target unless one is on its way (`force`: a target task handing
+    on the rest of its work, at once). Returns whether a task was published. A cache failure publishes anyway."""
+    from apps.delivery.webhooks.tasks import webhook_send_target
+
+    if not force:
+        try:
+            if not cache.add(_target_key(endpoint_id, url), 1, timeout=TARGET_SIGNAL_SECONDS):
+                return False
+        except Exception:
+            logger.warning("webhook signal: cache unavailable, publishing anyway", exc_info=True)
+    countdown = None if force else settings.WEBHOOK_LINGER_MS / 1000
+    webhook_send_target.apply_async(args=[endpoint_id, url], queue="default", countdown=countdown)
+    return True
+
+
+def webhook_target_send_due(
+    *, endpoint_id: int | None, url: str = "", seconds: float = TARGET_TASK_SECONDS, now: datetime | None = None
+) -> dict[str, int]:
+    """The target task's work: every pending delivery of the target (an endpoint, or with `endpoint_id` None a
+    callback URL) that is due and not claimed, oldest first, each through `webhook_delivery_send` (its own claim,
+    signature, request and record). After `seconds` it hands the rest to a new task. Returns the outcomes' counts."""
+    try:
+        # From now on new deliveries signal again: this task may already have read past them.
+        cache.delete(_target_key(endpoint_id, url))
+    except Exception:
+        logger.warning("webhook signal: cache unavailable", exc_info=True)
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    while True:
+        at = now or timezone.now()
+        due = WebhookDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=at + EARLY_TOLERANCE
+        ).filter(Q(locked_until__isnull=True) | Q(locked_until__lte=at))
+        if endpoint_id is not None:
+            due = due.filter(target=DeliveryTarget.ENDPOINT, endpoint_id=endpoint_id)
+        else:
+            due = due.filter(target=DeliveryTarget.CALLBACK_URL, url=url)
+        batch = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:TARGET_BATCH])
+        for delivery_id in batch:
+            if time.monotonic() - started >= seconds:
+                target_signal(endpoint_id, url, force=True)
+                return counts
+            outcome = webhook_delivery_send(delivery_id=delivery_id, now=now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        if len(batch) < TARGET_BATCH:
+            return counts
 
 
 def _lease() -> timedelta:

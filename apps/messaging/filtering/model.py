@@ -72,6 +72,64 @@ def link_features(links: Iterable[Link]) -> list[str]:
     return found
 
 
+# What a message asks for, beyond its words: a code (OTP, PIN) together with a verb of telling or sending ("send us
+# the code", "ប្រាប់លេខកូដ") — and whether a "never"/"do not" is there too, as in a bank's own warning; a request to
+# call or reply back; a phone number. Read from the set of the message's words, so the order they come in does not
+# matter (Khmer and English put them differently).
+_CODE_WORDS = frozenset({"code", "codes", "otp", "pin", "cvv", "passcode", "លេខកូដ", "កូដ", "លេខសម្ងាត់"})
+_TELL_WORDS = frozenset(
+    {
+        "send",
+        "tell",
+        "read",
+        "give",
+        "forward",
+        "reply",
+        "share",
+        "confirm",
+        "ប្រាប់",
+        "ផ្ញើ",
+        "អាន",
+        "ឆ្លើយតប",
+        "ផ្តល់",
+        "ចែករំលែក",
+    }
+)
+_KHMER_CODE = "កូដ"
+_NEVER_WORDS = frozenset({"never", "not", "don", "dont", "កុំ", "មិន", "មិនដែល", "មិនត្រូវ"})
+_BACK_WORDS = frozenset({"back", "ត្រឡប់មក", "មកវិញ", "ត្រឡប់"})
+_CALL_WORDS = frozenset({"call", "ring", "phone", "reply", "ទូរស័ព្ទ", "ខល", "ឆ្លើយតប"})
+
+
+def _has_phone_number(tokens: Sequence[str]) -> bool:
+    """A Cambodian phone number: digit groups that together make 9–10 digits starting with 0 (or 855 + 8–9)."""
+    run = ""
+    for token in (*tokens, ""):
+        if token.isdigit():
+            run += token
+            continue
+        if (run.startswith("0") and 9 <= len(run) <= 10) or (run.startswith("855") and 11 <= len(run) <= 12):
+            return True
+        run = ""
+    return False
+
+
+def intent_features(tokens: Sequence[str]) -> list[str]:
+    """The message-level features of what a message asks for (see `_CODE_WORDS`)."""
+    present = set(tokens)
+    found: list[str] = []
+    # The segmenter may glue "កូដ" to the next word ("កូដដែល"): a Khmer code word is looked for inside words too.
+    asks_code = not present.isdisjoint(_CODE_WORDS) or any(_KHMER_CODE in token for token in present)
+    if asks_code and not present.isdisjoint(_TELL_WORDS):
+        found.append("<ask-code-never>" if not present.isdisjoint(_NEVER_WORDS) else "<ask-code>")
+    phone = _has_phone_number(tokens)
+    if phone:
+        found.append("<phone>")
+    if not present.isdisjoint(_BACK_WORDS) and not present.isdisjoint(_CALL_WORDS):
+        found.append("<call-back-phone>" if phone else "<call-back>")
+    return found
+
+
 def features(tokens: Iterable[str], links: Iterable[Link]) -> list[str]:
     """The model's features of a message, from the filter's reading of it (`ContentFilter.analyse`)."""
     tokens = [token for token in tokens if token]
@@ -79,7 +137,7 @@ def features(tokens: Iterable[str], links: Iterable[Link]) -> list[str]:
     found = words + [f"{first} {second}" for first, second in pairwise(words)]
     for token in tokens:
         found.extend(word_grams(token))
-    return found + link_features(links)
+    return found + link_features(links) + intent_features(tokens)
 
 
 @dataclass(frozen=True)
@@ -114,6 +172,7 @@ class SpamModel:
         present.update(words)
         present.update(map(" ".join, pairwise(words)))
         present.update(link_features(links))
+        present.update(intent_features([token for token in tokens if token]))
         return self.bias + sum(map(weights.get, present, repeat(0.0)))
 
     def strongest(self, found: Iterable[str]) -> tuple[str, ...]:

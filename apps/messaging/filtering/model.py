@@ -101,31 +101,60 @@ _BACK_WORDS = frozenset({"back", "ត្រឡប់មក", "មកវិញ", 
 _CALL_WORDS = frozenset({"call", "ring", "phone", "reply", "ទូរស័ព្ទ", "ខល", "ឆ្លើយតប"})
 
 
+def _is_phone_number(digits: str) -> bool:
+    return (digits.startswith("0") and 9 <= len(digits) <= 10) or (digits.startswith("855") and 11 <= len(digits) <= 12)
+
+
 def _has_phone_number(tokens: Sequence[str]) -> bool:
     """A Cambodian phone number: digit groups that together make 9–10 digits starting with 0 (or 855 + 8–9)."""
     run = ""
-    for token in (*tokens, ""):
+    for token in tokens:
         if token.isdigit():
             run += token
-            continue
-        if (run.startswith("0") and 9 <= len(run) <= 10) or (run.startswith("855") and 11 <= len(run) <= 12):
-            return True
-        run = ""
-    return False
+        elif token:
+            if _is_phone_number(run):
+                return True
+            run = ""
+    return _is_phone_number(run)
 
 
-def intent_features(tokens: Sequence[str]) -> list[str]:
-    """The message-level features of what a message asks for (see `_CODE_WORDS`)."""
-    present = set(tokens)
+_CODE, _TELL, _NEVER, _BACK, _CALL, _DIGITS = 1, 2, 4, 8, 16, 32
+_flags: dict[str, int] = {}
+
+
+def token_flags(token: str) -> int:
+    """Which of the word lists above a token is in, as bits (`_CODE`…), so a message's are one OR per token."""
+    flags = _flags.get(token)
+    if flags is None:
+        # The segmenter may glue "កូដ" to the next word ("កូដដែល"): a Khmer code word counts inside words too.
+        flags = (
+            (_CODE if token in _CODE_WORDS or _KHMER_CODE in token else 0)
+            | (_TELL if token in _TELL_WORDS else 0)
+            | (_NEVER if token in _NEVER_WORDS else 0)
+            | (_BACK if token in _BACK_WORDS else 0)
+            | (_CALL if token in _CALL_WORDS else 0)
+            | (_DIGITS if token.isdigit() else 0)
+        )
+        if len(_flags) >= _GRAMS_KEPT:
+            _flags.clear()
+        _flags[token] = flags
+    return flags
+
+
+def intent_features(tokens: Sequence[str], flags: int | None = None) -> list[str]:
+    """The message-level features of what a message asks for (see `_CODE_WORDS`); `flags`, the OR of its tokens'
+    `token_flags`, when the caller has it already."""
+    if flags is None:
+        flags = 0
+        for token in tokens:
+            flags |= token_flags(token)
     found: list[str] = []
-    # The segmenter may glue "កូដ" to the next word ("កូដដែល"): a Khmer code word is looked for inside words too.
-    asks_code = not present.isdisjoint(_CODE_WORDS) or any(_KHMER_CODE in token for token in present)
-    if asks_code and not present.isdisjoint(_TELL_WORDS):
-        found.append("<ask-code-never>" if not present.isdisjoint(_NEVER_WORDS) else "<ask-code>")
-    phone = _has_phone_number(tokens)
+    if flags & _CODE and flags & _TELL:
+        found.append("<ask-code-never>" if flags & _NEVER else "<ask-code>")
+    phone = bool(flags & _DIGITS) and _has_phone_number(tokens)
     if phone:
         found.append("<phone>")
-    if not present.isdisjoint(_BACK_WORDS) and not present.isdisjoint(_CALL_WORDS):
+    if flags & _BACK and flags & _CALL:
         found.append("<call-back-phone>" if phone else "<call-back>")
     return found
 
@@ -145,9 +174,10 @@ class SpamModel:
     weights: dict[str, float]
     bias: float
     threshold: float
-    # Per token: its word (digits as 0) and those of its character n-grams that have a weight (the rest add
-    # nothing), so the send path reads each token with one look-up (`score_reading`). Bounded like `word_grams`.
-    _readings: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict, compare=False, repr=False)
+    # Per token: its word (digits as 0), those of its character n-grams that have a weight (the rest add nothing)
+    # and its `token_flags`, so the send path reads each token with one look-up (`score_reading`). Bounded like
+    # `word_grams`.
+    _readings: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict, compare=False, repr=False)
 
     def score(self, found: Iterable[str]) -> float:
         """The log-odds of spam: the bias plus the weight of each feature present, counted once."""
@@ -158,21 +188,25 @@ class SpamModel:
         readings, weights = self._readings, self.weights
         words: list[str] = []
         present: set[str] = set()
+        flags = 0
         for token in tokens:
             reading = readings.get(token)
             if reading is None:
                 if not token:
                     continue
-                reading = (token.translate(_ZERO), tuple(gram for gram in word_grams(token) if gram in weights))
+                grams = tuple(gram for gram in word_grams(token) if gram in weights)
+                reading = (token.translate(_ZERO), grams, token_flags(token))
                 if len(readings) >= _GRAMS_KEPT:
                     readings.clear()
                 readings[token] = reading
             words.append(reading[0])
             present.update(reading[1])
+            flags |= reading[2]
         present.update(words)
         present.update(map(" ".join, pairwise(words)))
         present.update(link_features(links))
-        present.update(intent_features([token for token in tokens if token]))
+        if flags:
+            present.update(intent_features(tokens, flags))
         return self.bias + sum(map(weights.get, present, repeat(0.0)))
 
     def strongest(self, found: Iterable[str]) -> tuple[str, ...]:

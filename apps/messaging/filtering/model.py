@@ -118,6 +118,8 @@ def _has_phone_number(tokens: Sequence[str]) -> bool:
     return _is_phone_number(run)
 
 
+# _DIGITS: a number that can begin a phone number (0…, 855…): most messages have numbers, few have those, and only
+# they need the phone-number scan.
 _CODE, _TELL, _NEVER, _BACK, _CALL, _DIGITS = 1, 2, 4, 8, 16, 32
 _flags: dict[str, int] = {}
 
@@ -133,7 +135,7 @@ def token_flags(token: str) -> int:
             | (_NEVER if token in _NEVER_WORDS else 0)
             | (_BACK if token in _BACK_WORDS else 0)
             | (_CALL if token in _CALL_WORDS else 0)
-            | (_DIGITS if token.isdigit() else 0)
+            | (_DIGITS if token.isdigit() and token.startswith(("0", "855")) else 0)
         )
         if len(_flags) >= _GRAMS_KEPT:
             _flags.clear()

@@ -21,7 +21,16 @@ loans customers applied for, brands' own marketing; 716 spam of the six categori
 
 `sealed.jsonl` holds the ``sealed`` split: 405 messages (213 legitimate, 192 spam, every category and language)
 written one by one with wording of their own, and committed before the written split and before any change to the
-filter was scored on them. Nothing is fitted or chosen on it: it is scored once, for the figures on new wording.
+filter was scored on them. It was scored once, for that round's figures on new wording, and is fitted on since.
+
+`written2.jsonl` holds the ``written2`` split: 749 more training messages written one by one, weighted to the
+categories the sealed split showed weakest (loans worded like a lender's notice, call-backs and "give us the code"
+without a link, adult) and to their legitimate look-alikes (lenders' notices of loans applied for, banks' security
+alerts, brands' lucky-draw results, job interviews, pharmacies and clinics).
+
+`sealed2.jsonl` holds the ``sealed2`` split: 404 messages (213 legitimate, 191 spam, every category and language,
+with the same hard shapes and look-alikes), written and committed before written2 and before any filter was scored
+on them. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): it is scored once, for the figures on new wording.
 How the model uses the splits: `training.py`.
 
 The CI test
@@ -47,7 +56,11 @@ CORPUS_FILE = Path(__file__).resolve().parent / "messages.jsonl"
 BLIND_FILE = CORPUS_FILE.with_name("blind.jsonl")
 WRITTEN_FILE = CORPUS_FILE.with_name("written.jsonl")
 SEALED_FILE = CORPUS_FILE.with_name("sealed.jsonl")
-SPLITS = ("train", "test", "fresh", "unseen", "holdout", "blind", "written", "sealed")
+WRITTEN2_FILE = CORPUS_FILE.with_name("written2.jsonl")
+SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
+SPLITS = ("train", "test", "fresh", "unseen", "holdout", "blind", "written", "sealed", "written2", "sealed2")
+# The splits never fitted nor chosen on: the measure of new wording (`training.py`).
+UNSEEN_SPLITS = ("sealed2",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -103,7 +116,7 @@ class Figures:
 @lru_cache(maxsize=1)
 def load() -> tuple[Sample, ...]:
     samples: list[Sample] = []
-    for path in (CORPUS_FILE, BLIND_FILE, WRITTEN_FILE, SEALED_FILE):
+    for path in (CORPUS_FILE, BLIND_FILE, WRITTEN_FILE, SEALED_FILE, WRITTEN2_FILE, SEALED2_FILE):
         with path.open(encoding="utf-8") as lines:
             samples.extend(Sample(**json.loads(line)) for line in lines if line.strip())
     return tuple(samples)
@@ -131,7 +144,7 @@ def figures(outcomes: Iterable[Outcome]) -> Figures:
 
 
 def report(outcomes: list[Outcome]) -> list[str]:
-    """Lines of a plain-text report: per split, all but the sealed split ("fitted"), overall; per language and per
+    """Lines of a plain-text report: per split, all but the unseen split ("fitted"), overall; per language and per
     category."""
     lines = [
         f"{'group':28} {'spam':>5} {'stopped':>8} {'recall':>7} {'legit':>6} {'held':>5} {'FP rate':>8} {'prec.':>7}"
@@ -147,7 +160,7 @@ def report(outcomes: list[Outcome]) -> list[str]:
 
     for split in (*SPLITS, "fitted", "all"):
         if split == "fitted":
-            chosen = [o for o in outcomes if o.sample.split != "sealed"]
+            chosen = [o for o in outcomes if o.sample.split not in UNSEEN_SPLITS]
         else:
             chosen = [o for o in outcomes if split in ("all", o.sample.split)]
         if not chosen:

@@ -36,11 +36,16 @@ _TOKEN = re.compile(rf"(?P<khmer>[{KHMER_RUN}]+)|(?P<word>[^\W_\u1780-\u17ff]+)"
 # is not swallowed into it.
 _URL_CHARS = r"[a-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
 # Includes the top-level domains of every starter link shortener (rb.gy, bl.ink, qrco.de…), or a shortener written
-# without its scheme would not be read as a link.
+# without its scheme would not be read as a link, and the cheap generic ones scam sites favour (.support, .help,
+# .rest, .sbs…): a link on a domain missing here is read as words, and weighs nothing as a link.
 _TLDS = (
     "com|net|org|info|biz|xyz|top|vip|club|online|site|shop|store|link|click|live|life|app|io|co|me|ly|gl|cc|tk|ml|"
     "ga|cf|gq|ws|asia|kh|sg|th|vn|my|ph|la|cn|ru|us|uk|in|fun|win|bet|casino|loan|money|cash|icu|cyou|buzz|cam|"
-    "work|today|pro|tv|to|gd|im|st|id|at|gy|ink|de"
+    "work|today|pro|tv|to|gd|im|st|id|at|gy|ink|de|"
+    "support|help|services|center|world|email|page|one|best|website|space|fit|bid|ltd|cloud|tech|digital|network|"
+    "rest|bond|sbs|cfd|monster|quest|lol|mobi|pw|ren|kim|men|hk|tw|jp|kr|au|ca|fr|mobile|finance|bank|credit|"
+    "loans|lat|boats|hair|beauty|skin|makeup|autos|homes|yachts|mom|motorcycles|baby|zip|mov|gift|gifts|promo|"
+    "deals|sale|vin|team"
 )
 _URL = re.compile(
     rf"(?:https?://|www\.){_URL_CHARS}+"

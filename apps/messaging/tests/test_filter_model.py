@@ -40,7 +40,7 @@ def test_features_are_words_pairs_and_links_with_digits_as_zero(toy_filter):
         "at now",
         "<link>",
         "<tld:xyz>",
-    ]
+    ]  # nothing asked for: no message-level feature
 
 
 def test_features_add_character_grams_and_the_link_s_registered_name(toy_filter):
@@ -50,6 +50,23 @@ def test_features_add_character_grams_and_the_link_s_registered_name(toy_filter)
     assert {"#ឈ្ន", "#ាន់", "%^con", "%ons$"} <= set(found)
     assert not any(feature.startswith("%") and "see" in feature for feature in found)
     assert found[-4:] == ["<link>", "<tld:kh>", "<kh2:com>", "<link-hyphen>"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please read me the 6-digit code we just sent you.", ["<ask-code>"]),
+        ("សូមប្រាប់លេខកូដដែលទើបចូលទូរស័ព្ទបង មកខ្ញុំវិញ", ["<ask-code>"]),
+        ("ABA: 550183 is your code. Never share this code with anyone.", ["<ask-code-never>"]),
+        ("Your loan is approved, call our officer back on 012 580 436 today.", ["<phone>", "<call-back-phone>"]),
+        ("សូមទូរស័ព្ទត្រឡប់មកលេខ ០៨៨ ២១៣ ៩៦០ ដើម្បីបញ្ជាក់", ["<phone>", "<call-back-phone>"]),
+        ("Missed your call, I'll ring you back tonight.", ["<call-back>"]),
+        ("Your order 20871 of $12.50 ships on 12/01.", []),
+    ],
+)
+def test_features_say_what_a_message_asks_for(toy_filter, text, expected):
+    analysis = toy_filter.analyse(text)
+    assert [f for f in features(analysis.tokens, analysis.links) if f.startswith("<") and "link" not in f] == expected
 
 
 def test_the_send_path_scores_what_the_features_give():

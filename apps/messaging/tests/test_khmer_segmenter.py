@@ -1,5 +1,7 @@
 """Khmer word segmentation by dictionary maximal matching, and the text normalisation in front of it."""
 
+import pytest
+
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words, khmer_clusters
 from apps.messaging.filtering.text import extract_links, iter_runs, normalize
 
@@ -76,3 +78,16 @@ def test_runs_split_khmer_from_latin_and_read_leetspeak():
         (False, "2025"),
         (False, "ok"),
     ]
+
+
+@pytest.mark.parametrize(
+    "tld",
+    (
+        "support help vip top xyz click link shop site online live info cc icu buzz rest sbs cfd monster bond quest "
+        "lol pw mobi space website cloud"
+    ).split(),
+)
+def test_links_on_the_top_level_domains_scam_sites_favour_are_read(tld):
+    links, rest = extract_links(normalize(f"ផ្ទៀងផ្ទាត់នៅ wing-kh.{tld}/pin ភ្លាម"))
+    assert [link.host for link in links] == [f"wing-kh.{tld}"]
+    assert tld not in rest

@@ -2,15 +2,11 @@
 delivery of that target with its own claim, signature, request and record. The tasks are read from the real broker;
 nothing here sleeps (the window is the task's start time, set by the broker)."""
 
-import base64
-import json
 import time
-from datetime import datetime
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 
+from apps.core.tests.broker_queues import broker_purge, broker_take
 from apps.delivery.tests.webhook_receiver import signature_valid
 from apps.delivery.webhooks.models import WebhookAttempt, WebhookDelivery
 from apps.delivery.webhooks.services import (
@@ -26,24 +22,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def broker():
-    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
-    client.delete("default", "high", "low")
-    yield client
-    client.delete("default", "high", "low")
+def empty_queues():
+    broker_purge("default", "high", "low")
+    yield
+    broker_purge("default", "high", "low")
 
 
-def webhook_tasks(broker) -> list[tuple[str, list, float | None]]:
+def webhook_tasks() -> list[tuple[str, list, float | None]]:
     """The webhook tasks waiting on the default queue: name, arguments, when they may start (Unix time; None: now)."""
-    found = []
-    for raw in broker.lrange("default", 0, -1):
-        message = json.loads(raw)
-        headers = message["headers"]
-        if headers["task"].startswith("delivery.webhook"):
-            eta = headers.get("eta")
-            body = json.loads(base64.b64decode(message["body"]))
-            found.append((headers["task"], body[0], datetime.fromisoformat(eta).timestamp() if eta else None))
-    return found
+    return [
+        (task.name, task.args, task.starts_at)
+        for task in broker_take("default")
+        if task.name.startswith("delivery.webhook")
+    ]
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def fail_committed(message_for, django_capture_on_commit_callbacks):
 
 
 def test_deliveries_to_one_endpoint_within_the_window_go_out_from_one_task(
-    endpoint, receiver, organization, fail_committed, broker, settings
+    endpoint, receiver, organization, fail_committed, settings
 ):
     settings.WEBHOOK_LINGER_MS = 50
     other = webhook_endpoint_create(organization=organization, actor=None, url=receiver.url("/other"))
@@ -70,7 +61,7 @@ def test_deliveries_to_one_endpoint_within_the_window_go_out_from_one_task(
     for index in range(1, 3):
         fail_committed(to=f"012 345 67{index}")
 
-    tasks = webhook_tasks(broker)
+    tasks = webhook_tasks()
     # One task per endpoint, not one per delivery (six deliveries), each starting at the end of its window.
     assert sorted((name, args) for name, args, _ in tasks) == [
         ("delivery.webhook_send_target", [endpoint.pk, ""]),
@@ -97,27 +88,27 @@ def test_deliveries_to_one_endpoint_within_the_window_go_out_from_one_task(
     assert webhook_send_target(other.pk, "") == {"succeeded": 3}
 
 
-def test_a_delivery_after_the_task_started_gets_a_task_of_its_own(endpoint, receiver, fail_committed, broker, settings):
+def test_a_delivery_after_the_task_started_gets_a_task_of_its_own(endpoint, receiver, fail_committed, settings):
     settings.WEBHOOK_LINGER_MS = 50
     fail_committed()
     assert webhook_send_target(endpoint.pk, "") == {"succeeded": 1}  # the window is over: the task ran
 
     fail_committed(to="012 345 999")
 
-    assert [name for name, _, _ in webhook_tasks(broker)] == ["delivery.webhook_send_target"] * 2
+    assert [name for name, _, _ in webhook_tasks()] == ["delivery.webhook_send_target"] * 2
     assert webhook_send_target(endpoint.pk, "") == {"succeeded": 1}
     assert len(receiver.requests) == 2
 
 
 def test_callback_url_deliveries_are_batched_per_url_and_signed_with_the_callback_secret(
-    receiver, organization, fail_committed, broker, settings
+    receiver, organization, fail_committed, settings
 ):
     settings.WEBHOOK_LINGER_MS = 50
     url = receiver.url("/cb?order=7")
     fail_committed(callback_url=url)
     fail_committed(to="012 345 999", callback_url=url)
 
-    [(name, args, _)] = webhook_tasks(broker)
+    [(name, args, _)] = webhook_tasks()
     assert (name, args) == ("delivery.webhook_send_target", [None, url])
     assert webhook_send_target(None, url) == {"succeeded": 2}
     secret = webhook_callback_secret_ensure(organization=organization).secret
@@ -125,21 +116,21 @@ def test_callback_url_deliveries_are_batched_per_url_and_signed_with_the_callbac
     assert all(signature_valid(r.headers["peerpower-signature"], r.body, secret) for r in receiver.requests)
 
 
-def test_a_target_task_out_of_time_hands_the_rest_to_a_new_task(endpoint, receiver, fail_committed, broker, settings):
+def test_a_target_task_out_of_time_hands_the_rest_to_a_new_task(endpoint, receiver, fail_committed, settings):
     settings.WEBHOOK_LINGER_MS = 50
     fail_committed()
-    broker.delete("default")
+    broker_purge("default")
 
     assert webhook_target_send_due(endpoint_id=endpoint.pk, seconds=0) == {}
 
-    assert webhook_tasks(broker) == [("delivery.webhook_send_target", [endpoint.pk, ""], None)]
+    assert webhook_tasks() == [("delivery.webhook_send_target", [endpoint.pk, ""], None)]
     assert receiver.requests == []
     assert WebhookDelivery.objects.get().status == "pending"
 
 
-def test_without_a_linger_window_each_delivery_has_its_own_task(endpoint, fail_committed, broker, settings):
+def test_without_a_linger_window_each_delivery_has_its_own_task(endpoint, fail_committed, settings):
     settings.WEBHOOK_LINGER_MS = 0
     fail_committed()
     fail_committed(to="012 345 999")
 
-    assert [(name, starts_at) for name, _, starts_at in webhook_tasks(broker)] == [("delivery.webhook_send", None)] * 2
+    assert [(name, starts_at) for name, _, starts_at in webhook_tasks()] == [("delivery.webhook_send", None)] * 2

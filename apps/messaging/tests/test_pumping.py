@@ -59,8 +59,9 @@ def test_each_client_has_its_own_allowance(organization, other_organization):
 
 
 def test_a_bulk_request_to_a_number_range_is_held_item_by_item(organization):
-    items = [MessageInput(to=f"+855123457{n:02d}", body="Win a prize") for n in range(7)]
+    items = [MessageInput(to=f"+855123457{n:02d}", body="Your order is ready") for n in range(7)]
     results = message_submit_bulk(organization=organization, api_key=None, items=items)
+    assert [r.message.status_reason for r in results].count("pumping_adjacent") == 2
     assert [r.message.status for r in results].count(MessageStatus.HELD) == 2
 
 

@@ -1,14 +1,11 @@
 """Signals reach the broker after commit, on the queue of the message's priority (high never waits behind low)."""
 
-import json
 import time
-from datetime import datetime
 
 import pytest
-import redis
-from django.conf import settings
 from kombu.exceptions import ChannelError
 
+from apps.core.tests.broker_queues import broker_take
 from apps.messaging.choices import Priority
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.models import FilterTerm
@@ -101,13 +98,7 @@ def test_held_messages_are_not_queued(organization):
 
 def published(queue: str) -> list[tuple[str, float | None]]:
     """The tasks waiting in `queue`: each one's name and when it may start (a Unix time; None: at once)."""
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    tasks = []
-    for raw in broker.lrange(queue, 0, -1):
-        headers = json.loads(raw)["headers"]
-        eta = headers.get("eta")
-        tasks.append((headers["task"], datetime.fromisoformat(eta).timestamp() if eta else None))
-    return tasks
+    return [(task.name, task.starts_at) for task in broker_take(queue)]
 
 
 def starting_soon(queue: str) -> list[float | None]:

@@ -5,7 +5,7 @@ import time
 import pytest
 from kombu.exceptions import ChannelError
 
-from apps.core.tests.broker_queues import broker_take
+from apps.core.tests.broker_queues import broker_purge, broker_take
 from apps.messaging.choices import Priority
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.models import FilterTerm
@@ -34,14 +34,9 @@ def _size(channel, name: str) -> int:
 
 @pytest.fixture(autouse=True)
 def empty_queues():
-    with app.connection_for_write() as connection, connection.channel() as channel:
-        for name in QUEUES:
-            channel.queue_declare(queue=name)
-            channel.queue_purge(name)
+    broker_purge(*QUEUES)
     yield
-    with app.connection_for_write() as connection, connection.channel() as channel:
-        for name in QUEUES:
-            channel.queue_purge(name)
+    broker_purge(*QUEUES)
 
 
 def submit(organization, priority, to="012 345 678"):

@@ -15,33 +15,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorWrapper
 
 
-def _preparing_cursor_class() -> type:
-    import psycopg
+class PreparingCursor(psycopg.Cursor):
+    """Binds on the server and prepares every statement it executes (once per connection and text)."""
 
-    class PreparingCursor(psycopg.Cursor):
-        """Binds on the server and prepares every statement it executes (once per connection and text)."""
+    logged = False  # set when Django logs queries (DEBUG, tests): see execute
 
-        logged = False  # set when Django logs queries (DEBUG, tests): see execute
-
-        def execute(
-            self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
-        ) -> Any:
-            result = super().execute(query, params, prepare=True, binary=binary)
-            if self.logged:
-                # psycopg records the query it sent (`_query`, which Django's query log reads) only when it did not
-                # run a prepared statement: converted again here, for the log only.
-                self._query = self._convert_query(query, params)
-            return result
-
-    return PreparingCursor
+    def execute(
+        self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Any:
+        result = super().execute(query, params, prepare=True, binary=binary)
+        if self.logged:
+            # psycopg records the query it sent (`_query`, which Django's query log reads) only when it did not run
+            # a prepared statement: converted again here, for the log only.
+            self._query = self._convert_query(query, params)
+        return result
 
 
-_PREPARING_CURSOR: type | None = None
 PREPARE_THRESHOLD = 5  # psycopg's default; our cursor asks for preparing at once anyway
 
 
@@ -50,21 +45,18 @@ def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
     """A cursor of connection `using` whose statements are prepared (PostgreSQL with psycopg 3 and
     DATABASE_PREPARED_STATEMENTS on); otherwise Django's ordinary cursor. Wrapped as Django wraps its own, so the
     statements count in `connection.queries` and pass through execute wrappers."""
-    global _PREPARING_CURSOR
     connection = connections[using]
     if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
         return
-    if _PREPARING_CURSOR is None:
-        _PREPARING_CURSOR = _preparing_cursor_class()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     if connection.connection.prepare_threshold is None:
         # Django turns preparing off (None), which psycopg honours even when asked to prepare. Only server-binding
         # cursors ever prepare, and Django's own bind in the client: this changes nothing for them.
         connection.connection.prepare_threshold = PREPARE_THRESHOLD
-    raw = _PREPARING_CURSOR(connection.connection)
+    raw = PreparingCursor(connection.connection)
     raw.logged = connection.queries_logged
     cursor = connection.make_debug_cursor(raw) if raw.logged else connection.make_cursor(raw)
     with cursor:

@@ -309,8 +309,15 @@ class ContentFilter:
         matches: list[str] = []
         if run := REPEATED_CHARACTER.search(text):
             matches.append(run.group()[:16])
-        words = [token for token in tokens if len(token) > 1 and not token.isdigit()]
-        if len(words) >= REPEATED_WORD_MIN_COUNT:
+        # No word can come back more often than the repeats there are (tokens less distinct tokens, plus one), and
+        # fewer among the words counted here than among all tokens: most messages have few, and then the words are
+        # neither listed nor counted (a Counter, the costlier part).
+        if len(tokens) - len(set(tokens)) + 1 < REPEATED_WORD_MIN_COUNT:
+            words = []
+        else:
+            words = [token for token in tokens if len(token) > 1 and not token.isdigit()]
+        needed = max(REPEATED_WORD_MIN_COUNT, REPEATED_WORD_MIN_SHARE * len(words))
+        if len(words) >= REPEATED_WORD_MIN_COUNT and len(words) - len(set(words)) + 1 >= needed:
             word, count = Counter(words).most_common(1)[0]
             if count >= REPEATED_WORD_MIN_COUNT and count >= REPEATED_WORD_MIN_SHARE * len(words):
                 matches.append(word)

@@ -112,6 +112,15 @@ def test_repetition_ignores_long_numbers():
     assert check_content("Your code is 000000, ref 11111111111").codes == []
 
 
+def test_a_word_repeated_is_counted_only_when_it_makes_a_large_share():
+    # Four times "sale" in 13 words (0.31) is repetition, in 14 words (0.29) it is not; numbers and one-letter
+    # words repeated (here ten times) do not count towards it.
+    body = "sale sale sale sale on shoes bags hats coats belts socks ties gloves"
+    assert check_content(body).reasons[-1].matches == ("sale",)
+    assert "repetition" not in check_content(body + " scarves").codes
+    assert "repetition" not in check_content("sale 1 1 1 1 1 a a a a a sale sale shoes").codes
+
+
 def test_english_terms_match_whole_words_and_plurals():
     assert check_content("Greetings from Sussex and Essex").codes == []
     assert check_content("Best casinos in town").codes == ["term_gambling"]

@@ -1,7 +1,8 @@
 """CPU, SQL statements and Redis round trips per request of the ingest benchmark's endpoints, in this process.
 
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
-1,000-recipient `POST /api/messages/bulk`), through Django's handler on `benchmarks.ingest_settings` — no server, no
+1,000-recipient `POST /api/messages/bulk`), and the free send served by DRF alone (`send-drf`, without
+apps.core.lean's way), through Django's handler on `benchmarks.ingest_settings` — no server, no
 load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine
 disturbs far less than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this
 process's connection (from /proc), since a statement's planning and execution are CPU the server pays too. Rounds
@@ -73,6 +74,7 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
     return {
         "floor": (lambda: post("/bench/floor", message(), 202), False),
         "send": (lambda: post("/api/messages/send", message(), 202), False),
+        "send-drf": (lambda: post("/bench/send-drf", message(), 202), False),
         "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
         "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
     }
@@ -126,7 +128,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--bulk-size", type=int, default=1000)
     parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
-    parser.add_argument("--profile", choices=["floor", "send", "send+hold", "bulk"], help="cProfile one endpoint")
+    parser.add_argument(
+        "--profile", choices=["floor", "send", "send-drf", "send+hold", "bulk"], help="cProfile one endpoint"
+    )
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import DateTimeField, JSONField
+from django.db.models import DateTimeField, JSONField, signals
+from django.db.models.base import ModelState
 
 from apps.core.fields import BlindIndexField, EncryptedMixin
 from apps.core.prepared import prepared_cursor
@@ -43,6 +44,54 @@ def messages_insert(messages: Sequence[Message]) -> None:
         raise RuntimeError(f"{len(messages)} messages sent to the INSERT, {len(ids)} came back")
     for message, pk in zip(messages, ids, strict=True):
         message_inserted(message, pk)
+
+
+def message_unsaved(**values: Any) -> Message:
+    """`Message(**values)`: the same unsaved instance, built without `Model.__init__`'s generic loop over the
+    model's 36 fields (~16 µs, the dearest step of a bulk item after the content filter). Relations are set through
+    their descriptors, as `__init__` sets them (id, cached object, the instance's database); every other field is
+    the value given or its default, a callable default called for each message. With init signals connected (none
+    are), it is `Message(**values)`. A test holds the two equal."""
+    if signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message):
+        return Message(**values)
+    plain, relations, defaults = _builder()
+    message = Message.__new__(Message)
+    message._state = ModelState()
+    state = message.__dict__
+    for name, value in values.items():
+        if name in plain:
+            state[name] = value
+        elif name in relations:
+            setattr(message, name, value)
+        else:
+            raise TypeError(f"Message got an unexpected keyword argument {name!r}")
+    for attname, default in defaults:
+        if attname not in state:
+            state[attname] = default() if callable(default) else default
+    return message
+
+
+# Values of the fields (by attname) are set as they are; relation objects go through their descriptors; defaults by
+# attname: a callable (called per message) or the value every message shares (as `Field.get_default` returns it).
+_BUILDER: tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]] | None = None
+
+
+def _builder() -> tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]]:
+    global _BUILDER
+    if _BUILDER is None:
+        fields = Message._meta.concrete_fields
+        defaults = []
+        for field in fields:
+            if field.has_default() and callable(field.default):
+                defaults.append((field.attname, field.default))
+            else:
+                defaults.append((field.attname, field.get_default()))
+        _BUILDER = (
+            frozenset(field.attname for field in fields),  # a relation's id too (`organization_id=`)
+            frozenset(field.name for field in fields if field.is_relation),
+            defaults,
+        )
+    return _BUILDER
 
 
 def _encode(value: Any) -> str:

@@ -1,11 +1,14 @@
 """The bulk path's shortcuts answer as the plain path does: a message row built without `Model.__init__`, and a body
 sent to many recipients checked once per request (segments, content filter, route)."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
 from apps.messaging.inserting import message_unsaved
 from apps.messaging.models import Message
+from apps.messaging.representation import MessageOutputSerializer, messages_output
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +105,21 @@ def test_a_body_sent_to_many_recipients_is_decided_as_when_sent_alone(client_api
         assert tuple(getattr(stored[message_id], name) for name in DECIDED) == alone[item["body"]]
     reasons = [stored[message_id].filter_reasons for message_id in ids[1 :: len(BODIES)]]
     assert reasons[0] and reasons[0] == reasons[1]
+
+
+@pytest.mark.parametrize("zone", ["Asia/Phnom_Penh", "UTC", "America/St_Johns"])
+def test_the_bulk_answers_representation_is_the_serializers(client_api, zone):
+    later = (timezone.now() + timedelta(hours=1)).isoformat()
+    items = [{"to": "012 345 678", "body": "one"}, {"to": "010 123 456", "body": "two", "scheduled_at": later}]
+    with timezone.override(zone):
+        results = client_api.post("/api/messages/bulk", {"messages": items}, format="json").json()["results"]
+        messages = [Message.objects.get(pk=row["message"]["id"]) for row in results]
+        assert [row["message"] for row in results] == [MessageOutputSerializer(m).data for m in messages]
+    now = timezone.now()
+    Message.objects.filter(pk=messages[0].pk).update(status="delivered", sent_at=now, delivered_at=now)
+    messages[0].refresh_from_db()
+    naive = Message.objects.get(pk=messages[1].pk)
+    naive.sent_at = now.replace(tzinfo=None)  # never stored so, but DRF has an answer for it: the same one
+    with timezone.override(zone):
+        expected = [MessageOutputSerializer(message).data for message in [*messages, naive]]
+        assert messages_output([*messages, naive]) == expected

@@ -1,8 +1,8 @@
 """CPU, SQL statements and Redis round trips per request of the ingest benchmark's endpoints, in this process.
 
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
-1,000-recipient `POST /api/messages/bulk`), through Django's handler on `benchmarks.ingest_settings` — no server, no
-load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine
+1,000-recipient `POST /api/messages/bulk`, free and held), through Django's handler on `benchmarks.ingest_settings` —
+no server, no load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded,
 disturbs far less than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this
 process's connection (from /proc), since a statement's planning and execution are CPU the server pays too. Rounds
 alternate the endpoints; the table gives the median per request and the ratio to the floor, without and with the
@@ -75,6 +75,10 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
         "send": (lambda: post("/api/messages/send", message(), 202), False),
         "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
         "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
+        "bulk+hold": (
+            lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200),
+            True,
+        ),
     }
 
 
@@ -126,7 +130,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--bulk-size", type=int, default=1000)
     parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
-    parser.add_argument("--profile", choices=["floor", "send", "send+hold", "bulk"], help="cProfile one endpoint")
+    parser.add_argument(
+        "--profile", choices=["floor", "send", "send+hold", "bulk", "bulk+hold"], help="cProfile one endpoint"
+    )
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")
@@ -136,11 +142,11 @@ def main() -> None:
     secret, _ = api_key()
     _count_redis_round_trips()
     calls = endpoints(secret, args.bulk_size)
-    counts = {name: args.bulk_requests if name == "bulk" else args.requests for name in calls}
+    counts = {name: args.bulk_requests if name.startswith("bulk") else args.requests for name in calls}
     try:
         for name, (call, held) in calls.items():  # warm-up: imports, caches, the filter's first compile
             prices(on=held)
-            for _ in range(2 if name == "bulk" else 20):
+            for _ in range(2 if name.startswith("bulk") else 20):
                 call()
         if args.profile:
             call, held = calls[args.profile]
@@ -177,7 +183,7 @@ def main() -> None:
         floor_total = floor + statistics.median(backend) if backend else None
         for name, rounds in figures.items():
             cpu = statistics.median(f[0] for f in rounds)
-            extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name == "bulk" else ""
+            extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name.startswith("bulk") else ""
             backends = [f[3] for f in rounds if f[3] is not None]
             if backends and floor_total:
                 database = statistics.median(backends)

@@ -133,6 +133,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", choices=["floor", "send", "send+hold", "bulk", "bulk+hold"], help="cProfile one endpoint"
     )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave start-up objects to the garbage collector (gunicorn's workers freeze them: apps.core.memory)",
+    )
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")
@@ -140,6 +145,10 @@ def main() -> None:
 
     bench_database_url(require_redis=True)
     secret, _ = api_key()
+    if not args.no_freeze:
+        from apps.core.memory import freeze_startup_objects
+
+        freeze_startup_objects()  # as each gunicorn worker does once it has loaded the application
     _count_redis_round_trips()
     calls = endpoints(secret, args.bulk_size)
     counts = {name: args.bulk_requests if name.startswith("bulk") else args.requests for name in calls}

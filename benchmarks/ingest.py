@@ -220,8 +220,11 @@ def load_wrk(url: str, path: str, key: str, *, concurrency: int, seconds: float)
     return requests - errors, duration_us / 1e6, [p50_us / 1e6, p99_us / 1e6], errors
 
 
-def bulk(url: str, key: str, *, requests: int, size: int, clients: int = 1) -> tuple[float, int]:
-    """`clients` threads post `requests` bulk requests each, one after another; returns (wall seconds, accepted)."""
+def bulk(
+    url: str, key: str, *, requests: int, size: int, clients: int = 1, same_body: bool = False
+) -> tuple[float, int]:
+    """`clients` threads post `requests` bulk requests each, one after another; returns (wall seconds, accepted).
+    Each recipient gets a body of its own (a code), or with `same_body` one per request (a campaign)."""
     accepted = 0
     lock = threading.Lock()
 
@@ -230,8 +233,12 @@ def bulk(url: str, key: str, *, requests: int, size: int, clients: int = 1) -> t
         rng = random.Random(seed)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
             for _ in range(requests):
+                shared = rng.choice(BODIES).format(n=rng.randint(100000, 999999)) if same_body else ""
                 batch = [
-                    {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
+                    {
+                        "to": recipient(rng),
+                        "body": shared if same_body else rng.choice(BODIES).format(n=rng.randint(100000, 999999)),
+                    }
                     for _ in range(size)
                 ]
                 response = http.post("/api/messages/bulk", json={"messages": batch})
@@ -274,6 +281,9 @@ def main() -> None:
         type=int,
         default=1,
         help="bulk clients posting at once (default 1: one request at a time, one worker busy)",
+    )
+    parser.add_argument(
+        "--bulk-same-body", action="store_true", help="one body for all of a bulk request's recipients (a campaign)"
     )
     parser.add_argument(
         "--generator", choices=["python", "wrk"], default="python", help="load generator of the timed rounds"
@@ -362,11 +372,17 @@ def main() -> None:
             prices(on=on)
             cpu_before = process_tree_cpu_seconds(server.pid)
             seconds, accepted = bulk(
-                url, key, requests=args.bulk_requests, size=args.bulk_size, clients=args.bulk_clients
+                url,
+                key,
+                requests=args.bulk_requests,
+                size=args.bulk_size,
+                clients=args.bulk_clients,
+                same_body=args.bulk_same_body,
             )
             web_cpu = process_tree_cpu_seconds(server.pid) - cpu_before
             print(
-                f"bulk ({label}): {args.bulk_clients}×{args.bulk_requests} requests × {args.bulk_size} recipients: "
+                f"bulk ({label}{', one body' if args.bulk_same_body else ''}): "
+                f"{args.bulk_clients}×{args.bulk_requests} requests × {args.bulk_size} recipients: "
                 f"{accepted / seconds:.0f} recipients/s ({seconds / args.bulk_requests:.2f} s per request), "
                 f"web CPU {web_cpu / max(accepted, 1) * 1e6:.0f} µs per recipient"
             )

@@ -14,10 +14,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection
-from django.db.models import DateTimeField, JSONField
+from django.db.models import DateTimeField, JSONField, signals
+from django.db.models.base import ModelState
 
 from apps.core.fields import BlindIndexField, EncryptedMixin
 from apps.core.prepared import prepared_cursor
@@ -45,6 +47,54 @@ def messages_insert(messages: Sequence[Message]) -> None:
         message_inserted(message, pk)
 
 
+def message_unsaved(**values: Any) -> Message:
+    """`Message(**values)`: the same unsaved instance, built without `Model.__init__`'s generic loop over the
+    model's 36 fields (~16 µs, the dearest step of a bulk item after the content filter). Relations are set through
+    their descriptors, as `__init__` sets them (id, cached object, the instance's database); every other field is
+    the value given or its default, a callable default called for each message. With init signals connected (none
+    are), it is `Message(**values)`. A test holds the two equal."""
+    if signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message):
+        return Message(**values)
+    plain, relations, defaults = _builder()
+    message = Message.__new__(Message)
+    message._state = ModelState()
+    state = message.__dict__
+    for name, value in values.items():
+        if name in plain:
+            state[name] = value
+        elif name in relations:
+            setattr(message, name, value)
+        else:
+            raise TypeError(f"Message got an unexpected keyword argument {name!r}")
+    for attname, default in defaults:
+        if attname not in state:
+            state[attname] = default() if callable(default) else default
+    return message
+
+
+# Values of the fields (by attname) are set as they are; relation objects go through their descriptors; defaults by
+# attname: a callable (called per message) or the value every message shares (as `Field.get_default` returns it).
+_BUILDER: tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]] | None = None
+
+
+def _builder() -> tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]]:
+    global _BUILDER
+    if _BUILDER is None:
+        fields = Message._meta.concrete_fields
+        defaults = []
+        for field in fields:
+            if field.has_default() and callable(field.default):
+                defaults.append((field.attname, field.default))
+            else:
+                defaults.append((field.attname, field.get_default()))
+        _BUILDER = (
+            frozenset(field.attname for field in fields),  # a relation's id too (`organization_id=`)
+            frozenset(field.name for field in fields if field.is_relation),
+            defaults,
+        )
+    return _BUILDER
+
+
 def _encode(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -53,7 +103,8 @@ def _encode(value: Any) -> str:
 
 @dataclass(frozen=True)
 class _Columns:
-    readers: list[Callable[[Message], Any]]  # how to read each column off a message, as a JSON-ready value
+    plain: Callable[[Message], tuple]  # every column's attribute at once (one C call): most are sent as they are
+    prepared: list[tuple[int, Callable[[Message], Any]]]  # the others, by position: how to read each, JSON-ready
     insert: str  # INSERT INTO the table (its columns)
     bulk_sql: str  # the bulk INSERT: rows as one jsonb array, in order
     held_values: str  # the select list of one row sent as jsonb `r.value` (for `message_held_row`)
@@ -62,25 +113,25 @@ class _Columns:
 _COLUMNS: _Columns | None = None
 
 
+def _prepared_by_field(field: Any) -> Callable[[Message], Any]:
+    return lambda message: field.get_db_prep_save(field.pre_save(message, add=True), connection)
+
+
 def _columns() -> _Columns:
     """Built once from the model, so a new column is inserted without touching this. Each column's value is cast
     back from a JSON row (a jsonb array) in the statement."""
     global _COLUMNS
     if _COLUMNS is None:
         fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
-        readers: list[Callable[[Message], Any]] = []
+        prepared: list[tuple[int, Callable[[Message], Any]]] = []
         selects = []
         for position, field in enumerate(fields):
             if isinstance(field, EncryptedMixin | BlindIndexField):
                 # Encrypted at rest, or a keyed hash computed on save: prepared by the field itself (as bulk_create
                 # would), never sent as the plain value.
-                readers.append(
-                    lambda message, field=field: field.get_db_prep_save(field.pre_save(message, add=True), connection)
-                )
+                prepared.append((position, _prepared_by_field(field)))
             elif isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
-                readers.append(lambda message, field=field: field.pre_save(message, add=True))
-            else:
-                readers.append(lambda message, attname=field.attname: getattr(message, attname))
+                prepared.append((position, lambda message, field=field: field.pre_save(message, add=True)))
             if isinstance(field, JSONField):
                 selects.append(f"{{alias}}.value->{position}")  # jsonb as it is
             else:
@@ -90,7 +141,8 @@ def _columns() -> _Columns:
         insert = f"INSERT INTO {table} ({names})"
         bulk_values = ", ".join(select.format(alias="e") for select in selects)
         _COLUMNS = _Columns(
-            readers=readers,
+            plain=attrgetter(*(field.attname for field in fields)),
+            prepared=prepared,
             insert=insert,
             bulk_sql=(
                 f"{insert} SELECT {bulk_values} "  # noqa: S608 - names from the model only
@@ -103,8 +155,14 @@ def _columns() -> _Columns:
 
 def _dumps(messages: Sequence[Message]) -> str:
     """The messages' rows as one JSON document (`json.dumps` is C)."""
-    readers = _columns().readers
-    rows = [[read(message) for read in readers] for message in messages]
+    columns = _columns()
+    plain, prepared = columns.plain, columns.prepared
+    rows = []
+    for message in messages:
+        row = list(plain(message))
+        for position, read in prepared:
+            row[position] = read(message)
+        rows.append(row)
     return json.dumps(rows, default=_encode, ensure_ascii=False)
 
 

@@ -57,7 +57,7 @@ from apps.messaging.errors import (
 )
 from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
 from apps.messaging.pumping import message_conversion_record
-from apps.messaging.representation import MessageOutputSerializer, message_output
+from apps.messaging.representation import MessageOutputSerializer, message_output, messages_output
 from apps.messaging.services import (
     MessageInput,
     message_cancel,
@@ -174,9 +174,11 @@ def _message_input(data: dict) -> MessageInput:
     return MessageInput(**message_input_data(data))
 
 
-def _submitted_body(message: Any) -> tuple[int, dict]:
-    """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected)."""
-    output = message_output(message)
+def _submitted_body(message: Any, output: dict | None = None) -> tuple[int, dict]:
+    """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected).
+    `output`: the message's representation, when the caller has it."""
+    if output is None:
+        output = message_output(message)
     if message.status == MessageStatus.REJECTED:
         error = ContentRejected(details={"message": output, "reasons": message.filter_reasons})
         return status.HTTP_422_UNPROCESSABLE_ENTITY, error_body(error.code, error.message, error.details)
@@ -328,6 +330,8 @@ class MessageBulkView(ClientApiView):
                 organization=client.organization, api_key=client.api_key, items=[item for _, item in items]
             )
             rows = list(refused)
+            stored = [result.message for result in results if result.error is None]
+            outputs = dict(zip(map(id, stored), messages_output(stored), strict=True))
             for result in results:
                 index = items[result.index][0]
                 if result.error is not None:
@@ -339,7 +343,7 @@ class MessageBulkView(ClientApiView):
                         }
                     )
                 else:
-                    code, body = _submitted_body(result.message)
+                    code, body = _submitted_body(result.message, outputs[id(result.message)])
                     rows.append(
                         {"index": index, "ok": code == 202, **({"message": body} if code == 202 else {"error": body})}
                     )

@@ -20,8 +20,10 @@ floor for what the server does, and the ratio is the fair comparison. `--generat
 wrk (C, `apt-get install wrk`; a Lua script draws each request's recipient and body as the Python threads do), which
 takes far less of the two cores than Python threads: the server gets more of them, and its figures come closer to
 what it would do with the load generator on another machine. Bulk requests are always posted from Python (one
-client in sequence: the server's work per request dwarfs the client's). No Celery worker runs: the dispatch tasks the
-send endpoint enqueues stay in the broker, which this script empties (CELERY_BROKER_URL's Redis database) at the end.
+client in sequence: the server's work per request dwarfs the client's; `--bulk-clients N` posts from N at once, so
+every worker is busy), and the gunicorn processes' CPU per recipient is printed beside the rate (from /proc). No
+Celery worker runs: the dispatch tasks the send endpoint enqueues stay in the broker, which this script empties
+(CELERY_BROKER_URL's Redis database) at the end.
 """
 
 import argparse
@@ -218,20 +220,52 @@ def load_wrk(url: str, path: str, key: str, *, concurrency: int, seconds: float)
     return requests - errors, duration_us / 1e6, [p50_us / 1e6, p99_us / 1e6], errors
 
 
-def bulk(url: str, key: str, *, requests: int, size: int) -> tuple[float, int]:
-    rng = random.Random(9)
+def bulk(
+    url: str, key: str, *, requests: int, size: int, clients: int = 1, same_body: bool = False
+) -> tuple[float, int]:
+    """`clients` threads post `requests` bulk requests each, one after another; returns (wall seconds, accepted).
+    Each recipient gets a body of its own (a code), or with `same_body` one per request (a campaign)."""
     accepted = 0
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        nonlocal accepted
+        rng = random.Random(seed)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
+            for _ in range(requests):
+                shared = rng.choice(BODIES).format(n=rng.randint(100000, 999999)) if same_body else ""
+                batch = [
+                    {
+                        "to": recipient(rng),
+                        "body": shared if same_body else rng.choice(BODIES).format(n=rng.randint(100000, 999999)),
+                    }
+                    for _ in range(size)
+                ]
+                response = http.post("/api/messages/bulk", json={"messages": batch})
+                response.raise_for_status()
+                with lock:
+                    accepted += response.json()["accepted"]
+
     started = time.monotonic()
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
-        for _ in range(requests):
-            batch = [
-                {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
-                for _ in range(size)
-            ]
-            response = http.post("/api/messages/bulk", json={"messages": batch})
-            response.raise_for_status()
-            accepted += response.json()["accepted"]
+    threads = [threading.Thread(target=client, args=(9 + number,)) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return time.monotonic() - started, accepted
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far (user + system) of `pid` and its live children (gunicorn's master and workers), from /proc;
+    0 where there is no /proc. Beside requests/s it is what a shared machine disturbs least."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total + sum(process_tree_cpu_seconds(int(child)) for child in children)
 
 
 def main() -> None:
@@ -242,6 +276,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each endpoint, alternating (default 2)")
     parser.add_argument("--bulk-requests", type=int, default=5)
     parser.add_argument("--bulk-size", type=int, default=1000)
+    parser.add_argument(
+        "--bulk-clients",
+        type=int,
+        default=1,
+        help="bulk clients posting at once (default 1: one request at a time, one worker busy)",
+    )
+    parser.add_argument(
+        "--bulk-same-body", action="store_true", help="one body for all of a bulk request's recipients (a campaign)"
+    )
     parser.add_argument(
         "--generator", choices=["python", "wrk"], default="python", help="load generator of the timed rounds"
     )
@@ -327,10 +370,21 @@ def main() -> None:
         print(f"  load average: {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after the timed rounds")
         for label, on in (("free", False), ("held", True), ("free", False), ("held", True)):
             prices(on=on)
-            seconds, accepted = bulk(url, key, requests=args.bulk_requests, size=args.bulk_size)
+            cpu_before = process_tree_cpu_seconds(server.pid)
+            seconds, accepted = bulk(
+                url,
+                key,
+                requests=args.bulk_requests,
+                size=args.bulk_size,
+                clients=args.bulk_clients,
+                same_body=args.bulk_same_body,
+            )
+            web_cpu = process_tree_cpu_seconds(server.pid) - cpu_before
             print(
-                f"bulk ({label}): {args.bulk_requests} requests × {args.bulk_size} recipients: "
-                f"{accepted / seconds:.0f} recipients/s ({seconds / args.bulk_requests:.2f} s per request)"
+                f"bulk ({label}{', one body' if args.bulk_same_body else ''}): "
+                f"{args.bulk_clients}×{args.bulk_requests} requests × {args.bulk_size} recipients: "
+                f"{accepted / seconds:.0f} recipients/s ({seconds / args.bulk_requests:.2f} s per request), "
+                f"web CPU {web_cpu / max(accepted, 1) * 1e6:.0f} µs per recipient"
             )
         prices(on=False)
     finally:

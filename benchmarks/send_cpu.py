@@ -1,12 +1,13 @@
 """CPU, SQL statements and Redis round trips per request of the ingest benchmark's endpoints, in this process.
 
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
-1,000-recipient `POST /api/messages/bulk`), through Django's handler on `benchmarks.ingest_settings` — no server, no
-load generator — so the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine
-disturbs far less than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this
-process's connection (from /proc), since a statement's planning and execution are CPU the server pays too. Rounds
-alternate the endpoints; the table gives the median per request and the ratio to the floor, without and with the
-database's CPU. `--profile NAME` prints cProfile's top functions for that endpoint instead.
+1,000-recipient `POST /api/messages/bulk`, free and held), and the free send served by DRF alone (`send-drf`, without
+apps.core.lean's way), through Django's handler on `benchmarks.ingest_settings` — no server, no load generator — so
+the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine disturbs far less
+than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this process's connection (from
+/proc), since a statement's planning and execution are CPU the server pays too. Rounds alternate the endpoints; the
+table gives the median per request and the ratio to the floor, without and with the database's CPU. `--profile NAME`
+prints cProfile's top functions for that endpoint instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/send_cpu.py
@@ -73,8 +74,13 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
     return {
         "floor": (lambda: post("/bench/floor", message(), 202), False),
         "send": (lambda: post("/api/messages/send", message(), 202), False),
+        "send-drf": (lambda: post("/bench/send-drf", message(), 202), False),
         "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
         "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
+        "bulk+hold": (
+            lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200),
+            True,
+        ),
     }
 
 
@@ -126,7 +132,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--bulk-size", type=int, default=1000)
     parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
-    parser.add_argument("--profile", choices=["floor", "send", "send+hold", "bulk"], help="cProfile one endpoint")
+    parser.add_argument(
+        "--profile",
+        choices=["floor", "send", "send-drf", "send+hold", "bulk", "bulk+hold"],
+        help="cProfile one endpoint",
+    )
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave start-up objects to the garbage collector (gunicorn's workers freeze them: apps.core.memory)",
+    )
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")
@@ -134,13 +149,17 @@ def main() -> None:
 
     bench_database_url(require_redis=True)
     secret, _ = api_key()
+    if not args.no_freeze:
+        from apps.core.memory import freeze_startup_objects
+
+        freeze_startup_objects()  # as each gunicorn worker does once it has loaded the application
     _count_redis_round_trips()
     calls = endpoints(secret, args.bulk_size)
-    counts = {name: args.bulk_requests if name == "bulk" else args.requests for name in calls}
+    counts = {name: args.bulk_requests if name.startswith("bulk") else args.requests for name in calls}
     try:
         for name, (call, held) in calls.items():  # warm-up: imports, caches, the filter's first compile
             prices(on=held)
-            for _ in range(2 if name == "bulk" else 20):
+            for _ in range(2 if name.startswith("bulk") else 20):
                 call()
         if args.profile:
             call, held = calls[args.profile]
@@ -177,7 +196,7 @@ def main() -> None:
         floor_total = floor + statistics.median(backend) if backend else None
         for name, rounds in figures.items():
             cpu = statistics.median(f[0] for f in rounds)
-            extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name == "bulk" else ""
+            extra = f"  {cpu / args.bulk_size * 1000:.0f} µs per recipient" if name.startswith("bulk") else ""
             backends = [f[3] for f in rounds if f[3] is not None]
             if backends and floor_total:
                 database = statistics.median(backends)

@@ -4,8 +4,6 @@ Each subclass carries a stable machine-readable `code` (clients branch on it), a
 default message (English and Khmer). Raise with `details` for what the client needs to fix the request.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.utils.functional import Promise
@@ -82,6 +80,22 @@ class InvalidFields(ValidationFailed):
     DRF's validation errors, so a client learns every mistake at once. Raised by `FieldErrors`."""
 
 
+class _FieldScope:
+    __slots__ = ("errors", "name")
+
+    def __init__(self, errors: "FieldErrors", name: str) -> None:
+        self.errors, self.name = errors, name
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
+        if isinstance(error, DomainError):
+            self.errors.errors[self.name] = error
+            return True  # kept, not raised
+        return False
+
+
 class FieldErrors:
     """Collects each field's domain error instead of stopping at the first.
 
@@ -101,12 +115,11 @@ class FieldErrors:
         self.fields = {name: list(errors) for name, errors in (fields or {}).items()}
         self.errors: dict[str, DomainError] = {}
 
-    @contextmanager
-    def field(self, name: str) -> Iterator[None]:
-        try:
-            yield
-        except DomainError as error:
-            self.errors[name] = error
+    def field(self, name: str) -> "_FieldScope":
+        """A `with` block whose domain error is kept for `name` instead of raised. A plain class rather than
+        `@contextmanager`: the send path opens several per message (a bulk request thousands), and a generator-based
+        one costs several times as much to enter and leave."""
+        return _FieldScope(self, name)
 
     def __bool__(self) -> bool:
         return bool(self.fields or self.errors)

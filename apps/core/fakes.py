@@ -13,6 +13,14 @@ from typing import Self
 logger = logging.getLogger("peerpower.fakes")
 
 
+class _LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a client opening its pool's 32 connections at once (the FCM push
+    # pool) overflowed it, and the kernel then reset some of them, so pushes failed as connection errors that real
+    # FCM would never have caused. A listening socket's usual backlog instead.
+    request_queue_size = 128
+
+
 class LoopbackFake:
     """Start with `start()` or `with fake:`; `endpoint` is the base URL to configure the client with. Port 0 picks a
     free one (known once started)."""
@@ -23,8 +31,7 @@ class LoopbackFake:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> Self:
-        self._server = ThreadingHTTPServer((self._host, self._port), self._handler)
-        self._server.daemon_threads = True
+        self._server = _LoopbackServer((self._host, self._port), self._handler)
         self._server.fake = self  # type: ignore[attr-defined]
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True).start()

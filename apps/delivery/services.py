@@ -51,7 +51,8 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
     outcomes = {job_id: "skipped" for job_id in job_ids}
     jobs = [
         job
-        for job in Job.objects.filter(pk__in=job_ids, status=JobStatus.OFFERED)
+        # Only the columns a push reads: loading whole rows parsed seven timestamps per job for nothing.
+        for job in Job.objects.filter(pk__in=job_ids, status=JobStatus.OFFERED).only("pk", "provider_id", "deadline")
         if int((job.deadline - now).total_seconds()) > 0  # else the lease sweep ends it
     ]
     devices_by_provider = _devices_of(jobs)
@@ -64,7 +65,8 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
 def _devices_of(jobs: list[Job]) -> dict[int, list[Device]]:
     devices_by_provider: dict[int, list[Device]] = {}
     if jobs:
-        for device in Device.objects.filter(provider_id__in={job.provider_id for job in jobs}).order_by("pk"):
+        devices = Device.objects.filter(provider_id__in={job.provider_id for job in jobs}).order_by("pk")
+        for device in devices.only("pk", "provider_id", "fcm_token"):
             devices_by_provider.setdefault(device.provider_id, []).append(device)
     return devices_by_provider
 

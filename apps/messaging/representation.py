@@ -1,10 +1,13 @@
 """A message as clients see it: the one outward representation, shared by the client API's answers and the webhook
 payload (`apps.delivery.webhooks`), so the two never drift apart. Delivery uses it from here, not from `api/`."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
-from rest_framework import serializers
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from apps.messaging.models import Message
 
@@ -53,8 +56,39 @@ def message_output(message: Message) -> dict:
     path. Each value is read straight off the row and given to its own field's `to_representation`: DRF's generic
     loop (`get_attribute`, its checks) cost as much again on a bulk answer of 1,000 messages. A test holds the two
     equal (`test_read_api`)."""
+    return _output(message, _output_fields())
+
+
+def messages_output(messages: Iterable[Message]) -> list[dict]:
+    """`[message_output(message) for message in messages]`, with the current time zone looked up once for all of
+    them: DRF's DateTimeField looks it up for every value (`timezone.get_current_timezone`, through asgiref's
+    context-local), which cost more than the rest of a bulk answer's message. A test holds the two equal."""
+    zone = timezone.get_current_timezone()
+
+    def local_time(value: datetime) -> str:
+        # DateTimeField.to_representation for an aware datetime, ISO 8601 (what every time field here gives).
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    fields = [
+        (name, attribute, local_time if attribute in _times() else represent)
+        for name, attribute, represent in _output_fields()
+    ]
+    outputs = []
+    for message in messages:
+        for name in _times():
+            value = getattr(message, name)
+            if value is not None and timezone.is_naive(value):
+                outputs.append(message_output(message))  # DRF's own handling of a naive time
+                break
+        else:
+            outputs.append(_output(message, fields))
+    return outputs
+
+
+def _output(message: Message, fields: list[tuple[str, str | None, Callable[[Any], Any]]]) -> dict:
     output = {}
-    for name, attribute, represent in _output_fields():
+    for name, attribute, represent in fields:
         if attribute is None:  # a method field: it reads the message itself
             output[name] = represent(message)
             continue
@@ -65,6 +99,22 @@ def message_output(message: Message) -> dict:
 
 _MESSAGE_OUTPUT = MessageOutputSerializer()
 _OUTPUT_FIELDS: list[tuple[str, str | None, Callable[[Any], Any]]] | None = None
+_TIMES: frozenset[str] | None = None
+
+
+def _times() -> frozenset[str]:
+    """The attributes `messages_output` represents itself: DRF DateTimeFields in ISO 8601 in the current time zone
+    (no `format` or `timezone` of their own)."""
+    global _TIMES
+    if _TIMES is None:
+        _TIMES = frozenset(
+            field.source
+            for field in _MESSAGE_OUTPUT.fields.values()
+            if type(field) is serializers.DateTimeField
+            and not hasattr(field, "timezone")
+            and str(getattr(field, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+        )
+    return _TIMES
 
 
 def _output_fields() -> list[tuple[str, str | None, Callable[[Any], Any]]]:

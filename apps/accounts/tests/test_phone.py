@@ -1,8 +1,16 @@
 """Phone numbers as Cambodians type them; each refusal with its own code."""
 
+import random
+
 import pytest
 
-from apps.accounts.phone import PhoneInvalid, PhoneNotMobile, PhoneRegionNotAllowed, normalize_phone
+from apps.accounts.phone import (
+    PhoneInvalid,
+    PhoneNotMobile,
+    PhoneRegionNotAllowed,
+    _canonical_cambodian,
+    normalize_phone,
+)
 
 
 @pytest.mark.parametrize("typed", ["012 345 678", "+855 12 345 678", "85512345678", "0 12-345-678", "(012) 345678"])
@@ -47,3 +55,61 @@ def test_foreign_number_is_refused_by_default_and_allowed_by_setting(settings):
     assert error.value.code == "phone_region_not_allowed"
     settings.PHONE_ALLOWED_REGIONS = ["KH", "TH"]
     assert normalize_phone("+66 81 234 5678").e164 == "+66812345678"
+
+
+def _outcome(typed: str, **options: object) -> tuple:
+    """What normalize_phone answers for `typed`: the Phone, or the error's class, code and details (without the typed
+    text itself, which differs between the spellings compared)."""
+    try:
+        return ("ok", normalize_phone(typed, **options))
+    except (PhoneInvalid, PhoneNotMobile, PhoneRegionNotAllowed) as error:
+        details = {key: value for key, value in (error.details or {}).items() if key != "phone"}
+        return (type(error), error.code, details)
+
+
+def _canonical_and_parsed_spellings(rng: random.Random):
+    """Canonical spellings ("+855…", "0…") of numbers across every national prefix of three digits, at both national
+    lengths the shortcut takes, each paired with the same number spaced out, which only `phonenumbers.parse` reads."""
+    for prefix in range(100, 1000):
+        for length in (8, 9):
+            for _ in range(2):
+                national = f"{prefix}{rng.randrange(10 ** (length - 3)):0{length - 3}d}"
+                yield f"+855{national}", f"+855 {national}"
+                yield f"0{national}", f"0 {national}"
+
+
+@pytest.mark.parametrize("require_mobile", [True, False])
+def test_canonical_cambodian_numbers_read_without_parse_answer_as_parse_does(require_mobile):
+    # Mobile, fixed line, unallocated and invalid ranges, carriers included: the shortcut must agree on every one.
+    rng = random.Random(855)
+    compared = 0
+    seen = set()
+    for canonical, spaced in _canonical_and_parsed_spellings(rng):
+        assert _canonical_cambodian(canonical) is not None  # the shortcut is taken…
+        assert _canonical_cambodian(spaced) is None  # …and the other spelling goes through parse
+        outcome = _outcome(canonical, require_mobile=require_mobile)
+        assert outcome == _outcome(spaced, require_mobile=require_mobile), canonical
+        seen.add(outcome[0] if outcome[0] != "ok" else outcome[1].carrier or "no carrier")
+        compared += 1
+    assert compared == 900 * 2 * 2 * 2
+    # The sample reached valid numbers of each carrier and the refusals, so the comparison meant something.
+    assert {"Smart", "Cellcard", "Metfone", "Seatel", PhoneInvalid} <= seen, seen
+    assert (PhoneNotMobile in seen) == require_mobile
+
+
+@pytest.mark.parametrize(
+    "typed", ["012345678", "+85512345678", "0123456789", "+855123456789", "0234567890", "+85502345678", "01234567"]
+)
+def test_the_shortcut_answers_as_parse_for_edge_spellings(typed):
+    spaced = typed[:4] + " " + typed[4:]
+    assert _outcome(typed) == _outcome(spaced)
+    assert _outcome(typed, allowed_regions=[]) == _outcome(spaced, allowed_regions=[])
+
+
+def test_a_trunk_zero_is_cambodian_only_when_cambodia_is_the_default_region(settings):
+    settings.PHONE_DEFAULT_REGION = "TH"
+    settings.PHONE_ALLOWED_REGIONS = ["KH", "TH"]
+    assert _canonical_cambodian("0812345678") is None
+    assert normalize_phone("0812345678").e164 == "+66812345678"  # a Thai mobile, as parse reads it
+    assert _outcome("0812345678") == _outcome("08 1234 5678")
+    assert normalize_phone("+85512345678").e164 == "+85512345678"  # "+855" is Cambodian whatever the default

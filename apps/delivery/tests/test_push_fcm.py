@@ -330,3 +330,31 @@ def test_proxy_settings_are_read_from_the_environment_when_the_app_is_created(
     result = push_send(request=offer("device-token-2"))
     assert (result.outcome, result.error_code) == (PushOutcome.RETRYABLE, "AUTH_UNAVAILABLE")
     assert [message.token for message in fcm_fake.messages] == ["warm", "device-token-1"]
+
+
+def test_pushes_go_straight_to_the_transport_with_the_headers_firebase_admin_sends(fcm_fake, monkeypatch):
+    """A push skips requests' Session layer (the cost of a push was mostly there) but not what firebase-admin and
+    google-auth put on the request: the same headers, the access token, the JSON body."""
+    import requests
+
+    push_send(request=offer("warm"))  # the access token is fetched (through a session: google-auth's own request)
+    through_session = []
+    original = requests.Session.request
+
+    def counting(session: requests.Session, method: str, url: str, *args: object, **kwargs: object) -> object:
+        through_session.append(url)
+        return original(session, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", counting)
+    results = push_send_many(requests=[offer(f"device-token-{index}", job=str(index)) for index in range(5)])
+
+    assert {result.outcome for result in results} == {PushOutcome.SENT}
+    assert through_session == []
+    pushed = fcm_fake.messages[1:]
+    assert sorted(message.token for message in pushed) == [f"device-token-{index}" for index in range(5)]
+    for message in pushed:
+        assert message.headers["authorization"] == fcm_fake.messages[0].headers["authorization"]
+        assert message.headers["x-goog-api-format-version"] == "2"
+        assert message.headers["x-firebase-client"].startswith("fire-admin-python/")
+        assert "gl-python/" in message.headers["x-goog-api-client"]
+        assert message.headers["content-type"] == "application/json"

@@ -1,5 +1,6 @@
 """Client message API shapes."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -9,19 +10,22 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
 
 from apps.accounts.api.fields import PhoneNumberField
-from apps.accounts.phone import normalize_phone
+from apps.accounts.phone import PHONE_MAX_LENGTH, normalize_phone
 from apps.core.errors import FieldErrors
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField, StrictURLField
 from apps.messaging.choices import MessageStatus, Priority
 from apps.messaging.representation import MessageOutputSerializer
 from apps.messaging.validation import validate_body
 
+BODY_MAX_LENGTH = 2000
+REFERENCE_MAX_LENGTH = 100
+
 
 @extend_schema_field(
     {
         "type": "string",
         "minLength": 1,
-        "maxLength": 2000,
+        "maxLength": BODY_MAX_LENGTH,
         "pattern": r"\S",
         "description": "The SMS text, with at least one visible character. It can still be refused: "
         "`body_control_characters`, `body_invalid_unicode`, `body_too_many_segments` (over MESSAGE_MAX_SEGMENTS).",
@@ -39,9 +43,9 @@ class MessageBodyField(StrictCharField):
 
 class MessageInputSerializer(serializers.Serializer):
     to = PhoneNumberField()
-    body = MessageBodyField(max_length=2000, trim_whitespace=False)
+    body = MessageBodyField(max_length=BODY_MAX_LENGTH, trim_whitespace=False)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
-    reference = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    reference = StrictCharField(max_length=REFERENCE_MAX_LENGTH, required=False, allow_blank=True, default="")
     callback_url = StrictURLField(max_length=500, required=False, allow_blank=True, default="")
     scheduled_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     validity_seconds = serializers.IntegerField(
@@ -62,6 +66,9 @@ def message_input_data(data: Any) -> dict:
 
     Refused, it raises `InvalidFields` naming every wrong field: the serializer's errors, and the recipient's and
     the body's own checks (which the service runs on a valid request) for those the serializer let through."""
+    plain = _plain_input(data)
+    if plain is not None:
+        return plain
     try:
         return _MESSAGE_INPUT.run_validation(data)
     except ValidationError:
@@ -81,6 +88,46 @@ def message_input_data(data: Any) -> dict:
 
 
 _MESSAGE_INPUT = MessageInputSerializer()
+# The fields a plain item may carry (`_plain_input`), and the defaults of the others as the serializer fills them in.
+_PLAIN_FIELDS = frozenset({"to", "body", "priority", "reference"})
+_DEFAULTS = {name: field.default for name, field in _MESSAGE_INPUT.fields.items() if name not in ("to", "body")}
+# What DRF's CharField refuses in any text: NUL, and lone surrogates (which no database can store).
+_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _plain_input(data: Any) -> dict | None:
+    """The serializer's validated data for the common item — a JSON object with string `to` and `body`, and at most a
+    `priority` named exactly as a choice and a string `reference` — checked directly; None for anything else, which
+    the serializer judges. Per message, DRF's generic field loop cost about as much as every other check of a bulk
+    item together (~15 µs). A test holds this equal to the serializer on valid, borderline and refused items."""
+    if type(data) is not dict or not _PLAIN_FIELDS.issuperset(data):
+        return None
+    to, body = data.get("to"), data.get("body")
+    if type(to) is not str or type(body) is not str:
+        return None
+    to = to.strip()  # the field trims, then checks the length of what is left
+    if not to or len(to) > PHONE_MAX_LENGTH or len(body) > BODY_MAX_LENGTH:
+        return None
+    if _REFUSED_CHARACTERS.search(to) or _REFUSED_CHARACTERS.search(body):
+        return None
+    plain = {"to": to, "body": body, **_DEFAULTS}
+    if "priority" in data:
+        priority = data["priority"]
+        if type(priority) is not str or priority not in _PRIORITIES:
+            return None
+        plain["priority"] = _PRIORITIES[priority]
+    if "reference" in data:
+        reference = data["reference"]
+        if type(reference) is not str:
+            return None
+        reference = reference.strip()
+        if len(reference) > REFERENCE_MAX_LENGTH or _REFUSED_CHARACTERS.search(reference):
+            return None
+        plain["reference"] = reference
+    return {name: plain[name] for name in _MESSAGE_INPUT.fields}  # in the serializer's order
+
+
+_PRIORITIES = _MESSAGE_INPUT.fields["priority"].choice_strings_to_values
 
 
 class BulkInputSerializer(serializers.Serializer):
@@ -105,6 +152,6 @@ class BulkOutputSerializer(serializers.Serializer):
 
 class MessageFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MessageStatus.choices, required=False)
-    reference = StrictCharField(max_length=100, required=False)
+    reference = StrictCharField(max_length=REFERENCE_MAX_LENGTH, required=False)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -19,6 +20,7 @@ from apps.core.addresses import WebhookUrlHttpsRequired, WebhookUrlPrivateAddres
 from apps.core.api import error_body
 from apps.core.errors import DomainError, RateLimited
 from apps.core.http import client_ip
+from apps.core.lean import LeanPostView
 from apps.core.pagination import CursorPagination
 from apps.core.ratelimit import rate_limit
 from apps.core.schema import raises
@@ -55,7 +57,7 @@ from apps.messaging.errors import (
 )
 from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
 from apps.messaging.pumping import message_conversion_record
-from apps.messaging.representation import MessageOutputSerializer, message_output
+from apps.messaging.representation import MessageOutputSerializer, message_output, messages_output
 from apps.messaging.services import (
     MessageInput,
     message_cancel,
@@ -172,31 +174,42 @@ def _message_input(data: dict) -> MessageInput:
     return MessageInput(**message_input_data(data))
 
 
-def _submitted_body(message: Any) -> tuple[int, dict]:
-    """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected)."""
-    output = message_output(message)
+def _submitted_body(message: Any, output: dict | None = None) -> tuple[int, dict]:
+    """A stored message's answer: 202 accepted, or 422 when the content filter refused it (stored as rejected).
+    `output`: the message's representation, when the caller has it."""
+    if output is None:
+        output = message_output(message)
     if message.status == MessageStatus.REJECTED:
         error = ContentRejected(details={"message": output, "reasons": message.filter_reasons})
         return status.HTTP_422_UNPROCESSABLE_ENTITY, error_body(error.code, error.message, error.details)
     return status.HTTP_202_ACCEPTED, output
 
 
-def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]]) -> Response:
-    """Run `submit` once per Idempotency-Key (when the client sends one) and answer with its result."""
+def _idempotent(
+    request: HttpRequest | Request, client: ApiClient, data: Any, submit: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict]:
+    """Run `submit` once per Idempotency-Key (when the client sends one) and return its (status, body). `data`: the
+    request's parsed body."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        code, body = submit()  # nothing to remember, so no fingerprint of the request to compute
-    else:
-        code, body = idempotent_call(
-            organization=request.user.organization,
-            key=key,
-            fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
-            call=submit,
-        )
+        return submit()  # nothing to remember, so no fingerprint of the request to compute
+    return idempotent_call(
+        organization=client.organization,
+        key=key,
+        fingerprint=request_fingerprint(method=request.method, path=request.path, body=data),
+        call=submit,
+    )
+
+
+def _idempotent_response(request: Request, submit: Callable[[], tuple[int, dict]]) -> Response:
+    """Run `submit` once per Idempotency-Key (when the client sends one) and answer with its result."""
+    code, body = _idempotent(request, request.user, request.data, submit)
     return Response(body, status=code)
 
 
-class MessageSendView(ClientApiView):
+class MessageSendView(ClientApiView, LeanPostView):
+    """The API's hottest endpoint: ordinary requests skip DRF's request machinery (apps.core.lean)."""
+
     @raises(*MESSAGE_ERRORS, *SUBMIT_ERRORS, *BALANCE_ERRORS)
     @extend_schema(
         request=MessageInputSerializer,
@@ -217,13 +230,17 @@ class MessageSendView(ClientApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        client: ApiClient = request.user
-        data = _message_input(request.data)
+        return super().post(request)
+
+    def lean_post(self, request: HttpRequest | Request, principal: ApiClient, data: Any) -> tuple[int, dict]:
+        message = _message_input(data)
 
         def submit() -> tuple[int, dict]:
-            return _submitted_body(message_submit(organization=client.organization, api_key=client.api_key, data=data))
+            return _submitted_body(
+                message_submit(organization=principal.organization, api_key=principal.api_key, data=message)
+            )
 
-        return _idempotent_response(request, submit)
+        return _idempotent(request, principal, data, submit)
 
 
 class MessageBulkView(ClientApiView):
@@ -313,6 +330,8 @@ class MessageBulkView(ClientApiView):
                 organization=client.organization, api_key=client.api_key, items=[item for _, item in items]
             )
             rows = list(refused)
+            stored = [result.message for result in results if result.error is None]
+            outputs = dict(zip(map(id, stored), messages_output(stored), strict=True))
             for result in results:
                 index = items[result.index][0]
                 if result.error is not None:
@@ -324,7 +343,7 @@ class MessageBulkView(ClientApiView):
                         }
                     )
                 else:
-                    code, body = _submitted_body(result.message)
+                    code, body = _submitted_body(result.message, outputs[id(result.message)])
                     rows.append(
                         {"index": index, "ok": code == 202, **({"message": body} if code == 202 else {"error": body})}
                     )

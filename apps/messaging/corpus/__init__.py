@@ -30,8 +30,21 @@ alerts, brands' lucky-draw results, job interviews, pharmacies and clinics).
 
 `sealed2.jsonl` holds the ``sealed2`` split: 404 messages (213 legitimate, 191 spam, every category and language,
 with the same hard shapes and look-alikes), written and committed before written2 and before any filter was scored
-on them. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): it is scored once, for the figures on new wording.
-How the model uses the splits: `training.py`.
+on them. It was scored once, for that round's figures, and is fitted on since.
+
+`sealed3.jsonl` holds the ``sealed3`` split: 411 messages (215 legitimate, 196 spam, every category and language:
+brands' lucky-draw results and scam warnings, lenders' approvals and disbursements, clinics, couriers with duties
+to pay, among the legitimate; prizes with a fee to pay, "read me the code" calls, fake courts, tax offices and power
+cuts, loans by phone, companions and pills among the spam), written and committed before written3 and before any
+filter was scored on it; no message of it is closer than 0.4 (character 5-gram Jaccard) to any other corpus
+message. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): it is scored once, for the figures on new wording.
+
+`written3.jsonl` holds the ``written3`` split: 225 more training messages written one by one after sealed3 was
+committed, weighted to the shapes cross-validation missed most (prizes and loans asking for a fee first, "staff
+will call, read them the code", .apk links, fake court summons, loans by phone, pills and companions) and to their
+legitimate look-alikes (banks' and wallets' warnings, lenders' notices with fees in the contract, couriers collecting
+duty, a men's health clinic); none closer than 0.4 to a sealed3 message. Many come as a Khmer, an English and a
+mixed version of one text. How the model uses the splits: `training.py`.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -58,9 +71,24 @@ WRITTEN_FILE = CORPUS_FILE.with_name("written.jsonl")
 SEALED_FILE = CORPUS_FILE.with_name("sealed.jsonl")
 WRITTEN2_FILE = CORPUS_FILE.with_name("written2.jsonl")
 SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
-SPLITS = ("train", "test", "fresh", "unseen", "holdout", "blind", "written", "sealed", "written2", "sealed2")
+SEALED3_FILE = CORPUS_FILE.with_name("sealed3.jsonl")
+WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
+SPLITS = (
+    "train",
+    "test",
+    "fresh",
+    "unseen",
+    "holdout",
+    "blind",
+    "written",
+    "sealed",
+    "written2",
+    "sealed2",
+    "written3",
+    "sealed3",
+)
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`).
-UNSEEN_SPLITS = ("sealed2",)
+UNSEEN_SPLITS = ("sealed3",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -116,7 +144,17 @@ class Figures:
 @lru_cache(maxsize=1)
 def load() -> tuple[Sample, ...]:
     samples: list[Sample] = []
-    for path in (CORPUS_FILE, BLIND_FILE, WRITTEN_FILE, SEALED_FILE, WRITTEN2_FILE, SEALED2_FILE):
+    files = (
+        CORPUS_FILE,
+        BLIND_FILE,
+        WRITTEN_FILE,
+        SEALED_FILE,
+        WRITTEN2_FILE,
+        SEALED2_FILE,
+        WRITTEN3_FILE,
+        SEALED3_FILE,
+    )
+    for path in files:
         with path.open(encoding="utf-8") as lines:
             samples.extend(Sample(**json.loads(line)) for line in lines if line.strip())
     return tuple(samples)

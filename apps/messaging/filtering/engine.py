@@ -18,7 +18,8 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   code…), more if urgency words come with them: the shape of "URGENT: verify your PIN at http://…".
 * ``lure_contact``: a link (not to an official domain), a Telegram handle or a phone number in a message that already
   offers money, credit, bets or adult content (a term of those categories): the spam's call to action. Alone,
-  neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more.
+  neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more. A link
+  under Cambodia's registered second-level domains (``.com.kh``, ``.gov.kh``…) is a brand's own page, no lure.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 * ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
@@ -50,6 +51,11 @@ LURE_CONTACT_WEIGHT = 20
 # A Cambodian phone number (0 and 8-9 digits, spaced or not) or an @handle (not an e-mail address): how spam asks
 # to be answered.
 CONTACT = re.compile(r"(?<![\d@\w])(?:\+?855|0)\s?\d{2}\s?\d{3}\s?\d{3,4}(?!\d)|(?<!\w)@\w[\w.]{3,}")
+# Cambodia's registered second-level domains: a name under them is given only against a business licence or a
+# ministry's letter, so a link to one ("metfone.com.kh", "luckysupermarket.com.kh") is a brand's own page, not a
+# scammer's call to action; the brands link them from their own lucky-draw results. (A look-alike or phishing link
+# under them still counts in those rules.)
+REGISTERED_KH_DOMAINS = ("com.kh", "gov.kh", "org.kh", "edu.kh", "net.kh", "per.kh", "mil.kh")
 # Term categories whose terms offer something: with a contact (see above) they make a `lure_contact`.
 LURE_CATEGORIES = frozenset(
     f"term_{category}"
@@ -294,7 +300,7 @@ class ContentFilter:
         return [Reason("phishing_pattern", PHISHING_LINK_CREDENTIAL_WEIGHT, ("link+credential",))]
 
     def _lure_reasons(self, text: str, links: tuple[Link, ...]) -> list[Reason]:
-        contacts = {link.host for link in links}
+        contacts = {link.host for link in links if not _under_registered_kh(link.host)}
         if not contacts:
             contacts = {match.group() for match in CONTACT.finditer(text)}
         return [Reason("lure_contact", LURE_CONTACT_WEIGHT, tuple(sorted(contacts)))] if contacts else []
@@ -303,8 +309,15 @@ class ContentFilter:
         matches: list[str] = []
         if run := REPEATED_CHARACTER.search(text):
             matches.append(run.group()[:16])
-        words = [token for token in tokens if len(token) > 1 and not token.isdigit()]
-        if len(words) >= REPEATED_WORD_MIN_COUNT:
+        # No word can come back more often than the repeats there are (tokens less distinct tokens, plus one), and
+        # fewer among the words counted here than among all tokens: most messages have few, and then the words are
+        # neither listed nor counted (a Counter, the costlier part).
+        if len(tokens) - len(set(tokens)) + 1 < REPEATED_WORD_MIN_COUNT:
+            words = []
+        else:
+            words = [token for token in tokens if len(token) > 1 and not token.isdigit()]
+        needed = max(REPEATED_WORD_MIN_COUNT, REPEATED_WORD_MIN_SHARE * len(words))
+        if len(words) >= REPEATED_WORD_MIN_COUNT and len(words) - len(set(words)) + 1 >= needed:
             word, count = Counter(words).most_common(1)[0]
             if count >= REPEATED_WORD_MIN_COUNT and count >= REPEATED_WORD_MIN_SHARE * len(words):
                 matches.append(word)
@@ -341,3 +354,7 @@ class ContentFilter:
                     if len(brand) >= 6 and brand in part:  # "ababank" inside "myababankonline"
                         return True
         return False
+
+
+def _under_registered_kh(host: str) -> bool:
+    return any(host.endswith("." + domain) for domain in REGISTERED_KH_DOMAINS)

@@ -7,10 +7,11 @@ digit read as 0 (so amounts, phone numbers and dates weigh as their shape, not t
 trigrams of each Khmer word and the character four-grams of each English word of five letters or more (with its
 start and end marked), so a spelling or a compound the corpus never had still weighs by its parts; and whether the
 message has a link, the link's top-level domain, its second-level domain under ``.kh`` (``com.kh``, ``gov.kh``:
-registered names, which scam sites seldom have) and whether its host has a hyphen. The score is the bias plus the
-weights of the features present (each counted once): a log-odds. Scoring is a few dozen dictionary look-ups, so
-it runs in plain Python without scikit-learn, which only the build needs (`apps/messaging/corpus/training.py`,
-`manage.py build_spam_model`).
+registered names, which scam sites seldom have) and whether its host has a hyphen; and what the message asks for
+(`intent_features`: a code, a call back, a phone number, a fee to be paid for a prize or a loan). The score is
+the bias plus the weights of the features present (each counted once): a log-odds. Scoring is a few dozen
+dictionary look-ups, so it runs in plain Python without scikit-learn, which only the build needs
+(`apps/messaging/corpus/training.py`, `manage.py build_spam_model`).
 
 The model file (`data/spam_model.json`) holds the weights, the bias and the threshold, chosen by cross-validation:
 a message whose score reaches it is held (`FilterDecision` reason ``classifier``).
@@ -99,6 +100,19 @@ _KHMER_CODE = "កូដ"
 _NEVER_WORDS = frozenset({"never", "not", "don", "dont", "កុំ", "មិន", "មិនដែល", "មិនត្រូវ"})
 _BACK_WORDS = frozenset({"back", "ត្រឡប់មក", "មកវិញ", "ត្រឡប់"})
 _CALL_WORDS = frozenset({"call", "ring", "phone", "reply", "ទូរស័ព្ទ", "ខល", "ឆ្លើយតប"})
+# The advance-fee shape: a prize, a loan or a job that must first be paid for ("pay the $35 registration fee",
+# "បង់ថ្លៃដឹក"), against a brand's "winners never pay any fee" (with a "never" word, as above). Khmer compounds
+# glue the word to its neighbour ("ឈ្នះរង្វាន់", "ថ្លៃដឹកជញ្ជូន"), so the Khmer stems count inside words.
+_PRIZE_WORDS = frozenset(
+    "won win wins winner winners winning prize prizes reward rewards jackpot lucky gift congratulations".split()
+)
+_KHMER_PRIZE = ("រង្វាន់", "ឈ្នះ", "កាដូ")
+_LOAN_WORDS = frozenset("loan loans credit lend borrow approved salary job hiring".split())
+_KHMER_LOAN = ("កម្ចី", "ឥណទាន", "ខ្ចី", "ប្រាក់ខែ", "ការងារ")
+_FEE_WORDS = frozenset(
+    "fee fees tax taxes customs deposit charge charges clearance handling insurance registration".split()
+)
+_KHMER_FEE = ("ថ្លៃ", "ពន្ធ", "កក់")
 
 
 def _is_phone_number(digits: str) -> bool:
@@ -120,8 +134,12 @@ def _has_phone_number(tokens: Sequence[str]) -> bool:
 
 # _DIGITS: a number that can begin a phone number (0…, 855…): most messages have numbers, few have those, and only
 # they need the phone-number scan.
-_CODE, _TELL, _NEVER, _BACK, _CALL, _DIGITS = 1, 2, 4, 8, 16, 32
+_CODE, _TELL, _NEVER, _BACK, _CALL, _DIGITS, _PRIZE, _LOAN, _FEE = 1, 2, 4, 8, 16, 32, 64, 128, 256
 _flags: dict[str, int] = {}
+
+
+def _contains(token: str, stems: tuple[str, ...]) -> bool:
+    return "\u1780" <= token[0] <= "\u17ff" and any(stem in token for stem in stems)
 
 
 def token_flags(token: str) -> int:
@@ -136,6 +154,9 @@ def token_flags(token: str) -> int:
             | (_BACK if token in _BACK_WORDS else 0)
             | (_CALL if token in _CALL_WORDS else 0)
             | (_DIGITS if token.isdigit() and token.startswith(("0", "855")) else 0)
+            | (_PRIZE if token in _PRIZE_WORDS or _contains(token, _KHMER_PRIZE) else 0)
+            | (_LOAN if token in _LOAN_WORDS or _contains(token, _KHMER_LOAN) else 0)
+            | (_FEE if token in _FEE_WORDS or _contains(token, _KHMER_FEE) else 0)
         )
         if len(_flags) >= _GRAMS_KEPT:
             _flags.clear()
@@ -158,6 +179,12 @@ def intent_features(tokens: Sequence[str], flags: int | None = None) -> list[str
         found.append("<phone>")
     if flags & _BACK and flags & _CALL:
         found.append("<call-back-phone>" if phone else "<call-back>")
+    if flags & _FEE:
+        never = "-never" if flags & _NEVER else ""
+        if flags & _PRIZE:
+            found.append(f"<prize-fee{never}>")
+        if flags & _LOAN:
+            found.append(f"<loan-fee{never}>")
     return found
 
 

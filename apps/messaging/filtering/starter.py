@@ -10,6 +10,7 @@ from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec
 from apps.messaging.filtering.model import SpamModel
 
 _SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
+_REWEIGHT_MIGRATIONS = ("0015_lighter_draw_result_terms",)
 
 
 def starter_terms() -> list[TermSpec]:
@@ -17,6 +18,11 @@ def starter_terms() -> list[TermSpec]:
     terms = {(term, language): (category, weight) for term, language, category, weight, _ in first.STARTER_TERMS}
     for term, language, category, weight, _ in second.ADDED_TERMS:
         terms.setdefault((term, language), (category, weight))  # like the migration's get_or_create
+    for name in _REWEIGHT_MIGRATIONS:
+        for term, language, seeded, new in importlib.import_module(f"apps.messaging.migrations.{name}").LIGHTER:
+            category, weight = terms[(term, language)]
+            if weight == seeded:  # like the migration: only a weight still as seeded
+                terms[(term, language)] = (category, new)
     return [TermSpec(term, language, category, weight) for (term, language), (category, weight) in terms.items()]
 
 

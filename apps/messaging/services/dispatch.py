@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.backoff import backoff_with_jitter
 from apps.messaging.choices import MessageStatus, Priority
+from apps.messaging.inserting import jobs_insert
 from apps.messaging.metrics import DISPATCHED
 from apps.messaging.models import Job, Message
 from apps.messaging.routes import cross_carrier_override, match_route
@@ -162,7 +163,7 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
         )
         assigned.append(message)
     if jobs:
-        Job.objects.bulk_create(jobs)
+        jobs_insert(jobs)  # one prepared statement, the rows as one JSON document
         groups: dict[tuple[str, int], list[Message]] = {}
         for message, job in zip(assigned, jobs, strict=True):
             groups.setdefault(("cross_carrier" if job.cross_carrier else "", message.attempts + 1), []).append(message)

@@ -32,8 +32,9 @@ from apps.messaging.errors import (
     ScheduleInvalid,
 )
 from apps.messaging.events import MessagesAccepted
+from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
-from apps.messaging.inserting import messages_insert
+from apps.messaging.inserting import message_unsaved, messages_insert
 from apps.messaging.models import Message
 from apps.messaging.pumping import pumping_hold
 from apps.messaging.routes import message_route, message_route_apply
@@ -42,7 +43,7 @@ from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
 from apps.messaging.services.signal import enqueue_dispatch
 from apps.messaging.state import message_transition
-from apps.messaging.validation import refuse_blocked, validate_body
+from apps.messaging.validation import CheckedBody, refuse_blocked, validate_body
 from apps.messaging.vetting import (
     day_window,
     key_rate_per_day,
@@ -129,10 +130,16 @@ def message_submit_bulk(
     )
     results: list[BulkItemResult] = []
     prepared: list[Message] = []
+    bodies = BodyChecks()  # a body sent to many recipients is checked once
     for index, item in enumerate(items):
         try:
             message = _prepare(
-                organization=organization, api_key=api_key, data=item, block_reasons=block_reasons, phone=phones[index]
+                organization=organization,
+                api_key=api_key,
+                data=item,
+                block_reasons=block_reasons,
+                phone=phones[index],
+                bodies=bodies,
             )
         except DomainError as error:
             results.append(BulkItemResult(index=index, error=error))
@@ -149,6 +156,38 @@ def message_submit_bulk(
             for result in results
         ]
     return results
+
+
+class BodyChecks:
+    """What one request's checks found for each distinct body — its segments and encoding, the content filter's
+    verdict, its route — so a body sent to a thousand recipients is checked once, not a thousand times (the filter
+    alone costs ~25 µs a message). All three depend on the text only. A refused body is checked again each time (its
+    error is raised afresh for each message)."""
+
+    def __init__(self) -> None:
+        self._checked: dict[str, CheckedBody] = {}
+        self._decisions: dict[str, FilterDecision] = {}
+        self._routes: dict[str, str] = {}
+
+    def validate(self, body: str) -> CheckedBody:
+        checked = self._checked.get(body)
+        if checked is None:
+            checked = self._checked[body] = validate_body(body)
+        return checked
+
+    def check_content(self, text: str) -> FilterDecision:
+        decision = self._decisions.get(text)
+        if decision is None:
+            decision = self._decisions[text] = check_content(text)
+        return decision
+
+    def route(self, *, sensitive: bool, text: str) -> str:
+        if sensitive:
+            return message_route(sensitive=True, text=text)
+        route = self._routes.get(text)
+        if route is None:
+            route = self._routes[text] = message_route(sensitive=False, text=text)
+        return route
 
 
 def _check_client(
@@ -214,10 +253,14 @@ def _prepare(
     block_reasons: dict[str, str],
     trusted: bool = False,
     phone: Phone | None = None,
+    bodies: BodyChecks | None = None,
 ) -> Message:
     """Validate one message and build its (unsaved) row, status decided by the content filter. `phone` is
-    `data.to` already normalised, when the caller has it. Every field is checked: one wrong field raises its own
-    error, several raise one listing each (apps.core.errors.FieldErrors)."""
+    `data.to` already normalised, when the caller has it; `bodies`, the request's checks of its bodies so far. Every
+    field is checked: one wrong field raises its own error, several raise one listing each
+    (apps.core.errors.FieldErrors)."""
+    if bodies is None:
+        bodies = BodyChecks()
     errors = FieldErrors()
     if data.callback_url:
         # The webhook SSRF guard (scheme, https, literal private addresses), without DNS on the send path; the
@@ -231,7 +274,7 @@ def _prepare(
         if not trusted:
             sandbox_refuse_recipient(organization=organization, phone=phone.e164)
     with errors.field("body"):
-        checked = validate_body(data.body)
+        checked = bodies.validate(data.body)
     now = timezone.now()
     validity = data.validity_seconds or settings.MESSAGE_VALIDITY_DEFAULT_SECONDS
     with errors.field("validity_seconds"):
@@ -255,13 +298,13 @@ def _prepare(
 
     status, reason, score, reasons = MessageStatus.QUEUED, "", 0, []
     if not trusted:
-        decision = check_content(filtered_text)
+        decision = bodies.check_content(filtered_text)
         score, reasons = decision.score, [r.as_dict() for r in decision.reasons]
         if decision.action == FilterAction.REJECT:
             status, reason = MessageStatus.REJECTED, "content_rejected"
         elif decision.action == FilterAction.HOLD:
             status, reason = MessageStatus.HELD, "content_review"
-    message = Message(
+    message = message_unsaved(
         organization=organization,
         api_key=api_key,
         to=phone.e164,
@@ -282,7 +325,7 @@ def _prepare(
         expires_at=due + timedelta(seconds=validity),
         next_attempt_at=due if status == MessageStatus.QUEUED else None,
         finished_at=now if status == MessageStatus.REJECTED else None,
-        route=message_route(sensitive=data.sensitive, text="" if trusted else filtered_text),
+        route=bodies.route(sensitive=data.sensitive, text="" if trusted else filtered_text),
     )
     message_route_apply(message)
     return message

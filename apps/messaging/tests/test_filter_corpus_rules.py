@@ -1,5 +1,7 @@
 """The rules added from the evaluation corpus, each with a message it must stop and one it must let through."""
 
+import importlib
+
 import pytest
 
 from apps.messaging.choices import FilterAction
@@ -111,3 +113,73 @@ def test_starter_shorteners_without_a_scheme_are_links(link):
 def test_text_with_dots_but_no_link_has_no_link_reasons():
     # Prices, decimals and abbreviations pass the cheap pre-scan or fail it; either way no link is read.
     assert check_content("Dr. Sok: 1.5 kg of Kampot pepper costs 12.50 USD. See you at 9.30.").codes == []
+
+
+# Migration 0015: the words a brand announces its own draw with weigh less, so they need a call to action to hold.
+@pytest.mark.parametrize(
+    "announcement",
+    [
+        "Chip Mong Mall lucky draw winners have been announced on our Facebook page. Thank you to all participants!",
+        "Wing: beware of messages saying you won a prize and asking for a code. Wing never asks for your PIN.",
+        # "Aeon Mall: the winner of the car in the anniversary lucky draw is receipt no. 10992. Please contact the
+        # customer service counter."
+        "Aeon Mall៖ អ្នកឈ្នះរថយន្តក្នុងការចាប់ឆ្នោតខួប គឺវិក្កយបត្រលេខ ១០៩៩២។ សូមទាក់ទងបញ្ជរសេវាអតិថិជន។",
+        # "Wing: the winners of the weekly prize-money draw received it automatically. No call, link or code is
+        # needed to receive a Wing prize."
+        "Wing៖ អ្នកឈ្នះការចាប់ឆ្នោតសប្ដាហ៍ប្រាក់រង្វាន់ បានទទួលប្រាក់ដោយស្វ័យប្រវត្តិ។ មិនត្រូវការការហៅ តំណ ឬលេខកូដដើម្បីទទួលរង្វាន់ Wing ទេ។",
+        # "AMK never phones to offer a loan you did not ask for. Apply only at a branch or in the AMK app."
+        "AMK មិនដែលទូរស័ព្ទផ្ដល់កម្ចីដែលអ្នកមិនបានស្នើទេ។ សូមដាក់ពាក្យតែនៅសាខា ឬក្នុងកម្មវិធី AMK ប៉ុណ្ណោះ។",
+    ],
+)
+def test_draw_results_and_scam_warnings_go_through(announcement):
+    assert check_content(announcement).action == ALLOW
+
+
+@pytest.mark.parametrize(
+    "lure",
+    [
+        "Lucky draw: your number has won 1,000 USD, call 012345678",
+        "You won a prize in our raffle! Call 012 345 678",
+        # "Lucky draw: you won 500$, contact 012345678"
+        "កម្មវិធីចាប់រង្វាន់៖ អ្នកបានឈ្នះ 500$ ទាក់ទង 012345678",
+        # "Lucky draw winner: prize money 2 million riel, chat on Telegram @gift_kh88"
+        "អ្នកឈ្នះការចាប់ឆ្នោត ប្រាក់រង្វាន់ ២ លានរៀល ឆាតមក Telegram @gift_kh88",
+        # "We offer loans, apply today, call 012345678"
+        "យើងផ្តល់កម្ចី ដាក់ពាក្យថ្ងៃនេះ ទូរស័ព្ទ 012345678",
+    ],
+)
+def test_the_same_words_with_a_call_to_action_are_held(lure):
+    decision = check_content(lure)
+    assert decision.action in (HOLD, REJECT)
+    assert "lure_contact" in decision.codes
+
+
+def test_a_registered_cambodian_domain_is_no_lure():
+    # "Metfone: the 'top up, win a motorbike' prize draw has ended. The winners are listed at metfone.com.kh."
+    body = 'Metfone៖ កម្មវិធីចាប់រង្វាន់ "បញ្ចូលលុយ ឈ្នះម៉ូតូ" បានបញ្ចប់។ បញ្ជីអ្នកឈ្នះមាននៅ {}។'
+    for host in ("metfone.com.kh", "www.mptc.gov.kh/results", "ngo.org.kh"):
+        decision = check_content(body.format(host))
+        assert (decision.action, decision.codes) == (ALLOW, ["term_scam"])
+    for host in ("metfone-kh.top", "metfone.kh", "com.kh.example.xyz"):
+        decision = check_content(body.format(host))
+        assert (decision.action, decision.codes) == (HOLD, ["term_scam", "lure_contact"])
+    # A phone number beside a registered domain's link is still a contact.
+    decision = check_content(body.format("metfone.com.kh") + " ទាក់ទង 012 345 678")
+    assert decision.codes == ["term_scam", "lure_contact"]
+    assert decision.reasons[-1].matches == ("012 345 678",)
+
+
+def test_lighter_weights_leave_a_term_staff_changed_alone():
+    from django.apps import apps
+
+    from apps.messaging.models import FilterTerm
+
+    lighter = importlib.import_module("apps.messaging.migrations.0015_lighter_draw_result_terms")
+    assert FilterTerm.objects.get(term="lucky draw", language="en").weight == 15
+    FilterTerm.objects.filter(term="lucky draw", language="en").update(weight=45)  # a staff member's choice
+    lighter.restore(apps, None)
+    assert FilterTerm.objects.get(term="lucky draw", language="en").weight == 45
+    assert FilterTerm.objects.get(term="ចាប់ឆ្នោត", language="km").weight == 30
+    lighter.lighten(apps, None)
+    assert FilterTerm.objects.get(term="lucky draw", language="en").weight == 45
+    assert FilterTerm.objects.get(term="ចាប់ឆ្នោត", language="km").weight == 10

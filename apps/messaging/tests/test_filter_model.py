@@ -62,6 +62,13 @@ def test_features_add_character_grams_and_the_link_s_registered_name(toy_filter)
         ("សូមទូរស័ព្ទត្រឡប់មកលេខ ០៨៨ ២១៣ ៩៦០ ដើម្បីបញ្ជាក់", ["<phone>", "<call-back-phone>"]),
         ("Missed your call, I'll ring you back tonight.", ["<call-back>"]),
         ("Your order 20871 of $12.50 ships on 12/01.", []),
+        # The advance fee: a prize or a loan to be paid for first, against a brand's "winners never pay a fee".
+        ("Your prize motorbike is ready: settle the plate tax first.", ["<prize-fee>"]),
+        ("អ្នកឈ្នះរង្វាន់ សូមបង់ថ្លៃដឹកជញ្ជូនជាមុន", ["<prize-fee>"]),
+        ("Coca-Cola never asks winners to pay a fee.", ["<prize-fee-never>"]),
+        ("Your loan is approved; a refundable deposit releases it.", ["<loan-fee>"]),
+        ("ប្រាក់កម្ចីអនុម័តហើយ សូមបង់ថ្លៃធានារ៉ាប់រងជាមុន", ["<loan-fee>"]),
+        ("Delivery charge of $1.50 was added to your order.", []),
     ],
 )
 def test_features_say_what_a_message_asks_for(toy_filter, text, expected):

@@ -114,3 +114,22 @@ def test_grapheme_clusters_keep_emoji_sequences_and_flags_whole():
 
 def test_empty_text_is_one_empty_sms():
     assert count_segments("").segments == 1
+
+
+def test_units_are_counted_as_character_by_character():
+    # GSM-7: one septet each, two for an extension character; UCS-2: one code unit each, two beyond the BMP (a lone
+    # surrogate, which validation refuses before counting, is one).
+    import random
+
+    from apps.messaging.segments import GSM7_EXTENSION
+
+    rng = random.Random(7)
+    alphabet = "abc 1€[]{}|~^\\\fក្ខ😀\U0001f1f0\ud83d\udc00"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+        count = count_segments(text)
+        if count.encoding == "gsm7":
+            expected = sum(2 if char in GSM7_EXTENSION else 1 for char in text)
+        else:
+            expected = sum(2 if ord(char) > 0xFFFF else 1 for char in text)
+        assert count.units == expected, repr(text)

@@ -141,3 +141,57 @@ def test_messages_inserted_many_at_a_time_are_stored_field_for_field(organizatio
                 assert getattr(stored, field.attname) == getattr(message, field.attname), field.attname
         assert stored.updated_at is not None
     assert messages[0].pk != messages[1].pk and not messages[1]._state.adding
+
+
+@pytest.mark.django_db
+def test_jobs_inserted_as_a_batch_are_stored_field_for_field(organization):
+    """`jobs_insert` (the dispatcher's INSERT, sent as JSON on PostgreSQL) stores every column as the objects hold
+    it — defaults, booleans, nulls and times included — and gives each job its own row's id, in order."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.messaging.inserting import jobs_insert
+    from apps.messaging.models import Job
+    from apps.providers.tests.factories import provider_with_sim
+
+    messages = [
+        message_submit(organization=organization, api_key=None, data=MessageInput(to=f"01234567{n}", body=BODY))
+        for n in range(2)
+    ]
+    provider = provider_with_sim()
+    sim = provider.sims.get()
+    now = timezone.now()
+    jobs = [
+        Job(
+            message=messages[0],
+            provider=provider,
+            sim=sim,
+            trace_token="first-token",
+            attempt=1,
+            offered_at=now,
+            reserved_at=now - timedelta(seconds=1),
+            deadline=now + timedelta(minutes=5),
+        ),
+        Job(
+            message=messages[1],
+            provider=provider,
+            sim=sim,
+            trace_token="second-token",
+            attempt=3,
+            cross_carrier=True,
+            sticky=True,
+            offered_at=now,
+            reserved_at=now,
+            deadline=now + timedelta(minutes=2),
+            end_reason="",
+            last_push_error="",
+        ),
+    ]
+    jobs_insert(jobs)
+    assert [job.pk for job in jobs] == sorted(job.pk for job in jobs) and not jobs[1]._state.adding
+    for job in jobs:
+        stored = Job.objects.get(pk=job.pk)
+        for field in Job._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(job, field.attname), field.attname
+    assert Job.objects.get(trace_token="second-token").message_id == messages[1].pk

@@ -19,7 +19,7 @@ from apps.providers.choices import Carrier, MatchPriority
 from apps.providers.selectors import Candidate, sims_for_matching, sims_of_sticky_senders
 from apps.providers.services.caps import cap_counter, cap_windows
 from apps.providers.services.matching.reservation import Outcome, Reserver, capped_remember
-from apps.providers.services.matching.scoring import weighted_order
+from apps.providers.services.matching.scoring import candidate_weight, weighted_order
 from apps.providers.trust import OPEN, Route
 
 # A request that loses every race for its first pool reads a pool of its own this many times before giving up.
@@ -137,6 +137,10 @@ class _Batch:
         self.refreshes: dict[int, int] = {}
         # SIMs found at a cap (sim id -> until): marked after commit (see `capped_remember`).
         self.capped: dict[int, datetime] = {}
+        # Each candidate's weight, by (SIM, its provider's jobs in flight): the only input of the weight that changes
+        # within a batch is the load its own reservations add. A request's options are weighed again at every round
+        # (33,000 weighings for 3,000 jobs in the dispatch benchmark, 5 % of the dispatcher's profiled time).
+        self.weights: dict[tuple[int, int], float] = {}
 
     def unmatched(self) -> list[int]:
         return [index for index, assignment in enumerate(self.assignments) if assignment is None]
@@ -246,7 +250,14 @@ class _Batch:
             self.private_pools[index] = pool
             usable = self.usable(index, pool.sim_ids, busy)
         usable.sort(key=lambda candidate: candidate.next_turn_at)
-        return weighted_order(usable[: settings.PROVIDER_MATCH_POOL_SIZE], now=self.now)
+        return weighted_order(usable[: settings.PROVIDER_MATCH_POOL_SIZE], now=self.now, weight=self.weight)
+
+    def weight(self, candidate: Candidate) -> float:
+        key = (candidate.id, candidate.provider_jobs_in_flight)
+        found = self.weights.get(key)
+        if found is None:
+            found = self.weights[key] = candidate_weight(candidate, now=self.now)
+        return found
 
     # --- Rounds of reservations ----------------------------------------------------------------------------------
     def run_rounds(

@@ -12,6 +12,7 @@ candidates would need to read them all.)
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,10 +59,14 @@ def candidate_weight(candidate: Candidate, *, now: datetime) -> float:
     return max(_candidate_quality(candidate) * load * freshness, 1e-9)
 
 
-def weighted_order(candidates: list[Candidate], *, now: datetime) -> list[Candidate]:
+def weighted_order(
+    candidates: list[Candidate], *, now: datetime, weight: Callable[[Candidate], float] | None = None
+) -> list[Candidate]:
     """The candidates in a weighted random order without replacement: the first is a draw proportional to weight,
-    the rest are the fallbacks should its capacity be gone (Efraimidis-Spirakis: sort by u ** (1 / w))."""
-    keyed = [(math.log(1 - _random.random()) / candidate_weight(c, now=now), c) for c in candidates]
+    the rest are the fallbacks should its capacity be gone (Efraimidis-Spirakis: sort by u ** (1 / w)). `weight`:
+    `candidate_weight` at `now` unless given (a batch passes its own, which remembers each candidate's)."""
+    weigh = weight or (lambda candidate: candidate_weight(candidate, now=now))
+    keyed = [(math.log(1 - _random.random()) / weigh(c), c) for c in candidates]
     return [c for _, c in sorted(keyed, key=lambda pair: pair[0], reverse=True)]
 
 

@@ -1,0 +1,126 @@
+"""A hot endpoint's ordinary requests served without DRF's per-request machinery, with the same answers.
+
+DRF wraps every request: a `Request` object, content negotiation, the authenticator, permission and throttle classes
+as instances, the response's renderer context and headers. On the single send (`POST /api/messages/send`, the API's
+hottest endpoint) that machinery — beyond the authentication itself — was about 0.1 ms of CPU per request, against
+about 1.5 ms for the whole send (benchmarks/RESULTS.md). `LeanPostView` serves a POST of JSON by calling the view's
+`lean_post(request, principal, data)` directly, with the view's own authenticator, permissions and parser, and
+answers with DRF's JSON renderer and the project's exception handler, byte for byte as DRF would.
+
+Only requests whose answer DRF's machinery could not change take that way. Every other one goes to the DRF view,
+before anything with a side effect has run: another method; a body that is not `application/json` (UTF-8), too large,
+or asked for in another format (`Accept`, a query string); a missing or refused credential, or a principal the
+permissions refuse (DRF answers those 401/403 with its headers); a view with a throttle scope.
+"""
+
+import io
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from apps.core.api import exception_handler
+from apps.core.throttling import ScopedRateLimit, scope_rate
+
+# What `Accept` may say for the lean way: values for which DRF's negotiation picks the view's first renderer (JSON).
+_ACCEPTS_JSON = ("", "*/*", "application/json", "application/*")
+
+
+class LeanPostView(APIView):
+    """An APIView whose ordinary POSTs skip DRF's request machinery. Subclasses implement `lean_post`, and their
+    DRF `post` answers through it too (`lean_response`), so both ways run one piece of code."""
+
+    lean_renderer: ClassVar[JSONRenderer] = JSONRenderer()
+
+    def lean_post(self, request: HttpRequest, principal: Any, data: Any) -> tuple[int, Any]:
+        """The POST's work: (status, JSON body). Raise a DomainError or APIException to refuse."""
+        raise NotImplementedError
+
+    def post(self, request: Any) -> Any:
+        from rest_framework.response import Response
+
+        status, body = self.lean_post(request, request.user, request.data)
+        return Response(body, status=status)
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponse]:
+        drf_view = super().as_view(**initkwargs)
+        if not _lean_capable(cls):
+            return drf_view
+        [authenticator_class] = cls.authentication_classes
+        [parser_class] = cls.parser_classes
+        authenticator, parser = authenticator_class(), parser_class()
+        # Allow (and Vary: Accept with more than one renderer), as DRF's finalize_response adds them.
+        headers = cls(**initkwargs).default_response_headers
+
+        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not _ordinary_post(request, parser.media_type):
+                return drf_view(request, *args, **kwargs)
+            try:
+                authenticated = authenticator.authenticate(request)
+            except APIException:
+                authenticated = None
+            if authenticated is None:
+                return drf_view(request, *args, **kwargs)  # DRF answers 401 with its WWW-Authenticate header
+            request.user = authenticated[0]  # as DRF's Request sets it on the request it wraps
+            instance = cls(**initkwargs)
+            instance.request, instance.args, instance.kwargs = request, args, kwargs
+            if not all(permission().has_permission(request, instance) for permission in cls.permission_classes):
+                return drf_view(request, *args, **kwargs)
+            try:
+                data = parser.parse(io.BytesIO(request.body), parser.media_type, {"request": request})
+                status, body, extra = *instance.lean_post(request, authenticated[0], data), {}
+            except Exception as exc:
+                response = exception_handler(exc, {"request": request, "view": instance})
+                if response is None:
+                    raise  # as DRF does: Django's handler answers (a JSON 500, apps.core.views)
+                # Its own headers (Retry-After, WWW-Authenticate); the content type is the renderer's, as in DRF.
+                extra = {name: value for name, value in response.items() if name.lower() != "content-type"}
+                status, body = response.status_code, response.data
+            response = HttpResponse(
+                cls.lean_renderer.render(body), status=status, content_type=cls.lean_renderer.media_type
+            )
+            for name, value in {**headers, **extra}.items():
+                response[name] = value
+            return response
+
+        # What URL resolution, CSRF and the API schema read off a DRF view.
+        view.cls = drf_view.cls  # type: ignore[attr-defined]
+        view.initkwargs = drf_view.initkwargs  # type: ignore[attr-defined]
+        view.view_class = drf_view.view_class  # type: ignore[attr-defined]
+        view.view_initkwargs = drf_view.view_initkwargs  # type: ignore[attr-defined]
+        view.csrf_exempt = True  # type: ignore[attr-defined]
+        return view
+
+
+def _lean_capable(cls: type[APIView]) -> bool:
+    return (
+        len(cls.authentication_classes) == 1
+        and len(cls.parser_classes) == 1
+        # JSON first: what DRF's negotiation picks for the `Accept` values the lean way serves.
+        and bool(cls.renderer_classes)
+        and cls.renderer_classes[0] is JSONRenderer
+        and not scope_rate(cls)
+        and all(throttle is ScopedRateLimit for throttle in cls.throttle_classes)  # without a scope it counts nothing
+    )
+
+
+def _ordinary_post(request: HttpRequest, media_type: str) -> bool:
+    """A POST of a UTF-8 JSON body within the size limit, answered in JSON: nothing DRF's negotiation or parser
+    selection would decide otherwise."""
+    if request.method != "POST" or request.META.get("QUERY_STRING"):
+        return False
+    content_type = request.META.get("CONTENT_TYPE", "").lower().replace(" ", "")
+    if content_type not in (media_type, f"{media_type};charset=utf-8"):
+        return False
+    if request.META.get("HTTP_ACCEPT", "").replace(" ", "") not in _ACCEPTS_JSON:
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return 0 < length <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE

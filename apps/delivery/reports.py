@@ -197,14 +197,15 @@ def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportR
 
 def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:
     """The reported jobs of the signed-in provider, locked in id order (the same order in every request), with what
-    a report needs: the message, its organisation, the provider. Another provider's job is not among them.
+    a report needs: the message, its organisation, the provider, the SIM (a delivery's reward reads its carrier).
+    Another provider's job is not among them.
 
     The stored reports are read by a statement of their own after the lock is held: on PostgreSQL it sees a report
     committed while this waited for the lock, so a copy that arrived at the same moment is a duplicate (answered
     with the message's status as that report left it)."""
     locked = (
         Job.objects.select_for_update(of=("self",))
-        .select_related("message__organization", "provider")
+        .select_related("message__organization", "provider", "sim")
         .filter(pk__in=job_ids, provider__user=user)
         .order_by("pk")
     )
@@ -350,7 +351,13 @@ def _apply_delivered(pendings: list[_Pending], *, outcomes: dict[int, Outcome]) 
             if job.message.sent_at is None:
                 fields["sent_at"] = data.occurred_at
             moves.append(
-                Move(message=job.message, fields=fields, segments_sent=data.parts, cross_carrier=job.cross_carrier)
+                Move(
+                    message=job.message,
+                    fields=fields,
+                    segments_sent=data.parts,
+                    cross_carrier=job.cross_carrier,
+                    delivering_job=job,  # locked and loaded: the rewards need not read it again
+                )
             )
     messages_transition_each(moves=moves, to=MessageStatus.DELIVERED)
     for pending in pendings:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,19 +82,21 @@ def rewarded_job(job: Any) -> Any:
 def rewards_on_message_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `IncentivesConfig.ready`): a delivered
     message books its job's reward, in the transaction of the report that delivered it."""
-    _rewards_on_delivered([event.message], status=event.status)
+    _rewards_on_delivered([event.message], status=event.status, known=event.jobs)
 
 
 def rewards_on_messages_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessagesStatusChanged` (a phone's batch of delivery reports): the delivered
     messages' jobs book their rewards together (`rewards_book`)."""
-    _rewards_on_delivered(event.messages, status=event.status)
+    _rewards_on_delivered(event.messages, status=event.status, known=event.jobs)
 
 
-def _rewards_on_delivered(messages: list[Any], *, status: str) -> None:
+def _rewards_on_delivered(messages: list[Any], *, status: str, known: Mapping[int, Any] | None = None) -> None:
+    """`known`: the delivering jobs the mover handed over (a delivery report's, locked, with their SIM, message and
+    provider); without them, read in one query."""
     if status != MessageStatus.DELIVERED:
         return
-    jobs = jobs_delivered_of([message.pk for message in messages])
+    jobs = known if known is not None else jobs_delivered_of([message.pk for message in messages])
     if jobs:
         rewards_book(jobs=list(jobs.values()))
 

@@ -1,8 +1,9 @@
 """Events messaging publishes for the apps above it (`apps.core.events`). Messaging never imports its subscribers."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from apps.messaging.models import Message
+from apps.messaging.models import Job, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -10,10 +11,15 @@ class MessageStatusChanged:
     """A message reached a status its client is told about (`apps.messaging.state.CLIENT_NOTIFIED`).
 
     Published by `message_transition` inside the caller's transaction, right after the row changed, with the message
-    as it now is. Delivery subscribes to store the client's webhook event (`apps.delivery.webhooks`)."""
+    as it now is. Delivery subscribes to store the client's webhook event (`apps.delivery.webhooks`).
+
+    `jobs`: for a delivery, the job that delivered the message (by message id, with its SIM, message and provider
+    loaded and as they now are) when the mover holds it already — the delivery report does, locked — so that a
+    subscriber need not read it again; None: a subscriber that needs it reads it."""
 
     message: Message
     status: str
+    jobs: Mapping[int, Job] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +28,11 @@ class MessagesStatusChanged:
     (`apps.messaging.state.messages_transition_each`: a phone's batch of delivery reports). Stands for one
     `MessageStatusChanged` per message, in the same transaction and with the messages as they now are; a subscriber
     handles them as a set, so the batch's cost does not grow with its size. Every subscriber to the one event
-    subscribes to this one too."""
+    subscribes to this one too. `jobs` as for `MessageStatusChanged`: every message's delivering job, or None."""
 
     messages: list[Message]
     status: str
+    jobs: Mapping[int, Job] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,13 +44,15 @@ def idempotent_call(
     if not IDEMPOTENCY_KEY.fullmatch(key):
         raise IdempotencyKeyInvalid()
     cutoff = timezone.now() - timedelta(hours=settings.MESSAGE_IDEMPOTENCY_HOURS)
-    existing = IdempotencyKey.objects.filter(organization=organization, key=key, created_at__gte=cutoff).first()
-    if existing is not None:
+    # One look-up whatever the row's age (the key is unique per client, so no ordering is needed): a fresh row is
+    # replayed; an expired one is replaced, and only then is a DELETE sent — not on every new key.
+    existing = _stored(organization=organization, key=key)
+    if existing is not None and existing.created_at >= cutoff:
         return _replay(existing, fingerprint)
     try:
         with transaction.atomic():
-            # An expired row with the same key is replaced, not replayed.
-            IdempotencyKey.objects.filter(organization=organization, key=key, created_at__lt=cutoff).delete()
+            if existing is not None:
+                IdempotencyKey.objects.filter(pk=existing.pk, created_at__lt=cutoff).delete()
             status, body = call()
             IdempotencyKey.objects.create(
                 organization=organization,
@@ -61,11 +63,16 @@ def idempotent_call(
             )
     except IntegrityError:
         # Someone else with the same key committed first (a concurrent retry): answer with theirs.
-        existing = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+        existing = _stored(organization=organization, key=key)
         if existing is None:
             raise
         return _replay(existing, fingerprint)
     return status, body
+
+
+def _stored(*, organization: ClientOrganization, key: str) -> IdempotencyKey | None:
+    """The client's row for this key, if any (at most one: the pair is unique)."""
+    return next(iter(IdempotencyKey.objects.filter(organization=organization, key=key)[:1]), None)
 
 
 def _replay(existing: IdempotencyKey, fingerprint: str) -> tuple[int, Any]:

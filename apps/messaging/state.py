@@ -29,7 +29,7 @@ from apps.messaging.choices import MessageStatus as S
 from apps.messaging.errors import IllegalTransition
 from apps.messaging.events import MessagesStatusChanged, MessageStatusChanged
 from apps.messaging.metrics import MESSAGES_FINISHED
-from apps.messaging.models import Message
+from apps.messaging.models import Job, Message
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.HELD: frozenset({S.QUEUED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
@@ -103,6 +103,7 @@ def message_transition(
     audit_note: str = "",
     segments_sent: int | None = None,
     cross_carrier: bool | None = None,
+    delivering_job: Job | None = None,
     **fields: Any,
 ) -> bool:
     """Move `message` from the status it has (as loaded) to `to`, setting `fields` in the same update.
@@ -117,13 +118,17 @@ def message_transition(
     (`apps.messaging.charging`): delivered posts the route taken (`cross_carrier`, the delivering job's) × the
     `segments_sent` the phone reported (all when None), anything else voids it. Only the process whose conditional
     update moved the message settles, so a hold settles exactly once however the final moves race.
+    `delivering_job`: a delivery's job when the caller holds it, handed to the event (`MessageStatusChanged.jobs`).
     """
     current = message.status
     if not is_legal(current, to):
         raise IllegalTransition(details={"from": current, "to": to})
     settles = _settles(message, to, fields, segments_sent=segments_sent, cross_carrier=cross_carrier)
     changes = _changes(current, to, reason, fields)
-    with transaction.atomic() if settles else nullcontext():
+    # The move and its settlement commit together. No savepoint: nothing here recovers from a failure inside (a
+    # refused settlement or a failed statement must undo the caller's work too), and a delivery report moves its
+    # message inside the report's transaction, where a savepoint would cost two round trips for nothing.
+    with transaction.atomic(savepoint=False) if settles else nullcontext():
         updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
         if updated != 1:
             return False
@@ -146,7 +151,8 @@ def message_transition(
             system_actor=system_actor,
         )
     if to in CLIENT_NOTIFIED:
-        publish(MessageStatusChanged(message=message, status=to))
+        jobs = {message.pk: delivering_job} if delivering_job is not None else None
+        publish(MessageStatusChanged(message=message, status=to, jobs=jobs))
     _count_finished([message], to)
     return True
 
@@ -223,6 +229,9 @@ class Move:
     fields: Mapping[str, Any] = field(default_factory=dict)
     segments_sent: int | None = None
     cross_carrier: bool | None = None
+    # A delivery's job, when the mover holds it (with its SIM, message and provider): handed to the event's
+    # subscribers, which then read nothing again (see `MessageStatusChanged.jobs`).
+    delivering_job: Job | None = None
 
 
 def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]:
@@ -251,6 +260,7 @@ def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]
             reason=move.reason,
             segments_sent=move.segments_sent,
             cross_carrier=move.cross_carrier,
+            delivering_job=move.delivering_job,
             **move.fields,
         )
         return [move.message] if moved else []
@@ -288,6 +298,7 @@ def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]
         for name, value in changes[message.pk].items():
             setattr(message, name, value)
     if to in CLIENT_NOTIFIED:
-        publish(MessagesStatusChanged(messages=messages, status=to))
+        jobs = {move.message.pk: move.delivering_job for move in moving if move.delivering_job is not None}
+        publish(MessagesStatusChanged(messages=messages, status=to, jobs=jobs if len(jobs) == len(moving) else None))
     _count_finished(messages, to)
     return messages

@@ -143,6 +143,20 @@ def test_a_batch_of_delivered_reports_costs_a_constant_number_of_queries(
     assert ledger_check().breaks == 0
 
 
+def test_a_delivery_report_reads_its_job_once(organization, provider, phone, roomy):
+    """The locked job (with its SIM) goes on to the reward booking: no second read of the delivering job. The other
+    read of the jobs table is the answer's list of offered jobs."""
+    jobs = acknowledged(organization, phone, 2)
+    post_batch(phone, [row(jobs[0], "delivered")])  # warm: accounts opened, the day's stat row made
+    with CaptureQueriesContext(connection) as queries:
+        response = phone.post("/api/jobs/reports", {"reports": [row(jobs[1], "delivered")]}, format="json")
+    assert response.json()["results"][0]["message_status"] == "delivered"
+    job_reads = [query["sql"] for query in queries if query["sql"].startswith('SELECT "messaging_job"')]
+    assert len(job_reads) == 2, job_reads
+    reward = Reward.objects.get(job=jobs[1])
+    assert (reward.provider_id, reward.route, reward.carrier) == (provider.pk, "on_net", jobs[1].message.carrier)
+
+
 def test_a_batch_tells_the_client_of_each_delivery_in_two_inserts(
     organization, provider, phone, roomy, endpoint, django_assert_max_num_queries
 ):

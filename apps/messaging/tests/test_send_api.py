@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.models import ApiKey
@@ -207,6 +209,23 @@ class TestIdempotency:
         assert prune_idempotency_keys() == 1
         assert send(client_api, {"HTTP_IDEMPOTENCY_KEY": "old"}).status_code == 202
         assert Message.objects.count() == 2
+
+    def test_an_expired_key_not_yet_pruned_is_replaced_not_replayed(self, client_api):
+        first = send(client_api, {"HTTP_IDEMPOTENCY_KEY": "stale"})
+        IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=49))
+        second = send(client_api, {"HTTP_IDEMPOTENCY_KEY": "stale"}, body="another text")
+        assert (first.status_code, second.status_code) == (202, 202)
+        assert second.json()["id"] != first.json()["id"]
+        (row,) = IdempotencyKey.objects.all()
+        assert row.response_body["id"] == second.json()["id"]
+        # Fresh again: the retry replays the second answer.
+        assert send(client_api, {"HTTP_IDEMPOTENCY_KEY": "stale"}, body="another text").json() == second.json()
+
+    def test_a_new_key_costs_one_look_up_and_no_delete(self, client_api):
+        with CaptureQueriesContext(connection) as queries:
+            assert send(client_api, {"HTTP_IDEMPOTENCY_KEY": "fresh"}).status_code == 202
+        on_keys = [query["sql"] for query in queries if "messaging_idempotencykey" in query["sql"]]
+        assert [sql.split()[0] for sql in on_keys] == ["SELECT", "INSERT"], on_keys
 
 
 class TestLimits:

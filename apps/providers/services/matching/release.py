@@ -34,7 +34,10 @@ def capacity_release(*, provider_id: int, sim_id: int, reserved_at: datetime, sm
     )
 
 
-@transaction.atomic
+# No savepoint: nothing here recovers from a failed statement, so inside the caller's transaction (where it always
+# runs: a job's end) a failure rolls back with the caller's work anyway; alone, this is still one transaction. It
+# spares two round trips (SAVEPOINT, RELEASE) on every delivery report.
+@transaction.atomic(savepoint=False)
 def capacities_release(*, releases: Sequence[Release]) -> None:
     """Give back what several ended jobs reserved (a phone's batch of reports): per provider, its slots in one
     UPDATE and its SIMs back into matching in one more; the SIMs of the jobs never sent, their units.

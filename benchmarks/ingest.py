@@ -21,7 +21,8 @@ wrk (C, `apt-get install wrk`; a Lua script draws each request's recipient and b
 takes far less of the two cores than Python threads: the server gets more of them, and its figures come closer to
 what it would do with the load generator on another machine. Bulk requests are always posted from Python (one
 client in sequence: the server's work per request dwarfs the client's; `--bulk-clients N` posts from N at once, so
-every worker is busy), and the gunicorn processes' CPU per recipient is printed beside the rate (from /proc). No
+every worker is busy), and the gunicorn processes' CPU per recipient is printed beside the rate (from /proc), as is
+their CPU per request of each timed endpoint. No
 Celery worker runs: the dispatch tasks the send endpoint enqueues stay in the broker, which this script empties
 (CELERY_BROKER_URL's Redis database) at the end.
 """
@@ -256,15 +257,16 @@ def bulk(
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU time so far (user + system) of `pid` and its live children (gunicorn's master and workers), from /proc;
-    0 where there is no /proc. Beside requests/s it is what a shared machine disturbs least."""
+    """CPU time so far (user + system) of `pid` and its children (gunicorn's master and workers), from /proc; 0 where
+    there is no /proc. Beside requests/s it is what a shared machine disturbs least. Workers gunicorn has replaced
+    (`max_requests`) count through their parent's reaped-children times, so the figure never goes back."""
     total = 0.0
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
     return total + sum(process_tree_cpu_seconds(int(child)) for child in children)
 
 
@@ -335,12 +337,15 @@ def main() -> None:
         load(url, "/api/messages/send", key, concurrency=2, seconds=2)
         load(url, "/bench/floor", key, concurrency=2, seconds=1)
         results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": [], "send+hold": []}
+        web_cpu: dict[str, float] = {}  # the gunicorn processes' CPU seconds over each endpoint's rounds
         for _ in range(args.rounds):
             for name, path in (("floor", "/bench/floor"), ("send", "/api/messages/send"), ("send+hold", "")):
                 if name == "send+hold":
                     prices(on=True)
                     path = "/api/messages/send"
+                cpu_before = process_tree_cpu_seconds(server.pid)
                 results[name].append(timed(url, path, key, concurrency=args.concurrency, seconds=args.seconds))
+                web_cpu[name] = web_cpu.get(name, 0.0) + process_tree_cpu_seconds(server.pid) - cpu_before
                 if name == "send+hold":
                     prices(on=False)
         print(
@@ -362,7 +367,7 @@ def main() -> None:
                 p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
             print(
                 f"  {name:9} {rates[name]:7.1f} req/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms   "
-                f"errors {errors}"
+                f"errors {errors}   web CPU {web_cpu[name] / max(count, 1) * 1000:.2f} ms per request"
             )
         print(f"  ratio send/floor: {rates['send'] / rates['floor']:.2f} (target ≥ 0.7)")
         print(f"  ratio send+hold/floor: {rates['send+hold'] / rates['floor']:.2f} (target ≥ 0.7)")

@@ -6,7 +6,8 @@ so every web process sees the same count. Django's own cache API needs three Red
 would cost six. Here all of them go in one round trip: one server-side script (EVALSHA), which Redis runs
 atomically and which costs the client one command to encode instead of two per counter plus MULTI/EXEC. Other
 backends (the embedded default's shared file cache, the local-memory cache) fall back to `add` + `incr`, which are
-atomic there. Distinct counters (`distinct_add`, a set's size) work the same way.
+atomic there. Distinct counters (`distinct_add`, a set's size) work the same way, and `counters_distinct_add`
+counts both kinds in the same round trip (the send path's limits and its pumping sets).
 """
 
 from collections.abc import Sequence
@@ -32,12 +33,7 @@ class Count:
 
 def counters_add(counts: Sequence[Count]) -> list[int]:
     """Add each count to its counter, creating missing counters at 0; return the counters' new values, in order."""
-    if not counts:
-        return []
-    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is only a proxy to it
-    if isinstance(backend, RedisCache):
-        return _redis_add(backend, counts)
-    return [_add(count) for count in counts]
+    return counters_distinct_add(counts, [], timeout=1)[0]
 
 
 def counter_give_back(key: str, amount: int) -> None:
@@ -49,27 +45,26 @@ def counter_give_back(key: str, amount: int) -> None:
         pass
 
 
-# A script runs atomically: each counter's SET NX and INCRBY run together, so a counter cannot expire between them
-# and be recreated by INCRBY without an expiry (a counter that would never reset). Integers are stored as plain
-# numbers, as Django's Redis serializer stores them, so `cache.get` and `cache.decr` read them.
+# One script for both (`counters_distinct_add`): counters, then sets. A script runs atomically: each counter's SET NX
+# and INCRBY run together, so a counter cannot expire between them and be recreated by INCRBY without an expiry (a
+# counter that would never reset). Integers are stored as plain numbers, as Django's Redis serializer stores them, so
+# `cache.get` and `cache.decr` read them. A set gets SADD, then EXPIRE (the window's lifetime), then SCARD, member by
+# member in order: each size counts the members added before it in the same call, as separate calls would.
+# KEYS: the counters' keys, then the sets'; ARGV[1]: how many counters; then amount and lifetime per counter; then
+# member and lifetime per set.
 _ADD = """
+local counters = tonumber(ARGV[1])
 local values = {}
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, 0, 'EX', ARGV[2 * i], 'NX')
-  values[i] = redis.call('INCRBY', key, ARGV[2 * i - 1])
+for i = 1, counters do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[2 * i + 1], 'NX')
+  values[i] = redis.call('INCRBY', KEYS[i], ARGV[2 * i])
+end
+for i = counters + 1, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[2 * i])
+  redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1])
+  values[i] = redis.call('SCARD', KEYS[i])
 end
 return values
-"""
-# SADD, then EXPIRE (the window's lifetime), then SCARD, member by member in order: each size counts the members
-# added before it in the same call, as separate calls would.
-_DISTINCT = """
-local sizes = {}
-for i, key in ipairs(KEYS) do
-  redis.call('SADD', key, ARGV[2 * i - 1])
-  redis.call('EXPIRE', key, ARGV[2 * i])
-  sizes[i] = redis.call('SCARD', key)
-end
-return sizes
 """
 _scripts: dict[str, Script] = {}
 
@@ -86,25 +81,33 @@ def _run(backend: RedisCache, source: str, keys: list[str], args: list[object]) 
     ]
 
 
-def _redis_add(backend: RedisCache, counts: Sequence[Count]) -> list[int]:
-    args: list[object] = []
+def counters_distinct_add(
+    counts: Sequence[Count], members: Sequence[tuple[str, str]], *, timeout: int
+) -> tuple[list[int], list[int]]:
+    """`counters_add(counts)` and `distinct_add(members, timeout=timeout)` together: one round trip on Redis for
+    both. Returns the counters' new values and the sets' sizes, each in order."""
+    if not counts and not members:
+        return [], []
+    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is only a proxy to it
+    if not isinstance(backend, RedisCache):
+        return [_add(count) for count in counts], _distinct_add_elsewhere(members, timeout=timeout)
+    args: list[object] = [len(counts)]
     for count in counts:
         args += [count.amount, max(int(count.timeout), 1)]
-    return _run(backend, _ADD, [count.key for count in counts], args)
+    for _key, member in members:
+        args += [member, max(int(timeout), 1)]
+    values = _run(backend, _ADD, [count.key for count in counts] + [key for key, _member in members], args)
+    return values[: len(counts)], values[len(counts) :]
 
 
 def distinct_add(members: Sequence[tuple[str, str]], *, timeout: int) -> list[int]:
     """Add each (key, member) to the set at `key` (which lives `timeout` seconds from its last addition) and return
     each set's size just after its member was added, in order: one round trip on Redis for them all. Other caches
     (development) keep a Python set, without atomicity."""
-    if not members:
-        return []
-    backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, RedisCache):
-        args: list[object] = []
-        for _key, member in members:
-            args += [member, max(int(timeout), 1)]
-        return _run(backend, _DISTINCT, [key for key, _member in members], args)
+    return counters_distinct_add([], members, timeout=timeout)[1]
+
+
+def _distinct_add_elsewhere(members: Sequence[tuple[str, str]], *, timeout: int) -> list[int]:
     sizes = []
     for key, member in members:
         found = set(cache.get(key) or ())

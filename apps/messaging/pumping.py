@@ -5,7 +5,8 @@ signs, checked when messages are accepted (`pumping_hold`, from `services.sendin
 in the moderation queue (status `held`, reason `pumping_<sign>`, staff approve or reject it as any held message):
 - `pumping_adjacent`: within MESSAGE_PUMPING_WINDOW_SECONDS, a client's messages went to more than
   MESSAGE_PUMPING_ADJACENT distinct numbers of one block of a hundred (+8551234567xx): sequential or adjacent
-  numbers, which no real customer base looks like. Counted per client in the shared cache (a Redis set per block).
+  numbers, which no real customer base looks like. Counted per client in the shared cache (a Redis set per block), in
+  the round trip that counts the client's limits: every number asked for counts, whatever becomes of its message.
 - `pumping_range`: the number is in a range staff listed (MESSAGE_PUMPING_HELD_PREFIXES: premium or unallocated).
 - `pumping_low_conversion`: a client that reports conversions (`POST /api/messages/{id}/conversion`: the code in
   the message was used) converted fewer than MESSAGE_PUMPING_CONVERSION_MIN_BP of its last
@@ -14,7 +15,7 @@ PeerPower's own messages are never held.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -35,9 +36,37 @@ CONVERSION_CACHE_SECONDS = 60
 REPORTS_CONVERSIONS_DAYS = 30
 
 
-def pumping_hold(messages: Sequence[Message], *, now: datetime | None = None) -> int:
-    """Hold the queued, unsaved messages that show a pumping sign; returns how many were held. The numbers the
-    adjacency sign counts are added to their blocks in one round trip for the whole batch."""
+def pumping_numbers(
+    organization: ClientOrganization, numbers: Sequence[str], *, now: datetime
+) -> list[tuple[str, str] | None]:
+    """The adjacency sign's (set, member) pair for each number (E.164) a client asks to message — None for a number
+    not counted: a listed range (held by its own sign), or any of PeerPower's own (never held). Counted in the round
+    trip that counts the client's limits (`apps.core.counters.counters_distinct_add`), `pumping_hold` then takes the
+    sizes instead of counting again. Every number counts, whatever becomes of its message (refused, held for its
+    content): the sign is about where a client sends, not what it sends."""
+    if organization.is_system:
+        return [None] * len(numbers)
+    prefixes = tuple(settings.MESSAGE_PUMPING_HELD_PREFIXES)
+    slot = int(now.timestamp()) // settings.MESSAGE_PUMPING_WINDOW_SECONDS
+    return [
+        None
+        if prefixes and number.startswith(prefixes)
+        else (f"pumping:block:{organization.pk}:{number[:-BLOCK_DIGITS]}:{slot}", number)
+        for number in numbers
+    ]
+
+
+def pumping_window_seconds() -> int:
+    """How long a block's set lives (its window)."""
+    return settings.MESSAGE_PUMPING_WINDOW_SECONDS
+
+
+def pumping_hold(
+    messages: Sequence[Message], *, now: datetime | None = None, sizes: Mapping[int, int] | None = None
+) -> int:
+    """Hold the queued, unsaved messages that show a pumping sign; returns how many were held. `sizes`: the
+    adjacency sign's set sizes already counted for some of the messages (by `id(message)`, see `pumping_numbers`);
+    the numbers of the others are added to their blocks here, in one round trip for the whole batch."""
     queued = [m for m in messages if m.status == MessageStatus.QUEUED and not m.organization.is_system]
     if not queued:
         return 0
@@ -53,22 +82,14 @@ def pumping_hold(messages: Sequence[Message], *, now: datetime | None = None) ->
             signs.append((message, "low_conversion"))
         else:
             counted.append(message)
-    window = settings.MESSAGE_PUMPING_WINDOW_SECONDS
-    slot = int(now.timestamp()) // window
-    sizes = distinct_add(
-        [
-            (f"pumping:block:{message.organization_id}:{message.to[:-BLOCK_DIGITS]}:{slot}", message.to)
-            for message in counted
-        ],
-        timeout=window,
-    )
+    known = sizes or {}
+    uncounted = [message for message in counted if id(message) not in known]
+    pairs = pumping_numbers(counted[0].organization, [m.to for m in uncounted], now=now) if uncounted else []
+    fresh = distinct_add([pair for pair in pairs if pair is not None], timeout=pumping_window_seconds())
+    size_of = {**known, **{id(message): size for message, size in zip(uncounted, fresh, strict=True)}}
     # How many distinct numbers of the recipient's block of a hundred this client messaged in the window, this one
     # included (a fixed window, so a burst across its edge is seen at half strength at worst).
-    signs += [
-        (message, "adjacent")
-        for message, size in zip(counted, sizes, strict=True)
-        if size > settings.MESSAGE_PUMPING_ADJACENT
-    ]
+    signs += [(message, "adjacent") for message in counted if size_of[id(message)] > settings.MESSAGE_PUMPING_ADJACENT]
     for message, sign in signs:
         _hold(message, sign)
     return len(signs)

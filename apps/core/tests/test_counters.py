@@ -10,7 +10,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
-from apps.core.counters import Count, counter_give_back, counters_add, distinct_add
+from apps.core.counters import Count, counter_give_back, counters_add, counters_distinct_add, distinct_add
 
 
 @pytest.fixture(params=["configured", "shared-file", "local-memory"])
@@ -43,6 +43,16 @@ def test_distinct_counters_count_each_member_once_in_order(backend):
     assert sizes == [1, 2, 1, 2]  # each size as it was just after its member, a repeat adds nothing
     assert distinct_add([("block", "+85512000003")], timeout=60) == [3]
     assert distinct_add([], timeout=60) == []
+
+
+def test_counters_and_sets_count_together_as_they_count_apart(backend):
+    counts, sets = counters_distinct_add(
+        [Count("a", 1, 60), Count("b", 5, 60)], [("block", "+85512000001"), ("block", "+85512000002")], timeout=60
+    )
+    assert (counts, sets) == ([1, 5], [1, 2])
+    assert counters_distinct_add([Count("a", 2, 60)], [("block", "+85512000001")], timeout=60) == ([3], [2])
+    assert counters_add([Count("b", 1, 60)]) == [6] and distinct_add([("block", "+85512000003")], timeout=60) == [3]
+    assert counters_distinct_add([], [], timeout=60) == ([], [])
 
 
 def let_time_pass(clock: time_machine.Traveller, seconds: float) -> None:

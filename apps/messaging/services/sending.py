@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import Phone, normalize_phone
 from apps.core.addresses import webhook_url_check
-from apps.core.counters import counter_give_back, counters_add
+from apps.core.counters import counter_give_back, counters_distinct_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
 from apps.core.ratelimit import rate_window
@@ -36,7 +36,7 @@ from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.inserting import message_unsaved, messages_insert
 from apps.messaging.models import Message
-from apps.messaging.pumping import pumping_hold
+from apps.messaging.pumping import pumping_hold, pumping_numbers, pumping_window_seconds
 from apps.messaging.routes import message_route, message_route_apply
 from apps.messaging.selectors import recipient_block_reasons
 from apps.messaging.services.admission import admission_claim
@@ -88,12 +88,19 @@ def message_submit(
 
     `trusted` is for PeerPower's own messages (OTP codes): no client limits and no content filter.
     """
-    if not trusted:
-        _check_client(organization=organization, api_key=api_key, count=1, priority=data.priority)
     try:
         phone = normalize_phone(data.to)
     except DomainError:
         phone = None  # _prepare reports it, with whatever else is wrong with the message
+    sizes: list[int | None] = []
+    if not trusted:
+        sizes = _check_client(
+            organization=organization,
+            api_key=api_key,
+            count=1,
+            priority=data.priority,
+            numbers=[phone.e164] if phone else [],
+        )
     message = _prepare(
         organization=organization,
         api_key=api_key,
@@ -102,7 +109,7 @@ def message_submit(
         trusted=trusted,
         phone=phone,
     )
-    refused = _store([message])
+    refused = _store([message], pumping_sizes={id(message): sizes[0]} if sizes and sizes[0] is not None else None)
     if refused:
         raise refused[0]
     return message
@@ -117,19 +124,29 @@ def message_submit_bulk(
     """
     # A bulk request draws on high priority's reserved share only if every message in it is high priority.
     priority = Priority.HIGH if items and all(item.priority == Priority.HIGH for item in items) else Priority.NORMAL
-    _check_client(organization=organization, api_key=api_key, count=len(items), priority=priority)
-    # Each number normalised once: the opt-out look-up and the rows both take it from here.
+    # Each number normalised once: the limits' round trip (the pumping sets), the opt-out look-up and the rows all
+    # take it from here.
     phones: list[Phone | None] = []
     for item in items:
         try:
             phones.append(normalize_phone(item.to))
         except DomainError:
             phones.append(None)  # _prepare reports it, with whatever else is wrong with the item
+    numbered = [index for index, phone in enumerate(phones) if phone is not None]
+    sizes = _check_client(
+        organization=organization,
+        api_key=api_key,
+        count=len(items),
+        priority=priority,
+        numbers=[phones[index].e164 for index in numbered],
+    )
+    size_at = {index: size for index, size in zip(numbered, sizes, strict=True) if size is not None}
     block_reasons = recipient_block_reasons(
         [phone.e164 for phone in phones if phone is not None], organization_id=organization.pk
     )
     results: list[BulkItemResult] = []
     prepared: list[Message] = []
+    pumping_sizes: dict[int, int] = {}  # by id(message): the pumping set sizes counted with the limits
     bodies = BodyChecks()  # a body sent to many recipients is checked once
     for index, item in enumerate(items):
         try:
@@ -145,8 +162,10 @@ def message_submit_bulk(
             results.append(BulkItemResult(index=index, error=error))
             continue
         prepared.append(message)
+        if index in size_at:
+            pumping_sizes[id(message)] = size_at[index]
         results.append(BulkItemResult(index=index, message=message))
-    refused = _store(prepared)
+    refused = _store(prepared, pumping_sizes=pumping_sizes)
     if refused:
         by_message = {id(prepared[position]): error for position, error in refused.items()}
         results = [
@@ -191,14 +210,20 @@ class BodyChecks:
 
 
 def _check_client(
-    *, organization: ClientOrganization, api_key: ApiKey | None, count: int, priority: str = Priority.NORMAL
-) -> None:
+    *,
+    organization: ClientOrganization,
+    api_key: ApiKey | None,
+    count: int,
+    priority: str = Priority.NORMAL,
+    numbers: Sequence[str] = (),
+) -> list[int | None]:
     """A blocked client cannot send; an API key has a per-second request rate and a daily message quota, its
     organisation a daily total and, while sandboxed, a small daily cap (apps.messaging.vetting); and the network
     admits no more than it can carry (admission control, `overloaded`).
 
-    All are counted in one round trip to the shared cache. A refused request gives back what it counted, so only
-    accepted requests use up the quota and the network's headroom.
+    All are counted in one round trip to the shared cache, with the pumping sets of the recipients' `numbers`
+    (apps.messaging.pumping); returns each number's set size (None: not counted), for `_store`. A refused request
+    gives back what it counted, so only accepted requests use up the quota and the network's headroom.
     """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
@@ -212,7 +237,12 @@ def _check_client(
         rate = rate_window(group="messages.second", key=str(api_key.pk), rate=f"{key_rate_per_second(api_key)}/s")
         quota = day_window(key=f"messages:quota:{api_key.pk}", limit=key_rate_per_day(api_key))
         counts = [rate.count(), quota.count(count), *counts]
-    values = counters_add(counts)
+    pairs = pumping_numbers(organization, numbers, now=timezone.now()) if numbers else []
+    values, set_sizes = counters_distinct_add(
+        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds()
+    )
+    counted_sizes = iter(set_sizes)
+    sizes = [None if pair is None else next(counted_sizes) for pair in pairs]
     key_values = values[:2] if api_key is not None else []
     limit_values = values[len(key_values) : len(key_values) + len(limits.windows)] if limits is not None else []
 
@@ -243,6 +273,7 @@ def _check_client(
         except Overloaded:
             give_back(to_admission=False)
             raise
+    return sizes
 
 
 def _prepare(
@@ -339,7 +370,7 @@ def new_verification_code() -> str:
 VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-def _store(messages: list[Message]) -> dict[int, DomainError]:
+def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = None) -> dict[int, DomainError]:
     """Quote, hold and insert the messages (apps.messaging.charging) and signal the dispatcher. Returns the
     messages refused for want of PPT, by position (402 `insufficient_balance`, with the shortfall); those are not
     stored. The holds of the accepted ones are booked in the transaction that inserts them."""
@@ -347,7 +378,7 @@ def _store(messages: list[Message]) -> dict[int, DomainError]:
         return {}
     now = timezone.now()
     organization = messages[0].organization
-    pumping_hold(messages, now=now)
+    pumping_hold(messages, now=now, sizes=pumping_sizes)
     if not organization.is_system:  # PeerPower's own messages (OTP codes, canaries) are not charged
         charges_quote(messages, now=now)
     billable = any(message.price_held for message in messages)

@@ -43,6 +43,17 @@ def test_a_burst_to_sequential_numbers_is_held_after_the_allowance(organization)
     assert all(m.next_attempt_at is None for m in held)
 
 
+def test_numbers_of_refused_requests_count_toward_the_burst(organization):
+    """The sets are counted with the client's limits, before the message is judged: a number asked for counts even
+    when its message is refused (here its body is empty), as the pattern of where a client sends."""
+    from apps.messaging.errors import BodyEmpty
+
+    for n in range(5):
+        with pytest.raises(BodyEmpty):
+            send(organization, f"+855123456{n:02d}", body=" ")
+    assert send(organization, "+85512345699").status == MessageStatus.HELD
+
+
 def test_numbers_spread_over_the_network_are_not_held(organization):
     numbers = [f"+8551{block}345{n:03d}" for n, block in enumerate("0123456789")]  # ten different blocks
     assert all(send(organization, number).status == MessageStatus.QUEUED for number in numbers)

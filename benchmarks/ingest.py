@@ -320,6 +320,10 @@ def main() -> None:
             str(args.workers),
             "--log-level",
             "warning",
+            # No worker recycling during the run: a replaced worker's start-up (a second or more of CPU, and a
+            # stall) would land in one endpoint's round and not another's, and swing the ratios by several per cent.
+            "--max-requests",
+            "0",
             "peerpower.wsgi",
         ],
         env=env,

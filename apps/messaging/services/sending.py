@@ -22,7 +22,7 @@ from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
 from apps.core.ratelimit import rate_window
 from apps.messaging.charging import charges_book, charges_quote
-from apps.messaging.choices import FilterAction, MessageStatus, Priority
+from apps.messaging.choices import FilterAction, MessageStatus, Priority, RecipientBlockReason
 from apps.messaging.errors import (
     ClientBlocked,
     DailyQuotaExceeded,
@@ -34,11 +34,11 @@ from apps.messaging.errors import (
 from apps.messaging.events import MessagesAccepted
 from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
-from apps.messaging.inserting import message_unsaved, messages_insert
+from apps.messaging.inserting import Guard, GuardRefused, message_unsaved, messages_insert
 from apps.messaging.models import Message
 from apps.messaging.pumping import pumping_hold, pumping_numbers, pumping_window_seconds
 from apps.messaging.routes import message_route, message_route_apply
-from apps.messaging.selectors import recipient_block_reasons
+from apps.messaging.selectors import recipient_block_reasons, recipient_guard
 from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
 from apps.messaging.services.signal import enqueue_dispatch
@@ -101,18 +101,40 @@ def message_submit(
             priority=data.priority,
             numbers=[phone.e164] if phone else [],
         )
-    message = _prepare(
-        organization=organization,
-        api_key=api_key,
-        data=data,
-        block_reasons=recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {},
-        trusted=trusted,
-        phone=phone,
+    # On PostgreSQL the recipient's opt-outs and blocks are checked by the INSERT itself (`recipient_guard`), not by
+    # a query of their own before it.
+    guard = recipient_guard(phone.e164, organization_id=organization.pk) if phone and _guards_insert() else None
+
+    def prepare(block_reasons: dict[str, str]) -> Message:
+        return _prepare(
+            organization=organization,
+            api_key=api_key,
+            data=data,
+            block_reasons=block_reasons,
+            trusted=trusted,
+            phone=phone,
+        )
+
+    if guard is None:
+        message = prepare(recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {})
+    else:
+        try:
+            message = prepare({})
+        except DomainError:
+            # Refused for something else: the answer also names a blocked recipient, first, as when the lists were
+            # read before the message was checked (an error path: the look-up costs nothing on the accepted one).
+            prepare(recipient_block_reasons([phone.e164], organization_id=organization.pk))
+            raise
+    refused = _store(
+        [message], pumping_sizes={id(message): sizes[0]} if sizes and sizes[0] is not None else None, guard=guard
     )
-    refused = _store([message], pumping_sizes={id(message): sizes[0]} if sizes and sizes[0] is not None else None)
     if refused:
         raise refused[0]
     return message
+
+
+def _guards_insert() -> bool:
+    return transaction.get_connection().vendor == "postgresql"
 
 
 def message_submit_bulk(
@@ -370,10 +392,13 @@ def new_verification_code() -> str:
 VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = None) -> dict[int, DomainError]:
+def _store(
+    messages: list[Message], *, pumping_sizes: dict[int, int] | None = None, guard: Guard | None = None
+) -> dict[int, DomainError]:
     """Quote, hold and insert the messages (apps.messaging.charging) and signal the dispatcher. Returns the
     messages refused for want of PPT, by position (402 `insufficient_balance`, with the shortfall); those are not
-    stored. The holds of the accepted ones are booked in the transaction that inserts them."""
+    stored. The holds of the accepted ones are booked in the transaction that inserts them. `guard` (one message):
+    its recipient's check, carried by its INSERT (`recipient_guard`); a listed recipient raises its coded error."""
     if not messages:
         return {}
     now = timezone.now()
@@ -392,7 +417,11 @@ def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = No
     )
     with nullcontext() if single else transaction.atomic():
         shortfalls = charges_book(
-            messages, organization_id=organization.pk, threshold=organization.low_balance_threshold, insert=_insert
+            messages,
+            organization_id=organization.pk,
+            threshold=organization.low_balance_threshold,
+            insert=_insert,
+            guard=guard,
         )
         refused: dict[int, DomainError] = {
             position: InsufficientBalance(
@@ -415,9 +444,15 @@ def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = No
     return refused
 
 
-def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Message]], None] | None = None) -> None:
+def _insert(
+    messages: list[Message],
+    tries: int = 3,
+    write: Callable[[list[Message]], None] | None = None,
+    guard: Guard | None = None,
+) -> None:
     """Insert the rows (or have `write` insert them, with their hold); a verification code that is already taken
-    (one chance in about 10^12) gets a new one.
+    (one chance in about 10^12) gets a new one. `guard`: the recipient's check the one row's INSERT carries; refused,
+    the recipient's coded error is raised (`recipient_opted_out`, `recipient_blocked`).
 
     Only rows with a verification code can be retried, so only they pay for a savepoint (inside a transaction) to
     retry from; in autocommit a failed INSERT leaves nothing to roll back.
@@ -429,7 +464,14 @@ def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Messa
             if write is not None:
                 write(messages)
             else:
-                messages_insert(messages)
+                messages_insert(messages, guard=guard)
+    except GuardRefused:
+        message = messages[0]
+        reason = recipient_block_reasons([message.to], organization_id=message.organization_id).get(message.to)
+        if reason is None and tries > 1:
+            _insert(messages, tries - 1, write, guard)  # listed when the INSERT ran, no longer: insert it now
+            return
+        refuse_blocked(message.to, reason or RecipientBlockReason.BLOCKED)
     except IntegrityError:
         if not coded or tries <= 1:
             raise
@@ -438,7 +480,7 @@ def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Messa
             message.verification_code = new_verification_code()
             fresh = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
             message.body = message.body.removesuffix(suffix) + fresh
-        _insert(messages, tries - 1, write)
+        _insert(messages, tries - 1, write, guard)
 
 
 def message_cancel(*, message: Message, actor: Any = None) -> Message:

@@ -58,6 +58,29 @@ def test_a_send_makes_three_redis_round_trips(warm, monkeypatch, django_capture_
     assert commands == [b"GET", b"EVALSHA", b"SET"], sent
 
 
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
+def test_under_load_a_send_makes_two(warm, settings, monkeypatch, django_capture_on_commit_callbacks):
+    """A send within DISPATCH_SIGNAL_GRACE_MS of this process's refused signal trusts the dispatcher on its way
+    (apps.messaging.services.signal): no signal round trip."""
+    from apps.messaging.services import signal
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    monkeypatch.setattr(signal, "_clock", lambda: 1000.0)
+    with django_capture_on_commit_callbacks(execute=True):  # refused: the warm-up's dispatcher is on its way
+        assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
+    sent: list[bytes] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert warm.post("/api/messages/send", {**OTP, "to": "012 345 680"}, format="json").status_code == 202
+    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"GET", b"EVALSHA"], sent
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
 def test_the_recipient_check_and_the_insert_are_prepared_once_per_connection(warm):
     """Planning them cost about as much as running them (apps.core.prepared): later sends reuse the first's plans,

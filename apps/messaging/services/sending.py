@@ -20,6 +20,7 @@ from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_distinct_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
+from apps.core.local_cache import VersionCheck
 from apps.core.ratelimit import rate_window
 from apps.messaging.charging import charges_book, charges_quote
 from apps.messaging.choices import FilterAction, MessageStatus, Priority, RecipientBlockReason
@@ -81,12 +82,19 @@ class BulkItemResult:
 
 
 def message_submit(
-    *, organization: ClientOrganization, api_key: ApiKey | None, data: MessageInput, trusted: bool = False
+    *,
+    organization: ClientOrganization,
+    api_key: ApiKey | None,
+    data: MessageInput,
+    trusted: bool = False,
+    credential_check: VersionCheck | None = None,
 ) -> Message:
     """Accept one message. Raises a coded error for anything wrong with it; a message the content filter refuses
     is stored as `rejected` (so staff can review false positives) and returned.
 
     `trusted` is for PeerPower's own messages (OTP codes): no client limits and no content filter.
+    `credential_check`: the API key as this process held it, still to be verified against its shared version — in the
+    round trip that counts the client's limits, before anything is written (`VersionStale` when it fails).
     """
     try:
         phone = normalize_phone(data.to)
@@ -100,6 +108,7 @@ def message_submit(
             count=1,
             priority=data.priority,
             numbers=[phone.e164] if phone else [],
+            checks=[credential_check] if credential_check is not None else (),
         )
     # On PostgreSQL the recipient's opt-outs and blocks are checked by the INSERT itself (`recipient_guard`), not by
     # a query of their own before it.
@@ -238,6 +247,7 @@ def _check_client(
     count: int,
     priority: str = Priority.NORMAL,
     numbers: Sequence[str] = (),
+    checks: Sequence[VersionCheck] = (),
 ) -> list[int | None]:
     """A blocked client cannot send; an API key has a per-second request rate and a daily message quota, its
     organisation a daily total and, while sandboxed, a small daily cap (apps.messaging.vetting); and the network
@@ -245,7 +255,8 @@ def _check_client(
 
     All are counted in one round trip to the shared cache, with the pumping sets of the recipients' `numbers`
     (apps.messaging.pumping); returns each number's set size (None: not counted), for `_store`. A refused request
-    gives back what it counted, so only accepted requests use up the quota and the network's headroom.
+    gives back what it counted, so only accepted requests use up the quota and the network's headroom. `checks`:
+    versions verified first in that round trip (`VersionStale`, nothing counted, when one is out of date).
     """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
@@ -261,7 +272,7 @@ def _check_client(
         counts = [rate.count(), quota.count(count), *counts]
     pairs = pumping_numbers(organization, numbers, now=timezone.now()) if numbers else []
     values, set_sizes = counters_distinct_add(
-        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds()
+        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds(), checks=checks
     )
     counted_sizes = iter(set_sizes)
     sizes = [None if pair is None else next(counted_sizes) for pair in pairs]

@@ -40,10 +40,10 @@ def test_a_free_send_costs_the_recipient_check_and_the_insert(warm):
 
 
 @pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
-def test_a_send_makes_three_redis_round_trips(warm, monkeypatch, django_capture_on_commit_callbacks):
-    """The API key's version, the counters (rate, quota, plan, admission) with the pumping sets, and the dispatch
-    signal (an `add`, refused while a dispatcher is on its way): one round trip each. The admission snapshot is
-    remembered by the process."""
+def test_a_send_makes_two_redis_round_trips(warm, monkeypatch, django_capture_on_commit_callbacks):
+    """The counters (rate, quota, plan, admission) with the pumping sets and the API key's version (verified in the
+    same script: apps.core.lean), and the dispatch signal (an `add`, refused while a dispatcher is on its way): one
+    round trip each. The admission snapshot is remembered by the process."""
     sent: list[bytes] = []
     original = AbstractConnection.send_packed_command
 
@@ -55,11 +55,11 @@ def test_a_send_makes_three_redis_round_trips(warm, monkeypatch, django_capture_
     with django_capture_on_commit_callbacks(execute=True):  # the dispatch signal runs after commit
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
     commands = [command[0].split(b"\r\n")[2] for command in sent]
-    assert commands == [b"GET", b"EVALSHA", b"SET"], sent
+    assert commands == [b"EVALSHA", b"SET"], sent
 
 
 @pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
-def test_under_load_a_send_makes_two(warm, settings, monkeypatch, django_capture_on_commit_callbacks):
+def test_under_load_a_send_makes_one(warm, settings, monkeypatch, django_capture_on_commit_callbacks):
     """A send within DISPATCH_SIGNAL_GRACE_MS of this process's refused signal trusts the dispatcher on its way
     (apps.messaging.services.signal): no signal round trip."""
     from apps.messaging.services import signal
@@ -78,7 +78,7 @@ def test_under_load_a_send_makes_two(warm, settings, monkeypatch, django_capture
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
     with django_capture_on_commit_callbacks(execute=True):
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 680"}, format="json").status_code == 202
-    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"GET", b"EVALSHA"], sent
+    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"EVALSHA"], sent
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")

@@ -28,8 +28,11 @@ def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    # Rate limits and cooldowns live in the cache; every test starts with none.
+    # Rate limits and cooldowns live in the cache; every test starts with none (nor with a dispatcher on its way).
+    from apps.messaging.services.signal import dispatch_signals_forget
+
     cache.clear()
+    dispatch_signals_forget()
     yield
 
 

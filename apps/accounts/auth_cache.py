@@ -23,7 +23,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
-from apps.core.local_cache import VersionedLocalCache, read_through, version_bump
+from apps.core.local_cache import VersionCheck, VersionedLocalCache, read_through, read_through_deferred, version_bump
 
 LOCAL_MAX_ENTRIES = 20_000
 
@@ -74,9 +74,23 @@ def api_key_valid(*, secret_hash: str, load: Any) -> tuple[ApiKey, bool]:
     cached, loaded = read_through(
         _api_keys, secret_hash, version_key=_api_key_version_key(secret_hash), ttl=_ttl(), load=load
     )
+    return _own_copy(cached), loaded
+
+
+def api_key_valid_deferred(*, secret_hash: str, load: Any) -> tuple[ApiKey, bool, VersionCheck | None]:
+    """`api_key_valid` without the shared-cache read when this process holds the key: then with the `VersionCheck`
+    the caller must settle before the key lets anything happen (a revoked or changed key fails it)."""
+    cached, loaded, check = read_through_deferred(
+        _api_keys, secret_hash, version_key=_api_key_version_key(secret_hash), ttl=_ttl(), load=load
+    )
+    return _own_copy(cached), loaded, check
+
+
+def _own_copy(cached: ApiKey) -> ApiKey:
+    # Each request gets its own instances: views may change them, and threads share the cache.
     key, organization = copy.copy(cached), copy.copy(cached.organization)
     key.organization = organization
-    return key, loaded
+    return key
 
 
 def api_keys_invalidate(*, secret_hashes: list[str]) -> None:

@@ -9,12 +9,13 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import Token
 
-from apps.accounts.auth_cache import api_key_valid, session_valid
+from apps.accounts.auth_cache import api_key_valid, api_key_valid_deferred, session_valid
 from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked, SessionRevoked, TokenInvalid
 from apps.accounts.models import ApiKey, ClientOrganization, User
 from apps.accounts.selectors import api_key_by_secret
 from apps.accounts.services import api_key_touch, hash_api_key, session_touch
 from apps.core.errors import DomainError
+from apps.core.local_cache import VersionCheck
 
 
 class SessionJWTAuthentication(JWTAuthentication):
@@ -46,6 +47,9 @@ class ApiClient:
     is_authenticated: bool = True
     is_anonymous: bool = False
     is_staff: bool = False
+    # Set when the key came from this process's cache unverified (`authenticate_deferred`): to be settled before the
+    # request has any effect.
+    credential_check: VersionCheck | None = None
 
     @property
     def pk(self) -> int:
@@ -60,6 +64,15 @@ class ApiKeyAuthentication(BaseAuthentication):
     schema_errors = (ApiKeyInvalid, ApiKeyRevoked)
 
     def authenticate(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
+        return self._authenticate(request, deferred=False)
+
+    def authenticate_deferred(self, request: Request) -> tuple[ApiClient, ApiKey] | None:
+        """`authenticate`, but a key this process holds is taken without reading its shared version: the principal
+        then carries the `credential_check` to settle before the request has any effect (a revoked key fails it).
+        For a caller that settles it in a round trip it makes anyway (apps.core.lean, the send's counters)."""
+        return self._authenticate(request, deferred=True)
+
+    def _authenticate(self, request: Request, *, deferred: bool) -> tuple[ApiClient, ApiKey] | None:
         secret = request.META.get("HTTP_X_API_KEY", "")
         if not secret:
             parts = get_authorization_header(request).decode(errors="replace").split()
@@ -67,13 +80,20 @@ class ApiKeyAuthentication(BaseAuthentication):
                 secret = parts[1]
         if not secret:
             return None
+        check = None
         try:
-            key, loaded = api_key_valid(secret_hash=hash_api_key(secret), load=lambda: api_key_by_secret(secret=secret))
+            secret_hash = hash_api_key(secret)
+            if deferred:
+                key, loaded, check = api_key_valid_deferred(
+                    secret_hash=secret_hash, load=lambda: api_key_by_secret(secret=secret)
+                )
+            else:
+                key, loaded = api_key_valid(secret_hash=secret_hash, load=lambda: api_key_by_secret(secret=secret))
         except DomainError as error:
             raise AuthenticationFailed(error.message, code=error.code) from None
         if loaded:  # as often as the cache reloads the key, at most once a minute per process
             api_key_touch(api_key=key)
-        return ApiClient(organization=key.organization, api_key=key), key
+        return ApiClient(organization=key.organization, api_key=key, credential_check=check), key
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'

@@ -17,6 +17,8 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from redis.commands.core import Script
 
+from apps.core.local_cache import VersionCheck, VersionStale
+
 # Starting again after the counter expired between `add` and `incr` (the window ended in between) more than
 # this many times in a row would mean the cache cannot keep a key at all.
 ADD_RETRIES = 3
@@ -49,20 +51,32 @@ def counter_give_back(key: str, amount: int) -> None:
 # and INCRBY run together, so a counter cannot expire between them and be recreated by INCRBY without an expiry (a
 # counter that would never reset). Integers are stored as plain numbers, as Django's Redis serializer stores them, so
 # `cache.get` and `cache.decr` read them. A set gets SADD, then EXPIRE (the window's lifetime), then SCARD, member by
-# member in order: each size counts the members added before it in the same call, as separate calls would.
-# KEYS: the counters' keys, then the sets'; ARGV[1]: how many counters; then amount and lifetime per counter; then
-# member and lifetime per set.
+# member in order: each size counts the members added before it in the same call, as separate calls would. First, the
+# version checks (apps.core.local_cache.VersionCheck): one that fails counts nothing and answers {} (any other answer
+# has a value per counter and set, at least one).
+# KEYS: the checks' version keys, the counters' keys, then the sets'. ARGV[1]: how many checks; ARGV[2]: how many
+# counters; then each check's version as stored; then amount and lifetime per counter; then member and lifetime per set.
 _ADD = """
-local counters = tonumber(ARGV[1])
-local values = {}
-for i = 1, counters do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[2 * i + 1], 'NX')
-  values[i] = redis.call('INCRBY', KEYS[i], ARGV[2 * i])
+local checks = tonumber(ARGV[1])
+local counters = tonumber(ARGV[2])
+for i = 1, checks do
+  if redis.call('GET', KEYS[i]) ~= ARGV[2 + i] then
+    return {}
+  end
 end
-for i = counters + 1, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[2 * i])
-  redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1])
-  values[i] = redis.call('SCARD', KEYS[i])
+local values = {}
+local a = 2 + checks
+for i = 1, counters do
+  local k = checks + i
+  redis.call('SET', KEYS[k], 0, 'EX', ARGV[a + 2 * i], 'NX')
+  values[i] = redis.call('INCRBY', KEYS[k], ARGV[a + 2 * i - 1])
+end
+for i = 1, #KEYS - checks - counters do
+  local k = checks + counters + i
+  local j = a + 2 * (counters + i)
+  redis.call('SADD', KEYS[k], ARGV[j - 1])
+  redis.call('EXPIRE', KEYS[k], ARGV[j])
+  values[counters + i] = redis.call('SCARD', KEYS[k])
 end
 return values
 """
@@ -82,21 +96,34 @@ def _run(backend: RedisCache, source: str, keys: list[str], args: list[object]) 
 
 
 def counters_distinct_add(
-    counts: Sequence[Count], members: Sequence[tuple[str, str]], *, timeout: int
+    counts: Sequence[Count],
+    members: Sequence[tuple[str, str]],
+    *,
+    timeout: int,
+    checks: Sequence[VersionCheck] = (),
 ) -> tuple[list[int], list[int]]:
     """`counters_add(counts)` and `distinct_add(members, timeout=timeout)` together: one round trip on Redis for
-    both. Returns the counters' new values and the sets' sizes, each in order."""
-    if not counts and not members:
-        return [], []
+    both. Returns the counters' new values and the sets' sizes, each in order. `checks`: versions of values this
+    process held (apps.core.local_cache), verified first in the same round trip; one out of date counts nothing and
+    raises `VersionStale`."""
+    pending = [check for check in checks if not check.verified]
     backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is only a proxy to it
-    if not isinstance(backend, RedisCache):
+    if not isinstance(backend, RedisCache) or not (counts or members):
+        if not all(check.verify() for check in pending):
+            raise VersionStale
         return [_add(count) for count in counts], _distinct_add_elsewhere(members, timeout=timeout)
-    args: list[object] = [len(counts)]
+    serializer = backend._cache._serializer  # the versions as the cache stored them
+    args: list[object] = [len(pending), len(counts), *(serializer.dumps(check.version) for check in pending)]
     for count in counts:
         args += [count.amount, max(int(count.timeout), 1)]
     for _key, member in members:
         args += [member, max(int(timeout), 1)]
-    values = _run(backend, _ADD, [count.key for count in counts] + [key for key, _member in members], args)
+    keys = [check.version_key for check in pending] + [count.key for count in counts] + [key for key, _ in members]
+    values = _run(backend, _ADD, keys, args)
+    if not values:
+        raise VersionStale
+    for check in pending:
+        check.verified = True
     return values[: len(counts)], values[len(counts) :]
 
 

@@ -11,6 +11,12 @@ Only requests whose answer DRF's machinery could not change take that way. Every
 before anything with a side effect has run: another method; a body that is not `application/json` (UTF-8), too large,
 or asked for in another format (`Accept`, a query string); a missing or refused credential, or a principal the
 permissions refuse (DRF answers those 401/403 with its headers); a view with a throttle scope.
+
+A view may take its credential from this process's cache without reading the shared version first
+(`lean_deferred_credentials`, apps.core.local_cache.VersionCheck): it then settles the check in a round trip it makes
+anyway, before anything has an effect (the send verifies it in the script that counts its limits). A check that
+fails there, or on an answer refused before it was settled, sends the request to the DRF view, which authenticates
+afresh and answers (401 for a revoked key) — nothing had happened on the stale credential's behalf.
 """
 
 import io
@@ -24,6 +30,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.core.api import exception_handler
+from apps.core.local_cache import VersionStale
 from apps.core.throttling import ScopedRateLimit, scope_rate
 
 # What `Accept` may say for the lean way: values for which DRF's negotiation picks the view's first renderer (JSON).
@@ -35,6 +42,9 @@ class LeanPostView(APIView):
     DRF `post` answers through it too (`lean_response`), so both ways run one piece of code."""
 
     lean_renderer: ClassVar[JSONRenderer] = JSONRenderer()
+    # The principal's `credential_check` (the authenticator's `authenticate_deferred`) is settled by `lean_post`
+    # before anything it does has an effect (module docstring).
+    lean_deferred_credentials: ClassVar[bool] = False
 
     def lean_post(self, request: HttpRequest, principal: Any, data: Any) -> tuple[int, Any]:
         """The POST's work: (status, JSON body). Raise a DomainError or APIException to refuse."""
@@ -54,6 +64,9 @@ class LeanPostView(APIView):
         [authenticator_class] = cls.authentication_classes
         [parser_class] = cls.parser_classes
         authenticator, parser = authenticator_class(), parser_class()
+        authenticate = (
+            authenticator.authenticate_deferred if cls.lean_deferred_credentials else authenticator.authenticate
+        )
         # Allow (and Vary: Accept with more than one renderer), as DRF's finalize_response adds them.
         headers = cls(**initkwargs).default_response_headers
 
@@ -61,7 +74,7 @@ class LeanPostView(APIView):
             if not _ordinary_post(request, parser.media_type):
                 return drf_view(request, *args, **kwargs)
             try:
-                authenticated = authenticator.authenticate(request)
+                authenticated = authenticate(request)
             except APIException:
                 authenticated = None
             if authenticated is None:
@@ -71,16 +84,24 @@ class LeanPostView(APIView):
             instance.request, instance.args, instance.kwargs = request, args, kwargs
             if not all(permission().has_permission(request, instance) for permission in cls.permission_classes):
                 return drf_view(request, *args, **kwargs)
+            check = getattr(authenticated[0], "credential_check", None)
             try:
                 data = parser.parse(io.BytesIO(request.body), parser.media_type, {"request": request})
                 status, body, extra = *instance.lean_post(request, authenticated[0], data), {}
+            except VersionStale:
+                return drf_view(request, *args, **kwargs)  # refused before any effect: authenticated afresh there
             except Exception as exc:
                 response = exception_handler(exc, {"request": request, "view": instance})
                 if response is None:
                     raise  # as DRF does: Django's handler answers (a JSON 500, apps.core.views)
+                if check is not None and not check.verify():
+                    return drf_view(request, *args, **kwargs)  # refused before its check: nothing happened
                 # Its own headers (Retry-After, WWW-Authenticate); the content type is the renderer's, as in DRF.
                 extra = {name: value for name, value in response.items() if name.lower() != "content-type"}
                 status, body = response.status_code, response.data
+            else:
+                if check is not None and not check.verified:
+                    raise RuntimeError(f"{cls.__name__} answered without settling its credential check")
             response = HttpResponse(
                 cls.lean_renderer.render(body), status=status, content_type=cls.lean_renderer.media_type
             )
@@ -100,6 +121,10 @@ class LeanPostView(APIView):
 def _lean_capable(cls: type[APIView]) -> bool:
     return (
         len(cls.authentication_classes) == 1
+        and (
+            not getattr(cls, "lean_deferred_credentials", False)
+            or hasattr(cls.authentication_classes[0], "authenticate_deferred")
+        )
         and len(cls.parser_classes) == 1
         # JSON first: what DRF's negotiation picks for the `Accept` values the lean way serves.
         and bool(cls.renderer_classes)

@@ -66,6 +66,16 @@ class VersionedLocalCache(Generic[Value]):
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def peek(self, key: Hashable) -> tuple[Value, str] | None:
+        """The value stored under `key` and the version it was loaded under, if it has not expired, whatever the
+        shared version is now (`read_through_deferred`)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.expires <= self.clock():
+                return None
+            self._entries.move_to_end(key)
+            return entry.value, entry.version
+
     def discard(self, keys: Iterable[Hashable]) -> None:
         with self._lock:
             for key in keys:
@@ -102,3 +112,38 @@ def read_through(
         if version is not None:
             local.put(key, value, version=version, ttl=ttl)
     return value, True
+
+
+class VersionStale(Exception):
+    """A `VersionCheck` failed: the entry its value came from is out of date. Nothing was done on its behalf."""
+
+
+@dataclass(slots=True)
+class VersionCheck:
+    """A value this process held, used before its shared version was read (`read_through_deferred`): the version it
+    was loaded under, to compare with the shared one before the value lets anything happen — in a round trip the
+    caller makes anyway (the send's counters, apps.core.counters), or on its own (`verify`)."""
+
+    version_key: str
+    version: str
+    verified: bool = False
+
+    def verify(self) -> bool:
+        """Whether the shared version still matches: one cache read, the first time only."""
+        if not self.verified:
+            self.verified = cache.get(self.version_key) == self.version
+        return self.verified
+
+
+def read_through_deferred(
+    local: VersionedLocalCache[Any], key: Hashable, *, version_key: str, ttl: float, load: Callable[[], Any]
+) -> tuple[Any, bool, VersionCheck | None]:
+    """`read_through` without its shared-cache read when this process holds the value: it is returned with the
+    `VersionCheck` the caller must settle before the value has any effect (a failed check means: start over with
+    `read_through`). Otherwise `read_through`'s (value, loaded) and no check."""
+    if ttl > 0:
+        held = local.peek(key)
+        if held is not None:
+            return held[0], False, VersionCheck(version_key=version_key, version=held[1])
+    value, loaded = read_through(local, key, version_key=version_key, ttl=ttl, load=load)
+    return value, loaded, None

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from apps.core.events import publish
 from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.events import BalanceLow
-from apps.messaging.inserting import message_held_row, message_inserted
+from apps.messaging.inserting import Guard, GuardRefused, message_held_row, message_inserted
 from apps.messaging.models import Message
 from apps.messaging.pricing import quotes, sensitive_quote
 from apps.tokens.choices import PlatformAccount, Reason, Result
@@ -87,32 +87,41 @@ def charges_quote(messages: Sequence[Message], *, now: datetime) -> None:
 
 
 def charges_book(
-    messages: Sequence[Message], *, organization_id: int, threshold: int | None, insert: Callable[..., None]
+    messages: Sequence[Message],
+    *,
+    organization_id: int,
+    threshold: int | None,
+    insert: Callable[..., None],
+    guard: Guard | None = None,
 ) -> dict[int, int]:
-    """Insert the quoted messages (`insert(messages, write=None)`, which calls `write` instead of its own INSERT
-    when given one) and hold their prices, inside the caller's transaction (which must have a savepoint of its own:
-    a refused single send rolls it back) — or, for one message on PostgreSQL, in autocommit. Returns the shortfall
-    of each message refused for want of PPT, by position; those are not stored."""
+    """Insert the quoted messages (`insert(messages, write=None, guard=None)`, which calls `write` instead of
+    its own INSERT when given one; a write the guard refused raises `GuardRefused`) and hold their prices, inside the
+    caller's transaction (which must have a savepoint of its own: a refused single send rolls it back) — or, for one
+    message on PostgreSQL, in autocommit. `guard`: the condition one message's row must meet
+    (apps.messaging.inserting), carried by the statement that writes it. Returns the shortfall of each message
+    refused for want of PPT, by position; those are not stored."""
     if len(messages) == 1 and messages[0].price_held:
-        return _book_one(messages[0], organization_id=organization_id, threshold=threshold, insert=insert)
+        return _book_one(messages[0], organization_id=organization_id, threshold=threshold, insert=insert, guard=guard)
     reservation = charges_reserve(messages, organization_id=organization_id)
     refused = reservation.refused if reservation is not None else {}
     accepted = [message for position, message in enumerate(messages) if position not in refused]
     if accepted:
-        insert(accepted)
+        insert(accepted, guard=guard)
         charges_hold(accepted, reservation=reservation, threshold=threshold)
     return refused
 
 
 def _book_one(
-    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None]
+    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None], guard: Guard | None
 ) -> dict[int, int]:
     """On PostgreSQL in autocommit: the row and its hold in one statement (`client_hold_create_with_row`), which
     commits both or neither. Otherwise the row first, then the hold in one statement: the client's account is
     locked from the hold to COMMIT only (a refusal, rare, costs an INSERT rolled back)."""
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _book_one_statement(message, organization_id=organization_id, threshold=threshold, insert=insert)
-    insert([message])
+        return _book_one_statement(
+            message, organization_id=organization_id, threshold=threshold, insert=insert, guard=guard
+        )
+    insert([message], guard=guard)
     hold = client_hold_create(
         id=hold_id(message.pk),
         organization_id=organization_id,
@@ -131,12 +140,12 @@ def _book_one(
 
 
 def _book_one_statement(
-    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None]
+    message: Message, *, organization_id: int, threshold: int | None, insert: Callable[..., None], guard: Guard | None
 ) -> dict[int, int]:
     held: list[Hold] = []
 
     def write(messages: list[Message]) -> None:
-        row = message_held_row(messages[0], id_prefix=HOLD_PREFIX)
+        row = message_held_row(messages[0], id_prefix=HOLD_PREFIX, guard=guard)
         pk, hold = client_hold_create_with_row(
             row=row,
             organization_id=organization_id,
@@ -144,11 +153,13 @@ def _book_one_statement(
             credit_account_id=_revenue_account_id(),
             reason=Reason.CHARGE,
         )
+        if hold is None:
+            raise GuardRefused
         held.append(hold)
         if pk is not None:
             message_inserted(messages[0], pk)
 
-    insert([message], write=write)  # the caller's insert: it retries a taken verification code
+    insert([message], write=write, guard=guard)  # the caller's insert: it retries a taken verification code
     hold = held[-1]
     if not hold.booked:
         return {0: hold.shortfall}

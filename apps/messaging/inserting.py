@@ -28,12 +28,35 @@ from apps.core.prepared import prepared_cursor
 from apps.messaging.models import Job, Message
 from apps.tokens.services import HeldRow
 
+# A condition an INSERT carries and its named parameters (apps.messaging.selectors.recipient_guard).
+Guard = tuple[str, dict[str, object]]
 
-def messages_insert(messages: Sequence[Message]) -> None:
+
+class GuardRefused(Exception):
+    """A guarded INSERT found its condition false: nothing was written."""
+
+
+def messages_insert(messages: Sequence[Message], *, guard: Guard | None = None) -> None:
     """Insert the unsaved messages and set their ids, in one statement.
 
     A single send takes the same statement on PostgreSQL: it costs about half the CPU of `save`, whose SQL compiler
-    prepares every column and quotes every name again for each row."""
+    prepares every column and quotes every name again for each row. `guard` (one message, PostgreSQL): a condition
+    the row must meet; where it does not, nothing is inserted and `GuardRefused` is raised."""
+    if guard is not None:
+        if connection.vendor != "postgresql" or len(messages) != 1:
+            raise ValueError("a guarded INSERT is for one message on PostgreSQL")
+        condition, params = guard
+        with prepared_cursor() as cursor:  # one text per condition: planned once per connection
+            cursor.execute(
+                f"{_columns(Message).insert} SELECT {_columns(Message).held_values} "  # noqa: S608 - model names
+                f"FROM (SELECT %(message_row)s::jsonb->0 AS value) r WHERE {condition} RETURNING id",
+                {"message_row": _dumps(Message, messages), **params},
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise GuardRefused
+        message_inserted(messages[0], row[0])
+        return
     if connection.vendor != "postgresql":
         if len(messages) == 1:
             messages[0].save(force_insert=True)  # a plain INSERT, without the transaction bulk_create opens
@@ -183,18 +206,20 @@ def _dumps(model: type[models.Model], objects: Sequence[models.Model]) -> str:
     return json.dumps(rows, default=_encode, ensure_ascii=False)
 
 
-def message_held_row(message: Message, *, id_prefix: str) -> HeldRow:
+def message_held_row(message: Message, *, id_prefix: str, guard: Guard | None = None) -> HeldRow:
     """The unsaved message as a row the ledger inserts in the statement that books its hold
     (`client_hold_create_with_row`): its columns read as the bulk INSERT reads them (encrypted, blind-indexed), sent
     as one JSON row and cast back column by column in the statement — one parameter instead of one per column,
-    each of which the driver would adapt on its own."""
+    each of which the driver would adapt on its own. `guard`: a condition the row must meet (`messages_insert`)."""
     columns = _columns(Message)
+    condition, params = guard if guard is not None else ("TRUE", {})
     return HeldRow(
         insert=columns.insert,
         values=columns.held_values,
-        params={"message_row": _dumps(Message, [message])},
+        params={"message_row": _dumps(Message, [message]), **params},
         id_prefix=id_prefix,
         source="CROSS JOIN (SELECT %(message_row)s::jsonb->0 AS value) r",
+        guard=condition,
     )
 
 

@@ -74,6 +74,23 @@ def recipient_block_reasons(phones: Iterable[str], *, organization_id: int | Non
     return reasons
 
 
+def recipient_guard(phone: str, *, organization_id: int) -> tuple[str, dict[str, object]]:
+    """PostgreSQL: `recipient_block_reasons` for one number as a condition a single send's INSERT carries
+    (apps.messaging.inserting): true when `phone` (E.164) may be messaged by client `organization_id` — on no
+    opt-out list that applies to this client and not blocked. The row is then written only if the condition holds,
+    in the statement that writes it: the check costs no round trip of its own (about 7 % of a send's CPU when it
+    was a query before the INSERT), and no opt-out can slip in between the check and the row. A refused INSERT asks
+    `recipient_block_reasons` why. (condition, its named parameters.)"""
+    quote = connections[router.db_for_write(OptOut)].ops.quote_name
+    condition = (
+        f"NOT EXISTS (SELECT 1 FROM {quote(OptOut._meta.db_table)} WHERE phone_hash = %(recipient_hash)s::varchar"  # noqa: S608
+        " AND (organization_id IS NULL OR organization_id = %(recipient_client)s::bigint))"
+        f" AND NOT EXISTS (SELECT 1 FROM {quote(BlockedRecipient._meta.db_table)}"
+        " WHERE phone_hash = %(recipient_hash)s::varchar)"
+    )
+    return condition, {"recipient_hash": blind_index(phone), "recipient_client": organization_id}
+
+
 def filter_terms_active() -> list[TermSpec]:
     rows = FilterTerm.objects.filter(active=True).values_list("term", "language", "category", "weight")
     return [

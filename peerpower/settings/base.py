@@ -405,6 +405,10 @@ MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
 # submitted meanwhile are matched and pushed in the same batch (one dispatch task and one push task for all of them)
 # instead of one task each under light load. 0: at once.
 DISPATCH_LINGER_MS = env.int("DISPATCH_LINGER_MS", default=50)
+# A starting dispatcher waits this long after taking its "on its way" mark before it reads (within the linger above),
+# so a process whose signal found the mark can skip its signals for that long: most sends under load then make no
+# signal round trip (apps.messaging.services.signal). 0: every send asks.
+DISPATCH_SIGNAL_GRACE_MS = env.int("DISPATCH_SIGNAL_GRACE_MS", default=20)
 # Low priority waits for on-net capacity (cheaper for the provider) - but not forever: a low-priority message that has
 # waited this many seconds since it was due may go out on another carrier's SIM.
 MESSAGE_LOW_PRIORITY_CROSS_CARRIER_AFTER_SECONDS = env.int(

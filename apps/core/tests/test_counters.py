@@ -11,6 +11,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 
 from apps.core.counters import Count, counter_give_back, counters_add, counters_distinct_add, distinct_add
+from apps.core.local_cache import VersionCheck, VersionStale, version_bump
 
 
 @pytest.fixture(params=["configured", "shared-file", "local-memory"])
@@ -53,6 +54,23 @@ def test_counters_and_sets_count_together_as_they_count_apart(backend):
     assert counters_distinct_add([Count("a", 2, 60)], [("block", "+85512000001")], timeout=60) == ([3], [2])
     assert counters_add([Count("b", 1, 60)]) == [6] and distinct_add([("block", "+85512000003")], timeout=60) == [3]
     assert counters_distinct_add([], [], timeout=60) == ([], [])
+
+
+def test_version_checks_go_first_and_a_stale_one_counts_nothing(backend):
+    """A value this process held is verified in the counting round trip (apps.core.local_cache.VersionCheck)."""
+    version_bump("version:key")
+    current = cache.get("version:key")
+    fresh = VersionCheck(version_key="version:key", version=current)
+    assert counters_distinct_add([Count("a", 1, 60)], [("block", "x")], timeout=60, checks=[fresh]) == ([1], [1])
+    assert fresh.verified
+    stale = VersionCheck(version_key="version:key", version="an older one")
+    with pytest.raises(VersionStale):
+        counters_distinct_add([Count("a", 1, 60)], [("block", "y")], timeout=60, checks=[stale])
+    assert not stale.verified
+    missing = VersionCheck(version_key="version:gone", version=current)
+    with pytest.raises(VersionStale):
+        counters_distinct_add([Count("a", 1, 60)], [], timeout=60, checks=[missing])
+    assert counters_distinct_add([Count("a", 1, 60)], [("block", "y")], timeout=60) == ([2], [2])  # nothing counted
 
 
 def let_time_pass(clock: time_machine.Traveller, seconds: float) -> None:

@@ -20,9 +20,10 @@ from apps.core.addresses import webhook_url_check
 from apps.core.counters import counter_give_back, counters_distinct_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
+from apps.core.local_cache import VersionCheck
 from apps.core.ratelimit import rate_window
 from apps.messaging.charging import charges_book, charges_quote
-from apps.messaging.choices import FilterAction, MessageStatus, Priority
+from apps.messaging.choices import FilterAction, MessageStatus, Priority, RecipientBlockReason
 from apps.messaging.errors import (
     ClientBlocked,
     DailyQuotaExceeded,
@@ -34,11 +35,11 @@ from apps.messaging.errors import (
 from apps.messaging.events import MessagesAccepted
 from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
-from apps.messaging.inserting import message_unsaved, messages_insert
+from apps.messaging.inserting import Guard, GuardRefused, message_unsaved, messages_insert
 from apps.messaging.models import Message
 from apps.messaging.pumping import pumping_hold, pumping_numbers, pumping_window_seconds
 from apps.messaging.routes import message_route, message_route_apply
-from apps.messaging.selectors import recipient_block_reasons
+from apps.messaging.selectors import recipient_block_reasons, recipient_guard
 from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
 from apps.messaging.services.signal import enqueue_dispatch
@@ -81,12 +82,19 @@ class BulkItemResult:
 
 
 def message_submit(
-    *, organization: ClientOrganization, api_key: ApiKey | None, data: MessageInput, trusted: bool = False
+    *,
+    organization: ClientOrganization,
+    api_key: ApiKey | None,
+    data: MessageInput,
+    trusted: bool = False,
+    credential_check: VersionCheck | None = None,
 ) -> Message:
     """Accept one message. Raises a coded error for anything wrong with it; a message the content filter refuses
     is stored as `rejected` (so staff can review false positives) and returned.
 
     `trusted` is for PeerPower's own messages (OTP codes): no client limits and no content filter.
+    `credential_check`: the API key as this process held it, still to be verified against its shared version — in the
+    round trip that counts the client's limits, before anything is written (`VersionStale` when it fails).
     """
     try:
         phone = normalize_phone(data.to)
@@ -100,19 +108,42 @@ def message_submit(
             count=1,
             priority=data.priority,
             numbers=[phone.e164] if phone else [],
+            checks=[credential_check] if credential_check is not None else (),
         )
-    message = _prepare(
-        organization=organization,
-        api_key=api_key,
-        data=data,
-        block_reasons=recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {},
-        trusted=trusted,
-        phone=phone,
+    # On PostgreSQL the recipient's opt-outs and blocks are checked by the INSERT itself (`recipient_guard`), not by
+    # a query of their own before it.
+    guard = recipient_guard(phone.e164, organization_id=organization.pk) if phone and _guards_insert() else None
+
+    def prepare(block_reasons: dict[str, str]) -> Message:
+        return _prepare(
+            organization=organization,
+            api_key=api_key,
+            data=data,
+            block_reasons=block_reasons,
+            trusted=trusted,
+            phone=phone,
+        )
+
+    if guard is None:
+        message = prepare(recipient_block_reasons([phone.e164], organization_id=organization.pk) if phone else {})
+    else:
+        try:
+            message = prepare({})
+        except DomainError:
+            # Refused for something else: the answer also names a blocked recipient, first, as when the lists were
+            # read before the message was checked (an error path: the look-up costs nothing on the accepted one).
+            prepare(recipient_block_reasons([phone.e164], organization_id=organization.pk))
+            raise
+    refused = _store(
+        [message], pumping_sizes={id(message): sizes[0]} if sizes and sizes[0] is not None else None, guard=guard
     )
-    refused = _store([message], pumping_sizes={id(message): sizes[0]} if sizes and sizes[0] is not None else None)
     if refused:
         raise refused[0]
     return message
+
+
+def _guards_insert() -> bool:
+    return transaction.get_connection().vendor == "postgresql"
 
 
 def message_submit_bulk(
@@ -216,6 +247,7 @@ def _check_client(
     count: int,
     priority: str = Priority.NORMAL,
     numbers: Sequence[str] = (),
+    checks: Sequence[VersionCheck] = (),
 ) -> list[int | None]:
     """A blocked client cannot send; an API key has a per-second request rate and a daily message quota, its
     organisation a daily total and, while sandboxed, a small daily cap (apps.messaging.vetting); and the network
@@ -223,7 +255,8 @@ def _check_client(
 
     All are counted in one round trip to the shared cache, with the pumping sets of the recipients' `numbers`
     (apps.messaging.pumping); returns each number's set size (None: not counted), for `_store`. A refused request
-    gives back what it counted, so only accepted requests use up the quota and the network's headroom.
+    gives back what it counted, so only accepted requests use up the quota and the network's headroom. `checks`:
+    versions verified first in that round trip (`VersionStale`, nothing counted, when one is out of date).
     """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
@@ -239,7 +272,7 @@ def _check_client(
         counts = [rate.count(), quota.count(count), *counts]
     pairs = pumping_numbers(organization, numbers, now=timezone.now()) if numbers else []
     values, set_sizes = counters_distinct_add(
-        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds()
+        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds(), checks=checks
     )
     counted_sizes = iter(set_sizes)
     sizes = [None if pair is None else next(counted_sizes) for pair in pairs]
@@ -370,10 +403,13 @@ def new_verification_code() -> str:
 VERIFICATION_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
-def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = None) -> dict[int, DomainError]:
+def _store(
+    messages: list[Message], *, pumping_sizes: dict[int, int] | None = None, guard: Guard | None = None
+) -> dict[int, DomainError]:
     """Quote, hold and insert the messages (apps.messaging.charging) and signal the dispatcher. Returns the
     messages refused for want of PPT, by position (402 `insufficient_balance`, with the shortfall); those are not
-    stored. The holds of the accepted ones are booked in the transaction that inserts them."""
+    stored. The holds of the accepted ones are booked in the transaction that inserts them. `guard` (one message):
+    its recipient's check, carried by its INSERT (`recipient_guard`); a listed recipient raises its coded error."""
     if not messages:
         return {}
     now = timezone.now()
@@ -392,7 +428,11 @@ def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = No
     )
     with nullcontext() if single else transaction.atomic():
         shortfalls = charges_book(
-            messages, organization_id=organization.pk, threshold=organization.low_balance_threshold, insert=_insert
+            messages,
+            organization_id=organization.pk,
+            threshold=organization.low_balance_threshold,
+            insert=_insert,
+            guard=guard,
         )
         refused: dict[int, DomainError] = {
             position: InsufficientBalance(
@@ -415,9 +455,15 @@ def _store(messages: list[Message], *, pumping_sizes: dict[int, int] | None = No
     return refused
 
 
-def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Message]], None] | None = None) -> None:
+def _insert(
+    messages: list[Message],
+    tries: int = 3,
+    write: Callable[[list[Message]], None] | None = None,
+    guard: Guard | None = None,
+) -> None:
     """Insert the rows (or have `write` insert them, with their hold); a verification code that is already taken
-    (one chance in about 10^12) gets a new one.
+    (one chance in about 10^12) gets a new one. `guard`: the recipient's check the one row's INSERT carries; refused,
+    the recipient's coded error is raised (`recipient_opted_out`, `recipient_blocked`).
 
     Only rows with a verification code can be retried, so only they pay for a savepoint (inside a transaction) to
     retry from; in autocommit a failed INSERT leaves nothing to roll back.
@@ -429,7 +475,14 @@ def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Messa
             if write is not None:
                 write(messages)
             else:
-                messages_insert(messages)
+                messages_insert(messages, guard=guard)
+    except GuardRefused:
+        message = messages[0]
+        reason = recipient_block_reasons([message.to], organization_id=message.organization_id).get(message.to)
+        if reason is None and tries > 1:
+            _insert(messages, tries - 1, write, guard)  # listed when the INSERT ran, no longer: insert it now
+            return
+        refuse_blocked(message.to, reason or RecipientBlockReason.BLOCKED)
     except IntegrityError:
         if not coded or tries <= 1:
             raise
@@ -438,7 +491,7 @@ def _insert(messages: list[Message], tries: int = 3, write: Callable[[list[Messa
             message.verification_code = new_verification_code()
             fresh = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)
             message.body = message.body.removesuffix(suffix) + fresh
-        _insert(messages, tries - 1, write)
+        _insert(messages, tries - 1, write, guard)
 
 
 def message_cancel(*, message: Message, actor: Any = None) -> Message:

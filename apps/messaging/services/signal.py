@@ -6,6 +6,13 @@ window find the dispatcher already on its way and go out in its batch (one dispa
 them, not one each, under light load). The database is the truth: the dispatcher takes whatever queued
 messages are due, the broker only wakes it up (and `messages_reconcile`, in `leases`, signals again for messages
 whose signal was lost).
+
+A signal refused because a dispatcher is on its way still costs its sender a round trip. So a starting dispatcher,
+once it has taken the mark away, waits DISPATCH_SIGNAL_GRACE_MS before it reads (`dispatch_signal_received`), and a
+process whose `add` was refused trusts that dispatcher with what it commits within that grace of asking: the
+dispatcher took the mark after the refused `add` (the mark was there then), so it reads after the grace has run from
+that moment, after those commits. Only durations are compared, each on one machine's monotonic clock. Under load most
+sends of a process then make no signal round trip at all.
 """
 
 import logging
@@ -36,8 +43,19 @@ def enqueue_dispatch(*, priority: str, countdown: float | None = None) -> None:
 
 
 def linger_seconds() -> float | None:
-    """How long a dispatcher signalled for messages due now waits before it starts (None: it does not)."""
-    return settings.DISPATCH_LINGER_MS / 1000 if settings.DISPATCH_LINGER_MS > 0 else None
+    """How long a dispatcher signalled for messages due now waits before it starts (None: it does not): it reads
+    DISPATCH_LINGER_MS after the signal, so it starts the grace it waits after taking the mark sooner."""
+    linger = settings.DISPATCH_LINGER_MS - max(settings.DISPATCH_SIGNAL_GRACE_MS, 0)
+    return linger / 1000 if linger > 0 else None
+
+
+def _grace_seconds() -> float:
+    return max(settings.DISPATCH_SIGNAL_GRACE_MS, 0) / 1000
+
+
+# Per priority: when (this process's monotonic clock) an `add` was sent that found a dispatcher on its way.
+_refused_at: dict[str, float] = {}
+_clock = time.monotonic  # the monotonic clock; tests move it
 
 
 def _pending_key(priority: str) -> str:
@@ -63,9 +81,14 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
     else:
         key, timeout = _pending_key(priority), SIGNAL_SECONDS
         countdown = None if force else linger_seconds()
+        if not force and _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
+            return False  # what was committed before now, the dispatcher on its way reads (module docstring)
     if not force:
         try:
+            asked = _clock()
             if not cache.add(key, 1, timeout=timeout):
+                if key == _pending_key(priority):
+                    _refused_at[priority] = asked
                 return False
         except Exception:
             logger.warning("dispatch signal: cache unavailable, publishing anyway", exc_info=True)
@@ -75,8 +98,17 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
 
 def dispatch_signal_received(*, priority: str) -> None:
     """A dispatcher of `priority` has started: signals from now on must publish again (it may already have read past
-    the messages they are for)."""
+    the messages they are for). Returns once the grace of the signals refused before has run out: they trust this
+    dispatcher to read what their processes commit within it (module docstring)."""
     try:
         cache.delete(_pending_key(priority))
     except Exception:
         logger.warning("dispatch signal: cache unavailable", exc_info=True)
+    if _grace_seconds() > 0:
+        time.sleep(_grace_seconds())
+
+
+def dispatch_signals_forget() -> None:
+    """Forget the signals this process found refused (what another process, which never asked, looks like): with the
+    shared cache emptied, as between tests."""
+    _refused_at.clear()

@@ -9,7 +9,7 @@ from apps.core.tests.broker_queues import broker_purge, broker_take
 from apps.messaging.choices import Priority
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.models import FilterTerm
-from apps.messaging.services import MessageInput, message_submit, message_submit_bulk
+from apps.messaging.services import MessageInput, message_submit, message_submit_bulk, signal
 from apps.messaging.services.dispatch import dispatch_signal_received
 from apps.messaging.services.signal import dispatch_signal
 from apps.messaging.tasks import dispatch_due
@@ -112,8 +112,10 @@ def test_a_dispatcher_lingers_so_messages_submitted_within_the_window_share_its_
 
     [(task, starts_at)] = published("low")
     assert task == "messaging.dispatch_due"
-    # It starts at the end of the window the first message opened.
-    assert before + 0.05 - 0.001 <= starts_at <= after + 0.05 + 0.001
+    # It reads at the end of the window the first message opened: it starts the grace it waits after taking its mark
+    # sooner.
+    starts = 0.05 - settings.DISPATCH_SIGNAL_GRACE_MS / 1000
+    assert before + starts - 0.001 <= starts_at <= after + starts + 0.001
     # The one task takes all three in one batch (no provider is online: they wait, but they were taken together).
     assert dispatch_due(Priority.LOW)["taken"] == 3
 
@@ -139,3 +141,66 @@ def test_a_dispatcher_carrying_on_with_its_backlog_does_not_linger(settings):
     settings.DISPATCH_LINGER_MS = 50
     assert dispatch_signal(priority=Priority.HIGH, force=True)
     assert published("high") == [("messaging.dispatch_due", None)]
+
+
+def test_a_process_that_found_a_dispatcher_on_its_way_trusts_it_for_the_grace(organization, settings, monkeypatch):
+    """Within DISPATCH_SIGNAL_GRACE_MS of a refused signal a process asks nothing (here even though the mark is gone:
+    the dispatcher that took it reads only after the grace); after it, it asks again."""
+    from django.core.cache import cache
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    now = [1000.0]
+    monkeypatch.setattr(signal, "_clock", lambda: now[0])
+    submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
+    submit(organization, Priority.LOW, to="012 345 679")  # refused: a dispatcher is on its way
+    cache.delete("dispatch:pending:low")  # a dispatcher takes the mark (and would wait out the grace before reading)
+    now[0] += 0.019
+    submit(organization, Priority.LOW, to="012 345 680")
+    assert len(starting_soon("low")) == 1  # trusted the dispatcher: no signal
+    now[0] += 0.002
+    submit(organization, Priority.LOW, to="012 345 681")
+    assert len(starting_soon("low")) == 1  # the grace is over: it asked, and found no dispatcher on its way
+
+
+def test_with_no_grace_every_signal_asks(organization, settings, monkeypatch):
+    from django.core.cache import cache
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 0
+    monkeypatch.setattr(signal, "_clock", lambda: 1000.0)
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.LOW, to="012 345 679")
+    cache.delete("dispatch:pending:low")
+    submit(organization, Priority.LOW, to="012 345 680")
+    assert len(starting_soon("low")) == 2
+
+
+def test_a_message_committed_within_the_grace_is_in_the_starting_dispatchers_batch(organization, settings):
+    """The race the grace closes: a process's signal is refused, a dispatcher then takes the mark, and the process
+    commits a message without signalling (within its grace). The dispatcher, waiting out the grace before it reads,
+    takes that message too."""
+    import threading
+
+    from django.core.cache import cache
+    from django.db import connections
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 1000  # generous: the steps below take far less on any machine
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.LOW, to="012 345 679")  # refused: trusts the dispatcher on its way
+    taken: list[int] = []
+
+    def dispatcher() -> None:
+        try:
+            taken.append(dispatch_due(Priority.LOW)["taken"])
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=dispatcher)
+    thread.start()
+    for _ in range(10_000):  # until the dispatcher has taken the mark
+        if cache.get("dispatch:pending:low") is None:
+            break
+        time.sleep(0.001)
+    submit(organization, Priority.LOW, to="012 345 680")  # within the grace: no signal of its own
+    thread.join(30)
+    assert len(starting_soon("low")) == 1
+    assert taken == [3]

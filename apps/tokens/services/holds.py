@@ -122,6 +122,7 @@ WITH debited AS (
      WHERE ledger_id = %(ledger)s AND organization_id = %(organization)s
        AND credits_posted + credit_limit - debits_posted - debits_pending >= %(amount)s
        AND EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
+       AND {guard}
     RETURNING id, credits_posted + credit_limit - debits_posted - debits_pending AS spendable
 ), held_row AS (
     {insert} SELECT {values} FROM debited {source} RETURNING id
@@ -138,7 +139,8 @@ WITH debited AS (
 )
 SELECT (SELECT id FROM held_row), (SELECT spendable FROM debited), (SELECT count(*) FROM booked),
        (SELECT count(*) FROM credited),
-       EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
+       EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot),
+       {guard}
 """
 
 
@@ -147,23 +149,26 @@ class HeldRow:
     """A row to insert only if its hold is booked, in the same statement: `insert` is `INSERT INTO table (columns)`
     and `values` the select list of its values (placeholders `%(name)s` with a cast, taken from `params`, or
     columns of what `source` joins, e.g. `CROSS JOIN (SELECT %(row)s::jsonb AS value) r`). The inserted row's `id`
-    names the hold (`id_prefix` + id) and is its `message_id`."""
+    names the hold (`id_prefix` + id) and is its `message_id`. `guard`: a condition (over `params`) the row must
+    meet; when it is false neither the row nor its hold is written (a message whose recipient is on an opt-out or
+    block list)."""
 
     insert: str
     values: str
     params: dict[str, object]
     id_prefix: str
     source: str = ""  # a FROM clause's continuation the values read from (a join), if any
+    guard: str = "TRUE"
 
 
 def client_hold_create_with_row(
     *, row: HeldRow, organization_id: int, amount: int, credit_account_id: int, reason: str
-) -> tuple[int | None, Hold]:
+) -> tuple[int | None, Hold | None]:
     """PostgreSQL, in autocommit: insert `row` (a message) and hold `amount` for it in ONE statement, so the row
     and its hold commit together or not at all, without a transaction of round trips around them (BEGIN, the
     INSERT, the hold, COMMIT) and with the client's account row locked for that one statement only. Returns the
-    row's id (None when refused: nothing was inserted) and the hold. The bound is checked exactly as
-    `client_hold_create` checks it."""
+    row's id (None when refused: nothing was inserted) and the hold, or None when the row's guard refused it (nothing
+    was written, whatever the balance). The bound is checked exactly as `client_hold_create` checks it."""
     if not 0 < amount:
         raise ValueError("a hold's amount must be positive")
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -181,10 +186,15 @@ def client_hold_create_with_row(
         "now": timezone.now(),
     }
     with prepared_cursor() as cursor:  # the same text for every message: planned once per connection
-        cursor.execute(_PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source), parameters)
-        row_id, spendable_after, booked, credited, credit_is_hot = cursor.fetchone()
+        cursor.execute(
+            _PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source, guard=row.guard),
+            parameters,
+        )
+        row_id, spendable_after, booked, credited, credit_is_hot, allowed = cursor.fetchone()
     if not credit_is_hot:
         raise ValueError(f"a hold's credit account must be a hot PPT account, not {credit_account_id}")
+    if not allowed:
+        return None, None
     if spendable_after is None:
         spendable = client_spendable(organization_id=organization_id).spendable
         return None, Hold(booked=False, shortfall=amount - max(spendable, 0), spendable_after=spendable)

@@ -7,7 +7,9 @@ it ends.
   credit platform revenue) in the transaction that inserts the message row. A single send on PostgreSQL inserts
   its row and books its hold in ONE statement in autocommit (`client_hold_create_with_row`: the row is inserted
   only if the bound check passes), so the client's account row is locked for that statement only and the send
-  costs no BEGIN or COMMIT round trip — sends of one client queue on that lock, so its length is what limits them.
+  costs no BEGIN or COMMIT round trip. Sends of one client queue on that lock, which lasts through the COMMIT's WAL
+  flush: it caps one client's held single sends at about one per (flush + statement), a few hundred a second on a
+  busy disk; below that cap the ledger rows' CPU is what a held send costs more (benchmarks/RESULTS.md).
   Elsewhere (SQLite, or a caller's transaction) it inserts its row first and then books the hold in one statement
   (`client_hold_create`); refused, the row is rolled back with the transaction. A bulk request locks the
   account first and decides the batch against what it can spend (posted credits + credit limit − debits), so the

@@ -112,3 +112,48 @@ def test_a_single_held_send_stores_its_row_and_hold_in_one_statement_or_neither(
     assert Transfer.objects.filter(reason="charge").count() == 1
     assert spendable(organization) == 0
     assert ledger_check().breaks == 0
+
+
+def test_a_single_held_send_statement_credits_only_a_hot_account_and_stores_nothing_otherwise(organization, prices):
+    """The statement's last column (the credit account is hot) is read only when the hold is refused: a booked hold
+    says yes without looking again; a credit account that is not hot refuses the hold, and the row with it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.messaging.charging import HOLD_PREFIX
+    from apps.messaging.inserting import message_held_row, message_unsaved
+    from apps.tokens.choices import PlatformAccount, Reason
+    from apps.tokens.services import client_hold_create_with_row, platform_account
+
+    fund(organization, 2 * CROSS)
+
+    def hold(credit_account_id: int):
+        message = message_unsaved(
+            organization=organization,
+            to="+85512345678",
+            body="x",
+            carrier="cellcard",
+            segments=1,
+            price_held=CROSS,
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+        return client_hold_create_with_row(
+            row=message_held_row(message, id_prefix=HOLD_PREFIX),
+            organization_id=organization.pk,
+            amount=CROSS,
+            credit_account_id=credit_account_id,
+            reason=Reason.CHARGE,
+        )
+
+    with pytest.raises(ValueError, match="hot"):
+        hold(platform_account(PlatformAccount.ADJUSTMENTS).pk)  # a platform account, but not a hot one
+    assert not Message.objects.exists()
+    assert not Transfer.objects.filter(reason="charge").exists()
+    assert spendable(organization) == 2 * CROSS
+
+    row_id, booked = hold(platform_account(PlatformAccount.REVENUE).pk)
+    assert booked.booked and booked.spendable_after == CROSS
+    assert Transfer.objects.get(id=f"{HOLD_PREFIX}{row_id}").message_id == row_id
+    assert Message.objects.get(pk=row_id).price_held == CROSS
+    assert ledger_check().breaks == 0

@@ -41,6 +41,10 @@ class Hold:
     spendable_after: int
 
 
+# The last column but one of both statements (the last of `_PG_HOLD`) says whether the credit account is a hot PPT
+# account, which matters only when the hold was refused (the UPDATE checks it too): a booked hold's `debited` row
+# settles the OR first, and PostgreSQL runs the EXISTS (an InitPlan) only when it is read, so a booked hold looks the
+# account up once.
 _PG_HOLD = """
 WITH debited AS (
     UPDATE tokens_account SET debits_pending = debits_pending + %(amount)s
@@ -60,7 +64,8 @@ WITH debited AS (
     SELECT %(credit)s, 0, 0, %(amount)s, 0 FROM debited RETURNING 1
 )
 SELECT (SELECT spendable FROM debited), (SELECT count(*) FROM booked), (SELECT count(*) FROM credited),
-       EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
+       (SELECT spendable FROM debited) IS NOT NULL
+       OR EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
 """
 
 
@@ -139,7 +144,8 @@ WITH debited AS (
 )
 SELECT (SELECT id FROM held_row), (SELECT spendable FROM debited), (SELECT count(*) FROM booked),
        (SELECT count(*) FROM credited),
-       EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot),
+       (SELECT spendable FROM debited) IS NOT NULL
+       OR EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot),
        {guard}
 """
 

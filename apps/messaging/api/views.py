@@ -1,6 +1,7 @@
 """Client message API (API-key authentication). Views translate; services decide."""
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -330,8 +331,8 @@ class MessageBulkView(ClientApiView):
                 organization=client.organization, api_key=client.api_key, items=[item for _, item in items]
             )
             rows = list(refused)
-            stored = [result.message for result in results if result.error is None]
-            outputs = dict(zip(map(id, stored), messages_output(stored), strict=True))
+            # The stored messages' representations, in the order of their results.
+            outputs = iter(messages_output([result.message for result in results if result.error is None]))
             for result in results:
                 index = items[result.index][0]
                 if result.error is not None:
@@ -342,12 +343,15 @@ class MessageBulkView(ClientApiView):
                             "error": error_body(result.error.code, result.error.message, result.error.details),
                         }
                     )
-                else:
-                    code, body = _submitted_body(result.message, outputs[id(result.message)])
-                    rows.append(
-                        {"index": index, "ok": code == 202, **({"message": body} if code == 202 else {"error": body})}
-                    )
-            rows.sort(key=lambda row: row["index"])
+                    continue
+                code, body = _submitted_body(result.message, next(outputs))
+                rows.append(
+                    {"index": index, "ok": True, "message": body}
+                    if code == 202
+                    else {"index": index, "ok": False, "error": body}
+                )
+            if refused:  # the service's results are in order: only the items refused here are out of place
+                rows.sort(key=itemgetter("index"))
             accepted = sum(1 for row in rows if row["ok"])
             return status.HTTP_200_OK, {"accepted": accepted, "refused": len(rows) - accepted, "results": rows}
 

@@ -71,44 +71,58 @@ def message_unsaved(**values: Any) -> Message:
     their descriptors, as `__init__` sets them (id, cached object, the instance's database); every other field is
     the value given or its default, a callable default called for each message. With init signals connected (none
     are), it is `Message(**values)`. A test holds the two equal."""
-    if signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message):
+    if (signals.pre_init.receivers or signals.post_init.receivers) and (
+        signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message)
+    ):
         return Message(**values)
-    plain, relations, defaults = _builder()
+    plain, relations, shared, called = _builder()
     message = Message.__new__(Message)
     message._state = ModelState()
     state = message.__dict__
-    for name, value in values.items():
-        if name in plain:
-            state[name] = value
-        elif name in relations:
-            setattr(message, name, value)
-        else:
-            raise TypeError(f"Message got an unexpected keyword argument {name!r}")
-    for attname, default in defaults:
-        if attname not in state:
-            state[attname] = default() if callable(default) else default
+    state.update(shared)  # every field's default first, in the fields' order, then what was given over them
+    objects = values.keys() - plain  # relations given as objects (`organization=`), or unknown names
+    if objects <= relations.keys() and not any(relations[name] in values for name in objects):
+        state.update(values)
+        for name in objects:  # through the descriptor, as __init__ sets them
+            del state[name]
+            setattr(message, name, values[name])
+    else:  # a name that is not a field, or a relation given both ways: in order, as __init__ would take them
+        for name, value in values.items():
+            if name in plain:
+                state[name] = value
+            elif name in relations:
+                setattr(message, name, value)
+            else:
+                raise TypeError(f"Message got an unexpected keyword argument {name!r}")
+    for attname, name, default in called:
+        if attname not in values and name not in values:
+            state[attname] = default()
     return message
 
 
-# Values of the fields (by attname) are set as they are; relation objects go through their descriptors; defaults by
-# attname: a callable (called per message) or the value every message shares (as `Field.get_default` returns it).
-_BUILDER: tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]] | None = None
+# The fields' attnames (a relation's id too: `organization_id=`), given values are set as they are; the relations'
+# names (to their attnames), whose objects go through their descriptors; the defaults every message shares (as
+# `Field.get_default` returns them), by attname; and the callable ones (attname, name, callable), called per message.
+_Builder = tuple[frozenset[str], dict[str, str], dict[str, Any], list[tuple[str, str, Callable[[], Any]]]]
+_BUILDER: _Builder | None = None
 
 
-def _builder() -> tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]]:
+def _builder() -> _Builder:
     global _BUILDER
     if _BUILDER is None:
         fields = Message._meta.concrete_fields
-        defaults = []
+        shared, called = {}, []
         for field in fields:
             if field.has_default() and callable(field.default):
-                defaults.append((field.attname, field.default))
+                shared[field.attname] = None  # its place in the order; called for each message
+                called.append((field.attname, field.name, field.default))
             else:
-                defaults.append((field.attname, field.get_default()))
+                shared[field.attname] = field.get_default()
         _BUILDER = (
-            frozenset(field.attname for field in fields),  # a relation's id too (`organization_id=`)
-            frozenset(field.name for field in fields if field.is_relation),
-            defaults,
+            frozenset(field.attname for field in fields),
+            {field.name: field.attname for field in fields if field.is_relation},
+            shared,
+            called,
         )
     return _BUILDER
 
@@ -144,7 +158,18 @@ def _prepared_by_field(field: Any) -> Callable[[Sequence[Any]], list[Any]]:
 
 
 def _auto_now(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
-    return lambda objects: [field.pre_save(instance, add=True) for instance in objects]
+    return lambda objects: [_iso(field.pre_save(instance, add=True)) for instance in objects]
+
+
+def _times(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
+    """A time column's values as the JSON document holds them (ISO 8601, as `_encode` writes them), read here rather
+    than by `json.dumps` calling back into Python for each of a row's four times."""
+    read = attrgetter(field.attname)
+    return lambda objects: [_iso(read(instance)) for instance in objects]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if type(value) is datetime else value  # anything else: as `json.dumps` takes it
 
 
 def _columns(model: type[models.Model]) -> _Columns:
@@ -161,6 +186,8 @@ def _columns(model: type[models.Model]) -> _Columns:
                 prepared.append((position, _prepared_by_field(field)))
             elif isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
                 prepared.append((position, _auto_now(field)))
+            elif type(field) is DateTimeField:
+                prepared.append((position, _times(field)))
             if isinstance(field, JSONField):
                 selects.append(f"{{alias}}.value->{position}")  # jsonb as it is
             else:

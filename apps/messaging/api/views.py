@@ -32,6 +32,7 @@ from apps.messaging.api.serializers import (
     BulkOutputSerializer,
     MessageFilterSerializer,
     MessageInputSerializer,
+    bulk_input_messages,
     message_input_data,
 )
 from apps.messaging.choices import MessageStatus
@@ -315,10 +316,8 @@ class MessageBulkView(ClientApiView):
     )
     def post(self, request: Request) -> Response:
         client: ApiClient = request.user
-        serializer = BulkInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         items, refused = [], []
-        for index, raw in enumerate(serializer.validated_data["messages"]):
+        for index, raw in enumerate(bulk_input_messages(request.data)):
             try:
                 items.append((index, _message_input(raw)))
             except DomainError as error:

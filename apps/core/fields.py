@@ -1,9 +1,10 @@
 """Model fields that keep personal data encrypted in the database (apps.core.crypto) and find it by a blind index.
 
 Code reads and writes plain strings: a value is encrypted on its way to the database and decrypted on its way
-back. Encrypted columns cannot be searched (each write has a fresh salt and nonce): only `isnull` and `= ''` are
-allowed, and a value looked up by equality has a `BlindIndexField` beside it. An `EncryptedLookupCharField` compiles
-`=` and `IN` against that index itself, for values looked up in many places (phone numbers).
+back. Encrypted columns cannot be searched (each value has a nonce of its own, and a fresh salt per value or per
+batch of rows): only `isnull` and `= ''` are allowed, and a value looked up by equality has a `BlindIndexField`
+beside it. An `EncryptedLookupCharField` compiles `=` and `IN` against that index itself, for values looked up in
+many places (phone numbers).
 """
 
 import json

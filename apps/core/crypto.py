@@ -3,7 +3,8 @@
 A value is stored as `pp1.<key id>.<base64url(salt | nonce | ciphertext+tag)>`: AES-256-GCM under a subkey derived
 from the named key and a random 16-byte salt (HMAC-SHA256(key, salt)), with the column's name as associated data
 so a ciphertext copied into another column does not decrypt. Deriving a subkey per value lifts GCM's limit of about
-2^32 random nonces per key (a few months of national traffic) out of reach; it costs ~10 µs per value.
+2^32 random nonces per key (a few months of national traffic) out of reach; it costs ~10 µs per value. Rows written
+together (a bulk request's) share one subkey, each value with a nonce of its own (`encrypt_many`).
 
 Keys come from the FIELD_ENCRYPTION_KEYS setting (`id=base64 of 32 bytes`, comma-separated): the first encrypts,
 every one decrypts, so a new key is rolled out by putting it first while the old ones stay listed, then
@@ -20,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -94,6 +96,38 @@ def encrypt(plaintext: str, *, context: str) -> str:
     salt, nonce = random[:SALT_BYTES], random[SALT_BYTES:]
     sealed = _subkey(key, salt).encrypt(nonce, plaintext.encode(), context.encode())
     return f"{PREFIX}{key_id}.{base64.urlsafe_b64encode(salt + nonce + sealed).decode()}"
+
+
+# Values one subkey encrypts in `encrypt_many`: far below GCM's 2^32 nonces per key, and no two of them share a nonce.
+MANY_PER_SUBKEY = 1 << 16
+
+
+def encrypt_many(plaintexts: Sequence[str], *, context: str) -> list[str]:
+    """Each of `plaintexts` encrypted under the current key and bound to `context`, as `encrypt` would, in the same
+    format (`decrypt` reads them alike) — for a batch of rows (a bulk request's thousand bodies and numbers).
+
+    The subkey is derived once for the batch (one fresh random salt, up to MANY_PER_SUBKEY values), not once per
+    value: deriving it (an HMAC and an AES key schedule, ~2.5 µs) cost three times the encryption itself. Every
+    value still has its own nonce: the batch's random 96-bit start plus its position, so no two values under one
+    subkey ever share one, which is all AES-GCM asks. Equal plaintexts give different ciphertexts, as with
+    `encrypt`. What a reader of the table can tell is only that rows with the same salt were written together,
+    which their creation times and owner say already."""
+    key_id, key = next(iter(keys().items()))
+    prefix, associated = f"{PREFIX}{key_id}.", context.encode()
+    encrypted: list[str] = []
+    for start in range(0, len(plaintexts), MANY_PER_SUBKEY):
+        chunk = plaintexts[start : start + MANY_PER_SUBKEY]
+        random = os.urandom(SALT_BYTES + NONCE_BYTES)
+        salt, first = random[:SALT_BYTES], int.from_bytes(random[SALT_BYTES:], "big")
+        aead = _subkey(key, salt)
+        for position, plaintext in enumerate(chunk):
+            nonce = ((first + position) % _NONCES).to_bytes(NONCE_BYTES, "big")
+            sealed = aead.encrypt(nonce, plaintext.encode(), associated)
+            encrypted.append(prefix + base64.urlsafe_b64encode(salt + nonce + sealed).decode())
+    return encrypted
+
+
+_NONCES = 1 << (8 * NONCE_BYTES)
 
 
 def is_encrypted(value: object) -> bool:

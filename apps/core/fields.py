@@ -1,12 +1,14 @@
 """Model fields that keep personal data encrypted in the database (apps.core.crypto) and find it by a blind index.
 
 Code reads and writes plain strings: a value is encrypted on its way to the database and decrypted on its way
-back. Encrypted columns cannot be searched (each write has a fresh salt and nonce): only `isnull` and `= ''` are
-allowed, and a value looked up by equality has a `BlindIndexField` beside it. An `EncryptedLookupCharField` compiles
-`=` and `IN` against that index itself, for values looked up in many places (phone numbers).
+back. Encrypted columns cannot be searched (each value has a nonce of its own, and a fresh salt per value or per
+batch of rows): only `isnull` and `= ''` are allowed, and a value looked up by equality has a `BlindIndexField`
+beside it. An `EncryptedLookupCharField` compiles `=` and `IN` against that index itself, for values looked up in
+many places (phone numbers).
 """
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import FieldError
@@ -58,13 +60,28 @@ class EncryptedMixin:
             return crypto.decrypt(value, context=self.encryption_context)
         return value
 
-    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+    def db_plaintext(self, value: Any, connection: Any) -> Any:
+        """What of `value` is encrypted on save (a non-empty string), or what is stored as it is."""
         value = super().get_db_prep_save(value, connection)
         if value is None or value == "" or hasattr(value, "as_sql"):
             # Nothing to hide (an erased body is stored as ""), or an expression: bulk_update's CASE compiles its
             # values through this method again (for_save), so they are encrypted there.
             return value
-        return crypto.encrypt(str(value), context=self.encryption_context)
+        return str(value)
+
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        value = self.db_plaintext(value, connection)
+        return crypto.encrypt(value, context=self.encryption_context) if isinstance(value, str) and value else value
+
+    def get_db_prep_save_many(self, values: Sequence[Any], connection: Any) -> list[Any]:
+        """`[self.get_db_prep_save(value, connection) for value in values]` for rows inserted together, encrypted as
+        one batch (apps.core.crypto.encrypt_many: the subkey derived once, a nonce per value)."""
+        prepared = [self.db_plaintext(value, connection) for value in values]
+        positions = [position for position, value in enumerate(prepared) if isinstance(value, str) and value]
+        tokens = crypto.encrypt_many([prepared[position] for position in positions], context=self.encryption_context)
+        for position, token in zip(positions, tokens, strict=True):
+            prepared[position] = token
+        return prepared
 
 
 class EncryptedTextField(EncryptedMixin, models.TextField):
@@ -177,7 +194,7 @@ class EncryptedJSONField(EncryptedTextField):
     def get_prep_value(self, value: Any) -> Any:
         return value
 
-    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+    def db_plaintext(self, value: Any, connection: Any) -> Any:
         if value is None or hasattr(value, "as_sql"):
             return value
-        return crypto.encrypt(json.dumps(value, cls=DjangoJSONEncoder), context=self.encryption_context)
+        return json.dumps(value, cls=DjangoJSONEncoder)  # never empty: "" is stored as '""'

@@ -94,44 +94,58 @@ def message_unsaved(**values: Any) -> Message:
     their descriptors, as `__init__` sets them (id, cached object, the instance's database); every other field is
     the value given or its default, a callable default called for each message. With init signals connected (none
     are), it is `Message(**values)`. A test holds the two equal."""
-    if signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message):
+    if (signals.pre_init.receivers or signals.post_init.receivers) and (
+        signals.pre_init.has_listeners(Message) or signals.post_init.has_listeners(Message)
+    ):
         return Message(**values)
-    plain, relations, defaults = _builder()
+    plain, relations, shared, called = _builder()
     message = Message.__new__(Message)
     message._state = ModelState()
     state = message.__dict__
-    for name, value in values.items():
-        if name in plain:
-            state[name] = value
-        elif name in relations:
-            setattr(message, name, value)
-        else:
-            raise TypeError(f"Message got an unexpected keyword argument {name!r}")
-    for attname, default in defaults:
-        if attname not in state:
-            state[attname] = default() if callable(default) else default
+    state.update(shared)  # every field's default first, in the fields' order, then what was given over them
+    objects = values.keys() - plain  # relations given as objects (`organization=`), or unknown names
+    if objects <= relations.keys() and not any(relations[name] in values for name in objects):
+        state.update(values)
+        for name in objects:  # through the descriptor, as __init__ sets them
+            del state[name]
+            setattr(message, name, values[name])
+    else:  # a name that is not a field, or a relation given both ways: in order, as __init__ would take them
+        for name, value in values.items():
+            if name in plain:
+                state[name] = value
+            elif name in relations:
+                setattr(message, name, value)
+            else:
+                raise TypeError(f"Message got an unexpected keyword argument {name!r}")
+    for attname, name, default in called:
+        if attname not in values and name not in values:
+            state[attname] = default()
     return message
 
 
-# Values of the fields (by attname) are set as they are; relation objects go through their descriptors; defaults by
-# attname: a callable (called per message) or the value every message shares (as `Field.get_default` returns it).
-_BUILDER: tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]] | None = None
+# The fields' attnames (a relation's id too: `organization_id=`), given values are set as they are; the relations'
+# names (to their attnames), whose objects go through their descriptors; the defaults every message shares (as
+# `Field.get_default` returns them), by attname; and the callable ones (attname, name, callable), called per message.
+_Builder = tuple[frozenset[str], dict[str, str], dict[str, Any], list[tuple[str, str, Callable[[], Any]]]]
+_BUILDER: _Builder | None = None
 
 
-def _builder() -> tuple[frozenset[str], frozenset[str], list[tuple[str, Any]]]:
+def _builder() -> _Builder:
     global _BUILDER
     if _BUILDER is None:
         fields = Message._meta.concrete_fields
-        defaults = []
+        shared, called = {}, []
         for field in fields:
             if field.has_default() and callable(field.default):
-                defaults.append((field.attname, field.default))
+                shared[field.attname] = None  # its place in the order; called for each message
+                called.append((field.attname, field.name, field.default))
             else:
-                defaults.append((field.attname, field.get_default()))
+                shared[field.attname] = field.get_default()
         _BUILDER = (
-            frozenset(field.attname for field in fields),  # a relation's id too (`organization_id=`)
-            frozenset(field.name for field in fields if field.is_relation),
-            defaults,
+            frozenset(field.attname for field in fields),
+            {field.name: field.attname for field in fields if field.is_relation},
+            shared,
+            called,
         )
     return _BUILDER
 
@@ -145,7 +159,7 @@ def _encode(value: Any) -> str:
 @dataclass(frozen=True)
 class _Columns:
     plain: Callable[[Any], tuple]  # every column's attribute at once (one C call): most are sent as they are
-    prepared: list[tuple[int, Callable[[Any], Any]]]  # the others, by position: how to read each, JSON-ready
+    prepared: list[tuple[int, Callable[[Sequence[Any]], list[Any]]]]  # the others, by position: a column's values
     insert: str  # INSERT INTO the table (its columns)
     bulk_sql: str  # the bulk INSERT: rows as one jsonb array, in order
     held_values: str  # the select list of one row sent as jsonb `r.value` (for `message_held_row`)
@@ -154,8 +168,31 @@ class _Columns:
 _COLUMNS: dict[type[models.Model], _Columns] = {}
 
 
-def _prepared_by_field(field: Any) -> Callable[[Any], Any]:
-    return lambda instance: field.get_db_prep_save(field.pre_save(instance, add=True), connection)
+def _prepared_by_field(field: Any) -> Callable[[Sequence[Any]], list[Any]]:
+    """The column's values for the objects, as `field.get_db_prep_save(field.pre_save(…))` gives each — an encrypted
+    column's all at once (`get_db_prep_save_many`: one subkey for the batch's values, each with its own nonce)."""
+    if isinstance(field, EncryptedMixin):
+        return lambda objects: field.get_db_prep_save_many(
+            [field.pre_save(instance, add=True) for instance in objects], connection
+        )
+    return lambda objects: [
+        field.get_db_prep_save(field.pre_save(instance, add=True), connection) for instance in objects
+    ]
+
+
+def _auto_now(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
+    return lambda objects: [_iso(field.pre_save(instance, add=True)) for instance in objects]
+
+
+def _times(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
+    """A time column's values as the JSON document holds them (ISO 8601, as `_encode` writes them), read here rather
+    than by `json.dumps` calling back into Python for each of a row's four times."""
+    read = attrgetter(field.attname)
+    return lambda objects: [_iso(read(instance)) for instance in objects]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if type(value) is datetime else value  # anything else: as `json.dumps` takes it
 
 
 def _columns(model: type[models.Model]) -> _Columns:
@@ -163,7 +200,7 @@ def _columns(model: type[models.Model]) -> _Columns:
     is cast back from a JSON row (a jsonb array) in the statement."""
     if model not in _COLUMNS:
         fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-        prepared: list[tuple[int, Callable[[Any], Any]]] = []
+        prepared: list[tuple[int, Callable[[Sequence[Any]], list[Any]]]] = []
         selects = []
         for position, field in enumerate(fields):
             if isinstance(field, EncryptedMixin | BlindIndexField):
@@ -171,7 +208,9 @@ def _columns(model: type[models.Model]) -> _Columns:
                 # would), never sent as the plain value.
                 prepared.append((position, _prepared_by_field(field)))
             elif isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
-                prepared.append((position, lambda message, field=field: field.pre_save(message, add=True)))
+                prepared.append((position, _auto_now(field)))
+            elif type(field) is DateTimeField:
+                prepared.append((position, _times(field)))
             if isinstance(field, JSONField):
                 selects.append(f"{{alias}}.value->{position}")  # jsonb as it is
             else:
@@ -197,12 +236,10 @@ def _dumps(model: type[models.Model], objects: Sequence[models.Model]) -> str:
     """The objects' rows as one JSON document (`json.dumps` is C)."""
     columns = _columns(model)
     plain, prepared = columns.plain, columns.prepared
-    rows = []
-    for instance in objects:
-        row = list(plain(instance))
-        for position, read in prepared:
-            row[position] = read(instance)
-        rows.append(row)
+    rows = [list(plain(instance)) for instance in objects]
+    for position, read in prepared:
+        for row, value in zip(rows, read(objects), strict=True):
+            row[position] = value
     return json.dumps(rows, default=_encode, ensure_ascii=False)
 
 

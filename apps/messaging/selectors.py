@@ -39,13 +39,17 @@ def recipient_block_reasons(phones: Iterable[str], *, organization_id: int | Non
         return {}
     # Written as SQL: every single send runs this, and building the same UNION through the ORM cost about four
     # times as much as running it (~0.7 ms against ~0.15 ms on PostgreSQL). Both hash columns are unique, so indexed.
-    # On PostgreSQL the hashes travel as one array, so the text is the same for one number or a bulk request's
-    # thousand: prepared once per connection (apps.core.prepared), and one parameter to send instead of 2,000.
+    # On PostgreSQL the hashes travel as one text, split into an array by the server, so the statement is the same
+    # for one number or a bulk request's thousand: prepared once per connection (apps.core.prepared), and one
+    # parameter to send instead of 2,000 — joined in C, where the driver would build an array parameter value by
+    # value in Python. Hashes are hex (apps.core.crypto.blind_index): no comma in them.
     database = router.db_for_read(OptOut)
     connection = connections[database]
     quote = connection.ops.quote_name
     hashes = sorted(by_hash)
-    if connection.vendor == "postgresql":  # bound on the server: the constants' type said
+    if connection.vendor == "postgresql" and "" not in by_hash:  # bound on the server: the constants' type said
+        match, values, reason = "= ANY(string_to_array(%s::text, ',')::varchar[])", [",".join(hashes)], "%s::varchar"
+    elif connection.vendor == "postgresql":  # an empty number's empty hash: "" would split into no value at all
         match, values, reason = "= ANY(%s::varchar[])", [hashes], "%s::varchar"
     else:
         match, values, reason = f"IN ({', '.join(['%s'] * len(hashes))})", hashes, "%s"

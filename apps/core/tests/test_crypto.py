@@ -100,3 +100,29 @@ def test_the_stored_format_is_the_documented_construction(settings):
     assert opened == b"hello"
     expected = hmac.new(settings.BLIND_INDEX_KEY.encode(), b"+85512345678", hashlib.sha256).hexdigest()[:32]
     assert crypto.blind_index("+85512345678") == expected
+
+
+def _parts(token: str) -> tuple[bytes, bytes]:
+    raw = base64.urlsafe_b64decode(token.rsplit(".", 1)[1])
+    return raw[: crypto.SALT_BYTES], raw[crypto.SALT_BYTES : crypto.SALT_BYTES + crypto.NONCE_BYTES]
+
+
+def test_a_batch_is_encrypted_like_single_values_each_with_a_nonce_of_its_own():
+    texts = ["លេខកូដ 482913", "+85512345678", "+85512345678", "x" * 2000]
+    tokens = crypto.encrypt_many(texts, context="t.c")
+    assert [crypto.decrypt(token, context="t.c") for token in tokens] == texts
+    assert all(token.startswith("pp1.test1.") for token in tokens) and tokens[1] != tokens[2]
+    assert len({_parts(token)[0] for token in tokens}) == 1  # one subkey for the batch…
+    assert len({_parts(token)[1] for token in tokens}) == len(texts)  # …and never one nonce twice under it
+    assert _parts(crypto.encrypt_many(texts[:1], context="t.c")[0])[0] != _parts(tokens[0])[0]  # a fresh salt a batch
+    with pytest.raises(crypto.DecryptionFailed):
+        crypto.decrypt(tokens[0], context="t.other")
+    assert crypto.encrypt_many([], context="t.c") == []
+
+
+def test_a_batch_larger_than_a_subkey_takes_several():
+    tokens = crypto.encrypt_many(["a"] * (crypto.MANY_PER_SUBKEY + 1), context="t.c")
+    salts = [_parts(token)[0] for token in tokens]
+    assert salts[0] == salts[-2] != salts[-1]
+    assert len({_parts(token) for token in tokens}) == len(tokens)
+    assert crypto.decrypt(tokens[-1], context="t.c") == "a"

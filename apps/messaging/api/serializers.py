@@ -137,6 +137,25 @@ class BulkInputSerializer(serializers.Serializer):
     )
 
 
+def bulk_input_messages(data: Any) -> list:
+    """`BulkInputSerializer(data=data)`'s validated `messages` (ValidationError when refused). A parsed JSON body
+    whose `messages` is a list of 1 to MESSAGE_BULK_MAX objects is taken as it is: the serializer would give back
+    each item as an equal dict (its DictField keeps every value as it is, keys as strings, which JSON's are), after
+    a generic call per value that cost about a µs and a half per item. Anything else goes through the serializer. A
+    test holds the two equal."""
+    if type(data) is dict:
+        messages = data.get("messages")
+        if (
+            type(messages) is list
+            and 1 <= len(messages) <= settings.MESSAGE_BULK_MAX
+            and all(type(item) is dict and all(type(key) is str for key in item) for item in messages)
+        ):
+            return messages
+    serializer = BulkInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["messages"]
+
+
 class BulkItemOutputSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     ok = StrictBooleanField()

@@ -1,6 +1,7 @@
 """Client message API (API-key authentication). Views translate; services decide."""
 
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from apps.messaging.api.serializers import (
     BulkOutputSerializer,
     MessageFilterSerializer,
     MessageInputSerializer,
+    bulk_input_messages,
     message_input_data,
 )
 from apps.messaging.choices import MessageStatus
@@ -325,10 +327,8 @@ class MessageBulkView(ClientApiView):
     )
     def post(self, request: Request) -> Response:
         client: ApiClient = request.user
-        serializer = BulkInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         items, refused = [], []
-        for index, raw in enumerate(serializer.validated_data["messages"]):
+        for index, raw in enumerate(bulk_input_messages(request.data)):
             try:
                 items.append((index, _message_input(raw)))
             except DomainError as error:
@@ -341,8 +341,8 @@ class MessageBulkView(ClientApiView):
                 organization=client.organization, api_key=client.api_key, items=[item for _, item in items]
             )
             rows = list(refused)
-            stored = [result.message for result in results if result.error is None]
-            outputs = dict(zip(map(id, stored), messages_output(stored), strict=True))
+            # The stored messages' representations, in the order of their results.
+            outputs = iter(messages_output([result.message for result in results if result.error is None]))
             for result in results:
                 index = items[result.index][0]
                 if result.error is not None:
@@ -353,12 +353,15 @@ class MessageBulkView(ClientApiView):
                             "error": error_body(result.error.code, result.error.message, result.error.details),
                         }
                     )
-                else:
-                    code, body = _submitted_body(result.message, outputs[id(result.message)])
-                    rows.append(
-                        {"index": index, "ok": code == 202, **({"message": body} if code == 202 else {"error": body})}
-                    )
-            rows.sort(key=lambda row: row["index"])
+                    continue
+                code, body = _submitted_body(result.message, next(outputs))
+                rows.append(
+                    {"index": index, "ok": True, "message": body}
+                    if code == 202
+                    else {"index": index, "ok": False, "error": body}
+                )
+            if refused:  # the service's results are in order: only the items refused here are out of place
+                rows.sort(key=itemgetter("index"))
             accepted = sum(1 for row in rows if row["ok"])
             return status.HTTP_200_OK, {"accepted": accepted, "refused": len(rows) - accepted, "results": rows}
 

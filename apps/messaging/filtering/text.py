@@ -20,6 +20,13 @@ _KHMER_DIGITS = {0x17E0 + value: str(value) for value in range(10)}
 # Cyrillic and Greek letters that look Latin ("cаsino" with a Cyrillic а): read as the Latin letter.
 _CONFUSABLES = str.maketrans("аеорсухіјѕԁɡοαν", "aeopcyxijsdgoav")
 _TRANSLATION = {**_DROP, **_KHMER_DIGITS, **_CONFUSABLES}
+# The same replacements, character by character, made where such a character is: `str.translate` looks every
+# character of the text up in the table (~30 ns each, 1.5-4 µs a message), though most messages hold none or one.
+_REPLACEMENTS = {
+    chr(code): "" if value is None else chr(value) if isinstance(value, int) else value
+    for code, value in _TRANSLATION.items()
+}
+_TRANSLATED = re.compile("[" + "".join(map(re.escape, _REPLACEMENTS)) + "]")
 # Subscript DA and subscript TA look the same and are typed interchangeably (សួស្ដី / សួស្តី): one form.
 _COENG_DA = "\u17d2\u178a"
 _COENG_TA = "\u17d2\u178f"
@@ -65,10 +72,16 @@ def normalize(text: str) -> str:
     """The form both messages and dictionary terms are compared in: NFC, lower case, invisible characters removed,
     Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA, no repetition
     sign."""
-    text = unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
+    text = unicodedata.normalize("NFC", text).lower()
+    if _TRANSLATED.search(text):
+        text = _TRANSLATED.sub(_replacement, text)  # text.translate(_TRANSLATION)
     if "\u17d7" in text:
         text = _REPETITION_SIGN.sub("", text)
     return text.replace(_COENG_DA, _COENG_TA)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return _REPLACEMENTS[match.group()]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,15 @@
 serializer does — the same validated data for every item it takes, and nothing for an item the serializer refuses."""
 
 import pytest
+from rest_framework.exceptions import ValidationError
 
-from apps.messaging.api.serializers import MessageInputSerializer, _plain_input, message_input_data
+from apps.messaging.api.serializers import (
+    BulkInputSerializer,
+    MessageInputSerializer,
+    _plain_input,
+    bulk_input_messages,
+    message_input_data,
+)
 
 PLAIN = {"to": "012345678", "body": "Your code is 123456."}
 ITEMS = [
@@ -85,3 +92,32 @@ def test_message_input_data_answers_as_before(item):
     answer = _serializer_answer(item)
     if answer[0] == "valid":
         assert message_input_data(item) == answer[1]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"messages": ITEMS},
+        {"messages": [PLAIN], "other": 1},
+        {"messages": [{}]},
+        {"messages": [PLAIN, {"to": None, "nested": {"a": [1]}}]},
+        {"messages": [PLAIN] * 1000},
+        {"messages": [PLAIN] * 1001},
+        {"messages": []},
+        {"messages": [PLAIN, "not an object"]},
+        {"messages": [PLAIN, {1: "a key that is not a string"}]},
+        {"messages": PLAIN},
+        {"messages": "x"},
+        {"messages": None},
+        {},
+        [PLAIN],
+    ],
+)
+def test_a_bulk_request_is_read_as_the_serializer_reads_it(data):
+    serializer = BulkInputSerializer(data=data)
+    if serializer.is_valid():
+        assert bulk_input_messages(data) == serializer.validated_data["messages"]
+    else:
+        with pytest.raises(ValidationError) as refused:
+            bulk_input_messages(data)
+        assert refused.value.detail == serializer.errors

@@ -1,9 +1,15 @@
 """Khmer word segmentation by dictionary maximal matching, and the text normalisation in front of it."""
 
+import json
+import random
+import re
+import unicodedata
+from pathlib import Path
+
 import pytest
 
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words, khmer_clusters
-from apps.messaging.filtering.text import extract_links, iter_runs, normalize
+from apps.messaging.filtering.text import _TRANSLATION, extract_links, iter_runs, normalize
 
 
 def test_clusters_keep_subscripts_and_vowels_with_their_consonant():
@@ -91,3 +97,22 @@ def test_links_on_the_top_level_domains_scam_sites_favour_are_read(tld):
     links, rest = extract_links(normalize(f"ផ្ទៀងផ្ទាត់នៅ wing-kh.{tld}/pin ភ្លាម"))
     assert [link.host for link in links] == [f"wing-kh.{tld}"]
     assert tld not in rest
+
+
+def _normalize_by_translation(text: str) -> str:
+    # `normalize` as it read before it replaced only the characters it finds: `str.translate` over every character.
+    text = unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
+    text = re.sub(r"\s*\u17d7", "", text)
+    return text.replace("\u17d2\u178a", "\u17d2\u178f")
+
+
+def test_normalize_replaces_exactly_what_a_translation_by_the_table_would():
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    texts = [
+        json.loads(line)["text"] for name in ("messages.jsonl", "written.jsonl") for line in (corpus / name).open()
+    ]
+    every = "".join(chr(code) for code in _TRANSLATION)
+    texts += [every, every.upper(), "", "plain ascii", "ក\u200b\u200b១\u00adА", "lone \udc80 surrogate ៩"]
+    texts += ["".join(random.Random(seed).choices(every + "abcកខ១ ", k=40)) for seed in range(200)]
+    for text in texts:
+        assert normalize(text) == _normalize_by_translation(text), text

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from apps.providers.models import Provider
 from apps.tokens.choices import LEDGER_IDS, LedgerCode, PlatformAccount, Reason, Result
 from apps.tokens.errors import TransferRefused
 from apps.tokens.models import Account
-from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
+from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_book
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +210,12 @@ def _reward_account_ids(provider: Provider) -> tuple[int, int]:
 
 
 def _apply(specs: list[TransferSpec]) -> None:
-    """Book `specs` in one batch; anything but applied (or applied before) is a bug worth stopping for."""
-    results = transfers_create(specs)
+    """Book `specs` in one batch; anything but applied (or applied before) is a bug worth stopping for. A delivery's
+    rewards wait for the end of messaging's `transfers_gathered` block, booked in one batch with its charge."""
+    transfers_book(specs, check=_applied_or_raise)
+
+
+def _applied_or_raise(specs: Sequence[TransferSpec], results: list[str]) -> None:
     for spec, result in zip(specs, results, strict=True):
         if result not in _APPLIED:
             raise TransferRefused(code=result, details={"transfer_id": spec.id})

@@ -111,8 +111,9 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
     holds in one ledger batch and tells the subscribers once: webhook events, rewards in one batch, the dashboard),
     the day's stats, reputation and sticky senders in a statement or two each. A job's reports apply in the order
     they came (its `sent` before its `delivered`), in rounds: each round holds at most one report per job, so the
-    jobs of a round move together whatever their order in the batch. A batch of twenty `delivered` reports costs
-    about 40-47 queries, as one costs about as many.
+    jobs of a round move together whatever their order in the batch. One `delivered` report of a priced message
+    costs 22 statements on PostgreSQL with the billing caches on (23 in the tests, pinned in `test_report_batches`),
+    a batch of ten 24.
 
     The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
     is refused like any forged report, never answered with the stored one (which would tell a forger it counted).

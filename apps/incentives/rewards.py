@@ -196,9 +196,34 @@ def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
     return [rewards.get(job.pk) for job in jobs]
 
 
+# provider id → (the platform's rewards account id, the provider's account id). An account's id never changes and
+# an account is never deleted (its rows are ledger records, protected), so once read it holds for the process's
+# life; remembered only where accounts outlive the process's view of them (BILLING_CACHE_SECONDS on, as for the
+# revenue account in `apps.messaging.charging`): in tests every test's rows roll back, accounts included.
+_account_ids: dict[int, tuple[int, int]] = {}
+_ACCOUNT_IDS_KEPT = 100_000  # providers remembered per process; past that it starts again (a few MB at most)
+
+
 def _reward_account_ids(provider: Provider) -> tuple[int, int]:
     """The platform's rewards account and the provider's, on the PPT ledger: one query on the delivery path (each
-    opened on first use)."""
+    opened on first use), none once this process has booked a reward of the provider's."""
+    remember = bool(settings.BILLING_CACHE_SECONDS)
+    if remember and provider.pk in _account_ids:
+        return _account_ids[provider.pk]
+    ids = _reward_account_ids_read(provider)
+    if remember:
+        # Once committed: an account opened by a transaction that rolls back does not exist.
+        transaction.on_commit(lambda: _account_ids_remember(provider.pk, ids))
+    return ids
+
+
+def _account_ids_remember(provider_id: int, ids: tuple[int, int]) -> None:
+    if len(_account_ids) >= _ACCOUNT_IDS_KEPT:
+        _account_ids.clear()
+    _account_ids[provider_id] = ids
+
+
+def _reward_account_ids_read(provider: Provider) -> tuple[int, int]:
     rows = dict(
         Account.objects.filter(
             Q(platform=PlatformAccount.REWARDS) | Q(provider_id=provider.pk), ledger_id=LEDGER_IDS[LedgerCode.PPT]

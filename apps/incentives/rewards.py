@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,7 @@ from apps.providers.models import Provider
 from apps.tokens.choices import LEDGER_IDS, LedgerCode, PlatformAccount, Reason, Result
 from apps.tokens.errors import TransferRefused
 from apps.tokens.models import Account
-from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_create
+from apps.tokens.services import TransferSpec, account_open, platform_account, transfers_book
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +196,34 @@ def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
     return [rewards.get(job.pk) for job in jobs]
 
 
+# provider id → (the platform's rewards account id, the provider's account id). An account's id never changes and
+# an account is never deleted (its rows are ledger records, protected), so once read it holds for the process's
+# life; remembered only where accounts outlive the process's view of them (BILLING_CACHE_SECONDS on, as for the
+# revenue account in `apps.messaging.charging`): in tests every test's rows roll back, accounts included.
+_account_ids: dict[int, tuple[int, int]] = {}
+_ACCOUNT_IDS_KEPT = 100_000  # providers remembered per process; past that it starts again (a few MB at most)
+
+
 def _reward_account_ids(provider: Provider) -> tuple[int, int]:
     """The platform's rewards account and the provider's, on the PPT ledger: one query on the delivery path (each
-    opened on first use)."""
+    opened on first use), none once this process has booked a reward of the provider's."""
+    remember = bool(settings.BILLING_CACHE_SECONDS)
+    if remember and provider.pk in _account_ids:
+        return _account_ids[provider.pk]
+    ids = _reward_account_ids_read(provider)
+    if remember:
+        # Once committed: an account opened by a transaction that rolls back does not exist.
+        transaction.on_commit(lambda: _account_ids_remember(provider.pk, ids))
+    return ids
+
+
+def _account_ids_remember(provider_id: int, ids: tuple[int, int]) -> None:
+    if len(_account_ids) >= _ACCOUNT_IDS_KEPT:
+        _account_ids.clear()
+    _account_ids[provider_id] = ids
+
+
+def _reward_account_ids_read(provider: Provider) -> tuple[int, int]:
     rows = dict(
         Account.objects.filter(
             Q(platform=PlatformAccount.REWARDS) | Q(provider_id=provider.pk), ledger_id=LEDGER_IDS[LedgerCode.PPT]
@@ -210,8 +235,12 @@ def _reward_account_ids(provider: Provider) -> tuple[int, int]:
 
 
 def _apply(specs: list[TransferSpec]) -> None:
-    """Book `specs` in one batch; anything but applied (or applied before) is a bug worth stopping for."""
-    results = transfers_create(specs)
+    """Book `specs` in one batch; anything but applied (or applied before) is a bug worth stopping for. A delivery's
+    rewards wait for the end of messaging's `transfers_gathered` block, booked in one batch with its charge."""
+    transfers_book(specs, check=_applied_or_raise)
+
+
+def _applied_or_raise(specs: Sequence[TransferSpec], results: list[str]) -> None:
     for spec, result in zip(specs, results, strict=True):
         if result not in _APPLIED:
             raise TransferRefused(code=result, details={"transfer_id": spec.id})

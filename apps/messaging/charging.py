@@ -47,6 +47,7 @@ from apps.tokens.services import (
     client_hold_create_with_row,
     client_spendable_lock,
     platform_account,
+    transfers_book,
     transfers_create,
 )
 
@@ -265,7 +266,12 @@ def charges_settle(settlements: Sequence[tuple[Message, str, int | None]]) -> No
         else:
             spec = TransferSpec(id=f"{hold}:void", void_pending_id=hold, reason=Reason.CHARGE, message_id=message.pk)
         specs.append(spec)
-    for spec, result in zip(specs, transfers_create(specs), strict=True):
+    # In a move's `transfers_gathered` block (state.py) booked with the rewards of the same delivery, in one batch.
+    transfers_book(specs, check=_settled_or_raise)
+
+
+def _settled_or_raise(specs: Sequence[TransferSpec], results: list[str]) -> None:
+    for spec, result in zip(specs, results, strict=True):
         if result not in (Result.OK, Result.EXISTS) and result not in _ALREADY_SETTLED:
             raise RuntimeError(f"settling {spec.post_pending_id or spec.void_pending_id} was refused: {result}")
 

@@ -76,7 +76,12 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
     return Job.objects.filter(pk__in=ids, status__in=_SOURCES[to]).update(status=to, **fields)
 
 
-def per_job(values: Mapping[int, Any], field: str) -> Case:
-    """One column's value per job, for an UPDATE that sets each row its own (`values` by job id)."""
+def per_job(values: Mapping[int, Any], field: str) -> Case | Value:
+    """One column's value per job, for an UPDATE that sets each row its own (`values` by job id). The same value
+    for every job (always so for one: a phone's single report) is set as it is, without a CASE to build."""
+    output = Job._meta.get_field(field)
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return Value(next(iter(distinct)), output_field=output)
     whens = [When(pk=pk, then=Value(value)) for pk, value in values.items()]
-    return Case(*whens, output_field=Job._meta.get_field(field))
+    return Case(*whens, output_field=output)

@@ -30,6 +30,7 @@ from apps.messaging.errors import IllegalTransition
 from apps.messaging.events import MessagesStatusChanged, MessageStatusChanged
 from apps.messaging.metrics import MESSAGES_FINISHED
 from apps.messaging.models import Job, Message
+from apps.tokens.services import transfers_gathered
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.HELD: frozenset({S.QUEUED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
@@ -123,6 +124,39 @@ def message_transition(
     current = message.status
     if not is_legal(current, to):
         raise IllegalTransition(details={"from": current, "to": to})
+    # The settlement and what the event's subscribers book (a delivery's reward) go to the ledger as one batch.
+    with transfers_gathered():
+        return _message_transition(
+            message=message,
+            to=to,
+            current=current,
+            reason=reason,
+            actor=actor,
+            system_actor=system_actor,
+            audit=audit,
+            audit_note=audit_note,
+            segments_sent=segments_sent,
+            cross_carrier=cross_carrier,
+            delivering_job=delivering_job,
+            fields=fields,
+        )
+
+
+def _message_transition(
+    *,
+    message: Message,
+    to: str,
+    current: str,
+    reason: str,
+    actor: Any,
+    system_actor: str,
+    audit: bool,
+    audit_note: str,
+    segments_sent: int | None,
+    cross_carrier: bool | None,
+    delivering_job: Job | None,
+    fields: dict[str, Any],
+) -> bool:
     settles = _settles(message, to, fields, segments_sent=segments_sent, cross_carrier=cross_carrier)
     changes = _changes(current, to, reason, fields)
     # The move and its settlement commit together. No savepoint: nothing here recovers from a failure inside (a
@@ -264,6 +298,11 @@ def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]
             **move.fields,
         )
         return [move.message] if moved else []
+    with transfers_gathered():  # the holds settled and the rewards booked in one ledger batch
+        return _messages_transition_each(moves=moves, to=to)
+
+
+def _messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]:
     loaded = {move.message.pk: move.message.status for move in moves}
     locked = Message.objects.select_for_update().filter(pk__in=list(loaded)).order_by("pk")
     still = {pk for pk, status in locked.values_list("pk", "status") if loaded[pk] == status}

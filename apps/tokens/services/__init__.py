@@ -21,7 +21,9 @@ from apps.tokens.services.transfers import (
     transfer_create,
     transfer_post,
     transfer_void,
+    transfers_book,
     transfers_create,
+    transfers_gathered,
 )
 from apps.tokens.services.withdrawals import withdrawal_request
 
@@ -47,6 +49,8 @@ __all__ = [
     "transfer_create",
     "transfer_post",
     "transfer_void",
+    "transfers_book",
     "transfers_create",
+    "transfers_gathered",
     "withdrawal_request",
 ]

@@ -34,7 +34,9 @@ updated in place and the roll-up has nothing to do; the decisions, and so the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -142,6 +144,55 @@ def transfers_create(transfers: Sequence[TransferSpec], *, now: datetime | None 
             deadlocks += 1
             if not _is_deadlock(error) or deadlocks > MAX_DEADLOCK_RETRIES:
                 raise
+
+
+@dataclass(slots=True)
+class _Gathered:
+    """The transfers asked for inside a `transfers_gathered` block, with each caller's check of its results."""
+
+    specs: list[TransferSpec]
+    checks: list[tuple[int, int, Callable[[Sequence[TransferSpec], list[str]], None]]]
+
+
+_gathering: ContextVar[_Gathered | None] = ContextVar("transfers_gathering", default=None)
+
+
+@contextmanager
+def transfers_gathered() -> Iterator[None]:
+    """Inside a transaction, gather the `transfers_book` calls made in the block and book them as ONE batch when it
+    ends, each caller's check then run on its own results: a delivered message's charge capture and its provider's
+    reward (two callers, two apps) cost one lock-and-read and one write instead of two of each. Nothing is booked if
+    the block raises (the transaction rolls back anyway); a refusal raised by a check rolls back the caller's
+    transaction, as it would have at once. Outside a transaction, or nested in another block, it changes nothing
+    (each `transfers_book` books at once, or the outer block books them all)."""
+    if _gathering.get() is not None or not transaction.get_connection().in_atomic_block:
+        yield
+        return
+    gathered = _Gathered(specs=[], checks=[])
+    token = _gathering.set(gathered)
+    try:
+        yield
+    finally:
+        _gathering.reset(token)
+    if gathered.specs:
+        results = transfers_create(gathered.specs)
+        for start, end, check in gathered.checks:
+            check(gathered.specs[start:end], results[start:end])
+
+
+def transfers_book(
+    transfers: Sequence[TransferSpec], *, check: Callable[[Sequence[TransferSpec], list[str]], None]
+) -> None:
+    """`transfers_create`, then `check(transfers, results)` (which raises what the caller cannot accept). Inside a
+    `transfers_gathered` block both wait for its end, the transfers booked in one batch with the block's others. A
+    batch that ends in a linked transfer (its chain would run on into the next caller's) is booked at once."""
+    gathered = _gathering.get()
+    if gathered is None or not transfers or transfers[-1].linked:
+        check(transfers, transfers_create(transfers))
+        return
+    start = len(gathered.specs)
+    gathered.specs.extend(transfers)
+    gathered.checks.append((start, len(gathered.specs), check))
 
 
 def _is_deadlock(error: OperationalError) -> bool:

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 # reward rule, the rewards' insert and the accounts in a savepoint; one ledger batch for the holds' captures and the
 # rewards' pending transfers together; the sticky senders' upsert, the
 # day's stat row, the reputation (read and one statement for every step); the reports' insert; the burst check
-# and the phone's offered jobs after it: 47-49 on SQLite, where the ledger's batches cost a few more statements, 34-40
+# and the phone's offered jobs after it: 32-36 on SQLite, where the ledger's batches cost a few more statements, 25-31
 # on PostgreSQL, a few more when a cache (webhook endpoints, surge multipliers) is cold. Before this was set-based,
 # twenty `delivered` reports cost about 24 queries each.
 DELIVERED_BATCH_QUERIES = 52

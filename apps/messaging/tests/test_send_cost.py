@@ -39,12 +39,9 @@ def test_a_free_send_costs_the_recipient_check_and_the_insert(warm):
         assert '"messaging_optout"' in insert and '"messaging_blockedrecipient"' in insert
 
 
-@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
-def test_a_send_makes_two_redis_round_trips(warm, monkeypatch, django_capture_on_commit_callbacks):
-    """The counters (rate, quota, plan, admission) with the pumping sets and the API key's version (verified in the
-    same script: apps.core.lean), and the dispatch signal (an `add`, refused while a dispatcher is on its way): one
-    round trip each. The admission snapshot is remembered by the process."""
-    sent: list[bytes] = []
+def redis_commands(monkeypatch) -> list:
+    """The commands this process sends to Redis from now on (each as the client packed it)."""
+    sent: list = []
     original = AbstractConnection.send_packed_command
 
     def counted(self, command, check_health=True):
@@ -52,10 +49,18 @@ def test_a_send_makes_two_redis_round_trips(warm, monkeypatch, django_capture_on
         return original(self, command, check_health)
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
+def test_a_send_makes_two_redis_round_trips(warm, monkeypatch, django_capture_on_commit_callbacks):
+    """The counters (rate, quota, plan, admission) with the pumping sets and the API key's version (verified in the
+    same script: apps.core.lean), and the dispatch signal (an `add`, refused while a dispatcher is on its way): one
+    round trip each. The admission snapshot is remembered by the process."""
+    sent = redis_commands(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):  # the dispatch signal runs after commit
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
-    commands = [command[0].split(b"\r\n")[2] for command in sent]
-    assert commands == [b"EVALSHA", b"SET"], sent
+    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"EVALSHA", b"SET"], sent
 
 
 @pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
@@ -68,14 +73,7 @@ def test_under_load_a_send_makes_one(warm, settings, monkeypatch, django_capture
     monkeypatch.setattr(signal, "_clock", lambda: 1000.0)
     with django_capture_on_commit_callbacks(execute=True):  # refused: the warm-up's dispatcher is on its way
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 679"}, format="json").status_code == 202
-    sent: list[bytes] = []
-    original = AbstractConnection.send_packed_command
-
-    def counted(self, command, check_health=True):
-        sent.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    sent = redis_commands(monkeypatch)
     with django_capture_on_commit_callbacks(execute=True):
         assert warm.post("/api/messages/send", {**OTP, "to": "012 345 680"}, format="json").status_code == 202
     assert [command[0].split(b"\r\n")[2] for command in sent] == [b"EVALSHA"], sent

@@ -20,9 +20,10 @@ pytestmark = pytest.mark.django_db
 # bounds are the figures measured on its one scoring (RESULTS.md), so they only catch regressions; anything chosen
 # for a sealed3 message makes it a tuned split, and new wording must then be written to measure again.
 # Split: (share of spam stopped at least, share of legitimate messages held at most); measured 186/196, 5/215.
-SEALED_BOUNDS = {"sealed3": (0.948, 0.024)}
-# The share of the fitted splits' legitimate messages the filter holds (1 of 2,261 when measured: the rules').
-FITTED_LEGIT_HELD = 0.001
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# The share of the fitted splits' legitimate messages the filter holds (4 of 2,515 when measured, all the rules':
+# sealed3's Khmer Aeon draw result and NBC warning, written4's Khmer NBC warning, written3's Khmer Aeon draw).
+FITTED_LEGIT_HELD = 0.002
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,9 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written" for s in samples) >= 1500
     assert sum(s.split == "written2" for s in samples) >= 700
     assert sum(s.split == "written3" for s in samples) >= 200
-    for split, (spam, legit) in {"sealed": (150, 150), "sealed2": (180, 200), "sealed3": (180, 200)}.items():
+    assert sum(s.split == "written4" for s in samples) >= 100
+    sealed_sizes = {"sealed": (150, 150), "sealed2": (180, 200), "sealed3": (180, 200), "sealed4": (200, 200)}
+    for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]
         assert len(sealed) >= 400
         assert sum(s.label == corpus.SPAM for s in sealed) >= spam

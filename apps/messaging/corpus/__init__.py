@@ -46,7 +46,7 @@ legitimate look-alikes (banks' and wallets' warnings, lenders' notices with fees
 duty, a men's health clinic); none closer than 0.4 to a sealed3 message. Many come as a Khmer, an English and a
 mixed version of one text.
 
-`sealed4.jsonl` holds the ``sealed4`` split: 414 messages (211 legitimate, 203 spam, every category and language:
+`sealed4.jsonl` holds the ``sealed4`` split: 414 messages (214 legitimate, 200 spam, every category and language:
 banks', wallets', the police's and the NBC's scam warnings, lenders' approvals, top-ups and repayment reminders, brands'
 draw results and winners' handovers among the legitimate; "new number, send money, don't tell Dad" requests,
 fixed-match tips, debt buy-outs, savings circles, pills, creams and escorts with no link or number among the spam),

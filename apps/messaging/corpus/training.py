@@ -20,7 +20,7 @@ fit is deterministic: the same corpus and scikit-learn version give the same fil
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from apps.messaging.choices import FilterAction
 from apps.messaging.corpus import LEGIT, SPAM, SPLITS, TARGET_LEGIT_HELD, UNSEEN_SPLITS, Sample, load
@@ -58,24 +58,32 @@ def _message_features(content_filter: ContentFilter, sample: Sample) -> list[str
     return content_filter.model_features(content_filter.analyse(sample.text))
 
 
-def fit(content_filter: ContentFilter, samples: Sequence[Sample]) -> tuple[dict[str, float], float]:
-    """Weights and bias of a logistic regression over the samples' features (present or not)."""
+def _fit_logistic(
+    samples: Sequence[Sample], read: Callable[[Sample], list[str]], regularisation: float, smallest: float
+) -> tuple[dict[str, float], float]:
+    """Weights and bias of a logistic regression over the features `read` gives each sample (present or not),
+    dropping features seen in fewer than MIN_MESSAGES samples and weights smaller than `smallest`."""
     from sklearn.feature_extraction.text import CountVectorizer  # development dependency: only building needs it
     from sklearn.linear_model import LogisticRegression
 
-    vectorizer = CountVectorizer(
-        analyzer=lambda sample: _message_features(content_filter, sample), binary=True, min_df=MIN_MESSAGES
-    )
+    vectorizer = CountVectorizer(analyzer=read, binary=True, min_df=MIN_MESSAGES)
     matrix = vectorizer.fit_transform(samples)
     labels = [sample.label == SPAM for sample in samples]
-    regression = LogisticRegression(C=REGULARISATION_C, max_iter=5000)
+    regression = LogisticRegression(C=regularisation, max_iter=5000)
     regression.fit(matrix, labels)
     weights = {
         feature: float(weight)
         for feature, weight in zip(vectorizer.get_feature_names_out(), regression.coef_[0], strict=True)
-        if abs(float(weight)) >= SMALLEST_WEIGHT
+        if abs(float(weight)) >= smallest
     }
     return weights, float(regression.intercept_[0])
+
+
+def fit(content_filter: ContentFilter, samples: Sequence[Sample]) -> tuple[dict[str, float], float]:
+    """Weights and bias of the word model."""
+    return _fit_logistic(
+        samples, lambda sample: _message_features(content_filter, sample), REGULARISATION_C, SMALLEST_WEIGHT
+    )
 
 
 def _char_features(content_filter: ContentFilter, sample: Sample) -> list[str]:
@@ -84,22 +92,9 @@ def _char_features(content_filter: ContentFilter, sample: Sample) -> list[str]:
 
 def fit_chars(content_filter: ContentFilter, samples: Sequence[Sample]) -> tuple[dict[str, float], float]:
     """Weights and bias of the character model: a logistic regression over the character grams present."""
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectorizer = CountVectorizer(
-        analyzer=lambda sample: _char_features(content_filter, sample), binary=True, min_df=MIN_MESSAGES
+    return _fit_logistic(
+        samples, lambda sample: _char_features(content_filter, sample), CHAR_REGULARISATION_C, CHAR_SMALLEST_WEIGHT
     )
-    matrix = vectorizer.fit_transform(samples)
-    labels = [sample.label == SPAM for sample in samples]
-    regression = LogisticRegression(C=CHAR_REGULARISATION_C, max_iter=5000)
-    regression.fit(matrix, labels)
-    weights = {
-        gram: float(weight)
-        for gram, weight in zip(vectorizer.get_feature_names_out(), regression.coef_[0], strict=True)
-        if abs(float(weight)) >= CHAR_SMALLEST_WEIGHT
-    }
-    return weights, float(regression.intercept_[0])
 
 
 def fit_model(content_filter: ContentFilter, samples: Sequence[Sample], threshold: float) -> SpamModel:

@@ -166,8 +166,16 @@ def main() -> None:
         ("whole filter per message, maximal matching", _checker(content_filter), bodies),
         ("whole filter + model (send path), MM", _checker(model_filter), bodies),
         ("model score alone (features given)", model.score, feature_lists),
-        ("model features + score (tokens given)", lambda a: model.score(content_filter.model_features(a)), analyses),
-        ("model as the send path scores (tokens given)", lambda a: model.score_reading(a.tokens, a.links), analyses),
+        (
+            "model features + score (tokens given)",
+            lambda a: model.score(content_filter.model_features(a), a.normalized),
+            analyses,
+        ),
+        (
+            "model as the send path scores (tokens given)",
+            lambda a: model.score_reading(a.tokens, a.links, a.normalized),
+            analyses,
+        ),
         ("whole filter per message, khmer-nltk CRF", _checker(crf_filter), bodies),
         ("whole filter, 660-character Khmer message, MM", _checker(content_filter), long_bodies),
     ]

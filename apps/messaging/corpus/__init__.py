@@ -37,14 +37,29 @@ brands' lucky-draw results and scam warnings, lenders' approvals and disbursemen
 to pay, among the legitimate; prizes with a fee to pay, "read me the code" calls, fake courts, tax offices and power
 cuts, loans by phone, companions and pills among the spam), written and committed before written3 and before any
 filter was scored on it; no message of it is closer than 0.4 (character 5-gram Jaccard) to any other corpus
-message. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): it is scored once, for the figures on new wording.
+message. It was scored once, for that round's figures, and is fitted on since.
 
 `written3.jsonl` holds the ``written3`` split: 225 more training messages written one by one after sealed3 was
 committed, weighted to the shapes cross-validation missed most (prizes and loans asking for a fee first, "staff
 will call, read them the code", .apk links, fake court summons, loans by phone, pills and companions) and to their
 legitimate look-alikes (banks' and wallets' warnings, lenders' notices with fees in the contract, couriers collecting
 duty, a men's health clinic); none closer than 0.4 to a sealed3 message. Many come as a Khmer, an English and a
-mixed version of one text. How the model uses the splits: `training.py`.
+mixed version of one text.
+
+`sealed4.jsonl` holds the ``sealed4`` split: 414 messages (214 legitimate, 200 spam, every category and language:
+banks', wallets', the police's and the NBC's scam warnings, lenders' approvals, top-ups and repayment reminders, brands'
+draw results and winners' handovers among the legitimate; "new number, send money, don't tell Dad" requests,
+fixed-match tips, debt buy-outs, savings circles, pills, creams and escorts with no link or number among the spam),
+written and committed before written4, before any change to the filter and before any filter was run on it; no
+message of it is closer than 0.4 (character 5-gram Jaccard) to any other corpus message. Nothing is fitted or chosen
+on it (`UNSEEN_SPLITS`): it is scored once, for the figures on new wording.
+
+`written4.jsonl` holds the ``written4`` split: 114 more training messages (75 spam, 39 legitimate) written after
+sealed4 was committed, weighted to what cross-validation missed (couriers and relatives asking for the code or for
+money, court and customs calls, .apk installs, loans against cars, salaries and land titles, debt transfers, gold
+clubs, paid reviews, pills and escorts) and their look-alikes (warnings that name codes, apps and Telegram loans,
+approved top-ups and credit cards, couriers asking for a landmark, a men's health clinic); none closer than 0.2 to a
+sealed4 message. How the model uses the splits: `training.py`.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -72,6 +87,8 @@ SEALED_FILE = CORPUS_FILE.with_name("sealed.jsonl")
 WRITTEN2_FILE = CORPUS_FILE.with_name("written2.jsonl")
 SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
 SEALED3_FILE = CORPUS_FILE.with_name("sealed3.jsonl")
+SEALED4_FILE = CORPUS_FILE.with_name("sealed4.jsonl")
+WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
     "train",
@@ -86,9 +103,11 @@ SPLITS = (
     "sealed2",
     "written3",
     "sealed3",
+    "written4",
+    "sealed4",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`).
-UNSEEN_SPLITS = ("sealed3",)
+UNSEEN_SPLITS = ("sealed4",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -153,6 +172,8 @@ def load() -> tuple[Sample, ...]:
         SEALED2_FILE,
         WRITTEN3_FILE,
         SEALED3_FILE,
+        WRITTEN4_FILE,
+        SEALED4_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -127,6 +127,8 @@ class Analysis:
 
     tokens: tuple[str, ...]
     links: tuple[Link, ...]
+    # The whole message as `normalize` gives it (links included): what the model's character part reads.
+    normalized: str = ""
 
 
 class ContentFilter:
@@ -205,8 +207,9 @@ class ContentFilter:
         return words
 
     def analyse(self, text: str) -> Analysis:
-        links, rest = extract_links(normalize(text))
-        return Analysis(tokens=self._words(rest), links=tuple(links))
+        normalized = normalize(text)
+        links, rest = extract_links(normalized)
+        return Analysis(tokens=self._words(rest), links=tuple(links), normalized=normalized)
 
     def outside_links(self, links: Iterable[Link]) -> tuple[Link, ...]:
         """The links not to an official domain: the only ones the link rules and the model weigh."""
@@ -232,9 +235,11 @@ class ContentFilter:
         reasons = [reason for reason in reasons if reason.weight > 0]
         score = sum(reason.weight for reason in reasons)
         if self.model is not None and score < hold_score:
-            if self.model.score_reading(analysis.tokens, outside_links) >= self.model.threshold:
+            model_score = self.model.score_reading(analysis.tokens, outside_links, analysis.normalized)
+            if model_score >= self.model.threshold:
                 found = self.model_features(analysis)
-                reasons.append(Reason("classifier", hold_score - score, self.model.strongest(found)))
+                strongest = self.model.strongest(found, analysis.normalized)
+                reasons.append(Reason("classifier", hold_score - score, strongest))
                 score = hold_score
         if score >= reject_score:
             action = FilterAction.REJECT

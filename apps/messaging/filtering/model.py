@@ -13,11 +13,22 @@ the bias plus the weights of the features present (each counted once): a log-odd
 dictionary look-ups, so it runs in plain Python without scikit-learn, which only the build needs
 (`apps/messaging/corpus/training.py`, `manage.py build_spam_model`).
 
-The model file (`data/spam_model.json`) holds the weights, the bias and the threshold, chosen by cross-validation:
-a message whose score reaches it is held (`FilterDecision` reason ``classifier``).
+A second, character model reads what the word model cannot: the message's whole normalised text (digits as 0,
+whitespace runs as one space) as character 2-, 3- and 4-grams, across word boundaries and without the segmenter,
+so Khmer spelled or glued in ways the dictionary does not know, "new number, send money"-shaped wording, and the
+look of a message with no link, number or offer word still weigh by their parts. It is a second logistic
+regression (`char_weights`, `char_bias`); the message's score is then ``mix × word score + (1 − mix) × character
+score``. Reading a message's character grams costs several times the word model, so it is read only for a message
+whose word score reaches `gate` (a few per cent of legitimate messages; below the gate no message of the corpus
+was held by the two together in cross-validation): below it the score is the word score alone, too low to hold.
+
+The model file (`data/spam_model.json`) holds the weights, the biases, the mix, the gate and the threshold, chosen
+by cross-validation: a message whose score reaches the threshold is held (`FilterDecision` reason
+``classifier``).
 """
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +48,8 @@ ENGLISH_GRAM_MIN_LENGTH = 5
 # model's cost. Bounded; emptied whole when full (as the filter's segmented runs are).
 _GRAMS_KEPT = 8192
 _grams: dict[str, tuple[str, ...]] = {}
+# The character model's grams: every run of 2 to 4 characters of the message's `char_text`.
+CHAR_GRAM_MIN, CHAR_GRAM_MAX = 2, 4
 # How many of the weightiest features a `classifier` reason names for the staff reviewing the hold.
 SHOWN_FEATURES = 3
 
@@ -57,6 +70,20 @@ def word_grams(word: str) -> tuple[str, ...]:
             _grams.clear()
         _grams[word] = grams
     return grams
+
+
+def char_text(normalized: str) -> str:
+    """What the character model reads of a normalised message: digits as 0 (amounts and phone numbers weigh by
+    their shape) and every run of whitespace as one space."""
+    return " ".join(normalized.translate(_ZERO).split())
+
+
+def char_grams(text: str) -> set[str]:
+    """The distinct character 2- to 4-grams of a `char_text` (each counted once, as the model was fitted)."""
+    found: set[str] = set()
+    for size in range(CHAR_GRAM_MIN, CHAR_GRAM_MAX + 1):
+        found.update(text[i : i + size] for i in range(len(text) - size + 1))
+    return found
 
 
 def link_features(links: Iterable[Link]) -> list[str]:
@@ -203,17 +230,33 @@ class SpamModel:
     weights: dict[str, float]
     bias: float
     threshold: float
+    # The character model (see the module docstring); without one, the score is the word model's alone.
+    char_weights: dict[str, float] = field(default_factory=dict)
+    char_bias: float = 0.0
+    mix: float = 1.0
+    gate: float = -math.inf
     # Per token: its word (digits as 0), those of its character n-grams that have a weight (the rest add nothing)
     # and its `token_flags`, so the send path reads each token with one look-up (`score_reading`). Bounded like
     # `word_grams`.
     _readings: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict, compare=False, repr=False)
 
-    def score(self, found: Iterable[str]) -> float:
-        """The log-odds of spam: the bias plus the weight of each feature present, counted once."""
-        return self.bias + sum(map(self.weights.get, set(found), repeat(0.0)))
+    def score(self, found: Iterable[str], normalized: str = "") -> float:
+        """The log-odds of spam: the bias plus the weight of each feature present, counted once; with a character
+        model and a word score at the gate or above, mixed with the character model's score of `normalized` (the
+        message as `normalize` gives it)."""
+        return self._combined(self.bias + sum(map(self.weights.get, set(found), repeat(0.0))), normalized)
 
-    def score_reading(self, tokens: Sequence[str], links: Iterable[Link]) -> float:
-        """`score(features(tokens, links))`, cheaper: the send path's way (a test checks they agree)."""
+    def char_score(self, normalized: str) -> float:
+        """The character model's log-odds of spam for a normalised message."""
+        return self.char_bias + sum(map(self.char_weights.get, char_grams(char_text(normalized)), repeat(0.0)))
+
+    def _combined(self, word_score: float, normalized: str) -> float:
+        if not self.char_weights or word_score < self.gate:
+            return word_score
+        return self.mix * word_score + (1.0 - self.mix) * self.char_score(normalized)
+
+    def score_reading(self, tokens: Sequence[str], links: Iterable[Link], normalized: str = "") -> float:
+        """`score(features(tokens, links), normalized)`, cheaper: the send path's way (a test checks they agree)."""
         readings, weights = self._readings, self.weights
         words: list[str] = []
         present: set[str] = set()
@@ -236,27 +279,46 @@ class SpamModel:
         present.update(link_features(links))
         if flags:
             present.update(intent_features(tokens, flags))
-        return self.bias + sum(map(weights.get, present, repeat(0.0)))
+        return self._combined(self.bias + sum(map(weights.get, present, repeat(0.0))), normalized)
 
-    def strongest(self, found: Iterable[str]) -> tuple[str, ...]:
-        """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path)."""
-        present = {feature: self.weights.get(feature, 0.0) for feature in set(found)}
+    def strongest(self, found: Iterable[str], normalized: str = "") -> tuple[str, ...]:
+        """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path): the
+        word model's, then the character model's (quoted, as "'ឆាត'"), each weighed by its share in the mix."""
+        present = {feature: self.weights.get(feature, 0.0) * self.mix for feature in set(found)}
+        if self.char_weights and normalized:
+            for gram in char_grams(char_text(normalized)):
+                weight = self.char_weights.get(gram, 0.0) * (1.0 - self.mix)
+                if weight > 0:
+                    present[f"'{gram}'"] = weight
         top = sorted((f for f, w in present.items() if w > 0), key=lambda f: (-present[f], f))
         return tuple(top[:SHOWN_FEATURES])
 
     def as_json(self) -> str:
         """The file form: sorted keys and rounded weights, so the same corpus always gives the same bytes."""
-        document = {
+        document: dict[str, object] = {
             "bias": round(self.bias, 4),
             "threshold": round(self.threshold, 4),
             "weights": {feature: round(weight, 4) for feature, weight in sorted(self.weights.items())},
         }
+        if self.char_weights:
+            document["char_bias"] = round(self.char_bias, 4)
+            document["char_weights"] = {gram: round(weight, 4) for gram, weight in sorted(self.char_weights.items())}
+            document["mix"] = round(self.mix, 4)
+            document["gate"] = round(self.gate, 4)
         return json.dumps(document, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "SpamModel":
         document = json.loads(text)
-        return cls(weights=document["weights"], bias=document["bias"], threshold=document["threshold"])
+        return cls(
+            weights=document["weights"],
+            bias=document["bias"],
+            threshold=document["threshold"],
+            char_weights=document.get("char_weights", {}),
+            char_bias=document.get("char_bias", 0.0),
+            mix=document.get("mix", 1.0),
+            gate=document.get("gate", -math.inf),
+        )
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ from apps.messaging import corpus
 from apps.messaging.choices import FilterAction
 from apps.messaging.filtering import check_content
 from apps.messaging.filtering.engine import ContentFilter
-from apps.messaging.filtering.model import MODEL_FILE, SpamModel, features, shipped_model
+from apps.messaging.filtering.model import MODEL_FILE, SpamModel, char_grams, char_text, features, shipped_model
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.filtering.starter import starter_domains, starter_terms
 
@@ -76,6 +76,65 @@ def test_features_say_what_a_message_asks_for(toy_filter, text, expected):
     assert [f for f in features(analysis.tokens, analysis.links) if f.startswith("<") and "link" not in f] == expected
 
 
+# The toy's character part: the grams of "srey" weigh toward spam. Word score -1 + the char score, mixed evenly, held
+# at 0.5; the char model is read only when the word score reaches the gate, -1.5.
+TOY_CHARS = SpamModel(
+    weights={"pineapple": 3.0, "meeting": -2.0, "orange": -0.6},
+    bias=-1.0,
+    threshold=0.5,
+    char_weights={"sre": 1.5, "rey": 1.5, "ey": 1.0},
+    char_bias=-1.0,
+    mix=0.5,
+    gate=-1.5,
+)
+
+
+def test_char_text_reads_digits_as_zero_and_one_space():
+    assert char_text("call  097\n441 2093 now") == "call 000 000 0000 now"
+    assert char_text("ស្រី ២៥") == "ស្រី ២៥"  # `normalize` makes Khmer digits ASCII before the model reads them
+
+
+def test_char_grams_are_every_run_of_two_to_four_characters_once():
+    assert char_grams("abab") == {"ab", "ba", "aba", "bab", "abab"}
+    assert char_grams("a") == set()
+    # Across word boundaries and inside Khmer words, with no segmenter.
+    assert {"ី ស", "ស្រ"} <= char_grams("ស្រី ស្អាត")
+
+
+def test_the_character_model_holds_what_the_words_miss():
+    content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY_CHARS)
+    # Words: -1 (no weight), chars: -1 + 1.5 + 1.5 + 1 = 3; mixed 0.5 × -1 + 0.5 × 3 = 1 ≥ 0.5.
+    decision = check(content_filter, "srey tonight")
+    assert (decision.action, decision.codes) == (HOLD, ["classifier"])
+    # The reason names the character grams that weighed most, quoted.
+    assert decision.reasons[0].matches == ("'rey'", "'sre'", "'ey'")
+    # Without those grams the mix stays below the threshold: 0.5 × -1 + 0.5 × -1 = -1.
+    assert check(content_filter, "see you tonight").action == ALLOW
+
+
+def test_below_the_gate_the_character_model_is_not_read():
+    content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY_CHARS)
+    # "meeting" takes the word score to -3, under the gate: the word score alone decides, whatever the grams say.
+    assert TOY_CHARS.score(["srey", "meeting"], "srey meeting") == -3.0
+    assert check(content_filter, "srey meeting").action == ALLOW
+    # Just below the gate (-1.6) the grams are not read either; at -1.0 they are, and the mix holds.
+    assert TOY_CHARS.score(["srey", "orange"], "srey orange") == pytest.approx(-1.6)
+    assert TOY_CHARS.score(["srey"], "srey") == pytest.approx(0.5 * -1.0 + 0.5 * 3.0)
+
+
+def test_a_model_without_a_character_part_scores_words_alone():
+    assert TOY.score(["pineapple"], "srey") == 2.0
+    assert TOY.char_score("srey") == 0.0
+
+
+def test_the_model_file_form_keeps_the_character_part():
+    again = SpamModel.from_json(TOY_CHARS.as_json())
+    assert again == TOY_CHARS
+    # A word-only model's file has no character keys, and reads back as one.
+    assert "char_weights" not in TOY.as_json()
+    assert SpamModel.from_json(TOY.as_json()) == TOY
+
+
 def test_the_send_path_scores_what_the_features_give():
     # `score_reading` (the send path's) skips the look-ups that cannot count; it must give `score(features(…))`.
     content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains())
@@ -84,8 +143,9 @@ def test_the_send_path_scores_what_the_features_give():
     for sample in corpus.load():
         analysis = content_filter.analyse(sample.text)
         outside = content_filter.outside_links(analysis.links)
-        expected = model.score(content_filter.model_features(analysis))
-        assert model.score_reading(analysis.tokens, outside) == pytest.approx(expected, abs=1e-9), sample.id
+        expected = model.score(content_filter.model_features(analysis), analysis.normalized)
+        reading = model.score_reading(analysis.tokens, outside, analysis.normalized)
+        assert reading == pytest.approx(expected, abs=1e-9), sample.id
 
 
 def test_the_model_holds_what_the_rules_let_through(toy_filter):
@@ -157,5 +217,6 @@ def test_the_model_file_is_what_the_corpus_builds():
     call_command("build_spam_model", "--check")
     model = shipped_model()
     assert model is not None
-    assert MODEL_FILE.stat().st_size < 400_000
+    assert MODEL_FILE.stat().st_size < 1_000_000
     assert len(model.weights) > 1000
+    assert len(model.char_weights) > 1000

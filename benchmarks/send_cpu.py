@@ -145,6 +145,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     parser.add_argument("--sample", action="store_true", help="with --profile: pyinstrument's call tree (wall time)")
+    parser.add_argument(
+        "--endpoints",
+        help="comma-separated endpoints to measure (the floor always is: the ratios need it), e.g. bulk,bulk+hold",
+    )
     args = parser.parse_args()
 
     bench_database_url(require_redis=True)
@@ -155,6 +159,11 @@ def main() -> None:
         freeze_startup_objects()  # as each gunicorn worker does once it has loaded the application
     _count_redis_round_trips()
     calls = endpoints(secret, args.bulk_size)
+    if args.endpoints:
+        wanted = {"floor", args.profile, *args.endpoints.split(",")}
+        if unknown := wanted - set(calls) - {None}:
+            raise SystemExit(f"unknown endpoints: {', '.join(sorted(unknown))}")
+        calls = {name: call for name, call in calls.items() if name in wanted}
     counts = {name: args.bulk_requests if name.startswith("bulk") else args.requests for name in calls}
     try:
         for name, (call, held) in calls.items():  # warm-up: imports, caches, the filter's first compile
@@ -201,6 +210,8 @@ def main() -> None:
             if backends and floor_total:
                 database = statistics.median(backends)
                 extra += f"  PostgreSQL {database:6.2f} ms  with it: floor/this {floor_total / (cpu + database):.2f}"
+                if name.startswith("bulk"):
+                    extra += f" (PostgreSQL {database / args.bulk_size * 1000:.0f} µs per recipient)"
             print(
                 f"  {name:9} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
                 f"Redis {rounds[-1][2]:6.2f}{extra}"

@@ -73,10 +73,24 @@ class EncryptedMixin:
         value = self.db_plaintext(value, connection)
         return crypto.encrypt(value, context=self.encryption_context) if isinstance(value, str) and value else value
 
+    def _strings_as_they_are(self) -> bool:
+        """Whether `db_plaintext` gives any `str` back as it is: a CharField's or TextField's own preparation (a
+        subclass that serialises, like EncryptedJSONField, does not)."""
+        kind = type(self)
+        return (
+            kind.get_prep_value in (models.CharField.get_prep_value, models.TextField.get_prep_value)
+            and kind.to_python in (models.CharField.to_python, models.TextField.to_python)
+            and kind.get_db_prep_value is models.Field.get_db_prep_value
+            and kind.get_db_prep_save is EncryptedMixin.get_db_prep_save
+        )
+
     def get_db_prep_save_many(self, values: Sequence[Any], connection: Any) -> list[Any]:
         """`[self.get_db_prep_save(value, connection) for value in values]` for rows inserted together, encrypted as
         one batch (apps.core.crypto.encrypt_many: the subkey derived once, a nonce per value)."""
-        prepared = [self.db_plaintext(value, connection) for value in values]
+        if self._strings_as_they_are():  # a str is its own plaintext: skip the field's generic preparation per value
+            prepared = [value if type(value) is str else self.db_plaintext(value, connection) for value in values]
+        else:
+            prepared = [self.db_plaintext(value, connection) for value in values]
         positions = [position for position, value in enumerate(prepared) if isinstance(value, str) and value]
         tokens = crypto.encrypt_many([prepared[position] for position in positions], context=self.encryption_context)
         for position, token in zip(positions, tokens, strict=True):

@@ -2,13 +2,22 @@
 
 import random
 
+import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberType, carrier
 
+from apps.accounts import phone
 from apps.accounts.phone import (
+    CAMBODIAN_METADATA_FINGERPRINT,
+    CARRIER_TYPES,
+    CLASS_DIGITS,
+    CLASS_TABLE_IN_USE,
     PhoneInvalid,
     PhoneNotMobile,
     PhoneRegionNotAllowed,
     _canonical_cambodian,
+    cambodian_class,
+    cambodian_metadata_fingerprint,
     normalize_phone,
 )
 
@@ -113,3 +122,49 @@ def test_a_trunk_zero_is_cambodian_only_when_cambodia_is_the_default_region(sett
     assert normalize_phone("0812345678").e164 == "+66812345678"  # a Thai mobile, as parse reads it
     assert _outcome("0812345678") == _outcome("08 1234 5678")
     assert normalize_phone("+85512345678").e164 == "+85512345678"  # "+855" is Cambodian whatever the default
+
+
+def test_the_class_table_is_used_on_the_metadata_it_was_read_from():
+    # Fails after a phonenumbers upgrade that changes Cambodia's patterns, regions or carriers: check that a type and
+    # carrier still depend on the length and first CLASS_DIGITS digits only (see phone.py), then pin the new digest.
+    assert cambodian_metadata_fingerprint() == CAMBODIAN_METADATA_FINGERPRINT
+    assert CLASS_TABLE_IN_USE
+
+
+def _phonenumbers_answer(national: str) -> tuple[int, str]:
+    number = phonenumbers.PhoneNumber(country_code=855, national_number=int(national))
+    kind = phonenumbers.number_type(number)
+    return kind, carrier.name_for_valid_number(number, "en") if kind in CARRIER_TYPES else ""
+
+
+def test_every_class_answers_as_phonenumbers_for_any_number_of_it(monkeypatch):
+    # Every length and first-four-digit class the shortcut takes: the table's answer (made from the class's first
+    # number) against phonenumbers' own for the class's lowest, highest and a random number.
+    monkeypatch.setattr(phone, "_CLASSES", {})
+    rng = random.Random(4)
+    kinds = set()
+    for length in (8, 9):
+        rest = length - CLASS_DIGITS
+        for prefix in range(1000, 10000):
+            for tail in (f"{rng.randrange(10**rest):0{rest}d}", "0" * rest, "9" * rest):
+                national = f"{prefix}{tail}"
+                answer = _phonenumbers_answer(national)
+                assert cambodian_class(national) == answer, national
+                kinds.add(answer)
+    assert len(phone._CLASSES) == 2 * 9000
+    # Mobile ranges of each carrier, fixed lines, and invalid ranges were all among them.
+    names = {name for _, name in kinds}
+    assert {"Smart", "Cellcard", "Metfone", "Seatel", "Telecom Cambodia"} <= names
+    assert {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.UNKNOWN} <= {k for k, _ in kinds}
+
+
+@pytest.mark.parametrize("require_mobile", [True, False])
+def test_without_the_class_table_numbers_answer_the_same(monkeypatch, require_mobile):
+    # The way numbers go on metadata the table was not read from: the patterns, with the same answers.
+    rng = random.Random(12)
+    typed = [canonical for canonical, _ in _canonical_and_parsed_spellings(rng)][::7]
+    with_table = [_outcome(text, require_mobile=require_mobile) for text in typed]
+    monkeypatch.setattr(phone, "CLASS_TABLE_IN_USE", False)
+    monkeypatch.setattr(phone, "_CLASSES", {})
+    assert [_outcome(text, require_mobile=require_mobile) for text in typed] == with_table
+    assert phone._CLASSES == {}  # the table was not consulted

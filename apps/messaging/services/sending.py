@@ -218,6 +218,9 @@ class BodyChecks:
         self._checked: dict[str, CheckedBody] = {}
         self._decisions: dict[str, FilterDecision] = {}
         self._routes: dict[str, str] = {}
+        # The request's first row, built through the relation descriptors: the rows after it copy what they set
+        # (`message_unsaved(like=…)`).
+        self.first_row: Message | None = None
 
     def validate(self, body: str) -> CheckedBody:
         checked = self._checked.get(body)
@@ -369,6 +372,7 @@ def _prepare(
         elif decision.action == FilterAction.HOLD:
             status, reason = MessageStatus.HELD, "content_review"
     message = message_unsaved(
+        like=bodies.first_row,
         organization=organization,
         api_key=api_key,
         to=phone.e164,
@@ -392,6 +396,8 @@ def _prepare(
         route=bodies.route(sensitive=data.sensitive, text="" if trusted else filtered_text),
     )
     message_route_apply(message)
+    if bodies.first_row is None:
+        bodies.first_row = message
     return message
 
 

@@ -56,6 +56,37 @@ def test_a_message_built_directly_equals_one_built_by_the_model(organization, ap
     _same_instance(message_unsaved(**values), Message(**values))
 
 
+def test_relations_copied_from_a_like_message_are_set_as_the_descriptors_set_them(organization, api_key):
+    values = {
+        "organization": organization,
+        "api_key": api_key,
+        "to": "+85512345678",
+        "body": "x",
+        "segments": 1,
+        "created_at": timezone.now(),
+    }
+    first = message_unsaved(**values)
+    second = message_unsaved(like=first, **values)
+    _same_instance(second, Message(**values))
+    assert second._state.fields_cache == {"organization": organization, "api_key": api_key}
+    assert second.organization is organization and second.api_key is api_key
+    # A message without a key, after one with: the key's relation goes through its descriptor (to None).
+    keyless = {**values, "api_key": None}
+    _same_instance(message_unsaved(like=first, **keyless), Message(**keyless))
+    # Another organisation object (even for the same row), or one whose id changed: through the descriptors.
+    other = type(organization).objects.get(pk=organization.pk)
+    copy = message_unsaved(like=first, **{**values, "organization": other})
+    _same_instance(copy, Message(**{**values, "organization": other}))
+    assert copy.organization is other
+    moved = type(organization).objects.get(pk=organization.pk)
+    second_like = message_unsaved(**{**values, "organization": moved})
+    moved.pk = organization.pk + 1000
+    _same_instance(
+        message_unsaved(like=second_like, **{**values, "organization": moved}),
+        Message(**{**values, "organization": moved}),
+    )
+
+
 def test_defaults_and_relations_as_the_model_fills_them_in(organization):
     # Left out: every default (a callable one called per message), no api key, the organisation by its id.
     built = message_unsaved(organization_id=organization.pk, to="+85512345678", body="x", encoding="gsm7", segments=1)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.query import get_related_populators
@@ -120,20 +120,27 @@ def _argument(value: Any) -> Any:
 
 class CompiledSelect:
     """A SELECT of one shape, `build(*arguments)` (a queryset of model instances), whose SQL is built once per
-    process and connection on PostgreSQL. `run(*arguments)` returns the list `list(build(*arguments))` would."""
+    process and connection on PostgreSQL. `run(*arguments)` returns the list `list(build(*arguments))` would, from the
+    database the router would send the queryset to (a locking one is a write: the primary)."""
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self.build = build
-        self._built: _Built | None = None
+        self._routing: tuple[type[Model], bool] | None = None
+        self._built: dict[str, _Built] = {}
 
-    def run(self, *args: Any, using: str = DEFAULT_DB_ALIAS) -> list[Model]:
+    def run(self, *args: Any) -> list[Model]:
         for value in args:
             _argument(value)  # refused on every database alike, not only where the text is built
+        if self._routing is None:
+            sample = self.build(*[_stand_in(index, value) for index, value in enumerate(args)])
+            self._routing = (sample.model, sample._for_write)
+        model, for_write = self._routing
+        using = router.db_for_write(model) if for_write else router.db_for_read(model)
         connection = connections[using]
         if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-            return list(self.build(*args))
-        built = self._built
+            return list(self.build(*args).using(using))
+        built = self._built.get(using)
         if built is None or built.connection is not connection:
             stand_ins = [_stand_in(index, value) for index, value in enumerate(args)]
-            built = self._built = _Built(self.build(*stand_ins), stand_ins, connection)
+            built = self._built[using] = _Built(self.build(*stand_ins).using(using), stand_ins, connection)
         return built.run(args)

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.compiled import CompiledSelect
 from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
 from apps.incentives.models import Clawback, Reward, RewardRule
 from apps.incentives.surge import route_multipliers_bp
@@ -51,7 +52,14 @@ def reward_transfer_id(job_id: int) -> str:
 
 def reward_rule_current(*, route: str, priority: str, now: datetime) -> RewardRule | None:
     """The staff's rule for a route and priority valid at `now` (the newest to start, where periods overlap)."""
-    return RewardRule.objects.valid_at(now).filter(route=route, priority=priority).first()
+    rules = _RULE_CURRENT.run(route, priority, now)
+    return rules[0] if rules else None
+
+
+# Built once per process on PostgreSQL (apps.core.compiled): every delivery report of a priced message reads it.
+_RULE_CURRENT = CompiledSelect(
+    lambda route, priority, now: RewardRule.objects.valid_at(now).filter(route=route, priority=priority)[:1]
+)
 
 
 def _default_rate(route: str) -> int:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
+from apps.core.compiled import CompiledSelect
 from apps.messaging.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 from apps.messaging.models import IdempotencyKey
 
@@ -72,7 +73,14 @@ def idempotent_call(
 
 def _stored(*, organization: ClientOrganization, key: str) -> IdempotencyKey | None:
     """The client's row for this key, if any (at most one: the pair is unique)."""
-    return next(iter(IdempotencyKey.objects.filter(organization=organization, key=key)[:1]), None)
+    rows = _STORED.run(organization.pk, key)
+    return rows[0] if rows else None
+
+
+# Built once per process on PostgreSQL (apps.core.compiled): every send with an Idempotency-Key looks its key up.
+_STORED = CompiledSelect(
+    lambda organization_id, key: IdempotencyKey.objects.filter(organization_id=organization_id, key=key)[:1]
+)
 
 
 def _replay(existing: IdempotencyKey, fingerprint: str) -> tuple[int, Any]:

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from apps.accounts.models import ClientOrganization
+from apps.core.compiled import CompiledSelect
 from apps.core.crypto import blind_index
 from apps.core.errors import NotFound
 from apps.core.prepared import prepared_cursor
@@ -137,13 +138,19 @@ def message_of_client(*, organization: ClientOrganization, message_id: int) -> M
     return message
 
 
-def jobs_offered_to(*, user: Any) -> QuerySet[Job]:
-    """The jobs waiting for the signed-in provider's phone to acknowledge them (its pull): one indexed query."""
-    return (
-        Job.objects.filter(provider__user=user, status=JobStatus.OFFERED, deadline__gt=timezone.now())
+def jobs_offered_to(*, user: Any) -> list[Job]:
+    """The jobs waiting for the signed-in provider's phone to acknowledge them (its pull, and every report's
+    answer): one indexed query, built once per process on PostgreSQL (apps.core.compiled)."""
+    return _OFFERED_TO.run(user.pk, timezone.now())
+
+
+_OFFERED_TO = CompiledSelect(
+    lambda user_id, now: (
+        Job.objects.filter(provider__user_id=user_id, status=JobStatus.OFFERED, deadline__gt=now)
         .order_by("offered_at", "pk")
         .only("pk", "status", "offered_at", "accepted_at", "deadline")
     )
+)
 
 
 def jobs_unknown_of(*, user: Any) -> QuerySet[Job]:

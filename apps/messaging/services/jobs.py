@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.compiled import CompiledSelect, ids_in
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
@@ -32,18 +33,23 @@ def job_accept(*, job_id: int, user: Any) -> Job:
     return result
 
 
+# Built once per process on PostgreSQL (apps.core.compiled): every acknowledgement locks its jobs with it.
+_ACK_LOCKED = CompiledSelect(
+    lambda job_ids, user_id: (
+        Job.objects.select_for_update(of=("self",))
+        .select_related("message", "provider")
+        .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .order_by("pk")
+    )  # the same lock order in every request
+)
+
+
 def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]:
     """Acknowledge several offered jobs at once (a phone that received a burst of pushes): one result per id, in
     order — the job, or the error `job_accept` would raise for it. One transaction and one update for them all."""
     now = timezone.now()
     with transaction.atomic():
-        jobs = {
-            job.pk: job
-            for job in Job.objects.select_for_update(of=("self",))
-            .select_related("message", "provider")
-            .filter(pk__in=set(job_ids), provider__user=user)
-            .order_by("pk")  # the same lock order in every request
-        }
+        jobs = {job.pk: job for job in _ACK_LOCKED.run(sorted(set(job_ids)), user.pk)}
         if jobs:
             # Heard from, even if every job it acknowledges has been given away meanwhile: offered work again.
             provider_heard_from(provider=next(iter(jobs.values())).provider)

@@ -1,0 +1,122 @@
+"""The phone's hot SELECTs built once per process (apps.core.compiled): the same rows and instances as the ORM's
+queryset, the SQL not built again on a warm report or acknowledgement, and the arguments checked."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+import pytest
+from django.db import connection, transaction
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.compiled import CompiledSelect, ids_in
+from apps.delivery.reports import _LOCKED_JOBS
+from apps.delivery.tests import test_report_batches as batches
+from apps.delivery.tests.test_report_batches import acknowledged, post_batch, row
+from apps.messaging.models import Job
+from apps.messaging.selectors import jobs_offered_to
+from apps.providers.choices import Carrier
+from apps.providers.tests.factories import provider_with_sim
+
+pytestmark = pytest.mark.django_db
+# The report batches' fixtures (a funded client, a provider with a SIM, its phone, room for many jobs).
+organization, provider, phone, roomy, prices = (
+    batches.organization,
+    batches.provider,
+    batches.phone,
+    batches.roomy,
+    batches.prices,
+)
+
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the text is built on PostgreSQL")
+
+
+@contextmanager
+def built_by_the_orm() -> Iterator[list[str]]:
+    """The SELECT texts Django's compiler builds meanwhile."""
+    built: list[str] = []
+    original = SQLCompiler.as_sql
+
+    def recording(self, *args, **kwargs):
+        sql, params = original(self, *args, **kwargs)
+        built.append(sql)
+        return sql, params
+
+    with mock.patch.object(SQLCompiler, "as_sql", recording):
+        yield built
+
+
+def fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_the_locked_jobs_are_the_orm_querysets_rows_with_their_related_rows(organization, provider, phone, roomy):
+    jobs = acknowledged(organization, phone, 3)
+    other = provider_with_sim(Carrier.CELLCARD)
+    for ids in ([jobs[1].pk], [jobs[2].pk, jobs[0].pk], [job.pk for job in jobs]):
+        expected = list(
+            Job.objects.select_related("message__organization", "provider", "sim")
+            .filter(pk__in=ids, provider__user=provider.user)
+            .order_by("pk")
+        )
+        with transaction.atomic():
+            got = _LOCKED_JOBS.run(ids, provider.user.pk)
+            assert _LOCKED_JOBS.run(ids, other.user.pk) == []  # another provider's jobs are not among them
+        assert [job.pk for job in got] == sorted(ids)
+        for job, want in zip(got, expected, strict=True):
+            assert fields(job) == fields(want)
+            with CaptureQueriesContext(connection) as reads:
+                related = (job.message, job.message.organization, job.provider, job.sim)
+            assert len(reads) == 0  # loaded with the job, as select_related does
+            wanted = (want.message, want.message.organization, want.provider, want.sim)
+            assert [fields(instance) for instance in related] == [fields(instance) for instance in wanted]
+            assert job.message.text == want.message.text == "Hi"  # the encrypted body, opened
+            assert job._state.adding is False and job._state.db == "default"
+
+
+def test_the_offered_jobs_as_the_queryset_lists_them(organization, provider, phone, roomy):
+    jobs = acknowledged(organization, phone, 2)
+    Job.objects.filter(pk=jobs[1].pk).update(status="offered", accepted_at=None)
+    offered = jobs_offered_to(user=provider.user)
+    assert [(job.pk, job.status, job.accepted_at) for job in offered] == [(jobs[1].pk, "offered", None)]
+    assert offered[0].message_id == jobs[1].message_id  # a deferred field loads when read, as with `only`
+
+
+@postgresql_only
+def test_a_warm_report_and_acknowledgement_build_none_of_the_compiled_selects(organization, provider, phone, roomy):
+    jobs = acknowledged(organization, phone, 3)
+    post_batch(phone, [row(jobs[0], "delivered")])  # warm: this process has built its statements
+    with built_by_the_orm() as built, CaptureQueriesContext(connection) as ran:
+        post_batch(phone, [row(jobs[1], "delivered"), row(jobs[2], "delivered")])
+    executed = [query["sql"] for query in ran]
+    assert any("unnest(" in sql and "FOR UPDATE OF" in sql for sql in executed)  # the locked join ran…
+    assert not [sql for sql in built if "unnest(" in sql]  # …and neither it nor the stored reports were built
+    assert not [sql for sql in built if 'FROM "incentives_rewardrule"' in sql]
+    assert not [sql for sql in built if '"messaging_job"."deadline" >' in sql]  # the answer's offered jobs
+
+
+def test_arguments_that_would_change_the_statement_are_refused():
+    select = CompiledSelect(lambda job_ids: Job.objects.filter(pk__in=ids_in(job_ids)))
+    with pytest.raises(TypeError):
+        select.run(None)
+    with pytest.raises(TypeError):
+        select.run(True)
+    assert select.run([]) == []
+
+
+@postgresql_only
+def test_a_statement_that_ignores_an_argument_is_refused_when_built():
+    select = CompiledSelect(lambda job_ids, user_id: Job.objects.filter(pk__in=ids_in(job_ids)))
+    with pytest.raises(ValueError, match="parameter"):
+        select.run([1], 2)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_select_outside_a_transaction_is_refused_as_the_orm_refuses_it():
+    with transaction.atomic():
+        assert _LOCKED_JOBS.run([1], 1) == []  # built, in a transaction
+    with pytest.raises(TransactionManagementError):
+        _LOCKED_JOBS.run([1], 1)

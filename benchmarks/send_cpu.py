@@ -165,6 +165,8 @@ def main() -> None:
             raise SystemExit(f"unknown endpoints: {', '.join(sorted(unknown))}")
         calls = {name: call for name, call in calls.items() if name in wanted}
     counts = {name: args.bulk_requests if name.startswith("bulk") else args.requests for name in calls}
+    # `--bulk-requests 0` (or `--requests 0`) leaves those endpoints out rather than dividing by zero.
+    calls = {name: call for name, call in calls.items() if counts[name] > 0 or name == "floor"}
     try:
         for name, (call, held) in calls.items():  # warm-up: imports, caches, the filter's first compile
             prices(on=held)

@@ -100,7 +100,19 @@ def _hold(message: Message, sign: str) -> None:
     message.status_reason = f"pumping_{sign}"
     message.next_attempt_at = None
     message.filter_reasons = [*message.filter_reasons, {"code": f"pumping_{sign}", "weight": 0, "matches": []}]
-    HELD.labels(sign=sign).inc()
+
+
+def pumping_held(messages: Sequence[Message]) -> list[Message]:
+    """The messages `pumping_hold` held."""
+    return [m for m in messages if m.status == MessageStatus.HELD and (m.status_reason or "").startswith("pumping_")]
+
+
+def pumping_held_count(messages: Sequence[Message]) -> None:
+    """Count held messages in the metric, by sign. The caller counts them once they are stored: a message held here
+    and then refused — its recipient opted out or blocked, or the client short of PPT — is neither stored nor
+    counted."""
+    for message in messages:
+        HELD.labels(sign=message.status_reason.removeprefix("pumping_")).inc()
 
 
 def _has_codes(messages: Sequence[Message]) -> bool:

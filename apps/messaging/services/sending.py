@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,13 @@ from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
 from apps.messaging.inserting import Guard, GuardRefused, message_unsaved, messages_insert
 from apps.messaging.models import Message
-from apps.messaging.pumping import pumping_hold, pumping_numbers, pumping_window_seconds
+from apps.messaging.pumping import (
+    pumping_held,
+    pumping_held_count,
+    pumping_hold,
+    pumping_numbers,
+    pumping_window_seconds,
+)
 from apps.messaging.routes import message_route, message_route_apply
 from apps.messaging.selectors import recipient_block_reasons, recipient_guard
 from apps.messaging.services.admission import admission_claim
@@ -450,6 +457,8 @@ def _store(
         if not messages:
             return refused
         publish(MessagesAccepted(messages=messages))
+        if held := pumping_held(messages):
+            transaction.on_commit(partial(pumping_held_count, held))
         queued = [m for m in messages if m.status == MessageStatus.QUEUED]
         for priority in Priority.values:
             if any(m.priority == priority and m.next_attempt_at <= now for m in queued):

@@ -150,3 +150,35 @@ def test_a_process_remembers_the_conversion_verdict_briefly_and_forgets_it_on_a_
         assert held.status_reason == "pumping_low_conversion"
     finally:
         pumping._local.clear()
+
+
+def _held_metric(sign: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("peerpower_messages_pumping_held_total", {"sign": sign}) or 0
+
+
+def test_a_pumping_hold_is_counted_once_it_is_stored(organization, settings, django_capture_on_commit_callbacks):
+    settings.MESSAGE_PUMPING_HELD_PREFIXES = ["+8551299"]
+    before = _held_metric("range")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(organization, "+85512990001").status_reason == "pumping_range"
+        assert send(organization, "+85512980001").status == MessageStatus.QUEUED
+    assert _held_metric("range") == before + 1
+
+
+def test_a_pumping_hold_refused_for_its_recipient_is_not_counted(
+    organization, settings, django_capture_on_commit_callbacks
+):
+    """The hold is decided before the recipient's opt-out check, which on PostgreSQL rides in the INSERT: a message
+    refused there is not stored, so it is not a held message either."""
+    from apps.messaging.errors import RecipientOptedOut
+    from apps.messaging.services import opt_out_add
+
+    settings.MESSAGE_PUMPING_HELD_PREFIXES = ["+8551299"]
+    opt_out_add(phone="+85512990002", source="staff")
+    before = _held_metric("range")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RecipientOptedOut):
+        send(organization, "+85512990002")
+    assert not Message.objects.exists()
+    assert _held_metric("range") == before

@@ -66,8 +66,18 @@ def test_refusals_are_answered_byte_for_byte_as_drf_answers_them(views, api_key,
     assert not Message.objects.exists()
 
 
-def test_a_refusal_with_retry_after_keeps_its_header(views, api_key, settings):
+def test_a_refusal_with_retry_after_keeps_its_header(views, api_key, settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from apps.messaging import vetting
+
     settings.MESSAGE_QUOTA_PER_DAY = 0
+    # One clock for the daily quota's window in both requests: Retry-After counts the seconds left until midnight,
+    # and two requests on either side of a second's edge would be a second apart.
+    now = timezone.localtime()
+    monkeypatch.setattr(vetting, "timezone", SimpleNamespace(localtime=lambda: now))
     served, drf = views
     mine = post(served, api_key, {"to": "012 345 678", "body": "hi"})
     theirs = post(drf, api_key, {"to": "012 345 678", "body": "hi"})

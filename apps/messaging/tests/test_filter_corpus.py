@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 # anything: it measures the filter on new wording. Its bounds are the figures measured on its one scoring
 # (RESULTS.md), so they only catch regressions; anything chosen for a sealed5 message makes it a tuned split, and
 # new wording must then be written to measure again. (sealed4, scored once in its round, is training data since.)
-# Split: (share of spam stopped at least, share of legitimate messages held at most).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# Split: (share of spam stopped at least, share of legitimate messages held at most); measured 176/200, 4/218.
+SEALED_BOUNDS = {"sealed5": (0.88, 0.019)}
 # The share of the fitted splits' legitimate messages the filter holds (2 of 2,729 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
@@ -101,7 +101,7 @@ def test_new_wording_stays_within_its_measured_bounds(outcomes, split):
 
 
 def test_no_legitimate_reminder_of_the_fitted_splits_is_held(outcomes):
-    # Loan repayment reminders included (sealed5's: RESULTS.md).
+    # Loan repayment reminders included (none of sealed5's 23 was held either: RESULTS.md).
     reminders = [o for o in outcomes if o.sample.category == "reminder" and o.sample.split in FITTED_SPLITS]
     assert len(reminders) >= 250
     assert [o.sample.id for o in reminders if o.stopped] == []

@@ -67,8 +67,8 @@ LURE_CATEGORIES = frozenset(
 
 # A warning about scams: a bank, wallet, regulator or the police naming the offer ("be careful of SMS offering quick
 # loans", "គ្មានធនាគារណាផ្តល់កម្ចីតាម Telegram") uses the offer's own words and gives a hotline. Without a link of
-# its own to follow, such a message is a warning, not an offer: its offer terms and its contact do not count (they
-# are still reported, with weight 0, for the admin's "try the filter" page). Spam that borrows a warning's words
+# its own to follow, such a message is a warning, not an offer: its offer terms and its contact weigh 0 (and, like
+# every reason of weight 0, are not reported). Spam that borrows a warning's words
 # ("beware of fake lenders, we are real: apply at …") keeps its weight once it carries a link; the model reads it
 # either way. Fifth round, by the rules alone on the fitted splits (RESULTS.md).
 WARNING_MARKERS = re.compile(

@@ -59,7 +59,16 @@ sealed4 was committed, weighted to what cross-validation missed (couriers and re
 money, court and customs calls, .apk installs, loans against cars, salaries and land titles, debt transfers, gold
 clubs, paid reviews, pills and escorts) and their look-alikes (warnings that name codes, apps and Telegram loans,
 approved top-ups and credit cards, couriers asking for a landmark, a men's health clinic); none closer than 0.2 to a
-sealed4 message. How the model uses the splits: `training.py`.
+sealed4 message.
+
+`sealed5.jsonl` holds the ``sealed5`` split: 418 messages (200 spam, 218 legitimate, every category and language;
+Latin-script Khmer, "khmer-glish", counted as mixed), written to differ in wording from every other split (new
+brands and scam scripts: a mistaken transfer to send back, a boss buying gift cards, an anti-money-laundering
+"safe account", a Marketplace buyer's code, task jobs, durian and condo shares, casino bonuses, cockfights, debt
+buy-outs, salary-card and migrants' loans, sextortion, KTV) and committed before any filter ran on it; its
+legitimate messages carry the look-alikes (23 loan repayment reminders, banks', wallets', the NBC's, the police's
+and lenders' scam warnings, lenders' real approvals, brands' draw results). No message is closer than 0.39
+(character 5-gram Jaccard) to one of the other splits. How the model uses the splits: `training.py`.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -88,6 +97,7 @@ WRITTEN2_FILE = CORPUS_FILE.with_name("written2.jsonl")
 SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
 SEALED3_FILE = CORPUS_FILE.with_name("sealed3.jsonl")
 SEALED4_FILE = CORPUS_FILE.with_name("sealed4.jsonl")
+SEALED5_FILE = CORPUS_FILE.with_name("sealed5.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -105,9 +115,10 @@ SPLITS = (
     "sealed3",
     "written4",
     "sealed4",
+    "sealed5",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`).
-UNSEEN_SPLITS = ("sealed4",)
+UNSEEN_SPLITS = ("sealed5",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -174,6 +185,7 @@ def load() -> tuple[Sample, ...]:
         SEALED3_FILE,
         WRITTEN4_FILE,
         SEALED4_FILE,
+        SEALED5_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -20,6 +20,9 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   offers money, credit, bets or adult content (a term of those categories): the spam's call to action. Alone,
   neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more. A link
   under Cambodia's registered second-level domains (``.com.kh``, ``.gov.kh``…) is a brand's own page, no lure.
+* A warning: a message without a link of its own that warns about scams (``WARNING_MARKERS``: "be careful of",
+  "does not lend", "ប្រយ័ត្ន", "ក្លែងក្លាយ"…) has its offer terms and its contact weighed 0 — a bank's or regulator's
+  warning names the offer it warns about and gives a hotline, which is no call to answer the offer.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 * ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
@@ -60,6 +63,18 @@ REGISTERED_KH_DOMAINS = ("com.kh", "gov.kh", "org.kh", "edu.kh", "net.kh", "per.
 LURE_CATEGORIES = frozenset(
     f"term_{category}"
     for category in (TermCategory.SCAM, TermCategory.LOAN_SHARK, TermCategory.GAMBLING, TermCategory.ADULT)
+)
+
+# A warning about scams: a bank, wallet, regulator or the police naming the offer ("be careful of SMS offering quick
+# loans", "គ្មានធនាគារណាផ្តល់កម្ចីតាម Telegram") uses the offer's own words and gives a hotline. Without a link of
+# its own to follow, such a message is a warning, not an offer: its offer terms and its contact weigh 0 (and, like
+# every reason of weight 0, are not reported). Spam that borrows a warning's words
+# ("beware of fake lenders, we are real: apply at …") keeps its weight once it carries a link; the model reads it
+# either way. Fifth round, by the rules alone on the fitted splits (RESULTS.md).
+WARNING_MARKERS = re.compile(
+    r"\b(?:beware|be careful|careful of|fake|scammers?|fraudsters?|never asks?|never charges?|will never|"
+    r"does not lend|do not lend|doesn't lend|are not lenders|is not us|not from us|only licensed|warning|alert)\b"
+    r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
 )
 
 # Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
@@ -232,6 +247,8 @@ class ContentFilter:
         if not LURE_CATEGORIES.isdisjoint(matched_categories):
             reasons += self._lure_reasons(text, outside_links)
         reasons += self._repetition_reasons(text, analysis.tokens)
+        if not outside_links and not LURE_CATEGORIES.isdisjoint(matched_categories):
+            reasons = _discount_warning(reasons, analysis.normalized)
         reasons = [reason for reason in reasons if reason.weight > 0]
         score = sum(reason.weight for reason in reasons)
         if self.model is not None and score < hold_score:
@@ -363,3 +380,14 @@ class ContentFilter:
 
 def _under_registered_kh(host: str) -> bool:
     return any(host.endswith("." + domain) for domain in REGISTERED_KH_DOMAINS)
+
+
+def _discount_warning(reasons: list[Reason], normalized: str) -> list[Reason]:
+    """The reasons with the offer terms and the contact weighed 0 when the message warns about scams (see
+    WARNING_MARKERS); unchanged otherwise."""
+    if not WARNING_MARKERS.search(normalized):
+        return reasons
+    return [
+        replace(reason, weight=0) if reason.code in LURE_CATEGORIES or reason.code == "lure_contact" else reason
+        for reason in reasons
+    ]

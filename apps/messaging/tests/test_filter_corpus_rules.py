@@ -29,6 +29,12 @@ ALLOW, HOLD, REJECT = FilterAction.ALLOW, FilterAction.HOLD, FilterAction.REJECT
         "ផ្ដល់ប្រាក់កម្ចីរហូតដល់ 5000$ ការប្រាក់ទាប មិនត្រូវការទ្រព្យធានា។ ទាក់ទង 012345678",
         # "Credit card approved at once, no salary needed: https://…"
         "កាតឥណទានអនុម័តភ្លាមៗ គ្មានប្រាក់ខែក៏បាន https://card-kh.top/apply",
+        # A warning's offer words and hotline without the warning (test_scam_warnings_naming_the_offer_go_through).
+        "Quick loans through Telegram, we lend to everyone. Message 023 999 989.",
+        # A warning's words with a link to follow: an offer that borrows them.
+        "Beware of fake lenders! We are real: quick loan approved today, apply at https://realloan-kh.top",
+        # "Be careful, places are limited: we offer loans without collateral, apply at https://…"
+        "ប្រយ័ត្នអស់កន្លែង! យើងផ្តល់កម្ចីគ្មានទ្រព្យធានា ដាក់ពាក្យ https://loan-kh.top/a",
     ],
 )
 def test_unsolicited_loan_and_credit_offers_are_stopped(offer):
@@ -183,3 +189,25 @@ def test_lighter_weights_leave_a_term_staff_changed_alone():
     lighter.lighten(apps, None)
     assert FilterTerm.objects.get(term="lucky draw", language="en").weight == 45
     assert FilterTerm.objects.get(term="ចាប់ឆ្នោត", language="km").weight == 10
+
+
+# Fifth round: a bank's, wallet's or regulator's warning about loan and prize scams names the offer and gives a
+# hotline; without a link of its own it is a warning, and its offer terms and contact weigh nothing.
+@pytest.mark.parametrize(
+    "warning",
+    [
+        "Wing: Be careful of SMS offering quick loans in Wing's name. Wing does not lend through Telegram or "
+        "Facebook. Report suspicious messages to 023 999 989.",
+        "National Bank of Cambodia: only licensed institutions may offer loans. Check the list of licensed lenders "
+        "before you borrow.",
+        # "National Bank of Cambodia warns: no lawful bank lends through an unknown Telegram account. Report to
+        # 023 722 563."
+        "ធនាគារជាតិនៃកម្ពុជាព្រមាន៖ គ្មានធនាគារស្របច្បាប់ណាផ្តល់កម្ចីតាមគណនី Telegram មិនស្គាល់ទេ។ រាយការណ៍មក ០២៣ ៧២២ ៥៦៣។",
+        # "Wing: many fake 'Wing loan' messages this week. Wing does not lend by SMS."
+        "វីង៖ សប្តាហ៍នេះមានសារក្លែង «កម្ចីវីង» ច្រើន។ វីងមិនផ្តល់កម្ចីតាមសារទេ។",
+    ],
+)
+def test_scam_warnings_naming_the_offer_go_through(warning):
+    decision = check_content(warning)
+    assert decision.action == ALLOW
+    assert all(reason.weight > 0 for reason in decision.reasons)  # the discounted reasons are not reported

@@ -44,3 +44,24 @@ def test_celery_uses_it_for_a_redis_broker():
     assert app.conf.broker_transport == "apps.core.broker:Transport"
     with app.connection_for_write() as connection:
         assert type(connection.transport).__module__ == "apps.core.broker"
+
+
+def test_a_channel_reuses_one_redis_client_for_its_pool_and_a_new_pool_gets_a_new_one():
+    name = f"test-broker-{uuid.uuid4().hex}"
+    with Connection(settings.CELERY_BROKER_URL, transport="apps.core.broker:Transport") as connection:
+        channel = connection.default_channel
+        try:
+            with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+                assert first is second
+            queue = connection.SimpleQueue(name)
+            queue.put({"task": "x"})
+            assert queue.get(timeout=5).payload == {"task": "x"}  # published and taken through it
+            with channel.conn_or_acquire() as again:
+                assert again is first
+            channel._disconnect_pools()  # as after a fork: the next command opens a new pool
+            with channel.conn_or_acquire() as fresh:
+                assert fresh is not first
+                assert fresh.connection_pool is channel._pool
+                assert fresh.ping()
+        finally:
+            channel.queue_delete(name)

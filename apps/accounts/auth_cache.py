@@ -12,15 +12,23 @@ What invalidates:
   (blocking it) — one version per key.
 
 AUTH_LOCAL_CACHE_SECONDS bounds how long an entry lives anyway (fields written without a save); 0 turns the cache off.
+
+A phone's access token is also kept once verified (`access_token_verified`): the JWT's decode and signature check ran
+on every request (a few per cent of the web's CPU end to end), though the same token comes back for its whole
+lifetime. A verified token says nothing about its session — that is still `session_valid`'s version read on every
+request — so keeping it changes no revocation; it lives no longer than the token's own `exp`.
 """
 
 import copy
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.models import ApiKey, ClientOrganization, DeviceSession, User
 from apps.core.local_cache import VersionCheck, VersionedLocalCache, read_through, read_through_deferred, version_bump
@@ -29,6 +37,10 @@ LOCAL_MAX_ENTRIES = 20_000
 
 _sessions: VersionedLocalCache[DeviceSession] = VersionedLocalCache(max_entries=LOCAL_MAX_ENTRIES)
 _api_keys: VersionedLocalCache[ApiKey] = VersionedLocalCache(max_entries=LOCAL_MAX_ENTRIES)
+# Verified access tokens by their encoded form. No shared version: nothing but time makes a verified token invalid
+# (`access_token_verified`). The wall clock, as the token's `exp` is wall-clock time.
+_access_tokens: VersionedLocalCache[Token] = VersionedLocalCache(max_entries=LOCAL_MAX_ENTRIES, clock=time.time)
+_NO_VERSION = ""
 
 
 def _user_version_key(user_id: object) -> str:
@@ -100,10 +112,31 @@ def api_keys_invalidate(*, secret_hashes: list[str]) -> None:
     transaction.on_commit(lambda: version_bump(*version_keys))
 
 
+def access_token_verified(*, raw_token: bytes, verify: Callable[[bytes], Token]) -> Token:
+    """The access token `raw_token` as `verify` (the JWT's decode, signature and claim checks) returns it, from this
+    process's cache when it verified the very same token before and the token has not expired since.
+
+    Keyed by the whole encoded token, not its signature alone: a token with an altered header or payload must miss
+    and fail its own verification. A token that fails is never kept. Each request gets its own copy (DRF hands it to
+    the view as `request.auth`, and threads share the cache)."""
+    held = _access_tokens.peek(raw_token) if _ttl() > 0 else None
+    # Expired from the second `exp` on, as PyJWT (no leeway) refuses it; the cache's own expiry only evicts.
+    if held is not None and time.time() < held[0].payload["exp"]:
+        token = copy.copy(held[0])
+        token.payload = dict(token.payload)
+        return token
+    token = verify(raw_token)
+    expires = token.payload.get("exp")
+    if _ttl() > 0 and isinstance(expires, int):
+        _access_tokens.put(raw_token, copy.copy(token), version=_NO_VERSION, ttl=expires - time.time())
+    return token
+
+
 def local_caches_clear() -> None:
     """Forget this process's entries (what another process, which never loaded them, looks like)."""
     _sessions.clear()
     _api_keys.clear()
+    _access_tokens.clear()
 
 
 def _ttl() -> float:

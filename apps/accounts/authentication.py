@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import Token
 
-from apps.accounts.auth_cache import api_key_valid, api_key_valid_deferred, session_valid
+from apps.accounts.auth_cache import access_token_verified, api_key_valid, api_key_valid_deferred, session_valid
 from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked, SessionRevoked, TokenInvalid
 from apps.accounts.models import ApiKey, ClientOrganization, User
 from apps.accounts.selectors import api_key_by_secret
@@ -21,10 +21,15 @@ from apps.core.local_cache import VersionCheck
 class SessionJWTAuthentication(JWTAuthentication):
     """A JWT access token is only as good as its session: once the device is signed out, its tokens stop working
     at once, not when they expire. The session and user come from one query, or from this process's cache with one
-    shared-cache read that tells whether they were revoked or changed since (apps.accounts.auth_cache)."""
+    shared-cache read that tells whether they were revoked or changed since (apps.accounts.auth_cache). The token's
+    decode and signature check run once per token and process (`access_token_verified`); the session's check runs on
+    every request, so a revocation still refuses the very next one."""
 
     # What it refuses a request with (401), for the API schema (apps.core.schema).
     schema_errors = (TokenInvalid, SessionRevoked)
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        return access_token_verified(raw_token=raw_token, verify=super().get_validated_token)
 
     def get_user(self, validated_token: Token) -> User:
         session_id = validated_token.get("sid")

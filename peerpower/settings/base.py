@@ -68,6 +68,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an API request authenticated by a header, without cookies, goes on through this list less the cookie
+    # and admin middleware (apps.core.api_stack).
+    "apps.core.api_stack.ApiStackMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.middleware.MetricsMiddleware",
     "apps.core.middleware.RefuseNulMiddleware",

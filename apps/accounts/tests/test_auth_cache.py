@@ -1,9 +1,14 @@
 """Sessions and API keys cached in each process: no query for a valid credential, and revocation, deactivation or a
 change by staff takes effect on the very next request — also in a process that still holds the old entry."""
 
+import base64
+import json
+
 import pytest
+import time_machine
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework_simplejwt import backends
 
 from apps.accounts import auth_cache
 from apps.accounts.authentication import ApiKeyAuthentication
@@ -110,6 +115,71 @@ def test_with_the_cache_off_every_request_reads_the_session(settings, django_ass
     warm(client)
     with django_assert_num_queries(1):
         client.get("/api/me")
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.fixture
+def token_decodes(monkeypatch):
+    """How many times PyJWT decoded (and checked the signature of) a token."""
+    calls = []
+    decode = backends.jwt.decode
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(backends.jwt, "decode", counted)
+    return calls
+
+
+def test_a_token_is_verified_once_per_process(token_decodes):
+    client, _ = signed_in(UserFactory())
+    warm(client)
+    assert client.get("/api/me").status_code == 200
+    assert client.get("/api/me").status_code == 200
+    assert len(token_decodes) == 1
+    auth_cache.local_caches_clear()  # another process verifies it itself
+    warm(client)
+    assert len(token_decodes) == 2
+
+
+def test_a_revoked_session_refuses_its_held_token_on_the_next_request(token_decodes):
+    user = UserFactory()
+    client, tokens = signed_in(user)
+    warm(client)
+    warm(client)
+    session_revoke(session=tokens.session, actor=user)
+    refused = client.get("/api/me")
+    assert refused.status_code == 401 and refused.json()["code"] == "session_revoked"
+    assert len(token_decodes) == 1  # refused on the held token, without verifying it again
+
+
+def test_a_held_token_is_refused_from_its_expiry_on(token_decodes):
+    client, tokens = signed_in(UserFactory())
+    warm(client)
+    expires = claims_of(tokens.access)["exp"]
+    with time_machine.travel(expires - 1, tick=False):
+        assert client.get("/api/me").status_code == 200
+    assert len(token_decodes) == 1  # that one was the held token
+    with time_machine.travel(expires, tick=False):
+        assert client.get("/api/me").status_code == 401  # as PyJWT refuses it: expired at `exp`
+
+
+def test_a_token_with_an_altered_payload_is_refused_though_its_signature_is_held():
+    user, other = UserFactory(), UserFactory()
+    client, tokens = signed_in(user)
+    warm(client)
+    header, _, signature = tokens.access.split(".")
+    claims = claims_of(tokens.access)
+    claims["user_id"] = other.pk
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    forger = APIClient()
+    forger.credentials(HTTP_AUTHORIZATION=f"Bearer {header}.{forged}.{signature}")
+    assert forger.get("/api/me").status_code == 401
 
 
 @pytest.fixture

@@ -35,6 +35,9 @@ ALLOW, HOLD, REJECT = FilterAction.ALLOW, FilterAction.HOLD, FilterAction.REJECT
         "Beware of fake lenders! We are real: quick loan approved today, apply at https://realloan-kh.top",
         # "Be careful, places are limited: we offer loans without collateral, apply at https://…"
         "ប្រយ័ត្នអស់កន្លែង! យើងផ្តល់កម្ចីគ្មានទ្រព្យធានា ដាក់ពាក្យ https://loan-kh.top/a",
+        # An offer opened with an alarm word, no link: "alert" and "warning" head offers too, so they mark no warning.
+        "ALERT: your quick loan of $2,000 is approved, no collateral. Call 012 345 678 today to receive it.",
+        "Warning: last day for quick loans, no collateral needed! Message 096 555 0101.",
     ],
 )
 def test_unsolicited_loan_and_credit_offers_are_stopped(offer):

@@ -68,7 +68,18 @@ brands and scam scripts: a mistaken transfer to send back, a boss buying gift ca
 buy-outs, salary-card and migrants' loans, sextortion, KTV) and committed before any filter ran on it; its
 legitimate messages carry the look-alikes (23 loan repayment reminders, banks', wallets', the NBC's, the police's
 and lenders' scam warnings, lenders' real approvals, brands' draw results). No message is closer than 0.39
-(character 5-gram Jaccard) to one of the other splits. How the model uses the splits: `training.py`.
+(character 5-gram Jaccard) to one of the other splits. It was scored once in its round and is fitted on since.
+
+`written6.jsonl` holds the ``written6`` split: 161 training messages (81 spam, 80 legitimate, every category)
+written after sealed6 was committed, all in Khmer written in Latin script ("khmer-glish": "bong", "luy", "kchey",
+"phnhae", "tngai"), which the earlier training splits barely had: loans, prizes, "read me the code" and
+relatives' money requests, casinos and tips, task jobs and shares, escorts and pills, beside loan repayment
+reminders, codes, couriers, bills and banks', wallets', the NBC's and the police's scam warnings.
+
+`sealed6.jsonl` holds the ``sealed6`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+about two thirds of the mixed ones in Latin-script Khmer), committed before written6, before any change to the
+filter and before any filter ran on it; no message is closer than 0.40 (character 5-gram Jaccard) to one of the
+other splits. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`). How the model uses the splits: `training.py`.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -98,6 +109,8 @@ SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
 SEALED3_FILE = CORPUS_FILE.with_name("sealed3.jsonl")
 SEALED4_FILE = CORPUS_FILE.with_name("sealed4.jsonl")
 SEALED5_FILE = CORPUS_FILE.with_name("sealed5.jsonl")
+SEALED6_FILE = CORPUS_FILE.with_name("sealed6.jsonl")
+WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -116,9 +129,11 @@ SPLITS = (
     "written4",
     "sealed4",
     "sealed5",
+    "written6",
+    "sealed6",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`).
-UNSEEN_SPLITS = ("sealed5",)
+UNSEEN_SPLITS = ("sealed6",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -186,6 +201,8 @@ def load() -> tuple[Sample, ...]:
         WRITTEN4_FILE,
         SEALED4_FILE,
         SEALED5_FILE,
+        WRITTEN6_FILE,
+        SEALED6_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -12,16 +12,17 @@ from apps.messaging.filtering.runtime import build_content_filter
 
 pytestmark = pytest.mark.django_db
 
-# The model is fitted on every split but sealed5 (`apps/messaging/corpus/training.py`), so the spam target holds on
+# The model is fitted on every split but sealed6 (`apps/messaging/corpus/training.py`), so the spam target holds on
 # each of those: they are the filter's own training data, and these tests catch a change that unlearns it. The
 # starter rules alone hold two of their legitimate messages (below); the model itself holds at most the target's
-# share. The sealed5 split was written and committed before the filter was changed and never used to choose
+# share. The sealed6 split was written and committed before the filter was changed and never used to choose
 # anything: it measures the filter on new wording. Its bounds are the figures measured on its one scoring
-# (RESULTS.md), so they only catch regressions; anything chosen for a sealed5 message makes it a tuned split, and
-# new wording must then be written to measure again. (sealed4, scored once in its round, is training data since.)
-# Split: (share of spam stopped at least, share of legitimate messages held at most); measured 176/200, 4/218.
-SEALED_BOUNDS = {"sealed5": (0.88, 0.019)}
-# The share of the fitted splits' legitimate messages the filter holds (2 of 2,729 when measured, both the rules':
+# (RESULTS.md), so they only catch regressions; anything chosen for a sealed6 message makes it a tuned split, and
+# new wording must then be written to measure again. (sealed5, scored once in its round, is training data since.)
+# Split: (share of spam stopped at least, share of legitimate messages held at most); measured 188/200, 0/222
+# (main's filter before the sixth round: 171/200, 0/222).
+SEALED_BOUNDS = {"sealed6": (0.94, 0.0)}
+# The share of the fitted splits' legitimate messages the filter holds (2 of 3,027 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
 FITTED_LEGIT_HELD = 0.002
@@ -44,12 +45,14 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written2" for s in samples) >= 700
     assert sum(s.split == "written3" for s in samples) >= 200
     assert sum(s.split == "written4" for s in samples) >= 100
+    assert sum(s.split == "written6" for s in samples) >= 160
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),
         "sealed3": (180, 200),
         "sealed4": (200, 200),
         "sealed5": (200, 200),
+        "sealed6": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]
@@ -101,7 +104,7 @@ def test_new_wording_stays_within_its_measured_bounds(outcomes, split):
 
 
 def test_no_legitimate_reminder_of_the_fitted_splits_is_held(outcomes):
-    # Loan repayment reminders included (none of sealed5's 23 was held either: RESULTS.md).
+    # Loan repayment reminders included (none of sealed5's 23 nor sealed6's 21 was held either: RESULTS.md).
     reminders = [o for o in outcomes if o.sample.category == "reminder" and o.sample.split in FITTED_SPLITS]
     assert len(reminders) >= 250
     assert [o.sample.id for o in reminders if o.stopped] == []

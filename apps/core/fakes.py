@@ -29,6 +29,12 @@ class LoopbackFake:
         self._handler, self._name = handler, name
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
+        self._connections_lock = threading.Lock()
+        self.connections = 0  # connections accepted so far: a test sees whether a client reuses its connections
+
+    def connection_opened(self) -> None:
+        with self._connections_lock:
+            self.connections += 1
 
     def start(self) -> Self:
         self._server = _LoopbackServer((self._host, self._port), self._handler)
@@ -61,6 +67,11 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
     # An answer goes out in two writes (headers, then body): with Nagle's algorithm the body would wait for the
     # client's delayed ACK, about 40 ms per answer on a kept-alive connection.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        # One handler per connection (HTTP/1.1 keeps it open across requests).
+        super().setup()
+        self.server.fake.connection_opened()  # type: ignore[attr-defined]
 
     def send_body(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:

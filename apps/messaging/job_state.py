@@ -18,11 +18,16 @@ in the caller, refused with IllegalJobTransition. Runs in the caller's transacti
 only through messaging's services (`apps.messaging.services`), never by writing jobs itself.
 """
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+from django.db import connections, router
 from django.db.models import Case, Value, When
 
+from apps.core.prepared import prepared_cursor
 from apps.messaging.choices import JobStatus as J
 from apps.messaging.errors import IllegalJobTransition
 from apps.messaging.models import Job
@@ -74,6 +79,31 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
     if not ids:
         return 0
     return Job.objects.filter(pk__in=ids, status__in=_SOURCES[to]).update(status=to, **fields)
+
+
+@functools.cache  # PostgreSQL's text, built at the first acknowledgement
+def _accept_sql() -> str:
+    quote = connections[router.db_for_write(Job)].ops.quote_name
+    status, accepted_at = (quote(Job._meta.get_field(name).column) for name in ("status", "accepted_at"))
+    sources = ", ".join(f"'{source}'" for source in sorted(_SOURCES[J.ACCEPTED]))
+    return (
+        f"UPDATE {quote(Job._meta.db_table)} SET {status} = '{J.ACCEPTED}', {accepted_at} = %s "  # noqa: S608 - names, choices
+        f"WHERE {quote(Job._meta.pk.column)} = ANY(%s::bigint[]) AND {status} IN ({sources})"
+    )
+
+
+def jobs_accept_move(*, job_ids: Sequence[int], accepted_at: datetime) -> int:
+    """`jobs_transition(job_ids=…, to=ACCEPTED, accepted_at=…)`, the move of every acknowledgement: on PostgreSQL one
+    constant text, prepared once per connection — Django built the UPDATE anew for each acknowledgement, which cost
+    more CPU than running it. The same statement as the ORM's otherwise. Returns how many moved."""
+    using = router.db_for_write(Job)
+    if connections[using].vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        return jobs_transition(job_ids=job_ids, to=J.ACCEPTED, accepted_at=accepted_at)
+    if not job_ids:
+        return 0
+    with prepared_cursor(using) as cursor:
+        cursor.execute(_accept_sql(), [accepted_at, list(job_ids)])
+        return cursor.rowcount
 
 
 def per_job(values: Mapping[int, Any], field: str) -> Case | Value:

@@ -752,6 +752,9 @@ CELERY_BEAT_SCHEDULE["delivery.fraud-scan"] = {"task": "delivery.fraud_scan", "s
 CELERY_BEAT_SCHEDULE["delivery.canaries-send"] = {"task": "delivery.canaries_send", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["delivery.canaries-judge"] = {"task": "delivery.canaries_judge", "schedule": 60.0}
 # Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
+# A dispatch batch of at most this many new jobs is pushed by the dispatch task itself, not by a push task of its own
+# (apps.delivery.services.job_offer_push_later); 0 always hands pushes to the push queue.
+PUSH_INLINE_MAX_JOBS = env.int("PUSH_INLINE_MAX_JOBS", default=4)
 PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)
 CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {

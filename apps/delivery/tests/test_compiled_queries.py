@@ -7,16 +7,21 @@ from unittest import mock
 
 import pytest
 from django.db import connection, transaction
-from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLUpdateCompiler
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.core.compiled import CompiledSelect, ids_in
 from apps.delivery.reports import _LOCKED_JOBS
 from apps.delivery.tests import test_report_batches as batches
 from apps.delivery.tests.test_report_batches import acknowledged, post_batch, row
+from apps.messaging.choices import JobStatus
+from apps.messaging.job_state import jobs_accept_move
 from apps.messaging.models import Job
 from apps.messaging.selectors import jobs_offered_to
+from apps.messaging.services import MessageInput, message_submit
+from apps.messaging.tests.helpers import dispatch
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
 
@@ -45,6 +50,21 @@ def built_by_the_orm() -> Iterator[list[str]]:
         return sql, params
 
     with mock.patch.object(SQLCompiler, "as_sql", recording):
+        yield built
+
+
+@contextmanager
+def updates_built_by_the_orm() -> Iterator[list[str]]:
+    """The UPDATE texts Django's compiler builds meanwhile."""
+    built: list[str] = []
+    original = SQLUpdateCompiler.as_sql
+
+    def recording(self, *args, **kwargs):
+        sql, params = original(self, *args, **kwargs)
+        built.append(sql)
+        return sql, params
+
+    with mock.patch.object(SQLUpdateCompiler, "as_sql", recording):
         yield built
 
 
@@ -120,3 +140,31 @@ def test_a_locking_select_outside_a_transaction_is_refused_as_the_orm_refuses_it
         assert _LOCKED_JOBS.run([1], 1) == []  # built, in a transaction
     with pytest.raises(TransactionManagementError):
         _LOCKED_JOBS.run([1], 1)
+
+
+@postgresql_only
+def test_a_warm_acknowledgement_builds_no_update(organization, provider, phone, roomy):
+    acknowledged(organization, phone, 1)  # warm: this process has its statements
+    message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 900", body="Hi"))
+    assert dispatch(message) == "assigned"
+    job = Job.objects.get(message=message)
+    with updates_built_by_the_orm() as built, CaptureQueriesContext(connection) as ran:
+        assert phone.post(f"/api/jobs/{job.pk}/ack").status_code == 200
+    assert [sql for sql in built if '"messaging_job"' in sql] == []
+    assert any(sql.startswith('UPDATE "messaging_job"') for sql in (query["sql"] for query in ran))
+    job.refresh_from_db()
+    assert job.status == JobStatus.ACCEPTED
+    assert job.accepted_at is not None
+
+
+def test_the_acknowledgement_moves_only_offered_jobs(organization, provider, phone, roomy):
+    [accepted] = acknowledged(organization, phone, 1)
+    message = message_submit(organization=organization, api_key=None, data=MessageInput(to="012 345 901", body="Hi"))
+    assert dispatch(message) == "assigned"
+    offered = Job.objects.get(message=message)
+    now = timezone.now()
+    assert jobs_accept_move(job_ids=[accepted.pk, offered.pk], accepted_at=now) == 1
+    assert jobs_accept_move(job_ids=[], accepted_at=now) == 0
+    offered.refresh_from_db()
+    assert (offered.status, offered.accepted_at) == (JobStatus.ACCEPTED, now)
+    assert Job.objects.get(pk=accepted.pk).accepted_at != now  # already accepted: left as it was

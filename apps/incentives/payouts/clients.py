@@ -24,6 +24,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -59,10 +61,36 @@ class _Unreadable(Exception):
     """No usable answer: the outcome is unknown."""
 
 
+class _ProcessClient:
+    """One httpx client per process, shared by its threads (httpx's pool is thread-safe). `httpx.request` built a
+    client, with its SSL context (loading the CA bundle), for every call — most of a payout's CPU — and opened a new
+    connection each time. A forked child (a Celery prefork pool process, a gunicorn worker) builds its own: the
+    parent's pooled sockets must not be shared across processes. Timeouts stay per call. httpx never sends a request
+    twice on its own, so a dropped kept-alive connection is an unknown outcome, as a reset was before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._pid = 0
+
+    def get(self) -> httpx.Client:
+        client, pid = self._client, os.getpid()
+        if client is not None and self._pid == pid:
+            return client
+        with self._lock:
+            if self._client is None or self._pid != pid:
+                # The parent's client is dropped, not closed: closing would shut sockets the parent still uses.
+                self._client, self._pid = httpx.Client(), pid
+            return self._client
+
+
+_http = _ProcessClient()
+
+
 def _call(method: str, url: str, *, timeout: float, **kwargs: Any) -> tuple[int, Any]:
     """(status, JSON body); `_Unreadable` for a timeout, a connection error, a 5xx or a body that is not JSON."""
     try:
-        response = httpx.request(method, url, timeout=timeout, **kwargs)
+        response = _http.get().request(method, url, timeout=timeout, **kwargs)
     except httpx.HTTPError as error:
         raise _Unreadable(f"{type(error).__name__}: {error}"[:200]) from error
     if response.status_code >= 500:

@@ -17,7 +17,7 @@ from apps.core.compiled import CompiledSelect, ids_in
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
-from apps.messaging.job_state import jobs_transition, per_job
+from apps.messaging.job_state import jobs_accept_move, jobs_transition, per_job
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import messages_sent
@@ -55,7 +55,7 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
             provider_heard_from(provider=next(iter(jobs.values())).provider)
         offered = [job for job in jobs.values() if job.status == JobStatus.OFFERED and job.deadline > now]
         if offered:
-            jobs_transition(job_ids=[job.pk for job in offered], to=JobStatus.ACCEPTED, accepted_at=now)
+            jobs_accept_move(job_ids=[job.pk for job in offered], accepted_at=now)
             for job in offered:
                 job.status, job.accepted_at = JobStatus.ACCEPTED, now
     results: list[Job | DomainError] = []

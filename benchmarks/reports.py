@@ -218,7 +218,7 @@ def settle_in_batches(sizes: list[int]) -> None:
 
     settle(1)  # warm: the settle step's statements built, the accounts read
     for size in sizes:
-        rounds = max(2, 60 // size)
+        rounds = max(2, min(20, 60 // size))
         if len(oldest(size * rounds)) < size * rounds:
             print(f"settle step, batches of {size}: too few deliveries left (raise --pairs)")
             continue

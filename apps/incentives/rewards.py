@@ -1,17 +1,18 @@
 """Rewards per delivered segment: booked on delivery, held through the verification window, posted or voided.
 
-- Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the report's
-  transaction): a pending ledger transfer `reward:job:<id>` from the platform's rewards account to the provider,
-  once per job (a unique job on `Reward`, and the transfer id). Amount = segments × the staff's rate for the route
+- Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the move's
+  transaction) or, for a delivery report, when the delivery's settle step settles it a moment later
+  (`DeliveriesSettling`, booked as at the report's time): a pending ledger transfer `reward:job:<id>` from the
+  platform's rewards account to the provider, once per job (a unique job on `Reward`, and the transfer id). Amount = segments × the staff's rate for the route
   (on-net or cross-carrier) and priority × the route's surge multiplier × the provider's share.
 - Established providers get their full share after `INCENTIVES_VERIFICATION_WINDOW_SECONDS`; a provider still
   establishing (fewer than N verified deliveries, or younger than D days: Helium's HIP-57 is the model) gets
   `INCENTIVES_ESTABLISHMENT_SHARE_BP` of it after the longer `INCENTIVES_ESTABLISHMENT_HOLD_SECONDS`.
 - Posted by beat (`rewards_post_due`) when the window ends, in bounded batches; each posting first repays the
   provider's open clawbacks from that reward (`clawback:job:<id>`, linked to the post: both or neither).
-- A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window —
-  unverified work of a provider caught faking is not paid — and, when the struck job's reward had already posted,
-  books a clawback (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
+- A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window (and,
+  through `SettledUnderStrike`, one settled after the strike for a delivery reported before it) — unverified work
+  of a provider caught faking is not paid — and, when the struck job's reward had already posted, books a clawback (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
   (`apps.incentives.strike_clearing`).
 """
 

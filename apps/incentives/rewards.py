@@ -12,7 +12,8 @@
   provider's open clawbacks from that reward (`clawback:job:<id>`, linked to the post: both or neither).
 - A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window (and,
   through `SettledUnderStrike`, one settled after the strike for a delivery reported before it) — unverified work
-  of a provider caught faking is not paid — and, when the struck job's reward had already posted, books a clawback (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
+  of a provider caught faking is not paid — and, when the struck job's reward had already posted, books a clawback
+  (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
   (`apps.incentives.strike_clearing`).
 """
 

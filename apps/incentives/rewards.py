@@ -3,8 +3,9 @@
 - Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the move's
   transaction) or, for a delivery report, when the delivery's settle step settles it a moment later
   (`DeliveriesSettling`, booked as at the report's time): a pending ledger transfer `reward:job:<id>` from the
-  platform's rewards account to the provider, once per job (a unique job on `Reward`, and the transfer id). Amount = segments × the staff's rate for the route
-  (on-net or cross-carrier) and priority × the route's surge multiplier × the provider's share.
+  platform's rewards account to the provider, once per job (a unique job on `Reward`, and the transfer id).
+  Amount = segments × the staff's rate for the route (on-net or cross-carrier) and priority × the route's surge
+  multiplier × the provider's share.
 - Established providers get their full share after `INCENTIVES_VERIFICATION_WINDOW_SECONDS`; a provider still
   establishing (fewer than N verified deliveries, or younger than D days: Helium's HIP-57 is the model) gets
   `INCENTIVES_ESTABLISHMENT_SHARE_BP` of it after the longer `INCENTIVES_ESTABLISHMENT_HOLD_SECONDS`.

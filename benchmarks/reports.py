@@ -11,6 +11,11 @@ the same timed loop again under cProfile and prints the top of the profile (its 
 the receipt reports `delivered` alone); `--priced` gives the client PPT and prices, so each delivery captures the
 client's hold as well as booking the provider's reward (the path production takes). CPU is also given per report.
 
+A delivery's capture, reward, outcome and sticky sender are booked by the settle step a moment after its report
+(apps.delivery.settling; its task is not run here): the timed loop measures the reports alone. `--settle 1,10,50`
+then settles the timed deliveries in batches of each size (the oldest first, cut by their reports' time), and prints
+the settle step's round trips per batch and CPU per delivery.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_reports_bench REDIS_URL=redis://127.0.0.1:6379/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/4 .venv/bin/python benchmarks/reports.py --pairs 500
 
@@ -60,6 +65,7 @@ def main() -> None:
     )
     parser.add_argument("--priced", action="store_true", help="prices and a funded client: holds are captured")
     parser.add_argument("--sql", action="store_true", help="print the statements of a sent and a delivered report")
+    parser.add_argument("--settle", default="", help="batch sizes to settle the timed deliveries in, e.g. 1,10,50")
     parser.add_argument("--profile", action="store_true", help="then run the loop again under cProfile")
     parser.add_argument("--top", type=int, default=30, help="profile lines to print")
     args = parser.parse_args()
@@ -176,6 +182,9 @@ def main() -> None:
         )
         print(f"load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after the timed loop")
 
+        if args.settle:
+            settle_in_batches([int(size) for size in args.settle.split(",")])
+
         if args.profile:
             profiler = cProfile.Profile()
             batches = pairs(profiled_jobs)
@@ -184,6 +193,46 @@ def main() -> None:
             profiler.disable()
             print(f"\ncProfile of {len(profiled_jobs)} more pairs (times inflated by the profiler):")
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+
+
+def settle_in_batches(sizes: list[int]) -> None:
+    """Settle the unsettled deliveries in batches of each of `sizes` (a few batches each, the oldest first), with the
+    settle step's round trips per batch and CPU per delivery."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.delivery.models import DeliveryReport
+    from apps.delivery.settling import deliveries_settle
+
+    def oldest(count: int) -> list:
+        rows = DeliveryReport.objects.exclude(unsettled="").order_by("received_at", "pk")
+        return list(rows.values_list("received_at", flat=True)[:count])
+
+    def settle(size: int) -> int:
+        # The batch is the `size` oldest: those received before the next one's moment.
+        times = oldest(size + 1)
+        before = times[size] if len(times) > size else None
+        settled = deliveries_settle(received_before=before)
+        assert settled == min(size, len(times)), (settled, size)
+        return settled
+
+    settle(1)  # warm: the settle step's statements built, the accounts read
+    for size in sizes:
+        rounds = max(2, min(20, 60 // size))
+        if len(oldest(size * rounds)) < size * rounds:
+            print(f"settle step, batches of {size}: too few deliveries left (raise --pairs)")
+            continue
+        with CaptureQueriesContext(connection) as captured:
+            settle(size)
+        rounds -= 1
+        load_before = os.getloadavg()[0]
+        cpu_start = time.process_time()
+        settled = sum(settle(size) for _ in range(rounds))
+        cpu = time.process_time() - cpu_start
+        print(
+            f"settle step, batches of {size}: {len(captured.captured_queries)} round trips per batch, CPU"
+            f" {cpu / settled * 1000:.2f} ms per delivery ({rounds} batches, load {load_before:.2f})"
+        )
 
 
 if __name__ == "__main__":

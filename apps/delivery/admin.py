@@ -28,9 +28,11 @@ class DeliveryReportAdmin(CsvExportMixin, ReadOnlyAdmin):
         "received_at",
         "signed",
         "applied",
+        "unsettled",
         "flags",
     )
-    list_filter = ("status", "signed", "applied", ("received_at", DateRangeFilter))
+    # "Unsettled": deliveries whose capture, reward and outcome still wait for the settle step (apps.delivery.settling).
+    list_filter = ("status", "signed", "applied", "unsettled", ("received_at", DateRangeFilter))
     csv_fields = (
         "id", "job_id", "provider_id", "status", "error_code", "parts", "occurred_at", "received_at", "signed",
         "applied",

@@ -12,7 +12,9 @@ class DeliveryConfig(AppConfig):
     def ready(self) -> None:
         from apps.accounts.events import ClientApplicationDecided
         from apps.core.events import subscribe
+        from apps.core.metrics import register_live_collector
         from apps.delivery import checks  # noqa: F401 - registers system checks
+        from apps.delivery.metrics import UnsettledReportsCollector
         from apps.delivery.retention import webhook_events_on_messages_redacted
         from apps.delivery.timeline import report_entries, webhook_entries
 
@@ -42,3 +44,5 @@ class DeliveryConfig(AppConfig):
         subscribe(ClientApplicationDecided, webhook_events_on_application_decided)
         # Retention erased a message's recipient: its webhook events' payloads lose it too.
         subscribe(MessagesRedacted, webhook_events_on_messages_redacted)
+        # Staff see on /metrics how many delivered reports wait for the settle step, and for how long.
+        register_live_collector(UnsettledReportsCollector())

@@ -8,6 +8,16 @@ class ReportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class Unsettled(models.TextChoices):
+    """What a `delivered` report leaves to the settle step (`apps.delivery.settling`); empty once settled (and for
+    every other report). `delivery`: the report delivered its message — the client's hold is captured and the
+    provider's reward booked too; `outcome`: it did not move its message (answered an unknown job, or the message was
+    final already) — only the day's stats, reputation and sticky sender."""
+
+    DELIVERY = "delivery", _("Hold capture, reward and outcome")
+    OUTCOME = "outcome", _("Outcome only")
+
+
 class SendError(models.TextChoices):
     """Why a phone could not send, as Android's SmsManager reports it. Retryable ones send the message to another
     provider; final ones fail the message (another phone would fail the same way)."""

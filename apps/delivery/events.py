@@ -25,3 +25,15 @@ class FraudStrikeCleared:
     job_id: int | None
     flag_id: int
     rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettledUnderStrike:
+    """The settle step (`apps.delivery.settling`) settled deliveries whose provider has a standing strike recorded
+    after the delivery's report: had the reward been booked with the report, as before the settle step, that strike
+    would have voided it. Published in the settle step's transaction, after the rewards were booked; incentives
+    subscribes and voids them, `voided_by` that strike (clearing it restores them).
+
+    `strikes`: by job id, the first such strike's (flag id, rule, struck job id or None)."""
+
+    strikes: dict[int, tuple[int, str, int | None]]

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.delivery.choices import CanaryStatus, FraudRule, ReportStatus, SendError
+from apps.delivery.choices import CanaryStatus, FraudRule, ReportStatus, SendError, Unsettled
 from apps.delivery.webhooks.models import (
     WebhookAttempt,
     WebhookCallbackSecret,
@@ -47,6 +47,15 @@ class DeliveryReport(models.Model):
         default=False, help_text=_("Whether it changed the job and message."), verbose_name=_("applied")
     )
     flags = models.JSONField(default=list, blank=True, verbose_name=_("flags"))
+    # Set by the report's own INSERT, cleared by the settle step that does what it left (apps.delivery.settling).
+    unsettled = models.CharField(
+        max_length=8,
+        choices=Unsettled.choices,
+        blank=True,
+        default="",
+        help_text=_("What a delivery left to settle (capture, reward, outcome); empty once settled."),
+        verbose_name=_("unsettled"),
+    )
 
     class Meta:
         verbose_name = _("delivery report")
@@ -55,7 +64,11 @@ class DeliveryReport(models.Model):
             models.UniqueConstraint(fields=["job", "status"], name="report_once_per_job_status"),
             models.CheckConstraint(condition=Q(status__in=ReportStatus.values), name="report_status_valid"),
         ]
-        indexes = [models.Index(fields=["provider", "-received_at"], name="report_provider_received_idx")]
+        indexes = [
+            models.Index(fields=["provider", "-received_at"], name="report_provider_received_idx"),
+            # Only the few reports waiting for the settle step: its claim and the sweep read them, nothing else.
+            models.Index(fields=["received_at"], condition=~Q(unsettled=""), name="report_unsettled_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} for job {self.job_id}"

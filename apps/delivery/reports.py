@@ -30,16 +30,17 @@ from apps.accounts.did import verify_did_signature
 from apps.accounts.errors import DidMalformed, DidSignatureInvalid
 from apps.core.compiled import CompiledSelect, ids_in
 from apps.core.errors import DomainError, ValidationFailed
-from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError
+from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError, Unsettled
 from apps.delivery.fraud import Outcome, fraud_check_reports, outcomes_record
 from apps.delivery.models import DeliveryReport
+from apps.delivery.settling import deliveries_settle_after_reports
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import JobNotFound
 from apps.messaging.models import Job, Message
 from apps.messaging.services import jobs_end, jobs_sent
 from apps.messaging.services.leases import messages_requeue_or_dead_letter
 from apps.messaging.state import Move, messages_transition_each
-from apps.providers.services import StickyDelivery, provider_heard_from, sticky_senders_remember
+from apps.providers.services import provider_heard_from
 from apps.providers.services.cooldown import sim_send_failed
 
 REPORTS = Counter("peerpower_delivery_reports_total", "Delivery reports received by status.", ["status", "applied"])
@@ -108,13 +109,15 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
     Set-based: one locked query for the batch's jobs (in id order, the same in every request, so two batches cannot
     deadlock), one for the reports already stored for them, one INSERT for the new reports; the `sent` moves of all
     the batch's jobs in one UPDATE (with one more for their messages); its `delivered` and `failed` jobs ended in one
-    UPDATE each (`jobs_end`), their messages moved in bulk (`messages_transition_each`, which settles the client's
-    holds in one ledger batch and tells the subscribers once: webhook events, rewards in one batch, the dashboard),
-    the day's stats, reputation and sticky senders in a statement or two each. A job's reports apply in the order
-    they came (its `sent` before its `delivered`), in rounds: each round holds at most one report per job, so the
-    jobs of a round move together whatever their order in the batch. One `delivered` report of a priced message
-    costs 22 statements on PostgreSQL with the billing caches on (23 in the tests, pinned in `test_report_batches`),
-    a batch of ten 24.
+    UPDATE each (`jobs_end`), their messages moved in bulk (`messages_transition_each`: a failure's hold voided in one
+    ledger batch, the subscribers told once: webhook events, the dashboard), a retryable failure's day stats and
+    reputation in a statement or two each. What a delivery books — the client's hold captured, the provider's reward,
+    the day's stats, reputation and sticky sender — is left to the settle step a moment later
+    (`apps.delivery.settling`): the delivered report is stored `unsettled`, the settle task signalled after the
+    commit. A job's reports apply in the order they came (its `sent` before its `delivered`), in rounds: each round
+    holds at most one report per job, so the jobs of a round move together whatever their order in the batch. One
+    `delivered` report of a priced message costs 10 statements on PostgreSQL (pinned in `test_report_batches`, as is
+    the settle step's batch).
 
     The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
     is refused like any forged report, never answered with the stored one (which would tell a forger it counted).
@@ -139,6 +142,8 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
         REPORTS.labels(status=pending.report.status, applied=str(pending.report.applied).lower()).inc()
         for flag in pending.report.flags:
             REPORT_FLAGS.labels(flag=flag).inc()
+    if any(pending.report.unsettled for pending in taken):
+        deliveries_settle_after_reports()
     fraud_check_reports(checks=[(pending.report, pending.job, pending.item.device_id) for pending in taken])
     return results
 
@@ -307,8 +312,8 @@ def _apply_round(pendings: list[_Pending], *, sent_occurred: dict[int, datetime]
         jobs_sent(jobs=[pending.job for pending in sent], sent_at={p.job.pk: p.item.occurred_at for p in sent})
         for pending in sent:
             sent_occurred.setdefault(pending.job.pk, pending.item.occurred_at)
-    outcomes: dict[int, Outcome] = {}  # by report (`id` of its _Pending)
-    _apply_delivered([p for p in applied if p.item.status == ReportStatus.DELIVERED], outcomes=outcomes)
+    outcomes: dict[int, Outcome] = {}  # by report (`id` of its _Pending): a retryable failure's
+    _apply_delivered([p for p in applied if p.item.status == ReportStatus.DELIVERED])
     _apply_failed([p for p in applied if p.item.status == ReportStatus.FAILED], outcomes=outcomes)
     # The reputation takes them in the order the reports came (each of its steps rounds).
     outcomes_record(outcomes=[outcomes[id(pending)] for pending in applied if id(pending) in outcomes])
@@ -331,10 +336,11 @@ def _oddities(*, job: Job, data: ReportInput, sent_occurred_at: datetime | None)
     return flags
 
 
-def _apply_delivered(pendings: list[_Pending], *, outcomes: dict[int, Outcome]) -> None:
+def _apply_delivered(pendings: list[_Pending]) -> None:
     """The round's applied `delivered` reports, together: their jobs end in one move, their messages still assigned
-    or sent are delivered in one more (which settles their holds and books their rewards, through messaging's
-    event), and their senders are remembered in one upsert."""
+    or sent are delivered in one more (the charge computed and stored, the client told; the hold's capture and the
+    reward left to the settle step), and each report is marked for the settle step: `delivery` when it delivered its
+    message, `outcome` when not (the day's stats, reputation and sticky sender only)."""
     if not pendings:
         return
     now = timezone.now()
@@ -363,29 +369,14 @@ def _apply_delivered(pendings: list[_Pending], *, outcomes: dict[int, Outcome]) 
                     fields=fields,
                     segments_sent=data.parts,
                     cross_carrier=job.cross_carrier,
-                    delivering_job=job,  # locked and loaded: the rewards need not read it again
+                    delivering_job=job,  # locked and loaded: the subscribers need not read it again
+                    settle_later=True,
                 )
             )
-    messages_transition_each(moves=moves, to=MessageStatus.DELIVERED)
+    moved = {message.pk for message in messages_transition_each(moves=moves, to=MessageStatus.DELIVERED)}
     for pending in pendings:
-        job = pending.job
-        outcomes[id(pending)] = Outcome(
-            provider_id=job.provider_id, carrier=job.message.carrier, outcome="delivered", when=pending.item.occurred_at
-        )
-    # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach any
-    # provider, or a dishonest one that once delivered there would never be audited again.
-    sticky_senders_remember(
-        deliveries=[
-            StickyDelivery(
-                client_ref=str(p.job.message.organization_id),
-                recipient=p.job.message.to_hash,  # the keyed hash: routing hints keep no phone number
-                provider_id=p.job.provider_id,
-                sim_id=p.job.sim_id,
-            )
-            for p in pendings
-            if not p.job.message.organization.is_system
-        ]
-    )
+        # Stored by the batch's one INSERT: marking costs no statement.
+        pending.report.unsettled = Unsettled.DELIVERY if pending.job.message_id in moved else Unsettled.OUTCOME
 
 
 def _apply_failed(pendings: list[_Pending], *, outcomes: dict[int, Outcome]) -> None:

@@ -7,6 +7,7 @@ from apps.delivery.canaries import canaries_judge, canaries_send
 from apps.delivery.fraud import fraud_scan
 from apps.delivery.retention import delivery_reports_prune_batch
 from apps.delivery.services import jobs_ack_timeouts, jobs_push, push_retry_delay
+from apps.delivery.settling import SWEEP_AFTER_SECONDS, deliveries_settle_due, settle_task_started
 from apps.messaging.retention import run_in_batches
 
 
@@ -52,3 +53,16 @@ def prune_reports() -> int:
     """Delete delivery reports past their retention (apps.delivery.retention), in bounded batches."""
     with distributed_lock("delivery.prune_reports", ttl=600) as acquired:
         return run_in_batches(delivery_reports_prune_batch) if acquired else 0
+
+
+@shared_task(name="delivery.settle")
+def settle_due() -> int:
+    """Settle the deliveries reported since the signal (apps.delivery.settling): every unsettled report, in batches."""
+    settle_task_started()
+    return deliveries_settle_due()
+
+
+@shared_task(name="delivery.settle_sweep")
+def settle_sweep() -> int:
+    """The beat's sweep: what a lost signal or task left unsettled (reports older than a signalled task would be)."""
+    return deliveries_settle_due(received_before_seconds=SWEEP_AFTER_SECONDS)

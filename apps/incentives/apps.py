@@ -12,7 +12,7 @@ class IncentivesConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.events import subscribe
         from apps.core.metrics import register_live_collector
-        from apps.delivery.events import FraudStrikeCleared, FraudStrikeRecorded
+        from apps.delivery.events import FraudStrikeCleared, FraudStrikeRecorded, SettledUnderStrike
         from apps.incentives import (  # noqa: F401 - registers the admin and the tasks
             checks,
             reward_admin,
@@ -24,12 +24,14 @@ class IncentivesConfig(AppConfig):
         from apps.incentives.pricing import tariff
         from apps.incentives.rewards import (
             rewarded_job,
+            rewards_on_deliveries_settling,
             rewards_on_fraud_strike,
             rewards_on_message_status_changed,
             rewards_on_messages_status_changed,
+            rewards_on_settled_under_strike,
         )
         from apps.incentives.strike_clearing import rewards_on_strike_cleared
-        from apps.messaging.events import MessagesStatusChanged, MessageStatusChanged
+        from apps.messaging.events import DeliveriesSettling, MessagesStatusChanged, MessageStatusChanged
         from apps.messaging.pricing import tariff_register
         from apps.messaging.retention import job_keeper_register
 
@@ -39,6 +41,10 @@ class IncentivesConfig(AppConfig):
         tariff_register(tariff)
         subscribe(MessageStatusChanged, rewards_on_message_status_changed)
         subscribe(MessagesStatusChanged, rewards_on_messages_status_changed)
+        # A delivery's reward is booked by the delivery's settle step, a moment after its report (apps.delivery.
+        # settling); one settled after a strike that came after its report is voided by that strike then.
+        subscribe(DeliveriesSettling, rewards_on_deliveries_settling)
+        subscribe(SettledUnderStrike, rewards_on_settled_under_strike)
         subscribe(FraudStrikeRecorded, rewards_on_fraud_strike)
         subscribe(FraudStrikeCleared, rewards_on_strike_cleared)
         register_live_collector(PayoutQueueCollector())

@@ -1,17 +1,20 @@
 """Rewards per delivered segment: booked on delivery, held through the verification window, posted or voided.
 
-- Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the report's
-  transaction): a pending ledger transfer `reward:job:<id>` from the platform's rewards account to the provider,
-  once per job (a unique job on `Reward`, and the transfer id). Amount = segments × the staff's rate for the route
-  (on-net or cross-carrier) and priority × the route's surge multiplier × the provider's share.
+- Booked (`reward_book`) when messaging says a message is delivered (`MessageStatusChanged`, inside the move's
+  transaction) or, for a delivery report, when the delivery's settle step settles it a moment later
+  (`DeliveriesSettling`, booked as at the report's time): a pending ledger transfer `reward:job:<id>` from the
+  platform's rewards account to the provider, once per job (a unique job on `Reward`, and the transfer id).
+  Amount = segments × the staff's rate for the route (on-net or cross-carrier) and priority × the route's surge
+  multiplier × the provider's share.
 - Established providers get their full share after `INCENTIVES_VERIFICATION_WINDOW_SECONDS`; a provider still
   establishing (fewer than N verified deliveries, or younger than D days: Helium's HIP-57 is the model) gets
   `INCENTIVES_ESTABLISHMENT_SHARE_BP` of it after the longer `INCENTIVES_ESTABLISHMENT_HOLD_SECONDS`.
 - Posted by beat (`rewards_post_due`) when the window ends, in bounded batches; each posting first repays the
   provider's open clawbacks from that reward (`clawback:job:<id>`, linked to the post: both or neither).
-- A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window —
-  unverified work of a provider caught faking is not paid — and, when the struck job's reward had already posted,
-  books a clawback (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
+- A fraud strike (`FraudStrikeRecorded`, from delivery) voids every reward of the provider still in its window (and,
+  through `SettledUnderStrike`, one settled after the strike for a delivery reported before it) — unverified work
+  of a provider caught faking is not paid — and, when the struck job's reward had already posted, books a clawback
+  (once per reward) repaid from the provider's next rewards. A strike staff clear makes both good
   (`apps.incentives.strike_clearing`).
 """
 
@@ -89,14 +92,24 @@ def rewarded_job(job: Any) -> Any:
 
 def rewards_on_message_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessageStatusChanged` (registered in `IncentivesConfig.ready`): a delivered
-    message books its job's reward, in the transaction of the report that delivered it."""
-    _rewards_on_delivered([event.message], status=event.status, known=event.jobs)
+    message books its job's reward, in the transaction of the move that delivered it — unless the move left that to
+    the settle step (`settle_later`: `rewards_on_deliveries_settling` books it then)."""
+    if not event.settle_later:
+        _rewards_on_delivered([event.message], status=event.status, known=event.jobs)
 
 
 def rewards_on_messages_status_changed(event: Any) -> None:
     """The subscriber to messaging's `MessagesStatusChanged` (a phone's batch of delivery reports): the delivered
-    messages' jobs book their rewards together (`rewards_book`)."""
-    _rewards_on_delivered(event.messages, status=event.status, known=event.jobs)
+    messages' jobs book their rewards together (`rewards_book`), unless settled later as for one message."""
+    if not event.settle_later:
+        _rewards_on_delivered(event.messages, status=event.status, known=event.jobs)
+
+
+def rewards_on_deliveries_settling(event: Any) -> None:
+    """The subscriber to messaging's `DeliveriesSettling` (the delivery's settle step, a moment after the reports):
+    the jobs' rewards booked together, each as booked when its report came (`booked_at`: the verification window,
+    and which strikes cover it when one is cleared, count from then)."""
+    rewards_book(jobs=event.jobs, booked_at=event.reported_at)
 
 
 def _rewards_on_delivered(messages: list[Any], *, status: str, known: Mapping[int, Any] | None = None) -> None:
@@ -109,34 +122,41 @@ def _rewards_on_delivered(messages: list[Any], *, status: str, known: Mapping[in
         rewards_book(jobs=list(jobs.values()))
 
 
-def reward_book(*, job: Any, now: datetime | None = None) -> Reward | None:
+def reward_book(*, job: Any, now: datetime | None = None, booked_at: datetime | None = None) -> Reward | None:
     """Book the reward of a delivered `job` (with its `sim` and `message` loaded) as a pending ledger transfer; the
     existing reward when it was booked already (by this or a concurrent caller); None when it earns nothing.
 
     Exactly once per job: the `Reward` row's unique job decides between concurrent callers (on PostgreSQL the loser
     waits for the winner's commit and then reads its row), and the ledger transfer's id is the same key.
+    `booked_at`: the moment the reward counts as booked (its window starts then), `now` unless given.
     """
-    return rewards_book(jobs=[job], now=now)[0]
+    return rewards_book(jobs=[job], now=now, booked_at=None if booked_at is None else {job.pk: booked_at})[0]
 
 
-def rewards_book(*, jobs: list[Any], now: datetime | None = None) -> list[Reward | None]:
+def rewards_book(
+    *, jobs: list[Any], now: datetime | None = None, booked_at: Mapping[int, datetime] | None = None
+) -> list[Reward | None]:
     """`reward_book` for several delivered jobs (a batch of delivery reports), one result per job in order: their
     reward rows in one INSERT and their pending transfers in one ledger batch, the rules, surge multipliers,
     establishment and accounts looked up once per route, carrier or provider.
 
     Exactly once per job, as for one: should any of the jobs' rewards exist already (a concurrent caller's), the
-    batch is rolled back and each job booked on its own, where the unique job decides."""
+    batch is rolled back and each job booked on its own, where the unique job decides.
+
+    `booked_at`: per job id, the moment its reward counts as booked (a delivery settled after its report: the
+    report's); `now` for the others. The rates are those valid `now`."""
     now = now or timezone.now()
+    booked_at = booked_at or {}
     try:
         with transaction.atomic():
-            return _book(jobs, now=now)
+            return _book(jobs, now=now, booked_at=booked_at)
     except IntegrityError:
         if len(jobs) > 1:
-            return [reward_book(job=job, now=now) for job in jobs]
+            return [reward_book(job=job, now=now, booked_at=booked_at.get(job.pk)) for job in jobs]
         return [Reward.objects.get(job_id=jobs[0].pk)]
 
 
-def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
+def _book(jobs: list[Any], *, now: datetime, booked_at: Mapping[int, datetime]) -> list[Reward | None]:
     """Compute and store the rewards of `jobs` (inside the caller's savepoint, which an IntegrityError rolls back)."""
     delivered = [job for job in jobs if job.status == JobStatus.DELIVERED]
     routes = {
@@ -165,6 +185,7 @@ def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
         amount = message.segments * rate * surge_bp * share_bp // (BASIS_POINTS * BASIS_POINTS)
         if amount <= 0:
             continue
+        booked = booked_at.get(job.pk, now)
         rewards[job.pk] = Reward(
             job_id=job.pk,
             message_id=message.pk,
@@ -180,8 +201,8 @@ def _book(jobs: list[Any], *, now: datetime) -> list[Reward | None]:
             establishing=establishing[job.provider_id],
             amount=amount,
             transfer_id=reward_transfer_id(job.pk),
-            booked_at=now,
-            due_at=now + timedelta(seconds=hold),
+            booked_at=booked,
+            due_at=booked + timedelta(seconds=hold),
         )
     if rewards:
         Reward.objects.bulk_create(list(rewards.values()))
@@ -380,32 +401,64 @@ def rewards_strike(
             .filter(provider_id=provider_id, status=RewardStatus.PENDING)
             .order_by("pk")
         )
-        if pending:
-            _apply(
-                [
-                    TransferSpec(
-                        id=f"{reward.transfer_id}:void", void_pending_id=reward.transfer_id, reason=Reason.REWARD
-                    )
-                    for reward in pending
-                ]
-            )
-            reason = f"strike:{rule}" if job_id is None else f"strike:{rule}:job:{job_id}"
-            voided = Reward.objects.filter(
-                pk__in=[reward.pk for reward in pending], status=RewardStatus.PENDING
-            ).update(status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64], voided_by_id=flag_id)
-            for reward in pending:
-                audit_record(
-                    action="reward.voided",
-                    target=reward,
-                    before={"status": RewardStatus.PENDING},
-                    after={"status": RewardStatus.VOIDED, "reason": reason, "amount": reward.amount},
-                    system_actor="incentives",
-                )
+        voided = _void(pending, strikes={reward.pk: (flag_id, rule, job_id) for reward in pending}, now=now)
         if job_id is not None:
             posted = Reward.objects.filter(job_id=job_id, provider_id=provider_id, status=RewardStatus.POSTED).first()
             if posted is not None:
                 clawed = _clawback_book(posted, rule=rule, now=now)
     return {"voided": voided, "clawed_back": clawed}
+
+
+def _void(pending: list[Reward], *, strikes: Mapping[int, tuple[int | None, str, int | None]], now: datetime) -> int:
+    """Void `pending` rewards (locked, pending), each for its strike in `strikes` (by reward id: the strike's flag id,
+    rule and job); how many were voided. `voided_by` is the strike: clearing it restores the reward
+    (apps.incentives.strike_clearing)."""
+    if not pending:
+        return 0
+    _apply(
+        [
+            TransferSpec(id=f"{reward.transfer_id}:void", void_pending_id=reward.transfer_id, reason=Reason.REWARD)
+            for reward in pending
+        ]
+    )
+    by_strike: dict[tuple[int | None, str], list[Reward]] = {}
+    for reward in pending:
+        flag_id, rule, job_id = strikes[reward.pk]
+        reason = f"strike:{rule}" if job_id is None else f"strike:{rule}:job:{job_id}"
+        by_strike.setdefault((flag_id, reason), []).append(reward)
+    voided = 0
+    for (flag_id, reason), rewards in by_strike.items():
+        voided += Reward.objects.filter(pk__in=[reward.pk for reward in rewards], status=RewardStatus.PENDING).update(
+            status=RewardStatus.VOIDED, settled_at=now, void_reason=reason[:64], voided_by_id=flag_id
+        )
+        for reward in rewards:
+            audit_record(
+                action="reward.voided",
+                target=reward,
+                before={"status": RewardStatus.PENDING},
+                after={"status": RewardStatus.VOIDED, "reason": reason, "amount": reward.amount},
+                system_actor="incentives",
+            )
+    return voided
+
+
+def rewards_on_settled_under_strike(event: Any) -> None:
+    """The subscriber to delivery's `SettledUnderStrike` (registered in `IncentivesConfig.ready`)."""
+    rewards_void_struck(strikes=event.strikes)
+
+
+def rewards_void_struck(*, strikes: Mapping[int, tuple[int, str, int | None]], now: datetime | None = None) -> int:
+    """Void the pending rewards of the jobs in `strikes` (by job id: the strike's flag id, rule and job), as that
+    strike would have voided them had they been booked when their reports came: a delivery settled after a strike
+    of its provider that came after its report. How many were voided. Safe to run twice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = list(
+            Reward.objects.select_for_update()
+            .filter(job_id__in=list(strikes), status=RewardStatus.PENDING)
+            .order_by("pk")
+        )
+        return _void(pending, strikes={reward.pk: strikes[reward.job_id] for reward in pending}, now=now)
 
 
 def _clawback_book(posted: Reward, *, rule: str, now: datetime) -> int:

@@ -19,6 +19,9 @@ it ends.
   `charge:message:<id>:post` — the route actually taken (the job's) × the segments the phone sent, at most the
   hold, the rest released; every other final status voids it (`charge:message:<id>:void`). The conditional status
   update lets one process make the final move, so a hold settles once; the ledger's unique keys make sure of it.
+  A delivery report moves its message with `settle_later`: the charge is computed and stored with the move, and the
+  post is booked a moment later with the other deliveries reported meanwhile, by the delivery's settle step
+  (`services.settling.deliveries_settle`, at the stored `price_charged`).
 - A message rejected at accept holds nothing; a held one (content review) holds at accept like a queued one.
 - A dead letter staff put back in the queue is sent again without a new hold (its hold was released when it failed).
 """

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from apps.messaging.models import Job, Message
 
@@ -15,11 +16,15 @@ class MessageStatusChanged:
 
     `jobs`: for a delivery, the job that delivered the message (by message id, with its SIM, message and provider
     loaded and as they now are) when the mover holds it already — the delivery report does, locked — so that a
-    subscriber need not read it again; None: a subscriber that needs it reads it."""
+    subscriber need not read it again; None: a subscriber that needs it reads it.
+
+    `settle_later`: a delivery whose hold capture and reward wait for the delivery's settle step (`DeliveriesSettling`
+    then tells); the rewards' subscriber books nothing now."""
 
     message: Message
     status: str
     jobs: Mapping[int, Job] | None = None
+    settle_later: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +33,26 @@ class MessagesStatusChanged:
     (`apps.messaging.state.messages_transition_each`: a phone's batch of delivery reports). Stands for one
     `MessageStatusChanged` per message, in the same transaction and with the messages as they now are; a subscriber
     handles them as a set, so the batch's cost does not grow with its size. Every subscriber to the one event
-    subscribes to this one too. `jobs` as for `MessageStatusChanged`: every message's delivering job, or None."""
+    subscribes to this one too. `jobs` and `settle_later` as for `MessageStatusChanged`: every message's delivering
+    job, or None."""
 
     messages: list[Message]
     status: str
     jobs: Mapping[int, Job] | None = None
+    settle_later: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveriesSettling:
+    """Deliveries whose reports left their settlement for later (`settle_later`) are being settled, in the settle
+    step's transaction (`apps.messaging.services.settling.deliveries_settle`), their clients' holds captured in the
+    same ledger batch as what subscribers book: incentives books the providers' rewards.
+
+    `jobs`: the delivering jobs, with message, organisation, provider and SIM loaded; `reported_at`: when each job's
+    report was received (by job id), the moment its reward counts as booked, as it was when the report booked it."""
+
+    jobs: list[Job]
+    reported_at: Mapping[int, datetime]
 
 
 @dataclass(frozen=True, slots=True)

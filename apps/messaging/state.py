@@ -81,6 +81,12 @@ def _settles(
     return settles
 
 
+def _check_settle_later(to: str, settle_later: bool) -> None:
+    # Only a delivery's capture waits for a settle step: a void (any other final move) books at once, as ever.
+    if settle_later and to != S.DELIVERED:
+        raise ValueError(f"Only a delivery settles later, not a move to {to}.")
+
+
 def _count_finished(messages: list[Message], to: str) -> None:
     """Count the moves to a final status on /metrics once they are committed (a rolled-back move never happened)."""
     if to in FINAL and messages:
@@ -105,6 +111,7 @@ def message_transition(
     segments_sent: int | None = None,
     cross_carrier: bool | None = None,
     delivering_job: Job | None = None,
+    settle_later: bool = False,
     **fields: Any,
 ) -> bool:
     """Move `message` from the status it has (as loaded) to `to`, setting `fields` in the same update.
@@ -120,10 +127,13 @@ def message_transition(
     `segments_sent` the phone reported (all when None), anything else voids it. Only the process whose conditional
     update moved the message settles, so a hold settles exactly once however the final moves race.
     `delivering_job`: a delivery's job when the caller holds it, handed to the event (`MessageStatusChanged.jobs`).
+    `settle_later`: a delivery whose hold is captured and reward booked later, by the delivery's settle step
+    (`services.settling.deliveries_settle`): the charge is computed and stored now, nothing booked.
     """
     current = message.status
     if not is_legal(current, to):
         raise IllegalTransition(details={"from": current, "to": to})
+    _check_settle_later(to, settle_later)
     # The settlement and what the event's subscribers book (a delivery's reward) go to the ledger as one batch.
     with transfers_gathered():
         return _message_transition(
@@ -138,6 +148,7 @@ def message_transition(
             segments_sent=segments_sent,
             cross_carrier=cross_carrier,
             delivering_job=delivering_job,
+            settle_later=settle_later,
             fields=fields,
         )
 
@@ -155,9 +166,11 @@ def _message_transition(
     segments_sent: int | None,
     cross_carrier: bool | None,
     delivering_job: Job | None,
+    settle_later: bool,
     fields: dict[str, Any],
 ) -> bool:
     settles = _settles(message, to, fields, segments_sent=segments_sent, cross_carrier=cross_carrier)
+    settles = settles and not settle_later
     changes = _changes(current, to, reason, fields)
     # The move and its settlement commit together. No savepoint: nothing here recovers from a failure inside (a
     # refused settlement or a failed statement must undo the caller's work too), and a delivery report moves its
@@ -186,7 +199,7 @@ def _message_transition(
         )
     if to in CLIENT_NOTIFIED:
         jobs = {message.pk: delivering_job} if delivering_job is not None else None
-        publish(MessageStatusChanged(message=message, status=to, jobs=jobs))
+        publish(MessageStatusChanged(message=message, status=to, jobs=jobs, settle_later=settle_later))
     _count_finished([message], to)
     return True
 
@@ -266,6 +279,8 @@ class Move:
     # A delivery's job, when the mover holds it (with its SIM, message and provider): handed to the event's
     # subscribers, which then read nothing again (see `MessageStatusChanged.jobs`).
     delivering_job: Job | None = None
+    # A delivery settled later by the delivery's settle step (see `message_transition`).
+    settle_later: bool = False
 
 
 def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]:
@@ -280,10 +295,13 @@ def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]
     batch (`charges_settle`; only this process moved them, so each settles once), and one `MessagesStatusChanged`
     for them all when the client hears about `to` (its subscribers store the webhook events and book the rewards,
     in this transaction). A single move is `message_transition` itself (its conditional update needs no lock, and
-    it publishes the one-message event)."""
+    it publishes the one-message event). The moves are all `settle_later` or none."""
     for move in moves:
         if not is_legal(move.message.status, to):
             raise IllegalTransition(details={"from": move.message.status, "to": to})
+        _check_settle_later(to, move.settle_later)
+    if len({move.settle_later for move in moves}) > 1:
+        raise ValueError("messages_transition_each moves settle now or later all together.")
     if not moves:
         return []
     if len(moves) == 1:  # one message: its conditional update is enough, no lock needed
@@ -295,6 +313,7 @@ def messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message]
             segments_sent=move.segments_sent,
             cross_carrier=move.cross_carrier,
             delivering_job=move.delivering_job,
+            settle_later=move.settle_later,
             **move.fields,
         )
         return [move.message] if moved else []
@@ -313,7 +332,8 @@ def _messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message
     settling: list[Message] = []
     for move in moving:
         fields = dict(move.fields)
-        if _settles(move.message, to, fields, segments_sent=move.segments_sent, cross_carrier=move.cross_carrier):
+        settles = _settles(move.message, to, fields, segments_sent=move.segments_sent, cross_carrier=move.cross_carrier)
+        if settles and not move.settle_later:
             settling.append(move.message)
         changes[move.message.pk] = _changes(move.message.status, to, move.reason, fields)
     if any(hasattr(value, "resolve_expression") for each in changes.values() for value in each.values()):
@@ -338,6 +358,13 @@ def _messages_transition_each(*, moves: Sequence[Move], to: str) -> list[Message
             setattr(message, name, value)
     if to in CLIENT_NOTIFIED:
         jobs = {move.message.pk: move.delivering_job for move in moving if move.delivering_job is not None}
-        publish(MessagesStatusChanged(messages=messages, status=to, jobs=jobs if len(jobs) == len(moving) else None))
+        publish(
+            MessagesStatusChanged(
+                messages=messages,
+                status=to,
+                jobs=jobs if len(jobs) == len(moving) else None,
+                settle_later=moving[0].settle_later,
+            )
+        )
     _count_finished(messages, to)
     return messages

@@ -30,6 +30,7 @@ from apps.accounts.models import ClientOrganization
 from apps.accounts.services import client_go_live, client_plan_internal
 from apps.delivery.canaries import canaries_judge, canary_send
 from apps.delivery.models import Canary, FraudFlag
+from apps.delivery.settling import unsettled_figures
 from apps.incentives.choices import RewardStatus
 from apps.incentives.management.commands.ensure_demo_billing import DEFAULT_PRICES
 from apps.incentives.models import Price, Reward
@@ -634,6 +635,10 @@ class Simulation:
             final = self._final_count(ids)
         if self.progress:
             self.progress(final, len(ids))
+        # The deliveries' captures and rewards are the workers' settle task's, a moment after the last report: it
+        # must have run before the canaries' strikes and the rewards' posting are judged (apps.delivery.settling).
+        while unsettled_figures()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
         total_seconds = time.monotonic() - started
         pushes_counted = pushes_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}

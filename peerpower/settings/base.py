@@ -762,6 +762,17 @@ CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {
     "schedule": 10.0,
     "options": {"queue": "high", "expires": 10},
 }
+# A delivered report leaves the client's hold capture, the provider's reward, the day's stats, reputation and sticky
+# sender to a settle task started this many milliseconds after it commits, which settles every delivery reported
+# meanwhile in one batch (apps.delivery.settling): a delivery settled alone costs more than it saves, ten together
+# far less (benchmarks/RESULTS.md). Below 0: settled inside the reporting request, right after its commit. The sweep
+# settles what a lost signal or task left.
+DELIVERY_SETTLE_LINGER_MS = env.int("DELIVERY_SETTLE_LINGER_MS", default=300)
+CELERY_BEAT_SCHEDULE["delivery.settle-sweep"] = {
+    "task": "delivery.settle_sweep",
+    "schedule": 30.0,
+    "options": {"queue": "default", "expires": 30},
+}
 
 # --- Ledger (apps.tokens) ---------------------------------------------------------------------------------------------
 # Seconds between roll-ups of the hot platform accounts' queued changes into their totals (PostgreSQL), and between

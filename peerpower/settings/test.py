@@ -48,6 +48,9 @@ BARAY_API_KEY = "pk_dev_peerpower-test"
 BARAY_SECRET_KEY = "dGVzdC1vbmx5LWJhcmF5LXNlY3JldC1rZXktMzItYnk="  # noqa: S105 - test-only key
 BARAY_IV = "dGVzdC1vbmx5LWl2LTE2Yg=="
 BARAY_TIMEOUT_SECONDS = 2.0
+# Deliveries settle inside the reporting request, right after its commit: tests read rewards, captures and reputation
+# right after a report. The settle task and its signal have their own tests (apps/delivery/tests/test_settling.py).
+DELIVERY_SETTLE_LINGER_MS = -1
 # Every test's rows roll back: prices and ledger account ids are read each time, never remembered across tests.
 BILLING_CACHE_SECONDS = 0
 # Hourly figures written at each commit, so a test reads them at once (test_rollup covers the batched flush).

@@ -98,6 +98,8 @@ AUDITED = {
 
 # State-changing services that write no audit row of their own, each with the reviewed reason.
 NOT_AUDITED = {
+    "apps.messaging.services.settling.deliveries_settle": "a delivery's hold capture and reward, booked a moment after "
+    "its report: the ledger's transfers and the reward rows are the record (as a report that booked them at once)",
     "apps.delivery.fraud.fraud_strikes_standing": "reads a provider's standing strikes; changes nothing",
     "apps.tokens.services.holds.client_hold_create": "a message's PPT hold: the ledger's pending transfer, booked "
     "with the message, is the record (as message_submit)",

@@ -1,0 +1,219 @@
+"""The settle step: what a `delivered` report leaves for a moment later, done for many deliveries at once.
+
+A phone's `delivered` report moves its job and message inside the phone's request, computes and stores the client's
+charge (`price_charged`: the client's webhook says it at once), and marks the stored report `unsettled` in its own
+INSERT (apps.delivery.reports). The rest — the client's hold captured, the provider's reward booked, the day's stats
+and reputation counted, the sticky sender remembered — is this step's, about DELIVERY_SETTLE_LINGER_MS later: a
+settle task on the `default` queue, signalled after the report commits (one per linger window, as the dispatcher's
+signal, `apps.messaging.services.signal`), takes every unsettled report and settles them in batches of
+`SETTLE_BATCH`, each in one transaction: the reports claimed (`FOR UPDATE SKIP LOCKED`: two settlers never take the
+same report; on SQLite one writer at a time is the lock), their jobs read with message, organisation, provider and
+SIM (one compiled SELECT), the holds captured and the rewards booked in ONE ledger batch (messaging's
+`deliveries_settle`, whose `DeliveriesSettling` incentives subscribes to), the outcomes recorded, the rewards a later
+strike covers voided, the sticky senders remembered, and the reports' marks cleared — one commit. A crash rolls back
+the booking and the claim together; the beat's sweep (`delivery.settle-sweep`) takes whatever a lost signal or task
+left. Booking twice is impossible however often a delivery is settled: the capture's and the reward's transfer ids,
+and the reward's unique job.
+
+A fraud strike between a report and its settlement (the report's own checks strike after it commits): had the reward
+been booked with the report, that strike would have voided it with the provider's other pending rewards. So each
+delivery whose provider has a standing strike recorded after the report has its reward voided here, `voided_by` the
+first such strike (`SettledUnderStrike`; clearing the strike restores it, `apps.incentives.strike_clearing`), and
+its reward counts as booked when the report came. The provider's row is locked by the reputation's UPDATE before the
+strikes are read, and a strike's voiding takes the same lock first: whichever comes second sees the other.
+
+DELIVERY_SETTLE_LINGER_MS < 0 settles inside the reporting request, right after the report commits (the tests: they
+read rewards and captures right after a report; the deferred path has its own tests)."""
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.core.compiled import CompiledSelect, ids_in
+from apps.core.events import publish
+from apps.delivery.choices import Unsettled
+from apps.delivery.events import SettledUnderStrike
+from apps.delivery.fraud import Outcome, outcomes_record
+from apps.delivery.models import DeliveryReport, FraudFlag
+from apps.messaging.models import Job
+from apps.messaging.services.settling import deliveries_settle as messaging_deliveries_settle
+from apps.providers.services import StickyDelivery, sticky_senders_remember
+
+logger = logging.getLogger("peerpower.settle")
+
+# Reports settled per transaction: the ledger batch and the statements are per batch, so larger is cheaper per
+# delivery, but it holds its claims and ledger rows until it commits.
+SETTLE_BATCH = 100
+# How long "a settler is on its way" holds back further signals (an optimisation only: the sweep finds the rest), and
+# how long one task settles before it hands on to a new one.
+SIGNAL_SECONDS = 10
+TASK_SECONDS = 10.0
+# The sweep takes reports left unsettled this long: younger ones have a task on its way.
+SWEEP_AFTER_SECONDS = 30
+_SIGNAL_KEY = "delivery:settle:pending"
+
+
+def deliveries_settle(*, received_before: datetime | None = None) -> int:
+    """Settle up to SETTLE_BATCH unsettled reports received before `received_before` (now, unless given), oldest
+    first, in one transaction; how many were settled. Several settlers may run at once: each skips what another
+    holds. Safe to run twice: a settled report is never taken again."""
+    received_before = received_before or timezone.now()
+    with transaction.atomic():
+        reports = _claim(received_before)
+        if not reports:
+            return 0
+        jobs = {job.pk: job for job in _JOBS.run(sorted({report.job_id for report in reports}))}
+        delivering = [report for report in reports if report.unsettled == Unsettled.DELIVERY]
+        messaging_deliveries_settle(
+            jobs=[jobs[report.job_id] for report in delivering],
+            reported_at={report.job_id: report.received_at for report in delivering},
+        )
+        # The reputation takes them in the order the reports came (each of its steps rounds); it locks the providers'
+        # rows, in id order, before their strikes are read (module docstring).
+        outcomes_record(
+            outcomes=[
+                Outcome(
+                    provider_id=report.provider_id,
+                    carrier=jobs[report.job_id].message.carrier,
+                    outcome="delivered",
+                    when=report.occurred_at,
+                )
+                for report in reports
+            ]
+        )
+        struck = _struck_after_report(delivering)
+        if struck:
+            publish(SettledUnderStrike(strikes=struck))
+        # PeerPower's own messages never stick to a provider: a canary to an audit phone must be able to reach any
+        # provider, or a dishonest one that once delivered there would never be audited again.
+        sticky_senders_remember(
+            deliveries=[
+                StickyDelivery(
+                    client_ref=str(job.message.organization_id),
+                    recipient=job.message.to_hash,  # the keyed hash: routing hints keep no phone number
+                    provider_id=job.provider_id,
+                    sim_id=job.sim_id,
+                )
+                for job in (jobs[report.job_id] for report in reports)
+                if not job.message.organization.is_system
+            ]
+        )
+        DeliveryReport.objects.filter(pk__in=[report.pk for report in reports]).update(unsettled="")
+    return len(reports)
+
+
+def _claim(received_before: datetime) -> list[DeliveryReport]:
+    return _CLAIM_SKIP_LOCKED.run(received_before) if _skip_locked() else _CLAIM.run(received_before)
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def _unsettled(received_before: datetime) -> QuerySet[DeliveryReport]:
+    return (
+        DeliveryReport.objects.filter(received_at__lt=received_before)
+        .exclude(unsettled="")
+        .only("job_id", "provider_id", "occurred_at", "received_at", "unsettled")
+        .order_by("received_at", "pk")[:SETTLE_BATCH]
+    )
+
+
+# Built once per process on PostgreSQL (apps.core.compiled), as the report's own reads.
+_CLAIM_SKIP_LOCKED = CompiledSelect(lambda before: _unsettled(before).select_for_update(skip_locked=True))
+_CLAIM = CompiledSelect(_unsettled)
+_JOBS = CompiledSelect(
+    lambda job_ids: (
+        Job.objects.select_related("message__organization", "provider", "sim")
+        .filter(pk__in=ids_in(job_ids))
+        .order_by("pk")
+    )
+)
+
+
+def _struck_after_report(reports: list[DeliveryReport]) -> dict[int, tuple[int, str, int | None]]:
+    """The deliveries among `reports` a standing strike of their provider recorded after the report covers: by job
+    id, the first such strike's (flag id, rule, struck job id)."""
+    if not reports:
+        return {}
+    strikes = list(
+        FraudFlag.objects.filter(
+            provider_id__in={report.provider_id for report in reports},
+            strike=True,
+            cleared_at__isnull=True,
+            created_at__gt=min(report.received_at for report in reports),
+        )
+        .order_by("created_at", "pk")
+        .values_list("provider_id", "pk", "created_at", "rule", "job_id")
+    )
+    struck: dict[int, tuple[int, str, int | None]] = {}
+    for report in reports:
+        for provider_id, flag_id, created_at, rule, job_id in strikes:
+            if provider_id == report.provider_id and created_at > report.received_at:
+                struck[report.job_id] = (flag_id, rule, job_id)
+                break
+    return struck
+
+
+def deliveries_settle_due(*, received_before_seconds: float = 0, seconds: float = TASK_SECONDS) -> int:
+    """Settle every unsettled report received more than `received_before_seconds` ago, batch after batch; after
+    `seconds` the rest is handed to a new task. How many were settled."""
+    started = time.monotonic()
+    settled = 0
+    while True:
+        count = deliveries_settle(received_before=timezone.now() - timedelta(seconds=received_before_seconds))
+        settled += count
+        if count < SETTLE_BATCH:
+            return settled
+        if time.monotonic() - started >= seconds:
+            settle_signal(force=True)
+            return settled
+
+
+def settle_task_started() -> None:
+    """A settle task has started: reports committed from now on must signal again (it may read past them)."""
+    try:
+        cache.delete(_SIGNAL_KEY)
+    except Exception:
+        logger.warning("settle signal: cache unavailable", exc_info=True)
+
+
+def settle_signal(*, force: bool = False) -> bool:
+    """Publish a settle task unless one is on its way; it starts DELIVERY_SETTLE_LINGER_MS later, so the deliveries
+    reported meanwhile settle in its batch (`force`: a task handing on its backlog, at once). Returns whether a task
+    was published. A cache failure publishes anyway."""
+    from apps.delivery.tasks import settle_due
+
+    if not force:
+        try:
+            if not cache.add(_SIGNAL_KEY, 1, timeout=SIGNAL_SECONDS):
+                return False
+        except Exception:
+            logger.warning("settle signal: cache unavailable, publishing anyway", exc_info=True)
+    countdown = None if force else settings.DELIVERY_SETTLE_LINGER_MS / 1000
+    settle_due.apply_async(queue="default", countdown=countdown)
+    return True
+
+
+def deliveries_settle_after_reports() -> None:
+    """Reports left deliveries unsettled and committed: signal the settle task (after the caller's transaction
+    commits), or with DELIVERY_SETTLE_LINGER_MS < 0 settle them here and now."""
+    if settings.DELIVERY_SETTLE_LINGER_MS < 0:
+        deliveries_settle_due()
+        return
+    transaction.on_commit(settle_signal, robust=True)
+
+
+def unsettled_figures(*, now: datetime | None = None) -> tuple[int, float]:
+    """How many reports wait for the settle step, and the oldest one's age in seconds (0 when none)."""
+    now = now or timezone.now()
+    oldest = DeliveryReport.objects.exclude(unsettled="").order_by("received_at").values_list("received_at", flat=True)
+    first = oldest.first()
+    count = DeliveryReport.objects.exclude(unsettled="").count()
+    return count, max((now - first).total_seconds(), 0.0) if first is not None else 0.0

@@ -12,8 +12,8 @@ What stays, in the same order, because it changes an API answer: the project's o
 NUL refusal, the outage 503), SecurityMiddleware (its headers, the HTTPS redirect), LocaleMiddleware (the language
 of error messages, from Accept-Language: Khmer or English; here its cheaper twin, `apps.core.api_locale`),
 CommonMiddleware (Content-Length, the slash redirect of a 404), CsrfViewMiddleware (a non-exempt view under /api/
-still refuses an unsafe request, in the API's shape) and XFrameOptionsMiddleware (its header). The answers are the same, headers included (apps/core/tests/test_api_stack.py
-compares both chains).
+still refuses an unsafe request, in the API's shape) and XFrameOptionsMiddleware (its header). The answers are the
+same, headers included (apps/core/tests/test_api_stack.py compares both chains).
 
 Which requests: a path under /api/, an `Authorization` or `X-API-Key` header, and no `Cookie` header at all — any
 cookie (a console's session, a CSRF token, a language choice) keeps the request on the full list, so a browser is

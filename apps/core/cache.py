@@ -42,6 +42,11 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
 
+    def validate_key(self, key: str) -> None:
+        """Django checks every key, character by character, for what memcached could not store and only warns; a
+        Redis key can hold any bytes, and the send path builds about ten keys a request (its counters, its signal),
+        so the check cost ~2 % of a send's CPU for a warning that can never apply here."""
+
 
 class SharedFileCache(FileBasedCache):
     @contextmanager

@@ -142,3 +142,19 @@ def test_the_admin_goes_through_the_full_list(settings):
 def test_an_api_request_without_credentials_goes_through_the_full_list(settings):
     response = APIClient().get("/api/me")
     assert response.status_code == 401 and not took_the_api_chain(response)
+
+
+@pytest.mark.parametrize("language", [None, "en", "en-US,en;q=0.9", "km-KH", "fr"])
+def test_the_api_chain_answers_in_the_same_language_with_the_same_headers(settings, api_key, language):
+    """The API chain's LocaleMiddleware is a cheaper twin (apps.core.api_locale): the same language chosen from
+    Accept-Language (English, Khmer, else the default), the same Content-Language and Vary."""
+    routed, full = clients(settings, HTTP_X_API_KEY=api_key.secret)
+    header = {"HTTP_ACCEPT_LANGUAGE": language} if language else {}
+    responses = [
+        client.post(SEND, {"to": "hello", "body": ""}, format="json", **header, **SAME_ID) for client in (routed, full)
+    ]
+    same_answer(*responses)
+    assert responses[0]["Content-Language"] == ("en" if language and language.startswith("en") else "km")
+    assert "Accept-Language" in responses[0]["Vary"]
+    chain = [type(m).__name__ for m in ApiStackMiddleware(lambda request: None).api_chain.middleware]
+    assert "ApiLocaleMiddleware" in chain and "LocaleMiddleware" not in chain

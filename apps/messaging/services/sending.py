@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiKey, ClientOrganization
 from apps.accounts.phone import Phone, normalize_phone
 from apps.core.addresses import webhook_url_check
-from apps.core.counters import counter_give_back, counters_distinct_add
+from apps.core.counters import Count, counter_give_back, counters_distinct_add
 from apps.core.errors import DomainError, FieldErrors
 from apps.core.events import publish
 from apps.core.local_cache import VersionCheck
@@ -49,7 +49,7 @@ from apps.messaging.routes import message_route, message_route_apply
 from apps.messaging.selectors import recipient_block_reasons, recipient_guard
 from apps.messaging.services.admission import admission_claim
 from apps.messaging.services.leases import job_end_for_message
-from apps.messaging.services.signal import enqueue_dispatch
+from apps.messaging.services.signal import dispatch_mark, dispatch_marked, enqueue_dispatch, signal_clock
 from apps.messaging.state import message_transition
 from apps.messaging.validation import CheckedBody, refuse_blocked, validate_body
 from apps.messaging.vetting import (
@@ -116,6 +116,8 @@ def message_submit(
             priority=data.priority,
             numbers=[phone.e164] if phone else [],
             checks=[credential_check] if credential_check is not None else (),
+            # A message due now: its dispatch signal asks in the same round trip (apps.messaging.services.signal).
+            mark=dispatch_mark(priority=data.priority) if data.scheduled_at is None else None,
         )
     # On PostgreSQL the recipient's opt-outs and blocks are checked by the INSERT itself (`recipient_guard`), not by
     # a query of their own before it.
@@ -258,6 +260,7 @@ def _check_client(
     priority: str = Priority.NORMAL,
     numbers: Sequence[str] = (),
     checks: Sequence[VersionCheck] = (),
+    mark: Count | None = None,
 ) -> list[int | None]:
     """A blocked client cannot send; an API key has a per-second request rate and a daily message quota, its
     organisation a daily total and, while sandboxed, a small daily cap (apps.messaging.vetting); and the network
@@ -266,7 +269,8 @@ def _check_client(
     All are counted in one round trip to the shared cache, with the pumping sets of the recipients' `numbers`
     (apps.messaging.pumping); returns each number's set size (None: not counted), for `_store`. A refused request
     gives back what it counted, so only accepted requests use up the quota and the network's headroom. `checks`:
-    versions verified first in that round trip (`VersionStale`, nothing counted, when one is out of date).
+    versions verified first in that round trip (`VersionStale`, nothing counted, when one is out of date). `mark`:
+    the dispatch signal's early mark (`dispatch_mark`), counted last in the same round trip.
     """
     if organization.is_blocked:
         raise ClientBlocked(details={"reason": organization.blocked_reason} if organization.blocked_reason else None)
@@ -281,9 +285,15 @@ def _check_client(
         quota = day_window(key=f"messages:quota:{api_key.pk}", limit=key_rate_per_day(api_key))
         counts = [rate.count(), quota.count(count), *counts]
     pairs = pumping_numbers(organization, numbers, now=timezone.now()) if numbers else []
+    asked = signal_clock()
     values, set_sizes = counters_distinct_add(
-        counts, [pair for pair in pairs if pair is not None], timeout=pumping_window_seconds(), checks=checks
+        [*counts, mark] if mark else counts,
+        [pair for pair in pairs if pair is not None],
+        timeout=pumping_window_seconds(),
+        checks=checks,
     )
+    if mark:
+        dispatch_marked(priority=priority, asked=asked, count=values.pop())
     counted_sizes = iter(set_sizes)
     sizes = [None if pair is None else next(counted_sizes) for pair in pairs]
     key_values = values[:2] if api_key is not None else []

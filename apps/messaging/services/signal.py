@@ -13,6 +13,14 @@ process whose `add` was refused trusts that dispatcher with what it commits with
 dispatcher took the mark after the refused `add` (the mark was there then), so it reads after the grace has run from
 that moment, after those commits. Only durations are compared, each on one machine's monotonic clock. Under load most
 sends of a process then make no signal round trip at all.
+
+The single send asks earlier, and without a round trip of its own: its mark rides in the script that counts its
+limits (`dispatch_mark`, before its row is written), as a counter that only this mark's key holds — created at 0 and
+counted once by each asker, so a count of 1 means this send put the mark (`cache.add`'s mark is 1 already: any count
+above 1 means one was there). The same reasoning then holds from the moment it asked: the mark was there (or this
+send put it, and published its dispatcher at once), so whichever dispatcher takes it does so later, and reads after
+the grace has run from then. A send that commits within that grace skips its signal; one that took longer (or whose
+request failed: then the dispatcher published finds nothing of it) signals after commit as any other.
 """
 
 import logging
@@ -22,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from apps.core.counters import Count
 from apps.messaging.choices import Priority
 
 logger = logging.getLogger("peerpower.dispatch")
@@ -53,9 +62,15 @@ def _grace_seconds() -> float:
     return max(settings.DISPATCH_SIGNAL_GRACE_MS, 0) / 1000
 
 
-# Per priority: when (this process's monotonic clock) an `add` was sent that found a dispatcher on its way.
+# Per priority: when (this process's monotonic clock) an `add` was sent that found a dispatcher on its way, or a mark
+# was asked for early that found one or put one and published its dispatcher (`dispatch_marked`).
 _refused_at: dict[str, float] = {}
 _clock = time.monotonic  # the monotonic clock; tests move it
+
+
+def signal_clock() -> float:
+    """This process's clock as the signals read it: a send's `asked` for `dispatch_marked`."""
+    return _clock()
 
 
 def _pending_key(priority: str) -> str:
@@ -94,6 +109,31 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
             logger.warning("dispatch signal: cache unavailable, publishing anyway", exc_info=True)
     dispatch_due.apply_async(args=[priority], queue=queue, countdown=countdown)
     return True
+
+
+def dispatch_mark(*, priority: str) -> Count | None:
+    """The "on its way" mark for messages of `priority` due now, as a counter for the round trip that counts a send's
+    limits (module docstring); None when this process need not ask (within the grace of its last asking), when there
+    is no grace to trust (every signal then asks after commit) or for an unknown priority (refused later). Inside a
+    transaction too: its caller may still roll it back, and a dispatcher published at once would then be for nothing
+    (the API's single send runs outside any, its one statement committing by itself)."""
+    if priority not in QUEUE_FOR_PRIORITY or _grace_seconds() <= 0 or transaction.get_connection().in_atomic_block:
+        return None
+    if _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
+        return None
+    return Count(key=_pending_key(priority), amount=1, timeout=SIGNAL_SECONDS)
+
+
+def dispatch_marked(*, priority: str, asked: float, count: int) -> None:
+    """The early mark `dispatch_mark` gave was counted: `asked`, this process's clock just before the round trip;
+    `count`, the mark's count after it. Whoever put the mark, a dispatcher takes it after `asked`: this process's
+    signals within the grace from then trust it. A count of 1: this send put the mark and publishes the dispatcher
+    now, lingering as a signal after commit would."""
+    from apps.messaging.tasks import dispatch_due
+
+    _refused_at[priority] = asked
+    if count == 1:
+        dispatch_due.apply_async(args=[priority], queue=QUEUE_FOR_PRIORITY[priority], countdown=linger_seconds())
 
 
 def dispatch_signal_received(*, priority: str) -> None:

@@ -88,7 +88,10 @@ def test_held_messages_are_not_queued(organization):
         organization=organization, api_key=None, data=MessageInput(to="012 345 678", body="Win big at our casino")
     )
     assert message.status == "held"
-    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
+    # Its signal asked in the round trip that counted its limits, before the filter held it: having put the mark, it
+    # published the dispatcher others may trust (apps.messaging.services.signal), which finds nothing of it.
+    assert queue_sizes() == {"high": 0, "default": 1, "low": 0}
+    assert dispatch_due(Priority.NORMAL)["taken"] == 0
 
 
 def published(queue: str) -> list[tuple[str, float | None]]:
@@ -204,3 +207,62 @@ def test_a_message_committed_within_the_grace_is_in_the_starting_dispatchers_bat
     thread.join(30)
     assert len(starting_soon("low")) == 1
     assert taken == [3]
+
+
+def _signal_commands(sent: list) -> list[bytes]:
+    """The commands among `sent` that touch the dispatch signal's mark (others: the admission snapshot, a new
+    connection's handshake)."""
+    return [command[0].split(b"\r\n")[2] for command in sent if b"dispatch:pending:" in command[0]]
+
+
+def test_a_send_asks_for_its_signal_in_the_round_trip_that_counts_its_limits(organization, settings, monkeypatch):
+    """Outside a transaction (the API's single send) the "on its way" mark rides in the counters' script, before the
+    row is written: the send that puts it publishes the dispatcher at once; one that finds it trusts that dispatcher
+    for the grace, counted from before it asked, and makes no signal round trip of its own."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from apps.messaging.tests.test_send_cost import redis_commands
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    now = [1000.0]
+    monkeypatch.setattr(signal, "_clock", lambda: now[0])
+    submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
+    assert len(starting_soon("low")) == 1
+    now[0] += 0.021  # past the grace: the next send asks again
+    sent = redis_commands(monkeypatch)
+    submit(organization, Priority.LOW, to="012 345 679")  # finds the mark: trusts the dispatcher on its way
+    assert starting_soon("low") == []
+    if isinstance(caches["default"], RedisCache):
+        assert _signal_commands(sent) == [b"EVALSHA"], sent
+
+
+def test_a_send_slower_than_the_grace_signals_after_commit(organization, settings, monkeypatch):
+    """The early mark only covers what commits within the grace from before it was asked for: a send that took longer
+    asks again after commit, as every signal did before."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from apps.messaging.tests.test_send_cost import redis_commands
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
+    assert len(starting_soon("low")) == 1
+    ticks = iter(range(10))
+    monkeypatch.setattr(signal, "_clock", lambda: 2000.0 + 0.025 * next(ticks))  # 25 ms a reading: past the grace
+    sent = redis_commands(monkeypatch)
+    submit(organization, Priority.LOW, to="012 345 679")
+    assert starting_soon("low") == []  # asked again after commit, and found the dispatcher still on its way
+    if isinstance(caches["default"], RedisCache):
+        assert _signal_commands(sent) == [b"EVALSHA", b"SET"], sent
+
+
+def test_a_send_inside_a_transaction_signals_after_commit(organization, settings, monkeypatch):
+    """Its caller may roll back: no mark before commit, so no dispatcher for nothing."""
+    from django.db import transaction
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    with transaction.atomic():
+        submit(organization, Priority.LOW)
+        assert queue_sizes()["low"] == 0
+    assert len(starting_soon("low")) == 1

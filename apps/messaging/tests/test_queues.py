@@ -246,10 +246,18 @@ def test_a_send_slower_than_the_grace_signals_after_commit(organization, setting
     from apps.messaging.tests.test_send_cost import redis_commands
 
     settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    # The process's clock, pinned from the first send on (the real monotonic clock is the host's uptime: a fixed
+    # figure below it would fall within the first send's grace and skip the second's mark).
+    now, step = [1000.0], [0.0]
+
+    def clock() -> float:
+        now[0] += step[0]
+        return now[0]
+
+    monkeypatch.setattr(signal, "_clock", clock)
     submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
     assert len(starting_soon("low")) == 1
-    ticks = iter(range(10))
-    monkeypatch.setattr(signal, "_clock", lambda: 2000.0 + 0.025 * next(ticks))  # 25 ms a reading: past the grace
+    step[0] = 0.025  # 25 ms a reading: past the grace
     sent = redis_commands(monkeypatch)
     submit(organization, Priority.LOW, to="012 345 679")
     assert starting_soon("low") == []  # asked again after commit, and found the dispatcher still on its way

@@ -248,6 +248,29 @@ def test_sigterm_to_every_process_at_once_stops_them_all(stack):
     stack.assert_all_end(pids)
 
 
+def test_a_stop_signal_while_beat_builds_its_scheduler_stops_it(tmp_path, migrated_database):
+    """Celery's own handler saved the schedule inside the signal handler; during the scheduler's construction that
+    built a second scheduler whose error was swallowed, and beat ran on until killed (a stack stop in CI waited out
+    its 15 s). The scheduler here sends beat SIGTERM from inside the transaction that saves its first entry."""
+    shutil.copy(migrated_database, tmp_path / "db.sqlite3")
+    env = {key: value for key, value in os.environ.items() if key not in STORES}
+    env.update(DJANGO_SETTINGS_MODULE="peerpower.settings.development", PEERPOWER_VAR_DIR=str(tmp_path))
+    scheduler = "apps.core.tests.beat_schedulers:StoppedWhileBuilt"
+    command = [sys.executable, "-m", "celery", "-A", "peerpower", "beat", "--scheduler", scheduler]
+    command += ["--schedule", str(tmp_path / "celerybeat-schedule")]
+    beat = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        output, _ = beat.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        beat.kill()
+        output, _ = beat.communicate()
+        raise AssertionError(f"beat ignored the stop signal:\n{output[-3000:]}") from None
+    assert beat.returncode == 0, output[-3000:]
+    assert "Cannot add entry" not in output
+
+
 def test_restart_back_off_doubles_up_to_its_cap():
     assert [restart_delay(n, base=1, cap=30) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 

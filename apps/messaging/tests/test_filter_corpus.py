@@ -53,6 +53,7 @@ def test_corpus_covers_every_kind_of_message():
         "sealed4": (200, 200),
         "sealed5": (200, 200),
         "sealed6": (200, 220),
+        "sealed7": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

@@ -12,16 +12,18 @@ from apps.messaging.filtering.runtime import build_content_filter
 
 pytestmark = pytest.mark.django_db
 
-# The model is fitted on every split but sealed6 (`apps/messaging/corpus/training.py`), so the spam target holds on
-# each of those: they are the filter's own training data, and these tests catch a change that unlearns it. The
+# The model is fitted on every split but sealed6 and sealed7 (`apps/messaging/corpus/training.py`), so the spam
+# target holds on each of those: they are the filter's own training data, and these tests catch a change that
+# unlearns it. The
 # starter rules alone hold two of their legitimate messages (below); the model itself holds at most the target's
 # share. The sealed6 split was written and committed before the filter was changed and never used to choose
 # anything: it measures the filter on new wording. Its bounds are the figures measured on its one scoring
 # (RESULTS.md), so they only catch regressions; anything chosen for a sealed6 message makes it a tuned split, and
 # new wording must then be written to measure again. (sealed5, scored once in its round, is training data since.)
-# Split: (share of spam stopped at least, share of legitimate messages held at most); measured 188/200, 0/222
-# (main's filter before the sixth round: 171/200, 0/222).
-SEALED_BOUNDS = {"sealed6": (0.94, 0.0)}
+# Split: (share of spam stopped at least, share of legitimate messages held at most); sealed6 measured 188/200,
+# 0/222 (main's filter before the sixth round: 171/200, 0/222). sealed7, written by someone who had read neither the
+# filter nor any other split's messages and committed before any filter ran on it, measured 186/200, 1/222.
+SEALED_BOUNDS = {"sealed6": (0.94, 0.0), "sealed7": (0.93, 0.005)}
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,027 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
@@ -53,6 +55,7 @@ def test_corpus_covers_every_kind_of_message():
         "sealed4": (200, 200),
         "sealed5": (200, 200),
         "sealed6": (200, 220),
+        "sealed7": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

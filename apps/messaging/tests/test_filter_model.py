@@ -211,6 +211,7 @@ def test_loan_repayment_reminders_pass_rules_and_model(reminder):
     assert check_content(reminder).action == ALLOW
 
 
+@pytest.mark.standalone  # no database: CI rebuilds the model (a minute of CPU) in one of its two runs
 def test_the_model_file_is_what_the_corpus_builds():
     # Rebuilt from the corpus with the seeded rules' reading of it; fails when the corpus, the features or the
     # fitting changed without `manage.py build_spam_model`.

@@ -37,12 +37,13 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import chain, compress
 from typing import Any
 
 from apps.messaging.choices import DomainRuleKind, FilterAction, TermCategory, TermLanguage
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words
 from apps.messaging.filtering.model import SpamModel, features
-from apps.messaging.filtering.text import Link, extract_links, iter_runs, normalize
+from apps.messaging.filtering.text import PIECE, Link, extract_links, is_khmer_piece, normalize, read_word
 
 LOOKALIKE_WEIGHT = 80
 MIN_LABEL_AS_BRAND = 5
@@ -77,12 +78,13 @@ WARNING_MARKERS = re.compile(
     r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
 )
 
-# Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
 # Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's
-# words around its code) come back message after message, and segmenting is the filter's costliest step. Bounded in
-# number and length (long runs seldom repeat); emptied whole when full, cheaper than an LRU's bookkeeping per look-up.
-SEGMENTED_RUNS_KEPT = 4096
+# words around its code) come back message after message, and segmenting is the filter's costliest step. The words
+# of other scripts are kept with them (`_ReadPieces`), numbers not. Bounded in number and length (long runs seldom
+# repeat); emptied whole when full, cheaper than an LRU's bookkeeping per look-up.
+SEGMENTED_RUNS_KEPT = 8192
 SEGMENTED_RUN_MAX_LENGTH = 120
+# Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
 REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
 REPEATED_WORD_MIN_COUNT = 4
 REPEATED_WORD_MIN_SHARE = 0.3
@@ -94,6 +96,33 @@ LOOKALIKE_BAIT = frozenset(
 # Digits and letter pairs that imitate letters in host names; "1" is read both as "l" and as "i".
 _HOST_LEET_L = str.maketrans("01345", "oleas")
 _HOST_LEET_I = str.maketrans("01345", "oieas")
+
+
+class _ReadPieces(dict[str, tuple[str, ...]]):
+    """Piece (a `PIECE` match: a Khmer run or a word) → the words the filter reads in it, kept as read.
+
+    A Khmer run's words come from the segmenter, the filter's costliest step; a word's from `read_word`. Looked up
+    through `dict.__getitem__`, so a kept piece costs no Python call; `__missing__` reads one not kept. Plain
+    numbers (codes, amounts: seldom the same twice) and Khmer runs longer than SEGMENTED_RUN_MAX_LENGTH are read
+    each time and not kept, so they do not push out what recurs."""
+
+    def __init__(self, segment_khmer: Callable[[str], list[str]]) -> None:
+        super().__init__()
+        self._segment_khmer = segment_khmer
+
+    def __missing__(self, piece: str) -> tuple[str, ...]:
+        if is_khmer_piece(piece):
+            words = tuple(self._segment_khmer(piece))
+            if len(piece) > SEGMENTED_RUN_MAX_LENGTH:
+                return words
+        elif piece.isdigit():
+            return (piece,)
+        else:
+            words = (read_word(piece),)
+        if len(self) >= SEGMENTED_RUNS_KEPT:
+            self.clear()  # one thread may clear what another just added: only a miss later
+        self[piece] = words
+        return words
 
 
 @dataclass(frozen=True)
@@ -134,6 +163,10 @@ class FilterDecision:
 
     def as_dict(self) -> dict[str, Any]:
         return {"action": str(self.action), "score": self.score, "reasons": [r.as_dict() for r in self.reasons]}
+
+
+# The decision on most messages: allowed, nothing found. Immutable, so one instance serves them all.
+_NOTHING_FOUND = FilterDecision(action=FilterAction.ALLOW, score=0)
 
 
 @dataclass(frozen=True)
@@ -177,7 +210,7 @@ class ContentFilter:
             self.segmenter = None
         self._segment_khmer = khmer_segment
         # Belongs to this compiled filter: new rules (a new dictionary) start with none.
-        self._segmented: dict[str, tuple[str, ...]] = {}
+        self._segmented = _ReadPieces(khmer_segment)
 
         # First word → [(words of the term, term)], longest first, for the longest match at each position.
         self._terms_by_first_word: dict[str, list[tuple[tuple[str, ...], TermSpec]]] = defaultdict(list)
@@ -190,6 +223,8 @@ class ContentFilter:
                 self._terms_by_first_word[words[0] + "s"].append(((words[0] + "s",), term))
         for candidates in self._terms_by_first_word.values():
             candidates.sort(key=lambda candidate: -len(candidate[0]))
+        # A message holding none of these words has no term to find (one look-up per word, in C).
+        self._first_words = self._terms_by_first_word.keys()
 
         domains = list(domains)
         self._listed_domains = {rule.domain: rule for rule in domains if rule.kind != DomainRuleKind.OFFICIAL}
@@ -203,23 +238,9 @@ class ContentFilter:
     # --- reading a message ---------------------------------------------------------------------------------------
 
     def _words(self, normalized: str) -> tuple[str, ...]:
-        words: list[str] = []
-        for is_khmer, run in iter_runs(normalized):
-            if is_khmer:
-                words.extend(self._segment_run(run))
-            else:
-                words.append(run)
-        return tuple(words)
-
-    def _segment_run(self, run: str) -> tuple[str, ...]:
-        words = self._segmented.get(run)
-        if words is None:
-            words = tuple(self._segment_khmer(run))
-            if len(run) <= SEGMENTED_RUN_MAX_LENGTH:
-                if len(self._segmented) >= SEGMENTED_RUNS_KEPT:
-                    self._segmented.clear()  # one thread may clear what another just added: only a miss later
-                self._segmented[run] = words
-        return words
+        # Each piece's words from what is kept (`_ReadPieces`): the look-ups and the joining run in C, one Python
+        # call per piece not seen before.
+        return tuple(chain.from_iterable(map(self._segmented.__getitem__, PIECE.findall(normalized))))
 
     def analyse(self, text: str) -> Analysis:
         normalized = normalize(text)
@@ -238,30 +259,46 @@ class ContentFilter:
     # --- deciding ------------------------------------------------------------------------------------------------
 
     def check(self, text: str, *, hold_score: int, reject_score: int) -> FilterDecision:
-        analysis = self.analyse(text)
-        reasons = self._term_reasons(analysis.tokens)
-        matched_categories = {reason.code for reason in reasons}
-        reasons += self._link_reasons(analysis.links)
-        outside_links = self.outside_links(analysis.links)
-        reasons += self._phishing_reasons(outside_links, matched_categories)
-        if not LURE_CATEGORIES.isdisjoint(matched_categories):
+        # `analyse`'s reading without its object, and each rule only when what it needs is there: most messages
+        # have no link and no term, and then no rule but repetition has anything to weigh.
+        normalized = normalize(text)
+        links, rest = extract_links(normalized)
+        tokens = self._words(rest)
+        if self._first_words.isdisjoint(tokens):
+            reasons: list[Reason] = []
+            matched_categories: set[str] = set()
+        else:
+            reasons = self._term_reasons(tokens)
+            matched_categories = {reason.code for reason in reasons}
+        outside_links: tuple[Link, ...] = ()
+        if links:
+            reasons += self._link_reasons(links)
+            outside_links = self.outside_links(links)
+            reasons += self._phishing_reasons(outside_links, matched_categories)
+        lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
+        if lure:
             reasons += self._lure_reasons(text, outside_links)
-        reasons += self._repetition_reasons(text, analysis.tokens)
-        if not outside_links and not LURE_CATEGORIES.isdisjoint(matched_categories):
-            reasons = _discount_warning(reasons, analysis.normalized)
-        reasons = [reason for reason in reasons if reason.weight > 0]
-        score = sum(reason.weight for reason in reasons)
-        if self.model is not None and score < hold_score:
-            model_score = self.model.score_reading(analysis.tokens, outside_links, analysis.normalized)
-            if model_score >= self.model.threshold:
-                found = self.model_features(analysis)
-                strongest = self.model.strongest(found, analysis.normalized)
+        reasons += self._repetition_reasons(text, tokens)
+        if lure and not outside_links:
+            reasons = _discount_warning(reasons, normalized)
+        if reasons:
+            reasons = [reason for reason in reasons if reason.weight > 0]
+            score = sum(reason.weight for reason in reasons)
+        else:
+            score = 0
+        model = self.model
+        if model is not None and score < hold_score:
+            model_score = model.score_reading(tokens, outside_links, normalized)
+            if model_score >= model.threshold:
+                strongest = model.strongest(features(tokens, outside_links), normalized)
                 reasons.append(Reason("classifier", hold_score - score, strongest))
                 score = hold_score
         if score >= reject_score:
             action = FilterAction.REJECT
         elif score >= hold_score:
             action = FilterAction.HOLD
+        elif not reasons:
+            return _NOTHING_FOUND
         else:
             action = FilterAction.ALLOW
         return FilterDecision(action=action, score=score, reasons=tuple(reasons))
@@ -269,15 +306,17 @@ class ContentFilter:
     def _term_reasons(self, tokens: tuple[str, ...]) -> list[Reason]:
         found: dict[str, dict[str, int]] = defaultdict(dict)  # category → term → weight (each term once)
         index = self._terms_by_first_word
-        position, count = 0, len(tokens)
-        while position < count:
-            step = 1
-            for words, term in index.get(tokens[position], ()):
+        # Only the positions of words a term starts with (found in C), in order; a term's words are not matched
+        # again, so a position inside the last term found is passed over.
+        free = 0
+        for position in compress(range(len(tokens)), map(index.__contains__, tokens)):
+            if position < free:
+                continue
+            for words, term in index[tokens[position]]:
                 if tokens[position : position + len(words)] == words:
                     found[term.category][term.term] = term.weight
-                    step = len(words)
+                    free = position + len(words)
                     break
-            position += step
         # Urgency and credential words are kept (weight or not) so the phishing rule can see them.
         return [
             Reason(code=f"term_{category}", weight=sum(terms.values()), matches=tuple(sorted(terms)))

@@ -31,8 +31,9 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import pairwise, repeat
+from functools import lru_cache, reduce
+from itertools import accumulate, chain, count, islice, pairwise, repeat
+from operator import add, or_
 from pathlib import Path
 
 from apps.messaging.filtering.text import Link
@@ -152,7 +153,7 @@ def _has_phone_number(tokens: Sequence[str]) -> bool:
     for token in tokens:
         if token.isdigit():
             run += token
-        elif token:
+        elif token and run:  # most words follow a word: no digits to look at
             if _is_phone_number(run):
                 return True
             run = ""
@@ -235,10 +236,14 @@ class SpamModel:
     char_bias: float = 0.0
     mix: float = 1.0
     gate: float = -math.inf
-    # Per token: its word (digits as 0), those of its character n-grams that have a weight (the rest add nothing)
-    # and its `token_flags`, so the send path reads each token with one look-up (`score_reading`). Bounded like
-    # `word_grams`.
-    _readings: dict[str, tuple[str, tuple[str, ...], int]] = field(default_factory=dict, compare=False, repr=False)
+    # What the send path keeps (`score_reading`), per token and per piece of text: the weights its features have,
+    # looked up once; not compared, not in the file.
+    _readings: "_TokenReadings" = field(init=False, compare=False, repr=False)
+    _char_readings: "_CharReadings" = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_readings", _TokenReadings(self.weights))
+        object.__setattr__(self, "_char_readings", _CharReadings(self.char_weights))
 
     def score(self, found: Iterable[str], normalized: str = "") -> float:
         """The log-odds of spam: the bias plus the weight of each feature present, counted once; with a character
@@ -256,30 +261,45 @@ class SpamModel:
         return self.mix * word_score + (1.0 - self.mix) * self.char_score(normalized)
 
     def score_reading(self, tokens: Sequence[str], links: Iterable[Link], normalized: str = "") -> float:
-        """`score(features(tokens, links), normalized)`, cheaper: the send path's way (a test checks they agree)."""
-        readings, weights = self._readings, self.weights
-        words: list[str] = []
-        present: set[str] = set()
+        """`score(features(tokens, links), normalized)`, cheaper: the send path's way (tests check they agree).
+
+        Each token's reading is one look-up (`_TokenReadings`) that gives its features with their weights and the
+        word pairs it can start; the readings are split, merged (each feature once, as a dict key) and summed by
+        built-ins, with no Python step per token and no look-up in the model's weights per feature."""
+        present: dict[str, float] = {}
         flags = 0
-        for token in tokens:
-            reading = readings.get(token)
-            if reading is None:
-                if not token:
-                    continue
-                grams = tuple(gram for gram in word_grams(token) if gram in weights)
-                reading = (token.translate(_ZERO), grams, token_flags(token))
-                if len(readings) >= _GRAMS_KEPT:
-                    readings.clear()
-                readings[token] = reading
-            words.append(reading[0])
-            present.update(reading[1])
-            flags |= reading[2]
-        present.update(words)
-        present.update(map(" ".join, pairwise(words)))
-        present.update(link_features(links))
+        read = [token for token in tokens if token] if "" in tokens else tokens
+        if read:
+            words, weighted, token_flag_bits, pairs = zip(*map(self._readings.__getitem__, read), strict=True)
+            present.update(chain.from_iterable(weighted))
+            # Each word's pairs (second word → (pair, weight)) asked for the word after it.
+            present.update(filter(None, map(dict.get, pairs, words[1:])))
+            flags = reduce(or_, token_flag_bits)
+        if links:
+            present.update(self._weighed(link_features(links)))
         if flags:
-            present.update(intent_features(tokens, flags))
-        return self._combined(self.bias + sum(map(weights.get, present, repeat(0.0))), normalized)
+            present.update(self._weighed(intent_features(tokens, flags)))
+        word_score = self.bias + sum(present.values())
+        if not self.char_weights or word_score < self.gate:
+            return word_score
+        return self.mix * word_score + (1.0 - self.mix) * self._char_score_read(normalized)
+
+    def _weighed(self, found: Iterable[str]) -> list[tuple[str, float]]:
+        weights = self.weights
+        return [(feature, weights[feature]) for feature in found if feature in weights]
+
+    def _char_score_read(self, normalized: str) -> float:
+        """`char_score(normalized)` from kept pieces (`_CharReadings`): the grams of `char_text` are those inside
+        its space-separated chunks and those of the few characters around each space (a gram of at most four
+        characters that holds a space lies within three characters of its first one)."""
+        chunks = normalized.translate(_ZERO).split()
+        if len(chunks) > 1:
+            text = " ".join(chunks)
+            # The i-th space of `text` is at the length of the first i + 1 chunks plus i.
+            spaces = islice(map(add, accumulate(map(len, chunks)), count()), len(chunks) - 1)
+            chunks += [text[space - 3 if space > 3 else 0 : space + 4] for space in spaces]
+        present = dict(chain.from_iterable(map(self._char_readings.__getitem__, chunks)))
+        return self.char_bias + sum(present.values())
 
     def strongest(self, found: Iterable[str], normalized: str = "") -> tuple[str, ...]:
         """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path): the
@@ -319,6 +339,55 @@ class SpamModel:
             mix=document.get("mix", 1.0),
             gate=document.get("gate", -math.inf),
         )
+
+
+Weighed = tuple[tuple[str, float], ...]  # features that have a weight, with it
+_NO_PAIRS: dict[str, tuple[str, float]] = {}
+
+
+class _TokenReadings(dict[str, tuple[str, Weighed, int, dict[str, tuple[str, float]]]]):
+    """Token → (its word with digits as 0, its features that have a weight (the word, its character n-grams) with
+    their weights, its `token_flags`, the weighted word pairs its word starts: next word → (pair, weight)); read on a
+    miss (`__missing__`) and kept; emptied whole when full, like `_grams`."""
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        super().__init__()
+        self._weights = weights
+        # A pair feature is two words (no word holds a space) joined by one space.
+        self._pairs: dict[str, dict[str, tuple[str, float]]] = {}
+        for feature, weight in weights.items():
+            if feature.count(" ") == 1:
+                first, second = feature.split(" ")
+                self._pairs.setdefault(first, {})[second] = (feature, weight)
+
+    def __missing__(self, token: str) -> tuple[str, Weighed, int, dict[str, tuple[str, float]]]:
+        weights = self._weights
+        word = token.translate(_ZERO)
+        found = (word, *word_grams(token))
+        weighted = tuple((feature, weights[feature]) for feature in dict.fromkeys(found) if feature in weights)
+        reading = (word, weighted, token_flags(token), self._pairs.get(word, _NO_PAIRS))
+        if len(self) >= _GRAMS_KEPT:
+            self.clear()
+        self[token] = reading
+        return reading
+
+
+class _CharReadings(dict[str, Weighed]):
+    """A piece of a message's `char_text` (a chunk between spaces, or the characters around a space) → its character
+    grams that have a weight, with their weights; read on a miss and kept (templates repeat their words and the
+    words' neighbours), emptied whole when full."""
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        super().__init__()
+        self._weights = weights
+
+    def __missing__(self, piece: str) -> Weighed:
+        weights = self._weights
+        reading = tuple((gram, weights[gram]) for gram in char_grams(piece) if gram in weights)
+        if len(self) >= _GRAMS_KEPT:
+            self.clear()
+        self[piece] = reading
+        return reading
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,9 @@ _LEET = str.maketrans("0134578", "oieastb")
 # Punctuation (។ ៕ …) and the riel sign ៛ end a run.
 KHMER_RUN = "\u1780-\u17d3\u17d7\u17dc\u17dd"
 _TOKEN = re.compile(rf"(?P<khmer>[{KHMER_RUN}]+)|(?P<word>[^\W_\u1780-\u17ff]+)")
+# The same pieces as plain strings (`findall` without groups returns the matches themselves): a Khmer run starts
+# with a character of the Khmer block, a word never holds one, so the first character tells which a piece is.
+PIECE = re.compile(rf"[{KHMER_RUN}]+|[^\W_\u1780-\u17ff]+")
 
 # Link-ish spans. URL characters are ASCII only, so Khmer text written straight after a link (Khmer has no spaces)
 # is not swallowed into it.
@@ -72,6 +75,8 @@ def normalize(text: str) -> str:
     """The form both messages and dictionary terms are compared in: NFC, lower case, invisible characters removed,
     Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA, no repetition
     sign."""
+    if text.isascii():
+        return text.lower()  # every character the steps below change or drop is outside ASCII
     text = unicodedata.normalize("NFC", text).lower()
     if _TRANSLATED.search(text):
         text = _TRANSLATED.sub(_replacement, text)  # text.translate(_TRANSLATION)
@@ -97,7 +102,9 @@ class Link:
 def extract_links(normalized: str) -> tuple[list[Link], str]:
     """The links in a normalised text, and the text with each link replaced by a space."""
     links: list[Link] = []
-    if not _MAYBE_URL.search(normalized):
+    # Every match of `_MAYBE_URL` holds a "." or "://"; the substring tests cost less than its scan, and Khmer
+    # text (whose full stop is "។") seldom holds either.
+    if ("." not in normalized and "://" not in normalized) or not _MAYBE_URL.search(normalized):
         return links, normalized
     pieces: list[str] = []
     position = 0
@@ -132,8 +139,18 @@ def iter_runs(text: str) -> list[tuple[bool, str]]:
     for khmer, word in _TOKEN.findall(text):
         if khmer:
             runs.append((True, khmer))
-            continue
-        if not word.isdigit() and not word.isalpha() and any(char.isdigit() for char in word):
-            word = word.translate(_LEET)
-        runs.append((False, word))
+        else:
+            runs.append((False, read_word(word)))
     return runs
+
+
+def is_khmer_piece(piece: str) -> bool:
+    """Whether a `PIECE` match is a Khmer run (else it is a word)."""
+    return "\u1780" <= piece[0] <= "\u17ff"
+
+
+def read_word(word: str) -> str:
+    """A non-Khmer word as the filter reads it: with its digits as letters when it mixes both ("c4sino")."""
+    if not word.isdigit() and not word.isalpha() and any(char.isdigit() for char in word):
+        return word.translate(_LEET)
+    return word

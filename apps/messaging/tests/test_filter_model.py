@@ -1,6 +1,9 @@
 """The content filter's statistical model: how it combines with the rules, and that the shipped file is what the
 corpus builds."""
 
+import dataclasses
+import math
+
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
@@ -221,3 +224,33 @@ def test_the_model_file_is_what_the_corpus_builds():
     assert MODEL_FILE.stat().st_size < 1_000_000
     assert len(model.weights) > 1000
     assert len(model.char_weights) > 1000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a",
+        "ab",
+        "a b",
+        " a  b c ",
+        "x a y bb z",
+        "call 097 441 2093 now, a b cd e",
+        "ស្រី ស ស្អាត a ២៥ b",
+        "srey\tsrey\n\nsrey  ey",
+    ],
+)
+def test_the_send_path_reads_every_character_gram_around_short_words_and_spaces(text):
+    # The send path reads the character grams of a message by its chunks between spaces and the characters around
+    # each space; with the gate open, its score must be the readable one, whatever the spacing.
+    model = shipped_model()
+    assert model is not None
+    open_gate = dataclasses.replace(model, gate=-math.inf)
+    content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains())
+    analysis = content_filter.analyse(text)
+    expected = open_gate.score(content_filter.model_features(analysis), analysis.normalized)
+    assert open_gate.score_reading(analysis.tokens, (), analysis.normalized) == pytest.approx(expected, abs=1e-9)
+    toy = dataclasses.replace(TOY_CHARS, gate=-math.inf)
+    assert toy.score_reading(analysis.tokens, (), analysis.normalized) == pytest.approx(
+        toy.score(features(analysis.tokens, ()), analysis.normalized), abs=1e-9
+    )

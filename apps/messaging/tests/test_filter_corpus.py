@@ -48,6 +48,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written3" for s in samples) >= 200
     assert sum(s.split == "written4" for s in samples) >= 100
     assert sum(s.split == "written6" for s in samples) >= 160
+    assert sum(s.split == "written7" for s in samples) >= 170
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

@@ -29,6 +29,7 @@ by cross-validation: a message whose score reaches the threshold is held (`Filte
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
@@ -62,15 +63,47 @@ def word_grams(word: str) -> tuple[str, ...]:
     if grams is None:
         if "\u1780" <= word[0] <= "\u17ff":
             grams = tuple("#" + word[i : i + KHMER_GRAM] for i in range(len(word) - KHMER_GRAM + 1))
-        elif len(word) >= ENGLISH_GRAM_MIN_LENGTH and word.isascii() and word.isalpha():
-            marked = f"^{word}$"
-            grams = tuple("%" + marked[i : i + ENGLISH_GRAM] for i in range(len(marked) - ENGLISH_GRAM + 1))
+        elif word.isascii() and word.isalpha():
+            grams = (latin_skeleton(word),) if len(word) >= SKELETON_MIN_LENGTH else ()
+            if len(word) >= ENGLISH_GRAM_MIN_LENGTH:
+                marked = f"^{word}$"
+                grams += tuple("%" + marked[i : i + ENGLISH_GRAM] for i in range(len(marked) - ENGLISH_GRAM + 1))
         else:
             grams = ()
         if len(_grams) >= _GRAMS_KEPT:
             _grams.clear()
         _grams[word] = grams
     return grams
+
+
+# Khmer written in Latin script has no standard spelling: one writer's "kchey" is another's "khchei" or "kjey",
+# "phnhae" is "pnhaer", "luy" is "lui" or "loy", "tngai" is "tgnai". A Latin word of three letters or more also
+# reads as its skeleton ("~kcV"): aspirate digraphs as their plain consonant (kh → k, ph → p, th → t, ch and j → c),
+# "nh" and "ny" as n, "gn" as "ng", every run of vowels (y and w included) as one "V", doubled letters once. English
+# words get one too; it weighs what the corpus gives it. Seventh round, by cross-validation (RESULTS.md).
+SKELETON_MIN_LENGTH = 3
+_SKELETON_DIGRAPHS = (
+    ("chh", "c"),
+    ("kh", "k"),
+    ("ph", "p"),
+    ("th", "t"),
+    ("ch", "c"),
+    ("j", "c"),
+    ("nh", "n"),
+    ("gn", "ng"),
+    ("ny", "n"),
+    ("bh", "b"),
+    ("dh", "d"),
+)
+_SKELETON_VOWELS = re.compile(r"[aeiouyw]+")
+_SKELETON_DOUBLES = re.compile(r"(.)\1+")
+
+
+def latin_skeleton(word: str) -> str:
+    """The spelling-independent form of a Latin-script word (see `_SKELETON_DIGRAPHS`), marked with "~"."""
+    for digraph, plain in _SKELETON_DIGRAPHS:
+        word = word.replace(digraph, plain)
+    return "~" + _SKELETON_VOWELS.sub("V", _SKELETON_DOUBLES.sub(r"\1", word))
 
 
 def char_text(normalized: str) -> str:

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.django_db
 # (RESULTS.md), so they only catch regressions; anything chosen for a sealed6 message makes it a tuned split, and
 # new wording must then be written to measure again. (sealed5, scored once in its round, is training data since.)
 # Split: (share of spam stopped at least, share of legitimate messages held at most); sealed6 measured 188/200,
-# 0/222 (main's filter before the sixth round: 171/200, 0/222). sealed7, written by someone who had read neither the
-# filter nor any other split's messages and committed before any filter ran on it, measured 186/200, 1/222.
-SEALED_BOUNDS = {"sealed6": (0.94, 0.0), "sealed7": (0.93, 0.005)}
-# The share of the fitted splits' legitimate messages the filter holds (2 of 3,027 when measured, both the rules':
+# 0/222 (main's filter before the sixth round: 171/200, 0/222), 195/200 and 0/222 after the seventh round.
+# sealed7, written by someone who had read neither the filter nor any other split's messages and committed before
+# any filter ran on it, measured 186/200, 1/222 with main's filter before the seventh round, and 192/200, 0/222
+# on its one scoring after it (the sixth round's model fails both floors).
+SEALED_BOUNDS = {"sealed6": (0.975, 0.0), "sealed7": (0.96, 0.0)}
+# The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
 FITTED_LEGIT_HELD = 0.002
@@ -48,6 +50,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written3" for s in samples) >= 200
     assert sum(s.split == "written4" for s in samples) >= 100
     assert sum(s.split == "written6" for s in samples) >= 160
+    assert sum(s.split == "written7" for s in samples) >= 170
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

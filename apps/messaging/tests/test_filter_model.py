@@ -12,7 +12,16 @@ from apps.messaging import corpus
 from apps.messaging.choices import FilterAction
 from apps.messaging.filtering import check_content
 from apps.messaging.filtering.engine import ContentFilter
-from apps.messaging.filtering.model import MODEL_FILE, SpamModel, char_grams, char_text, features, shipped_model
+from apps.messaging.filtering.model import (
+    MODEL_FILE,
+    SpamModel,
+    char_grams,
+    char_text,
+    features,
+    latin_skeleton,
+    shipped_model,
+    word_grams,
+)
 from apps.messaging.filtering.runtime import publish_rules_changed
 from apps.messaging.filtering.starter import starter_domains, starter_terms
 
@@ -41,9 +50,26 @@ def test_features_are_words_pairs_and_links_with_digits_as_zero(toy_filter):
         "win 000",
         "000 at",
         "at now",
+        "~Vn",
+        "~nV",
         "<link>",
         "<tld:xyz>",
-    ]  # nothing asked for: no message-level feature
+    ]  # nothing asked for: no message-level feature; Latin words of three letters or more add their skeleton
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("kchey", "khchei", "kjey", "kchei"),  # a loan
+        ("luy", "lui", "loy"),  # money
+        ("chneah", "chhneah", "jneah"),  # to win
+        ("tngai", "thngai", "tgnai"),  # day
+    ],
+)
+def test_a_latin_script_khmer_word_reads_the_same_skeleton_however_spelled(spellings):
+    skeletons = {latin_skeleton(word) for word in spellings}
+    assert len(skeletons) == 1
+    assert skeletons.pop() in word_grams(spellings[0])
 
 
 def test_features_add_character_grams_and_the_link_s_registered_name(toy_filter):

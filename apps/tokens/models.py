@@ -50,11 +50,10 @@ class Account(models.Model):
     database (CHECK constraints): `debits_must_not_exceed_credits` keeps debits (pending and posted) within posted
     credits plus `credit_limit` — a client cannot spend, a provider cannot cash out, more than they have (or, for a
     postpaid client, more than they have plus the credit staff gave them). A hot account (`is_hot`:
-    issuance, revenue, rewards) is never bounded and never locked by writers: its posted changes are queued as
-    `HotBalanceDelta` rows and rolled up into these columns in the background, and its pending totals are not
-    stored at all (its pending columns stay 0): they are the sums of its pending transfers. On PostgreSQL an
-    account is never deleted and never changes ledger (a trigger), and its table leaves room in each page
-    (fillfactor 70) so the constant balance updates stay heap-only (no index writes).
+    issuance, revenue, rewards) is never bounded and never locked by writers: its changes are queued as
+    `HotBalanceDelta` rows and rolled up into these columns in the background. On PostgreSQL an account is never
+    deleted and never changes ledger (a trigger), and its table leaves room in each page (fillfactor 70) so the
+    constant balance updates stay heap-only (no index writes).
     """
 
     ledger = models.ForeignKey(Ledger, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("ledger"))
@@ -115,11 +114,6 @@ class Account(models.Model):
                 condition=Q(is_hot=False)
                 | Q(debits_must_not_exceed_credits=False, credits_must_not_exceed_debits=False, owner_kind="platform"),
                 name="tokens_account_hot_is_unbounded_platform",
-            ),
-            # A hot account's pending totals are its pending transfers' sums, read when asked: never stored.
-            models.CheckConstraint(
-                condition=Q(is_hot=False) | Q(debits_pending=0, credits_pending=0),
-                name="tokens_account_hot_pending_not_stored",
             ),
             models.CheckConstraint(
                 condition=Q(owner_kind="client", organization__isnull=False, provider__isnull=True, platform="")
@@ -244,14 +238,11 @@ class Transfer(models.Model):
 
 
 class HotBalanceDelta(models.Model):
-    """A change to a hot account's posted totals, queued by the transfer that made it so writers never lock the
-    account.
+    """A change to a hot account's totals, queued by the transfer that made it so writers never lock the account.
 
     `hot_balances_roll_up` adds them into the account's columns and deletes them in one statement; until then the
-    account's posted totals are its columns plus its queued deltas. Its pending totals are never queued (they are
-    its pending transfers' sums): the pending columns are 0 in every row written since migration tokens.0007, and
-    the roll-up drops what older rows carry there. Used on PostgreSQL only (SQLite serialises writers anyway, so
-    there hot accounts are updated in place).
+    account's balance is its columns plus its queued deltas. Used on PostgreSQL only (SQLite serialises writers
+    anyway, so there hot accounts are updated in place).
     """
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("account"))

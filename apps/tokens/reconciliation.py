@@ -97,32 +97,22 @@ def _check() -> dict[str, Any]:
     fields = (
         "id",
         "ledger_id",
-        "is_hot",
         "debits_must_not_exceed_credits",
         "credits_must_not_exceed_debits",
         "credit_limit",
         *COLUMNS,
     )
     accounts = 0
-    rows = Account.objects.values_list(*fields)
-    for account_id, ledger_id, hot, debits_bounded, credits_bounded, credit_limit, *stored in rows:
+    for account_id, ledger_id, debits_bounded, credits_bounded, credit_limit, *stored in Account.objects.values_list(
+        *fields
+    ):
         accounts += 1
+        total = [stored[position] + queued.get(account_id, (0, 0, 0, 0))[position] for position in range(4)]
         expected = recomputed.pop(account_id, (0, 0, 0, 0))
-        extra = queued.get(account_id, (0, 0, 0, 0))
-        if hot:
-            # A hot account's pending totals are its pending transfers' by definition: its pending columns must read
-            # 0, and a queued pending change (only ever written before migration tokens.0007) is dropped by the
-            # roll-up; its posted totals are its columns plus its queued changes.
-            total = [stored[0], stored[1] + extra[1], stored[2], stored[3] + extra[3]]
-            wanted = (0, expected[1], 0, expected[3])
-        else:
-            total, wanted = [stored[position] + extra[position] for position in range(4)], expected
         code = codes[ledger_id]
-        if tuple(total) != wanted:
-            imbalance[code] += sum(abs(total[position] - wanted[position]) for position in range(4))
-            found("balance_mismatch", account=account_id, stored=total, recomputed=list(wanted))
-        if hot:
-            total = [expected[0], total[1], expected[2], total[3]]
+        if tuple(total) != expected:
+            imbalance[code] += sum(abs(total[position] - expected[position]) for position in range(4))
+            found("balance_mismatch", account=account_id, stored=total, recomputed=list(expected))
         debits_pending, debits_posted, credits_pending, credits_posted = expected
         if debits_bounded and debits_pending + debits_posted > credits_posted + credit_limit:
             found("bound_passed", account=account_id, bound="debits_must_not_exceed_credits")

@@ -53,32 +53,32 @@ ZERO = Balance(0, 0, 0, 0)
 
 
 def account_balance(account: Account) -> Balance:
-    """The account's totals now. A hot account's posted totals are its columns plus its changes not rolled up yet,
-    its pending ones the sums of its pending transfers (never stored: `apps.tokens.services.transfers`), all read in
-    one statement (one snapshot): read separately, a roll-up or a post in between would count an amount twice or not
-    at all."""
+    """The account's totals now. A hot account's are its columns plus its changes not rolled up yet, read in one
+    statement (one snapshot): read separately, a roll-up in between would count a change twice or not at all."""
     if not account.is_hot:
         return Balance(account.debits_pending, account.debits_posted, account.credits_pending, account.credits_posted)
     queued = HotBalanceDelta.objects.filter(account=OuterRef("pk")).values("account")
-    # `status = pending` is the predicate of the pending transfers' partial index: the sums read only those.
-    pending = Transfer.objects.filter(status=TransferStatus.PENDING).order_by()
-    pending_out = pending.filter(debit_account=OuterRef("pk")).values("debit_account")
-    pending_in = pending.filter(credit_account=OuterRef("pk")).values("credit_account")
     totals = (
         Account.objects.filter(pk=account.pk)
         .annotate(
-            pending_dp=Subquery(pending_out.annotate(total=Sum("amount")).values("total")),
+            queued_dp=Subquery(queued.annotate(total=Sum("debits_pending")).values("total")),
             queued_dpo=Subquery(queued.annotate(total=Sum("debits_posted")).values("total")),
-            pending_cp=Subquery(pending_in.annotate(total=Sum("amount")).values("total")),
+            queued_cp=Subquery(queued.annotate(total=Sum("credits_pending")).values("total")),
             queued_cpo=Subquery(queued.annotate(total=Sum("credits_posted")).values("total")),
         )
-        .values_list("pending_dp", "debits_posted", "queued_dpo", "pending_cp", "credits_posted", "queued_cpo")
+        .values_list(
+            "debits_pending",
+            "debits_posted",
+            "credits_pending",
+            "credits_posted",
+            "queued_dp",
+            "queued_dpo",
+            "queued_cp",
+            "queued_cpo",
+        )
         .get()
     )
-    debits_pending, debits_posted, queued_dpo, credits_pending, credits_posted, queued_cpo = totals
-    return Balance(
-        debits_pending or 0, debits_posted + (queued_dpo or 0), credits_pending or 0, credits_posted + (queued_cpo or 0)
-    )
+    return Balance(*(totals[position] + (totals[position + 4] or 0) for position in range(4)))
 
 
 @dataclass(frozen=True, slots=True)

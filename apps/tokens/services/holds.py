@@ -7,10 +7,7 @@ transfer there is (one pending debit of a bounded client account, credited to a 
 locked), so on PostgreSQL it is booked by one statement instead:
 
     UPDATE the client's account SET debits_pending += amount WHERE it can still spend `amount` RETURNING …
-    → INSERT the pending transfer, only for the row the UPDATE changed.
-
-The hot account's side is written nowhere: its pending totals are the sums of its pending transfers
-(`apps.tokens.services.transfers`, "Hot accounts").
+    → INSERT the pending transfer, INSERT the hot account's delta, only for the row the UPDATE changed.
 
 The row lock is taken by that UPDATE, so it lasts from this statement to the COMMIT that follows. The bound stays
 exact under concurrency: PostgreSQL re-checks the UPDATE's WHERE against the newest committed version of a row it
@@ -62,8 +59,11 @@ WITH debited AS (
     SELECT %(id)s, %(ledger)s, debited.id, %(credit)s, %(amount)s, %(kind)s, %(status)s, NULL, NULL, false,
            %(reason)s, %(message)s, NULL, '', '', '', %(now)s, NULL FROM debited
     RETURNING 1
+), credited AS (
+    INSERT INTO tokens_hotbalancedelta (account_id, debits_pending, debits_posted, credits_pending, credits_posted)
+    SELECT %(credit)s, 0, 0, %(amount)s, 0 FROM debited RETURNING 1
 )
-SELECT (SELECT spendable FROM debited), (SELECT count(*) FROM booked),
+SELECT (SELECT spendable FROM debited), (SELECT count(*) FROM booked), (SELECT count(*) FROM credited),
        (SELECT spendable FROM debited) IS NOT NULL
        OR EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot)
 """
@@ -109,15 +109,15 @@ def client_hold_create(
     }
     with connection.cursor() as cursor:
         cursor.execute(_PG_HOLD, parameters)
-        spendable_after, booked, credit_is_hot = cursor.fetchone()
+        spendable_after, booked, credited, credit_is_hot = cursor.fetchone()
     if not credit_is_hot:
         raise ValueError(f"a hold's credit account must be a hot PPT account, not {credit_account_id}")
     if spendable_after is None:
         # Refused: what is missing now (a fresh read; the statement's own snapshot may predate the holds it waited for).
         spendable = client_spendable(organization_id=organization_id).spendable
         return Hold(booked=False, shortfall=amount - max(spendable, 0), spendable_after=spendable)
-    if booked != 1:
-        raise RuntimeError(f"hold {id} half booked: transfer {booked}")
+    if booked != 1 or credited != 1:
+        raise RuntimeError(f"hold {id} half booked: transfer {booked}, credit {credited}")
     return Hold(booked=True, shortfall=0, spendable_after=spendable_after)
 
 
@@ -138,8 +138,12 @@ WITH debited AS (
     SELECT %(prefix)s || held_row.id, %(ledger)s, debited.id, %(credit)s, %(amount)s, %(kind)s, %(status)s, NULL,
            NULL, false, %(reason)s, held_row.id, NULL, '', '', '', %(now)s, NULL FROM debited, held_row
     RETURNING 1
+), credited AS (
+    INSERT INTO tokens_hotbalancedelta (account_id, debits_pending, debits_posted, credits_pending, credits_posted)
+    SELECT %(credit)s, 0, 0, %(amount)s, 0 FROM debited, held_row RETURNING 1
 )
 SELECT (SELECT id FROM held_row), (SELECT spendable FROM debited), (SELECT count(*) FROM booked),
+       (SELECT count(*) FROM credited),
        (SELECT spendable FROM debited) IS NOT NULL
        OR EXISTS (SELECT 1 FROM tokens_account c WHERE c.id = %(credit)s AND c.ledger_id = %(ledger)s AND c.is_hot),
        {guard}
@@ -192,7 +196,7 @@ def client_hold_create_with_row(
             _PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source, guard=row.guard),
             parameters,
         )
-        row_id, spendable_after, booked, credit_is_hot, allowed = cursor.fetchone()
+        row_id, spendable_after, booked, credited, credit_is_hot, allowed = cursor.fetchone()
     if not credit_is_hot:
         raise ValueError(f"a hold's credit account must be a hot PPT account, not {credit_account_id}")
     if not allowed:
@@ -200,8 +204,8 @@ def client_hold_create_with_row(
     if spendable_after is None:
         spendable = client_spendable(organization_id=organization_id).spendable
         return None, Hold(booked=False, shortfall=amount - max(spendable, 0), spendable_after=spendable)
-    if row_id is None or booked != 1:
-        raise RuntimeError(f"hold for {row.id_prefix}{row_id} half booked: transfer {booked}")
+    if row_id is None or booked != 1 or credited != 1:
+        raise RuntimeError(f"hold for {row.id_prefix}{row_id} half booked: transfer {booked}, credit {credited}")
     return row_id, Hold(booked=True, shortfall=0, spendable_after=spendable_after)
 
 

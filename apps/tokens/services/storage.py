@@ -202,14 +202,7 @@ def write_plan(plan: Plan, now: datetime) -> None:
     # Inserted in id order: two batches sharing ids (a retried one, or one reusing an id for something else) then
     # wait on each other's rows in the same order instead of deadlocking.
     rows = [plan.rows[transfer_id] for transfer_id in sorted(plan.rows)]
-    deltas = {}
-    for account_id, delta in plan.deltas.items():
-        if plan.accounts[account_id].hot:
-            # A hot account's pending totals are never stored: they are its pending transfers' amounts, summed when
-            # read (`selectors.account_balance`, `ledger_check`). A hold or a void then queues nothing for it.
-            delta = [0, delta[1], 0, delta[3]]
-        if any(delta):
-            deltas[account_id] = delta
+    deltas = {account_id: delta for account_id, delta in plan.deltas.items() if any(delta)}
     if connection.vendor == "postgresql":
         _write_postgresql(rows, resolved, deltas, {i for i in deltas if plan.accounts[i].hot}, now)
     else:

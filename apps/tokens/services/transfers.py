@@ -25,14 +25,11 @@ Hot accounts
 ------------
 Issuance, revenue and rewards take part in nearly every transfer. Locking their row would serialise all writers on
 it, so they are unbounded (a CHECK constraint says so) and never locked: on PostgreSQL a batch appends one
-`HotBalanceDelta` row per hot account whose posted totals it changes (inserts do not contend), and
-`hot_balances_roll_up` (beat, every few seconds) moves the queued deltas into the account's totals in one
-DELETE … RETURNING + UPDATE statement, so a delta is counted exactly once. A hot account's posted totals are its
-columns plus its queued deltas; its pending totals are never stored (a CHECK keeps its pending columns at 0): they
-are the sums of its pending transfers, read when asked (`selectors.account_balance`, `ledger_check`), so a hold, a
-void or an expiry writes nothing for its hot side — one row less for every message accepted. On SQLite the whole
-database is one writer at a time anyway, so hot accounts' posted totals are updated in place and the roll-up has
-nothing to do; the decisions, and so the results, are the same code.
+`HotBalanceDelta` row per hot account it touches (inserts do not contend), and `hot_balances_roll_up` (beat, every
+few seconds) moves the queued deltas into the account's totals in one DELETE … RETURNING + UPDATE statement, so a
+delta is counted exactly once. A hot account's balance is its totals plus its queued deltas
+(`selectors.account_balances`). On SQLite the whole database is one writer at a time anyway, so hot accounts are
+updated in place and the roll-up has nothing to do; the decisions, and so the results, are the same code.
 """
 
 from __future__ import annotations
@@ -502,18 +499,17 @@ def hot_balances_roll_up() -> int:
 
     One statement deletes the queued rows and adds them up into the accounts, so each is counted exactly once;
     rows queued by transactions still open are not visible to it and wait for the next run. Only this function
-    ever locks a hot account's row. Safe to run twice or in parallel. Only posted totals move: a hot account's
-    pending ones are its pending transfers' (the module docstring); a queued pending change (written before
-    migration `tokens.0007`) is dropped with its row, as the transfer it came from already counts.
+    ever locks a hot account's row. Safe to run twice or in parallel.
     """
     if connection.vendor != "postgresql":
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH moved AS (DELETE FROM tokens_hotbalancedelta RETURNING *), "
-            "sums AS (SELECT account_id, sum(debits_posted) dpo, sum(credits_posted) cpo, count(*) n FROM moved "
-            "GROUP BY account_id), "
-            "updated AS (UPDATE tokens_account a SET debits_posted = a.debits_posted + s.dpo, "
+            "sums AS (SELECT account_id, sum(debits_pending) dp, sum(debits_posted) dpo, sum(credits_pending) cp, "
+            "sum(credits_posted) cpo, count(*) n FROM moved GROUP BY account_id), "
+            "updated AS (UPDATE tokens_account a SET debits_pending = a.debits_pending + s.dp, "
+            "debits_posted = a.debits_posted + s.dpo, credits_pending = a.credits_pending + s.cp, "
             "credits_posted = a.credits_posted + s.cpo FROM sums s WHERE a.id = s.account_id RETURNING s.n) "
             "SELECT coalesce(sum(n), 0) FROM updated"
         )

@@ -24,9 +24,10 @@ client in sequence; `--bulk-clients N` posts from N at once, so every worker is 
 wrk`, by wrk with one connection per client for `--bulk-seconds`. Either way the request bodies are built before the
 round, and only the answer's first bytes are read (its count of accepted items), so the load generator's CPU in the
 round is little more than sending the bytes; it is printed per recipient beside the gunicorn processes' (from /proc),
-as is their CPU per request of each timed endpoint. `--bulk-only` skips the timed send rounds. No
-Celery worker runs: the dispatch tasks the send endpoint enqueues stay in the broker, which this script empties
-(CELERY_BROKER_URL's Redis database) at the end.
+as is their CPU per request of each timed endpoint, with the CPU of the PostgreSQL backends serving the run's
+database and the share of the machine's cores left idle during that endpoint's rounds. `--bulk-only` skips the
+timed send rounds. No Celery worker runs: the dispatch tasks the send endpoint enqueues stay in the broker, which
+this script empties (CELERY_BROKER_URL's Redis database) at the end.
 """
 
 import argparse
@@ -407,6 +408,36 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return total + sum(process_tree_cpu_seconds(int(child)) for child in children)
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of the PostgreSQL backends connected to this run's database (the server's side of every
+    request, from /proc: PostgreSQL must run on this machine), 0 where there is no /proc. Only backends alive at both
+    reads count, which the workers' pooled connections are."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu_jiffies() -> tuple[int, int]:
+    """(busy, all) jiffies of the whole machine so far, from /proc/stat; idle and I/O wait are not busy."""
+    try:
+        values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(values) - values[3] - values[4], sum(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)")
@@ -491,14 +522,27 @@ def main() -> None:
         if not args.bulk_only:
             results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": [], "send+hold": []}
             web_cpu: dict[str, float] = {}  # the gunicorn processes' CPU seconds over each endpoint's rounds
+            # PostgreSQL's CPU (the run's database's backends) and the machine's busy and total jiffies, likewise:
+            # where a request's time goes beyond the web process, and whether the cores were ever left idle.
+            pg_cpu: dict[str, float] = {}
+            machine: dict[str, list[int]] = {}
+            is_postgresql = urlparse(env.get("DATABASE_URL", "sqlite:")).scheme.startswith("postgres")
             for _ in range(args.rounds):
                 for name, path in (("floor", "/bench/floor"), ("send", "/api/messages/send"), ("send+hold", "")):
                     if name == "send+hold":
                         prices(on=True)
                         path = "/api/messages/send"
                     cpu_before = process_tree_cpu_seconds(server.pid)
+                    pg_before = postgres_cpu_seconds() if is_postgresql else 0.0
+                    busy_before, all_before = machine_cpu_jiffies()
                     results[name].append(timed(url, path, key, concurrency=args.concurrency, seconds=args.seconds))
                     web_cpu[name] = web_cpu.get(name, 0.0) + process_tree_cpu_seconds(server.pid) - cpu_before
+                    pg_cpu[name] = pg_cpu.get(name, 0.0) + (postgres_cpu_seconds() if is_postgresql else 0.0)
+                    pg_cpu[name] -= pg_before
+                    busy_after, all_after = machine_cpu_jiffies()
+                    spent = machine.setdefault(name, [0, 0])
+                    spent[0] += busy_after - busy_before
+                    spent[1] += all_after - all_before
                     if name == "send+hold":
                         prices(on=False)
             print(
@@ -520,7 +564,9 @@ def main() -> None:
                     p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
                 print(
                     f"  {name:9} {rates[name]:7.1f} req/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms   "
-                    f"errors {errors}   web CPU {web_cpu[name] / max(count, 1) * 1000:.2f} ms per request"
+                    f"errors {errors}   web CPU {web_cpu[name] / max(count, 1) * 1000:.2f} ms per request   "
+                    f"PostgreSQL CPU {pg_cpu[name] / max(count, 1) * 1000:.2f} ms   "
+                    f"machine idle {1 - machine[name][0] / max(machine[name][1], 1):.0%}"
                 )
             print(f"  ratio send/floor: {rates['send'] / rates['floor']:.2f} (target ≥ 0.7)")
             print(f"  ratio send+hold/floor: {rates['send+hold'] / rates['floor']:.2f} (target ≥ 0.7)")

@@ -1,4 +1,5 @@
-"""Fixed-shape ORM SELECTs whose SQL is built once per process, for the hot paths of a phone's requests.
+"""Fixed-shape ORM SELECTs and UPDATEs whose SQL is built once per process, for the hot paths of a phone's requests
+and the workers' batches.
 
 Building SQL through the ORM (`SQLCompiler.as_sql`: the select list, joins, quoting every column) cost more of the
 web's CPU end to end than running the statements: a third of it in cProfile, most of it for the same few queries with
@@ -13,6 +14,10 @@ What a query may take as arguments: ints, strings and datetimes (each compared, 
 value; never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with
 `ids_in` (on PostgreSQL `IN (SELECT unnest(%s::bigint[]))`, one parameter whatever the number of ids, so the text
 stays the same). The text is checked once, when it is built: every stand-in must land in a parameter (one or more).
+
+`CompiledUpdate` does the same for an UPDATE of plain values (a job's or message's move, a report's settle mark): one
+text per set of columns, each value prepared for its column as the ORM's `update()` prepares it; a value it cannot
+carry as a parameter (an expression other than arithmetic on the row's columns, JSON, a Decimal) goes to the ORM.
 """
 
 from collections.abc import Callable, Mapping, Sequence

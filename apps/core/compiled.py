@@ -1,4 +1,5 @@
-"""Fixed-shape ORM SELECTs whose SQL is built once per process, for the hot paths of a phone's requests.
+"""Fixed-shape ORM SELECTs and UPDATEs whose SQL is built once per process, for the hot paths of a phone's requests
+and the workers' batches.
 
 Building SQL through the ORM (`SQLCompiler.as_sql`: the select list, joins, quoting every column) cost more of the
 web's CPU end to end than running the statements: a third of it in cProfile, most of it for the same few queries with
@@ -13,17 +14,22 @@ What a query may take as arguments: ints, strings and datetimes (each compared, 
 value; never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with
 `ids_in` (on PostgreSQL `IN (SELECT unnest(%s::bigint[]))`, one parameter whatever the number of ids, so the text
 stays the same). The text is checked once, when it is built: every stand-in must land in a parameter (one or more).
+
+`CompiledUpdate` does the same for an UPDATE of plain values (a job's or message's move, a report's settle mark): one
+text per set of columns, each value prepared for its column as the ORM's `update()` prepares it; a value it cannot
+carry as a parameter (an expression other than arithmetic on the row's columns, JSON, a Decimal) goes to the ORM.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Model, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
+from django.db.models import F, Model, QuerySet, Value
+from django.db.models.expressions import CombinedExpression, RawSQL
 from django.db.models.query import get_related_populators
+from django.db.models.sql import UpdateQuery
 from django.db.transaction import TransactionManagementError
 
 from apps.core.prepared import prepared_cursor
@@ -55,7 +61,27 @@ def _stand_in(index: int, value: Any) -> Any:
 
 
 def _same(param: Any, stand_in: Any) -> bool:
+    if type(stand_in) is int and isinstance(param, int) and not isinstance(param, bool):
+        # A value written to an integer column comes prepared as psycopg's Int2/Int4/Int8 (an int subclass).
+        return int(param) == stand_in
     return type(param) is type(stand_in) and param == stand_in
+
+
+def _slots(params: Sequence[Any], stand_ins: list[Any]) -> list[tuple[int | None, Any]]:
+    """For each parameter of a built statement, the argument whose stand-in it is (index, None), or the constant it is
+    (None, value). Refused when a stand-in is in no parameter: the text would not change with that argument."""
+    slots: list[tuple[int | None, Any]] = []
+    used = [0] * len(stand_ins)
+    for param in params:
+        found = [index for index, stand_in in enumerate(stand_ins) if _same(param, stand_in)]
+        if found:
+            used[found[0]] += 1
+            slots.append((found[0], None))
+        else:
+            slots.append((None, param))
+    if 0 in used:
+        raise ValueError(f"each argument must be a parameter of the statement (uses: {used})")
+    return slots
 
 
 class _Built:
@@ -64,17 +90,7 @@ class _Built:
     def __init__(self, queryset: QuerySet, stand_ins: list[Any], connection: Any) -> None:
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()  # also fills compiler.select, klass_info, annotation_col_map
-        slots: list[tuple[int | None, Any]] = []
-        used = [0] * len(stand_ins)
-        for param in params:
-            found = [index for index, stand_in in enumerate(stand_ins) if _same(param, stand_in)]
-            if found:
-                used[found[0]] += 1
-                slots.append((found[0], None))
-            else:
-                slots.append((None, param))
-        if 0 in used:
-            raise ValueError(f"each argument must be a parameter of the statement (uses: {used})")
+        slots = _slots(params, stand_ins)
         self.connection = connection
         self.sql = sql
         self.slots = slots
@@ -144,3 +160,107 @@ class CompiledSelect:
             stand_ins = [_stand_in(index, value) for index, value in enumerate(args)]
             built = self._built[using] = _Built(self.build(*stand_ins).using(using), stand_ins, connection)
         return built.run(args)
+
+
+# --- UPDATEs ---------------------------------------------------------------------------------------------------------
+# A value of one of these types is a parameter of the compiled text; None and booleans are part of its text (the ORM
+# writes `= NULL` for None, and a boolean has no stand-in), as is arithmetic on the row's own columns with integer
+# literals (`F("push_attempts") + 1`); anything else (another expression, a Decimal, JSON) is left to the ORM.
+_UPDATE_PARAMETER_TYPES = (int, str, datetime)
+
+
+def _fixed(value: Any) -> bool:
+    """Whether an expression writes the same text and parameters every time: columns and integer literals."""
+    if isinstance(value, F):
+        return True
+    if isinstance(value, Value):
+        return isinstance(value.value, int) and not isinstance(value.value, bool)
+    if isinstance(value, CombinedExpression):
+        return _fixed(value.lhs) and _fixed(value.rhs)
+    return False
+
+
+def _update_shape(values: Mapping[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """The columns an UPDATE sets, in order, each with the type of its parameter, or the constant the text holds
+    (None, True, False, a fixed expression); None when a value can only be written by the ORM."""
+    shape = []
+    for name, value in values.items():
+        if value is None or isinstance(value, bool) or (hasattr(value, "resolve_expression") and _fixed(value)):
+            shape.append((name, value))
+        elif hasattr(value, "resolve_expression"):
+            return None
+        elif isinstance(value, _UPDATE_PARAMETER_TYPES):
+            shape.append((name, type(value)))
+        else:
+            return None
+    return tuple(shape)
+
+
+class _BuiltUpdate:
+    """One process's built UPDATE: its text, and where each argument and value goes among its parameters."""
+
+    def __init__(self, queryset: QuerySet, stand_ins: list[Any], values: Mapping[str, Any], connection: Any) -> None:
+        stand_ins = list(stand_ins)
+        shape = _update_shape(values) or ()
+        self.names = [name for name, kind in shape if isinstance(kind, type)]
+        self.fields = [queryset.model._meta.get_field(name) for name in self.names]
+        built_values = {}
+        for name, kind in shape:
+            if isinstance(kind, type):
+                built_values[name] = _stand_in(len(stand_ins), values[name])
+                stand_ins.append(built_values[name])
+            else:
+                built_values[name] = kind
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(built_values)
+        query.annotations = {}
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        slots = _slots(params, stand_ins)
+        self.connection = connection
+        self.sql = sql
+        self.slots = slots
+
+    def run(self, args: Sequence[Any], values: Mapping[str, Any]) -> int:
+        connection = self.connection
+        # Each value as the ORM's UPDATE prepares it for its column.
+        given = [_argument(value) for value in args] + [
+            field.get_db_prep_save(values[name], connection=connection)
+            for name, field in zip(self.names, self.fields, strict=True)
+        ]
+        params = [constant if index is None else given[index] for index, constant in self.slots]
+        with transaction.mark_for_rollback_on_error(using=connection.alias):  # as QuerySet.update
+            with prepared_cursor(connection.alias) as cursor:
+                cursor.execute(self.sql, params)
+                return cursor.rowcount
+
+
+class CompiledUpdate:
+    """An UPDATE of the rows `build(*arguments)` selects (a queryset filtered by the arguments, as for
+    `CompiledSelect`), setting plain values: on PostgreSQL its text is built once per process and connection for each
+    set of columns (in the order given; a None or a boolean is part of the text), and run prepared. `run(values,
+    *arguments)` returns the count `build(*arguments).update(**values)` would, and runs exactly that — the ORM — for a
+    value it cannot pass as a parameter (an expression, a Decimal, JSON), on SQLite, or with prepared statements off.
+    Each value is prepared for its column as the ORM's UPDATE prepares it (`get_db_prep_save`)."""
+
+    def __init__(self, build: Callable[..., QuerySet]) -> None:
+        self.build = build
+        self._model: type[Model] | None = None
+        self._built: dict[tuple[str, tuple], _BuiltUpdate] = {}
+
+    def run(self, values: Mapping[str, Any], *args: Any) -> int:
+        for value in args:
+            _argument(value)
+        if self._model is None:
+            self._model = self.build(*[_stand_in(index, value) for index, value in enumerate(args)]).model
+        using = router.db_for_write(self._model)
+        connection = connections[using]
+        shape = _update_shape(values)
+        if shape is None or connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+            return self.build(*args).using(using).update(**values)
+        key = (using, shape)
+        built = self._built.get(key)
+        if built is None or built.connection is not connection:
+            stand_ins = [_stand_in(index, value) for index, value in enumerate(args)]
+            built = self._built[key] = _BuiltUpdate(self.build(*stand_ins).using(using), stand_ins, values, connection)
+        return built.run(args, values)

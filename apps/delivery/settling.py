@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.core.compiled import CompiledSelect, ids_in
+from apps.core.compiled import CompiledSelect, CompiledUpdate, ids_in
 from apps.core.events import publish
 from apps.delivery.choices import Unsettled
 from apps.delivery.events import SettledUnderStrike
@@ -104,7 +104,7 @@ def deliveries_settle(*, received_before: datetime | None = None) -> int:
                 if not job.message.organization.is_system
             ]
         )
-        DeliveryReport.objects.filter(pk__in=[report.pk for report in reports]).update(unsettled="")
+        _MARKS_CLEARED.run({"unsettled": ""}, [report.pk for report in reports])
     return len(reports)
 
 
@@ -128,6 +128,7 @@ def _unsettled(received_before: datetime) -> QuerySet[DeliveryReport]:
 # Built once per process on PostgreSQL (apps.core.compiled), as the report's own reads.
 _CLAIM_SKIP_LOCKED = CompiledSelect(lambda before: _unsettled(before).select_for_update(skip_locked=True))
 _CLAIM = CompiledSelect(_unsettled)
+_MARKS_CLEARED = CompiledUpdate(lambda report_ids: DeliveryReport.objects.filter(pk__in=ids_in(report_ids)))
 _JOBS = CompiledSelect(
     lambda job_ids: (
         Job.objects.select_related("message__organization", "provider", "sim")

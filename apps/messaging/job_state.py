@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connections, router
 from django.db.models import Case, Value, When
 
+from apps.core.compiled import CompiledUpdate, ids_in
 from apps.core.prepared import prepared_cursor
 from apps.messaging.choices import JobStatus as J
 from apps.messaging.errors import IllegalJobTransition
@@ -78,7 +79,21 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
     ids = list(job_ids)
     if not ids:
         return 0
-    return Job.objects.filter(pk__in=ids, status__in=_SOURCES[to]).update(status=to, **fields)
+    # One value for every job (`per_job` of one job, a phone's single report) is written as a plain value: the
+    # statement's text is then the same each time, built once per process (apps.core.compiled).
+    values = {name: value.value if type(value) is Value else value for name, value in fields.items()}
+    return _moves_to(to).run({"status": to, **values}, ids)
+
+
+_MOVES: dict[str, CompiledUpdate] = {}
+
+
+def _moves_to(to: str) -> CompiledUpdate:
+    """The UPDATE of the jobs among some ids that a move to `to` is legal from (argument: the ids)."""
+    if to not in _MOVES:
+        sources = sorted(_SOURCES[to])
+        _MOVES[to] = CompiledUpdate(lambda ids: Job.objects.filter(pk__in=ids_in(ids), status__in=sources))
+    return _MOVES[to]
 
 
 @functools.cache  # PostgreSQL's text, built at the first acknowledgement

@@ -23,6 +23,7 @@ from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.compiled import CompiledUpdate, ids_in
 from apps.core.events import publish
 from apps.messaging.charging import charge_on_delivery, charge_settle, charges_settle
 from apps.messaging.choices import MessageStatus as S
@@ -176,7 +177,7 @@ def _message_transition(
     # refused settlement or a failed statement must undo the caller's work too), and a delivery report moves its
     # message inside the report's transaction, where a savepoint would cost two round trips for nothing.
     with transaction.atomic(savepoint=False) if settles else nullcontext():
-        updated = Message.objects.filter(pk=message.pk, status=current).update(**changes)
+        updated = _MESSAGE_MOVE.run(changes, message.pk, current)
         if updated != 1:
             return False
         if settles:
@@ -204,6 +205,12 @@ def _message_transition(
     return True
 
 
+# The moves' UPDATEs, built once per process on PostgreSQL for each set of columns (apps.core.compiled): a delivery
+# report moves its message with the first, every dispatch batch its messages with the second.
+_MESSAGE_MOVE = CompiledUpdate(lambda pk, status: Message.objects.filter(pk=pk, status=status))
+_MESSAGES_MOVE = CompiledUpdate(lambda ids, status: Message.objects.filter(pk__in=ids_in(ids), status=status))
+
+
 def messages_transition(*, messages: list[Message], to: str, reason: str = "", **fields: Any) -> int:
     """The bulk form of `message_transition`, for the dispatcher: move `messages`, which all have the same status
     and whose rows the caller holds locked (`select_for_update`), to `to` in one UPDATE, setting `fields` (plain
@@ -228,7 +235,7 @@ def messages_transition(*, messages: list[Message], to: str, reason: str = "", *
     if any(hasattr(value, "resolve_expression") for value in fields.values()):
         raise ValueError("messages_transition takes plain values, not expressions.")
     changes = _changes(current, to, reason, fields)
-    updated = Message.objects.filter(pk__in=[message.pk for message in messages], status=current).update(**changes)
+    updated = _MESSAGES_MOVE.run(changes, [message.pk for message in messages], current)
     if updated == len(messages):
         for message in messages:
             for name, value in changes.items():

@@ -26,6 +26,7 @@ __all__ = [
     "PushRequest",
     "PushResult",
     "get_push_backend",
+    "push_backend_prepare",
     "push_send",
     "push_send_many",
 ]
@@ -52,6 +53,17 @@ def push_send_many(*, requests: Sequence[PushRequest]) -> list[PushResult]:
     for request, result in zip(requests, results, strict=True):
         _record(request, result)
     return results
+
+
+def push_backend_prepare(**kwargs: object) -> None:
+    """Build the configured backend's clients before the first push (`PushBackend.prepare`). Connected to Celery's
+    `worker_init`: a worker's main process runs it before forking its pool, so the pool processes share what it built
+    instead of each paying for it at its first push. A failure here is only logged: the first push builds again, and
+    reports a misconfiguration as it always has."""
+    try:
+        get_push_backend().prepare()
+    except Exception:
+        logger.warning("push backend: could not prepare it before the first push", exc_info=True)
 
 
 def _record(request: PushRequest, result: PushResult) -> None:

@@ -33,6 +33,11 @@ class PushBackend:
         """Problems with this backend's settings, reported by Django's system checks at start-up."""
         return []
 
+    def prepare(self) -> None:
+        """Build now what the backend would build at its first push (clients, credentials): a Celery worker calls
+        this in its main process before forking its pool, so the pool processes inherit it instead of each building
+        its own. Nothing by default."""
+
     def send(self, request: PushRequest) -> PushResult:
         return self.send_many([request])[0]
 

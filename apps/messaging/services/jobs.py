@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.core.compiled import CompiledSelect, ids_in
+from apps.core.compiled import CompiledSelect, CompiledUpdate, ids_in
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
@@ -171,4 +171,8 @@ def jobs_push_record(*, job_ids: Sequence[int], at: datetime, error: str | None 
     fields: dict[str, Any] = {"push_attempts": F("push_attempts") + 1, "last_pushed_at": at}
     if error is not None:
         fields["last_push_error"] = error[:64]
-    Job.objects.filter(pk__in=list(job_ids)).update(**fields)
+    _PUSHES_RECORDED.run(fields, list(job_ids))
+
+
+# Built once per process on PostgreSQL (apps.core.compiled): every push batch records itself with it.
+_PUSHES_RECORDED = CompiledUpdate(lambda job_ids: Job.objects.filter(pk__in=ids_in(job_ids)))

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core.compiled import CompiledUpdate
 from apps.providers.choices import Availability, AvailabilityReason, ProviderStatus
 from apps.providers.errors import DeviceNotRegistered
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
@@ -177,9 +178,15 @@ def provider_seen(*, user_id: int, now: datetime | None = None) -> bool:
     if refresh <= 0 or not cache.add(f"provider-seen:{user_id}", 1, timeout=refresh):
         return False
     now = now or timezone.now()
-    fresh = Q(last_heartbeat_at__gte=now - timedelta(seconds=refresh))
-    providers = Provider.objects.filter(user_id=user_id, availability__in=(Availability.ONLINE, Availability.BUSY))
-    return providers.exclude(fresh).update(last_heartbeat_at=now) == 1
+    return _SEEN.run({"last_heartbeat_at": now}, user_id, now - timedelta(seconds=refresh)) == 1
+
+
+# Built once per process on PostgreSQL (apps.core.compiled): a phone's request refreshes its heartbeat with it.
+_SEEN = CompiledUpdate(
+    lambda user_id, fresh_since: Provider.objects.filter(
+        user_id=user_id, availability__in=(Availability.ONLINE, Availability.BUSY)
+    ).exclude(Q(last_heartbeat_at__gte=fresh_since))
+)
 
 
 def providers_sweep_offline(*, now: datetime | None = None) -> list[int]:

@@ -19,6 +19,7 @@ only when the filter is meant to decide differently (new rules, a new corpus spl
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,5 +97,6 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    target = Path(os.environ.get("VERDICTS_FILE", VERDICTS_FILE))
+    # Another file to record into (to compare two versions of the filter) may be named as the one argument.
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else VERDICTS_FILE
     print(f"{write(target)} messages recorded in {target}")

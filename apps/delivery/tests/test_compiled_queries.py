@@ -2,7 +2,7 @@
 queryset, the SQL not built again on a warm report or acknowledgement, and the arguments checked."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from unittest import mock
 
 import pytest
@@ -39,33 +39,28 @@ postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="
 
 
 @contextmanager
-def built_by_the_orm() -> Iterator[list[str]]:
+def _built_by(compiler: type[SQLCompiler]) -> Iterator[list[str]]:
+    """The statement texts `compiler` builds meanwhile."""
+    built: list[str] = []
+    original = compiler.as_sql
+
+    def recording(self, *args, **kwargs):
+        sql, params = original(self, *args, **kwargs)
+        built.append(sql)
+        return sql, params
+
+    with mock.patch.object(compiler, "as_sql", recording):
+        yield built
+
+
+def built_by_the_orm() -> AbstractContextManager[list[str]]:
     """The SELECT texts Django's compiler builds meanwhile."""
-    built: list[str] = []
-    original = SQLCompiler.as_sql
-
-    def recording(self, *args, **kwargs):
-        sql, params = original(self, *args, **kwargs)
-        built.append(sql)
-        return sql, params
-
-    with mock.patch.object(SQLCompiler, "as_sql", recording):
-        yield built
+    return _built_by(SQLCompiler)
 
 
-@contextmanager
-def updates_built_by_the_orm() -> Iterator[list[str]]:
+def updates_built_by_the_orm() -> AbstractContextManager[list[str]]:
     """The UPDATE texts Django's compiler builds meanwhile."""
-    built: list[str] = []
-    original = SQLUpdateCompiler.as_sql
-
-    def recording(self, *args, **kwargs):
-        sql, params = original(self, *args, **kwargs)
-        built.append(sql)
-        return sql, params
-
-    with mock.patch.object(SQLUpdateCompiler, "as_sql", recording):
-        yield built
+    return _built_by(SQLUpdateCompiler)
 
 
 def fields(instance) -> dict:

@@ -46,10 +46,7 @@ CHAR_REGULARISATION_C = 1.0
 CHAR_SMALLEST_WEIGHT = 0.02
 MIX = 0.5
 GATE = -2.0
-# The threshold's grid. 0.25 until the seventh round; eighth round, 0.05: the coarse step left part of the budget of
-# legitimate holds unused (at 1.75 one message too many, so 2.0 and 14 of the 18 allowed), and a finer one reaches
-# the budget on the same out-of-fold ranking (RESULTS.md).
-THRESHOLD_STEP = 0.05
+THRESHOLD_STEP = 0.25
 MAX_LEGIT_HELD = TARGET_LEGIT_HELD
 FOLDS = 5
 HOLD_SCORE, REJECT_SCORE = 50, 100
@@ -211,8 +208,7 @@ def choose_threshold(content_filter: ContentFilter, samples: Sequence[Sample], s
     highest = sorted((scores[sample.id] for sample in legit if sample.id not in held_ids), reverse=True)
     # Above the (allowed + 1)-th highest legitimate score: at most `allowed` of them reach it.
     bound = highest[allowed] if allowed < len(highest) else -math.inf
-    # Rounded so the file holds 1.8, not 1.8000000000000003 (the grid's points are far apart next to that).
-    return round((math.floor(bound / THRESHOLD_STEP) + 1) * THRESHOLD_STEP, 6)
+    return (math.floor(bound / THRESHOLD_STEP) + 1) * THRESHOLD_STEP
 
 
 def fitted_samples(samples: Sequence[Sample] | None = None) -> list[Sample]:

@@ -12,12 +12,11 @@ from apps.messaging.filtering.runtime import build_content_filter
 
 pytestmark = pytest.mark.django_db
 
-# The model is fitted on every split but sealed6 and sealed7 (`apps/messaging/corpus/training.py`), so the spam
-# target holds on each of those: they are the filter's own training data, and these tests catch a change that
-# unlearns it. The
-# starter rules alone hold two of their legitimate messages (below); the model itself holds at most the target's
-# share. The sealed6 split was written and committed before the filter was changed and never used to choose
-# anything: it measures the filter on new wording. Its bounds are the figures measured on its one scoring
+# The model is fitted on every split but sealed6, sealed7 and sealed8 (`apps/messaging/corpus/training.py`), so the
+# spam target holds on each of those: they are the filter's own training data, and these tests catch a change that
+# unlearns it. The starter rules alone hold two of their legitimate messages (below); the model itself holds at
+# most the target's share. The sealed6 split was written and committed before the filter was changed and never
+# used to choose anything: it measures the filter on new wording. Its bounds are the figures measured on its one scoring
 # (RESULTS.md), so they only catch regressions; anything chosen for a sealed6 message makes it a tuned split, and
 # new wording must then be written to measure again. (sealed5, scored once in its round, is training data since.)
 # Split: (share of spam stopped at least, share of legitimate messages held at most); sealed6 measured 188/200,
@@ -59,6 +58,7 @@ def test_corpus_covers_every_kind_of_message():
         "sealed5": (200, 200),
         "sealed6": (200, 220),
         "sealed7": (200, 220),
+        "sealed8": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.django_db
 # 0/222 (main's filter before the sixth round: 171/200, 0/222), 195/200 and 0/222 after the seventh round.
 # sealed7, written by someone who had read neither the filter nor any other split's messages and committed before
 # any filter ran on it, measured 186/200, 1/222 with main's filter before the seventh round, and 192/200, 0/222
-# on its one scoring after it (the sixth round's model fails both floors).
-SEALED_BOUNDS = {"sealed6": (0.975, 0.0), "sealed7": (0.96, 0.0)}
+# on its one scoring after it (the sixth round's model fails both floors). sealed8, written the same way (without
+# reading the filter, its model or any other split), measured 182/200 and 5/222 on its one scoring with main's
+# filter of 6 December 2026; its ceiling is 5/222 rounded up to a tenth of a percent.
+SEALED_BOUNDS = {"sealed6": (0.975, 0.0), "sealed7": (0.96, 0.0), "sealed8": (0.91, 0.023)}
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

@@ -20,9 +20,11 @@ pytestmark = pytest.mark.django_db
 # measures the filter on new wording. Its bounds are the figures measured on its one scoring (RESULTS.md), so they
 # only catch regressions; anything chosen for one of its messages makes it a tuned split, and new wording must then
 # be written to measure again. Split: (share of spam stopped at least, share of legitimate messages held at most),
-# one entry per unseen split. Empty between rounds: sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each
-# scored once in its round, are training data since the eighth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# one entry per unseen split. sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each scored once in its round,
+# are training data since the eighth. sealed8, written without reading the filter, its model or any other split:
+# 182/200 and 5/222 with main's filter before the eighth round, 182/200 and 4/222 on its one scoring after it (the
+# ceiling is 4/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed8": (0.91, 0.019)}
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
@@ -57,6 +59,7 @@ def test_corpus_covers_every_kind_of_message():
         "sealed5": (200, 200),
         "sealed6": (200, 220),
         "sealed7": (200, 220),
+        "sealed8": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

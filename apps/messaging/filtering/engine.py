@@ -100,6 +100,9 @@ LOOKALIKE_BAIT = frozenset(
 # Digits and letter pairs that imitate letters in host names; "1" is read both as "l" and as "i".
 _HOST_LEET_L = str.maketrans("01345", "oleas")
 _HOST_LEET_I = str.maketrans("01345", "oieas")
+_HOST_LABEL_SEPARATOR = re.compile(r"[.\-_]")
+# A brand this long counts inside any label ("myababankonline"); shorter ones only with a bait word.
+LONG_BRAND = 6
 
 
 class _ReadPieces(dict[str, tuple[str, ...]]):
@@ -240,6 +243,12 @@ class ContentFilter:
         # short ones ("nbc") are too common elsewhere to compare with, so only the brand staff gave counts there.
         labels = {domain.split(".")[0] for domain in self._official_domains}
         self._brand_labels = {label for label in labels if len(label) >= MIN_LABEL_AS_BRAND} | self._brands
+        # A host label that imitates a brand: the brand itself, or the brand with a bait word before or after it
+        # ("aba-verify" → "abaverify"), looked up at once; or, for a long brand, holding it anywhere.
+        self._brand_parts = self._brand_labels | {
+            joined for brand in self._brand_labels for bait in LOOKALIKE_BAIT for joined in (brand + bait, bait + brand)
+        }
+        self._long_brands = tuple(sorted(brand for brand in self._brand_labels if len(brand) >= LONG_BRAND))
 
     # --- reading a message ---------------------------------------------------------------------------------------
 
@@ -393,7 +402,16 @@ class ContentFilter:
     # --- domains -------------------------------------------------------------------------------------------------
 
     def _is_official(self, host: str) -> bool:
-        return any(host == domain or host.endswith("." + domain) for domain in self._official_domains)
+        # The host or a parent domain of it is official: one set look-up per dot.
+        official = self._official_domains
+        if host in official:
+            return True
+        dot = host.find(".")
+        while dot != -1:
+            if host[dot + 1 :] in official:
+                return True
+            dot = host.find(".", dot + 1)
+        return False
 
     def _listed_rule(self, host: str) -> DomainSpec | None:
         # The host and each parent domain: "x.bit.ly" is bit.ly's.
@@ -409,16 +427,12 @@ class ContentFilter:
             return False
         for skeleton in {host.translate(_HOST_LEET_L), host.translate(_HOST_LEET_I)}:
             skeleton = skeleton.replace("rn", "m").replace("vv", "w")
-            parts = re.split(r"[.\-_]", skeleton)
+            parts = _HOST_LABEL_SEPARATOR.split(skeleton)
             for part in parts[:-1]:  # the last label is the top-level domain
-                for brand in self._brand_labels:
-                    if part == brand:
-                        return True
-                    if part.startswith(brand) and part[len(brand) :] in LOOKALIKE_BAIT:
-                        return True
-                    if part.endswith(brand) and part[: -len(brand)] in LOOKALIKE_BAIT:
-                        return True
-                    if len(brand) >= 6 and brand in part:  # "ababank" inside "myababankonline"
+                if part in self._brand_parts:
+                    return True
+                for brand in self._long_brands:
+                    if brand in part:  # "ababank" inside "myababankonline"
                         return True
         return False
 

@@ -71,6 +71,7 @@ _URL = re.compile(
 # the scan `[a-z0-9]\.[a-z]|://|www\.|\d\.\d{1,3}\.\d{1,3}\.\d` costs, which finds the same texts).
 _MAYBE_URL = re.compile(r"\.(?:(?<=[a-z0-9]\.)[a-z]|(?<=www\.)|(?<=\d\.)\d{1,3}\.\d{1,3}\.\d)")
 _TRAILING_PUNCTUATION = ".,;:!?)]'"
+_PATH_START = re.compile(r"[/?#]")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
@@ -126,7 +127,7 @@ def extract_links(normalized: str) -> tuple[list[Link], str]:
 def host_of(url: str) -> str:
     """The host of a link written with or without a scheme: lower case, no port, no leading "www."."""
     rest = url.split("://", 1)[1] if "://" in url else url
-    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
+    host = _PATH_START.split(rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
     return host.removeprefix("www.")
 
 

@@ -43,6 +43,9 @@ MODEL_FILE = Path(__file__).resolve().parent / "data" / "spam_model.json"
 # Every digit read as 0 (tokens are normalised: Khmer digits are ASCII already). `str.translate` costs a fraction of
 # a regular-expression substitution, and the model's features are on every message's path.
 _ZERO = str.maketrans("123456789", "000000000")
+# The same for a whole message on the send path: on text that is not all ASCII `str.translate` looks up every
+# character in its table (~6 µs for 80 Khmer characters), a substitution only finds the digits (~1.4 µs).
+_NONZERO_DIGIT = re.compile("[1-9]")
 KHMER_GRAM = 3
 ENGLISH_GRAM = 4
 ENGLISH_GRAM_MIN_LENGTH = 5
@@ -325,7 +328,7 @@ class SpamModel:
         """`char_score(normalized)` from kept pieces (`_CharReadings`): the grams of `char_text` are those inside
         its space-separated chunks and those of the few characters around each space (a gram of at most four
         characters that holds a space lies within three characters of its first one)."""
-        chunks = normalized.translate(_ZERO).split()
+        chunks = _NONZERO_DIGIT.sub("0", normalized).split()
         if len(chunks) > 1:
             text = " ".join(chunks)
             # The i-th space of `text` is at the length of the first i + 1 chunks plus i.

@@ -283,8 +283,7 @@ class ContentFilter:
             reasons: list[Reason] = []
             matched_categories: set[str] = set()
         else:
-            reasons = self._term_reasons(tokens)
-            matched_categories = {reason.code for reason in reasons}
+            reasons, matched_categories = self._term_reasons(tokens)
         outside_links: tuple[Link, ...] = ()
         if links:
             reasons += self._link_reasons(links)
@@ -293,7 +292,9 @@ class ContentFilter:
         lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if lure:
             reasons += self._lure_reasons(text, outside_links)
-        reasons += self._repetition_reasons(text, tokens)
+        # Most messages have neither a run of one character nor a word back often enough (see `_repetition_reasons`).
+        if ANY_REPEATED_CHARACTER.search(text) or len(tokens) - len(set(tokens)) + 1 >= REPEATED_WORD_MIN_COUNT:
+            reasons += self._repetition_reasons(text, tokens)
         if lure and not outside_links:
             reasons = _discount_warning(reasons, normalized)
         if reasons:
@@ -318,7 +319,9 @@ class ContentFilter:
             action = FilterAction.ALLOW
         return FilterDecision(action=action, score=score, reasons=tuple(reasons))
 
-    def _term_reasons(self, tokens: tuple[str, ...]) -> list[Reason]:
+    def _term_reasons(self, tokens: tuple[str, ...]) -> tuple[list[Reason], set[str]]:
+        """The reasons of weight for the terms found, and the codes of every category found: credential words weigh
+        0 and make no reason (most messages' only term is "code"), but the phishing rule looks for them."""
         found: dict[str, dict[str, int]] = defaultdict(dict)  # category → term → weight (each term once)
         index = self._terms_by_first_word
         # Only the positions of words a term starts with (found in C), in order; a term's words are not matched
@@ -332,11 +335,12 @@ class ContentFilter:
                     found[term.category][term.term] = term.weight
                     free = position + len(words)
                     break
-        # Urgency and credential words are kept (weight or not) so the phishing rule can see them.
-        return [
-            Reason(code=f"term_{category}", weight=sum(terms.values()), matches=tuple(sorted(terms)))
+        reasons = [
+            Reason(code=f"term_{category}", weight=weight, matches=tuple(sorted(terms)))
             for category, terms in sorted(found.items())
+            if (weight := sum(terms.values())) > 0
         ]
+        return reasons, {f"term_{category}" for category in found}
 
     def _link_reasons(self, links: tuple[Link, ...]) -> list[Reason]:
         listed: dict[str, DomainSpec] = {}

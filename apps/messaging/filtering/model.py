@@ -228,17 +228,19 @@ def token_flags(token: str) -> int:
     return flags
 
 
-def intent_features(tokens: Sequence[str], flags: int | None = None) -> list[str]:
-    """The message-level features of what a message asks for (see `_CODE_WORDS`); `flags`, the OR of its tokens'
-    `token_flags`, when the caller has it already."""
-    if flags is None:
-        flags = 0
-        for token in tokens:
-            flags |= token_flags(token)
+def intent_features(tokens: Sequence[str]) -> list[str]:
+    """The message-level features of what a message asks for (see `_CODE_WORDS`)."""
+    flags = 0
+    for token in tokens:
+        flags |= token_flags(token)
+    return intents(flags, bool(flags & _DIGITS) and _has_phone_number(tokens))
+
+
+def intents(flags: int, phone: bool) -> list[str]:
+    """`intent_features` of a message whose tokens' `token_flags` OR to `flags`, with a phone number or not."""
     found: list[str] = []
     if flags & _CODE and flags & _TELL:
         found.append("<ask-code-never>" if flags & _NEVER else "<ask-code>")
-    phone = bool(flags & _DIGITS) and _has_phone_number(tokens)
     if phone:
         found.append("<phone>")
     if flags & _BACK and flags & _CALL:
@@ -276,10 +278,12 @@ class SpamModel:
     # looked up once; not compared, not in the file.
     _readings: "_TokenReadings" = field(init=False, compare=False, repr=False)
     _char_readings: "_CharReadings" = field(init=False, compare=False, repr=False)
+    _intent_readings: "_IntentReadings" = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_readings", _TokenReadings(self.weights))
         object.__setattr__(self, "_char_readings", _CharReadings(self.char_weights))
+        object.__setattr__(self, "_intent_readings", _IntentReadings(self.weights))
 
     def score(self, found: Iterable[str], normalized: str = "") -> float:
         """The log-odds of spam: the bias plus the weight of each feature present, counted once; with a character
@@ -314,7 +318,8 @@ class SpamModel:
         if links:
             present.update(self._weighed(link_features(links)))
         if flags:
-            present.update(self._weighed(intent_features(tokens, flags)))
+            phone = bool(flags & _DIGITS) and _has_phone_number(tokens)
+            present.update(self._intent_readings[flags, phone])
         word_score = self.bias + sum(present.values())
         if not self.char_weights or word_score < self.gate:
             return word_score
@@ -423,6 +428,21 @@ class _CharReadings(dict[str, Weighed]):
         if len(self) >= _GRAMS_KEPT:
             self.clear()
         self[piece] = reading
+        return reading
+
+
+class _IntentReadings(dict[tuple[int, bool], Weighed]):
+    """(A message's `token_flags` OR'ed, whether it has a phone number) → its intent features that have a weight,
+    with their weights (`intents`): read on a miss and kept; at most 2 × 2⁹ of them."""
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        super().__init__()
+        self._weights = weights
+
+    def __missing__(self, key: tuple[int, bool]) -> Weighed:
+        weights = self._weights
+        reading = tuple((feature, weights[feature]) for feature in intents(*key) if feature in weights)
+        self[key] = reading
         return reading
 
 

@@ -84,6 +84,10 @@ WARNING_MARKERS = re.compile(
 # repeat); emptied whole when full, cheaper than an LRU's bookkeeping per look-up.
 SEGMENTED_RUNS_KEPT = 8192
 SEGMENTED_RUN_MAX_LENGTH = 120
+# Numbers of up to three digits (days, hours, quantities, small amounts) recur and are at most 1,110 in ASCII: kept
+# with the words, they save a Python call each (about three in four of the numbers messages hold). Longer ones are
+# mostly codes and would push out what recurs.
+KEPT_NUMBER_MAX_LENGTH = 3
 # Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
 REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
 # Any character eight times in a row, spaces and digits too: a run `REPEATED_CHARACTER` finds is one of these, and
@@ -109,9 +113,9 @@ class _ReadPieces(dict[str, tuple[str, ...]]):
     """Piece (a `PIECE` match: a Khmer run or a word) → the words the filter reads in it, kept as read.
 
     A Khmer run's words come from the segmenter, the filter's costliest step; a word's from `read_word`. Looked up
-    through `dict.__getitem__`, so a kept piece costs no Python call; `__missing__` reads one not kept. Plain
-    numbers (codes, amounts: seldom the same twice) and Khmer runs longer than SEGMENTED_RUN_MAX_LENGTH are read
-    each time and not kept, so they do not push out what recurs."""
+    through `dict.__getitem__`, so a kept piece costs no Python call; `__missing__` reads one not kept. Numbers
+    longer than KEPT_NUMBER_MAX_LENGTH (codes, amounts, phone numbers: seldom the same twice) and Khmer runs longer
+    than SEGMENTED_RUN_MAX_LENGTH are read each time and not kept, so they do not push out what recurs."""
 
     def __init__(self, segment_khmer: Callable[[str], list[str]]) -> None:
         super().__init__()
@@ -121,8 +125,10 @@ class _ReadPieces(dict[str, tuple[str, ...]]):
         # Numbers first: most pieces not kept are numbers (a Khmer run never is one: Khmer digits are ASCII by
         # now), and this is the only Python step they cost.
         if piece.isdigit():
-            return (piece,)
-        if is_khmer_piece(piece):
+            words = (piece,)
+            if len(piece) > KEPT_NUMBER_MAX_LENGTH:
+                return words
+        elif is_khmer_piece(piece):
             words = tuple(self._segment_khmer(piece))
             if len(piece) > SEGMENTED_RUN_MAX_LENGTH:
                 return words

@@ -84,8 +84,16 @@ WARNING_MARKERS = re.compile(
 # repeat); emptied whole when full, cheaper than an LRU's bookkeeping per look-up.
 SEGMENTED_RUNS_KEPT = 8192
 SEGMENTED_RUN_MAX_LENGTH = 120
+# Numbers of up to three digits (days, hours, quantities, small amounts) recur and are at most 1,110 in ASCII: kept
+# with the words, they save a Python call each (about three in four of the numbers messages hold). Longer ones are
+# mostly codes and would push out what recurs.
+KEPT_NUMBER_MAX_LENGTH = 3
 # Repetition: a run of one character (not a digit or space), or one word that is both frequent and a large share.
 REPEATED_CHARACTER = re.compile(r"([^\s0-9])\1{7,}")
+# Any character eight times in a row, spaces and digits too: a run `REPEATED_CHARACTER` finds is one of these, and
+# this scan costs about a third of that one (no character class to test at each position), so the exact scan runs
+# only on the few messages that have such a run.
+ANY_REPEATED_CHARACTER = re.compile(r"(.)\1\1\1\1\1\1\1", re.DOTALL)
 REPEATED_WORD_MIN_COUNT = 4
 REPEATED_WORD_MIN_SHARE = 0.3
 
@@ -96,27 +104,34 @@ LOOKALIKE_BAIT = frozenset(
 # Digits and letter pairs that imitate letters in host names; "1" is read both as "l" and as "i".
 _HOST_LEET_L = str.maketrans("01345", "oleas")
 _HOST_LEET_I = str.maketrans("01345", "oieas")
+_HOST_LABEL_SEPARATOR = re.compile(r"[.\-_]")
+# A brand this long counts inside any label ("myababankonline"); shorter ones only with a bait word.
+LONG_BRAND = 6
 
 
 class _ReadPieces(dict[str, tuple[str, ...]]):
     """Piece (a `PIECE` match: a Khmer run or a word) → the words the filter reads in it, kept as read.
 
     A Khmer run's words come from the segmenter, the filter's costliest step; a word's from `read_word`. Looked up
-    through `dict.__getitem__`, so a kept piece costs no Python call; `__missing__` reads one not kept. Plain
-    numbers (codes, amounts: seldom the same twice) and Khmer runs longer than SEGMENTED_RUN_MAX_LENGTH are read
-    each time and not kept, so they do not push out what recurs."""
+    through `dict.__getitem__`, so a kept piece costs no Python call; `__missing__` reads one not kept. Numbers
+    longer than KEPT_NUMBER_MAX_LENGTH (codes, amounts, phone numbers: seldom the same twice) and Khmer runs longer
+    than SEGMENTED_RUN_MAX_LENGTH are read each time and not kept, so they do not push out what recurs."""
 
     def __init__(self, segment_khmer: Callable[[str], list[str]]) -> None:
         super().__init__()
         self._segment_khmer = segment_khmer
 
     def __missing__(self, piece: str) -> tuple[str, ...]:
-        if is_khmer_piece(piece):
+        # Numbers first: most pieces not kept are numbers (a Khmer run never is one: Khmer digits are ASCII by
+        # now), and this is the only Python step they cost.
+        if piece.isdigit():
+            words = (piece,)
+            if len(piece) > KEPT_NUMBER_MAX_LENGTH:
+                return words
+        elif is_khmer_piece(piece):
             words = tuple(self._segment_khmer(piece))
             if len(piece) > SEGMENTED_RUN_MAX_LENGTH:
                 return words
-        elif piece.isdigit():
-            return (piece,)
         else:
             words = (read_word(piece),)
         if len(self) >= SEGMENTED_RUNS_KEPT:
@@ -234,6 +249,12 @@ class ContentFilter:
         # short ones ("nbc") are too common elsewhere to compare with, so only the brand staff gave counts there.
         labels = {domain.split(".")[0] for domain in self._official_domains}
         self._brand_labels = {label for label in labels if len(label) >= MIN_LABEL_AS_BRAND} | self._brands
+        # A host label that imitates a brand: the brand itself, or the brand with a bait word before or after it
+        # ("aba-verify" → "abaverify"), looked up at once; or, for a long brand, holding it anywhere.
+        self._brand_parts = self._brand_labels | {
+            joined for brand in self._brand_labels for bait in LOOKALIKE_BAIT for joined in (brand + bait, bait + brand)
+        }
+        self._long_brands = tuple(sorted(brand for brand in self._brand_labels if len(brand) >= LONG_BRAND))
 
     # --- reading a message ---------------------------------------------------------------------------------------
 
@@ -268,8 +289,7 @@ class ContentFilter:
             reasons: list[Reason] = []
             matched_categories: set[str] = set()
         else:
-            reasons = self._term_reasons(tokens)
-            matched_categories = {reason.code for reason in reasons}
+            reasons, matched_categories = self._term_reasons(tokens)
         outside_links: tuple[Link, ...] = ()
         if links:
             reasons += self._link_reasons(links)
@@ -278,7 +298,9 @@ class ContentFilter:
         lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if lure:
             reasons += self._lure_reasons(text, outside_links)
-        reasons += self._repetition_reasons(text, tokens)
+        # Most messages have neither a run of one character nor a word back often enough (see `_repetition_reasons`).
+        if ANY_REPEATED_CHARACTER.search(text) or len(tokens) - len(set(tokens)) + 1 >= REPEATED_WORD_MIN_COUNT:
+            reasons += self._repetition_reasons(text, tokens)
         if lure and not outside_links:
             reasons = _discount_warning(reasons, normalized)
         if reasons:
@@ -303,7 +325,9 @@ class ContentFilter:
             action = FilterAction.ALLOW
         return FilterDecision(action=action, score=score, reasons=tuple(reasons))
 
-    def _term_reasons(self, tokens: tuple[str, ...]) -> list[Reason]:
+    def _term_reasons(self, tokens: tuple[str, ...]) -> tuple[list[Reason], set[str]]:
+        """The reasons of weight for the terms found, and the codes of every category found: credential words weigh
+        0 and make no reason (most messages' only term is "code"), but the phishing rule looks for them."""
         found: dict[str, dict[str, int]] = defaultdict(dict)  # category → term → weight (each term once)
         index = self._terms_by_first_word
         # Only the positions of words a term starts with (found in C), in order; a term's words are not matched
@@ -317,11 +341,12 @@ class ContentFilter:
                     found[term.category][term.term] = term.weight
                     free = position + len(words)
                     break
-        # Urgency and credential words are kept (weight or not) so the phishing rule can see them.
-        return [
-            Reason(code=f"term_{category}", weight=sum(terms.values()), matches=tuple(sorted(terms)))
+        reasons = [
+            Reason(code=f"term_{category}", weight=weight, matches=tuple(sorted(terms)))
             for category, terms in sorted(found.items())
+            if (weight := sum(terms.values())) > 0
         ]
+        return reasons, {f"term_{category}" for category in found}
 
     def _link_reasons(self, links: tuple[Link, ...]) -> list[Reason]:
         listed: dict[str, DomainSpec] = {}
@@ -368,7 +393,7 @@ class ContentFilter:
 
     def _repetition_reasons(self, text: str, tokens: tuple[str, ...]) -> list[Reason]:
         matches: list[str] = []
-        if run := REPEATED_CHARACTER.search(text):
+        if ANY_REPEATED_CHARACTER.search(text) and (run := REPEATED_CHARACTER.search(text)):
             matches.append(run.group()[:16])
         # No word can come back more often than the repeats there are (tokens less distinct tokens, plus one), and
         # fewer among the words counted here than among all tokens: most messages have few, and then the words are
@@ -387,7 +412,16 @@ class ContentFilter:
     # --- domains -------------------------------------------------------------------------------------------------
 
     def _is_official(self, host: str) -> bool:
-        return any(host == domain or host.endswith("." + domain) for domain in self._official_domains)
+        # The host or a parent domain of it is official: one set look-up per dot.
+        official = self._official_domains
+        if host in official:
+            return True
+        dot = host.find(".")
+        while dot != -1:
+            if host[dot + 1 :] in official:
+                return True
+            dot = host.find(".", dot + 1)
+        return False
 
     def _listed_rule(self, host: str) -> DomainSpec | None:
         # The host and each parent domain: "x.bit.ly" is bit.ly's.
@@ -403,16 +437,12 @@ class ContentFilter:
             return False
         for skeleton in {host.translate(_HOST_LEET_L), host.translate(_HOST_LEET_I)}:
             skeleton = skeleton.replace("rn", "m").replace("vv", "w")
-            parts = re.split(r"[.\-_]", skeleton)
+            parts = _HOST_LABEL_SEPARATOR.split(skeleton)
             for part in parts[:-1]:  # the last label is the top-level domain
-                for brand in self._brand_labels:
-                    if part == brand:
-                        return True
-                    if part.startswith(brand) and part[len(brand) :] in LOOKALIKE_BAIT:
-                        return True
-                    if part.endswith(brand) and part[: -len(brand)] in LOOKALIKE_BAIT:
-                        return True
-                    if len(brand) >= 6 and brand in part:  # "ababank" inside "myababankonline"
+                if part in self._brand_parts:
+                    return True
+                for brand in self._long_brands:
+                    if brand in part:  # "ababank" inside "myababankonline"
                         return True
         return False
 

@@ -84,13 +84,27 @@ def test_khmer_phishing_with_link_is_rejected():
 
 
 @pytest.mark.parametrize(
-    "host", ["ab4bank.top", "aba-verify.xyz", "wing-pay.net", "secure.acledabank.com.kh.info", "bakong-verify.com"]
+    "host",
+    [
+        "ab4bank.top",
+        "aba-verify.xyz",
+        "wing-pay.net",
+        "secure.acledabank.com.kh.info",
+        "bakong-verify.com",
+        # A bait word glued after or before the brand, and a long brand inside a label.
+        "abaverify.xyz",
+        "secureaba.top",
+        "myacledabankonline.com",
+    ],
 )
 def test_lookalike_bank_domains(host):
     assert "lookalike_domain" in check_content(f"Please check https://{host}/x").codes
 
 
-@pytest.mark.parametrize("host", ["ababank.com", "mobile.ababank.com", "abacus-books.com", "wingsfood.com", "nbc.com"])
+@pytest.mark.parametrize(
+    "host",
+    ["ababank.com", "mobile.ababank.com", "my.mobile.ababank.com", "abacus-books.com", "wingsfood.com", "nbc.com"],
+)
 def test_official_and_unrelated_domains_are_not_lookalikes(host):
     assert "lookalike_domain" not in check_content(f"Please check https://{host}/x").codes
 
@@ -106,6 +120,11 @@ def test_heavy_repetition():
     decision = check_content("WIN WIN WIN WIN big c4sino prizes!!!!!!!!!!")
     assert "repetition" in decision.codes
     assert "term_gambling" in decision.codes  # "c4sino" read as casino
+
+
+def test_a_run_of_one_character_alone_is_repetition_spaces_not():
+    assert check_content("See you soon!!!!!!!!!!").reasons[0].matches == ("!!!!!!!!!!",)
+    assert check_content("See you" + " " * 10 + "soon").codes == []
 
 
 def test_repetition_ignores_long_numbers():

@@ -1,7 +1,12 @@
 """The content filter keeps the Khmer runs it segmented: templated messages repeat them, and segmenting is its
 costliest step. Kept per compiled filter, bounded, and read exactly as segmented."""
 
-from apps.messaging.filtering.engine import SEGMENTED_RUN_MAX_LENGTH, SEGMENTED_RUNS_KEPT, ContentFilter
+from apps.messaging.filtering.engine import (
+    KEPT_NUMBER_MAX_LENGTH,
+    SEGMENTED_RUN_MAX_LENGTH,
+    SEGMENTED_RUNS_KEPT,
+    ContentFilter,
+)
 from apps.messaging.filtering.khmer import KhmerSegmenter
 
 # "Your verification code is 482913. It expires in 5 minutes."
@@ -27,6 +32,14 @@ def test_a_run_seen_before_is_not_segmented_again_and_reads_the_same():
     assert len(runs) == segmented  # the same words around a new code
     assert [t for t in first.tokens if not t.isdigit()] == [t for t in second.tokens if not t.isdigit()]
     assert first.tokens[:4] == ("លេខកូដ", "ផ្ទៀងផ្ទាត់", "របស់", "អ្នក")
+
+
+def test_a_code_is_not_kept_a_small_number_is_and_both_read_as_written():
+    content_filter, _ = _counting_filter()
+    analysis = content_filter.analyse(OTP.format(code="482913") + " 15 ok 15")
+    assert "482913" in analysis.tokens and analysis.tokens.count("15") == 2
+    assert "482913" not in content_filter._segmented  # a code seldom comes back
+    assert "15" in content_filter._segmented and len("482913") > KEPT_NUMBER_MAX_LENGTH >= len("15")
 
 
 def test_new_rules_start_with_nothing_kept():

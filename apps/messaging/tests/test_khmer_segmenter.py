@@ -76,6 +76,13 @@ def test_ip_links_need_a_path_or_port_and_versions_are_not_links():
     assert all(link.is_ip_address for link in links)
 
 
+def test_a_www_link_is_read_whatever_follows_the_dot():
+    # "www." then a digit: no letter after a dot for the pre-scan's first form, no domain the last form reads.
+    links, rest = extract_links("bet now at www.168bet/join today")
+    assert [link.text for link in links] == ["www.168bet/join"]
+    assert "join" not in rest
+
+
 def test_runs_split_khmer_from_latin_and_read_leetspeak():
     assert iter_runs("abaគណនី c4sino 2025 ok") == [
         (False, "aba"),

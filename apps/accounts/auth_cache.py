@@ -3,7 +3,9 @@ process (apps.core.local_cache), stamped with a version in the shared cache that
 
 A request costs one shared-cache read (the version) instead of a query; a revoked session or key is refused on its
 very next request in every process, because revoking replaces the version before it returns (and once more when its
-transaction commits: a request that read the new version but the still-uncommitted row must not keep it).
+transaction commits: a request that read the new version but the still-uncommitted row must not keep it). A phone's
+job requests read that version inside the script that counts their rate limit and heartbeat mark
+(`session_valid_deferred`): one round trip for all three, a revoked session still refused before anything happens.
 
 What invalidates:
 - a device session: its revocation (logout, revoke, revoke all, refresh-token reuse), and any save of its user
@@ -54,7 +56,26 @@ def _api_key_version_key(secret_hash: str) -> str:
 def session_valid(*, session_id: object, user_id: object) -> tuple[DeviceSession | None, bool]:
     """The open session `session_id` of active user `user_id` (with its user, `user.device_session` set), or None;
     and whether it came from the database (False: from this process's cache, with no query)."""
+    load = _session_loader(session_id, user_id)
+    cached, loaded = read_through(_sessions, session_id, version_key=_user_version_key(user_id), ttl=_ttl(), load=load)
+    return _own_session(cached), loaded
 
+
+def session_valid_deferred(
+    *, session_id: object, user_id: object
+) -> tuple[DeviceSession | None, bool, VersionCheck | None]:
+    """`session_valid` without the shared-cache read when this process holds the session: then with the
+    `VersionCheck` the caller must settle before the request has any effect (a revoked session, or a changed user,
+    fails it). For a caller that settles it in a round trip it makes anyway (the phone's request: its rate limit and
+    heartbeat mark)."""
+    load = _session_loader(session_id, user_id)
+    cached, loaded, check = read_through_deferred(
+        _sessions, session_id, version_key=_user_version_key(user_id), ttl=_ttl(), load=load
+    )
+    return _own_session(cached), loaded, check
+
+
+def _session_loader(session_id: object, user_id: object) -> Callable[[], DeviceSession | None]:
     def load() -> DeviceSession | None:
         session = DeviceSession.objects.select_related("user").filter(pk=session_id).first()
         if session is None or session.revoked_at is not None or not session.user.is_active:
@@ -63,14 +84,17 @@ def session_valid(*, session_id: object, user_id: object) -> tuple[DeviceSession
             return None
         return session
 
-    cached, loaded = read_through(_sessions, session_id, version_key=_user_version_key(user_id), ttl=_ttl(), load=load)
+    return load
+
+
+def _own_session(cached: DeviceSession | None) -> DeviceSession | None:
     if cached is None:
-        return None, loaded
+        return None
     # Each request gets its own instances: views may change request.user, and threads share the cache.
     session, user = copy.copy(cached), copy.copy(cached.user)
     session.user = user
     user.device_session = session
-    return session, loaded
+    return session
 
 
 def sessions_invalidate(*, user_id: int) -> None:

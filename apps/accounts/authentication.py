@@ -9,7 +9,13 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.tokens import Token
 
-from apps.accounts.auth_cache import access_token_verified, api_key_valid, api_key_valid_deferred, session_valid
+from apps.accounts.auth_cache import (
+    access_token_verified,
+    api_key_valid,
+    api_key_valid_deferred,
+    session_valid,
+    session_valid_deferred,
+)
 from apps.accounts.errors import ApiKeyInvalid, ApiKeyRevoked, SessionRevoked, TokenInvalid
 from apps.accounts.models import ApiKey, ClientOrganization, User
 from apps.accounts.selectors import api_key_by_secret
@@ -23,23 +29,34 @@ class SessionJWTAuthentication(JWTAuthentication):
     at once, not when they expire. The session and user come from one query, or from this process's cache with one
     shared-cache read that tells whether they were revoked or changed since (apps.accounts.auth_cache). The token's
     decode and signature check run once per token and process (`access_token_verified`); the session's check runs on
-    every request, so a revocation still refuses the very next one."""
+    every request, so a revocation still refuses the very next one.
+
+    `deferred=True` (the phone's views, apps.delivery.api.views.PhoneView) takes a session this process holds without
+    reading its shared version: the user then carries the `credential_check` the view settles before the request has
+    any effect, in the round trip that counts its rate limit and heartbeat mark (a revoked session fails it)."""
 
     # What it refuses a request with (401), for the API schema (apps.core.schema).
     schema_errors = (TokenInvalid, SessionRevoked)
+
+    def __init__(self, *, deferred: bool = False) -> None:
+        super().__init__()
+        self.deferred = deferred
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         return access_token_verified(raw_token=raw_token, verify=super().get_validated_token)
 
     def get_user(self, validated_token: Token) -> User:
-        session_id = validated_token.get("sid")
-        session, loaded = (None, False)
-        if session_id:
-            session, loaded = session_valid(session_id=session_id, user_id=validated_token.get("user_id"))
+        session_id, user_id = validated_token.get("sid"), validated_token.get("user_id")
+        session, loaded, check = (None, False, None)
+        if session_id and self.deferred:
+            session, loaded, check = session_valid_deferred(session_id=session_id, user_id=user_id)
+        elif session_id:
+            session, loaded = session_valid(session_id=session_id, user_id=user_id)
         if session is None:
             raise AuthenticationFailed(SessionRevoked.default_message, code=SessionRevoked.code)
         if loaded:  # reloaded every AUTH_LOCAL_CACHE_SECONDS at least, which keeps last_used_at roughly current
             session_touch(session=session)
+        session.user.credential_check = check  # the request's own copy (`session_valid`)
         return session.user
 
 

@@ -33,9 +33,10 @@ class Count:
     timeout: int
 
 
-def counters_add(counts: Sequence[Count]) -> list[int]:
-    """Add each count to its counter, creating missing counters at 0; return the counters' new values, in order."""
-    return counters_distinct_add(counts, [], timeout=1)[0]
+def counters_add(counts: Sequence[Count], *, checks: Sequence[VersionCheck] = ()) -> list[int]:
+    """Add each count to its counter, creating missing counters at 0; return the counters' new values, in order.
+    `checks` as in `counters_distinct_add`: verified first, in the same round trip (`VersionStale`: nothing counted)."""
+    return counters_distinct_add(counts, [], timeout=1, checks=checks)[0]
 
 
 def counter_give_back(key: str, amount: int) -> None:

@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from apps.core.context import client_ip_var
-from apps.core.ratelimit import rate_limit
+from apps.core.counters import counters_add
+from apps.core.ratelimit import Window, rate_window
 
 
 def scope_rate(view: Any) -> str | None:
@@ -21,18 +22,26 @@ def scope_rate(view: Any) -> str | None:
     return settings.API_RATE_LIMITS.get(scope) if scope else None
 
 
+def scope_window(request: Request, view: Any) -> Window | None:
+    """The window this request counts in for its view's limit (None: the view has none), per principal: an API
+    client's organisation (ApiClient), a signed-in person or phone, else the client's address."""
+    rate = scope_rate(view)
+    if not rate:
+        return None
+    user = request.user
+    if getattr(user, "is_authenticated", False):
+        key = f"{type(user).__name__}:{user.pk}"
+    else:
+        key = f"ip:{client_ip_var.get() or BaseThrottle().get_ident(request)}"
+    return rate_window(group=f"api.{view.rate_limit_scope}", key=key, rate=rate)
+
+
 class ScopedRateLimit(BaseThrottle):
     """REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]: runs after authentication, so it can count per principal."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        rate = scope_rate(view)
-        if not rate:
-            return True
-        user = request.user
-        if getattr(user, "is_authenticated", False):
-            # An API client's principal is its organisation (ApiClient); a person is a user.
-            key = f"{type(user).__name__}:{user.pk}"
-        else:
-            key = f"ip:{client_ip_var.get() or self.get_ident(request)}"
-        rate_limit(group=f"api.{view.rate_limit_scope}", key=key, rate=rate)  # raises RateLimited (429)
+        window = scope_window(request, view)
+        if window is not None:
+            (used,) = counters_add([window.count()])
+            window.refuse_over(used)  # raises RateLimited (429)
         return True

@@ -30,6 +30,7 @@ from apps.accounts.did import verify_did_signature
 from apps.accounts.errors import DidMalformed, DidSignatureInvalid
 from apps.core.compiled import CompiledSelect, ids_in
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.inserting import rows_insert
 from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError, Unsettled
 from apps.delivery.fraud import Outcome, fraud_check_reports, outcomes_record
 from apps.delivery.models import DeliveryReport
@@ -194,7 +195,7 @@ def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportR
     for pendings in rounds:
         _apply_round(pendings, sent_occurred=sent_occurred)
     taken = [pending for _, pending in new.values()]
-    DeliveryReport.objects.bulk_create([pending.report for pending in taken])
+    rows_insert(DeliveryReport, [pending.report for pending in taken])  # one prepared text (apps.core.inserting)
     for index, pending in new.values():
         results[index] = _pending_result(pending, duplicate=False)
     for index, pending in repeats:  # answered as a repeat of a stored report is: with the job as it is now

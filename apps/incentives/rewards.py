@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.compiled import CompiledSelect
+from apps.core.inserting import rows_insert
 from apps.incentives.choices import ClawbackStatus, RewardStatus, Route
 from apps.incentives.models import Clawback, Reward, RewardRule
 from apps.incentives.surge import route_multipliers_bp
@@ -205,7 +206,7 @@ def _book(jobs: list[Any], *, now: datetime, booked_at: Mapping[int, datetime]) 
             due_at=booked + timedelta(seconds=hold),
         )
     if rewards:
-        Reward.objects.bulk_create(list(rewards.values()))
+        rows_insert(Reward, list(rewards.values()))  # one prepared text (apps.core.inserting)
         accounts = {pk: _reward_account_ids(providers[pk]) for pk in {r.provider_id for r in rewards.values()}}
         _apply(
             [

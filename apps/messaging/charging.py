@@ -37,9 +37,10 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.core.events import publish
+from apps.core.inserting import row_inserted
 from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.events import BalanceLow
-from apps.messaging.inserting import Guard, GuardRefused, message_held_row, message_inserted
+from apps.messaging.inserting import Guard, GuardRefused, message_held_row
 from apps.messaging.models import Message
 from apps.messaging.pricing import quotes, sensitive_quote
 from apps.tokens.choices import PlatformAccount, Reason, Result
@@ -163,7 +164,7 @@ def _book_one_statement(
             raise GuardRefused
         held.append(hold)
         if pk is not None:
-            message_inserted(messages[0], pk)
+            row_inserted(messages[0], pk)
 
     insert([message], write=write, guard=guard)  # the caller's insert: it retries a taken verification code
     hold = held[-1]

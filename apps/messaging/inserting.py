@@ -1,29 +1,22 @@
 """Message and job rows inserted cheaply: the send paths' INSERT (one row or a bulk request's thousand), and the
-dispatcher's INSERT of a batch's jobs.
+dispatcher's INSERT of a batch's jobs, through `apps.core.inserting` (rows as one JSON document, one prepared text).
 
 `bulk_create` prepares each of a message's 30 columns through its model field (`get_db_prep_save`) and hands
 PostgreSQL one array per column, which the driver builds value by value in Python: for a bulk request of 1,000
-recipients that cost more than validating them. On PostgreSQL the rows travel instead as one JSON document
-(`json.dumps` is C) and are cast back column by column in the INSERT itself, the way the ledger writes its
-batches (`apps.tokens.services.storage`). Rows come back in the order they were sent (`WITH ORDINALITY … ORDER BY`),
-which is how their ids are given back to the objects, as `bulk_create` does. Elsewhere (SQLite), `bulk_create`.
-The statement's text is the same whatever the number of rows, so it is prepared once per connection.
+recipients that cost more than validating them. A single send's guarded INSERT and the held row the ledger inserts
+(`message_held_row`) read the columns the same way.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
-from django.db import connection, models
-from django.db.models import DateTimeField, JSONField, signals
+from django.db import connection
+from django.db.models import signals
 from django.db.models.base import ModelState
 
-from apps.core.fields import BlindIndexField, EncryptedMixin
+from apps.core.inserting import row_columns, row_inserted, rows_insert, rows_json
 from apps.core.prepared import prepared_cursor
 from apps.messaging.models import Job, Message
 from apps.tokens.services import HeldRow
@@ -48,14 +41,14 @@ def messages_insert(messages: Sequence[Message], *, guard: Guard | None = None) 
         condition, params = guard
         with prepared_cursor() as cursor:  # one text per condition: planned once per connection
             cursor.execute(
-                f"{_columns(Message).insert} SELECT {_columns(Message).held_values} "  # noqa: S608 - model names
+                f"{row_columns(Message).insert} SELECT {row_columns(Message).held_values} "  # noqa: S608 - model names
                 f"FROM (SELECT %(message_row)s::jsonb->0 AS value) r WHERE {condition} RETURNING id",
-                {"message_row": _dumps(Message, messages), **params},
+                {"message_row": rows_json(Message, messages), **params},
             )
             row = cursor.fetchone()
         if row is None:
             raise GuardRefused
-        message_inserted(messages[0], row[0])
+        row_inserted(messages[0], row[0])
         return
     if connection.vendor != "postgresql":
         if len(messages) == 1:
@@ -63,29 +56,14 @@ def messages_insert(messages: Sequence[Message], *, guard: Guard | None = None) 
         else:
             Message.objects.bulk_create(messages)
         return
-    _rows_insert(Message, messages)
+    rows_insert(Message, messages)
 
 
 def jobs_insert(jobs: Sequence[Job]) -> None:
     """Insert a dispatch batch's unsaved jobs and set their ids, in one statement. `bulk_create` spent more of the
     dispatcher's CPU preparing a batch's 1,700 parameters (17 columns x 100 jobs) one field at a time than on
     anything else it did per job; PostgreSQL then parsed and planned a statement that was new every time."""
-    if not jobs:
-        return
-    if connection.vendor != "postgresql":
-        Job.objects.bulk_create(jobs)
-        return
-    _rows_insert(Job, jobs)
-
-
-def _rows_insert(model: type[models.Model], objects: Sequence[models.Model]) -> None:
-    with prepared_cursor() as cursor:  # one text whatever the number of rows: planned once per connection
-        cursor.execute(_columns(model).bulk_sql, [_dumps(model, objects)])
-        ids = [row[0] for row in cursor.fetchall()]
-    if len(ids) != len(objects):
-        raise RuntimeError(f"{len(objects)} rows sent to the INSERT, {len(ids)} came back")
-    for instance, pk in zip(objects, ids, strict=True):
-        message_inserted(instance, pk)
+    rows_insert(Job, jobs)
 
 
 def message_unsaved(*, like: Message | None = None, **values: Any) -> Message:
@@ -193,118 +171,18 @@ def _builder() -> _Builder:
     return _BUILDER
 
 
-def _encode(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} in a row")
-
-
-@dataclass(frozen=True)
-class _Columns:
-    plain: Callable[[Any], tuple]  # every column's attribute at once (one C call): most are sent as they are
-    prepared: list[tuple[int, Callable[[Sequence[Any]], list[Any]]]]  # the others, by position: a column's values
-    insert: str  # INSERT INTO the table (its columns)
-    bulk_sql: str  # the bulk INSERT: rows as one jsonb array, in order
-    held_values: str  # the select list of one row sent as jsonb `r.value` (for `message_held_row`)
-
-
-_COLUMNS: dict[type[models.Model], _Columns] = {}
-
-
-def _prepared_by_field(field: Any) -> Callable[[Sequence[Any]], list[Any]]:
-    """The column's values for the objects, as `field.get_db_prep_save(field.pre_save(…))` gives each — an encrypted
-    column's all at once (`get_db_prep_save_many`: one subkey for the batch's values, each with its own nonce)."""
-    if isinstance(field, EncryptedMixin):
-        return lambda objects: field.get_db_prep_save_many(
-            [field.pre_save(instance, add=True) for instance in objects], connection
-        )
-    return lambda objects: [
-        field.get_db_prep_save(field.pre_save(instance, add=True), connection) for instance in objects
-    ]
-
-
-def _auto_now(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
-    return lambda objects: [_iso(field.pre_save(instance, add=True)) for instance in objects]
-
-
-def _times(field: DateTimeField) -> Callable[[Sequence[Any]], list[Any]]:
-    """A time column's values as the JSON document holds them (ISO 8601, as `_encode` writes them), read here rather
-    than by `json.dumps` calling back into Python for each of a row's four times."""
-    read = attrgetter(field.attname)
-    return lambda objects: [_iso(read(instance)) for instance in objects]
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if type(value) is datetime else value  # anything else: as `json.dumps` takes it
-
-
-def _columns(model: type[models.Model]) -> _Columns:
-    """Built once per model from its fields, so a new column is inserted without touching this. Each column's value
-    is cast back from a JSON row (a jsonb array) in the statement."""
-    if model not in _COLUMNS:
-        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-        prepared: list[tuple[int, Callable[[Sequence[Any]], list[Any]]]] = []
-        selects = []
-        for position, field in enumerate(fields):
-            if isinstance(field, EncryptedMixin | BlindIndexField):
-                # Encrypted at rest, or a keyed hash computed on save: prepared by the field itself (as bulk_create
-                # would), never sent as the plain value.
-                prepared.append((position, _prepared_by_field(field)))
-            elif isinstance(field, DateTimeField) and (field.auto_now or field.auto_now_add):
-                prepared.append((position, _auto_now(field)))
-            elif type(field) is DateTimeField:
-                prepared.append((position, _times(field)))
-            if isinstance(field, JSONField):
-                selects.append(f"{{alias}}.value->{position}")  # jsonb as it is
-            else:
-                selects.append(f"({{alias}}.value->>{position})::{field.db_type(connection)}")
-        table = connection.ops.quote_name(model._meta.db_table)
-        names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-        insert = f"INSERT INTO {table} ({names})"
-        bulk_values = ", ".join(select.format(alias="e") for select in selects)
-        _COLUMNS[model] = _Columns(
-            plain=attrgetter(*(field.attname for field in fields)),
-            prepared=prepared,
-            insert=insert,
-            bulk_sql=(
-                f"{insert} SELECT {bulk_values} "  # noqa: S608 - names from the model only
-                "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY e ORDER BY e.ordinality RETURNING id"
-            ),
-            held_values=", ".join(select.format(alias="r") for select in selects),
-        )
-    return _COLUMNS[model]
-
-
-def _dumps(model: type[models.Model], objects: Sequence[models.Model]) -> str:
-    """The objects' rows as one JSON document (`json.dumps` is C)."""
-    columns = _columns(model)
-    plain, prepared = columns.plain, columns.prepared
-    rows = [list(plain(instance)) for instance in objects]
-    for position, read in prepared:
-        for row, value in zip(rows, read(objects), strict=True):
-            row[position] = value
-    return json.dumps(rows, default=_encode, ensure_ascii=False)
-
-
 def message_held_row(message: Message, *, id_prefix: str, guard: Guard | None = None) -> HeldRow:
     """The unsaved message as a row the ledger inserts in the statement that books its hold
     (`client_hold_create_with_row`): its columns read as the bulk INSERT reads them (encrypted, blind-indexed), sent
     as one JSON row and cast back column by column in the statement — one parameter instead of one per column,
     each of which the driver would adapt on its own. `guard`: a condition the row must meet (`messages_insert`)."""
-    columns = _columns(Message)
+    columns = row_columns(Message)
     condition, params = guard if guard is not None else ("TRUE", {})
     return HeldRow(
         insert=columns.insert,
         values=columns.held_values,
-        params={"message_row": _dumps(Message, [message]), **params},
+        params={"message_row": rows_json(Message, [message]), **params},
         id_prefix=id_prefix,
         source="CROSS JOIN (SELECT %(message_row)s::jsonb->0 AS value) r",
         guard=condition,
     )
-
-
-def message_inserted(message: models.Model, pk: int) -> None:
-    """Mark `message` (or a job) as the stored row `pk` (as `save` would)."""
-    message.pk = pk
-    message._state.adding = False
-    message._state.db = connection.alias

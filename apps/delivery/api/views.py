@@ -17,12 +17,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api.fields import PhoneNumberField
+from apps.accounts.authentication import SessionJWTAuthentication
 from apps.accounts.phone import normalize_phone
 from apps.core.api import error_body
 from apps.core.converters import DATABASE_ID_MAX
+from apps.core.counters import counters_add
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.local_cache import VersionStale
 from apps.core.schema import ErrorCase, raises
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField
+from apps.core.throttling import scope_window
 from apps.delivery import inbound, reports
 from apps.delivery.canaries import canary_inbound
 from apps.delivery.choices import ReportStatus, SendError
@@ -32,7 +36,7 @@ from apps.messaging.errors import JobNotFound, LeaseExpired
 from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
-from apps.providers.services import provider_heard_from, provider_seen
+from apps.providers.services import provider_heard_from, provider_seen_counted, provider_seen_mark
 
 
 class OfferedJobOutput(serializers.ModelSerializer):
@@ -103,13 +107,42 @@ REPORT_ERRORS = (
 
 class PhoneView(APIView):
     """A request of a provider's phone. Once authenticated it counts as a heartbeat (`provider_seen`: at most one
-    write per phone every PROVIDER_SEEN_REFRESH_SECONDS), so a busy phone needs no heartbeats of its own."""
+    write per phone every PROVIDER_SEEN_REFRESH_SECONDS), so a busy phone needs no heartbeats of its own.
+
+    Before its work the request makes one shared-cache round trip (one script): the session's version check (a
+    session this process holds is taken unread, `SessionJWTAuthentication(deferred=True)`), the rate limit's counter
+    and the heartbeat mark. A revoked session fails the check and counts nothing: the request is authenticated afresh
+    and refused (401) before anything happens; a session whose user changed is reloaded and counted then."""
 
     permission_classes = [IsAuthenticated]
 
+    def get_authenticators(self) -> list[SessionJWTAuthentication]:
+        return [SessionJWTAuthentication(deferred=True)]
+
+    def check_throttles(self, request: Request) -> None:
+        """Counted in `initial`, in the same round trip as the session's check and the heartbeat mark."""
+
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)
-        provider_seen(user_id=request.user.pk)
+        try:
+            self._count(request)
+        except VersionStale:
+            # Authenticated afresh, with the shared version read: a revoked session raises 401 here.
+            request.user, request.auth = SessionJWTAuthentication().authenticate(request)
+            self._count(request)
+
+    def _count(self, request: Request) -> None:
+        user = request.user
+        window = scope_window(request, self)
+        mark = provider_seen_mark(user_id=user.pk)
+        counts = [count for count in (mark, window.count() if window else None) if count is not None]
+        check = getattr(user, "credential_check", None)
+        values = counters_add(counts, checks=[check] if check is not None else ())
+        if mark is not None:
+            provider_seen_counted(user_id=user.pk, marks=values[0])
+        if window is not None:
+            # After the heartbeat: a phone refused for its rate is still alive.
+            window.refuse_over(values[-1])
 
 
 def offered_jobs(user: object) -> list[dict]:

@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, transaction
-from django.db.models.sql.compiler import SQLCompiler, SQLUpdateCompiler
+from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler, SQLUpdateCompiler
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -45,9 +45,10 @@ def _built_by(compiler: type[SQLCompiler]) -> Iterator[list[str]]:
     original = compiler.as_sql
 
     def recording(self, *args, **kwargs):
-        sql, params = original(self, *args, **kwargs)
-        built.append(sql)
-        return sql, params
+        result = original(self, *args, **kwargs)
+        # (sql, params), or a list of them from the INSERT compiler (one per statement)
+        built.extend(sql for sql, _params in (result if isinstance(result, list) else [result]))
+        return result
 
     with mock.patch.object(compiler, "as_sql", recording):
         yield built
@@ -61,6 +62,11 @@ def built_by_the_orm() -> AbstractContextManager[list[str]]:
 def updates_built_by_the_orm() -> AbstractContextManager[list[str]]:
     """The UPDATE texts Django's compiler builds meanwhile."""
     return _built_by(SQLUpdateCompiler)
+
+
+def inserts_built_by_the_orm() -> AbstractContextManager[list[str]]:
+    """The INSERT texts Django's compiler builds meanwhile."""
+    return _built_by(SQLInsertCompiler)
 
 
 def fields(instance) -> dict:

@@ -1,6 +1,7 @@
 """The hot UPDATEs built once per process (apps.core.compiled.CompiledUpdate): the same rows written as the ORM's
 `update()` writes them, the texts not built again on a warm report or dispatch, and what the text cannot carry left
-to the ORM."""
+to the ORM. And the report's and reward's INSERTs (apps.core.inserting): the rows `bulk_create` writes, no text built
+by the ORM on a warm delivered report."""
 
 from datetime import timedelta
 
@@ -12,10 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core.compiled import CompiledUpdate, ids_in
-from apps.delivery.choices import Unsettled
+from apps.core.inserting import rows_insert
+from apps.delivery.choices import ReportStatus, Unsettled
 from apps.delivery.models import DeliveryReport
 from apps.delivery.tests.test_compiled_queries import (  # noqa: F401 - the report batches' fixtures
     fields,
+    inserts_built_by_the_orm,
     organization,
     phone,
     postgresql_only,
@@ -25,6 +28,7 @@ from apps.delivery.tests.test_compiled_queries import (  # noqa: F401 - the repo
     updates_built_by_the_orm,
 )
 from apps.delivery.tests.test_report_batches import acknowledged, post_batch, row
+from apps.incentives.models import Reward
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, message_submit
@@ -149,3 +153,49 @@ def test_a_deferred_report_is_marked_and_its_settlement_clears_the_mark(organiza
     assert deliveries_settle(received_before=timezone.now() + timedelta(seconds=1)) == 1
 
     assert DeliveryReport.objects.get(job=job).unsettled == ""
+
+
+# --- INSERTs ---------------------------------------------------------------------------------------------------------
+
+TABLES = ('INSERT INTO "delivery_deliveryreport"', 'INSERT INTO "incentives_reward"')
+
+
+def test_the_rows_are_those_bulk_create_writes(organization, provider, phone, roomy):  # noqa: F811
+    jobs = acknowledged(organization, phone, 4)
+    now = timezone.now()
+    failed = {"status": ReportStatus.FAILED, "error_code": "no_signal", "parts": 2, "signed": True, "flags": ["late"]}
+
+    def reports(first, second):
+        times = {"provider": provider, "occurred_at": now, "received_at": now}
+        return [
+            DeliveryReport(job=first, status=ReportStatus.SENT, **times),
+            DeliveryReport(job=second, **failed, **times),
+        ]
+
+    ours, orms = reports(jobs[0], jobs[1]), reports(jobs[2], jobs[3])
+    rows_insert(DeliveryReport, ours)
+    DeliveryReport.objects.bulk_create(orms)
+
+    for mine, theirs in zip(ours, orms, strict=True):
+        assert mine.pk is not None and not mine._state.adding
+        stored = fields(DeliveryReport.objects.get(pk=mine.pk))
+        expected = fields(DeliveryReport.objects.get(pk=theirs.pk))
+        assert {**stored, "id": 0, "job_id": 0} == {**expected, "id": 0, "job_id": 0}
+
+
+@postgresql_only
+def test_a_warm_report_inserts_its_rows_unbuilt(organization, provider, phone, roomy, settings):  # noqa: F811
+    """No INSERT of the delivered report or its reward built by the ORM."""
+    settings.DELIVERY_SETTLE_LINGER_MS = -1  # settled in the request: its reward is inserted here too
+    jobs = acknowledged(organization, phone, 2)
+    post_batch(phone, [row(jobs[0], "delivered")])  # warm: this process has built its statements
+
+    with inserts_built_by_the_orm() as built, CaptureQueriesContext(connection) as ran:
+        post_batch(phone, [row(jobs[1], "delivered")])
+
+    assert [sql for sql in built if sql.startswith(TABLES)] == []
+    executed = [query["sql"] for query in ran]
+    for table in TABLES:
+        assert any(sql.startswith(table) for sql in executed), table
+    assert DeliveryReport.objects.get(job=jobs[1]).status == ReportStatus.DELIVERED
+    assert Reward.objects.get(job=jobs[1]).amount > 0

@@ -4,6 +4,8 @@ from apps.providers.services.availability import (
     HeartbeatReply,
     provider_heartbeat,
     provider_seen,
+    provider_seen_counted,
+    provider_seen_mark,
     providers_sweep_offline,
     sims_resync_matchable,
 )
@@ -75,6 +77,8 @@ __all__ = [
     "provider_reputation_penalty",
     "provider_scores_set",
     "provider_seen",
+    "provider_seen_counted",
+    "provider_seen_mark",
     "provider_suspend",
     "provider_update",
     "providers_mark_unresponsive",

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.core.compiled import CompiledUpdate
+from apps.core.counters import Count, counters_add
 from apps.providers.choices import Availability, AvailabilityReason, ProviderStatus
 from apps.providers.errors import DeviceNotRegistered
 from apps.providers.models import AvailabilityChange, Device, Provider, Sim
@@ -169,16 +169,33 @@ def provider_seen(*, user_id: int, now: datetime | None = None) -> bool:
     """A request from a provider's phone (a report, an acknowledgement, a pull) shows it is alive: refresh its
     heartbeat time, so a busy phone needs no separate heartbeat. Returns whether it wrote.
 
-    Cheap enough for every request: a Redis key (`cache.add`, set if absent, living PROVIDER_SEEN_REFRESH_SECONDS)
-    lets through one request per phone per window, and that one makes a conditional UPDATE with the same time bound
-    (so at most one write per window, whichever web process gets it). Only an online or busy provider is refreshed:
-    one the sweep marked offline comes back with a full heartbeat, which restores what it chose and its SIMs.
-    Not audited, as heartbeats are not."""
+    Cheap enough for every request: a mark in the shared cache (`provider_seen_mark`, a counter living
+    PROVIDER_SEEN_REFRESH_SECONDS from its first count) lets through one request per phone per window, and that one
+    makes a conditional UPDATE with the same time bound (so at most one write per window, whichever web process gets
+    it). Only an online or busy provider is refreshed: one the sweep marked offline comes back with a full heartbeat,
+    which restores what it chose and its SIMs. Not audited, as heartbeats are not."""
+    mark = provider_seen_mark(user_id=user_id)
+    if mark is None:
+        return False
+    (marks,) = counters_add([mark])
+    return provider_seen_counted(user_id=user_id, marks=marks, now=now)
+
+
+def provider_seen_mark(*, user_id: int) -> Count | None:
+    """The count that marks the phone seen in this window (None: refreshing is off), for a caller that counts it in
+    a round trip it makes anyway (the phone's request, with its rate limit); then `provider_seen_counted`."""
     refresh = settings.PROVIDER_SEEN_REFRESH_SECONDS
-    if refresh <= 0 or not cache.add(f"provider-seen:{user_id}", 1, timeout=refresh):
+    return Count(key=f"provider-seen:{user_id}", amount=1, timeout=refresh) if refresh > 0 else None
+
+
+def provider_seen_counted(*, user_id: int, marks: int, now: datetime | None = None) -> bool:
+    """`provider_seen` once its mark was counted (`marks`: the mark's count in its window): only the window's first
+    count writes."""
+    if marks != 1:
         return False
     now = now or timezone.now()
-    return _SEEN.run({"last_heartbeat_at": now}, user_id, now - timedelta(seconds=refresh)) == 1
+    fresh_since = now - timedelta(seconds=settings.PROVIDER_SEEN_REFRESH_SECONDS)
+    return _SEEN.run({"last_heartbeat_at": now}, user_id, fresh_since) == 1
 
 
 # Built once per process on PostgreSQL (apps.core.compiled): a phone's request refreshes its heartbeat with it.

@@ -56,8 +56,9 @@ def message_output(message: Message) -> dict:
     fields from the model every time it is instantiated, which cost more than the rest of the answer on the send
     path. Each value is read straight off the row and given to its own field's `to_representation`: DRF's generic
     loop (`get_attribute`, its checks) cost as much again on a bulk answer of 1,000 messages. A test holds the two
-    equal (`test_read_api`)."""
-    return _output(message, _output_fields())
+    equal (`test_read_api`). Its times are written in the current time zone looked up once (`_local_time`), as
+    `messages_output` writes them: DRF's DateTimeField looks it up again for each."""
+    return _output(message, _output_fields(), local_time=_local_time(timezone.get_current_timezone()), times=_times())
 
 
 def messages_output(messages: Iterable[Message]) -> list[dict]:
@@ -71,13 +72,7 @@ def messages_output(messages: Iterable[Message]) -> list[dict]:
       their own representation: a column of only those is taken as it is; any other value (a choices member,
       `MessageStatus.QUEUED`) is represented once per answer, not once per message."""
     messages = list(messages)
-    zone = timezone.get_current_timezone()
-
-    def local_time(value: datetime) -> str:
-        # DateTimeField.to_representation for an aware datetime, ISO 8601 (what every time field here gives).
-        text = value.astimezone(zone).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-
+    local_time = _local_time(timezone.get_current_timezone())
     times = _times()
     names, columns = [], []
     for name, attribute, represent in _output_fields():
@@ -129,6 +124,16 @@ def _represented(values: list[Any], kept: type, represent: Callable[[Any], Any])
     return list(map(represented.__getitem__, keys))
 
 
+def _local_time(zone: Any) -> Callable[[datetime], str]:
+    """DateTimeField.to_representation of an aware datetime in `zone`, ISO 8601 (what every time field here gives)."""
+
+    def local_time(value: datetime) -> str:
+        text = value.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return local_time
+
+
 def _aware_or(local_time: Callable[[datetime], str], represent: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`local_time` for an aware datetime; DRF's own `represent` for anything else (a naive time has its answer)."""
 
@@ -140,14 +145,25 @@ def _aware_or(local_time: Callable[[datetime], str], represent: Callable[[Any], 
     return time
 
 
-def _output(message: Message, fields: list[tuple[str, str | None, Callable[[Any], Any]]]) -> dict:
+def _output(
+    message: Message,
+    fields: list[tuple[str, str | None, Callable[[Any], Any]]],
+    *,
+    local_time: Callable[[datetime], str],
+    times: frozenset[str],
+) -> dict:
     output = {}
     for name, attribute, represent in fields:
         if attribute is None:  # a method field: it reads the message itself
             output[name] = represent(message)
             continue
         value = getattr(message, attribute)
-        output[name] = None if value is None else represent(value)
+        if value is None:
+            output[name] = None
+        elif attribute in times and type(value) is datetime and value.utcoffset() is not None:
+            output[name] = local_time(value)
+        else:
+            output[name] = represent(value)
     return output
 
 

@@ -21,6 +21,11 @@ above 1 means one was there). The same reasoning then holds from the moment it a
 send put it, and published its dispatcher at once), so whichever dispatcher takes it does so later, and reads after
 the grace has run from then. A send that commits within that grace skips its signal; one that took longer (or whose
 request failed: then the dispatcher published finds nothing of it) signals after commit as any other.
+
+Within the grace of its last asking a process need not ask, unless its send would commit only after that grace has
+run: then the send's own signal after commit would make a round trip (a `cache.add`) of its own. Such a send asks in
+the counters' round trip instead, which it makes anyway. Whether it would is judged by the process's last asking
+send: how long that one took from asking to its signal after commit (twice that, as sends vary).
 """
 
 import logging
@@ -65,6 +70,10 @@ def _grace_seconds() -> float:
 # Per priority: when (this process's monotonic clock) an `add` was sent that found a dispatcher on its way, or a mark
 # was asked for early that found one or put one and published its dispatcher (`dispatch_marked`).
 _refused_at: dict[str, float] = {}
+# Per priority: when the last early mark was asked for whose send has not signalled yet, and how long the last
+# asking send took from asking to its signal after commit (`dispatch_mark` judges by it).
+_asked_at: dict[str, float] = {}
+_asked_span: dict[str, float] = {}
 _clock = time.monotonic  # the monotonic clock; tests move it
 
 
@@ -96,6 +105,8 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
     else:
         key, timeout = _pending_key(priority), SIGNAL_SECONDS
         countdown = None if force else linger_seconds()
+        if (asked := _asked_at.pop(priority, None)) is not None:
+            _asked_span[priority] = _clock() - asked
         if not force and _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
             return False  # what was committed before now, the dispatcher on its way reads (module docstring)
     if not force:
@@ -113,13 +124,15 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
 
 def dispatch_mark(*, priority: str) -> Count | None:
     """The "on its way" mark for messages of `priority` due now, as a counter for the round trip that counts a send's
-    limits (module docstring); None when this process need not ask (within the grace of its last asking), when there
-    is no grace to trust (every signal then asks after commit) or for an unknown priority (refused later). Inside a
-    transaction too: its caller may still roll it back, and a dispatcher published at once would then be for nothing
-    (the API's single send runs outside any, its one statement committing by itself)."""
+    limits (module docstring); None when this process need not ask (within the grace of its last asking, and the
+    send expected to commit within it too), when there is no grace to trust (every signal then asks after commit) or
+    for an unknown priority (refused later). Inside a transaction too: its caller may still roll it back, and a
+    dispatcher published at once would then be for nothing (the API's single send runs outside any, its one
+    statement committing by itself)."""
     if priority not in QUEUE_FOR_PRIORITY or _grace_seconds() <= 0 or transaction.get_connection().in_atomic_block:
         return None
-    if _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
+    expected = 2 * _asked_span.get(priority, 0.0)  # this send's time to its signal, judged by the last asking one's
+    if _clock() + expected < _refused_at.get(priority, float("-inf")) + _grace_seconds():
         return None
     return Count(key=_pending_key(priority), amount=1, timeout=SIGNAL_SECONDS)
 
@@ -132,6 +145,7 @@ def dispatch_marked(*, priority: str, asked: float, count: int) -> None:
     from apps.messaging.tasks import dispatch_due
 
     _refused_at[priority] = asked
+    _asked_at[priority] = asked
     if count == 1:
         dispatch_due.apply_async(args=[priority], queue=QUEUE_FOR_PRIORITY[priority], countdown=linger_seconds())
 
@@ -152,3 +166,5 @@ def dispatch_signals_forget() -> None:
     """Forget the signals this process found refused (what another process, which never asked, looks like): with the
     shared cache emptied, as between tests."""
     _refused_at.clear()
+    _asked_at.clear()
+    _asked_span.clear()

@@ -237,6 +237,18 @@ def test_a_send_asks_for_its_signal_in_the_round_trip_that_counts_its_limits(org
         assert _signal_commands(sent) == [b"EVALSHA"], sent
 
 
+def stepping_clock(monkeypatch, seconds: float) -> list[float]:
+    """The signals' clock, from 1000.0 on, moving `seconds` at each reading; returns the step to change it."""
+    now, step = [1000.0], [seconds]
+
+    def clock() -> float:
+        now[0] += step[0]
+        return now[0]
+
+    monkeypatch.setattr(signal, "_clock", clock)
+    return step
+
+
 def test_a_send_slower_than_the_grace_signals_after_commit(organization, settings, monkeypatch):
     """The early mark only covers what commits within the grace from before it was asked for: a send that took longer
     asks again after commit, as every signal did before."""
@@ -248,13 +260,7 @@ def test_a_send_slower_than_the_grace_signals_after_commit(organization, setting
     settings.DISPATCH_SIGNAL_GRACE_MS = 20
     # The process's clock, pinned from the first send on (the real monotonic clock is the host's uptime: a fixed
     # figure below it would fall within the first send's grace and skip the second's mark).
-    now, step = [1000.0], [0.0]
-
-    def clock() -> float:
-        now[0] += step[0]
-        return now[0]
-
-    monkeypatch.setattr(signal, "_clock", clock)
+    step = stepping_clock(monkeypatch, 0.0)
     submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
     assert len(starting_soon("low")) == 1
     step[0] = 0.025  # 25 ms a reading: past the grace
@@ -263,6 +269,28 @@ def test_a_send_slower_than_the_grace_signals_after_commit(organization, setting
     assert starting_soon("low") == []  # asked again after commit, and found the dispatcher still on its way
     if isinstance(caches["default"], RedisCache):
         assert _signal_commands(sent) == [b"EVALSHA", b"SET"], sent
+
+
+def test_a_send_expected_to_commit_after_the_grace_asks_in_the_counters_round_trip(organization, settings, monkeypatch):
+    """Within the grace of its last asking, a send that would commit only after that grace (judged by how long the
+    last asking send took, twice over) asks for the mark in the round trip that counts its limits, rather than in a
+    round trip of its own after commit."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from apps.messaging.tests.test_send_cost import redis_commands
+
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    # 5 ms a reading of the process's clock: the first send takes 5 ms from asking to its signal, so the second, which
+    # starts 15 ms after that asking (within the grace), is expected to signal 25 ms after it (past the grace).
+    stepping_clock(monkeypatch, 0.005)
+    submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
+    assert len(starting_soon("low")) == 1
+    sent = redis_commands(monkeypatch)
+    submit(organization, Priority.LOW, to="012 345 679")  # finds the mark: trusts the dispatcher on its way
+    assert starting_soon("low") == []
+    if isinstance(caches["default"], RedisCache):
+        assert _signal_commands(sent) == [b"EVALSHA"], sent
 
 
 def test_a_send_inside_a_transaction_signals_after_commit(organization, settings, monkeypatch):

@@ -298,9 +298,7 @@ class ContentFilter:
         lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if lure:
             reasons += self._lure_reasons(text, outside_links)
-        # Most messages have neither a run of one character nor a word back often enough (see `_repetition_reasons`).
-        if ANY_REPEATED_CHARACTER.search(text) or len(tokens) - len(set(tokens)) + 1 >= REPEATED_WORD_MIN_COUNT:
-            reasons += self._repetition_reasons(text, tokens)
+        reasons += self._repetition_reasons(text, tokens)
         if lure and not outside_links:
             reasons = _discount_warning(reasons, normalized)
         if reasons:
@@ -393,6 +391,7 @@ class ContentFilter:
 
     def _repetition_reasons(self, text: str, tokens: tuple[str, ...]) -> list[Reason]:
         matches: list[str] = []
+        # Most messages have no run of one character: the cheap scan spares them the exact one.
         if ANY_REPEATED_CHARACTER.search(text) and (run := REPEATED_CHARACTER.search(text)):
             matches.append(run.group()[:16])
         # No word can come back more often than the repeats there are (tokens less distinct tokens, plus one), and

@@ -10,8 +10,9 @@ round trip per message shows as an exact difference between two runs. What each 
 - transactions: `xact_commit + xact_rollback` of the run's PostgreSQL database (`pg_stat_database`), every process
   connected to it (web, workers, beat and the simulator's own reads). PostgreSQL publishes a backend's counts when it
   goes idle, at most about once a second, so the last second or so of a window may land in the next read.
-- cache commands: Redis's `total_commands_processed` for the whole server (the cache and the broker, and anything
-  else using that server); meaningful when nothing else does.
+- cache commands: Redis's own count per command (`INFO commandstats`) for the whole server (the cache and the
+  broker, and anything else using that server; meaningful when nothing else does). Commands a script or a MULTI
+  block runs count one each: the figure is the server's work, not the clients' round trips.
 """
 
 from collections import Counter
@@ -32,18 +33,16 @@ class WorkCounts:
 
     tasks: Counter[str] = field(default_factory=Counter)
     transactions: int | None = None
-    cache_commands: int | None = None
+    cache_commands: Counter[str] | None = None
 
     def since(self, before: "WorkCounts") -> "WorkCounts":
-        def minus(after: int | None, earlier: int | None) -> int | None:
-            return None if after is None or earlier is None else after - earlier
-
-        tasks = Counter({name: count - before.tasks.get(name, 0) for name, count in self.tasks.items()})
-        return WorkCounts(
-            tasks=+tasks,  # unary plus drops the tasks that did not run in the window
-            transactions=minus(self.transactions, before.transactions),
-            cache_commands=minus(self.cache_commands, before.cache_commands),
-        )
+        transactions = None
+        if self.transactions is not None and before.transactions is not None:
+            transactions = self.transactions - before.transactions
+        commands = None
+        if self.cache_commands is not None and before.cache_commands is not None:
+            commands = _added(self.cache_commands, before.cache_commands)
+        return WorkCounts(tasks=_added(self.tasks, before.tasks), transactions=transactions, cache_commands=commands)
 
     def lines(self, messages: int) -> list[str]:
         """The summary's lines: each count per message."""
@@ -59,8 +58,17 @@ class WorkCounts:
         if self.transactions is not None:
             lines.append(f"               {each(self.transactions)} database transactions per message")
         if self.cache_commands is not None:
-            lines.append(f"               {each(self.cache_commands)} Redis commands per message (the whole server)")
+            top = ", ".join(f"{name} {each(count)}" for name, count in self.cache_commands.most_common(8))
+            lines.append(
+                f"               {each(sum(self.cache_commands.values()))} Redis commands per message (the whole "
+                f"server, those in scripts and MULTI blocks included: {top or 'none'})"
+            )
         return lines
+
+
+def _added(after: Counter[str], before: Counter[str]) -> Counter[str]:
+    """What each count gained between `before` and `after`; names that did not move are left out."""
+    return +Counter({name: count - before.get(name, 0) for name, count in after.items()})
 
 
 def work_counts(http: httpx.Client) -> WorkCounts:
@@ -94,13 +102,15 @@ def database_transactions() -> int | None:
     return int(count)
 
 
-def cache_commands() -> int | None:
-    """Commands the Redis server has processed so far; None when the run uses no Redis."""
+def cache_commands() -> Counter[str] | None:
+    """Commands the Redis server has run so far, by command; None when the run uses no Redis."""
     url = settings.REDIS_URL or (settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else "")
     if not url:
         return None
     client = redis.Redis.from_url(url)
     try:
-        return int(client.info("stats")["total_commands_processed"])
+        stats = client.info("commandstats")
     finally:
         client.close()
+    # redis-py parses each `cmdstat_<name>` line into a dict: {"calls": 12, "usec": 30, ...}.
+    return Counter({name.removeprefix("cmdstat_"): int(values["calls"]) for name, values in stats.items()})

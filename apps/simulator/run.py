@@ -65,6 +65,7 @@ from apps.simulator.fleet import (
     to_e164,
 )
 from apps.simulator.processes import ServerConfig, Servers
+from apps.simulator.work import WorkCounts, work_counts
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Summary:
     topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     requests: dict[str, int] = field(default_factory=dict)  # HTTP requests made while traffic ran, by kind
+    work: WorkCounts | None = None  # tasks, transactions and cache commands while traffic ran (apps.simulator.work)
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
     payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
     charged: int = 0  # 10⁻⁶ PPT captured from the clients for delivered messages
@@ -199,6 +201,7 @@ class Summary:
             *self._payout_lines(),
             *self.abuse.lines(),
             *self._request_lines(),
+            *(self.work.lines(self.submitted) if self.work else []),
             *self._cpu_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
         ]
@@ -616,6 +619,7 @@ class Simulation:
 
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
         cpu_before = self._cpu(servers)
+        work_before = work_counts(http)
         requests_before = self.requests.copy()
         started = time.monotonic()
         canary_thread.start()
@@ -642,6 +646,7 @@ class Simulation:
         total_seconds = time.monotonic() - started
         pushes_counted = pushes_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
+        work = work_counts(http).since(work_before)
         requests_made = {kind: count - requests_before.get(kind, 0) for kind, count in self.requests.items()}
         stop.set()
 
@@ -660,6 +665,7 @@ class Simulation:
         if config.cash_out:
             summary.payouts = self.cash_out.summary()
         summary.cpu = cpu
+        summary.work = work
         summary.requests = {kind: count for kind, count in requests_made.items() if count}
         summary.pushes_on_metrics = pushes_counted
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt

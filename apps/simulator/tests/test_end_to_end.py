@@ -84,6 +84,12 @@ def test_small_fleet_end_to_end():
     assert summary.paid_for_faked == summary.held_for_faked == 0, "\n".join(summary.lines())
     assert summary.phone_errors == {}, "\n".join(summary.lines())
     assert summary.cpu["web"] > 0 and summary.cpu["workers"] > 0 and summary.cpu["simulator"] > 0
+    # Work counted, not timed: every message took dispatch and settle tasks, at least one commit (its own send) and
+    # cache commands (the send's limits).
+    work = summary.work
+    assert work.tasks["messaging.dispatch_due"] > 0 and len(work.tasks) >= 2, work.lines(24)
+    assert work.transactions >= summary.submitted, work.lines(24)
+    assert work.cache_commands["evalsha"] + work.cache_commands["eval"] >= summary.submitted, work.lines(24)
     # Honest phones cashed out their posted rewards against the payout fakes (a fifth of whose calls time out):
     # nobody paid twice, every payout final or pending with a reason.
     payouts = summary.payouts

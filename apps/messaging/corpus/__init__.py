@@ -127,6 +127,23 @@ brands' draw results, opted-in shops' offers with STOP, clinics, pharmacies, spa
 notices). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`); main's filter before the eighth round and the
 eighth round's were each scored on it once (`benchmarks/RESULTS.md`).
 
+`sealed9.jsonl` holds the ``sealed9`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+126 of the 140 mixed ones in Latin-script Khmer, 34 Khmer ones with zero-width spaces) written one by one by a writer
+who had not read the filter, its rules, its model, its training data nor any other split's messages, and committed
+before any filter ran on it; no message is closer than 0.35 (character 5-gram Jaccard; the closest is 0.33) to one of
+the other splits, nor 0.3 to another of its own (the closest is 0.23). Its spam includes the kinds without a link or
+a number (a nephew held by the police, a mother's child on a "new number", a code "sent by mistake" or read to "bank
+staff" to cancel a loan, a boss's new number asking for phone cards, an uncle's prize tax, blue pills and love
+potions by voice), .apk installs, SIM re-registration, fake tax, NSSF and ride refunds, traffic fines, a "safe
+account" of an anti-money-laundering unit, jobs in Korea, task jobs, USDT staking and new coins, durian, mango,
+cattle and bird's-nest shares, land near the new airport, football tips and fixed matches, Kun Khmer, cockfight,
+boat-race, esports, dice and Vietnamese-lottery bets, debt clearing and CBC blacklist removal, loans against phones,
+land titles and by Telegram or Facebook, and sextortion. Its legitimate messages carry the look-alikes (21 loan
+repayment reminders and 3 pawn renewals, banks', wallets', telcos', the NBC's and the police's scam warnings,
+lenders' real approvals and disbursements, brands' draw results, opted-in shops' offers with STOP, clinics, a
+urologist, pharmacies, spas, gold shops, government notices, OTP codes in many forms). Nothing is fitted or chosen
+on it (`UNSEEN_SPLITS`); it has not been scored yet.
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -158,6 +175,7 @@ SEALED5_FILE = CORPUS_FILE.with_name("sealed5.jsonl")
 SEALED6_FILE = CORPUS_FILE.with_name("sealed6.jsonl")
 SEALED7_FILE = CORPUS_FILE.with_name("sealed7.jsonl")
 SEALED8_FILE = CORPUS_FILE.with_name("sealed8.jsonl")
+SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -185,10 +203,11 @@ SPLITS = (
     "sealed7",
     "written8",
     "sealed8",
+    "sealed9",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed8",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed8", "sealed9")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -262,6 +281,7 @@ def load() -> tuple[Sample, ...]:
         SEALED7_FILE,
         WRITTEN8_FILE,
         SEALED8_FILE,
+        SEALED9_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -25,6 +25,9 @@ pytestmark = pytest.mark.django_db
 # 182/200 and 5/222 with main's filter before the eighth round, 182/200 and 4/222 on its one scoring after it (the
 # ceiling is 4/222 rounded up to a tenth of a percent).
 SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed8": (0.91, 0.019)}
+# Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
+# here scores them. sealed9, written without reading the filter, its model or any other split.
+AWAITING_SCORING = frozenset({"sealed9"})
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
@@ -60,6 +63,7 @@ def test_corpus_covers_every_kind_of_message():
         "sealed6": (200, 220),
         "sealed7": (200, 220),
         "sealed8": (200, 220),
+        "sealed9": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]
@@ -102,7 +106,8 @@ def test_targets_are_met_on_the_fitted_splits(outcomes, split):
 
 
 def test_every_unseen_split_has_its_measured_bounds():
-    assert set(SEALED_BOUNDS) == set(corpus.UNSEEN_SPLITS)
+    assert not set(SEALED_BOUNDS) & AWAITING_SCORING
+    assert set(SEALED_BOUNDS) | AWAITING_SCORING == set(corpus.UNSEEN_SPLITS)
 
 
 @pytest.mark.parametrize("split", sorted(SEALED_BOUNDS))

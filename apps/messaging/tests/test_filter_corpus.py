@@ -23,11 +23,12 @@ pytestmark = pytest.mark.django_db
 # one entry per unseen split. sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each scored once in its round,
 # are training data since the eighth. sealed8, written without reading the filter, its model or any other split:
 # 182/200 and 5/222 with main's filter before the eighth round, 182/200 and 4/222 on its one scoring after it (the
-# ceiling is 4/222 rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed8": (0.91, 0.019)}
+# ceiling is 4/222 rounded up to a tenth of a percent). sealed9, written the same way: 181/200 and 2/222 with main's
+# filter before the ninth round (the ceiling is 2/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed8": (0.91, 0.019), "sealed9": (0.905, 0.01)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
-# here scores them. sealed9, written without reading the filter, its model or any other split.
-AWAITING_SCORING = frozenset({"sealed9"})
+# here scores them.
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

@@ -124,8 +124,24 @@ bird's-nest shares, esports, boat-race and cockfight bets, debt clearing and loa
 Facebook contacts. Its legitimate messages carry the look-alikes (20 loan repayment reminders and 3 pawn renewals,
 banks', wallets', telcos', the NBC's and the police's scam warnings, lenders' real approvals and disbursements,
 brands' draw results, opted-in shops' offers with STOP, clinics, pharmacies, spas, gold shops, government
-notices). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`); main's filter before the eighth round and the
-eighth round's were each scored on it once (`benchmarks/RESULTS.md`).
+notices). Main's filter before the eighth round and the eighth round's were each scored on it once
+(`benchmarks/RESULTS.md`); it is fitted on since the ninth round.
+
+`written9.jsonl` holds the ``written9`` split: 281 training messages (156 spam, 125 legitimate; 84 Khmer, 108
+English, 89 mixed, most of those Latin-script Khmer in spellings of their own: "kchei"/"khchey"/"kjei", "tngai"/
+"tgnai", "phnher"/"phnhae", "bang"/"bong") written one by one after sealed8 was scored, aimed at the kinds of spam
+the filter generalised worst on (none closer than 0.35, character 5-gram Jaccard, to a sealed8 message): phishing
+with no link (callers posing as card teams, anti-fraud and customs officers, a court clerk, an electricity
+technician, a director's assistant wanting top-up cards, a child with a broken phone, a mistaken transfer to send
+to "another account"), prizes lost to "the next name" unless answered, points that lapse, grants and cashback held
+for a fee or a code, loans released after an instalment or a deposit paid first, against a motorbike card or a
+migrant's wages, debt take-overs, funds and shares worded like ordinary business (rice export, durian, chicken and
+cattle farms, a hotel, a trader's signals, rated hotels), inside tips on cockfights and boat races, companions,
+karaoke hostesses and tightening herbs. Its legitimate messages are their look-alikes: service and clinic
+bookings that offer a "slot", brands' draw winners and points that say no fee is asked, banks', wallets', the
+NBC's and the police's warnings about code callers, fake courts, "safe accounts" and instant loans, account
+upgrades and deposits maturing, loan approvals, repayment reminders, pawn renewals and a family's tontine turn,
+yearly borey and condo fees, couriers with duty at the counter, and codes that say never to read them out.
 
 `sealed9.jsonl` holds the ``sealed9`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 126 of the 140 mixed ones in Latin-script Khmer, 34 Khmer ones with zero-width spaces) written one by one by a writer
@@ -142,7 +158,8 @@ land titles and by Telegram or Facebook, and sextortion. Its legitimate messages
 repayment reminders and 3 pawn renewals, banks', wallets', telcos', the NBC's and the police's scam warnings,
 lenders' real approvals and disbursements, brands' draw results, opted-in shops' offers with STOP, clinics, a
 urologist, pharmacies, spas, gold shops, government notices, OTP codes in many forms). Nothing is fitted or chosen
-on it (`UNSEEN_SPLITS`); main's filter before the ninth round was scored on it once (`benchmarks/RESULTS.md`).
+on it (`UNSEEN_SPLITS`); main's filter before the ninth round and the ninth round's were each scored on it once
+(`benchmarks/RESULTS.md`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -179,6 +196,7 @@ SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
+WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -203,11 +221,12 @@ SPLITS = (
     "sealed7",
     "written8",
     "sealed8",
+    "written9",
     "sealed9",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed8", "sealed9")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed9",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -281,6 +300,7 @@ def load() -> tuple[Sample, ...]:
         SEALED7_FILE,
         WRITTEN8_FILE,
         SEALED8_FILE,
+        WRITTEN9_FILE,
         SEALED9_FILE,
     )
     for path in files:

@@ -10,7 +10,7 @@ from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec
 from apps.messaging.filtering.model import SpamModel
 
 _SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
-_REWEIGHT_MIGRATIONS = ("0015_lighter_draw_result_terms",)
+_REWEIGHT_MIGRATIONS = ("0015_lighter_draw_result_terms", "0016_lighter_slot_term")
 
 
 def starter_terms() -> list[TermSpec]:

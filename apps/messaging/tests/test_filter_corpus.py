@@ -20,12 +20,12 @@ pytestmark = pytest.mark.django_db
 # measures the filter on new wording. Its bounds are the figures measured on its one scoring (RESULTS.md), so they
 # only catch regressions; anything chosen for one of its messages makes it a tuned split, and new wording must then
 # be written to measure again. Split: (share of spam stopped at least, share of legitimate messages held at most),
-# one entry per unseen split. sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each scored once in its round,
-# are training data since the eighth. sealed8, written without reading the filter, its model or any other split:
-# 182/200 and 5/222 with main's filter before the eighth round, 182/200 and 4/222 on its one scoring after it (the
-# ceiling is 4/222 rounded up to a tenth of a percent). sealed9, written the same way: 181/200 and 2/222 with main's
-# filter before the ninth round (the ceiling is 2/222 rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed8": (0.91, 0.019), "sealed9": (0.905, 0.01)}
+# one entry per unseen split (none between rounds). sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each
+# scored once in its round, are training data since the eighth; sealed8 (182/200 and 4/222 on its one scoring, after
+# the eighth round) since the ninth. sealed9, written without reading the filter, its model or any other split:
+# 181/200 and 2/222 with main's filter before the ninth round, 183/200 and 2/222 on its one scoring after it (the
+# ceiling is 2/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed9": (0.915, 0.01)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset()
@@ -55,6 +55,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written6" for s in samples) >= 160
     assert sum(s.split == "written7" for s in samples) >= 170
     assert sum(s.split == "written8" for s in samples) >= 200
+    assert sum(s.split == "written9" for s in samples) >= 250
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

@@ -135,6 +135,7 @@ class Summary:
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
     requests: dict[str, int] = field(default_factory=dict)  # HTTP requests made while traffic ran, by kind
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
+    tasks: dict[str, int] = field(default_factory=dict)  # Celery task runs while traffic ran, by task (/metrics)
     payouts: dict[str, Any] = field(default_factory=dict)  # CashOut.summary()
     charged: int = 0  # 10⁻⁶ PPT captured from the clients for delivered messages
     charges_held: int = 0  # 10⁻⁶ PPT still held from the clients for messages not final
@@ -200,6 +201,7 @@ class Summary:
             *self.abuse.lines(),
             *self._request_lines(),
             *self._cpu_lines(),
+            *self._task_lines(),
             *(f"phone error    {count}× {error}" for error, count in self.phone_errors.items()),
         ]
 
@@ -248,6 +250,17 @@ class Summary:
             lines.append("               (postgres, redis: all their processes on this machine)")
         return lines
 
+    def _task_lines(self) -> list[str]:
+        if not self.tasks:
+            return []
+        total = sum(self.tasks.values())
+        per_message = total / self.submitted if self.submitted else 0
+        # The busiest first; a task's name without its module path (`apps.delivery.tasks.`), which says nothing here.
+        parts = ", ".join(
+            f"{name.rsplit('.', 1)[-1]} {count}" for name, count in sorted(self.tasks.items(), key=lambda i: -i[1])
+        )
+        return [f"tasks          {total} Celery task runs while traffic ran = {per_message:.2f} per message: {parts}"]
+
 
 REQUEST_KINDS = (
     ("/api/messages/", "submit"),
@@ -275,6 +288,17 @@ def pushes_on_metrics(http: httpx.Client) -> int:
             if sample.name == "peerpower_push_total" and sample.labels.get("outcome") == "sent"
         )
     )
+
+
+def tasks_on_metrics(http: httpx.Client) -> dict[str, int]:
+    """Celery task runs so far by task, as the workers count them (`peerpower_celery_tasks_total`, any final
+    state) on the servers' /metrics."""
+    runs: Counter[str] = Counter()
+    for family in text_string_to_metric_families(http.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "peerpower_celery_tasks_total":
+                runs[sample.labels.get("task", "")] += int(sample.value)
+    return dict(runs)
 
 
 def retrying_database(read: Callable[[], Any], *, seconds: float = 120.0) -> Any:
@@ -617,6 +641,7 @@ class Simulation:
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
         cpu_before = self._cpu(servers)
         requests_before = self.requests.copy()
+        tasks_before = tasks_on_metrics(http)
         started = time.monotonic()
         canary_thread.start()
         heartbeat_thread.start()
@@ -641,6 +666,7 @@ class Simulation:
             time.sleep(0.2)
         total_seconds = time.monotonic() - started
         pushes_counted = pushes_on_metrics(http)
+        tasks_run = tasks_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
         requests_made = {kind: count - requests_before.get(kind, 0) for kind, count in self.requests.items()}
         stop.set()
@@ -662,6 +688,11 @@ class Simulation:
         summary.cpu = cpu
         summary.requests = {kind: count for kind, count in requests_made.items() if count}
         summary.pushes_on_metrics = pushes_counted
+        summary.tasks = {
+            name: count - tasks_before.get(name, 0)
+            for name, count in tasks_run.items()
+            if count > tasks_before.get(name, 0)
+        }
         summary.topups, summary.topped_up_ppt = self.topups, self.topped_up_ppt
         summary.abuse = abuse_summarise(
             http=http,

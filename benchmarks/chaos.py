@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--providers", type=int, default=200)
     parser.add_argument("--bulk-share", type=float, default=0.8)
     parser.add_argument("--webhook-down", type=float, default=600, help="seconds the receiver is down (default 600)")
+    parser.add_argument("--faults", help="comma-separated faults, in order (default: all, apps.simulator.chaos.FAULTS)")
     parser.add_argument("--gap", type=float, default=20, help="seconds between faults (default 20)")
     parser.add_argument("--web-workers", type=int, default=2)
     # docs/deployment.md's shape: the phones' requests never queue behind the clients' (which at 8x are mostly
@@ -132,6 +133,7 @@ def main() -> None:
             )
             chaos = ChaosConfig(
                 simulation=config,
+                **({"faults": tuple(args.faults.split(","))} if args.faults else {}),
                 gap_seconds=args.gap,
                 webhook_down_seconds=args.webhook_down,
                 phones_offline_seconds=90,

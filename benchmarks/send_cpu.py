@@ -1,13 +1,14 @@
 """CPU, SQL statements and Redis round trips per request of the ingest benchmark's endpoints, in this process.
 
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
-1,000-recipient `POST /api/messages/bulk`, free and held), and the free send served by DRF alone (`send-drf`, without
-apps.core.lean's way), through Django's handler on `benchmarks.ingest_settings` — no server, no load generator — so
-the figures are the web process's own CPU (`time.process_time`), which a loaded, shared machine disturbs far less
-than requests/s — and, with PostgreSQL on this machine, the CPU its backend spent on this process's connection (from
-/proc), since a statement's planning and execution are CPU the server pays too. Rounds alternate the endpoints; the
-table gives the median per request and the ratio to the floor, without and with the database's CPU. `--profile NAME`
-prints cProfile's top functions for that endpoint instead.
+1,000-recipient `POST /api/messages/bulk`, free and held), the free send served by DRF alone (`send-drf`, without
+apps.core.lean's way) and a simple authenticated read (`detail`, `GET /api/messages/{id}`), through Django's handler
+on `benchmarks.ingest_settings` — no server, no load generator — so the figures are the web process's own CPU
+(`time.process_time`), which a loaded, shared machine disturbs far less than requests/s — and, with PostgreSQL on this
+machine, the CPU its backend spent on this process's connection (from /proc), since a statement's planning and
+execution are CPU the server pays too. Rounds alternate the endpoints; the table gives the median per request and the
+ratio to the floor, without and with the database's CPU. `--profile NAME` prints cProfile's top functions for that
+endpoint instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/send_cpu.py
@@ -67,14 +68,26 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
     def message() -> dict:
         return {"to": recipient(rng), "body": rng.choice(BODIES).format(n=rng.randint(100000, 999999))}
 
+    sent: list[str] = []  # the last message sent, for `detail`
+
     def post(path: str, body: dict, expected: int) -> None:
         response = client.post(path, body, content_type="application/json")
         assert response.status_code == expected, response.content[:300]
+        if path == "/api/messages/send":
+            sent[:] = [response.json()["id"]]
+
+    def detail() -> None:
+        if not sent:
+            post("/api/messages/send", message(), 202)
+        response = client.get(f"/api/messages/{sent[0]}")
+        assert response.status_code == 200, response.content[:300]
 
     return {
         "floor": (lambda: post("/bench/floor", message(), 202), False),
         "send": (lambda: post("/api/messages/send", message(), 202), False),
         "send-drf": (lambda: post("/bench/send-drf", message(), 202), False),
+        # A simple authenticated read: one message by its id (API key, one SELECT).
+        "detail": (detail, False),
         "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
         "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
         "bulk+hold": (
@@ -134,7 +147,7 @@ def main() -> None:
     parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
     parser.add_argument(
         "--profile",
-        choices=["floor", "send", "send-drf", "send+hold", "bulk", "bulk+hold"],
+        choices=["floor", "send", "send-drf", "detail", "send+hold", "bulk", "bulk+hold"],
         help="cProfile one endpoint",
     )
     parser.add_argument(

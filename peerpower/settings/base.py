@@ -117,6 +117,9 @@ DATABASE_POOL_MIN_SIZE = env.int("DATABASE_POOL_MIN_SIZE", default=2)
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
 # Seconds to wait for a pooled connection before failing (and /ready reporting the database down).
 DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=5.0)
+# Seconds a pooled connection may go unused and still be handed out without a round trip to check it (apps.core.
+# postgresql: one whose server closed it is checked and replaced sooner, as its socket reads ready); 0 checks each time.
+DATABASE_POOL_CHECK_IDLE_SECONDS = env.float("DATABASE_POOL_CHECK_IDLE_SECONDS", default=2.0)
 # PostgreSQL: the hottest statements (a send's INSERT and PPT hold) prepared once per connection (apps.core.prepared);
 # false behind a pooler that cannot keep prepared statements (docs/deployment.md).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
@@ -127,6 +130,8 @@ def _tune_database(config: dict) -> dict:
     config.setdefault("OPTIONS", {})
     config["CONN_HEALTH_CHECKS"] = True
     if config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a pool that checks a connection at checkout only when it may be stale.
+        config["ENGINE"] = "apps.core.postgresql"
         # The pool replaces persistent connections (Django refuses CONN_MAX_AGE with a pool).
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"].setdefault("connect_timeout", 5)

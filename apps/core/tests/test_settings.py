@@ -162,7 +162,7 @@ def test_database_url_selects_postgresql_with_pool(run_python):
         env={"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/peerpower", "DATABASE_POOL_MAX_SIZE": "7"},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.postgresql", "7", "True", "0"]
+    assert result.stdout.split() == ["apps.core.postgresql", "7", "True", "0"]
 
 
 def test_replica_urls_add_replica_aliases(run_python):

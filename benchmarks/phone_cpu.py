@@ -10,9 +10,10 @@ client, no server), as served and through DRF's machinery alone (`-drf`: the sam
   before each round, outside the timed loop);
 - `ack-none`, `report-none`: a job of no one, refused per item (200): the request's fixed part with next to no work.
 
-Rounds alternate the ways. Figures are this process's CPU (`time.process_time`) per request, and the CPU the
-PostgreSQL backend spent on its connection (from /proc), medians over the rounds; `lean ÷ drf` compares the two ways
-within one run. On a tree without the lean way both ways are DRF (the comparison's baseline).
+Within each round the ways alternate in blocks of ten requests, so that the machine's drift falls on both alike.
+Figures are this process's CPU (`time.process_time`) per request, and the CPU the PostgreSQL backend spent on its
+connection (from /proc), medians over the rounds; `lean ÷ drf` compares the two ways within one run. On a tree
+without the lean way both ways are DRF (the comparison's baseline).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_phone_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/phone_cpu.py --requests 150 --rounds 3
@@ -28,7 +29,7 @@ import statistics
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +43,11 @@ from benchmarks.common import bench_database_url
 from benchmarks.reports import UNLIMITED
 
 NOBODYS = 999_999_999
+BLOCK = 10  # requests per block; the ways' blocks alternate
+
+
+def assert_refused(answer: dict) -> None:
+    assert not answer["results"][0]["ok"], answer
 
 
 def main() -> None:
@@ -129,55 +135,73 @@ def main() -> None:
         names = [f"{name}-{way}" for name in ("ack", "report", "ack-none", "report-none") for way in ways]
         figures: dict[str, list[tuple[float, float, float, float | None]]] = {name: [] for name in names}
 
-        def real(way: str, requests: int, record: bool) -> None:
-            jobs = list(offered(requests))
-            acks, reports = iter(jobs), iter(jobs)
+        def interleaved(name: str, calls: dict[str, Callable[[], None]], requests: int, record: bool) -> None:
+            """Each way's call `requests` times, in blocks of BLOCK alternating between the ways (and which goes
+            first), so that the machine's drift within the round falls on both alike: one figure per way."""
+            blocks: dict[str, list[tuple[float, float, float, float | None]]] = {way: [] for way in calls}
+            for block in range(requests // BLOCK):
+                for way in list(calls) if block % 2 == 0 else list(reversed(calls)):
+                    blocks[way].append(send_cpu.measure(calls[way], BLOCK))
+            if record:
+                for way, results in blocks.items():
+                    backends = [result[3] for result in results if result[3] is not None]
+                    figures[f"{name}-{way}"].append(
+                        (
+                            statistics.fmean(result[0] for result in results),
+                            statistics.fmean(result[1] for result in results),
+                            statistics.fmean(result[2] for result in results),
+                            statistics.fmean(backends) if backends else None,
+                        )
+                    )
 
-            def ack() -> None:
-                [row] = post(ways[way], "ack", {"jobs": [next(acks).pk]})["results"]
-                assert row["ok"], row
+        def real(requests: int, record: bool) -> None:
+            jobs = list(offered(2 * requests))
+            acks = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
+            reports = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
 
-            def report() -> None:
-                answer = post(ways[way], "reports", {"reports": [delivered(next(reports))]})
-                assert answer["results"][0]["ok"] and answer["results"][0]["applied"], answer
+            def ack(way: str) -> Callable[[], None]:
+                def call() -> None:
+                    [row] = post(ways[way], "ack", {"jobs": [next(acks[way]).pk]})["results"]
+                    assert row["ok"], row
 
-            for name, call in (("ack", ack), ("report", report)):
-                result = send_cpu.measure(call, requests)
-                if record:
-                    figures[f"{name}-{way}"].append(result)
+                return call
 
-        def none(way: str, requests: int, record: bool) -> None:
-            def ack() -> None:
-                assert not post(ways[way], "ack", {"jobs": [NOBODYS]})["results"][0]["ok"]
+            def report(way: str) -> Callable[[], None]:
+                def call() -> None:
+                    answer = post(ways[way], "reports", {"reports": [delivered(next(reports[way]))]})
+                    assert answer["results"][0]["ok"] and answer["results"][0]["applied"], answer
 
-            def report() -> None:
+                return call
+
+            interleaved("ack", {way: ack(way) for way in ways}, requests, record)
+            interleaved("report", {way: report(way) for way in ways}, requests, record)
+
+        def none(requests: int, record: bool) -> None:
+            def ack(way: str) -> Callable[[], None]:
+                return lambda: assert_refused(post(ways[way], "ack", {"jobs": [NOBODYS]}))
+
+            def report(way: str) -> Callable[[], None]:
                 body = {"reports": [{"job_id": NOBODYS, "status": "delivered", "occurred_at": "2026-01-01T00:00Z"}]}
-                assert not post(ways[way], "reports", body)["results"][0]["ok"]
+                return lambda: assert_refused(post(ways[way], "reports", body))
 
-            for name, call in (("ack-none", ack), ("report-none", report)):
-                result = send_cpu.measure(call, requests)
-                if record:
-                    figures[f"{name}-{way}"].append(result)
+            interleaved("ack-none", {way: ack(way) for way in ways}, requests, record)
+            interleaved("report-none", {way: report(way) for way in ways}, requests, record)
 
         try:
-            for way in ways:  # warm-up: imports, caches, prepared statements, the session held
-                real(way, 20, record=False)
-                none(way, 20, record=False)
+            real(2 * BLOCK, record=False)  # warm-up: imports, caches, prepared statements, the session held
+            none(2 * BLOCK, record=False)
             load_before = os.getloadavg()[0]
             started = time.strftime("%H:%M:%S", time.gmtime())
-            for round_ in range(args.rounds):
-                order = list(ways) if round_ % 2 == 0 else list(reversed(ways))
-                for way in order:
-                    real(way, args.requests, record=True)
-                for way in order:
-                    none(way, args.requests, record=True)
+            for _ in range(args.rounds):
+                real(args.requests, record=True)
+                none(args.requests, record=True)
         finally:
             import redis
 
             redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
 
     print(
-        f"phone requests in process, {args.rounds} rounds × {args.requests} per endpoint, from {started} UTC, "
+        f"phone requests in process, {args.rounds} rounds × {args.requests} per endpoint and way, from {started} UTC, "
         f"load {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; medians"
     )
     print(f"  {'endpoint':16} {'web CPU':>9} {'PostgreSQL':>10} {'SQL':>6} {'Redis':>6}   rounds' web CPU")

@@ -10,11 +10,18 @@ answers with DRF's JSON renderer and the project's exception handler, byte for b
 Only requests whose answer DRF's machinery could not change take that way. Every other one goes to the DRF view,
 before anything with a side effect has run: another method; a body that is not `application/json` (UTF-8), too large,
 or asked for in another format (`Accept`, a query string); a missing or refused credential, or a principal the
-permissions refuse (DRF answers those 401/403 with its headers); a view with a throttle scope.
+permissions refuse (DRF answers those 401/403 with its headers); a view with a throttle scope it does not count itself.
+
+A view whose DRF `initial` does more after authentication and permissions does it in `lean_initial` too, before the
+body is parsed, as DRF does it before the view reads `request.data`. Such a view may count its rate limit there itself
+(`lean_counts_rate`: the phone's views, apps.delivery.api.views, count it in the round trip that checks the session
+and marks the heartbeat); its refusal (429 with Retry-After) is answered through the exception handler as DRF would.
 
 A view may take its credential from this process's cache without reading the shared version first
-(`lean_deferred_credentials`, apps.core.local_cache.VersionCheck): it then settles the check in a round trip it makes
-anyway, before anything has an effect (the send verifies it in the script that counts its limits). A check that
+(`lean_deferred_credentials`, apps.core.local_cache.VersionCheck; or an authenticator of its own that does, as the
+phone's `SessionJWTAuthentication(deferred=True)`): it then settles the check in a round trip it makes anyway, before
+anything has an effect (the send verifies it in the script that counts its limits, the phone's views in their
+`lean_initial`). A check that
 fails there, or on an answer refused before it was settled, sends the request to the DRF view, which authenticates
 afresh and answers (401 for a revoked key) — nothing had happened on the stale credential's behalf.
 """
@@ -45,6 +52,13 @@ class LeanPostView(APIView):
     # The principal's `credential_check` (the authenticator's `authenticate_deferred`) is settled by `lean_post`
     # before anything it does has an effect (module docstring).
     lean_deferred_credentials: ClassVar[bool] = False
+    # Its `lean_initial` counts the view's rate limit scope itself (and its DRF path counts it the same way, not in
+    # `check_throttles`): a scope with a rate then does not send its requests to DRF.
+    lean_counts_rate: ClassVar[bool] = False
+
+    def lean_initial(self, request: HttpRequest, principal: Any) -> None:
+        """What the view's DRF `initial` does after authentication and permissions, before the body is read (here:
+        nothing). Raise an APIException to refuse, VersionStale to send the request to the DRF view."""
 
     def lean_post(self, request: HttpRequest, principal: Any, data: Any) -> tuple[int, Any]:
         """The POST's work: (status, JSON body). Raise a DomainError or APIException to refuse."""
@@ -59,16 +73,18 @@ class LeanPostView(APIView):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponse]:
         drf_view = super().as_view(**initkwargs)
-        if not _lean_capable(cls):
+        prototype = cls(**initkwargs)
+        if not _lean_capable(prototype):
             return drf_view
-        [authenticator_class] = cls.authentication_classes
+        # The view's own authenticator, as DRF's Request gets it (`get_authenticators`: configured or built).
+        [authenticator] = prototype.get_authenticators()
         [parser_class] = cls.parser_classes
-        authenticator, parser = authenticator_class(), parser_class()
+        parser = parser_class()
         authenticate = (
             authenticator.authenticate_deferred if cls.lean_deferred_credentials else authenticator.authenticate
         )
         # Allow (and Vary: Accept with more than one renderer), as DRF's finalize_response adds them.
-        headers = cls(**initkwargs).default_response_headers
+        headers = prototype.default_response_headers
 
         def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not _ordinary_post(request, parser.media_type):
@@ -86,6 +102,7 @@ class LeanPostView(APIView):
                 return drf_view(request, *args, **kwargs)
             check = getattr(authenticated[0], "credential_check", None)
             try:
+                instance.lean_initial(request, authenticated[0])
                 data = parser.parse(io.BytesIO(request.body), parser.media_type, {"request": request})
                 status, body, extra = *instance.lean_post(request, authenticated[0], data), {}
             except VersionStale:
@@ -118,19 +135,20 @@ class LeanPostView(APIView):
         return view
 
 
-def _lean_capable(cls: type[APIView]) -> bool:
+def _lean_capable(view: LeanPostView) -> bool:
+    authenticators = view.get_authenticators()
     return (
-        len(cls.authentication_classes) == 1
-        and (
-            not getattr(cls, "lean_deferred_credentials", False)
-            or hasattr(cls.authentication_classes[0], "authenticate_deferred")
-        )
-        and len(cls.parser_classes) == 1
+        len(authenticators) == 1
+        and (not view.lean_deferred_credentials or hasattr(authenticators[0], "authenticate_deferred"))
+        and len(view.parser_classes) == 1
         # JSON first: what DRF's negotiation picks for the `Accept` values the lean way serves.
-        and bool(cls.renderer_classes)
-        and cls.renderer_classes[0] is JSONRenderer
-        and not scope_rate(cls)
-        and all(throttle is ScopedRateLimit for throttle in cls.throttle_classes)  # without a scope it counts nothing
+        and bool(view.renderer_classes)
+        and view.renderer_classes[0] is JSONRenderer
+        and (
+            view.lean_counts_rate
+            # Without a scope ScopedRateLimit counts nothing.
+            or (not scope_rate(view) and all(throttle is ScopedRateLimit for throttle in view.throttle_classes))
+        )
     )
 
 

@@ -3,8 +3,10 @@ acknowledge one, read it, report on it."""
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +25,7 @@ from apps.core.api import error_body
 from apps.core.converters import DATABASE_ID_MAX
 from apps.core.counters import counters_add
 from apps.core.errors import DomainError, ValidationFailed
+from apps.core.lean import LeanPostView
 from apps.core.local_cache import VersionStale
 from apps.core.schema import ErrorCase, raises
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField
@@ -145,6 +148,18 @@ class PhoneView(APIView):
             window.refuse_over(values[-1])
 
 
+class LeanPhonePostView(PhoneView, LeanPostView):
+    """A phone's POST whose ordinary requests skip DRF's request machinery (apps.core.lean): the phone's hottest
+    endpoints, the batches of reports and acknowledgements. Its request makes the same round trip before its work
+    (`lean_initial`, PhoneView's counting) and gets the same answer as through DRF; a stale session check sends the
+    request to the DRF view, which authenticates afresh (401 `session_revoked` for a revoked session)."""
+
+    lean_counts_rate = True  # in `_count`, with the session's check and the heartbeat mark
+
+    def lean_initial(self, request: HttpRequest, principal: Any) -> None:
+        self._count(request)
+
+
 def offered_jobs(user: object) -> list[dict]:
     """The jobs offered to the phone and not yet acknowledged, as its pull lists them: what a report's answer carries
     so that a busy phone never pulls."""
@@ -231,9 +246,9 @@ class AckBatchOutput(serializers.Serializer):
     results = AckResultOutput(many=True)
 
 
-class JobAckBatchView(PhoneView):
-    """Acknowledge several offered jobs in one request (a phone that received a burst of pushes). Each job
-    succeeds or fails on its own, with the same codes as acknowledging it alone."""
+class JobAckBatchView(LeanPhonePostView):
+    """Acknowledge several offered jobs in one request (a phone that received a burst of pushes, or the offers a
+    report's answer listed). Each job succeeds or fails on its own, with the same codes as acknowledging it alone."""
 
     rate_limit_scope = "ack"
 
@@ -245,17 +260,20 @@ class JobAckBatchView(PhoneView):
         summary="Accept several jobs",
     )
     def post(self, request: Request) -> Response:
-        batch = AckBatchInput(data=request.data)
+        return super().post(request)
+
+    def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
+        batch = AckBatchInput(data=data)
         batch.is_valid(raise_exception=True)
         job_ids = batch.validated_data["jobs"]
         rows = []
-        for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=request.user), strict=True):
+        for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=principal), strict=True):
             if isinstance(result, DomainError):
                 error = error_body(result.code, result.message, result.details)
                 rows.append({"job_id": job_id, "ok": False, "error": error})
             else:
                 rows.append({"job_id": job_id, "ok": True, "job": JobOutput(result).data})
-        return Response({"results": rows})
+        return 200, {"results": rows}
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -448,7 +466,7 @@ class JobReportView(PhoneView):
         return Response({**ReportOutput(result).data, "offered": offered_jobs(request.user)})
 
 
-class JobReportBatchView(PhoneView):
+class JobReportBatchView(LeanPhonePostView):
     rate_limit_scope = "reports"
 
     @extend_schema(
@@ -463,7 +481,10 @@ class JobReportBatchView(PhoneView):
         "`delivered` alone implies sent, a report for an offered job acknowledges it.",
     )
     def post(self, request: Request) -> Response:
-        batch = BatchInput(data=request.data)
+        return super().post(request)
+
+    def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
+        batch = BatchInput(data=data)
         batch.is_valid(raise_exception=True)
         rows: list[dict] = []
         items, positions = [], []
@@ -481,7 +502,7 @@ class JobReportBatchView(PhoneView):
                 continue
             items.append(_report_input(item.validated_data, item.validated_data["job_id"]))
             positions.append(index)
-        for index, result in zip(positions, reports.reports_submit_batch(user=request.user, items=items), strict=True):
+        for index, result in zip(positions, reports.reports_submit_batch(user=principal, items=items), strict=True):
             if isinstance(result, DomainError):
                 rows.append(
                     {"index": index, "ok": False, "error": error_body(result.code, result.message, result.details)}
@@ -489,7 +510,7 @@ class JobReportBatchView(PhoneView):
             else:
                 rows.append({"index": index, "ok": True, **ReportOutput(result).data})
         rows.sort(key=lambda row: row["index"])
-        return Response({"results": rows, "offered": offered_jobs(request.user)})
+        return 200, {"results": rows, "offered": offered_jobs(principal)}
 
 
 class AuditPhone(BasePermission):

@@ -11,6 +11,9 @@ from apps.delivery.tests.webhook_receiver import WebhookReceiver
 
 # The messaging tests' clients (an organisation with an API key, its API client, another client's) and staff user.
 from apps.messaging.tests.conftest import api_key, client_api, organization, other_client_api, staff  # noqa: F401
+from apps.providers.choices import Carrier
+from apps.providers.models import Provider
+from apps.providers.tests.factories import provider_with_sim
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +74,9 @@ def message_for(organization):  # noqa: F811 - `organization` is the imported fi
         return message_submit(organization=organization, api_key=None, data=data)
 
     return make
+
+
+@pytest.fixture
+def provider() -> Provider:
+    """An approved phone on Cellcard with one SIM: the provider of the phone-request tests."""
+    return provider_with_sim(Carrier.CELLCARD)

@@ -26,10 +26,9 @@ from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
 
 pytestmark = pytest.mark.django_db
-# The report batches' fixtures (a funded client, a provider with a SIM, its phone, room for many jobs).
-organization, provider, phone, roomy, prices = (
+# The report batches' fixtures (a funded client, the provider's phone, room for many jobs; the provider: conftest).
+organization, phone, roomy, prices = (
     batches.organization,
-    batches.provider,
     batches.phone,
     batches.roomy,
     batches.prices,

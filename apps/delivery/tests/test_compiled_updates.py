@@ -23,7 +23,6 @@ from apps.delivery.tests.test_compiled_queries import (  # noqa: F401 - the repo
     phone,
     postgresql_only,
     prices,
-    provider,
     roomy,
     updates_built_by_the_orm,
 )

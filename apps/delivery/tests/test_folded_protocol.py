@@ -57,11 +57,6 @@ def report(client, job, status, **extra):
 
 
 @pytest.fixture
-def provider():
-    return provider_with_sim(Carrier.CELLCARD)
-
-
-@pytest.fixture
 def phone(provider, api_client_for):
     return api_client_for(provider.user)
 

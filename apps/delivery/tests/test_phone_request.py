@@ -12,9 +12,8 @@ from django.utils import timezone
 from apps.accounts import auth_cache
 from apps.accounts.services import session_revoke
 from apps.messaging.tests.test_send_cost import redis_commands
-from apps.providers.choices import Availability, Carrier
+from apps.providers.choices import Availability
 from apps.providers.models import Provider
-from apps.providers.tests.factories import provider_with_sim
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +27,6 @@ def _clock_stands_still():
     with time_machine.travel(timezone.now().replace(microsecond=0), tick=False):
         auth_cache.local_caches_clear()
         yield
-
-
-@pytest.fixture
-def provider():
-    return provider_with_sim(Carrier.CELLCARD)
 
 
 @pytest.fixture

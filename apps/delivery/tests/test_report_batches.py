@@ -67,11 +67,6 @@ def organization(prices):  # noqa: F811 - `prices` is the imported fixture
 
 
 @pytest.fixture
-def provider():
-    return provider_with_sim(Carrier.CELLCARD)
-
-
-@pytest.fixture
 def phone(provider, api_client_for):
     return api_client_for(provider.user)
 

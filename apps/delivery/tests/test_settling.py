@@ -38,7 +38,7 @@ from apps.tokens.reconciliation import ledger_check
 pytestmark = pytest.mark.django_db
 
 # The batches' fixtures: a funded organisation, a provider with a SIM and its phone, room for many jobs at once.
-organization, provider, phone, roomy = batches.organization, batches.provider, batches.phone, batches.roomy
+organization, phone, roomy = batches.organization, batches.phone, batches.roomy
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Min, Sum
 from django.test.utils import override_settings
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 
 from apps.accounts.models import ClientOrganization
 from apps.accounts.services import client_go_live, client_plan_internal
@@ -65,7 +64,7 @@ from apps.simulator.fleet import (
     to_e164,
 )
 from apps.simulator.processes import ServerConfig, Servers
-from apps.simulator.work import WorkCounts, work_counts
+from apps.simulator.work import WorkCounts, metric_samples, work_counts
 
 
 @dataclass
@@ -269,15 +268,8 @@ def request_kind(path: str) -> str:
 def pushes_on_metrics(http: httpx.Client) -> int:
     """Pushes counted as sent on the servers' /metrics. The Celery workers send them, so a figure above 0 shows that
     the workers' counters reach the web server's /metrics."""
-    families = text_string_to_metric_families(http.get("/metrics").text)
-    return int(
-        sum(
-            sample.value
-            for family in families
-            for sample in family.samples
-            if sample.name == "peerpower_push_total" and sample.labels.get("outcome") == "sent"
-        )
-    )
+    samples = metric_samples(http, "peerpower_push_total")
+    return int(sum(sample.value for sample in samples if sample.labels.get("outcome") == "sent"))
 
 
 def retrying_database(read: Callable[[], Any], *, seconds: float = 120.0) -> Any:

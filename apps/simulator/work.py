@@ -23,6 +23,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 TASKS_METRIC = "peerpower_celery_tasks_total"
 
@@ -79,13 +80,18 @@ def work_counts(http: httpx.Client) -> WorkCounts:
     )
 
 
+def metric_samples(http: httpx.Client, name: str) -> list[Sample]:
+    """The samples named `name` on the servers' /metrics (the web server's, which also shows the workers' counters:
+    one multi-process folder)."""
+    families = text_string_to_metric_families(http.get("/metrics").text)
+    return [sample for family in families for sample in family.samples if sample.name == name]
+
+
 def tasks_on_metrics(http: httpx.Client) -> Counter[str]:
     """Celery task runs so far by task name, every final state, as the workers counted them."""
     tasks: Counter[str] = Counter()
-    for family in text_string_to_metric_families(http.get("/metrics").text):
-        for sample in family.samples:
-            if sample.name == TASKS_METRIC:
-                tasks[sample.labels.get("task", "")] += int(sample.value)
+    for sample in metric_samples(http, TASKS_METRIC):
+        tasks[sample.labels.get("task", "")] += int(sample.value)
     return tasks
 
 

@@ -189,10 +189,14 @@ def _submitted_body(message: Any, output: dict | None = None) -> tuple[int, dict
 
 
 def _idempotent(
-    request: HttpRequest | Request, client: ApiClient, data: Any, submit: Callable[[], tuple[int, dict]]
+    request: HttpRequest | Request,
+    client: ApiClient,
+    data: Any,
+    submit: Callable[[], tuple[int, dict]],
+    answer: Callable[[Any], tuple[int, dict]] | None = None,
 ) -> tuple[int, dict]:
     """Run `submit` once per Idempotency-Key (when the client sends one) and return its (status, body). `data`: the
-    request's parsed body."""
+    request's parsed body. `answer`: a single send's answer for its message (`idempotent_call`)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return submit()  # nothing to remember, so no fingerprint of the request to compute
@@ -203,6 +207,7 @@ def _idempotent(
         key=key,
         fingerprint=request_fingerprint(method=request.method, path=request.path, body=data),
         call=submit,
+        answer=answer,
     )
 
 
@@ -253,7 +258,7 @@ class MessageSendView(ClientApiView, LeanPostView):
                 )
             )
 
-        return _idempotent(request, principal, data, submit)
+        return _idempotent(request, principal, data, submit, answer=_submitted_body)
 
 
 class MessageBulkView(ClientApiView):

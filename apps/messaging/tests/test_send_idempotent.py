@@ -166,3 +166,17 @@ def test_an_expired_key_is_replaced(held):
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.json()["id"] != first.json()["id"]
     assert send(held, "stale", to="012 345 686").content == second.content
+
+
+def test_a_revoked_key_gets_no_stored_answer_and_stores_nothing(held, api_key):
+    from apps.accounts.services import api_key_revoke
+    from apps.accounts.tests.factories import UserFactory
+
+    first = send(held, "order-23", to="012 345 687")
+    assert first.status_code == 202
+    messages, keys = Message.objects.count(), IdempotencyKey.objects.count()
+    api_key_revoke(api_key=api_key, actor=UserFactory())
+    for key in ("order-23", "order-24"):  # the stored answer's key, and a new one
+        refused = send(held, key, to="012 345 687")
+        assert (refused.status_code, refused.json()["code"]) == (401, "api_key_revoked"), key
+    assert (Message.objects.count(), IdempotencyKey.objects.count()) == (messages, keys)

@@ -6,14 +6,16 @@ own writes rolled back with it) and replays the first one's answer.
 A single send (`idempotent_call(..., answer=...)`) on PostgreSQL in autocommit writes the key's row IN the one
 statement that inserts the message and books its hold (`apps.messaging.charging`, `client_hold_create_with_row`):
 a look-up, then that statement — two round trips, where a transaction around the send and the key's INSERT cost
-nine (BEGIN, savepoints, the message, the hold, the key, COMMIT…). The answer's body is written by the application
+eight (look-up, BEGIN, SAVEPOINT, the message, the hold, RELEASE, the key, COMMIT; benchmarks/send_cpu.py counts
+them). The answer's body is written by the application
 before the statement, from the unsaved message; only its `id` is known after the INSERT, so the row keeps the body
 with `"id": null` and the message's id in a column of its own (`message_id`), put back in place when the answer is
 read (`_answer`). The first answer is that same rebuilt row, so a retry's is identical by construction. The body
 cannot be completed in SQL instead: it is encrypted at rest.
 
 Why not claim the key first (INSERT … ON CONFLICT DO NOTHING in autocommit, then the send, then the answer)? It costs
-a round trip more, concurrent duplicates would have to wait for an answer that is not there yet (a lock or polling
+a round trip more (claim, send, answer; the claim cannot replace the look-up, which must come before the client's
+limits are counted), concurrent duplicates would have to wait for an answer that is not there yet (a lock or polling
 where the unique key now makes them wait for free), and a process killed between the claim and the answer leaves a
 claimed key with no answer, which retries must detect and repair. One statement has no in-between.
 

@@ -2,13 +2,15 @@
 
 The same requests as `benchmarks/ingest.py` (the floor, `POST /api/messages/send` free and with a PPT hold, and a
 1,000-recipient `POST /api/messages/bulk`, free and held), the free send served by DRF alone (`send-drf`, without
-apps.core.lean's way) and a simple authenticated read (`detail`, `GET /api/messages/{id}`), through Django's handler
-on `benchmarks.ingest_settings` — no server, no load generator — so the figures are the web process's own CPU
-(`time.process_time`), which a loaded, shared machine disturbs far less than requests/s — and, with PostgreSQL on this
-machine, the CPU its backend spent on this process's connection (from /proc), since a statement's planning and
-execution are CPU the server pays too. Rounds alternate the endpoints; the table gives the median per request and the
-ratio to the floor, without and with the database's CPU. `--profile NAME` prints cProfile's top functions for that
-endpoint instead.
+apps.core.lean's way), the single send with an `Idempotency-Key` (`send+key`, `send+hold+key`: a new key each
+request, as a client that retries safely sends) and a simple authenticated read (`detail`, `GET /api/messages/{id}`),
+through Django's handler on `benchmarks.ingest_settings` — no server, no load generator — so the figures are the web
+process's own CPU (`time.process_time`), which a loaded, shared machine disturbs far less than requests/s — and, with
+PostgreSQL on this machine, the CPU its backend spent on this process's connection (from /proc), since a statement's
+planning and execution are CPU the server pays too. Rounds alternate the endpoints; the table gives the median per
+request and the ratio to the floor, without and with the database's CPU, and PostgreSQL round trips per request
+(`PG trips`, counted in a pass of their own after the rounds). `--profile NAME` prints cProfile's top functions for
+that endpoint instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/send_cpu.py
@@ -70,8 +72,12 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
 
     sent: list[str] = []  # the last message sent, for `detail`
 
-    def post(path: str, body: dict, expected: int) -> None:
-        response = client.post(path, body, content_type="application/json")
+    keys = iter(range(10**9))
+    run = f"{time.time_ns():x}"  # the keys of an earlier run, in the same database, are not replayed
+
+    def post(path: str, body: dict, expected: int, *, key: bool = False) -> None:
+        headers = {"HTTP_IDEMPOTENCY_KEY": f"bench-{run}-{next(keys)}"} if key else {}
+        response = client.post(path, body, content_type="application/json", **headers)
         assert response.status_code == expected, response.content[:300]
         if path == "/api/messages/send":
             sent[:] = [response.json()["id"]]
@@ -89,6 +95,9 @@ def endpoints(secret: str, bulk_size: int) -> dict[str, tuple[Callable[[], None]
         # A simple authenticated read: one message by its id (API key, one SELECT).
         "detail": (detail, False),
         "send+hold": (lambda: post("/api/messages/send", message(), 202), True),
+        # With an Idempotency-Key, a new one each time (as a client that retries safely sends them): free and held.
+        "send+key": (lambda: post("/api/messages/send", message(), 202, key=True), False),
+        "send+hold+key": (lambda: post("/api/messages/send", message(), 202, key=True), True),
         "bulk": (lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200), False),
         "bulk+hold": (
             lambda: post("/api/messages/bulk", {"messages": [message() for _ in range(bulk_size)]}, 200),
@@ -112,6 +121,32 @@ def _backend_cpu_seconds() -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_round_trips(call: Callable[[], None], requests: int) -> float | None:
+    """PostgreSQL round trips per request, counted apart from the timed rounds (the trace costs CPU): libpq's trace
+    of the connection, where the server ends each request it received (a query, or an extended query's Sync) with
+    one ReadyForQuery. BEGIN, COMMIT and savepoints count, which the SQL column (Django's query log) leaves out."""
+    import tempfile
+
+    from django.db import connection
+    from psycopg.pq import Trace
+
+    if connection.vendor != "postgresql":
+        return None
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    with tempfile.TemporaryFile() as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            for _ in range(requests):
+                call()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        answered = sum(1 for line in trace.read().decode(errors="replace").splitlines() if "\tReadyForQuery\t" in line)
+    return answered / requests
 
 
 def measure(call: Callable[[], None], requests: int) -> tuple[float, float, float, float | None]:
@@ -149,7 +184,7 @@ def main() -> None:
     parser.add_argument("--bulk-requests", type=int, default=3, help="bulk requests per round (default 3)")
     parser.add_argument(
         "--profile",
-        choices=["floor", "send", "send-drf", "detail", "send+hold", "bulk", "bulk+hold"],
+        choices=["floor", "send", "send-drf", "detail", "send+hold", "send+key", "send+hold+key", "bulk", "bulk+hold"],
         help="cProfile one endpoint",
     )
     parser.add_argument(
@@ -215,6 +250,10 @@ def main() -> None:
             for name, (call, held) in calls.items():
                 prices(on=held)
                 figures[name].append(measure(call, counts[name]))
+        trips: dict[str, float | None] = {}
+        for name, (call, held) in calls.items():
+            prices(on=held)
+            trips[name] = pg_round_trips(call, 1 if name.startswith("bulk") else 20)
         prices(on=False)
         print(f"in-process CPU per request, {socket.gethostname()}, median of {args.rounds} rounds")
         floor = statistics.median(f[0] for f in figures["floor"])
@@ -229,9 +268,10 @@ def main() -> None:
                 extra += f"  PostgreSQL {database:6.2f} ms  with it: floor/this {floor_total / (cpu + database):.2f}"
                 if name.startswith("bulk"):
                     extra += f" (PostgreSQL {database / args.bulk_size * 1000:.0f} µs per recipient)"
+            pg = "" if trips[name] is None else f"  PG trips {trips[name]:5.2f}"
             print(
-                f"  {name:9} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
-                f"Redis {rounds[-1][2]:6.2f}{extra}"
+                f"  {name:13} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
+                f"Redis {rounds[-1][2]:6.2f}{pg}{extra}"
             )
         print(f"  load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     finally:

@@ -40,6 +40,7 @@ from apps.core.events import publish
 from apps.core.inserting import row_inserted
 from apps.messaging.choices import MessageRoute, MessageStatus
 from apps.messaging.events import BalanceLow
+from apps.messaging.idempotency import key_row_with_message, key_written
 from apps.messaging.inserting import Guard, GuardRefused, message_held_row
 from apps.messaging.models import Message
 from apps.messaging.pricing import quotes, sensitive_quote
@@ -152,7 +153,10 @@ def _book_one_statement(
     held: list[Hold] = []
 
     def write(messages: list[Message]) -> None:
-        row = message_held_row(messages[0], id_prefix=HOLD_PREFIX, guard=guard)
+        # A send with an Idempotency-Key writes the key's row in the same statement (apps.messaging.idempotency).
+        key_row = key_row_with_message(messages[0])
+        companion = (key_row.sql, key_row.params) if key_row is not None else None
+        row = message_held_row(messages[0], id_prefix=HOLD_PREFIX, guard=guard, companion=companion)
         pk, hold = client_hold_create_with_row(
             row=row,
             organization_id=organization_id,
@@ -165,6 +169,8 @@ def _book_one_statement(
         held.append(hold)
         if pk is not None:
             row_inserted(messages[0], pk)
+            if key_row is not None:
+                key_written(key_row, messages[0])
 
     insert([message], write=write, guard=guard)  # the caller's insert: it retries a taken verification code
     hold = held[-1]

@@ -171,18 +171,23 @@ def _builder() -> _Builder:
     return _BUILDER
 
 
-def message_held_row(message: Message, *, id_prefix: str, guard: Guard | None = None) -> HeldRow:
+def message_held_row(
+    message: Message, *, id_prefix: str, guard: Guard | None = None, companion: Guard | None = None
+) -> HeldRow:
     """The unsaved message as a row the ledger inserts in the statement that books its hold
     (`client_hold_create_with_row`): its columns read as the bulk INSERT reads them (encrypted, blind-indexed), sent
     as one JSON row and cast back column by column in the statement — one parameter instead of one per column,
-    each of which the driver would adapt on its own. `guard`: a condition the row must meet (`messages_insert`)."""
+    each of which the driver would adapt on its own. `guard`: a condition the row must meet (`messages_insert`).
+    `companion`: more CTEs written with the row, and their parameters (`HeldRow.companion`)."""
     columns = row_columns(Message)
     condition, params = guard if guard is not None else ("TRUE", {})
+    also, also_params = companion if companion is not None else ("", {})
     return HeldRow(
         insert=columns.insert,
         values=columns.held_values,
-        params={"message_row": rows_json(Message, [message]), **params},
+        params={"message_row": rows_json(Message, [message]), **params, **also_params},
         id_prefix=id_prefix,
         source="CROSS JOIN (SELECT %(message_row)s::jsonb->0 AS value) r",
         guard=condition,
+        companion=also,
     )

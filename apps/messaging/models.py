@@ -453,6 +453,11 @@ class IdempotencyKey(models.Model):
     # Encrypted at rest: the answer to a send names the recipient.
     response_body = EncryptedJSONField(verbose_name=_("response body"))
     created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("created at"))
+    # Set when the row was written by the statement that inserted the message (apps.messaging.idempotency): the
+    # body was written before the message had an id, and keeps `"id": null` where this goes. A plain number, not a
+    # foreign key: the row is pruned after MESSAGE_IDEMPOTENCY_HOURS whatever becomes of the message, and the
+    # statement's INSERT needs no check of its own.
+    message_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("message id"))
 
     class Meta:
         verbose_name = _("idempotency key")

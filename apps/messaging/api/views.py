@@ -189,20 +189,35 @@ def _submitted_body(message: Any, output: dict | None = None) -> tuple[int, dict
 
 
 def _idempotent(
-    request: HttpRequest | Request, client: ApiClient, data: Any, submit: Callable[[], tuple[int, dict]]
+    request: HttpRequest | Request,
+    client: ApiClient,
+    data: Any,
+    submit: Callable[[], tuple[int, dict]],
+    answer: Callable[[Any], tuple[int, dict]] | None = None,
 ) -> tuple[int, dict]:
     """Run `submit` once per Idempotency-Key (when the client sends one) and return its (status, body). `data`: the
-    request's parsed body."""
+    request's parsed body. `answer`: a single send's answer for its message (`idempotent_call`); its `submit`
+    verifies the API key in the round trip that counts its limits, before it writes anything."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return submit()  # nothing to remember, so no fingerprint of the request to compute
-    if client.credential_check is not None and not client.credential_check.verify():
+    check = client.credential_check
+    if check is not None and answer is None and not check.verify():
         raise VersionStale  # before the key is looked up or claimed: a revoked key gets no stored answer
+
+    def verified() -> None:
+        # A stored answer goes to a key verified now: a revoked one gets none. A new request's own round trip
+        # verifies it (message_submit), so a new key costs no round trip of its own for it.
+        if check is not None and answer is not None and not check.verify():
+            raise VersionStale
+
     return idempotent_call(
         organization=client.organization,
         key=key,
         fingerprint=request_fingerprint(method=request.method, path=request.path, body=data),
         call=submit,
+        answer=answer,
+        before_replay=verified,
     )
 
 
@@ -253,7 +268,7 @@ class MessageSendView(ClientApiView, LeanPostView):
                 )
             )
 
-        return _idempotent(request, principal, data, submit)
+        return _idempotent(request, principal, data, submit, answer=_submitted_body)
 
 
 class MessageBulkView(ClientApiView):

@@ -36,6 +36,7 @@ from apps.messaging.errors import (
 from apps.messaging.events import MessagesAccepted
 from apps.messaging.filtering.engine import FilterDecision
 from apps.messaging.filtering.runtime import check_content
+from apps.messaging.idempotency import key_pending, key_remember, key_taken
 from apps.messaging.inserting import Guard, GuardRefused, message_unsaved, messages_insert
 from apps.messaging.models import Message
 from apps.messaging.pumping import (
@@ -451,6 +452,10 @@ def _store(
     single = (
         len(messages) == 1 and (not billable or connection.vendor == "postgresql") and not connection.in_atomic_block
     )
+    # A send with an Idempotency-Key stores the key's row with its message (apps.messaging.idempotency): the held
+    # message's one statement writes it; any other single send takes a transaction that inserts it too.
+    if single and not billable and key_pending():
+        single = False
     with nullcontext() if single else transaction.atomic():
         shortfalls = charges_book(
             messages,
@@ -468,6 +473,7 @@ def _store(
         messages = [message for position, message in enumerate(messages) if position not in refused]
         if not messages:
             return refused
+        key_remember(messages[0])  # when not written with the message's statement
         publish(MessagesAccepted(messages=messages))
         if held := pumping_held(messages):
             transaction.on_commit(partial(pumping_held_count, held))
@@ -510,8 +516,8 @@ def _insert(
             _insert(messages, tries - 1, write, guard)  # listed when the INSERT ran, no longer: insert it now
             return
         refuse_blocked(message.to, reason or RecipientBlockReason.BLOCKED)
-    except IntegrityError:
-        if not coded or tries <= 1:
+    except IntegrityError as error:
+        if not coded or tries <= 1 or key_taken(error):  # a key's retry is answered by its first request
             raise
         for message in coded:
             suffix = settings.MESSAGE_VERIFICATION_SUFFIX.replace("{code}", message.verification_code)

@@ -4,16 +4,20 @@ Threads each use their own database connection and start together at a barrier. 
 requests really run in parallel (SQLite serialises writers).
 """
 
+import json
 import threading
 
 import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
+from apps.incentives.tests.conftest import fund, prices, spendable  # noqa: F401 - `prices` is a fixture
 from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, message_submit, messages_dispatch_due
 from apps.providers.choices import Carrier
 from apps.providers.tests.factories import provider_with_sim
+from apps.tokens.models import Transfer
+from apps.tokens.reconciliation import ledger_check
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -56,6 +60,29 @@ def test_concurrent_duplicates_create_one_message(api_key):
     assert Message.objects.count() == 1
     assert {status for status, _ in results} == {202}
     assert {body["id"] for _, body in results} == {Message.objects.get().pk}
+
+
+def test_concurrent_duplicates_of_a_held_send_hold_once_and_answer_alike(api_key, organization, prices):  # noqa: F811
+    """Priced: each request's key row rides in the statement that inserts its message and books its hold. The first
+    to commit wins; the others' statements wait on the key, fail on it (their message and hold rolled back with it)
+    and replay the winner's stored answer."""
+    fund(organization, 1_000_000)
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}", HTTP_IDEMPOTENCY_KEY="same-key")
+        response = client.post("/api/messages/send", {"to": "012 345 678", "body": "hello"}, format="json")
+        return response.status_code, response.content
+
+    results = run_together(post)
+    (message,) = Message.objects.all()
+    assert Transfer.objects.filter(reason="charge").count() == 1
+    assert Transfer.objects.get(reason="charge").message_id == message.pk
+    assert spendable(organization) == 1_000_000 - message.price_held
+    assert len({content for _, content in results}) == 1, results
+    assert {status for status, _ in results} == {202}
+    assert json.loads(results[0][1])["id"] == message.pk
+    assert ledger_check().breaks == 0
 
 
 def test_concurrent_dispatchers_lease_a_message_once(organization):

@@ -64,6 +64,19 @@ def test_a_send_makes_two_redis_round_trips(warm, monkeypatch, django_capture_on
 
 
 @pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
+def test_a_send_with_an_idempotency_key_makes_no_more(warm, monkeypatch, django_capture_on_commit_callbacks):
+    """A new key's send verifies the API key in its counting round trip, as a send without one does: no read of the
+    key's version of its own (a stored answer is given only after that read: test_send_credentials)."""
+    sent = redis_commands(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = warm.post(
+            "/api/messages/send", {**OTP, "to": "012 345 679"}, format="json", HTTP_IDEMPOTENCY_KEY="k"
+        )
+        assert response.status_code == 202
+    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"EVALSHA", b"SET"], sent
+
+
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
 def test_under_load_a_send_makes_one(warm, settings, monkeypatch, django_capture_on_commit_callbacks):
     """A send within DISPATCH_SIGNAL_GRACE_MS of this process's refused signal trusts the dispatcher on its way
     (apps.messaging.services.signal): no signal round trip."""

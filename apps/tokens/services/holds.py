@@ -131,7 +131,7 @@ WITH debited AS (
     RETURNING id, credits_posted + credit_limit - debits_posted - debits_pending AS spendable
 ), held_row AS (
     {insert} SELECT {values} FROM debited {source} RETURNING id
-), booked AS (
+){companion}, booked AS (
     INSERT INTO tokens_transfer (id, ledger_id, debit_account_id, credit_account_id, amount, kind, status, pending_id,
                                  timeout_at, linked, reason, message_id, job_id, payment_ref, payout_ref, memo,
                                  created_at, resolved_at)
@@ -165,6 +165,9 @@ class HeldRow:
     id_prefix: str
     source: str = ""  # a FROM clause's continuation the values read from (a join), if any
     guard: str = "TRUE"
+    # More data-modifying CTEs (`, name AS (INSERT … SELECT … FROM held_row …)`), written only with the row and its
+    # hold; one that fails (a unique key taken) fails the statement, which then writes nothing.
+    companion: str = ""
 
 
 def client_hold_create_with_row(
@@ -193,7 +196,9 @@ def client_hold_create_with_row(
     }
     with prepared_cursor() as cursor:  # the same text for every message: planned once per connection
         cursor.execute(
-            _PG_HOLD_WITH_ROW.format(insert=row.insert, values=row.values, source=row.source, guard=row.guard),
+            _PG_HOLD_WITH_ROW.format(
+                insert=row.insert, values=row.values, source=row.source, guard=row.guard, companion=row.companion
+            ),
             parameters,
         )
         row_id, spendable_after, booked, credited, credit_is_hot, allowed = cursor.fetchone()

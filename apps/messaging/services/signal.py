@@ -97,8 +97,10 @@ _refused_at: dict[str, float] = {}
 # asking send took from asking to its signal after commit (`dispatch_mark` judges by it).
 _asked_at: dict[str, float] = {}
 _asked_span: dict[str, float] = {}
-# Per priority: when this process last signalled for messages due now, refused or not (`_busy`).
+# Per priority: when this process last signalled for messages due now, refused or not (`_busy`), and whether the
+# send that asked early (`_asked_at`) was a stream's.
 _signalled_at: dict[str, float] = {}
+_marked_busy: dict[str, bool] = {}
 _clock = time.monotonic  # the monotonic clock; tests move it
 
 
@@ -129,9 +131,12 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
         )
     else:
         key, timeout = _pending_key(priority), SIGNAL_SECONDS
-        countdown = None if force else linger_seconds(busy=_busy(priority, _clock()))
         if (asked := _asked_at.pop(priority, None)) is not None:
             _asked_span[priority] = _clock() - asked
+            busy = _marked_busy.pop(priority, False)  # the signal of a send that asked early: not one more message
+        else:
+            busy = _busy(priority, _clock())
+        countdown = None if force else linger_seconds(busy=busy)
         if not force and _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
             return False  # what was committed before now, the dispatcher on its way reads (module docstring)
     if not force:
@@ -171,7 +176,7 @@ def dispatch_marked(*, priority: str, asked: float, count: int) -> None:
 
     _refused_at[priority] = asked
     _asked_at[priority] = asked
-    busy = _busy(priority, asked)
+    busy = _marked_busy[priority] = _busy(priority, asked)
     if count == 1:
         countdown = linger_seconds(busy=busy)
         dispatch_due.apply_async(args=[priority], queue=QUEUE_FOR_PRIORITY[priority], countdown=countdown)
@@ -196,3 +201,4 @@ def dispatch_signals_forget() -> None:
     _asked_at.clear()
     _asked_span.clear()
     _signalled_at.clear()
+    _marked_busy.clear()

@@ -235,6 +235,23 @@ def test_a_send_of_a_stream_publishes_its_dispatcher_with_the_longer_linger(orga
     assert before + 0.18 - 0.001 <= latest <= after + 0.18 + 0.001
 
 
+def test_a_lone_send_signalling_again_after_its_early_mark_keeps_the_short_linger(settings, monkeypatch):
+    """A send that asked early (its mark counted with its limits) and committed only after the grace signals again
+    after commit: that is the same message, not a stream, so a dispatcher it publishes lingers DISPATCH_LINGER_MS."""
+    from apps.messaging.services.signal import dispatch_marked
+
+    now = _stream_settings(settings, monkeypatch)
+    dispatch_marked(priority=Priority.LOW, asked=now[0], count=1)  # it put the mark: its dispatcher is published
+    dispatcher_taken(Priority.LOW)  # which starts before the send commits
+    now[0] += 0.03  # the send commits after the grace
+    before = time.time()
+    assert dispatch_signal(priority=Priority.LOW)  # its signal after commit finds no mark
+    after = time.time()
+
+    latest = max(starts for _, starts in published("low"))
+    assert before + 0.03 - 0.001 <= latest <= after + 0.03 + 0.001
+
+
 def test_without_a_linger_window_a_stream_s_dispatcher_starts_at_once_too(settings, monkeypatch):
     now = _stream_settings(settings, monkeypatch)
     settings.DISPATCH_LINGER_MS = 0

@@ -413,6 +413,11 @@ MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
 # submitted meanwhile are matched and pushed in the same batch (one dispatch task and one push task for all of them)
 # instead of one task each under light load. 0: at once.
 DISPATCH_LINGER_MS = env.int("DISPATCH_LINGER_MS", default=50)
+# The linger of a priority whose messages come as a stream: when the process signalling it signalled the same priority
+# less than DISPATCH_LINGER_BUSY_SECONDS before, its dispatcher starts this many milliseconds after the signal instead,
+# so that the stream's next messages share it (apps.messaging.services.signal). Not below DISPATCH_LINGER_MS.
+DISPATCH_LINGER_BUSY_MS = env.int("DISPATCH_LINGER_BUSY_MS", default=200)
+DISPATCH_LINGER_BUSY_SECONDS = env.float("DISPATCH_LINGER_BUSY_SECONDS", default=1.0)
 # A starting dispatcher waits this long after taking its "on its way" mark before it reads (within the linger above),
 # so a process whose signal found the mark can skip its signals for that long: most sends under load then make no
 # signal round trip (apps.messaging.services.signal). 0: every send asks.

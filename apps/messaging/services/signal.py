@@ -7,6 +7,17 @@ them, not one each, under light load). The database is the truth: the dispatcher
 messages are due, the broker only wakes it up (and `messages_reconcile`, in `leases`, signals again for messages
 whose signal was lost).
 
+The window others can join is shorter than the linger: the dispatcher takes the mark away DISPATCH_SIGNAL_GRACE_MS
+before it reads (below), so a signal finds it on its way for the linger minus that grace — 30 ms of the default 50.
+And each priority has a mark and a dispatcher of its own, so a light steady stream is several thinner ones (at 25
+messages/s weighted 2:6:2, streams of 5, 15 and 5 a second: 200, 67 and 200 ms apart). A fixed window short enough
+for the first message of a quiet spell catches almost none of them: a task per message. So the linger grows with the
+rate a process observes: a process that signalled the same priority less than DISPATCH_LINGER_BUSY_SECONDS ago
+(a stream, not a lone message) publishes its dispatcher to read DISPATCH_LINGER_BUSY_MS after the signal instead.
+A lone message still waits only DISPATCH_LINGER_MS; one of a stream waits longer for its dispatcher but shares it
+with the stream's next ones. Under heavy load nothing changes: a dispatcher carrying on with its backlog does not
+linger at all (`force`).
+
 A signal refused because a dispatcher is on its way still costs its sender a round trip. So a starting dispatcher,
 once it has taken the mark away, waits DISPATCH_SIGNAL_GRACE_MS before it reads (`dispatch_signal_received`), and a
 process whose `add` was refused trusts that dispatcher with what it commits within that grace of asking: the
@@ -56,11 +67,23 @@ def enqueue_dispatch(*, priority: str, countdown: float | None = None) -> None:
     transaction.on_commit(lambda: dispatch_signal(priority=priority, countdown=countdown))
 
 
-def linger_seconds() -> float | None:
+def linger_seconds(*, busy: bool = False) -> float | None:
     """How long a dispatcher signalled for messages due now waits before it starts (None: it does not): it reads
-    DISPATCH_LINGER_MS after the signal, so it starts the grace it waits after taking the mark sooner."""
-    linger = settings.DISPATCH_LINGER_MS - max(settings.DISPATCH_SIGNAL_GRACE_MS, 0)
+    DISPATCH_LINGER_MS after the signal (DISPATCH_LINGER_BUSY_MS, if longer, when `busy`: the priority's messages come
+    as a stream, module docstring), so it starts the grace it waits after taking the mark sooner."""
+    linger_ms = settings.DISPATCH_LINGER_MS
+    if busy and settings.DISPATCH_LINGER_MS > 0:  # no linger at all stays none
+        linger_ms = max(linger_ms, settings.DISPATCH_LINGER_BUSY_MS)
+    linger = linger_ms - max(settings.DISPATCH_SIGNAL_GRACE_MS, 0)
     return linger / 1000 if linger > 0 else None
+
+
+def _busy(priority: str, now: float) -> bool:
+    """Whether this process signalled `priority` for messages due now less than DISPATCH_LINGER_BUSY_SECONDS before
+    `now` (a stream: its next messages are likely within the longer linger); notes `now` as its latest signal."""
+    previous = _signalled_at.get(priority)
+    _signalled_at[priority] = now
+    return previous is not None and now - previous < settings.DISPATCH_LINGER_BUSY_SECONDS
 
 
 def _grace_seconds() -> float:
@@ -74,6 +97,10 @@ _refused_at: dict[str, float] = {}
 # asking send took from asking to its signal after commit (`dispatch_mark` judges by it).
 _asked_at: dict[str, float] = {}
 _asked_span: dict[str, float] = {}
+# Per priority: when this process last signalled for messages due now, refused or not (`_busy`), and whether the
+# send that asked early (`_asked_at`) was a stream's.
+_signalled_at: dict[str, float] = {}
+_marked_busy: dict[str, bool] = {}
 _clock = time.monotonic  # the monotonic clock; tests move it
 
 
@@ -104,9 +131,12 @@ def dispatch_signal(*, priority: str, countdown: float | None = None, force: boo
         )
     else:
         key, timeout = _pending_key(priority), SIGNAL_SECONDS
-        countdown = None if force else linger_seconds()
         if (asked := _asked_at.pop(priority, None)) is not None:
             _asked_span[priority] = _clock() - asked
+            busy = _marked_busy.pop(priority, False)  # the signal of a send that asked early: not one more message
+        else:
+            busy = _busy(priority, _clock())
+        countdown = None if force else linger_seconds(busy=busy)
         if not force and _clock() < _refused_at.get(priority, float("-inf")) + _grace_seconds():
             return False  # what was committed before now, the dispatcher on its way reads (module docstring)
     if not force:
@@ -146,8 +176,10 @@ def dispatch_marked(*, priority: str, asked: float, count: int) -> None:
 
     _refused_at[priority] = asked
     _asked_at[priority] = asked
+    busy = _marked_busy[priority] = _busy(priority, asked)
     if count == 1:
-        dispatch_due.apply_async(args=[priority], queue=QUEUE_FOR_PRIORITY[priority], countdown=linger_seconds())
+        countdown = linger_seconds(busy=busy)
+        dispatch_due.apply_async(args=[priority], queue=QUEUE_FOR_PRIORITY[priority], countdown=countdown)
 
 
 def dispatch_signal_received(*, priority: str) -> None:
@@ -168,3 +200,5 @@ def dispatch_signals_forget() -> None:
     _refused_at.clear()
     _asked_at.clear()
     _asked_span.clear()
+    _signalled_at.clear()
+    _marked_busy.clear()

@@ -140,6 +140,128 @@ def test_without_a_linger_window_the_dispatcher_starts_at_once(organization, set
     assert published("high") == [("messaging.dispatch_due", None)]
 
 
+def _stream_settings(settings, monkeypatch) -> list[float]:
+    """A 50 ms linger, 200 ms for a stream (a priority signalled again within a second); the signals' clock, pinned
+    at 1000.0 (returned, to move it)."""
+    settings.DISPATCH_LINGER_MS = 50
+    settings.DISPATCH_LINGER_BUSY_MS = 200
+    settings.DISPATCH_LINGER_BUSY_SECONDS = 1.0
+    settings.DISPATCH_SIGNAL_GRACE_MS = 20
+    now = [1000.0]
+    monkeypatch.setattr(signal, "_clock", lambda: now[0])
+    return now
+
+
+def dispatcher_taken(priority: str) -> None:
+    """A dispatcher of `priority` takes its "on its way" mark (it would then wait out the grace before reading)."""
+    from django.core.cache import cache
+
+    cache.delete(f"dispatch:pending:{priority}")
+
+
+def test_a_priority_signalled_again_within_a_second_lingers_longer(settings, monkeypatch):
+    """A lone signal's dispatcher reads DISPATCH_LINGER_MS after it; the next signal of the same priority from the same
+    process within DISPATCH_LINGER_BUSY_SECONDS is a stream's, whose dispatcher reads DISPATCH_LINGER_BUSY_MS after it
+    (so that the stream's next messages, 40 ms or more apart, find it on its way)."""
+    now = _stream_settings(settings, monkeypatch)
+    lone = [time.time()]
+    assert dispatch_signal(priority=Priority.LOW)
+    lone.append(time.time())
+    dispatcher_taken(Priority.LOW)
+    now[0] += 0.5  # past the grace of the first signal: the next one asks
+    stream = [time.time()]
+    assert dispatch_signal(priority=Priority.LOW)
+    stream.append(time.time())
+
+    first, second = (starts for _, starts in published("low"))  # oldest first
+    assert lone[0] + 0.03 - 0.001 <= first <= lone[1] + 0.03 + 0.001  # 50 ms less the grace it waits after starting
+    assert stream[0] + 0.18 - 0.001 <= second <= stream[1] + 0.18 + 0.001  # 200 ms less the grace
+
+
+def test_after_a_quiet_spell_the_linger_is_short_again(settings, monkeypatch):
+    now = _stream_settings(settings, monkeypatch)
+    assert dispatch_signal(priority=Priority.LOW)
+    dispatcher_taken(Priority.LOW)
+    now[0] += 1.5  # more than DISPATCH_LINGER_BUSY_SECONDS since the last signal
+    before = time.time()
+    assert dispatch_signal(priority=Priority.LOW)
+    after = time.time()
+
+    latest = max(starts for _, starts in published("low"))
+    assert before + 0.03 - 0.001 <= latest <= after + 0.03 + 0.001
+
+
+def test_a_stream_of_one_priority_does_not_lengthen_another_s_linger(settings, monkeypatch):
+    now = _stream_settings(settings, monkeypatch)
+    assert dispatch_signal(priority=Priority.LOW)
+    now[0] += 0.5
+    before = time.time()
+    assert dispatch_signal(priority=Priority.HIGH)
+    after = time.time()
+
+    [(_, starts)] = published("high")
+    assert before + 0.03 - 0.001 <= starts <= after + 0.03 + 0.001
+
+
+def test_a_refused_signal_counts_towards_the_stream(settings, monkeypatch):
+    """A process whose signals found a dispatcher on its way still saw the stream: its next published dispatcher
+    lingers longer."""
+    now = _stream_settings(settings, monkeypatch)
+    assert dispatch_signal(priority=Priority.LOW)
+    now[0] += 0.9
+    assert not dispatch_signal(priority=Priority.LOW)  # refused: the first one's dispatcher is on its way
+    dispatcher_taken(Priority.LOW)
+    now[0] += 0.9  # 1.8 s after the first signal, 0.9 s after the refused one
+    before = time.time()
+    assert dispatch_signal(priority=Priority.LOW)
+    after = time.time()
+
+    latest = max(starts for _, starts in published("low"))
+    assert before + 0.18 - 0.001 <= latest <= after + 0.18 + 0.001
+
+
+def test_a_send_of_a_stream_publishes_its_dispatcher_with_the_longer_linger(organization, settings, monkeypatch):
+    """The single send's early mark (counted with its limits, `dispatch_marked`) lingers as a signal after commit
+    would."""
+    now = _stream_settings(settings, monkeypatch)
+    submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
+    dispatcher_taken(Priority.LOW)
+    now[0] += 0.5
+    before = time.time()
+    submit(organization, Priority.LOW, to="012 345 679")  # puts it again: a stream's dispatcher
+    after = time.time()
+
+    latest = max(starts for _, starts in published("low"))
+    assert before + 0.18 - 0.001 <= latest <= after + 0.18 + 0.001
+
+
+def test_a_lone_send_signalling_again_after_its_early_mark_keeps_the_short_linger(settings, monkeypatch):
+    """A send that asked early (its mark counted with its limits) and committed only after the grace signals again
+    after commit: that is the same message, not a stream, so a dispatcher it publishes lingers DISPATCH_LINGER_MS."""
+    from apps.messaging.services.signal import dispatch_marked
+
+    now = _stream_settings(settings, monkeypatch)
+    dispatch_marked(priority=Priority.LOW, asked=now[0], count=1)  # it put the mark: its dispatcher is published
+    dispatcher_taken(Priority.LOW)  # which starts before the send commits
+    now[0] += 0.03  # the send commits after the grace
+    before = time.time()
+    assert dispatch_signal(priority=Priority.LOW)  # its signal after commit finds no mark
+    after = time.time()
+
+    latest = max(starts for _, starts in published("low"))
+    assert before + 0.03 - 0.001 <= latest <= after + 0.03 + 0.001
+
+
+def test_without_a_linger_window_a_stream_s_dispatcher_starts_at_once_too(settings, monkeypatch):
+    now = _stream_settings(settings, monkeypatch)
+    settings.DISPATCH_LINGER_MS = 0
+    assert dispatch_signal(priority=Priority.HIGH)
+    dispatcher_taken(Priority.HIGH)
+    now[0] += 0.5
+    assert dispatch_signal(priority=Priority.HIGH)
+    assert published("high") == [("messaging.dispatch_due", None)] * 2
+
+
 def test_a_dispatcher_carrying_on_with_its_backlog_does_not_linger(settings):
     settings.DISPATCH_LINGER_MS = 50
     assert dispatch_signal(priority=Priority.HIGH, force=True)

@@ -13,7 +13,10 @@ client, no server), as served and through DRF's machinery alone (`-drf`: the sam
 Within each round the ways alternate in blocks of ten requests, so that the machine's drift falls on both alike.
 Figures are this process's CPU (`time.process_time`) per request, and the CPU the PostgreSQL backend spent on its
 connection (from /proc), medians over the rounds; `lean ÷ drf` compares the two ways within one run. On a tree
-without the lean way both ways are DRF (the comparison's baseline).
+without the lean way both ways are DRF (the comparison's baseline). After the timed rounds, a few more requests of
+each are made under a profile hook that counts Python function calls (`Python calls`, and `deepcopies` among them:
+DRF copies a serializer's declared fields each time one is built): exact counts, which the machine's load does not
+blur, for comparing two trees where the CPU figures are too noisy to.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_phone_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/phone_cpu.py --requests 150 --rounds 3
@@ -24,6 +27,7 @@ the end (the dispatch signals the sends enqueue). A measurement, not a test.
 
 import argparse
 import base64
+import copy
 import os
 import statistics
 import sys
@@ -46,8 +50,31 @@ NOBODYS = 999_999_999
 BLOCK = 10  # requests per block; the ways' blocks alternate
 
 
+COUNTED = 20  # requests per endpoint and way made under the call-counting hook
+
+
 def assert_refused(answer: dict) -> None:
     assert not answer["results"][0]["ok"], answer
+
+
+def python_calls(call: Callable[[], None], requests: int) -> tuple[float, float]:
+    """Python function calls per request of `call`, and `copy.deepcopy` calls among them (this thread)."""
+    calls = deepcopies = 0
+    deepcopy = copy.deepcopy.__code__
+
+    def hook(frame: types.FrameType, event: str, arg: object) -> None:
+        nonlocal calls, deepcopies
+        if event == "call":
+            calls += 1
+            deepcopies += frame.f_code is deepcopy
+
+    sys.setprofile(hook)
+    try:
+        for _ in range(requests):
+            call()
+    finally:
+        sys.setprofile(None)
+    return calls / requests, deepcopies / requests
 
 
 def main() -> None:
@@ -134,10 +161,18 @@ def main() -> None:
         ways = {"lean": "/api", "drf": "/bench"}
         names = [f"{name}-{way}" for name in ("ack", "report", "ack-none", "report-none") for way in ways]
         figures: dict[str, list[tuple[float, float, float, float | None]]] = {name: [] for name in names}
+        counted: dict[str, tuple[float, float]] = {}
 
-        def interleaved(name: str, calls: dict[str, Callable[[], None]], requests: int, record: bool) -> None:
+        def interleaved(
+            name: str, calls: dict[str, Callable[[], None]], requests: int, record: bool, count: bool = False
+        ) -> None:
             """Each way's call `requests` times, in blocks of BLOCK alternating between the ways (and which goes
-            first), so that the machine's drift within the round falls on both alike: one figure per way."""
+            first), so that the machine's drift within the round falls on both alike: one figure per way. With
+            `count`, each way's calls are made under the call-counting hook instead, untimed."""
+            if count:
+                for way, call in calls.items():
+                    counted[f"{name}-{way}"] = python_calls(call, requests)
+                return
             blocks: dict[str, list[tuple[float, float, float, float | None]]] = {way: [] for way in calls}
             for block in range(requests // BLOCK):
                 for way in list(calls) if block % 2 == 0 else list(reversed(calls)):
@@ -154,7 +189,7 @@ def main() -> None:
                         )
                     )
 
-        def real(requests: int, record: bool) -> None:
+        def real(requests: int, record: bool, count: bool = False) -> None:
             jobs = list(offered(2 * requests))
             acks = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
             reports = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
@@ -173,10 +208,10 @@ def main() -> None:
 
                 return call
 
-            interleaved("ack", {way: ack(way) for way in ways}, requests, record)
-            interleaved("report", {way: report(way) for way in ways}, requests, record)
+            interleaved("ack", {way: ack(way) for way in ways}, requests, record, count)
+            interleaved("report", {way: report(way) for way in ways}, requests, record, count)
 
-        def none(requests: int, record: bool) -> None:
+        def none(requests: int, record: bool, count: bool = False) -> None:
             def ack(way: str) -> Callable[[], None]:
                 return lambda: assert_refused(post(ways[way], "ack", {"jobs": [NOBODYS]}))
 
@@ -184,8 +219,8 @@ def main() -> None:
                 body = {"reports": [{"job_id": NOBODYS, "status": "delivered", "occurred_at": "2026-01-01T00:00Z"}]}
                 return lambda: assert_refused(post(ways[way], "reports", body))
 
-            interleaved("ack-none", {way: ack(way) for way in ways}, requests, record)
-            interleaved("report-none", {way: report(way) for way in ways}, requests, record)
+            interleaved("ack-none", {way: ack(way) for way in ways}, requests, record, count)
+            interleaved("report-none", {way: report(way) for way in ways}, requests, record, count)
 
         try:
             real(2 * BLOCK, record=False)  # warm-up: imports, caches, prepared statements, the session held
@@ -195,6 +230,8 @@ def main() -> None:
             for _ in range(args.rounds):
                 real(args.requests, record=True)
                 none(args.requests, record=True)
+            real(COUNTED, record=False, count=True)
+            none(COUNTED, record=False, count=True)
         finally:
             import redis
 
@@ -204,7 +241,10 @@ def main() -> None:
         f"phone requests in process, {args.rounds} rounds × {args.requests} per endpoint and way, from {started} UTC, "
         f"load {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; medians"
     )
-    print(f"  {'endpoint':16} {'web CPU':>9} {'PostgreSQL':>10} {'SQL':>6} {'Redis':>6}   rounds' web CPU")
+    print(
+        f"  {'endpoint':16} {'web CPU':>9} {'PostgreSQL':>10} {'SQL':>6} {'Redis':>6} {'Python calls':>12} "
+        f"{'deepcopies':>10}   rounds' web CPU"
+    )
 
     def median(rounds: list, index: int) -> float:
         values = [r[index] for r in rounds if r[index] is not None]
@@ -214,7 +254,7 @@ def main() -> None:
         spread = " / ".join(f"{r[0]:.2f}" for r in rounds)
         print(
             f"  {name:16} {median(rounds, 0):7.2f}ms {median(rounds, 3):8.2f}ms {rounds[-1][1]:6.2f} "
-            f"{rounds[-1][2]:6.2f}   {spread}"
+            f"{rounds[-1][2]:6.2f} {counted[name][0]:12.0f} {counted[name][1]:10.0f}   {spread}"
         )
     for name in ("ack", "report", "ack-none", "report-none"):
         lean, drf = figures[f"{name}-lean"], figures[f"{name}-drf"]

@@ -9,8 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -31,46 +30,32 @@ from apps.core.schema import ErrorCase, raises
 from apps.core.serializer_fields import StrictBooleanField, StrictCharField
 from apps.core.throttling import scope_window
 from apps.delivery import inbound, reports
+from apps.delivery.api.serializers import (
+    AckBatchInput,
+    BatchInput,
+    JobOutput,
+    OfferedJobOutput,
+    ReportInput,
+    ReportOutput,
+    SignedTimestampField,
+    ack_batch_jobs,
+    batch_report_data,
+    job_output,
+    offered_jobs_output,
+    report_batch_items,
+    report_output,
+)
 from apps.delivery.canaries import canary_inbound
-from apps.delivery.choices import ReportStatus, SendError
 from apps.delivery.reports import ErrorCodeRequired, OccurredInFuture, ReportSignatureInvalid, ReportSignatureRequired
 from apps.messaging.choices import JobStatus
 from apps.messaging.errors import JobNotFound, LeaseExpired
-from apps.messaging.models import Job
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
 from apps.messaging.services import job_accept, jobs_accept
 from apps.providers.services import provider_heard_from, provider_seen_counted, provider_seen_mark
 
-
-class OfferedJobOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Job
-        fields = ["id", "status", "offered_at", "accepted_at", "deadline"]
-        extra_kwargs = {
-            "deadline": {
-                "help_text": "Offered: acknowledge before this. Unknown: answer (report sent, delivered, or failed "
-                "with not_sent) before this, or the message's outcome stays unknown for good."
-            }
-        }
-
-
 # What the pull lists: new offers to acknowledge, or acknowledged jobs whose lease ended without a report, which the
 # phone must answer through the report endpoints.
 PULL_STATUSES = (JobStatus.OFFERED, JobStatus.UNKNOWN)
-
-
-class JobOutput(serializers.Serializer):
-    """What the phone needs to send the SMS, and nothing about the client."""
-
-    id = serializers.IntegerField()
-    status = StrictCharField()
-    message_id = serializers.IntegerField()
-    to = StrictCharField(source="message.to")
-    body = StrictCharField(source="message.text", help_text="The text to send (sealed bodies are opened for you).")
-    encoding = StrictCharField(source="message.encoding")
-    segments = serializers.IntegerField(source="message.segments")
-    deadline = serializers.DateTimeField()
-    trace_token = StrictCharField(help_text="Sign delivery reports over this token.")
 
 
 JOB_NOT_FOUND = (JobNotFound, "No job of this id was offered to you.")
@@ -163,7 +148,7 @@ class LeanPhonePostView(PhoneView, LeanPostView):
 def offered_jobs(user: object) -> list[dict]:
     """The jobs offered to the phone and not yet acknowledged, as its pull lists them: what a report's answer carries
     so that a busy phone never pulls."""
-    return OfferedJobOutput(jobs_offered_to(user=user), many=True).data
+    return offered_jobs_output(jobs_offered_to(user=user))
 
 
 class ProviderJobsView(PhoneView):
@@ -188,7 +173,7 @@ class ProviderJobsView(PhoneView):
         provider_heard_from(user=request.user)
         selector = jobs_offered_to if status == JobStatus.OFFERED else jobs_unknown_of
         jobs = list(selector(user=request.user))
-        data = OfferedJobOutput(jobs, many=True).data
+        data = offered_jobs_output(jobs)
         fingerprint = ",".join(f"{job.pk}:{job.deadline.timestamp()}" for job in jobs)
         etag = quote_etag(hashlib.sha256(fingerprint.encode()).hexdigest()[:32])
         if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
@@ -207,7 +192,7 @@ class JobDetailView(PhoneView):
         "reports over.",
     )
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutput(job_of_provider(user=request.user, job_id=job_id)).data)
+        return Response(job_output(job_of_provider(user=request.user, job_id=job_id)))
 
 
 class JobAckView(PhoneView):
@@ -226,13 +211,7 @@ class JobAckView(PhoneView):
         "and report the outcome.",
     )
     def post(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutput(job_accept(job_id=job_id, user=request.user)).data)
-
-
-class AckBatchInput(serializers.Serializer):
-    jobs = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX), min_length=1, max_length=500
-    )
+        return Response(job_output(job_accept(job_id=job_id, user=request.user)))
 
 
 class AckResultOutput(serializers.Serializer):
@@ -263,65 +242,15 @@ class JobAckBatchView(LeanPhonePostView):
         return super().post(request)
 
     def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
-        batch = AckBatchInput(data=data)
-        batch.is_valid(raise_exception=True)
-        job_ids = batch.validated_data["jobs"]
+        job_ids = ack_batch_jobs(data)
         rows = []
         for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=principal), strict=True):
             if isinstance(result, DomainError):
                 error = error_body(result.code, result.message, result.details)
                 rows.append({"job_id": job_id, "ok": False, "error": error})
             else:
-                rows.append({"job_id": job_id, "ok": True, "job": JobOutput(result).data})
+                rows.append({"job_id": job_id, "ok": True, "job": job_output(result)})
         return 200, {"results": rows}
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class SignedTimestampField(StrictCharField):
-    """A date-time kept as the text the phone signed (re-serialising it could change the signed bytes)."""
-
-
-class ReportInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ReportStatus.choices)
-    error_code = serializers.ChoiceField(choices=SendError.choices, required=False, allow_blank=True, default="")
-    occurred_at = SignedTimestampField(max_length=40, help_text="ISO 8601 with a time zone, as signed.")
-    parts = serializers.IntegerField(min_value=1, max_value=255, required=False, allow_null=True, default=None)
-    signature = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
-    device = serializers.IntegerField(
-        min_value=1,
-        max_value=DATABASE_ID_MAX,
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="This phone's device id.",
-    )
-
-    def validate_occurred_at(self, value: str) -> str:
-        try:
-            moment = parse_datetime(value)
-        except ValueError:  # well formed but no such moment (month 13, 25 o'clock)
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise serializers.ValidationError("Use ISO 8601 with a time zone, e.g. 2026-11-26T09:15:02Z.")
-        return value
-
-
-class BatchReportInput(ReportInput):
-    job_id = serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX)
-
-
-class BatchInput(serializers.Serializer):
-    reports = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=500)
-
-
-class ReportOutput(serializers.Serializer):
-    job_id = serializers.IntegerField(source="report.job_id")
-    status = StrictCharField(source="report.status")
-    duplicate = StrictBooleanField()
-    applied = StrictBooleanField(source="report.applied")
-    flags = serializers.ListField(child=StrictCharField())
-    job_status = StrictCharField()
-    message_status = StrictCharField()
 
 
 OFFERED_HELP = (
@@ -463,7 +392,7 @@ class JobReportView(PhoneView):
         serializer = ReportInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = reports.report_submit(user=request.user, data=_report_input(serializer.validated_data, job_id))
-        return Response({**ReportOutput(result).data, "offered": offered_jobs(request.user)})
+        return Response({**report_output(result), "offered": offered_jobs(request.user)})
 
 
 class JobReportBatchView(LeanPhonePostView):
@@ -484,14 +413,12 @@ class JobReportBatchView(LeanPhonePostView):
         return super().post(request)
 
     def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
-        batch = BatchInput(data=data)
-        batch.is_valid(raise_exception=True)
         rows: list[dict] = []
         items, positions = [], []
-        for index, raw in enumerate(batch.validated_data["reports"]):
-            item = BatchReportInput(data=raw)
-            if not item.is_valid():
-                error = ValidationError(item.errors)
+        for index, raw in enumerate(report_batch_items(data)):
+            try:
+                item = batch_report_data(raw)
+            except ValidationError as error:
                 rows.append(
                     {
                         "index": index,
@@ -500,7 +427,7 @@ class JobReportBatchView(LeanPhonePostView):
                     }
                 )
                 continue
-            items.append(_report_input(item.validated_data, item.validated_data["job_id"]))
+            items.append(_report_input(item, item["job_id"]))
             positions.append(index)
         for index, result in zip(positions, reports.reports_submit_batch(user=principal, items=items), strict=True):
             if isinstance(result, DomainError):
@@ -508,7 +435,7 @@ class JobReportBatchView(LeanPhonePostView):
                     {"index": index, "ok": False, "error": error_body(result.code, result.message, result.details)}
                 )
             else:
-                rows.append({"index": index, "ok": True, **ReportOutput(result).data})
+                rows.append({"index": index, "ok": True, **report_output(result)})
         rows.sort(key=lambda row: row["index"])
         return 200, {"results": rows, "offered": offered_jobs(principal)}
 

@@ -12,13 +12,20 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.accounts.services import session_revoke
+from apps.core.api import error_body, exception_handler
+from apps.delivery.api.serializers import AckBatchInput, BatchInput, BatchReportInput
 from apps.delivery.api.views import JobAckBatchView, JobReportBatchView
 from apps.delivery.models import DeliveryReport
 from apps.delivery.tests.test_folded_protocol import iso
 from apps.delivery.tests.test_phone_request import _clock_stands_still  # noqa: F401 - autouse: one window, one `now`
+from apps.delivery.tests.test_phone_shapes import ACKS as ACK_BATCHES
+from apps.delivery.tests.test_phone_shapes import BATCHES
+from apps.delivery.tests.test_phone_shapes import REPORTS as REPORT_ITEMS
 from apps.delivery.tests.test_report_batches import acknowledged, organization, roomy  # noqa: F401 - fixtures
 from apps.incentives.tests.conftest import prices  # noqa: F401 - a fixture
 from apps.messaging.choices import JobStatus
@@ -248,3 +255,32 @@ def test_a_lean_request_counts_as_a_heartbeat_even_when_refused_for_its_rate(pro
     limited = call(JobReportBatchView.as_view(), phone, body)
     assert lean(limited) and limited.status_code == 429
     assert Provider.objects.get(pk=provider.pk).last_heartbeat_at > long_ago
+
+
+def test_every_report_the_serializer_refuses_is_answered_with_its_errors(phone):
+    """Each item of a batch is refused, at its index, with exactly the errors a `BatchReportInput` built for it names
+    (codes, messages, fields in order); every item it takes reaches the service (a job of no one: job_not_found)."""
+    items = [{**item, "job_id": NOBODYS} if item.get("job_id") == 7 else item for item in REPORT_ITEMS]
+    served = call(JobReportBatchView.as_view(), phone, {"reports": items})
+    assert lean(served) and served.status_code == 200
+    rows = json.loads(served.content)["results"]
+    assert [row["index"] for row in rows] == list(range(len(items)))
+    for item, row in zip(items, rows, strict=True):
+        serializer = BatchReportInput(data=item)
+        if serializer.is_valid():
+            assert (row["ok"], row["error"]["code"]) == (False, "job_not_found"), (item, row)
+        else:
+            fields = ValidationError(serializer.errors).get_full_details()
+            expected = error_body("validation_error", "Invalid input.", {"fields": fields})
+            assert json.dumps(row) == json.dumps({"index": row["index"], "ok": False, "error": expected}), item
+
+
+@pytest.mark.parametrize(("path", "body"), [*((ACKS, body) for body in ACK_BATCHES), *((REPORTS, b) for b in BATCHES)])
+def test_a_refused_batch_is_answered_as_its_serializer_refuses_it(phone, path, body):
+    serializer = (AckBatchInput if path == ACKS else BatchInput)(data=body)
+    if serializer.is_valid():
+        return  # taken: its items are answered one by one (above)
+    served = call(VIEWS[path].as_view(), phone, json.dumps(body), path=path)  # a string too, as JSON
+    assert lean(served) and served.status_code == 400
+    expected = exception_handler(ValidationError(serializer.errors), {})
+    assert served.content == JSONRenderer().render(expected.data)

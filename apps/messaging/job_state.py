@@ -87,16 +87,15 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
 
 
 def jobs_transition_then(
-    *, job_ids: Iterable[int], to: str, then: str, then_params: Sequence[Any], **fields: Any
+    *, job_ids: Iterable[int], to: str, then: str | None, then_params: Sequence[Any], **fields: Any
 ) -> tuple[int, list[tuple] | None]:
     """`jobs_transition`, and a read of other rows (`then`, PostgreSQL's text with `%s` parameters) in the same
     statement where it can (PostgreSQL, plain values): how many moved, and the read's rows — None when the read did
-    not run (the caller reads by itself). The read sees the database as the statement began."""
-    if not _SOURCES.get(to):
-        raise IllegalJobTransition(details={"to": to})
+    not run (no `then`, or the UPDATE is the ORM's: the caller reads by itself). The read sees the database as the
+    statement began."""
     ids = list(job_ids)
-    if not ids:
-        return 0, None
+    if then is None or not ids or not _SOURCES.get(to):
+        return jobs_transition(job_ids=ids, to=to, **fields), None
     values = {name: value.value if type(value) is Value else value for name, value in fields.items()}
     return _moves_to(to).run_then({"status": to, **values}, ids, then=then, then_params=then_params)
 

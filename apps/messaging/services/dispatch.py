@@ -286,13 +286,19 @@ _WAKE_CANDIDATES_ANY = _WAKE_CANDIDATES.format(carrier="")
 _WAKE_CANDIDATES_OF_CARRIER = _WAKE_CANDIDATES.format(carrier=" AND carrier = %(carrier)s")
 
 
+# The same read with `%s` parameters (a statement of other texts cannot mix them with named ones), and their names.
+_WAKE_POSITIONAL = {
+    bool(carrier): (re.sub(r"%\(\w+\)s", "%s", text), re.findall(r"%\((\w+)\)s", text))
+    for carrier, text in (("", _WAKE_CANDIDATES_ANY), ("x", _WAKE_CANDIDATES_OF_CARRIER))
+}
+
+
 def wake_candidates_read(*, carrier: str | None, now: datetime) -> tuple[str, list]:
     """The read of `messages_wake` as a text with `%s` parameters and its parameters, for a statement that carries
     it after its own work (`jobs_transition_then`): its rows are `messages_wake`'s `candidates`."""
-    text = _WAKE_CANDIDATES.format(carrier=" AND carrier = %(carrier)s" if carrier else "")
-    names = re.findall(r"%\((\w+)\)s", text)
+    text, names = _WAKE_POSITIONAL[bool(carrier)]
     values = {"now": connection.ops.adapt_datetimefield_value(now), "limit": WAKE_CANDIDATES, "carrier": carrier}
-    return re.sub(r"%\(\w+\)s", "%s", text), [values[name] for name in names]
+    return text, [values[name] for name in names]
 
 
 def job_offered(job_ids: list[int]) -> None:

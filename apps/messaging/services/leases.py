@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.messaging.choices import HOLDING_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, MessageRedacted
-from apps.messaging.job_state import job_is_legal, job_transition, jobs_transition, jobs_transition_then, per_job
+from apps.messaging.job_state import job_is_legal, job_transition, jobs_transition_then, per_job
 from apps.messaging.models import Job, Message
 from apps.messaging.services.dispatch import messages_wake, wake_candidates_read
 from apps.messaging.services.signal import dispatch_signal, enqueue_dispatch
@@ -68,28 +68,16 @@ def jobs_end(
     now = timezone.now()
     values = {"end_reason": reasons, **(fields or {})}
     freed = _freed(jobs)
-    if len(freed) == 1:
-        # One carrier's capacity comes back (a phone's report): the waiting messages are read by the jobs' UPDATE.
-        [carrier] = freed
-        then, then_params = wake_candidates_read(carrier=carrier, now=now)
-        moved, candidates = jobs_transition_then(
-            job_ids=[job.pk for job in jobs],
-            to=status,
-            then=then,
-            then_params=then_params,
-            finished_at=now,
-            **{name: per_job(per, name) for name, per in values.items()},
-        )
-    else:
-        moved, candidates = (
-            jobs_transition(
-                job_ids=[job.pk for job in jobs],
-                to=status,
-                finished_at=now,
-                **{name: per_job(per, name) for name, per in values.items()},
-            ),
-            None,
-        )
+    # One carrier's capacity coming back (a phone's report): the messages waiting for it are read by the jobs' UPDATE.
+    then, then_params = wake_candidates_read(carrier=next(iter(freed)), now=now) if len(freed) == 1 else (None, [])
+    moved, candidates = jobs_transition_then(
+        job_ids=[job.pk for job in jobs],
+        to=status,
+        then=then,
+        then_params=then_params,
+        finished_at=now,
+        **{name: per_job(per, name) for name, per in values.items()},
+    )
     if moved != len(jobs):
         raise IllegalJobTransition(details={"jobs": [job.pk for job in jobs], "to": status})
     for job in jobs:

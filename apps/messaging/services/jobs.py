@@ -65,9 +65,10 @@ _ACK_MOVED = CompiledSelect(
 
 def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]:
     """Acknowledge several offered jobs at once (a phone that received a burst of pushes): one result per id, in
-    order — the job, or the error `job_accept` would raise for it. One transaction and one update for them all.
+    order — the job, or the error `job_accept` would raise for it. One move for them all.
 
-    On PostgreSQL one statement moves and reads them (`_ACK_MOVED`, one round trip instead of four). It reads the
+    On PostgreSQL one statement on its own moves and reads them (`_ACK_MOVED`: one round trip, where BEGIN, the
+    lock, the move and COMMIT took four); elsewhere one transaction locks, then moves them. The statement reads the
     jobs as they were when it began: one it moved is set accepted here; one it could not move is answered as it
     read it — unless that showed it offered and live, which means another request moved it meanwhile (the move
     waited for its lock), and then the batch is answered by the locking way below, which reads the latest rows."""
@@ -84,7 +85,7 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
                 provider_heard_from(provider=next(iter(jobs.values())).provider)
             return _accept_results(job_ids, jobs, now)
     with transaction.atomic():
-        jobs = {job.pk: job for job in _ACK_LOCKED.run(sorted(set(job_ids)), user.pk)}
+        jobs = {job.pk: job for job in _ACK_LOCKED.run(ids, user.pk)}
         if jobs:
             # Heard from, even if every job it acknowledges has been given away meanwhile: offered work again.
             provider_heard_from(provider=next(iter(jobs.values())).provider)

@@ -67,11 +67,14 @@ def _same(param: Any, stand_in: Any) -> bool:
     return type(param) is type(stand_in) and param == stand_in
 
 
-def _slots(params: Sequence[Any], stand_ins: list[Any]) -> list[tuple[int | None, Any]]:
+def _slots(params: Sequence[Any], stand_ins: list[Any], *, taken: Sequence[int] = ()) -> list[tuple[int | None, Any]]:
     """For each parameter of a built statement, the argument whose stand-in it is (index, None), or the constant it is
-    (None, value). Refused when a stand-in is in no parameter: the text would not change with that argument."""
+    (None, value). Refused when a stand-in is in no parameter (nor among `taken`, the arguments a leading clause
+    takes): the text would not change with that argument."""
     slots: list[tuple[int | None, Any]] = []
     used = [0] * len(stand_ins)
+    for index in taken:
+        used[index] += 1
     for param in params:
         found = [index for index, stand_in in enumerate(stand_ins) if _same(param, stand_in)]
         if found:
@@ -87,12 +90,15 @@ def _slots(params: Sequence[Any], stand_ins: list[Any]) -> list[tuple[int | None
 class _Built:
     """One process's built statement: its text, where each argument goes, and how its rows become instances."""
 
-    def __init__(self, queryset: QuerySet, stand_ins: list[Any], connection: Any) -> None:
+    def __init__(
+        self, queryset: QuerySet, stand_ins: list[Any], connection: Any, with_: tuple[str, Sequence[int]] | None = None
+    ) -> None:
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()  # also fills compiler.select, klass_info, annotation_col_map
-        slots = _slots(params, stand_ins)
+        leading, taken = with_ or ("", ())
+        slots = [(index, None) for index in taken] + _slots(params, stand_ins, taken=taken)
         self.connection = connection
-        self.sql = sql
+        self.sql = f"{leading} {sql}" if leading else sql
         self.slots = slots
         self.locks = bool(queryset.query.select_for_update)
         self.model = compiler.klass_info["model"]
@@ -137,10 +143,18 @@ def _argument(value: Any) -> Any:
 class CompiledSelect:
     """A SELECT of one shape, `build(*arguments)` (a queryset of model instances), whose SQL is built once per
     process and connection on PostgreSQL. `run(*arguments)` returns the list `list(build(*arguments))` would, from the
-    database the router would send the queryset to (a locking one is a write: the primary)."""
+    database the router would send the queryset to (a locking one is a write: the primary).
 
-    def __init__(self, build: Callable[..., QuerySet]) -> None:
+    `with_`, PostgreSQL's only (`compiled` says where the statement can be built): a leading `WITH` clause for the
+    statement, from the connection — its text, with a `%s` for each argument it takes, and those arguments' indexes
+    (a data-modifying CTE whose rows the queryset reads by name, so that a write and the read of its answer take one
+    round trip). Such a statement runs on the primary, in the caller's transaction or on its own."""
+
+    def __init__(
+        self, build: Callable[..., QuerySet], *, with_: Callable[[Any], tuple[str, Sequence[int]]] | None = None
+    ) -> None:
         self.build = build
+        self.with_ = with_
         self._routing: tuple[type[Model], bool] | None = None
         self._built: dict[str, _Built] = {}
 
@@ -151,15 +165,23 @@ class CompiledSelect:
             sample = self.build(*[_stand_in(index, value) for index, value in enumerate(args)])
             self._routing = (sample.model, sample._for_write)
         model, for_write = self._routing
-        using = router.db_for_write(model) if for_write else router.db_for_read(model)
+        using = router.db_for_write(model) if for_write or self.with_ else router.db_for_read(model)
         connection = connections[using]
-        if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        if not compiled(using):
+            if self.with_:
+                raise TransactionManagementError("a leading WITH clause needs the compiled statement (PostgreSQL)")
             return list(self.build(*args).using(using))
         built = self._built.get(using)
         if built is None or built.connection is not connection:
             stand_ins = [_stand_in(index, value) for index, value in enumerate(args)]
-            built = self._built[using] = _Built(self.build(*stand_ins).using(using), stand_ins, connection)
+            with_ = self.with_(connection) if self.with_ else None
+            built = self._built[using] = _Built(self.build(*stand_ins).using(using), stand_ins, connection, with_)
         return built.run(args)
+
+
+def compiled(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether statements of database `using` are built once and prepared (PostgreSQL, prepared statements on)."""
+    return connections[using].vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
 
 
 # --- UPDATEs ---------------------------------------------------------------------------------------------------------
@@ -222,17 +244,36 @@ class _BuiltUpdate:
         self.slots = slots
 
     def run(self, args: Sequence[Any], values: Mapping[str, Any]) -> int:
+        with transaction.mark_for_rollback_on_error(using=self.connection.alias):  # as QuerySet.update
+            with prepared_cursor(self.connection.alias) as cursor:
+                cursor.execute(self.sql, self.params(args, values))
+                return cursor.rowcount
+
+    def run_then(
+        self, args: Sequence[Any], values: Mapping[str, Any], then: str, then_params: Sequence[Any]
+    ) -> tuple[int, list[tuple]]:
+        """The UPDATE and the read `then` in one statement: the UPDATE a WITH clause, the read's rows each after the
+        count of rows the UPDATE moved (one row with the count and NULLs when the read finds none), in its order
+        (a nested loop over one row keeps it)."""
+        sql = (
+            f"WITH updated AS ({self.sql} RETURNING 1) "  # noqa: S608 - built texts, parameters apart
+            "SELECT (SELECT count(*) FROM updated), after.* FROM (SELECT 1) AS one "
+            f"LEFT JOIN LATERAL ({then}) AS after ON true"
+        )
+        with transaction.mark_for_rollback_on_error(using=self.connection.alias):
+            with prepared_cursor(self.connection.alias) as cursor:
+                cursor.execute(sql, [*self.params(args, values), *then_params])
+                rows = cursor.fetchall()
+        return rows[0][0], [row[1:] for row in rows if any(value is not None for value in row[1:])]
+
+    def params(self, args: Sequence[Any], values: Mapping[str, Any]) -> list[Any]:
         connection = self.connection
         # Each value as the ORM's UPDATE prepares it for its column.
         given = [_argument(value) for value in args] + [
             field.get_db_prep_save(values[name], connection=connection)
             for name, field in zip(self.names, self.fields, strict=True)
         ]
-        params = [constant if index is None else given[index] for index, constant in self.slots]
-        with transaction.mark_for_rollback_on_error(using=connection.alias):  # as QuerySet.update
-            with prepared_cursor(connection.alias) as cursor:
-                cursor.execute(self.sql, params)
-                return cursor.rowcount
+        return [constant if index is None else given[index] for index, constant in self.slots]
 
 
 class CompiledUpdate:
@@ -249,6 +290,25 @@ class CompiledUpdate:
         self._built: dict[tuple[str, tuple], _BuiltUpdate] = {}
 
     def run(self, values: Mapping[str, Any], *args: Any) -> int:
+        built, using = self._get(values, args)
+        if built is None:
+            return self.build(*args).using(using).update(**values)
+        return built.run(args, values)
+
+    def run_then(
+        self, values: Mapping[str, Any], *args: Any, then: str, then_params: Sequence[Any]
+    ) -> tuple[int, list[tuple] | None]:
+        """`run`, and the read `then` (PostgreSQL's text, its parameters `%s`) in the same statement, so the pair
+        costs one round trip: the count, and the read's rows. The read sees the database as the statement began (not
+        the UPDATE's rows: it must not read the updated table's moved rows). Where the UPDATE is the ORM's, the count
+        and None: the caller reads by itself."""
+        built, using = self._get(values, args)
+        if built is None:
+            return self.build(*args).using(using).update(**values), None
+        return built.run_then(args, values, then, then_params)
+
+    def _get(self, values: Mapping[str, Any], args: Sequence[Any]) -> tuple[_BuiltUpdate | None, str]:
+        """The built statement for these columns (None where the ORM runs the UPDATE), and the database."""
         for value in args:
             _argument(value)
         if self._model is None:
@@ -256,11 +316,11 @@ class CompiledUpdate:
         using = router.db_for_write(self._model)
         connection = connections[using]
         shape = _update_shape(values)
-        if shape is None or connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-            return self.build(*args).using(using).update(**values)
+        if shape is None or not compiled(using):
+            return None, using
         key = (using, shape)
         built = self._built.get(key)
         if built is None or built.connection is not connection:
             stand_ins = [_stand_in(index, value) for index, value in enumerate(args)]
             built = self._built[key] = _BuiltUpdate(self.build(*stand_ins).using(using), stand_ins, values, connection)
-        return built.run(args, values)
+        return built, using

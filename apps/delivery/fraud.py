@@ -43,6 +43,8 @@ STRIKE_FLAGS = {
 NOTE_FLAGS = {ReportFlag.NO_ACK: FraudRule.NO_ACK}
 # How far back the periodic scan looks for shared phones and SIMs.
 SHARING_WINDOW = timedelta(days=30)
+# The burst rule counts a provider's deliveries over this window (FRAUD_BURST_PER_MINUTE).
+BURST_WINDOW = timedelta(minutes=1)
 
 
 def fraud_flag(
@@ -112,10 +114,14 @@ def fraud_check_report(*, report: DeliveryReport, job: Job, device_id: int | Non
     return fraud_check_reports(checks=[(report, job, device_id)])
 
 
-def fraud_check_reports(*, checks: list[tuple[DeliveryReport, Job, int | None]]) -> list[FraudFlag]:
+def fraud_check_reports(
+    *, checks: list[tuple[DeliveryReport, Job, int | None]], recent_deliveries: int | None = None
+) -> list[FraudFlag]:
     """`fraud_check_report` for a phone's batch of stored reports — (report, job, device id) each, all of one
     provider — with the shared look-ups once per batch: the provider's devices (one query, only if a report names
-    a device) and the burst count (one, after the batch's last applied delivery)."""
+    a device) and the burst count (after the batch's last applied delivery): `recent_deliveries` when the caller
+    counted it already (the provider's `delivered` reports received in the last BURST_WINDOW, the batch's own
+    included; a report's lock counts it in the same statement), else one query."""
     found = []
     for report, job, _ in checks:
         for flag in report.flags:
@@ -140,19 +146,22 @@ def fraud_check_reports(*, checks: list[tuple[DeliveryReport, Job, int | None]])
                 )
     delivered = [job for report, job, _ in checks if report.status == ReportStatus.DELIVERED and report.applied]
     if delivered:
-        found.append(_check_burst(delivered[-1]))
+        found.append(_check_burst(delivered[-1], recent=recent_deliveries))
     return [flag for flag in found if flag is not None]
 
 
-def _check_burst(job: Job) -> FraudFlag | None:
-    """More deliveries in a minute than a phone can send (carriers allow a few dozen an hour) look invented."""
+def _check_burst(job: Job, *, recent: int | None = None) -> FraudFlag | None:
+    """More deliveries in a minute than a phone can send (carriers allow a few dozen an hour) look invented.
+    `recent`: the provider's deliveries in the last BURST_WINDOW, if the caller counted them already."""
     now = timezone.now()
-    since = connection.ops.adapt_datetimefield_value(now - timedelta(minutes=1))
-    with prepared_cursor() as cursor:  # after every batch with a delivery: a constant text, planned once
-        cursor.execute(
-            _RECENT_DELIVERIES, {"provider": job.provider_id, "status": ReportStatus.DELIVERED.value, "since": since}
-        )
-        (recent,) = cursor.fetchone()
+    if recent is None:
+        since = connection.ops.adapt_datetimefield_value(now - BURST_WINDOW)
+        with prepared_cursor() as cursor:  # a constant text, planned once
+            cursor.execute(
+                _RECENT_DELIVERIES,
+                {"provider": job.provider_id, "status": ReportStatus.DELIVERED.value, "since": since},
+            )
+            (recent,) = cursor.fetchone()
     if recent <= settings.FRAUD_BURST_PER_MINUTE:
         return None
     already = FraudFlag.objects.filter(

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Func, IntegerField, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from prometheus_client import Counter
@@ -32,7 +33,7 @@ from apps.core.compiled import CompiledSelect, ids_in
 from apps.core.errors import DomainError, ValidationFailed
 from apps.core.inserting import rows_insert
 from apps.delivery.choices import RETRYABLE_SEND_ERRORS, ReportFlag, ReportStatus, SendError, Unsettled
-from apps.delivery.fraud import Outcome, fraud_check_reports, outcomes_record
+from apps.delivery.fraud import BURST_WINDOW, Outcome, fraud_check_reports, outcomes_record
 from apps.delivery.models import DeliveryReport
 from apps.delivery.settling import deliveries_settle_after_reports
 from apps.messaging.choices import LIVE_JOB_STATUSES, JobStatus, MessageStatus
@@ -117,8 +118,11 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
     (`apps.delivery.settling`): the delivered report is stored `unsettled`, the settle task signalled after the
     commit. A job's reports apply in the order they came (its `sent` before its `delivered`), in rounds: each round
     holds at most one report per job, so the jobs of a round move together whatever their order in the batch. One
-    `delivered` report of a priced message costs 10 statements on PostgreSQL (pinned in `test_report_batches`, as is
-    the settle step's batch).
+    `delivered` report of a priced message costs 9 statements on PostgreSQL (pinned in `test_report_batches`, as is
+    the settle step's batch; the request's round trips, BEGIN and COMMIT included, in `test_report_round_trips`): the
+    fraud burst check's count is read by the jobs' lock, counted before the batch's reports are stored and then
+    added to, rather than by a statement after the commit — a batch of the same phone committing meanwhile is not
+    in it, as one committing just after a count after the commit would not be.
 
     The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
     is refused like any forged report, never answered with the stored one (which would tell a forger it counted).
@@ -128,7 +132,7 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
         return []
     try:
         with transaction.atomic():
-            results, taken = _submit_locked(user=user, items=items)
+            results, taken, recent_deliveries = _submit_locked(user=user, items=items)
     except (IntegrityError, DomainError) as error:
         if len(items) > 1:
             return [result for item in items for result in reports_submit_batch(user=user, items=[item])]
@@ -145,7 +149,10 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
             REPORT_FLAGS.labels(flag=flag).inc()
     if any(pending.report.unsettled for pending in taken):
         deliveries_settle_after_reports()
-    fraud_check_reports(checks=[(pending.report, pending.job, pending.item.device_id) for pending in taken])
+    fraud_check_reports(
+        checks=[(pending.report, pending.job, pending.item.device_id) for pending in taken],
+        recent_deliveries=recent_deliveries,
+    )
     return results
 
 
@@ -160,8 +167,11 @@ class _Pending:
     message_status: str = ""
 
 
-def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportResult | DomainError], list[_Pending]]:
-    """The batch's work inside its transaction: the results, and the new reports stored."""
+def _submit_locked(
+    *, user: Any, items: list[ReportInput]
+) -> tuple[list[ReportResult | DomainError], list[_Pending], int]:
+    """The batch's work inside its transaction: the results, the new reports stored, and the provider's `delivered`
+    reports of the last BURST_WINDOW with the new ones (the burst check's count)."""
     jobs = _locked_jobs(user=user, job_ids={item.job_id for item in items})
     stored = {(report.job_id, report.status): report for report in _STORED_REPORTS.run(list(jobs))}
     sent_occurred = {job_id: report.occurred_at for (job_id, status), report in stored.items() if status == "sent"}
@@ -200,7 +210,10 @@ def _submit_locked(*, user: Any, items: list[ReportInput]) -> tuple[list[ReportR
         results[index] = _pending_result(pending, duplicate=False)
     for index, pending in repeats:  # answered as a repeat of a stored report is: with the job as it is now
         results[index] = _result(pending.report, pending.job, duplicate=True)
-    return results, taken  # type: ignore[return-value]  # every index was filled
+    # Counted by the lock before this batch's reports were stored: what a count after the commit would find.
+    recent = next((job.recent_deliveries or 0 for job in jobs.values()), 0)
+    recent += sum(1 for pending in taken if pending.report.status == ReportStatus.DELIVERED)
+    return results, taken, recent  # type: ignore[return-value]  # every index was filled
 
 
 _STORED_REPORTS = CompiledSelect(lambda job_ids: DeliveryReport.objects.filter(job_id__in=ids_in(job_ids)))
@@ -217,22 +230,38 @@ def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:
     message's UPDATE would lock it later in this transaction anyway: jobs before their messages, as every lease
     ending does.
 
+    Each job carries `recent_deliveries`: the provider's `delivered` reports received in the last BURST_WINDOW,
+    counted by the same statement (the burst check's figure, without a round trip after the commit of its own).
+
     The stored reports are read by a statement of their own after the lock is held: on PostgreSQL it sees a report
     committed while this waited for the lock, so a copy that arrived at the same moment is a duplicate (answered
     with the message's status as that report left it)."""
-    return {job.pk: job for job in _LOCKED_JOBS.run(sorted(job_ids), user.pk)}
+    since = timezone.now() - BURST_WINDOW
+    return {job.pk: job for job in _LOCKED_JOBS.run(sorted(job_ids), user.pk, since)}
 
 
 # Built once per process on PostgreSQL: the ORM's building of this five-table join was the largest piece of a
 # report's CPU (apps.core.compiled).
 _LOCKED_JOBS = CompiledSelect(
-    lambda job_ids, user_id: (
+    lambda job_ids, user_id, since: (
         Job.objects.select_for_update(of=("self", "message"))
         .select_related("message__organization", "provider", "sim")
         .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .annotate(recent_deliveries=Subquery(_recent_deliveries(user_id, since), output_field=IntegerField()))
         .order_by("pk")
     )
 )
+
+
+def _recent_deliveries(user_id: int, since: datetime) -> QuerySet:
+    """The provider's `delivered` reports received since `since`, counted (one row): the fraud burst check's count,
+    read by the jobs' lock. Not correlated with the job rows: PostgreSQL counts once per statement (an InitPlan)."""
+    return (
+        DeliveryReport.objects.filter(provider__user_id=user_id, status=ReportStatus.DELIVERED, received_at__gte=since)
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT"))
+        .values("count")
+    )
 
 
 def _checked(*, item: ReportInput, job: Job | None, did: str) -> _Pending:

@@ -25,7 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
-from django.db.models import Case, Value, When
+from django.db.models import BooleanField, Case, Value, When
+from django.db.models.expressions import RawSQL
 
 from apps.core.compiled import CompiledUpdate, ids_in
 from apps.core.prepared import prepared_cursor
@@ -85,6 +86,20 @@ def jobs_transition(*, job_ids: Iterable[int], to: str, **fields: Any) -> int:
     return _moves_to(to).run({"status": to, **values}, ids)
 
 
+def jobs_transition_then(
+    *, job_ids: Iterable[int], to: str, then: str | None, then_params: Sequence[Any], **fields: Any
+) -> tuple[int, list[tuple] | None]:
+    """`jobs_transition`, and a read of other rows (`then`, PostgreSQL's text with `%s` parameters) in the same
+    statement where it can (PostgreSQL, plain values): how many moved, and the read's rows — None when the read did
+    not run (no `then`, or the UPDATE is the ORM's: the caller reads by itself). The read sees the database as the
+    statement began."""
+    ids = list(job_ids)
+    if then is None or not ids or not _SOURCES.get(to):
+        return jobs_transition(job_ids=ids, to=to, **fields), None
+    values = {name: value.value if type(value) is Value else value for name, value in fields.items()}
+    return _moves_to(to).run_then({"status": to, **values}, ids, then=then, then_params=then_params)
+
+
 _MOVES: dict[str, CompiledUpdate] = {}
 
 
@@ -119,6 +134,41 @@ def jobs_accept_move(*, job_ids: Sequence[int], accepted_at: datetime) -> int:
     with prepared_cursor(using) as cursor:
         cursor.execute(_accept_sql(), [accepted_at, list(job_ids)])
         return cursor.rowcount
+
+
+_ACCEPT_MOVED = "accept_moved"
+
+
+def jobs_accept_clause(connection: Any) -> tuple[str, tuple[int, ...]]:
+    """The acknowledgement as a leading WITH clause, for a compiled SELECT of the jobs (apps.core.compiled) whose
+    arguments are (job ids, the provider's user id, the time): it moves those of the jobs that are that provider's,
+    offered and live to accepted (`accepted_at` the time), locking them in id order as every lease's lock does, and
+    names their ids `accept_moved` (`jobs_accept_moved` reads it). The same move as `jobs_accept_move`; the SELECT
+    after it sees the rows as they were before the statement (PostgreSQL's snapshot), so the caller sets the moved
+    ones' status. PostgreSQL's text, built once per process."""
+    quote = connection.ops.quote_name
+    table, pk = quote(Job._meta.db_table), quote(Job._meta.pk.column)
+    status, accepted_at, deadline, provider = (
+        quote(Job._meta.get_field(name).column) for name in ("status", "accepted_at", "deadline", "provider")
+    )
+    providers = Job._meta.get_field("provider").related_model._meta
+    user = quote(providers.get_field("user").column)
+    sources = ", ".join(f"'{source}'" for source in sorted(_SOURCES[J.ACCEPTED]))
+    clause = (
+        f"WITH {_ACCEPT_MOVED} AS (UPDATE {table} SET {status} = '{J.ACCEPTED}', {accepted_at} = %s "  # noqa: S608 - names, choices
+        f"WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {pk} = ANY(%s::bigint[]) AND {status} IN ({sources}) "
+        f"AND {deadline} > %s AND {provider} IN (SELECT {quote(providers.pk.column)} FROM {quote(providers.db_table)} "
+        f"WHERE {user} = %s) ORDER BY {pk} FOR UPDATE) RETURNING {pk})"
+    )
+    return clause, (2, 0, 2, 1)
+
+
+def jobs_accept_moved() -> RawSQL:
+    """The annotation that says whether a job of the SELECT after `jobs_accept_clause` is one its move acknowledged."""
+    quote = connections[router.db_for_write(Job)].ops.quote_name
+    table, pk = quote(Job._meta.db_table), quote(Job._meta.pk.column)
+    sql = f"{table}.{pk} IN (SELECT {pk} FROM {_ACCEPT_MOVED})"  # noqa: S608 - names of ours
+    return RawSQL(sql, (), output_field=BooleanField())  # noqa: S611 - no value in it
 
 
 def per_job(values: Mapping[int, Any], field: str) -> Case | Value:

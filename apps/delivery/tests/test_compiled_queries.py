@@ -3,6 +3,7 @@ queryset, the SQL not built again on a warm report or acknowledgement, and the a
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core.compiled import CompiledSelect, ids_in
+from apps.delivery.models import DeliveryReport
 from apps.delivery.reports import _LOCKED_JOBS
 from apps.delivery.tests import test_report_batches as batches
 from apps.delivery.tests.test_report_batches import acknowledged, post_batch, row
@@ -73,8 +75,12 @@ def fields(instance) -> dict:
 
 
 def test_the_locked_jobs_are_the_orm_querysets_rows_with_their_related_rows(organization, provider, phone, roomy):
-    jobs = acknowledged(organization, phone, 3)
+    *jobs, delivered = acknowledged(organization, phone, 4)
+    post_batch(phone, [row(delivered, "delivered")])
     other = provider_with_sim(Carrier.CELLCARD)
+    since = timezone.now() - timedelta(minutes=1)
+    recent = DeliveryReport.objects.filter(provider=provider, status="delivered", received_at__gte=since).count()
+    assert recent == 1
     for ids in ([jobs[1].pk], [jobs[2].pk, jobs[0].pk], [job.pk for job in jobs]):
         expected = list(
             Job.objects.select_related("message__organization", "provider", "sim")
@@ -82,11 +88,12 @@ def test_the_locked_jobs_are_the_orm_querysets_rows_with_their_related_rows(orga
             .order_by("pk")
         )
         with transaction.atomic():
-            got = _LOCKED_JOBS.run(ids, provider.user.pk)
-            assert _LOCKED_JOBS.run(ids, other.user.pk) == []  # another provider's jobs are not among them
+            got = _LOCKED_JOBS.run(ids, provider.user.pk, since)
+            assert _LOCKED_JOBS.run(ids, other.user.pk, since) == []  # another provider's jobs are not among them
         assert [job.pk for job in got] == sorted(ids)
         for job, want in zip(got, expected, strict=True):
             assert fields(job) == fields(want)
+            assert job.recent_deliveries == recent  # the burst check's count, read by the same statement
             with CaptureQueriesContext(connection) as reads:
                 related = (job.message, job.message.organization, job.provider, job.sim)
             assert len(reads) == 0  # loaded with the job, as select_related does
@@ -137,9 +144,9 @@ def test_a_statement_that_ignores_an_argument_is_refused_when_built():
 @pytest.mark.django_db(transaction=True)
 def test_a_locking_select_outside_a_transaction_is_refused_as_the_orm_refuses_it():
     with transaction.atomic():
-        assert _LOCKED_JOBS.run([1], 1) == []  # built, in a transaction
+        assert _LOCKED_JOBS.run([1], 1, timezone.now()) == []  # built, in a transaction
     with pytest.raises(TransactionManagementError):
-        _LOCKED_JOBS.run([1], 1)
+        _LOCKED_JOBS.run([1], 1, timezone.now())
 
 
 @postgresql_only
@@ -151,7 +158,8 @@ def test_a_warm_acknowledgement_builds_no_update(organization, provider, phone, 
     with updates_built_by_the_orm() as built, CaptureQueriesContext(connection) as ran:
         assert phone.post(f"/api/jobs/{job.pk}/ack").status_code == 200
     assert [sql for sql in built if '"messaging_job"' in sql] == []
-    assert any(sql.startswith('UPDATE "messaging_job"') for sql in (query["sql"] for query in ran))
+    # The move is the WITH clause of the statement that reads the jobs for the answer (apps.messaging.job_state).
+    assert any(sql.startswith('WITH accept_moved AS (UPDATE "messaging_job"') for sql in (q["sql"] for q in ran))
     job.refresh_from_db()
     assert job.status == JobStatus.ACCEPTED
     assert job.accepted_at is not None

@@ -98,6 +98,20 @@ class TestReportRules:
             report(client, job, "delivered")
             assert (rules(provider) == ["burst"]) == (n == 2)
 
+    @pytest.mark.parametrize(("batch", "burst"), [(2, False), (3, True)])
+    def test_a_batch_counts_its_own_deliveries_toward_a_burst(self, api_client_for, settings, batch, burst):
+        # The count is read with the jobs' lock, before the batch's reports are stored: its own are added to it.
+        settings.FRAUD_BURST_PER_MINUTE = 2
+        settings.REPORT_MIN_DELIVERY_SECONDS = 0
+        settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 10
+        provider = provider_with_sim(Carrier.CELLCARD)
+        client = api_client_for(provider.user)
+        jobs = [new_job(to=f"012 345 67{n}", provider=provider) for n in range(batch)]
+        rows = [{"job_id": job.pk, "status": "delivered", "occurred_at": iso()} for job in jobs]
+        answer = client.post("/api/jobs/reports", {"reports": rows}, format="json").json()
+        assert [row["job_status"] for row in answer["results"]] == ["delivered"] * batch
+        assert (rules(provider) == ["burst"]) == burst
+
 
 class TestStrikes:
     def test_strikes_cost_reputation_and_suspend_past_the_threshold(self, settings):

@@ -10,6 +10,7 @@ The signal that wakes the dispatcher is in `signal`; what happens when a lease e
 """
 
 import logging
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -242,20 +243,26 @@ def _wait(messages: list[Message], *, now: datetime) -> None:
 WAKE_CANDIDATES = 50
 
 
-def messages_wake(*, carrier: str | None, count: int = 1, now: datetime | None = None) -> int:
+def messages_wake(
+    *, carrier: str | None, count: int = 1, now: datetime | None = None, candidates: list[tuple] | None = None
+) -> int:
     """Capacity came back (a lease ended): bring the next `count` messages waiting for capacity forward — on
     `carrier` (None: any), the most urgent priority among the WAKE_CANDIDATES soonest to retry — instead of letting
     them sleep out their backoff. One bounded read of the queued index, one conditional UPDATE and a signal;
     nothing when none waits. Messages waiting for their scheduled time (never tried) are not touched. Runs in the
-    caller's transaction, on the delivery-report path: its cost must not grow with the backlog."""
+    caller's transaction, on the delivery-report path: its cost must not grow with the backlog.
+
+    `candidates`: the read's rows (id, priority), if the caller made it already — in the statement that ended the
+    leases (`wake_candidates_read`), at the same `now`."""
     now = now or timezone.now()
-    parameters = {"now": connection.ops.adapt_datetimefield_value(now), "limit": WAKE_CANDIDATES}
-    with prepared_cursor() as cursor:  # one of two constant texts: planned once per connection
-        if carrier:
-            cursor.execute(_WAKE_CANDIDATES_OF_CARRIER, {**parameters, "carrier": carrier})
-        else:
-            cursor.execute(_WAKE_CANDIDATES_ANY, parameters)
-        candidates = cursor.fetchall()
+    if candidates is None:
+        parameters = {"now": connection.ops.adapt_datetimefield_value(now), "limit": WAKE_CANDIDATES}
+        with prepared_cursor() as cursor:  # one of two constant texts: planned once per connection
+            if carrier:
+                cursor.execute(_WAKE_CANDIDATES_OF_CARRIER, {**parameters, "carrier": carrier})
+            else:
+                cursor.execute(_WAKE_CANDIDATES_ANY, parameters)
+            candidates = cursor.fetchall()
     if not candidates:
         return 0
     woken = sorted(candidates, key=lambda candidate: URGENCY[candidate[1]])[:count]  # stable: soonest first
@@ -277,6 +284,21 @@ _WAKE_CANDIDATES = (
 )
 _WAKE_CANDIDATES_ANY = _WAKE_CANDIDATES.format(carrier="")
 _WAKE_CANDIDATES_OF_CARRIER = _WAKE_CANDIDATES.format(carrier=" AND carrier = %(carrier)s")
+
+
+# The same read with `%s` parameters (a statement of other texts cannot mix them with named ones), and their names.
+_WAKE_POSITIONAL = {
+    bool(carrier): (re.sub(r"%\(\w+\)s", "%s", text), re.findall(r"%\((\w+)\)s", text))
+    for carrier, text in (("", _WAKE_CANDIDATES_ANY), ("x", _WAKE_CANDIDATES_OF_CARRIER))
+}
+
+
+def wake_candidates_read(*, carrier: str | None, now: datetime) -> tuple[str, list]:
+    """The read of `messages_wake` as a text with `%s` parameters and its parameters, for a statement that carries
+    it after its own work (`jobs_transition_then`): its rows are `messages_wake`'s `candidates`."""
+    text, names = _WAKE_POSITIONAL[bool(carrier)]
+    values = {"now": connection.ops.adapt_datetimefield_value(now), "limit": WAKE_CANDIDATES, "carrier": carrier}
+    return text, [values[name] for name in names]
 
 
 def job_offered(job_ids: list[int]) -> None:

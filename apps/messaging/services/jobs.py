@@ -7,17 +7,23 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.core.compiled import CompiledSelect, CompiledUpdate, ids_in
+from apps.core.compiled import CompiledSelect, CompiledUpdate, compiled, ids_in
 from apps.core.errors import DomainError
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
-from apps.messaging.job_state import jobs_accept_move, jobs_transition, per_job
+from apps.messaging.job_state import (
+    jobs_accept_clause,
+    jobs_accept_move,
+    jobs_accept_moved,
+    jobs_transition,
+    per_job,
+)
 from apps.messaging.models import Job
 from apps.messaging.services.leases import job_end, message_requeue_or_dead_letter
 from apps.messaging.state import messages_sent
@@ -44,12 +50,42 @@ _ACK_LOCKED = CompiledSelect(
 )
 
 
+# On PostgreSQL an acknowledgement is this one statement, on its own (no BEGIN, no COMMIT): the jobs it can move are
+# locked and moved by its WITH clause, and the jobs read with their message and provider for the answer.
+_ACK_MOVED = CompiledSelect(
+    lambda job_ids, user_id, now: (
+        Job.objects.select_related("message", "provider")
+        .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .annotate(moved=jobs_accept_moved())
+        .order_by("pk")
+    ),
+    with_=jobs_accept_clause,
+)
+
+
 def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]:
     """Acknowledge several offered jobs at once (a phone that received a burst of pushes): one result per id, in
-    order — the job, or the error `job_accept` would raise for it. One transaction and one update for them all."""
+    order — the job, or the error `job_accept` would raise for it. One move for them all.
+
+    On PostgreSQL one statement on its own moves and reads them (`_ACK_MOVED`: one round trip, where BEGIN, the
+    lock, the move and COMMIT took four); elsewhere one transaction locks, then moves them. The statement reads the
+    jobs as they were when it began: one it moved is set accepted here; one it could not move is answered as it
+    read it — unless that showed it offered and live, which means another request moved it meanwhile (the move
+    waited for its lock), and then the batch is answered by the locking way below, which reads the latest rows."""
     now = timezone.now()
+    ids = sorted(set(job_ids))
+    if compiled(router.db_for_write(Job)) and ids:
+        jobs = {job.pk: job for job in _ACK_MOVED.run(ids, user.pk, now)}
+        if not any(not job.moved and job.status == JobStatus.OFFERED and job.deadline > now for job in jobs.values()):
+            for job in jobs.values():
+                if job.moved:
+                    job.status, job.accepted_at = JobStatus.ACCEPTED, now
+            if jobs:
+                # Heard from, even if every job it acknowledges has been given away meanwhile: offered work again.
+                provider_heard_from(provider=next(iter(jobs.values())).provider)
+            return _accept_results(job_ids, jobs, now)
     with transaction.atomic():
-        jobs = {job.pk: job for job in _ACK_LOCKED.run(sorted(set(job_ids)), user.pk)}
+        jobs = {job.pk: job for job in _ACK_LOCKED.run(ids, user.pk)}
         if jobs:
             # Heard from, even if every job it acknowledges has been given away meanwhile: offered work again.
             provider_heard_from(provider=next(iter(jobs.values())).provider)
@@ -58,6 +94,10 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
             jobs_accept_move(job_ids=[job.pk for job in offered], accepted_at=now)
             for job in offered:
                 job.status, job.accepted_at = JobStatus.ACCEPTED, now
+    return _accept_results(job_ids, jobs, now)
+
+
+def _accept_results(job_ids: Sequence[int], jobs: dict[int, Job], now: datetime) -> list[Job | DomainError]:
     results: list[Job | DomainError] = []
     for job_id in job_ids:
         job = jobs.get(job_id)

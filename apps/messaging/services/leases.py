@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from apps.messaging.choices import HOLDING_JOB_STATUSES, JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, MessageRedacted
-from apps.messaging.job_state import job_is_legal, job_transition, jobs_transition, per_job
+from apps.messaging.job_state import job_is_legal, job_transition, jobs_transition_then, per_job
 from apps.messaging.models import Job, Message
-from apps.messaging.services.dispatch import messages_wake
+from apps.messaging.services.dispatch import messages_wake, wake_candidates_read
 from apps.messaging.services.signal import dispatch_signal, enqueue_dispatch
 from apps.messaging.state import Move, message_transition, messages_transition_each
 from apps.providers.services import provider_reputation_outcome, providers_mark_unresponsive
@@ -67,9 +67,14 @@ def jobs_end(
             raise IllegalJobTransition(details={"job": job.pk, "from": job.status, "to": status})
     now = timezone.now()
     values = {"end_reason": reasons, **(fields or {})}
-    moved = jobs_transition(
+    freed = _freed(jobs)
+    # One carrier's capacity coming back (a phone's report): the messages waiting for it are read by the jobs' UPDATE.
+    then, then_params = wake_candidates_read(carrier=next(iter(freed)), now=now) if len(freed) == 1 else (None, [])
+    moved, candidates = jobs_transition_then(
         job_ids=[job.pk for job in jobs],
         to=status,
+        then=then,
+        then_params=then_params,
         finished_at=now,
         **{name: per_job(per, name) for name, per in values.items()},
     )
@@ -79,13 +84,24 @@ def jobs_end(
         job.status, job.finished_at = status, now
         for name, per in values.items():
             setattr(job, name, per[job.pk])
-    _leases_ended(jobs, sms_sent=sms_sent)
+    _leases_ended(jobs, sms_sent=sms_sent, wake_candidates=candidates, now=now)
 
 
-def _leases_ended(jobs: Sequence[Job], *, sms_sent: Mapping[int, bool]) -> None:
+def _freed(jobs: Sequence[Job]) -> Tally[str | None]:
+    """How much capacity ended leases give back, by carrier: a job on its own carrier's SIM frees capacity for that
+    carrier (the message's); a cross-carrier one, for whichever carrier its SIM is on (None)."""
+    return Tally(None if job.cross_carrier else job.message.carrier for job in jobs)
+
+
+def _leases_ended(
+    jobs: Sequence[Job],
+    *,
+    sms_sent: Mapping[int, bool],
+    wake_candidates: list[tuple] | None = None,
+    now: datetime | None = None,
+) -> None:
     """What ended leases give back: their capacity (one release for them all), and as many waiting messages brought
-    forward. A job on its own carrier's SIM frees capacity for that carrier (the message's); a cross-carrier one,
-    for whichever carrier its SIM is on."""
+    forward (`_freed`). `wake_candidates`: the waiting messages of the one carrier freed, if read already."""
     capacities_release(
         releases=[
             Release(
@@ -94,9 +110,8 @@ def _leases_ended(jobs: Sequence[Job], *, sms_sent: Mapping[int, bool]) -> None:
             for job in jobs
         ]
     )
-    freed = Tally(None if job.cross_carrier else job.message.carrier for job in jobs)
-    for carrier, count in freed.items():
-        messages_wake(carrier=carrier, count=count)
+    for carrier, count in _freed(jobs).items():
+        messages_wake(carrier=carrier, count=count, now=now, candidates=wake_candidates)
 
 
 def job_end_for_message(*, message: Message, reason: str) -> None:

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.messaging.choices import JobStatus, MessageStatus, Priority
@@ -12,6 +13,7 @@ from apps.messaging.models import Job, Message
 from apps.messaging.services import (
     MessageInput,
     job_end,
+    jobs_end,
     jobs_expire_overdue,
     message_cancel,
     message_moderate,
@@ -269,9 +271,12 @@ def test_a_batch_leases_every_due_message_of_its_priority_once(
     assert messages_dispatch_due(priority=Priority.HIGH) == {"taken": 1, "assigned": 1}
 
 
+@pytest.mark.parametrize("ending", ["one", "bulk"])
 def test_a_job_ending_brings_a_message_waiting_for_its_capacity_forward(
-    organization, settings, django_capture_on_commit_callbacks
+    organization, settings, django_capture_on_commit_callbacks, ending
 ):
+    """Alone (`job_end`) or as a phone's batch's (`jobs_end`: on PostgreSQL the jobs' UPDATE reads the waiting
+    messages in the same statement)."""
     settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 1
     provider_with_sim(Carrier.CELLCARD)
     first = submit(organization, "012 345 601")
@@ -285,9 +290,20 @@ def test_a_job_ending_brings_a_message_waiting_for_its_capacity_forward(
     assert messages_dispatch_due(priority=Priority.NORMAL) == {"taken": 0}  # they back off
 
     job = Job.objects.select_related("message").get(message=first)
-    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        job_end(job=job, status=JobStatus.DELIVERED, reason="delivered", sms_sent=True)
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        CaptureQueriesContext(connection) as ran,
+        transaction.atomic(),
+    ):
+        if ending == "one":
+            job_end(job=job, status=JobStatus.DELIVERED, reason="delivered", sms_sent=True)
+        else:
+            jobs_end(jobs=[job], status=JobStatus.DELIVERED, reasons={job.pk: "delivered"}, sms_sent={job.pk: True})
     assert len(callbacks) == 1  # the dispatcher is signalled
+    reads = [query["sql"] for query in ran if "next_attempt_at >" in query["sql"]]
+    assert len(reads) == 1
+    if ending == "bulk" and connection.vendor == "postgresql":
+        assert reads[0].startswith('WITH updated AS (UPDATE "messaging_job"'), reads
     # The capacity was a Cellcard SIM's: the Cellcard message comes forward, the Smart one keeps waiting.
     assert Message.objects.get(pk=cellcard_waiting.pk).next_attempt_at <= timezone.now()
     assert Message.objects.get(pk=smart_waiting.pk).next_attempt_at > timezone.now()

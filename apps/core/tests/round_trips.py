@@ -6,6 +6,9 @@ outside Django's cursors (a pool's check, psycopg's own) would too.
     with RoundTrips() as trips:
         ...
     assert trips.count == 3, trips.statements
+
+`statements` holds each round trip's SQL: a prepared statement's execution names it only, so its text is read back
+from `pg_prepared_statements` when the block ends.
 """
 
 import re
@@ -16,6 +19,7 @@ from typing import Self
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
+_PREPARED = "prepared "
 _SENT = re.compile(r"^F\t\d+\t(Query|Sync|Parse|Bind)\t?(.*)$")
 
 
@@ -52,7 +56,7 @@ class RoundTrips:
             if message == "Parse":  # the statement a following Sync runs
                 pending = rest
             elif message == "Bind":  # a prepared statement runs by its name, not parsed again
-                pending = pending or rest.split()[1]
+                pending = pending or _PREPARED + rest.split('"')[3]  # Bind <length> "<portal>" "<statement>" …
             elif message == "Sync":
                 self.count += 1
                 self.statements.append(pending)
@@ -61,3 +65,15 @@ class RoundTrips:
                 self.count += 1
                 self.statements.append(rest)
         self._file.close()
+        if any(statement.startswith(_PREPARED) for statement in self.statements):
+            with connections[self.using].cursor() as cursor:
+                cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+                texts = dict(cursor.fetchall())
+            self.statements = [_text(statement, texts) for statement in self.statements]
+
+
+def _text(statement: str, prepared: dict[str, str]) -> str:
+    """A round trip's SQL: a prepared statement's text in place of its name."""
+    if statement.startswith(_PREPARED):
+        return prepared.get(statement.removeprefix(_PREPARED), statement)
+    return statement

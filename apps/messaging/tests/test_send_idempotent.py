@@ -3,19 +3,15 @@ the statement that inserts the message and books its hold (apps.messaging.idempo
 look-up and that one statement — and keeps every promise of the key: a retry gets the first answer byte for byte,
 another body 409, a refusal is not remembered, a rejected message's 422 is, an expired key is replaced.
 
-Round trips are counted as the server answers them: libpq's trace of the connection's protocol, where the server
-ends each request it received with one `ReadyForQuery` (a simple query, or an extended one's Sync)."""
+Round trips are counted on the wire (apps.core.tests.round_trips)."""
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
-from psycopg.pq import Trace
 
+from apps.core.tests.round_trips import RoundTrips
 from apps.incentives.tests.conftest import fund, prices, spendable  # noqa: F401 - `prices` is a fixture
 from apps.messaging import services
 from apps.messaging.choices import DomainRuleKind
@@ -38,43 +34,6 @@ def send(client, key: str | None, **fields):
     return client.post("/api/messages/send", {**OTP, **fields}, format="json", **headers)
 
 
-@contextmanager
-def round_trips() -> Iterator[list[str]]:
-    """The requests the server answered on this connection meanwhile: the statement of each (a prepared one's, read
-    back from `pg_prepared_statements`, since its execution names it only)."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    answered: list[str] = []
-    with tempfile.TemporaryFile() as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        try:
-            yield answered
-        finally:
-            pgconn.untrace()  # flushes the trace
-        trace.seek(0)
-        asked = ""
-        for line in trace.read().decode(errors="replace").splitlines():
-            fields = line.split("\t")
-            if len(fields) < 3:
-                continue  # a statement's text goes on over several lines
-            direction, _, kind, *rest = fields
-            if direction == "F" and kind == "Query":
-                asked = rest[0].strip(' "')
-            elif direction == "F" and kind == "Bind" and not asked:
-                asked = "prepared " + rest[0].split('"')[3]  # Bind "<portal>" "<statement>" …
-            elif direction == "B" and kind == "ReadyForQuery":
-                answered.append(asked)
-                asked = ""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
-        statements = dict(cursor.fetchall())
-    answered[:] = [
-        statements.get(text.removeprefix("prepared "), text) if text.startswith("prepared ") else text
-        for text in answered
-    ]
-
-
 @pytest.fixture
 def held(settings, organization, prices, client_api):  # noqa: F811 - the fixture imported above
     """A funded client whose sends are priced and held, warm (the statements prepared by a first send with a key
@@ -88,20 +47,21 @@ def held(settings, organization, prices, client_api):  # noqa: F811 - the fixtur
 
 
 def test_a_held_send_with_a_key_costs_the_look_up_and_one_statement(held):
-    with round_trips() as plain:
+    with RoundTrips() as plain:
         assert send(held, None, to="012 345 679").status_code == 202
-    with round_trips() as keyed:
+    with RoundTrips() as keyed:
         assert send(held, "order-17", to="012 345 680").status_code == 202
     # The key's look-up, then what a send without a key does, its one statement writing the key's row too: no
     # BEGIN, no savepoint, no INSERT of the key of its own, no COMMIT.
-    assert 'FROM "messaging_idempotencykey"' in keyed[0], keyed
-    assert len(keyed) == len(plain) + 1, (plain, keyed)
-    [statement] = [sql for sql in plain if "INSERT INTO tokens_transfer" in sql]
+    assert 'FROM "messaging_idempotencykey"' in keyed.statements[0], keyed.statements
+    assert keyed.count == plain.count + 1, (plain.statements, keyed.statements)
+    [statement] = [sql for sql in plain.statements if "INSERT INTO tokens_transfer" in sql]
     assert "remembered AS" not in statement
-    [keyed_statement] = [sql for sql in keyed[1:] if "INSERT INTO tokens_transfer" in sql]
+    [keyed_statement] = [sql for sql in keyed.statements[1:] if "INSERT INTO tokens_transfer" in sql]
     assert "remembered AS" in keyed_statement
     # The rest alike (up to the times bound in their text).
-    assert [sql[:60] for sql in keyed[1:] if sql != keyed_statement] == [sql[:60] for sql in plain if sql != statement]
+    others = [sql[:60] for sql in keyed.statements[1:] if sql != keyed_statement]
+    assert others == [sql[:60] for sql in plain.statements if sql != statement]
     (row,) = IdempotencyKey.objects.filter(key="order-17")
     message = Message.objects.get(pk=row.message_id)
     assert Transfer.objects.filter(message_id=message.pk, reason="charge").count() == 1
@@ -111,10 +71,10 @@ def test_a_retry_gets_the_first_answer_byte_for_byte_and_costs_the_look_up(held,
     first = send(held, "order-18", to="012 345 681")
     assert first.status_code == 202
     left = spendable(organization)
-    with round_trips() as retry_trips:
+    with RoundTrips() as retry_trips:
         retry = send(held, "order-18", to="012 345 681")
     assert (retry.status_code, retry.content) == (first.status_code, first.content)
-    assert len(retry_trips) == 1, retry_trips
+    assert retry_trips.count == 1, retry_trips.statements
     # The answer written before the message had its id is the one the message gives now that it is stored.
     assert first.json() == message_output(Message.objects.get(pk=first.json()["id"]))
     messages = Message.objects.count()

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.db.models import F, Model, QuerySet, Value
 from django.db.models.expressions import CombinedExpression, RawSQL
@@ -32,7 +31,7 @@ from django.db.models.query import get_related_populators
 from django.db.models.sql import UpdateQuery
 from django.db.transaction import TransactionManagementError
 
-from apps.core.prepared import prepared_cursor
+from apps.core.prepared import prepared_cursor, statements_prepared
 
 _INT_BASE = -8_070_450_532_247_928_832  # far below any id, count or amount the project stores
 _DATETIME_BASE = datetime(1901, 12, 13, tzinfo=UTC)
@@ -145,9 +144,9 @@ class CompiledSelect:
     process and connection on PostgreSQL. `run(*arguments)` returns the list `list(build(*arguments))` would, from the
     database the router would send the queryset to (a locking one is a write: the primary).
 
-    `with_`, PostgreSQL's only (`compiled` says where the statement can be built): a leading `WITH` clause for the
-    statement, from the connection — its text, with a `%s` for each argument it takes, and those arguments' indexes
-    (a data-modifying CTE whose rows the queryset reads by name, so that a write and the read of its answer take one
+    `with_`, only where statements are built (`statements_prepared`): a leading `WITH` clause for the statement,
+    from the connection — its text, with a `%s` for each argument it takes, and those arguments' indexes (a
+    data-modifying CTE whose rows the queryset reads by name, so that a write and the read of its answer take one
     round trip). Such a statement runs on the primary, in the caller's transaction or on its own."""
 
     def __init__(
@@ -167,7 +166,7 @@ class CompiledSelect:
         model, for_write = self._routing
         using = router.db_for_write(model) if for_write or self.with_ else router.db_for_read(model)
         connection = connections[using]
-        if not compiled(using):
+        if not statements_prepared(using):
             if self.with_:
                 raise TransactionManagementError("a leading WITH clause needs the compiled statement (PostgreSQL)")
             return list(self.build(*args).using(using))
@@ -177,11 +176,6 @@ class CompiledSelect:
             with_ = self.with_(connection) if self.with_ else None
             built = self._built[using] = _Built(self.build(*stand_ins).using(using), stand_ins, connection, with_)
         return built.run(args)
-
-
-def compiled(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Whether statements of database `using` are built once and prepared (PostgreSQL, prepared statements on)."""
-    return connections[using].vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
 
 
 # --- UPDATEs ---------------------------------------------------------------------------------------------------------
@@ -316,7 +310,7 @@ class CompiledUpdate:
         using = router.db_for_write(self._model)
         connection = connections[using]
         shape = _update_shape(values)
-        if shape is None or not compiled(using):
+        if shape is None or not statements_prepared(using):
             return None, using
         key = (using, shape)
         built = self._built.get(key)

@@ -40,13 +40,19 @@ class PreparingCursor(psycopg.Cursor):
 PREPARE_THRESHOLD = 5  # psycopg's default; our cursor asks for preparing at once anyway
 
 
+def statements_prepared(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether statements of database `using` are prepared (PostgreSQL with DATABASE_PREPARED_STATEMENTS on): where
+    `prepared_cursor` prepares, and `apps.core.compiled` builds its statements once."""
+    return connections[using].vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
+
+
 @contextmanager
 def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
     """A cursor of connection `using` whose statements are prepared (PostgreSQL with psycopg 3 and
     DATABASE_PREPARED_STATEMENTS on); otherwise Django's ordinary cursor. Wrapped as Django wraps its own, so the
     statements count in `connection.queries` and pass through execute wrappers."""
     connection = connections[using]
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+    if not statements_prepared(using):
         with connection.cursor() as cursor:
             yield cursor
         return

@@ -23,13 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connections, router
 from django.db.models import BooleanField, Case, Value, When
 from django.db.models.expressions import RawSQL
 
 from apps.core.compiled import CompiledUpdate, ids_in
-from apps.core.prepared import prepared_cursor
+from apps.core.prepared import prepared_cursor, statements_prepared
 from apps.messaging.choices import JobStatus as J
 from apps.messaging.errors import IllegalJobTransition
 from apps.messaging.models import Job
@@ -127,7 +126,7 @@ def jobs_accept_move(*, job_ids: Sequence[int], accepted_at: datetime) -> int:
     constant text, prepared once per connection — Django built the UPDATE anew for each acknowledgement, which cost
     more CPU than running it. The same statement as the ORM's otherwise. Returns how many moved."""
     using = router.db_for_write(Job)
-    if connections[using].vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+    if not statements_prepared(using):
         return jobs_transition(job_ids=job_ids, to=J.ACCEPTED, accepted_at=accepted_at)
     if not job_ids:
         return 0

@@ -13,8 +13,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.core.compiled import CompiledSelect, CompiledUpdate, compiled, ids_in
+from apps.core.compiled import CompiledSelect, CompiledUpdate, ids_in
 from apps.core.errors import DomainError
+from apps.core.prepared import statements_prepared
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.errors import IllegalJobTransition, JobNotFound, JobNotResolvable, LeaseExpired
 from apps.messaging.job_state import (
@@ -74,7 +75,7 @@ def jobs_accept(*, job_ids: Sequence[int], user: Any) -> list[Job | DomainError]
     waited for its lock), and then the batch is answered by the locking way below, which reads the latest rows."""
     now = timezone.now()
     ids = sorted(set(job_ids))
-    if compiled(router.db_for_write(Job)) and ids:
+    if statements_prepared(router.db_for_write(Job)) and ids:
         jobs = {job.pk: job for job in _ACK_MOVED.run(ids, user.pk, now)}
         if not any(not job.moved and job.status == JobStatus.OFFERED and job.deadline > now for job in jobs.values()):
             for job in jobs.values():

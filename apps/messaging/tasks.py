@@ -11,8 +11,9 @@ from apps.messaging.services.dispatch import DISPATCH_TASK_SECONDS
 
 
 @shared_task(name="messaging.dispatch_due")
-def dispatch_due(priority: str, budget_seconds: float = DISPATCH_TASK_SECONDS) -> dict[str, int]:
-    """Dispatch the due queued messages of `priority`, in batches (the queue was chosen by priority)."""
+def dispatch_due(priority: str | None = None, budget_seconds: float = DISPATCH_TASK_SECONDS) -> dict[str, int]:
+    """Dispatch due queued messages: without `priority`, a batch of each priority, high first (light load, on the
+    high queue); with it, that priority's backlog in batches (on its own queue). apps.messaging.services.signal."""
     return messages_dispatch_until_done(priority=priority, seconds=budget_seconds)
 
 

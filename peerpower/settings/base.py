@@ -405,16 +405,17 @@ MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=3)
 # No capacity: wait base * 2^tries seconds (with jitter), capped, then match again - until validity ends.
 MESSAGE_DISPATCH_BACKOFF_BASE = env.float("MESSAGE_DISPATCH_BACKOFF_BASE", default=2.0)
 MESSAGE_DISPATCH_BACKOFF_MAX = env.float("MESSAGE_DISPATCH_BACKOFF_MAX", default=300.0)
-# Due messages one dispatcher takes per transaction (locked together, matched together, leased in one INSERT, pushed
-# together). The batch's match leaves one subtransaction per reservation round (usually one or two), so the batch size
-# is no longer bounded by PostgreSQL's cache of 64 subtransactions; 100 measured faster than 25 (benchmarks/RESULTS.md).
+# Due messages one dispatcher takes per transaction of each priority (locked together, matched together, leased in
+# one INSERT, pushed together; a priority whose batch is full goes on in a dispatcher of its own, on its own queue).
+# The batch's match leaves one subtransaction per reservation round (usually one or two), so the batch size is no
+# longer bounded by PostgreSQL's cache of 64 subtransactions; 100 measured faster than 25 (benchmarks/RESULTS.md).
 MESSAGE_DISPATCH_BATCH = env.int("MESSAGE_DISPATCH_BATCH", default=100)
 # A dispatcher woken for messages due now starts this many milliseconds after the first signal, so that messages
 # submitted meanwhile are matched and pushed in the same batch (one dispatch task and one push task for all of them)
 # instead of one task each under light load. 0: at once.
 DISPATCH_LINGER_MS = env.int("DISPATCH_LINGER_MS", default=50)
-# The linger of a priority whose messages come as a stream: when the process signalling it signalled the same priority
-# less than DISPATCH_LINGER_BUSY_SECONDS before, its dispatcher starts this many milliseconds after the signal instead,
+# The linger of a stream of messages: when the signalling process signalled (any priority) less than
+# DISPATCH_LINGER_BUSY_SECONDS before, its dispatcher starts this many milliseconds after the signal instead,
 # so that the stream's next messages share it (apps.messaging.services.signal). Not below DISPATCH_LINGER_MS.
 DISPATCH_LINGER_BUSY_MS = env.int("DISPATCH_LINGER_BUSY_MS", default=200)
 DISPATCH_LINGER_BUSY_SECONDS = env.float("DISPATCH_LINGER_BUSY_SECONDS", default=1.0)

@@ -7,6 +7,12 @@ UPDATE, and after commit hands all the batch's jobs to the push channel at once 
 capacity means "try again later" with exponential backoff and jitter, never "failed"; when a lease ends and gives
 capacity back, `messages_wake` brings a waiting message forward instead of letting it sleep out its backoff.
 The signal that wakes the dispatcher is in `signal`; what happens when a lease ends, in `leases`.
+
+Under light load one dispatcher serves every priority (`messages_dispatch_due_together`): a batch of each, read high
+first, in one transaction, matched in that order (scarce capacity goes to the more urgent), one INSERT of the leases
+and one push batch for all. A priority whose batch is full has a backlog: it is handed to a dispatcher of its own on
+its own queue (`messages_dispatch_until_done` with that priority, as every dispatcher was before), so under heavy load
+the priorities are separate streams and a low-priority backlog never holds what serves high.
 """
 
 import logging
@@ -29,7 +35,12 @@ from apps.messaging.inserting import jobs_insert
 from apps.messaging.metrics import DISPATCHED
 from apps.messaging.models import Job, Message
 from apps.messaging.routes import cross_carrier_override, match_route
-from apps.messaging.services.signal import dispatch_signal, dispatch_signal_received, enqueue_dispatch
+from apps.messaging.services.signal import (
+    dispatch_hand_off,
+    dispatch_signal,
+    dispatch_signal_received,
+    enqueue_dispatch,
+)
 from apps.messaging.state import message_transition, messages_transition
 from apps.providers.selectors import provider_ids_holding_numbers
 from apps.providers.services.matching import MatchRequest, providers_match_batch
@@ -37,6 +48,7 @@ from apps.providers.services.matching import MatchRequest, providers_match_batch
 logger = logging.getLogger("peerpower.dispatch")
 
 URGENCY = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
+PRIORITIES_BY_URGENCY = sorted(URGENCY, key=URGENCY.__getitem__)
 # A dispatcher task stops after this long and signals again, so one priority's backlog does not hold a worker.
 DISPATCH_TASK_SECONDS = 10.0
 
@@ -66,25 +78,64 @@ def messages_dispatch_due(*, priority: str, limit: int | None = None, now: datet
     return counts
 
 
-def messages_dispatch_until_done(*, priority: str, seconds: float = DISPATCH_TASK_SECONDS) -> dict[str, int]:
-    """The dispatcher task's work: batches of due messages until none is left or `seconds` have passed (then it
-    signals again, so the rest is taken by the next task). Afterwards, one delayed signal for the earliest message
-    not yet due (backing off, or scheduled), so that no message depends on a signal sent long ago."""
-    dispatch_signal_received(priority=priority)
-    started = time.monotonic()
-    totals: dict[str, int] = {}
-    while True:
-        counts = messages_dispatch_due(priority=priority)
+def messages_dispatch_due_together(
+    *, limit: int | None = None, now: datetime | None = None
+) -> dict[str, dict[str, int]]:
+    """Dispatch up to `limit` (MESSAGE_DISPATCH_BATCH) due queued messages of each priority, in one transaction:
+    read high first, each priority earliest first, and matched in that order (a provider the batch can give only once
+    goes to the most urgent message). Returns each priority's counts, as `messages_dispatch_due`'s."""
+    now = now or timezone.now()
+    limit = limit or settings.MESSAGE_DISPATCH_BATCH
+    with transaction.atomic():
+        batches = {priority: _due_locked(limit).run(priority, now) for priority in PRIORITIES_BY_URGENCY}
+        outcomes = _dispatch_locked([message for batch in batches.values() for message in batch], now=now)
+    result = {}
+    for priority, batch in batches.items():
+        counts = result[priority] = {"taken": len(batch)}
+        for message in batch:
+            outcome = outcomes[message.pk]
+            counts[outcome] = counts.get(outcome, 0) + 1
         for outcome, count in counts.items():
-            totals[outcome] = totals.get(outcome, 0) + count
-        if counts["taken"] < settings.MESSAGE_DISPATCH_BATCH and not counts.get("deferred"):
-            break
-        if time.monotonic() - started >= seconds:
-            dispatch_signal(priority=priority, force=True)
-            return totals
-    following = _NEXT_DUE.run(priority, timezone.now())
+            if outcome != "taken":
+                DISPATCHED.labels(priority=priority, outcome=outcome).inc(count)
+    return result
+
+
+def messages_dispatch_until_done(
+    *, priority: str | None = None, seconds: float = DISPATCH_TASK_SECONDS
+) -> dict[str, int]:
+    """The dispatcher task's work. `priority` None (the together dispatcher, light load): one batch of each priority
+    (`messages_dispatch_due_together`); a priority whose batch was full, or left messages deferred, is handed to a
+    dispatcher of its own (`dispatch_hand_off`). A priority's own dispatcher: batches of due messages of it until none
+    is left or `seconds` have passed (then it signals again, so the rest is taken by the next task). Afterwards, one
+    delayed signal for the earliest message not yet due (backing off, or scheduled; of any priority for the together
+    dispatcher), so that no message depends on a signal sent long ago."""
+    dispatch_signal_received(priority=priority)
+    if priority is None:
+        totals: dict[str, int] = {}
+        for each, counts in messages_dispatch_due_together().items():
+            for outcome, count in counts.items():
+                totals[outcome] = totals.get(outcome, 0) + count
+            if counts["taken"] >= settings.MESSAGE_DISPATCH_BATCH or counts.get("deferred"):
+                dispatch_hand_off(priority=each)
+        following = _NEXT_DUE_ANY.run(timezone.now())
+    else:
+        started = time.monotonic()
+        totals = {}
+        while True:
+            counts = messages_dispatch_due(priority=priority)
+            for outcome, count in counts.items():
+                totals[outcome] = totals.get(outcome, 0) + count
+            if counts["taken"] < settings.MESSAGE_DISPATCH_BATCH and not counts.get("deferred"):
+                break
+            if time.monotonic() - started >= seconds:
+                dispatch_signal(priority=priority, force=True)
+                return totals
+        following = _NEXT_DUE.run(priority, timezone.now())
     if following:
-        dispatch_signal(priority=priority, countdown=(following[0].next_attempt_at - timezone.now()).total_seconds())
+        dispatch_signal(
+            priority=following[0].priority, countdown=(following[0].next_attempt_at - timezone.now()).total_seconds()
+        )
     return totals
 
 
@@ -113,7 +164,15 @@ _NEXT_DUE = CompiledSelect(
     lambda priority, now: (
         Message.objects.filter(status=MessageStatus.QUEUED, priority=priority, next_attempt_at__gt=now)
         .order_by("next_attempt_at")
-        .only("pk", "next_attempt_at")[:1]
+        .only("pk", "priority", "next_attempt_at")[:1]
+    )
+)
+# The same, of any priority (the together dispatcher's).
+_NEXT_DUE_ANY = CompiledSelect(
+    lambda now: (
+        Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__gt=now)
+        .order_by("next_attempt_at")
+        .only("pk", "priority", "next_attempt_at")[:1]
     )
 )
 # The providers that already had each message (a message is never offered twice to one provider).

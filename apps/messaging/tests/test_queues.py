@@ -1,4 +1,5 @@
-"""Signals reach the broker after commit, on the queue of the message's priority (high never waits behind low)."""
+"""Signals reach the broker after commit: for messages due now, one together dispatcher of every priority on the high
+queue (high never waits behind the default and low queues); a priority's backlog, on that priority's own queue."""
 
 import time
 
@@ -8,7 +9,7 @@ from kombu.exceptions import ChannelError
 from apps.core.tests.broker_queues import broker_purge, broker_take
 from apps.messaging.choices import Priority
 from apps.messaging.filtering.runtime import publish_rules_changed
-from apps.messaging.models import FilterTerm
+from apps.messaging.models import FilterTerm, Message
 from apps.messaging.services import MessageInput, message_submit, message_submit_bulk, signal
 from apps.messaging.services.dispatch import dispatch_signal_received
 from apps.messaging.services.signal import dispatch_signal
@@ -45,28 +46,63 @@ def submit(organization, priority, to="012 345 678"):
     )
 
 
-def test_each_priority_has_its_own_queue(organization):
+def test_a_burst_of_mixed_priorities_publishes_one_dispatcher_on_the_high_queue(organization):
     submit(organization, Priority.LOW)
-    submit(organization, Priority.HIGH)
-    submit(organization, Priority.NORMAL)
-    assert queue_sizes() == {"high": 1, "default": 1, "low": 1}
+    submit(organization, Priority.HIGH, to="012 345 679")
+    submit(organization, Priority.NORMAL, to="012 345 680")
+    assert [(task.name, task.args) for task in broker_take("high")] == [("messaging.dispatch_due", [])]
+    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
+    # It takes all three, of every priority, in one batch (no provider is online: they wait, but taken together).
+    assert dispatch_due()["taken"] == 3
 
 
 def test_a_dispatcher_on_its_way_is_not_signalled_again(organization):
     submit(organization, Priority.LOW)
-    submit(organization, Priority.LOW, to="012 345 679")
-    assert queue_sizes()["low"] == 1  # the one dispatcher takes both from the database
+    submit(organization, Priority.HIGH, to="012 345 679")
+    assert queue_sizes()["high"] == 1  # the one dispatcher takes both from the database
     # Once it has started it may have read past newer messages: the next signal publishes again.
-    dispatch_signal_received(priority=Priority.LOW)
+    dispatch_signal_received()
     submit(organization, Priority.LOW, to="012 345 680")
-    assert queue_sizes()["low"] == 2
+    assert queue_sizes()["high"] == 2
 
 
-def test_a_bulk_request_sends_one_signal_per_priority(organization):
+def test_a_bulk_request_sends_one_signal_for_all_its_priorities(organization):
     items = [MessageInput(to=f"010 123 {n:03d}", body="x", priority=Priority.LOW) for n in range(20)]
     items.append(MessageInput(to="010 123 999", body="x", priority=Priority.HIGH))
     message_submit_bulk(organization=organization, api_key=None, items=items)
-    assert queue_sizes() == {"high": 1, "default": 0, "low": 1}
+    assert queue_sizes() == {"high": 1, "default": 0, "low": 0}
+
+
+def test_a_backlog_is_handed_to_its_priority_s_own_dispatcher_and_high_is_read_first(organization, settings):
+    """Heavy load: the together dispatcher takes one batch of each priority, high first; a priority whose batch was
+    full has more waiting, and goes to a dispatcher of its own on its own queue (one on its way at a time), which
+    carries on with it there."""
+    settings.MESSAGE_DISPATCH_BATCH = 2
+    for n in range(5):
+        submit(organization, Priority.LOW, to=f"012 345 6{n:02d}")
+    submit(organization, Priority.HIGH, to="012 345 699")
+    broker_purge(*QUEUES)
+
+    assert dispatch_due() == {"taken": 3, "waiting": 3}  # high's one and a batch of low: no provider, they wait
+    assert Message.objects.get(priority=Priority.HIGH).dispatch_tries == 1
+    assert Message.objects.filter(priority=Priority.LOW, dispatch_tries=1).count() == 2
+    handed = [(task.name, task.args, task.starts_at) for task in broker_take("low")]
+    assert handed == [("messaging.dispatch_due", [Priority.LOW], None)]
+    assert starting_soon("high") == [] and queue_sizes()["default"] == 0  # only the waiting ones' delayed signal
+
+    assert dispatch_due()["taken"] == 2  # another together dispatcher finds low still full
+    assert queue_sizes()["low"] == 0  # its own dispatcher is already on its way: not handed again
+    assert dispatch_due(Priority.LOW) == {"taken": 1, "waiting": 1}  # which drains the rest on the low queue
+    assert dispatch_due()["taken"] == 0
+
+
+def test_a_batch_not_full_is_not_handed_off(organization, settings):
+    settings.MESSAGE_DISPATCH_BATCH = 2
+    submit(organization, Priority.LOW)
+    submit(organization, Priority.NORMAL, to="012 345 679")
+    broker_purge(*QUEUES)
+    assert dispatch_due()["taken"] == 2
+    assert queue_sizes()["default"] == 0 and queue_sizes()["low"] == 0
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(organization):
@@ -90,8 +126,8 @@ def test_held_messages_are_not_queued(organization):
     assert message.status == "held"
     # Its signal asked in the round trip that counted its limits, before the filter held it: having put the mark, it
     # published the dispatcher others may trust (apps.messaging.services.signal), which finds nothing of it.
-    assert queue_sizes() == {"high": 0, "default": 1, "low": 0}
-    assert dispatch_due(Priority.NORMAL)["taken"] == 0
+    assert queue_sizes() == {"high": 1, "default": 0, "low": 0}
+    assert dispatch_due()["taken"] == 0
 
 
 def published(queue: str) -> list[tuple[str, float | None]]:
@@ -113,25 +149,25 @@ def test_a_dispatcher_lingers_so_messages_submitted_within_the_window_share_its_
     submit(organization, Priority.LOW, to="012 345 679")
     submit(organization, Priority.LOW, to="012 345 680")
 
-    [(task, starts_at)] = published("low")
+    [(task, starts_at)] = published("high")
     assert task == "messaging.dispatch_due"
     # It reads at the end of the window the first message opened: it starts the grace it waits after taking its mark
     # sooner.
     starts = 0.05 - settings.DISPATCH_SIGNAL_GRACE_MS / 1000
     assert before + starts - 0.001 <= starts_at <= after + starts + 0.001
     # The one task takes all three in one batch (no provider is online: they wait, but they were taken together).
-    assert dispatch_due(Priority.LOW)["taken"] == 3
+    assert dispatch_due()["taken"] == 3
 
 
 def test_a_message_submitted_after_the_dispatcher_started_gets_a_dispatcher_of_its_own(organization, settings):
     settings.DISPATCH_LINGER_MS = 50
     submit(organization, Priority.LOW)
-    assert dispatch_due(Priority.LOW)["taken"] == 1  # the window is over: the task started
+    assert dispatch_due()["taken"] == 1  # the window is over: the task started
 
-    submit(organization, Priority.LOW, to="012 345 679")
+    submit(organization, Priority.HIGH, to="012 345 679")
 
-    assert len(starting_soon("low")) == 2
-    assert dispatch_due(Priority.LOW)["taken"] == 1
+    assert len(starting_soon("high")) == 2
+    assert dispatch_due()["taken"] == 1
 
 
 def test_without_a_linger_window_the_dispatcher_starts_at_once(organization, settings):
@@ -152,11 +188,11 @@ def _stream_settings(settings, monkeypatch) -> list[float]:
     return now
 
 
-def dispatcher_taken(priority: str) -> None:
-    """A dispatcher of `priority` takes its "on its way" mark (it would then wait out the grace before reading)."""
+def dispatcher_taken() -> None:
+    """The together dispatcher takes its "on its way" mark (it would then wait out the grace before reading)."""
     from django.core.cache import cache
 
-    cache.delete(f"dispatch:pending:{priority}")
+    cache.delete("dispatch:pending:all")
 
 
 def test_a_priority_signalled_again_within_a_second_lingers_longer(settings, monkeypatch):
@@ -167,13 +203,13 @@ def test_a_priority_signalled_again_within_a_second_lingers_longer(settings, mon
     lone = [time.time()]
     assert dispatch_signal(priority=Priority.LOW)
     lone.append(time.time())
-    dispatcher_taken(Priority.LOW)
+    dispatcher_taken()
     now[0] += 0.5  # past the grace of the first signal: the next one asks
     stream = [time.time()]
     assert dispatch_signal(priority=Priority.LOW)
     stream.append(time.time())
 
-    first, second = (starts for _, starts in published("low"))  # oldest first
+    first, second = (starts for _, starts in published("high"))  # oldest first
     assert lone[0] + 0.03 - 0.001 <= first <= lone[1] + 0.03 + 0.001  # 50 ms less the grace it waits after starting
     assert stream[0] + 0.18 - 0.001 <= second <= stream[1] + 0.18 + 0.001  # 200 ms less the grace
 
@@ -181,26 +217,32 @@ def test_a_priority_signalled_again_within_a_second_lingers_longer(settings, mon
 def test_after_a_quiet_spell_the_linger_is_short_again(settings, monkeypatch):
     now = _stream_settings(settings, monkeypatch)
     assert dispatch_signal(priority=Priority.LOW)
-    dispatcher_taken(Priority.LOW)
+    dispatcher_taken()
     now[0] += 1.5  # more than DISPATCH_LINGER_BUSY_SECONDS since the last signal
     before = time.time()
     assert dispatch_signal(priority=Priority.LOW)
     after = time.time()
 
-    latest = max(starts for _, starts in published("low"))
+    latest = max(starts for _, starts in published("high"))
     assert before + 0.03 - 0.001 <= latest <= after + 0.03 + 0.001
 
 
-def test_a_stream_of_one_priority_does_not_lengthen_another_s_linger(settings, monkeypatch):
+def test_signals_of_every_priority_are_one_stream(settings, monkeypatch):
+    """A mixed stream (here low, then high) is one stream: within the linger a signal of another priority finds the
+    dispatcher on its way, and after it the next one lingers as a stream's."""
     now = _stream_settings(settings, monkeypatch)
     assert dispatch_signal(priority=Priority.LOW)
+    now[0] += 0.025  # past the grace, within the linger
+    assert not dispatch_signal(priority=Priority.HIGH)  # refused: the low one's dispatcher reads high too
+    dispatcher_taken()
     now[0] += 0.5
     before = time.time()
-    assert dispatch_signal(priority=Priority.HIGH)
+    assert dispatch_signal(priority=Priority.NORMAL)
     after = time.time()
 
-    [(_, starts)] = published("high")
-    assert before + 0.03 - 0.001 <= starts <= after + 0.03 + 0.001
+    _, second = (starts for _, starts in published("high"))
+    assert before + 0.18 - 0.001 <= second <= after + 0.18 + 0.001
+    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
 
 
 def test_a_refused_signal_counts_towards_the_stream(settings, monkeypatch):
@@ -210,13 +252,13 @@ def test_a_refused_signal_counts_towards_the_stream(settings, monkeypatch):
     assert dispatch_signal(priority=Priority.LOW)
     now[0] += 0.9
     assert not dispatch_signal(priority=Priority.LOW)  # refused: the first one's dispatcher is on its way
-    dispatcher_taken(Priority.LOW)
+    dispatcher_taken()
     now[0] += 0.9  # 1.8 s after the first signal, 0.9 s after the refused one
     before = time.time()
     assert dispatch_signal(priority=Priority.LOW)
     after = time.time()
 
-    latest = max(starts for _, starts in published("low"))
+    latest = max(starts for _, starts in published("high"))
     assert before + 0.18 - 0.001 <= latest <= after + 0.18 + 0.001
 
 
@@ -225,13 +267,13 @@ def test_a_send_of_a_stream_publishes_its_dispatcher_with_the_longer_linger(orga
     would."""
     now = _stream_settings(settings, monkeypatch)
     submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
-    dispatcher_taken(Priority.LOW)
+    dispatcher_taken()
     now[0] += 0.5
     before = time.time()
     submit(organization, Priority.LOW, to="012 345 679")  # puts it again: a stream's dispatcher
     after = time.time()
 
-    latest = max(starts for _, starts in published("low"))
+    latest = max(starts for _, starts in published("high"))
     assert before + 0.18 - 0.001 <= latest <= after + 0.18 + 0.001
 
 
@@ -242,13 +284,13 @@ def test_a_lone_send_signalling_again_after_its_early_mark_keeps_the_short_linge
 
     now = _stream_settings(settings, monkeypatch)
     dispatch_marked(priority=Priority.LOW, asked=now[0], count=1)  # it put the mark: its dispatcher is published
-    dispatcher_taken(Priority.LOW)  # which starts before the send commits
+    dispatcher_taken()  # which starts before the send commits
     now[0] += 0.03  # the send commits after the grace
     before = time.time()
     assert dispatch_signal(priority=Priority.LOW)  # its signal after commit finds no mark
     after = time.time()
 
-    latest = max(starts for _, starts in published("low"))
+    latest = max(starts for _, starts in published("high"))
     assert before + 0.03 - 0.001 <= latest <= after + 0.03 + 0.001
 
 
@@ -256,7 +298,7 @@ def test_without_a_linger_window_a_stream_s_dispatcher_starts_at_once_too(settin
     now = _stream_settings(settings, monkeypatch)
     settings.DISPATCH_LINGER_MS = 0
     assert dispatch_signal(priority=Priority.HIGH)
-    dispatcher_taken(Priority.HIGH)
+    dispatcher_taken()
     now[0] += 0.5
     assert dispatch_signal(priority=Priority.HIGH)
     assert published("high") == [("messaging.dispatch_due", None)] * 2
@@ -264,8 +306,11 @@ def test_without_a_linger_window_a_stream_s_dispatcher_starts_at_once_too(settin
 
 def test_a_dispatcher_carrying_on_with_its_backlog_does_not_linger(settings):
     settings.DISPATCH_LINGER_MS = 50
-    assert dispatch_signal(priority=Priority.HIGH, force=True)
-    assert published("high") == [("messaging.dispatch_due", None)]
+    assert dispatch_signal(priority=Priority.LOW, force=True)
+    assert [(task.name, task.args, task.starts_at) for task in broker_take("low")] == [
+        ("messaging.dispatch_due", [Priority.LOW], None)
+    ]  # its own dispatcher, on its own queue
+    assert queue_sizes() == {"high": 0, "default": 0, "low": 0}
 
 
 def test_a_process_that_found_a_dispatcher_on_its_way_trusts_it_for_the_grace(organization, settings, monkeypatch):
@@ -278,13 +323,13 @@ def test_a_process_that_found_a_dispatcher_on_its_way_trusts_it_for_the_grace(or
     monkeypatch.setattr(signal, "_clock", lambda: now[0])
     submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
     submit(organization, Priority.LOW, to="012 345 679")  # refused: a dispatcher is on its way
-    cache.delete("dispatch:pending:low")  # a dispatcher takes the mark (and would wait out the grace before reading)
+    cache.delete("dispatch:pending:all")  # a dispatcher takes the mark (and would wait out the grace before reading)
     now[0] += 0.019
     submit(organization, Priority.LOW, to="012 345 680")
-    assert len(starting_soon("low")) == 1  # trusted the dispatcher: no signal
+    assert len(starting_soon("high")) == 1  # trusted the dispatcher: no signal
     now[0] += 0.002
     submit(organization, Priority.LOW, to="012 345 681")
-    assert len(starting_soon("low")) == 1  # the grace is over: it asked, and found no dispatcher on its way
+    assert len(starting_soon("high")) == 1  # the grace is over: it asked, and found no dispatcher on its way
 
 
 def test_with_no_grace_every_signal_asks(organization, settings, monkeypatch):
@@ -294,9 +339,9 @@ def test_with_no_grace_every_signal_asks(organization, settings, monkeypatch):
     monkeypatch.setattr(signal, "_clock", lambda: 1000.0)
     submit(organization, Priority.LOW)
     submit(organization, Priority.LOW, to="012 345 679")
-    cache.delete("dispatch:pending:low")
+    cache.delete("dispatch:pending:all")
     submit(organization, Priority.LOW, to="012 345 680")
-    assert len(starting_soon("low")) == 2
+    assert len(starting_soon("high")) == 2
 
 
 def test_a_message_committed_within_the_grace_is_in_the_starting_dispatchers_batch(organization, settings):
@@ -315,19 +360,19 @@ def test_a_message_committed_within_the_grace_is_in_the_starting_dispatchers_bat
 
     def dispatcher() -> None:
         try:
-            taken.append(dispatch_due(Priority.LOW)["taken"])
+            taken.append(dispatch_due()["taken"])
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=dispatcher)
     thread.start()
     for _ in range(10_000):  # until the dispatcher has taken the mark
-        if cache.get("dispatch:pending:low") is None:
+        if cache.get("dispatch:pending:all") is None:
             break
         time.sleep(0.001)
     submit(organization, Priority.LOW, to="012 345 680")  # within the grace: no signal of its own
     thread.join(30)
-    assert len(starting_soon("low")) == 1
+    assert len(starting_soon("high")) == 1
     assert taken == [3]
 
 
@@ -350,11 +395,11 @@ def test_a_send_asks_for_its_signal_in_the_round_trip_that_counts_its_limits(org
     now = [1000.0]
     monkeypatch.setattr(signal, "_clock", lambda: now[0])
     submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
-    assert len(starting_soon("low")) == 1
+    assert len(starting_soon("high")) == 1
     now[0] += 0.021  # past the grace: the next send asks again
     sent = redis_commands(monkeypatch)
     submit(organization, Priority.LOW, to="012 345 679")  # finds the mark: trusts the dispatcher on its way
-    assert starting_soon("low") == []
+    assert starting_soon("high") == []
     if isinstance(caches["default"], RedisCache):
         assert _signal_commands(sent) == [b"EVALSHA"], sent
 
@@ -384,11 +429,11 @@ def test_a_send_slower_than_the_grace_signals_after_commit(organization, setting
     # figure below it would fall within the first send's grace and skip the second's mark).
     step = stepping_clock(monkeypatch, 0.0)
     submit(organization, Priority.LOW)  # the mark is set, a dispatcher published
-    assert len(starting_soon("low")) == 1
+    assert len(starting_soon("high")) == 1
     step[0] = 0.025  # 25 ms a reading: past the grace
     sent = redis_commands(monkeypatch)
     submit(organization, Priority.LOW, to="012 345 679")
-    assert starting_soon("low") == []  # asked again after commit, and found the dispatcher still on its way
+    assert starting_soon("high") == []  # asked again after commit, and found the dispatcher still on its way
     if isinstance(caches["default"], RedisCache):
         assert _signal_commands(sent) == [b"EVALSHA", b"SET"], sent
 
@@ -407,10 +452,10 @@ def test_a_send_expected_to_commit_after_the_grace_asks_in_the_counters_round_tr
     # starts 15 ms after that asking (within the grace), is expected to signal 25 ms after it (past the grace).
     stepping_clock(monkeypatch, 0.005)
     submit(organization, Priority.LOW)  # puts the mark: its dispatcher is published
-    assert len(starting_soon("low")) == 1
+    assert len(starting_soon("high")) == 1
     sent = redis_commands(monkeypatch)
     submit(organization, Priority.LOW, to="012 345 679")  # finds the mark: trusts the dispatcher on its way
-    assert starting_soon("low") == []
+    assert starting_soon("high") == []
     if isinstance(caches["default"], RedisCache):
         assert _signal_commands(sent) == [b"EVALSHA"], sent
 
@@ -422,5 +467,5 @@ def test_a_send_inside_a_transaction_signals_after_commit(organization, settings
     settings.DISPATCH_SIGNAL_GRACE_MS = 20
     with transaction.atomic():
         submit(organization, Priority.LOW)
-        assert queue_sizes()["low"] == 0
-    assert len(starting_soon("low")) == 1
+        assert queue_sizes()["high"] == 0
+    assert len(starting_soon("high")) == 1

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 
 from apps.accounts.models import ClientOrganization
-from apps.messaging.choices import Priority
 from apps.messaging.models import Message
 from apps.messaging.services import MessageInput, message_submit
 from apps.messaging.services.dispatch import dispatch_signal_received
@@ -57,7 +56,7 @@ def _assert_stored_with_a_fresh_code(message: Message, taken: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_single_send_is_committed_before_its_dispatch_signal(organization):
-    dispatch_signal_received(priority=Priority.NORMAL)  # no dispatcher on its way: the send must signal one
+    dispatch_signal_received()  # no dispatcher on its way: the send must signal one
     published: list[bool] = []
 
     def on_publish(sender=None, body=None, **kwargs):

@@ -11,10 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -64,6 +66,100 @@ def cpu_seconds(roots: dict[str, int], names: dict[str, str]) -> dict[str, float
     for label, name in names.items():
         totals[label] = sum(seconds for _, command, seconds in stats.values() if command == name)
     return totals
+
+
+def _descendants(roots: dict[str, int], stats: dict[int, tuple[int, str, float]]) -> dict[int, str]:
+    """pid → label for every process in each named tree."""
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    owners: dict[int, str] = {}
+    for label, root in roots.items():
+        stack = [root]
+        while stack:
+            pid = stack.pop()
+            if pid in stats and pid not in owners:
+                owners[pid] = label
+                stack.extend(children.get(pid, []))
+    return owners
+
+
+def _local_ports(pids: dict[int, str]) -> dict[int, str]:
+    """Local TCP port → label of the process (in `pids`) holding that socket: its descriptors' socket inodes, matched
+    against this machine's TCP tables (Linux /proc; elsewhere empty)."""
+    inode_owner: dict[str, str] = {}
+    for pid, label in pids.items():
+        try:
+            descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            try:
+                target = os.readlink(descriptor)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inode_owner[target[8:-1]] = label
+    ports: dict[int, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[9] in inode_owner:
+                ports[int(fields[1].rsplit(":", 1)[1], 16)] = inode_owner[fields[9]]
+    return ports
+
+
+def postgres_backends_by_client(roots: dict[str, int]) -> dict[int, str]:
+    """PostgreSQL backend pid → the label of the process tree (`roots`) at the other end of its connection, for the
+    connections open now: pg_stat_activity's client_port matched to the clients' sockets; "other" for the rest of
+    this database's backends (autovacuum, another client). Backends of other databases and PostgreSQL's own background
+    processes are left out."""
+    owners = _descendants(roots, _proc_stats())
+    ports = _local_ports(owners)
+    if not ports:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, client_port, datname = current_database() FROM pg_stat_activity")
+        rows = cursor.fetchall()
+    labels = {pid: ports[port] for pid, port, _ in rows if port in ports}
+    # Autovacuum and any other connection to this database whose client is none of the given processes.
+    labels.update({pid: "other" for pid, port, ours in rows if ours and pid not in labels})
+    return labels
+
+
+def process_cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """CPU seconds so far of each given process still running (its own and its reaped children's)."""
+    stats = _proc_stats()
+    return {pid: stats[pid][2] for pid in pids if pid in stats}
+
+
+def redis_server_pids() -> set[int] | None:
+    """The process ids of the Redis servers this run uses (the cache's and the broker's), as they report them, when
+    they run on this machine; None when the run uses no Redis or a server is not among this machine's processes (in a
+    container, say)."""
+    urls = {settings.REDIS_URL} | (
+        {settings.CELERY_BROKER_URL} if settings.CELERY_BROKER_URL.startswith("redis") else set()
+    )
+    urls.discard("")
+    if not urls:
+        return None
+    pids = set()
+    for url in urls:
+        client = redis.Redis.from_url(url)
+        try:
+            pids.add(int(client.info("server")["process_id"]))
+        except (redis.RedisError, KeyError, ValueError):
+            return None
+        finally:
+            client.close()
+    stats = _proc_stats()
+    if not all(pid in stats and stats[pid][1] == "redis-server" for pid in pids):
+        return None
+    return pids
 
 
 def free_port() -> int:
@@ -324,21 +420,39 @@ class Servers:
                         self.respawn(name)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by web, workers and beat (each with its children), and — when this run uses them
-        — by every PostgreSQL and Redis process on this machine (theirs include whatever else uses them)."""
+        """CPU seconds used so far by web, workers and beat (each with its children), by the run's Redis server(s)
+        when they run on this machine (found by the process id they report; by name, every redis-server here, when
+        they do not), and by every PostgreSQL process on this machine (`postgres_all`: it includes whatever else uses
+        that server; `postgres_backends` tells the run's own backends apart)."""
         roots = dict(zip(self._names, (process.pid for process in self._processes), strict=True))
         services = {}
         if connection.vendor == "postgresql":
-            services["postgres"] = "postgres"
-        if settings.REDIS_URL or settings.CELERY_BROKER_URL.startswith("redis"):
+            services["postgres_all"] = "postgres"
+        redis_pids = redis_server_pids()
+        if redis_pids is None:
             services["redis"] = "redis-server"
         totals = cpu_seconds(roots, services)
         workers = sum(seconds for name, seconds in totals.items() if name.startswith("worker-"))
-        return {
+        figures = {
             "web": totals.get("web", 0.0) + totals.get("web-phones", 0.0),
             "workers": workers,
             "beat": totals.get("beat", 0.0),
             **{name: totals[name] for name in services},
+        }
+        if redis_pids:
+            figures["redis"] = sum(process_cpu_seconds(redis_pids).values())
+        return figures
+
+    def postgres_backends(self, **others: int) -> dict[int, str]:
+        """PostgreSQL backend pid → "web", "workers", "beat" or one of `others` (label → pid, e.g. the simulator's
+        own process): whose connection each backend serves now. Empty when the run does not use PostgreSQL."""
+        if connection.vendor != "postgresql":
+            return {}
+        roots = {**dict(zip(self._names, (process.pid for process in self._processes), strict=True)), **others}
+        labels = postgres_backends_by_client(roots)
+        return {
+            pid: "workers" if label.startswith("worker-") else label.removesuffix("-phones")
+            for pid, label in labels.items()
         }
 
     def _wait_ready(self, timeout: float = 180) -> None:

@@ -4,6 +4,7 @@ rewards' verification window pass (injected time: the posting sweep runs as if i
 what happened — from the phones' own ledger (what was really sent) and from the database (what the system believes)."""
 
 import base64
+import os
 import random
 import resource
 import secrets
@@ -63,7 +64,7 @@ from apps.simulator.fleet import (
     sign_in,
     to_e164,
 )
-from apps.simulator.processes import ServerConfig, Servers
+from apps.simulator.processes import ServerConfig, Servers, process_cpu_seconds
 from apps.simulator.work import WorkCounts, metric_samples, work_counts
 
 
@@ -133,6 +134,9 @@ class Summary:
     topped_up_ppt: int = 0  # 10⁻⁶ PPT the clients bought through the Baray fake before sending
     topups: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by component while traffic ran
+    # PostgreSQL's CPU seconds while traffic ran by whose connection its backends served (web, workers, beat,
+    # simulator); backends that ended within the window are not in it (their CPU is in the postmaster's).
+    postgres_by_client: dict[str, float] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)  # HTTP requests made while traffic ran, by kind
     work: WorkCounts | None = None  # tasks, transactions and cache commands while traffic ran (apps.simulator.work)
     pushes_on_metrics: int = 0  # pushes sent as the web server's /metrics counts them (the workers send them)
@@ -242,12 +246,21 @@ class Summary:
     def _cpu_lines(self) -> list[str]:
         if not self.cpu:
             return []
-        total = sum(self.cpu.values())
-        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.cpu.items())
+        own = {name: seconds for name, seconds in self.cpu.items() if name != "postgres_all"}
+        total = sum(own.values())
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in own.items())
         per_message = total / self.submitted * 1000 if self.submitted else 0
         lines = [f"cpu            {total:.1f} s while traffic ran = {per_message:.1f} ms per message: {parts}"]
-        if "postgres" in self.cpu or "redis" in self.cpu:
-            lines.append("               (postgres, redis: all their processes on this machine)")
+        if self.postgres_by_client:
+            parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(self.postgres_by_client.items()))
+            rest = self.cpu.get("postgres_all", 0.0) - sum(self.postgres_by_client.values())
+            lines.append(
+                f"               postgres: this run's database's backends by client ({parts}; the simulator's not "
+                f"counted above); every PostgreSQL process on this machine {self.cpu.get('postgres_all', 0.0):.1f} s, "
+                f"of which {rest:.1f} s other databases' clients, PostgreSQL's own processes and ended backends"
+            )
+        elif "postgres" in self.cpu:
+            lines.append("               (postgres: all its processes on this machine)")
         return lines
 
 
@@ -270,6 +283,33 @@ def pushes_on_metrics(http: httpx.Client) -> int:
     the workers' counters reach the web server's /metrics."""
     samples = metric_samples(http, "peerpower_push_total")
     return int(sum(sample.value for sample in samples if sample.labels.get("outcome") == "sent"))
+
+
+def postgres_by_client_since(
+    backends: dict[int, str], before: dict[int, float], after: dict[int, float]
+) -> dict[str, float]:
+    """CPU seconds each client's PostgreSQL backends used between two readings (`before`, `after`: backend pid → CPU
+    seconds); a backend opened in between counts from 0, one that ended in between is left out."""
+    totals: dict[str, float] = {}
+    for pid, label in backends.items():
+        if pid in after:
+            totals[label] = totals.get(label, 0.0) + after[pid] - before.get(pid, 0.0)
+    return totals
+
+
+def own_cpu(cpu: dict[str, float], postgres_by_client: dict[str, float]) -> dict[str, float]:
+    """The summary's CPU by component, with PostgreSQL's as the run's own database's backends less the simulator's
+    (every PostgreSQL process on the machine, `postgres_all`, counts other databases' clients too, and the
+    simulator's own reads are not PeerPower's); `postgres_all` stays where no backend could be attributed."""
+    figures = dict(cpu)
+    machine = figures.pop("postgres_all", None)
+    if postgres_by_client:
+        figures["postgres"] = sum(seconds for client, seconds in postgres_by_client.items() if client != "simulator")
+    elif machine is not None:
+        figures["postgres"] = machine
+    if machine is not None:
+        figures["postgres_all"] = machine
+    return figures
 
 
 def retrying_database(read: Callable[[], Any], *, seconds: float = 120.0) -> Any:
@@ -610,6 +650,8 @@ class Simulation:
                     fleet.scheduler.soon(lambda phone=phone: fleet.heartbeat(phone, every=30))
 
         heartbeat_thread = threading.Thread(target=heartbeats, name="heartbeats", daemon=True)
+        backends_before = servers.postgres_backends(simulator=os.getpid())
+        backend_cpu_before = process_cpu_seconds(backends_before)
         cpu_before = self._cpu(servers)
         work_before = work_counts(http)
         requests_before = self.requests.copy()
@@ -638,6 +680,9 @@ class Simulation:
         total_seconds = time.monotonic() - started
         pushes_counted = pushes_on_metrics(http)
         cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in self._cpu(servers).items()}
+        backends = {**backends_before, **servers.postgres_backends(simulator=os.getpid())}
+        postgres_by_client = postgres_by_client_since(backends, backend_cpu_before, process_cpu_seconds(backends))
+        cpu = own_cpu(cpu, postgres_by_client)
         work = work_counts(http).since(work_before)
         requests_made = {kind: count - requests_before.get(kind, 0) for kind, count in self.requests.items()}
         stop.set()
@@ -657,6 +702,7 @@ class Simulation:
         if config.cash_out:
             summary.payouts = self.cash_out.summary()
         summary.cpu = cpu
+        summary.postgres_by_client = postgres_by_client
         summary.work = work
         summary.requests = {kind: count for kind, count in requests_made.items() if count}
         summary.pushes_on_metrics = pushes_counted

@@ -35,6 +35,7 @@ class WorkCounts:
     tasks: Counter[str] = field(default_factory=Counter)
     transactions: int | None = None
     cache_commands: Counter[str] | None = None
+    web_requests: Counter[str] = field(default_factory=Counter)  # by view, as the web servers counted them
 
     def since(self, before: "WorkCounts") -> "WorkCounts":
         transactions = None
@@ -43,7 +44,12 @@ class WorkCounts:
         commands = None
         if self.cache_commands is not None and before.cache_commands is not None:
             commands = _added(self.cache_commands, before.cache_commands)
-        return WorkCounts(tasks=_added(self.tasks, before.tasks), transactions=transactions, cache_commands=commands)
+        return WorkCounts(
+            tasks=_added(self.tasks, before.tasks),
+            transactions=transactions,
+            cache_commands=commands,
+            web_requests=_added(self.web_requests, before.web_requests),
+        )
 
     def lines(self, messages: int) -> list[str]:
         """The summary's lines: each count per message."""
@@ -56,6 +62,12 @@ class WorkCounts:
         total = sum(self.tasks.values())
         by_name = ", ".join(f"{name.rsplit('.', 1)[-1]} {each(count)}" for name, count in self.tasks.most_common())
         lines = [f"work           {each(total)} Celery tasks per message ({by_name or 'none'})"]
+        if self.web_requests:
+            served = ", ".join(f"{view} {count}" for view, count in self.web_requests.most_common(8))
+            lines.append(
+                f"               {each(sum(self.web_requests.values()))} requests served per message, as the web "
+                f"servers counted them ({sum(self.web_requests.values())}: {served})"
+            )
         if self.transactions is not None:
             lines.append(f"               {each(self.transactions)} database transactions per message")
         if self.cache_commands is not None:
@@ -76,7 +88,10 @@ def work_counts(http: httpx.Client) -> WorkCounts:
     """The counts now: the servers' /metrics through `http`, the database and the cache this process is set up
     with (the servers share them)."""
     return WorkCounts(
-        tasks=tasks_on_metrics(http), transactions=database_transactions(), cache_commands=cache_commands()
+        tasks=tasks_on_metrics(http),
+        transactions=database_transactions(),
+        cache_commands=cache_commands(),
+        web_requests=requests_on_metrics(http),
     )
 
 
@@ -93,6 +108,14 @@ def tasks_on_metrics(http: httpx.Client) -> Counter[str]:
     for sample in metric_samples(http, TASKS_METRIC):
         tasks[sample.labels.get("task", "")] += int(sample.value)
     return tasks
+
+
+def requests_on_metrics(http: httpx.Client) -> Counter[str]:
+    """HTTP requests served so far by view name, as the web servers counted them (every method and status)."""
+    requests: Counter[str] = Counter()
+    for sample in metric_samples(http, "peerpower_http_requests_total"):
+        requests[sample.labels.get("view", "")] += int(sample.value)
+    return requests
 
 
 def database_transactions() -> int | None:

@@ -1,15 +1,27 @@
 """CPU accounting of the simulator's process trees (read from /proc)."""
 
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
+from django.db import connection
 
-from apps.simulator.processes import ServerConfig, Servers, cpu_seconds, log_folder
-from apps.simulator.run import Summary
+from apps.simulator.processes import (
+    ServerConfig,
+    Servers,
+    cpu_seconds,
+    database_url,
+    log_folder,
+    postgres_backends_by_client,
+    process_cpu_seconds,
+    redis_server_pids,
+)
+from apps.simulator.run import Summary, own_cpu, postgres_by_client_since
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -71,3 +83,66 @@ def test_the_summary_reports_charges_rewards_and_what_was_paid_for_faked_deliver
     assert any(line.startswith("paid for unverified or faked deliveries: 0 (must be 0)") for line in lines)
     assert summary.ok
     assert not Summary(paid_for_faked=1).ok
+
+
+HOLD_CONNECTION = (
+    "import sys, time, psycopg\n"
+    "connection = psycopg.connect(sys.argv[1])\n"
+    "print(connection.info.backend_pid, flush=True)\n"
+    "time.sleep(30)\n"
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's backends")
+def test_postgres_backends_are_told_apart_by_the_process_at_the_other_end():
+    child = subprocess.Popen([sys.executable, "-c", HOLD_CONNECTION, database_url()], stdout=subprocess.PIPE, text=True)
+    try:
+        child_backend = int(child.stdout.readline())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (own_backend,) = cursor.fetchone()
+        backends = postgres_backends_by_client({"child": child.pid, "me": os.getpid()})
+        assert backends[child_backend] == "child"
+        assert backends[own_backend] == "me"
+        # A connection to this database from a process in none of the trees named is someone else's (the child is in
+        # this process's tree, so only the child is named here).
+        assert postgres_backends_by_client({"child": child.pid})[own_backend] == "other"
+        cpu = process_cpu_seconds([child_backend, own_backend, 2**22 + 1])
+        assert set(cpu) == {child_backend, own_backend}  # a process that is not there has no figure
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_postgres_cpu_by_client_counts_new_backends_from_zero_and_leaves_ended_ones_out():
+    backends = {10: "web", 11: "web", 12: "workers", 13: "simulator"}
+    before = {10: 1.0, 12: 2.0, 13: 0.5}
+    after = {10: 1.5, 11: 0.25, 13: 0.75}  # 11 opened in the window, 12 ended in it
+    assert postgres_by_client_since(backends, before, after) == {"web": 0.75, "simulator": 0.25}
+
+
+def test_the_summary_counts_the_runs_own_postgres_less_the_simulators():
+    cpu = own_cpu(
+        {"web": 3.0, "workers": 2.0, "postgres_all": 10.0, "simulator": 1.0},
+        {"web": 2.0, "workers": 1.5, "beat": 0.25, "simulator": 0.5},
+    )
+    assert cpu["postgres"] == 3.75  # this database's backends, the simulator's left out
+    lines = Summary(submitted=1000, cpu=cpu, postgres_by_client={"web": 2.0, "simulator": 0.5}).lines()
+    # PeerPower's own: web + workers + postgres + the simulator's own process, not every PostgreSQL process here.
+    assert any(line.startswith("cpu            9.8 s while traffic ran = 9.8 ms per message") for line in lines)
+    assert any("every PostgreSQL process on this machine 10.0 s, of which 7.5 s other" in line for line in lines)
+    # Where no backend could be told apart, every PostgreSQL process is what there is.
+    assert own_cpu({"postgres_all": 10.0}, {})["postgres"] == 10.0
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the run's Redis")
+def test_the_runs_redis_server_is_found_by_the_process_id_it_reports():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        reported = int(client.info("server")["process_id"])
+    finally:
+        client.close()
+    pids = redis_server_pids()
+    assert pids is not None and reported in pids
+    assert process_cpu_seconds(pids)[reported] > 0

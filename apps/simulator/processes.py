@@ -114,20 +114,25 @@ def _local_ports(pids: dict[int, str]) -> dict[int, str]:
 
 
 def postgres_backends_by_client(roots: dict[str, int]) -> dict[int, str]:
-    """PostgreSQL backend pid → the label of the process tree (`roots`) at the other end of its connection, for the
-    connections open now: pg_stat_activity's client_port matched to the clients' sockets; "other" for the rest of
-    this database's backends (autovacuum, another client). Backends of other databases and PostgreSQL's own background
-    processes are left out."""
+    """PostgreSQL process pid → whose work it does, for the processes running now: the label of the process tree
+    (`roots`) at the other end of a connection (pg_stat_activity's client_port matched to the clients' sockets);
+    "other" for the rest of this database's backends (autovacuum, another client); "server" for PostgreSQL's own
+    background processes (WAL writer, checkpointer, background writer, launchers), whose work is the writes of
+    whoever uses the server — counted, as on a machine that serves this run alone they do its work. Backends of other
+    databases are left out."""
     owners = _descendants(roots, _proc_stats())
     ports = _local_ports(owners)
     if not ports:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid, client_port, datname = current_database() FROM pg_stat_activity")
+        cursor.execute("SELECT pid, client_port, datname = current_database(), datname IS NULL FROM pg_stat_activity")
         rows = cursor.fetchall()
-    labels = {pid: ports[port] for pid, port, _ in rows if port in ports}
-    # Autovacuum and any other connection to this database whose client is none of the given processes.
-    labels.update({pid: "other" for pid, port, ours in rows if ours and pid not in labels})
+    labels = {pid: ports[port] for pid, port, _, _ in rows if port in ports}
+    for pid, _, ours, background in rows:
+        if pid not in labels and (ours or background):
+            # Autovacuum and any other connection to this database whose client is none of the given processes;
+            # PostgreSQL's own processes (no database).
+            labels[pid] = "other" if ours else "server"
     return labels
 
 

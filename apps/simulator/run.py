@@ -255,9 +255,10 @@ class Summary:
             parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(self.postgres_by_client.items()))
             rest = self.cpu.get("postgres_all", 0.0) - sum(self.postgres_by_client.values())
             lines.append(
-                f"               postgres: this run's database's backends by client ({parts}; the simulator's not "
-                f"counted above); every PostgreSQL process on this machine {self.cpu.get('postgres_all', 0.0):.1f} s, "
-                f"of which {rest:.1f} s other databases' clients, PostgreSQL's own processes and ended backends"
+                f"               postgres: this run's database's backends by client and the server's own processes "
+                f"({parts}; the simulator's not counted above); every PostgreSQL process on this machine "
+                f"{self.cpu.get('postgres_all', 0.0):.1f} s, "
+                f"of which {rest:.1f} s other databases' clients and ended backends"
             )
         elif "postgres" in self.cpu:
             lines.append("               (postgres: all its processes on this machine)")
@@ -298,9 +299,10 @@ def postgres_by_client_since(
 
 
 def own_cpu(cpu: dict[str, float], postgres_by_client: dict[str, float]) -> dict[str, float]:
-    """The summary's CPU by component, with PostgreSQL's as the run's own database's backends less the simulator's
-    (every PostgreSQL process on the machine, `postgres_all`, counts other databases' clients too, and the
-    simulator's own reads are not PeerPower's); `postgres_all` stays where no backend could be attributed."""
+    """The summary's CPU by component, with PostgreSQL's as the run's own database's backends and the server's own
+    background processes, less the simulator's backends (every PostgreSQL process on the machine, `postgres_all`,
+    counts other databases' clients too, and the simulator's own reads are not PeerPower's); `postgres_all` stays
+    where no backend could be attributed."""
     figures = dict(cpu)
     machine = figures.pop("postgres_all", None)
     if postgres_by_client:

@@ -108,6 +108,11 @@ def test_postgres_backends_are_told_apart_by_the_process_at_the_other_end():
         # A connection to this database from a process in none of the trees named is someone else's (the child is in
         # this process's tree, so only the child is named here).
         assert postgres_backends_by_client({"child": child.pid})[own_backend] == "other"
+        # PostgreSQL's own background processes work for whoever writes: counted as the server's.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE backend_type IN ('checkpointer', 'walwriter')")
+            background = [pid for (pid,) in cursor.fetchall()]
+        assert background and all(backends[pid] == "server" for pid in background)
         cpu = process_cpu_seconds([child_backend, own_backend, 2**22 + 1])
         assert set(cpu) == {child_backend, own_backend}  # a process that is not there has no figure
     finally:

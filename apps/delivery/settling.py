@@ -138,21 +138,30 @@ _JOBS = CompiledSelect(
 )
 
 
+# Every settle batch's read of the standing strikes recorded since its first report, built once per process on
+# PostgreSQL (apps.core.compiled) as the batch's other reads: the ORM built it for each batch.
+_STANDING_STRIKES = CompiledSelect(
+    lambda provider_ids, since: (
+        FraudFlag.objects.filter(
+            provider_id__in=ids_in(provider_ids), strike=True, cleared_at__isnull=True, created_at__gt=since
+        )
+        .order_by("created_at", "pk")
+        .only("provider_id", "pk", "created_at", "rule", "job_id")
+    )
+)
+
+
 def _struck_after_report(reports: list[DeliveryReport]) -> dict[int, tuple[int, str, int | None]]:
     """The deliveries among `reports` a standing strike of their provider recorded after the report covers: by job
     id, the first such strike's (flag id, rule, struck job id)."""
     if not reports:
         return {}
-    strikes = list(
-        FraudFlag.objects.filter(
-            provider_id__in={report.provider_id for report in reports},
-            strike=True,
-            cleared_at__isnull=True,
-            created_at__gt=min(report.received_at for report in reports),
+    strikes = [
+        (flag.provider_id, flag.pk, flag.created_at, flag.rule, flag.job_id)
+        for flag in _STANDING_STRIKES.run(
+            sorted({report.provider_id for report in reports}), min(report.received_at for report in reports)
         )
-        .order_by("created_at", "pk")
-        .values_list("provider_id", "pk", "created_at", "rule", "job_id")
-    )
+    ]
     struck: dict[int, tuple[int, str, int | None]] = {}
     for report in reports:
         for provider_id, flag_id, created_at, rule, job_id in strikes:

@@ -82,3 +82,22 @@ def test_the_image_build_steps_run(run_python, tmp_path):
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in manifest
     assert "admin/css/base.css" in manifest
+
+
+def test_every_worker_runs_without_celerys_worker_events():
+    """Compose's and Kubernetes' workers and the simulator's run as one another: without gossip, mingle and heartbeat
+    events (nothing reads them; `inspect ping`, the liveness check, is remote control and stays)."""
+    from apps.simulator.processes import WORKER_QUIET_FLAGS
+
+    quiet = {"--without-gossip", "--without-mingle", "--without-heartbeat"}
+    assert set(WORKER_QUIET_FLAGS) == quiet
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"].values()
+    commands = [service["command"] for service in services if "worker" in service.get("command", [])]
+    for document in yaml.safe_load_all((ROOT / "deploy/k8s/worker.yaml").read_text()):
+        for container in (document or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            if "worker" in container.get("command", []):
+                commands.append(container["command"])
+    assert len(commands) == 4  # compose's worker and worker-high, Kubernetes' two pools
+    for command in commands:
+        assert quiet <= set(command), command

@@ -303,3 +303,22 @@ def test_settlers_at_once_settle_each_delivery_exactly_once(organization, provid
     provider.refresh_from_db()
     assert provider.jobs_delivered == 24
     assert ledger_check().breaks == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the text is built on PostgreSQL")
+def test_a_warm_settle_batch_builds_no_read_of_the_strikes_through_the_orm(
+    organization, provider, phone, roomy, settle_later
+):
+    from apps.delivery.tests.test_compiled_queries import built_by_the_orm
+
+    jobs = acknowledged(organization, phone, 3)
+    reports_submit_batch(user=provider.user, items=[delivered(jobs[0])])
+    deliveries_settle()  # warm: the statements built once in this process
+    strike = fraud_flag(provider_id=provider.pk, rule=FraudRule.CANARY_MISSED, strike=True, job=jobs[0])
+    reports_submit_batch(user=provider.user, items=[delivered(job) for job in jobs[1:]])
+    FraudFlag.objects.filter(pk=strike.pk).update(created_at=timezone.now() + timedelta(seconds=1))  # after them
+    with built_by_the_orm() as built:
+        assert deliveries_settle() == 2
+    assert [sql for sql in built if 'FROM "delivery_fraudflag"' in sql] == []
+    voided = Reward.objects.filter(job__in=jobs[1:]).order_by("job_id")
+    assert [(reward.status, reward.voided_by_id) for reward in voided] == [(RewardStatus.VOIDED, strike.pk)] * 2

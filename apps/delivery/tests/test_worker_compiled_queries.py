@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.accounts.services import client_create
 from apps.accounts.tests.factories import UserFactory
+from apps.core.crypto import blind_index
 from apps.delivery.services import jobs_push
 from apps.delivery.tests.test_compiled_queries import built_by_the_orm
 from apps.messaging.choices import MessageStatus, Priority
@@ -16,6 +17,8 @@ from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, message_submit, messages_dispatch_due
 from apps.messaging.services.dispatch import messages_dispatch_until_done
 from apps.providers.choices import Carrier
+from apps.providers.models import Sim
+from apps.providers.selectors import provider_ids_holding_numbers
 from apps.providers.tests.factories import provider_with_sim
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +46,7 @@ def the_readers_texts(texts: list[str]) -> list[str]:
         or ('FROM "messaging_job"' in sql and '"messaging_job"."message_id" IN' in sql)  # earlier jobs
         or ('FROM "messaging_job"' in sql and '"messaging_job"."id" IN' in sql)  # the jobs to push
         or 'FROM "providers_device"' in sql  # their devices
+        or 'FROM "providers_sim"' in sql  # the providers holding the recipients' numbers
     ]
 
 
@@ -79,3 +83,21 @@ def test_a_batch_takes_at_most_its_limit_earliest_first(organization, settings):
     assert messages_dispatch_due(priority=Priority.NORMAL, limit=1)["taken"] == 1
     assert Job.objects.filter(message=messages[2]).exists()
     assert messages_dispatch_due(priority=Priority.NORMAL, limit=2)["taken"] == 1
+
+
+def test_a_provider_holding_the_recipients_number_is_never_offered_the_message(organization, settings):
+    """A code sent to verify a SIM must not reach the provider claiming that very number; a SIM no longer active on
+    the number does not count."""
+    settings.MESSAGE_DISPATCH_BACKOFF_BASE = 60
+    holder = provider_with_sim(Carrier.CELLCARD)  # the only provider on the carrier
+    Sim.objects.filter(provider=holder).update(msisdn="+85512345700", msisdn_hash=blind_index("+85512345700"))
+    held = submit(organization, 0)  # to 012 345 700: the holder's own number
+    assert messages_dispatch_due(priority=held.priority) == {"taken": 1, "waiting": 1}
+    assert not Job.objects.filter(message=held).exists()
+    assert provider_ids_holding_numbers(["+85512345700", "+85512345799"]) == {"+85512345700": {holder.pk}}
+    Sim.objects.filter(provider=holder).update(active=False, matchable=False, removed_at=timezone.now())
+    assert provider_ids_holding_numbers(["+85512345700"]) == {}
+    other = provider_with_sim(Carrier.CELLCARD)
+    Message.objects.filter(pk=held.pk).update(next_attempt_at=timezone.now())
+    assert messages_dispatch_due(priority=held.priority)["assigned"] == 1
+    assert Job.objects.get(message=held).provider_id == other.pk

@@ -42,7 +42,7 @@ from apps.messaging.services.signal import (
     enqueue_dispatch,
 )
 from apps.messaging.state import message_transition, messages_transition
-from apps.providers.selectors import provider_ids_holding_numbers
+from apps.providers.selectors import provider_ids_holding_hashes
 from apps.providers.services.matching import MatchRequest, providers_match_batch
 
 logger = logging.getLogger("peerpower.dispatch")
@@ -200,11 +200,11 @@ def _dispatch_locked(messages: list[Message], *, now: datetime) -> dict[int, str
     excluded: dict[int, set[int]] = {message.pk: set() for message in live}
     for job in _EARLIER_JOBS.run([message.pk for message in live]):
         excluded[job.message_id].add(job.provider_id)
-    holders = provider_ids_holding_numbers(message.to for message in live)
+    holders = provider_ids_holding_hashes(message.to_hash for message in live)
     requests = [
         MatchRequest(
             recipient_carrier=message.carrier,
-            exclude_provider_ids=frozenset(excluded[message.pk] | holders.get(message.to, set())),
+            exclude_provider_ids=frozenset(excluded[message.pk] | holders.get(message.to_hash, set())),
             priority=message.priority,
             client_ref=str(message.organization_id),
             recipient=message.to_hash,  # sticky senders are remembered by the number's keyed hash, never the number

@@ -48,13 +48,18 @@ def counter_give_back(key: str, amount: int) -> None:
         pass
 
 
-# One script for both (`counters_distinct_add`): counters, then sets. A script runs atomically: each counter's SET NX
-# and INCRBY run together, so a counter cannot expire between them and be recreated by INCRBY without an expiry (a
-# counter that would never reset). Integers are stored as plain numbers, as Django's Redis serializer stores them, so
-# `cache.get` and `cache.decr` read them. A set gets SADD, then EXPIRE (the window's lifetime), then SCARD, member by
-# member in order: each size counts the members added before it in the same call, as separate calls would. First, the
-# version checks (apps.core.local_cache.VersionCheck): one that fails counts nothing and answers {} (any other answer
-# has a value per counter and set, at least one).
+# One script for both (`counters_distinct_add`): counters, then sets. A script runs atomically, so each counter is
+# one INCRBY, and an EXPIRE only when that INCRBY created it (its value is then the amount): nothing runs between the
+# two, so a counter can never be left without an expiry (a counter that would never reset), and a counter that exists
+# costs one command instead of a SET NX that does nothing plus the INCRBY. A count that finds its counter at 0 (all of
+# it given back) sets the lifetime again, to what a fresh counter would get now: never longer than its window, which
+# its key names. Adding 0 only reads (GET; a missing counter is 0 and is not created). Integers are stored as plain
+# numbers, as Django's Redis serializer stores them, so `cache.get` and `cache.decr` read them. A set gets SADD, then
+# SCARD, member by member in order (each size counts the members added before it in the same call, as separate calls
+# would), and EXPIRE only when that member made the set (size 1): it lives `timeout` from its first addition, and its
+# key names its window (apps.messaging.pumping), so it outlives the window it counts. First, the version checks
+# (apps.core.local_cache.VersionCheck): one that fails counts nothing and answers {} (any other answer has a value per
+# counter and set, at least one).
 # KEYS: the checks' version keys, the counters' keys, then the sets'. ARGV[1]: how many checks; ARGV[2]: how many
 # counters; then each check's version as stored; then amount and lifetime per counter; then member and lifetime per set.
 _ADD = """
@@ -69,15 +74,24 @@ local values = {}
 local a = 2 + checks
 for i = 1, counters do
   local k = checks + i
-  redis.call('SET', KEYS[k], 0, 'EX', ARGV[a + 2 * i], 'NX')
-  values[i] = redis.call('INCRBY', KEYS[k], ARGV[a + 2 * i - 1])
+  local amount = tonumber(ARGV[a + 2 * i - 1])
+  if amount == 0 then
+    values[i] = tonumber(redis.call('GET', KEYS[k]) or '0')
+  else
+    values[i] = redis.call('INCRBY', KEYS[k], amount)
+    if values[i] == amount then
+      redis.call('EXPIRE', KEYS[k], ARGV[a + 2 * i])
+    end
+  end
 end
 for i = 1, #KEYS - checks - counters do
   local k = checks + counters + i
   local j = a + 2 * (counters + i)
   redis.call('SADD', KEYS[k], ARGV[j - 1])
-  redis.call('EXPIRE', KEYS[k], ARGV[j])
   values[counters + i] = redis.call('SCARD', KEYS[k])
+  if values[counters + i] == 1 then
+    redis.call('EXPIRE', KEYS[k], ARGV[j])
+  end
 end
 return values
 """
@@ -129,9 +143,10 @@ def counters_distinct_add(
 
 
 def distinct_add(members: Sequence[tuple[str, str]], *, timeout: int) -> list[int]:
-    """Add each (key, member) to the set at `key` (which lives `timeout` seconds from its last addition) and return
-    each set's size just after its member was added, in order: one round trip on Redis for them all. Other caches
-    (development) keep a Python set, without atomicity."""
+    """Add each (key, member) to the set at `key` (which lives at least `timeout` seconds from its first addition:
+    on Redis exactly that, elsewhere from its last; let the key name its window) and return each set's size just after
+    its member was added, in order: one round trip on Redis for them all. Other caches (development) keep a Python
+    set, without atomicity."""
     return counters_distinct_add([], members, timeout=timeout)[1]
 
 

@@ -2,18 +2,19 @@
 
 A phone's `delivered` report moves its job and message inside the phone's request, computes and stores the client's
 charge (`price_charged`: the client's webhook says it at once), and marks the stored report `unsettled` in its own
-INSERT (apps.delivery.reports). The rest — the client's hold captured, the provider's reward booked, the day's stats
-and reputation counted, the sticky sender remembered — is this step's, about DELIVERY_SETTLE_LINGER_MS later: a
-settle task on the `default` queue, signalled after the report commits (one per linger window, as the dispatcher's
-signal, `apps.messaging.services.signal`), takes every unsettled report and settles them in batches of
-`SETTLE_BATCH`, each in one transaction: the reports claimed (`FOR UPDATE SKIP LOCKED`: two settlers never take the
-same report; on SQLite one writer at a time is the lock), their jobs read with message, organisation, provider and
-SIM (one compiled SELECT), the holds captured and the rewards booked in ONE ledger batch (messaging's
+INSERT (apps.delivery.reports). The rest — the client's hold captured, the provider's reward booked, the day's stats and
+reputation counted, the sticky sender remembered — is this step's, about DELIVERY_SETTLE_LINGER_MS later: a settle task
+on the `default` queue, signalled after the report commits (one per linger window, as the dispatcher's signal,
+`apps.messaging.services.signal`; a phone's report request finds the signal's mark in the round trip it makes before its
+work, and then signals nothing after a commit within SIGNAL_GRACE_SECONDS), takes every unsettled report and settles
+them in batches of `SETTLE_BATCH`, each in one transaction: the reports claimed (`FOR UPDATE SKIP LOCKED`: two settlers
+never take the same report; on SQLite one writer at a time is the lock), their jobs read with message, organisation,
+provider and SIM (one compiled SELECT), the holds captured and the rewards booked in ONE ledger batch (messaging's
 `deliveries_settle`, whose `DeliveriesSettling` incentives subscribes to), the outcomes recorded, the rewards a later
-strike covers voided, the sticky senders remembered, and the reports' marks cleared — one commit. A crash rolls back
-the booking and the claim together; the beat's sweep (`delivery.settle-sweep`) takes whatever a lost signal or task
-left. Booking twice is impossible however often a delivery is settled: the capture's and the reward's transfer ids,
-and the reward's unique job.
+strike covers voided, the sticky senders remembered, and the reports' marks cleared — one commit. A crash rolls back the
+booking and the claim together; the beat's sweep (`delivery.settle-sweep`) takes whatever a lost signal or task left.
+Booking twice is impossible however often a delivery is settled: the capture's and the reward's transfer ids, and the
+reward's unique job.
 
 A fraud strike between a report and its settlement (the report's own checks strike after it commits): had the reward
 been booked with the report, that strike would have voided it with the provider's other pending rewards. So each
@@ -36,6 +37,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.core.compiled import CompiledSelect, CompiledUpdate, ids_in
+from apps.core.counters import Count
 from apps.core.events import publish
 from apps.delivery.choices import Unsettled
 from apps.delivery.events import SettledUnderStrike
@@ -57,6 +59,15 @@ TASK_SECONDS = 10.0
 # The sweep takes reports left unsettled this long: younger ones have a task on its way.
 SWEEP_AFTER_SECONDS = 30
 _SIGNAL_KEY = "delivery:settle:pending"
+# How long a settle task waits, once it has taken the mark away, before it reads. The mark was there when a process
+# found it (or put it), so the task that takes it does so later and reads at least this long after: what that process
+# commits within this long of finding it is read, and signals nothing (no round trip). Only durations are compared,
+# each on one machine's monotonic clock (as the dispatch signal's grace, apps.messaging.services.signal).
+SIGNAL_GRACE_SECONDS = 0.05
+_clock = time.monotonic  # tests move it
+_sleep = time.sleep
+# When (this process's clock) the mark was last found there or put, just before the round trip that did.
+_marked_at = {"at": float("-inf")}
 
 
 def deliveries_settle(*, received_before: datetime | None = None) -> int:
@@ -187,11 +198,40 @@ def deliveries_settle_due(*, received_before_seconds: float = 0, seconds: float 
 
 
 def settle_task_started() -> None:
-    """A settle task has started: reports committed from now on must signal again (it may read past them)."""
+    """A settle task has started: reports committed from now on must signal again (it may read past them). Returns
+    once SIGNAL_GRACE_SECONDS have run: the reports of processes that found the mark meanwhile, committed within
+    that grace of finding it, are read (`settle_signal`)."""
     try:
         cache.delete(_SIGNAL_KEY)
     except Exception:
         logger.warning("settle signal: cache unavailable", exc_info=True)
+    _sleep(SIGNAL_GRACE_SECONDS)
+
+
+def settle_mark() -> Count | None:
+    """The "settle task on its way" mark as a counter, for a phone's report request to count in the round trip it
+    makes before its work (with its session check, rate limit and heartbeat mark): then the report, committed within
+    SIGNAL_GRACE_SECONDS, makes no signal round trip of its own after commit. None when reports settle in the
+    request (DELIVERY_SETTLE_LINGER_MS < 0) or inside a transaction (its caller may still roll it back)."""
+    if settings.DELIVERY_SETTLE_LINGER_MS < 0 or transaction.get_connection().in_atomic_block:
+        return None
+    return Count(key=_SIGNAL_KEY, amount=1, timeout=SIGNAL_SECONDS)
+
+
+def settle_clock() -> float:
+    """This process's clock as the settle signal reads it: `asked` for `settle_marked`."""
+    return _clock()
+
+
+def settle_marked(*, asked: float, count: int) -> None:
+    """The mark `settle_mark` gave was counted: `asked`, this process's clock just before the round trip; `count`,
+    the mark's count after it. A count of 1: this request put the mark and publishes the settle task now (others
+    already trust it), lingering as a signal after commit would — even should its reports leave nothing to settle."""
+    from apps.delivery.tasks import settle_due
+
+    _marked_at["at"] = asked
+    if count == 1:
+        settle_due.apply_async(queue="default", countdown=settings.DELIVERY_SETTLE_LINGER_MS / 1000)
 
 
 def settle_signal(*, force: bool = False) -> bool:
@@ -201,8 +241,13 @@ def settle_signal(*, force: bool = False) -> bool:
     from apps.delivery.tasks import settle_due
 
     if not force:
+        if _clock() < _marked_at["at"] + SIGNAL_GRACE_SECONDS:
+            return False  # the task on its way reads what this process committed until now (SIGNAL_GRACE_SECONDS)
         try:
-            if not cache.add(_SIGNAL_KEY, 1, timeout=SIGNAL_SECONDS):
+            asked = _clock()
+            added = cache.add(_SIGNAL_KEY, 1, timeout=SIGNAL_SECONDS)
+            _marked_at["at"] = asked
+            if not added:
                 return False
         except Exception:
             logger.warning("settle signal: cache unavailable, publishing anyway", exc_info=True)

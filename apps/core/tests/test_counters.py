@@ -113,6 +113,58 @@ def test_on_redis_every_counter_has_an_expiry():
     assert 0 < client.ttl(backend.make_and_validate_key("expiring")) <= 30
 
 
+def test_adding_nothing_reads_the_counter(backend):
+    """A count of 0 (admission's read of the newcomers) answers the value; the first real count still starts the
+    window."""
+    assert counters_add([Count("read", 0, 30)]) == [0]
+    assert counters_add([Count("read", 3, 30), Count("read", 0, 30)]) == [3, 3]
+    assert cache.get("read") == 3
+
+
+def _redis_client():
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("REDIS_URL not set")
+    return backend, backend._cache.get_client(write=True)
+
+
+def test_on_redis_a_read_creates_nothing_and_a_count_after_it_expires():
+    backend, client = _redis_client()
+    key = backend.make_and_validate_key("read-first")
+    counters_add([Count("read-first", 0, 30)])
+    assert not client.exists(key)
+    counters_add([Count("read-first", 1, 30)])
+    assert 0 < client.ttl(key) <= 30
+
+
+def test_on_redis_only_the_count_that_creates_a_counter_sets_its_expiry():
+    """Later counts leave the lifetime alone (one INCRBY each); a counter given back to 0 and counted again gets the
+    lifetime a fresh one would, never none."""
+    backend, client = _redis_client()
+    key = backend.make_and_validate_key("once")
+    counters_add([Count("once", 2, 30)])
+    client.expire(key, 1000)  # a lifetime no count asks for: only a count that sets one again could change it
+    counters_add([Count("once", 2, 30)])
+    assert 990 < client.ttl(key) <= 1000
+    counter_give_back("once", 4)
+    client.persist(key)
+    assert counters_add([Count("once", 2, 30)]) == [2]
+    assert 0 < client.ttl(key) <= 30
+
+
+def test_on_redis_a_set_lives_from_its_first_addition():
+    backend, client = _redis_client()
+    key = backend.make_and_validate_key("block")
+    distinct_add([("block", "+85512000001")], timeout=30)
+    assert 0 < client.ttl(key) <= 30
+    client.expire(key, 1000)
+    assert distinct_add([("block", "+85512000002"), ("block", "+85512000001")], timeout=30) == [2, 2]
+    assert 990 < client.ttl(key) <= 1000  # later additions left it alone
+    client.delete(key)
+    assert distinct_add([("block", "+85512000002")], timeout=30) == [1]  # made again: a lifetime again
+    assert 0 < client.ttl(key) <= 30
+
+
 def _count_many(location: str, times: int) -> None:
     with override_settings(CACHES={"default": {"BACKEND": "apps.core.cache.SharedFileCache", "LOCATION": location}}):
         for _ in range(times):

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.http.request import RawPostDataException
 from django.utils.dateparse import parse_datetime
 from django.utils.http import quote_etag
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -47,6 +48,7 @@ from apps.delivery.api.serializers import (
 )
 from apps.delivery.canaries import canary_inbound
 from apps.delivery.reports import ErrorCodeRequired, OccurredInFuture, ReportSignatureInvalid, ReportSignatureRequired
+from apps.delivery.settling import settle_clock, settle_mark, settle_marked
 from apps.messaging.choices import JobStatus
 from apps.messaging.errors import JobNotFound, LeaseExpired
 from apps.messaging.selectors import job_of_provider, jobs_offered_to, jobs_unknown_of
@@ -119,18 +121,39 @@ class PhoneView(APIView):
             request.user, request.auth = SessionJWTAuthentication().authenticate(request)
             self._count(request)
 
+    # A report request may leave deliveries to settle: it counts the settle step's mark in the same round trip
+    # (apps.delivery.settling.settle_mark), so its signal after commit makes none of its own.
+    marks_settle = False
+
     def _count(self, request: Request) -> None:
         user = request.user
         window = scope_window(request, self)
         mark = provider_seen_mark(user_id=user.pk)
-        counts = [count for count in (mark, window.count() if window else None) if count is not None]
+        settle = settle_mark() if self.marks_settle and _may_report_delivered(request) else None
+        named = {"seen": mark, "settle": settle, "rate": window.count() if window else None}
+        counts = {name: count for name, count in named.items() if count is not None}
         check = getattr(user, "credential_check", None)
-        values = counters_add(counts, checks=[check] if check is not None else ())
+        asked = settle_clock()
+        counted = counters_add(list(counts.values()), checks=[check] if check is not None else ())
+        values = dict(zip(counts, counted, strict=True))
         if mark is not None:
-            provider_seen_counted(user_id=user.pk, marks=values[0])
+            provider_seen_counted(user_id=user.pk, marks=values["seen"])
+        if settle is not None:
+            # Before the rate's verdict: a refused request that put the mark still publishes the task it promised.
+            settle_marked(asked=asked, count=values["settle"])
         if window is not None:
             # After the heartbeat: a phone refused for its rate is still alive.
-            window.refuse_over(values[-1])
+            window.refuse_over(values["rate"])
+
+
+def _may_report_delivered(request: HttpRequest | Request) -> bool:
+    """Whether the request's body may hold a `delivered` report, without parsing it: a mark for a body without one
+    would publish a settle task for nothing (a `sent` report settles nothing). One that escapes the word is only
+    not marked early: it signals after commit, as every report did."""
+    try:
+        return b"delivered" in request.body
+    except RawPostDataException:  # a body already read as a stream: mark, as a delivered report would
+        return True
 
 
 class LeanPhonePostView(PhoneView, LeanPostView):
@@ -373,6 +396,7 @@ def _report_input(data: dict, job_id: int) -> reports.ReportInput:
 
 class JobReportView(PhoneView):
     rate_limit_scope = "reports"
+    marks_settle = True
 
     @raises(*REPORT_ERRORS)
     @extend_schema(
@@ -397,6 +421,7 @@ class JobReportView(PhoneView):
 
 class JobReportBatchView(LeanPhonePostView):
     rate_limit_scope = "reports"
+    marks_settle = True
 
     @extend_schema(
         request=BatchInput,

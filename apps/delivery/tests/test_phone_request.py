@@ -76,3 +76,24 @@ def test_a_phone_refused_for_its_rate_still_counts_as_seen(provider, phone, sett
     caches["default"].delete(f"provider-seen:{provider.user_id}")  # the warm-up's window of the mark ended
     assert phone.post(ACK).status_code == 429
     assert Provider.objects.get(pk=provider.pk).last_heartbeat_at > long_ago
+
+
+def _report_of_no_one(status: str) -> dict:
+    return {"reports": [{"job_id": 999999, "status": status, "occurred_at": timezone.now().isoformat()}]}
+
+
+@pytest.mark.django_db(transaction=True)  # the mark is counted outside any transaction (a test's is one)
+@pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="round trips to Redis (REDIS_URL)")
+def test_a_report_request_counts_the_settle_mark_in_its_one_round_trip(phone, monkeypatch, settings):
+    """A request that may report a delivery finds the settle task's mark in the round trip it makes anyway (here a
+    task on its way: nothing published); one reporting only `sent` leaves the mark alone."""
+    settings.DELIVERY_SETTLE_LINGER_MS = 300
+    cache = caches["default"]
+    cache.set("delivery:settle:pending", 1, timeout=10)
+    sent = redis_commands(monkeypatch)
+    answer = phone.post("/api/jobs/reports", _report_of_no_one("delivered"), format="json")
+    assert answer.json()["results"][0]["error"]["code"] == "job_not_found"
+    assert [command[0].split(b"\r\n")[2] for command in sent] == [b"EVALSHA"], sent
+    assert cache.get("delivery:settle:pending") == 2
+    phone.post("/api/jobs/reports", _report_of_no_one("sent"), format="json")
+    assert cache.get("delivery:settle:pending") == 2

@@ -7,17 +7,20 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.tests.factories import UserFactory
+from apps.core.counters import counters_add
 from apps.core.tests.broker_queues import broker_purge, broker_take
+from apps.delivery import settling
 from apps.delivery.choices import FraudRule, Unsettled
 from apps.delivery.fraud import fraud_flag, fraud_strike_clear
 from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.delivery.reports import ReportInput, reports_submit_batch
-from apps.delivery.settling import deliveries_settle, settle_task_started
+from apps.delivery.settling import deliveries_settle, settle_mark, settle_marked, settle_signal, settle_task_started
 from apps.delivery.tasks import settle_due, settle_sweep
 from apps.delivery.tests import test_report_batches as batches
 from apps.delivery.tests.test_folded_protocol import iso
@@ -269,6 +272,54 @@ class TestSignal:
         broker_purge("default")
         reports_submit_batch(user=provider.user, items=[delivered(job)])
         assert [task.name for task in broker_take("default")] == ["delivery.settle"]
+
+    @pytest.fixture
+    def clock(self, monkeypatch, settings):
+        settings.DELIVERY_SETTLE_LINGER_MS = 300
+        now = [1000.0]
+        monkeypatch.setattr(settling, "_clock", lambda: now[0])
+        monkeypatch.setitem(settling._marked_at, "at", float("-inf"))
+        return now
+
+    def test_a_process_that_found_the_mark_signals_nothing_within_the_grace(self, clock):
+        """The task that takes the mark reads SIGNAL_GRACE_SECONDS later: what this process commits meanwhile needs
+        no round trip; after that it asks again."""
+        assert settle_signal()  # puts the mark, publishes the task
+        cache.delete(settling._SIGNAL_KEY)  # a signal that asked now would put it again and publish another
+        clock[0] += settling.SIGNAL_GRACE_SECONDS * 0.9
+        assert not settle_signal()
+        assert cache.get(settling._SIGNAL_KEY) is None  # it did not ask
+        clock[0] += settling.SIGNAL_GRACE_SECONDS * 0.2
+        assert settle_signal()
+        assert [task.name for task in broker_take("default")] == ["delivery.settle", "delivery.settle"]
+
+    def test_a_mark_counted_early_publishes_once_and_spares_the_signal(self, clock):
+        """A report request counts the mark before its work (`settle_mark`): the first to count it publishes the
+        lingering task at once, and a report committed within the grace of counting signals nothing after."""
+        before = time.time()
+        (count,) = counters_add([settle_mark()])
+        settle_marked(asked=clock[0], count=count)
+        (count,) = counters_add([settle_mark()])
+        assert count == 2
+        settle_marked(asked=clock[0], count=count)
+        clock[0] += settling.SIGNAL_GRACE_SECONDS / 2
+        assert not settle_signal()
+        [task] = broker_take("default")
+        assert task.name == "delivery.settle" and before + 0.3 - 0.001 <= task.starts_at <= time.time() + 0.3
+
+    def test_a_starting_task_takes_the_mark_and_waits_the_grace(self, clock, monkeypatch):
+        waited = []
+        monkeypatch.setattr(settling, "_sleep", waited.append)
+        assert settle_signal()
+        settle_task_started()
+        assert cache.get(settling._SIGNAL_KEY) is None and waited == [settling.SIGNAL_GRACE_SECONDS]
+
+    def test_no_early_mark_where_reports_settle_in_the_request_or_a_transaction(self, settings):
+        settings.DELIVERY_SETTLE_LINGER_MS = 300
+        with transaction.atomic():
+            assert settle_mark() is None
+        settings.DELIVERY_SETTLE_LINGER_MS = -1
+        assert settle_mark() is None
 
     def test_a_sent_report_signals_nothing(self, organization, provider, phone, roomy, settings):
         settings.DELIVERY_SETTLE_LINGER_MS = 300

@@ -20,6 +20,7 @@ from django.db import connections, router
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from redis.commands.core import Script
 
 from apps.providers.models import Sim, SimCounter
 
@@ -221,23 +222,34 @@ class DatabaseCapCounter:
         return {sim_id: found.get(sim_id, Usage(0, 0)) for sim_id in sim_ids}
 
 
-# For each SIM (two keys, then its two caps in ARGV; the two expiries come last): both caps are checked before either
-# key is touched, so a refused reservation changes nothing. One call reserves a whole dispatch batch.
+# For each SIM (two keys, then its two caps in ARGV; the two expiries come last): the hour's key is counted, then the
+# day's, and a count that goes over its cap is taken back at once (with the hour's, when it is the day's), so a
+# refused reservation changes nothing and, the script being atomic, nobody sees the count in between. A reservation
+# under both caps — the usual case — is two INCRs; a key gets its expiry when its INCR created it (1: nothing runs
+# between the two, so no key is ever left without one; a key released to 0 and counted again gets a fresh one, never
+# past its window's end and grace). One call reserves a whole dispatch batch.
 RESERVE_SCRIPT = """
 local sims = #KEYS / 2
 local hour_ttl, day_ttl = ARGV[2 * sims + 1], ARGV[2 * sims + 2]
 local results = {}
 for index = 1, sims do
   local hour_key, day_key = KEYS[2 * index - 1], KEYS[2 * index]
-  local hour = tonumber(redis.call('GET', hour_key) or '0')
-  local day = tonumber(redis.call('GET', day_key) or '0')
-  local reserved = 0
-  if hour < tonumber(ARGV[2 * index - 1]) and day < tonumber(ARGV[2 * index]) then
-    reserved = 1
-    hour = redis.call('INCR', hour_key)
-    redis.call('EXPIRE', hour_key, hour_ttl)
+  local reserved = 1
+  local day
+  local hour = redis.call('INCR', hour_key)
+  if hour == 1 then redis.call('EXPIRE', hour_key, hour_ttl) end
+  if hour > tonumber(ARGV[2 * index - 1]) then
+    reserved = 0
+    hour = redis.call('DECR', hour_key)
+    day = tonumber(redis.call('GET', day_key) or '0')
+  else
     day = redis.call('INCR', day_key)
-    redis.call('EXPIRE', day_key, day_ttl)
+    if day == 1 then redis.call('EXPIRE', day_key, day_ttl) end
+    if day > tonumber(ARGV[2 * index]) then
+      reserved = 0
+      day = redis.call('DECR', day_key)
+      hour = redis.call('DECR', hour_key)
+    end
   end
   table.insert(results, reserved)
   table.insert(results, hour)
@@ -258,6 +270,13 @@ return 0
 @cache
 def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+@cache
+def _script(client: redis.Redis, source: str) -> Script:
+    """`source` run by its digest (EVALSHA, loaded the first time the server lacks it): the script's text is not sent,
+    nor hashed by Redis, on every call as EVAL does."""
+    return client.register_script(source)
 
 
 class RedisCapCounter:
@@ -285,13 +304,13 @@ class RedisCapCounter:
         """`reserve` for several SIMs in one round trip, each all or nothing on its own (the batch's matches)."""
         keys = [key for sim_id, _ in sims for key in self.keys(sim_id, windows)]
         limits = [limit for _, caps in sims for limit in (caps.hourly, caps.daily)]
-        values = self.client.eval(
-            RESERVE_SCRIPT,
-            len(keys),
-            *keys,
-            *limits,
-            self.seconds_left(windows.hour_ends_at, windows),
-            self.seconds_left(windows.day_ends_at, windows),
+        values = _script(self.client, RESERVE_SCRIPT)(
+            keys=keys,
+            args=[
+                *limits,
+                self.seconds_left(windows.hour_ends_at, windows),
+                self.seconds_left(windows.day_ends_at, windows),
+            ],
         )
         return [
             Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
@@ -300,7 +319,7 @@ class RedisCapCounter:
 
     def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
         keys = [key for sim_id in sim_ids for key in self.keys(sim_id, windows)]
-        self.client.eval(RELEASE_SCRIPT, len(keys), *keys)
+        _script(self.client, RELEASE_SCRIPT)(keys=keys)
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
         if not sim_ids:

@@ -9,7 +9,15 @@ from django.test import override_settings
 
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider
-from apps.providers.services.caps import Caps, RedisCapCounter, cap_windows, sim_caps
+from apps.providers.services.caps import (
+    Caps,
+    RedisCapCounter,
+    Reservation,
+    Usage,
+    cap_counter,
+    cap_windows,
+    sim_caps,
+)
 from apps.providers.tests.conftest import TEST_REDIS_URL
 from apps.providers.tests.factories import DeviceFactory, ProviderFactory, SimFactory, match_one
 
@@ -123,4 +131,45 @@ def test_redis_counters_expire_after_their_window(counter_backend):
     assert client.get(hour_key) == b"1" and client.get(day_key) == b"1"
     # 10:10 local: the hour ends in 50 minutes, the day in 13 h 50 min; each key lives that long plus a grace.
     assert 50 * 60 < client.ttl(hour_key) <= 50 * 60 + 300
+    assert 830 * 60 < client.ttl(day_key) <= 830 * 60 + 300
+
+
+def test_a_reservation_over_either_cap_changes_no_count(counter_backend):
+    """The hour's cap refuses before the day is touched, the day's gives the hour back: a refused SIM keeps the
+    counts it had, and the reservation's answer shows them."""
+    hour_capped = make_sim(created_at=MORNING - timedelta(days=30)).pk
+    day_capped = make_sim(created_at=MORNING - timedelta(days=30)).pk
+    counter, windows = cap_counter(), cap_windows(MORNING)
+    sims = [(hour_capped, Caps(hourly=2, daily=10, warming_up=False)), (day_capped, Caps(10, 2, False))]
+    answers = [counter.reserve_many(sims=sims, windows=windows) for _ in range(3)]
+    assert [[r.reserved for r in answer] for answer in answers] == [[True, True], [True, True], [False, False]]
+    assert answers[2] == [Reservation(False, Usage(hour=2, day=2)), Reservation(False, Usage(hour=2, day=2))]
+    assert counter.usage(sim_ids=[hour_capped, day_capped], windows=windows) == {
+        hour_capped: Usage(2, 2),
+        day_capped: Usage(2, 2),
+    }
+    counter.release_many(sim_ids=[hour_capped, day_capped], windows=windows)
+    assert counter.reserve_many(sims=sims, windows=windows) == [
+        Reservation(True, Usage(2, 2)),
+        Reservation(True, Usage(2, 2)),
+    ]
+
+
+@pytest.mark.parametrize("counter_backend", ["redis"], indirect=True)
+def test_redis_counters_keep_the_expiry_of_their_first_count(counter_backend):
+    """Only the INCR that creates a key sets its expiry; one given back to zero and counted again gets a fresh one,
+    no longer than its window's."""
+    sim_id = make_sim(created_at=MORNING - timedelta(days=30)).pk
+    counter, windows = cap_counter(), cap_windows(MORNING)
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    hour_key, day_key = RedisCapCounter.keys(sim_id, windows)
+    caps = Caps(hourly=5, daily=5, warming_up=False)
+    counter.reserve_many(sims=[(sim_id, caps)], windows=windows)
+    client.expire(hour_key, 100)  # as if the first count had been 100 s before the window's end
+    counter.reserve_many(sims=[(sim_id, caps)], windows=windows)
+    assert 90 < client.ttl(hour_key) <= 100  # the second count left it alone
+    counter.release_many(sim_ids=[sim_id, sim_id], windows=windows)
+    client.persist(day_key)
+    assert client.get(day_key) == b"0"
+    counter.reserve_many(sims=[(sim_id, caps)], windows=windows)
     assert 830 * 60 < client.ttl(day_key) <= 830 * 60 + 300

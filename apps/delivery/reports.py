@@ -216,7 +216,7 @@ def _submit_locked(
     return results, taken, recent  # type: ignore[return-value]  # every index was filled
 
 
-_STORED_REPORTS = CompiledSelect(lambda job_ids: DeliveryReport.objects.filter(job_id__in=ids_in(job_ids)))
+_STORED_REPORTS = CompiledSelect(lambda job_ids: DeliveryReport.objects.filter(ids_in("job_id", job_ids)))
 
 
 def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:
@@ -246,7 +246,7 @@ _LOCKED_JOBS = CompiledSelect(
     lambda job_ids, user_id, since: (
         Job.objects.select_for_update(of=("self", "message"))
         .select_related("message__organization", "provider", "sim")
-        .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .filter(ids_in("pk", job_ids), provider__user_id=user_id)
         .annotate(recent_deliveries=Subquery(_recent_deliveries(user_id, since), output_field=IntegerField()))
         .order_by("pk")
     )

@@ -81,15 +81,13 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
 # through the ORM cost about as much of the task's CPU as running them.
 _OFFERED_JOBS = CompiledSelect(
     # Only the columns a push reads: loading whole rows parsed seven timestamps per job for nothing.
-    lambda job_ids: Job.objects.filter(pk__in=ids_in(job_ids), status=JobStatus.OFFERED).only(
+    lambda job_ids: Job.objects.filter(ids_in("pk", job_ids), status=JobStatus.OFFERED).only(
         "pk", "provider_id", "deadline"
     )
 )
 _DEVICES_OF = CompiledSelect(
     lambda provider_ids: (
-        Device.objects.filter(provider_id__in=ids_in(provider_ids))
-        .order_by("pk")
-        .only("pk", "provider_id", "fcm_token")
+        Device.objects.filter(ids_in("provider_id", provider_ids)).order_by("pk").only("pk", "provider_id", "fcm_token")
     )
 )
 

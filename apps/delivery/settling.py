@@ -139,11 +139,11 @@ def _unsettled(received_before: datetime) -> QuerySet[DeliveryReport]:
 # Built once per process on PostgreSQL (apps.core.compiled), as the report's own reads.
 _CLAIM_SKIP_LOCKED = CompiledSelect(lambda before: _unsettled(before).select_for_update(skip_locked=True))
 _CLAIM = CompiledSelect(_unsettled)
-_MARKS_CLEARED = CompiledUpdate(lambda report_ids: DeliveryReport.objects.filter(pk__in=ids_in(report_ids)))
+_MARKS_CLEARED = CompiledUpdate(lambda report_ids: DeliveryReport.objects.filter(ids_in("pk", report_ids)))
 _JOBS = CompiledSelect(
     lambda job_ids: (
         Job.objects.select_related("message__organization", "provider", "sim")
-        .filter(pk__in=ids_in(job_ids))
+        .filter(ids_in("pk", job_ids))
         .order_by("pk")
     )
 )

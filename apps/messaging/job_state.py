@@ -106,7 +106,7 @@ def _moves_to(to: str) -> CompiledUpdate:
     """The UPDATE of the jobs among some ids that a move to `to` is legal from (argument: the ids)."""
     if to not in _MOVES:
         sources = sorted(_SOURCES[to])
-        _MOVES[to] = CompiledUpdate(lambda ids: Job.objects.filter(pk__in=ids_in(ids), status__in=sources))
+        _MOVES[to] = CompiledUpdate(lambda ids: Job.objects.filter(ids_in("pk", ids), status__in=sources))
     return _MOVES[to]
 
 

@@ -208,7 +208,7 @@ def _message_transition(
 # The moves' UPDATEs, built once per process on PostgreSQL for each set of columns (apps.core.compiled): a delivery
 # report moves its message with the first, every dispatch batch its messages with the second.
 _MESSAGE_MOVE = CompiledUpdate(lambda pk, status: Message.objects.filter(pk=pk, status=status))
-_MESSAGES_MOVE = CompiledUpdate(lambda ids, status: Message.objects.filter(pk__in=ids_in(ids), status=status))
+_MESSAGES_MOVE = CompiledUpdate(lambda ids, status: Message.objects.filter(ids_in("pk", ids), status=status))
 
 
 def messages_transition(*, messages: list[Message], to: str, reason: str = "", **fields: Any) -> int:

@@ -35,7 +35,7 @@ from apps.messaging.tests.helpers import dispatch
 
 pytestmark = pytest.mark.django_db
 
-JOBS_OF = CompiledUpdate(lambda job_ids, status: Job.objects.filter(pk__in=ids_in(job_ids), status=status))
+JOBS_OF = CompiledUpdate(lambda job_ids, status: Job.objects.filter(ids_in("pk", job_ids), status=status))
 
 
 def test_a_compiled_update_writes_what_the_orms_update_writes(organization, provider, phone, roomy):  # noqa: F811

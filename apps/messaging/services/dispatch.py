@@ -177,7 +177,7 @@ _NEXT_DUE_ANY = CompiledSelect(
 )
 # The providers that already had each message (a message is never offered twice to one provider).
 _EARLIER_JOBS = CompiledSelect(
-    lambda message_ids: Job.objects.filter(message_id__in=ids_in(message_ids)).only("pk", "message", "provider")
+    lambda message_ids: Job.objects.filter(ids_in("message_id", message_ids)).only("pk", "message", "provider")
 )
 
 

@@ -45,7 +45,7 @@ _ACK_LOCKED = CompiledSelect(
     lambda job_ids, user_id: (
         Job.objects.select_for_update(of=("self",))
         .select_related("message", "provider")
-        .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .filter(ids_in("pk", job_ids), provider__user_id=user_id)
         .order_by("pk")
     )  # the same lock order in every request
 )
@@ -56,7 +56,7 @@ _ACK_LOCKED = CompiledSelect(
 _ACK_MOVED = CompiledSelect(
     lambda job_ids, user_id, now: (
         Job.objects.select_related("message", "provider")
-        .filter(pk__in=ids_in(job_ids), provider__user_id=user_id)
+        .filter(ids_in("pk", job_ids), provider__user_id=user_id)
         .annotate(moved=jobs_accept_moved())
         .order_by("pk")
     ),
@@ -216,4 +216,4 @@ def jobs_push_record(*, job_ids: Sequence[int], at: datetime, error: str | None 
 
 
 # Built once per process on PostgreSQL (apps.core.compiled): every push batch records itself with it.
-_PUSHES_RECORDED = CompiledUpdate(lambda job_ids: Job.objects.filter(pk__in=ids_in(job_ids)))
+_PUSHES_RECORDED = CompiledUpdate(lambda job_ids: Job.objects.filter(ids_in("pk", job_ids)))

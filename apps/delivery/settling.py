@@ -154,7 +154,7 @@ _JOBS = CompiledSelect(
 _STANDING_STRIKES = CompiledSelect(
     lambda provider_ids, since: (
         FraudFlag.objects.filter(
-            provider_id__in=ids_in(provider_ids), strike=True, cleared_at__isnull=True, created_at__gt=since
+            ids_in("provider_id", provider_ids), strike=True, cleared_at__isnull=True, created_at__gt=since
         )
         .order_by("created_at", "pk")
         .only("provider_id", "pk", "created_at", "rule", "job_id")

@@ -6,20 +6,23 @@ web's CPU end to end than running the statements: a third of it in cProfile, mos
 new values each time — a report's locked five-table join of its jobs, an acknowledgement's lock, the offered jobs the
 answers carry. `CompiledSelect` builds such a queryset once (on PostgreSQL, with DATABASE_PREPARED_STATEMENTS on),
 with stand-in values for its arguments, keeps the statement's text and the compiler's description of its rows, and
-then runs the text with each call's values through `prepared_cursor` (so PostgreSQL plans it once per connection as
-well), building the model instances as Django's own iterable does (`from_db`, the related objects of
+then runs the text with each call's values through `prepared_cursor` (so PostgreSQL can plan it once per connection
+as well), building the model instances as Django's own iterable does (`from_db`, the related objects of
 `select_related`, deferred fields). Anywhere else — SQLite, prepared statements off — it runs the queryset as built.
 
 What a query may take as arguments: ints, strings and datetimes (each compared, filtered or looked up as a plain
 value; never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with
 `ids_in` (on PostgreSQL `= ANY(%s::bigint[])`, one parameter whatever the number of ids, so the text stays the
-same). The text is checked once, when it is built: every stand-in must land in a parameter (one or more).
+same). The text is checked once, when it is built: every stand-in must land in a parameter (one or more). The values
+the queryset fixes itself — a status, a kind: constants of the code, not a caller's — are written into the
+text as literals (`_inline`), so that the statement's generic plan can use a partial index on them.
 
 `CompiledUpdate` does the same for an UPDATE of plain values (a job's or message's move, a report's settle mark): one
 text per set of columns, each value prepared for its column as the ORM's `update()` prepares it; a value it cannot
 carry as a parameter (an expression other than arithmetic on the row's columns, JSON, a Decimal) goes to the ORM.
 """
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +118,52 @@ def _slots(params: Sequence[Any], stand_ins: list[Any], *, taken: Sequence[int] 
     return slots
 
 
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _literal(value: Any) -> str | None:
+    """A constant of the statement as SQL text (for `%`-formatted text: a `%` doubled), or None to keep it a
+    parameter: strings without NUL, integers, booleans."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+    return None
+
+
+def _inline(sql: str, slots: list[tuple[int | None, Any]]) -> tuple[str, list[tuple[int | None, Any]]]:
+    """The statement with its constants — the values its queryset fixes itself, not its arguments: a status, a
+    kind — written into its text as literals, and the slots of the parameters left.
+
+    A prepared statement's generic plan sees a parameter as any value: `status = $3` cannot use a partial index
+    whose predicate is `status = 'offered'`, and its estimated cost (the average status's rows) is higher than the
+    custom plans' (the constant's), so PostgreSQL planned such statements afresh at every execution (0 generic of
+    400 executions), most of their backend's CPU. With the literal the generic plan can use that index (the phone's
+    offered jobs: a sequential scan became `job_provider_status_idx`, and the plan cache took the generic plan in 1,951
+    of 1,960 executions where it had in 119–318), and PostgreSQL plans the statement once per connection unless
+    something else keeps the two apart — a parameter array, which the generic plan counts as ten ids (`IdsIn`),
+    still does for the acknowledgement and a report's reads (benchmarks/RESULTS.md)."""
+    kept: list[tuple[int | None, Any]] = []
+    pieces: list[str] = []
+    position, start = 0, 0
+    for match in _PLACEHOLDER.finditer(sql):
+        if match.group() == "%%":
+            continue
+        index, constant = slots[position]
+        position += 1
+        literal = _literal(constant) if index is None else None
+        if literal is None:
+            kept.append((index, constant))
+        else:
+            pieces.append(sql[start : match.start()] + literal)
+            start = match.end()
+    if position != len(slots):
+        raise ValueError(f"the statement has {position} placeholders for {len(slots)} parameters")
+    return "".join(pieces) + sql[start:], kept
+
+
 class _Built:
     """One process's built statement: its text, where each argument goes, and how its rows become instances."""
 
@@ -124,7 +173,8 @@ class _Built:
         compiler = queryset.query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()  # also fills compiler.select, klass_info, annotation_col_map
         leading, taken = with_ or ("", ())
-        slots = [(index, None) for index in taken] + _slots(params, stand_ins, taken=taken)
+        sql, own = _inline(sql, _slots(params, stand_ins, taken=taken))
+        slots = [(index, None) for index in taken] + own
         self.connection = connection
         self.sql = f"{leading} {sql}" if leading else sql
         self.slots = slots
@@ -261,7 +311,7 @@ class _BuiltUpdate:
         query.annotations = {}
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
-        slots = _slots(params, stand_ins)
+        sql, slots = _inline(sql, _slots(params, stand_ins))
         self.connection = connection
         self.sql = sql
         self.slots = slots

@@ -4,7 +4,11 @@ Django binds parameters in the client (psycopg's ClientCursor) and prepares noth
 poolers working and every ORM query valid. PostgreSQL then plans each statement at every execution. For a send's
 INSERT with its PPT hold (a statement of five CTEs) planning took about as long as executing it (EXPLAIN ANALYZE,
 warm: planning 0.35–0.40 ms, execution 0.30–0.41 ms). `prepared_cursor` runs a statement through a cursor that binds
-on the server and prepares it on its connection at the first execution, so later executions skip planning.
+on the server and prepares it on its connection at the first execution. Later executions skip planning only once
+PostgreSQL's plan cache takes the statement's generic plan (`plan_cache_mode = auto`: after five custom plans, when
+the generic plan's estimated cost is no more than theirs); `pg_prepared_statements` counts each kind. A constant
+passed as a parameter keeps it from that (apps.core.compiled writes the code's constants into the text), and so does
+an estimate the generic plan cannot make as well as a custom one (`= ANY($1)` counts as ten ids).
 
 Only constant statement texts should go through it (psycopg keeps the last `prepared_max` = 100 per connection).
 Behind PgBouncer in transaction mode it needs PgBouncer 1.21 or later with `max_prepared_statements` set, or

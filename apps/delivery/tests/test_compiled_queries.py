@@ -190,3 +190,64 @@ def test_the_acknowledgement_moves_only_offered_jobs(organization, provider, pho
     offered.refresh_from_db()
     assert (offered.status, offered.accepted_at) == (JobStatus.ACCEPTED, now)
     assert Job.objects.get(pk=accepted.pk).accepted_at != now  # already accepted: left as it was
+
+
+# --- The statements' constants in their text -------------------------------------------------------------------------
+
+
+def test_the_constants_a_queryset_fixes_are_written_into_the_text_and_its_arguments_stay_parameters():
+    from apps.messaging.services.dispatch import _due_locked
+
+    compiled = _due_locked(7)
+    with transaction.atomic():
+        assert compiled.run("high", timezone.now()) == []
+    if connection.vendor != "postgresql":
+        return
+    built = compiled._built["default"]
+    assert "= 'queued'" in built.sql and "LIMIT 7" in built.sql  # the queryset's own values: literals
+    assert built.sql.count("%s") == 2 and sorted(index for index, _constant in built.slots) == [0, 1]  # priority, now
+
+
+def test_a_constant_with_a_quote_or_a_percent_sign_is_written_as_the_same_value():
+    report_free = CompiledSelect(
+        lambda user_id: Job.objects.filter(provider__user_id=user_id, end_reason="it's 100% o'clock")
+    )
+    assert report_free.run(1) == []
+    if connection.vendor == "postgresql":
+        assert "'it''s 100%% o''clock'" in report_free._built["default"].sql
+
+
+@postgresql_only
+def test_a_compiled_update_writes_the_statuses_it_moves_from_into_its_text(organization, provider, phone, roomy):
+    from apps.messaging.job_state import _moves_to
+
+    jobs = acknowledged(organization, phone, 1)
+    moved = _moves_to(JobStatus.SENT).run({"status": JobStatus.SENT, "sent_at": timezone.now()}, [jobs[0].pk])
+    assert moved == 1
+    (built,) = [b for key, b in _moves_to(JobStatus.SENT)._built.items() if key[0] == "default"]
+    assert "\"status\" IN ('accepted', 'offered', 'unknown')" in built.sql
+    assert all(index is not None for index, _constant in built.slots)  # no status left as a parameter
+
+
+@postgresql_only
+def test_the_dispatchers_generic_plan_can_use_the_partial_index_of_queued_messages():
+    """A prepared statement's generic plan knows its parameters' types only: with `status = $1` the partial index
+    `message_queued_due_idx (… WHERE status = 'queued')` is out of its reach, with the literal it is the plan."""
+    from apps.messaging.services.dispatch import _due_locked
+
+    compiled = _due_locked(5)
+    with transaction.atomic():
+        compiled.run("high", timezone.now())
+        built = compiled._built["default"]
+        sql, values = built.sql, ["'high'", "now()"]  # the arguments' SQL, by index
+        numbered = sql.replace("%s", "$1", 1).replace("%s", "$2", 1)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the table is empty: the index is what is asked about
+            cursor.execute(f"PREPARE due_generic AS {numbered}".replace("%%", "%"))
+            try:
+                cursor.execute(f"EXPLAIN EXECUTE due_generic({', '.join(values[index] for index, _ in built.slots)})")
+                plan = "\n".join(line for (line,) in cursor.fetchall())
+            finally:
+                cursor.execute("DEALLOCATE due_generic")
+    assert "message_queued_due_idx" in plan, plan

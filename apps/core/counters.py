@@ -12,6 +12,7 @@ counts both kinds in the same round trip (the send path's limits and its pumping
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -98,12 +99,20 @@ return values
 _scripts: dict[str, Script] = {}
 
 
-def _run(backend: RedisCache, source: str, keys: list[str], args: list[object]) -> list[int]:
-    """Run `source` with EVALSHA (loaded on the server the first time it is missing there), in one round trip."""
-    client = backend._cache.get_client(write=True)
+def redis_script(client: Any, source: str) -> Script:
+    """The Lua script `source` as redis-py's `Script`: called with `client=`, it runs by its digest (EVALSHA, loaded
+    on the server the first time it is missing there), so its text is neither sent nor hashed by Redis on every call
+    as EVAL's is. One per source for the process (`client`: the one it is first registered through)."""
     script = _scripts.get(source)
     if script is None:
         script = _scripts[source] = client.register_script(source)
+    return script
+
+
+def _run(backend: RedisCache, source: str, keys: list[str], args: list[object]) -> list[int]:
+    """Run `source` with EVALSHA (`redis_script`), in one round trip."""
+    client = backend._cache.get_client(write=True)
+    script = redis_script(client, source)
     return [
         int(value)
         for value in script(keys=[backend.make_and_validate_key(key) for key in keys], args=args, client=client)

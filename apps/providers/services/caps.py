@@ -20,8 +20,8 @@ from django.db import connections, router
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from redis.commands.core import Script
 
+from apps.core.counters import redis_script
 from apps.providers.models import Sim, SimCounter
 
 # Keys outlive their window a little, so a release just after the boundary still finds the key it refunds.
@@ -272,13 +272,6 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
-@cache
-def _script(client: redis.Redis, source: str) -> Script:
-    """`source` run by its digest (EVALSHA, loaded the first time the server lacks it): the script's text is not sent,
-    nor hashed by Redis, on every call as EVAL does."""
-    return client.register_script(source)
-
-
 class RedisCapCounter:
     """Counters in Redis keys (one per SIM and window, expiring after it); changes are immediate, whatever the
     caller's transaction does."""
@@ -304,13 +297,14 @@ class RedisCapCounter:
         """`reserve` for several SIMs in one round trip, each all or nothing on its own (the batch's matches)."""
         keys = [key for sim_id, _ in sims for key in self.keys(sim_id, windows)]
         limits = [limit for _, caps in sims for limit in (caps.hourly, caps.daily)]
-        values = _script(self.client, RESERVE_SCRIPT)(
+        values = redis_script(self.client, RESERVE_SCRIPT)(
             keys=keys,
             args=[
                 *limits,
                 self.seconds_left(windows.hour_ends_at, windows),
                 self.seconds_left(windows.day_ends_at, windows),
             ],
+            client=self.client,
         )
         return [
             Reservation(reserved=bool(reserved), usage=Usage(hour=int(hour), day=int(day)))
@@ -319,7 +313,7 @@ class RedisCapCounter:
 
     def release_many(self, *, sim_ids: list[int], windows: Windows) -> None:
         keys = [key for sim_id in sim_ids for key in self.keys(sim_id, windows)]
-        _script(self.client, RELEASE_SCRIPT)(keys=keys)
+        redis_script(self.client, RELEASE_SCRIPT)(keys=keys, client=self.client)
 
     def usage(self, *, sim_ids: list[int], windows: Windows) -> dict[int, Usage]:
         if not sim_ids:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,8 @@ class SimulationConfig:
     servers: ServerConfig = field(default_factory=ServerConfig)
     http_threads: int = 32
     submit_threads: int = 8
-    # Each client buys this many US dollars of PPT through the Baray fake before it sends ("" or 0: none).
+    # Each client buys at least this many US dollars of PPT through the Baray fake before it sends ("" or 0: none);
+    # more when its share of the run's messages needs it (`Simulation._topup_usd`).
     topup_usd: str = "10"
     client_retries: int = 6  # a client's retries of a request after a server error or a broken connection
     # After the canaries are judged, the rewards' verification window (and the establishment hold) is let pass:
@@ -382,14 +383,24 @@ class Simulation:
             phone.heartbeat(http)
         return phones
 
+    def _topup_usd(self) -> str:
+        """What each client buys: `topup_usd`, or enough for its share of the run's messages at the dearest price
+        twice over (no template is longer than two segments), so a long run is never refused for want of PPT: a
+        refusal would measure the clients' balance, not the network. At 1 PPT per US dollar (the rate `run` sets),
+        within the largest top-up the server takes."""
+        config = self.config
+        share = -(-config.messages // max(1, config.clients))
+        needed = Decimal(share * 2 * max(DEFAULT_PRICES.values())) / 1_000_000
+        largest = Decimal(settings.TOPUP_MAX_USD) / 100
+        amount = min(largest, max(Decimal(config.topup_usd), needed.quantize(Decimal("0.01"), rounding=ROUND_UP)))
+        return str(amount)
+
     def _top_up(self, http: httpx.Client, key: str) -> int:
         """Buy PPT as a client does: create the top-up, pay on the Baray fake's checkout page (which posts Baray's
         webhook to the web server), and wait until the server, having asked Baray, issued the PPT. The PPT bought."""
         headers = {"X-API-Key": key}
         topup = expect(
-            http.post(
-                "/api/billing/topups", json={"amount": self.config.topup_usd, "currency": "USD"}, headers=headers
-            ),
+            http.post("/api/billing/topups", json={"amount": self._topup_usd(), "currency": "USD"}, headers=headers),
             201,
         )
         paid = httpx.post(f"{topup['checkout_url']}/pay", timeout=10)  # the checkout page's "Pay" button

@@ -16,7 +16,8 @@ leases processed) between the last two snapshots — the backlog then, plus what
 now — smoothed over snapshots. Capacity says what the phones could take; the drain says what the whole path (web,
 workers, database, phones) really clears. The backlog may hold what drains in ADMISSION_DRAIN_SECONDS (default half a
 lease: admitted work is then reported on before its lease ends), never less than ADMISSION_MIN_BACKLOG; the headroom
-is the smaller of that and the capacity's. Until two snapshots have been compared, capacity alone decides.
+is the smaller of that and the capacity's. Until an interval between two snapshots has left part of the earlier
+backlog waiting (the path behind its demand), capacity alone decides; an interval that kept up only raises the figure.
 
 It is cheap on the send path: the snapshot is a few grouped queries, taken every ADMISSION_SNAPSHOT_SECONDS by beat
 (or by the first request that finds it stale, under a cache lock) and kept in the shared cache, read once per
@@ -134,17 +135,27 @@ DRAIN_SMOOTHING = 0.5
 
 def _drain(previous: Snapshot | None, *, backlog: int, taken_at: float) -> float | None:
     """Messages that left the backlog per second since `previous`, smoothed with its own figure. What was admitted
-    meanwhile is in the shared counter under the previous snapshot's version."""
+    meanwhile is in the shared counter under the previous snapshot's version.
+
+    When the path cleared everything that waited at the start of the interval, it kept up with the demand: what it
+    drained is what was offered, a floor under what it can clear, not its measure. Such an interval may raise the
+    figure, never lower it, and leaves it unmeasured (capacity alone decides) if it was: an idle network drains
+    nothing, and taking that for its speed refused the first burst after a quiet spell beyond ADMISSION_MIN_BACKLOG.
+    Only an interval that left part of the earlier backlog waiting (the path behind, or stalled) measures it."""
     if previous is None:
         return None
     elapsed = taken_at - previous.taken_at
     if elapsed < 1:  # too short to measure (two refreshes at once): keep what was known
         return previous.drain_per_second
     admitted = cache.get(f"messaging:admission:{previous.version}:all", 0)
-    measured = max(0.0, (previous.backlog + admitted - backlog) / elapsed)
-    if previous.drain_per_second is None:
-        return measured
-    return DRAIN_SMOOTHING * measured + (1 - DRAIN_SMOOTHING) * previous.drain_per_second
+    drained = previous.backlog + admitted - backlog
+    measured = max(0.0, drained / elapsed)
+    known = previous.drain_per_second
+    kept_up = previous.backlog == 0 or drained >= previous.backlog  # nothing waited, or all of it left
+    if known is None:
+        return None if kept_up else measured
+    smoothed = DRAIN_SMOOTHING * measured + (1 - DRAIN_SMOOTHING) * known
+    return max(known, smoothed) if kept_up else smoothed
 
 
 def admission_refresh() -> Snapshot:

@@ -216,3 +216,37 @@ def test_the_headroom_follows_the_measured_drain(small_network, organization):
     with time_machine.travel(now + timedelta(seconds=24), tick=False):
         stalled = admission_refresh()  # 0.75/s would clear 7 in 10 s: the minimum of 10 holds
         assert stalled.drain_per_second == 0.75 and stalled.headroom == small_network.ADMISSION_MIN_BACKLOG - 4
+
+
+def test_a_quiet_spell_does_not_pass_for_a_slow_path(small_network, organization):
+    """An interval in which the path cleared everything that waited says only that it kept up: an idle network
+    leaves the drain unmeasured (capacity alone decides, so the first burst after a quiet spell is not held to the
+    minimum backlog), and a trickle may raise a measured figure, never lower it."""
+    small_network.ADMISSION_DRAIN_SECONDS = 10
+    now = timezone.now()
+    assert admission_refresh().drain_per_second is None
+    with time_machine.travel(now + timedelta(seconds=5), tick=False):
+        idle = admission_refresh()  # nothing waited, nothing drained
+        assert idle.drain_per_second is None and idle.headroom == 10 * CARRIERS  # capacity alone
+        client = _client("Burst Co")
+        assert _bulk(client, 8).status_code == 200  # sent in one snapshot; all of it drains before the next
+
+    with time_machine.travel(now + timedelta(seconds=7), tick=False):
+        Message.objects.filter(organization=client.organization).update(status=MessageStatus.SENT)
+        assert admission_refresh().drain_per_second is None  # it kept up: still unmeasured
+
+    # Behind once: 8 waited, 4 drained in 2 s — the path's speed is measured, 2/s.
+    small_network.ADMISSION_ENABLED = False
+    queued = [_queue(organization).pk for _ in range(8)]
+    small_network.ADMISSION_ENABLED = True
+    with time_machine.travel(now + timedelta(seconds=8), tick=False):
+        assert admission_refresh().drain_per_second is None  # 8 appeared, none had waited: nothing measured
+    with time_machine.travel(now + timedelta(seconds=10), tick=False):
+        Message.objects.filter(pk__in=queued[:4]).update(status=MessageStatus.SENT)
+        assert admission_refresh().drain_per_second == 2.0
+
+    # Then a trickle: the 4 left drain in 10 s (0.4/s) — it kept up, so the 2/s stands.
+    Message.objects.filter(pk__in=queued[4:]).update(status=MessageStatus.SENT)
+    with time_machine.travel(now + timedelta(seconds=20), tick=False):
+        trickle = admission_refresh()
+        assert trickle.drain_per_second == 2.0 and trickle.headroom == 2 * 10

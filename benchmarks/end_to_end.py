@@ -29,6 +29,10 @@ def main() -> None:
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--jobs-in-flight", type=int, default=10)
+    # One workload for every run: the plan (which messages go through /bulk, their carriers, bodies and priorities)
+    # is drawn from the seed, and a bulk message costs a fraction of a single send: unseeded, three runs of one tree
+    # drew 5 to 8 bulk requests of 50 and differed by 12 % in CPU per message.
+    parser.add_argument("--seed", type=int, default=1)
     args, extra = parser.parse_known_args()
     command = [
         sys.executable,
@@ -48,6 +52,7 @@ def main() -> None:
         f"--worker-processes={args.worker_processes}",
         f"--worker-concurrency={args.worker_concurrency}",
         f"--jobs-in-flight={args.jobs_in_flight}",
+        f"--seed={args.seed}",
         *extra,
     ]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.development", "DEBUG": "false"}

@@ -177,7 +177,8 @@ class Behaviour:
     dishonest_share: float = 0.1
     # 0: each acknowledgement and report is its own request (POST /api/jobs/{id}/ack, /api/jobs/{id}/report); above
     # 0: a phone collects them for this many seconds and sends each kind in one request (POST /api/jobs/ack,
-    # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks.
+    # /api/jobs/reports), as the app does when it is busy: the reports first (sent before delivered), then the acks
+    # (folded: riding on the reports' request, which takes them after the reports).
     batch_seconds: float = 0.0
     # The folded protocol (fewer requests per message): a phone that has the delivery receipt before its `sent` report
     # left reports `delivered` alone; it sends no heartbeat while its other requests count as one; and it acknowledges
@@ -354,9 +355,13 @@ class Fleet:
             if self.behaviour.folded:
                 batch = delivered_implies_sent(batch)
             batch.sort(key=lambda report: REPORT_ORDER[report["status"]])  # stable: each job's sent before delivered
-            offered = self._post_reports(phone, batch, waiting_acks=job_ids)
+            # The folded protocol: the acknowledgements ride on the reports' request (taken after them).
+            riding = job_ids if self.behaviour.folded else []
+            offered = self._post_reports(phone, batch, waiting_acks=job_ids, acks=riding)
             if offered is None:
                 return  # reports first: the acknowledgements wait with them for the next try
+            if riding:
+                job_ids = []
             if self.behaviour.folded:  # the answer lists new offers: acknowledge them now, before their pushes
                 with phone.outbox_lock:
                     job_ids += [job_id for job_id in offered if job_id not in phone.taken and job_id not in job_ids]
@@ -553,11 +558,11 @@ class Fleet:
         self.scheduler.at(time.monotonic() + retry_after(response), lambda: self._flush_later(phone))
 
     def _post_reports(
-        self, phone: VirtualPhone, batch: list[dict[str, Any]], waiting_acks: list = ()
+        self, phone: VirtualPhone, batch: list[dict[str, Any]], waiting_acks: list = (), acks: list = ()
     ) -> list[int] | None:
-        """Send a batch of reports; the ids of the jobs the answer lists as offered, or None if it got no answer (it
-        is queued again, with the acknowledgements that were to follow it)."""
-        response = self._post("/api/jobs/reports", phone, json={"reports": batch})
+        """Send a batch of reports, with `acks` riding on it; the ids of the jobs the answer lists as offered, or
+        None if it got no answer (it is queued again, with the acknowledgements that were to follow it)."""
+        response = self._post("/api/jobs/reports", phone, json={"reports": batch, **({"acks": acks} if acks else {})})
         if unanswered(response):
             self._requeue(phone, reports=batch, acks=waiting_acks, response=response)
             return None
@@ -567,6 +572,9 @@ class Fleet:
             raise ApiError(f"POST /api/jobs/reports: {len(refused)} refused, first {refused[0]['error']}")
         with self.ledger.lock:
             self.ledger.reports.update(report["status"] for report in batch)
+        for row in body.get("acks", []):
+            if row["ok"]:
+                self._accepted(phone, row["job"])
         return [row["id"] for row in body.get("offered", [])]
 
 

@@ -66,9 +66,13 @@ class ReportOutput(serializers.Serializer):
     message_status = StrictCharField()
 
 
+# The most acknowledgements one request carries (`POST /api/jobs/ack`, or riding on `POST /api/jobs/reports`).
+ACK_BATCH_MAX = 500
+
+
 class AckBatchInput(serializers.Serializer):
     jobs = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX), min_length=1, max_length=500
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX), min_length=1, max_length=ACK_BATCH_MAX
     )
 
 
@@ -113,6 +117,13 @@ class BatchReportInput(ReportInput):
 
 class BatchInput(serializers.Serializer):
     reports = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=500)
+    acks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=DATABASE_ID_MAX),
+        max_length=ACK_BATCH_MAX,
+        required=False,
+        help_text="Offered jobs to acknowledge once the reports are taken, each answered in `acks` as "
+        "`POST /api/jobs/ack` answers it: a phone with reports and acknowledgements to send makes one request.",
+    )
 
 
 # The serializers the plain functions represent with (and read their limits from), each built once.
@@ -121,6 +132,7 @@ _OFFERED_JOB_OUTPUT = OfferedJobOutput()
 _REPORT_OUTPUT = ReportOutput()
 _ACK_JOBS = AckBatchInput().fields["jobs"]
 _BATCH_REPORTS = BatchInput().fields["reports"]
+_BATCH_ACKS = BatchInput().fields["acks"]
 _REPORT_FIELDS = BatchReportInput().fields
 
 
@@ -168,6 +180,24 @@ def report_batch_items(data: Any) -> list[dict]:
     batch = BatchInput(data=data)
     batch.is_valid(raise_exception=True)
     return batch.validated_data["reports"]
+
+
+def report_batch_acks(data: Any) -> list[int] | None:
+    """`BatchInput(data=data)`'s validated `acks` (None when the request has none): a list of ids in range is taken
+    directly; anything else is judged by the serializer, which raises DRF's ValidationError when it refuses. Checked
+    before any report is taken, so a refused list changes nothing."""
+    if type(data) is not dict or "acks" not in data:
+        return None
+    jobs = data["acks"]
+    if (
+        type(jobs) is list
+        and len(jobs) <= _BATCH_ACKS.max_length
+        and all(type(job) is int and 1 <= job <= DATABASE_ID_MAX for job in jobs)
+    ):
+        return list(jobs)
+    batch = BatchInput(data=data)
+    batch.is_valid(raise_exception=True)
+    return batch.validated_data.get("acks")
 
 
 def batch_report_data(raw: dict) -> dict:

@@ -43,6 +43,7 @@ from apps.delivery.api.serializers import (
     batch_report_data,
     job_output,
     offered_jobs_output,
+    report_batch_acks,
     report_batch_items,
     report_output,
 )
@@ -265,15 +266,21 @@ class JobAckBatchView(LeanPhonePostView):
         return super().post(request)
 
     def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
-        job_ids = ack_batch_jobs(data)
-        rows = []
-        for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=principal), strict=True):
-            if isinstance(result, DomainError):
-                error = error_body(result.code, result.message, result.details)
-                rows.append({"job_id": job_id, "ok": False, "error": error})
-            else:
-                rows.append({"job_id": job_id, "ok": True, "job": job_output(result)})
-        return 200, {"results": rows}
+        return 200, {"results": acknowledged(principal, ack_batch_jobs(data))}
+
+
+def acknowledged(user: Any, job_ids: list[int]) -> list[dict]:
+    """`POST /api/jobs/ack`'s answer rows for `job_ids` (acknowledged in one move): per id, in order, the job or the
+    error acknowledging it alone would give. Also what the acknowledgements riding on a report batch are answered."""
+    rows = []
+    for job_id, result in zip(job_ids, jobs_accept(job_ids=job_ids, user=user), strict=True):
+        if isinstance(result, DomainError):
+            rows.append(
+                {"job_id": job_id, "ok": False, "error": error_body(result.code, result.message, result.details)}
+            )
+        else:
+            rows.append({"job_id": job_id, "ok": True, "job": job_output(result)})
+    return rows
 
 
 OFFERED_HELP = (
@@ -301,6 +308,12 @@ class BatchReportRow(ReportOutput):
 
 class BatchReportOutput(serializers.Serializer):
     results = BatchReportRow(many=True)
+    acks = AckResultOutput(
+        many=True,
+        required=False,
+        help_text="When the request had `acks`: each acknowledgement's result, in the request's order, as "
+        "`POST /api/jobs/ack` answers it.",
+    )
     offered = OfferedJobOutput(many=True, help_text=OFFERED_HELP)
 
 
@@ -378,6 +391,30 @@ BATCH_REPORT_EXAMPLES = [
         },
         response_only=True,
     ),
+    OpenApiExample(
+        "A report and an acknowledgement in one request",
+        value={"reports": [{"job_id": 90211, **SENT_REPORT, "status": "delivered"}], "acks": [90213]},
+        request_only=True,
+        description="Taken in this order: the reports, then the acknowledgements.",
+    ),
+    OpenApiExample(
+        "Results, with the acknowledged job",
+        value={
+            "results": [
+                {
+                    "index": 0,
+                    "ok": True,
+                    **{k: v for k, v in REPORT_ANSWER.items() if k != "offered"},
+                    "status": "delivered",
+                    "job_status": "delivered",
+                    "message_status": "delivered",
+                }
+            ],
+            "acks": [{"job_id": 90213, "ok": True, "job": {**JOB, "id": 90213, "message_id": 5014}}],
+            "offered": [],
+        },
+        response_only=True,
+    ),
 ]
 
 
@@ -432,7 +469,9 @@ class JobReportBatchView(LeanPhonePostView):
         description="Up to 500 reports, each as for one job plus its `job_id`. Each succeeds or fails on its own: "
         "the answer lists, at each report's `index`, its result or its `error` (the codes of a single report), "
         "and the jobs now offered to you (`offered`, as the pull lists them). Folded reports as for one job: "
-        "`delivered` alone implies sent, a report for an offered job acknowledges it.",
+        "`delivered` alone implies sent, a report for an offered job acknowledges it. Acknowledgements may ride "
+        "along (`acks`, up to 500 job ids): taken after the reports, each answered in `acks` exactly as "
+        "`POST /api/jobs/ack` answers it; `offered` then lists only the offers not among them.",
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
@@ -440,7 +479,9 @@ class JobReportBatchView(LeanPhonePostView):
     def lean_post(self, request: HttpRequest | Request, principal: Any, data: Any) -> tuple[int, dict]:
         rows: list[dict] = []
         items, positions = [], []
-        for index, raw in enumerate(report_batch_items(data)):
+        raw_items = report_batch_items(data)
+        ack_ids = report_batch_acks(data)  # judged before any report is taken: a refused list changes nothing
+        for index, raw in enumerate(raw_items):
             try:
                 item = batch_report_data(raw)
             except ValidationError as error:
@@ -462,7 +503,11 @@ class JobReportBatchView(LeanPhonePostView):
             else:
                 rows.append({"index": index, "ok": True, **report_output(result)})
         rows.sort(key=lambda row: row["index"])
-        return 200, {"results": rows, "offered": offered_jobs(principal)}
+        if ack_ids is None:
+            return 200, {"results": rows, "offered": offered_jobs(principal)}
+        # After the reports, as a phone would send them one after the other: what they freed is free for these.
+        acks = acknowledged(principal, ack_ids) if ack_ids else []
+        return 200, {"results": rows, "acks": acks, "offered": offered_jobs(principal)}
 
 
 class AuditPhone(BasePermission):

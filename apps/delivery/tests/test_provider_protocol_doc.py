@@ -166,7 +166,8 @@ def remember_trace_tokens(answer: Any, phone: Phone) -> None:
     """The app keeps each acknowledged job's trace token (by job id) to sign its reports."""
     jobs = [answer] if isinstance(answer, dict) and "trace_token" in answer else []
     if isinstance(answer, dict):
-        jobs += [row["job"] for row in answer.get("results", []) if isinstance(row, dict) and "job" in row]
+        rows = [*answer.get("results", []), *answer.get("acks", [])]  # an ack batch's, or those riding on reports
+        jobs += [row["job"] for row in rows if isinstance(row, dict) and "job" in row]
     for job in jobs:
         phone.values[f"trace_token_{job['id']}"] = job["trace_token"]
 
@@ -240,6 +241,7 @@ def world(fcm_fake, otp_outbox, settings) -> dict[str, Callable[[Phone], Any]]:
         "push-jobs": lambda phone: push_jobs(fcm_fake, 2),
         "push-job-d": lambda phone: push_jobs(fcm_fake, 1),
         "push-job-e": lambda phone: push_jobs(fcm_fake, 1),
+        "push-job-f": lambda phone: push_jobs(fcm_fake, 1),
         "push-wake": lambda phone: wake_up(fcm_fake, phone),
         "heartbeat-after-offline": lambda phone: lease_ends(phone),
         "*": stamp,
@@ -312,6 +314,7 @@ def test_the_documented_protocol_runs_as_documented(world, django_capture_on_com
     # The whole life of a phone is covered: every phase the document describes was driven through the API.
     assert {"login-verify", "did-bind", "register", "sim-verify", "heartbeat", "ack", "report-sent"} <= set(performed)
     assert "report-delivered-alone" in performed  # the folded protocol: no acknowledgement, no `sent` report
+    assert "reports-and-acks" in performed  # acknowledgements riding on a report batch
 
 
 def test_the_worked_signing_example_follows_the_template():

@@ -104,6 +104,28 @@ def test_a_busy_phone_sends_sent_reports_first_then_delivered_then_acknowledgeme
     assert statuses == {earlier.pk: JobStatus.DELIVERED, later.pk: JobStatus.SENT, new.pk: JobStatus.ACCEPTED}
 
 
+def test_a_folded_phone_sends_its_reports_and_acknowledgements_in_one_request(fleet, phone, requests_seen):
+    """The acknowledgements ride on the reports' request, which takes them after the reports; if that request gets
+    no answer, they wait with the reports for the next try."""
+    earlier, new = offered_jobs(2)
+    earlier_job = acknowledge(fleet, phone, earlier)
+    Job.objects.filter(pk=earlier.pk).update(offered_at=timezone.now() - timedelta(minutes=1))
+    fleet._report(phone, earlier_job, "sent")
+    fleet._report(phone, earlier_job, "delivered")
+    fleet.on_push(phone.fcm_token, {"kind": "job", "job": str(new.pk)})
+    requests_seen.clear()
+
+    fleet._flush(phone)
+
+    assert [path for path, _ in requests_seen] == ["POST /api/jobs/reports"]
+    body = requests_seen[0][1]
+    assert [(row["job_id"], row["status"]) for row in body["reports"]] == [(earlier.pk, "delivered")]
+    assert body["acks"] == [new.pk]
+    assert new.pk in phone.taken  # the answer's job: the phone holds it, to send
+    statuses = dict(Job.objects.values_list("pk", "status"))
+    assert statuses == {earlier.pk: JobStatus.DELIVERED, new.pk: JobStatus.ACCEPTED}
+
+
 def test_a_phone_answers_for_jobs_whose_outcome_is_unknown(fleet, phone, requests_seen):
     fleet.behaviour.batch_seconds = 0  # answers go out at once
     kept, lost = offered_jobs(2)

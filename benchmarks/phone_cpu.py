@@ -28,9 +28,7 @@ the end (the dispatch signals the sends enqueue). A measurement, not a test.
 import argparse
 import base64
 import copy
-import cProfile
 import os
-import pstats
 import statistics
 import sys
 import time
@@ -191,7 +189,7 @@ def main() -> None:
             if profiled:
                 for way, call in calls.items():  # every way, so that the jobs move as in the timed rounds
                     if f"{name}-{way}" == args.profile:
-                        profile(call, requests)
+                        send_cpu.cpu_profile(call, requests, top=args.top, dump=args.dump)
                     else:
                         for _ in range(requests):
                             call()
@@ -211,18 +209,6 @@ def main() -> None:
                             statistics.fmean(backends) if backends else None,
                         )
                     )
-
-        def profile(call: Callable[[], None], requests: int) -> None:
-            profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL and Redis
-            profiler.enable()
-            for _ in range(requests):
-                call()
-            profiler.disable()
-            if args.dump:
-                profiler.dump_stats(args.dump)
-            stats = pstats.Stats(profiler)
-            stats.sort_stats("tottime").print_stats(args.top)
-            stats.sort_stats("cumulative").print_stats(args.top)
 
         def real(requests: int, record: bool, count: bool = False, profiled: bool = False) -> None:
             jobs = list(offered(2 * requests))

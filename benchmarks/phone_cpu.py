@@ -81,6 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=150, help="requests per round and endpoint (default 150)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument(
+        "--profile",
+        choices=[f"{name}-{way}" for name in ("ack", "report", "ack-none", "report-none") for way in ("lean", "drf")],
+        help="instead of the timed rounds: cProfile `--requests` requests of one endpoint and way (CPU time)",
+    )
+    parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
+    parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
     args = parser.parse_args()
 
     bench_database_url(require_redis=True)
@@ -164,14 +171,28 @@ def main() -> None:
         counted: dict[str, tuple[float, float]] = {}
 
         def interleaved(
-            name: str, calls: dict[str, Callable[[], None]], requests: int, record: bool, count: bool = False
+            name: str,
+            calls: dict[str, Callable[[], None]],
+            requests: int,
+            record: bool,
+            count: bool = False,
+            profiled: bool = False,
         ) -> None:
             """Each way's call `requests` times, in blocks of BLOCK alternating between the ways (and which goes
             first), so that the machine's drift within the round falls on both alike: one figure per way. With
-            `count`, each way's calls are made under the call-counting hook instead, untimed."""
+            `count`, each way's calls are made under the call-counting hook instead, untimed; with `profiled`, the way
+            `--profile` names under cProfile."""
             if count:
                 for way, call in calls.items():
                     counted[f"{name}-{way}"] = python_calls(call, requests)
+                return
+            if profiled:
+                for way, call in calls.items():  # every way, so that the jobs move as in the timed rounds
+                    if f"{name}-{way}" == args.profile:
+                        send_cpu.cpu_profile(call, requests, top=args.top, dump=args.dump)
+                    else:
+                        for _ in range(requests):
+                            call()
                 return
             blocks: dict[str, list[tuple[float, float, float, float | None]]] = {way: [] for way in calls}
             for block in range(requests // BLOCK):
@@ -189,7 +210,7 @@ def main() -> None:
                         )
                     )
 
-        def real(requests: int, record: bool, count: bool = False) -> None:
+        def real(requests: int, record: bool, count: bool = False, profiled: bool = False) -> None:
             jobs = list(offered(2 * requests))
             acks = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
             reports = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
@@ -208,10 +229,10 @@ def main() -> None:
 
                 return call
 
-            interleaved("ack", {way: ack(way) for way in ways}, requests, record, count)
-            interleaved("report", {way: report(way) for way in ways}, requests, record, count)
+            interleaved("ack", {way: ack(way) for way in ways}, requests, record, count, profiled)
+            interleaved("report", {way: report(way) for way in ways}, requests, record, count, profiled)
 
-        def none(requests: int, record: bool, count: bool = False) -> None:
+        def none(requests: int, record: bool, count: bool = False, profiled: bool = False) -> None:
             def ack(way: str) -> Callable[[], None]:
                 return lambda: assert_refused(post(ways[way], "ack", {"jobs": [NOBODYS]}))
 
@@ -219,12 +240,15 @@ def main() -> None:
                 body = {"reports": [{"job_id": NOBODYS, "status": "delivered", "occurred_at": "2026-01-01T00:00Z"}]}
                 return lambda: assert_refused(post(ways[way], "reports", body))
 
-            interleaved("ack-none", {way: ack(way) for way in ways}, requests, record, count)
-            interleaved("report-none", {way: report(way) for way in ways}, requests, record, count)
+            interleaved("ack-none", {way: ack(way) for way in ways}, requests, record, count, profiled)
+            interleaved("report-none", {way: report(way) for way in ways}, requests, record, count, profiled)
 
         try:
             real(2 * BLOCK, record=False)  # warm-up: imports, caches, prepared statements, the session held
             none(2 * BLOCK, record=False)
+            if args.profile:
+                (real if args.profile.count("-") == 1 else none)(args.requests, record=False, profiled=True)
+                return
             load_before = os.getloadavg()[0]
             started = time.strftime("%H:%M:%S", time.gmtime())
             for _ in range(args.rounds):

@@ -149,6 +149,21 @@ def pg_round_trips(call: Callable[[], None], requests: int) -> float | None:
     return answered / requests
 
 
+def cpu_profile(call: Callable[[], None], requests: int, *, top: int, dump: str | None) -> None:
+    """`call` made `requests` times under cProfile, its functions printed by own and by cumulative time (`top` of
+    each); with `dump`, the profile also written there (for pstats)."""
+    profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL and Redis
+    profiler.enable()
+    for _ in range(requests):
+        call()
+    profiler.disable()
+    if dump:
+        profiler.dump_stats(dump)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
 def measure(call: Callable[[], None], requests: int) -> tuple[float, float, float, float | None]:
     """(ms of CPU in this process, SQL statements, Redis round trips, ms of CPU in PostgreSQL's backend or None)
     per request."""
@@ -233,16 +248,7 @@ def main() -> None:
                         call()
                 print(sampler.output_text(color=False, show_all=False))
                 return
-            profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL and Redis
-            profiler.enable()
-            for _ in range(counts[args.profile]):
-                call()
-            profiler.disable()
-            if args.dump:
-                profiler.dump_stats(args.dump)
-            stats = pstats.Stats(profiler)
-            stats.sort_stats("tottime").print_stats(args.top)
-            stats.sort_stats("cumulative").print_stats(args.top)
+            cpu_profile(call, counts[args.profile], top=args.top, dump=args.dump)
             return
         load_before = os.getloadavg()[0]
         figures: dict[str, list[tuple[float, float, float, float | None]]] = {name: [] for name in calls}

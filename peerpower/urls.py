@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from apps.core import views as core_views
 from apps.core.schema import english_unless_asked
+from apps.delivery.api.urls import phone_urlpatterns
 from apps.messaging.views import verify_page
 
 admin.site.site_header = _("PeerPower operations")
@@ -19,6 +20,9 @@ api_patterns: list = [
     # The client send path first: Django tries patterns in order, and the ~40 before it cost every send about as much
     # as the rest of routing (none of them matches a `messages/…` path, so the order changes no route).
     path("", include("apps.messaging.api.urls")),
+    # Then the phone's batches of acknowledgements and reports (apps.delivery.api.urls): the same reasoning, for the
+    # two requests a message costs a phone.
+    *phone_urlpatterns,
     path("schema/", english_unless_asked(SpectacularAPIView.as_view()), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -7,6 +7,7 @@ base64url encoded. The device key behind a provider's DID later signs delivery r
 
 import base64
 import binascii
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -15,11 +16,22 @@ from multiformats import multibase, multicodec
 from apps.accounts.errors import DidMalformed, DidSignatureInvalid
 
 DID_KEY_PREFIX = "did:key:"
+# Public keys decoded per process: every signed report of a phone checks against the same DID, and decoding it
+# (multibase's base58 with its validation, multicodec) cost more than the Ed25519 check itself. A key object is
+# immutable and a DID names one key for good; a malformed DID raises and is not kept.
+DID_KEYS_CACHED = 10_000
 
 
 def did_public_key(did: str) -> Ed25519PublicKey:
     """The Ed25519 public key a did:key names; DidMalformed for anything else."""
-    if not isinstance(did, str) or not did.startswith(DID_KEY_PREFIX + "z") or len(did) > 200:
+    if not isinstance(did, str):
+        raise DidMalformed()
+    return _did_public_key(did)
+
+
+@lru_cache(maxsize=DID_KEYS_CACHED)
+def _did_public_key(did: str) -> Ed25519PublicKey:
+    if not did.startswith(DID_KEY_PREFIX + "z") or len(did) > 200:
         raise DidMalformed()
     try:
         encoded = multibase.decode(did[len(DID_KEY_PREFIX) :])

@@ -111,3 +111,31 @@ def test_another_users_challenge_does_not_count(api_client_for):
 
 def test_stranger(api_client):
     assert api_client.post("/api/me/did/challenge").status_code == 401
+
+
+def test_a_dids_key_is_decoded_once_per_process_and_still_checks_every_signature():
+    """The key behind a DID is kept once decoded (every report of a phone checks against it); what it verifies is
+    unchanged: its own signatures pass, another key's and another text's fail, each time."""
+    from apps.accounts.did import did_public_key, verify_did_signature
+    from apps.accounts.errors import DidSignatureInvalid
+
+    key, did = new_key()
+    other_key, other_did = new_key()
+    assert did_public_key(did) is did_public_key(did)
+    assert did_public_key(other_did) is not did_public_key(did)
+    for _ in range(2):
+        verify_did_signature(did=did, message="report", signature=sign(key, "report"))
+        with pytest.raises(DidSignatureInvalid):
+            verify_did_signature(did=did, message="report", signature=sign(other_key, "report"))
+        with pytest.raises(DidSignatureInvalid):
+            verify_did_signature(did=did, message="another report", signature=sign(key, "report"))
+
+
+@pytest.mark.parametrize("did", ["did:key:not-base58", "did:key:z6Mk", None, ["did:key:z6Mk"], 7])
+def test_a_malformed_did_is_refused_every_time(did):
+    from apps.accounts.did import did_public_key
+    from apps.accounts.errors import DidMalformed
+
+    for _ in range(2):
+        with pytest.raises(DidMalformed):
+            did_public_key(did)

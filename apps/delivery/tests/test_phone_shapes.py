@@ -246,3 +246,39 @@ def test_jobs_and_reports_are_represented_as_the_serializers_represent_them(
             ReportResult(report=row, duplicate=True, job_status="sent", message_status="queued", flags=["late"]),
         ):
             assert in_order(report_output(result)) == in_order(ReportOutput(result).data)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Phnom_Penh"])
+def test_values_that_are_not_their_own_representation_are_represented_as_the_serializers_represent_them(zone):
+    """Choices members, a None among the flags, a number as text, naive and aware times, a job without its message
+    loaded through nothing: each as DRF's serializer answers it (or refuses it)."""
+    from datetime import UTC, datetime, timedelta
+    from datetime import timezone as fixed
+
+    from apps.delivery.choices import ReportFlag, ReportStatus
+    from apps.messaging.choices import JobStatus, MessageStatus
+    from apps.messaging.models import Message
+
+    report = DeliveryReport(job_id=7, status=ReportStatus.DELIVERED, applied=True, flags=[])
+    with timezone.override(zone):
+        for result in (
+            ReportResult(
+                report=report,
+                duplicate=False,
+                job_status=JobStatus.DELIVERED,
+                message_status=MessageStatus.DELIVERED,
+                flags=[ReportFlag.LATE, None, "ack_folded"],
+            ),
+            ReportResult(report=report, duplicate=True, job_status="7", message_status=None, flags=[]),
+        ):
+            assert in_order(report_output(result)) == in_order(ReportOutput(result).data)
+        for when in (
+            datetime(2026, 1, 15, 2, 27, tzinfo=UTC),
+            datetime(2026, 1, 15, 2, 27, tzinfo=fixed(timedelta(hours=-3))),
+            datetime(2026, 1, 15, 2, 27),  # naive: made aware in the current zone, as DRF does
+        ):
+            job = Job(id=5, status=JobStatus.OFFERED, offered_at=when, deadline=when, accepted_at=None)
+            assert in_order(offered_jobs_output([job])) == in_order(OfferedJobOutput([job], many=True).data)
+            job.message = Message(id=9, to="+85512345678", body="Hi", encoding="gsm7", segments=1)
+            job.trace_token = "tr_1"
+            assert in_order(job_output(job)) == in_order(JobOutput(job).data)

@@ -78,6 +78,9 @@ def test_a_backlog_is_handed_to_its_priority_s_own_dispatcher_and_high_is_read_f
     full has more waiting, and goes to a dispatcher of its own on its own queue (one on its way at a time), which
     carries on with it there."""
     settings.MESSAGE_DISPATCH_BATCH = 2
+    # The waiting ones back off a minute or more: on a loaded machine the test's own steps outlast the default
+    # base's 2-6 s, and the backed-off messages (and their delayed signal) would come due mid-test.
+    settings.MESSAGE_DISPATCH_BACKOFF_BASE = 60
     for n in range(5):
         submit(organization, Priority.LOW, to=f"012 345 6{n:02d}")
     submit(organization, Priority.HIGH, to="012 345 699")

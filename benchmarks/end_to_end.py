@@ -33,9 +33,6 @@ def main() -> None:
     # is drawn from the seed, and a bulk message costs a fraction of a single send: unseeded, three runs of one tree
     # drew 5 to 8 bulk requests of 50 and differed by 12 % in CPU per message.
     parser.add_argument("--seed", type=int, default=1)
-    # Phones hold a `delivered` report up to this long for their next request, as the app does (provider protocol,
-    # "Delivery receipts can wait"); 0: with the next 0.5 s batch.
-    parser.add_argument("--hold-delivered", type=float, default=3.0)
     args, extra = parser.parse_known_args()
     command = [
         sys.executable,
@@ -56,7 +53,6 @@ def main() -> None:
         f"--worker-concurrency={args.worker_concurrency}",
         f"--jobs-in-flight={args.jobs_in_flight}",
         f"--seed={args.seed}",
-        f"--hold-delivered={args.hold_delivered}",
         *extra,
     ]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "peerpower.settings.development", "DEBUG": "false"}

@@ -79,8 +79,6 @@ def now_text() -> str:
 # The order a busy phone sends its queued reports in: whether an SMS went out first (a `sent` report the server has
 # not processed when the lease ends leaves the outcome unknown), then deliveries.
 REPORT_ORDER = {"sent": 0, "failed": 0, "delivered": 1}
-# A held `delivered` report goes at least this long before its lease ends (a report after it counts for nothing).
-HOLD_LEASE_MARGIN = 10.0
 
 
 class ApiError(RuntimeError):
@@ -186,10 +184,6 @@ class Behaviour:
     # left reports `delivered` alone; it sends no heartbeat while its other requests count as one; and it acknowledges
     # the offered jobs a report's answer lists. False: the classic protocol (every report, a heartbeat every round).
     folded: bool = True
-    # Folded and batching: a `delivered` report is not urgent, so the phone holds it up to this long for its next
-    # request (an acknowledgement, or a report that goes at once), never closer than HOLD_LEASE_MARGIN to its lease's
-    # end. 0: it goes with the next batch like any report.
-    delivered_hold_seconds: float = 0.0
     # Misbehaving phones (the chaos suite), per report: send it again at once (a retry after a lost answer), again
     # much later (a phone that was offline replays its queue), or a forged copy (signed with another key, or sent by
     # another phone). None of them may change anything; each is answered without a server error.
@@ -242,7 +236,7 @@ class VirtualPhone:
         self.sent: set[int] = set()  # jobs it really sent (reported or not)
         self.delivered: set[int] = set()  # jobs whose delivery receipt it holds (reported or not)
         self.dropped: set[int] = set()  # jobs it told the server it did not send: never sent afterwards
-        self.flush_at: float | None = None  # monotonic time of the next scheduled batch, if one is
+        self.flush_due = False  # a batch of queued reports and acknowledgements is scheduled
         self.last_request_at = 0.0  # monotonic time of its last request (any request counts as a heartbeat)
         self.outbox_lock = threading.Lock()
 
@@ -342,23 +336,19 @@ class Fleet:
             self._accepted(phone, response.json())
         # Otherwise already acknowledged (a repeated push) or given to someone else meanwhile.
 
-    def _flush_later(self, phone: VirtualPhone, delay: float | None = None) -> None:
-        """Send what the phone queued once the batching window ends, or after `delay` for what may wait (a held
-        `delivered` report). One batch is scheduled at a time per phone: the earliest, which takes everything."""
-        when = time.monotonic() + (self.behaviour.batch_seconds if delay is None else delay)
+    def _flush_later(self, phone: VirtualPhone) -> None:
+        """Send what the phone queued once the batching window ends (one window at a time per phone)."""
         with phone.outbox_lock:
-            if phone.flush_at is not None and phone.flush_at <= when:
+            if phone.flush_due:
                 return
-            phone.flush_at = when
-        self.scheduler.at(when, lambda: self._flush(phone, when))
+            phone.flush_due = True
+        self.scheduler.at(time.monotonic() + self.behaviour.batch_seconds, lambda: self._flush(phone))
 
-    def _flush(self, phone: VirtualPhone, when: float | None = None) -> None:
+    def _flush(self, phone: VirtualPhone) -> None:
         """Reports first — `sent` and `failed` (what settles whether an SMS went out, so the server never thinks
         it lost one), then `delivered` — and only then the acknowledgements of new jobs."""
         with phone.outbox_lock:
-            if when is not None and phone.flush_at != when:
-                return  # an earlier batch took what this one was for
-            phone.flush_at = None
+            phone.flush_due = False
             batch, phone.outbox = phone.outbox, []
             job_ids, phone.acks = list(dict.fromkeys(phone.acks)), []
         if batch:
@@ -501,15 +491,7 @@ class Fleet:
             return
         with phone.outbox_lock:
             phone.outbox.append({"job_id": job["id"], **report})
-        self._flush_later(phone, self._hold(job) if status == "delivered" else None)
-
-    def _hold(self, job: dict[str, Any]) -> float | None:
-        """How long a `delivered` report may wait for the phone's next request (None: the batching window)."""
-        hold = self.behaviour.delivered_hold_seconds
-        if hold <= 0 or not self.behaviour.folded:
-            return None
-        left = (datetime.fromisoformat(job["deadline"]) - datetime.now(UTC)).total_seconds() - HOLD_LEASE_MARGIN
-        return max(self.behaviour.batch_seconds, min(hold, left))
+        self._flush_later(phone)
 
     def _post(self, path: str, phone: VirtualPhone, **kwargs: Any) -> httpx.Response | None:
         phone.last_request_at = time.monotonic()

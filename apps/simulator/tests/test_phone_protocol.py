@@ -126,39 +126,6 @@ def test_a_folded_phone_sends_its_reports_and_acknowledgements_in_one_request(fl
     assert statuses == {earlier.pk: JobStatus.DELIVERED, new.pk: JobStatus.ACCEPTED}
 
 
-def test_a_held_delivery_report_rides_on_the_next_request(fleet, phone, requests_seen, settings):
-    """A `delivered` report waits up to `delivered_hold_seconds` for the phone's next request: an acknowledgement
-    due sooner takes it along (one request), and the held report's own later batch then finds nothing to do. Never
-    held within HOLD_LEASE_MARGIN of the lease's end."""
-    settings.JOB_LEASE_SECONDS = 3600
-    fleet.behaviour.delivered_hold_seconds = 1200  # the batching window is 60 s: both far beyond the test
-    earlier, new = offered_jobs(2)
-    earlier_job = acknowledge(fleet, phone, earlier)
-    requests_seen.clear()
-
-    fleet._report(phone, earlier_job, "delivered")
-    held_until = phone.flush_at
-    assert held_until == pytest.approx(time.monotonic() + 1200, abs=5)
-    fleet.on_push(phone.fcm_token, {"kind": "job", "job": str(new.pk)})  # an acknowledgement: the 60 s window
-    assert phone.flush_at == pytest.approx(time.monotonic() + 60, abs=5)
-    fleet._flush(phone, phone.flush_at)  # the window's batch, run now
-    fleet._flush(phone, held_until)  # the held report's own batch: superseded
-
-    assert [path for path, _ in requests_seen] == ["POST /api/jobs/reports"]
-    body = requests_seen[0][1]
-    assert [(row["job_id"], row["status"]) for row in body["reports"]] == [(earlier.pk, "delivered")]
-    assert body["acks"] == [new.pk]
-    assert phone.flush_at is None and phone.outbox == [] and phone.acks == []
-
-    def ending_in(seconds: int) -> dict:
-        return {**earlier_job, "deadline": (timezone.now() + timedelta(seconds=seconds)).isoformat()}
-
-    assert fleet._hold(ending_in(100)) == pytest.approx(90, abs=2)  # held only until the margin before the end
-    assert fleet._hold(ending_in(20)) == 60  # nearly over: with the next batch, like any report
-    fleet.behaviour.folded = False
-    assert fleet._hold(earlier_job) is None  # the classic phone sends it with the next batch
-
-
 def test_a_phone_answers_for_jobs_whose_outcome_is_unknown(fleet, phone, requests_seen):
     fleet.behaviour.batch_seconds = 0  # answers go out at once
     kept, lost = offered_jobs(2)

@@ -47,14 +47,6 @@ class Command(BaseCommand):
             "(default 0: one by one), reports first",
         )
         parser.add_argument(
-            "--hold-delivered",
-            type=float,
-            default=0.0,
-            metavar="SECONDS",
-            help="with --batch: phones hold a delivered report up to this long for their next request (an "
-            "acknowledgement or a report that goes anyway), as the app may (default 0: with the next batch)",
-        )
-        parser.add_argument(
             "--classic",
             action="store_true",
             help="phones speak the classic protocol: every report (sent and delivered), a heartbeat every round, "
@@ -96,7 +88,6 @@ class Command(BaseCommand):
             dishonest_share=options["dishonest"],
             batch_seconds=options["batch"],
             folded=not options["classic"],
-            delivered_hold_seconds=options["hold_delivered"],
         )
         if options["fast"]:
             behaviour.send_delay, behaviour.deliver_delay = (0.02, 0.1), (0.02, 0.1)

@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--jobs-in-flight", type=int, default=10)
     # One workload for every run: the plan (which messages go through /bulk, their carriers, bodies and priorities)
     # is drawn from the seed, and a bulk message costs a fraction of a single send: unseeded, three runs of one tree
-    # drew 5 to 8 bulk requests of 50 and differed by 12 % in CPU per message.
+    # drew 4 to 8 bulk requests of 50 and differed by 12 % in CPU per message.
     parser.add_argument("--seed", type=int, default=1)
     args, extra = parser.parse_known_args()
     command = [

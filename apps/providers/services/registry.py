@@ -524,9 +524,12 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
             "provider.availability, provider.jobs_in_flight"
         )
         # Prepared (one text per form and counter): bound in the client it was planned at every one of the ~1 per
-        # message it runs (each report's delivery nudges), which cost PostgreSQL more than executing it.
+        # message it runs (each report's delivery nudges), which cost PostgreSQL more than executing it. A float
+        # goes as the numeric its literal was (a float8 parameter would round half to even, the literal half away
+        # from zero: a step of the walk could land one point apart from `provider_reputation_outcomes`'s).
+        values = [Decimal(repr(value)) if isinstance(value, float) else value for value in params]
         with prepared_cursor() as cursor:
-            cursor.execute(update, [*params, provider_id])
+            cursor.execute(update, [*values, provider_id])
             row = cursor.fetchone()
     else:
         new = reputation.format(old="reputation", greatest="MAX", least="MIN")

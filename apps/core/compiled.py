@@ -10,12 +10,13 @@ then runs the text with each call's values through `prepared_cursor` (so Postgre
 as well), building the model instances as Django's own iterable does (`from_db`, the related objects of
 `select_related`, deferred fields). Anywhere else — SQLite, prepared statements off — it runs the queryset as built.
 
-What a query may take as arguments: ints, strings and datetimes (each compared, filtered or looked up as a plain
-value; never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with
-`ids_in` (on PostgreSQL `= ANY(%s::bigint[])`, one parameter whatever the number of ids, so the text stays the
-same; a list of one id runs `= %s::bigint` instead, see `_OneIdTexts`). The text is checked once, when it is built: every stand-in must land in a parameter (one or more). The values
-the queryset fixes itself — a status, a kind: constants of the code, not a caller's — are written into the
-text as literals (`_inline`), so that the statement's generic plan can use a partial index on them.
+What a query may take as arguments: ints, strings and datetimes (each compared, filtered or looked up as a plain value;
+never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with `ids_in` (on
+PostgreSQL `= ANY(%s::bigint[])`, one parameter whatever the number of ids, so the text stays the same; a list of one id
+runs `= %s::bigint` instead, see `_OneIdTexts`). The text is checked once, when it is built: every stand-in must land in
+a parameter (one or more). The values the queryset fixes itself — a status, a kind: constants of the code, not a
+caller's — are written into the text as literals (`_inline`), so that the statement's generic plan can use a partial
+index on them.
 
 `CompiledUpdate` does the same for an UPDATE of plain values (a job's or message's move, a report's settle mark): one
 text per set of columns, each value prepared for its column as the ORM's `update()` prepares it; a value it cannot

@@ -10,12 +10,13 @@ then runs the text with each call's values through `prepared_cursor` (so Postgre
 as well), building the model instances as Django's own iterable does (`from_db`, the related objects of
 `select_related`, deferred fields). Anywhere else — SQLite, prepared statements off — it runs the queryset as built.
 
-What a query may take as arguments: ints, strings and datetimes (each compared, filtered or looked up as a plain
-value; never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with
-`ids_in` (on PostgreSQL `= ANY(%s::bigint[])`, one parameter whatever the number of ids, so the text stays the
-same). The text is checked once, when it is built: every stand-in must land in a parameter (one or more). The values
-the queryset fixes itself — a status, a kind: constants of the code, not a caller's — are written into the
-text as literals (`_inline`), so that the statement's generic plan can use a partial index on them.
+What a query may take as arguments: ints, strings and datetimes (each compared, filtered or looked up as a plain value;
+never None, which the ORM would turn into IS NULL) and lists of ids, which the queryset must filter with `ids_in` (on
+PostgreSQL `= ANY(%s::bigint[])`, one parameter whatever the number of ids, so the text stays the same; a list of one id
+runs `= %s::bigint` instead, see `_OneIdTexts`). The text is checked once, when it is built: every stand-in must land in
+a parameter (one or more). The values the queryset fixes itself — a status, a kind: constants of the code, not a
+caller's — are written into the text as literals (`_inline`), so that the statement's generic plan can use a partial
+index on them.
 
 `CompiledUpdate` does the same for an UPDATE of plain values (a job's or message's move, a report's settle mark): one
 text per set of columns, each value prepared for its column as the ORM's `update()` prepares it; a value it cannot
@@ -34,6 +35,7 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.query import get_related_populators
 from django.db.models.sql import UpdateQuery
 from django.db.transaction import TransactionManagementError
+from psycopg.types.numeric import Int8
 
 from apps.core.prepared import prepared_cursor, statements_prepared
 
@@ -164,6 +166,58 @@ def _inline(sql: str, slots: list[tuple[int | None, Any]]) -> tuple[str, list[tu
     return "".join(pieces) + sql[start:], kept
 
 
+_ANY_IDS = "= ANY(%s::bigint[])"
+_ONE_ID = "= %s::bigint"
+
+
+class _OneIdTexts:
+    """A built statement's texts by which of its lists of ids hold one id: there, `= ANY(%s::bigint[])` becomes
+    `= %s::bigint` with the id itself (an int8) as the parameter.
+
+    A prepared statement's generic plan counts an array parameter as ten ids, and the custom plans see the one id a
+    phone's acknowledgement or report carries, so `plan_cache_mode = auto` judged the generic plan dearer and planned
+    these statements afresh at every execution (bind: 0.1–0.25 ms of the backend's CPU each, more than executing
+    them; benchmarks/RESULTS.md). A single id's generic plan estimates what its custom plans do, so PostgreSQL plans
+    it once per connection. The text stays one per shape: a list of one id, or the array for any other number."""
+
+    def __init__(self, sql: str, slots: list[tuple[int | None, Any]], stand_ins: list[Any]) -> None:
+        self.sql = sql
+        self.arrays: list[int] = []  # the parameters (by position) that are a list of ids written `= ANY(…)`
+        self.places: list[int] = []  # and where each one's placeholder starts in the text
+        position = 0
+        for match in _PLACEHOLDER.finditer(sql):
+            if match.group() == "%%":
+                continue
+            index = slots[position][0]
+            start = match.start() - len("= ANY(")
+            if index is not None and isinstance(stand_ins[index], list) and sql.startswith(_ANY_IDS, start):
+                self.arrays.append(position)
+                self.places.append(start)
+            position += 1
+        self.texts: dict[tuple[int, ...], str] = {(): sql}
+
+    def text(self, params: list[Any]) -> tuple[str, list[Any]]:
+        """The text for these parameters (the built text's, in order), and the parameters it takes."""
+        if not self.arrays:
+            return self.sql, params
+        single = tuple(n for n, position in enumerate(self.arrays) if len(params[position]) == 1)
+        if not single:
+            return self.sql, params
+        sql = self.texts.get(single)
+        if sql is None:
+            pieces, start = [], 0
+            for n in single:
+                place = self.places[n]
+                pieces.append(self.sql[start:place] + _ONE_ID)
+                start = place + len(_ANY_IDS)
+            sql = self.texts[single] = "".join(pieces) + self.sql[start:]
+        params = list(params)
+        for n in single:
+            position = self.arrays[n]
+            params[position] = Int8(params[position][0])
+        return sql, params
+
+
 class _Built:
     """One process's built statement: its text, where each argument goes, and how its rows become instances."""
 
@@ -178,6 +232,7 @@ class _Built:
         self.connection = connection
         self.sql = f"{leading} {sql}" if leading else sql
         self.slots = slots
+        self.ids = _OneIdTexts(self.sql, slots, stand_ins)
         self.locks = bool(queryset.query.select_for_update)
         self.model = compiler.klass_info["model"]
         select = compiler.select
@@ -193,8 +248,9 @@ class _Built:
         if self.locks and self.connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = [constant if index is None else _argument(args[index]) for index, constant in self.slots]
+        sql, params = self.ids.text(params)
         with prepared_cursor(self.connection.alias) as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
@@ -315,11 +371,13 @@ class _BuiltUpdate:
         self.connection = connection
         self.sql = sql
         self.slots = slots
+        self.ids = _OneIdTexts(sql, slots, stand_ins)
 
     def run(self, args: Sequence[Any], values: Mapping[str, Any]) -> int:
+        sql, params = self.ids.text(self.params(args, values))
         with transaction.mark_for_rollback_on_error(using=self.connection.alias):  # as QuerySet.update
             with prepared_cursor(self.connection.alias) as cursor:
-                cursor.execute(self.sql, self.params(args, values))
+                cursor.execute(sql, params)
                 return cursor.rowcount
 
     def run_then(
@@ -328,14 +386,15 @@ class _BuiltUpdate:
         """The UPDATE and the read `then` in one statement: the UPDATE a WITH clause, the read's rows each after the
         count of rows the UPDATE moved (one row with the count and NULLs when the read finds none), in its order
         (a nested loop over one row keeps it)."""
+        update, params = self.ids.text(self.params(args, values))
         sql = (
-            f"WITH updated AS ({self.sql} RETURNING 1) "  # noqa: S608 - built texts, parameters apart
+            f"WITH updated AS ({update} RETURNING 1) "  # noqa: S608 - built texts, parameters apart
             "SELECT (SELECT count(*) FROM updated), after.* FROM (SELECT 1) AS one "
             f"LEFT JOIN LATERAL ({then}) AS after ON true"
         )
         with transaction.mark_for_rollback_on_error(using=self.connection.alias):
             with prepared_cursor(self.connection.alias) as cursor:
-                cursor.execute(sql, [*self.params(args, values), *then_params])
+                cursor.execute(sql, [*params, *then_params])
                 rows = cursor.fetchall()
         return rows[0][0], [row[1:] for row in rows if any(value is not None for value in row[1:])]
 

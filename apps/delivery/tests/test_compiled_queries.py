@@ -251,3 +251,66 @@ def test_the_dispatchers_generic_plan_can_use_the_partial_index_of_queued_messag
             finally:
                 cursor.execute("DEALLOCATE due_generic")
     assert "message_queued_due_idx" in plan, plan
+
+
+# --- One id: its own text, planned once ------------------------------------------------------------------------------
+
+
+def test_one_id_and_several_select_the_same_rows_as_the_orm(organization, provider, phone, roomy):
+    jobs = acknowledged(organization, phone, 3)
+    select = CompiledSelect(lambda job_ids: Job.objects.filter(ids_in("pk", job_ids)).order_by("pk"))
+    for ids in ([jobs[1].pk], {jobs[2].pk}, (jobs[0].pk,), [999_999_999], [jobs[0].pk, jobs[2].pk], []):
+        expected = list(Job.objects.filter(pk__in=list(ids)).order_by("pk"))
+        assert [fields(job) for job in select.run(ids)] == [fields(job) for job in expected], ids
+
+
+@postgresql_only
+def test_a_single_id_is_a_parameter_of_its_own_and_several_ids_an_array(organization, provider, phone, roomy):
+    jobs = acknowledged(organization, phone, 2)
+    select = CompiledSelect(
+        lambda job_ids, user_id: Job.objects.filter(ids_in("pk", job_ids), provider__user_id=user_id).order_by("pk")
+    )
+    user_id = jobs[0].provider.user_id
+    with CaptureQueriesContext(connection) as one:
+        assert [job.pk for job in select.run([jobs[0].pk], user_id)] == [jobs[0].pk]
+    with CaptureQueriesContext(connection) as two:
+        assert [job.pk for job in select.run([jobs[0].pk, jobs[1].pk], user_id)] == [jobs[0].pk, jobs[1].pk]
+    [one_sql], [two_sql] = [q["sql"] for q in one], [q["sql"] for q in two]
+    assert '"messaging_job"."id" = ' in one_sql and "ANY(" not in one_sql
+    assert '"messaging_job"."id" = ANY(' in two_sql
+
+
+@postgresql_only
+def test_one_id_is_planned_once_where_its_array_was_planned_at_every_execution(organization, provider, phone, roomy):
+    """PostgreSQL keeps a prepared statement's generic plan, planned once, when after five custom plans it costs no
+    more than they do. Read by the primary key (the test's table is too small for anything but a sequential scan
+    otherwise), the array's generic plan counts ten ids and loses to the custom plans of one, every time; one id's
+    does not."""
+    jobs = acknowledged(organization, phone, 2)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        select = CompiledSelect(lambda job_ids: Job.objects.filter(ids_in("pk", job_ids), attempt__gte=0))
+        for _ in range(12):
+            assert len(select.run([jobs[0].pk])) == 1
+            assert len(select.run([jobs[0].pk, jobs[1].pk])) == 2
+        cursor.execute(
+            "SELECT statement LIKE '%%= ANY(%%', generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s ORDER BY 1",
+            ['%"messaging_job"."attempt" >= 0%'],
+        )
+        plans = cursor.fetchall()
+    assert plans == [(False, 7, 5), (True, 0, 12)]
+
+
+@postgresql_only
+def test_a_compiled_update_of_one_id_moves_it_by_its_own_text(organization, provider, phone, roomy):
+    from apps.messaging.job_state import _moves_to
+
+    jobs = acknowledged(organization, phone, 2)
+    with CaptureQueriesContext(connection) as ran:
+        moved = _moves_to(JobStatus.SENT).run({"status": JobStatus.SENT, "sent_at": timezone.now()}, [jobs[0].pk])
+    assert moved == 1
+    [sql] = [q["sql"] for q in ran]
+    assert "ANY(" not in sql
+    assert _moves_to(JobStatus.SENT).run({"status": JobStatus.SENT, "sent_at": timezone.now()}, {jobs[1].pk}) == 1
+    assert sorted(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True)) == ["sent"] * 2

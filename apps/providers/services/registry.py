@@ -15,6 +15,7 @@ from apps.accounts.choices import DenyKind
 from apps.accounts.phone import normalize_phone
 from apps.accounts.services import deny_list_refuse
 from apps.audit.services import audit_record
+from apps.core.prepared import prepared_cursor
 from apps.providers.carriers import carrier_from_mcc_mnc, carrier_from_phonenumbers
 from apps.providers.choices import Availability, AvailabilityReason, Carrier, ProviderStatus
 from apps.providers.errors import (
@@ -522,8 +523,13 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
             "WHERE provider.id = old.id RETURNING old.reputation, provider.reputation, provider.status, "
             "provider.availability, provider.jobs_in_flight"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(update, [*params, provider_id])
+        # Prepared (one text per form and counter): bound in the client it was planned at every one of the ~1 per
+        # message it runs (each report's delivery nudges), which cost PostgreSQL more than executing it. A float
+        # goes as the numeric its literal was (a float8 parameter would round half to even, the literal half away
+        # from zero: a step of the walk could land one point apart from `provider_reputation_outcomes`'s).
+        values = [Decimal(repr(value)) if isinstance(value, float) else value for value in params]
+        with prepared_cursor() as cursor:
+            cursor.execute(update, [*values, provider_id])
             row = cursor.fetchone()
     else:
         new = reputation.format(old="reputation", greatest="MAX", least="MIN")

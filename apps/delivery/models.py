@@ -33,9 +33,17 @@ class DeliveryReport(models.Model):
     idempotent: a phone that queued reports offline may send them again). Kept even when it changed nothing, such
     as a report for a lease that had already ended, with flags saying what was odd about it."""
 
-    job = models.ForeignKey("messaging.Job", on_delete=models.CASCADE, related_name="reports", verbose_name=_("job"))
+    # Neither key has an index of its own: `report_once_per_job_status` leads with the job and
+    # `report_provider_received_idx` with the provider (each report would write both).
+    job = models.ForeignKey(
+        "messaging.Job", on_delete=models.CASCADE, related_name="reports", db_index=False, verbose_name=_("job")
+    )
     provider = models.ForeignKey(
-        "providers.Provider", on_delete=models.CASCADE, related_name="reports", verbose_name=_("provider")
+        "providers.Provider",
+        on_delete=models.CASCADE,
+        related_name="reports",
+        db_index=False,
+        verbose_name=_("provider"),
     )
     status = models.CharField(max_length=10, choices=ReportStatus.choices, verbose_name=_("status"))
     error_code = models.CharField(max_length=20, choices=SendError.choices, blank=True, verbose_name=_("error code"))

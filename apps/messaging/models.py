@@ -385,8 +385,13 @@ class Job(models.Model):
     """
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("message"))
+    # No index of its own: `job_provider_status_idx` leads with it (every job write would update both).
     provider = models.ForeignKey(
-        "providers.Provider", on_delete=models.PROTECT, related_name="jobs", verbose_name=_("provider")
+        "providers.Provider",
+        on_delete=models.PROTECT,
+        related_name="jobs",
+        db_index=False,
+        verbose_name=_("provider"),
     )
     sim = models.ForeignKey("providers.Sim", on_delete=models.PROTECT, related_name="jobs", verbose_name=_("sim"))
     status = models.CharField(

@@ -1,54 +1,47 @@
-"""Indexes no query needs, which every job and message write kept up to date: the job's provider key (the
-`job_provider_status_idx` leads with it), and the `varchar_pattern_ops` indexes PostgreSQL builds beside the unique
+"""Indexes no query needs, which every job and message write kept up to date: the job's own index on its provider
+(`job_provider_status_idx` leads with it), and the `varchar_pattern_ops` indexes PostgreSQL builds beside the unique
 `trace_token` and `verification_code` for LIKE 'prefix%' look-ups (both are only ever matched exactly, through their
-unique indexes). An AlterField of either field would build its pattern index again: drop it again there."""
-
-from collections.abc import Iterator
+unique indexes). Dropped concurrently, the foreign key left as it is (`apps.core.migration_ops.drop_indexes`). An
+AlterField of either text field would build its pattern index again: drop it again there."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-PATTERN_INDEXED = (("job", "trace_token"), ("message", "verification_code"))
-
-
-def _pattern_indexes(apps, schema_editor) -> Iterator[tuple[type, models.Field, str]]:
-    for model_name, field_name in PATTERN_INDEXED:
-        model = apps.get_model("messaging", model_name)
-        field = model._meta.get_field(field_name)
-        yield model, field, schema_editor._create_index_name(model._meta.db_table, [field.column], suffix="_like")
-
-
-def drop_pattern_indexes(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for model, _field, name in _pattern_indexes(apps, schema_editor):
-        schema_editor.execute(schema_editor._delete_index_sql(model, name))
-
-
-def build_pattern_indexes(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for model, field, _name in _pattern_indexes(apps, schema_editor):
-        schema_editor.execute(schema_editor._create_like_index_sql(model, field))
+from apps.core.migration_ops import drop_indexes
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [
         ("messaging", "0017_idempotency_key_message_id"),
         ("providers", "0008_verbose_names_translatable"),
     ]
 
     operations = [
-        migrations.AlterField(
-            model_name="job",
-            name="provider",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="jobs",
-                to="providers.provider",
-                verbose_name="provider",
-            ),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="job",
+                    name="provider",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="jobs",
+                        to="providers.provider",
+                        verbose_name="provider",
+                    ),
+                ),
+            ],
+            database_operations=[drop_indexes(("messaging_job_provider_id_e43766a7", "messaging_job", "provider_id"))],
         ),
-        migrations.RunPython(drop_pattern_indexes, build_pattern_indexes, elidable=True),
+        drop_indexes(
+            ("messaging_job_trace_token_ee7e56ca_like", "messaging_job", "trace_token varchar_pattern_ops"),
+            (
+                "messaging_message_verification_code_b58048cc_like",
+                "messaging_message",
+                "verification_code varchar_pattern_ops",
+            ),
+            postgresql_only=True,
+        ),
     ]

@@ -6,22 +6,10 @@ index goes, without blocking writes on PostgreSQL (CONCURRENTLY, outside a trans
 creates the index again.
 """
 
-from typing import Any
-
 import django.db.models.deletion
 from django.db import migrations, models
 
-INDEX = "messaging_message_organization_id_360faf91"
-
-
-def drop_index(apps: object, schema_editor: Any) -> None:
-    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"DROP INDEX{concurrently} IF EXISTS {INDEX}")
-
-
-def create_index(apps: object, schema_editor: Any) -> None:
-    concurrently = " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"CREATE INDEX{concurrently} IF NOT EXISTS {INDEX} ON messaging_message (organization_id)")
+from apps.core.migration_ops import drop_indexes
 
 
 class Migration(migrations.Migration):
@@ -47,6 +35,8 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[migrations.RunPython(drop_index, create_index)],
+            database_operations=[
+                drop_indexes(("messaging_message_organization_id_360faf91", "messaging_message", "organization_id"))
+            ],
         ),
     ]

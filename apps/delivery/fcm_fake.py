@@ -46,6 +46,9 @@ from google.auth import jwt
 
 from apps.core.fakes import FakeRequestHandler, LoopbackFake
 
+# FCM refuses a data payload over 4,096 bytes (what the push types hold requests to, apps.delivery.push.types).
+DATA_LIMIT_BYTES = 4096
+
 logger = logging.getLogger("peerpower.fcm_fake")
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -406,6 +409,8 @@ def _invalid_message(message: Any) -> tuple[str, str] | None:
             return f"message.data[{key}]", f"Invalid value at 'message.data[{key}].value' (TYPE_STRING)"
         if key in ("from", "notification", "message_type") or key.startswith(("google", "gcm")):
             return f"message.data[{key}]", f"Invalid data payload key: {key}"
+    if len(json.dumps(data, ensure_ascii=False).encode()) > DATA_LIMIT_BYTES:
+        return "message", "Android message is too big"  # FCM's 4,096 bytes of data
     android = message.get("android", {})
     if not isinstance(android, dict):
         return "message.android", "Invalid value at 'message.android'"

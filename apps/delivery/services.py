@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.core.backoff import backoff_with_jitter
 from apps.core.compiled import CompiledSelect, ids_in
 from apps.delivery.push import PushOutcome, PushRequest, PushResult, push_send_many
+from apps.delivery.sealed_push import pushes_sealed
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
 from apps.messaging.services import job_release_and_rematch, jobs_push_record
@@ -60,8 +61,9 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
       goes to another provider;
     - anything else: the job goes to another provider.
     Returns each job's "sent", "retry", "released" or "skipped" (the job is no longer offered, its lease is over,
-    or the phone has no device and must poll). Queries: the jobs, their devices, one UPDATE for the jobs whose
-    pushes all went out (one more per job with a failure).
+    or the phone has no device and must poll). A push to a device with a seal key carries the job's content sealed
+    to it (apps.delivery.sealed_push). Queries: the jobs, their devices, the content of the jobs going to keyed
+    devices (none without one), one UPDATE for the jobs whose pushes all went out (one more per job with a failure).
     """
     now = timezone.now()
     outcomes = {job_id: "skipped" for job_id in job_ids}
@@ -87,7 +89,9 @@ _OFFERED_JOBS = CompiledSelect(
 )
 _DEVICES_OF = CompiledSelect(
     lambda provider_ids: (
-        Device.objects.filter(ids_in("provider_id", provider_ids)).order_by("pk").only("pk", "provider_id", "fcm_token")
+        Device.objects.filter(ids_in("provider_id", provider_ids))
+        .order_by("pk")
+        .only("pk", "provider_id", "fcm_token", "seal_key")
     )
 )
 
@@ -104,7 +108,13 @@ def _push_and_act(
     jobs: list[Job], devices_by_provider: dict[int, list[Device]], *, ttl: dict[int, int], retry: int, now: datetime
 ) -> dict[int, str]:
     pairs = [(job, device) for job in jobs for device in devices_by_provider.get(job.provider_id, [])]
-    results = push_send_many(requests=[_offer(device, job, ttl[job.pk]) for job, device in pairs])
+    data = [{"job": str(job.pk), "kind": "job"} for job, _ in pairs]
+    pushes_sealed(pairs, data)  # the content, sealed to each keyed phone
+    requests = [
+        PushRequest(token=device.fcm_token, data=job_data, ttl_seconds=ttl[job.pk])
+        for (job, device), job_data in zip(pairs, data, strict=True)
+    ]
+    results = push_send_many(requests=requests)
     by_job: dict[int, tuple[Job, list[Device], list[PushResult]]] = {}
     for (job, device), result in zip(pairs, results, strict=True):
         _, devices, job_results = by_job.setdefault(job.pk, (job, [], []))
@@ -119,11 +129,6 @@ def _push_and_act(
             _record_push(job, job_results)
             outcomes[job_id] = _act_on(job, devices, job_results, retry=retry)
     return outcomes
-
-
-def _offer(device: Device, job: Job, ttl: int) -> PushRequest:
-    # Only the job id and kind: the phone fetches everything else over the authenticated API.
-    return PushRequest(token=device.fcm_token, data={"job": str(job.pk), "kind": "job"}, ttl_seconds=ttl)
 
 
 def _record_push(job: Job, results: list[PushResult]) -> None:

@@ -163,9 +163,16 @@ def jobs_unknown_of(*, user: Any) -> QuerySet[Job]:
     )
 
 
+def jobs_readable(provider: Any) -> QuerySet[Job]:
+    """The jobs a provider's phone may read, with their message: its own. `provider` is the condition naming the
+    provider — `Q(provider__user=user)` for a signed-in phone (`GET /api/jobs/{id}`), `ids_in("provider_id", ids)`
+    for a push batch's phones (apps.delivery.sealed_push: a push carries a job's content only where this gives it)."""
+    return Job.objects.select_related("message").filter(provider)
+
+
 def job_of_provider(*, user: Any, job_id: int) -> Job:
     """One of the signed-in provider's own jobs, with its message; another provider's looks like it does not exist."""
-    job = Job.objects.select_related("message").filter(provider__user=user, pk=job_id).first()
+    job = jobs_readable(Q(provider__user=user)).filter(pk=job_id).first()
     if job is None:
         raise JobNotFound()
     return job

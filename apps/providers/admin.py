@@ -101,6 +101,7 @@ class DeviceInline(ReadOnlyInline):
         "token_end",
         "platform",
         "app_version",
+        "sealed_pushes",
         "last_heartbeat_at",
         "battery",
         "charging",
@@ -113,6 +114,11 @@ class DeviceInline(ReadOnlyInline):
     def token_end(self, device: Device) -> str:
         # Enough to tell tokens apart; the whole token is a push address and stays out of staff screens.
         return f"…{device.fcm_token[-8:]}"
+
+    @admin.display(description=_("sealed pushes"), boolean=True)
+    def sealed_pushes(self, device: Device) -> bool:
+        # Whether the phone registered a seal key: its job pushes carry the job's content, sealed to it.
+        return bool(device.seal_key)
 
 
 def heartbeat_age(last: Any, now: Any) -> str:

@@ -68,3 +68,8 @@ class DeviceRegisteredToAnotherProvider(Conflict):
 class SimAlreadyVerified(Conflict):
     code = "sim_already_verified"
     default_message = _("This SIM's ownership is already verified.")
+
+
+class SealKeyInvalid(ValidationFailed):
+    code = "seal_key_invalid"
+    default_message = _("The seal key is not the base64 of an X25519 public key (32 bytes).")

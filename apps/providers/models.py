@@ -246,6 +246,15 @@ class Device(models.Model):
         max_length=16, choices=Platform.choices, default=Platform.ANDROID, verbose_name=_("platform")
     )
     app_version = models.CharField(max_length=32, verbose_name=_("app version"))
+    # The phone's HPKE public key (X25519, base64 of its 32 bytes; blank: none): pushed jobs carry their content
+    # sealed to it (apps.delivery.sealed_push), so FCM never sees a text or a number.
+    seal_key = models.CharField(
+        max_length=44,
+        blank=True,
+        default="",
+        help_text=_("The phone's X25519 public key (base64) that pushed jobs are sealed to; blank: none."),
+        verbose_name=_("seal key"),
+    )
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last heartbeat at"))
     battery = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text=_("Percent."), verbose_name=_("battery")

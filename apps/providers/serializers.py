@@ -32,6 +32,15 @@ class DeviceInputSerializer(serializers.Serializer):
     installation_id = StrictCharField(
         max_length=200, required=False, default="", help_text="The app install's Firebase installation id."
     )
+    seal_key = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="This phone's HPKE public key (X25519, base64 of its 32 bytes): pushed jobs then carry their "
+        "content sealed to it (`sealed`). Send it with every registration; a registration without it removes it. "
+        "Not a key: 400 `seal_key_invalid`.",
+    )
 
 
 class DeviceRegisterInputSerializer(DeviceInputSerializer):

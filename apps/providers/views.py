@@ -101,6 +101,7 @@ class RegisterView(APIView):
         *SIM_ERRORS,
         errors.DeviceRegisteredToAnotherProvider,
         (DeviceDenied, "Staff deny-listed this device (its installation id or token)."),
+        (errors.SealKeyInvalid, "`seal_key` is not the base64 of an X25519 public key (32 bytes)."),
     )
     @extend_schema(
         operation_id="providers_register",
@@ -250,6 +251,7 @@ class DeviceView(APIView):
         NOT_REGISTERED,
         errors.DeviceRegisteredToAnotherProvider,
         (DeviceDenied, "Staff deny-listed this device (its installation id or token)."),
+        (errors.SealKeyInvalid, "`seal_key` is not the base64 of an X25519 public key (32 bytes)."),
     )
     @extend_schema(
         operation_id="providers_me_devices_register",

@@ -19,6 +19,7 @@ phones in flight do not need thousands of sleeping threads.
 import base64
 import heapq
 import itertools
+import json
 import random
 import threading
 import time
@@ -30,11 +31,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from multiformats import multibase, multicodec
 
 from apps.delivery.fcm_fake import FcmFake
+from apps.delivery.sealed_push import SUITE, seal_info
 from apps.simulator.otp import simulated_code
 
 # Mobile prefixes (leading 0) and the SIM's MCC-MNC per carrier; six more digits make a valid number.
@@ -202,6 +206,7 @@ class Ledger:
     faked: Counter[int] = field(default_factory=Counter)  # message id -> delivered reports without sending
     pushes: int = 0
     acks: int = 0
+    opened: int = 0  # jobs taken from a sealed push, without an acknowledgement (the report acknowledges them)
     reports: Counter[str] = field(default_factory=Counter)
     audit_confirmations: int = 0
     unknown_answered: int = 0  # answers to the server's "did you send it?" for jobs whose lease ended unreported
@@ -226,6 +231,13 @@ class VirtualPhone:
         self.key = Ed25519PrivateKey.generate()
         raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.did = "did:key:" + multibase.encode(multicodec.wrap("ed25519-pub", raw), "base58btc")
+        # The HPKE key pair pushed jobs are sealed to: the app's Tink keyset (its public half registered with the
+        # device).
+        self.seal_private = X25519PrivateKey.generate()
+        seal_public = self.seal_private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.seal_key = base64.b64encode(seal_public).decode()
         self.offline = False
         self.headers: dict[str, str] = {}
         self.provider_id: int | None = None
@@ -242,6 +254,19 @@ class VirtualPhone:
 
     def sign(self, text: str) -> str:
         return base64.b64encode(self.key.sign(text.encode())).decode()
+
+    def open_sealed(self, data: dict[str, str]) -> dict[str, Any] | None:
+        """The job a push carries sealed to this phone (docs/provider-protocol.md §7), or None: no `sealed`, or one
+        that does not open as this job's (the phone then fetches the job as before)."""
+        sealed, job_id = data.get("sealed"), data.get("job", "")
+        if not sealed or not job_id.isdigit():
+            return None
+        try:
+            plain = SUITE.decrypt(base64.b64decode(sealed), self.seal_private, info=seal_info(int(job_id)))
+            job = json.loads(plain)
+        except (InvalidTag, ValueError):
+            return None
+        return job if isinstance(job, dict) and job.get("id") == int(job_id) else None
 
     @staticmethod
     def forger_signature(report: dict[str, Any]) -> str:
@@ -260,7 +285,12 @@ class VirtualPhone:
             sims.append({"msisdn": random_number(self.carrier, rng), "slot": 1, "mcc_mnc": mcc_mnc})
         registration = {
             "sims": sims,
-            "device": {"fcm_token": self.fcm_token, "platform": "android", "app_version": "1.0.0-sim"},
+            "device": {
+                "fcm_token": self.fcm_token,
+                "platform": "android",
+                "app_version": "1.0.0-sim",
+                "seal_key": self.seal_key,
+            },
             "province": "phnom_penh",
         }
         body = expect(http.post("/api/providers/register", json=registration, headers=self.headers), 201, 200)
@@ -322,6 +352,11 @@ class Fleet:
         job_id = int(data["job"])
         if self.behaviour.folded and job_id in phone.taken:
             return  # acknowledged already (listed in a report's answer before its push came)
+        job = phone.open_sealed(data)
+        if job is not None:
+            # The push carries the job: the phone sends it at once, and its report acknowledges it (`ack_folded`).
+            self._accepted(phone, job, acknowledged=False)
+            return
         if self.behaviour.batch_seconds <= 0:
             self.scheduler.soon(lambda: self._ack(phone, job_id))
             return
@@ -375,14 +410,18 @@ class Fleet:
                 if row["ok"]:
                     self._accepted(phone, row["job"])
 
-    def _accepted(self, phone: VirtualPhone, job: dict[str, Any]) -> None:
-        """The phone has the job: send it after a while, or go offline with it."""
+    def _accepted(self, phone: VirtualPhone, job: dict[str, Any], *, acknowledged: bool = True) -> None:
+        """The phone has the job (acknowledged, or opened from a sealed push): send it after a while, or go offline
+        with it."""
         with phone.outbox_lock:
             if job["id"] in phone.taken:
                 return  # a repeated push raced the first acknowledgement: the app knows its jobs
             phone.taken[job["id"]] = job
         with self.ledger.lock:
-            self.ledger.acks += 1
+            if acknowledged:
+                self.ledger.acks += 1
+            else:
+                self.ledger.opened += 1
         behaviour, rng = self.behaviour, self.rng
         if rng.random() < behaviour.offline_share:
             # The battery died: no report, no acks, no heartbeats until it is back; the lease will expire.

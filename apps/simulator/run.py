@@ -129,6 +129,7 @@ class Summary:
     phone_errors: dict[str, int] = field(default_factory=dict)
     pushes: int = 0
     acks: int = 0
+    opened: int = 0
     faked_deliveries: int = 0
     unknown_answered: int = 0
     resent: int = 0  # phones' reports and acknowledgements sent again after no answer or a 5xx
@@ -188,7 +189,8 @@ class Summary:
             f"submit→delivered  {percentiles(self.delivered_latency)}",
             f"throughput     {self.throughput:.1f} messages/s delivered or failed over {self.total_seconds:.1f} s "
             f"(submission took {self.submit_seconds:.1f} s)",
-            f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, "
+            f"phones         {self.pushes} pushes received, {self.acks} jobs acknowledged, {self.opened} opened from "
+            f"sealed pushes (no acknowledgement), "
             f"{self.faked_deliveries} deliveries faked by dishonest phones, {self.unknown_answered} questions about "
             f"unknown jobs answered, {self.resent} reports or acknowledgements sent again after no answer",
             f"top-ups        {self.topups} paid through the Baray fake: {self.topped_up_ppt / 1_000_000:,.6f} PPT "
@@ -819,7 +821,7 @@ class Simulation:
         summary.dishonest_caught = sum(1 for p in phones if not p.honest and p.provider_id in struck)
         summary.honest_flagged = sum(1 for p in phones if p.honest and p.provider_id in struck)
         summary.phone_errors = dict(fleet.scheduler.errors.most_common(5))
-        summary.pushes, summary.acks = fleet.ledger.pushes, fleet.ledger.acks
+        summary.pushes, summary.acks, summary.opened = fleet.ledger.pushes, fleet.ledger.acks, fleet.ledger.opened
         summary.faked_deliveries = sum(fleet.ledger.faked.values())
         summary.unknown_answered = fleet.ledger.unknown_answered
         summary.resent = fleet.ledger.resent

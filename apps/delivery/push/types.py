@@ -34,8 +34,9 @@ class PushRequest:
     """One data-only push to one device.
 
     `data` is sent exactly as given and nothing is added to it. It must stay minimal — the job id and its kind —
-    and must NEVER carry the SMS body, the recipient or anything else personal: FCM payloads pass through Google and
-    sit on the device unencrypted, so the phone fetches the job itself over the authenticated API.
+    and must NEVER carry the SMS body, the recipient or anything else personal in the clear: FCM payloads pass
+    through Google and sit on the device unencrypted. The job's content travels only sealed to the phone's own key
+    (`sealed`, apps.delivery.sealed_push); otherwise the phone fetches the job itself over the authenticated API.
     `ttl_seconds` is how long FCM may keep trying to deliver: the time left on the lease (after that the push is
     useless). `collapse_key` lets a newer push for the same job replace one still waiting on FCM's side.
     """
@@ -58,8 +59,14 @@ class PushRequest:
                 raise ValueError("Push data keys must be non-empty strings, and values strings.")
             if key in RESERVED_DATA_KEYS or key.startswith(RESERVED_DATA_KEY_PREFIXES):
                 raise ValueError(f"{key!r} is a key FCM reserves for itself.")
-        if len(json.dumps(self.data, ensure_ascii=False).encode()) > MAX_DATA_BYTES:
+        if data_bytes(self.data) > MAX_DATA_BYTES:
             raise ValueError(f"Push data exceeds FCM's {MAX_DATA_BYTES} bytes; send ids, never content.")
+
+
+def data_bytes(data: dict[str, str]) -> int:
+    """The size a push's data is held to FCM's limit by: its JSON in UTF-8 (more than FCM's count of keys and
+    values, so a payload within it is within FCM's)."""
+    return len(json.dumps(data, ensure_ascii=False).encode())
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,22 @@ def test_a_message_fcm_would_refuse_gets_invalid_argument_naming_the_field(fcm_f
     assert error["details"][1]["fieldViolations"][0]["field"] == "message.data[job]"
 
 
+def test_a_data_payload_over_fcms_limit_is_refused_as_too_big(fcm_fake, fcm_credentials_file):
+    credentials = service_account.Credentials.from_service_account_file(
+        fcm_credentials_file, scopes=["https://www.googleapis.com/auth/firebase.messaging"]
+    )
+    credentials.refresh(Request())
+    for size, status in ((4000, 200), (4100, 400)):
+        response = requests.post(
+            send_url(fcm_fake),
+            json={"message": {"token": "t", "data": {"job": "42", "sealed": "A" * size}}},
+            headers={"Authorization": f"Bearer {credentials.token}"},
+            timeout=5,
+        )
+        assert response.status_code == status, response.text
+    assert response.json()["error"]["message"] == "Android message is too big"
+
+
 def test_a_restarted_fake_accepts_the_service_account_an_earlier_one_wrote(tmp_path):
     path = tmp_path / "service-account.json"
     with FcmFake() as first:

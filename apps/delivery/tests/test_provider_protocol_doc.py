@@ -3,7 +3,9 @@ document's order, are performed against the API as an app would send them — va
 challenge and every report signed with a freshly generated Ed25519 key exactly as the document says — and each
 answer must have the documented status, headers and shape (the same keys, values of the same JSON types, lists of the
 same length). The pushes it shows (```json title="push-…"```) must be what the FCM fake receives when the server
-pushes a job.
+pushes a job; each push's `sealed` is opened as the document says, with the phone's own HPKE key, and what it holds
+(```json title="opened-…"```) has the documented shape — the phone signs its reports with the trace token it found
+there, so a job it reports without acknowledging or reading is one it learned from its push alone.
 
 `{{name}}` in an example is a value the app keeps from an earlier answer (or the push) and sends later: in an answer
 it captures the value (or, once known, must equal it); in a request it is replaced. Between steps the test plays
@@ -19,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from django.conf import settings as django_settings
 from django.utils import timezone
 from multiformats import multibase, multicodec
@@ -70,12 +73,38 @@ def report_signing_text(*, job_id: int, status: str, occurred_at: str, trace_tok
     return "\n".join(lines)
 
 
+# The seal the document describes: HPKE base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305, the
+# info `peerpower job v1 {job id}` (checked against the document's own words below).
+SEAL_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
+SEAL_INFO = "peerpower job v1 "
+
+
 @dataclass
 class Phone:
-    """What the app keeps: its variables, its key pair and the trace token of each job it acknowledged."""
+    """What the app keeps: its variables, its key pairs (signing, sealing) and the trace token of each job it
+    learned."""
 
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    seal: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
     values: dict[str, Any] = field(default_factory=dict)
+    opened: list[dict] = field(default_factory=list)  # what the last push's `sealed` held, per push
+
+    def __post_init__(self) -> None:
+        raw = self.seal.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self.values["seal_key"] = base64.b64encode(raw).decode()
+
+    def open_pushes(self, pushes: list[dict]) -> None:
+        """Open each job push's `sealed` (standard base64 of enc || ciphertext) and keep the job's trace token."""
+        self.opened = []
+        for push in pushes:
+            data = push["message"]["data"]
+            if data.get("kind") != "job":
+                continue
+            info = f"{SEAL_INFO}{data['job']}".encode()
+            job = json.loads(SEAL_SUITE.decrypt(base64.b64decode(data["sealed"], validate=True), self.seal, info=info))
+            assert job["id"] == int(data["job"])
+            self.values[f"trace_token_{job['id']}"] = job["trace_token"]
+            self.opened.append(job)
 
     @property
     def did(self) -> str:
@@ -194,12 +223,15 @@ def client_sends(count: int) -> list[int]:
     return job_ids
 
 
-def push_jobs(fcm_fake: Any, count: int) -> list[dict]:
-    """The server pushes new jobs to the phone; what the FCM fake received, one FCM v1 body per job."""
+def push_jobs(fcm_fake: Any, count: int, phone: Phone) -> list[dict]:
+    """The server pushes new jobs to the phone; what the FCM fake received, one FCM v1 body per job, each opened by
+    the phone."""
     fcm_fake.reset()
     job_ids = client_sends(count)
     assert set(jobs_push(job_ids=job_ids).values()) == {"sent"}
-    return [{"message": received.message} for received in fcm_fake.accepted]
+    pushes = [{"message": received.message} for received in fcm_fake.accepted]
+    phone.open_pushes(pushes)
+    return pushes
 
 
 def lease_ends(phone: Phone) -> None:
@@ -237,12 +269,14 @@ def world(fcm_fake, otp_outbox, settings) -> dict[str, Callable[[Phone], Any]]:
         "did-bind": sign_challenge,
         "sim-verify": code_for_sim,
         "go-online": approve,
-        "push-job": lambda phone: push_jobs(fcm_fake, 1),
-        "push-jobs": lambda phone: push_jobs(fcm_fake, 2),
-        "push-job-d": lambda phone: push_jobs(fcm_fake, 1),
-        "push-job-e": lambda phone: push_jobs(fcm_fake, 1),
-        "push-job-f": lambda phone: push_jobs(fcm_fake, 1),
+        "push-job": lambda phone: push_jobs(fcm_fake, 1, phone),
+        "push-jobs": lambda phone: push_jobs(fcm_fake, 2, phone),
+        "push-job-d": lambda phone: push_jobs(fcm_fake, 1, phone),
+        "push-job-e": lambda phone: push_jobs(fcm_fake, 1, phone),
+        "push-job-f": lambda phone: push_jobs(fcm_fake, 1, phone),
         "push-wake": lambda phone: wake_up(fcm_fake, phone),
+        "opened-a": lambda phone: phone.opened,
+        "opened-e": lambda phone: phone.opened,
         "heartbeat-after-offline": lambda phone: lease_ends(phone),
         "*": stamp,
     }
@@ -314,6 +348,8 @@ def test_the_documented_protocol_runs_as_documented(world, django_capture_on_com
     # The whole life of a phone is covered: every phase the document describes was driven through the API.
     assert {"login-verify", "did-bind", "register", "sim-verify", "heartbeat", "ack", "report-sent"} <= set(performed)
     assert "report-delivered-alone" in performed  # the folded protocol: no acknowledgement, no `sent` report
+    # ... nor a read: the job came sealed in its push, and its report was signed with what the push held.
+    assert performed.index("opened-e") < performed.index("report-delivered-alone") < performed.index("read-job-e")
     assert "reports-and-acks" in performed  # acknowledgements riding on a report batch
 
 
@@ -323,3 +359,9 @@ def test_the_worked_signing_example_follows_the_template():
     )
     escaped = example.replace("\n", "\\n")  # the document writes the line feeds as \n
     assert f"`{escaped}`" in document()
+
+
+def test_the_document_states_the_seal_the_phone_opens_with():
+    text = " ".join(document().split())
+    assert f"is the text `{SEAL_INFO}` followed by the job id as digits" in text
+    assert "DHKEM_X25519_HKDF_SHA256_HKDF_SHA256_CHACHA20_POLY1305_RAW" in text

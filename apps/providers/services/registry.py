@@ -1,5 +1,6 @@
 """Registering providers and their SIMs and devices, their own settings, and staff decisions about them."""
 
+import hashlib
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from apps.providers.errors import (
     SimSlotTaken,
 )
 from apps.providers.models import REPUTATION_MAX, REPUTATION_MIN, SCORE_MAX, Device, Provider, Sim, SimCounter
+from apps.providers.seal_keys import seal_key_canonical
 from apps.providers.services.availability import change_availability, sync_matchable
 
 
@@ -47,6 +49,7 @@ class DeviceInput:
     platform: str
     app_version: str
     installation_id: str = ""
+    seal_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def provider_register(
     if Provider.objects.filter(user=user).exists():
         raise ProviderAlreadyRegistered()
     _refuse_duplicates(sims)
+    seal_key_canonical(device.seal_key)  # refused before anything is written
     auto = settings.PROVIDER_AUTO_ACTIVATE
     now = timezone.now()
     try:
@@ -113,6 +117,7 @@ def provider_register(
         platform=device.platform,
         app_version=device.app_version,
         installation_id=device.installation_id,
+        seal_key=device.seal_key,
     )
     return provider
 
@@ -204,6 +209,7 @@ def device_register(
     app_version: str,
     previous_token: str = "",
     installation_id: str = "",
+    seal_key: str = "",
 ) -> Device:
     """Register the phone's FCM token, or a rotated one (FCM replaces tokens; `previous_token` names the old one).
 
@@ -213,7 +219,12 @@ def device_register(
     install changed hands. The move is audited as `provider.device_updated`, which the shared-device fraud rule
     reads. Tokens never appear in the audit log or in the error. A device staff deny-listed (by its installation id,
     or its token) is refused (`device_denied`).
+
+    `seal_key` is the phone's HPKE public key (apps.providers.seal_keys; `seal_key_invalid` if it is not one): each
+    registration states the phone's current key, so a new one replaces the old and none removes it (pushes then
+    carry the job id only). The audit log keeps a fingerprint of it.
     """
+    seal_key = seal_key_canonical(seal_key)
     deny_list_refuse(kind=DenyKind.DEVICE, values=[installation_id, fcm_token, previous_token])
     existing = Device.objects.select_for_update().filter(fcm_token=fcm_token).first()
     if existing is not None and existing.provider_id != provider.pk and not device_is_retired(existing):
@@ -229,16 +240,20 @@ def device_register(
                     platform=platform,
                     app_version=app_version,
                     installation_id=installation_id,
+                    seal_key=seal_key,
                 )
         except IntegrityError:
             # The same token registered concurrently; the winner's row is the device.
             existing = Device.objects.select_for_update().get(fcm_token=fcm_token)
         else:
-            audit_record(actor=actor, action="provider.device_added", target=device, after=_meta(platform, app_version))
+            after = {**_meta(platform, app_version), **_key_meta(seal_key)}
+            audit_record(actor=actor, action="provider.device_added", target=device, after=after)
             return device
     if installation_id and existing.installation_id != installation_id:
         existing.installation_id = installation_id  # saved by _device_update
-    return _device_update(existing, provider=provider, actor=actor, fcm_token=fcm_token, **_meta(platform, app_version))
+    return _device_update(
+        existing, provider=provider, actor=actor, fcm_token=fcm_token, seal_key=seal_key, **_meta(platform, app_version)
+    )
 
 
 def device_is_retired(device: Device, *, now: datetime | None = None) -> bool:
@@ -254,14 +269,24 @@ def _meta(platform: str, app_version: str) -> dict[str, str]:
     return {"platform": platform, "app_version": app_version}
 
 
+def _key_meta(seal_key: str) -> dict[str, str]:
+    """What the audit log keeps of a seal key: present or not, and which (a public key's fingerprint)."""
+    return {"seal_key": hashlib.sha256(seal_key.encode()).hexdigest()[:12] if seal_key else ""}
+
+
 def _device_update(
-    device: Device, *, provider: Provider, actor: Any, fcm_token: str, platform: str, app_version: str
+    device: Device, *, provider: Provider, actor: Any, fcm_token: str, seal_key: str, platform: str, app_version: str
 ) -> Device:
-    before = {"provider": device.provider_id, **_meta(device.platform, device.app_version)}
+    before = {
+        "provider": device.provider_id,
+        **_meta(device.platform, device.app_version),
+        **_key_meta(device.seal_key),
+    }
     rotated = device.fcm_token != fcm_token
     device.provider, device.fcm_token, device.platform, device.app_version = provider, fcm_token, platform, app_version
+    device.seal_key = seal_key
     device.save()  # also bumps updated_at: the device registered last takes heartbeats without a device id
-    after = {"provider": provider.pk, **_meta(platform, app_version)}
+    after = {"provider": provider.pk, **_meta(platform, app_version), **_key_meta(seal_key)}
     if rotated or before != after:
         action = "provider.device_token_rotated" if rotated else "provider.device_updated"
         audit_record(actor=actor, action=action, target=device, before=before, after=after)

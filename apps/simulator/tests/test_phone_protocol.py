@@ -53,15 +53,20 @@ def fleet(live_server, requests_seen, settings) -> Iterator[Fleet]:
     scheduler.stop()
 
 
-@pytest.fixture
-def phone(fleet) -> VirtualPhone:
-    """A virtual phone behind the only Cellcard provider, its DID bound as enrolment binds it."""
+def cellcard_phone() -> VirtualPhone:
+    """A virtual phone behind the only Cellcard provider, its DID bound as enrolment binds it, signed in."""
     provider = provider_with_sim(Carrier.CELLCARD)
     phone = VirtualPhone(0, "cellcard", honest=True, rng=random.Random(2))
     provider.user.did = phone.did
     provider.user.save(update_fields=["did"])
     phone.headers = {"Authorization": f"Bearer {session_start(user=provider.user, device_name='sim').access}"}
     phone.provider_id = provider.pk
+    return phone
+
+
+@pytest.fixture
+def phone(fleet) -> VirtualPhone:
+    phone = cellcard_phone()
     fleet.add(phone)
     return phone
 

@@ -402,12 +402,17 @@ def process_tree_cpu_seconds(pid: int) -> float:
     total = 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # Every thread's children: a process started from a thread other than the main one is listed under it.
-        children = [
-            child for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
-        ]
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return 0.0
+    # Every thread's children: a process started from a thread other than the main one is listed under it. A thread
+    # that ends meanwhile has none left.
+    children: list[str] = []
+    for task in tasks:
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            continue
     total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
     return total + sum(process_tree_cpu_seconds(int(child)) for child in children)
 

@@ -1,6 +1,7 @@
 """Ingest benchmark on a real server: `POST /api/messages/send` against the framework's floor, then bulk ingest.
 
-Starts gunicorn (sync workers, 127.0.0.1, a free port) on `benchmarks.ingest_settings`, which adds a bare DRF view
+Starts gunicorn (sync workers, 127.0.0.1, a free port; `--server granian|uwsgi` for another server, see
+`server_argv`) on `benchmarks.ingest_settings`, which adds a bare DRF view
 that authenticates the API key like the send endpoint and inserts one row (`benchmarks/ingest_urls.py`). Then, in
 the same run, alternates timed rounds of the floor and of the real send endpoint under the same concurrency, and
 prints requests/s, p50 and p99 of each and the ratio. Finally posts `/api/messages/bulk` with 1,000 recipients a
@@ -23,7 +24,7 @@ what it would do with the load generator on another machine. Bulk requests are p
 client in sequence; `--bulk-clients N` posts from N at once, so every worker is busy) or, with `--bulk-generator
 wrk`, by wrk with one connection per client for `--bulk-seconds`. Either way the request bodies are built before the
 round, and only the answer's first bytes are read (its count of accepted items), so the load generator's CPU in the
-round is little more than sending the bytes; it is printed per recipient beside the gunicorn processes' (from /proc),
+round is little more than sending the bytes; it is printed per recipient beside the server processes' (from /proc),
 as is their CPU per request of each timed endpoint, with the CPU of the PostgreSQL backends serving the run's
 database and the share of the machine's cores left idle during that endpoint's rounds. `--bulk-only` skips the
 timed send rounds. No Celery worker runs: the dispatch tasks the send endpoint enqueues stay in the broker, which
@@ -395,15 +396,23 @@ def _client_cpu_seconds() -> float:
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU time so far (user + system) of `pid` and its children (gunicorn's master and workers), from /proc; 0 where
-    there is no /proc. Beside requests/s it is what a shared machine disturbs least. Workers gunicorn has replaced
-    (`max_requests`) count through their parent's reaped-children times, so the figure never goes back."""
+    """CPU time so far (user + system) of `pid` and its children (the server's master and workers, all their threads),
+    from /proc; 0 where there is no /proc. Beside requests/s it is what a shared machine disturbs least. Workers the
+    server has replaced count through their parent's reaped-children times, so the figure never goes back."""
     total = 0.0
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return 0.0
+    # Every thread's children: a process started from a thread other than the main one is listed under it. A thread
+    # that ends meanwhile has none left.
+    children: list[str] = []
+    for task in tasks:
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            continue
     total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
     return total + sum(process_tree_cpu_seconds(int(child)) for child in children)
 
@@ -438,9 +447,112 @@ def machine_cpu_jiffies() -> tuple[int, int]:
     return sum(values) - values[3] - values[4], sum(values)
 
 
+SERVERS = ("gunicorn", "granian", "uwsgi")
+SERVER_LABELS = {"gunicorn": "gunicorn sync", "granian": "granian WSGI", "uwsgi": "uWSGI (pyuwsgi)"}
+
+
+def server_argv(
+    server: str, *, port: int, workers: int, log_level: str = "warning", keep_alive: bool = True
+) -> list[str]:
+    """The command that serves the application on 127.0.0.1:`port` with `workers` processes, without worker recycling
+    (a replaced worker's start-up, a second or more of CPU and a stall, would land in one endpoint's round and not
+    another's and swing the ratios by several per cent) and without an access log.
+
+    - gunicorn: the application's config (`peerpower.gunicorn_config`: sync workers, one thread).
+    - granian: WSGI, one runtime thread and one blocking thread (the thread that runs Python) a worker: a worker
+      serves one request at a time, as a sync worker does; its HTTP/1 path (accept, parse, keep-alive) is Rust.
+    - uwsgi: pyuwsgi, a master and `workers` processes without threads, each loading the application itself and
+      parsing HTTP/1.1 with keep-alive in C (`--http11-socket`).
+    Both load `benchmarks.wsgi_frozen`: the application with its start-up objects frozen, as gunicorn's hook does.
+    Without `keep_alive` granian and uWSGI close each connection after its answer, as gunicorn's sync workers always
+    do (`uwsgi --http-socket`, with a `Connection: close` header so that clients do not reuse it).
+    The executables are looked up beside this Python's, then on the PATH."""
+    import shutil
+
+    def executable(name: str) -> str:
+        beside = Path(sys.executable).parent / name
+        found = str(beside) if beside.exists() else shutil.which(name)
+        if found is None:
+            raise SystemExit(f"--server {server} needs {name} installed")
+        return found
+
+    address = f"127.0.0.1:{port}"
+    if server == "gunicorn":
+        return [
+            executable("gunicorn"),
+            "-c",
+            "python:peerpower.gunicorn_config",
+            "--bind",
+            address,
+            "--workers",
+            str(workers),
+            "--log-level",
+            log_level,
+            "--max-requests",
+            "0",
+            "peerpower.wsgi",
+        ]
+    if server == "granian":
+        return [
+            executable("granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--runtime-threads",
+            "1",
+            "--blocking-threads",
+            "1",
+            "--log-level",
+            log_level,
+            "--no-access-log",
+            *([] if keep_alive else ["--no-http1-keep-alive"]),
+            "benchmarks.wsgi_frozen:application",
+        ]
+    return [
+        executable("uwsgi"),
+        *(
+            ["--http11-socket", address]
+            if keep_alive
+            else ["--http-socket", address, "--add-header", "Connection: close"]
+        ),
+        "--lazy-apps",
+        "--master",
+        "--processes",
+        str(workers),
+        "--pythonpath",
+        str(ROOT),
+        "--module",
+        "benchmarks.wsgi_frozen:application",
+        "--need-app",
+        "--die-on-term",
+        "--disable-logging",
+        "--buffer-size",
+        "16384",
+        "--max-requests",
+        "0",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2, one per core)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2, one per core)")
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="gunicorn",
+        help="the web server: gunicorn (sync workers, the application's config), granian (WSGI, one blocking thread "
+        "a worker) or uwsgi (pyuwsgi, processes without threads)",
+    )
+    parser.add_argument(
+        "--no-keep-alive",
+        action="store_true",
+        help="granian and uWSGI close each connection after its answer, as gunicorn's sync workers do",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--seconds", type=float, default=10, help="length of one timed round (default 10)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each endpoint, alternating (default 2)")
@@ -487,26 +599,8 @@ def main() -> None:
         "BILLING_CACHE_SECONDS": "0.5",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    bin_dir = Path(sys.executable).parent
-    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
-        [
-            str(bin_dir / "gunicorn"),
-            "-c",
-            "python:peerpower.gunicorn_config",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-            # No worker recycling during the run: a replaced worker's start-up (a second or more of CPU, and a
-            # stall) would land in one endpoint's round and not another's, and swing the ratios by several per cent.
-            "--max-requests",
-            "0",
-            "peerpower.wsgi",
-        ],
-        env=env,
-        cwd=ROOT,
+    server = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+        server_argv(args.server, port=port, workers=args.workers, keep_alive=not args.no_keep_alive), env=env, cwd=ROOT
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -521,7 +615,7 @@ def main() -> None:
         load(url, "/bench/floor", key, concurrency=2, seconds=1)
         if not args.bulk_only:
             results: dict[str, list[tuple[int, float, list[float], int]]] = {"floor": [], "send": [], "send+hold": []}
-            web_cpu: dict[str, float] = {}  # the gunicorn processes' CPU seconds over each endpoint's rounds
+            web_cpu: dict[str, float] = {}  # the server processes' CPU seconds over each endpoint's rounds
             # PostgreSQL's CPU (the run's database's backends) and the machine's busy and total jiffies, likewise:
             # where a request's time goes beyond the web process, and whether the cores were ever left idle.
             pg_cpu: dict[str, float] = {}
@@ -546,7 +640,8 @@ def main() -> None:
                     if name == "send+hold":
                         prices(on=False)
             print(
-                f"ingest: gunicorn {args.workers} sync workers, {args.concurrency} "
+                f"ingest: {SERVER_LABELS[args.server]}{' (no keep-alive)' if args.no_keep_alive else ''}, "
+                f"{args.workers} workers, {args.concurrency} "
                 f"{'wrk connections' if args.generator == 'wrk' else 'client threads'}, "
                 f"{args.rounds}×{args.seconds:.0f} s per endpoint, "
                 f"database {urlparse(env.get('DATABASE_URL', 'sqlite:')).scheme}"

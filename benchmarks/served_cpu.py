@@ -6,7 +6,9 @@ stack and DRF's authentication, no database work. Ways:
 
 - `served`: a gunicorn with the application's config (`peerpower.gunicorn_config`, one sync worker; `--worker-class
   gthread` for the threaded one) and the simulator's settings (development, DEBUG off, a metrics folder), requests
-  over HTTP from this process, a new connection each (`--keep-alive`: one connection); the worker's CPU from /proc.
+  over HTTP from this process, a new connection each (`--keep-alive`: one connection); the worker's CPU from /proc,
+  and all the server's processes' (master included). `--server granian|uwsgi` serves it with one granian or uWSGI
+  worker instead (`benchmarks/ingest.py`'s `server_argv`).
 - `wsgi`: the same request through `WSGIHandler` in this process, CPU from `time.process_time()` around each call;
   `--evict-mb N` touches N MB between requests (outside the timed call), so each request starts with cold caches
   as a served one does among PostgreSQL, Redis, the workers and the load generator; `--pause-ms` sleeps between
@@ -56,12 +58,16 @@ def process_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
-def served(requests: int, worker_class: str, keep_alive: bool) -> None:
+def served(requests: int, server_name: str, worker_class: str, keep_alive: bool) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.ingest import process_tree_cpu_seconds, server_argv
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    argv = [str(Path(sys.executable).parent / "gunicorn"), "-c", "python:peerpower.gunicorn_config"]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", worker_class, "peerpower.wsgi"]
+    argv = server_argv(server_name, port=port, workers=1, keep_alive=keep_alive)
+    if server_name == "gunicorn":
+        argv[-1:-1] = ["--worker-class", worker_class]
     server = subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
         argv, env=environment(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -93,13 +99,19 @@ def served(requests: int, worker_class: str, keep_alive: bool) -> None:
             one()
         workers = [int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
         before = [process_cpu(pid) for pid in workers]
+        tree_before = process_tree_cpu_seconds(server.pid)
         for _ in range(requests):
             one()
         after = [process_cpu(pid) for pid in workers]
+        tree = (process_tree_cpu_seconds(server.pid) - tree_before) / requests * 1000
         user = sum(a[0] - b[0] for a, b in zip(after, before, strict=True)) / requests * 1000
         system = sum(a[1] - b[1] for a, b in zip(after, before, strict=True)) / requests * 1000
-        way = f"served {worker_class}{' keep-alive' if keep_alive else ''}"
-        print(f"{way}: worker {user + system:.3f} ms per request ({system:.3f} ms of it system time)")
+        way = f"served {server_name}{f' {worker_class}' if server_name == 'gunicorn' else ''}"
+        way += " keep-alive" if keep_alive else ""
+        print(
+            f"{way}: worker {user + system:.3f} ms per request ({system:.3f} ms of it system time), all the server's "
+            f"processes {tree:.3f} ms"
+        )
     finally:
         server.terminate()
         server.wait()
@@ -158,13 +170,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--way", choices=("served", "wsgi"), required=True)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--server", choices=("gunicorn", "granian", "uwsgi"), default="gunicorn")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn's worker class")
     parser.add_argument("--keep-alive", action="store_true")
     parser.add_argument("--evict-mb", type=int, default=0)
     parser.add_argument("--pause-ms", type=float, default=0.0)
     args = parser.parse_args()
     if args.way == "served":
-        served(args.requests, args.worker_class, args.keep_alive)
+        served(args.requests, args.server, args.worker_class, args.keep_alive)
     else:
         in_process(args.requests, args.evict_mb, args.pause_ms)
 

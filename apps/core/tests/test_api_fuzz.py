@@ -32,6 +32,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "phone_not_mobile",
     "phone_region_not_allowed",
     "did_malformed",
+    "seal_key_invalid",  # a device's HPKE key: base64 of 32 bytes of an X25519 point of full order
     "wallet_message_malformed",
     "webhook_url_unresolvable",
     "body_control_characters",

@@ -8,6 +8,11 @@ client, no server), as served and through DRF's machinery alone (`-drf`: the sam
 
 - `ack`, `report`: one job per request, a real acknowledgement and a signed `delivered` report (the jobs dispatched
   before each round, outside the timed loop);
+- `report-folded`: a signed `delivered` report of a job offered to the phone and never acknowledged, which the
+  report acknowledges too (`ack_folded`): a sealed push's phone sends at once and makes this one request per message,
+  where the others make `ack` and `report` (their sum is the comparison). Each job is offered alone: the others wait
+  with their deadline moved a day back (so that the answer's `offered` lists none of them, as a phone reporting its
+  one job finds it) and get it back just before their report, by a connection of their own, outside the figures;
 - `ack-none`, `report-none`: a job of no one, refused per item (200): the request's fixed part with next to no work.
 
 Within each round the ways alternate in blocks of ten requests, so that the machine's drift falls on both alike.
@@ -16,7 +21,8 @@ connection (from /proc), medians over the rounds; `lean ÷ drf` compares the two
 without the lean way both ways are DRF (the comparison's baseline). After the timed rounds, a few more requests of
 each are made under a profile hook that counts Python function calls (`Python calls`, and `deepcopies` among them:
 DRF copies a serializer's declared fields each time one is built): exact counts, which the machine's load does not
-blur, for comparing two trees where the CPU figures are too noisy to.
+blur, for comparing two trees where the CPU figures are too noisy to; and `PG trips`, PostgreSQL round trips per
+request (BEGIN and COMMIT included: libpq's trace). `--sql NAME-WAY` prints the statements of one request instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_phone_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6380/4 .venv/bin/python benchmarks/phone_cpu.py --requests 150 --rounds 3
@@ -28,7 +34,9 @@ the end (the dispatch signals the sends enqueue). A measurement, not a test.
 import argparse
 import base64
 import copy
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -51,14 +59,17 @@ BLOCK = 10  # requests per block; the ways' blocks alternate
 
 
 COUNTED = 20  # requests per endpoint and way made under the call-counting hook
+ENDPOINTS = ("ack", "report", "report-folded", "ack-none", "report-none")
+REAL = ("ack", "report", "report-folded")
 
 
 def assert_refused(answer: dict) -> None:
     assert not answer["results"][0]["ok"], answer
 
 
-def python_calls(call: Callable[[], None], requests: int) -> tuple[float, float]:
-    """Python function calls per request of `call`, and `copy.deepcopy` calls among them (this thread)."""
+def python_calls(call: Callable[[], None], requests: int, prepare: Callable[[], None]) -> tuple[float, float]:
+    """Python function calls per request of `call` (`prepare` made before each, not counted), and `copy.deepcopy`
+    calls among them (this thread)."""
     calls = deepcopies = 0
     deepcopy = copy.deepcopy.__code__
 
@@ -68,13 +79,46 @@ def python_calls(call: Callable[[], None], requests: int) -> tuple[float, float]
             calls += 1
             deepcopies += frame.f_code is deepcopy
 
-    sys.setprofile(hook)
-    try:
-        for _ in range(requests):
+    for _ in range(requests):
+        prepare()
+        sys.setprofile(hook)
+        try:
             call()
-    finally:
-        sys.setprofile(None)
+        finally:
+            sys.setprofile(None)
     return calls / requests, deepcopies / requests
+
+
+def nothing() -> None:
+    pass
+
+
+def measure(
+    call: Callable[[], None], requests: int, prepare: Callable[[], None]
+) -> tuple[float, float, float, float | None]:
+    """`send_cpu.measure`, with `prepare` made before each call outside the figures: its CPU is not timed, and it
+    works on a connection of its own (neither its statements nor its backend's CPU are counted)."""
+    if prepare is nothing:
+        return send_cpu.measure(call, requests)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    backend_before = send_cpu._backend_cpu_seconds()
+    send_cpu._round_trips = 0
+    connection.queries_log.clear()
+    cpu = 0.0
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(requests):
+            prepare()
+            started = time.process_time()
+            call()
+            cpu += time.process_time() - started
+    backend_after = send_cpu._backend_cpu_seconds()
+    if backend_before is None or backend_after is None:
+        backend = None
+    else:
+        backend = (backend_after - backend_before) / requests * 1000
+    return cpu / requests * 1000, len(queries) / requests, send_cpu._round_trips / requests, backend
 
 
 def main() -> None:
@@ -83,8 +127,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument(
         "--profile",
-        choices=[f"{name}-{way}" for name in ("ack", "report", "ack-none", "report-none") for way in ("lean", "drf")],
+        choices=[f"{name}-{way}" for name in ENDPOINTS for way in ("lean", "drf")],
         help="instead of the timed rounds: cProfile `--requests` requests of one endpoint and way (CPU time)",
+    )
+    parser.add_argument(
+        "--sql",
+        choices=[f"{name}-{way}" for name in ENDPOINTS for way in ("lean", "drf")],
+        help="instead of the timed rounds: print the SQL statements of one request of one endpoint and way, in order",
     )
     parser.add_argument("--top", type=int, default=40, help="functions listed by --profile (default 40)")
     parser.add_argument("--dump", help="with --profile: also write the profile to this file (for pstats)")
@@ -95,6 +144,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db.models import F
     from django.test import Client
     from django.test.utils import override_settings
     from django.urls import include, path
@@ -166,9 +216,13 @@ def main() -> None:
         send_cpu._count_redis_round_trips()
 
         ways = {"lean": "/api", "drf": "/bench"}
-        names = [f"{name}-{way}" for name in ("ack", "report", "ack-none", "report-none") for way in ways]
+        names = [f"{name}-{way}" for name in ENDPOINTS for way in ways]
         figures: dict[str, list[tuple[float, float, float, float | None]]] = {name: [] for name in names}
         counted: dict[str, tuple[float, float]] = {}
+        trips: dict[str, float | None] = {}
+        import psycopg
+
+        side = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)  # the waiting jobs' deadlines
 
         def interleaved(
             name: str,
@@ -177,27 +231,55 @@ def main() -> None:
             record: bool,
             count: bool = False,
             profiled: bool = False,
+            prepares: dict[str, Callable[[], None]] | None = None,
         ) -> None:
             """Each way's call `requests` times, in blocks of BLOCK alternating between the ways (and which goes
             first), so that the machine's drift within the round falls on both alike: one figure per way. With
             `count`, each way's calls are made under the call-counting hook instead, untimed; with `profiled`, the way
-            `--profile` names under cProfile."""
+            `--profile` names under cProfile (or `--sql`'s statements printed). `prepares`: each way's step before
+            each call, outside the figures."""
+            prepares = prepares or dict.fromkeys(calls, nothing)
             if count:
                 for way, call in calls.items():
-                    counted[f"{name}-{way}"] = python_calls(call, requests)
+                    counted[f"{name}-{way}"] = python_calls(call, requests // 2, prepares[way])
+                    prepare = prepares[way]
+                    trips[f"{name}-{way}"] = send_cpu.pg_round_trips(
+                        lambda call=call, prepare=prepare: (prepare(), call()), requests - requests // 2
+                    )
                 return
             if profiled:
                 for way, call in calls.items():  # every way, so that the jobs move as in the timed rounds
                     if f"{name}-{way}" == args.profile:
-                        send_cpu.cpu_profile(call, requests, top=args.top, dump=args.dump)
+                        prepare = prepares[way]
+                        profiler = cProfile.Profile(time.process_time)
+                        for _ in range(requests):
+                            prepare()
+                            profiler.runcall(call)
+                        if args.dump:
+                            profiler.dump_stats(args.dump)
+                        stats = pstats.Stats(profiler)
+                        stats.sort_stats("tottime").print_stats(args.top)
+                        stats.sort_stats("cumulative").print_stats(args.top)
+                    elif f"{name}-{way}" == args.sql:
+                        from django.db import connection
+                        from django.test.utils import CaptureQueriesContext
+
+                        for index in range(requests):
+                            prepares[way]()
+                            with CaptureQueriesContext(connection) as queries:
+                                call()
+                            if index == requests - 1:
+                                for number, query in enumerate(queries.captured_queries, 1):
+                                    print(f"{number:2}. {query['sql']}\n")
                     else:
                         for _ in range(requests):
+                            prepares[way]()
                             call()
                 return
             blocks: dict[str, list[tuple[float, float, float, float | None]]] = {way: [] for way in calls}
             for block in range(requests // BLOCK):
                 for way in list(calls) if block % 2 == 0 else list(reversed(calls)):
-                    blocks[way].append(send_cpu.measure(calls[way], BLOCK))
+                    blocks[way].append(measure(calls[way], BLOCK, prepares[way]))
             if record:
                 for way, results in blocks.items():
                     backends = [result[3] for result in results if result[3] is not None]
@@ -232,6 +314,38 @@ def main() -> None:
             interleaved("ack", {way: ack(way) for way in ways}, requests, record, count, profiled)
             interleaved("report", {way: report(way) for way in ways}, requests, record, count, profiled)
 
+            # Offered and never acknowledged: each waits out of sight (its deadline a day back) until its turn.
+            jobs = list(offered(2 * requests))
+            Job.objects.filter(pk__in=[job.pk for job in jobs]).update(deadline=F("deadline") - timedelta(days=1))
+            folded = {"lean": iter(jobs[::2]), "drf": iter(jobs[1::2])}
+            turn: dict[str, Job] = {}
+
+            def reveal(way: str) -> Callable[[], None]:
+                def prepare() -> None:
+                    job = turn[way] = next(folded[way])
+                    side.execute("UPDATE messaging_job SET deadline = %s WHERE id = %s", [job.deadline, job.pk])
+
+                return prepare
+
+            def report_folded(way: str) -> Callable[[], None]:
+                def call() -> None:
+                    answer = post(ways[way], "reports", {"reports": [delivered(turn[way])]})
+                    [row] = answer["results"]
+                    assert row["ok"] and row["applied"] and "ack_folded" in row["flags"], answer
+                    assert answer["offered"] == [], answer
+
+                return call
+
+            interleaved(
+                "report-folded",
+                {way: report_folded(way) for way in ways},
+                requests,
+                record,
+                count,
+                profiled,
+                prepares={way: reveal(way) for way in ways},
+            )
+
         def none(requests: int, record: bool, count: bool = False, profiled: bool = False) -> None:
             def ack(way: str) -> Callable[[], None]:
                 return lambda: assert_refused(post(ways[way], "ack", {"jobs": [NOBODYS]}))
@@ -246,8 +360,9 @@ def main() -> None:
         try:
             real(2 * BLOCK, record=False)  # warm-up: imports, caches, prepared statements, the session held
             none(2 * BLOCK, record=False)
-            if args.profile:
-                (real if args.profile.count("-") == 1 else none)(args.requests, record=False, profiled=True)
+            if args.profile or args.sql:
+                chosen = (args.profile or args.sql).rsplit("-", 1)[0]
+                (real if chosen in REAL else none)(args.requests, record=False, profiled=True)
                 return
             load_before = os.getloadavg()[0]
             started = time.strftime("%H:%M:%S", time.gmtime())
@@ -257,6 +372,7 @@ def main() -> None:
             real(COUNTED, record=False, count=True)
             none(COUNTED, record=False, count=True)
         finally:
+            side.close()
             import redis
 
             redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
@@ -266,8 +382,8 @@ def main() -> None:
         f"load {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; medians"
     )
     print(
-        f"  {'endpoint':16} {'web CPU':>9} {'PostgreSQL':>10} {'SQL':>6} {'Redis':>6} {'Python calls':>12} "
-        f"{'deepcopies':>10}   rounds' web CPU"
+        f"  {'endpoint':20} {'web CPU':>9} {'PostgreSQL':>10} {'SQL':>6} {'PG trips':>8} {'Redis':>6} "
+        f"{'Python calls':>12} {'deepcopies':>10}   rounds' web CPU"
     )
 
     def median(rounds: list, index: int) -> float:
@@ -276,15 +392,27 @@ def main() -> None:
 
     for name, rounds in figures.items():
         spread = " / ".join(f"{r[0]:.2f}" for r in rounds)
+        pg_trips = trips[name]
         print(
-            f"  {name:16} {median(rounds, 0):7.2f}ms {median(rounds, 3):8.2f}ms {rounds[-1][1]:6.2f} "
-            f"{rounds[-1][2]:6.2f} {counted[name][0]:12.0f} {counted[name][1]:10.0f}   {spread}"
+            f"  {name:20} {median(rounds, 0):7.2f}ms {median(rounds, 3):8.2f}ms {rounds[-1][1]:6.2f} "
+            f"{'-' if pg_trips is None else f'{pg_trips:.2f}':>8} {rounds[-1][2]:6.2f} {counted[name][0]:12.0f} "
+            f"{counted[name][1]:10.0f}   {spread}"
         )
-    for name in ("ack", "report", "ack-none", "report-none"):
+    for way in ways:  # the folded report against the two requests it replaces
+        pair = [figures[f"ack-{way}"], figures[f"report-{way}"]]
+        folded = figures[f"report-folded-{way}"]
+        print(
+            f"  {'ack + report-' + way:20} {median(pair[0], 0) + median(pair[1], 0):7.2f}ms "
+            f"{median(pair[0], 3) + median(pair[1], 3):8.2f}ms {pair[0][-1][1] + pair[1][-1][1]:6.2f} "
+            f"{(trips[f'ack-{way}'] or 0) + (trips[f'report-{way}'] or 0):8.2f} "
+            f"{pair[0][-1][2] + pair[1][-1][2]:6.2f} {counted[f'ack-{way}'][0] + counted[f'report-{way}'][0]:12.0f}"
+            f"   folded ÷ (ack + report), web CPU: {median(folded, 0) / (median(pair[0], 0) + median(pair[1], 0)):.2f}"
+        )
+    for name in ENDPOINTS:
         lean, drf = figures[f"{name}-lean"], figures[f"{name}-drf"]
         ratio = statistics.median(a[0] / b[0] for a, b in zip(lean, drf, strict=True))
         saved = median(drf, 0) - median(lean, 0)
-        print(f"  {name:16} lean ÷ drf (web CPU, per round, median) {ratio:.2f}, saved {saved:.2f} ms")
+        print(f"  {name:20} lean ÷ drf (web CPU, per round, median) {ratio:.2f}, saved {saved:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -109,20 +109,21 @@ def reports_submit_batch(*, user: Any, items: list[ReportInput]) -> list[ReportR
     (one bad report does not refuse the rest). Idempotent per (job, status): a repeat returns the first.
 
     Set-based: one locked query for the batch's jobs (in id order, the same in every request, so two batches cannot
-    deadlock), one for the reports already stored for them, one INSERT for the new reports; the `sent` moves of all
-    the batch's jobs in one UPDATE (with one more for their messages); its `delivered` and `failed` jobs ended in one
-    UPDATE each (`jobs_end`), their messages moved in bulk (`messages_transition_each`: a failure's hold voided in one
-    ledger batch, the subscribers told once: webhook events, the dashboard), a retryable failure's day stats and
-    reputation in a statement or two each. What a delivery books — the client's hold captured, the provider's reward,
-    the day's stats, reputation and sticky sender — is left to the settle step a moment later
-    (`apps.delivery.settling`): the delivered report is stored `unsettled`, the settle task signalled after the
-    commit. A job's reports apply in the order they came (its `sent` before its `delivered`), in rounds: each round
-    holds at most one report per job, so the jobs of a round move together whatever their order in the batch. One
-    `delivered` report of a priced message costs 9 statements on PostgreSQL (pinned in `test_report_batches`, as is
-    the settle step's batch; the request's round trips, BEGIN and COMMIT included, in `test_report_round_trips`): the
-    fraud burst check's count is read by the jobs' lock, counted before the batch's reports are stored and then
-    added to, rather than by a statement after the commit — a batch of the same phone committing meanwhile is not
-    in it, as one committing just after a count after the commit would not be.
+    deadlock), one for the reports already stored for them (none when every job is still offered: `_stored_reports`),
+    one INSERT for the new reports; the `sent` moves of all the batch's jobs in one UPDATE (with one more for their
+    messages); its `delivered` and `failed` jobs ended in one UPDATE each (`jobs_end`), their messages moved in bulk
+    (`messages_transition_each`: a failure's hold voided in one ledger batch, the subscribers told once: webhook events,
+    the dashboard), a retryable failure's day stats and reputation in a statement or two each. What a delivery books —
+    the client's hold captured, the provider's reward, the day's stats, reputation and sticky sender — is left to the
+    settle step a moment later (`apps.delivery.settling`): the delivered report is stored `unsettled`, the settle task
+    signalled after the commit. A job's reports apply in the order they came (its `sent` before its `delivered`), in
+    rounds: each round holds at most one report per job, so the jobs of a round move together whatever their order in
+    the batch. One `delivered` report of a priced message costs 9 statements on PostgreSQL, one fewer when it
+    acknowledges the job too (pinned in `test_report_batches`, as is the settle step's batch; the request's round trips,
+    BEGIN and COMMIT included, in `test_report_round_trips`): the fraud burst check's count is read by the jobs' lock,
+    counted before the batch's reports are stored and then added to, rather than by a statement after the commit — a
+    batch of the same phone committing meanwhile is not in it, as one committing just after a count after the commit
+    would not be.
 
     The signature is checked before anything else, the repeat short-cut included: a forged copy of a stored report
     is refused like any forged report, never answered with the stored one (which would tell a forger it counted).
@@ -173,7 +174,7 @@ def _submit_locked(
     """The batch's work inside its transaction: the results, the new reports stored, and the provider's `delivered`
     reports of the last BURST_WINDOW with the new ones (the burst check's count)."""
     jobs = _locked_jobs(user=user, job_ids={item.job_id for item in items})
-    stored = {(report.job_id, report.status): report for report in _STORED_REPORTS.run(list(jobs))}
+    stored = {(report.job_id, report.status): report for report in _stored_reports(jobs)}
     sent_occurred = {job_id: report.occurred_at for (job_id, status), report in stored.items() if status == "sent"}
     results: list[ReportResult | DomainError | None] = [None] * len(items)
     rounds: list[list[_Pending]] = []
@@ -217,6 +218,25 @@ def _submit_locked(
 
 
 _STORED_REPORTS = CompiledSelect(lambda job_ids: DeliveryReport.objects.filter(ids_in("job_id", job_ids)))
+
+
+def _stored_reports(jobs: dict[int, Job]) -> list[DeliveryReport]:
+    """The reports already stored for the locked `jobs`, read for those that may have one: a job still offered
+    and live has none, so a batch of such jobs — a phone that sent at once and reports without acknowledging, the
+    usual report now — costs no statement here.
+
+    Every report is stored by a transaction holding its job's lock: either applied, and then the job moved out of
+    `offered` in that transaction, or flagged `late`, which needs the deadline passed — and an offered job's deadline
+    never moves. A job read offered and live under this lock has no report. (A copy that a server whose clock runs
+    ahead stored as late is still caught, by the reports' unique constraint: the batch is answered one by one, and
+    that copy as a duplicate.)"""
+    now = timezone.now()
+    ids = [
+        job.pk
+        for job in jobs.values()
+        if not (job.status == JobStatus.OFFERED and job.accepted_at is None and job.deadline > now)
+    ]
+    return _STORED_REPORTS.run(ids) if ids else []
 
 
 def _locked_jobs(*, user: Any, job_ids: set[int]) -> dict[int, Job]:

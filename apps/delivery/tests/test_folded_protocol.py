@@ -116,6 +116,64 @@ def test_delivered_alone_acknowledges_an_offered_job_too(provider, phone):
     assert (job.status, job.accepted_at is not None, job.sent_at is not None) == (JobStatus.DELIVERED, True, True)
 
 
+def stored_report_reads(client, job, status):
+    """The report's answer, and how many times it read the stored reports."""
+    with CaptureQueriesContext(connection) as queries:
+        answer = report(client, job, status)
+    reads = [query["sql"] for query in queries if query["sql"].startswith('SELECT "delivery_deliveryreport"')]
+    return answer.json(), len(reads)
+
+
+def test_a_report_of_a_job_still_offered_reads_no_stored_reports(provider, phone, roomy, settings):
+    """A job offered and live under the report's lock has no report stored (one would have moved it, or found its
+    offer over): the folded report skips that read. Any other job's report reads them (its repeat is a duplicate)."""
+    settings.DELIVERY_SETTLE_LINGER_MS = 300  # settled a moment later (its read of the reports is not the request's)
+    folded, acknowledged = offered(2)
+    body, reads = stored_report_reads(phone, folded, "delivered")
+    assert (body["applied"], "ack_folded" in body["flags"], reads) == (True, True, 0)
+    assert phone.post(f"/api/jobs/{acknowledged.pk}/ack").status_code == 200
+    body, reads = stored_report_reads(phone, acknowledged, "delivered")
+    assert (body["applied"], "ack_folded" in body["flags"], reads) == (True, False, 1)
+    body, reads = stored_report_reads(phone, folded, "delivered")
+    assert (body["duplicate"], body["flags"], reads) == (True, ["unsigned", "ack_folded"], 1)
+
+
+def test_a_late_report_of_an_offered_job_repeated_is_a_duplicate(provider, phone, settings):
+    """The offer's deadline passed before the sweep ended it: the report is kept, flagged `late`, and the job stays
+    offered; sent again, it is answered as the stored one (the stored reports are read: the offer is not live)."""
+    settings.DELIVERY_SETTLE_LINGER_MS = 300
+    [job] = offered(1)
+    Job.objects.filter(pk=job.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    first, reads = stored_report_reads(phone, job, "delivered")
+    assert (first["applied"], "late" in first["flags"], first["job_status"], reads) == (False, True, "offered", 1)
+    again, reads = stored_report_reads(phone, job, "delivered")
+    assert (again["duplicate"], again["flags"], again["applied"], reads) == (True, first["flags"], False, 1)
+    assert DeliveryReport.objects.filter(job=job).count() == 1
+
+
+def test_a_stored_copy_of_a_report_of_a_job_read_offered_is_still_a_duplicate(provider, phone):
+    """Should a report be stored for a job that still reads offered and live (a copy flagged `late` by a server whose
+    clock ran ahead of this one's), the report's skipped read does not store it twice: the reports' unique
+    constraint refuses the copy and it is answered as the stored one, changing nothing."""
+    [job] = offered(1)
+    stored = DeliveryReport.objects.create(
+        job=job,
+        provider=provider,
+        status="delivered",
+        occurred_at=timezone.now(),
+        signed=False,
+        applied=False,
+        flags=["unsigned", "late"],
+    )
+    answer = report(phone, job, "delivered")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["duplicate"], body["applied"], body["flags"]) == (True, False, ["unsigned", "late"])
+    assert list(DeliveryReport.objects.filter(job=job).values_list("pk", flat=True)) == [stored.pk]
+    job.refresh_from_db()
+    assert (job.status, job.accepted_at) == (JobStatus.OFFERED, None)
+
+
 def test_a_report_answer_lists_the_next_offered_jobs(provider, phone, roomy):
     first, waiting = offered(2)
     listed = report(phone, first, "sent").json()["offered"]

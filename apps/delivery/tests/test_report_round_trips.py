@@ -2,10 +2,11 @@
 (apps.core.tests.round_trips): BEGIN and COMMIT included, once the process and the connection are warm.
 
 A folded `delivered` report (the job offered, not acknowledged): BEGIN; the job locked with its message, and the
-provider's recent deliveries counted for the burst check in the same statement; the stored reports; the job's move;
-and the messages waiting for the capacity it gives back read by the same statement; the provider's slot and SIM
-given back; the message's move; the report's insert; COMMIT; the offered jobs for the answer — 9 (11 when the burst
-count was a statement of its own after the commit and the waiting messages one of their own).
+provider's recent deliveries counted for the burst check in the same statement; the job's move, and the messages
+waiting for the capacity it gives back read by the same statement; the provider's slot and SIM given back; the
+message's move; the report's insert; COMMIT; the offered jobs for the answer — 8 (11 when the burst count was a
+statement of its own after the commit and the waiting messages one of their own, 9 while the stored reports were read
+for a job the lock shows offered and live, which has none). The report of an acknowledged job reads them: 9.
 
 An acknowledgement: one statement that moves and reads its jobs, without BEGIN and COMMIT — 1 (it was 4: BEGIN, the
 lock, the move, COMMIT)."""
@@ -30,6 +31,7 @@ pytestmark = [
 ]
 
 # The round trips of a warm request (the figures of the module's docstring).
+FOLDED_REPORT_ROUND_TRIPS = 8
 REPORT_ROUND_TRIPS = 9
 ACK_ROUND_TRIPS = 1
 
@@ -50,6 +52,19 @@ def test_a_folded_delivered_report_round_trips(provider, phone, roomy, settings)
         answer = post_reports(phone, [jobs[1]])
     assert [(r["job_status"], r["message_status"]) for r in answer["results"]] == [("delivered", "delivered")]
     assert [job["id"] for job in answer["offered"]] == [jobs[2].pk, jobs[3].pk]
+    rollup_flush()
+    assert trips.count == FOLDED_REPORT_ROUND_TRIPS, "\n".join(trips.statements)
+
+
+def test_a_delivered_report_of_an_acknowledged_job_round_trips(provider, phone, roomy, settings):  # noqa: F811
+    settings.DELIVERY_SETTLE_LINGER_MS = 300
+    settings.ROLLUP_FLUSH_SECONDS = 3600
+    jobs = offered(4)
+    jobs_accept(job_ids=[jobs[0].pk, jobs[1].pk], user=provider.user)
+    post_reports(phone, [jobs[0]])  # warm
+    with RoundTrips() as trips:
+        answer = post_reports(phone, [jobs[1]])
+    assert [(r["job_status"], r["flags"]) for r in answer["results"]] == [("delivered", ["unsigned"])]
     rollup_flush()
     assert trips.count == REPORT_ROUND_TRIPS, "\n".join(trips.statements)
 

@@ -9,7 +9,8 @@ process's own CPU (`time.process_time`), which a loaded, shared machine disturbs
 PostgreSQL on this machine, the CPU its backend spent on this process's connection (from /proc), since a statement's
 planning and execution are CPU the server pays too. Rounds alternate the endpoints; the table gives the median per
 request and the ratio to the floor, without and with the database's CPU, and PostgreSQL round trips per request
-(`PG trips`, counted in a pass of their own after the rounds). `--profile NAME` prints cProfile's top functions for
+(`PG trips`, counted in a pass of their own after the rounds) and Python function calls of a typical request (`Python
+calls`, the median by a profile hook, in another pass). `--profile NAME` prints cProfile's top functions for
 that endpoint instead.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_sendpath_bench REDIS_URL=redis://127.0.0.1:6380/3 \\
@@ -149,6 +150,29 @@ def pg_round_trips(call: Callable[[], None], requests: int) -> float | None:
     return answered / requests
 
 
+def python_calls(call: Callable[[], None], requests: int) -> float:
+    """Python function calls of `call`'s typical request (this thread), counted by a profile hook: the median over
+    `requests` requests, so that the occasional request that re-reads a cache (prices every 0.5 s here) does not
+    move it — an exact count where CPU figures are noisy."""
+    calls = 0
+
+    def hook(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    counts = []
+    for _ in range(requests):
+        calls = 0
+        sys.setprofile(hook)
+        try:
+            call()
+        finally:
+            sys.setprofile(None)
+        counts.append(calls)
+    return statistics.median(counts)
+
+
 def cpu_profile(call: Callable[[], None], requests: int, *, top: int, dump: str | None) -> None:
     """`call` made `requests` times under cProfile, its functions printed by own and by cumulative time (`top` of
     each); with `dump`, the profile also written there (for pstats)."""
@@ -257,9 +281,11 @@ def main() -> None:
                 prices(on=held)
                 figures[name].append(measure(call, counts[name]))
         trips: dict[str, float | None] = {}
+        python: dict[str, float] = {}
         for name, (call, held) in calls.items():
             prices(on=held)
             trips[name] = pg_round_trips(call, 1 if name.startswith("bulk") else 20)
+            python[name] = python_calls(call, 1 if name.startswith("bulk") else 20)
         prices(on=False)
         print(f"in-process CPU per request, {socket.gethostname()}, median of {args.rounds} rounds")
         floor = statistics.median(f[0] for f in figures["floor"])
@@ -277,7 +303,7 @@ def main() -> None:
             pg = "" if trips[name] is None else f"  PG trips {trips[name]:5.2f}"
             print(
                 f"  {name:13} {cpu:8.2f} ms  floor/this {floor / cpu:5.2f}  SQL {rounds[-1][1]:6.2f}  "
-                f"Redis {rounds[-1][2]:6.2f}{pg}{extra}"
+                f"Redis {rounds[-1][2]:6.2f}{pg}  Python calls {python[name]:7.0f}{extra}"
             )
         print(f"  load average: {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     finally:

@@ -4,14 +4,15 @@ the same commit as the messages, so the second writer waits for the first to com
 own writes rolled back with it) and replays the first one's answer.
 
 A single send (`idempotent_call(..., answer=...)`) on PostgreSQL in autocommit writes the key's row IN the one
-statement that inserts the message and books its hold (`apps.messaging.charging`, `client_hold_create_with_row`):
-a look-up, then that statement — two round trips, where a transaction around the send and the key's INSERT cost
-eight (look-up, BEGIN, SAVEPOINT, the message, the hold, RELEASE, the key, COMMIT; benchmarks/send_cpu.py counts
-them). The answer's body is written by the application
-before the statement, from the unsaved message; only its `id` is known after the INSERT, so the row keeps the body
-with `"id": null` and the message's id in a column of its own (`message_id`), put back in place when the answer is
-read (`_answer`). The first answer is that same rebuilt row, so a retry's is identical by construction. The body
-cannot be completed in SQL instead: it is encrypted at rest.
+statement that inserts the message — and books its hold, when it has a price (`apps.messaging.charging`,
+`client_hold_create_with_row`), or checks its recipient, when it has none (the guarded INSERT,
+`apps.messaging.inserting.messages_insert`): a look-up, then that statement — two round trips, where a transaction
+around the send and the key's INSERT cost five for a free message (look-up, BEGIN, the message, the key, COMMIT) and
+eight for a held one (with SAVEPOINT, the hold, RELEASE; benchmarks/send_cpu.py counts them). The answer's body is
+written by the application before the statement, from the unsaved message; only its `id` is known after the INSERT,
+so the row keeps the body with `"id": null` and the message's id in a column of its own (`message_id`), put back in
+place when the answer is read (`_answer`). The first answer is that same rebuilt row, so a retry's is identical by
+construction. The body cannot be completed in SQL instead: it is encrypted at rest.
 
 Why not claim the key first (INSERT … ON CONFLICT DO NOTHING in autocommit, then the send, then the answer)? It costs
 a round trip more (claim, send, answer; the claim cannot replace the look-up, which must come before the client's
@@ -23,11 +24,11 @@ The single send's API key, when this process held it, is verified in the round t
 (apps.core.lean): a stored answer is given only after it is verified (`before_replay`), and a new request's send
 verifies it before writing anything — so a new key costs no round trip for it of its own either.
 
-A send that does not take the one-statement path (a free message, one the content filter rejected and stores, a
-caller's transaction, SQLite) runs in a transaction that also inserts the key's row, the complete answer in it
-(`_store` in apps.messaging.services.sending asks for it: `key_remember`). A bulk request, which answers for many
-messages, keeps the transaction around the whole call. Errors raised by the send (4xx, 402) are remembered by none:
-nothing was written, the request can be retried.
+A send that does not take the one-statement path (a message the content filter rejected and stores, whose 422 does
+not name the message's id at the top; a caller's transaction; SQLite) runs in a transaction that also inserts the
+key's row, the complete answer in it (`_store` in apps.messaging.services.sending asks for it: `key_remember`). A
+bulk request, which answers for many messages, keeps the transaction around the whole call. Errors raised by the
+send (4xx, 402) are remembered by none: nothing was written, the request can be retried.
 """
 
 from __future__ import annotations
@@ -201,7 +202,8 @@ def key_row_with_message(message: Message) -> KeyRow | None:
     return KeyRow(sql=_KEY_WITH_MESSAGE, params=params, row=row)
 
 
-# Spliced into apps.tokens' one-statement hold (`HeldRow.companion`): it inserts only with the message and its hold.
+# Spliced into apps.tokens' one-statement hold (`HeldRow.companion`), or after a free message's guarded INSERT named
+# `held_row` (apps.messaging.inserting): it inserts only with the message (and its hold).
 # Kept short: psycopg parses a statement's text once per process only up to 4,096 characters (its query cache), and
 # the hold's statement with the message's columns is about 3,800 already — past the cap, each send would parse it
 # again (~0.1 ms of CPU). The parameters need no casts: the columns type them.
@@ -232,6 +234,14 @@ def key_remember(message: Message) -> None:
         response_status=status,
         response_body=body,
     )
+
+
+def key_answer() -> Answer | None:
+    """The current send's answer when its key's row was written with its message (the row as written, as
+    `idempotent_call` gives it and a retry reads it), else None: the call need not build its own, which would be
+    dropped."""
+    pending = _PENDING.get()
+    return _answer(pending.written) if pending is not None and pending.written is not None else None
 
 
 def key_pending() -> bool:

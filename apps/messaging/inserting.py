@@ -18,6 +18,7 @@ from django.db.models.base import ModelState
 
 from apps.core.inserting import row_columns, row_inserted, rows_insert, rows_json
 from apps.core.prepared import prepared_cursor
+from apps.messaging.idempotency import key_row_with_message, key_written
 from apps.messaging.models import Job, Message
 from apps.tokens.services import HeldRow
 
@@ -39,16 +40,25 @@ def messages_insert(messages: Sequence[Message], *, guard: Guard | None = None) 
         if connection.vendor != "postgresql" or len(messages) != 1:
             raise ValueError("a guarded INSERT is for one message on PostgreSQL")
         condition, params = guard
+        insert = (
+            f"{row_columns(Message).insert} SELECT {row_columns(Message).held_values} "  # noqa: S608 - model names
+            f"FROM (SELECT %(message_row)s::jsonb->0 AS value) r WHERE {condition} RETURNING id"
+        )
+        params = {"message_row": rows_json(Message, messages), **params}
+        # A send with an Idempotency-Key writes the key's row in the same statement, as the held send's does
+        # (apps.messaging.idempotency): the key taken raises IntegrityError and the statement writes nothing.
+        key_row = key_row_with_message(messages[0]) if not connection.in_atomic_block else None
+        if key_row is not None:
+            insert = f"WITH held_row AS ({insert}){key_row.sql} SELECT id FROM held_row"  # noqa: S608 - constants
+            params.update(key_row.params)
         with prepared_cursor() as cursor:  # one text per condition: planned once per connection
-            cursor.execute(
-                f"{row_columns(Message).insert} SELECT {row_columns(Message).held_values} "  # noqa: S608 - model names
-                f"FROM (SELECT %(message_row)s::jsonb->0 AS value) r WHERE {condition} RETURNING id",
-                {"message_row": rows_json(Message, messages), **params},
-            )
+            cursor.execute(insert, params)
             row = cursor.fetchone()
         if row is None:
             raise GuardRefused
         row_inserted(messages[0], row[0])
+        if key_row is not None:
+            key_written(key_row, messages[0])
         return
     if connection.vendor != "postgresql":
         if len(messages) == 1:

@@ -234,3 +234,37 @@ def test_each_request_gets_its_own_instances(key_and_secret):
     _, secret = key_and_secret
     first, second = authenticate(secret), authenticate(secret)
     assert first[1] is not second[1] and first[0].organization is not second[0].organization
+
+
+def test_a_request_changing_its_key_or_organization_changes_nothing_the_next_one_gets(key_and_secret):
+    _, secret = key_and_secret
+    first = authenticate(secret)[1]
+    first.name = "changed"
+    first.organization.name = "Changed Bank"
+    first._state.fields_cache.clear()
+    first.organization._state.adding = True
+    second = authenticate(secret)[1]
+    assert (second.name, second.organization.name) == ("server", "Acme Bank")
+    assert second._state.fields_cache["organization"] is second.organization
+    assert not second.organization._state.adding
+
+
+def test_a_request_s_copy_is_what_copy_copy_makes(key_and_secret):
+    """`_instance_copy` is `copy.copy` of a model instance without its detour through pickling's state: the same
+    attributes, its own state with the same database and cache of the same related instances."""
+    import copy
+
+    key, _ = key_and_secret
+    held = ApiKey.objects.select_related("organization").get(pk=key.pk)
+    for instance in (held, held.organization):
+        made, expected = auth_cache._instance_copy(instance), copy.copy(instance)
+        assert type(made) is type(expected) and made is not instance
+        plain = {name: value for name, value in expected.__dict__.items() if name not in ("_state", "_django_version")}
+        assert {name: value for name, value in made.__dict__.items() if name != "_state"} == plain
+        assert made._state is not instance._state
+        assert made._state.fields_cache is not instance._state.fields_cache
+        assert (made._state.db, made._state.adding, made._state.fields_cache) == (
+            expected._state.db,
+            expected._state.adding,
+            expected._state.fields_cache,
+        )

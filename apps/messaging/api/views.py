@@ -58,7 +58,7 @@ from apps.messaging.errors import (
     ScheduleInvalid,
     VerificationCodeUnknown,
 )
-from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, request_fingerprint
+from apps.messaging.idempotency import IDEMPOTENCY_KEY_PATTERN, idempotent_call, key_answer, request_fingerprint
 from apps.messaging.pumping import message_conversion_record
 from apps.messaging.representation import MessageOutputSerializer, message_output, messages_output
 from apps.messaging.services import (
@@ -259,14 +259,14 @@ class MessageSendView(ClientApiView, LeanPostView):
         message = _message_input(data)
 
         def submit() -> tuple[int, dict]:
-            return _submitted_body(
-                message_submit(
-                    organization=principal.organization,
-                    api_key=principal.api_key,
-                    data=message,
-                    credential_check=principal.credential_check,
-                )
+            stored = message_submit(
+                organization=principal.organization,
+                api_key=principal.api_key,
+                data=message,
+                credential_check=principal.credential_check,
             )
+            # With an Idempotency-Key written in the message's statement, the answer was built for its row already.
+            return key_answer() or _submitted_body(stored)
 
         return _idempotent(request, principal, data, submit, answer=_submitted_body)
 

@@ -452,9 +452,11 @@ def _store(
     single = (
         len(messages) == 1 and (not billable or connection.vendor == "postgresql") and not connection.in_atomic_block
     )
-    # A send with an Idempotency-Key stores the key's row with its message (apps.messaging.idempotency): the held
-    # message's one statement writes it; any other single send takes a transaction that inserts it too.
-    if single and not billable and key_pending():
+    # A send with an Idempotency-Key stores the key's row with its message (apps.messaging.idempotency): the one
+    # statement that inserts the message writes it — the held send's, or the free send's guarded INSERT (PostgreSQL);
+    # any other single send takes a transaction that inserts it too: unguarded, or a message the content filter
+    # rejected, whose answer (422) does not name the message's id at the top for the statement to fill in.
+    if single and not billable and key_pending() and (guard is None or messages[0].status == MessageStatus.REJECTED):
         single = False
     with nullcontext() if single else transaction.atomic():
         shortfalls = charges_book(

@@ -1,7 +1,8 @@
-"""A send with an Idempotency-Key on PostgreSQL in autocommit, as production runs it: the key's row is written by
-the statement that inserts the message and books its hold (apps.messaging.idempotency), so the send costs the key's
-look-up and that one statement — and keeps every promise of the key: a retry gets the first answer byte for byte,
-another body 409, a refusal is not remembered, a rejected message's 422 is, an expired key is replaced.
+"""A send with an Idempotency-Key on PostgreSQL in autocommit, as production runs it: the key's row is written by the
+statement that inserts the message (and books its hold, when it has a price: apps.messaging.idempotency), so the
+send costs the key's look-up and that one statement — and keeps every promise of the key: a retry gets the first
+answer byte for byte, another body 409, a refusal is not remembered, a rejected message's 422 is, an expired key is
+replaced.
 
 Round trips are counted on the wire (apps.core.tests.round_trips)."""
 
@@ -14,8 +15,8 @@ from django.utils import timezone
 from apps.core.tests.round_trips import RoundTrips
 from apps.incentives.tests.conftest import fund, prices, spendable  # noqa: F401 - `prices` is a fixture
 from apps.messaging import services
-from apps.messaging.choices import DomainRuleKind
-from apps.messaging.models import DomainRule, IdempotencyKey, Message
+from apps.messaging.choices import DomainRuleKind, OptOutSource
+from apps.messaging.models import DomainRule, IdempotencyKey, Message, OptOut
 from apps.messaging.representation import message_output
 from apps.tokens.models import Transfer
 
@@ -110,13 +111,43 @@ def test_a_rejected_message_keeps_its_422_answer(held, staff):
     assert not Transfer.objects.filter(message_id=first.json()["details"]["message"]["id"]).exists()
 
 
-def test_a_free_send_with_a_key_is_stored_with_it(client_api):
-    """No price, no hold: the message and the key's row are inserted in one transaction."""
-    first = send(client_api, "order-22")
+def test_a_free_send_with_a_key_costs_the_look_up_and_one_statement(client_api):
+    """No price, no hold: the key's row rides in the message's guarded INSERT, as in the held send's statement — no
+    BEGIN, no INSERT of the key of its own, no COMMIT — and the answer is the one a retry reads back."""
+    assert send(client_api, "warm-up", to="012 345 600").status_code == 202
+    assert send(client_api, None, to="012 345 601").status_code == 202
+    with RoundTrips() as plain:
+        assert send(client_api, None, to="012 345 602").status_code == 202
+    with RoundTrips() as keyed:
+        first = send(client_api, "order-22")
     assert first.status_code == 202
-    assert send(client_api, "order-22").content == first.content
-    assert Message.objects.count() == 1
-    assert IdempotencyKey.objects.get().message_id is None  # the body is complete
+    assert 'FROM "messaging_idempotencykey"' in keyed.statements[0], keyed.statements
+    assert keyed.count == plain.count + 1, (plain.statements, keyed.statements)
+    [statement] = [sql for sql in keyed.statements if "messaging_message" in sql]
+    assert "remembered AS" in statement
+    message = Message.objects.get(pk=first.json()["id"])
+    assert first.json() == message_output(message)
+    assert IdempotencyKey.objects.get(key="order-22").message_id == message.pk
+    with RoundTrips() as retry_trips:
+        retry = send(client_api, "order-22")
+    assert (retry.status_code, retry.content) == (first.status_code, first.content)
+    assert retry_trips.count == 1, retry_trips.statements
+    other = send(client_api, "order-22", to="012 345 603")
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+    assert Message.objects.count() == 4
+
+
+def test_a_free_send_to_an_opted_out_recipient_with_a_key_stores_neither(client_api):
+    """The guarded INSERT refused (the recipient opted out): neither the message nor the key's row is written, so
+    the retry runs again — and, the opt-out withdrawn, is sent."""
+    services.opt_out_add(phone=OTP["to"], source=OptOutSource.API)
+    refused = send(client_api, "order-25")
+    assert (refused.status_code, refused.json()["code"]) == (422, "recipient_opted_out"), refused.json()
+    assert not IdempotencyKey.objects.exists() and not Message.objects.exists()
+    OptOut.objects.all().delete()
+    sent = send(client_api, "order-25")
+    assert sent.status_code == 202
+    assert IdempotencyKey.objects.get(key="order-25").message_id == sent.json()["id"]
 
 
 def test_an_expired_key_is_replaced(held):

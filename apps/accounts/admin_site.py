@@ -3,14 +3,23 @@
 With it on, the login form asks for the code from the staff member's TOTP device (enrolled by a superuser under
 "TOTP devices"), and a session that signed in without one is not let in. Repeated failed logins lock the phone number
 and address out (django-axes, AXES_* settings). Off in development and tests; production turns it on.
+
+Numbers are nowhere at rest in plain text (docs/privacy.md), and a staff member's login name is their phone number:
+django-axes keeps a failed attempt under `admin_login_username` — the number's keyed hash, the same however it was
+typed — and its log of successful logins, which would store the name as typed, is off (AXES_DISABLE_ACCESS_LOG);
+a staff sign-in is audited instead (`staff.signed_in`, the audit log naming the user by id).
 """
 
 from django.conf import settings
 from django.contrib.admin import AdminSite
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from apps.accounts.phone import normalize_phone
+from apps.audit.services import audit_record
+from apps.core.crypto import blind_index
 from apps.core.errors import DomainError
 
 
@@ -31,11 +40,21 @@ class PeerPowerAdminSite(AdminSite):
 
 
 def admin_login_username(request: HttpRequest, credentials: dict | None) -> str | None:
-    """AXES_USERNAME_CALLABLE: the admin login's number as E.164, so failures typed in any format count together."""
+    """AXES_USERNAME_CALLABLE: the admin login's name as django-axes stores and counts it — the keyed hash of the
+    number as E.164, so failures typed in any format count together and the number is not kept in plain text (of
+    whatever was typed when it is not a number: it may still be one, mistyped)."""
     typed = (credentials or {}).get("username") or request.POST.get("username")
     if not typed:
         return None
     try:
-        return normalize_phone(typed, require_mobile=False, allowed_regions=[]).e164
+        name = normalize_phone(typed, require_mobile=False, allowed_regions=[]).e164
     except DomainError:
-        return typed
+        name = typed.strip()
+    return blind_index(name)
+
+
+@receiver(user_logged_in, dispatch_uid="staff_signed_in")
+def staff_signed_in(sender: type, request: HttpRequest | None, user: object, **kwargs: object) -> None:
+    """A staff member signed in (the admin's login): audited, where django-axes' access log is off (module)."""
+    if getattr(user, "is_staff", False):
+        audit_record(actor=user, action="staff.signed_in", target=user)

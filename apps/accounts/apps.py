@@ -10,4 +10,4 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from apps.accounts import auth_cache, checks, schema  # noqa: F401 - registers signal receivers, system checks and OpenAPI extensions
+        from apps.accounts import admin_site, auth_cache, checks, schema  # noqa: F401 - registers signal receivers, system checks and OpenAPI extensions

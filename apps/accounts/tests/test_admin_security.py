@@ -2,10 +2,15 @@
 ADMIN_OTP_REQUIRED (django-otp; on in production settings, off in development and tests)."""
 
 import pytest
+from axes.models import AccessAttempt, AccessLog
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import User
+from apps.audit.models import AuditLog
+from apps.audit.redaction import spellings
+from apps.core.crypto import blind_index
+from apps.core.tests.database_scan import find_in_database
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/admin/"
@@ -38,6 +43,27 @@ def test_failures_count_by_the_number_however_it_is_typed(client, staff, setting
     for typed in ["012 000 001", "+855 12 000 001", "85512000001", "012000001"][: settings.AXES_FAILURE_LIMIT - 1]:
         client.post(LOGIN, {"username": typed, "password": "wrong"})
     assert log_in(client, password="wrong").status_code == 429
+
+
+def test_the_login_name_is_kept_nowhere_in_plain_text(client, staff):
+    """A staff member's login name is their phone number: failed attempts are counted under its keyed hash, and a
+    successful login is audited by the user's id, not logged by name."""
+    log_in(client, password="wrong")
+    log_in(client, password="wrong", username="not a number 012 999")
+    assert set(AccessAttempt.objects.values_list("username", flat=True)) == {
+        blind_index("+85512000001"),
+        blind_index("not a number 012 999"),
+    }
+    assert log_in(client).status_code == 302
+    assert not AccessLog.objects.exists()
+    assert AuditLog.objects.filter(action="staff.signed_in", target_id=str(staff.pk)).count() == 1
+    assert find_in_database(*spellings("+85512000001"), "012 999", decrypt=False) == []
+
+
+def test_a_sign_in_that_is_not_staff_is_not_audited_as_one(client, db):
+    user = User.objects.create_user("+85512000002", PASSWORD)
+    client.force_login(user)
+    assert not AuditLog.objects.filter(action="staff.signed_in").exists()
 
 
 def test_fewer_failures_than_the_limit_do_not_lock(client, staff, settings):

@@ -272,3 +272,28 @@ def test_the_audit_migration_hashes_the_numbers_of_old_entries(staff):
     assert erased.redacted_at is None and untouched.redacted_at is None  # nothing to change: not rewritten
     assert AuditLog.objects.get(action="audit.pseudonymised").after == {"entries": 1}
     assert find_in_database(*every_spelling(DENIED_PHONE, BLOCKED), decrypt=False) == []
+
+
+def test_the_migration_hashes_the_admin_login_names_django_axes_kept(db):
+    from axes.models import AccessAttempt, AccessLog
+
+    attempt = dict(ip_address="10.0.0.1", user_agent="browser", get_data="", post_data="", http_accept="*/*")
+    typed_twice = [
+        AccessAttempt.objects.create(username=name, failures_since_start=failures, path_info="/admin/login/", **attempt)
+        for name, failures in [("+85512000001", 2), ("012 000 001", 1)]
+    ]
+    other = AccessAttempt.objects.create(username="somebody", failures_since_start=1, path_info="/", **attempt)
+    logged = AccessLog.objects.create(username="+85512000001", ip_address="10.0.0.1", user_agent="browser")
+    already = AccessLog.objects.create(username=crypto.blind_index("+85512000002"), user_agent="browser")
+
+    migration("accounts", "0013_admin_login_names_hashed").hash_login_names(
+        global_apps, SimpleNamespace(connection=connection)
+    )
+
+    number = crypto.blind_index("+85512000001")
+    [merged] = AccessAttempt.objects.filter(username=number)  # one name now: one attempt, its failures added up
+    assert merged.pk == typed_twice[0].pk and merged.failures_since_start == 3
+    assert AccessAttempt.objects.get(pk=other.pk).username == crypto.blind_index("somebody")
+    assert AccessLog.objects.get(pk=logged.pk).username == number
+    assert AccessLog.objects.get(pk=already.pk).username == crypto.blind_index("+85512000002")  # left as it was
+    assert find_in_database(*spellings("+85512000001"), "012 000 001", decrypt=False) == []

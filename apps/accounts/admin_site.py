@@ -15,6 +15,7 @@ from django.contrib.admin import AdminSite
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.urls import reverse
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from apps.accounts.phone import normalize_phone
@@ -55,6 +56,7 @@ def admin_login_username(request: HttpRequest, credentials: dict | None) -> str 
 
 @receiver(user_logged_in, dispatch_uid="staff_signed_in")
 def staff_signed_in(sender: type, request: HttpRequest | None, user: object, **kwargs: object) -> None:
-    """A staff member signed in (the admin's login): audited, where django-axes' access log is off (module)."""
-    if getattr(user, "is_staff", False):
+    """A staff member signed in through the admin's login form: audited, where django-axes' access log is off
+    (module). Other logins (a session made by code, as tests make them) are not sign-ins by a person."""
+    if getattr(user, "is_staff", False) and request is not None and request.path == reverse("admin:login"):
         audit_record(actor=user, action="staff.signed_in", target=user)

@@ -60,10 +60,13 @@ def test_the_login_name_is_kept_nowhere_in_plain_text(client, staff):
     assert find_in_database(*spellings("+85512000001"), "012 999", decrypt=False) == []
 
 
-def test_a_sign_in_that_is_not_staff_is_not_audited_as_one(client, db):
-    user = User.objects.create_user("+85512000002", PASSWORD)
-    client.force_login(user)
+def test_only_a_staff_members_sign_in_through_the_login_form_is_audited(client, staff, db):
+    User.objects.create_user("+85512000002", PASSWORD)
+    client.post(LOGIN, {"username": "012 000 002", "password": PASSWORD})  # not staff: the form refuses it
+    client.force_login(staff)  # a session made by code
     assert not AuditLog.objects.filter(action="staff.signed_in").exists()
+    assert log_in(client).status_code == 302
+    assert AuditLog.objects.filter(action="staff.signed_in").count() == 1
 
 
 def test_fewer_failures_than_the_limit_do_not_lock(client, staff, settings):

@@ -256,6 +256,9 @@ AXES_HTTP_RESPONSE_CODE = 429
 # A successful login's log would keep the login name (a staff member's phone number) in plain text: off; staff
 # sign-ins are audited instead (apps.accounts.admin_site). Failed attempts are kept under the number's keyed hash.
 AXES_DISABLE_ACCESS_LOG = True
+# Its log lines describe the client with these masked (a staff member's phone number and address); say so here, for
+# an upgrade of django-axes that changed its default would otherwise put them in the logs.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address"]
 # No start-up banner: commands print their own output on stdout (lockouts are still logged as warnings).
 AXES_VERBOSE = False
 ADMIN_OTP_REQUIRED = env.bool("ADMIN_OTP_REQUIRED", default=False)

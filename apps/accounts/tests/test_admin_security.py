@@ -1,6 +1,8 @@
 """Admin login: locked out after repeated failures (django-axes), and a TOTP second factor for staff when
 ADMIN_OTP_REQUIRED (django-otp; on in production settings, off in development and tests)."""
 
+import logging
+
 import pytest
 from axes.models import AccessAttempt, AccessLog
 from django_otp.oath import totp
@@ -58,6 +60,17 @@ def test_the_login_name_is_kept_nowhere_in_plain_text(client, staff):
     assert not AccessLog.objects.exists()
     assert AuditLog.objects.filter(action="staff.signed_in", target_id=str(staff.pk)).count() == 1
     assert find_in_database(*spellings("+85512000001"), "012 999", decrypt=False) == []
+
+
+def test_the_login_name_is_in_no_log_line(client, staff, caplog):
+    """django-axes logs every failure, lock-out and successful login with a description of the client; the login
+    name (a staff member's phone number) must not be in it, in any spelling."""
+    caplog.set_level(logging.DEBUG)
+    log_in(client, password="wrong")
+    assert log_in(client).status_code == 302
+    assert any(record.name.startswith("axes") for record in caplog.records)  # it did log
+    for spelling in [*spellings("+85512000001"), "012 000 001"]:
+        assert spelling not in caplog.text
 
 
 def test_only_a_staff_members_sign_in_through_the_login_form_is_audited(client, staff, db):

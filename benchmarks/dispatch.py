@@ -11,6 +11,9 @@ checks at the end that every message got exactly one job and that FCM received e
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pp_dispatch_bench REDIS_URL=redis://127.0.0.1:6379/7 \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/8 .venv/bin/python benchmarks/dispatch.py --processes 1 2
 
+`--sealed` gives every phone a seal key, as the simulator's phones and current apps have, so each push reads its job's
+content and seals it (apps.delivery.sealed_push); without it the pushes name the job only.
+
 The database name must end in `_bench` (the script creates it if needed and empties its tables); REDIS_URL's and
 CELERY_BROKER_URL's databases are emptied too, so give it databases of its own. A measurement, not a test: nothing
 here fails on a slow machine, except the final check that nothing was lost or pushed twice.
@@ -114,6 +117,23 @@ def load_providers(count: int, rng: random.Random) -> None:
         sims_and_phones_create(
             providers, rng, now=now, carrier_shares=CARRIERS, second_sim_share=0.4, turn_offset=(-600, 0)
         )
+
+
+def seal_keys_give() -> None:
+    """A seal key of its own for every phone (`--sealed`): each push then seals the job's content to it."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from apps.providers.models import Device
+
+    devices = list(Device.objects.only("pk"))
+    for device in devices:
+        public = X25519PrivateKey.generate().public_key()
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        device.seal_key = base64.b64encode(raw).decode()
+    Device.objects.bulk_update(devices, ["seal_key"], batch_size=LOAD_BATCH)
 
 
 def organization() -> Any:
@@ -386,6 +406,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="a seal key for every phone, as the simulator's phones and current apps have: pushes carry the job sealed",
+    )
+    parser.add_argument(
         "--push-process",
         action="store_true",
         help="push from a process of its own (as production's high-queue worker), not inline in each dispatcher",
@@ -418,6 +443,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     empty_tables()
     load_providers(args.providers, rng)
+    if args.sealed:
+        seal_keys_give()
     from apps.providers.models import Sim
 
     sims = Sim.objects.count()
@@ -428,6 +455,7 @@ def main() -> None:
     print(
         f"{args.providers} providers, {sims} SIMs, {args.messages} messages per run, "
         f"{settings.PROVIDER_MAX_JOBS_IN_FLIGHT} jobs in flight per provider; FCM fake in its own process at {endpoint}"
+        f"; phones {'with' if args.sealed else 'without'} seal keys"
     )
     signals = time_signals(500)
     print(

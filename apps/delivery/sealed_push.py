@@ -12,7 +12,9 @@ the acknowledgement's fields less `status`: id, message_id, to, body, encoding, 
 
 A job gets a payload only where the phone may read it (`jobs_readable`: the job's own provider's devices, the rule
 `GET /api/jobs/{id}` applies), and only while it fits FCM's 4,096 bytes: a longer one is left out and the phone
-fetches the job as before. Documented in docs/provider-protocol.md §4, §7 and §8."""
+fetches the job as before. The push batch reads the content with its jobs and devices, in its one query
+(apps.delivery.services `_PUSH_ROWS`, with `readable_by_device` for the rule). Documented in
+docs/provider-protocol.md §4, §7 and §8."""
 
 import base64
 import json
@@ -21,11 +23,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from django.db.models import Exists, OuterRef, Q
 
-from apps.core.compiled import CompiledSelect, ids_in
 from apps.delivery.api.serializers import job_output
 from apps.delivery.push.types import MAX_DATA_BYTES, data_bytes
-from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
 from apps.messaging.selectors import jobs_readable
 
@@ -58,45 +59,52 @@ def seal(content: bytes, *, seal_key: str, job_id: int) -> str:
     return base64.b64encode(SUITE.encrypt(content, _public_key(seal_key), info=seal_info(job_id))).decode("ascii")
 
 
-# The content of a push batch's jobs for its keyed devices, in one query: only the columns the payload reads.
-_CONTENT = CompiledSelect(
-    lambda job_ids, provider_ids: (
-        jobs_readable(ids_in("provider_id", provider_ids))
-        .filter(ids_in("pk", job_ids), status=JobStatus.OFFERED)
-        .only(
-            "pk",
-            "provider_id",
-            "status",
-            "message_id",
-            "deadline",
-            "trace_token",
-            "message__to",
-            "message__body",
-            "message__encoding",
-            "message__segments",
-        )
-    )
+# The columns of a job and its message that its payload reads (`job_content`): all a push batch's read loads of them.
+CONTENT_FIELDS = (
+    "pk",
+    "provider_id",
+    "status",
+    "message_id",
+    "deadline",
+    "trace_token",
+    "message__to",
+    "message__body",
+    "message__encoding",
+    "message__segments",
 )
 
 
-def pushes_sealed(pairs: list[tuple[Job, Any]], data: list[dict[str, str]]) -> None:
-    """Add `sealed` to the data of each (job, device) push whose device has a seal key and whose job its phone may
-    read, where it fits FCM's limit. `data[i]` is pair i's push data, completed in place. One query for all the
-    batch's content (none when no device has a key); each body opened once, as the acknowledgement opens it."""
-    keyed = [index for index, (_, device) in enumerate(pairs) if device.seal_key]
-    if not keyed:
-        return
-    job_ids = sorted({pairs[index][0].pk for index in keyed})
-    provider_ids = sorted({pairs[index][1].provider_id for index in keyed})
-    readable = {job.pk: job for job in _CONTENT.run(job_ids, provider_ids)}
+def readable_by_device(device_provider: str) -> Exists:
+    """For a queryset of jobs, one row per job and device, whose annotation `device_provider` is the device's provider:
+    whether that phone may read the row's job — `jobs_readable` of the device's provider, the rule `GET /api/jobs/{id}`
+    applies. A push carries a job's content only where this is true."""
+    return Exists(jobs_readable(Q(provider_id=OuterRef(device_provider))).filter(pk=OuterRef("pk")))
+
+
+# What `"sealed": …` adds to a push's data as `data_bytes` counts it, beyond the value's characters: its key, quotes
+# and separator (the value is base64: ASCII, none of it escaped by JSON).
+SEALED_ENTRY_BYTES = data_bytes({"job": "", "sealed": ""}) - data_bytes({"job": ""})
+
+
+def sealed_length(content_bytes: int) -> int:
+    """The length of `seal`'s answer for content of `content_bytes` bytes: base64 of the 32-byte encapsulated key,
+    the ciphertext and its 16-byte tag."""
+    return 4 * -(-(32 + content_bytes + 16) // 3)
+
+
+def pushes_sealed(pushes: list[tuple[Job, Any, bool]], data: list[dict[str, str]]) -> None:
+    """Add `sealed` to the data of each (job, device, readable) push whose device has a seal key and whose job its
+    phone may read (`readable`: `readable_by_device`), where it fits FCM's limit. `data[i]` is push i's data,
+    completed in place. Reads nothing: the job comes with its message's columns (CONTENT_FIELDS). Each body opened
+    once, as the acknowledgement opens it; the size is known before sealing (`sealed_length`), so a payload too large
+    is never sealed and the data is encoded once, by the request's own check."""
     contents: dict[int, bytes] = {}
-    for index in keyed:
-        job, device = pairs[index]
-        readable_job = readable.get(job.pk)
-        if readable_job is None or readable_job.provider_id != device.provider_id:
-            continue  # not this phone's to read (or no longer offered): the push names the job only
-        if job.pk not in contents:
-            contents[job.pk] = job_content(readable_job)
-        sealed = {**data[index], "sealed": seal(contents[job.pk], seal_key=device.seal_key, job_id=job.pk)}
-        if data_bytes(sealed) <= MAX_DATA_BYTES:
-            data[index] = sealed
+    for index, (job, device, readable) in enumerate(pushes):
+        if not device.seal_key or not readable:
+            continue  # an unkeyed phone, or not this phone's to read: the push names the job only
+        content = contents.get(job.pk)
+        if content is None:
+            content = contents[job.pk] = job_content(job)
+        if data_bytes(data[index]) + SEALED_ENTRY_BYTES + sealed_length(len(content)) > MAX_DATA_BYTES:
+            continue  # too large for FCM: the phone fetches the job
+        data[index] = {**data[index], "sealed": seal(content, seal_key=device.seal_key, job_id=job.pk)}

@@ -9,12 +9,13 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core.backoff import backoff_with_jitter
 from apps.core.compiled import CompiledSelect, ids_in
 from apps.delivery.push import PushOutcome, PushRequest, PushResult, push_send_many
-from apps.delivery.sealed_push import pushes_sealed
+from apps.delivery.sealed_push import CONTENT_FIELDS, pushes_sealed, readable_by_device
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job
 from apps.messaging.services import job_release_and_rematch, jobs_push_record
@@ -62,61 +63,72 @@ def jobs_push(*, job_ids: list[int], retry: int = 0) -> dict[int, str]:
     - anything else: the job goes to another provider.
     Returns each job's "sent", "retry", "released" or "skipped" (the job is no longer offered, its lease is over,
     or the phone has no device and must poll). A push to a device with a seal key carries the job's content sealed
-    to it (apps.delivery.sealed_push). Queries: the jobs, their devices, the content of the jobs going to keyed
-    devices (none without one), one UPDATE for the jobs whose pushes all went out (one more per job with a failure).
+    to it (apps.delivery.sealed_push). Queries: one read (the jobs with their devices and content, `_PUSH_ROWS`), one
+    UPDATE for the jobs whose pushes all went out (one more per job with a failure).
     """
     now = timezone.now()
-    outcomes = {job_id: "skipped" for job_id in job_ids}
-    jobs = [
-        job
-        for job in _OFFERED_JOBS.run(list(job_ids))
-        if int((job.deadline - now).total_seconds()) > 0  # else the lease sweep ends it
-    ]
-    devices_by_provider = _devices_of(jobs)
-    jobs = [job for job in jobs if job.provider_id in devices_by_provider]
-    ttl = {job.pk: int((job.deadline - now).total_seconds()) for job in jobs}
-    outcomes.update(_push_and_act(jobs, devices_by_provider, ttl=ttl, retry=retry, now=now))
+    outcomes = dict.fromkeys(job_ids, "skipped")
+    pushes, _ = _pushes_of(job_ids)
+    pushes = [push for push in pushes if int((push[0].deadline - now).total_seconds()) > 0]  # else the lease sweep
+    ttl = {job.pk: int((job.deadline - now).total_seconds()) for job, _, _ in pushes}
+    outcomes.update(_push_and_act(pushes, ttl=ttl, retry=retry, now=now))
     return outcomes
 
 
-# The push task's reads, on every batch: built once per process on PostgreSQL (apps.core.compiled), for building them
-# through the ORM cost about as much of the task's CPU as running them.
-_OFFERED_JOBS = CompiledSelect(
-    # Only the columns a push reads: loading whole rows parsed seven timestamps per job for nothing.
-    lambda job_ids: Job.objects.filter(ids_in("pk", job_ids), status=JobStatus.OFFERED).only(
-        "pk", "provider_id", "deadline"
+# A push batch's one read, built once per process on PostgreSQL (apps.core.compiled; building it through the ORM cost
+# about as much of the task's CPU as running it): the jobs still offered, a row for each device of each job's
+# provider (a row without one where the provider has none), with the columns of the job and its message that a
+# sealed payload reads, and whether that device's phone may read the job (`readable_by_device`, the selector's rule).
+# It replaces three reads — the jobs, their devices, the keyed devices' content — each a round trip and a statement.
+_PUSH_ROWS = CompiledSelect(
+    lambda job_ids: (
+        Job.objects.select_related("message")
+        .filter(ids_in("pk", job_ids), status=JobStatus.OFFERED)
+        .annotate(
+            device_pk=F("provider__devices__pk"),
+            device_provider_id=F("provider__devices__provider_id"),
+            device_fcm_token=F("provider__devices__fcm_token"),
+            device_seal_key=F("provider__devices__seal_key"),
+        )
+        .annotate(readable=readable_by_device("device_provider_id"))
+        .only(*CONTENT_FIELDS)
+        .order_by("pk", "device_pk")
     )
 )
-_DEVICES_OF = CompiledSelect(
-    lambda provider_ids: (
-        Device.objects.filter(ids_in("provider_id", provider_ids))
-        .order_by("pk")
-        .only("pk", "provider_id", "fcm_token", "seal_key")
-    )
-)
+# The device's columns a push and a dead token's removal read, in the model's order (`Model.from_db`).
+_DEVICE_FIELDS = ["id", "provider_id", "fcm_token", "seal_key"]
 
 
-def _devices_of(jobs: list[Job]) -> dict[int, list[Device]]:
-    devices_by_provider: dict[int, list[Device]] = {}
-    if jobs:
-        for device in _DEVICES_OF.run(sorted({job.provider_id for job in jobs})):
-            devices_by_provider.setdefault(device.provider_id, []).append(device)
-    return devices_by_provider
+def _pushes_of(job_ids: list[int]) -> tuple[list[tuple[Job, Device, bool]], list[Job]]:
+    """The batch's jobs still offered, as (job, device, readable) for each device of each job's provider, and the
+    jobs whose provider has no device. One query (`_PUSH_ROWS`)."""
+    pushes: list[tuple[Job, Device, bool]] = []
+    deviceless: list[Job] = []
+    devices: dict[int, Device] = {}
+    for row in _PUSH_ROWS.run(list(job_ids)):
+        if row.device_pk is None:
+            deviceless.append(row)
+            continue
+        device = devices.get(row.device_pk)
+        if device is None:
+            values = (row.device_pk, row.device_provider_id, row.device_fcm_token, row.device_seal_key)
+            device = devices[row.device_pk] = Device.from_db(row._state.db, _DEVICE_FIELDS, values)
+        pushes.append((row, device, bool(row.readable)))
+    return pushes, deviceless
 
 
 def _push_and_act(
-    jobs: list[Job], devices_by_provider: dict[int, list[Device]], *, ttl: dict[int, int], retry: int, now: datetime
+    pushes: list[tuple[Job, Device, bool]], *, ttl: dict[int, int], retry: int, now: datetime
 ) -> dict[int, str]:
-    pairs = [(job, device) for job in jobs for device in devices_by_provider.get(job.provider_id, [])]
-    data = [{"job": str(job.pk), "kind": "job"} for job, _ in pairs]
-    pushes_sealed(pairs, data)  # the content, sealed to each keyed phone
+    data = [{"job": str(job.pk), "kind": "job"} for job, _, _ in pushes]
+    pushes_sealed(pushes, data)  # the content, sealed to each keyed phone that may read it
     requests = [
         PushRequest(token=device.fcm_token, data=job_data, ttl_seconds=ttl[job.pk])
-        for (job, device), job_data in zip(pairs, data, strict=True)
+        for (job, device, _), job_data in zip(pushes, data, strict=True)
     ]
     results = push_send_many(requests=requests)
     by_job: dict[int, tuple[Job, list[Device], list[PushResult]]] = {}
-    for (job, device), result in zip(pairs, results, strict=True):
+    for (job, device, _), result in zip(pushes, results, strict=True):
         _, devices, job_results = by_job.setdefault(job.pk, (job, [], []))
         devices.append(device)
         job_results.append(result)
@@ -179,15 +191,13 @@ def jobs_ack_timeouts(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def _repush(jobs: list[Job], *, now: datetime) -> int:
-    devices_by_provider = _devices_of(jobs)
-    for job in jobs:
-        if job.provider_id not in devices_by_provider:
-            # No device to push to: count the attempt so the next sweep hands the job to someone else.
-            jobs_push_record(job_ids=[job.pk], at=now)
-    pushed = [job for job in jobs if job.provider_id in devices_by_provider]
-    ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job in pushed}
+    pushes, deviceless = _pushes_of([job.pk for job in jobs])  # those still offered, as a push batch reads them
+    if deviceless:
+        # No device to push to: count the attempt so the next sweep hands the job to someone else.
+        jobs_push_record(job_ids=[job.pk for job in deviceless], at=now)
+    ttl = {job.pk: max(int((job.deadline - now).total_seconds()), 1) for job, _, _ in pushes}
     # A re-push is the last try: transient failures are not retried again.
-    return len(_push_and_act(pushed, devices_by_provider, ttl=ttl, retry=settings.PUSH_MAX_RETRIES, now=now))
+    return len(_push_and_act(pushes, ttl=ttl, retry=settings.PUSH_MAX_RETRIES, now=now))
 
 
 def providers_wake_up(provider_ids: list[int]) -> None:

@@ -165,8 +165,9 @@ def jobs_unknown_of(*, user: Any) -> QuerySet[Job]:
 
 def jobs_readable(provider: Any) -> QuerySet[Job]:
     """The jobs a provider's phone may read, with their message: its own. `provider` is the condition naming the
-    provider — `Q(provider__user=user)` for a signed-in phone (`GET /api/jobs/{id}`), `ids_in("provider_id", ids)`
-    for a push batch's phones (apps.delivery.sealed_push: a push carries a job's content only where this gives it)."""
+    provider — `Q(provider__user=user)` for a signed-in phone (`GET /api/jobs/{id}`), `Q(provider_id=OuterRef(...))`
+    for each device of a push batch's read (apps.delivery.sealed_push: a push carries a job's content only where
+    this gives it)."""
     return Job.objects.select_related("message").filter(provider)
 
 

@@ -11,10 +11,14 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.accounts.services import client_create, otp_request
 from apps.accounts.tests.factories import UserFactory
+from apps.delivery.push.types import data_bytes
+from apps.delivery.sealed_push import SEALED_ENTRY_BYTES, seal, sealed_length
 from apps.delivery.services import jobs_ack_timeouts, jobs_push
 from apps.messaging.choices import JobStatus
 from apps.messaging.models import Job, Message
@@ -109,15 +113,15 @@ def test_an_unkeyed_phones_push_is_unchanged(fcm_fake):
 
 def test_a_batch_seals_each_job_to_its_own_phone_in_one_query(fcm_fake, settings, django_assert_num_queries):
     """Two phones with keys, one without, in one push batch: each keyed phone's payload opens with its key only; the
-    batch reads the content in one query."""
+    batch reads its jobs, their devices and the content in one query."""
     settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 1  # one job each
     first, second = provider_with_sim(Carrier.CELLCARD), provider_with_sim(Carrier.CELLCARD)
     bare = provider_with_sim(Carrier.CELLCARD)
     keys = {first.pk: keyed(first), second.pk: keyed(second)}
     jobs = [offered(to=f"012 345 67{index}") for index in range(3)]
     assert {job.provider_id for job in jobs} == {first.pk, second.pk, bare.pk}
-    # The jobs, their devices, the content of the keyed ones, the push record: four statements.
-    with django_assert_num_queries(4):
+    # The jobs with their devices and content, the push record: two statements.
+    with django_assert_num_queries(2):
         jobs_push(job_ids=[job.pk for job in jobs])
     by_token = {received.token: received.data for received in fcm_fake.accepted}
     tokens = dict(Device.objects.values_list("provider_id", "fcm_token"))
@@ -131,6 +135,70 @@ def test_a_batch_seals_each_job_to_its_own_phone_in_one_query(fcm_fake, settings
         other = next(key for provider_id, key in keys.items() if provider_id != job.provider_id)
         with pytest.raises(InvalidTag):
             open_sealed(data["sealed"], other, job.pk)
+
+
+def second_phone(provider) -> tuple[str, X25519PrivateKey]:
+    """Register another keyed phone for the provider, as a second install of the app does: its token and key."""
+    key = X25519PrivateKey.generate()
+    token = f"second-phone-{provider.pk}"
+    device_register(
+        provider=provider,
+        actor=provider.user,
+        fcm_token=token,
+        platform="android",
+        app_version="1.0",
+        seal_key=public_text(key),
+    )
+    return token, key
+
+
+def test_a_push_batch_reads_the_database_once(fcm_fake, settings):
+    """One batch: a provider with two keyed phones, one with an unkeyed phone, one whose phone is gone, a job whose
+    lease is over and one no longer offered. One SELECT before the pushes (the jobs still offered, their devices and
+    the content) and one UPDATE after; each of the two phones gets the content sealed to its own key."""
+    settings.PROVIDER_MAX_JOBS_IN_FLIGHT = 1  # one job each
+    two_phones, bare, phoneless, lapsed, taken = (provider_with_sim(Carrier.CELLCARD) for _ in range(5))
+    keys = {two_phones.pk: keyed(two_phones), lapsed.pk: keyed(lapsed), taken.pk: keyed(taken)}
+    second_token, second_key = second_phone(two_phones)
+    jobs = {job.provider_id: job for job in (offered(to=f"012 345 67{index}") for index in range(5))}
+    assert set(jobs) == {two_phones.pk, bare.pk, phoneless.pk, lapsed.pk, taken.pk}
+    Device.objects.filter(provider=phoneless).delete()
+    Job.objects.filter(pk=jobs[lapsed.pk].pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    Job.objects.filter(pk=jobs[taken.pk].pk).update(status=JobStatus.ACCEPTED)
+    fcm_fake.reset()
+
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = jobs_push(job_ids=[job.pk for job in jobs.values()])
+
+    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    assert statements == ["SELECT", "UPDATE"]
+    assert outcomes == {
+        jobs[two_phones.pk].pk: "sent",
+        jobs[bare.pk].pk: "sent",
+        jobs[phoneless.pk].pk: "skipped",
+        jobs[lapsed.pk].pk: "skipped",
+        jobs[taken.pk].pk: "skipped",
+    }
+    by_token = {received.token: received.data for received in fcm_fake.accepted}
+    first_token = Device.objects.exclude(fcm_token=second_token).get(provider=two_phones).fcm_token
+    assert set(by_token) == {first_token, second_token, Device.objects.get(provider=bare).fcm_token}
+    job = jobs[two_phones.pk]
+    for token, key in ((first_token, keys[two_phones.pk]), (second_token, second_key)):
+        assert open_sealed(by_token[token]["sealed"], key, job.pk)["trace_token"] == job.trace_token
+    with pytest.raises(InvalidTag):
+        open_sealed(by_token[second_token]["sealed"], keys[two_phones.pk], job.pk)
+    assert by_token[Device.objects.get(provider=bare).fcm_token] == {"job": str(jobs[bare.pk].pk), "kind": "job"}
+
+
+def test_the_size_is_known_before_sealing():
+    """The size check runs before the seal, without encoding the sealed data: what it counts is what the data
+    encodes to, for contents around FCM's limit."""
+    key = public_text(X25519PrivateKey.generate())
+    for length in (0, 1, 2, 3, 100, 3000, 3018, 3019, 3020, 3021):
+        data = {"job": "123456789", "kind": "job"}
+        sealed = seal(b"x" * length, seal_key=key, job_id=123456789)
+        assert len(sealed) == sealed_length(length)
+        assert data_bytes({**data, "sealed": sealed}) == data_bytes(data) + SEALED_ENTRY_BYTES + sealed_length(length)
 
 
 def test_a_job_its_phone_may_no_longer_read_gets_no_content(fcm_fake):

@@ -103,6 +103,8 @@ class SimulationConfig:
     # while an ordinary phone on the victims' carrier waits for them (0: none; needs two honest phones).
     spam_messages: int = 20
     sign_in_codes: int = 3
+    # Seconds the FCM fake waits before each answer: Google's round trip (~0.05–0.15 s) where the fake answers at once.
+    fcm_latency: float = 0.0
 
 
 @dataclass
@@ -579,7 +581,8 @@ class Simulation:
         self.cash_out = CashOut(
             timeout_share=config.payout_timeout_share, seed=config.seed, minimum=config.payout_minimum
         )
-        with SimulatorFcm(on_push=on_push) as fcm, BarayFake(**baray_keys) as baray, self.cash_out:
+        fcm_fake = SimulatorFcm(on_push=on_push, latency_seconds=config.fcm_latency)
+        with fcm_fake as fcm, BarayFake(**baray_keys) as baray, self.cash_out:
             fcm.write_service_account(credentials)
             baray_env = {
                 "BARAY_API_URL": baray.endpoint,

@@ -770,8 +770,12 @@ CELERY_BEAT_SCHEDULE["delivery.canaries-send"] = {"task": "delivery.canaries_sen
 CELERY_BEAT_SCHEDULE["delivery.canaries-judge"] = {"task": "delivery.canaries_judge", "schedule": 60.0}
 # Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
 # A dispatch batch of at most this many new jobs is pushed by the dispatch task itself, not by a push task of its own
-# (apps.delivery.services.job_offer_push_later); 0 always hands pushes to the push queue.
-PUSH_INLINE_MAX_JOBS = env.int("PUSH_INLINE_MAX_JOBS", default=4)
+# (apps.delivery.services.job_offer_push_later); 0 always hands pushes to the push queue. By default as many as the send
+# pool has threads: such a batch goes out in one round of the pool, so the dispatcher waits about one FCM round trip
+# (~50–150 ms; a push task would hold a worker for the same wait, plus ~3.5 ms of Celery's own CPU per task), while
+# a larger batch (a burst, a backlog's 100) still goes to the push queue and dispatch goes on. At 4, a light stream's
+# batches (25 messages/s gathered for 200 ms: ~5) took a push task for 0.11 of every message (benchmarks/RESULTS.md).
+PUSH_INLINE_MAX_JOBS = env.int("PUSH_INLINE_MAX_JOBS", default=FCM_PUSH_THREADS)
 PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)
 CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {
@@ -783,8 +787,12 @@ CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {
 # sender to a settle task started this many milliseconds after it commits, which settles every delivery reported
 # meanwhile in one batch (apps.delivery.settling): a delivery settled alone costs more than it saves, ten together
 # far less (benchmarks/RESULTS.md). Below 0: settled inside the reporting request, right after its commit. The sweep
-# settles what a lost signal or task left.
-DELIVERY_SETTLE_LINGER_MS = env.int("DELIVERY_SETTLE_LINGER_MS", default=300)
+# settles what a lost signal or task left. A second, not 300 ms: at 25 deliveries/s a 300 ms window took a settle task
+# for 0.10 of every delivery (~3.5 ms of Celery's own CPU each); what waits for it (a pending reward, a hold's capture,
+# the day's stats, reputation, the sticky sender) shows a second later, not a third of one: a provider's
+# pending reward appears then, and a follow-up to the same recipient within that second is not yet sticky. Keep it
+# well below the mark's SIGNAL_SECONDS (10) and the sweep's SWEEP_AFTER_SECONDS (30).
+DELIVERY_SETTLE_LINGER_MS = env.int("DELIVERY_SETTLE_LINGER_MS", default=1000)
 CELERY_BEAT_SCHEDULE["delivery.settle-sweep"] = {
     "task": "delivery.settle_sweep",
     "schedule": 30.0,

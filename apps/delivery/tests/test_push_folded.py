@@ -1,5 +1,6 @@
 """A small dispatch batch is pushed by the dispatch task itself, not by a push task of its own (one task per batch
-instead of two at a light load); a larger one, or a dispatch outside that task, still goes to the push queue."""
+instead of two at a light load); a larger one, or a dispatch outside that task, still goes to the push queue. By
+default "small" is as many jobs as the send pool pushes at once (FCM_PUSH_THREADS): one round trip of FCM's."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,43 @@ def dispatch_one() -> tuple[Job, list[str]]:
     with published() as names:
         dispatch_due.apply(args=[message.priority])
     return Job.objects.get(message=message), names
+
+
+def dispatch_together(count: int) -> tuple[list[Job], list[str]]:
+    """`count` messages to as many providers' numbers, dispatched by one together dispatcher (the light-load one):
+    one batch of `count` new jobs. Returns the jobs and the tasks published meanwhile."""
+    organization = client_create(user=UserFactory(), name="Acme")
+    messages = []
+    for number in range(count):
+        provider_with_sim(Carrier.CELLCARD)
+        messages.append(
+            message_submit(
+                organization=organization,
+                api_key=None,
+                data=MessageInput(to=f"012 345 {700 + number}", body="Your code is 1234"),
+            )
+        )
+    with published() as names:
+        dispatch_due.apply()
+    return list(Job.objects.filter(message__in=messages)), names
+
+
+def test_by_default_a_light_streams_batch_is_pushed_by_the_dispatch_task(fcm_fake, settings):
+    """25 messages a second gathered for the busy linger's 200 ms: about five a batch, often more. The default takes
+    them inline (it took five and more to a push task of their own: 0.11 push tasks a message)."""
+    assert settings.PUSH_INLINE_MAX_JOBS == settings.FCM_PUSH_THREADS == 32
+    jobs, names = dispatch_together(12)
+    assert len(jobs) == 12
+    assert "delivery.push_jobs" not in names
+    assert sorted(int(push.data["job"]) for push in fcm_fake.accepted) == sorted(job.pk for job in jobs)
+
+
+def test_a_batch_over_the_limit_goes_to_the_push_queue_whole(fcm_fake, settings):
+    settings.PUSH_INLINE_MAX_JOBS = 3
+    jobs, names = dispatch_together(4)
+    assert len(jobs) == 4
+    assert names.count("delivery.push_jobs") == 1  # one task for the batch, not one per job
+    assert fcm_fake.accepted == []
 
 
 def test_a_small_batch_is_pushed_by_the_dispatch_task(fcm_fake, settings):

@@ -273,6 +273,29 @@ class TestSignal:
         reports_submit_batch(user=provider.user, items=[delivered(job)])
         assert [task.name for task in broker_take("default")] == ["delivery.settle"]
 
+    def test_by_default_a_second_of_reports_share_one_task_the_sweep_leaves_alone(
+        self, organization, provider, phone, roomy, settings
+    ):
+        """Production's linger (the test settings settle in the request): a second, so a light stream's deliveries
+        settle about one task a second, not three (0.10 settle tasks a message at 25/s with 300 ms). Well inside the
+        mark's life (a mark gone before its task starts would let a second task be published) and the sweep's age."""
+        from peerpower.settings import base
+
+        settings.DELIVERY_SETTLE_LINGER_MS = base.DELIVERY_SETTLE_LINGER_MS
+        assert settings.DELIVERY_SETTLE_LINGER_MS == 1000
+        assert settings.DELIVERY_SETTLE_LINGER_MS < settling.SIGNAL_SECONDS * 1000 / 2
+        assert settings.DELIVERY_SETTLE_LINGER_MS < settling.SWEEP_AFTER_SECONDS * 1000 / 2
+        jobs = acknowledged(organization, phone, 2)
+        broker_purge("default")
+        before = time.time()
+        reports_submit_batch(user=provider.user, items=[delivered(jobs[0])])
+        after = time.time()
+        reports_submit_batch(user=provider.user, items=[delivered(jobs[1])])
+        [task] = [task for task in broker_take("default") if task.name == "delivery.settle"]
+        assert before + 1.0 - 0.001 <= task.starts_at <= after + 1.0 + 0.001
+        assert settle_sweep() == 0  # the task on its way settles them, not the sweep
+        assert settle_due() == 2
+
     @pytest.fixture
     def clock(self, monkeypatch, settings):
         settings.DELIVERY_SETTLE_LINGER_MS = 300

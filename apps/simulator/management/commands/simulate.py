@@ -66,6 +66,9 @@ class Command(BaseCommand):
         parser.add_argument("--settle-timeout", type=float, default=180, help="seconds to wait for final states")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument("--no-migrate", action="store_true", help="do not run migrate first")
+        parser.add_argument(
+            "--fcm-latency", type=float, default=0.0, help="seconds the FCM fake waits before each answer (default 0)"
+        )
         parser.add_argument("--no-cash-out", action="store_true", help="phones do not cash out after the traffic")
         parser.add_argument(
             "--payout-timeouts", type=float, default=0.2, help="share of payout API calls that time out (default 0.2)"
@@ -108,6 +111,7 @@ class Command(BaseCommand):
             payout_timeout_share=options["payout_timeouts"],
             spam_messages=options["spam"],
             sign_in_codes=options["sign_in_codes"],
+            fcm_latency=options["fcm_latency"],
             servers=ServerConfig(
                 web_workers=options["web_workers"],
                 worker_processes=options["worker_processes"],

@@ -770,12 +770,13 @@ CELERY_BEAT_SCHEDULE["delivery.canaries-send"] = {"task": "delivery.canaries_sen
 CELERY_BEAT_SCHEDULE["delivery.canaries-judge"] = {"task": "delivery.canaries_judge", "schedule": 60.0}
 # Transient push failures (quota, unavailable) are retried this many times, after base * 2^n seconds (jittered).
 # A dispatch batch of at most this many new jobs is pushed by the dispatch task itself, not by a push task of its own
-# (apps.delivery.services.job_offer_push_later); 0 always hands pushes to the push queue. By default as many as the send
-# pool has threads: such a batch goes out in one round of the pool, so the dispatcher waits about one FCM round trip
-# (~50–150 ms; a push task would hold a worker for the same wait, plus ~3.5 ms of Celery's own CPU per task), while
-# a larger batch (a burst, a backlog's 100) still goes to the push queue and dispatch goes on. At 4, a light stream's
-# batches (25 messages/s gathered for 200 ms: ~5) took a push task for 0.11 of every message (benchmarks/RESULTS.md).
-PUSH_INLINE_MAX_JOBS = env.int("PUSH_INLINE_MAX_JOBS", default=FCM_PUSH_THREADS)
+# (apps.delivery.services.job_offer_push_later); 0 always hands pushes to the push queue. At most FCM_PUSH_THREADS:
+# such a batch goes out in one round of the send pool, so the dispatcher waits about one FCM round trip (~50–150 ms; a
+# push task would hold a worker for the same wait, plus ~3.5 ms of Celery's own CPU per task). 16 covers a light
+# stream's batches (25 messages/s gathered for 200 ms: ~5; at 4, 0.11 of every message took a push task —
+# benchmarks/RESULTS.md), while a busier stream's larger batches (a burst, a backlog's 100) still go to the push queue
+# and its dispatcher goes on at once (with a 100 ms FCM round trip, 32 showed a longer delivered p99 on a loaded host).
+PUSH_INLINE_MAX_JOBS = env.int("PUSH_INLINE_MAX_JOBS", default=min(16, FCM_PUSH_THREADS))
 PUSH_MAX_RETRIES = env.int("PUSH_MAX_RETRIES", default=3)
 PUSH_RETRY_BASE_SECONDS = env.float("PUSH_RETRY_BASE_SECONDS", default=2.0)
 CELERY_BEAT_SCHEDULE["delivery.ack-timeouts"] = {

@@ -11,7 +11,7 @@ Outcomes also feed the daily success rates and the reputation score (`outcome_re
 """
 
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from apps.delivery.models import DeliveryReport, DeliveryStat, FraudFlag
 from apps.messaging.models import Job
 from apps.providers.choices import ProviderStatus
 from apps.providers.models import Device, Provider, Sim
-from apps.providers.services import provider_reputation_outcomes, provider_reputation_penalty, provider_suspend
+from apps.providers.services import provider_reputation_penalty, provider_suspend, providers_reputation_outcomes
 
 # A strike costs this much reputation at once (outcomes move it gradually: see REPUTATION_OUTCOMES in providers).
 STRIKE_PENALTY = 150
@@ -264,22 +264,47 @@ class Outcome:
 
 
 def outcomes_record(*, outcomes: Sequence[Outcome]) -> None:
-    """`outcome_record` for several outcomes (a phone's batch of reports): the day's success-rate rows counted with
-    one UPDATE per (day, carrier, provider, outcome), then each outcome fed into the reputation in order (each step
-    of the running score rounds, so they are taken in the order the reports came, in one statement per provider)."""
+    """`outcome_record` for several outcomes (a phone's batch of reports, a settle batch): the day's success-rate rows
+    counted (`_bumps`), then each outcome fed into the reputation in order (each step of the running score rounds,
+    so they are taken in the order the reports came; `providers_reputation_outcomes`: one statement for all the
+    providers on PostgreSQL)."""
     now = timezone.now()
     bumps: Tally[tuple[Any, str, int, str]] = Tally(
         (timezone.localdate(item.when or now), item.carrier, item.provider_id, item.outcome)
         for item in outcomes
         if item.outcome in ("delivered", "failed")
     )
-    for (day, carrier, provider_id, field), count in bumps.items():
-        _bump(day=day, carrier=carrier, provider_id=provider_id, field=field, count=count)
+    _bumps(bumps)
     by_provider: dict[int, list[tuple[str, bool]]] = {}
     for item in outcomes:
         by_provider.setdefault(item.provider_id, []).append((item.outcome, item.outcome in ("delivered", "failed")))
-    for provider_id, steps in sorted(by_provider.items()):  # the same lock order in every request
-        provider_reputation_outcomes(provider_id=provider_id, outcomes=steps)
+    providers_reputation_outcomes(outcomes=by_provider)
+
+
+def _bumps(bumps: Mapping[tuple[Any, str, int, str], int]) -> None:
+    """Add each count to its (day, carrier, provider) row's field. The rows exist but for a provider's first outcome
+    of the day: on PostgreSQL one UPDATE for all of them (a settle batch's providers: it was one per row), then
+    `_bump` for the rows it did not find; elsewhere, or for one row, `_bump` for each."""
+    if len(bumps) <= 1 or connection.vendor != "postgresql":
+        for (day, carrier, provider_id, field), count in bumps.items():
+            _bump(day=day, carrier=carrier, provider_id=provider_id, field=field, count=count)
+        return
+    rows: dict[tuple[Any, str, int], dict[str, int]] = {}
+    for (day, carrier, provider_id, field), count in sorted(bumps.items()):
+        rows.setdefault((day, carrier, provider_id), {"delivered": 0, "failed": 0})[field] += count
+    columns: tuple[list[Any], ...] = ([], [], [], [], [])
+    for (day, carrier, provider_id), counts in rows.items():
+        values = (day, carrier, provider_id, counts["delivered"], counts["failed"])
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    with prepared_cursor() as cursor:
+        cursor.execute(_BUMPS, list(columns))
+        found = {(day, carrier, provider_id) for day, carrier, provider_id in cursor.fetchall()}
+    for (day, carrier, provider_id), counts in rows.items():
+        if (day, carrier, provider_id) not in found:
+            for field, count in counts.items():
+                if count:
+                    _bump(day=day, carrier=carrier, provider_id=provider_id, field=field, count=count)
 
 
 def _bump(*, day: Any, carrier: str, provider_id: int, field: str, count: int = 1) -> None:
@@ -302,6 +327,17 @@ _BUMP = {
     " WHERE day = %(day)s AND carrier = %(carrier)s AND provider_id = %(provider)s"
     for field in ("delivered", "failed")
 }
+# `_bumps`: the rows' days, carriers and providers, and the counts to add to each, sorted (as the reputation's rows
+# are locked in id order; PostgreSQL does not promise an UPDATE's order, but its plan for a batch's few rows, a
+# nested loop over the arrays, follows them).
+_BUMPS = (
+    "UPDATE delivery_deliverystat AS stat SET delivered = stat.delivered + bump.delivered, "
+    "failed = stat.failed + bump.failed "
+    "FROM unnest(%s::date[], %s::varchar[], %s::bigint[], %s::integer[], %s::integer[]) "
+    "AS bump(day, carrier, provider_id, delivered, failed) "
+    "WHERE stat.day = bump.day AND stat.carrier = bump.carrier AND stat.provider_id = bump.provider_id "
+    "RETURNING stat.day, stat.carrier, stat.provider_id"
+)
 
 
 def delivery_stats_rollup(*, since: date) -> int:

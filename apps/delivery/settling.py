@@ -11,10 +11,12 @@ them in batches of `SETTLE_BATCH`, each in one transaction: the reports claimed 
 never take the same report; on SQLite one writer at a time is the lock), their jobs read with message, organisation,
 provider and SIM (one compiled SELECT), the holds captured and the rewards booked in ONE ledger batch (messaging's
 `deliveries_settle`, whose `DeliveriesSettling` incentives subscribes to), the outcomes recorded, the rewards a later
-strike covers voided, the sticky senders remembered, and the reports' marks cleared — one commit. A crash rolls back the
-booking and the claim together; the beat's sweep (`delivery.settle-sweep`) takes whatever a lost signal or task left.
-Booking twice is impossible however often a delivery is settled: the capture's and the reward's transfer ids, and the
-reward's unique job.
+strike covers voided, the sticky senders remembered, and the reports' marks cleared — one commit. On PostgreSQL the
+number of statements does not grow with the batch's providers: their verified rewards and ledger accounts (incentives),
+their stat rows and their reputations (one statement each, `outcomes_record`) are read and written together. A crash
+rolls back the booking and the claim together; the beat's sweep (`delivery.settle-sweep`) takes whatever a lost signal
+or task left. Booking twice is impossible however often a delivery is settled: the capture's and the reward's transfer
+ids, and the reward's unique job.
 
 A fraud strike between a report and its settlement (the report's own checks strike after it commits): had the reward
 been booked with the report, that strike would have voided it with the provider's other pending rewards. So each
@@ -140,9 +142,25 @@ def _unsettled(received_before: datetime) -> QuerySet[DeliveryReport]:
 _CLAIM_SKIP_LOCKED = CompiledSelect(lambda before: _unsettled(before).select_for_update(skip_locked=True))
 _CLAIM = CompiledSelect(_unsettled)
 _MARKS_CLEARED = CompiledUpdate(lambda report_ids: DeliveryReport.objects.filter(ids_in("pk", report_ids)))
+# The jobs with what the batch reads of them, and no more: the capture (the message's status and amounts), the reward
+# (the route's carriers, priority, segments, the provider's age), the outcome and the sticky sender. Each column left
+# out is one the batch did not convert (the message's and provider's encrypted numbers, a dozen times).
 _JOBS = CompiledSelect(
     lambda job_ids: (
         Job.objects.select_related("message__organization", "provider", "sim")
+        .only(
+            "status",
+            "message__status",
+            "message__price_held",
+            "message__price_charged",
+            "message__carrier",
+            "message__priority",
+            "message__segments",
+            "message__to_hash",
+            "message__organization__is_system",
+            "provider__created_at",
+            "sim__carrier",
+        )
         .filter(ids_in("pk", job_ids))
         .order_by("pk")
     )

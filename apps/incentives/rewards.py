@@ -21,13 +21,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from apps.audit.services import audit_record
@@ -73,16 +74,30 @@ def _default_rate(route: str) -> int:
     return settings.INCENTIVES_REWARD_CROSS_CARRIER_PER_SEGMENT
 
 
-def provider_establishing(*, provider: Any, now: datetime) -> bool:
-    """Whether a provider is still in its establishment period: fewer than INCENTIVES_ESTABLISHMENT_DELIVERIES
-    verified (posted) rewards, or registered less than INCENTIVES_ESTABLISHMENT_DAYS ago."""
-    if provider.created_at > now - timedelta(days=settings.INCENTIVES_ESTABLISHMENT_DAYS):
-        return True
+def providers_establishing(*, providers: Collection[Any], now: datetime) -> dict[int, bool]:
+    """Whether each of `providers` (by id) is still in its establishment period: fewer than
+    INCENTIVES_ESTABLISHMENT_DELIVERIES verified (posted) rewards, or registered less than
+    INCENTIVES_ESTABLISHMENT_DAYS ago. One query for all the providers old enough to ask (it was one each): each one's
+    posted rewards counted up to the number needed, no further."""
+    young = now - timedelta(days=settings.INCENTIVES_ESTABLISHMENT_DAYS)
+    establishing = {provider.pk: True for provider in providers if provider.created_at > young}
+    older = [provider.pk for provider in providers if provider.pk not in establishing]
     needed = settings.INCENTIVES_ESTABLISHMENT_DELIVERIES
-    if needed <= 0:
-        return False
-    verified = Reward.objects.filter(provider_id=provider.pk, status=RewardStatus.POSTED)[:needed].count()
-    return verified < needed
+    if needed <= 0 or not older:
+        return establishing | dict.fromkeys(older, False)
+    verified = dict(
+        Provider.objects.filter(pk__in=older)
+        .annotate(verified=RawSQL(_VERIFIED, [RewardStatus.POSTED, needed]))  # noqa: S611 - constant SQL
+        .values_list("pk", "verified")
+    )
+    return establishing | {pk: verified.get(pk, 0) < needed for pk in older}
+
+
+# A provider's posted rewards, counted up to the number needed (the LIMIT: an established provider's history is long).
+_VERIFIED = (
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {Reward._meta.db_table} AS verified "  # noqa: S608 - our table names only
+    f"WHERE verified.provider_id = {Provider._meta.db_table}.id AND verified.status = %s LIMIT %s) AS posted"
+)
 
 
 def rewarded_job(job: Any) -> Any:
@@ -169,7 +184,7 @@ def _book(jobs: list[Any], *, now: datetime, booked_at: Mapping[int, datetime]) 
     }
     surges = route_multipliers_bp({(job.message.carrier, routes[job.pk]) for job in delivered})
     providers = {job.provider_id: job.provider for job in delivered}
-    establishing = {pk: provider_establishing(provider=provider, now=now) for pk, provider in providers.items()}
+    establishing = providers_establishing(providers=list(providers.values()), now=now)
     rewards: dict[int, Reward] = {}
     for job in delivered:
         message, route = job.message, routes[job.pk]
@@ -207,7 +222,7 @@ def _book(jobs: list[Any], *, now: datetime, booked_at: Mapping[int, datetime]) 
         )
     if rewards:
         rows_insert(Reward, list(rewards.values()))  # one prepared text (apps.core.inserting)
-        accounts = {pk: _reward_account_ids(providers[pk]) for pk in {r.provider_id for r in rewards.values()}}
+        accounts = _rewards_account_ids([providers[pk] for pk in {reward.provider_id for reward in rewards.values()}])
         _apply(
             [
                 TransferSpec(
@@ -235,33 +250,48 @@ _ACCOUNT_IDS_KEPT = 100_000  # providers remembered per process; past that it st
 
 
 def _reward_account_ids(provider: Provider) -> tuple[int, int]:
-    """The platform's rewards account and the provider's, on the PPT ledger: one query on the delivery path (each
-    opened on first use), none once this process has booked a reward of the provider's."""
+    """The platform's rewards account and the provider's, on the PPT ledger (`_rewards_account_ids` for one)."""
+    return _rewards_account_ids([provider])[provider.pk]
+
+
+def _rewards_account_ids(providers: Collection[Provider]) -> dict[int, tuple[int, int]]:
+    """By provider id, the platform's rewards account and the provider's, on the PPT ledger: one query for all the
+    providers this process does not remember (each account opened on first use; it was one query each), none once
+    it has booked a reward of each."""
     remember = bool(settings.BILLING_CACHE_SECONDS)
-    if remember and provider.pk in _account_ids:
-        return _account_ids[provider.pk]
-    ids = _reward_account_ids_read(provider)
-    if remember:
-        # Once committed: an account opened by a transaction that rolls back does not exist.
-        transaction.on_commit(lambda: _account_ids_remember(provider.pk, ids))
+    ids = {provider.pk: _account_ids[provider.pk] for provider in providers if remember and provider.pk in _account_ids}
+    unknown = [provider for provider in providers if provider.pk not in ids]
+    if unknown:
+        read = _rewards_account_ids_read(unknown)
+        if remember:
+            # Once committed: an account opened by a transaction that rolls back does not exist.
+            transaction.on_commit(lambda: _account_ids_remember(read))
+        ids |= read
     return ids
 
 
-def _account_ids_remember(provider_id: int, ids: tuple[int, int]) -> None:
-    if len(_account_ids) >= _ACCOUNT_IDS_KEPT:
+def _account_ids_remember(ids: dict[int, tuple[int, int]]) -> None:
+    if len(_account_ids) + len(ids) > _ACCOUNT_IDS_KEPT:
         _account_ids.clear()
-    _account_ids[provider_id] = ids
+    _account_ids.update(ids)
 
 
-def _reward_account_ids_read(provider: Provider) -> tuple[int, int]:
-    rows = dict(
-        Account.objects.filter(
-            Q(platform=PlatformAccount.REWARDS) | Q(provider_id=provider.pk), ledger_id=LEDGER_IDS[LedgerCode.PPT]
-        ).values_list("platform", "pk")
-    )
-    rewards_id = rows.get(PlatformAccount.REWARDS) or platform_account(PlatformAccount.REWARDS).pk
-    provider_id = rows.get("") or account_open(provider=provider).pk
-    return rewards_id, provider_id
+def _rewards_account_ids_read(providers: Collection[Provider]) -> dict[int, tuple[int, int]]:
+    rows = Account.objects.filter(
+        Q(platform=PlatformAccount.REWARDS) | Q(provider_id__in=[provider.pk for provider in providers]),
+        ledger_id=LEDGER_IDS[LedgerCode.PPT],
+    ).values_list("platform", "provider_id", "pk")
+    rewards_id, accounts = None, {}
+    for platform, provider_id, pk in rows:
+        if platform == PlatformAccount.REWARDS:
+            rewards_id = pk
+        elif provider_id is not None:
+            accounts[provider_id] = pk
+    rewards_id = rewards_id or platform_account(PlatformAccount.REWARDS).pk
+    return {
+        provider.pk: (rewards_id, accounts.get(provider.pk) or account_open(provider=provider).pk)
+        for provider in providers
+    }
 
 
 def _apply(specs: list[TransferSpec]) -> None:

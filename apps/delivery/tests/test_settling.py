@@ -32,9 +32,13 @@ from apps.incentives.models import Reward
 from apps.incentives.tests.conftest import prices  # noqa: F401 - a fixture
 from apps.messaging.choices import JobStatus, MessageStatus
 from apps.messaging.models import Job, Message
+from apps.messaging.services import MessageInput, job_accept, message_submit
 from apps.messaging.services.settling import deliveries_settle as messaging_deliveries_settle
+from apps.messaging.tests.helpers import dispatch
 from apps.messaging.tests.test_concurrency import run_together
-from apps.providers.models import StickySender
+from apps.providers.choices import Carrier
+from apps.providers.models import Provider, Sim, StickySender
+from apps.providers.tests.factories import provider_with_sim
 from apps.tokens.models import Transfer
 from apps.tokens.reconciliation import ledger_check
 
@@ -215,10 +219,11 @@ def test_unsettled_reports_are_on_metrics(organization, provider, phone, roomy, 
 # a savepoint): begin; the unsettled reports claimed (FOR UPDATE SKIP LOCKED); their jobs with message, organisation,
 # provider and SIM; the rewards in a savepoint (the rule, the rows, the accounts); the ledger's one batch for the
 # captures and the pending rewards together (savepoint, the holds locked, the accounts read and locked, the write,
-# release); the day's stat row; the reputation (one statement for one outcome, the row locked and a walk for more);
-# the provider's standing strikes; the sticky senders; the reports' marks cleared; commit. With the billing caches on
-# (production) the accounts' look-up is made once per process and provider: one fewer.
-SETTLE_BATCH_STATEMENTS = {("postgresql", 1): 19, ("postgresql", 10): 20, ("sqlite", 1): 24, ("sqlite", 10): 24}
+# release); the day's stat row; the reputation (one statement, the row locked in it; it was two for more than one
+# outcome, the row locked and then walked); the provider's standing strikes; the sticky senders; the reports' marks
+# cleared; commit. With the billing caches on (production) the accounts' look-up is made once per process and
+# provider: one fewer.
+SETTLE_BATCH_STATEMENTS = {("postgresql", 1): 19, ("postgresql", 10): 19, ("sqlite", 1): 24, ("sqlite", 10): 24}
 
 
 @pytest.mark.parametrize("count", [1, 10])
@@ -396,3 +401,58 @@ def test_a_warm_settle_batch_builds_no_read_of_the_strikes_through_the_orm(
     assert [sql for sql in built if 'FROM "delivery_fraudflag"' in sql] == []
     voided = Reward.objects.filter(job__in=jobs[1:]).order_by("job_id")
     assert [(reward.status, reward.voided_by_id) for reward in voided] == [(RewardStatus.VOIDED, strike.pk)] * 2
+
+
+# A warm settle batch on PostgreSQL, however many providers it pays (in a test, its transaction a savepoint): the
+# reports claimed; their jobs read; in a savepoint the reward rule (one per route and priority), the providers'
+# verified rewards, the rewards' insert and the providers' accounts; the ledger batch (three statements in its
+# savepoint); the day's stat rows; the reputations; the standing strikes; the sticky senders; the marks cleared. Each
+# provider's verified rewards, accounts, stat row and reputation (two statements) were statements of their own: this
+# batch of three providers took 31. On SQLite the ledger writes row by row and the stat rows and reputations stay per
+# provider (one, and two): 35 before.
+PROVIDERS_SETTLE_BATCH_STATEMENTS = {"postgresql": 20, "sqlite": 31}
+
+
+def test_a_settle_batch_costs_the_same_statements_however_many_providers_it_pays(
+    organization, provider, roomy, settle_later, settings
+):
+    settings.INCENTIVES_ESTABLISHMENT_DAYS = 30  # the providers are old enough to count their verified rewards
+    settings.INCENTIVES_ESTABLISHMENT_DELIVERIES = 5
+    providers = [provider, provider_with_sim(Carrier.CELLCARD), provider_with_sim(Carrier.CELLCARD)]
+    Provider.objects.filter(pk__in=[p.pk for p in providers]).update(created_at=timezone.now() - timedelta(days=60))
+    jobs: dict[int, list[Job]] = {}
+    for index, paid in enumerate(providers):
+        # Only this provider's SIM is matchable while its messages are dispatched.
+        Sim.objects.exclude(provider=paid).update(matchable=False)
+        Sim.objects.filter(provider=paid).update(matchable=True)
+        jobs[paid.pk] = []
+        for number in range(3):
+            data = MessageInput(to=f"012 345 {index}{number:02d}", body="Hi")
+            message = message_submit(organization=organization, api_key=None, data=data)
+            assert dispatch(message) == "assigned"
+            jobs[paid.pk].append(job_accept(job_id=Job.objects.get(message=message).pk, user=paid.user))
+    Job.objects.update(offered_at=timezone.now() - timedelta(minutes=1))
+    # Warm: one delivery of each provider settled first makes the day's stat rows and opens the accounts.
+    for paid in providers:
+        reports_submit_batch(user=paid.user, items=[delivered(jobs[paid.pk][0])])
+    assert deliveries_settle() == 3
+    reputations = dict(Provider.objects.filter(pk__in=[p.pk for p in providers]).values_list("pk", "reputation"))
+    for paid in providers:
+        reports_submit_batch(user=paid.user, items=[delivered(job) for job in jobs[paid.pk][1:]])
+
+    with CaptureQueriesContext(connection) as statements:
+        assert deliveries_settle() == 6
+    listed = "\n".join(query["sql"][:120] for query in statements.captured_queries)
+    assert len(statements) == PROVIDERS_SETTLE_BATCH_STATEMENTS[connection.vendor], listed
+    assert unsettled() == {}
+    every = [job for paid in providers for job in jobs[paid.pk]]
+    captured_once(list(Message.objects.filter(pk__in=[job.message_id for job in every])))
+    rewards = Reward.objects.filter(job__in=every, status=RewardStatus.PENDING)
+    # All three still establishing (none of their rewards posted yet): the establishing share.
+    assert list(rewards.values_list("establishing", flat=True)) == [True] * 9
+    for paid in providers:
+        assert DeliveryStat.objects.get(provider=paid).delivered == 3
+        paid.refresh_from_db()
+        assert paid.reputation > reputations[paid.pk]
+        assert paid.jobs_delivered == 3
+    assert ledger_check().breaks == 0

@@ -2,7 +2,7 @@
 
 import hashlib
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -456,25 +456,63 @@ def provider_reputation_outcome(*, provider_id: int, outcome: str, count: bool =
 
 def provider_reputation_outcomes(*, provider_id: int, outcomes: Sequence[tuple[str, bool]]) -> None:
     """`provider_reputation_outcome` for several (outcome, count) of one provider, in order (a phone's batch of
-    reports), in two statements whatever their number: the row locked and read, then every step of the running
-    score taken in the database, one after the other, exactly as one statement per outcome would take it (each step
-    rounds), and the counters each added how many were counted.
+    reports): `providers_reputation_outcomes` for one provider."""
+    providers_reputation_outcomes(outcomes={provider_id: outcomes})
+
+
+def providers_reputation_outcomes(*, outcomes: Mapping[int, Sequence[tuple[str, bool]]]) -> None:
+    """`provider_reputation_outcome` for several (outcome, count) of each of several providers (provider id → its
+    outcomes, in order: a settle batch's, a phone's batch of reports). Every step of each running score is taken in
+    the database, one after the other, exactly as one statement per outcome would take it (each step rounds), and the
+    counters each add how many were counted; the providers' rows are locked in id order.
+
+    On PostgreSQL one statement whatever the number of providers and outcomes (one constant text, prepared: the
+    values travel as arrays) — but a single outcome of a single provider, which takes the one-outcome statement of
+    `provider_reputation_outcome`. It was two statements per provider (the row locked and read, then the walk). On
+    SQLite, per provider, the row read and then walked.
 
     Not audited, as for one outcome."""
-    if len(outcomes) <= 1:
-        for outcome, count in outcomes:
-            provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=count)
+    if not outcomes:
         return
+    if len(outcomes) == 1:
+        [(provider_id, steps)] = outcomes.items()
+        if len(steps) <= 1:
+            for outcome, count in steps:
+                provider_reputation_outcome(provider_id=provider_id, outcome=outcome, count=count)
+            return
+    if connection.vendor != "postgresql":
+        for provider_id, steps in sorted(outcomes.items()):  # the same lock order in every request
+            _reputation_walk(provider_id, steps)
+        return
+    columns: tuple[list[Any], ...] = ([], [], [], [])  # each step's provider, number, toward and weight
+    counted: tuple[list[int], list[int], list[int]] = ([], [], [])  # each provider's id and counted outcomes
+    for provider_id, steps in sorted(outcomes.items()):
+        for n, (outcome, _) in enumerate(steps, start=1):
+            toward, weight = REPUTATION_OUTCOMES[outcome]
+            # A weight goes as the numeric its literal is (see `_reputation_change`).
+            for column, value in zip(columns, (provider_id, n, toward, Decimal(repr(weight))), strict=True):
+                column.append(value)
+        tally = Tally(OUTCOME_COUNTERS[outcome] for outcome, count in steps if count)
+        for column, value in zip(counted, (provider_id, tally["jobs_delivered"], tally["jobs_failed"]), strict=True):
+            column.append(value)
+    with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
+        cursor.execute(_WALKS, [*columns, *counted, counted[0], REPUTATION_MAX, REPUTATION_MIN])
+        rows = cursor.fetchall()
+    for provider_id, *row in rows:
+        _reputation_changed(provider_id, tuple(row))
+
+
+def _reputation_walk(provider_id: int, outcomes: Sequence[tuple[str, bool]]) -> None:
+    """One provider's outcomes walked on SQLite: the row read (one writer at a time: nothing changes it meanwhile),
+    then every step taken in one UPDATE."""
     counters: Tally[str] = Tally(OUTCOME_COUNTERS[outcome] for outcome, count in outcomes if count)
     counted = "".join(f", {column} = {column} + {int(n)}" for column, n in _counter_columns(counters))
     steps = ", ".join(["(%s, %s, %s)"] * len(outcomes))
     step_params = [
         value for n, (outcome, _) in enumerate(outcomes, start=1) for value in (n, *REPUTATION_OUTCOMES[outcome])
     ]
-    postgresql = connection.vendor == "postgresql"
-    greatest, least = ("GREATEST", "LEAST") if postgresql else ("MAX", "MIN")
     # Each step is the nudge of `provider_reputation_nudge`, over the value the step before it left.
-    nudge = _NUDGE.format(old="walk.reputation", greatest=greatest, least=least).replace(
+    nudge = _NUDGE.format(old="walk.reputation", greatest="MAX", least="MIN").replace(
         "(%s - walk.reputation) * %s", "(steps.toward - walk.reputation) * steps.weight", 1
     )
     update = (
@@ -484,10 +522,8 @@ def provider_reputation_outcomes(*, provider_id: int, outcomes: Sequence[tuple[s
         "UPDATE providers_provider SET reputation = (SELECT reputation FROM walk ORDER BY n DESC LIMIT 1)"
         f"{counted} WHERE id = %s RETURNING reputation, status, availability, jobs_in_flight"
     )
-    lock = " FOR UPDATE" if postgresql else ""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # Locked and read first: the UPDATE, a statement of its own, then starts from the latest value.
-        cursor.execute(f"SELECT reputation FROM providers_provider WHERE id = %s{lock}", [provider_id])  # noqa: S608
+        cursor.execute("SELECT reputation FROM providers_provider WHERE id = %s", [provider_id])
         before = cursor.fetchone()
         cursor.execute(update, [*step_params, provider_id, REPUTATION_MAX, REPUTATION_MIN, provider_id])
         after = cursor.fetchone()
@@ -497,6 +533,31 @@ def provider_reputation_outcomes(*, provider_id: int, outcomes: Sequence[tuple[s
 # A step `weight` (0-1) of the way toward `toward`, SQL over the current value `{old}`; placeholders: toward, weight,
 # the maximum, the minimum.
 _NUDGE = "{greatest}({least}({old} + CAST(ROUND((%s - {old}) * %s) AS integer), %s), %s)"
+
+
+# `providers_reputation_outcomes` on PostgreSQL. The rows are locked in id order first (`locked`: a locking sub-select
+# sorts before it locks), so the walk starts from their latest values — the UPDATE's own scan would lock them in
+# whatever order its plan takes, and start the walk from its snapshot's. Each provider's last step is its new value.
+# Parameters: the steps' providers, numbers, towards and weights; the providers, their delivered and failed counts;
+# the providers again; the maximum, the minimum.
+_WALKS = (
+    "WITH RECURSIVE steps(provider_id, n, toward, weight) AS ("  # noqa: S608 - constant SQL and placeholders only
+    "SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::numeric[])), "
+    "counts(provider_id, delivered, failed) AS (SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::integer[])), "
+    "locked AS (SELECT id, reputation FROM providers_provider WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE), "
+    "walk(provider_id, n, reputation) AS (SELECT id, 0, CAST(reputation AS integer) FROM locked "
+    "UNION ALL SELECT walk.provider_id, walk.n + 1, CAST("
+    + _NUDGE.format(old="walk.reputation", greatest="GREATEST", least="LEAST").replace(
+        "(%s - walk.reputation) * %s", "(steps.toward - walk.reputation) * steps.weight", 1
+    )
+    + " AS integer) FROM walk JOIN steps ON steps.provider_id = walk.provider_id AND steps.n = walk.n + 1), "
+    "last AS (SELECT DISTINCT ON (provider_id) provider_id, reputation FROM walk ORDER BY provider_id, n DESC) "
+    "UPDATE providers_provider AS provider SET reputation = last.reputation, "
+    "jobs_delivered = provider.jobs_delivered + counts.delivered, jobs_failed = provider.jobs_failed + counts.failed "
+    "FROM last JOIN locked ON locked.id = last.provider_id JOIN counts ON counts.provider_id = last.provider_id "
+    "WHERE provider.id = last.provider_id RETURNING provider.id, locked.reputation, provider.reputation, "
+    "provider.status, provider.availability, provider.jobs_in_flight"
+)
 
 
 def provider_reputation_nudge(*, provider_id: int, toward: int, weight: float, counter: str | None = None) -> None:

@@ -2,11 +2,16 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.messaging.tests.test_concurrency import run_together
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider, Sim
-from apps.providers.services import provider_reputation_outcome, provider_reputation_penalty
+from apps.providers.services import (
+    provider_reputation_outcome,
+    provider_reputation_penalty,
+    providers_reputation_outcomes,
+)
 from apps.providers.tests.factories import provider_with_sim
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +70,52 @@ def test_concurrent_nudges_each_start_from_the_last_one(settings):
     assert state(provider) == state(alone)
     assert state(provider)[1] is True
     assert Provider.objects.get(pk=provider.pk).jobs_delivered == workers
+
+
+STEPS = [("delivered", True), ("failed", True), ("timeout", False), ("delivered", True), ("canary_confirmed", False)]
+
+
+def test_several_providers_walk_as_each_outcome_alone_would(settings):
+    """`providers_reputation_outcomes` (a settle batch's providers): every step of each provider's walk rounds as one
+    outcome at a time does, the counters count, a crossing of the minimum is synced, an unknown provider changes
+    nothing — in one statement on PostgreSQL."""
+    low = settings.PROVIDER_MIN_REPUTATION - 1
+    walked = [provider_with_sim(Carrier.SMART, reputation=500), provider_with_sim(Carrier.SMART, reputation=low)]
+    alone = [provider_with_sim(Carrier.SMART, reputation=500), provider_with_sim(Carrier.SMART, reputation=low)]
+    steps = {walked[0].pk: STEPS, walked[1].pk: [("delivered", True)], 999_999: [("failed", True)]}
+    with CaptureQueriesContext(connection) as statements:
+        providers_reputation_outcomes(outcomes=steps)
+    walks = [query["sql"] for query in statements if "UPDATE providers_provider" in query["sql"]]
+    # SQLite walks each provider on its own (after reading its row); the SIM's sync for the crossing comes after.
+    assert len(walks) == (1 if POSTGRESQL else 3), walks
+    for provider, outcomes in zip(alone, [STEPS, [("delivered", True)]], strict=True):
+        for outcome, count in outcomes:
+            provider_reputation_outcome(provider_id=provider.pk, outcome=outcome, count=count)
+    counted = ("reputation", "jobs_delivered", "jobs_failed")
+    for mine, theirs in zip(walked, alone, strict=True):
+        assert state(mine) == state(theirs)
+        assert Provider.objects.values_list(*counted).get(pk=mine.pk) == (
+            Provider.objects.values_list(*counted).get(pk=theirs.pk)
+        )
+    assert state(walked[1]) == (313, True)  # crossed the minimum: its SIM matchable again
+    assert Provider.objects.values_list("jobs_delivered", "jobs_failed").get(pk=walked[0].pk) == (2, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not POSTGRESQL, reason="row locks under real concurrency: PostgreSQL")
+def test_concurrent_batches_of_several_providers_lose_no_step():
+    """Batches that walk the same providers at once each start from the last one's values (the rows locked in id
+    order before the walk): nothing is lost, and no two deadlock."""
+    workers = 8
+    walked = [provider_with_sim(Carrier.SMART, reputation=400) for _ in range(3)]
+    alone = [provider_with_sim(Carrier.SMART, reputation=400) for _ in range(3)]
+    batch = {walked[0].pk: STEPS[:2], walked[1].pk: STEPS, walked[2].pk: STEPS[3:]}
+    for _ in range(workers):
+        for provider, outcomes in zip(alone, batch.values(), strict=True):
+            for outcome, count in outcomes:
+                provider_reputation_outcome(provider_id=provider.pk, outcome=outcome, count=count)
+    run_together(lambda: providers_reputation_outcomes(outcomes=batch), workers)
+    for mine, theirs in zip(walked, alone, strict=True):
+        assert Provider.objects.values_list("reputation", "jobs_delivered", "jobs_failed").get(pk=mine.pk) == (
+            Provider.objects.values_list("reputation", "jobs_delivered", "jobs_failed").get(pk=theirs.pk)
+        )

@@ -27,7 +27,7 @@ from apps.messaging.tests.helpers import dispatch
 from apps.messaging.tests.test_concurrency import run_together
 from apps.providers.choices import Carrier
 from apps.providers.models import Provider, StickySender
-from apps.providers.services import provider_reputation_outcome, provider_reputation_outcomes
+from apps.providers.services import provider_reputation_outcome, providers_reputation_outcomes
 from apps.providers.tests.factories import provider_with_sim
 from apps.tokens.models import Transfer
 from apps.tokens.reconciliation import ledger_check
@@ -335,7 +335,7 @@ def test_several_outcomes_move_the_reputation_as_one_at_a_time(outcomes, setting
     walked, stepped = provider_with_sim(Carrier.CELLCARD), provider_with_sim(Carrier.CELLCARD)
     Provider.objects.filter(pk__in=[walked.pk, stepped.pk]).update(reputation=500)
     counted = [(outcome, outcome in ("delivered", "failed")) for outcome in outcomes]
-    provider_reputation_outcomes(provider_id=walked.pk, outcomes=counted)
+    providers_reputation_outcomes(outcomes={walked.pk: counted})
     for outcome, count in counted:
         provider_reputation_outcome(provider_id=stepped.pk, outcome=outcome, count=count)
     fields = ("reputation", "jobs_delivered", "jobs_failed")

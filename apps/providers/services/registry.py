@@ -454,12 +454,6 @@ def provider_reputation_outcome(*, provider_id: int, outcome: str, count: bool =
     provider_reputation_nudge(provider_id=provider_id, toward=toward, weight=weight, counter=counter)
 
 
-def provider_reputation_outcomes(*, provider_id: int, outcomes: Sequence[tuple[str, bool]]) -> None:
-    """`provider_reputation_outcome` for several (outcome, count) of one provider, in order (a phone's batch of
-    reports): `providers_reputation_outcomes` for one provider."""
-    providers_reputation_outcomes(outcomes={provider_id: outcomes})
-
-
 def providers_reputation_outcomes(*, outcomes: Mapping[int, Sequence[tuple[str, bool]]]) -> None:
     """`provider_reputation_outcome` for several (outcome, count) of each of several providers (provider id → its
     outcomes, in order: a settle batch's, a phone's batch of reports). Every step of each running score is taken in
@@ -612,7 +606,7 @@ def _reputation_change(*, provider_id: int, reputation: str, params: list, count
         # Prepared (one text per form and counter): bound in the client it was planned at every one of the ~1 per
         # message it runs (each report's delivery nudges), which cost PostgreSQL more than executing it. A float
         # goes as the numeric its literal was (a float8 parameter would round half to even, the literal half away
-        # from zero: a step of the walk could land one point apart from `provider_reputation_outcomes`'s).
+        # from zero: a step of the walk could land one point apart from `providers_reputation_outcomes`'s).
         values = [Decimal(repr(value)) if isinstance(value, float) else value for value in params]
         with prepared_cursor() as cursor:
             cursor.execute(update, [*values, provider_id])

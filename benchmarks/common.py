@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the PostgreSQL database guard, percentiles, and a fleet of providers with SIMs
-and phones loaded in bulk."""
+"""What the benchmark scripts share: the PostgreSQL database guard, percentiles, a phone's seal key, and a fleet of
+providers with SIMs and phones loaded in bulk."""
 
 import os
 import random
@@ -27,6 +27,18 @@ def bench_database_url(*, require_redis: bool = False) -> str:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             connection.execute(f'CREATE DATABASE "{name}"')
     return url
+
+
+def seal_key_random() -> str:
+    """A phone's seal key as the app registers it (apps.providers.seal_keys): a fresh X25519 public key, standard
+    base64. Pushes to a device with one carry the job sealed to it (apps.delivery.sealed_push)."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    public = X25519PrivateKey.generate().public_key()
+    return base64.b64encode(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
 
 
 def percentile(samples: list[float], share: float) -> float:

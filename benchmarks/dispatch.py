@@ -43,7 +43,12 @@ os.environ.setdefault("PROVIDER_MAX_JOBS_IN_FLIGHT", "50")
 # Nor is the heartbeat sweep: a slow run must not see its providers go stale halfway.
 os.environ.setdefault("PROVIDER_OFFLINE_AFTER_MISSED_HEARTBEATS", "1000")
 
-from benchmarks.common import bench_database_url, percentile, sims_and_phones_create  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    bench_database_url,
+    percentile,
+    seal_key_random,
+    sims_and_phones_create,
+)
 
 CARRIERS = {"smart": 0.45, "metfone": 0.32, "cellcard": 0.23}
 LOAD_BATCH = 5000
@@ -121,18 +126,11 @@ def load_providers(count: int, rng: random.Random) -> None:
 
 def seal_keys_give() -> None:
     """A seal key of its own for every phone (`--sealed`): each push then seals the job's content to it."""
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
     from apps.providers.models import Device
 
     devices = list(Device.objects.only("pk"))
     for device in devices:
-        public = X25519PrivateKey.generate().public_key()
-        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        device.seal_key = base64.b64encode(raw).decode()
+        device.seal_key = seal_key_random()
     Device.objects.bulk_update(devices, ["seal_key"], batch_size=LOAD_BATCH)
 
 

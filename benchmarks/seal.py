@@ -8,7 +8,6 @@ counted in the end-to-end run).
 """
 
 import argparse
-import base64
 import os
 import sys
 import time
@@ -23,12 +22,11 @@ import django  # noqa: E402
 
 django.setup()
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 
 from apps.delivery.sealed_push import job_content, seal  # noqa: E402
 from apps.messaging.models import Job, Message  # noqa: E402
 from apps.messaging.sealing import seal as seal_at_rest  # noqa: E402
+from benchmarks.common import seal_key_random  # noqa: E402
 
 
 def a_job(body: str, segments: int) -> Job:
@@ -59,12 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20000)
     rounds = parser.parse_args().rounds
-    raw = (
-        X25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    )
-    seal_key = base64.b64encode(raw).decode()
+    seal_key = seal_key_random()
     khmer = "លេខកូដផ្ទៀងផ្ទាត់ Angkor Coffee របស់អ្នកគឺ 482913។ កុំប្រាប់អ្នកដទៃ។"
     cases = {
         "1 segment, Khmer": a_job(khmer, 1),

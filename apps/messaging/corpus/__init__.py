@@ -161,6 +161,23 @@ urologist, pharmacies, spas, gold shops, government notices, OTP codes in many f
 on it (`UNSEEN_SPLITS`); main's filter before the ninth round and the ninth round's were each scored on it once
 (`benchmarks/RESULTS.md`).
 
+`sealed10.jsonl` holds the ``sealed10`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+124 of the 138 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces) written one by one by a
+writer who had not read the filter, its rules, its model, its training data nor any other split's messages, and
+committed before any filter ran on it; no message is closer than 0.40 (character 5-gram Jaccard, digits read as 0;
+the closest is 0.39) to one of the other splits, nor 0.3 to another of its own (0.21). Its spam includes prizes
+asking for a fee, bank details, a code read back or an app install, live-sale "winners" and mall vouchers; banks',
+wallets', telcos', couriers', the tax office's, ministries', the police's and courts' names, relatives in trouble, a
+boss or friend on a "new number", code callers, .apk installs and fake KHQR; football, Kun Khmer, cockfight,
+boat-race, Vietnamese-lottery, baccarat "bot", slot, fish-shooting and esports bets; fee-first and "blacklisted OK"
+loans, debt clearing, phones as collateral; USDT, forex and gold signals, farm, land and condo shares, task and
+order-boosting jobs, romance-led crypto; escorts, massage extras, paid video calls, pills, creams and sextortion —
+many with no link. Its legitimate messages carry the look-alikes (about 24 loan repayment reminders and 3 pawn
+renewals, codes that say never to share them, approvals and disbursements that say no fee is asked, the NBC's, the
+police's, banks' and telcos' scam warnings, draw results, opted-in offers with STOP, gold prices, pharmacy refills,
+customs duty at a counter, a men's health clinic and a urologist). Nothing is fitted or chosen on it
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -193,6 +210,7 @@ SEALED6_FILE = CORPUS_FILE.with_name("sealed6.jsonl")
 SEALED7_FILE = CORPUS_FILE.with_name("sealed7.jsonl")
 SEALED8_FILE = CORPUS_FILE.with_name("sealed8.jsonl")
 SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
+SEALED10_FILE = CORPUS_FILE.with_name("sealed10.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -223,10 +241,11 @@ SPLITS = (
     "sealed8",
     "written9",
     "sealed9",
+    "sealed10",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed9",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed9", "sealed10")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -302,6 +321,7 @@ def load() -> tuple[Sample, ...]:
         SEALED8_FILE,
         WRITTEN9_FILE,
         SEALED9_FILE,
+        SEALED10_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

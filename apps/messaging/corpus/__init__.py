@@ -157,9 +157,24 @@ boat-race, esports, dice and Vietnamese-lottery bets, debt clearing and CBC blac
 land titles and by Telegram or Facebook, and sextortion. Its legitimate messages carry the look-alikes (21 loan
 repayment reminders and 3 pawn renewals, banks', wallets', telcos', the NBC's and the police's scam warnings,
 lenders' real approvals and disbursements, brands' draw results, opted-in shops' offers with STOP, clinics, a
-urologist, pharmacies, spas, gold shops, government notices, OTP codes in many forms). Nothing is fitted or chosen
-on it (`UNSEEN_SPLITS`); main's filter before the ninth round and the ninth round's were each scored on it once
-(`benchmarks/RESULTS.md`).
+urologist, pharmacies, spas, gold shops, government notices, OTP codes in many forms). Main's filter before the
+ninth round and the ninth round's were each scored on it once (`benchmarks/RESULTS.md`); it is fitted on since the
+tenth round.
+
+`written10.jsonl` holds the ``written10`` split: 537 training messages (323 spam, 214 legitimate; 196 Khmer, 126
+English, 215 mixed, most of those Latin-script Khmer in spellings of their own; 59 Khmer ones with zero-width
+spaces) written one by one after sealed9 was scored, by two writers who each listed scam scripts the corpus did not
+have before writing two or three messages per script: radio call-in, scratch-card, beer-cap, pagoda-raffle and borey
+draws with a fee; NSSF, IDPoor, pension, subsidy, SIM and ID-card re-registration; water and power cut by a
+"technician", a shop patent, a passport fast-track, an embassy's visa stamp, a credit officer's own wallet number, a
+repossessed motorbike; a son at a police post, a relative in hospital, a colleague's funeral collection, a landlord
+away, a temple roof; debt consolidation, "government" and NGO loans, CBC-blacklist and land-title loans; pepper,
+cashew, swiftlet, fish-pond and cattle shares, mining rigs, arbitrage bots, review and order-boosting tasks, "wrong
+number" openers; Kun Khmer, boat-race and cockfight bets, lottery-number sellers, casino agents, crash predictors;
+massage "extras", potency oils and teas, paid video calls, "sisters" and hostesses. Its legitimate messages are their
+look-alikes: wallets', telcos', insurers', the NBC's and the police's warnings describing those scripts, subsidy,
+NSSF and IDPoor notices, insurance claims paid, interview invitations saying no fee is asked, points statements,
+temple receipts, cooperatives' and savings groups' notices, repayment reminders, pawn renewals and disbursements.
 
 `sealed10.jsonl` holds the ``sealed10`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 124 of the 138 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces) written one by one by a
@@ -215,6 +230,7 @@ WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
 WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
+WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -241,11 +257,12 @@ SPLITS = (
     "sealed8",
     "written9",
     "sealed9",
+    "written10",
     "sealed10",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed9", "sealed10")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed10",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -321,6 +338,7 @@ def load() -> tuple[Sample, ...]:
         SEALED8_FILE,
         WRITTEN9_FILE,
         SEALED9_FILE,
+        WRITTEN10_FILE,
         SEALED10_FILE,
     )
     for path in files:

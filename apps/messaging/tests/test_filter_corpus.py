@@ -24,11 +24,12 @@ pytestmark = pytest.mark.django_db
 # scored once in its round, are training data since the eighth; sealed8 (182/200 and 4/222 on its one scoring, after
 # the eighth round) since the ninth; sealed9 (183/200 and 2/222 on its one scoring, after the ninth round) since the
 # tenth. sealed10, written without reading the filter, its model or any other split: 193/200 and 6/222 with main's
-# filter before the tenth round.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# filter before the tenth round, 194/200 and 5/222 on its one scoring after it (the ceiling is 5/222 rounded up to
+# a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed10": (0.97, 0.023)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed10"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

@@ -247,7 +247,9 @@ def test_the_model_file_is_what_the_corpus_builds():
     call_command("build_spam_model", "--check")
     model = shipped_model()
     assert model is not None
-    assert MODEL_FILE.stat().st_size < 1_000_000
+    # Grows with the corpus (1.02 MB, 50,894 weights, in the tenth round); the bound catches a fit that keeps the
+    # weights too small to move a score (SMALLEST_WEIGHT, CHAR_SMALLEST_WEIGHT), each one more look-up per token.
+    assert MODEL_FILE.stat().st_size < 1_500_000
     assert len(model.weights) > 1000
     assert len(model.char_weights) > 1000
 

@@ -194,6 +194,24 @@ customs duty at a counter, a men's health clinic and a urologist). Nothing is fi
 (`UNSEEN_SPLITS`); main's filter before the tenth round and the tenth round's were each scored on it once
 (`benchmarks/RESULTS.md`).
 
+`sealed11.jsonl` holds the ``sealed11`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+126 of the 141 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces, 21 over 300 characters)
+written one by one by a writer who had not read the filter, its rules, its model, its training data nor any other
+split's messages, and committed before any filter ran on it; no message is closer than 0.40 (character 5-gram
+Jaccard, digits read as 0; the closest is 0.37) to one of the other splits, nor 0.3 to another of its own (0.18). Its
+spam includes lucky draws, expiring points, TV quizzes and giveaways wanting a fee, a PIN, a code or a click; banks',
+wallets', carriers', the tax office's, customs', couriers', the police's, courts', ministries', schools', hospitals'
+and landlords' names, a boss's gift cards, relatives on a new number, code callers, app installs and a wrong-number
+romance; casinos, football, Kun Khmer, cockfight, boat-race, lottery, esports, slot, fish-shooting and baccarat
+"signal" bets; fee-first, payday and vehicle-paper loans, debt clearing, contact-reading loan apps; crypto, forex and
+gold signals, durian, cattle, land, rubber and shrimp shares, task jobs, withdrawals locked until a fee, savings
+circles; escorts, massage extras, pills, creams, gels, paid video calls and channels, sextortion. Its legitimate
+messages carry the look-alikes (about 20 loan repayment reminders and pawn renewals, codes, couriers asking for an ID
+or a landmark or collecting duty, men's health and government appointments, estimated bills, approvals and
+disbursements, scam warnings of banks, wallets, carriers, the police and the NBC, draw results saying no fee is
+asked, opted-in offers with STOP, gold prices, pharmacy refills, insurance claims). Nothing is fitted or chosen on it
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -227,6 +245,7 @@ SEALED7_FILE = CORPUS_FILE.with_name("sealed7.jsonl")
 SEALED8_FILE = CORPUS_FILE.with_name("sealed8.jsonl")
 SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
 SEALED10_FILE = CORPUS_FILE.with_name("sealed10.jsonl")
+SEALED11_FILE = CORPUS_FILE.with_name("sealed11.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -260,10 +279,11 @@ SPLITS = (
     "sealed9",
     "written10",
     "sealed10",
+    "sealed11",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed10",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed10", "sealed11")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -341,6 +361,7 @@ def load() -> tuple[Sample, ...]:
         SEALED9_FILE,
         WRITTEN10_FILE,
         SEALED10_FILE,
+        SEALED11_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -190,9 +190,22 @@ order-boosting jobs, romance-led crypto; escorts, massage extras, paid video cal
 many with no link. Its legitimate messages carry the look-alikes (about 24 loan repayment reminders and 3 pawn
 renewals, codes that say never to share them, approvals and disbursements that say no fee is asked, the NBC's, the
 police's, banks' and telcos' scam warnings, draw results, opted-in offers with STOP, gold prices, pharmacy refills,
-customs duty at a counter, a men's health clinic and a urologist). Nothing is fitted or chosen on it
-(`UNSEEN_SPLITS`); main's filter before the tenth round and the tenth round's were each scored on it once
-(`benchmarks/RESULTS.md`).
+customs duty at a counter, a men's health clinic and a urologist). Main's filter before the tenth round and the
+tenth round's were each scored on it once (`benchmarks/RESULTS.md`); it is fitted on since the eleventh round.
+
+`written11.jsonl` holds the ``written11`` split: 627 training messages (281 spam, 346 legitimate; 220 Khmer, 209
+English, 198 mixed; 30 Khmer ones with zero-width spaces, 21 over 300 characters) written one by one after sealed10
+was scored, by two writers. One wrote mostly legitimate messages in Latin-script Khmer and English, the kinds sealed10
+showed held: couriers asking for an ID or a landmark, duty at a counter, parcels held at a branch; estimated bills
+and meter photos, outages, tariffs; loans approved and paid to a shop or a school, repayments received,
+restructurings, cards, limits and devices; banks' "we never ask for your PIN" warnings in many wordings; draw winners
+posted on a brand's page, points and vouchers with STOP; payroll, rent, ID cards, passports, tax filing, NSSF,
+clinics, tickets and schools — beside product spam with no trigger word (gels, creams, pills, herbal drinks, fixed
+tips, lottery numbers, slot timing, KHQR "security bonuses", a "teacher's" fee). The other listed 70 scam scripts
+the corpus did not have (TikTok live wheels, a new-airport ticket, a returning migrant's gift, flood-relief logins,
+voter-list checks, Marketplace escrow, severance forms, wedding-invitation .apk files, betting-credit loans,
+contact-reading loan apps, scam-recovery services, dropshipping recharges…) and their look-alikes, in Khmer script
+and English, 21 of them long stories or notices.
 
 `sealed11.jsonl` holds the ``sealed11`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 126 of the 141 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces, 21 over 300 characters)
@@ -251,6 +264,7 @@ WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
 WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
 WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
+WRITTEN11_FILE = CORPUS_FILE.with_name("written11.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -279,11 +293,12 @@ SPLITS = (
     "sealed9",
     "written10",
     "sealed10",
+    "written11",
     "sealed11",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed10", "sealed11")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed11",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -361,6 +376,7 @@ def load() -> tuple[Sample, ...]:
         SEALED9_FILE,
         WRITTEN10_FILE,
         SEALED10_FILE,
+        WRITTEN11_FILE,
         SEALED11_FILE,
     )
     for path in files:

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.django_db
 # one entry per unseen split (none between rounds). sealed6 (195/200, 0/222) and sealed7 (192/200, 0/222), each
 # scored once in its round, are training data since the eighth; sealed8 (182/200 and 4/222 on its one scoring, after
 # the eighth round) since the ninth; sealed9 (183/200 and 2/222 on its one scoring, after the ninth round) since the
-# tenth. sealed10, written without reading the filter, its model or any other split: 193/200 and 6/222 with main's
-# filter before the tenth round, 194/200 and 5/222 on its one scoring after it (the ceiling is 5/222 rounded up to
-# a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed10": (0.97, 0.023)}
+# tenth; sealed10 (194/200 and 5/222 on its one scoring, after the tenth round) since the eleventh. sealed11, written
+# without reading the filter, its model or any other split: 195/200 and 4/222 with main's filter before the eleventh
+# round.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed11"})
@@ -58,6 +58,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written8" for s in samples) >= 200
     assert sum(s.split == "written9" for s in samples) >= 250
     assert sum(s.split == "written10" for s in samples) >= 500
+    assert sum(s.split == "written11" for s in samples) >= 600
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

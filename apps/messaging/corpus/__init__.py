@@ -226,6 +226,13 @@ asked, opted-in offers with STOP, gold prices, pharmacy refills, insurance claim
 (`UNSEEN_SPLITS`); main's filter before the eleventh round and the eleventh round's were each scored on it once
 (`benchmarks/RESULTS.md`).
 
+`sealed12.jsonl` holds the ``sealed12`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+33 Khmer ones with zero-width spaces) written one by one by a writer who had not read the filter, its rules, its
+model, its training data nor any other split's messages, from a brief that named only the categories and languages
+(no list of scenarios: the writer listed what Cambodian phones receive before writing), and committed before any
+filter ran on it; no message is closer than 0.40 (character 5-gram Jaccard, digits read as 0; the closest is 0.39) to
+one of the other splits, nor 0.3 to another of its own (0.25). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -260,6 +267,7 @@ SEALED8_FILE = CORPUS_FILE.with_name("sealed8.jsonl")
 SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
 SEALED10_FILE = CORPUS_FILE.with_name("sealed10.jsonl")
 SEALED11_FILE = CORPUS_FILE.with_name("sealed11.jsonl")
+SEALED12_FILE = CORPUS_FILE.with_name("sealed12.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -296,10 +304,11 @@ SPLITS = (
     "sealed10",
     "written11",
     "sealed11",
+    "sealed12",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed11",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed11", "sealed12")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -379,6 +388,7 @@ def load() -> tuple[Sample, ...]:
         SEALED10_FILE,
         WRITTEN11_FILE,
         SEALED11_FILE,
+        SEALED12_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -26,10 +26,11 @@ pytestmark = pytest.mark.django_db
 # tenth; sealed10 (194/200 and 5/222 on its one scoring, after the tenth round) since the eleventh. sealed11, written
 # without reading the filter, its model or any other split: 195/200 and 4/222 with main's filter before the eleventh
 # round, 200/200 and 2/222 on its one scoring after it (the ceiling is 2/222 rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed11": (1.0, 0.01)}
+# sealed12, from a brief with no scenario list: 190/200 and 1/222 with the eleventh round's filter.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed11": (1.0, 0.01), "sealed12": (0.95, 0.005)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed12"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

@@ -57,14 +57,20 @@ _TLDS = (
     "loans|lat|boats|hair|beauty|skin|makeup|autos|homes|yachts|mom|motorcycles|baby|zip|mov|gift|gifts|promo|"
     "deals|sale|vin|team"
 )
+# A word character that is not Khmer: what may not touch a host name on either side.
+_IN_WORD = r"[^\W\u1780-\u17ff]"
 _URL = re.compile(
     rf"(?:https?://|www\.){_URL_CHARS}+"
     # A bare IP address counts as a link only with a port or a path ("1.2.3.4/login"), not as a version number.
     rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?::\d+)?/{_URL_CHARS}*"
     rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}:\d+"
     # A host name. The look-ahead (its first label is followed by a dot) changes no match: it lets a word with no
-    # dot after it fail in one forward scan instead of a label tried at every length.
-    rf"|\b(?=[a-z0-9-]*\.)(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})\b(?:[/:?#]{_URL_CHARS}*)?"
+    # dot after it fail in one forward scan instead of a label tried at every length. Its edges are `\b` except
+    # against Khmer (`_IN_WORD`): Khmer letters are word characters to `\b`, and Khmer is written without spaces,
+    # so a host glued to the Khmer around it ("ចុចacleda-update.infoហើយ", or with zero-width spaces, which
+    # `normalize` drops) must still be one.
+    rf"|(?<!{_IN_WORD})(?=[a-z0-9-]*\.)(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS})(?!{_IN_WORD})"
+    rf"(?:[/:?#]{_URL_CHARS}*)?"
 )
 # Every match of `_URL` contains one of these; most messages contain none, and this cheaper scan lets them skip
 # `_URL`, the costliest step after Khmer segmentation.

@@ -70,6 +70,24 @@ def test_links_are_taken_out_before_words_and_stop_at_khmer_text():
     assert "bit" not in rest and "សូមអរគុណ" in rest
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ចុចacleda-update.infoហើយបញ្ចូលលេខកាត",  # Khmer has no spaces: the link glued to the words around it
+        "ចុច\u200bacleda-update.info\u200bហើយ\u200bបញ្ចូល\u200bលេខកាត",  # zero-width spaces, dropped by normalize
+    ],
+)
+def test_a_host_glued_to_khmer_text_is_a_link(text):
+    links, rest = extract_links(normalize(text))
+    assert [link.host for link in links] == ["acleda-update.info"]
+    assert "acleda" not in rest and "ចុច" in rest and "ហើយ" in rest
+
+
+@pytest.mark.parametrize("text", ["résumé.com", "see report.pdf_final", "caféaba.com"])
+def test_a_host_inside_a_latin_word_is_not_a_link(text):
+    assert extract_links(normalize(text))[0] == []
+
+
 def test_ip_links_need_a_path_or_port_and_versions_are_not_links():
     links, _ = extract_links("open 10.0.0.1/pay or 10.0.0.2:8080 — app version 1.2.3.4 now")
     assert [link.host for link in links] == ["10.0.0.1", "10.0.0.2"]

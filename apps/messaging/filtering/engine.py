@@ -14,12 +14,18 @@ Scoring (each reason is reported with its stable code and weight; the score is t
 * ``lookalike_domain``: a link whose host imitates a bank's or wallet's brand ("aba-verify.xyz", "ab4bank.top")
   without being one of its official domains.
 * ``ip_address_url``: a link to a bare IP address; no bank or business sends those.
+* ``app_download``: a link to an Android app's file (``.apk``), not on an official domain: an app installed from
+  outside the store is how "security apps" and "new banking apps" take over a phone; brands point to the store.
 * ``phishing_pattern``: a link (not to an official domain) together with a credential word (PIN, password,
   code…), more if urgency words come with them: the shape of "URGENT: verify your PIN at http://…".
 * ``lure_contact``: a link (not to an official domain), a Telegram handle or a phone number in a message that already
   offers money, credit, bets or adult content (a term of those categories): the spam's call to action. Alone,
   neither a contact nor a light term such as "loan" or "reward" holds a message; together they weigh more. A link
   under Cambodia's registered second-level domains (``.com.kh``, ``.gov.kh``…) is a brand's own page, no lure.
+* ``code_request``: the message asks its reader to tell, read out, share, forward or give someone a code, OTP, PIN or
+  password, carries no code of its own and says nowhere "never", "do not" (or Khmer "កុំ", "មិន"…): the shape of
+  "our agent will call you, read him the code you receive". A brand's own code message carries its code and
+  tells the reader *not* to share it; a delivery code to give the courier is in the message.
 * A warning: a message without a link of its own that warns about scams (``WARNING_MARKERS``: "be careful of",
   "does not lend", "ប្រយ័ត្ន", "ក្លែងក្លាយ"…) has its offer terms and its contact weighed 0 — a bank's or regulator's
   warning names the offer it warns about and gives a hotline, which is no call to answer the offer.
@@ -48,9 +54,29 @@ from apps.messaging.filtering.text import PIECE, Link, extract_links, is_khmer_p
 LOOKALIKE_WEIGHT = 80
 MIN_LABEL_AS_BRAND = 5
 IP_ADDRESS_URL_WEIGHT = 60
+APP_DOWNLOAD_WEIGHT = 60
+# A link to an Android package: its path or its name ends in ".apk" (before any query or fragment).
+APP_FILE = re.compile(r"\.apk(?:[?#]|$)")
 PHISHING_LINK_CREDENTIAL_WEIGHT = 30
 PHISHING_LINK_CREDENTIAL_URGENCY_WEIGHT = 60
 REPETITION_WEIGHT = 30
+CODE_REQUEST_WEIGHT = 50
+# What a code is called; a message naming none is not asked for one (a substring test each, before any pattern).
+_CODE_NOUNS = ("code", "otp", "pin", "password", "កូដ", "សម្ងាត់")
+_CODE_NOUN = r"(?:codes?|otp|pin|passcode|password|លេខកូដ|កូដ|លេខសម្ងាត់|ពាក្យសម្ងាត់)"
+# A verb of handing something over, then a code's name in the same sentence: English, Khmer written in Latin letters
+# ("prab code" — tell the code) and Khmer (ប្រាប់ tell, អាន read, ចែករំលែក share, បញ្ជូន forward, ផ្តល់ give, ផ្ញើ…មក
+# send to us). "Send" alone is not one: brands write "we will send you a code".
+CODE_REQUEST = re.compile(
+    r"\b(?:tell|read(?:\s+out)?|give|share|forward|provide|say|reply\s+with|confirm|prab)\b"
+    rf"[^.!?។\n]{{0,40}}?{_CODE_NOUN}"
+    rf"|(?:ប្រាប់|អាន|ចែករំលែក|បញ្ជូន|ផ្តល់|ផ្ញើ.{{0,20}}?មក)[^.!?។\n]{{0,25}}?{_CODE_NOUN}"
+)
+# Any negation anywhere: brands' code messages and warnings say not to share ("never share", "កុំប្រាប់", Latin
+# Khmer "kom", "ot", "min"); a request that says "not" anywhere is left to the model rather than risk them.
+CODE_REQUEST_NEGATION = re.compile(r"\b(?:never|not|don't|do not|no one|nobody|anyone|kom|ot|min)\b|n't|កុំ|មិន|ហាម|គ្មាន")
+# A code of its own (four to eight digits, phone numbers set aside): the message gives a code, it asks for none.
+_OWN_CODE = re.compile(r"(?<![0-9])[0-9]{4,8}(?![0-9])")
 LURE_CONTACT_WEIGHT = 20
 # A Cambodian phone number (0 and 8-9 digits, spaced or not) or an @handle (not an e-mail address): how spam asks
 # to be answered.
@@ -299,6 +325,8 @@ class ContentFilter:
         if lure:
             reasons += self._lure_reasons(text, outside_links)
         reasons += self._repetition_reasons(text, tokens)
+        if any(noun in normalized for noun in _CODE_NOUNS):
+            reasons += _code_request_reasons(normalized)
         if lure and not outside_links:
             reasons = _discount_warning(reasons, normalized)
         if reasons:
@@ -350,6 +378,7 @@ class ContentFilter:
         listed: dict[str, DomainSpec] = {}
         lookalikes: list[str] = []
         ip_hosts: list[str] = []
+        apps: list[str] = []
         for link in links:
             host = link.host
             if not host:
@@ -359,6 +388,8 @@ class ContentFilter:
                 continue
             if self._is_official(host):
                 continue
+            if APP_FILE.search(link.text):
+                apps.append(link.text)
             rule = self._listed_rule(host)
             if rule is not None:
                 listed[rule.domain] = rule
@@ -374,6 +405,8 @@ class ContentFilter:
             reasons.append(Reason("lookalike_domain", LOOKALIKE_WEIGHT, tuple(sorted(set(lookalikes)))))
         if ip_hosts:
             reasons.append(Reason("ip_address_url", IP_ADDRESS_URL_WEIGHT, tuple(sorted(set(ip_hosts)))))
+        if apps:
+            reasons.append(Reason("app_download", APP_DOWNLOAD_WEIGHT, tuple(sorted(set(apps)))))
         return reasons
 
     def _phishing_reasons(self, links: tuple[Link, ...], categories: set[str]) -> list[Reason]:
@@ -444,6 +477,15 @@ class ContentFilter:
                     if brand in part:  # "ababank" inside "myababankonline"
                         return True
         return False
+
+
+def _code_request_reasons(normalized: str) -> list[Reason]:
+    request = CODE_REQUEST.search(normalized)
+    if request is None or CODE_REQUEST_NEGATION.search(normalized):
+        return []
+    if _OWN_CODE.search(CONTACT.sub(" ", normalized)):
+        return []
+    return [Reason("code_request", CODE_REQUEST_WEIGHT, (request.group()[:40],))]
 
 
 def _under_registered_kh(host: str) -> bool:

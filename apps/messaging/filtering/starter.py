@@ -6,11 +6,13 @@ the admin-edited tables instead (`runtime.py`).
 
 import importlib
 
+from apps.messaging.choices import DomainRuleKind
 from apps.messaging.filtering.engine import ContentFilter, DomainSpec, TermSpec
 from apps.messaging.filtering.model import SpamModel
 
 _SEED_MIGRATIONS = ("0002_seed_content_filter", "0009_filter_terms_from_corpus")
 _REWEIGHT_MIGRATIONS = ("0015_lighter_draw_result_terms", "0016_lighter_slot_term")
+_DOMAIN_MIGRATIONS = ("0019_more_official_domains",)
 
 
 def starter_terms() -> list[TermSpec]:
@@ -28,7 +30,13 @@ def starter_terms() -> list[TermSpec]:
 
 def starter_domains() -> list[DomainSpec]:
     seed = importlib.import_module(f"apps.messaging.migrations.{_SEED_MIGRATIONS[0]}")
-    return [DomainSpec(domain, kind, weight, brand) for domain, kind, weight, brand, _ in seed.STARTER_DOMAINS]
+    domains = [DomainSpec(domain, kind, weight, brand) for domain, kind, weight, brand, _ in seed.STARTER_DOMAINS]
+    seeded = {spec.domain for spec in domains}
+    for name in _DOMAIN_MIGRATIONS:
+        for domain, brand, _ in importlib.import_module(f"apps.messaging.migrations.{name}").ADDED_DOMAINS:
+            if domain not in seeded:  # like the migration's get_or_create
+                domains.append(DomainSpec(domain, DomainRuleKind.OFFICIAL, 0, brand))
+    return domains
 
 
 def starter_filter(model: SpamModel | None = None) -> ContentFilter:

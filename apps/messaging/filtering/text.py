@@ -55,7 +55,10 @@ _TLDS = (
     "support|help|services|center|world|email|page|one|best|website|space|fit|bid|ltd|cloud|tech|digital|network|"
     "rest|bond|sbs|cfd|monster|quest|lol|mobi|pw|ren|kim|men|hk|tw|jp|kr|au|ca|fr|mobile|finance|bank|credit|"
     "loans|lat|boats|hair|beauty|skin|makeup|autos|homes|yachts|mom|motorcycles|baby|zip|mov|gift|gifts|promo|"
-    "deals|sale|vin|team"
+    "deals|sale|vin|team|"
+    # Not a top-level domain: an Android app's file name ("aba-shield.apk"), written as a link is, to be installed
+    # from outside the store (the engine's `app_download`).
+    "apk"
 )
 # A word character that is not Khmer: what may not touch a host name on either side.
 _IN_WORD = r"[^\W\u1780-\u17ff]"

@@ -95,6 +95,13 @@ def test_khmer_phishing_with_link_is_rejected():
         "abaverify.xyz",
         "secureaba.top",
         "myacledabankonline.com",
+        # Brands of the wallets, banks, telecoms and utilities migration 0019 made official.
+        "truemoney-fix.com",
+        "paypal-dispute.vip",
+        "mymetfonegift.top",
+        "princebank-kh.online",
+        "ppwsa-online.xyz",
+        "pipay-verify.click",
     ],
 )
 def test_lookalike_bank_domains(host):
@@ -103,10 +110,82 @@ def test_lookalike_bank_domains(host):
 
 @pytest.mark.parametrize(
     "host",
-    ["ababank.com", "mobile.ababank.com", "my.mobile.ababank.com", "abacus-books.com", "wingsfood.com", "nbc.com"],
+    [
+        "ababank.com",
+        "mobile.ababank.com",
+        "my.mobile.ababank.com",
+        "abacus-books.com",
+        "wingsfood.com",
+        "nbc.com",
+        "truemoney.com.kh",
+        "www.metfone.com.kh",
+        "paypal.com",
+        "princehotel.com",
+        "pipayroll.com",
+    ],
 )
 def test_official_and_unrelated_domains_are_not_lookalikes(host):
     assert "lookalike_domain" not in check_content(f"Please check https://{host}/x").codes
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Install the new security app from https://files.example.net/secure.apk today",
+        "Download https://dl.example.top/app/update.apk?v=2 now",
+        # A bare file name, glued to Khmer: "install the new security app before tomorrow".
+        "ABA: សូមតំឡើងកម្មវិធីសុវត្ថិភាពថ្មី shield-update.apkមុនថ្ងៃស្អែក។",
+    ],
+)
+def test_a_link_to_an_android_package_is_held(body):
+    decision = check_content(body)
+    assert "app_download" in decision.codes
+    assert decision.action != ALLOW
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Get the ABA Mobile app for Huawei phones: https://www.ababank.com/downloads/aba-mobile.apk",
+        "Our new app is on https://play.google.com/store/apps/details?id=com.example.app",
+        "Download the APK from the Play Store, not from links in messages.",
+    ],
+)
+def test_an_official_package_store_links_and_the_word_are_not_app_downloads(body):
+    assert "app_download" not in check_content(body).codes
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "ACLEDA security team: we will call you in 5 minutes. Please read out the code you receive.",
+        "Call 012 345 678 and tell the agent your PIN to unblock the card.",
+        "Delivery driver here, share the 4-digit code from the SMS so I can hand over the parcel.",
+        # "Our agent will call you; please tell him the code you receive."
+        "ភ្នាក់ងាររបស់យើងនឹងទូរស័ព្ទទៅ សូមប្រាប់លេខកូដដែលអ្នកទទួលបាន។",
+        # Khmer in Latin letters: "bank staff will call, please tell them the OTP".
+        "Bank staff nung call bong, sum prab OTP del bong ban.",
+    ],
+)
+def test_asking_for_someone_elses_code_is_held(body):
+    decision = check_content(body)
+    assert "code_request" in decision.codes
+    assert decision.action != ALLOW
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Your PeerPower code is 482913. Never share this code with anyone.",
+        "Give this code 4821 to the courier when your parcel arrives.",
+        "We will send you a verification code by SMS. Enter it in the app.",
+        # "Do not tell anyone this code, not even bank staff."
+        "កុំប្រាប់លេខកូដនេះទៅនរណាម្នាក់ សូម្បីតែបុគ្គលិកធនាគារ។",
+        "If someone calls and asks you to read out a code, it is not us: hang up.",
+    ],
+)
+def test_a_code_given_or_a_warning_is_not_a_code_request(body):
+    assert "code_request" not in check_content(body).codes
 
 
 def test_ip_address_link():

@@ -169,9 +169,13 @@ def test_a_registered_cambodian_domain_is_no_lure():
     for host in ("metfone.com.kh", "www.mptc.gov.kh/results", "ngo.org.kh"):
         decision = check_content(body.format(host))
         assert (decision.action, decision.codes) == (ALLOW, ["term_scam"])
-    for host in ("metfone-kh.top", "metfone.kh", "com.kh.example.xyz"):
+    for host in ("luckydraw-kh.top", "luckydraw.kh", "com.kh.example.xyz"):
         decision = check_content(body.format(host))
         assert (decision.action, decision.codes) == (HOLD, ["term_scam", "lure_contact"])
+    # The brand's name outside its registered domain is a look-alike as well (migration 0019 made it official).
+    for host in ("metfone-kh.top", "metfone.kh"):
+        decision = check_content(body.format(host))
+        assert (decision.action, decision.codes) == (REJECT, ["term_scam", "lookalike_domain", "lure_contact"])
     # A phone number beside a registered domain's link is still a contact.
     decision = check_content(body.format("metfone.com.kh") + " ទាក់ទង 012 345 678")
     assert decision.codes == ["term_scam", "lure_contact"]

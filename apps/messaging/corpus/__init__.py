@@ -241,6 +241,12 @@ ran on it; none is closer than 0.40 (character 5-gram Jaccard) to one of the oth
 bill and appointment notices, 0.41–0.52) with digits read as 0; none 0.3 to another of its own (0.27). Nothing is
 fitted or chosen on it (`UNSEEN_SPLITS`).
 
+`sealed14.jsonl` holds the ``sealed14`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+6 Khmer ones with zero-width spaces), written as sealed13 was by two other writers and committed before any filter
+ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits as written (the closest 0.40 rounded
+up), 19 (0.40–0.52) with digits read as 0; none 0.3 to another of its own (0.22). Nothing is fitted or chosen on it
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -277,6 +283,7 @@ SEALED10_FILE = CORPUS_FILE.with_name("sealed10.jsonl")
 SEALED11_FILE = CORPUS_FILE.with_name("sealed11.jsonl")
 SEALED12_FILE = CORPUS_FILE.with_name("sealed12.jsonl")
 SEALED13_FILE = CORPUS_FILE.with_name("sealed13.jsonl")
+SEALED14_FILE = CORPUS_FILE.with_name("sealed14.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -315,10 +322,11 @@ SPLITS = (
     "sealed11",
     "sealed12",
     "sealed13",
+    "sealed14",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed13",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed13", "sealed14")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -400,6 +408,7 @@ def load() -> tuple[Sample, ...]:
         SEALED11_FILE,
         SEALED12_FILE,
         SEALED13_FILE,
+        SEALED14_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

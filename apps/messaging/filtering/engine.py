@@ -65,16 +65,25 @@ CODE_REQUEST_WEIGHT = 50
 # pattern) is not asked for one.
 _CODE_NOUN = r"(?:codes?|otp|pin|passcode|password|លេខកូដ|កូដ|លេខសម្ងាត់|ពាក្យសម្ងាត់)"
 # A verb of handing something over, then a code's name in the same sentence: English, Khmer written in Latin letters
-# ("prab code" — tell the code) and Khmer (ប្រាប់ tell, អាន read, ចែករំលែក share, បញ្ជូន forward, ផ្តល់ give, ផ្ញើ…មក
-# send to us). "Send" alone is not one: brands write "we will send you a code".
+# ("prab code" — tell the code; "phjer code mok" — send the code here, in its usual spellings) and Khmer (ប្រាប់
+# tell, អាន read, ចែករំលែក share, បញ្ជូន forward, ផ្តល់ give, ផ្ញើ…មក send to us). "Send" alone is not one: brands
+# write "we will send you a code" ("yerng nung phjer code tov bong").
+_LATIN_SEND = r"(?:phjer|pnhaer|pnher|phnhaer|phnher|phnhae|pnhae|phnheu)"
 CODE_REQUEST = re.compile(
     r"\b(?:tell|read(?:\s+out)?|give|share|forward|provide|say|reply\s+with|confirm|prab)\b"
     rf"[^.!?។\n]{{0,40}}?{_CODE_NOUN}"
+    rf"|\b{_LATIN_SEND}\b[^.!?\n]{{0,40}}?{_CODE_NOUN}[^.!?\n]{{0,30}}?\bmok\b"
+    rf"|\b{_LATIN_SEND}\s+mok\b[^.!?\n]{{0,30}}?{_CODE_NOUN}"
     rf"|(?:ប្រាប់|អាន|ចែករំលែក|បញ្ជូន|ផ្តល់|ផ្ញើ.{{0,20}}?មក)[^.!?។\n]{{0,25}}?{_CODE_NOUN}"
 )
-# Any negation anywhere: brands' code messages and warnings say not to share ("never share", "កុំប្រាប់", Latin
-# Khmer "kom", "ot", "min"); a request that says "not" anywhere is left to the model rather than risk them.
-CODE_REQUEST_NEGATION = re.compile(r"\b(?:never|not|don't|do not|no one|nobody|anyone|kom|ot|min)\b|n't|កុំ|មិន|ហាម|គ្មាន")
+# A negation: brands' code messages and warnings say not to share ("never share", "កុំប្រាប់", Latin-script "kom
+# prab"), and a request that says "not" anywhere is left to the model rather than risk them. Latin-script "ot" and
+# "min" count only just before a verb ("ot del sour", "min trov prab"): alone they also read "no problem" ("ot ey
+# te") and "minutes".
+CODE_REQUEST_NEGATION = re.compile(
+    r"\b(?:never|not|don't|do not|no one|nobody|anyone|kom|kum)\b|n't|កុំ|មិន|ហាម|គ្មាន"
+    r"|\b(?:ot|min)\s+(?:del|dael|deil|trov|tro|dail|ban\s+)?\s*(?:sour|suor|sou|som|sum|prab|share|tell|ask)\b"
+)
 # A code of its own: four to eight digits standing alone (not a group of a spaced phone number, "097 812 4450"; an
 # unspaced one is longer): the message gives a code, it asks for none.
 _OWN_CODE = re.compile(r"(?<![0-9])(?<![0-9][ -])[0-9]{4,8}(?![0-9])(?![ -][0-9])")
@@ -103,6 +112,8 @@ WARNING_MARKERS = re.compile(
     r"\b(?:beware|be careful|careful of|fake|scammers?|fraudsters?|never asks?|never charges?|will never|"
     r"does not lend|do not lend|doesn't lend|are not lenders|is not us|not from us|only licensed)\b"
     r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
+    # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks).
+    r"|\b(?:proyat|prayat|broyat|kleng\s*kl(?:ay|aoy|oy)|(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
 )
 
 # Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's

@@ -165,6 +165,9 @@ def test_an_official_package_store_links_and_the_word_are_not_app_downloads(body
         "ភ្នាក់ងាររបស់យើងនឹងទូរស័ព្ទទៅ សូមប្រាប់លេខកូដដែលអ្នកទទួលបាន។",
         # Khmer in Latin letters: "bank staff will call, please tell them the OTP".
         "Bank staff nung call bong, sum prab OTP del bong ban.",
+        # "I'm Metfone staff, please send me the code you received, no problem." — "ot ey te" is no negation.
+        "Knhom staff Metfone, sum phjer code dael bong ban tortuol mok knhom, ot ey te.",
+        "Phjer mok knhom lek OTP dael bong ban.",
     ],
 )
 def test_asking_for_someone_elses_code_is_held(body):
@@ -182,6 +185,9 @@ def test_asking_for_someone_elses_code_is_held(body):
         # "Do not tell anyone this code, not even bank staff."
         "កុំប្រាប់លេខកូដនេះទៅនរណាម្នាក់ សូម្បីតែបុគ្គលិកធនាគារ។",
         "If someone calls and asks you to read out a code, it is not us: hang up.",
+        # "We will send the code to you; do not tell this code to anyone." / "ABA never asks for your PIN."
+        "Yerng nung phjer code tov bong. Kom prab code nis tov nak na.",
+        "ABA ot del sour PIN bong te. Sum prab code tam app ABA tae mouy.",
     ],
 )
 def test_a_code_given_or_a_warning_is_not_a_code_request(body):

@@ -251,6 +251,8 @@ def test_the_lighter_slot_weight_leaves_a_term_staff_changed_alone():
         "ធនាគារជាតិនៃកម្ពុជាព្រមាន៖ គ្មានធនាគារស្របច្បាប់ណាផ្តល់កម្ចីតាមគណនី Telegram មិនស្គាល់ទេ។ រាយការណ៍មក ០២៣ ៧២២ ៥៦៣។",
         # "Wing: many fake 'Wing loan' messages this week. Wing does not lend by SMS."
         "វីង៖ សប្តាហ៍នេះមានសារក្លែង «កម្ចីវីង» ច្រើន។ វីងមិនផ្តល់កម្ចីតាមសារទេ។",
+        # The same in Latin-script Khmer: "ABA, beware: fake SMS offering fast loans. ABA never asks for money first."
+        "ABA proyat: SMS kleng klay offer fast loan no collateral. ABA ot del sour luy mun. Hotline 023 225 333",
     ],
 )
 def test_scam_warnings_naming_the_offer_go_through(warning):

@@ -207,6 +207,14 @@ voter-list checks, Marketplace escrow, severance forms, wedding-invitation .apk 
 contact-reading loan apps, scam-recovery services, dropshipping recharges…) and their look-alikes, in Khmer script
 and English, 21 of them long stories or notices.
 
+`written12.jsonl` holds the ``written12`` split: 300 training messages (150 spam, 150 legitimate, 25 of each
+category), all Latin-script Khmer with English mixed in, written one by one after sealed13 was scored, by a writer
+who read the corpus (to add what it lacks, not to copy it): spellings as different people type them (luy/lui,
+chol/jol, phjer/pnher, sum/som, ot/at, some all in lower case), scams asking for a code to be sent back or told,
+fees before a prize or a loan, task jobs, betting agents, adult services; and their look-alikes (brands' codes with
+"kom prab code nis", couriers' and shops' "ot ey te", microfinance repayment reminders, promotions with STOP, bills,
+appointments).
+
 `sealed11.jsonl` holds the ``sealed11`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 126 of the 141 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces, 21 over 300 characters)
 written one by one by a writer who had not read the filter, its rules, its model, its training data nor any other
@@ -238,8 +246,9 @@ fitted on since the twelfth round.
 7 Khmer ones with zero-width spaces), written as sealed12 was (two writers, one for each label, who had read neither
 the filter nor any split, from a brief naming only the categories and languages) and committed before any filter
 ran on it; none is closer than 0.40 (character 5-gram Jaccard) to one of the other splits as written, 12 (short code,
-bill and appointment notices, 0.41–0.52) with digits read as 0; none 0.3 to another of its own (0.27). Nothing is
-fitted or chosen on it (`UNSEEN_SPLITS`).
+bill and appointment notices, 0.41–0.52) with digits read as 0; none 0.3 to another of its own (0.27). The eleventh
+round's filter and the twelfth's were each scored on it once (`benchmarks/RESULTS.md`); fitted on since the
+thirteenth.
 
 `sealed14.jsonl` holds the ``sealed14`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 6 Khmer ones with zero-width spaces), written as sealed13 was by two other writers and committed before any filter
@@ -290,6 +299,7 @@ WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
 WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
 WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
 WRITTEN11_FILE = CORPUS_FILE.with_name("written11.jsonl")
+WRITTEN12_FILE = CORPUS_FILE.with_name("written12.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -321,12 +331,13 @@ SPLITS = (
     "written11",
     "sealed11",
     "sealed12",
+    "written12",
     "sealed13",
     "sealed14",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed13", "sealed14")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed14",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -407,6 +418,7 @@ def load() -> tuple[Sample, ...]:
         WRITTEN11_FILE,
         SEALED11_FILE,
         SEALED12_FILE,
+        WRITTEN12_FILE,
         SEALED13_FILE,
         SEALED14_FILE,
     )

@@ -25,12 +25,14 @@ pytestmark = pytest.mark.django_db
 # the eighth round) since the ninth; sealed9 (183/200 and 2/222 on its one scoring, after the ninth round) since the
 # tenth; sealed10 (194/200 and 5/222 on its one scoring, after the tenth round) since the eleventh; sealed11 (200/200
 # and 2/222 after the eleventh round) and sealed12 (190/200 and 1/222 with the eleventh round's filter, 192/200 after
-# a link-reading fix found among its misses) since the twelfth. sealed13, from a brief with no scenario list: 187/200
-# and 1/222 with the eleventh round's filter, 189/200 and 1/222 on its one scoring after the twelfth round.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed13": (0.945, 0.005)}
+# a link-reading fix found among its misses) since the twelfth; sealed13 (187/200 and 1/222 with the eleventh round's
+# filter, 189/200 and 1/222 after the twelfth) since the thirteenth. sealed14, by two more writers from the same
+# brief: 195/200 and 3/222 with the twelfth round's filter, 196/200 and 3/222 on its one scoring after the thirteenth
+# (the ceiling is 3/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed14": (0.98, 0.014)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed14"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).
@@ -60,6 +62,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written9" for s in samples) >= 250
     assert sum(s.split == "written10" for s in samples) >= 500
     assert sum(s.split == "written11" for s in samples) >= 600
+    assert sum(s.split == "written12" for s in samples) >= 300
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

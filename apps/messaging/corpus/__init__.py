@@ -256,6 +256,13 @@ ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits as
 up), 19 (0.40–0.52) with digits read as 0; none 0.3 to another of its own (0.22). Nothing is fitted or chosen on it
 (`UNSEEN_SPLITS`).
 
+`sealed15.jsonl` holds the ``sealed15`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+63 Khmer ones with zero-width spaces), written as sealed13 and sealed14 were by two other writers and committed
+before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits as written, 13
+(0.40–0.52) with digits read as 0; none over 0.3 to another of its own. Its spam writer notes that many Khmer and
+mixed messages follow the situation of an English one of the same category (a likeness across scripts the
+similarity check does not see). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -293,6 +300,7 @@ SEALED11_FILE = CORPUS_FILE.with_name("sealed11.jsonl")
 SEALED12_FILE = CORPUS_FILE.with_name("sealed12.jsonl")
 SEALED13_FILE = CORPUS_FILE.with_name("sealed13.jsonl")
 SEALED14_FILE = CORPUS_FILE.with_name("sealed14.jsonl")
+SEALED15_FILE = CORPUS_FILE.with_name("sealed15.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -334,10 +342,11 @@ SPLITS = (
     "written12",
     "sealed13",
     "sealed14",
+    "sealed15",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed14",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed14", "sealed15")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -421,6 +430,7 @@ def load() -> tuple[Sample, ...]:
         WRITTEN12_FILE,
         SEALED13_FILE,
         SEALED14_FILE,
+        SEALED15_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

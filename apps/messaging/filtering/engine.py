@@ -29,6 +29,9 @@ Scoring (each reason is reported with its stable code and weight; the score is t
 * A warning: a message without a link of its own that warns about scams (``WARNING_MARKERS``: "be careful of",
   "does not lend", "ប្រយ័ត្ន", "ក្លែងក្លាយ"…) has its offer terms and its contact weighed 0 — a bank's or regulator's
   warning names the offer it warns about and gives a hotline, which is no call to answer the offer.
+* A prize claimed in person: a message without a link or contact of its own that sends its reader somewhere with an
+  identity card (``IN_PERSON_CLAIM``: "ID card", "passport", "អត្តសញ្ញាណប័ណ្ណ"…) has its prize words (the scam
+  category's terms) weighed 0 — a brand's own draw result; a scam wants a fee, a code or a click from afar.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 * ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
@@ -115,6 +118,13 @@ WARNING_MARKERS = re.compile(
     # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks).
     r"|\b(?:proyat|prayat|broyat|kleng\s*kl(?:ay|aoy|oy)|(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
 )
+
+# A prize or offer claimed in person: a brand's own draw result sends the winner to a shop or a counter with an
+# identity card ("visit any Smart Shop with your ID card", "មកទទួលនៅបញ្ជរ … ជាមួយអត្តសញ្ញាណប័ណ្ណ"); a scam wants
+# a fee, a code or a click from afar, so it gives a contact. With no contact and no link of its own, such a message's
+# prize words (the scam category's terms) weigh nothing; the model still reads it.
+PRIZE_TERMS = f"term_{TermCategory.SCAM}"
+IN_PERSON_CLAIM = re.compile(r"\b(?:id card|identity card|national id|passport)\b|អត្តសញ្ញាណប័ណ្ណ|លិខិតឆ្លងដែន")
 
 # Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's
 # words around its code) come back message after message, and segmenting is the filter's costliest step. The words
@@ -515,9 +525,13 @@ def _under_registered_kh(host: str) -> bool:
 
 def _discount_warning(reasons: list[Reason], normalized: str) -> list[Reason]:
     """The reasons with the offer terms and the contact weighed 0 when the message warns about scams (see
-    WARNING_MARKERS); unchanged otherwise."""
+    WARNING_MARKERS), or with the offer terms weighed 0 when it gives no contact and sends its reader in person with
+    an identity document (IN_PERSON_CLAIM); unchanged otherwise."""
     if not WARNING_MARKERS.search(normalized):
-        return reasons
+        if any(reason.code == "lure_contact" for reason in reasons) or not IN_PERSON_CLAIM.search(normalized):
+            return reasons
+        # A prize claimed in person: only the prize words (a loan "with just your ID card" is the offer itself).
+        return [replace(reason, weight=0) if reason.code == PRIZE_TERMS else reason for reason in reasons]
     return [
         replace(reason, weight=0) if reason.code in LURE_CATEGORIES or reason.code == "lure_contact" else reason
         for reason in reasons

@@ -144,6 +144,33 @@ def test_draw_results_and_scam_warnings_go_through(announcement):
     assert check_content(announcement).action == ALLOW
 
 
+# A brand's draw result sends the winner in person with an identity card and gives no contact: its prize words weigh
+# nothing (the model still reads it). The same words with a contact, or a loan "with just your ID card", still count.
+@pytest.mark.parametrize(
+    "result",
+    [
+        "Metfone Lucky Draw results: Congratulations! Your number won a Honda Dream in the November draw. Visit any "
+        "Metfone shop with your ID card before 15 January to claim. No fee is charged.",
+        # "Congratulations! Your number won an iPhone in the Metfone draw. Please come to collect it at our head
+        # office with your ID card."
+        "សូមអបអរសាទរ! លេខទូរស័ព្ទរបស់អ្នកបានឈ្នះរង្វាន់ iPhone ក្នុងកម្មវិធីចាប់ឆ្នោត Metfone។ "
+        "សូមអញ្ជើញមកទទួលរង្វាន់នៅការិយាល័យកណ្តាល ជាមួយអត្តសញ្ញាណប័ណ្ណ។",
+    ],
+)
+def test_a_prize_claimed_in_person_with_an_identity_card_is_no_offer(result):
+    decision = check_content(result)
+    assert "term_scam" not in decision.codes
+    without_card = check_content(result.replace("ID card", "code").replace("ជាមួយអត្តសញ្ញាណប័ណ្ណ", ""))
+    assert "term_scam" in without_card.codes
+
+
+def test_an_identity_card_does_not_discount_a_contact_or_a_loan():
+    prize = check_content("Congratulations, you won 1,000 USD in our lucky draw! Bring your ID card, call 012 345 678")
+    assert {"term_scam", "lure_contact"} <= set(prize.codes)
+    loan = check_content("Fast loan no collateral, with just your ID card. Money in 30 minutes.")
+    assert "term_loan_shark" in loan.codes
+
+
 @pytest.mark.parametrize(
     "lure",
     [

@@ -31,6 +31,12 @@ _TRANSLATED = re.compile("[" + "".join(map(re.escape, _REPLACEMENTS)) + "]")
 _COENG_DA = "\u17d2\u178a"
 _COENG_TA = "\u17d2\u178f"
 
+# The digits a sender masks in a phone or account number ("012xxx789", "097xxxx418", "010 xxx 781", "1234-xxx-89"):
+# x's touching a digit, or after a digit (or a masked run) and one separator. They are digits nobody may read, not
+# the adult term "xxx" ("XXX videos", "xxx 18+" stay as written): read as MASK, which is no word character.
+MASK = "\u2022"
+_MASKED_DIGITS = re.compile(r"(?<=[0-9\u2022])x{2,}|(?<=[0-9\u2022][-. ])x{2,}|x{2,}(?=[0-9])")
+
 # Digits standing in for letters in words that also contain letters ("c4sino", "l0an").
 _LEET = str.maketrans("0134578", "oieastb")
 
@@ -89,15 +95,26 @@ _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 def normalize(text: str) -> str:
     """The form both messages and dictionary terms are compared in: NFC, lower case, invisible characters removed,
     Khmer digits as ASCII, look-alike Cyrillic/Greek letters as Latin, one spelling of subscript TA, no repetition
-    sign."""
+    sign, the masked digits of a number as MASK."""
     if text.isascii():
-        return text.lower()  # every character the steps below change or drop is outside ASCII
+        text = text.lower()  # every character the steps below change or drop is outside ASCII
+        return _unmask(text) if "xx" in text else text
     text = unicodedata.normalize("NFC", text).lower()
     if _TRANSLATED.search(text):
         text = _TRANSLATED.sub(_replacement, text)  # text.translate(_TRANSLATION)
     if "\u17d7" in text:
         text = _REPETITION_SIGN.sub("", text)
-    return text.replace(_COENG_DA, _COENG_TA)
+    text = text.replace(_COENG_DA, _COENG_TA)
+    return _unmask(text) if "xx" in text else text
+
+
+def _unmask(text: str) -> str:
+    # Twice: a run after another masked run ("012 4xx xxx") is found once the first is replaced.
+    return _MASKED_DIGITS.sub(_mask_dots, _MASKED_DIGITS.sub(_mask_dots, text))
+
+
+def _mask_dots(match: re.Match[str]) -> str:
+    return MASK * len(match.group())
 
 
 def _replacement(match: re.Match[str]) -> str:

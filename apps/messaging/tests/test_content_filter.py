@@ -250,3 +250,21 @@ def test_thresholds_are_settings(settings):
     assert check_content(body).action == ALLOW
     settings.CONTENT_FILTER_HOLD_SCORE = settings.CONTENT_FILTER_REJECT_SCORE = 50
     assert check_content(body).action == REJECT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Your account 1234-xxx-89 will be marked dormant on 15 Jan if there is no transaction.",
+        "Top-up of $10 received for number 097xxxx312. New balance $12.45.",
+        "Your monthly bill for 010 xxx 781 is $8.90, due on the 12th.",
+        "We called 012 4xx xxx twice and got no answer.",
+    ],
+)
+def test_masked_digits_of_a_number_are_not_the_adult_term(body):
+    assert "term_adult" not in check_content(body).codes
+
+
+@pytest.mark.parametrize("body", ["XXX videos uncensored, watch free tonight", "Hot xxx 18+ chat, join now"])
+def test_the_adult_term_xxx_is_still_read(body):
+    assert "term_adult" in check_content(body).codes

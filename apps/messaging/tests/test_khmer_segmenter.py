@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from apps.messaging.filtering.khmer import KhmerSegmenter, base_khmer_words, khmer_clusters
-from apps.messaging.filtering.text import _TRANSLATION, extract_links, iter_runs, normalize
+from apps.messaging.filtering.text import _TRANSLATION, MASK, _unmask, extract_links, iter_runs, normalize
 
 
 def test_clusters_keep_subscripts_and_vowels_with_their_consonant():
@@ -128,7 +128,29 @@ def _normalize_by_translation(text: str) -> str:
     # `normalize` as it read before it replaced only the characters it finds: `str.translate` over every character.
     text = unicodedata.normalize("NFC", text).lower().translate(_TRANSLATION)
     text = re.sub(r"\s*\u17d7", "", text)
-    return text.replace("\u17d2\u178a", "\u17d2\u178f")
+    # The masked digits of numbers as `normalize` reads them (their own test is below).
+    return _unmask(text.replace("\u17d2\u178a", "\u17d2\u178f"))
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("1234-xxx-89", "1234-•••-89"),
+        ("012xxx789", "012•••789"),
+        ("010 XXX 781", "010 ••• 781"),
+        ("023 900 xxx", "023 900 •••"),
+        ("012 4xx xxx", "012 4•• •••"),
+        ("លេខ០៨៩xxx៦៥", "លេខ089•••65"),
+        ("xxxx1234", "••••1234"),
+        ("XXX videos", "xxx videos"),
+        ("xxx 18+", "xxx 18+"),
+        ("sex xxx", "sex xxx"),
+        ("2AB-xxxx", "2ab-xxxx"),
+    ],
+)
+def test_the_masked_digits_of_a_number_are_read_as_masks(text, read):
+    assert MASK == "•"
+    assert normalize(text) == read
 
 
 def test_normalize_replaces_exactly_what_a_translation_by_the_table_would():

@@ -265,6 +265,12 @@ similarity check does not see). Nothing is fitted or chosen on it (`UNSEEN_SPLIT
 and the fourteenth's were each scored on it once (`benchmarks/RESULTS.md`), and the fourteenth's again after a fix
 found among its misses (masked digits, "1234-xxx-89", read as the adult term "xxx").
 
+`sealed16.jsonl` holds the ``sealed16`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+12 Khmer ones with zero-width spaces), written as sealed15 was by two other writers, asked this time not to write a
+Khmer or mixed message as a translation of an English one, and committed before any filter ran on it; none is 0.40
+(character 5-gram Jaccard) to one of the other splits as written, 15 (0.40–0.60) with digits read as 0; none 0.3 to
+another of its own (0.19). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -303,6 +309,7 @@ SEALED12_FILE = CORPUS_FILE.with_name("sealed12.jsonl")
 SEALED13_FILE = CORPUS_FILE.with_name("sealed13.jsonl")
 SEALED14_FILE = CORPUS_FILE.with_name("sealed14.jsonl")
 SEALED15_FILE = CORPUS_FILE.with_name("sealed15.jsonl")
+SEALED16_FILE = CORPUS_FILE.with_name("sealed16.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -345,10 +352,11 @@ SPLITS = (
     "sealed13",
     "sealed14",
     "sealed15",
+    "sealed16",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed15",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed15", "sealed16")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -433,6 +441,7 @@ def load() -> tuple[Sample, ...]:
         SEALED13_FILE,
         SEALED14_FILE,
         SEALED15_FILE,
+        SEALED16_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -28,13 +28,14 @@ pytestmark = pytest.mark.django_db
 # a link-reading fix found among its misses) since the twelfth; sealed13 (187/200 and 1/222 with the eleventh round's
 # filter, 189/200 and 1/222 after the twelfth) since the thirteenth; sealed14 (by two more writers from the same
 # brief: 195/200 and 3/222 with the twelfth round's filter, 196/200 and 3/222 after the thirteenth) since the
-# fourteenth. sealed15, by two more writers from the same brief: 195/200 and 2/222 with the thirteenth round's filter
-# and on its one scoring after the fourteenth; 194/200 and 1/222 since masked digits ("1234-xxx-89") are no longer
-# read as the adult term "xxx" (found among its misses, so it is no longer wholly unseen in that respect).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed15": (0.97, 0.005)}
+# fourteenth; sealed15 (195/200 and 2/222 before and after the fourteenth round, 194/200 and 1/222 once masked digits
+# were no longer read as the adult term "xxx") since the fifteenth. sealed16, by two more writers from the same
+# brief: 192/200 and 4/222 with the fourteenth round's filter, 193/200 and 4/222 on its one scoring after the
+# fifteenth (the ceiling is 4/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed16": (0.965, 0.019)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed16"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

@@ -272,6 +272,11 @@ Khmer or mixed message as a translation of an English one, and committed before 
 (character 5-gram Jaccard) to one of the other splits as written, 15 (0.40–0.60) with digits read as 0; none 0.3 to
 another of its own (0.19). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
 
+`sealed17.jsonl` holds the ``sealed17`` split: 422 messages (200 spam, 222 legitimate, every category and language;
+one Khmer message with zero-width spaces), written as sealed16 was by two other writers (no message a translation of
+another) and committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other
+splits, none 0.3 to another of its own (0.21). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -311,6 +316,7 @@ SEALED13_FILE = CORPUS_FILE.with_name("sealed13.jsonl")
 SEALED14_FILE = CORPUS_FILE.with_name("sealed14.jsonl")
 SEALED15_FILE = CORPUS_FILE.with_name("sealed15.jsonl")
 SEALED16_FILE = CORPUS_FILE.with_name("sealed16.jsonl")
+SEALED17_FILE = CORPUS_FILE.with_name("sealed17.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -354,10 +360,11 @@ SPLITS = (
     "sealed14",
     "sealed15",
     "sealed16",
+    "sealed17",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed16",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed16", "sealed17")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -443,6 +450,7 @@ def load() -> tuple[Sample, ...]:
         SEALED14_FILE,
         SEALED15_FILE,
         SEALED16_FILE,
+        SEALED17_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -270,7 +270,8 @@ fifteenth.
 12 Khmer ones with zero-width spaces), written as sealed15 was by two other writers, asked this time not to write a
 Khmer or mixed message as a translation of an English one, and committed before any filter ran on it; none is 0.40
 (character 5-gram Jaccard) to one of the other splits as written, 15 (0.40–0.60) with digits read as 0; none 0.3 to
-another of its own (0.19). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+another of its own (0.19). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): the fifteenth round's filter was
+scored on it, and the sixteenth's (a new model, chosen out of fold) on it and sealed17.
 
 `sealed17.jsonl` holds the ``sealed17`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 one Khmer message with zero-width spaces), written as sealed16 was by two other writers (no message a translation of

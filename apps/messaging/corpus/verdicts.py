@@ -6,7 +6,7 @@ Per message (by id), three things, each compared whole:
 * ``reading``: a digest of what the filter read (its words, links and normalised text) and of the rules' decision
   alone (action, score, every reason with its weight and matches). Neither depends on the statistical model.
 * ``decision``: a digest of the decision with the shipped model (what the send path returns).
-* ``model``: the model's score of the message (log-odds, rounded to 1e-10), whether or not the rules left it to
+* ``model``: the model's score of the message (rounded to 1e-10), whether or not the rules left it to
   the model.
 
 The file also names the model file's SHA-256 digest: a refitted model changes the last two, and the test then

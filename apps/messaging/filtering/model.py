@@ -1,4 +1,4 @@
-"""The statistical part of the content filter: a logistic-regression score over the words the rules already read.
+"""The statistical part of the content filter: a linear score over the words the rules already read and the text.
 
 The term rules catch the phrasings staff wrote down; the model scores wording nobody listed, from what spam and
 legitimate messages of the corpus have in common. It reads the same tokens the rules do (Khmer segmented by the
@@ -8,23 +8,18 @@ trigrams of each Khmer word and the character four-grams of each English word of
 start and end marked), so a spelling or a compound the corpus never had still weighs by its parts; and whether the
 message has a link, the link's top-level domain, its second-level domain under ``.kh`` (``com.kh``, ``gov.kh``:
 registered names, which scam sites seldom have) and whether its host has a hyphen; and what the message asks for
-(`intent_features`: a code, a call back, a phone number, a fee to be paid for a prize or a loan). The score is
-the bias plus the weights of the features present (each counted once): a log-odds. Scoring is a few dozen
-dictionary look-ups, so it runs in plain Python without scikit-learn, which only the build needs
-(`apps/messaging/corpus/training.py`, `manage.py build_spam_model`).
+(`intent_features`: a code, a call back, a phone number, a fee to be paid for a prize or a loan).
 
-A second, character model reads what the word model cannot: the message's whole normalised text (digits as 0,
-whitespace runs as one space) as character 2-, 3- and 4-grams, across word boundaries and without the segmenter,
-so Khmer spelled or glued in ways the dictionary does not know, "new number, send money"-shaped wording, and the
-look of a message with no link, number or offer word still weigh by their parts. It is a second logistic
-regression (`char_weights`, `char_bias`); the message's score is then ``mix × word score + (1 − mix) × character
-score``. Reading a message's character grams costs several times the word model, so it is read only for a message
-whose word score reaches `gate` (a few per cent of legitimate messages; below the gate no message of the corpus
-was held by the two together in cross-validation): below it the score is the word score alone, too low to hold.
+A second block reads what the words cannot: the message's whole normalised text (digits as 0, whitespace runs as
+one space) as character 2-, 3- and 4-grams, across word boundaries and without the segmenter, so Khmer spelled or
+glued in ways the dictionary does not know, "new number, send money"-shaped wording, and the look of a message with
+no link, number or offer word still weigh by their parts.
 
-The model file (`data/spam_model.json`) holds the weights, the biases, the mix, the gate and the threshold, chosen
-by cross-validation: a message whose score reaches the threshold is held (`FilterDecision` reason
-``classifier``).
+The score is a linear SVM's over the TF-IDF of the features present in each block (`SpamModel`): a margin. Scoring
+is dictionary look-ups and sums, so it runs in plain Python without scikit-learn, which only the build needs
+(`apps/messaging/corpus/training.py`, `manage.py build_spam_model`). The model file (`data/spam_model.json`) holds
+each feature's weight × idf and idf², the bias, each block's damping, the gate and the threshold, chosen by
+cross-validation: a message whose score reaches the threshold is held (`FilterDecision` reason ``classifier``).
 """
 
 import json
@@ -264,16 +259,34 @@ def features(tokens: Iterable[str], links: Iterable[Link]) -> list[str]:
     return found + link_features(links) + intent_features(tokens)
 
 
+Weight = complex  # a feature's weight × its idf (the real part) and its idf² (the imaginary part): see `SpamModel`
+
+
 @dataclass(frozen=True)
 class SpamModel:
-    weights: dict[str, float]
+    """A linear model over the TF-IDF of the features present (each counted once), in two blocks: the word features
+    (`weights`) and the character grams (`char_weights`; a word and a gram may be spelled alike). Each block of a
+    message's vector holds each feature's idf, divided by the block's length, and the score is the bias plus the
+    weights of the vector: ``bias + Σ(weight × idf) / √(Σ(idf²) + damping)`` per block (the damping keeps a short
+    message's few features from weighing as much as a long one's many). A margin, not a log-odds.
+
+    Each feature of the vocabulary is kept as one complex number, its weight × idf and its idf² (`Weight`), so the
+    send path adds a block's features up in one `sum` and reads both parts at once. Every feature the model was
+    fitted on counts in its block's length, weighed or not, so the vocabulary is kept whole.
+
+    Reading a message's character grams costs several times its words, so the character block is read only when
+    the bias and the word block alone reach `gate` (chosen by cross-validation so that below it no message was held
+    by the two together: most legitimate messages stay below it); below the gate the score is that alone, too low
+    to hold."""
+
+    weights: dict[str, Weight]
     bias: float
     threshold: float
-    # The character model (see the module docstring); without one, the score is the word model's alone.
-    char_weights: dict[str, float] = field(default_factory=dict)
-    char_bias: float = 0.0
-    mix: float = 1.0
+    char_weights: dict[str, Weight] = field(default_factory=dict)
     gate: float = -math.inf
+    # Added to each block's Σ idf² before its square root (see `training.DAMPING`).
+    word_damping: float = 0.0
+    char_damping: float = 0.0
     # What the send path keeps (`score_reading`), per token and per piece of text: the weights its features have,
     # looked up once; not compared, not in the file.
     _readings: "_TokenReadings" = field(init=False, compare=False, repr=False)
@@ -285,20 +298,23 @@ class SpamModel:
         object.__setattr__(self, "_char_readings", _CharReadings(self.char_weights))
         object.__setattr__(self, "_intent_readings", _IntentReadings(self.weights))
 
+    def word_score(self, words: complex) -> float:
+        """The bias and the word block, from the sum of the message's word features' `Weight`s."""
+        length = words.imag + self.word_damping
+        return self.bias + words.real / math.sqrt(length) if length > 0 else self.bias
+
+    def _with_chars(self, word_score: float, chars: complex) -> float:
+        length = chars.imag + self.char_damping
+        return word_score + chars.real / math.sqrt(length) if length > 0 else word_score
+
     def score(self, found: Iterable[str], normalized: str = "") -> float:
-        """The log-odds of spam: the bias plus the weight of each feature present, counted once; with a character
-        model and a word score at the gate or above, mixed with the character model's score of `normalized` (the
-        message as `normalize` gives it)."""
-        return self._combined(self.bias + sum(map(self.weights.get, set(found), repeat(0.0))), normalized)
-
-    def char_score(self, normalized: str) -> float:
-        """The character model's log-odds of spam for a normalised message."""
-        return self.char_bias + sum(map(self.char_weights.get, char_grams(char_text(normalized)), repeat(0.0)))
-
-    def _combined(self, word_score: float, normalized: str) -> float:
+        """The score of a message whose word features are `found` and whose normalised text (as `normalize` gives
+        it) is `normalized`: the readable form of `score_reading`."""
+        word_score = self.word_score(sum(map(self.weights.get, set(found), repeat(0j)), 0j))
         if not self.char_weights or word_score < self.gate:
             return word_score
-        return self.mix * word_score + (1.0 - self.mix) * self.char_score(normalized)
+        grams = char_grams(char_text(normalized))
+        return self._with_chars(word_score, sum(map(self.char_weights.get, grams, repeat(0j)), 0j))
 
     def score_reading(self, tokens: Sequence[str], links: Iterable[Link], normalized: str = "") -> float:
         """`score(features(tokens, links), normalized)`, cheaper: the send path's way (tests check they agree).
@@ -306,7 +322,7 @@ class SpamModel:
         Each token's reading is one look-up (`_TokenReadings`) that gives its features with their weights and the
         word pairs it can start; the readings are split, merged (each feature once, as a dict key) and summed by
         built-ins, with no Python step per token and no look-up in the model's weights per feature."""
-        present: dict[str, float] = {}
+        present: dict[str, Weight] = {}
         flags = 0
         read = [token for token in tokens if token] if "" in tokens else tokens
         if read:
@@ -320,19 +336,19 @@ class SpamModel:
         if flags:
             phone = bool(flags & _DIGITS) and _has_phone_number(tokens)
             present.update(self._intent_readings[flags, phone])
-        word_score = self.bias + sum(present.values())
+        word_score = self.word_score(sum(present.values(), 0j))
         if not self.char_weights or word_score < self.gate:
             return word_score
-        return self.mix * word_score + (1.0 - self.mix) * self._char_score_read(normalized)
+        return self._with_chars(word_score, self._char_total(normalized))
 
-    def _weighed(self, found: Iterable[str]) -> list[tuple[str, float]]:
+    def _weighed(self, found: Iterable[str]) -> list[tuple[str, Weight]]:
         weights = self.weights
         return [(feature, weights[feature]) for feature in found if feature in weights]
 
-    def _char_score_read(self, normalized: str) -> float:
-        """`char_score(normalized)` from kept pieces (`_CharReadings`): the grams of `char_text` are those inside
-        its space-separated chunks and those of the few characters around each space (a gram of at most four
-        characters that holds a space lies within three characters of its first one)."""
+    def _char_total(self, normalized: str) -> complex:
+        """The character block's sum of `Weight`s, from kept pieces (`_CharReadings`): the grams of `char_text`
+        are those inside its space-separated chunks and those of the few characters around each space (a gram of at
+        most four characters that holds a space lies within three characters of its first one)."""
         chunks = _NONZERO_DIGIT.sub("0", normalized).split()
         if len(chunks) > 1:
             text = " ".join(chunks)
@@ -340,68 +356,77 @@ class SpamModel:
             spaces = islice(map(add, accumulate(map(len, chunks)), count()), len(chunks) - 1)
             chunks += [text[space - 3 if space > 3 else 0 : space + 4] for space in spaces]
         present = dict(chain.from_iterable(map(self._char_readings.__getitem__, chunks)))
-        return self.char_bias + sum(present.values())
+        return sum(present.values(), 0j)
 
     def strongest(self, found: Iterable[str], normalized: str = "") -> tuple[str, ...]:
-        """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path): the
-        word model's, then the character model's (quoted, as "'ឆាត'"), each weighed by its share in the mix."""
-        present = {feature: self.weights.get(feature, 0.0) * self.mix for feature in set(found)}
+        """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path): word
+        features as they are, character grams quoted (as "'ឆាត'"), each weighed by its share of the score."""
+        words = {feature: self.weights[feature] for feature in set(found) if feature in self.weights}
+        grams: dict[str, Weight] = {}
         if self.char_weights and normalized:
-            for gram in char_grams(char_text(normalized)):
-                weight = self.char_weights.get(gram, 0.0) * (1.0 - self.mix)
-                if weight > 0:
-                    present[f"'{gram}'"] = weight
+            chars = self.char_weights
+            grams = {f"'{gram}'": chars[gram] for gram in char_grams(char_text(normalized)) if gram in chars}
+        present: dict[str, float] = {}
+        for block in (words, grams):
+            damping = self.word_damping if block is words else self.char_damping
+            length = math.sqrt(sum(block.values(), 0j).imag + damping) or 1.0
+            present.update((feature, weight.real / length) for feature, weight in block.items())
         top = sorted((f for f, w in present.items() if w > 0), key=lambda f: (-present[f], f))
         return tuple(top[:SHOWN_FEATURES])
 
     def as_json(self) -> str:
-        """The file form: sorted keys and rounded weights, so the same corpus always gives the same bytes."""
+        """The file form: each feature as [weight × idf, idf²], rounded, sorted keys, so the same corpus always
+        gives the same bytes."""
+
+        def table(weights: dict[str, Weight]) -> dict[str, list[float]]:
+            return {f: [round(w.real, 5), round(w.imag, 4)] for f, w in sorted(weights.items())}
+
         document: dict[str, object] = {
-            "bias": round(self.bias, 4),
+            "bias": round(self.bias, 5),
             "threshold": round(self.threshold, 4),
-            "weights": {feature: round(weight, 4) for feature, weight in sorted(self.weights.items())},
+            "weights": table(self.weights),
         }
         if self.char_weights:
-            document["char_bias"] = round(self.char_bias, 4)
-            document["char_weights"] = {gram: round(weight, 4) for gram, weight in sorted(self.char_weights.items())}
-            document["mix"] = round(self.mix, 4)
+            document["char_weights"] = table(self.char_weights)
             document["gate"] = round(self.gate, 4)
-        return json.dumps(document, ensure_ascii=False, indent=0, sort_keys=True) + "\n"
+            document["char_damping"] = round(self.char_damping, 4)
+        document["word_damping"] = round(self.word_damping, 4)
+        return json.dumps(document, ensure_ascii=False, indent=0, sort_keys=True, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "SpamModel":
         document = json.loads(text)
         return cls(
-            weights=document["weights"],
+            weights={f: complex(*pair) for f, pair in document["weights"].items()},
             bias=document["bias"],
             threshold=document["threshold"],
-            char_weights=document.get("char_weights", {}),
-            char_bias=document.get("char_bias", 0.0),
-            mix=document.get("mix", 1.0),
+            char_weights={f: complex(*pair) for f, pair in document.get("char_weights", {}).items()},
             gate=document.get("gate", -math.inf),
+            word_damping=document.get("word_damping", 0.0),
+            char_damping=document.get("char_damping", 0.0),
         )
 
 
-Weighed = tuple[tuple[str, float], ...]  # features that have a weight, with it
-_NO_PAIRS: dict[str, tuple[str, float]] = {}
+Weighed = tuple[tuple[str, Weight], ...]  # features that have a weight, with it
+_NO_PAIRS: dict[str, tuple[str, Weight]] = {}
 
 
-class _TokenReadings(dict[str, tuple[str, Weighed, int, dict[str, tuple[str, float]]]]):
+class _TokenReadings(dict[str, tuple[str, Weighed, int, dict[str, tuple[str, Weight]]]]):
     """Token → (its word with digits as 0, its features that have a weight (the word, its character n-grams) with
     their weights, its `token_flags`, the weighted word pairs its word starts: next word → (pair, weight)); read on a
     miss (`__missing__`) and kept; emptied whole when full, like `_grams`."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: dict[str, Weight]) -> None:
         super().__init__()
         self._weights = weights
         # A pair feature is two words (no word holds a space) joined by one space.
-        self._pairs: dict[str, dict[str, tuple[str, float]]] = {}
+        self._pairs: dict[str, dict[str, tuple[str, Weight]]] = {}
         for feature, weight in weights.items():
             if feature.count(" ") == 1:
                 first, second = feature.split(" ")
                 self._pairs.setdefault(first, {})[second] = (feature, weight)
 
-    def __missing__(self, token: str) -> tuple[str, Weighed, int, dict[str, tuple[str, float]]]:
+    def __missing__(self, token: str) -> tuple[str, Weighed, int, dict[str, tuple[str, Weight]]]:
         weights = self._weights
         word = token.translate(_ZERO)
         found = (word, *word_grams(token))
@@ -418,7 +443,7 @@ class _CharReadings(dict[str, Weighed]):
     grams that have a weight, with their weights; read on a miss and kept (templates repeat their words and the
     words' neighbours), emptied whole when full."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: dict[str, Weight]) -> None:
         super().__init__()
         self._weights = weights
 
@@ -435,7 +460,7 @@ class _IntentReadings(dict[tuple[int, bool], Weighed]):
     """(A message's `token_flags` OR'ed, whether it has a phone number) → its intent features that have a weight,
     with their weights (`intents`): read on a miss and kept; at most 2 × 2⁹ of them."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: dict[str, Weight]) -> None:
         super().__init__()
         self._weights = weights
 

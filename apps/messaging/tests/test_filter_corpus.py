@@ -31,11 +31,14 @@ pytestmark = pytest.mark.django_db
 # fourteenth; sealed15 (195/200 and 2/222 before and after the fourteenth round, 194/200 and 1/222 once masked digits
 # were no longer read as the adult term "xxx") since the fifteenth. sealed16, by two more writers from the same
 # brief: 192/200 and 4/222 with the fourteenth round's filter, 193/200 and 4/222 on its one scoring after the
-# fifteenth (the ceiling is 4/222 rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed16": (0.965, 0.019)}
+# fifteenth (the ceiling is 4/222 rounded up to a tenth of a percent). The sixteenth round replaced the model (one
+# linear SVM over TF-IDF, chosen out of fold) with sealed16 still unseen: 197/200 and 4/222 with it; sealed17 (two
+# more writers): 196/200 and 2/222 with the fifteenth round's filter, 198/200 and 2/222 on its scoring after the
+# sixteenth.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed16": (0.985, 0.019), "sealed17": (0.99, 0.01)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed17"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

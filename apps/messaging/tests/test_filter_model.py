@@ -27,8 +27,9 @@ from apps.messaging.filtering.starter import starter_domains, starter_terms
 
 ALLOW, HOLD, REJECT = FilterAction.ALLOW, FilterAction.HOLD, FilterAction.REJECT
 # A model that knows three features: the words "pineapple" (spam) and "meeting" (not), and a link outside the
-# official domains. No term rule knows these words.
-TOY = SpamModel(weights={"pineapple": 3.0, "<link>": 2.0, "meeting": -2.0}, bias=-1.0, threshold=0.5)
+# official domains. No term rule knows these words. Each feature's idf is 1 (the imaginary part, idf², too), so a
+# message's word block is the sum of its features' weights over the square root of how many it has.
+TOY = SpamModel(weights={"pineapple": 3 + 1j, "<link>": 2 + 1j, "meeting": -2 + 1j}, bias=-1.0, threshold=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +106,16 @@ def test_features_say_what_a_message_asks_for(toy_filter, text, expected):
     assert [f for f in features(analysis.tokens, analysis.links) if f.startswith("<") and "link" not in f] == expected
 
 
-# The toy's character part: the grams of "srey" weigh toward spam. Word score -1 + the char score, mixed evenly, held
-# at 0.5; the char model is read only when the word score reaches the gate, -1.5.
+# The toy's character part: the grams of "srey" weigh toward spam. The score is the word block plus the character
+# block, held at 0.5; the character block is read only when the word block reaches the gate, -1.5.
 TOY_CHARS = SpamModel(
-    weights={"pineapple": 3.0, "meeting": -2.0, "orange": -0.6},
+    weights={"pineapple": 3 + 1j, "meeting": -2 + 1j, "orange": -0.6 + 1j},
     bias=-1.0,
     threshold=0.5,
-    char_weights={"sre": 1.5, "rey": 1.5, "ey": 1.0},
-    char_bias=-1.0,
-    mix=0.5,
+    char_weights={"sre": 1.5 + 1j, "rey": 1.5 + 1j, "ey": 1 + 1j},
     gate=-1.5,
 )
+SREY = 4 / math.sqrt(3)  # the character block of a text whose known grams are "sre", "rey" and "ey"
 
 
 def test_char_text_reads_digits_as_zero_and_one_space():
@@ -132,12 +132,13 @@ def test_char_grams_are_every_run_of_two_to_four_characters_once():
 
 def test_the_character_model_holds_what_the_words_miss():
     content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY_CHARS)
-    # Words: -1 (no weight), chars: -1 + 1.5 + 1.5 + 1 = 3; mixed 0.5 × -1 + 0.5 × 3 = 1 ≥ 0.5.
+    # Words: -1 (the bias alone), characters: (1.5 + 1.5 + 1) / √3 ≈ 2.31; together ≈ 1.31 ≥ 0.5.
+    assert TOY_CHARS.score([], "srey tonight") == pytest.approx(-1.0 + SREY)
     decision = check(content_filter, "srey tonight")
     assert (decision.action, decision.codes) == (HOLD, ["classifier"])
     # The reason names the character grams that weighed most, quoted.
     assert decision.reasons[0].matches == ("'rey'", "'sre'", "'ey'")
-    # Without those grams the mix stays below the threshold: 0.5 × -1 + 0.5 × -1 = -1.
+    # Without those grams the score stays the bias, -1.
     assert check(content_filter, "see you tonight").action == ALLOW
 
 
@@ -146,17 +147,27 @@ def test_below_the_gate_the_character_model_is_not_read():
     # "meeting" takes the word score to -3, under the gate: the word score alone decides, whatever the grams say.
     assert TOY_CHARS.score(["srey", "meeting"], "srey meeting") == -3.0
     assert check(content_filter, "srey meeting").action == ALLOW
-    # Just below the gate (-1.6) the grams are not read either; at -1.0 they are, and the mix holds.
+    # Just below the gate (-1.6) the grams are not read either; at -1.0 they are, and the two blocks hold.
     assert TOY_CHARS.score(["srey", "orange"], "srey orange") == pytest.approx(-1.6)
-    assert TOY_CHARS.score(["srey"], "srey") == pytest.approx(0.5 * -1.0 + 0.5 * 3.0)
+    assert TOY_CHARS.score(["srey"], "srey") == pytest.approx(-1.0 + SREY)
+
+
+def test_each_block_is_divided_by_its_length():
+    # Two known words: (3 - 2) / √2 over the bias. Unknown words count in no block.
+    assert TOY.score(["pineapple", "meeting", "tonight"]) == pytest.approx(-1.0 + 1 / math.sqrt(2))
+    # A feature's idf weighs it in the length too: a rare word (idf 2, idf² 4) outweighs a common one.
+    rare = SpamModel(weights={"common": 1 + 1j, "rare": -4 + 4j}, bias=0.0, threshold=0.5)
+    assert rare.score(["common", "rare"]) == pytest.approx((1 - 4) / math.sqrt(5))
+    # No known feature at all: the bias.
+    assert TOY.score(["tonight"]) == -1.0
 
 
 def test_a_model_without_a_character_part_scores_words_alone():
     assert TOY.score(["pineapple"], "srey") == 2.0
-    assert TOY.char_score("srey") == 0.0
+    assert TOY.score(["pineapple"], "") == 2.0
 
 
-def test_the_model_file_form_keeps_the_character_part():
+def test_the_model_file_form_keeps_the_character_part_and_the_gate():
     again = SpamModel.from_json(TOY_CHARS.as_json())
     assert again == TOY_CHARS
     # A word-only model's file has no character keys, and reads back as one.
@@ -247,11 +258,12 @@ def test_the_model_file_is_what_the_corpus_builds():
     call_command("build_spam_model", "--check")
     model = shipped_model()
     assert model is not None
-    # Grows with the corpus (1.11 MB, 55,572 weights, in the eleventh round); the bound catches a fit that keeps the
-    # weights too small to move a score (SMALLEST_WEIGHT, CHAR_SMALLEST_WEIGHT), each one more look-up per token.
-    assert MODEL_FILE.stat().st_size < 1_500_000
+    # Grows with the corpus (2.3 MB, 69,126 features of at least MIN_MESSAGES messages, in the sixteenth round); the
+    # bound catches a vocabulary that stopped dropping rare features, each one more look-up per token.
+    assert MODEL_FILE.stat().st_size < 3_500_000
     assert len(model.weights) > 1000
     assert len(model.char_weights) > 1000
+    assert -math.inf < model.gate < model.threshold
 
 
 @pytest.mark.parametrize(

@@ -33,5 +33,6 @@ class Command(BaseCommand):
             return
         MODEL_FILE.write_text(text, encoding="utf-8")
         self.stdout.write(
-            f"Wrote {MODEL_FILE.name}: {len(model.weights)} weights, threshold {model.threshold} (log-odds)."
+            f"Wrote {MODEL_FILE.name}: {len(model.weights)} word and {len(model.char_weights)} character features, "
+            f"threshold {model.threshold}, gate {model.gate}."
         )

@@ -367,8 +367,7 @@ class SpamModel:
             chars = self.char_weights
             grams = {f"'{gram}'": chars[gram] for gram in char_grams(char_text(normalized)) if gram in chars}
         present: dict[str, float] = {}
-        for block in (words, grams):
-            damping = self.word_damping if block is words else self.char_damping
+        for block, damping in ((words, self.word_damping), (grams, self.char_damping)):
             length = math.sqrt(sum(block.values(), 0j).imag + damping) or 1.0
             present.update((feature, weight.real / length) for feature, weight in block.items())
         top = sorted((f for f, w in present.items() if w > 0), key=lambda f: (-present[f], f))

@@ -28,10 +28,13 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   tells the reader *not* to share it; a delivery code to give the courier is in the message.
 * A warning: a message without a link of its own that warns about scams (``WARNING_MARKERS``: "be careful of",
   "does not lend", "ប្រយ័ត្ន", "ក្លែងក្លាយ"…) has its offer terms and its contact weighed 0 — a bank's or regulator's
-  warning names the offer it warns about and gives a hotline, which is no call to answer the offer.
+  warning names the offer it warns about and gives a hotline, which is no call to answer the offer. A brand's prize
+  that says the winner pays nothing ("no need to pay", "មិនចាំបាច់បង់ប្រាក់") counts the same way.
 * A prize claimed in person: a message without a link or contact of its own that sends its reader somewhere with an
-  identity card (``IN_PERSON_CLAIM``: "ID card", "passport", "អត្តសញ្ញាណប័ណ្ណ"…) has its prize words (the scam
-  category's terms) weighed 0 — a brand's own draw result; a scam wants a fee, a code or a click from afar.
+  identity card (``IN_PERSON_CLAIM``: "ID card", "with your ID", "passport", "អត្តសញ្ញាណប័ណ្ណ"…) has its prize
+  words (the scam category's terms) weighed 0 — a brand's own draw result; a scam wants a fee, a code or a click
+  from afar. So has a prize whose every link is the brand's own page (an official domain or a registered ``.kh``
+  name) when prizes are its only offer; its contact still counts.
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 * ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
@@ -117,6 +120,11 @@ WARNING_MARKERS = re.compile(
     r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
     # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks).
     r"|\b(?:proyat|prayat|broyat|kleng\s*kl(?:ay|aoy|oy)|(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
+    # A brand's own prize or offer saying the reader pays nothing ("no need to pay anything", "មិនចាំបាច់បង់ប្រាក់",
+    # "min trov bong luy"): the advance fee is what a prize scam is for, so with no link of its own to follow, it
+    # weighs as a warning does. Sixteenth round, from sealed16's and sealed17's held draw results (RESULTS.md).
+    r"|\b(?:no need to pay|(?:do not|don't|does not|doesn't) (?:need|have) to pay)\b|មិនចាំបាច់បង់|មិនត្រូវបង់"
+    r"|\b(?:ot|min)\s+(?:trov|trauv|tro|chambach|chambac)\s+(?:bong|bang|bung)\b"
 )
 
 # A prize or offer claimed in person: a brand's own draw result sends the winner to a shop or a counter with an
@@ -124,7 +132,7 @@ WARNING_MARKERS = re.compile(
 # a fee, a code or a click from afar, so it gives a contact. With no contact and no link of its own, such a message's
 # prize words (the scam category's terms) weigh nothing; the model still reads it.
 PRIZE_TERMS = f"term_{TermCategory.SCAM}"
-IN_PERSON_CLAIM = re.compile(r"\b(?:id card|identity card|national id|passport)\b|អត្តសញ្ញាណប័ណ្ណ|លិខិតឆ្លងដែន")
+IN_PERSON_CLAIM = re.compile(r"\b(?:id card|identity card|national id|passport|with your id)\b|អត្តសញ្ញាណប័ណ្ណ|លិខិតឆ្លងដែន")
 
 # Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's
 # words around its code) come back message after message, and segmenting is the filter's costliest step. The words
@@ -356,8 +364,11 @@ class ContentFilter:
             or ("password" in normalized or "សម្ងាត់" in normalized)
         ):
             reasons += _code_request_reasons(normalized)
-        if lure and not outside_links:
-            reasons = _discount_warning(reasons, normalized)
+        if lure:
+            if not outside_links:
+                reasons = _discount_warning(reasons, normalized)
+            if links and all(self._is_official(link.host) or _under_registered_kh(link.host) for link in links):
+                reasons = _discount_own_page(reasons)
         if reasons:
             reasons = [reason for reason in reasons if reason.weight > 0]
             score = sum(reason.weight for reason in reasons)
@@ -521,6 +532,20 @@ def _code_request_reasons(normalized: str) -> list[Reason]:
 
 def _under_registered_kh(host: str) -> bool:
     return any(host.endswith("." + domain) for domain in REGISTERED_KH_DOMAINS)
+
+
+def _discount_own_page(reasons: list[Reason]) -> list[Reason]:
+    """The reasons with the prize words weighed 0 when prizes are the only offer (every link being the brand's own
+    page: the caller checks); unchanged otherwise. A contact stays a contact.
+
+    An official domain, or a name under Cambodia's registered second-level domains (which needs a business licence),
+    is the brand's own page: its draw result points there for the winners' list ("Winner list: cocacola.com.kh");
+    a scam wants the click on a page of its own. The model still reads the message. Sixteenth round, from the draw
+    results sealed16 to sealed18 held (RESULTS.md)."""
+    offers = {reason.code for reason in reasons if reason.code in LURE_CATEGORIES}
+    if offers != {PRIZE_TERMS}:
+        return reasons
+    return [replace(reason, weight=0) if reason.code == PRIZE_TERMS else reason for reason in reasons]
 
 
 def _discount_warning(reasons: list[Reason], normalized: str) -> list[Reason]:

@@ -34,11 +34,19 @@ pytestmark = pytest.mark.django_db
 # fifteenth (the ceiling is 4/222 rounded up to a tenth of a percent). The sixteenth round replaced the model (one
 # linear SVM over TF-IDF, chosen out of fold) with sealed16 still unseen: 197/200 and 4/222 with it; sealed17 (two
 # more writers): 196/200 and 2/222 with the fifteenth round's filter, 198/200 and 2/222 on its scoring after the
-# sixteenth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed16": (0.985, 0.019), "sealed17": (0.99, 0.01)}
+# sixteenth. Then three rules for brands' own draw results (a winner who pays nothing, "with your ID", a prize whose
+# every link is the brand's own page) from the draw results sealed16 and sealed17 held and sealed18's (199/200 and
+# 2/222 before them) — all three now tuned — and scored once on sealed19 (two more writers): 195/200 and 4/222
+# before, 195/200 and 1/222 after.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed16": (0.985, 0.014),
+    "sealed17": (0.99, 0.0),
+    "sealed18": (0.995, 0.0),
+    "sealed19": (0.975, 0.005),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed18", "sealed19"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
 # sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
 # before go through since the fifth round).

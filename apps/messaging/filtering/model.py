@@ -300,12 +300,10 @@ class SpamModel:
 
     def word_score(self, words: complex) -> float:
         """The bias and the word block, from the sum of the message's word features' `Weight`s."""
-        length = words.imag + self.word_damping
-        return self.bias + words.real / math.sqrt(length) if length > 0 else self.bias
+        return self.bias + _block(words, self.word_damping)
 
     def _with_chars(self, word_score: float, chars: complex) -> float:
-        length = chars.imag + self.char_damping
-        return word_score + chars.real / math.sqrt(length) if length > 0 else word_score
+        return word_score + _block(chars, self.char_damping)
 
     def score(self, found: Iterable[str], normalized: str = "") -> float:
         """The score of a message whose word features are `found` and whose normalised text (as `normalize` gives
@@ -404,6 +402,12 @@ class SpamModel:
             word_damping=document.get("word_damping", 0.0),
             char_damping=document.get("char_damping", 0.0),
         )
+
+
+def _block(total: complex, damping: float) -> float:
+    """A block's part of the score from the sum of its features' `Weight`s: Σ(weight × idf) / √(Σ idf² + damping)."""
+    length = total.imag + damping
+    return total.real / math.sqrt(length) if length > 0 else 0.0
 
 
 Weighed = tuple[tuple[str, Weight], ...]  # features that have a weight, with it

@@ -290,6 +290,13 @@ the spam, brands' own winner notices among the legitimate), committed before any
 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its own (0.24). Nothing is fitted or
 chosen on it (`UNSEEN_SPLITS`).
 
+`sealed20.jsonl` holds the ``sealed20`` split: 422 messages (200 spam, 222 legitimate, every category and language),
+written by two more writers from a brief naming only the categories, the languages and the hard kinds of each (spam
+imitating brands' announcements or quoting a real site beside its own contact, spam with no link and no number;
+legitimate messages that look a little like spam), who read neither the filter nor any split, and committed before
+any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its
+own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -332,6 +339,7 @@ SEALED16_FILE = CORPUS_FILE.with_name("sealed16.jsonl")
 SEALED17_FILE = CORPUS_FILE.with_name("sealed17.jsonl")
 SEALED18_FILE = CORPUS_FILE.with_name("sealed18.jsonl")
 SEALED19_FILE = CORPUS_FILE.with_name("sealed19.jsonl")
+SEALED20_FILE = CORPUS_FILE.with_name("sealed20.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -378,10 +386,11 @@ SPLITS = (
     "sealed17",
     "sealed18",
     "sealed19",
+    "sealed20",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed16", "sealed17", "sealed18", "sealed19")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed16", "sealed17", "sealed18", "sealed19", "sealed20")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -470,6 +479,7 @@ def load() -> tuple[Sample, ...]:
         SEALED17_FILE,
         SEALED18_FILE,
         SEALED19_FILE,
+        SEALED20_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -215,6 +215,17 @@ fees before a prize or a loan, task jobs, betting agents, adult services; and th
 "kom prab code nis", couriers' and shops' "ot ey te", microfinance repayment reminders, promotions with STOP, bills,
 appointments).
 
+`written13.jsonl` holds the ``written13`` split: 417 training messages (209 spam, 208 legitimate, in Khmer, English
+and mixed), written one by one by two writers after sealed20 was committed and without reading it, from the shapes
+the model's cross-validation got wrong once sealed16 to sealed19 were fitted on (shown to them as examples not to
+copy): fake transaction and login alerts with a number to call, look-alike links naming a brand, payment redirected
+to a new number (teachers, landlords, collectors, technicians, relatives), fake officials asking a fee, brand-like
+draws with a delivery fee or tax and a mobile or Telegram contact; and their look-alikes (banks', wallets', telcos'
+and the NBC's scam warnings quoting the scam, account upgrades, brands' promotions and genuine draw results, small
+businesses and tutors asked to be paid to their own Wing or ABA number, cash-on-delivery parcels, family members'
+codes and reminders). None is 0.40 (character 5-gram Jaccard) to another split, none 0.25 to a sealed20 message
+(three that were are left out).
+
 `sealed11.jsonl` holds the ``sealed11`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 126 of the 141 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces, 21 over 300 characters)
 written one by one by a writer who had not read the filter, its rules, its model, its training data nor any other
@@ -270,25 +281,25 @@ fifteenth.
 12 Khmer ones with zero-width spaces), written as sealed15 was by two other writers, asked this time not to write a
 Khmer or mixed message as a translation of an English one, and committed before any filter ran on it; none is 0.40
 (character 5-gram Jaccard) to one of the other splits as written, 15 (0.40–0.60) with digits read as 0; none 0.3 to
-another of its own (0.19). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`): the fifteenth round's filter was
-scored on it, and the sixteenth's (a new model, chosen out of fold) on it and sealed17.
+another of its own (0.19). The fifteenth round's filter was scored on it, and the sixteenth's (a new model, chosen
+out of fold) on it and sealed17; fitted on since the seventeenth.
 
 `sealed17.jsonl` holds the ``sealed17`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 one Khmer message with zero-width spaces), written as sealed16 was by two other writers (no message a translation of
 another) and committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other
-splits, none 0.3 to another of its own (0.21). Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+splits, none 0.3 to another of its own (0.21). Scored in the sixteenth round; fitted on since the seventeenth.
 
 `sealed18.jsonl` holds the ``sealed18`` split: 422 messages (200 spam, 222 legitimate, every category and language),
 written as sealed17 was by two other writers, asked this time for scams that imitate brands' own announcements and
 for brands' own lucky-draw results among the legitimate notices, and committed before any filter ran on it; none is
-0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its own (0.25). Nothing is fitted
-or chosen on it (`UNSEEN_SPLITS`).
+0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its own (0.25). Scored in the
+sixteenth round; fitted on since the seventeenth.
 
 `sealed19.jsonl` holds the ``sealed19`` split: 422 messages (200 spam, 222 legitimate, every category and language),
 written as sealed18 was by two other writers (scams quoting a brand's real website beside their own contact among
 the spam, brands' own winner notices among the legitimate), committed before any filter ran on it; none is 0.40
-(character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its own (0.24). Nothing is fitted or
-chosen on it (`UNSEEN_SPLITS`).
+(character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its own (0.24). Scored once in the
+sixteenth round; fitted on since the seventeenth.
 
 `sealed20.jsonl` holds the ``sealed20`` split: 422 messages (200 spam, 222 legitimate, every category and language),
 written by two more writers from a brief naming only the categories, the languages and the hard kinds of each (spam
@@ -347,6 +358,7 @@ WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
 WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
 WRITTEN11_FILE = CORPUS_FILE.with_name("written11.jsonl")
 WRITTEN12_FILE = CORPUS_FILE.with_name("written12.jsonl")
+WRITTEN13_FILE = CORPUS_FILE.with_name("written13.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -386,11 +398,12 @@ SPLITS = (
     "sealed17",
     "sealed18",
     "sealed19",
+    "written13",
     "sealed20",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed16", "sealed17", "sealed18", "sealed19", "sealed20")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed20",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -479,6 +492,7 @@ def load() -> tuple[Sample, ...]:
         SEALED17_FILE,
         SEALED18_FILE,
         SEALED19_FILE,
+        WRITTEN13_FILE,
         SEALED20_FILE,
     )
     for path in files:

@@ -118,8 +118,21 @@ def char_grams(text: str) -> set[str]:
     return found
 
 
-def link_features(links: Iterable[Link]) -> list[str]:
+_HOST_SEPARATORS = re.compile(r"[.\-_]+")
+
+
+def host_words(host: str) -> list[str]:
+    """The words of a host's name before its top-level domain: "netflix-kh-renew.site" → netflix, kh, renew."""
+    return [word for word in _HOST_SEPARATORS.split(host.rpartition(".")[0]) if word]
+
+
+def link_features(links: Iterable[Link], tokens: Iterable[str] = ()) -> list[str]:
+    """What the model reads of a message's (outside) links: each link, its top-level domain, the second level of a
+    .kh one, a hyphen, the words of its host, and once whether a host names a word of the message itself (a
+    brand's or a service's name: "Netflix: update your payment at netflix-kh-renew.site" — an official domain of
+    that brand is not an outside link)."""
     found: list[str] = []
+    names: set[str] = set()
     for link in links:
         host = link.host
         found.append("<link>")
@@ -129,7 +142,20 @@ def link_features(links: Iterable[Link]) -> list[str]:
             found.append("<kh2:" + labels[-2] + ">")
         if "-" in host:
             found.append("<link-hyphen>")
+        words = host_words(host)
+        found.extend(dict.fromkeys("<host:" + word.translate(_ZERO) + ">" for word in words))
+        names.update(word for word in words if len(word) >= 3)
+    if names and _names_a_word(names, tokens):
+        found.append("<link-names-word>")
     return found
+
+
+def _names_a_word(host_words: set[str], tokens: Iterable[str]) -> bool:
+    """A host word is a word of the message (of 3 letters or more), or holds one of 4 or more ("kh-netflixplus")."""
+    words = {token for token in tokens if len(token) >= 3}
+    if host_words & words:
+        return True
+    return any(word in host_word for host_word in host_words for word in words if len(word) >= 4)
 
 
 # What a message asks for, beyond its words: a code (OTP, PIN) together with a verb of telling or sending ("send us
@@ -174,21 +200,38 @@ _FEE_WORDS = frozenset(
 _KHMER_FEE = ("ថ្លៃ", "ពន្ធ", "កក់")
 
 
-def _is_phone_number(digits: str) -> bool:
-    return (digits.startswith("0") and 9 <= len(digits) <= 10) or (digits.startswith("855") and 11 <= len(digits) <= 12)
+# Cambodia's landline area codes: a landline is 0, one of these and six digits ("023 880 880", a business's
+# hotline); any other number is a mobile one, what a scam gives to call, text or pay. The model reads digits as 0,
+# so only this feature tells the two apart.
+_LANDLINE_AREAS = frozenset("23 24 25 26 32 33 34 35 36 42 43 44 52 53 54 55 62 63 64 65 72 73 74 75".split())
+_MOBILE, _LANDLINE = 1, 2
 
 
-def _has_phone_number(tokens: Sequence[str]) -> bool:
-    """A Cambodian phone number: digit groups that together make 9–10 digits starting with 0 (or 855 + 8–9)."""
+def _number_kind(digits: str) -> int:
+    """`_MOBILE` or `_LANDLINE` for a Cambodian phone number (0 + 8–9 digits, or 855 + 8–9), 0 for anything else."""
+    if digits.startswith("0"):
+        national = digits[1:]
+    elif digits.startswith("855"):
+        national = digits[3:]
+    else:
+        return 0
+    if not 8 <= len(national) <= 9:
+        return 0
+    return _LANDLINE if len(national) == 8 and national[:2] in _LANDLINE_AREAS else _MOBILE
+
+
+def phone_numbers(tokens: Sequence[str]) -> int:
+    """The kinds of Cambodian phone numbers in a message (`_MOBILE` | `_LANDLINE`), from digit groups that together
+    make one ("012 345 678")."""
+    kinds = 0
     run = ""
     for token in tokens:
         if token.isdigit():
             run += token
         elif token and run:  # most words follow a word: no digits to look at
-            if _is_phone_number(run):
-                return True
+            kinds |= _number_kind(run)
             run = ""
-    return _is_phone_number(run)
+    return kinds | _number_kind(run)
 
 
 # _DIGITS: a number that can begin a phone number (0…, 855…): most messages have numbers, few have those, and only
@@ -228,18 +271,23 @@ def intent_features(tokens: Sequence[str]) -> list[str]:
     flags = 0
     for token in tokens:
         flags |= token_flags(token)
-    return intents(flags, bool(flags & _DIGITS) and _has_phone_number(tokens))
+    return intents(flags, phone_numbers(tokens) if flags & _DIGITS else 0)
 
 
-def intents(flags: int, phone: bool) -> list[str]:
-    """`intent_features` of a message whose tokens' `token_flags` OR to `flags`, with a phone number or not."""
+def intents(flags: int, phones: int) -> list[str]:
+    """`intent_features` of a message whose tokens' `token_flags` OR to `flags` and whose `phone_numbers` are
+    `phones`."""
     found: list[str] = []
     if flags & _CODE and flags & _TELL:
         found.append("<ask-code-never>" if flags & _NEVER else "<ask-code>")
-    if phone:
+    if phones:
         found.append("<phone>")
+        if phones & _MOBILE:
+            found.append("<phone-mobile>")
+        if phones & _LANDLINE:
+            found.append("<phone-landline>")
     if flags & _BACK and flags & _CALL:
-        found.append("<call-back-phone>" if phone else "<call-back>")
+        found.append("<call-back-phone>" if phones else "<call-back>")
     if flags & _FEE:
         never = "-never" if flags & _NEVER else ""
         if flags & _PRIZE:
@@ -256,7 +304,7 @@ def features(tokens: Iterable[str], links: Iterable[Link]) -> list[str]:
     found = words + [f"{first} {second}" for first, second in pairwise(words)]
     for token in tokens:
         found.extend(word_grams(token))
-    return found + link_features(links) + intent_features(tokens)
+    return found + link_features(links, tokens) + intent_features(tokens)
 
 
 Weight = complex  # a feature's weight × its idf (the real part) and its idf² (the imaginary part): see `SpamModel`
@@ -330,10 +378,9 @@ class SpamModel:
             present.update(filter(None, map(dict.get, pairs, words[1:])))
             flags = reduce(or_, token_flag_bits)
         if links:
-            present.update(self._weighed(link_features(links)))
+            present.update(self._weighed(link_features(links, read)))
         if flags:
-            phone = bool(flags & _DIGITS) and _has_phone_number(tokens)
-            present.update(self._intent_readings[flags, phone])
+            present.update(self._intent_readings[flags, phone_numbers(tokens) if flags & _DIGITS else 0])
         word_score = self.word_score(sum(present.values(), 0j))
         if not self.char_weights or word_score < self.gate:
             return word_score
@@ -459,15 +506,15 @@ class _CharReadings(dict[str, Weighed]):
         return reading
 
 
-class _IntentReadings(dict[tuple[int, bool], Weighed]):
-    """(A message's `token_flags` OR'ed, whether it has a phone number) → its intent features that have a weight,
-    with their weights (`intents`): read on a miss and kept; at most 2 × 2⁹ of them."""
+class _IntentReadings(dict[tuple[int, int], Weighed]):
+    """(A message's `token_flags` OR'ed, its `phone_numbers`) → its intent features that have a weight, with their
+    weights (`intents`): read on a miss and kept; at most 4 × 2⁹ of them."""
 
     def __init__(self, weights: dict[str, Weight]) -> None:
         super().__init__()
         self._weights = weights
 
-    def __missing__(self, key: tuple[int, bool]) -> Weighed:
+    def __missing__(self, key: tuple[int, int]) -> Weighed:
         weights = self._weights
         reading = tuple((feature, weights[feature]) for feature in intents(*key) if feature in weights)
         self[key] = reading

@@ -38,12 +38,7 @@ pytestmark = pytest.mark.django_db
 # every link is the brand's own page) from the draw results sealed16 and sealed17 held and sealed18's (199/200 and
 # 2/222 before them) — all three now tuned — and scored once on sealed19 (two more writers): 195/200 and 4/222
 # before, 195/200 and 1/222 after.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed16": (0.985, 0.014),
-    "sealed17": (0.99, 0.0),
-    "sealed18": (0.995, 0.0),
-    "sealed19": (0.975, 0.005),
-}
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed20"})
@@ -77,6 +72,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written10" for s in samples) >= 500
     assert sum(s.split == "written11" for s in samples) >= 600
     assert sum(s.split == "written12" for s in samples) >= 300
+    assert sum(s.split == "written13" for s in samples) >= 400
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

@@ -308,6 +308,11 @@ legitimate messages that look a little like spam), who read neither the filter n
 any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its
 own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
 
+`sealed21.jsonl` holds the ``sealed21`` split: 422 messages (200 spam, 222 legitimate, every category and language),
+written as sealed20 was, from the same brief, by two more writers who read neither the filter nor any split, and
+committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3
+to another of its own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -351,6 +356,7 @@ SEALED17_FILE = CORPUS_FILE.with_name("sealed17.jsonl")
 SEALED18_FILE = CORPUS_FILE.with_name("sealed18.jsonl")
 SEALED19_FILE = CORPUS_FILE.with_name("sealed19.jsonl")
 SEALED20_FILE = CORPUS_FILE.with_name("sealed20.jsonl")
+SEALED21_FILE = CORPUS_FILE.with_name("sealed21.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -400,10 +406,11 @@ SPLITS = (
     "sealed19",
     "written13",
     "sealed20",
+    "sealed21",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed20",)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed20", "sealed21")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -494,6 +501,7 @@ def load() -> tuple[Sample, ...]:
         SEALED19_FILE,
         WRITTEN13_FILE,
         SEALED20_FILE,
+        SEALED21_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

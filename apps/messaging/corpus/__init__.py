@@ -226,6 +226,15 @@ businesses and tutors asked to be paid to their own Wing or ABA number, cash-on-
 codes and reminders). None is 0.40 (character 5-gram Jaccard) to another split, none 0.25 to a sealed20 message
 (three that were are left out).
 
+`written14.jsonl` holds the ``written14`` split: 497 more training messages (249 spam, 248 legitimate), written the
+same way by two more writers after sealed21 was committed and without reading it, from what cross-validation got
+wrong once sealed20 was fitted on: a utility's or a bank's "collection officer" with an account to pay, immigration
+and other offices asking for a call back, loan-app "problems" asking for ID photos and the code, shops' and gold
+shops' draws with a delivery fee, non-explicit adult offers with no link (a barbershop's "special service",
+companions for a trip, pills and gels delivered discreetly); and their look-alikes (warnings that quote a scam's own
+text, link or number, small businesses' bills and debts to pay to their own number, family members' codes). None is
+0.40 to another split, none 0.25 to a sealed21 message (three that were are left out).
+
 `sealed11.jsonl` holds the ``sealed11`` split: 422 messages (200 spam, 222 legitimate, every category and language;
 126 of the 141 mixed ones in Latin-script Khmer, 32 Khmer ones with zero-width spaces, 21 over 300 characters)
 written one by one by a writer who had not read the filter, its rules, its model, its training data nor any other
@@ -306,7 +315,7 @@ written by two more writers from a brief naming only the categories, the languag
 imitating brands' announcements or quoting a real site beside its own contact, spam with no link and no number;
 legitimate messages that look a little like spam), who read neither the filter nor any split, and committed before
 any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3 to another of its
-own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+own. Scored once in the seventeenth round; fitted on since the eighteenth.
 
 `sealed21.jsonl` holds the ``sealed21`` split: 422 messages (200 spam, 222 legitimate, every category and language),
 written as sealed20 was, from the same brief, by two more writers who read neither the filter nor any split, and
@@ -365,6 +374,7 @@ WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
 WRITTEN11_FILE = CORPUS_FILE.with_name("written11.jsonl")
 WRITTEN12_FILE = CORPUS_FILE.with_name("written12.jsonl")
 WRITTEN13_FILE = CORPUS_FILE.with_name("written13.jsonl")
+WRITTEN14_FILE = CORPUS_FILE.with_name("written14.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -406,11 +416,12 @@ SPLITS = (
     "sealed19",
     "written13",
     "sealed20",
+    "written14",
     "sealed21",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed20", "sealed21")
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed21",)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -501,6 +512,7 @@ def load() -> tuple[Sample, ...]:
         SEALED19_FILE,
         WRITTEN13_FILE,
         SEALED20_FILE,
+        WRITTEN14_FILE,
         SEALED21_FILE,
     )
     for path in files:

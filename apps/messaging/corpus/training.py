@@ -13,8 +13,8 @@ Protocol (what was chosen on what; the figures are in `benchmarks/RESULTS.md`):
   the threshold were chosen by grouped cross-validation over those splits only: the three fills of a template
   always fall in one fold, a written message is its own group. `choose_threshold` takes the folds' out-of-fold
   scores, with the rules in front as on the send path, and returns the smallest `THRESHOLD_STEP` at which at most
-  `MAX_LEGIT_HELD` of the legitimate messages are held (rules and model together; when the rules alone hold more,
-  the model's own holds).
+  `MAX_LEGIT_HELD` of the legitimate messages of the sealed splits (`THRESHOLD_SPLITS`) are held (rules and model
+  together; when the rules alone hold more, the model's own holds).
 
 Fitting needs scikit-learn (a development dependency); scoring does not (`apps.messaging.filtering.model`). The
 fit is deterministic: the same corpus and scikit-learn version give the same file, which a test checks.
@@ -55,6 +55,14 @@ THRESHOLD_STEP = 0.005
 # The gate (`SpamModel.gate`) is the highest quarter step under which no message was held out of fold.
 GATE_STEP = 0.25
 MAX_LEGIT_HELD = TARGET_LEGIT_HELD
+# The splits whose legitimate messages the threshold's budget counts: the sealed ones, written by people who had
+# read neither the filter nor the corpus, from briefs naming the categories a client sends — the closest the corpus
+# has to real traffic. The training splits written toward the model's mistakes are mostly look-alikes of spam on
+# purpose (scam warnings quoting the scam, brands' draw results, bills to a personal wallet); out of fold they are
+# held three to four times as often, and counting them set the threshold for them rather than for real traffic
+# (seventeenth round, out of fold: at the threshold that held 0.5 % of all legitimate messages, the sealed splits'
+# were held at 0.23 % and 97.9 % of their spam stopped; at 0.5 % of theirs, 99.1 %. RESULTS.md).
+THRESHOLD_SPLITS = tuple(split for split in SPLITS if split.startswith("sealed"))
 FOLDS = 5
 HOLD_SCORE, REJECT_SCORE = 50, 100
 # The splits written one message at a time (no template; every split from "blind" on): each message is its own
@@ -164,9 +172,9 @@ def out_of_fold_scores(
 
 
 def choose_threshold(content_filter: ContentFilter, samples: Sequence[Sample], scores: dict[str, float]) -> float:
-    """The smallest step at which at most MAX_LEGIT_HELD of the legitimate samples are held, counting those the
-    rules hold and those whose out-of-fold score reaches the threshold."""
-    legit = [sample for sample in samples if sample.label == LEGIT]
+    """The smallest step at which at most MAX_LEGIT_HELD of the legitimate samples of `THRESHOLD_SPLITS` are held,
+    counting those the rules hold and those whose out-of-fold score reaches the threshold."""
+    legit = [sample for sample in samples if sample.label == LEGIT and sample.split in THRESHOLD_SPLITS]
     rules_held = [sample for sample in legit if stopped_by_rules(content_filter, sample)]
     budget = math.floor(MAX_LEGIT_HELD * len(legit))
     # When the rules alone already hold more than the budget (brands' own lucky-draw results: "lucky draw" +

@@ -37,15 +37,19 @@ pytestmark = pytest.mark.django_db
 # sixteenth. Then three rules for brands' own draw results (a winner who pays nothing, "with your ID", a prize whose
 # every link is the brand's own page) from the draw results sealed16 and sealed17 held and sealed18's (199/200 and
 # 2/222 before them) — all three now tuned — and scored once on sealed19 (two more writers): 195/200 and 4/222
-# before, 195/200 and 1/222 after.
+# before, 195/200 and 1/222 after. sealed16 to sealed19 are training data since the seventeenth round, which was
+# scored once on sealed20 (two more writers): 194/200 and 3/222 with the sixteenth round's filter, 193/200 and 1/222
+# after; training data since the eighteenth.
 SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed20", "sealed21"})
-# The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when measured, both the rules':
-# sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules held
-# before go through since the fifth round).
-FITTED_LEGIT_HELD = 0.002
+AWAITING_SCORING: frozenset[str] = frozenset({"sealed21"})
+# The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
+# rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
+# held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
+# written14's and 4 written13's scam warnings quoting a scam's words, link or number (look-alikes written for that),
+# the others brands' draw results and warnings in the sealed splits.
+FITTED_LEGIT_HELD = 0.0025
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +77,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written11" for s in samples) >= 600
     assert sum(s.split == "written12" for s in samples) >= 300
     assert sum(s.split == "written13" for s in samples) >= 400
+    assert sum(s.split == "written14" for s in samples) >= 450
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

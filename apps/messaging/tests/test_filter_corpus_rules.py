@@ -345,3 +345,38 @@ def test_scam_warnings_naming_the_offer_go_through(warning):
     decision = check_content(warning)
     assert decision.action == ALLOW
     assert all(reason.weight > 0 for reason in decision.reasons)  # the discounted reasons are not reported
+
+
+# Eighteenth round: a warning that quotes the scam's own link is not sending its reader there; the link rules do not
+# weigh a link inside a quotation when the message warns about scams.
+@pytest.mark.parametrize(
+    "warning",
+    [
+        "ABA WARNING: Scammers are sending SMS like 'Your account is suspended, verify at aba-secure-kh.com'. ABA "
+        "never sends links asking for your password. Report to 023 225 333.",
+        'Seen a text saying "account suspended, verify at aba-kh-secure.com"? Delete it - that site is fake.',
+        # "ACLEDA: beware of the message «your card is blocked, unlock it at acleda-unlock.com». Not our site."
+        "ធនាគារអេស៊ីលីដា៖ សូមប្រុងប្រយ័ត្នសារ «កាតរបស់អ្នកត្រូវបានបិទ សូមចូល acleda-unlock.com»។ នេះមិនមែនជាគេហទំព័ររបស់យើងទេ។",
+    ],
+)
+def test_a_warning_quoting_the_scam_s_link_goes_through(warning):
+    decision = check_content(warning)
+    assert not {"lookalike_domain", "phishing_pattern"} & set(decision.codes)
+    assert decision.action == ALLOW
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # The same link not quoted: the message sends its reader there, warning words or not.
+        "ABA WARNING: Scammers are active. Your account is suspended, verify at aba-secure-kh.com now.",
+        # Quoted, but no warning: a quotation is no excuse.
+        "ABA: 'Your account is suspended, verify at aba-secure-kh.com' today or lose access.",
+        # A warning quoting one link and sending its reader to another of its own.
+        "Beware of 'aba-secure-kh.com'! Verify your account safely at aba-kh-verify.com instead.",
+    ],
+)
+def test_a_link_outside_a_warning_s_quotation_still_counts(message):
+    decision = check_content(message)
+    assert "lookalike_domain" in decision.codes
+    assert decision.action != ALLOW

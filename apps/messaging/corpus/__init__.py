@@ -322,6 +322,11 @@ written as sealed20 was, from the same brief, by two more writers who read neith
 committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other splits, none 0.3
 to another of its own. Scored once in the eighteenth round; fitted on since the nineteenth.
 
+`sealed22.jsonl` holds the ``sealed22`` split: 422 messages (200 spam, 222 legitimate, every category and language),
+written as sealed20 and sealed21 were, from the same brief, by two more writers who read neither the filter nor any
+split, and committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other
+splits, none 0.3 to another of its own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -366,6 +371,7 @@ SEALED18_FILE = CORPUS_FILE.with_name("sealed18.jsonl")
 SEALED19_FILE = CORPUS_FILE.with_name("sealed19.jsonl")
 SEALED20_FILE = CORPUS_FILE.with_name("sealed20.jsonl")
 SEALED21_FILE = CORPUS_FILE.with_name("sealed21.jsonl")
+SEALED22_FILE = CORPUS_FILE.with_name("sealed22.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -418,10 +424,11 @@ SPLITS = (
     "sealed20",
     "written14",
     "sealed21",
+    "sealed22",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ()
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed22",)
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -514,6 +521,7 @@ def load() -> tuple[Sample, ...]:
         SEALED20_FILE,
         WRITTEN14_FILE,
         SEALED21_FILE,
+        SEALED22_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -41,6 +41,12 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   above score it below the hold score: its weight tops the score up to the hold score, so the model holds what
   the rules let through but never turns a hold into a reject (rejecting stays with rules staff can read). Its
   matches are the words that weighed most.
+* ``classifier_clear``: the rules hold the message (not reject it) by its words alone — terms and a contact,
+  nothing about a link, a code or repetition — while the model scores it under its veto (`SpamModel.veto`, far
+  below its threshold: no spam held that way scored so low out of fold): a negative weight brings the score to
+  just under the hold score and the message goes. Brands' draw results, regulators' warnings and lenders' own
+  reminders name offers the way spam does; the model reads the rest of their words. A term meant to hold whatever
+  the model says is weighed at the reject score.
 
 Outcome: `reject` at or above the reject score, `hold` at or above the hold score, else `allow`.
 """
@@ -392,6 +398,11 @@ class ContentFilter:
                 strongest = model.strongest(features(tokens, outside_links), normalized)
                 reasons.append(Reason("classifier", hold_score - score, strongest))
                 score = hold_score
+        elif model is not None and score < reject_score and by_words_alone(reasons):
+            # Held by its words alone (terms and a contact) while the model finds it plainly legitimate: released.
+            if model.score_reading(tokens, outside_links, normalized) < model.veto:
+                reasons.append(Reason("classifier_clear", hold_score - 1 - score, ()))
+                score = hold_score - 1
         if score >= reject_score:
             action = FilterAction.REJECT
         elif score >= hold_score:
@@ -539,6 +550,11 @@ def _code_request_reasons(normalized: str) -> list[Reason]:
     if request is None or CODE_REQUEST_NEGATION.search(normalized):
         return []
     return [Reason("code_request", CODE_REQUEST_WEIGHT, (request.group()[:40],))]
+
+
+def by_words_alone(reasons: Iterable[Reason]) -> bool:
+    """Every reason is a term category's or a contact beside an offer: nothing about links, codes or repetition."""
+    return all(reason.code.startswith("term_") or reason.code == "lure_contact" for reason in reasons)
 
 
 def _quotes_links(normalized: str, links: tuple[Link, ...]) -> bool:

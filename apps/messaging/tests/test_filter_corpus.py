@@ -41,11 +41,13 @@ pytestmark = pytest.mark.django_db
 # scored once on sealed20 (two more writers): 194/200 and 3/222 with the sixteenth round's filter, 193/200 and 1/222
 # after; training data since the eighteenth, which was scored once on sealed21 (two more writers): 195/200 and 2/222
 # with the seventeenth round's filter, 196/200 and 4/222 after; training data since the nineteenth, which was scored
-# once on sealed22 (two more writers): 193/200 and 3/222; training data since the twentieth.
+# once on sealed22 (two more writers): 193/200 and 3/222; training data since the twentieth, which was scored once
+# on sealed23 (two more writers): 196/200 and 5/222, four of the five held by the rules; training data since the
+# twenty-first.
 SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed23"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

@@ -190,9 +190,11 @@ def test_a_model_without_a_character_part_scores_words_alone():
     assert TOY.score(["pineapple"], "") == 2.0
 
 
-def test_the_model_file_form_keeps_the_character_part_and_the_gate():
+def test_the_model_file_form_keeps_the_character_part_the_gate_and_the_veto():
     again = SpamModel.from_json(TOY_CHARS.as_json())
     assert again == TOY_CHARS
+    vetoing = dataclasses.replace(TOY_CHARS, veto=-0.75)
+    assert SpamModel.from_json(vetoing.as_json()).veto == -0.75
     # A word-only model's file has no character keys, and reads back as one.
     assert "char_weights" not in TOY.as_json()
     assert SpamModel.from_json(TOY.as_json()) == TOY
@@ -241,6 +243,55 @@ def test_a_message_the_rules_hold_is_not_scored_again(toy_filter):
     assert "classifier" not in decision.codes
 
 
+# The toy with a veto: a hold by words alone is released when the model scores the message under -0.5 ("meeting":
+# -1 - 2 = -3), kept when it does not ("pineapple": -1 + 3 = 2).
+TOY_VETO = dataclasses.replace(TOY, veto=-0.5)
+
+
+@pytest.fixture(scope="module")
+def veto_filter():
+    return ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY_VETO)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "You won a prize in our raffle! Call 012 345 678 after the {word}",  # terms and a contact
+        "Your quick loan is approved, no collateral. Call 012 345 678 after the {word}",
+    ],
+)
+def test_a_hold_by_words_alone_is_released_when_the_model_finds_the_message_legitimate(veto_filter, body):
+    held = check(veto_filter, body.format(word="pineapple"))
+    assert held.action == HOLD
+    assert "classifier_clear" not in held.codes
+    released = check(veto_filter, body.format(word="meeting"))
+    assert (released.action, released.score) == (ALLOW, 49)
+    assert released.reasons[-1].code == "classifier_clear"
+    assert sum(reason.weight for reason in released.reasons) == 49
+    # Without a veto (the file's default) the rules' hold stands.
+    assert (
+        check(
+            ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY), body.format(word="meeting")
+        ).action
+        == HOLD
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Install the update from meeting-notes.top/app.apk",  # a link rule's hold
+        "Online casino bonus, slots jackpot, bet now and win big, sexy girls, call 012 345 678 after the meeting",
+    ],
+)
+def test_the_veto_releases_neither_a_link_rule_s_hold_nor_a_reject(veto_filter, body):
+    rules_only = check(ContentFilter(terms=starter_terms(), domains=starter_domains()), body)
+    assert rules_only.action in (HOLD, REJECT)
+    decision = check(veto_filter, body)
+    assert (decision.action, decision.score) == (rules_only.action, rules_only.score)
+    assert "classifier_clear" not in decision.codes
+
+
 def test_an_official_link_is_no_feature(toy_filter):
     # Bias -1 + link 2 = 1 ≥ 0.5 for any other link; a bank's own domain weighs nothing.
     assert check(toy_filter, "Statement ready, see example-shop.xyz/s").codes == ["classifier"]
@@ -282,12 +333,13 @@ def test_the_model_file_is_what_the_corpus_builds():
     model = shipped_model()
     assert model is not None
     # Grows with the corpus (2.3 MB, 69,126 features of at least 5 messages, in the sixteenth round; 3.6 MB, 106,424
-    # features of at least 3, in the seventeenth); the
-    # bound catches a vocabulary that stopped dropping rare features, each one more look-up per token.
+    # features of at least 3, in the seventeenth; 3.9 MB, 115,231, in the twentieth); the bound catches a vocabulary
+    # that stopped dropping rare features, each one more look-up per token.
     assert MODEL_FILE.stat().st_size < 4_500_000
     assert len(model.weights) > 1000
     assert len(model.char_weights) > 1000
     assert -math.inf < model.gate < model.threshold
+    assert -math.inf < model.veto < model.threshold
 
 
 @pytest.mark.parametrize(

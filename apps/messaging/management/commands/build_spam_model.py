@@ -34,5 +34,5 @@ class Command(BaseCommand):
         MODEL_FILE.write_text(text, encoding="utf-8")
         self.stdout.write(
             f"Wrote {MODEL_FILE.name}: {len(model.weights)} word and {len(model.char_weights)} character features, "
-            f"threshold {model.threshold}, gate {model.gate}."
+            f"threshold {model.threshold}, gate {model.gate}, veto {model.veto}."
         )

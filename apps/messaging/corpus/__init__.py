@@ -335,7 +335,7 @@ splits, none 0.3 to another of its own. Scored once in the twentieth round; fitt
 `sealed24.jsonl` holds the ``sealed24`` split: 422 messages (200 spam, 222 legitimate, every category and language),
 written as sealed20 to sealed23 were, from the same brief, by two more writers who read neither the filter nor any
 split, and committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other
-splits, none 0.3 to another of its own. Nothing is fitted or chosen on it (`UNSEEN_SPLITS`).
+splits, none 0.3 to another of its own. Scored once in the twenty-first round; fitted on since the twenty-second.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -442,7 +442,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed24",)
+UNSEEN_SPLITS: tuple[str, ...] = ()
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98

@@ -125,7 +125,8 @@ WARNING_MARKERS = re.compile(
     r"does not lend|do not lend|doesn't lend|are not lenders|is not us|not from us|only licensed)\b"
     r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
     # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks).
-    r"|\b(?:proyat|prayat|broyat|kleng\s*kl(?:ay|aoy|oy)|(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
+    r"|\b(?:proyat|prayat|broyat|(?:brong|prong)\s+(?:brong|prong)|kl(?:e|a|ae)ng\s*kl(?:ay|aoy|oy|uon|uan|oun)|"
+    r"(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
     # A brand's own prize or offer saying the reader pays nothing ("no need to pay anything", "មិនចាំបាច់បង់ប្រាក់",
     # "min trov bong luy"): the advance fee is what a prize scam is for, so with no link of its own to follow, it
     # weighs as a warning does. Sixteenth round, from sealed16's and sealed17's held draw results (RESULTS.md).
@@ -133,13 +134,23 @@ WARNING_MARKERS = re.compile(
     r"|\b(?:ot|min)\s+(?:trov|trauv|tro|chambach|chambac)\s+(?:bong|bang|bung)\b"
 )
 
-# A warning that quotes the scam it warns about ("texts saying 'account suspended, verify at aba-secure-kh.com' are
-# fake"): a quotation opened after a space (or a colon, a bracket or the start) and closed before anything but a
-# letter. When the message warns (WARNING_MARKERS) and every outside link sits inside such a quotation, the links are
-# the scam's, not the sender's: the link rules do not weigh them and the message counts as having no link of its
-# own; the model still reads them. Eighteenth round, from the banks' warnings sealed20 and sealed21 held and written13's
-# and written14's look-alikes (RESULTS.md).
+# A warning that names the scam's own link: it quotes the scam ("texts saying 'account suspended, verify at
+# aba-secure-kh.com' are fake": a quotation opened after a space, a colon, a bracket or the start and closed before
+# anything but a letter) or disowns the link (DISOWNED_LINK: "that site is not ours", "a fake text", "we never send
+# links", "កុំចុច"). When the message warns (WARNING_MARKERS) and every outside link is quoted, or it disowns them,
+# the links are the scam's, not the sender's: the link rules do not weigh them and the message counts as having no
+# link of its own; the model still reads them. Banks' warnings naming a look-alike site were held or refused in four
+# of the five splits written from sealed20's brief (RESULTS.md, the nineteenth to twenty-second rounds).
 QUOTATION = re.compile(r"(?:^|(?<=[\s:(\[]))[\"'“‘«]([^\"“”«»\n]{3,300}?)[\"'”’»](?![^\W\d_])")
+DISOWNED_LINK = re.compile(
+    r"\b(?:(?:is|are) not ours|not our (?:site|website|page|link)s?|(?:site|website|page|link)s? (?:is|are) fake|"
+    r"fake (?:site|website|page|link|text|sms|message)s?|(?:do not|don't) click|"
+    r"(?:never|do not|don't|does not|doesn't) (?:send|sends|share|shares) (?:any |you )?(?:login )?links?)\b"
+    r"|កុំចុច|មិនមែនជាគេហទំព័ររបស់យើង|មិនមែនពី"
+    # The same in Latin-script Khmer: "kom chuch" (don't click), "min del pnhae link" (we never send links).
+    r"|\b(?:kom|kum)\s+(?:chuch|chouch|chuoch)\b"
+    r"|\b(?:min|ot)\s+(?:del|dael|deil)\s+(?:pnhae|phjer|pnher|phnhae|phnher|pheu|pheur)\s+link"
+)
 
 # A prize or offer claimed in person: a brand's own draw result sends the winner to a shop or a counter with an
 # identity card ("visit any Smart Shop with your ID card", "មកទទួលនៅបញ្ជរ … ជាមួយអត្តសញ្ញាណប័ណ្ណ"); a scam wants
@@ -364,7 +375,7 @@ class ContentFilter:
         own_links: tuple[Link, ...] = ()  # the outside links the rules weigh: not those a warning quotes
         if links:
             outside_links = self.outside_links(links)
-            if not _quotes_links(normalized, outside_links):
+            if not _names_scam_links(normalized, outside_links):
                 reasons += self._link_reasons(links)
                 reasons += self._phishing_reasons(outside_links, matched_categories)
                 own_links = outside_links
@@ -557,10 +568,12 @@ def by_words_alone(reasons: Iterable[Reason]) -> bool:
     return all(reason.code.startswith("term_") or reason.code == "lure_contact" for reason in reasons)
 
 
-def _quotes_links(normalized: str, links: tuple[Link, ...]) -> bool:
-    """The message warns about scams and every one of `links` is inside a quotation (see QUOTATION)."""
+def _names_scam_links(normalized: str, links: tuple[Link, ...]) -> bool:
+    """The message warns about scams and disowns `links` or quotes every one of them (see QUOTATION)."""
     if not links or not WARNING_MARKERS.search(normalized):
         return False
+    if DISOWNED_LINK.search(normalized):
+        return True
     quoted = [match.group(1) for match in QUOTATION.finditer(normalized)]
     return all(any(link.text in quotation for quotation in quoted) for link in links)
 

@@ -347,8 +347,8 @@ def test_scam_warnings_naming_the_offer_go_through(warning):
     assert all(reason.weight > 0 for reason in decision.reasons)  # the discounted reasons are not reported
 
 
-# Eighteenth round: a warning that quotes the scam's own link is not sending its reader there; the link rules do not
-# weigh a link inside a quotation when the message warns about scams.
+# A warning that quotes or disowns the scam's own link is not sending its reader there: the link rules do not weigh
+# a link inside a quotation, or any link the warning disowns ("that site is not ours", "a fake text").
 @pytest.mark.parametrize(
     "warning",
     [
@@ -357,9 +357,16 @@ def test_scam_warnings_naming_the_offer_go_through(warning):
         'Seen a text saying "account suspended, verify at aba-kh-secure.com"? Delete it - that site is fake.',
         # "ACLEDA: beware of the message «your card is blocked, unlock it at acleda-unlock.com». Not our site."
         "ធនាគារអេស៊ីលីដា៖ សូមប្រុងប្រយ័ត្នសារ «កាតរបស់អ្នកត្រូវបានបិទ សូមចូល acleda-unlock.com»។ នេះមិនមែនជាគេហទំព័ររបស់យើងទេ។",
+        # Not quoted, but disowned: "a fake text", "not ours", "we never send links".
+        "ABA heads-up: a fake text going round sends you to aba-secure-kh.com. That site is not ours and we never "
+        "send login links.",
+        "Amret: beware, there is a fake site called amret-loan-online.com asking for your ID photo and a fee.",
+        # Latin-script Khmer: "careful! someone impersonating Wing sends the link …; we never send links".
+        "Wing: brong brong! Mean neak klaeng kluon chea Wing pnhae link wing-kh-bonus.online. Yerng min del pnhae "
+        "link oy chol account te.",
     ],
 )
-def test_a_warning_quoting_the_scam_s_link_goes_through(warning):
+def test_a_warning_naming_the_scam_s_link_goes_through(warning):
     decision = check_content(warning)
     assert not {"lookalike_domain", "phishing_pattern"} & set(decision.codes)
     assert decision.action == ALLOW
@@ -374,6 +381,8 @@ def test_a_warning_quoting_the_scam_s_link_goes_through(warning):
         "ABA: 'Your account is suspended, verify at aba-secure-kh.com' today or lose access.",
         # A warning quoting one link and sending its reader to another of its own.
         "Beware of 'aba-secure-kh.com'! Verify your account safely at aba-kh-verify.com instead.",
+        # Disowning words without a warning: "don't click later" is no warning.
+        "Don't click later, click now: verify your account at aba-secure-kh.com today.",
     ],
 )
 def test_a_link_outside_a_warning_s_quotation_still_counts(message):

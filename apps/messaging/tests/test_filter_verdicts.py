@@ -13,7 +13,7 @@ import pytest
 from apps.messaging import corpus
 from apps.messaging.choices import FilterAction
 from apps.messaging.corpus import verdicts
-from apps.messaging.filtering.engine import FilterDecision, Reason
+from apps.messaging.filtering.engine import FilterDecision, Reason, by_words_alone
 from apps.messaging.filtering.model import MODEL_FILE, shipped_model
 from apps.messaging.filtering.starter import starter_filter
 
@@ -73,10 +73,15 @@ def test_every_decision_and_model_score_is_as_recorded(recorded, samples, conten
 def _readable_decision(rules_filter, model, text: str) -> FilterDecision:
     """The send path's decision, built from the rules' decision and the model's readable scoring."""
     decision = rules_filter.check(text, hold_score=HOLD, reject_score=REJECT)
-    if decision.score >= HOLD:
-        return decision
     analysis = rules_filter.analyse(text)
     found = rules_filter.model_features(analysis)
+    if decision.score >= HOLD:
+        if decision.score >= REJECT or not by_words_alone(decision.reasons):
+            return decision
+        if model.score(found, analysis.normalized) >= model.veto:
+            return decision
+        clear = Reason("classifier_clear", HOLD - 1 - decision.score, ())
+        return FilterDecision(action=FilterAction.ALLOW, score=HOLD - 1, reasons=(*decision.reasons, clear))
     if model.score(found, analysis.normalized) < model.threshold:
         return decision
     reason = Reason("classifier", HOLD - decision.score, model.strongest(found, analysis.normalized))

@@ -45,8 +45,8 @@ pytestmark = pytest.mark.django_db
 # on sealed23 (two more writers): 196/200 and 5/222, four of the five held by the rules; training data since the
 # twenty-first, which was scored once on sealed24 (two more writers): 198/200 and 2/222, both banks' warnings naming
 # a look-alike site held by the link rules; training data since the twenty-second, which was scored once on
-# sealed25 (two more writers): 196/200 and 2/222.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed25": (0.98, 0.01)}
+# sealed25 (two more writers): 196/200 and 2/222; training data since the twenty-third.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset()

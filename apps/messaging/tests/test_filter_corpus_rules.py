@@ -364,6 +364,9 @@ def test_scam_warnings_naming_the_offer_go_through(warning):
         # Latin-script Khmer: "careful! someone impersonating Wing sends the link …; we never send links".
         "Wing: brong brong! Mean neak klaeng kluon chea Wing pnhae link wing-kh-bonus.online. Yerng min del pnhae "
         "link oy chol account te.",
+        # "Careful" and "scam" warn; "never sends short links" disowns.
+        "Wing: Careful! Scam SMS 'Wing gift $20, claim at bit.ly/wing-gift' are going round. Wing never sends short "
+        "links.",
     ],
 )
 def test_a_warning_naming_the_scam_s_link_goes_through(warning):

@@ -45,11 +45,12 @@ pytestmark = pytest.mark.django_db
 # on sealed23 (two more writers): 196/200 and 5/222, four of the five held by the rules; training data since the
 # twenty-first, which was scored once on sealed24 (two more writers): 198/200 and 2/222, both banks' warnings naming
 # a look-alike site held by the link rules; training data since the twenty-second, which was scored once on
-# sealed25 (two more writers): 196/200 and 2/222; training data since the twenty-third.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# sealed25 (two more writers): 196/200 and 2/222; training data since the twenty-third, which was scored once on
+# sealed26 (two more writers): 198/200 and 2/222 (the ceiling is 2/222 rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed26": (0.99, 0.01)}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed26"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

@@ -139,9 +139,10 @@ WARNING_MARKERS = re.compile(
 # aba-secure-kh.com' are fake": a quotation opened after a space, a colon, a bracket or the start and closed before
 # anything but a letter) or disowns the link (DISOWNED_LINK: "that site is not ours", "a fake text", "we never send
 # links", "កុំចុច"). When the message warns (WARNING_MARKERS) and every outside link is quoted, or it disowns them,
-# the links are the scam's, not the sender's: the link rules do not weigh them and the message counts as having no
-# link of its own; the model still reads them. Banks' warnings naming a look-alike site were held or refused in four
-# of the five splits written from sealed20's brief (RESULTS.md, the nineteenth to twenty-second rounds).
+# the links are the scam's, not the sender's: the link rules do not weigh them (but for a domain staff blocked) and
+# the message counts as having no link of its own; the model still reads them. Banks' warnings naming a look-alike
+# site were held or refused in five of the first six splits written from sealed20's brief (RESULTS.md, the
+# seventeenth to twenty-third rounds).
 QUOTATION = re.compile(r"(?:^|(?<=[\s:(\[]))[\"'“‘«]([^\"“”«»\n]{3,300}?)[\"'”’»](?![^\W\d_])")
 DISOWNED_LINK = re.compile(
     r"\b(?:(?:is|are) not ours|not our (?:site|website|page|link)s?|(?:site|website|page|link)s? (?:is|are) fake|"
@@ -373,13 +374,15 @@ class ContentFilter:
         else:
             reasons, matched_categories = self._term_reasons(tokens)
         outside_links: tuple[Link, ...] = ()
-        own_links: tuple[Link, ...] = ()  # the outside links the rules weigh: not those a warning quotes
+        own_links: tuple[Link, ...] = ()  # the outside links the rules weigh: not the scam's a warning names
         if links:
             outside_links = self.outside_links(links)
             if not _names_scam_links(normalized, outside_links):
                 reasons += self._link_reasons(links)
                 reasons += self._phishing_reasons(outside_links, matched_categories)
                 own_links = outside_links
+            else:  # a domain staff blocked counts wherever it is named
+                reasons += [reason for reason in self._link_reasons(links) if reason.code == "blocked_domain"]
         lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if lure:
             reasons += self._lure_reasons(text, own_links)

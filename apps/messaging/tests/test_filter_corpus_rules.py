@@ -4,8 +4,10 @@ import importlib
 
 import pytest
 
-from apps.messaging.choices import FilterAction
+from apps.messaging.choices import DomainRuleKind, FilterAction
 from apps.messaging.filtering import check_content
+from apps.messaging.filtering.engine import ContentFilter, DomainSpec
+from apps.messaging.filtering.starter import starter_domains, starter_terms
 
 pytestmark = pytest.mark.django_db
 
@@ -392,3 +394,12 @@ def test_a_link_outside_a_warning_s_quotation_still_counts(message):
     decision = check_content(message)
     assert "lookalike_domain" in decision.codes
     assert decision.action != ALLOW
+
+
+def test_a_domain_staff_blocked_counts_even_when_a_warning_names_it():
+    blocked = DomainSpec(domain="aba-secure-kh.com", kind=DomainRuleKind.BLOCKED, weight=100)
+    content_filter = ContentFilter(terms=starter_terms(), domains=[*starter_domains(), blocked])
+    warning = "ABA heads-up: a fake text sends you to aba-secure-kh.com. That site is not ours."
+    decision = content_filter.check(warning, hold_score=50, reject_score=100)
+    assert decision.codes == ["blocked_domain"]
+    assert decision.action == REJECT

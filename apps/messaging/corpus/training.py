@@ -5,10 +5,10 @@ Protocol (what was chosen on what; the figures are in `benchmarks/RESULTS.md`):
 * The splits named in `UNSEEN_SPLITS` (none between rounds; a round's new sealed split while it is measured) are
   never used to fit or choose anything. Such a split is written one by one and committed before any filter change
   is scored on it; the benchmark scores it once to give the figures for new wording, and it is fitted on after its
-  round (the ``sealed`` to ``sealed22`` splits were, each in turn).
+  round (the ``sealed`` to ``sealed25`` splits were, each in turn).
 * The model is fitted on every other split (`FITTED_SPLITS`): the templated splits, the ``blind`` split, the
   ``written`` to ``written4`` and ``written6`` to ``written14`` training splits (messages written one by one), and
-  ``sealed`` to ``sealed22``.
+  ``sealed`` to ``sealed25``.
 * The model's form and features (`apps.messaging.filtering.model`), the regularisation (`REGULARISATION_C`) and
   the threshold were chosen by grouped cross-validation over those splits only: the three fills of a template
   always fall in one fold, and so does each hand-written split (see `group_of`). `choose_threshold` takes the
@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from apps.messaging.choices import FilterAction
 from apps.messaging.corpus import LEGIT, SPAM, SPLITS, TARGET_LEGIT_HELD, UNSEEN_SPLITS, Sample, load
-from apps.messaging.filtering.engine import ContentFilter, by_words_alone
+from apps.messaging.filtering.engine import ContentFilter, FilterDecision, by_words_alone
 from apps.messaging.filtering.model import SpamModel, char_grams, char_text
 
 FITTED_SPLITS = tuple(split for split in SPLITS if split not in UNSEEN_SPLITS)
@@ -57,7 +57,8 @@ THRESHOLD_STEP = 0.005
 GATE_STEP = 0.25
 # The veto (`SpamModel.veto`) is the highest quarter step under which no spam the rules hold by its words alone
 # scored out of fold (twenty-first round: the lowest of 2,051 such spam scored just under 0, the seven legitimate
-# messages they held — brands' draw results, regulators' warnings, a lender's repayment reminder — all under −0.5).
+# messages they held — brands' draw results, regulators' warnings, a lender's repayment reminder — all under −0.5;
+# −0.5 since sealed25 was fitted on).
 VETO_STEP = 0.25
 MAX_LEGIT_HELD = TARGET_LEGIT_HELD
 # The splits whose legitimate messages the threshold's budget counts: the sealed ones, written by people who had
@@ -70,8 +71,8 @@ MAX_LEGIT_HELD = TARGET_LEGIT_HELD
 THRESHOLD_SPLITS = tuple(split for split in SPLITS if split.startswith("sealed"))
 FOLDS = 5
 HOLD_SCORE, REJECT_SCORE = 50, 100
-# The splits written one message at a time (no template; every split from "blind" on): each message is its own
-# group in the folds.
+# The splits written one message at a time (no template; every split from "blind" on): each is one group in the
+# folds (`group_of`).
 WRITTEN_ONE_BY_ONE = SPLITS[SPLITS.index("blind") :]
 
 
@@ -152,13 +153,17 @@ def group_of(sample: Sample) -> str:
     return sample.id.rsplit("-", 1)[0]
 
 
-def stopped_by_rules(content_filter: ContentFilter, sample: Sample) -> bool:
+def rules_decision(content_filter: ContentFilter, sample: Sample) -> FilterDecision:
+    """The rules' decision alone, as if the filter had no model."""
     model, content_filter.model = content_filter.model, None
     try:
-        decision = content_filter.check(sample.text, hold_score=HOLD_SCORE, reject_score=REJECT_SCORE)
+        return content_filter.check(sample.text, hold_score=HOLD_SCORE, reject_score=REJECT_SCORE)
     finally:
         content_filter.model = model
-    return decision.action != FilterAction.ALLOW
+
+
+def stopped_by_rules(content_filter: ContentFilter, sample: Sample) -> bool:
+    return rules_decision(content_filter, sample).action != FilterAction.ALLOW
 
 
 def out_of_fold_scores(
@@ -228,11 +233,7 @@ def choose_gate(scores: dict[str, float], word_scores: dict[str, float], thresho
 
 def held_by_words_alone(content_filter: ContentFilter, sample: Sample) -> bool:
     """The rules alone hold (not reject) the sample, and only by its words: terms and a contact."""
-    model, content_filter.model = content_filter.model, None
-    try:
-        decision = content_filter.check(sample.text, hold_score=HOLD_SCORE, reject_score=REJECT_SCORE)
-    finally:
-        content_filter.model = model
+    decision = rules_decision(content_filter, sample)
     return decision.action == FilterAction.HOLD and by_words_alone(decision.reasons)
 
 

@@ -9,9 +9,11 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.incentives.tests.conftest import fund, prices, spendable  # noqa: F401 - `prices` is a fixture
+from apps.messaging.choices import MessageStatus
 from apps.messaging.models import Job, Message
 from apps.messaging.services import MessageInput, message_submit, messages_dispatch_due
 from apps.providers.choices import Carrier
@@ -117,7 +119,13 @@ def test_parallel_batch_dispatchers_lease_each_message_once(organization, settin
                 return totals
 
     counts = run_together(dispatch_until_nothing_deferred, threads=4)
-    # Each took its own rows (SKIP LOCKED): together they leased every message once.
-    assert sum(count.get("assigned", 0) for count in counts) == 16, counts
+    # Each took its own rows (SKIP LOCKED): no message was leased twice, and each lease is one job.
+    leased = list(Job.objects.values_list("message_id", flat=True))
+    assert len(leased) == len(set(leased)) == sum(count.get("assigned", 0) for count in counts), counts
+    # On a loaded machine a request can lose its race for a provider to the other batches MATCH_ROUNDS times in a row;
+    # its message then waits for its retry ("waiting") rather than being lost. Due again, it is leased once.
+    assert len(leased) + sum(count.get("waiting", 0) for count in counts) >= 16, counts
+    Message.objects.filter(status=MessageStatus.QUEUED).update(next_attempt_at=timezone.now())
+    dispatch_until_nothing_deferred()
     assert Job.objects.count() == 16
     assert set(Job.objects.values_list("message_id", flat=True)) == {message.pk for message in messages}

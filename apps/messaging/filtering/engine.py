@@ -375,15 +375,17 @@ class ContentFilter:
             reasons, matched_categories = self._term_reasons(tokens)
         outside_links: tuple[Link, ...] = ()
         own_links: tuple[Link, ...] = ()  # the outside links the rules weigh: not the scam's a warning names
+        lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if links:
             outside_links = self.outside_links(links)
-            if not _names_scam_links(normalized, outside_links):
-                reasons += self._link_reasons(links)
-                reasons += self._phishing_reasons(outside_links, matched_categories)
+            link_reasons = self._link_reasons(links) + self._phishing_reasons(outside_links, matched_categories)
+            # Read for a warning naming its links only when they would weigh (most messages' links do not).
+            if (link_reasons or lure) and _names_scam_links(normalized, outside_links):
+                # A domain staff blocked counts wherever it is named.
+                reasons += [reason for reason in link_reasons if reason.code == "blocked_domain"]
+            else:
+                reasons += link_reasons
                 own_links = outside_links
-            else:  # a domain staff blocked counts wherever it is named
-                reasons += [reason for reason in self._link_reasons(links) if reason.code == "blocked_domain"]
-        lure = not LURE_CATEGORIES.isdisjoint(matched_categories)
         if lure:
             reasons += self._lure_reasons(text, own_links)
         reasons += self._repetition_reasons(text, tokens)

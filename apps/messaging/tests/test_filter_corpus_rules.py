@@ -390,7 +390,7 @@ def test_a_warning_naming_the_scam_s_link_goes_through(warning):
         "Don't click later, click now: verify your account at aba-secure-kh.com today.",
     ],
 )
-def test_a_link_outside_a_warning_s_quotation_still_counts(message):
+def test_a_link_a_warning_neither_quotes_nor_disowns_still_counts(message):
     decision = check_content(message)
     assert "lookalike_domain" in decision.codes
     assert decision.action != ALLOW

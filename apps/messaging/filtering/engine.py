@@ -34,7 +34,9 @@ Scoring (each reason is reported with its stable code and weight; the score is t
   identity card (``IN_PERSON_CLAIM``: "ID card", "with your ID", "passport", "អត្តសញ្ញាណប័ណ្ណ"…) has its prize
   words (the scam category's terms) weighed 0 — a brand's own draw result; a scam wants a fee, a code or a click
   from afar. So has a prize whose every link is the brand's own page (an official domain or a registered ``.kh``
-  name) when prizes are its only offer; its contact still counts.
+  name) when prizes are its only offer; its contact still counts. A loan falling due (``REPAYMENT_DUE``: "due",
+  "overdue", "ដល់ថ្ងៃបង់"…) without a link or contact of its own has its loan words weighed 0 — a lender's reminder
+  naming its own product ("your Quick Loan is due 14/12").
 * ``repetition``: a character repeated eight times or more (not digits), or one word making up a large share of
   the message.
 * ``classifier``: the statistical model (`model.py`) scores the message at or above its threshold while the rules
@@ -160,6 +162,16 @@ DISOWNED_LINK = re.compile(
 # prize words (the scam category's terms) weigh nothing; the model still reads it.
 PRIZE_TERMS = f"term_{TermCategory.SCAM}"
 IN_PERSON_CLAIM = re.compile(r"\b(?:id card|identity card|national id|passport|with your id)\b|អត្តសញ្ញាណប័ណ្ណ|លិខិតឆ្លងដែន")
+# A lender's own repayment reminder names its product the way an offer does ("your Quick Loan is due 14/12",
+# "កម្ចីរបស់អ្នក ដល់ថ្ងៃបង់"): a loan already taken, falling due. With no contact and no link of its own, its loan
+# words weigh nothing; the model still reads it. An unsolicited loan wants an answer, so it gives a number, a handle
+# or a link. Twenty-fourth round: ACLEDA's "Quick Loan … due … Loan Repayment" reminder (sealed23) was released only
+# by the model's veto, which the log-count ratios moved (RESULTS.md).
+LOAN_TERMS = f"term_{TermCategory.LOAN_SHARK}"
+REPAYMENT_DUE = re.compile(
+    # "due" but not "due to"; an offer's "daily repayment" or "easy instalments" is no loan falling due.
+    r"\b(?:due|overdue)\b(?! to\b)|ដល់ថ្ងៃបង់|ដល់កាលកំណត់បង់|ហួសកាលកំណត់"
+)
 
 # Khmer runs this filter already segmented are kept, by run: clients send from templates, so the same runs (an OTP's
 # words around its code) come back message after message, and segmenting is the filter's costliest step. The words
@@ -604,13 +616,22 @@ def _discount_own_page(reasons: list[Reason]) -> list[Reason]:
 
 def _discount_warning(reasons: list[Reason], normalized: str) -> list[Reason]:
     """The reasons with the offer terms and the contact weighed 0 when the message warns about scams (see
-    WARNING_MARKERS), or with the offer terms weighed 0 when it gives no contact and sends its reader in person with
-    an identity document (IN_PERSON_CLAIM); unchanged otherwise."""
+    WARNING_MARKERS); when it gives no contact, with the prize words weighed 0 when it sends its reader in person
+    with an identity document (IN_PERSON_CLAIM) and the loan words when a loan falls due (REPAYMENT_DUE); unchanged
+    otherwise."""
     if not WARNING_MARKERS.search(normalized):
-        if any(reason.code == "lure_contact" for reason in reasons) or not IN_PERSON_CLAIM.search(normalized):
+        if any(reason.code == "lure_contact" for reason in reasons):
             return reasons
-        # A prize claimed in person: only the prize words (a loan "with just your ID card" is the offer itself).
-        return [replace(reason, weight=0) if reason.code == PRIZE_TERMS else reason for reason in reasons]
+        # A prize claimed in person: only the prize words (a loan "with just your ID card" is the offer itself); a
+        # loan falling due: only the loan words.
+        discounted = {
+            code
+            for code, wording in ((PRIZE_TERMS, IN_PERSON_CLAIM), (LOAN_TERMS, REPAYMENT_DUE))
+            if wording.search(normalized)
+        }
+        if not discounted:
+            return reasons
+        return [replace(reason, weight=0) if reason.code in discounted else reason for reason in reasons]
     return [
         replace(reason, weight=0) if reason.code in LURE_CATEGORIES or reason.code == "lure_contact" else reason
         for reason in reasons

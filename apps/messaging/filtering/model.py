@@ -316,7 +316,9 @@ class SpamModel:
     (`weights`) and the character grams (`char_weights`; a word and a gram may be spelled alike). Each block of a
     message's vector holds each feature's idf, divided by the block's length, and the score is the bias plus the
     weights of the vector: ``bias + Σ(weight × idf) / √(Σ(idf²) + damping)`` per block (the damping keeps a short
-    message's few features from weighing as much as a long one's many). A margin, not a log-odds.
+    message's few features from weighing as much as a long one's many). A margin, not a log-odds. The build scales
+    each feature by its log-count ratio before fitting (`training.NB_SMOOTHING`); the ratio is folded into the weight
+    here, so scoring does not see it.
 
     Each feature of the vocabulary is kept as one complex number, its weight × idf and its idf² (`Weight`), so the
     send path adds a block's features up in one `sum` and reads both parts at once. Every feature the model was

@@ -46,8 +46,8 @@ pytestmark = pytest.mark.django_db
 # twenty-first, which was scored once on sealed24 (two more writers): 198/200 and 2/222, both banks' warnings naming
 # a look-alike site held by the link rules; training data since the twenty-second, which was scored once on
 # sealed25 (two more writers): 196/200 and 2/222; training data since the twenty-third, which was scored once on
-# sealed26 (two more writers): 198/200 and 2/222 (the ceiling is 2/222 rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {"sealed26": (0.99, 0.01)}
+# sealed26 (two more writers): 198/200 and 2/222; training data since the twenty-fourth.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset()

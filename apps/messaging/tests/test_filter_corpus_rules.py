@@ -64,6 +64,38 @@ def test_loan_repayment_reminders_go_through(reminder):
     assert check_content(reminder).action == ALLOW
 
 
+# A lender's own product named the way an offer names it ("Quick Loan"), falling due, with no contact and no link of
+# its own: its loan words weigh nothing (the model still reads it). The same product offered, or due with a number to
+# call, still counts.
+@pytest.mark.parametrize(
+    "reminder",
+    [
+        # "ACLEDA: your Quick Loan due 14/12, amount USD 120.40. Pay via ACLEDA mobile → Loan Repayment."
+        "ACLEDA: កម្ចី Quick Loan របស់អ្នក due 14/12, amount USD 120.40. Pay via ACLEDA mobile → Loan Repayment។",
+        "Your Easy Loan instalment of $45 is overdue by 3 days. Please pay at any branch to avoid a late fee.",
+        # "Your quick loan payment date has come: 250,000 riel. Please pay at the branch."
+        "កម្ចីរហ័ស (Quick Loan) របស់អ្នកដល់ថ្ងៃបង់ ២៥០,០០០ រៀល។ សូមបង់នៅសាខា។",
+    ],
+)
+def test_a_lenders_own_loan_falling_due_is_no_offer(reminder):
+    assert "term_loan_shark" not in check_content(reminder).codes
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        # Repayment terms are part of an offer: only "due" marks a loan already taken.
+        "Quick loan, no collateral, money in 1 hour. Daily repayment only $12, easy instalments.",
+        "Quick loan due to high demand: apply today, no collateral needed.",
+        "Your Quick Loan is due 14/12 - or get a new quick loan today, no collateral! Call 012 345 678",
+    ],
+)
+def test_due_wording_does_not_discount_an_offer_or_a_contact(offer):
+    decision = check_content(offer)
+    assert "term_loan_shark" in decision.codes
+    assert decision.action in (HOLD, REJECT)
+
+
 def test_offer_words_with_a_contact_weigh_more_than_alone():
     body = "Invest now and earn a guaranteed profit"
     alone = check_content(body)

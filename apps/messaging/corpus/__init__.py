@@ -347,6 +347,15 @@ written as sealed20 to sealed25 were, from the same brief, by two more writers w
 split, and committed before any filter ran on it; none is 0.40 (character 5-gram Jaccard) to one of the other
 splits, none 0.3 to another of its own. Scored once in the twenty-third round; fitted on since the twenty-fourth.
 
+`sealed27.jsonl` and `sealed28.jsonl` hold the ``sealed27`` and ``sealed28`` splits: 422 messages each (200 spam, 222
+legitimate, every category and language), written by four more writers (one per label and split) from a brief
+rewritten from the same headings (the categories, the languages, the hard kinds on both sides), who read neither the
+filter nor any split; the messages that came out 0.40 or more (character 5-gram Jaccard) to one of the other splits
+(29 and 28) or, for sealed28, to sealed27 (14) were rewritten by writers shown only their own file and the ids. Now
+none is 0.40 to another split but one sealed28 message to one of sealed27 (0.401: two writers' take on the same
+page-appeal scam), none 0.3 to another of its own. Committed before any filter ran on them, and scored together,
+once, in the twenty-fourth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -396,6 +405,8 @@ SEALED23_FILE = CORPUS_FILE.with_name("sealed23.jsonl")
 SEALED24_FILE = CORPUS_FILE.with_name("sealed24.jsonl")
 SEALED25_FILE = CORPUS_FILE.with_name("sealed25.jsonl")
 SEALED26_FILE = CORPUS_FILE.with_name("sealed26.jsonl")
+SEALED27_FILE = CORPUS_FILE.with_name("sealed27.jsonl")
+SEALED28_FILE = CORPUS_FILE.with_name("sealed28.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -453,10 +464,12 @@ SPLITS = (
     "sealed24",
     "sealed25",
     "sealed26",
+    "sealed27",
+    "sealed28",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ()
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed27", "sealed28")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -554,6 +567,8 @@ def load() -> tuple[Sample, ...]:
         SEALED24_FILE,
         SEALED25_FILE,
         SEALED26_FILE,
+        SEALED27_FILE,
+        SEALED28_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -354,7 +354,7 @@ filter nor any split; the messages that came out 0.40 or more (character 5-gram 
 (29 and 28) or, for sealed28, to sealed27 (14) were rewritten by writers shown only their own file and the ids. Now
 none is 0.40 to another split but one sealed28 message to one of sealed27 (0.401: two writers' take on the same
 page-appeal scam), none 0.3 to another of its own. Committed before any filter ran on them, and scored together,
-once, in the twenty-fourth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+once, in the twenty-fourth round; fitted on since the twenty-fifth.
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -469,7 +469,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed27", "sealed28")
+UNSEEN_SPLITS: tuple[str, ...] = ()
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98

@@ -127,13 +127,18 @@ WARNING_MARKERS = re.compile(
     r"will never|"
     r"does not lend|do not lend|doesn't lend|are not lenders|is not us|not from us|only licensed)\b"
     r"|ប្រយ័ត្ន|ក្លែងក្លាយ|ក្លែងជា|ក្លែងបន្លំ|ព្រមាន|ជនខិលខូច|មិនដែលសុំ|មិនដែលស្នើ|មិនផ្តល់កម្ចី|គ្មានធនាគារ"
-    # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks).
+    # "A scam", but not an offer's "no scam" ("គ្មានការបោកប្រាស់").
+    r"|(?<!គ្មានការ)(?<!មិន)បោកប្រាស់"
+    # The same in Latin-script Khmer: "proyat" (beware), "kleng klay" (fake), "ot del sour" (never asks), "bok bras"
+    # (a scam).
     r"|\b(?:proyat|prayat|broyat|(?:brong|prong)\s+(?:brong|prong)|kl(?:e|a|ae)ng\s*kl(?:ay|aoy|oy|uon|uan|oun)|"
-    r"(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som))\b"
+    r"(?:ot|min)\s+(?:del|dael|deil)\s+(?:sour|suor|sou|som)|(?:bok|bauk|bouk)\s*(?:bras|pras))\b"
     # A brand's own prize or offer saying the reader pays nothing ("no need to pay anything", "មិនចាំបាច់បង់ប្រាក់",
     # "min trov bong luy"): the advance fee is what a prize scam is for, so with no link of its own to follow, it
     # weighs as a warning does. Sixteenth round, from sealed16's and sealed17's held draw results (RESULTS.md).
-    r"|\b(?:no need to pay|(?:do not|don't|does not|doesn't) (?:need|have) to pay)\b|មិនចាំបាច់បង់|មិនត្រូវបង់"
+    r"|\b(?:no need to pay|(?:do not|don't|does not|doesn't) (?:need|have) to pay|"
+    r"no fees? (?:is |are )?(?:needed|required|charged))\b"
+    r"|មិនចាំបាច់បង់|មិនត្រូវបង់|គ្មានការបង់ថ្លៃ"
     r"|\b(?:ot|min)\s+(?:trov|trauv|tro|chambach|chambac)\s+(?:bong|bang|bung)\b"
 )
 

@@ -195,7 +195,10 @@ def test_draw_results_and_scam_warnings_go_through(announcement):
 def test_a_prize_claimed_in_person_with_an_identity_card_is_no_offer(result):
     decision = check_content(result)
     assert "term_scam" not in decision.codes
-    without_card = check_content(result.replace("ID card", "code").replace("ជាមួយអត្តសញ្ញាណប័ណ្ណ", ""))
+    # Without the card (and without "No fee is charged", which discounts on its own: the test below).
+    without_card = check_content(
+        result.replace("ID card", "code").replace("ជាមួយអត្តសញ្ញាណប័ណ្ណ", "").replace(" No fee is charged.", "")
+    )
     assert "term_scam" in without_card.codes
 
 
@@ -220,6 +223,11 @@ def test_an_identity_card_does_not_discount_a_contact_or_a_loan():
         "Lucky draw: bong chneah iPhone 16! Staff nung call pi lek 010 888 888. Min trov bong luy avey te.",
         "Congratulations to our subscribers who won the Smart Lucky Draw! Prizes are collected only at Smart shops "
         "with your ID.",
+        "Smart Lucky Spin winner: your number won a Honda Dream! No fee is charged. Our staff call only from "
+        "023 999 989.",
+        # "Wing: congratulations! You are the winner of a Honda Dream motorbike … no fee payment at all."
+        "Wing៖ សូមអបអរសាទរ! អ្នកគឺជាអ្នកឈ្នះរង្វាន់ម៉ូតូ Honda Dream។ បុគ្គលិក Wing នឹងទាក់ទងតាមលេខ 023 999 989 ប៉ុណ្ណោះ។ "
+        "គ្មានការបង់ថ្លៃអ្វីទេ។",
     ],
 )
 def test_a_prize_that_costs_the_winner_nothing_is_no_offer(result):
@@ -234,6 +242,18 @@ def test_pay_nothing_does_not_discount_an_outside_link_or_a_fee():
     assert linked.action != ALLOW
     asked = check_content("Lucky draw winner! Call 012 345 678 to claim your prize of 500 USD, pay the fee first.")
     assert {"term_scam", "lure_contact"} <= set(asked.codes)
+    # "No fee to start" is an offer's pitch, not a winner told he pays nothing.
+    pitch = check_content("Work from home, easy money $50 a day. No fee to start, WhatsApp 096 220 1487.")
+    assert {"term_scam", "lure_contact"} <= set(pitch.codes)
+
+
+def test_an_offer_saying_it_is_no_scam_is_no_warning():
+    # "Cockfighting live every day, bet by phone, no scam. Deposit 10 dollars, get 10 more. Contact 089 441 276."
+    offer = check_content(
+        "ជល់មាន់ផ្សាយផ្ទាល់រាល់ថ្ងៃ។ ភ្នាល់តាមទូរស័ព្ទបាន គ្មានការបោកប្រាស់។ ដាក់ប្រាក់ ១០ដុល្លារ ជូនបន្ថែម ១០ដុល្លារ។ ទាក់ទង 089 441 276"
+    )
+    assert "lure_contact" in offer.codes
+    assert offer.action != ALLOW
 
 
 # A brand's draw result whose every link is its own page (an official domain or a registered .kh name): its prize
@@ -401,6 +421,11 @@ def test_scam_warnings_naming_the_offer_go_through(warning):
         # "Careful" and "scam" warn; "never sends short links" disowns.
         "Wing: Careful! Scam SMS 'Wing gift $20, claim at bit.ly/wing-gift' are going round. Wing never sends short "
         "links.",
+        # Latin-script Khmer: "don't believe SMS saying '…, click link wing-update.xyz'. That is a scam ("bok bras")."
+        "Wing: Kom chhuen SMS del thaa 'Wing account bong trov bet, chol link wing-update.xyz'. Nih jea bok bras. "
+        "Wing min del som PIN te.",
+        # "ABA: SMS saying '… click aba-verify.top' is a scam ("បោកប្រាស់")."
+        "ABA៖ សារដែលថា 'គណនីរបស់អ្នកត្រូវបានបិទ សូមចុច aba-verify.top' គឺជាការបោកប្រាស់។",
     ],
 )
 def test_a_warning_naming_the_scam_s_link_goes_through(warning):

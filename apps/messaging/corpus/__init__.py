@@ -356,6 +356,12 @@ none is 0.40 to another split but one sealed28 message to one of sealed27 (0.401
 page-appeal scam), none 0.3 to another of its own. Committed before any filter ran on them, and scored together,
 once, in the twenty-fourth round; fitted on since the twenty-fifth.
 
+`sealed29.jsonl` and `sealed30.jsonl` hold the ``sealed29`` and ``sealed30`` splits: 422 messages each, written as
+sealed27 and sealed28 were, from the same brief, by four more writers; the messages 0.40 or more to another split
+(42 and 45) or, for sealed30, to sealed29 (11) were rewritten the same way (one twice). None is 0.40 to another
+split now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in
+the twenty-fifth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -407,6 +413,8 @@ SEALED25_FILE = CORPUS_FILE.with_name("sealed25.jsonl")
 SEALED26_FILE = CORPUS_FILE.with_name("sealed26.jsonl")
 SEALED27_FILE = CORPUS_FILE.with_name("sealed27.jsonl")
 SEALED28_FILE = CORPUS_FILE.with_name("sealed28.jsonl")
+SEALED29_FILE = CORPUS_FILE.with_name("sealed29.jsonl")
+SEALED30_FILE = CORPUS_FILE.with_name("sealed30.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -466,10 +474,12 @@ SPLITS = (
     "sealed26",
     "sealed27",
     "sealed28",
+    "sealed29",
+    "sealed30",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ()
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed29", "sealed30")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -569,6 +579,8 @@ def load() -> tuple[Sample, ...]:
         SEALED26_FILE,
         SEALED27_FILE,
         SEALED28_FILE,
+        SEALED29_FILE,
+        SEALED30_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -372,6 +372,12 @@ sealed27 and sealed28 were, from the same brief, by four more writers; the messa
 split now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in
 the twenty-fifth round; fitted on since the twenty-sixth.
 
+`sealed31.jsonl` to `sealed34.jsonl` hold the ``sealed31`` to ``sealed34`` splits: 422 messages each, written as
+sealed27 to sealed30 were, from the same brief, by eight more writers; the 207 messages 0.40 or more to another split
+(or to one of the four written before it) were rewritten the same way (one twice). None is 0.40 to another split
+now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in the
+twenty-sixth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -425,6 +431,10 @@ SEALED27_FILE = CORPUS_FILE.with_name("sealed27.jsonl")
 SEALED28_FILE = CORPUS_FILE.with_name("sealed28.jsonl")
 SEALED29_FILE = CORPUS_FILE.with_name("sealed29.jsonl")
 SEALED30_FILE = CORPUS_FILE.with_name("sealed30.jsonl")
+SEALED31_FILE = CORPUS_FILE.with_name("sealed31.jsonl")
+SEALED32_FILE = CORPUS_FILE.with_name("sealed32.jsonl")
+SEALED33_FILE = CORPUS_FILE.with_name("sealed33.jsonl")
+SEALED34_FILE = CORPUS_FILE.with_name("sealed34.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -488,10 +498,14 @@ SPLITS = (
     "written15",
     "sealed29",
     "sealed30",
+    "sealed31",
+    "sealed32",
+    "sealed33",
+    "sealed34",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ()
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed31", "sealed32", "sealed33", "sealed34")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -594,6 +608,10 @@ def load() -> tuple[Sample, ...]:
         WRITTEN15_FILE,
         SEALED29_FILE,
         SEALED30_FILE,
+        SEALED31_FILE,
+        SEALED32_FILE,
+        SEALED33_FILE,
+        SEALED34_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -7,7 +7,7 @@ Protocol (what was chosen on what; the figures are in `benchmarks/RESULTS.md`):
   is scored on it; the benchmark scores it once to give the figures for new wording, and it is fitted on after its
   round (the ``sealed`` to ``sealed30`` splits were, each in turn).
 * The model is fitted on every other split (`FITTED_SPLITS`): the templated splits, the ``blind`` split, the
-  ``written`` to ``written4`` and ``written6`` to ``written15`` training splits (messages written one by one), and
+  ``written`` to ``written4`` and ``written6`` to ``written16`` training splits (messages written one by one), and
   ``sealed`` to ``sealed30``.
 * The model's form and features (`apps.messaging.filtering.model`), the regularisation (`REGULARISATION_C`) and
   the threshold were chosen by grouped cross-validation over those splits only: the three fills of a template

@@ -90,6 +90,7 @@ def test_corpus_covers_every_kind_of_message():
     assert sum(s.split == "written13" for s in samples) >= 400
     assert sum(s.split == "written14" for s in samples) >= 450
     assert sum(s.split == "written15" for s in samples) >= 450
+    assert sum(s.split == "written16" for s in samples) >= 150
     sealed_sizes = {
         "sealed": (150, 150),
         "sealed2": (180, 200),

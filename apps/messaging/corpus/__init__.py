@@ -372,13 +372,14 @@ sealed27 and sealed28 were, from the same brief, by four more writers; the messa
 split now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in
 the twenty-fifth round; fitted on since the twenty-sixth.
 
-`written16.jsonl` holds the ``written16`` split: 181 more training messages (69 spam, 112 legitimate) that carry a
+`written16.jsonl` holds the ``written16`` split: 176 more training messages (69 spam, 107 legitimate) that carry a
 shortened or tracking link (bit.ly, a courier's or a brand's short domain), written by one more writer after sealed31
 to sealed34 were committed and without reading any split: couriers' tracking links, e-receipts, surveys, promotions to
 a brand's own customers, and the scams that use short links. The corpus had few legitimate messages with one, and
 with the log-count ratios the model had come to hold a courier's bare "Your parcel is on its way. Track it at
-bit.ly/…" (the content filter benchmark's mix). Of the 200 written, 19 were left out: 0.25 or more to a sealed31 to
-sealed34 message, 0.40 to another split, or 0.30 to another of their own.
+bit.ly/…" (the content filter benchmark's mix). Of the 200 written, 24 were left out: 19 were 0.25 or more to a
+sealed31 to sealed34 message, 0.40 to another split, or 0.30 to another of their own; 5 "legitimate" ones pointed to
+"aba.bank", a domain the brief's own example made up, which is not ABA's (the look-alike rule rightly refuses it).
 
 `sealed31.jsonl` to `sealed34.jsonl` hold the ``sealed31`` to ``sealed34`` splits: 422 messages each, written as
 sealed27 to sealed30 were, from the same brief, by eight more writers; the 207 messages 0.40 or more to another split

@@ -387,6 +387,12 @@ sealed27 to sealed30 were, from the same brief, by eight more writers; the 207 m
 now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in the
 twenty-sixth round; fitted on since the twenty-seventh.
 
+`sealed35.jsonl` to `sealed38.jsonl` hold the ``sealed35`` to ``sealed38`` splits: 422 messages each, written as
+sealed31 to sealed34 were, from the same brief, by eight more writers; the 233 messages 0.40 or more to another split
+(or to one of the four written before it) were rewritten the same way (eight twice). None is 0.40 to another split
+now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in the
+twenty-seventh round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -444,6 +450,10 @@ SEALED31_FILE = CORPUS_FILE.with_name("sealed31.jsonl")
 SEALED32_FILE = CORPUS_FILE.with_name("sealed32.jsonl")
 SEALED33_FILE = CORPUS_FILE.with_name("sealed33.jsonl")
 SEALED34_FILE = CORPUS_FILE.with_name("sealed34.jsonl")
+SEALED35_FILE = CORPUS_FILE.with_name("sealed35.jsonl")
+SEALED36_FILE = CORPUS_FILE.with_name("sealed36.jsonl")
+SEALED37_FILE = CORPUS_FILE.with_name("sealed37.jsonl")
+SEALED38_FILE = CORPUS_FILE.with_name("sealed38.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -513,10 +523,14 @@ SPLITS = (
     "sealed32",
     "sealed33",
     "sealed34",
+    "sealed35",
+    "sealed36",
+    "sealed37",
+    "sealed38",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ()
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed35", "sealed36", "sealed37", "sealed38")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -624,6 +638,10 @@ def load() -> tuple[Sample, ...]:
         SEALED32_FILE,
         SEALED33_FILE,
         SEALED34_FILE,
+        SEALED35_FILE,
+        SEALED36_FILE,
+        SEALED37_FILE,
+        SEALED38_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -71,8 +71,8 @@ GATE_STEP = 0.25
 # The veto (`SpamModel.veto`) is the highest quarter step under which no spam the rules hold by its words alone
 # scored out of fold (twenty-first round: the lowest of 2,051 such spam scored just under 0, the seven legitimate
 # messages they held — brands' draw results, regulators' warnings, a lender's repayment reminder — all under −0.5;
-# −0.5 since sealed25 was fitted on; −0.75 since sealed31 to sealed34 were, one of whose loan offers scored under
-# −0.5 and was released on its one scoring).
+# −0.5 since sealed25 was fitted on; −0.75 since sealed31 to sealed34 were: out of fold a Latin-script cockfight
+# offer scored −0.71 and a loan list of sealed32, which the −0.5 veto had released on its one scoring, −0.64).
 VETO_STEP = 0.25
 MAX_LEGIT_HELD = TARGET_LEGIT_HELD
 # The splits whose legitimate messages the threshold's budget counts: the sealed ones, written by people who had

@@ -391,7 +391,7 @@ twenty-sixth round; fitted on since the twenty-seventh.
 sealed31 to sealed34 were, from the same brief, by eight more writers; the 233 messages 0.40 or more to another split
 (or to one of the four written before it) were rewritten the same way (eight twice). None is 0.40 to another split
 now, none 0.3 to another of its own. Committed before any filter ran on them, and scored together, once, in the
-twenty-seventh round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+twenty-seventh round; fitted on since the twenty-eighth.
 
 `sealed39.jsonl` to `sealed42.jsonl` hold the ``sealed39`` to ``sealed42`` splits: 422 messages each, written by
 eight more writers from a brief rewritten from the same headings (each writer given a setting of their own: Phnom
@@ -546,16 +546,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed35",
-    "sealed36",
-    "sealed37",
-    "sealed38",
-    "sealed39",
-    "sealed40",
-    "sealed41",
-    "sealed42",
-)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed39", "sealed40", "sealed41", "sealed42")
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98

@@ -53,14 +53,9 @@ pytestmark = pytest.mark.django_db
 # filter: 195/200 and 3/222, 197/200 and 2/222); training data since the twenty-sixth, which was scored once on
 # sealed31 to sealed34 together (eight more writers): 195/200 and 2/222, 198/200 and 5/222, 196/200 and 1/222,
 # 197/200 and 0/222; training data since the twenty-seventh, which was scored once on sealed35 to sealed38 together
-# (eight more writers): 197/200 and 2/222, 199/200 and 3/222, 197/200 and 3/222, 198/200 and 1/222 (the ceilings are
-# those shares rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed35": (0.985, 0.01),
-    "sealed36": (0.995, 0.014),
-    "sealed37": (0.985, 0.014),
-    "sealed38": (0.99, 0.005),
-}
+# (eight more writers): 197/200 and 2/222, 199/200 and 3/222, 197/200 and 3/222, 198/200 and 1/222; training data
+# since the twenty-eighth (the ceilings are those shares rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed39", "sealed40", "sealed41", "sealed42"})

@@ -399,7 +399,15 @@ Penh's workers and vendors, the provinces' farmers and guesthouses, students and
 and small traders); the 143 messages 0.40 or more to another split (or to one of the four written before it), or
 0.30 to another of their own, were rewritten the same way (one twice). None is 0.40 to another split now, none 0.3
 to another of its own. Committed before any filter ran on them, and scored together, once, in the twenty-eighth
-round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+round; fitted on since the twenty-ninth.
+
+`written17.jsonl` holds the ``written17`` split: 313 more training messages (153 spam, 160 legitimate), written by
+four more writers after sealed43 to sealed46 were committed and without reading any split, aimed at what sealed39 to
+sealed42 showed: relatives and colleagues asking for a code the sender set up on the recipient's number, friends and
+small shops asking to be paid back to their own number, with the details only they would know; schools, landlords
+and utilities "moving to a new account", officials' call-backs with no link, "new number" relatives; and short spam of
+every category in Latin-script Khmer. Of the 320 written, 7 were left out: 5 were 0.25 or more to a sealed43 to
+sealed46 message and 2 were 0.40 to another split.
 
 `sealed43.jsonl` to `sealed46.jsonl` hold the ``sealed43`` to ``sealed46`` splits: 422 messages each, written as
 sealed39 to sealed42 were, from the same brief, by eight more writers, each given a setting of their own (Kampong
@@ -489,6 +497,7 @@ WRITTEN13_FILE = CORPUS_FILE.with_name("written13.jsonl")
 WRITTEN14_FILE = CORPUS_FILE.with_name("written14.jsonl")
 WRITTEN15_FILE = CORPUS_FILE.with_name("written15.jsonl")
 WRITTEN16_FILE = CORPUS_FILE.with_name("written16.jsonl")
+WRITTEN17_FILE = CORPUS_FILE.with_name("written17.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -555,6 +564,7 @@ SPLITS = (
     "sealed40",
     "sealed41",
     "sealed42",
+    "written17",
     "sealed43",
     "sealed44",
     "sealed45",
@@ -562,16 +572,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed39",
-    "sealed40",
-    "sealed41",
-    "sealed42",
-    "sealed43",
-    "sealed44",
-    "sealed45",
-    "sealed46",
-)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed43", "sealed44", "sealed45", "sealed46")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -675,6 +676,7 @@ def load() -> tuple[Sample, ...]:
         SEALED29_FILE,
         SEALED30_FILE,
         WRITTEN16_FILE,
+        WRITTEN17_FILE,
         SEALED31_FILE,
         SEALED32_FILE,
         SEALED33_FILE,

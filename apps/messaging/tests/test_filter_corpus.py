@@ -57,11 +57,19 @@ pytestmark = pytest.mark.django_db
 # since the twenty-eighth, which was scored once on sealed39 to sealed42 together (eight more writers, a brief
 # rewritten from the same headings): 192/200 and 3/222, 191/200 and 3/222, 194/200 and 2/222, 192/200 and 5/222 (the
 # twenty-seventh round's filter: 192/200 and 3/222, 188/200 and 4/222, 194/200 and 2/222, 192/200 and 4/222);
-# training data since the twenty-ninth (the ceilings are those shares rounded up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# training data since the twenty-ninth, which was scored once on sealed43 to sealed46 together (eight more writers):
+# 198/200 and 0/222, 197/200 and 2/222, 193/200 and 1/222, 193/200 and 2/222 (the twenty-eighth round's filter:
+# 195/200 and 2/222, 194/200 and 5/222, 193/200 and 4/222, 191/200 and 5/222). The ceilings are those shares rounded
+# up to a tenth of a percent.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed43": (0.99, 0.0),
+    "sealed44": (0.985, 0.01),
+    "sealed45": (0.965, 0.005),
+    "sealed46": (0.965, 0.01),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed43", "sealed44", "sealed45", "sealed46"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

@@ -414,8 +414,17 @@ sealed39 to sealed42 were, from the same brief, by eight more writers, each give
 Cham, Takeo and Prey Veng's farmers and teachers; Sihanoukville's and Koh Kong's workers and fishermen; elderly
 parents, civil servants and NGO staff; online sellers, riders, salons and cafes); the 176 messages 0.40 or more to
 another split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same
-way. Committed before any filter ran on them, and scored together, once, in the twenty-ninth round. Nothing is
-fitted or chosen on them (`UNSEEN_SPLITS`).
+way. Committed before any filter ran on them, and scored together, once, in the twenty-ninth round; fitted on
+since the thirtieth.
+
+`written18.jsonl` holds the ``written18`` split: 313 more training messages (158 spam, 155 legitimate), written by
+four more writers after sealed47 to sealed50 were committed and without reading any split, aimed at what sealed43 to
+sealed46 showed: officials' call-backs with a case number and no link, suppliers whose "payment details have
+changed", couriers' fees and "confirm your address" links, codes "sent to you by mistake", relatives whose account is
+locked, task jobs and foreign "donations", flirting strangers; and their look-alikes (colleagues and HR staff who need
+a code they set up, couriers at a casino's gate, brands' draw results, the tax office's, courts' and the traffic
+police's real notices, invoices to the same account as always). Of the 320 written, 7 were left out: 5 were 0.25 or
+more to a sealed47 to sealed50 message and 2 were 0.40 to another split.
 
 `sealed47.jsonl` to `sealed50.jsonl` hold the ``sealed47`` to ``sealed50`` splits: 422 messages each, written as
 sealed43 to sealed46 were, from the same brief, by eight more writers, each given a setting of their own (Kampot, Kep
@@ -509,6 +518,7 @@ WRITTEN14_FILE = CORPUS_FILE.with_name("written14.jsonl")
 WRITTEN15_FILE = CORPUS_FILE.with_name("written15.jsonl")
 WRITTEN16_FILE = CORPUS_FILE.with_name("written16.jsonl")
 WRITTEN17_FILE = CORPUS_FILE.with_name("written17.jsonl")
+WRITTEN18_FILE = CORPUS_FILE.with_name("written18.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -580,6 +590,7 @@ SPLITS = (
     "sealed44",
     "sealed45",
     "sealed46",
+    "written18",
     "sealed47",
     "sealed48",
     "sealed49",
@@ -587,16 +598,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed43",
-    "sealed44",
-    "sealed45",
-    "sealed46",
-    "sealed47",
-    "sealed48",
-    "sealed49",
-    "sealed50",
-)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed47", "sealed48", "sealed49", "sealed50")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -701,6 +703,7 @@ def load() -> tuple[Sample, ...]:
         SEALED30_FILE,
         WRITTEN16_FILE,
         WRITTEN17_FILE,
+        WRITTEN18_FILE,
         SEALED31_FILE,
         SEALED32_FILE,
         SEALED33_FILE,

@@ -59,14 +59,9 @@ pytestmark = pytest.mark.django_db
 # twenty-seventh round's filter: 192/200 and 3/222, 188/200 and 4/222, 194/200 and 2/222, 192/200 and 4/222);
 # training data since the twenty-ninth, which was scored once on sealed43 to sealed46 together (eight more writers):
 # 198/200 and 0/222, 197/200 and 2/222, 193/200 and 1/222, 193/200 and 2/222 (the twenty-eighth round's filter:
-# 195/200 and 2/222, 194/200 and 5/222, 193/200 and 4/222, 191/200 and 5/222). The ceilings are those shares rounded
-# up to a tenth of a percent.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed43": (0.99, 0.0),
-    "sealed44": (0.985, 0.01),
-    "sealed45": (0.965, 0.005),
-    "sealed46": (0.965, 0.01),
-}
+# 195/200 and 2/222, 194/200 and 5/222, 193/200 and 4/222, 191/200 and 5/222); training data since the thirtieth
+# (the ceilings are those shares rounded up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed47", "sealed48", "sealed49", "sealed50"})

@@ -431,7 +431,15 @@ sealed43 to sealed46 were, from the same brief, by eight more writers, each give
 and the islands; the northern border provinces; Phnom Penh's condos and international schools; the north-east's
 growers and guides); the 203 messages 0.40 or more to another split (or to one of the four written before it), or
 0.30 to another of their own, were rewritten the same way (one twice). Committed before any filter ran on them, and
-scored together, once, in the thirtieth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+scored together, once, in the thirtieth round; fitted on since the thirty-first.
+
+`written19.jsonl` holds the ``written19`` split: 159 more training messages (79 spam, 80 legitimate), written by two
+more writers after sealed51 to sealed54 were committed and without reading any split, aimed at what sealed47 to
+sealed50 showed: drivers "returning something you forgot" who need a code, landlords whose bank "has a problem",
+"wrong number" strangers and relatives offering shares, "credit company" loans and raised limits, in Latin-script
+Khmer mostly; and their look-alikes (goods sent by taxi or boat with the driver's number, clubs' treasurers collecting
+a fee, the police's guest-registration notices, brands' draw results, relatives who need a code they set up). Of
+the 160 written, one was left out: it was 0.25 or more to a sealed51 to sealed54 message.
 
 `sealed51.jsonl` to `sealed54.jsonl` hold the ``sealed51`` to ``sealed54`` splits: 422 messages each, written as
 sealed47 to sealed50 were, from the same brief, by eight more writers, each given a setting of their own (Kampong
@@ -530,6 +538,7 @@ WRITTEN15_FILE = CORPUS_FILE.with_name("written15.jsonl")
 WRITTEN16_FILE = CORPUS_FILE.with_name("written16.jsonl")
 WRITTEN17_FILE = CORPUS_FILE.with_name("written17.jsonl")
 WRITTEN18_FILE = CORPUS_FILE.with_name("written18.jsonl")
+WRITTEN19_FILE = CORPUS_FILE.with_name("written19.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -606,6 +615,7 @@ SPLITS = (
     "sealed48",
     "sealed49",
     "sealed50",
+    "written19",
     "sealed51",
     "sealed52",
     "sealed53",
@@ -613,16 +623,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed47",
-    "sealed48",
-    "sealed49",
-    "sealed50",
-    "sealed51",
-    "sealed52",
-    "sealed53",
-    "sealed54",
-)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed51", "sealed52", "sealed53", "sealed54")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -728,6 +729,7 @@ def load() -> tuple[Sample, ...]:
         WRITTEN16_FILE,
         WRITTEN17_FILE,
         WRITTEN18_FILE,
+        WRITTEN19_FILE,
         SEALED31_FILE,
         SEALED32_FILE,
         SEALED33_FILE,

@@ -62,13 +62,9 @@ pytestmark = pytest.mark.django_db
 # 195/200 and 2/222, 194/200 and 5/222, 193/200 and 4/222, 191/200 and 5/222); training data since the thirtieth,
 # which was scored once on sealed47 to sealed50 together (eight more writers): 199/200 and 3/222, 196/200 and 0/222,
 # 197/200 and 2/222, 197/200 and 1/222 (the twenty-ninth round's filter: 196/200 and 2/222, 195/200 and 1/222,
-# 195/200 and 2/222, 196/200 and 2/222). The ceilings are those shares rounded up to a tenth of a percent.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed47": (0.995, 0.014),
-    "sealed48": (0.98, 0.0),
-    "sealed49": (0.985, 0.01),
-    "sealed50": (0.985, 0.005),
-}
+# 195/200 and 2/222, 196/200 and 2/222); training data since the thirty-first (the ceilings are those shares rounded
+# up to a tenth of a percent).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed51", "sealed52", "sealed53", "sealed54"})

@@ -62,12 +62,19 @@ pytestmark = pytest.mark.django_db
 # 195/200 and 2/222, 194/200 and 5/222, 193/200 and 4/222, 191/200 and 5/222); training data since the thirtieth,
 # which was scored once on sealed47 to sealed50 together (eight more writers): 199/200 and 3/222, 196/200 and 0/222,
 # 197/200 and 2/222, 197/200 and 1/222 (the twenty-ninth round's filter: 196/200 and 2/222, 195/200 and 1/222,
-# 195/200 and 2/222, 196/200 and 2/222); training data since the thirty-first (the ceilings are those shares rounded
-# up to a tenth of a percent).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# 195/200 and 2/222, 196/200 and 2/222); training data since the thirty-first, which was scored once on sealed51 to
+# sealed54 together (eight more writers): 198/200 and 4/222, 196/200 and 3/222, 197/200 and 1/222, 197/200 and 2/222
+# (the thirtieth round's filter: 198/200 and 6/222, 196/200 and 3/222, 199/200 and 2/222, 196/200 and 5/222). The
+# ceilings are those shares rounded up to a tenth of a percent.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed51": (0.99, 0.019),
+    "sealed52": (0.98, 0.014),
+    "sealed53": (0.985, 0.005),
+    "sealed54": (0.985, 0.01),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed51", "sealed52", "sealed53", "sealed54"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

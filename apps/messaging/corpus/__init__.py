@@ -445,8 +445,15 @@ the 160 written, one was left out: it was 0.25 or more to a sealed51 to sealed54
 sealed47 to sealed50 were, from the same brief, by eight more writers, each given a setting of their own (Kampong
 Thom, Kampong Speu and Pursat; the industrial zones' managers and importers; Siem Reap in the low season; students and
 their parents); the 223 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
-another of their own, were rewritten the same way. Committed before any filter ran on them, to be scored together,
+another of their own, were rewritten the same way. Committed before any filter ran on them, and scored together,
 once, in the thirty-first round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
+`sealed55.jsonl` to `sealed58.jsonl` hold the ``sealed55`` to ``sealed58`` splits: 422 messages each, written as
+sealed51 to sealed54 were, from the same brief, by eight more writers, each given a setting of their own (Svay Rieng,
+Prey Veng and Bavet; pagoda committees, weddings and funerals; Phnom Penh's young professionals; fishing families and
+ferries); the 203 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
+another of their own, were rewritten the same way (seven twice). Committed before any filter ran on them, to be
+scored together, once, in the thirty-second round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -525,6 +532,10 @@ SEALED51_FILE = CORPUS_FILE.with_name("sealed51.jsonl")
 SEALED52_FILE = CORPUS_FILE.with_name("sealed52.jsonl")
 SEALED53_FILE = CORPUS_FILE.with_name("sealed53.jsonl")
 SEALED54_FILE = CORPUS_FILE.with_name("sealed54.jsonl")
+SEALED55_FILE = CORPUS_FILE.with_name("sealed55.jsonl")
+SEALED56_FILE = CORPUS_FILE.with_name("sealed56.jsonl")
+SEALED57_FILE = CORPUS_FILE.with_name("sealed57.jsonl")
+SEALED58_FILE = CORPUS_FILE.with_name("sealed58.jsonl")
 WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
 WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
 WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
@@ -620,10 +631,23 @@ SPLITS = (
     "sealed52",
     "sealed53",
     "sealed54",
+    "sealed55",
+    "sealed56",
+    "sealed57",
+    "sealed58",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed51", "sealed52", "sealed53", "sealed54")
+UNSEEN_SPLITS: tuple[str, ...] = (
+    "sealed51",
+    "sealed52",
+    "sealed53",
+    "sealed54",
+    "sealed55",
+    "sealed56",
+    "sealed57",
+    "sealed58",
+)
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -754,6 +778,10 @@ def load() -> tuple[Sample, ...]:
         SEALED52_FILE,
         SEALED53_FILE,
         SEALED54_FILE,
+        SEALED55_FILE,
+        SEALED56_FILE,
+        SEALED57_FILE,
+        SEALED58_FILE,
     )
     for path in files:
         with path.open(encoding="utf-8") as lines:

@@ -446,7 +446,17 @@ sealed47 to sealed50 were, from the same brief, by eight more writers, each give
 Thom, Kampong Speu and Pursat; the industrial zones' managers and importers; Siem Reap in the low season; students and
 their parents); the 223 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
 another of their own, were rewritten the same way. Committed before any filter ran on them, and scored together,
-once, in the thirty-first round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+once, in the thirty-first round; fitted on since the thirty-second.
+
+`written20.jsonl` holds the ``written20`` split: 158 more training messages (78 spam, 80 legitimate), written by two
+more writers after sealed55 to sealed58 were committed and without reading any split, aimed at what sealed51 to
+sealed54 showed: couriers "confirming a COD delivery" with the OTP, suppliers telling a company's accountant that
+"our company changed bank account", relatives on a new phone who need a code, loans for a profession through a
+Facebook page, debt settlements, plantation shares and task commissions, loyalty gifts with a delivery fee; and their
+look-alikes (apps' delivery codes to tell the rider, colleagues and relatives who need a code a system sent for
+something they set up, credit officers' own reminders, shops' tabs, couriers asking for a landmark, associations'
+warnings about fake loan pages). Of the 160 written, two were left out: they were 0.25 or more to a sealed55 to
+sealed58 message.
 
 `sealed55.jsonl` to `sealed58.jsonl` hold the ``sealed55`` to ``sealed58`` splits: 422 messages each, written as
 sealed51 to sealed54 were, from the same brief, by eight more writers, each given a setting of their own (Svay Rieng,
@@ -550,6 +560,7 @@ WRITTEN16_FILE = CORPUS_FILE.with_name("written16.jsonl")
 WRITTEN17_FILE = CORPUS_FILE.with_name("written17.jsonl")
 WRITTEN18_FILE = CORPUS_FILE.with_name("written18.jsonl")
 WRITTEN19_FILE = CORPUS_FILE.with_name("written19.jsonl")
+WRITTEN20_FILE = CORPUS_FILE.with_name("written20.jsonl")
 WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
 WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
@@ -631,6 +642,7 @@ SPLITS = (
     "sealed52",
     "sealed53",
     "sealed54",
+    "written20",
     "sealed55",
     "sealed56",
     "sealed57",
@@ -638,16 +650,7 @@ SPLITS = (
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed51",
-    "sealed52",
-    "sealed53",
-    "sealed54",
-    "sealed55",
-    "sealed56",
-    "sealed57",
-    "sealed58",
-)
+UNSEEN_SPLITS: tuple[str, ...] = ("sealed55", "sealed56", "sealed57", "sealed58")
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98
@@ -754,6 +757,7 @@ def load() -> tuple[Sample, ...]:
         WRITTEN17_FILE,
         WRITTEN18_FILE,
         WRITTEN19_FILE,
+        WRITTEN20_FILE,
         SEALED31_FILE,
         SEALED32_FILE,
         SEALED33_FILE,

@@ -98,6 +98,11 @@ CODE_REQUEST_NEGATION = re.compile(
     r"\b(?:never|not|don't|do not|no one|nobody|anyone|kom|kum)\b|n't|កុំ|មិន|ហាម|គ្មាន"
     r"|\b(?:ot|min)\s+(?:del|dael|deil|trov|tro|dail|ban\s+)?\s*(?:sour|suor|sou|som|sum|prab|share|tell|ask)\b"
 )
+# A request whose only code name is "pin", not "your PIN", in a message that speaks of a map ("can you share a pin or
+# tell me a landmark", "a landmark or pin for your house"): a courier's or a driver's, not a PIN's (thirty-second
+# round, from sealed41's and sealed51's couriers).
+_OTHER_CODE_NOUN = re.compile(r"codes?\b|otp|passcode|password|កូដ|សម្ងាត់|\byour\s+pin\b|\bpin\s+(?:code|number)")
+MAP_WORDS = re.compile(r"\b(?:landmark|location|map|maps|gps)\b|ទីតាំង")
 # A code of its own: four to eight digits standing alone (not a group of a spaced phone number, "097 812 4450"; an
 # unspaced one is longer): the message gives a code, it asks for none.
 _OWN_CODE = re.compile(r"(?<![0-9])(?<![0-9][ -])[0-9]{4,8}(?![0-9])(?![ -][0-9])")
@@ -583,6 +588,9 @@ def _code_request_reasons(normalized: str) -> list[Reason]:
     request = CODE_REQUEST.search(normalized)
     if request is None or CODE_REQUEST_NEGATION.search(normalized):
         return []
+    asked = request.group()
+    if "pin" in asked and not _OTHER_CODE_NOUN.search(asked) and MAP_WORDS.search(normalized):
+        return []  # a courier's "share a pin or a landmark": a map's pin
     return [Reason("code_request", CODE_REQUEST_WEIGHT, (request.group()[:40],))]
 
 

@@ -170,6 +170,8 @@ def test_an_official_package_store_links_and_the_word_are_not_app_downloads(body
         # "I'm Metfone staff, please send me the code you received, no problem." — "ot ey te" is no negation.
         "Knhom staff Metfone, sum phjer code dael bong ban tortuol mok knhom, ot ey te.",
         "Phjer mok knhom lek OTP dael bong ban.",
+        # A PIN asked for beside a map word is still a PIN.
+        "Share your PIN with our agent to confirm your location.",
     ],
 )
 def test_asking_for_someone_elses_code_is_held(body):
@@ -190,6 +192,9 @@ def test_asking_for_someone_elses_code_is_held(body):
         # "We will send the code to you; do not tell this code to anyone." / "ABA never asks for your PIN."
         "Yerng nung phjer code tov bong. Kom prab code nis tov nak na.",
         "ABA ot del sour PIN bong te. Sum prab code tam app ABA tae mouy.",
+        # A map's pin: couriers asking where the house is.
+        "Hello, delivery from Little Fashion. I'm near the market now, can you share a pin or tell me a landmark?",
+        "Delivery here, on National Road 5 near Krakor market. Can you share a landmark or pin for your house?",
     ],
 )
 def test_a_code_given_or_a_warning_is_not_a_code_request(body):

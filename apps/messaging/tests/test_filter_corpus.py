@@ -65,13 +65,8 @@ pytestmark = pytest.mark.django_db
 # 195/200 and 2/222, 196/200 and 2/222); training data since the thirty-first, which was scored once on sealed51 to
 # sealed54 together (eight more writers): 198/200 and 4/222, 196/200 and 3/222, 197/200 and 1/222, 197/200 and 2/222
 # (the thirtieth round's filter: 198/200 and 6/222, 196/200 and 3/222, 199/200 and 2/222, 196/200 and 5/222). The
-# ceilings are those shares rounded up to a tenth of a percent.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed51": (0.99, 0.019),
-    "sealed52": (0.98, 0.014),
-    "sealed53": (0.985, 0.005),
-    "sealed54": (0.985, 0.01),
-}
+# ceilings are those shares rounded up to a tenth of a percent); training data since the thirty-second.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed55", "sealed56", "sealed57", "sealed58"})

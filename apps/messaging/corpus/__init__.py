@@ -462,7 +462,7 @@ sealed58 message.
 sealed51 to sealed54 were, from the same brief, by eight more writers, each given a setting of their own (Svay Rieng,
 Prey Veng and Bavet; pagoda committees, weddings and funerals; Phnom Penh's young professionals; fishing families and
 ferries); the 203 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
-another of their own, were rewritten the same way (seven twice). Committed before any filter ran on them, to be
+another of their own, were rewritten the same way (seven twice). Committed before any filter ran on them, and
 scored together, once, in the thirty-second round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test

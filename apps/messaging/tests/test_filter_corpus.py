@@ -65,11 +65,19 @@ pytestmark = pytest.mark.django_db
 # 195/200 and 2/222, 196/200 and 2/222); training data since the thirty-first, which was scored once on sealed51 to
 # sealed54 together (eight more writers): 198/200 and 4/222, 196/200 and 3/222, 197/200 and 1/222, 197/200 and 2/222
 # (the thirtieth round's filter: 198/200 and 6/222, 196/200 and 3/222, 199/200 and 2/222, 196/200 and 5/222). The
-# ceilings are those shares rounded up to a tenth of a percent); training data since the thirty-second.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# ceilings are those shares rounded up to a tenth of a percent); training data since the thirty-second, which was
+# scored once on sealed55 to sealed58 together (eight more writers): 197/200 and 2/222, 196/200 and 0/222, 198/200 and
+# 1/222, 196/200 and 2/222 (the thirty-first round's filter: 197/200 and 4/222, 196/200 and 0/222, 197/200 and 1/222,
+# 195/200 and 2/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed55": (0.985, 0.01),
+    "sealed56": (0.98, 0.0),
+    "sealed57": (0.99, 0.005),
+    "sealed58": (0.98, 0.01),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed55", "sealed56", "sealed57", "sealed58"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

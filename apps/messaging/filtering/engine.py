@@ -591,7 +591,7 @@ def _code_request_reasons(normalized: str) -> list[Reason]:
     asked = request.group()
     if "pin" in asked and not _OTHER_CODE_NOUN.search(asked) and MAP_WORDS.search(normalized):
         return []  # a courier's "share a pin or a landmark": a map's pin
-    return [Reason("code_request", CODE_REQUEST_WEIGHT, (request.group()[:40],))]
+    return [Reason("code_request", CODE_REQUEST_WEIGHT, (asked[:40],))]
 
 
 def by_words_alone(reasons: Iterable[Reason]) -> bool:

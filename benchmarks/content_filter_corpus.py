@@ -9,8 +9,8 @@ The filter is compiled from the starter rules the data migrations seed (what a f
 shipped statistical model (`apps/messaging/filtering/data/spam_model.json`), thresholds hold 50 / reject 100.
 The model is fitted on every split but those named in ``corpus.UNSEEN_SPLITS`` (a round's new splits while they
 are measured; none between rounds), which are never used to choose anything: their rows are the figures for new
-wording (``sealed`` to ``sealed34``, the previous rounds', are training data since they were scored). To score a
-new split once, name it there and run with ``--misses <split>``.
+wording (the previous rounds' sealed splits are training data since they were scored). To score a new split once,
+name it there and run with ``--misses <split>``.
 `--rules-only` leaves the model out. `--cross-validate` (needs scikit-learn) gives the out-of-fold figures of the
 fitted splits: each message scored by the model of the fold that did not see it (five folds, a template's fills and
 each hand-written split in one fold), at the threshold chosen on all folds' scores, as the shipped model's is

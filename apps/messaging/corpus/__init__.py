@@ -485,84 +485,6 @@ from pathlib import Path
 from apps.messaging.choices import FilterAction
 
 CORPUS_FILE = Path(__file__).resolve().parent / "messages.jsonl"
-BLIND_FILE = CORPUS_FILE.with_name("blind.jsonl")
-WRITTEN_FILE = CORPUS_FILE.with_name("written.jsonl")
-SEALED_FILE = CORPUS_FILE.with_name("sealed.jsonl")
-WRITTEN2_FILE = CORPUS_FILE.with_name("written2.jsonl")
-SEALED2_FILE = CORPUS_FILE.with_name("sealed2.jsonl")
-SEALED3_FILE = CORPUS_FILE.with_name("sealed3.jsonl")
-SEALED4_FILE = CORPUS_FILE.with_name("sealed4.jsonl")
-SEALED5_FILE = CORPUS_FILE.with_name("sealed5.jsonl")
-SEALED6_FILE = CORPUS_FILE.with_name("sealed6.jsonl")
-SEALED7_FILE = CORPUS_FILE.with_name("sealed7.jsonl")
-SEALED8_FILE = CORPUS_FILE.with_name("sealed8.jsonl")
-SEALED9_FILE = CORPUS_FILE.with_name("sealed9.jsonl")
-SEALED10_FILE = CORPUS_FILE.with_name("sealed10.jsonl")
-SEALED11_FILE = CORPUS_FILE.with_name("sealed11.jsonl")
-SEALED12_FILE = CORPUS_FILE.with_name("sealed12.jsonl")
-SEALED13_FILE = CORPUS_FILE.with_name("sealed13.jsonl")
-SEALED14_FILE = CORPUS_FILE.with_name("sealed14.jsonl")
-SEALED15_FILE = CORPUS_FILE.with_name("sealed15.jsonl")
-SEALED16_FILE = CORPUS_FILE.with_name("sealed16.jsonl")
-SEALED17_FILE = CORPUS_FILE.with_name("sealed17.jsonl")
-SEALED18_FILE = CORPUS_FILE.with_name("sealed18.jsonl")
-SEALED19_FILE = CORPUS_FILE.with_name("sealed19.jsonl")
-SEALED20_FILE = CORPUS_FILE.with_name("sealed20.jsonl")
-SEALED21_FILE = CORPUS_FILE.with_name("sealed21.jsonl")
-SEALED22_FILE = CORPUS_FILE.with_name("sealed22.jsonl")
-SEALED23_FILE = CORPUS_FILE.with_name("sealed23.jsonl")
-SEALED24_FILE = CORPUS_FILE.with_name("sealed24.jsonl")
-SEALED25_FILE = CORPUS_FILE.with_name("sealed25.jsonl")
-SEALED26_FILE = CORPUS_FILE.with_name("sealed26.jsonl")
-SEALED27_FILE = CORPUS_FILE.with_name("sealed27.jsonl")
-SEALED28_FILE = CORPUS_FILE.with_name("sealed28.jsonl")
-SEALED29_FILE = CORPUS_FILE.with_name("sealed29.jsonl")
-SEALED30_FILE = CORPUS_FILE.with_name("sealed30.jsonl")
-SEALED31_FILE = CORPUS_FILE.with_name("sealed31.jsonl")
-SEALED32_FILE = CORPUS_FILE.with_name("sealed32.jsonl")
-SEALED33_FILE = CORPUS_FILE.with_name("sealed33.jsonl")
-SEALED34_FILE = CORPUS_FILE.with_name("sealed34.jsonl")
-SEALED35_FILE = CORPUS_FILE.with_name("sealed35.jsonl")
-SEALED36_FILE = CORPUS_FILE.with_name("sealed36.jsonl")
-SEALED37_FILE = CORPUS_FILE.with_name("sealed37.jsonl")
-SEALED38_FILE = CORPUS_FILE.with_name("sealed38.jsonl")
-SEALED39_FILE = CORPUS_FILE.with_name("sealed39.jsonl")
-SEALED40_FILE = CORPUS_FILE.with_name("sealed40.jsonl")
-SEALED41_FILE = CORPUS_FILE.with_name("sealed41.jsonl")
-SEALED42_FILE = CORPUS_FILE.with_name("sealed42.jsonl")
-SEALED43_FILE = CORPUS_FILE.with_name("sealed43.jsonl")
-SEALED44_FILE = CORPUS_FILE.with_name("sealed44.jsonl")
-SEALED45_FILE = CORPUS_FILE.with_name("sealed45.jsonl")
-SEALED46_FILE = CORPUS_FILE.with_name("sealed46.jsonl")
-SEALED47_FILE = CORPUS_FILE.with_name("sealed47.jsonl")
-SEALED48_FILE = CORPUS_FILE.with_name("sealed48.jsonl")
-SEALED49_FILE = CORPUS_FILE.with_name("sealed49.jsonl")
-SEALED50_FILE = CORPUS_FILE.with_name("sealed50.jsonl")
-SEALED51_FILE = CORPUS_FILE.with_name("sealed51.jsonl")
-SEALED52_FILE = CORPUS_FILE.with_name("sealed52.jsonl")
-SEALED53_FILE = CORPUS_FILE.with_name("sealed53.jsonl")
-SEALED54_FILE = CORPUS_FILE.with_name("sealed54.jsonl")
-SEALED55_FILE = CORPUS_FILE.with_name("sealed55.jsonl")
-SEALED56_FILE = CORPUS_FILE.with_name("sealed56.jsonl")
-SEALED57_FILE = CORPUS_FILE.with_name("sealed57.jsonl")
-SEALED58_FILE = CORPUS_FILE.with_name("sealed58.jsonl")
-WRITTEN6_FILE = CORPUS_FILE.with_name("written6.jsonl")
-WRITTEN7_FILE = CORPUS_FILE.with_name("written7.jsonl")
-WRITTEN8_FILE = CORPUS_FILE.with_name("written8.jsonl")
-WRITTEN9_FILE = CORPUS_FILE.with_name("written9.jsonl")
-WRITTEN10_FILE = CORPUS_FILE.with_name("written10.jsonl")
-WRITTEN11_FILE = CORPUS_FILE.with_name("written11.jsonl")
-WRITTEN12_FILE = CORPUS_FILE.with_name("written12.jsonl")
-WRITTEN13_FILE = CORPUS_FILE.with_name("written13.jsonl")
-WRITTEN14_FILE = CORPUS_FILE.with_name("written14.jsonl")
-WRITTEN15_FILE = CORPUS_FILE.with_name("written15.jsonl")
-WRITTEN16_FILE = CORPUS_FILE.with_name("written16.jsonl")
-WRITTEN17_FILE = CORPUS_FILE.with_name("written17.jsonl")
-WRITTEN18_FILE = CORPUS_FILE.with_name("written18.jsonl")
-WRITTEN19_FILE = CORPUS_FILE.with_name("written19.jsonl")
-WRITTEN20_FILE = CORPUS_FILE.with_name("written20.jsonl")
-WRITTEN4_FILE = CORPUS_FILE.with_name("written4.jsonl")
-WRITTEN3_FILE = CORPUS_FILE.with_name("written3.jsonl")
 SPLITS = (
     "train",
     "test",
@@ -615,6 +537,12 @@ SPLITS = (
     "sealed29",
     "sealed30",
     "written16",
+    # written17 to written20 came in the twenty-ninth to thirty-second rounds; they stay here, in the order the model
+    # has been fitted in (the fit reads the splits in this order, and `load` reads each from the file of its name).
+    "written17",
+    "written18",
+    "written19",
+    "written20",
     "sealed31",
     "sealed32",
     "sealed33",
@@ -627,22 +555,18 @@ SPLITS = (
     "sealed40",
     "sealed41",
     "sealed42",
-    "written17",
     "sealed43",
     "sealed44",
     "sealed45",
     "sealed46",
-    "written18",
     "sealed47",
     "sealed48",
     "sealed49",
     "sealed50",
-    "written19",
     "sealed51",
     "sealed52",
     "sealed53",
     "sealed54",
-    "written20",
     "sealed55",
     "sealed56",
     "sealed57",
@@ -706,87 +630,8 @@ class Figures:
 @lru_cache(maxsize=1)
 def load() -> tuple[Sample, ...]:
     samples: list[Sample] = []
-    files = (
-        CORPUS_FILE,
-        BLIND_FILE,
-        WRITTEN_FILE,
-        SEALED_FILE,
-        WRITTEN2_FILE,
-        SEALED2_FILE,
-        WRITTEN3_FILE,
-        SEALED3_FILE,
-        WRITTEN4_FILE,
-        SEALED4_FILE,
-        SEALED5_FILE,
-        WRITTEN6_FILE,
-        SEALED6_FILE,
-        WRITTEN7_FILE,
-        SEALED7_FILE,
-        WRITTEN8_FILE,
-        SEALED8_FILE,
-        WRITTEN9_FILE,
-        SEALED9_FILE,
-        WRITTEN10_FILE,
-        SEALED10_FILE,
-        WRITTEN11_FILE,
-        SEALED11_FILE,
-        SEALED12_FILE,
-        WRITTEN12_FILE,
-        SEALED13_FILE,
-        SEALED14_FILE,
-        SEALED15_FILE,
-        SEALED16_FILE,
-        SEALED17_FILE,
-        SEALED18_FILE,
-        SEALED19_FILE,
-        WRITTEN13_FILE,
-        SEALED20_FILE,
-        WRITTEN14_FILE,
-        SEALED21_FILE,
-        SEALED22_FILE,
-        SEALED23_FILE,
-        SEALED24_FILE,
-        SEALED25_FILE,
-        SEALED26_FILE,
-        SEALED27_FILE,
-        SEALED28_FILE,
-        WRITTEN15_FILE,
-        SEALED29_FILE,
-        SEALED30_FILE,
-        WRITTEN16_FILE,
-        WRITTEN17_FILE,
-        WRITTEN18_FILE,
-        WRITTEN19_FILE,
-        WRITTEN20_FILE,
-        SEALED31_FILE,
-        SEALED32_FILE,
-        SEALED33_FILE,
-        SEALED34_FILE,
-        SEALED35_FILE,
-        SEALED36_FILE,
-        SEALED37_FILE,
-        SEALED38_FILE,
-        SEALED39_FILE,
-        SEALED40_FILE,
-        SEALED41_FILE,
-        SEALED42_FILE,
-        SEALED43_FILE,
-        SEALED44_FILE,
-        SEALED45_FILE,
-        SEALED46_FILE,
-        SEALED47_FILE,
-        SEALED48_FILE,
-        SEALED49_FILE,
-        SEALED50_FILE,
-        SEALED51_FILE,
-        SEALED52_FILE,
-        SEALED53_FILE,
-        SEALED54_FILE,
-        SEALED55_FILE,
-        SEALED56_FILE,
-        SEALED57_FILE,
-        SEALED58_FILE,
-    )
+    # The templated splits are in `messages.jsonl`; each split written one by one is in a file of its name.
+    files = (CORPUS_FILE, *(CORPUS_FILE.with_name(f"{split}.jsonl") for split in SPLITS[SPLITS.index("blind") :]))
     for path in files:
         with path.open(encoding="utf-8") as lines:
             samples.extend(Sample(**json.loads(line)) for line in lines if line.strip())

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from apps.messaging.choices import FilterAction
 from apps.messaging.corpus import LEGIT, SPAM, SPLITS, TARGET_LEGIT_HELD, UNSEEN_SPLITS, Sample, load
 from apps.messaging.filtering.engine import ContentFilter, FilterDecision, by_words_alone
-from apps.messaging.filtering.model import SpamModel, char_grams, char_text
+from apps.messaging.filtering.model import SpamModel, char_features
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,7 +97,7 @@ def _message_features(content_filter: ContentFilter, sample: Sample) -> list[str
 
 
 def _char_features(content_filter: ContentFilter, sample: Sample) -> list[str]:
-    return sorted(char_grams(char_text(content_filter.analyse(sample.text).normalized)))
+    return sorted(char_features(content_filter.analyse(sample.text).normalized))
 
 
 def _log_count_ratios(counts: "spmatrix", labels: "np.ndarray") -> "np.ndarray":
@@ -124,12 +124,15 @@ def _fit_tfidf_svm(
 
     labels = np.array([sample.label == SPAM for sample in samples])
     blocks, dampings, ratios = [], [], []
-    vectorizers = [CountVectorizer(analyzer=read, binary=True, min_df=MIN_MESSAGES) for read in reads]
+    # The word block is read as presence; the character block counts a gram once per piece it is in (`char_features`).
+    vectorizers = [
+        CountVectorizer(analyzer=read, binary=index == 0, min_df=MIN_MESSAGES) for index, read in enumerate(reads)
+    ]
     transformers = [TfidfTransformer(norm=None, smooth_idf=True) for _ in reads]
     for vectorizer, transformer in zip(vectorizers, transformers, strict=True):
         counts = vectorizer.fit_transform(samples)
         block = transformer.fit_transform(counts)
-        lengths = np.asarray(block.multiply(block).sum(axis=1)).ravel()  # Σ idf² of each sample's features
+        lengths = counts @ (transformer.idf_**2)  # Σ count × idf² of each sample's features, as `SpamModel` adds them
         damping = DAMPING * float(np.median(lengths))
         ratio = _log_count_ratios(counts, labels)
         # The length stays the idf's (the file's imaginary parts): the ratio only reweighs what the SVM reads.
@@ -239,9 +242,7 @@ def choose_threshold(
         sample
         for sample in legit
         if stopped_by_rules(content_filter, sample)
-        and not (
-            max(scores.full[sample.id], scores.words[sample.id]) < veto and held_by_words_alone(content_filter, sample)
-        )
+        and not (scores.full[sample.id] < veto and held_by_words_alone(content_filter, sample))
     ]
     budget = math.floor(MAX_LEGIT_HELD * len(legit))
     # When the rules alone already hold more than the budget (brands' own lucky-draw results: "lucky draw" +
@@ -270,11 +271,10 @@ def held_by_words_alone(content_filter: ContentFilter, sample: Sample) -> bool:
 
 def choose_veto(content_filter: ContentFilter, samples: Sequence[Sample], scores: Scores) -> float:
     """The highest `VETO_STEP` at or under which no spam sample the rules hold by its words alone scored out of
-    fold, with its words alone or whole (the send path reads the words alone under the gate, chosen later); no
-    veto when there is no such spam. A legitimate sample is counted released only when both are under it."""
+    fold (both blocks: the veto reads them whatever the gate); no veto when there is no such spam."""
     lowest = min(
         (
-            min(scores.full[sample.id], scores.words[sample.id])
+            scores.full[sample.id]
             for sample in samples
             if sample.label == SPAM and held_by_words_alone(content_filter, sample)
         ),

@@ -439,7 +439,7 @@ class ContentFilter:
                 score = hold_score
         elif model is not None and score < reject_score and by_words_alone(reasons):
             # Held by its words alone (terms and a contact) while the model finds it plainly legitimate: released.
-            if model.score_reading(tokens, outside_links, normalized) < model.veto:
+            if model.score_reading(tokens, outside_links, normalized, whole=True) < model.veto:
                 reasons.append(Reason("classifier_clear", hold_score - 1 - score, ()))
                 score = hold_score - 1
         if score >= reject_score:

@@ -28,8 +28,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, reduce
-from itertools import accumulate, chain, count, islice, pairwise, repeat
-from operator import add, or_
+from itertools import chain, pairwise, repeat
+from operator import or_
 from pathlib import Path
 
 from apps.messaging.filtering.text import Link
@@ -111,11 +111,32 @@ def char_text(normalized: str) -> str:
 
 
 def char_grams(text: str) -> set[str]:
-    """The distinct character 2- to 4-grams of a `char_text` (each counted once, as the model was fitted)."""
+    """The distinct character 2- to 4-grams of a text."""
     found: set[str] = set()
     for size in range(CHAR_GRAM_MIN, CHAR_GRAM_MAX + 1):
         found.update(text[i : i + size] for i in range(len(text) - size + 1))
     return found
+
+
+def char_pieces(normalized: str) -> list[str]:
+    """The pieces the character block reads of a normalised message (digits as 0): each chunk between spaces, and
+    across each space the three characters either side of it ("night market" → "night", "market", "ght mar")."""
+    chunks = _NONZERO_DIGIT.sub("0", normalized).split()
+    return chunks + [f"{left[-3:]} {right[:3]}" for left, right in pairwise(chunks)]
+
+
+def piece_grams(piece: str) -> set[str]:
+    """A piece's distinct 2- to 4-grams: of a chunk, all; of a piece across a space, those holding the space (the
+    others are its chunks')."""
+    grams = char_grams(piece)
+    return {gram for gram in grams if " " in gram} if " " in piece else grams
+
+
+def char_features(normalized: str) -> list[str]:
+    """The character block's features of a normalised message: each piece's grams (`char_pieces`), a gram counted
+    once per piece it is in. Counting per piece, not once per message, lets the send path keep each piece's total
+    (`_CharReadings`) and add a message up from about twenty of them instead of merging a few hundred grams."""
+    return [gram for piece in char_pieces(normalized) for gram in piece_grams(piece)]
 
 
 _HOST_SEPARATORS = re.compile(r"[.\-_]+")
@@ -330,8 +351,9 @@ class SpamModel:
     to hold.
 
     `veto`: a hold the rules make by the message's words alone (their terms and a contact) is released when the
-    model's score is below it (see `ContentFilter.check`); chosen by cross-validation so that out of fold no spam the
-    rules held that way scored below it."""
+    model's score, both blocks read whatever the gate, is below it (see `ContentFilter.check`); chosen by
+    cross-validation so that out of fold no spam the rules held that way scored below it. The rules hold few
+    messages, so reading both blocks for those costs little, and the gate need not stay under the veto."""
 
     weights: dict[str, Weight]
     bias: float
@@ -360,17 +382,21 @@ class SpamModel:
     def _with_chars(self, word_score: float, chars: complex) -> float:
         return word_score + _block(chars, self.char_damping)
 
-    def score(self, found: Iterable[str], normalized: str = "") -> float:
+    def score(self, found: Iterable[str], normalized: str = "", *, whole: bool = False) -> float:
         """The score of a message whose word features are `found` and whose normalised text (as `normalize` gives
         it) is `normalized`: the readable form of `score_reading`."""
         word_score = self.word_score(sum(map(self.weights.get, set(found), repeat(0j)), 0j))
-        if not self.char_weights or word_score < self.gate:
+        if not self.char_weights or (word_score < self.gate and not whole):
             return word_score
-        grams = char_grams(char_text(normalized))
+        grams = char_features(normalized)
         return self._with_chars(word_score, sum(map(self.char_weights.get, grams, repeat(0j)), 0j))
 
-    def score_reading(self, tokens: Sequence[str], links: Iterable[Link], normalized: str = "") -> float:
+    def score_reading(
+        self, tokens: Sequence[str], links: Iterable[Link], normalized: str = "", *, whole: bool = False
+    ) -> float:
         """`score(features(tokens, links), normalized)`, cheaper: the send path's way (tests check they agree).
+        `whole` reads the character block whatever the gate: the veto's reading (`ContentFilter.check`), since the
+        gate was chosen for holds only.
 
         Each token's reading is one look-up (`_TokenReadings`) that gives its features with their weights and the
         word pairs it can start; the readings are split, merged (each feature once, as a dict key) and summed by
@@ -389,7 +415,7 @@ class SpamModel:
         if flags:
             present.update(self._intent_readings[flags, phone_numbers(tokens) if flags & _DIGITS else 0])
         word_score = self.word_score(sum(present.values(), 0j))
-        if not self.char_weights or word_score < self.gate:
+        if not self.char_weights or (word_score < self.gate and not whole):
             return word_score
         return self._with_chars(word_score, self._char_total(normalized))
 
@@ -398,17 +424,8 @@ class SpamModel:
         return [(feature, weights[feature]) for feature in found if feature in weights]
 
     def _char_total(self, normalized: str) -> complex:
-        """The character block's sum of `Weight`s, from kept pieces (`_CharReadings`): the grams of `char_text`
-        are those inside its space-separated chunks and those of the few characters around each space (a gram of at
-        most four characters that holds a space lies within three characters of its first one)."""
-        chunks = _NONZERO_DIGIT.sub("0", normalized).split()
-        if len(chunks) > 1:
-            text = " ".join(chunks)
-            # The i-th space of `text` is at the length of the first i + 1 chunks plus i.
-            spaces = islice(map(add, accumulate(map(len, chunks)), count()), len(chunks) - 1)
-            chunks += [text[space - 3 if space > 3 else 0 : space + 4] for space in spaces]
-        present = dict(chain.from_iterable(map(self._char_readings.__getitem__, chunks)))
-        return sum(present.values(), 0j)
+        """The character block's sum of `Weight`s: its pieces' kept sums (`_CharReadings`)."""
+        return sum(map(self._char_readings.__getitem__, char_pieces(normalized)), 0j)
 
     def strongest(self, found: Iterable[str], normalized: str = "") -> tuple[str, ...]:
         """The features that pushed the score up most, for the staff reviewing a hold (not on the allow path): word
@@ -417,7 +434,9 @@ class SpamModel:
         grams: dict[str, Weight] = {}
         if self.char_weights and normalized:
             chars = self.char_weights
-            grams = {f"'{gram}'": chars[gram] for gram in char_grams(char_text(normalized)) if gram in chars}
+            for gram in char_features(normalized):
+                if gram in chars:
+                    grams[f"'{gram}'"] = grams.get(f"'{gram}'", 0j) + chars[gram]
         present: dict[str, float] = {}
         for block, damping in ((words, self.word_damping), (grams, self.char_damping)):
             length = math.sqrt(sum(block.values(), 0j).imag + damping) or 1.0
@@ -498,18 +517,16 @@ class _TokenReadings(dict[str, tuple[str, Weighed, int, dict[str, tuple[str, Wei
         return reading
 
 
-class _CharReadings(dict[str, Weighed]):
-    """A piece of a message's `char_text` (a chunk between spaces, or the characters around a space) → its character
-    grams that have a weight, with their weights; read on a miss and kept (templates repeat their words and the
-    words' neighbours), emptied whole when full."""
+class _CharReadings(dict[str, Weight]):
+    """A piece of a message (`char_pieces`) → the sum of its grams' `Weight`s; read on a miss and kept (templates
+    repeat their words and the words' neighbours), emptied whole when full."""
 
     def __init__(self, weights: dict[str, Weight]) -> None:
         super().__init__()
         self._weights = weights
 
-    def __missing__(self, piece: str) -> Weighed:
-        weights = self._weights
-        reading = tuple((gram, weights[gram]) for gram in char_grams(piece) if gram in weights)
+    def __missing__(self, piece: str) -> Weight:
+        reading = sum(map(self._weights.get, piece_grams(piece), repeat(0j)), 0j)
         if len(self) >= _GRAMS_KEPT:
             self.clear()
         self[piece] = reading

@@ -3,6 +3,7 @@ corpus builds."""
 
 import dataclasses
 import math
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
@@ -15,10 +16,13 @@ from apps.messaging.filtering.engine import ContentFilter
 from apps.messaging.filtering.model import (
     MODEL_FILE,
     SpamModel,
+    char_features,
     char_grams,
+    char_pieces,
     char_text,
     features,
     latin_skeleton,
+    piece_grams,
     shipped_model,
     word_grams,
 )
@@ -153,6 +157,27 @@ def test_char_grams_are_every_run_of_two_to_four_characters_once():
     assert {"ី ស", "ស្រ"} <= char_grams("ស្រី ស្អាត")
 
 
+def test_the_character_block_reads_each_chunk_and_the_three_characters_either_side_of_each_space():
+    assert char_pieces("night  market 097") == ["night", "market", "000", "ght mar", "ket 000"]
+    assert char_pieces("a b") == ["a", "b", "a b"]
+    assert char_pieces("") == []
+    # A piece across a space gives the grams that hold the space only: the others are its chunks'.
+    assert piece_grams("ght mar") == {"t ", " m", "ht ", "t m", " ma", "ght ", "ht m", "t ma", " mar"}
+    assert piece_grams("ab") == {"ab"}
+
+
+def test_a_gram_counts_once_per_piece_it_is_in():
+    # "srey" twice: its grams count twice; "ey" twice inside one chunk once.
+    counted = Counter(char_features("srey srey"))
+    assert counted == Counter([*char_grams("srey"), *char_grams("srey"), *piece_grams("rey sre")])
+    assert counted["rey"] == 2
+    assert Counter(char_features("eyey"))["ey"] == 1
+    twice = TOY_CHARS.score(["pineapple"], "srey srey")
+    once = TOY_CHARS.score(["pineapple"], "srey")
+    # Each block is divided by its length: twice the grams give twice the sum over √2 the length (no damping).
+    assert twice - 2.0 == pytest.approx((once - 2.0) * math.sqrt(2))
+
+
 def test_the_character_model_holds_what_the_words_miss():
     content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains(), model=TOY_CHARS)
     # Words: -1 (the bias alone), characters: (1.5 + 1.5 + 1) / √3 ≈ 2.31; together ≈ 1.31 ≥ 0.5.
@@ -275,6 +300,21 @@ def test_a_hold_by_words_alone_is_released_when_the_model_finds_the_message_legi
         ).action
         == HOLD
     )
+
+
+def test_the_veto_reads_the_character_block_whatever_the_gate():
+    # Words alone: -1 - 2 = -3, under the gate (-1.5) and the veto (-1). With the grams of "srey" the whole score is
+    # -3 + SREY ≈ -0.69, over the veto: the rules' hold stands, though the gate would not read the grams for a hold.
+    model = dataclasses.replace(TOY_CHARS, veto=-1.0)
+    content_filter = ContentFilter(terms=starter_terms(), domains=starter_domains(), model=model)
+    body = "You won a prize in our raffle! Call 012 345 678 after the meeting{tail}"
+    assert model.score(["meeting"], "meeting srey") == -3.0
+    assert model.score(["meeting"], "meeting srey", whole=True) == pytest.approx(-3.0 + SREY)
+    kept = check(content_filter, body.format(tail=", srey"))
+    assert kept.action == HOLD
+    assert "classifier_clear" not in kept.codes
+    # Without "srey" the whole score is -3 as well: released.
+    assert check(content_filter, body.format(tail="")).codes[-1] == "classifier_clear"
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def _readable_decision(rules_filter, model, text: str) -> FilterDecision:
     if decision.score >= HOLD:
         if decision.score >= REJECT or not by_words_alone(decision.reasons):
             return decision
-        if model.score(found, analysis.normalized) >= model.veto:
+        if model.score(found, analysis.normalized, whole=True) >= model.veto:
             return decision
         clear = Reason("classifier_clear", HOLD - 1 - decision.score, ())
         return FilterDecision(action=FilterAction.ALLOW, score=HOLD - 1, reasons=(*decision.reasons, clear))

@@ -465,6 +465,14 @@ ferries); the 203 messages 0.40 or more to another split (or to one of the four 
 another of their own, were rewritten the same way (seven twice). Committed before any filter ran on them, and
 scored together, once, in the thirty-second round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed59.jsonl` to `sealed62.jsonl` hold the ``sealed59`` to ``sealed62`` splits: 422 messages each, written as
+sealed55 to sealed58 were, from a brief written again from the same headings, by eight more writers, each given a
+setting of their own (Battambang's, Pailin's and Banteay Meanchey's farmers, millers and border traders; the garment,
+footwear and bag factories of Kandal and Kampong Chhnang; Kratie, Stung Treng and the Mekong; car and motorbike
+owners, drivers, garages and insurers); the 88 messages 0.40 or more to another split (or to one of the four written
+before it), or 0.30 to another of their own, were rewritten the same way. Committed before any filter ran on them.
+Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -571,10 +579,23 @@ SPLITS = (
     "sealed56",
     "sealed57",
     "sealed58",
+    "sealed59",
+    "sealed60",
+    "sealed61",
+    "sealed62",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
-UNSEEN_SPLITS: tuple[str, ...] = ("sealed55", "sealed56", "sealed57", "sealed58")
+UNSEEN_SPLITS: tuple[str, ...] = (
+    "sealed55",
+    "sealed56",
+    "sealed57",
+    "sealed58",
+    "sealed59",
+    "sealed60",
+    "sealed61",
+    "sealed62",
+)
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.
 TARGET_SPAM_STOPPED = 0.98

@@ -480,8 +480,16 @@ sealed55 to sealed58 were, from a brief written again from the same headings, by
 setting of their own (Battambang's, Pailin's and Banteay Meanchey's farmers, millers and border traders; the garment,
 footwear and bag factories of Kandal and Kampong Chhnang; Kratie, Stung Treng and the Mekong; car and motorbike
 owners, drivers, garages and insurers); the 88 messages 0.40 or more to another split (or to one of the four written
-before it), or 0.30 to another of their own, were rewritten the same way. Committed before any filter ran on them.
-Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+before it), or 0.30 to another of their own, were rewritten the same way. Committed before any filter ran on them,
+and scored together, once, in the thirty-third round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
+`sealed63.jsonl` to `sealed66.jsonl` hold the ``sealed63`` to ``sealed66`` splits: 422 messages each, written as
+sealed59 to sealed62 were, from the same brief, by eight more writers, each given a setting of their own (patients,
+their families and the hospitals, clinics and pharmacies they use; families building or buying a home and their
+contractors, shops and lenders; Takeo's, Kampong Speu's and Svay Rieng's pig, chicken and fish farmers and their
+dealers; the vendors of Phnom Penh's Orussey, Olympic and Central markets); the 90 messages 0.40 or more to another
+split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same way.
+Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
@@ -594,6 +602,10 @@ SPLITS = (
     "sealed60",
     "sealed61",
     "sealed62",
+    "sealed63",
+    "sealed64",
+    "sealed65",
+    "sealed66",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -602,6 +614,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed60",
     "sealed61",
     "sealed62",
+    "sealed63",
+    "sealed64",
+    "sealed65",
+    "sealed66",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

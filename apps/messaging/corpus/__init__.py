@@ -499,7 +499,8 @@ their families and the hospitals, clinics and pharmacies they use; families buil
 contractors, shops and lenders; Takeo's, Kampong Speu's and Svay Rieng's pig, chicken and fish farmers and their
 dealers; the vendors of Phnom Penh's Orussey, Olympic and Central markets); the 90 messages 0.40 or more to another
 split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same way.
-Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+Committed before any filter ran on them, and scored together, once, in the thirty-fourth round. Nothing is fitted or
+chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

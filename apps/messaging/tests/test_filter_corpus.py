@@ -73,11 +73,19 @@ pytestmark = pytest.mark.django_db
 # thirty-third, which was scored once on sealed59 to sealed62 together (eight more writers): 198/200 and 2/222,
 # 195/200 and 4/222, 197/200 and 1/222, 197/200 and 4/222 (the thirty-second round's filter: 195/200 and 2/222,
 # 194/200 and 4/222, 196/200 and 2/222, 195/200 and 4/222; with the character block counted per piece: 195/200 and
-# 2/222, 194/200 and 4/222, 194/200 and 3/222, 196/200 and 4/222); training data since the thirty-fourth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# 2/222, 194/200 and 4/222, 194/200 and 3/222, 196/200 and 4/222); training data since the thirty-fourth, which was
+# scored once on sealed63 to sealed66 together (eight more writers): 194/200 and 6/222, 196/200 and 4/222, 194/200 and
+# 4/222, 198/200 and 1/222 (the thirty-third round's filter: 193/200 and 6/222, 195/200 and 4/222, 194/200 and 4/222,
+# 196/200 and 1/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed63": (0.97, 0.028),
+    "sealed64": (0.98, 0.019),
+    "sealed65": (0.97, 0.019),
+    "sealed66": (0.99, 0.005),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed63", "sealed64", "sealed65", "sealed66"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

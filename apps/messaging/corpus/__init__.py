@@ -502,6 +502,14 @@ split (or to one of the four written before it), or 0.30 to another of their own
 Committed before any filter ran on them, and scored together, once, in the thirty-fourth round. Nothing is fitted or
 chosen on them (`UNSEEN_SPLITS`).
 
+`sealed67.jsonl` to `sealed70.jsonl` hold the ``sealed67`` to ``sealed70`` splits: 422 messages each, written as
+sealed63 to sealed66 were, from the same brief, by eight more writers, each given a setting of their own (students
+going abroad and their parents; bus, taxi and truck companies on the national roads; young people online, their games,
+shops and phones; guards, cleaners, cooks, drivers and domestic workers in Phnom Penh and their employers); the 100
+messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their own,
+were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on them
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -618,6 +626,10 @@ SPLITS = (
     "sealed64",
     "sealed65",
     "sealed66",
+    "sealed67",
+    "sealed68",
+    "sealed69",
+    "sealed70",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -626,6 +638,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed64",
     "sealed65",
     "sealed66",
+    "sealed67",
+    "sealed68",
+    "sealed69",
+    "sealed70",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

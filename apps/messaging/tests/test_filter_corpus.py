@@ -85,7 +85,7 @@ SEALED_BOUNDS: dict[str, tuple[float, float]] = {
 }
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset()
+AWAITING_SCORING: frozenset[str] = frozenset({"sealed67", "sealed68", "sealed69", "sealed70"})
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
@@ -189,6 +189,10 @@ def test_corpus_covers_every_kind_of_message():
         "sealed64": (200, 220),
         "sealed65": (200, 220),
         "sealed66": (200, 220),
+        "sealed67": (200, 220),
+        "sealed68": (200, 220),
+        "sealed69": (200, 220),
+        "sealed70": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

@@ -518,8 +518,8 @@ sealed63 to sealed66 were, from the same brief, by eight more writers, each give
 going abroad and their parents; bus, taxi and truck companies on the national roads; young people online, their games,
 shops and phones; guards, cleaners, cooks, drivers and domestic workers in Phnom Penh and their employers); the 100
 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their own,
-were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on them
-(`UNSEEN_SPLITS`).
+were rewritten the same way. Committed before any filter ran on them, and scored together, once, in the thirty-fifth
+round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

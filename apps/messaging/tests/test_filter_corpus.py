@@ -76,11 +76,18 @@ pytestmark = pytest.mark.django_db
 # 2/222, 194/200 and 4/222, 194/200 and 3/222, 196/200 and 4/222); training data since the thirty-fourth, which was
 # scored once on sealed63 to sealed66 together (eight more writers): 194/200 and 6/222, 196/200 and 4/222, 194/200 and
 # 4/222, 198/200 and 1/222 (the thirty-third round's filter: 193/200 and 6/222, 195/200 and 4/222, 194/200 and 4/222,
-# 196/200 and 1/222); training data since the thirty-fifth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# 196/200 and 1/222); training data since the thirty-fifth, which was scored once on sealed67 to sealed70 together
+# (eight more writers): 194/200 and 3/222, 197/200 and 1/222, 197/200 and 3/222, 197/200 and 1/222 (the thirty-fourth
+# round's filter: 194/200 and 4/222, 195/200 and 2/222, 197/200 and 4/222, 197/200 and 2/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed67": (0.97, 0.014),
+    "sealed68": (0.985, 0.005),
+    "sealed69": (0.985, 0.014),
+    "sealed70": (0.985, 0.005),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed67", "sealed68", "sealed69", "sealed70"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

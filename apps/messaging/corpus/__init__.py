@@ -521,6 +521,14 @@ messages 0.40 or more to another split (or to one of the four written before it)
 were rewritten the same way. Committed before any filter ran on them, and scored together, once, in the thirty-fifth
 round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed71.jsonl` to `sealed74.jsonl` hold the ``sealed71`` to ``sealed74`` splits: 422 messages each, written as
+sealed67 to sealed70 were, from the same brief, by eight more writers, each given a setting of their own (tailors and
+small garment workshops; electricians, plumbers, mechanics and the households that hire them; rice-wine, palm-sugar
+and food makers of Kampong Speu and Kandal; motodops, street vendors and day labourers of Phnom Penh's outer
+districts); the 105 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
+another of their own, were rewritten the same way (one twice). Committed before any filter ran on them. Nothing is
+fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -642,6 +650,10 @@ SPLITS = (
     "sealed68",
     "sealed69",
     "sealed70",
+    "sealed71",
+    "sealed72",
+    "sealed73",
+    "sealed74",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -650,6 +662,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed68",
     "sealed69",
     "sealed70",
+    "sealed71",
+    "sealed72",
+    "sealed73",
+    "sealed74",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

@@ -536,8 +536,8 @@ sealed67 to sealed70 were, from the same brief, by eight more writers, each give
 small garment workshops; electricians, plumbers, mechanics and the households that hire them; rice-wine, palm-sugar
 and food makers of Kampong Speu and Kandal; motodops, street vendors and day labourers of Phnom Penh's outer
 districts); the 105 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to
-another of their own, were rewritten the same way (one twice). Committed before any filter ran on them. Nothing is
-fitted or chosen on them (`UNSEEN_SPLITS`).
+another of their own, were rewritten the same way (one twice). Committed before any filter ran on them, and scored
+together, once, in the thirty-sixth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

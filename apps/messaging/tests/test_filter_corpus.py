@@ -79,17 +79,26 @@ pytestmark = pytest.mark.django_db
 # 196/200 and 1/222); training data since the thirty-fifth, which was scored once on sealed67 to sealed70 together
 # (eight more writers): 194/200 and 3/222, 197/200 and 1/222, 197/200 and 3/222, 197/200 and 1/222 (the thirty-fourth
 # round's filter: 194/200 and 4/222, 195/200 and 2/222, 197/200 and 4/222, 197/200 and 2/222); training data since
-# the thirty-sixth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# the thirty-sixth, which was scored once on sealed71 to sealed74 together (eight more writers): 197/200 and 2/222,
+# 197/200 and 3/222, 194/200 and 3/222, 196/200 and 1/222 (the thirty-fifth round's filter: 197/200 and 2/222, 197/200
+# and 3/222, 195/200 and 3/222, 194/200 and 1/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed71": (0.985, 0.01),
+    "sealed72": (0.985, 0.014),
+    "sealed73": (0.97, 0.014),
+    "sealed74": (0.98, 0.005),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed71", "sealed72", "sealed73", "sealed74"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
 # written14's and 4 written13's scam warnings quoting a scam's words, link or number (look-alikes written for that),
-# the others brands' draw results and warnings in the sealed splits.
-FITTED_LEGIT_HELD = 0.0025
+# the others brands' draw results and warnings in the sealed splits. 46 of 19,126 in the thirty-fifth round; 63 of
+# 20,090 in the thirty-sixth, where the veto went down to −1.0 (a spam the rules held by its words alone scored between
+# −1 and −0.75 out of fold) and so releases fewer of the rules' holds.
+FITTED_LEGIT_HELD = 0.0035
 
 
 @pytest.fixture(scope="module")

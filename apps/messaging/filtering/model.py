@@ -48,7 +48,7 @@ ENGLISH_GRAM_MIN_LENGTH = 5
 # model's cost. Bounded; emptied whole when full (as the filter's segmented runs are).
 _GRAMS_KEPT = 8192
 _grams: dict[str, tuple[str, ...]] = {}
-# The character model's grams: every run of 2 to 4 characters of the message's `char_text`.
+# The character model's grams: every run of 2 to 4 characters of each piece of the message (`char_pieces`).
 CHAR_GRAM_MIN, CHAR_GRAM_MAX = 2, 4
 # How many of the weightiest features a `classifier` reason names for the staff reviewing the hold.
 SHOWN_FEATURES = 3
@@ -104,12 +104,6 @@ def latin_skeleton(word: str) -> str:
     return "~" + _SKELETON_VOWELS.sub("V", _SKELETON_DOUBLES.sub(r"\1", word))
 
 
-def char_text(normalized: str) -> str:
-    """What the character model reads of a normalised message: digits as 0 (amounts and phone numbers weigh by
-    their shape) and every run of whitespace as one space."""
-    return " ".join(normalized.translate(_ZERO).split())
-
-
 def char_grams(text: str) -> set[str]:
     """The distinct character 2- to 4-grams of a text."""
     found: set[str] = set()
@@ -119,8 +113,9 @@ def char_grams(text: str) -> set[str]:
 
 
 def char_pieces(normalized: str) -> list[str]:
-    """The pieces the character block reads of a normalised message (digits as 0): each chunk between spaces, and
-    across each space the three characters either side of it ("night market" → "night", "market", "ght mar")."""
+    """The pieces the character block reads of a normalised message, its digits as 0 (amounts and phone numbers
+    weigh by their shape): each chunk between runs of whitespace, and across each run the three characters either
+    side of it as one space ("night market" → "night", "market", "ght mar")."""
     chunks = _NONZERO_DIGIT.sub("0", normalized).split()
     return chunks + [f"{left[-3:]} {right[:3]}" for left, right in pairwise(chunks)]
 

@@ -19,7 +19,6 @@ from apps.messaging.filtering.model import (
     char_features,
     char_grams,
     char_pieces,
-    char_text,
     features,
     latin_skeleton,
     piece_grams,
@@ -145,9 +144,10 @@ TOY_CHARS = SpamModel(
 SREY = 4 / math.sqrt(3)  # the character block of a text whose known grams are "sre", "rey" and "ey"
 
 
-def test_char_text_reads_digits_as_zero_and_one_space():
-    assert char_text("call  097\n441 2093 now") == "call 000 000 0000 now"
-    assert char_text("ស្រី ២៥") == "ស្រី ២៥"  # `normalize` makes Khmer digits ASCII before the model reads them
+def test_char_pieces_read_digits_as_zero_and_any_whitespace_as_one_space():
+    assert char_pieces("call  097\n441 now") == ["call", "000", "000", "now", "all 000", "000 000", "000 now"]
+    # `normalize` makes Khmer digits ASCII before the model reads them.
+    assert char_pieces("ស្រី ២៥") == ["ស្រី", "២៥", "្រី ២៥"]
 
 
 def test_char_grams_are_every_run_of_two_to_four_characters_once():

@@ -113,12 +113,13 @@ def _log_count_ratios(counts: "spmatrix", labels: "np.ndarray") -> "np.ndarray":
 
 
 def _fit_tfidf_svm(
-    samples: Sequence[Sample], reads: Sequence[Callable[[Sample], list[str]]], regularisation: float
+    samples: Sequence[Sample], reads: Sequence[tuple[Callable[[Sample], list[str]], bool]], regularisation: float
 ) -> tuple[list[dict[str, complex]], list[float], float]:
     """One table per reader (feature → weight × ratio × idf + idf² j, see `SpamModel`), each reader's damping and
     the bias of a linear SVM over the TF-IDF of the features every reader gives each sample, each feature scaled by
     its log-count ratio (a block per reader, divided by its damped length), its vocabulary the features seen in at
-    least MIN_MESSAGES samples."""
+    least MIN_MESSAGES samples. A reader comes with whether its features count as presence (True) or as many times
+    as it gives them."""
     import numpy as np  # development dependencies: only building needs them
     from scipy.sparse import diags, hstack
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
@@ -126,10 +127,7 @@ def _fit_tfidf_svm(
 
     labels = np.array([sample.label == SPAM for sample in samples])
     blocks, dampings, ratios = [], [], []
-    # The word block is read as presence; the character block counts a gram once per piece it is in (`char_features`).
-    vectorizers = [
-        CountVectorizer(analyzer=read, binary=index == 0, min_df=MIN_MESSAGES) for index, read in enumerate(reads)
-    ]
+    vectorizers = [CountVectorizer(analyzer=read, binary=binary, min_df=MIN_MESSAGES) for read, binary in reads]
     transformers = [TfidfTransformer(norm=None, smooth_idf=True) for _ in reads]
     for vectorizer, transformer in zip(vectorizers, transformers, strict=True):
         counts = vectorizer.fit_transform(samples)
@@ -160,9 +158,10 @@ def _fit_tfidf_svm(
 
 def fit_model(content_filter: ContentFilter, samples: Sequence[Sample], threshold: float) -> SpamModel:
     """The model fitted on the samples (see `REGULARISATION_C`)."""
+    # The word block is read as presence; the character block counts a gram once per piece it is in (`char_features`).
     readers = (
-        lambda sample: _message_features(content_filter, sample),
-        lambda sample: _char_features(content_filter, sample),
+        (lambda sample: _message_features(content_filter, sample), True),
+        (lambda sample: _char_features(content_filter, sample), False),
     )
     (weights, char_weights), (word_damping, char_damping), bias = _fit_tfidf_svm(samples, readers, REGULARISATION_C)
     return SpamModel(

@@ -539,6 +539,15 @@ districts); the 105 messages 0.40 or more to another split (or to one of the fou
 another of their own, were rewritten the same way (one twice). Committed before any filter ran on them, and scored
 together, once, in the thirty-sixth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed75.jsonl` to `sealed78.jsonl` hold the ``sealed75`` to ``sealed78`` splits: 422 messages each, written as
+sealed71 to sealed74 were, from a brief written again from the same headings, by eight more writers, each given a
+setting of their own (school teachers, private English and computer schools and the parents who pay their fees;
+rubber, cashew and pepper smallholders of Kampong Cham and Tbong Khmum and their buyers; NGO staff, community health
+volunteers and the villagers they serve; weddings and ceremonies, their planners, caterers and rentals, and their
+guests); the 47 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another
+of their own, were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on
+them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -665,6 +674,10 @@ SPLITS = (
     "sealed72",
     "sealed73",
     "sealed74",
+    "sealed75",
+    "sealed76",
+    "sealed77",
+    "sealed78",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -673,6 +686,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed72",
     "sealed73",
     "sealed74",
+    "sealed75",
+    "sealed76",
+    "sealed77",
+    "sealed78",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

@@ -81,13 +81,8 @@ pytestmark = pytest.mark.django_db
 # round's filter: 194/200 and 4/222, 195/200 and 2/222, 197/200 and 4/222, 197/200 and 2/222); training data since
 # the thirty-sixth, which was scored once on sealed71 to sealed74 together (eight more writers): 197/200 and 2/222,
 # 197/200 and 3/222, 194/200 and 3/222, 196/200 and 1/222 (the thirty-fifth round's filter: 197/200 and 2/222, 197/200
-# and 3/222, 195/200 and 3/222, 194/200 and 1/222).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed71": (0.985, 0.01),
-    "sealed72": (0.985, 0.014),
-    "sealed73": (0.97, 0.014),
-    "sealed74": (0.98, 0.005),
-}
+# and 3/222, 195/200 and 3/222, 194/200 and 1/222); training data since the thirty-seventh.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed75", "sealed76", "sealed77", "sealed78"})

@@ -22,7 +22,7 @@ fit is deterministic: the same corpus and scikit-learn version give the same fil
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from apps.messaging.choices import FilterAction
@@ -112,39 +112,68 @@ def _log_count_ratios(counts: "spmatrix", labels: "np.ndarray") -> "np.ndarray":
     return np.log((spam / spam.sum()) / (legit / legit.sum()))
 
 
+class FeatureCounts:
+    """Every sample's features, read once and counted per reader (the word block as presence, the character block
+    once per piece, `char_features`): one sparse matrix per reader, a row per sample in the order given, a column per
+    feature in at least MIN_MESSAGES of them, and the columns' names. The folds' fits and the final one each take
+    their rows of it (`rows`), so a build reads each message once instead of once per fit."""
+
+    def __init__(self, content_filter: ContentFilter, samples: Sequence[Sample]) -> None:
+        import numpy as np  # development dependencies: only building needs them
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        readers = (
+            (lambda sample: _message_features(content_filter, sample), True),
+            (lambda sample: _char_features(content_filter, sample), False),
+        )
+        self.samples = tuple(samples)
+        self.row_of = {sample.id: row for row, sample in enumerate(self.samples)}
+        self.labels = np.array([sample.label == SPAM for sample in self.samples])
+        self.blocks: list[tuple[spmatrix, np.ndarray]] = []
+        for read, binary in readers:
+            vectorizer = CountVectorizer(analyzer=read, binary=binary, min_df=MIN_MESSAGES)
+            self.blocks.append((vectorizer.fit_transform(self.samples).tocsr(), vectorizer.get_feature_names_out()))
+
+    def rows(self, samples: Sequence[Sample]) -> "np.ndarray":
+        import numpy as np
+
+        return np.array([self.row_of[sample.id] for sample in samples], dtype=np.int64)
+
+
 def _fit_tfidf_svm(
-    samples: Sequence[Sample], reads: Sequence[tuple[Callable[[Sample], list[str]], bool]], regularisation: float
+    counts: FeatureCounts, rows: "np.ndarray", regularisation: float
 ) -> tuple[list[dict[str, complex]], list[float], float]:
     """One table per reader (feature → weight × ratio × idf + idf² j, see `SpamModel`), each reader's damping and
-    the bias of a linear SVM over the TF-IDF of the features every reader gives each sample, each feature scaled by
-    its log-count ratio (a block per reader, divided by its damped length), its vocabulary the features seen in at
-    least MIN_MESSAGES samples. A reader comes with whether its features count as presence (True) or as many times
-    as it gives them."""
-    import numpy as np  # development dependencies: only building needs them
+    the bias of a linear SVM over the TF-IDF of the features of the samples at `rows`, each feature scaled by its
+    log-count ratio (a block per reader, divided by its damped length), its vocabulary the features seen in at least
+    MIN_MESSAGES of those samples (as a vectorizer fitted on them alone would keep)."""
+    import numpy as np
     from scipy.sparse import diags, hstack
-    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.svm import LinearSVC
 
-    labels = np.array([sample.label == SPAM for sample in samples])
-    blocks, dampings, ratios = [], [], []
-    vectorizers = [CountVectorizer(analyzer=read, binary=binary, min_df=MIN_MESSAGES) for read, binary in reads]
-    transformers = [TfidfTransformer(norm=None, smooth_idf=True) for _ in reads]
-    for vectorizer, transformer in zip(vectorizers, transformers, strict=True):
-        counts = vectorizer.fit_transform(samples)
-        block = transformer.fit_transform(counts)
-        lengths = counts @ (transformer.idf_**2)  # Σ count × idf² of each sample's features, as `SpamModel` adds them
+    labels = counts.labels[rows]
+    blocks, dampings, ratios, kept_names, transformers = [], [], [], [], []
+    for matrix, names in counts.blocks:
+        block_counts = matrix[rows]
+        kept = np.bincount(block_counts.indices, minlength=block_counts.shape[1]) >= MIN_MESSAGES
+        block_counts = block_counts[:, kept]
+        transformer = TfidfTransformer(norm=None, smooth_idf=True)
+        block = transformer.fit_transform(block_counts)
+        lengths = block_counts @ (transformer.idf_**2)  # Σ count × idf² of each sample's features, as `SpamModel`
         damping = DAMPING * float(np.median(lengths))
-        ratio = _log_count_ratios(counts, labels)
+        ratio = _log_count_ratios(block_counts, labels)
         # The length stays the idf's (the file's imaginary parts): the ratio only reweighs what the SVM reads.
         blocks.append(diags(1 / np.sqrt(lengths + damping)) @ block @ diags(ratio))
         dampings.append(damping)
         ratios.append(ratio)
+        kept_names.append(names[kept])
+        transformers.append(transformer)
     matrix = hstack(blocks).tocsr()
     machine = LinearSVC(C=regularisation, dual=False)
     machine.fit(matrix, labels)
     tables, offset = [], 0
-    for vectorizer, transformer, ratio in zip(vectorizers, transformers, ratios, strict=True):
-        names = vectorizer.get_feature_names_out()
+    for names, transformer, ratio in zip(kept_names, transformers, ratios, strict=True):
         weights = machine.coef_[0][offset : offset + len(names)]
         tables.append(
             {
@@ -156,14 +185,11 @@ def _fit_tfidf_svm(
     return tables, dampings, float(machine.intercept_[0])
 
 
-def fit_model(content_filter: ContentFilter, samples: Sequence[Sample], threshold: float) -> SpamModel:
-    """The model fitted on the samples (see `REGULARISATION_C`)."""
-    # The word block is read as presence; the character block counts a gram once per piece it is in (`char_features`).
-    readers = (
-        (lambda sample: _message_features(content_filter, sample), True),
-        (lambda sample: _char_features(content_filter, sample), False),
+def fit_model(counts: FeatureCounts, samples: Sequence[Sample], threshold: float) -> SpamModel:
+    """The model fitted on the samples (see `REGULARISATION_C`); `counts` holds their features."""
+    (weights, char_weights), (word_damping, char_damping), bias = _fit_tfidf_svm(
+        counts, counts.rows(samples), REGULARISATION_C
     )
-    (weights, char_weights), (word_damping, char_damping), bias = _fit_tfidf_svm(samples, readers, REGULARISATION_C)
     return SpamModel(
         weights=weights,
         bias=bias,
@@ -202,17 +228,20 @@ def stopped_by_rules(content_filter: ContentFilter, sample: Sample) -> bool:
 
 
 def out_of_fold_scores(
-    content_filter: ContentFilter, samples: Sequence[Sample]
+    content_filter: ContentFilter, samples: Sequence[Sample], counts: FeatureCounts | None = None
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each sample's score by the model fitted on the other folds (groups dealt round-robin in sorted order), and
-    that model's score of its words alone (`SpamModel.word_score`, what the gate reads)."""
+    that model's score of its words alone (`SpamModel.word_score`, what the gate reads). `counts`: the samples'
+    features, if already read."""
+    if counts is None:
+        counts = FeatureCounts(content_filter, samples)
     groups = sorted({group_of(sample) for sample in samples})
     fold_of = {group: index % FOLDS for index, group in enumerate(groups)}
     scores: dict[str, float] = {}
     word_scores: dict[str, float] = {}
     for fold in range(FOLDS):
         training = [sample for sample in samples if fold_of[group_of(sample)] != fold]
-        model = fit_model(content_filter, training, threshold=math.inf)
+        model = fit_model(counts, training, threshold=math.inf)
         for sample in samples:
             if fold_of[group_of(sample)] == fold:
                 analysis = content_filter.analyse(sample.text)
@@ -292,10 +321,11 @@ def fitted_samples(samples: Sequence[Sample] | None = None) -> list[Sample]:
 def build_model(content_filter: ContentFilter, samples: Sequence[Sample] | None = None) -> SpamModel:
     """The shipped model: fitted on every split but the unseen ones, threshold from cross-validation on them."""
     training = fitted_samples(samples)
-    scores = Scores(*out_of_fold_scores(content_filter, training))
+    counts = FeatureCounts(content_filter, training)
+    scores = Scores(*out_of_fold_scores(content_filter, training, counts))
     veto = choose_veto(content_filter, training, scores)
     threshold = choose_threshold(content_filter, training, scores, veto)
-    model = fit_model(content_filter, training, threshold)
+    model = fit_model(counts, training, threshold)
     return dataclasses.replace(model, gate=choose_gate(scores.full, scores.words, threshold), veto=veto)
 
 

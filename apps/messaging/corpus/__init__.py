@@ -556,8 +556,8 @@ setting of their own (school teachers, private English and computer schools and 
 rubber, cashew and pepper smallholders of Kampong Cham and Tbong Khmum and their buyers; NGO staff, community health
 volunteers and the villagers they serve; weddings and ceremonies, their planners, caterers and rentals, and their
 guests); the 47 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another
-of their own, were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on
-them (`UNSEEN_SPLITS`).
+of their own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in
+the thirty-seventh round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

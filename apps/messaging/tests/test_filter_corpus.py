@@ -81,19 +81,28 @@ pytestmark = pytest.mark.django_db
 # round's filter: 194/200 and 4/222, 195/200 and 2/222, 197/200 and 4/222, 197/200 and 2/222); training data since
 # the thirty-sixth, which was scored once on sealed71 to sealed74 together (eight more writers): 197/200 and 2/222,
 # 197/200 and 3/222, 194/200 and 3/222, 196/200 and 1/222 (the thirty-fifth round's filter: 197/200 and 2/222, 197/200
-# and 3/222, 195/200 and 3/222, 194/200 and 1/222); training data since the thirty-seventh.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# and 3/222, 195/200 and 3/222, 194/200 and 1/222); training data since the thirty-seventh, which was scored once on
+# sealed75 to sealed78 together (eight more writers): 195/200 and 2/222, 195/200 and 0/222, 191/200 and 0/222, 191/200
+# and 4/222 (the thirty-sixth round's filter: 195/200 and 2/222, 195/200 and 1/222, 192/200 and 0/222, 190/200 and
+# 4/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed75": (0.975, 0.01),
+    "sealed76": (0.975, 0.0),
+    "sealed77": (0.955, 0.0),
+    "sealed78": (0.955, 0.019),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed75", "sealed76", "sealed77", "sealed78"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
 # written14's and 4 written13's scam warnings quoting a scam's words, link or number (look-alikes written for that),
 # the others brands' draw results and warnings in the sealed splits. 46 of 19,126 in the thirty-fifth round; 63 of
 # 20,090 in the thirty-sixth, where the veto went down to −1.0 (a spam the rules held by its words alone scored between
-# −1 and −0.75 out of fold) and so releases fewer of the rules' holds.
-FITTED_LEGIT_HELD = 0.0035
+# −1 and −0.75 out of fold) and so releases fewer of the rules' holds. 76 of 21,058 in the thirty-seventh (sealed71 to
+# sealed74 and written25 fitted on, the same veto).
+FITTED_LEGIT_HELD = 0.004
 
 
 @pytest.fixture(scope="module")

@@ -559,6 +559,15 @@ guests); the 47 messages 0.40 or more to another split (or to one of the four wr
 of their own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in
 the thirty-seventh round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed79.jsonl` to `sealed82.jsonl` hold the ``sealed79`` to ``sealed82`` splits: 422 messages each, written as
+sealed75 to sealed78 were, from the same brief, by eight more writers, each given a setting of their own (civil
+servants, police officers and soldiers' families and the offices they work in; hotel, restaurant and bar staff of
+Phnom Penh's riverside and Boeung Keng Kang and their employers; potters, fishers and floating villages of Kampong
+Chhnang and Pursat and their traders; beauty salons, gyms, cosmetics and skincare sellers and their customers); the
+53 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their
+own, were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on them
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -690,6 +699,10 @@ SPLITS = (
     "sealed76",
     "sealed77",
     "sealed78",
+    "sealed79",
+    "sealed80",
+    "sealed81",
+    "sealed82",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -698,6 +711,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed76",
     "sealed77",
     "sealed78",
+    "sealed79",
+    "sealed80",
+    "sealed81",
+    "sealed82",
 )
 SPAM, LEGIT = "spam", "legit"
 # The issue's targets: share of spam held or rejected, share of legitimate messages held.

@@ -577,8 +577,8 @@ servants, police officers and soldiers' families and the offices they work in; h
 Phnom Penh's riverside and Boeung Keng Kang and their employers; potters, fishers and floating villages of Kampong
 Chhnang and Pursat and their traders; beauty salons, gyms, cosmetics and skincare sellers and their customers); the
 53 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their
-own, were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on them
-(`UNSEEN_SPLITS`).
+own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in the
+thirty-eighth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

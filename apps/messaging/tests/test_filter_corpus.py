@@ -84,11 +84,18 @@ pytestmark = pytest.mark.django_db
 # and 3/222, 195/200 and 3/222, 194/200 and 1/222); training data since the thirty-seventh, which was scored once on
 # sealed75 to sealed78 together (eight more writers): 195/200 and 2/222, 195/200 and 0/222, 191/200 and 0/222, 191/200
 # and 4/222 (the thirty-sixth round's filter: 195/200 and 2/222, 195/200 and 1/222, 192/200 and 0/222, 190/200 and
-# 4/222); training data since the thirty-eighth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# 4/222); training data since the thirty-eighth, which was scored once on sealed79 to sealed82 together (eight more
+# writers): 196/200 and 1/222, 197/200 and 1/222, 197/200 and 3/222, 199/200 and 3/222 (the thirty-seventh round's
+# filter: 192/200 and 2/222, 196/200 and 1/222, 195/200 and 3/222, 199/200 and 3/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed79": (0.98, 0.005),
+    "sealed80": (0.985, 0.005),
+    "sealed81": (0.985, 0.014),
+    "sealed82": (0.995, 0.014),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed79", "sealed80", "sealed81", "sealed82"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

@@ -578,7 +578,19 @@ Phnom Penh's riverside and Boeung Keng Kang and their employers; potters, fisher
 Chhnang and Pursat and their traders; beauty salons, gyms, cosmetics and skincare sellers and their customers); the
 53 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their
 own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in the
-thirty-eighth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+thirty-eighth round; fitted on since the thirty-ninth.
+
+`written27.jsonl` holds the ``written27`` split: 146 more training messages (77 spam, 69 legitimate), written by
+two more writers after sealed83 to sealed86 were committed and without reading any split, aimed at what sealed79 to
+sealed82 showed: "I typed the wrong number and my bank code went to you", schools' and teachers' fees to a personal
+or "new" account (in Khmer mostly), landlords, lenders and tontines announcing a new way to pay, credit officers
+collecting on their own number or selling "loan insurance" and top-up loans, cards "expiring" that need the card
+number, bosses "in a meeting" who need gift or top-up cards, golden numbers with a deposit, parcels on hold for a
+fee; and their look-alikes (clubs, gyms and teams that registered the recipient's number and ask for the code, the
+National Bank's, banks' and telcos' warnings quoting scammers' words, ride-hailing and delivery PINs, suppliers'
+invoices to a company account, shops announcing a new company account and how to check it, job notices). Of the 160
+written, 14 were left out: 11 were 0.25 or more to a sealed83 to sealed86 message, 3 were 0.40 or more to an earlier
+split.
 
 `sealed83.jsonl` to `sealed86.jsonl` hold the ``sealed83`` to ``sealed86`` splits: 422 messages each, written as
 sealed79 to sealed82 were, from the same brief, by eight more writers, each given a setting of their own
@@ -661,7 +673,7 @@ SPLITS = (
     "sealed29",
     "sealed30",
     "written16",
-    # written17 to written26 came in the twenty-ninth to thirty-eighth rounds; they stay here, in the order the model
+    # written17 to written27 came in the twenty-ninth to thirty-ninth rounds; they stay here, in the order the model
     # has been fitted in (the fit reads the splits in this order, and `load` reads each from the file of its name).
     "written17",
     "written18",
@@ -673,6 +685,7 @@ SPLITS = (
     "written24",
     "written25",
     "written26",
+    "written27",
     "sealed31",
     "sealed32",
     "sealed33",
@@ -733,10 +746,6 @@ SPLITS = (
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
 UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed79",
-    "sealed80",
-    "sealed81",
-    "sealed82",
     "sealed83",
     "sealed84",
     "sealed85",

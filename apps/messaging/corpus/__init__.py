@@ -598,8 +598,8 @@ sealed79 to sealed82 were, from the same brief, by eight more writers, each give
 renters and land sellers around Phnom Penh and Kandal; phone repair shops, SIM and top-up sellers and their
 customers; accountants, tax filers and small companies with the tax department, the Ministry of Commerce and their
 banks); the 58 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another
-of their own, were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on
-them (`UNSEEN_SPLITS`).
+of their own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in
+the thirty-ninth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

@@ -87,11 +87,18 @@ pytestmark = pytest.mark.django_db
 # 4/222); training data since the thirty-eighth, which was scored once on sealed79 to sealed82 together (eight more
 # writers): 196/200 and 1/222, 197/200 and 1/222, 197/200 and 3/222, 199/200 and 3/222 (the thirty-seventh round's
 # filter: 192/200 and 2/222, 196/200 and 1/222, 195/200 and 3/222, 199/200 and 3/222); training data since the
-# thirty-ninth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# thirty-ninth, which was scored once on sealed83 to sealed86 together (eight more writers): 198/200 and 1/222,
+# 199/200 and 2/222, 196/200 and 2/222, 197/200 and 4/222 (the thirty-eighth round's filter: 198/200 and 1/222,
+# 200/200 and 2/222, 196/200 and 2/222, 196/200 and 5/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed83": (0.99, 0.005),
+    "sealed84": (0.995, 0.01),
+    "sealed85": (0.98, 0.01),
+    "sealed86": (0.985, 0.019),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed83", "sealed84", "sealed85", "sealed86"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

@@ -601,6 +601,14 @@ banks); the 58 messages 0.40 or more to another split (or to one of the four wri
 of their own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in
 the thirty-ninth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed87.jsonl` to `sealed90.jsonl` hold the ``sealed87`` to ``sealed90`` splits: 422 messages each, written as
+sealed83 to sealed86 were, from the same brief, by eight more writers, each given a setting of their own (rice
+millers, paddy traders and exporters and the farmers who sell to them; insurance agents, policy holders and claims
+staff; inter-provincial bus and minivan companies, their ticket agents and parcel counters and their travellers;
+petrol stations, cooking-gas delivery shops and fuel distributors and their customers); the 66 messages 0.40 or more
+to another split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same
+way. Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -742,6 +750,10 @@ SPLITS = (
     "sealed84",
     "sealed85",
     "sealed86",
+    "sealed87",
+    "sealed88",
+    "sealed89",
+    "sealed90",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -750,6 +762,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed84",
     "sealed85",
     "sealed86",
+    "sealed87",
+    "sealed88",
+    "sealed89",
+    "sealed90",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

@@ -98,7 +98,7 @@ SEALED_BOUNDS: dict[str, tuple[float, float]] = {
 }
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset()
+AWAITING_SCORING: frozenset[str] = frozenset({"sealed87", "sealed88", "sealed89", "sealed90"})
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
@@ -225,6 +225,10 @@ def test_corpus_covers_every_kind_of_message():
         "sealed84": (200, 220),
         "sealed85": (200, 220),
         "sealed86": (200, 220),
+        "sealed87": (200, 220),
+        "sealed88": (200, 220),
+        "sealed89": (200, 220),
+        "sealed90": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

@@ -599,7 +599,20 @@ renters and land sellers around Phnom Penh and Kandal; phone repair shops, SIM a
 customers; accountants, tax filers and small companies with the tax department, the Ministry of Commerce and their
 banks); the 58 messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another
 of their own, were rewritten the same way. Committed before any filter ran on them, and scored together, once, in
-the thirty-ninth round. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+the thirty-ninth round; fitted on since the fortieth.
+
+`written28.jsonl` holds the ``written28`` split: 149 more training messages (77 spam, 72 legitimate), written by
+two more writers after sealed87 to sealed90 were committed and without reading any split, aimed at what sealed83 to
+sealed86 showed: brands' draws whose winner pays a transport or registration fee to a person, savings-group leaders
+and neighbours passing on a "credit officer's" new number, condo, land and farm shares that double, hospitals'
+"emergency desks" asking a deposit, a landlord's son with a new account for the rent, utilities' overdue bills to a
+person's account, schools' tablet fees to a "new account", registrations and licences "expiring" at a look-alike
+link and portal "technicians" asking for a remote-support ID, early settlement discounts through a "partner" wallet;
+and their look-alikes (savings groups, colleagues, children and clubs who registered the recipient and ask for the
+code, draw results collected with no fee, banks' and telcos' alerts quoting look-alike domains, technicians
+confirming a visit, companies' new accounts to be checked by a known number, the tax department's, the Ministry of
+Commerce's and utilities' real notices). Of the 160 written, 11 were left out: 6 were 0.25 or more to a sealed87 to
+sealed90 message, 5 were 0.40 or more to an earlier split.
 
 `sealed87.jsonl` to `sealed90.jsonl` hold the ``sealed87`` to ``sealed90`` splits: 422 messages each, written as
 sealed83 to sealed86 were, from the same brief, by eight more writers, each given a setting of their own (rice
@@ -681,7 +694,7 @@ SPLITS = (
     "sealed29",
     "sealed30",
     "written16",
-    # written17 to written27 came in the twenty-ninth to thirty-ninth rounds; they stay here, in the order the model
+    # written17 to written28 came in the twenty-ninth to fortieth rounds; they stay here, in the order the model
     # has been fitted in (the fit reads the splits in this order, and `load` reads each from the file of its name).
     "written17",
     "written18",
@@ -694,6 +707,7 @@ SPLITS = (
     "written25",
     "written26",
     "written27",
+    "written28",
     "sealed31",
     "sealed32",
     "sealed33",
@@ -758,10 +772,6 @@ SPLITS = (
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
 UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed83",
-    "sealed84",
-    "sealed85",
-    "sealed86",
     "sealed87",
     "sealed88",
     "sealed89",

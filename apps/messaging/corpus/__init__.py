@@ -620,7 +620,8 @@ millers, paddy traders and exporters and the farmers who sell to them; insurance
 staff; inter-provincial bus and minivan companies, their ticket agents and parcel counters and their travellers;
 petrol stations, cooking-gas delivery shops and fuel distributors and their customers); the 66 messages 0.40 or more
 to another split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same
-way. Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+way. Committed before any filter ran on them, and scored together, once, in the fortieth round. Nothing is fitted
+or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

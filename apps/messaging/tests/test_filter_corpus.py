@@ -89,11 +89,19 @@ pytestmark = pytest.mark.django_db
 # filter: 192/200 and 2/222, 196/200 and 1/222, 195/200 and 3/222, 199/200 and 3/222); training data since the
 # thirty-ninth, which was scored once on sealed83 to sealed86 together (eight more writers): 198/200 and 1/222,
 # 199/200 and 2/222, 196/200 and 2/222, 197/200 and 4/222 (the thirty-eighth round's filter: 198/200 and 1/222,
-# 200/200 and 2/222, 196/200 and 2/222, 196/200 and 5/222); training data since the fortieth.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# 200/200 and 2/222, 196/200 and 2/222, 196/200 and 5/222); training data since the fortieth, which was scored once
+# on sealed87 to sealed90 together (eight more writers): 193/200 and 1/222, 193/200 and 1/222, 189/200 and 3/222,
+# 191/200 and 3/222 (the thirty-ninth round's filter: 194/200 and 2/222, 195/200 and 3/222, 192/200 and 3/222,
+# 191/200 and 2/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed87": (0.965, 0.005),
+    "sealed88": (0.965, 0.005),
+    "sealed89": (0.945, 0.014),
+    "sealed90": (0.955, 0.014),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed87", "sealed88", "sealed89", "sealed90"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

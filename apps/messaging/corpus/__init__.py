@@ -623,6 +623,14 @@ to another split (or to one of the four written before it), or 0.30 to another o
 way. Committed before any filter ran on them, and scored together, once, in the fortieth round. Nothing is fitted
 or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed91.jsonl` to `sealed94.jsonl` hold the ``sealed91`` to ``sealed94`` splits: 422 messages each, written as
+sealed87 to sealed90 were, from the same brief, by eight more writers, each given a setting of their own (funeral
+services, coffin and ceremony suppliers, crematoria and the families arranging funerals; pet shops, veterinary
+clinics, groomers and pet owners; travel agencies, visa and passport agents, tour guides and travellers; gold
+shops, pawnshops and money changers in the markets and their customers); the 75 messages 0.40 or more to another
+split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same way.
+Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -769,6 +777,10 @@ SPLITS = (
     "sealed88",
     "sealed89",
     "sealed90",
+    "sealed91",
+    "sealed92",
+    "sealed93",
+    "sealed94",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -777,6 +789,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed88",
     "sealed89",
     "sealed90",
+    "sealed91",
+    "sealed92",
+    "sealed93",
+    "sealed94",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

@@ -644,6 +644,14 @@ split (or to one of the four written before it), or 0.30 to another of their own
 Committed before any filter ran on them, and scored together, once, in the forty-first round. Nothing is fitted
 or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed95.jsonl` to `sealed98.jsonl` hold the ``sealed95`` to ``sealed98`` splits: 422 messages each, written as
+sealed91 to sealed94 were, from the same brief, by eight more writers, each given a setting of their own
+(pharmacies, pharmacists, medicine wholesalers and their customers; internet and cable TV providers, their
+installers and subscribers; solar panel and battery installers and the rural households buying on instalments;
+printing houses, advertising agencies and event organisers and their clients); the 99 messages 0.40 or more to
+another split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same
+way. Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -795,6 +803,10 @@ SPLITS = (
     "sealed92",
     "sealed93",
     "sealed94",
+    "sealed95",
+    "sealed96",
+    "sealed97",
+    "sealed98",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -803,6 +815,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed92",
     "sealed93",
     "sealed94",
+    "sealed95",
+    "sealed96",
+    "sealed97",
+    "sealed98",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

@@ -641,8 +641,20 @@ services, coffin and ceremony suppliers, crematoria and the families arranging f
 clinics, groomers and pet owners; travel agencies, visa and passport agents, tour guides and travellers; gold
 shops, pawnshops and money changers in the markets and their customers); the 75 messages 0.40 or more to another
 split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same way.
-Committed before any filter ran on them, and scored together, once, in the forty-first round. Nothing is fitted
-or chosen on them (`UNSEEN_SPLITS`).
+Committed before any filter ran on them, and scored together, once, in the forty-first round; fitted on since the
+forty-second.
+
+`written30.jsonl` holds the ``written30`` split: 149 more training messages (77 spam, 72 legitimate), written by
+two more writers after sealed95 to sealed98 were committed and without reading any split, aimed at what sealed91 to
+sealed94 showed: credit officers, collectors and pawnshops taking the instalment or a pawn's interest on their own
+account, collectors threatening a guarantor, shops, clinics and funeral homes whose account "is broken" or
+"changed", relatives on a new number (funerals, pets at the vet, a son held abroad), charities' and shops' hand-outs
+and draws with a fee, cards "frozen" with a number to call, permits "expiring" at a look-alike link, inspectors who
+can "spare" a shop, shares in breeding farms and cafés; and their look-alikes (relatives and clubs who applied for
+something with the recipient's number and ask for the code, banks' and the National Bank's warnings quoting
+scammers, job notices, reorder reminders and product recalls, pawnshops' and lenders' real reminders). Of the 160
+written, 11 were left out: 8 were 0.25 or more to a sealed95 to sealed98 message, 3 were 0.40 or more to an earlier
+split.
 
 `sealed95.jsonl` to `sealed98.jsonl` hold the ``sealed95`` to ``sealed98`` splits: 422 messages each, written as
 sealed91 to sealed94 were, from the same brief, by eight more writers, each given a setting of their own
@@ -724,7 +736,7 @@ SPLITS = (
     "sealed29",
     "sealed30",
     "written16",
-    # written17 to written29 came in the twenty-ninth to forty-first rounds; they stay here, in the order the model
+    # written17 to written30 came in the twenty-ninth to forty-second rounds; they stay here, in the order the model
     # has been fitted in (the fit reads the splits in this order, and `load` reads each from the file of its name).
     "written17",
     "written18",
@@ -739,6 +751,7 @@ SPLITS = (
     "written27",
     "written28",
     "written29",
+    "written30",
     "sealed31",
     "sealed32",
     "sealed33",
@@ -811,10 +824,6 @@ SPLITS = (
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
 UNSEEN_SPLITS: tuple[str, ...] = (
-    "sealed91",
-    "sealed92",
-    "sealed93",
-    "sealed94",
     "sealed95",
     "sealed96",
     "sealed97",

@@ -94,13 +94,9 @@ pytestmark = pytest.mark.django_db
 # 191/200 and 3/222 (the thirty-ninth round's filter: 194/200 and 2/222, 195/200 and 3/222, 192/200 and 3/222,
 # 191/200 and 2/222); training data since the forty-first, which was scored once on sealed91 to sealed94 together
 # (eight more writers): 195/200 and 2/222, 191/200 and 4/222, 199/200 and 1/222, 196/200 and 0/222 (the fortieth
-# round's filter: 191/200 and 2/222, 190/200 and 3/222, 197/200 and 1/222, 194/200 and 0/222).
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {
-    "sealed91": (0.975, 0.01),
-    "sealed92": (0.955, 0.019),
-    "sealed93": (0.995, 0.005),
-    "sealed94": (0.98, 0.0),
-}
+# round's filter: 191/200 and 2/222, 190/200 and 3/222, 197/200 and 1/222, 194/200 and 0/222); training data since
+# the forty-second.
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
 AWAITING_SCORING: frozenset[str] = frozenset({"sealed95", "sealed96", "sealed97", "sealed98"})

@@ -662,7 +662,8 @@ sealed91 to sealed94 were, from the same brief, by eight more writers, each give
 installers and subscribers; solar panel and battery installers and the rural households buying on instalments;
 printing houses, advertising agencies and event organisers and their clients); the 99 messages 0.40 or more to
 another split (or to one of the four written before it), or 0.30 to another of their own, were rewritten the same
-way. Committed before any filter ran on them. Nothing is fitted or chosen on them (`UNSEEN_SPLITS`).
+way. Committed before any filter ran on them, and scored together, once, in the forty-second round. Nothing is
+fitted or chosen on them (`UNSEEN_SPLITS`).
 
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score

@@ -95,11 +95,18 @@ pytestmark = pytest.mark.django_db
 # 191/200 and 2/222); training data since the forty-first, which was scored once on sealed91 to sealed94 together
 # (eight more writers): 195/200 and 2/222, 191/200 and 4/222, 199/200 and 1/222, 196/200 and 0/222 (the fortieth
 # round's filter: 191/200 and 2/222, 190/200 and 3/222, 197/200 and 1/222, 194/200 and 0/222); training data since
-# the forty-second.
-SEALED_BOUNDS: dict[str, tuple[float, float]] = {}
+# the forty-second, which was scored once on sealed95 to sealed98 together (eight more writers): 197/200 and 2/222,
+# 193/200 and 7/222, 198/200 and 1/222, 199/200 and 0/222 (the forty-first round's filter: 196/200 and 3/222, 193/200
+# and 7/222, 197/200 and 1/222, 199/200 and 1/222).
+SEALED_BOUNDS: dict[str, tuple[float, float]] = {
+    "sealed95": (0.985, 0.01),
+    "sealed96": (0.965, 0.032),
+    "sealed97": (0.99, 0.005),
+    "sealed98": (0.995, 0.0),
+}
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset({"sealed95", "sealed96", "sealed97", "sealed98"})
+AWAITING_SCORING: frozenset[str] = frozenset()
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them

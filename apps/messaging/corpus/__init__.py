@@ -665,6 +665,15 @@ another split (or to one of the four written before it), or 0.30 to another of t
 way. Committed before any filter ran on them, and scored together, once, in the forty-second round. Nothing is
 fitted or chosen on them (`UNSEEN_SPLITS`).
 
+`sealed99.jsonl` to `sealed102.jsonl` hold the ``sealed99`` to ``sealed102`` splits: 422 messages each, written as
+sealed95 to sealed98 were, from the same brief, by eight more writers, each given a setting of their own (driving
+schools, car rental companies, learner drivers and the licence and vehicle offices; dental clinics, optical shops and
+eye clinics and their patients; gaming cafés, e-sports teams, game top-up sellers, young gamers and their parents;
+fish, meat and vegetable wholesalers of Phnom Penh's night markets and the restaurants that buy from them); the 112
+messages 0.40 or more to another split (or to one of the four written before it), or 0.30 to another of their own,
+were rewritten the same way. Committed before any filter ran on them. Nothing is fitted or chosen on them
+(`UNSEEN_SPLITS`).
+
 The CI test
 (`apps/messaging/tests/test_filter_corpus.py`) and the benchmark (`benchmarks/content_filter_corpus.py`) both score
 the filter with `evaluate`.
@@ -821,6 +830,10 @@ SPLITS = (
     "sealed96",
     "sealed97",
     "sealed98",
+    "sealed99",
+    "sealed100",
+    "sealed101",
+    "sealed102",
 )
 # The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
 # round's sealed split is scored once and fitted on since.
@@ -829,6 +842,10 @@ UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed96",
     "sealed97",
     "sealed98",
+    "sealed99",
+    "sealed100",
+    "sealed101",
+    "sealed102",
 )
 SPAM, LEGIT = "spam", "legit"
 # The targets: share of spam held or rejected, share of legitimate messages held.

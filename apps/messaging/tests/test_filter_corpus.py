@@ -106,7 +106,7 @@ SEALED_BOUNDS: dict[str, tuple[float, float]] = {
 }
 # Unseen splits committed but not scored yet: they get their bounds from their one scoring, and until then nothing
 # here scores them.
-AWAITING_SCORING: frozenset[str] = frozenset()
+AWAITING_SCORING: frozenset[str] = frozenset({"sealed99", "sealed100", "sealed101", "sealed102"})
 # The share of the fitted splits' legitimate messages the filter holds (2 of 3,100 when first measured, both the
 # rules': sealed3's and written3's Khmer Aeon draw results; the banks' and regulators' loan-scam warnings the rules
 # held before go through since the fifth round). 16 of 7,859 in the eighteenth round, all the rules' again: 7 of them
@@ -246,6 +246,10 @@ def test_corpus_covers_every_kind_of_message():
         "sealed96": (200, 220),
         "sealed97": (200, 220),
         "sealed98": (200, 220),
+        "sealed99": (200, 220),
+        "sealed100": (200, 220),
+        "sealed101": (200, 220),
+        "sealed102": (200, 220),
     }
     for split, (spam, legit) in sealed_sizes.items():
         sealed = [s for s in samples if s.split == split]

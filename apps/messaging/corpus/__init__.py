@@ -589,7 +589,7 @@ number, bosses "in a meeting" who need gift or top-up cards, golden numbers with
 fee; and their look-alikes (clubs, gyms and teams that registered the recipient's number and ask for the code, the
 National Bank's, banks' and telcos' warnings quoting scammers' words, ride-hailing and delivery PINs, suppliers'
 invoices to a company account, shops announcing a new company account and how to check it, job notices). Of the 160
-written, 14 were left out: 11 were 0.25 or more to a sealed83 to sealed86 message, 3 were 0.40 or more to an earlier
+written, 14 were left out: 10 were 0.25 or more to a sealed83 to sealed86 message, 4 were 0.40 or more to an earlier
 split.
 
 `sealed83.jsonl` to `sealed86.jsonl` hold the ``sealed83`` to ``sealed86`` splits: 422 messages each, written as

@@ -835,8 +835,8 @@ SPLITS = (
     "sealed101",
     "sealed102",
 )
-# The splits never fitted nor chosen on: the measure of new wording (`training.py`). Empty between rounds: each
-# round's sealed split is scored once and fitted on since.
+# The splits never fitted nor chosen on: the measure of new wording (`training.py`). The last round's sealed splits,
+# scored once and fitted on from the next round, and the next round's, committed and awaiting that one scoring.
 UNSEEN_SPLITS: tuple[str, ...] = (
     "sealed95",
     "sealed96",

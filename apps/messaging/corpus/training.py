@@ -2,7 +2,7 @@
 
 Protocol (what was chosen on what; the figures are in `benchmarks/RESULTS.md`):
 
-* The splits named in `UNSEEN_SPLITS` (none between rounds; a round's new sealed split while it is measured) are
+* The splits named in `UNSEEN_SPLITS` (the last round's sealed splits and the next round's, not yet scored) are
   never used to fit or choose anything. Such a split is written one by one and committed before any filter change
   is scored on it; the benchmark scores it once to give the figures for new wording, and it is fitted on after its
   round (the ``sealed`` to ``sealed94`` splits were, each in turn).
